@@ -1,0 +1,114 @@
+"""The command line: the same core code as the window, for scripted workshop preparation.
+
+    playground                                  open the window
+    playground --screenshot DIR                 save a PNG of every panel, then quit
+    playground tokenizer train --corpus PATH --kind bpe --vocab-size N --out FILE.json
+    playground tokenizer encode --tokenizer FILE.json "TEXT"
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from playground import __version__
+from playground.core.progress import Cancelled, Progress, UserError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="playground", description="LLM Playground: build a small language model and watch it from the inside.")
+    parser.add_argument("--version", action="version", version=f"LLM Playground {__version__}")
+    parser.add_argument("--screenshot", metavar="DIR", type=Path,
+                        help="save a PNG of every working panel into DIR, then quit")
+    commands = parser.add_subparsers(dest="command")
+
+    tok = commands.add_parser("tokenizer", help="train or use a tokenizer")
+    tok_commands = tok.add_subparsers(dest="tokenizer_command", required=True)
+    from playground.core.tokenization import KINDS
+
+    train = tok_commands.add_parser("train", help="train a tokenizer on a corpus and save tokenizer.json")
+    train.add_argument("--corpus", action="append", required=True, metavar="PATH",
+                       help="a text file or folder (repeat for more); 'default' for the built-in corpus")
+    train.add_argument("--kind", choices=list(KINDS), default="bpe")
+    train.add_argument("--vocab-size", type=int, default=2000)
+    train.add_argument("--min-frequency", type=int, default=2)
+    train.add_argument("--special-tokens", default=None,
+                       help="comma-separated; the default suits the kind")
+    train.add_argument("--lowercase", action="store_true")
+    train.add_argument("--out", type=Path, required=True, metavar="FILE.json")
+
+    encode = tok_commands.add_parser("encode", help="print the ids and tokens of a text as JSON")
+    encode.add_argument("--tokenizer", type=Path, required=True, metavar="FILE.json")
+    encode.add_argument("text")
+    return parser
+
+
+def _progress_printer():
+    last = [0.0]
+
+    def show(p: Progress) -> None:
+        now = time.monotonic()
+        if now - last[0] >= 0.5 or p.fraction is None:
+            last[0] = now
+            pct = "" if p.fraction is None else f"{100 * p.fraction:5.1f}% "
+            print(f"{pct}{p.message}", file=sys.stderr, flush=True)
+    return show
+
+
+def tokenizer_train(args) -> int:
+    from playground.core.corpus import corpus_from_paths, default_corpus, scan_corpus
+    from playground.core.tokenization import spec_for_kind, train_tokenizer
+    from playground.core.tokenizer_worker import shutdown_workers
+
+    corpus = default_corpus() if args.corpus == ["default"] else corpus_from_paths(args.corpus)
+    stats = scan_corpus(corpus)
+    spec = spec_for_kind(args.kind, vocab_size=args.vocab_size, min_frequency=args.min_frequency,
+                         lowercase=args.lowercase)
+    if args.special_tokens is not None:
+        from dataclasses import replace
+        spec = replace(spec, special_tokens=tuple(s.strip() for s in args.special_tokens.split(",") if s.strip()))
+    print(f"Corpus {corpus.name}: {stats.characters:,} characters, {stats.distinct_characters} distinct",
+          file=sys.stderr)
+    for warning in stats.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    started = time.monotonic()
+    try:
+        tok = train_tokenizer(corpus, spec, _progress_printer(), stats=stats)
+    finally:
+        shutdown_workers()
+    tok.save(args.out)
+    print(f"Trained {spec.label} ({tok.vocab_size:,} tokens) in {time.monotonic() - started:.1f} s -> {args.out}",
+          file=sys.stderr)
+    return 0
+
+
+def tokenizer_encode(args) -> int:
+    from playground.core.tokenization import open_tokenizer
+
+    tok = open_tokenizer(args.tokenizer)
+    enc = tok.tokenizer.encode(args.text)
+    print(json.dumps({"ids": enc.ids, "tokens": enc.tokens, "count": len(enc.ids)}, ensure_ascii=False))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--tokenizer-worker"]:  # the frozen app starting its own worker
+        from playground.core.tokenizer_worker import serve
+        serve()
+        return 0
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "tokenizer":
+            return {"train": tokenizer_train, "encode": tokenizer_encode}[args.tokenizer_command](args)
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except (Cancelled, KeyboardInterrupt):
+        print("cancelled", file=sys.stderr)
+        return 130
+    from playground.app import run_gui
+    return run_gui(screenshot_dir=args.screenshot)

@@ -1,0 +1,433 @@
+"""The shape of a model: its sizes, its architecture, and what they cost.
+
+`ModelConfig` is what the Build step edits and what a checkpoint stores as JSON.
+This module also counts parameters and training FLOPs by formula, so the window
+can show them while the learner drags a slider: no torch, nothing built.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Mapping, Optional
+
+from .progress import UserError
+
+# Each flavour is a family of architecture choices. GPT-2 (2019) learns a
+# vector per position, normalises with LayerNorm, uses a GELU MLP, reads and
+# writes tokens with one shared matrix and puts a bias on every layer. LLaMA
+# (2023) rotates queries and keys by position (RoPE), normalises with RMSNorm,
+# gates its MLP (SwiGLU), keeps separate input and output matrices and drops
+# the biases.
+FLAVOURS: dict[str, dict[str, Any]] = {
+    "gpt2": dict(positions="learned", norm="layernorm", mlp="gelu", tie_weights=True, bias=True),
+    "llama": dict(positions="rope", norm="rmsnorm", mlp="swiglu", tie_weights=False, bias=False),
+}
+POSITIONS = ("learned", "rope")
+NORMS = ("layernorm", "rmsnorm")
+MLPS = ("gelu", "swiglu")
+
+# SwiGLU's hidden width is rounded up to a multiple of this, as LLaMA does
+# (with 256), so the matrices tile well on a GPU; 64 wastes little at small sizes.
+SWIGLU_MULTIPLE = 64
+
+
+class ConfigError(UserError, ValueError):
+    """A model configuration that cannot be built; the message says why."""
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    """One thing wrong with a configuration: the field to fix and a sentence saying how."""
+
+    field: str
+    message: str
+
+
+def default_mlp_hidden(n_embd: int, mlp: str) -> int:
+    """The MLP's hidden width when the config leaves it open.
+
+    GELU: 4 * width, as in GPT-2. SwiGLU has three matrices instead of two, so
+    LLaMA shrinks the hidden width to 2/3 of 4 * width (8/3 * width) to keep the
+    same parameter count, then rounds up to a multiple of `SWIGLU_MULTIPLE`.
+    Width 768 gives 3072 (GELU) or 2048 (SwiGLU).
+    """
+    if mlp == "swiglu":
+        return _round_up(math.ceil(8 * n_embd / 3), SWIGLU_MULTIPLE)
+    return 4 * n_embd
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything needed to build a decoder-only transformer.
+
+    The defaults are the "tiny" preset in GPT-2 style. `flavour` names the
+    family the architecture choices started from; the five fields after it
+    (positions, norm, mlp, tie_weights, bias) decide the architecture and may be
+    mixed freely. Frozen: make a changed copy with `config.replace(n_layer=4)`.
+    """
+
+    vocab_size: int = 512
+    context_length: int = 64  # the block size: most tokens the model reads at once
+    n_layer: int = 2
+    n_head: int = 4
+    n_embd: int = 48  # the width of every token's vector
+    mlp_hidden: Optional[int] = None  # None: see `default_mlp_hidden`
+    dropout: float = 0.0
+    flavour: str = "gpt2"
+    positions: str = "learned"  # "learned" or "rope"
+    norm: str = "layernorm"  # "layernorm" or "rmsnorm"
+    mlp: str = "gelu"  # "gelu" or "swiglu"
+    tie_weights: bool = True  # the output head reuses the token embedding matrix
+    bias: bool = True  # biases in linear layers and LayerNorms
+
+    # -- construction ---------------------------------------------------------
+
+    @classmethod
+    def gpt2_style(cls, **sizes: Any) -> ModelConfig:
+        """A GPT-2 style config: learned positions, LayerNorm, GELU, tied weights, biases."""
+        return cls._flavoured("gpt2", sizes)
+
+    @classmethod
+    def llama_style(cls, **sizes: Any) -> ModelConfig:
+        """A LLaMA style config: RoPE, RMSNorm, SwiGLU, untied weights, no biases."""
+        return cls._flavoured("llama", sizes)
+
+    @classmethod
+    def _flavoured(cls, flavour: str, overrides: Mapping[str, Any]) -> ModelConfig:
+        return cls(**{"flavour": flavour, **FLAVOURS[flavour], **overrides})
+
+    @classmethod
+    def from_preset(
+        cls, name: str, vocab_size: Optional[int] = None, flavour: str = "gpt2", **overrides: Any
+    ) -> ModelConfig:
+        """The named preset (see `PRESETS`) in the given flavour."""
+        if name not in PRESETS:
+            raise ConfigError(f"There is no preset called {name!r}. Choose one of: {', '.join(PRESETS)}.")
+        return PRESETS[name].config(vocab_size, flavour, **overrides)
+
+    def replace(self, **changes: Any) -> ModelConfig:
+        """A copy with some fields changed."""
+        return dataclasses.replace(self, **changes)
+
+    # -- derived sizes --------------------------------------------------------
+
+    @property
+    def head_dim(self) -> int:
+        """The width of each attention head: width / heads."""
+        return self.n_embd // self.n_head
+
+    @property
+    def mlp_hidden_size(self) -> int:
+        """The MLP's hidden width: `mlp_hidden` if set, else the default for the MLP kind."""
+        if self.mlp_hidden is not None:
+            return self.mlp_hidden
+        return default_mlp_hidden(self.n_embd, self.mlp)
+
+    # -- checking -------------------------------------------------------------
+
+    def validate(self) -> list[ConfigProblem]:
+        """Everything that would stop this config from building, as plain sentences.
+
+        An empty list means the model can be built.
+        """
+        problems: list[ConfigProblem] = []
+
+        def problem(field: str, message: str) -> None:
+            problems.append(ConfigProblem(field, message))
+
+        sizes_ok = True
+        for name in ("vocab_size", "context_length", "n_layer", "n_head", "n_embd", "mlp_hidden"):
+            value = getattr(self, name)
+            if name == "mlp_hidden" and value is None:
+                continue
+            label = _LABELS[name]
+            if not _is_int(value):
+                problem(name, f"{label} must be a whole number, not {value!r}.")
+                sizes_ok = False
+            elif value < 1:
+                problem(name, f"{label} must be at least 1, not {value}.")
+                sizes_ok = False
+
+        if not _is_number(self.dropout) or not 0.0 <= self.dropout < 1.0:
+            problem(
+                "dropout",
+                f"Dropout is the share of values switched off while training, so it must be "
+                f"at least 0 and below 1 (0.1 is typical), not {self.dropout!r}.",
+            )
+        choices = (("flavour", tuple(FLAVOURS)), ("positions", POSITIONS), ("norm", NORMS), ("mlp", MLPS))
+        for name, allowed in choices:
+            value = getattr(self, name)
+            if value not in allowed:
+                problem(name, f"{_LABELS[name]} must be {_either(allowed)}, not {value!r}.")
+        for name in ("tie_weights", "bias"):
+            if not isinstance(getattr(self, name), bool):
+                problem(name, f"{_LABELS[name]} must be true or false, not {getattr(self, name)!r}.")
+
+        if sizes_ok:
+            rope = self.positions == "rope"
+            # RoPE turns pairs of numbers, so each head's share must also be even.
+            step = self.n_head * (2 if rope else 1)
+            if self.n_embd % self.n_head != 0:
+                problem(
+                    "n_embd",
+                    f"Width {self.n_embd} is not divisible by {_plural(self.n_head, 'head')}: each head "
+                    f"needs an equal share{' of even size for RoPE' if rope else ''}. "
+                    f"Try {_nearby_multiples(self.n_embd, step)}.",
+                )
+            elif rope and self.head_dim % 2 != 0:
+                problem(
+                    "n_embd",
+                    f"Width {self.n_embd} over {_plural(self.n_head, 'head')} gives each head "
+                    f"{self.head_dim} numbers, but rotary positions (RoPE) turn numbers in pairs, "
+                    f"so that must be even. "
+                    f"Try width {_nearby_multiples(self.n_embd, step)}, or learned positions.",
+                )
+        return problems
+
+    def raise_if_invalid(self) -> None:
+        """Raise `ConfigError` with every problem's sentence if the config cannot be built."""
+        problems = self.validate()
+        if problems:
+            raise ConfigError(" ".join(p.message for p in problems))
+
+    # -- JSON -----------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields as a plain dict, ready for `json.dump`."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ModelConfig:
+        """Read a dict written by `to_dict` (for instance from a checkpoint's JSON).
+
+        The sizes must be present; architecture choices that are missing are
+        filled from the flavour's defaults (GPT-2 if no flavour is given), so
+        files written before a field existed still load. Unknown keys are an
+        error rather than silently ignored: they usually mean a misspelling or
+        a file from a newer version. Values are checked by `validate`, not here.
+        """
+        if not isinstance(data, Mapping):
+            raise ConfigError(
+                f"A model configuration must be a set of named values, not {type(data).__name__}."
+            )
+        known = [f.name for f in fields(cls)]
+        unknown = [key for key in data if key not in known]
+        if unknown:
+            raise ConfigError(
+                f"The model configuration has {_plural(len(unknown), 'setting')} this version does not know: "
+                f"{', '.join(map(repr, unknown))}. Known settings are: {', '.join(known)}."
+            )
+        missing = [key for key in _REQUIRED_KEYS if key not in data]
+        if missing:
+            raise ConfigError(
+                f"The model configuration lacks {', '.join(missing)}, so the model's size is unknown. "
+                f"The file may be damaged or not a model configuration."
+            )
+        flavour = data.get("flavour", "gpt2")
+        defaults = FLAVOURS.get(flavour, FLAVOURS["gpt2"])
+        return cls(**{"flavour": flavour, **defaults, **data})
+
+
+_REQUIRED_KEYS = ("vocab_size", "context_length", "n_layer", "n_head", "n_embd")
+
+_LABELS = {
+    "vocab_size": "Vocabulary size",
+    "context_length": "Context length",
+    "n_layer": "The number of layers",
+    "n_head": "The number of heads",
+    "n_embd": "Width",
+    "mlp_hidden": "MLP hidden width",
+    "flavour": "Flavour",
+    "positions": "Positions",
+    "norm": "Norm",
+    "mlp": "MLP",
+    "tie_weights": "Tie weights",
+    "bias": "Bias",
+}
+
+
+# -- presets ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named set of sizes. The vocabulary usually comes from the tokenizer."""
+
+    name: str
+    description: str
+    n_layer: int
+    n_head: int
+    n_embd: int
+    context_length: int
+    dropout: float = 0.0
+    vocab_size: Optional[int] = None  # None: whatever the tokenizer has
+
+    def config(
+        self, vocab_size: Optional[int] = None, flavour: str = "gpt2", **overrides: Any
+    ) -> ModelConfig:
+        """A `ModelConfig` of these sizes in the given flavour ("gpt2" or "llama")."""
+        vocab_size = vocab_size if vocab_size is not None else self.vocab_size
+        if vocab_size is None:
+            raise ConfigError(
+                f"The {self.name!r} preset needs a vocabulary size: train or load a tokenizer first."
+            )
+        if flavour not in FLAVOURS:
+            raise ConfigError(f"Flavour must be {_either(tuple(FLAVOURS))}, not {flavour!r}.")
+        sizes = dict(
+            vocab_size=vocab_size,
+            context_length=self.context_length,
+            n_layer=self.n_layer,
+            n_head=self.n_head,
+            n_embd=self.n_embd,
+            dropout=self.dropout,
+        )
+        return ModelConfig._flavoured(flavour, {**sizes, **overrides})
+
+
+PRESETS: dict[str, Preset] = {
+    p.name: p
+    for p in (
+        Preset(
+            "tiny",
+            "About 0.1M parameters: learns to spell in a minute on a laptop's CPU.",
+            n_layer=2, n_head=4, n_embd=48, context_length=64,
+        ),
+        Preset(
+            "small",
+            "About 1M parameters: a few minutes on a CPU, words and some grammar.",
+            n_layer=4, n_head=4, n_embd=128, context_length=128, dropout=0.1,
+        ),
+        Preset(
+            "medium",
+            "About 11M parameters, nanoGPT's Shakespeare model: best with a GPU.",
+            n_layer=6, n_head=6, n_embd=384, context_length=256, dropout=0.2,
+        ),
+        Preset(
+            "gpt2-small",
+            "GPT-2 small, 124M parameters: needs a GPU and a large corpus.",
+            n_layer=12, n_head=12, n_embd=768, context_length=1024, dropout=0.1, vocab_size=50257,
+        ),
+    )
+}  # fmt: skip
+
+
+# -- what a config costs ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ParameterBreakdown:
+    """How many parameters each part of the model holds.
+
+    `output_head` is 0 when the weights are tied: the head reuses the token
+    embedding matrix, which is counted once, under `token_embedding`.
+    """
+
+    token_embedding: int
+    position_embedding: int  # 0 with RoPE: rotations are computed, not learned
+    attention: int
+    mlp: int
+    norms: int
+    output_head: int
+
+    @property
+    def embeddings(self) -> int:
+        return self.token_embedding + self.position_embedding
+
+    @property
+    def total(self) -> int:
+        return self.embeddings + self.attention + self.mlp + self.norms + self.output_head
+
+    def rows(self) -> list[tuple[str, int]]:
+        """(label, count) pairs for a table, the total last."""
+        return [
+            ("Token embedding", self.token_embedding),
+            ("Position embedding", self.position_embedding),
+            ("Attention", self.attention),
+            ("MLP", self.mlp),
+            ("Norms", self.norms),
+            ("Output head", self.output_head),
+            ("Total", self.total),
+        ]
+
+
+def parameter_breakdown(config: ModelConfig) -> ParameterBreakdown:
+    """Count the parameters of the model `config` describes, by formula.
+
+    Matches `sum(p.numel() for p in GPT(config).parameters())` exactly.
+    """
+    d, n_layer, hidden, bias = config.n_embd, config.n_layer, config.mlp_hidden_size, int(config.bias)
+
+    # Queries, keys and values come from one d -> 3d matrix; the output is d -> d.
+    attention = (3 * d * d + 3 * d * bias) + (d * d + d * bias)
+    if config.mlp == "swiglu":
+        # gate and up: d -> hidden each; down: hidden -> d.
+        mlp = 2 * (d * hidden + hidden * bias) + (hidden * d + d * bias)
+    else:
+        # up: d -> hidden; down: hidden -> d.
+        mlp = (d * hidden + hidden * bias) + (hidden * d + d * bias)
+    # LayerNorm has a scale and (with bias) a shift; RMSNorm only a scale.
+    norm = d * (1 + bias) if config.norm == "layernorm" else d
+    # Two norms per block (before attention, before the MLP) and one at the end.
+    norms = (2 * n_layer + 1) * norm
+
+    return ParameterBreakdown(
+        token_embedding=config.vocab_size * d,
+        position_embedding=config.context_length * d if config.positions == "learned" else 0,
+        attention=n_layer * attention,
+        mlp=n_layer * mlp,
+        norms=norms,
+        output_head=0 if config.tie_weights else d * config.vocab_size,  # the head has no bias
+    )
+
+
+def flops_per_token(config: ModelConfig, seq_len: Optional[int] = None) -> int:
+    """Floating-point operations to train on one token (forward and backward).
+
+        flops_per_token = 6 * N + 12 * n_layer * n_embd * T
+
+    N counts the parameters used in matrix multiplies: everything except the
+    embedding lookups, but including the output head even when it shares the
+    token embedding's matrix. Each such parameter costs a multiply and an add
+    (2 FLOPs) going forward and twice that going backward: 6 FLOPs per token.
+    Attention adds two products of each query with T keys (scores, then the
+    weighted sum of values): 2 * 2 * n_layer * T * n_embd forward, times 3 for
+    training. T is `seq_len`, by default the context length. This is the
+    estimate of the Chinchilla (Hoffmann et al. 2022, as in Kaplan et al. 2020)
+    and PaLM papers that nanoGPT uses for its model FLOPs utilisation.
+    """
+    counts = parameter_breakdown(config)
+    matmul_params = counts.attention + counts.mlp + counts.norms + config.vocab_size * config.n_embd
+    T = config.context_length if seq_len is None else seq_len
+    return 6 * matmul_params + 12 * config.n_layer * config.n_embd * T
+
+
+# -- small helpers ------------------------------------------------------------
+
+
+def _round_up(n: int, multiple: int) -> int:
+    return -(-n // multiple) * multiple
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _either(options: tuple[str, ...]) -> str:
+    quoted = [repr(o) for o in options]
+    return ", ".join(quoted[:-1]) + " or " + quoted[-1]
+
+
+def _nearby_multiples(n: int, step: int) -> str:
+    """The multiples of `step` either side of `n`, as "96 or 102"."""
+    below, above = (n // step) * step, (n // step + 1) * step
+    return f"{below} or {above}" if below > 0 else str(above)

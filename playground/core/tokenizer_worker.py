@@ -1,0 +1,177 @@
+"""A separate process that trains tokenizers, so Cancel can stop one at once.
+
+The ``tokenizers`` library computes merges in Rust with no way to interrupt
+it; a worker process can simply be killed. Workers are started ahead of time
+and reused, so a training pays no start-up cost. The protocol is one JSON
+object per line on stdin/stdout.
+
+Run as ``python -m playground.core.tokenizer_worker``.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from queue import Empty, Queue
+from typing import Optional
+
+from playground.core.corpus import Corpus
+from playground.core.progress import Cancelled, CancelToken, Progress, ProgressFn, UserError, no_progress
+
+
+def worker_command() -> list[str]:
+    """How to start a worker: ``python -m`` normally, the app binary itself when frozen."""
+    if getattr(sys, "frozen", False):
+        return [sys.executable, "--tokenizer-worker"]
+    return [sys.executable, "-m", "playground.core.tokenizer_worker"]
+
+
+class WorkerProcess:
+    """One worker process and a thread that reads its replies into a queue."""
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen(
+            worker_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL, text=True, encoding="utf-8", bufsize=1,
+            cwd=str(Path(__file__).resolve().parents[2]))
+        self.replies: Queue = Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.process.stdout:  # type: ignore[union-attr]
+            self.replies.put(json.loads(line))
+        self.replies.put(None)  # the process ended
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def send(self, request: dict) -> None:
+        self.process.stdin.write(json.dumps(request) + "\n")  # type: ignore[union-attr]
+        self.process.stdin.flush()  # type: ignore[union-attr]
+
+    def kill(self) -> None:
+        if self.alive:
+            self.process.kill()
+        self.process.wait(timeout=5)
+
+    def close(self) -> None:
+        if self.alive:
+            try:
+                self.process.stdin.close()  # type: ignore[union-attr]
+                self.process.wait(timeout=2)
+            except (OSError, subprocess.TimeoutExpired):
+                self.kill()
+
+
+_idle: list[WorkerProcess] = []
+_idle_lock = threading.Lock()
+
+
+def prestart_worker() -> None:
+    """Start a worker now so that the first training need not wait for one."""
+    with _idle_lock:
+        if not any(w.alive for w in _idle):
+            _idle.append(WorkerProcess())
+
+
+def shutdown_workers() -> None:
+    with _idle_lock:
+        while _idle:
+            _idle.pop().close()
+
+
+def _acquire() -> WorkerProcess:
+    with _idle_lock:
+        while _idle:
+            worker = _idle.pop()
+            if worker.alive:
+                return worker
+    return WorkerProcess()
+
+
+def _release(worker: WorkerProcess) -> None:
+    with _idle_lock:
+        if worker.alive and len(_idle) < 2:
+            _idle.append(worker)
+            return
+    worker.close()
+
+
+def run_in_worker(
+    corpus: Corpus,
+    spec,
+    progress: ProgressFn = no_progress,
+    cancel: Optional[CancelToken] = None,
+) -> str:
+    """Train in a worker; return the tokenizer's JSON. Cancel kills the worker."""
+    worker = _acquire()
+    request = {"files": [str(p) for p in corpus.files], "text": corpus.text, "name": corpus.name,
+               "spec": spec.to_dict()}
+    try:
+        worker.send(request)
+    except OSError:
+        worker.kill()
+        worker = WorkerProcess()
+        worker.send(request)
+    while True:
+        if cancel is not None and cancel.cancelled:
+            worker.kill()
+            raise Cancelled("Tokenizer training cancelled.")
+        try:
+            reply = worker.replies.get(timeout=0.05)
+        except Empty:
+            continue
+        if reply is None:
+            code = worker.process.wait()
+            raise RuntimeError(f"The tokenizer training process stopped unexpectedly (exit code {code}).")
+        if "progress" in reply:
+            fraction, message = reply["progress"]
+            progress(Progress(fraction, message))
+        elif "result" in reply:
+            _release(worker)
+            return reply["result"]
+        elif "user_error" in reply:
+            _release(worker)
+            raise UserError(reply["user_error"])
+        elif "error" in reply:
+            _release(worker)
+            raise RuntimeError(reply["error"])
+
+
+def serve() -> None:
+    """The worker's loop: read a request, train, write progress and the result."""
+    from playground.core.tokenization import TokenizerSpec, train_in_process
+
+    def reply(obj: dict) -> None:
+        sys.stdout.write(json.dumps(obj) + "\n")
+        sys.stdout.flush()
+
+    for line in sys.stdin:
+        request = json.loads(line)
+        corpus = Corpus(name=request["name"], files=tuple(Path(p) for p in request["files"]),
+                        text=request["text"])
+        last = 0.0
+
+        def progress(p: Progress) -> None:
+            nonlocal last
+            now = time.monotonic()
+            if now - last > 0.05 or p.fraction is None:
+                last = now
+                reply({"progress": [p.fraction, p.message]})
+
+        try:
+            tok = train_in_process(corpus, TokenizerSpec.from_dict(request["spec"]), progress)
+            reply({"result": tok.to_str()})
+        except UserError as e:
+            reply({"user_error": str(e)})
+        except Exception as e:  # reported to the app, which shows it
+            reply({"error": f"{type(e).__name__}: {e}"})
+
+
+if __name__ == "__main__":
+    serve()

@@ -1,0 +1,70 @@
+"""The session: what the person is working on, shared by every panel.
+
+Panels read it and listen to its signals; none of them calls another panel.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from PySide6.QtCore import QObject, Signal
+
+from playground.core.corpus import Corpus, CorpusStats
+from playground.core.devices import DeviceInfo
+from playground.core.tokenization import LoadedTokenizer
+
+
+class Session(QObject):
+    corpus_changed = Signal(object)        # Corpus
+    corpus_stats_changed = Signal(object)  # CorpusStats or None while unknown
+    tokenizers_changed = Signal()          # the list grew or shrank
+    tokenizer_changed = Signal(object)     # the current LoadedTokenizer (or None)
+    device_changed = Signal(object)        # DeviceInfo
+    message = Signal(str, str)             # level ("error", "warning", "info"), text
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.corpus: Optional[Corpus] = None
+        self.corpus_stats: Optional[CorpusStats] = None
+        self.tokenizers: list[LoadedTokenizer] = []
+        self.tokenizer: Optional[LoadedTokenizer] = None
+        self.device: Optional[DeviceInfo] = None
+
+    def set_corpus(self, corpus: Corpus, stats: Optional[CorpusStats]) -> None:
+        self.corpus, self.corpus_stats = corpus, stats
+        self.corpus_changed.emit(corpus)
+        self.corpus_stats_changed.emit(stats)
+
+    def add_tokenizer(self, tokenizer: LoadedTokenizer, make_current: bool = True) -> None:
+        names = {t.name for t in self.tokenizers}
+        base, n = tokenizer.name, 2
+        while tokenizer.name in names:
+            tokenizer.name = f"{base} ({n})"
+            n += 1
+        self.tokenizers.append(tokenizer)
+        self.tokenizers_changed.emit()
+        if make_current:
+            self.set_tokenizer(tokenizer)
+
+    def remove_tokenizer(self, tokenizer: LoadedTokenizer) -> None:
+        self.tokenizers.remove(tokenizer)
+        self.tokenizers_changed.emit()
+        if self.tokenizer is tokenizer:
+            self.set_tokenizer(self.tokenizers[-1] if self.tokenizers else None)
+
+    def set_tokenizer(self, tokenizer: Optional[LoadedTokenizer]) -> None:
+        self.tokenizer = tokenizer
+        self.tokenizer_changed.emit(tokenizer)
+
+    def set_device(self, device: DeviceInfo) -> None:
+        self.device = device
+        self.device_changed.emit(device)
+
+    def error(self, text: str) -> None:
+        self.message.emit("error", text)
+
+    def warn(self, text: str) -> None:
+        self.message.emit("warning", text)
+
+    def info(self, text: str) -> None:
+        self.message.emit("info", text)

@@ -1,0 +1,1 @@
+"""The window: one module per panel, reusable widgets in ``widgets``."""

@@ -1,0 +1,106 @@
+"""The main window: the workflow steps down the side, one panel at a time."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSettings, QSize, Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (QApplication, QLabel, QListWidget, QListWidgetItem, QMainWindow, QMessageBox,
+                               QStackedWidget, QVBoxLayout, QWidget)
+
+from playground import __version__
+from playground.core.devices import DeviceInfo
+from playground.engine.jobs import Job
+from playground.engine.session import Session
+from playground.ui.tokenizer_panel import TokenizerPanel
+from playground.ui.widgets.message_bar import MessageBar
+
+SETTINGS_VERSION = 1
+# The whole workflow; a step appears in the window only once its panel is built.
+WORKFLOW = ["Tokenize", "Build", "Train", "Prompt", "Generate", "Attention"]
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, session: Session) -> None:
+        super().__init__()
+        self.session = session
+        self.setWindowTitle("LLM Playground")
+        self.resize(1320, 840)
+
+        self.panels = [TokenizerPanel(session)]
+        self.steps = QListWidget()
+        self.steps.setObjectName("steps")
+        self.steps.setFixedWidth(150)
+        self.steps.setIconSize(QSize(20, 20))
+        self.steps.setStyleSheet(
+            "#steps { background: #23283a; color: #e8eaf2; border: none; font-size: 12pt; }"
+            "#steps::item { padding: 12px 10px; }"
+            "#steps::item:selected { background: #3b4466; color: white; border-left: 4px solid #f4a340; }")
+        self.stack = QStackedWidget()
+        for number, panel in enumerate(self.panels, start=1):
+            item = QListWidgetItem(f"{number}  {panel.title}")
+            item.setToolTip(f"Step {number} of the workflow: {' → '.join(WORKFLOW)}")
+            self.steps.addItem(item)
+            self.stack.addWidget(panel)
+        self.steps.currentRowChanged.connect(self.stack.setCurrentIndex)
+        self.steps.setCurrentRow(0)
+
+        self.message_bar = MessageBar()
+        session.message.connect(self.message_bar.show_message)
+
+        right = QWidget()
+        rl = QVBoxLayout(right)
+        rl.setContentsMargins(6, 6, 6, 0)
+        rl.addWidget(self.message_bar)
+        rl.addWidget(self.stack, 1)
+        central = QWidget()
+        from PySide6.QtWidgets import QHBoxLayout
+        layout = QHBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.steps)
+        layout.addWidget(right, 1)
+        self.setCentralWidget(central)
+
+        self.device_label = QLabel("Looking for a GPU (loading PyTorch)…")
+        self.device_label.setToolTip("The device that trains and runs models.")
+        self.statusBar().addPermanentWidget(self.device_label)
+        session.device_changed.connect(self._show_device)
+        self._menus()
+        self._restore()
+
+    @property
+    def tokenizer_panel(self) -> TokenizerPanel:
+        return self.panels[0]
+
+    def _menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        quit_action = QAction("&Quit", self, shortcut=QKeySequence.Quit, triggered=self.close)
+        file_menu.addAction(quit_action)
+        help_menu = self.menuBar().addMenu("&Help")
+        help_menu.addAction(QAction("&About LLM Playground", self, triggered=self._about))
+
+    def _about(self) -> None:
+        device = self.session.device.describe() if self.session.device else "still detecting"
+        QMessageBox.about(self, "About LLM Playground",
+                          f"<h3>LLM Playground {__version__}</h3>"
+                          "<p>Build a small language model with your own hands and watch it from the inside.</p>"
+                          f"<p>Device: {device}</p>")
+
+    def _show_device(self, device: DeviceInfo) -> None:
+        self.device_label.setText(device.describe())
+
+    # ------------------------------------------------------------------ window state
+
+    def _restore(self) -> None:
+        settings = QSettings()
+        if settings.value("version", 0, int) == SETTINGS_VERSION:
+            geometry = settings.value("window/geometry")
+            if geometry is not None:
+                self.restoreGeometry(geometry)
+
+    def closeEvent(self, event) -> None:  # noqa: N802
+        settings = QSettings()
+        settings.setValue("version", SETTINGS_VERSION)
+        settings.setValue("window/geometry", self.saveGeometry())
+        Job.cancel_all()
+        super().closeEvent(event)

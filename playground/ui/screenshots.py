@@ -1,0 +1,62 @@
+"""``playground --screenshot DIR``: a PNG of every working panel, in a state that shows what it does."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from PySide6.QtWidgets import QApplication
+
+from playground.ui.main_window import MainWindow
+
+
+def wait_until(condition, timeout_s: float = 60.0) -> bool:
+    """Run the event loop until ``condition()`` holds (or time runs out)."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        QApplication.processEvents()
+        time.sleep(0.01)
+    return True
+
+
+def take_screenshots(window: MainWindow, out_dir: Path) -> list[Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    session = window.session
+    panel = window.tokenizer_panel
+    written: list[Path] = []
+
+    def grab(name: str) -> None:
+        QApplication.processEvents()
+        time.sleep(0.05)
+        QApplication.processEvents()
+        path = out_dir / f"{name}.png"
+        window.grab().save(str(path))
+        written.append(path)
+
+    wait_until(lambda: session.corpus_stats is not None and panel.corpus_job is None)
+    # Two tokenizers, so the comparison has something to compare.
+    panel.kind.setCurrentIndex(panel.kind.findData("wordpiece"))
+    panel.vocab_size.setValue(1000)
+    panel.start_training()
+    wait_until(lambda: panel.train_job is None)
+    panel.kind.setCurrentIndex(panel.kind.findData("bpe"))
+    panel.vocab_size.setValue(2000)
+    panel.start_training()
+    wait_until(lambda: panel.train_job is None)
+    panel.whitespace.setChecked(True)
+
+    panel.tabs.setCurrentIndex(0)
+    grab("tokenize-live")
+    panel.tabs.setCurrentIndex(1)
+    wait_until(lambda: panel.compare.plot is not None, 10)
+    job = panel.start_sweep()
+    wait_until(lambda: panel.sweep_job is None, 120)
+    grab("tokenize-compare")
+    panel.tabs.setCurrentIndex(2)
+    panel.vocab.search.setText("Ġthe")
+    grab("tokenize-vocabulary")
+    panel.vocab.search.setText("")
+    panel.tabs.setCurrentIndex(0)
+    return written

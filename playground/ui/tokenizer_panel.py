@@ -1,0 +1,570 @@
+"""The Tokenizer Lab: choose a corpus, train a tokenizer, watch text split into tokens."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Optional
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout,
+                               QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit, QProgressBar,
+                               QPushButton, QScrollArea, QSpinBox, QSplitter, QTabWidget, QVBoxLayout,
+                               QWidget)
+
+from playground.core.corpus import Corpus, corpus_from_paths, corpus_from_text, default_corpus, scan_corpus
+from playground.core.progress import Progress, UserError
+from playground.core.tokenization import (KINDS, LoadedTokenizer, TokenizerSpec, check_spec, open_tokenizer,
+                                          spec_for_kind, train_tokenizer, vocab_size_sweep)
+from playground.engine.jobs import Job
+from playground.engine.session import Session
+from playground.paths import user_data_dir
+from playground.ui.widgets.token_view import TokenView
+from playground.ui.widgets.tokenizer_compare import TokenizerCompare
+from playground.ui.widgets.vocab_browser import VocabBrowser
+
+SAMPLE_TEXT = (
+    "Tokenizers split text into pieces called tokens. Common words become one token; "
+    "rare ones, like antidisestablishmentarianism, break into several.\n"
+    "def greet(name):\n    return f\"Hello, {name}!\"  # code, too\n"
+    "Numbers: 2026 and 3.14159. Accents: café, naïve. Emoji: 🙂🚀"
+)
+
+KIND_DEFAULT_VOCAB = {"bpe": 2000, "wordpiece": 2000, "unigram": 2000, "wordlevel": 5000, "char": 200}
+
+
+def human_bytes(n: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:,} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n}"
+
+
+class PasteDialog(QDialog):
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Paste a corpus")
+        self.resize(640, 420)
+        self.edit = QPlainTextEdit()
+        self.edit.setPlaceholderText("Paste or type the text to learn from…")
+        buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
+        buttons.button(QDialogButtonBox.Ok).setText("Use this text")
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel("The tokenizer will learn from exactly this text."))
+        layout.addWidget(self.edit, 1)
+        layout.addWidget(buttons)
+
+
+class TokenizerPanel(QWidget):
+    """Corpus and training controls on the left; live tokens, comparison and vocabulary on the right."""
+
+    title = "Tokenize"
+    busy_changed = Signal(bool)
+
+    def __init__(self, session: Session, parent=None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.corpus_job: Optional[Job] = None
+        self.train_job: Optional[Job] = None
+        self.sweep_job: Optional[Job] = None
+        self._build()
+        session.corpus_changed.connect(self._show_corpus)
+        session.corpus_stats_changed.connect(self._show_stats)
+        session.tokenizers_changed.connect(self._tokenizers_changed)
+        session.tokenizer_changed.connect(self._tokenizer_changed)
+
+    # ================================================================== layout
+
+    def _build(self) -> None:
+        controls = QWidget()
+        cl = QVBoxLayout(controls)
+        cl.addWidget(self._corpus_box())
+        cl.addWidget(self._train_box())
+        cl.addWidget(self._tokenizer_box())
+        cl.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidget(controls)
+        scroll.setWidgetResizable(True)
+        scroll.setMinimumWidth(360)
+        scroll.setMaximumWidth(430)
+        scroll.setFrameShape(QScrollArea.NoFrame)
+
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self._live_tab(), "Live tokens")
+        self.compare = TokenizerCompare()
+        self.compare.sweep_requested.connect(self.start_sweep)
+        self.compare.sweep_cancel_requested.connect(lambda: self.sweep_job and self.sweep_job.cancel())
+        self.tabs.addTab(self.compare, "Compare")
+        self.vocab = VocabBrowser()
+        self.tabs.addTab(self.vocab, "Vocabulary")
+        self.tabs.currentChanged.connect(lambda _: self._push_text_to_compare())
+
+        layout = QHBoxLayout(self)
+        layout.addWidget(scroll)
+        layout.addWidget(self.tabs, 1)
+
+        QShortcut(QKeySequence("Ctrl+Return"), self, activated=self.start_training)
+        QShortcut(QKeySequence(Qt.Key_Escape), self, activated=self.cancel_all)
+
+    def _corpus_box(self) -> QGroupBox:
+        box = QGroupBox("1 · Corpus: the text to learn from")
+        self.corpus_name = QLabel()
+        self.corpus_name.setWordWrap(True)
+        self.corpus_stats = QLabel("Reading…")
+        self.corpus_stats.setTextFormat(Qt.RichText)
+        self.corpus_warning = QLabel()
+        self.corpus_warning.setWordWrap(True)
+        self.corpus_warning.setStyleSheet("color: #8a5a00;")
+        self.corpus_warning.hide()
+        b_default = QPushButton("Built-in")
+        b_default.setToolTip("Python's own documentation text (2 MB of English prose), shipped with the app.")
+        b_default.clicked.connect(self.use_default_corpus)
+        b_files = QPushButton("Open files…")
+        b_files.setToolTip("Learn from one or more text files (.txt, .md, .py, …). Ctrl+O")
+        b_files.clicked.connect(self._choose_files)
+        b_folder = QPushButton("Open folder…")
+        b_folder.setToolTip("Learn from every text file in a folder and its subfolders.")
+        b_folder.clicked.connect(self._choose_folder)
+        b_paste = QPushButton("Paste text…")
+        b_paste.setToolTip("Type or paste a corpus by hand.")
+        b_paste.clicked.connect(self._paste_text)
+        QShortcut(QKeySequence.Open, self, activated=self._choose_files)
+        self.corpus_buttons = [b_default, b_files, b_folder, b_paste]
+        self.corpus_progress = QProgressBar()
+        self.corpus_progress.hide()
+        self.corpus_cancel = QPushButton("Cancel")
+        self.corpus_cancel.setToolTip("Stop reading this corpus; the previous one stays.")
+        self.corpus_cancel.hide()
+        self.corpus_cancel.clicked.connect(lambda: self.corpus_job and self.corpus_job.cancel())
+        row1 = QHBoxLayout()
+        row1.addWidget(b_default)
+        row1.addWidget(b_files)
+        row2 = QHBoxLayout()
+        row2.addWidget(b_folder)
+        row2.addWidget(b_paste)
+        prog = QHBoxLayout()
+        prog.addWidget(self.corpus_progress, 1)
+        prog.addWidget(self.corpus_cancel)
+        layout = QVBoxLayout(box)
+        layout.addWidget(self.corpus_name)
+        layout.addWidget(self.corpus_stats)
+        layout.addWidget(self.corpus_warning)
+        layout.addLayout(row1)
+        layout.addLayout(row2)
+        layout.addLayout(prog)
+        return box
+
+    def _train_box(self) -> QGroupBox:
+        box = QGroupBox("2 · Train a tokenizer")
+        self.kind = QComboBox()
+        for key, (label, tip) in KINDS.items():
+            self.kind.addItem(label, key)
+            self.kind.setItemData(self.kind.count() - 1, tip, Qt.ToolTipRole)
+        self.kind.setToolTip("The algorithm that decides how text is cut into tokens. Hover an entry to learn more.")
+        self.vocab_size = QSpinBox()
+        self.vocab_size.setRange(1, 1_000_000)
+        self.vocab_size.setSingleStep(500)
+        self.vocab_size.setGroupSeparatorShown(True)
+        self.vocab_size.setValue(2000)
+        self.vocab_size.setToolTip(
+            "How many distinct tokens the tokenizer may have. Bigger: fewer tokens per text, "
+            "but a bigger embedding table in the model.")
+        self.min_freq = QSpinBox()
+        self.min_freq.setRange(1, 10_000)
+        self.min_freq.setValue(2)
+        self.min_freq.setToolTip("A pair or word must occur at least this often to earn its own token.")
+        self.specials = QLineEdit()
+        self.specials.setToolTip(
+            "Tokens that are never split, separated by commas: e.g. an end-of-text marker "
+            "the model learns to predict when a document ends.")
+        self.lowercase = QCheckBox("Lower-case everything first")
+        self.lowercase.setToolTip("Treat 'The' and 'the' as the same text: a smaller vocabulary, but case is lost.")
+        self.spec_problem = QLabel()
+        self.spec_problem.setWordWrap(True)
+        self.spec_problem.setStyleSheet("color: #b3261e;")
+        self.spec_problem.hide()
+        self.train_button = QPushButton("Train tokenizer")
+        self.train_button.setToolTip("Train on the corpus above (Ctrl+Enter).")
+        self.train_button.setDefault(True)
+        self.train_button.clicked.connect(self.start_training)
+        self.train_cancel = QPushButton("Cancel")
+        self.train_cancel.setToolTip("Stop training now (Esc).")
+        self.train_cancel.setEnabled(False)
+        self.train_cancel.clicked.connect(lambda: self.train_job and self.train_job.cancel())
+        self.train_progress = QProgressBar()
+        self.train_progress.setRange(0, 1000)
+        self.train_progress.setValue(0)
+        self.train_progress.setTextVisible(True)
+        self.train_progress.setFormat("")
+        self.train_status = QLabel()
+        self.train_status.setWordWrap(True)
+
+        form = QFormLayout()
+        form.addRow("Kind", self.kind)
+        form.addRow("Vocab size", self.vocab_size)
+        form.addRow("Min frequency", self.min_freq)
+        form.addRow("Special tokens", self.specials)
+        form.addRow("", self.lowercase)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.train_button, 1)
+        buttons.addWidget(self.train_cancel)
+        layout = QVBoxLayout(box)
+        layout.addLayout(form)
+        layout.addWidget(self.spec_problem)
+        layout.addLayout(buttons)
+        layout.addWidget(self.train_progress)
+        layout.addWidget(self.train_status)
+
+        self.kind.currentIndexChanged.connect(self._kind_changed)
+        for signal in (self.vocab_size.valueChanged, self.min_freq.valueChanged,
+                       self.specials.textChanged, self.lowercase.toggled):
+            signal.connect(self._check_spec)
+        self._kind_changed()
+        return box
+
+    def _tokenizer_box(self) -> QGroupBox:
+        box = QGroupBox("3 · Your tokenizers")
+        self.current = QComboBox()
+        self.current.setToolTip("The tokenizer used for live tokens, the vocabulary and the rest of the app.")
+        self.current.currentIndexChanged.connect(self._current_chosen)
+        self.current.setPlaceholderText("none yet")
+        open_button = QPushButton("Open tokenizer.json…")
+        open_button.setToolTip("Open a tokenizer made here or elsewhere (a BERT or GPT-2 tokenizer.json). Ctrl+Shift+O")
+        open_button.clicked.connect(self._choose_tokenizer_file)
+        self.save_button = QPushButton("Save as…")
+        self.save_button.setToolTip("Save the current tokenizer as tokenizer.json (Ctrl+S).")
+        self.save_button.clicked.connect(self._choose_save_file)
+        self.save_button.setEnabled(False)
+        QShortcut(QKeySequence("Ctrl+Shift+O"), self, activated=self._choose_tokenizer_file)
+        QShortcut(QKeySequence.Save, self, activated=self._choose_save_file)
+        row = QHBoxLayout()
+        row.addWidget(open_button)
+        row.addWidget(self.save_button)
+        layout = QVBoxLayout(box)
+        layout.addWidget(self.current)
+        layout.addLayout(row)
+        return box
+
+    def _live_tab(self) -> QWidget:
+        tab = QWidget()
+        self.input = QPlainTextEdit(SAMPLE_TEXT)
+        self.input.setToolTip("Type here: the text is split into tokens as you type.")
+        self.input.setPlaceholderText("Type or paste text to tokenize…")
+        self.token_view = TokenView()
+        self.counts = QLabel()
+        self.counts.setTextFormat(Qt.RichText)
+        self.whitespace = QCheckBox("Show whitespace")
+        self.whitespace.setToolTip("Draw spaces as ·, tabs as → and line breaks as ↵ (Ctrl+W).")
+        QShortcut(QKeySequence("Ctrl+W"), self, activated=self.whitespace.toggle)
+        self.whitespace.toggled.connect(self._whitespace_toggled)
+        self.ids = QPlainTextEdit()
+        self.ids.setReadOnly(True)
+        self.ids.setMaximumHeight(90)
+        self.ids.setToolTip("The token ids: the numbers the model actually receives.")
+        self.ids.setStyleSheet("font-family: 'DejaVu Sans Mono', monospace;")
+        self._retokenize_timer = QTimer(self, singleShot=True, interval=60, timeout=self.retokenize)
+        self.input.textChanged.connect(self._retokenize_timer.start)
+
+        row = QHBoxLayout()
+        row.addWidget(self.counts, 1)
+        row.addWidget(self.whitespace)
+        splitter = QSplitter(Qt.Vertical)
+        splitter.addWidget(self.input)
+        splitter.addWidget(self.token_view)
+        splitter.setSizes([160, 300])
+        layout = QVBoxLayout(tab)
+        layout.addWidget(QLabel("Text — type anything; hover a token to see its id and bytes"))
+        layout.addWidget(splitter, 1)
+        layout.addLayout(row)
+        layout.addWidget(QLabel("Token ids — what the model sees"))
+        layout.addWidget(self.ids)
+        return tab
+
+    # ================================================================== corpus
+
+    def use_default_corpus(self) -> None:
+        self.load_corpus(lambda: default_corpus())
+
+    def _choose_files(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(
+            self, "Open text files", str(Path.home()), "Text files (*.txt *.md *.rst *.py *.csv *.json *.html *.gz);;All files (*)")
+        if paths:
+            self.load_corpus(lambda: corpus_from_paths(paths))
+
+    def _choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open a folder of text files", str(Path.home()))
+        if folder:
+            self.load_corpus(lambda: corpus_from_paths([folder]))
+
+    def _paste_text(self) -> None:
+        dialog = PasteDialog(self)
+        if dialog.exec() == QDialog.Accepted:
+            text = dialog.edit.toPlainText()
+            self.load_corpus(lambda: corpus_from_text(text))
+
+    def load_corpus(self, make_corpus) -> Job:
+        """Build and scan a corpus in the background; the old one stays until the new one is good."""
+        if self.corpus_job is not None:
+            self.corpus_job.cancel()
+
+        def work(report, cancel):
+            corpus: Corpus = make_corpus()
+            return corpus, scan_corpus(corpus, report, cancel)
+
+        job = Job(work, "reading the corpus")
+        self.corpus_job = job
+        job.progress.connect(self._corpus_progress)
+        job.result.connect(self._corpus_ready)
+        job.error.connect(self.session.error)
+        job.done.connect(lambda: self._corpus_done(job))
+        for b in self.corpus_buttons:
+            b.setEnabled(False)
+        self.corpus_progress.setRange(0, 0)
+        self.corpus_progress.show()
+        self.corpus_cancel.show()
+        job.start()
+        return job
+
+    def _corpus_progress(self, p: Progress) -> None:
+        if p.fraction is not None:
+            self.corpus_progress.setRange(0, 1000)
+            self.corpus_progress.setValue(int(p.fraction * 1000))
+        self.corpus_progress.setFormat(p.message)
+        self.corpus_progress.setTextVisible(True)
+
+    def _corpus_ready(self, value) -> None:
+        corpus, stats = value
+        self.session.set_corpus(corpus, stats)
+        for w in stats.warnings:
+            self.session.warn(w)
+
+    def _corpus_done(self, job: Job) -> None:
+        if job is not self.corpus_job:
+            return
+        self.corpus_job = None
+        for b in self.corpus_buttons:
+            b.setEnabled(True)
+        self.corpus_progress.hide()
+        self.corpus_cancel.hide()
+
+    def _show_corpus(self, corpus: Corpus) -> None:
+        self.corpus_name.setText(f"<b>{corpus.name}</b>")
+        self.corpus_name.setToolTip("\n".join(str(p) for p in corpus.files[:20]) or "Pasted text")
+
+    def _show_stats(self, stats) -> None:
+        if stats is None:
+            self.corpus_stats.setText("Reading…")
+            return
+        self.corpus_stats.setText(
+            "<table cellspacing=2>"
+            f"<tr><td>Size</td><td align=right><b>{human_bytes(stats.size_bytes)}</b></td></tr>"
+            f"<tr><td>Characters&nbsp;&nbsp;</td><td align=right><b>{stats.characters:,}</b></td></tr>"
+            f"<tr><td>Lines</td><td align=right><b>{stats.lines:,}</b></td></tr>"
+            f"<tr><td>Distinct characters&nbsp;&nbsp;</td><td align=right><b>{stats.distinct_characters:,}</b></td></tr>"
+            "</table>")
+        sample = "".join(c for c in stats.alphabet if not c.isspace())[:120]
+        self.corpus_stats.setToolTip(f"Distinct characters: {sample}{'…' if len(stats.alphabet) > 120 else ''}")
+        self.corpus_warning.setVisible(bool(stats.warnings))
+        self.corpus_warning.setText("\n".join(stats.warnings))
+        self._check_spec()
+
+    # ================================================================== training
+
+    def spec(self) -> TokenizerSpec:
+        specials = tuple(s.strip() for s in self.specials.text().split(",") if s.strip())
+        return TokenizerSpec(kind=self.kind.currentData(), vocab_size=self.vocab_size.value(),
+                             min_frequency=self.min_freq.value(), special_tokens=specials,
+                             lowercase=self.lowercase.isChecked())
+
+    def _kind_changed(self) -> None:
+        kind = self.kind.currentData()
+        spec = spec_for_kind(kind)
+        self.specials.setText(", ".join(spec.special_tokens))
+        self.vocab_size.setValue(KIND_DEFAULT_VOCAB[kind])
+        self.min_freq.setEnabled(kind not in ("unigram", "char"))
+        self.vocab_size.setToolTip(
+            "Character-level: the most frequent characters kept; the rest become [UNK]." if kind == "char"
+            else "How many distinct tokens the tokenizer may have. Bigger: fewer tokens per text, "
+                 "but a bigger embedding table in the model.")
+        self._check_spec()
+
+    def _check_spec(self) -> bool:
+        try:
+            check_spec(self.spec(), self.session.corpus_stats)
+        except UserError as e:
+            self.spec_problem.setText(str(e))
+            self.spec_problem.show()
+            self.train_button.setEnabled(False)
+            return False
+        self.spec_problem.hide()
+        self.train_button.setEnabled(self.train_job is None)
+        return True
+
+    def start_training(self) -> Optional[Job]:
+        if self.train_job is not None or not self._check_spec():
+            return None
+        corpus, stats = self.session.corpus, self.session.corpus_stats
+        if corpus is None or stats is None:
+            self.session.error("The corpus is still being read; train when it is ready.")
+            return None
+        spec = self.spec()
+        started = time.monotonic()
+        job = Job(lambda report, cancel: train_tokenizer(corpus, spec, report, cancel, stats),
+                  "training the tokenizer")
+        self.train_job = job
+        job.progress.connect(self._train_progress)
+        job.result.connect(lambda tok: self._trained(tok, time.monotonic() - started))
+        job.error.connect(self.session.error)
+        job.error.connect(lambda _: self.train_status.setText("Training failed; see the message above."))
+        job.cancelled.connect(lambda: self.train_status.setText("Training cancelled. Nothing was changed."))
+        job.done.connect(self._train_done)
+        self.train_button.setEnabled(False)
+        self.train_cancel.setEnabled(True)
+        self.train_progress.setRange(0, 1000)
+        self.train_progress.setValue(0)
+        self.train_status.setText(f"Training {spec.label} on {corpus.name}…")
+        self.busy_changed.emit(True)
+        job.start()
+        return job
+
+    def _train_progress(self, p: Progress) -> None:
+        if p.fraction is None:
+            self.train_progress.setRange(0, 0)  # busy: the library does not say how far it is
+        else:
+            self.train_progress.setRange(0, 1000)
+            self.train_progress.setValue(int(p.fraction * 1000))
+        self.train_progress.setFormat(p.message)
+
+    def _trained(self, tok: LoadedTokenizer, seconds: float) -> None:
+        corpus = self.session.corpus
+        tok.name = f"{tok.spec.label}" + (f" ({corpus.name})" if corpus else "")
+        self.session.add_tokenizer(tok)
+        self.train_status.setText(f"Trained {tok.vocab_size:,} tokens in {seconds:.1f} s.")
+
+    def _train_done(self) -> None:
+        self.train_job = None
+        self.train_cancel.setEnabled(False)
+        self.train_progress.setRange(0, 1000)
+        self.train_progress.setValue(0)
+        self.train_progress.setFormat("")
+        self.busy_changed.emit(False)
+        self._check_spec()
+
+    def cancel_all(self) -> None:
+        for job in (self.train_job, self.corpus_job, self.sweep_job):
+            if job is not None:
+                job.cancel()
+
+    # ================================================================== sweep
+
+    def start_sweep(self) -> Optional[Job]:
+        corpus = self.session.corpus
+        if corpus is None or self.sweep_job is not None:
+            return None
+        job = Job(lambda report, cancel: vocab_size_sweep(
+            corpus, progress=report, cancel=cancel, on_point=lambda s, c: report((s, c))),
+            "measuring characters per token")
+        self.sweep_job = job
+        job.progress.connect(lambda p: self.compare.sweep_progress_update(p.fraction, p.message))
+        job.partial.connect(lambda point: self.compare.add_point(*point))
+        job.error.connect(self.session.error)
+        job.result.connect(lambda _: self.compare.sweep_finished("Done."))
+        job.cancelled.connect(lambda: self.compare.sweep_finished("Cancelled."))
+        job.error.connect(lambda _: self.compare.sweep_finished("Failed."))
+        job.done.connect(lambda: setattr(self, "sweep_job", None))
+        self.compare.sweep_started()
+        job.start()
+        return job
+
+    # ================================================================== tokenizers
+
+    def _tokenizers_changed(self) -> None:
+        self.current.blockSignals(True)
+        self.current.clear()
+        for tok in self.session.tokenizers:
+            self.current.addItem(tok.name)
+        if self.session.tokenizer in self.session.tokenizers:
+            self.current.setCurrentIndex(self.session.tokenizers.index(self.session.tokenizer))
+        self.current.blockSignals(False)
+        self.compare.set_tokenizers(self.session.tokenizers)
+
+    def _current_chosen(self, index: int) -> None:
+        if 0 <= index < len(self.session.tokenizers):
+            self.session.set_tokenizer(self.session.tokenizers[index])
+
+    def _tokenizer_changed(self, tok: Optional[LoadedTokenizer]) -> None:
+        if tok in self.session.tokenizers:
+            self.current.blockSignals(True)
+            self.current.setCurrentIndex(self.session.tokenizers.index(tok))
+            self.current.blockSignals(False)
+        self.save_button.setEnabled(tok is not None)
+        self.vocab.set_tokenizer(tok)
+        self.retokenize()
+
+    def _choose_tokenizer_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open a tokenizer", str(user_data_dir()),
+                                              "Tokenizer (*.json);;All files (*)")
+        if path:
+            self.open_tokenizer_file(Path(path))
+
+    def open_tokenizer_file(self, path: Path) -> Optional[LoadedTokenizer]:
+        try:
+            tok = open_tokenizer(path)
+        except UserError as e:
+            self.session.error(str(e))
+            return None
+        self.session.add_tokenizer(tok)
+        self.session.info(f"Opened {tok.name}: {tok.kind_label}, {tok.vocab_size:,} tokens.")
+        return tok
+
+    def _choose_save_file(self) -> None:
+        tok = self.session.tokenizer
+        if tok is None:
+            return
+        start = tok.path or user_data_dir() / "tokenizer.json"
+        path, _ = QFileDialog.getSaveFileName(self, "Save tokenizer", str(start), "Tokenizer (*.json)")
+        if path:
+            self.save_tokenizer_file(Path(path))
+
+    def save_tokenizer_file(self, path: Path) -> bool:
+        tok = self.session.tokenizer
+        if tok is None:
+            return False
+        try:
+            tok.save(path)
+        except UserError as e:
+            self.session.error(str(e))
+            return False
+        self.session.info(f"Saved {tok.name} to {path}.")
+        return True
+
+    # ================================================================== live tokens
+
+    def retokenize(self) -> None:
+        tok = self.session.tokenizer
+        text = self.input.toPlainText()
+        if tok is None:
+            self.token_view.set_tokens("", [])
+            self.token_view.setPlaceholderText("Train or open a tokenizer to see this text split into tokens.")
+            self.counts.setText("")
+            self.ids.setPlainText("")
+            return
+        pieces = tok.encode(text)
+        self.token_view.set_tokens(text, pieces)
+        per = len(text) / len(pieces) if pieces else 0.0
+        self.counts.setText(f"<b>{len(pieces):,}</b> tokens &nbsp;·&nbsp; <b>{len(text):,}</b> characters"
+                            f" &nbsp;·&nbsp; <b>{per:.2f}</b> characters per token"
+                            f" &nbsp;·&nbsp; <span style='color:#555'>{tok.name}</span>")
+        self.ids.setPlainText(", ".join(str(p.id) for p in pieces))
+        self._push_text_to_compare()
+
+    def _whitespace_toggled(self, on: bool) -> None:
+        self.token_view.set_show_whitespace(on)
+        self._push_text_to_compare()
+
+    def _push_text_to_compare(self) -> None:
+        self.compare.set_text(self.input.toPlainText(), self.whitespace.isChecked())

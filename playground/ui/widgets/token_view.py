@@ -1,0 +1,140 @@
+"""Text shown split into coloured tokens, like the Tiktokenizer web app.
+
+Each token gets a background colour; hovering one tells its id, the
+vocabulary entry and its bytes. Tokens that cover only part of a character
+(byte-level BPE splits an emoji into four byte tokens) show their bytes.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QEvent, Qt
+from PySide6.QtGui import QColor, QFont, QTextCharFormat, QTextCursor
+from PySide6.QtWidgets import QTextEdit, QToolTip
+
+from playground.core.tokenization import TokenPiece
+
+# Soft colours that keep black text readable, cycled token by token.
+PALETTE = ["#ffd6a5", "#caffbf", "#9bf6ff", "#bdb2ff", "#ffc6ff", "#fdffb6", "#a0c4ff", "#ffadad"]
+SPECIAL_BG, SPECIAL_FG = "#3a3a4a", "#ffffff"
+GAP_FG = "#9a9a9a"
+TOKEN_PROPERTY = QTextCharFormat.UserProperty + 1
+MAX_TOKENS_SHOWN = 20_000
+
+
+def visible_whitespace(text: str) -> str:
+    """Spaces as '·', tabs as '→', line breaks as '↵' (and still a line break)."""
+    return text.replace(" ", "·").replace("\t", "→\t").replace("\n", "↵\n")
+
+
+def byte_label(raw: bytes) -> str:
+    return " ".join(f"{b:02X}" for b in raw)
+
+
+def piece_label(piece: TokenPiece, overlaps: bool) -> str:
+    """What a token's chip shows: its slice of the text, or its bytes when it shares a character."""
+    if piece.special:
+        return piece.token
+    if piece.partial or overlaps:
+        try:
+            return piece.raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return f"<{byte_label(piece.raw)}>"
+    return piece.text
+
+
+def piece_tooltip(piece: TokenPiece) -> str:
+    kind = "special token" if piece.special else ("part of a character" if piece.partial else "token")
+    return (f"<b>Token #{piece.index}</b> ({kind})<br>id <b>{piece.id}</b><br>"
+            f"vocabulary entry <code>{_escape(repr(piece.token))}</code><br>"
+            f"bytes <code>{byte_label(piece.raw) or '—'}</code> ({len(piece.raw)})<br>"
+            f"characters {piece.start}–{piece.end}")
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+class TokenView(QTextEdit):
+    """Read-only view of text split into tokens."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setReadOnly(True)
+        self.setMouseTracking(True)
+        self.viewport().setMouseTracking(True)
+        font = QFont("DejaVu Sans Mono")
+        font.setStyleHint(QFont.Monospace)
+        font.setPointSize(11)
+        self.setFont(font)
+        self.pieces: list[TokenPiece] = []
+        self.show_whitespace = False
+        self._text = ""
+        self.setPlaceholderText("Tokens appear here.")
+
+    def set_tokens(self, text: str, pieces: list[TokenPiece]) -> None:
+        self._text, self.pieces = text, pieces
+        self._render()
+
+    def set_show_whitespace(self, on: bool) -> None:
+        self.show_whitespace = on
+        self._render()
+
+    def _render(self) -> None:
+        self.clear()
+        cursor = QTextCursor(self.document())
+        cursor.beginEditBlock()
+        gap_fmt = QTextCharFormat()
+        gap_fmt.setForeground(QColor(GAP_FG))
+        shown = self.pieces[:MAX_TOKENS_SHOWN]
+        pos = 0
+        for piece in shown:
+            if not piece.special and piece.start > pos:
+                # Text the tokenizer dropped (BERT and word-level drop spaces).
+                cursor.insertText(self._show(self._text[pos:piece.start]), gap_fmt)
+            overlaps = not piece.special and piece.start < pos
+            fmt = QTextCharFormat()
+            if piece.special:
+                fmt.setBackground(QColor(SPECIAL_BG))
+                fmt.setForeground(QColor(SPECIAL_FG))
+            else:
+                fmt.setBackground(QColor(PALETTE[piece.index % len(PALETTE)]))
+                fmt.setForeground(QColor("#111111"))
+                if piece.partial or overlaps:
+                    fmt.setFontItalic(True)
+                    fmt.setUnderlineStyle(QTextCharFormat.DotLine)
+            fmt.setProperty(TOKEN_PROPERTY, piece.index)
+            cursor.insertText(self._show(piece_label(piece, overlaps)) or "∅", fmt)
+            pos = max(pos, piece.end)
+        if len(self.pieces) > len(shown):
+            cursor.insertText(f"\n… {len(self.pieces) - len(shown):,} more tokens not drawn", gap_fmt)
+        elif pos < len(self._text):
+            cursor.insertText(self._show(self._text[pos:]), gap_fmt)
+        cursor.endEditBlock()
+
+    def _show(self, text: str) -> str:
+        return visible_whitespace(text) if self.show_whitespace else text
+
+    def piece_at(self, pos) -> TokenPiece | None:
+        cursor = self.cursorForPosition(pos)
+        # The format left of the cursor belongs to the character under the mouse
+        # only when the mouse is on its right half: look one to the right too.
+        for step in (1, 0):
+            c = QTextCursor(cursor)
+            if step:
+                c.movePosition(QTextCursor.NextCharacter)
+            index = c.charFormat().property(TOKEN_PROPERTY)
+            if isinstance(index, int) and 0 <= index < len(self.pieces):
+                rect = self.cursorRect(c)
+                if abs(rect.center().y() - pos.y()) <= rect.height():
+                    return self.pieces[index]
+        return None
+
+    def viewportEvent(self, event) -> bool:  # noqa: N802 - Qt's name
+        if event.type() == QEvent.ToolTip:
+            piece = self.piece_at(event.pos())
+            if piece is not None:
+                QToolTip.showText(event.globalPos(), piece_tooltip(piece), self)
+            else:
+                QToolTip.hideText()
+            return True
+        return super().viewportEvent(event)

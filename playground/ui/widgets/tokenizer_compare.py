@@ -1,0 +1,214 @@
+"""The same text through several tokenizers side by side, and a chart of
+characters per token against vocab size."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QProgressBar,
+                               QPushButton, QSplitter, QVBoxLayout, QWidget)
+
+from playground.core.tokenization import SWEEP_SAMPLE_CHARS, SWEEP_SIZES, LoadedTokenizer
+from playground.ui.widgets.token_view import TokenView
+
+
+class TokenColumn(QFrame):
+    """One tokenizer's view of the text, with its counts."""
+
+    def __init__(self, tok: LoadedTokenizer) -> None:
+        super().__init__()
+        self.tok = tok
+        self.setFrameShape(QFrame.StyledPanel)
+        self.title = QLabel()
+        self.title.setWordWrap(True)
+        self.view = TokenView()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(self.title)
+        layout.addWidget(self.view, 1)
+
+    def show_text(self, text: str, show_whitespace: bool) -> int:
+        pieces = self.tok.encode(text)
+        self.view.show_whitespace = show_whitespace
+        self.view.set_tokens(text, pieces)
+        per = len(text) / len(pieces) if pieces else 0.0
+        self.title.setText(
+            f"<b>{self.tok.name}</b><br><span style='color:#555'>{self.tok.kind_label}, vocab {self.tok.vocab_size:,}</span>"
+            f"<br><b>{len(pieces):,}</b> tokens · {per:.2f} chars/token")
+        return len(pieces)
+
+
+class TokenizerCompare(QWidget):
+    """Columns of token views plus the vocab-size sweep chart."""
+
+    sweep_requested = Signal()
+    sweep_cancel_requested = Signal()
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.tokenizers: list[LoadedTokenizer] = []
+        self.text = ""
+        self.show_whitespace = False
+
+        self.chooser = QListWidget()
+        self.chooser.setToolTip("Tick the tokenizers to compare. Train or open more on the left.")
+        self.chooser.setMaximumWidth(230)
+        self.chooser.itemChanged.connect(lambda _: self.refresh())
+        self.columns_box = QWidget()
+        self.columns = QHBoxLayout(self.columns_box)
+        self.columns.setContentsMargins(0, 0, 0, 0)
+        self.empty = QLabel("Train or open two or more tokenizers to compare them here.")
+        self.empty.setAlignment(Qt.AlignCenter)
+        self.columns.addWidget(self.empty)
+
+        top = QWidget()
+        top_layout = QHBoxLayout(top)
+        top_layout.setContentsMargins(0, 0, 0, 0)
+        pick = QVBoxLayout()
+        pick.addWidget(QLabel("<b>Compare</b>"))
+        pick.addWidget(self.chooser, 1)
+        top_layout.addLayout(pick)
+        top_layout.addWidget(self.columns_box, 1)
+
+        # The sweep chart (pyqtgraph loads on first show: it takes a second to import).
+        self.sweep_button = QPushButton("Measure chars/token vs vocab size")
+        self.sweep_button.setToolTip(
+            f"Trains byte-level BPE at vocab sizes {', '.join(f'{s:,}' for s in SWEEP_SIZES)} on the first "
+            f"{SWEEP_SAMPLE_CHARS // 1_000_000} MB of the corpus and measures characters per token on it.")
+        self.sweep_button.clicked.connect(self.sweep_requested)
+        self.sweep_cancel = QPushButton("Cancel")
+        self.sweep_cancel.setEnabled(False)
+        self.sweep_cancel.clicked.connect(self.sweep_cancel_requested)
+        self.sweep_progress = QProgressBar()
+        self.sweep_progress.setTextVisible(True)
+        self.sweep_progress.setFormat("")
+        self.sweep_status = QLabel(
+            "A bigger vocabulary packs more characters into each token — with diminishing returns.")
+        self.sweep_status.setWordWrap(True)
+        self.plot_host = QVBoxLayout()
+        self.plot = None
+        self.curve = None
+        self.marks = None
+        bottom = QWidget()
+        bl = QVBoxLayout(bottom)
+        bl.setContentsMargins(0, 0, 0, 0)
+        row = QHBoxLayout()
+        row.addWidget(self.sweep_button)
+        row.addWidget(self.sweep_cancel)
+        row.addWidget(self.sweep_progress, 1)
+        bl.addLayout(row)
+        bl.addWidget(self.sweep_status)
+        bl.addLayout(self.plot_host, 1)
+
+        splitter = QSplitter(Qt.Vertical)
+        splitter.addWidget(top)
+        splitter.addWidget(bottom)
+        splitter.setSizes([400, 300])
+        layout = QVBoxLayout(self)
+        layout.addWidget(splitter)
+        self.points: list[tuple[int, float]] = []
+
+    # ------------------------------------------------------------------ tokenizers and text
+
+    def set_tokenizers(self, tokenizers: list[LoadedTokenizer]) -> None:
+        ticked = {self.chooser.item(i).data(Qt.UserRole) for i in range(self.chooser.count())
+                  if self.chooser.item(i).checkState() == Qt.Checked}
+        known = {self.chooser.item(i).data(Qt.UserRole) for i in range(self.chooser.count())}
+        self.tokenizers = list(tokenizers)
+        self.chooser.blockSignals(True)
+        self.chooser.clear()
+        for tok in tokenizers:
+            item = QListWidgetItem(tok.name)
+            item.setData(Qt.UserRole, id(tok))
+            item.setFlags(item.flags() | Qt.ItemIsUserCheckable)
+            new = id(tok) not in known
+            item.setCheckState(Qt.Checked if (id(tok) in ticked or new) else Qt.Unchecked)
+            self.chooser.addItem(item)
+        self.chooser.blockSignals(False)
+        self.refresh()
+
+    def set_text(self, text: str, show_whitespace: bool) -> None:
+        self.text, self.show_whitespace = text, show_whitespace
+        if self.isVisible():
+            self.refresh()
+
+    def chosen(self) -> list[LoadedTokenizer]:
+        ticked = {self.chooser.item(i).data(Qt.UserRole) for i in range(self.chooser.count())
+                  if self.chooser.item(i).checkState() == Qt.Checked}
+        return [t for t in self.tokenizers if id(t) in ticked]
+
+    def showEvent(self, event) -> None:  # noqa: N802
+        super().showEvent(event)
+        self.refresh()
+        if self.plot is None:
+            QTimer.singleShot(0, self._make_plot)
+
+    def refresh(self) -> None:
+        while self.columns.count():
+            w = self.columns.takeAt(0).widget()
+            if w is not None and w is not self.empty:
+                w.deleteLater()
+        chosen = self.chosen()
+        self.empty.setVisible(not chosen)
+        if not chosen:
+            self.columns.addWidget(self.empty)
+        for tok in chosen:
+            column = TokenColumn(tok)
+            column.show_text(self.text, self.show_whitespace)
+            self.columns.addWidget(column, 1)
+
+    def column_widgets(self) -> list[TokenColumn]:
+        return [self.columns.itemAt(i).widget() for i in range(self.columns.count())
+                if isinstance(self.columns.itemAt(i).widget(), TokenColumn)]
+
+    # ------------------------------------------------------------------ the sweep chart
+
+    def _make_plot(self) -> None:
+        if self.plot is not None:
+            return
+        import pyqtgraph as pg
+
+        pg.setConfigOptions(antialias=True, background="w", foreground="#333")
+        self.plot = pg.PlotWidget()
+        self.plot.setLogMode(x=True, y=False)
+        self.plot.showGrid(x=True, y=True, alpha=0.25)
+        self.plot.setLabel("bottom", "vocab size (log scale)")
+        self.plot.setLabel("left", "characters per token")
+        self.plot.setTitle("Byte-level BPE on this corpus")
+        self.curve = self.plot.plot([], [], pen=pg.mkPen("#2a6fdb", width=2), symbol="o",
+                                    symbolBrush="#2a6fdb", symbolSize=8)
+        self.plot_host.addWidget(self.plot)
+        if self.points:
+            self._draw()
+
+    def sweep_started(self) -> None:
+        self.points = []
+        self._draw()
+        self.sweep_button.setEnabled(False)
+        self.sweep_cancel.setEnabled(True)
+        self.sweep_progress.setRange(0, 1000)
+        self.sweep_progress.setValue(0)
+
+    def sweep_progress_update(self, fraction: float | None, message: str) -> None:
+        if fraction is not None:
+            self.sweep_progress.setValue(int(fraction * 1000))
+        self.sweep_progress.setFormat(message)
+
+    def add_point(self, size: int, cpt: float) -> None:
+        self.points.append((size, cpt))
+        self._draw()
+        self.sweep_status.setText("  ·  ".join(f"{s:,}: {c:.2f}" for s, c in self.points))
+
+    def sweep_finished(self, note: str = "") -> None:
+        self.sweep_button.setEnabled(True)
+        self.sweep_cancel.setEnabled(False)
+        self.sweep_progress.setFormat(note)
+        if note:
+            self.sweep_status.setText(
+                ("  ·  ".join(f"{s:,}: {c:.2f}" for s, c in self.points) + "\n" if self.points else "") + note)
+
+    def _draw(self) -> None:
+        if self.curve is None:
+            return
+        xs = [s for s, _ in self.points]
+        ys = [c for _, c in self.points]
+        self.curve.setData(xs, ys)

@@ -1,0 +1,146 @@
+"""A searchable table of a tokenizer's vocabulary, and its BPE merge list."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QLineEdit, QSplitter, QTableView,
+                               QVBoxLayout, QWidget)
+
+from playground.core.tokenization import LoadedTokenizer, VocabEntry
+from playground.ui.widgets.token_view import byte_label, visible_whitespace
+
+
+class RowsModel(QAbstractTableModel):
+    """A read-only table of rows (tuples), with numbers that sort as numbers."""
+
+    def __init__(self, headers: list[str], tooltips: list[str]) -> None:
+        super().__init__()
+        self.headers, self.tooltips = headers, tooltips
+        self.rows: list[tuple] = []
+        self.special_rows: set[int] = set()
+
+    def set_rows(self, rows: list[tuple], special_rows: set[int] = frozenset()) -> None:
+        self.beginResetModel()
+        self.rows, self.special_rows = rows, set(special_rows)
+        self.endResetModel()
+
+    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: N802
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent=QModelIndex()) -> int:  # noqa: N802
+        return len(self.headers)
+
+    def data(self, index, role=Qt.DisplayRole):
+        value = self.rows[index.row()][index.column()]
+        if role == Qt.DisplayRole:
+            return "" if value is None else (f"{value}" if isinstance(value, int) else value)
+        if role == Qt.UserRole:  # sort key
+            return -1 if value is None else value
+        if role == Qt.ForegroundRole and index.row() in self.special_rows:
+            return QColor("#8e44ad")
+        return None
+
+    def headerData(self, section, orientation, role=Qt.DisplayRole):  # noqa: N802
+        if orientation == Qt.Horizontal:
+            if role == Qt.DisplayRole:
+                return self.headers[section]
+            if role == Qt.ToolTipRole:
+                return self.tooltips[section]
+        return None
+
+
+def make_table(model: RowsModel) -> tuple[QTableView, QSortFilterProxyModel]:
+    proxy = QSortFilterProxyModel()
+    proxy.setSourceModel(model)
+    proxy.setSortRole(Qt.UserRole)
+    proxy.setFilterCaseSensitivity(Qt.CaseInsensitive)
+    proxy.setFilterKeyColumn(-1)
+    table = QTableView()
+    table.setModel(proxy)
+    table.setSortingEnabled(True)
+    table.sortByColumn(0, Qt.AscendingOrder)
+    table.verticalHeader().hide()
+    table.setAlternatingRowColors(True)
+    table.setSelectionBehavior(QTableView.SelectRows)
+    table.horizontalHeader().setSectionResizeMode(QHeaderView.Interactive)
+    table.horizontalHeader().setStretchLastSection(True)
+    table.verticalHeader().setDefaultSectionSize(22)
+    return table, proxy
+
+
+class VocabBrowser(QWidget):
+    """Vocabulary table (left) and merge list (right, BPE only), with one search box."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search tokens, ids or bytes…  (e.g. ing, Ġthe, 20)")
+        self.search.setClearButtonEnabled(True)
+        self.search.setToolTip("Filters both tables as you type; matches any column.")
+        self.summary = QLabel()
+        self.summary.setWordWrap(True)
+
+        self.vocab_model = RowsModel(
+            ["id", "token", "text", "bytes", "merge rank"],
+            ["The number the model sees for this token.",
+             "The entry as stored in tokenizer.json (Ġ marks a leading space in byte-level BPE, ## a word continuation in WordPiece, ▁ a word start in Unigram).",
+             "The text the token stands for (spaces shown as ·).",
+             "The token's bytes in hexadecimal.",
+             "For BPE: which merge made this token (0 = the first, most frequent pair)."])
+        self.vocab_table, self.vocab_proxy = make_table(self.vocab_model)
+        self.merge_model = RowsModel(
+            ["rank", "left", "right", "result"],
+            ["Order in which BPE learned the merge: lower ranks apply first.",
+             "Left piece", "Right piece", "The new token the merge makes"])
+        self.merge_table, self.merge_proxy = make_table(self.merge_model)
+        self.merge_label = QLabel("<b>Merges</b> — how BPE built its tokens, in order")
+
+        left = QWidget()
+        lv = QVBoxLayout(left)
+        lv.setContentsMargins(0, 0, 0, 0)
+        lv.addWidget(QLabel("<b>Vocabulary</b> — every token the tokenizer knows"))
+        lv.addWidget(self.vocab_table)
+        self.merge_box = QWidget()
+        rv = QVBoxLayout(self.merge_box)
+        rv.setContentsMargins(0, 0, 0, 0)
+        rv.addWidget(self.merge_label)
+        rv.addWidget(self.merge_table)
+        splitter = QSplitter()
+        splitter.addWidget(left)
+        splitter.addWidget(self.merge_box)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
+
+        top = QHBoxLayout()
+        top.addWidget(self.search, 1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.summary)
+        layout.addWidget(splitter, 1)
+        self.search.textChanged.connect(self._filter)
+        self.set_tokenizer(None)
+
+    def set_tokenizer(self, tok: LoadedTokenizer | None) -> None:
+        if tok is None:
+            self.vocab_model.set_rows([])
+            self.merge_model.set_rows([])
+            self.summary.setText("No tokenizer yet: train one or open a tokenizer.json.")
+            self.merge_box.hide()
+            return
+        entries: list[VocabEntry] = tok.vocabulary()
+        rows = [(e.id, e.token, visible_whitespace(e.text), byte_label(e.raw), e.merge_rank) for e in entries]
+        self.vocab_model.set_rows(rows, {i for i, e in enumerate(entries) if e.special})
+        merges = tok.merges()
+        self.merge_model.set_rows([(r, a, b, a + b) for r, (a, b) in enumerate(merges)])
+        self.merge_box.setVisible(bool(merges))
+        specials = sum(e.special for e in entries)
+        self.summary.setText(
+            f"<b>{tok.name}</b>: {tok.kind_label}, {len(entries):,} tokens "
+            f"({specials} special, shown in purple)" + (f", {len(merges):,} merges." if merges else "."))
+        self.vocab_table.resizeColumnsToContents()
+        self.merge_table.resizeColumnsToContents()
+
+    def _filter(self, text: str) -> None:
+        self.vocab_proxy.setFilterFixedString(text)
+        self.merge_proxy.setFilterFixedString(text)
