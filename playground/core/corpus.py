@@ -239,7 +239,7 @@ def default_corpus_path() -> Path:
 
 def default_corpus() -> Corpus:
     """The corpus that ships with the app: Python's own documentation text."""
-    return Corpus(name="Python documentation (built in)", files=(default_corpus_path(),))
+    return Corpus(name="Python docs (built-in)", files=(default_corpus_path(),))
 
 
 # --------------------------------------------------------------------------- scanning

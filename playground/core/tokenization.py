@@ -38,6 +38,8 @@ KINDS: dict[str, tuple[str, str]] = {
              "beyond the vocabulary size (the rarest) become [UNK]."),
 }
 
+SHORT_NAMES = {"bpe": "BPE", "wordpiece": "WordPiece", "unigram": "Unigram", "wordlevel": "Words", "char": "Chars"}
+
 DEFAULT_SPECIAL_TOKENS: dict[str, tuple[str, ...]] = {
     "bpe": ("<|endoftext|>",),
     "wordpiece": ("[UNK]", "[CLS]", "[SEP]", "[PAD]", "[MASK]"),
@@ -72,6 +74,10 @@ class TokenizerSpec:
     @property
     def label(self) -> str:
         return f"{KINDS[self.kind][0]} · {self.vocab_size:,}"
+
+    @property
+    def short_label(self) -> str:
+        return f"{SHORT_NAMES[self.kind]} {self.vocab_size:,}"
 
 
 def spec_for_kind(kind: str, **changes) -> TokenizerSpec:

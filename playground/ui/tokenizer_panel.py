@@ -441,7 +441,7 @@ class TokenizerPanel(QWidget):
 
     def _trained(self, tok: LoadedTokenizer, seconds: float) -> None:
         corpus = self.session.corpus
-        tok.name = f"{tok.spec.label}" + (f" ({corpus.name})" if corpus else "")
+        tok.name = tok.spec.short_label + (f" · {corpus.name}" if corpus else "")
         self.session.add_tokenizer(tok)
         self.train_status.setText(f"Trained {tok.vocab_size:,} tokens in {seconds:.1f} s.")
 
@@ -466,7 +466,7 @@ class TokenizerPanel(QWidget):
         if corpus is None or self.sweep_job is not None:
             return None
         job = Job(lambda report, cancel: vocab_size_sweep(
-            corpus, progress=report, cancel=cancel, on_point=lambda s, c: report((s, c))),
+            corpus, self.compare.sizes, progress=report, cancel=cancel, on_point=lambda s, c: report((s, c))),
             "measuring characters per token")
         self.sweep_job = job
         job.progress.connect(lambda p: self.compare.sweep_progress_update(p.fraction, p.message))

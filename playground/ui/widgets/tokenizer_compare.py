@@ -3,6 +3,8 @@ characters per token against vocab size."""
 
 from __future__ import annotations
 
+import math
+
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QProgressBar,
                                QPushButton, QSplitter, QVBoxLayout, QWidget)
@@ -46,6 +48,7 @@ class TokenizerCompare(QWidget):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.tokenizers: list[LoadedTokenizer] = []
+        self.sizes: tuple[int, ...] = SWEEP_SIZES
         self.text = ""
         self.show_whitespace = False
 
@@ -59,6 +62,7 @@ class TokenizerCompare(QWidget):
         self.empty = QLabel("Train or open two or more tokenizers to compare them here.")
         self.empty.setAlignment(Qt.AlignCenter)
         self.columns.addWidget(self.empty)
+        self._columns: dict[int, TokenColumn] = {}
 
         top = QWidget()
         top_layout = QHBoxLayout(top)
@@ -140,25 +144,28 @@ class TokenizerCompare(QWidget):
         super().showEvent(event)
         self.refresh()
         if self.plot is None:
-            QTimer.singleShot(0, self._make_plot)
+            QTimer.singleShot(0, self, self._make_plot)
 
     def refresh(self) -> None:
-        while self.columns.count():
-            w = self.columns.takeAt(0).widget()
-            if w is not None and w is not self.empty:
-                w.deleteLater()
+        """Show one column per ticked tokenizer, reusing the columns that stay."""
         chosen = self.chosen()
+        keep = {id(t) for t in chosen}
+        for key in [k for k in self._columns if k not in keep]:
+            column = self._columns.pop(key)
+            self.columns.removeWidget(column)
+            column.hide()
+            column.setParent(None)
+            column.deleteLater()
         self.empty.setVisible(not chosen)
-        if not chosen:
-            self.columns.addWidget(self.empty)
-        for tok in chosen:
-            column = TokenColumn(tok)
+        for position, tok in enumerate(chosen):
+            column = self._columns.get(id(tok))
+            if column is None:
+                column = self._columns[id(tok)] = TokenColumn(tok)
+            self.columns.insertWidget(position + 1, column, 1)
             column.show_text(self.text, self.show_whitespace)
-            self.columns.addWidget(column, 1)
 
     def column_widgets(self) -> list[TokenColumn]:
-        return [self.columns.itemAt(i).widget() for i in range(self.columns.count())
-                if isinstance(self.columns.itemAt(i).widget(), TokenColumn)]
+        return [self._columns[id(t)] for t in self.chosen() if id(t) in self._columns]
 
     # ------------------------------------------------------------------ the sweep chart
 
@@ -170,6 +177,9 @@ class TokenizerCompare(QWidget):
         pg.setConfigOptions(antialias=True, background="w", foreground="#333")
         self.plot = pg.PlotWidget()
         self.plot.setLogMode(x=True, y=False)
+        # Plain numbers on the log axis (pyqtgraph would print 3·10²).
+        self.plot.getAxis("bottom").setTicks(
+            [[(math.log10(s), f"{s:,}") for s in self.sizes], []])
         self.plot.showGrid(x=True, y=True, alpha=0.25)
         self.plot.setLabel("bottom", "vocab size (log scale)")
         self.plot.setLabel("left", "characters per token")
@@ -201,6 +211,7 @@ class TokenizerCompare(QWidget):
     def sweep_finished(self, note: str = "") -> None:
         self.sweep_button.setEnabled(True)
         self.sweep_cancel.setEnabled(False)
+        self.sweep_progress.setValue(self.sweep_progress.maximum())
         self.sweep_progress.setFormat(note)
         if note:
             self.sweep_status.setText(

@@ -1,0 +1,92 @@
+"""The main window: panels in workflow order, device in the status bar, errors as messages."""
+
+import pytest
+
+from playground.core.progress import UserError
+from playground.engine.jobs import Job
+
+
+@pytest.fixture
+def window(qtbot, session):
+    from playground.ui.main_window import MainWindow
+
+    w = MainWindow(session)
+    qtbot.addWidget(w)
+    w.show()
+    return w
+
+
+def test_only_working_panels_are_listed(window):
+    steps = [window.steps.item(i).text() for i in range(window.steps.count())]
+    assert steps == ["1  Tokenize"]
+    assert window.stack.count() == 1
+
+
+def test_device_appears_in_status_bar(qtbot, window, session):
+    from playground.core.devices import detect_device
+
+    job = Job(lambda report, cancel: detect_device(), "looking for a GPU")
+    job.result.connect(session.set_device)
+    with qtbot.waitSignal(job.done, timeout=60_000):
+        job.start()
+    qtbot.waitUntil(lambda: session.device is not None)
+    text = window.device_label.text()
+    assert text.startswith(("CPU:", "GPU:", "Apple GPU")) and text == session.device.describe()
+    if session.device.kind == "cpu":
+        assert "threads" in text
+
+
+def test_job_exception_becomes_message_and_app_survives(qtbot, window, session):
+    def boom(report, cancel):
+        raise ValueError("the numbers did not add up")
+
+    job = Job(boom, "adding numbers")
+    job.error.connect(session.error)
+    with qtbot.waitSignal(job.done, timeout=5000):
+        job.start()
+    qtbot.waitUntil(lambda: window.message_bar.isVisible())
+    assert "adding numbers" in window.message_bar.text.text()
+    assert "the numbers did not add up" in window.message_bar.text.text()
+    assert window.message_bar.level == "error"
+    # Still alive: a user error reads as the plain sentence.
+    job2 = Job(lambda r, c: (_ for _ in ()).throw(UserError("Choose a file first.")), "opening")
+    job2.error.connect(session.error)
+    with qtbot.waitSignal(job2.done, timeout=5000):
+        job2.start()
+    qtbot.waitUntil(lambda: window.message_bar.text.text() == "Choose a file first.")
+
+
+def test_progress_is_throttled(qtbot):
+    from playground.core.progress import Progress
+
+    received = []
+
+    def chatty(report, cancel):
+        for i in range(200_000):
+            report(Progress(i / 200_000, "working"))
+        return "ok"
+
+    job = Job(chatty, "chatting")
+    job.progress.connect(received.append)
+    with qtbot.waitSignal(job.done, timeout=20_000):
+        job.start()
+    qtbot.wait(50)
+    # 200,000 reports, but at most ~30 a second reach the GUI (plus the final one).
+    assert 1 <= len(received) < 200
+    assert received[-1].fraction == pytest.approx(199_999 / 200_000)
+
+
+def test_cancel_stops_a_job(qtbot):
+    import time
+
+    def slow(report, cancel):
+        while True:
+            cancel.raise_if_cancelled()
+            time.sleep(0.01)
+
+    job = Job(slow, "waiting")
+    job.start()
+    qtbot.wait(50)
+    with qtbot.waitSignal(job.cancelled, timeout=2000):
+        job.cancel()
+    job.wait(2000)

@@ -1,0 +1,201 @@
+"""pytest-qt tests that drive the Tokenizer Lab panel like a person would."""
+
+import json
+from pathlib import Path
+
+from PySide6.QtCore import QEvent, QPoint, Qt
+from PySide6.QtGui import QHelpEvent
+from PySide6.QtWidgets import QToolTip
+
+from playground.core.tokenization import open_tokenizer
+
+
+def train(qtbot, panel, kind="bpe", vocab=300):
+    panel.kind.setCurrentIndex(panel.kind.findData(kind))
+    panel.vocab_size.setValue(vocab)
+    job = panel.start_training()
+    assert job is not None
+    with qtbot.waitSignal(job.done, timeout=30_000):
+        pass
+    qtbot.waitUntil(lambda: panel.train_job is None)
+    return panel.session.tokenizer
+
+
+def test_train_then_type_shows_coloured_tokens(qtbot, panel):
+    tok = train(qtbot, panel)
+    assert tok is not None and tok.vocab_size == 300
+    assert panel.current.currentText() == tok.name
+    panel.input.setPlainText("The cat sat.")
+    qtbot.waitUntil(lambda: len(panel.token_view.pieces) == len(tok.encode("The cat sat.")))
+    pieces = panel.token_view.pieces
+    assert "".join(p.text for p in pieces) == "The cat sat."
+    assert f"<b>{len(pieces)}</b> tokens" in panel.counts.text()
+    assert panel.ids.toPlainText() == ", ".join(str(p.id) for p in pieces)
+    # The rendered text shows every token's characters with a background colour.
+    assert panel.token_view.toPlainText() == "The cat sat."
+
+
+def test_hover_shows_id_and_bytes(qtbot, panel):
+    tok = train(qtbot, panel)
+    panel.input.setPlainText("cat")
+    qtbot.waitUntil(lambda: panel.token_view.toPlainText() == "cat")
+    view = panel.token_view
+    rect = view.cursorRect(view.textCursor())  # start of the document
+    pos = QPoint(rect.left() + 3, rect.center().y())
+    piece = view.piece_at(pos)
+    assert piece is not None and piece.index == 0
+    view.viewportEvent(QHelpEvent(QEvent.ToolTip, pos, view.viewport().mapToGlobal(pos)))
+    tip = QToolTip.text()
+    assert f"id <b>{piece.id}</b>" in tip
+    assert " ".join(f"{b:02X}" for b in piece.raw) in tip
+
+
+def test_show_whitespace(qtbot, panel):
+    train(qtbot, panel)
+    panel.input.setPlainText("a b\nc")
+    qtbot.waitUntil(lambda: panel.token_view.toPlainText() == "a b\nc")
+    panel.whitespace.setChecked(True)
+    assert panel.token_view.toPlainText() == "a·b↵\nc"
+
+
+def test_emoji_bytes_are_shown_as_partial_tokens(qtbot, panel):
+    train(qtbot, panel)
+    panel.input.setPlainText("🙂")
+    qtbot.waitUntil(lambda: len(panel.token_view.pieces) == 4)
+    assert all(p.partial for p in panel.token_view.pieces)
+    assert b"".join(p.raw for p in panel.token_view.pieces) == "🙂".encode()
+    assert "<F0>" in panel.token_view.toPlainText()
+
+
+def test_compare_two_tokenizers_side_by_side(qtbot, panel):
+    train(qtbot, panel, "bpe", 300)
+    train(qtbot, panel, "char", 60)
+    panel.tabs.setCurrentWidget(panel.compare)
+    panel.input.setPlainText("The horse sat.")
+    qtbot.waitUntil(lambda: len(panel.compare.column_widgets()) == 2)
+    qtbot.waitUntil(lambda: all(c.view.toPlainText() == "The horse sat." for c in panel.compare.column_widgets()))
+    counts = [len(c.view.pieces) for c in panel.compare.column_widgets()]
+    assert counts[1] == len("The horse sat.")   # character level: one token per character
+    assert counts[0] < counts[1]                  # BPE packs characters together
+    # Unticking one removes its column.
+    panel.compare.chooser.item(1).setCheckState(Qt.Unchecked)
+    assert len(panel.compare.column_widgets()) == 1
+
+
+def test_vocab_sweep_plots_points(qtbot, panel):
+    panel.compare.sizes = (260, 300, 400)
+    panel.tabs.setCurrentWidget(panel.compare)
+    qtbot.waitUntil(lambda: panel.compare.plot is not None)
+    job = panel.start_sweep()
+    with qtbot.waitSignal(job.done, timeout=60_000):
+        pass
+    assert [s for s, _ in panel.compare.points] == [260, 300, 400]
+    xs, ys = panel.compare.curve.getData()
+    assert len(ys) == 3 and ys[0] < ys[1] < ys[2]  # more merges, more characters per token
+    assert panel.compare.sweep_button.isEnabled()
+
+
+def test_vocabulary_browser_search_and_merges(qtbot, panel):
+    tok = train(qtbot, panel)
+    vocab = panel.vocab
+    assert vocab.vocab_model.rowCount() == tok.vocab_size
+    assert vocab.merge_model.rowCount() == len(tok.merges()) > 0
+    merged = tok.merges()[-1]
+    needle = merged[0] + merged[1]   # the last token BPE learned
+    vocab.search.setText(needle)
+    assert 0 < vocab.vocab_proxy.rowCount() < tok.vocab_size
+    rows = [[vocab.vocab_proxy.index(r, c).data() for c in range(5)] for r in range(vocab.vocab_proxy.rowCount())]
+    assert any(row[1] == needle and row[4] == str(len(tok.merges()) - 1) for row in rows)
+    assert vocab.merge_proxy.rowCount() >= 1
+
+
+def test_save_and_reopen(qtbot, panel, tmp_path):
+    tok = train(qtbot, panel)
+    path = tmp_path / "tok.json"
+    assert panel.save_tokenizer_file(path)
+    assert json.loads(path.read_text())["model"]["type"] == "BPE"
+    reopened = panel.open_tokenizer_file(path)
+    assert reopened is panel.session.tokenizer and len(panel.session.tokenizers) == 2
+    text = "The mouse sat on the mat."
+    assert [p.id for p in reopened.encode(text)] == [p.id for p in tok.encode(text)]
+
+
+def test_malformed_tokenizer_json_shows_message(qtbot, panel, tmp_path):
+    bad = tmp_path / "tokenizer.json"
+    bad.write_text("{ not json")
+    with qtbot.waitSignal(panel.session.message) as blocker:
+        assert panel.open_tokenizer_file(bad) is None
+    level, text = blocker.args
+    assert level == "error" and "not valid JSON" in text
+    assert panel.session.tokenizers == []
+
+
+def test_vocab_smaller_than_alphabet_disables_train(qtbot, panel):
+    panel.kind.setCurrentIndex(panel.kind.findData("bpe"))
+    panel.vocab_size.setValue(100)
+    assert not panel.train_button.isEnabled()
+    assert "at least 257" in panel.spec_problem.text()
+    assert panel.start_training() is None
+    panel.vocab_size.setValue(500)
+    assert panel.train_button.isEnabled()
+
+
+def test_cancel_training_keeps_previous_tokenizer(qtbot, panel, session, tmp_path):
+    tok = train(qtbot, panel)
+    # A corpus big enough that training takes a while.
+    from playground.core.corpus import corpus_from_paths, scan_corpus
+    big = tmp_path / "big.txt"
+    big.write_text("".join(f"word{i} other{i % 977} thing{i % 13}\n" for i in range(400_000)))
+    corpus = corpus_from_paths([big])
+    session.set_corpus(corpus, scan_corpus(corpus))
+    panel.vocab_size.setValue(20_000)
+    job = panel.start_training()
+    qtbot.wait(300)
+    assert panel.train_cancel.isEnabled()
+    with qtbot.waitSignal(job.cancelled, timeout=3000):
+        panel.train_cancel.click()
+    qtbot.waitUntil(lambda: panel.train_job is None, timeout=3000)
+    assert session.tokenizer is tok and len(session.tokenizers) == 1
+    assert "cancelled" in panel.train_status.text().lower()
+
+
+def test_binary_corpus_is_refused_and_old_corpus_kept(qtbot, panel, session, tmp_path):
+    before = session.corpus
+    binary = tmp_path / "picture.png"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 10)
+    from playground.core.corpus import corpus_from_paths
+    with qtbot.waitSignal(session.message, timeout=10_000) as blocker:
+        job = panel.load_corpus(lambda: corpus_from_paths([binary]))
+    qtbot.waitUntil(lambda: panel.corpus_job is None)
+    assert blocker.args[0] == "error" and "binary" in blocker.args[1]
+    assert session.corpus is before
+    assert all(b.isEnabled() for b in panel.corpus_buttons)
+
+
+def test_empty_pasted_corpus_is_refused(qtbot, panel, session):
+    before = session.corpus
+    from playground.core.corpus import corpus_from_text
+    with qtbot.waitSignal(session.message, timeout=10_000) as blocker:
+        panel.load_corpus(lambda: corpus_from_text("   \n  "))
+    qtbot.waitUntil(lambda: panel.corpus_job is None)
+    assert "empty" in blocker.args[1]
+    assert session.corpus is before
+
+
+def test_opened_bert_tokenizer_shows_special_tokens(qtbot, panel, tmp_path):
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
+    vocab = {"[PAD]": 0, "[UNK]": 1, "[CLS]": 2, "[SEP]": 3, "the": 4, "cat": 5, "##s": 6, "sat": 7, ".": 8}
+    tok = Tokenizer(models.WordPiece(vocab, unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.post_processor = processors.TemplateProcessing(single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 2), ("[SEP]", 3)])
+    tok.add_special_tokens(["[PAD]", "[UNK]", "[CLS]", "[SEP]"])
+    path = tmp_path / "tokenizer.json"
+    tok.save(str(path))
+    loaded = panel.open_tokenizer_file(path)
+    panel.input.setPlainText("The cats sat.")
+    qtbot.waitUntil(lambda: len(panel.token_view.pieces) == 7)
+    assert [p.token for p in panel.token_view.pieces] == ["[CLS]", "the", "cat", "##s", "sat", ".", "[SEP]"]
+    assert panel.token_view.pieces[0].special and panel.token_view.pieces[-1].special
+    assert [p.id for p in panel.token_view.pieces] == Tokenizer.from_file(str(path)).encode("The cats sat.").ids
+    assert loaded is not None
