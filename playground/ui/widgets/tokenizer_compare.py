@@ -54,7 +54,9 @@ class TokenizerCompare(QWidget):
 
         self.chooser = QListWidget()
         self.chooser.setToolTip("Tick the tokenizers to compare. Train or open more on the left.")
-        self.chooser.setMaximumWidth(230)
+        self.chooser.setFixedWidth(250)
+        self.chooser.setWordWrap(True)
+        self.chooser.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         self.chooser.itemChanged.connect(lambda _: self.refresh())
         self.columns_box = QWidget()
         self.columns = QHBoxLayout(self.columns_box)

@@ -138,8 +138,10 @@ class VocabBrowser(QWidget):
         self.summary.setText(
             f"<b>{tok.name}</b>: {tok.kind_label}, {len(entries):,} tokens "
             f"({specials} special, shown in purple)" + (f", {len(merges):,} merges." if merges else "."))
-        self.vocab_table.resizeColumnsToContents()
-        self.merge_table.resizeColumnsToContents()
+        # Fixed widths: measuring 50,000 rows would freeze the window.
+        for table, widths in ((self.vocab_table, (70, 130, 130, 170)), (self.merge_table, (60, 90, 90))):
+            for column, width in enumerate(widths):
+                table.setColumnWidth(column, width)
 
     def _filter(self, text: str) -> None:
         self.vocab_proxy.setFilterFixedString(text)
