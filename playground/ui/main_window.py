@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QSettings, QSize, Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QApplication, QLabel, QListWidget, QListWidgetItem, QMainWindow, QMessageBox,
+from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMainWindow, QMessageBox,
                                QStackedWidget, QVBoxLayout, QWidget)
 
 from playground import __version__
@@ -29,7 +29,7 @@ class MainWindow(QMainWindow):
         self.panels = [TokenizerPanel(session)]
         self.steps = QListWidget()
         self.steps.setObjectName("steps")
-        self.steps.setFixedWidth(150)
+        self.steps.setFixedWidth(170)
         self.steps.setIconSize(QSize(20, 20))
         self.steps.setStyleSheet(
             "#steps { background: #23283a; color: #e8eaf2; border: none; font-size: 12pt; }"
@@ -41,7 +41,12 @@ class MainWindow(QMainWindow):
             item.setToolTip(f"Step {number} of the workflow: {' → '.join(WORKFLOW)}")
             self.steps.addItem(item)
             self.stack.addWidget(panel)
-        self.steps.currentRowChanged.connect(self.stack.setCurrentIndex)
+        self.concept = QLabel()
+        self.concept.setObjectName("concept")
+        self.concept.setWordWrap(True)
+        self.concept.setAlignment(Qt.AlignBottom | Qt.AlignLeft)
+        self.concept.setStyleSheet("#concept { background: #23283a; color: #b9bed0; padding: 12px; font-size: 9.5pt; }")
+        self.steps.currentRowChanged.connect(self._show_step)
         self.steps.setCurrentRow(0)
 
         self.message_bar = MessageBar()
@@ -53,11 +58,18 @@ class MainWindow(QMainWindow):
         rl.addWidget(self.message_bar)
         rl.addWidget(self.stack, 1)
         central = QWidget()
-        from PySide6.QtWidgets import QHBoxLayout
         layout = QHBoxLayout(central)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
-        layout.addWidget(self.steps)
+        sidebar = QWidget()
+        sidebar.setFixedWidth(170)
+        sidebar.setStyleSheet("background: #23283a;")
+        sl = QVBoxLayout(sidebar)
+        sl.setContentsMargins(0, 0, 0, 0)
+        sl.setSpacing(0)
+        sl.addWidget(self.steps, 1)
+        sl.addWidget(self.concept)
+        layout.addWidget(sidebar)
         layout.addWidget(right, 1)
         self.setCentralWidget(central)
 
@@ -67,6 +79,10 @@ class MainWindow(QMainWindow):
         session.device_changed.connect(self._show_device)
         self._menus()
         self._restore()
+
+    def _show_step(self, row: int) -> None:
+        self.stack.setCurrentIndex(row)
+        self.concept.setText(getattr(self.panels[row], "concept", ""))
 
     @property
     def tokenizer_panel(self) -> TokenizerPanel:

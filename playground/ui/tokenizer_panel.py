@@ -63,6 +63,11 @@ class TokenizerPanel(QWidget):
     """Corpus and training controls on the left; live tokens, comparison and vocabulary on the right."""
 
     title = "Tokenize"
+    concept = (
+        "<b>Tokens</b><br>A model never sees letters: text is cut into <i>tokens</i>, and each token "
+        "becomes a number.<br><br>Common words get one token; rare words are built from "
+        "<i>subword</i> pieces, so any text can be written with a fixed vocabulary.<br><br>"
+        "Train a tokenizer, then type: watch where the cuts fall.")
     busy_changed = Signal(bool)
 
     def __init__(self, session: Session, parent=None) -> None:

@@ -139,7 +139,7 @@ class VocabBrowser(QWidget):
             f"<b>{tok.name}</b>: {tok.kind_label}, {len(entries):,} tokens "
             f"({specials} special, shown in purple)" + (f", {len(merges):,} merges." if merges else "."))
         # Fixed widths: measuring 50,000 rows would freeze the window.
-        for table, widths in ((self.vocab_table, (70, 130, 130, 170)), (self.merge_table, (60, 90, 90))):
+        for table, widths in ((self.vocab_table, (60, 105, 105, 125)), (self.merge_table, (55, 75, 75))):
             for column, width in enumerate(widths):
                 table.setColumnWidth(column, width)
 
