@@ -9,6 +9,7 @@ from typing import Optional
 
 from PySide6.QtCore import QObject, Signal
 
+from playground.core.config import ModelConfig
 from playground.core.corpus import Corpus, CorpusStats
 from playground.core.devices import DeviceInfo
 from playground.core.tokenization import LoadedTokenizer
@@ -20,6 +21,9 @@ class Session(QObject):
     tokenizers_changed = Signal()          # the list grew or shrank
     tokenizer_changed = Signal(object)     # the current LoadedTokenizer (or None)
     device_changed = Signal(object)        # DeviceInfo
+    model_config_changed = Signal(object)  # ModelConfig from the Build panel (may be invalid)
+    checkpoint_changed = Signal(object)    # the current trained model: a Checkpoint (or None)
+    training_changed = Signal(bool)        # a training run started (True) or ended (False)
     message = Signal(str, str)             # level ("error", "warning", "info"), text
 
     def __init__(self) -> None:
@@ -29,6 +33,10 @@ class Session(QObject):
         self.tokenizers: list[LoadedTokenizer] = []
         self.tokenizer: Optional[LoadedTokenizer] = None
         self.device: Optional[DeviceInfo] = None
+        self.model_config: Optional[ModelConfig] = None
+        self.model_config_ok = False       # True when the Build panel found no problem
+        self.checkpoint = None             # playground.core.checkpoints.Checkpoint
+        self.training = False
 
     def set_corpus(self, corpus: Corpus, stats: Optional[CorpusStats]) -> None:
         self.corpus, self.corpus_stats = corpus, stats
@@ -55,6 +63,18 @@ class Session(QObject):
     def set_tokenizer(self, tokenizer: Optional[LoadedTokenizer]) -> None:
         self.tokenizer = tokenizer
         self.tokenizer_changed.emit(tokenizer)
+
+    def set_model_config(self, config: ModelConfig, ok: bool) -> None:
+        self.model_config, self.model_config_ok = config, ok
+        self.model_config_changed.emit(config)
+
+    def set_checkpoint(self, checkpoint) -> None:
+        self.checkpoint = checkpoint
+        self.checkpoint_changed.emit(checkpoint)
+
+    def set_training(self, running: bool) -> None:
+        self.training = running
+        self.training_changed.emit(running)
 
     def set_device(self, device: DeviceInfo) -> None:
         self.device = device
