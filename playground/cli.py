@@ -90,7 +90,11 @@ def tokenizer_encode(args) -> int:
 
     tok = open_tokenizer(args.tokenizer)
     enc = tok.tokenizer.encode(args.text)
-    print(json.dumps({"ids": enc.ids, "tokens": enc.tokens, "count": len(enc.ids)}, ensure_ascii=False))
+    result = {"ids": enc.ids, "tokens": enc.tokens, "count": len(enc.ids)}
+    try:
+        print(json.dumps(result, ensure_ascii=False))
+    except UnicodeEncodeError:  # a console that cannot show 'Ġ' (Windows cp1252): escaped JSON is the same data
+        print(json.dumps(result))
     return 0
 
 

@@ -52,10 +52,15 @@ class Corpus:
         """Yield the whole corpus as line-aligned chunks of about 1 MB."""
         for path in self.files:
             yield from read_text_chunks(path, cancel=cancel)
-        for start in range(0, len(self.text), CHUNK_BYTES):
+        start = 0
+        while start < len(self.text):
             if cancel is not None:
                 cancel.raise_if_cancelled()
-            yield self.text[start:start + CHUNK_BYTES]
+            end = start + CHUNK_BYTES
+            if end < len(self.text):  # end at a line break, as file chunks do
+                end = self.text.rfind("\n", start, end) + 1 or end
+            yield self.text[start:end]
+            start = end
 
     def read_text(self, limit_chars: Optional[int] = None) -> str:
         """The corpus as one string, stopping after ``limit_chars`` if given."""
@@ -149,14 +154,17 @@ def read_text_chunks(
         if head.startswith(codecs.BOM_UTF8):
             encoding, skip = "utf-8", 3
         elif head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-            encoding, skip = "utf-16", 0
+            # The byte order named explicitly: the decoder is replaced after a bad
+            # byte, and a fresh "utf-16" decoder would no longer know the BOM.
+            encoding = "utf-16-le" if head.startswith(codecs.BOM_UTF16_LE) else "utf-16-be"
+            skip = 2
         else:
             encoding, skip = "utf-8", 0
         pending_raw = head[skip:]
         decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
         offset, reported, carry = skip, False, ""
-        if on_bytes is not None:
-            on_bytes(len(head))
+        if on_bytes is not None and skip:
+            on_bytes(skip)  # the rest of ``head`` is counted with the first chunk
         while True:
             if cancel is not None:
                 cancel.raise_if_cancelled()
@@ -213,16 +221,20 @@ def corpus_from_paths(paths: Iterable[os.PathLike | str]) -> Corpus:
                 if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES
                 and not any(part.startswith(".") for part in p.relative_to(path).parts)
             )
+            kept = 0
             for p in found:
                 try:
                     check_text_file(p)
                 except UserError:
                     continue
                 files.append(p)
-            if not found:
+                kept += 1
+            if not kept:
                 raise UserError(
                     f"The folder {path.name} holds no text files "
-                    f"(looked for {', '.join(sorted(TEXT_SUFFIXES)[:6])}, …)."
+                    f"(looked for {', '.join(sorted(TEXT_SUFFIXES)[:6])}, …"
+                    + (f"; {len(found)} had such a name but held binary data" if found else "")
+                    + ")."
                 )
         else:
             check_text_file(path)

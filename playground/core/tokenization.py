@@ -331,10 +331,14 @@ class LoadedTokenizer:
             special = token in self.special_tokens and start == end
             shares_span = prev_span == (start, end) or (
                 i + 1 < len(enc.offsets) and enc.offsets[i + 1] == (start, end))
-            partial = not special and start != end and shares_span
+            raw = self.token_bytes(token)
+            # A byte-level token such as 'ĠðŁ' (a space and the first bytes of an emoji)
+            # shares no span with its neighbours yet still ends inside a character.
+            cut_character = self.is_byte_level and not _is_complete_utf8(raw)
+            partial = not special and start != end and (shares_span or cut_character)
             pieces.append(TokenPiece(
                 index=i, id=tid, token=token, text="" if special else text[start:end],
-                raw=self.token_bytes(token), start=start, end=end, special=special, partial=partial))
+                raw=raw, start=start, end=end, special=special, partial=partial))
             prev_span = (start, end)
         return pieces
 
@@ -365,13 +369,23 @@ class LoadedTokenizer:
         """Write ``tokenizer.json`` atomically (a temporary name, then rename)."""
         path = Path(path)
         tmp = path.with_name(path.name + ".tmp")
+        # Written by Python, not ``Tokenizer.save``: the library reports a missing folder
+        # or a full disk as a bare ``Exception``, and says nothing of which path failed.
         try:
-            self.tokenizer.save(str(tmp), pretty=True)
+            tmp.write_text(self.tokenizer.to_str(pretty=True), encoding="utf-8")
             tmp.replace(path)
         except OSError as e:
             tmp.unlink(missing_ok=True)
             raise UserError(f"Could not save the tokenizer to {path}: {e.strerror or e}.") from e
         self.path = path
+
+
+def _is_complete_utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -405,6 +419,12 @@ def open_tokenizer(path: Path | str) -> LoadedTokenizer:
         tok = Tokenizer.from_str(raw.decode("utf-8"))
     except Exception as e:
         raise UserError(f"{path.name} could not be opened as a tokenizer: {e}.") from e
+    if tok.get_vocab_size(with_added_tokens=True) == 0:
+        raise UserError(f"{path.name} describes a tokenizer with an empty vocabulary: it has no tokens to use.")
+    try:
+        tok.encode("Hello, world! 123")
+    except Exception as e:  # e.g. no unknown token for text outside the vocabulary
+        raise UserError(f"{path.name} opened, but it cannot encode ordinary text: {e}.") from e
     name = path.parent.name + "/" + path.name if path.name == "tokenizer.json" else path.stem
     return LoadedTokenizer(tok, name=name, path=path)
 

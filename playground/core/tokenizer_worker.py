@@ -42,9 +42,18 @@ class WorkerProcess:
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
-        for line in self.process.stdout:  # type: ignore[union-attr]
-            self.replies.put(json.loads(line))
-        self.replies.put(None)  # the process ended
+        # Lines that are not replies (a library printing to stdout) are skipped: if this
+        # thread died on one, the training waiting for a reply would wait forever.
+        try:
+            for line in self.process.stdout:  # type: ignore[union-attr]
+                try:
+                    reply = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(reply, dict):
+                    self.replies.put(reply)
+        finally:
+            self.replies.put(None)  # the process ended
 
     @property
     def alive(self) -> bool:
@@ -131,7 +140,11 @@ def run_in_worker(
             raise RuntimeError(f"The tokenizer training process stopped unexpectedly (exit code {code}).")
         if "progress" in reply:
             fraction, message = reply["progress"]
-            progress(Progress(fraction, message))
+            try:
+                progress(Progress(fraction, message))
+            except BaseException:
+                worker.kill()  # the caller gave up (its callback raised): stop the training too
+                raise
         elif "result" in reply:
             _release(worker)
             return reply["result"]
