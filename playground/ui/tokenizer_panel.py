@@ -558,7 +558,11 @@ class TokenizerPanel(QWidget):
             self.counts.setText("")
             self.ids.setPlainText("")
             return
-        pieces = tok.encode(text)
+        try:
+            pieces = tok.encode(text)
+        except Exception as e:  # a tokenizer from elsewhere may refuse some text
+            self.session.error(f"{tok.name} could not tokenize this text: {e}.")
+            return
         self.token_view.set_tokens(text, pieces)
         per = len(text) / len(pieces) if pieces else 0.0
         self.counts.setText(f"<b>{len(pieces):,}</b> tokens &nbsp;·&nbsp; <b>{len(text):,}</b> characters"
