@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
-from typing import Iterable, Optional
+from typing import Iterable, Iterator, Optional
 
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
@@ -183,6 +183,21 @@ def build_tokenizer(spec: TokenizerSpec) -> tuple[Tokenizer, trainers.Trainer]:
     return tok, trainer
 
 
+TRAIN_PIECE_CHARS = 64 * 1024
+
+
+def split_lines(text: str, size: int) -> Iterator[str]:
+    """Cut ``text`` into pieces of about ``size`` characters, at line breaks where possible."""
+    start = 0
+    while start < len(text):
+        end = start + size
+        if end < len(text):
+            cut = text.rfind("\n", start, end) + 1
+            end = cut if cut > start else end
+        yield text[start:end]
+        start = end
+
+
 def train_in_process(
     corpus: Corpus,
     spec: TokenizerSpec,
@@ -201,7 +216,9 @@ def train_in_process(
         for chunk in corpus.iter_text(cancel):
             seen += len(chunk)
             progress(Progress(0.9 * min(1.0, seen / total), f"Counting words: {seen / 1e6:.1f} MB read"))
-            yield chunk
+            # The library counts words in parallel, one piece per item: ~64 KB
+            # pieces keep every core busy (1 MB chunks left most idle).
+            yield from split_lines(chunk, TRAIN_PIECE_CHARS)
         progress(Progress(None, "Learning the vocabulary…"))
 
     try:
@@ -344,7 +361,9 @@ class LoadedTokenizer:
 
     def encode_ids(self, texts: list[str]) -> list[list[int]]:
         """Fast batch encoding (no per-token detail), for corpora."""
-        return [e.ids for e in self.tokenizer.encode_batch(texts, add_special_tokens=False)]
+        fast = getattr(self.tokenizer, "encode_batch_fast", None)  # tokenizers >= 0.20: no offsets
+        encodings = (fast or self.tokenizer.encode_batch)(texts, add_special_tokens=False)
+        return [e.ids for e in encodings]
 
     def decode(self, ids: list[int]) -> str:
         return self.tokenizer.decode(ids)
