@@ -1,0 +1,265 @@
+"""The command line for models: train one and generate text with it, using the window's core code.
+
+    playground train --corpus PATH|default [--tokenizer FILE.json] [--preset tiny] [--steps N] [--out DIR]
+    playground train --out DIR --resume [--steps N]          continue a stopped run
+    playground train --init-from DIR --corpus PATH           fine-tune a trained model on new text
+    playground generate --model DIR --prompt TEXT [--max-new-tokens N] [--temperature T] [--seed S]
+
+Progress goes to stderr; the run folder (train) or the text (generate) to stdout.
+`add_commands` adds both to a parser's subcommands; `main` runs them alone
+(`python -m playground.cli_model train ...`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+from playground.core.progress import Cancelled, CancelToken, Progress, UserError
+
+
+def add_commands(subparsers: argparse._SubParsersAction) -> None:
+    """Add `train` and `generate` to `subparsers` (each sets `model_command` to its function)."""
+    from playground.core.config import FLAVOURS, PRESETS
+
+    train = subparsers.add_parser("train", help="train a model on a corpus and save it in a run folder")
+    train.add_argument("--corpus", action="append", metavar="PATH",
+                       help="a text file or folder (repeat for more); 'default' for the built-in corpus "
+                            "(the default when neither this nor --resume is given)")
+    train.add_argument("--tokenizer", type=Path, metavar="FILE.json",
+                       help="the tokenizer to use; without it a byte-level BPE of --vocab-size is trained "
+                            "on the corpus (fine-tuning and resuming use the model's own)")
+    train.add_argument("--vocab-size", type=int, default=1000, help="for the tokenizer trained when none is given")
+    train.add_argument("--preset", choices=list(PRESETS), help="the model's size (default tiny)")
+    train.add_argument("--flavour", choices=list(FLAVOURS), help="the architecture family (default gpt2)")
+    train.add_argument("--context", type=int, metavar="TOKENS", help="override the preset's context length")
+    train.add_argument("--steps", type=int, help="optimizer steps (default 500)")
+    train.add_argument("--batch-size", type=int)
+    train.add_argument("--lr", type=float, help="peak learning rate (default 3e-3)")
+    train.add_argument("--eval-interval", type=int, help="steps between evaluations and saves (default 50)")
+    train.add_argument("--device", choices=["auto", "cuda", "mps", "cpu"])
+    train.add_argument("--precision", choices=["fp32", "bf16", "fp16"])
+    train.add_argument("--seed", type=int)
+    train.add_argument("--threads", type=int, metavar="N", help="CPU threads for PyTorch (default: all cores)")
+    train.add_argument("--init-from", type=Path, metavar="DIR", help="fine-tune the model in this run folder")
+    train.add_argument("--out", type=Path, metavar="DIR",
+                       help="the run folder (default: a new folder in the app's data folder)")
+    train.add_argument("--resume", action="store_true",
+                       help="continue the stopped run in --out (give the same --corpus as before)")
+    train.set_defaults(model_command=train_command)
+
+    generate = subparsers.add_parser("generate", help="continue a prompt with a trained model")
+    generate.add_argument("--model", type=Path, required=True, metavar="DIR",
+                          help="a run folder (or its best/ or last/ folder)")
+    generate.add_argument("--which", choices=["best", "last"], default="best",
+                          help="in a run folder, which checkpoint to use")
+    generate.add_argument("--prompt", default="", help="the text to continue (default: a new line)")
+    generate.add_argument("--max-new-tokens", type=int, default=100)
+    generate.add_argument("--temperature", type=float, default=0.0, help="0 (the default) is greedy")
+    generate.add_argument("--top-k", type=int)
+    generate.add_argument("--seed", type=int, default=0)
+    generate.add_argument("--device", choices=["auto", "cuda", "mps", "cpu"], default="auto")
+    generate.add_argument("--threads", type=int, metavar="N", help="CPU threads for PyTorch (default: all cores)")
+    generate.set_defaults(model_command=generate_command)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the command `add_commands` attached to the parsed `args`."""
+    if getattr(args, "threads", None):
+        import torch
+
+        # Small models gain little from many threads, and threads that wait on
+        # a busy core slow every operation down: fewer can be much faster.
+        torch.set_num_threads(max(1, args.threads))
+    return args.model_command(args)
+
+
+# -- train ----------------------------------------------------------------------
+
+
+def train_command(args: argparse.Namespace) -> int:
+    from playground.core.checkpoints import load_checkpoint, new_run_dir
+    from playground.core.config import ModelConfig
+    from playground.core.data import encode_corpus, split_tokens
+    from playground.core.tokenization import open_tokenizer
+    from playground.core.training import EvalRecord, SampleRecord, StepRecord, StoppedRecord, TrainConfig, TrainingRun
+
+    if args.resume and args.init_from:
+        raise UserError("--resume continues a run and --init-from starts a new one from a model: choose one.")
+    if args.resume and args.out is None:
+        raise UserError("--resume needs --out: the folder of the run to continue.")
+
+    # Where the model's shape and tokenizer come from: the run (resume), the
+    # parent model (fine-tune), or the options.
+    saved = None
+    if args.resume or args.init_from:
+        saved, _ = load_checkpoint(args.out if args.resume else args.init_from, which="last" if args.resume else "best")
+    corpus = _corpus(args.corpus)
+    if saved is not None:
+        tokenizer = saved.tokenizer
+        if args.tokenizer:
+            print("note: --tokenizer is ignored: the model keeps the tokenizer it was trained with", file=sys.stderr)
+    elif args.tokenizer:
+        tokenizer = open_tokenizer(args.tokenizer)
+    else:
+        tokenizer = _train_tokenizer(corpus, args.vocab_size)
+
+    if saved is not None:
+        model_config = saved.model_config
+        ignored = [f"--{name}" for name in ("preset", "flavour", "context") if getattr(args, name)]
+        if ignored:
+            print(f"note: {', '.join(ignored)} ignored: the model keeps its shape", file=sys.stderr)
+    else:
+        overrides = {"context_length": args.context} if args.context else {}
+        model_config = ModelConfig.from_preset(args.preset or "tiny", tokenizer.vocab_size,
+                                               flavour=args.flavour or "gpt2", **overrides)
+
+    base = saved.train_config if (args.resume and saved.train_config is not None) else TrainConfig()
+    changes = {
+        "max_steps": args.steps, "batch_size": args.batch_size, "learning_rate": args.lr,
+        "eval_interval": args.eval_interval, "device": args.device, "precision": args.precision, "seed": args.seed,
+    }  # fmt: skip
+    train_config = base.replace(**{k: v for k, v in changes.items() if v is not None})
+    train_config.raise_if_invalid()
+
+    print(f"Encoding {corpus.name} with a tokenizer of {tokenizer.vocab_size:,} tokens…", file=sys.stderr)
+    ids = encode_corpus(corpus, tokenizer, _progress_printer())
+    data = split_tokens(ids, train_config.val_fraction)
+    run_dir = args.out if args.out is not None else new_run_dir(args.preset or "run")
+    run_ = TrainingRun(model_config, train_config, tokenizer, data, run_dir,
+                       init_from=args.init_from, resume=args.resume)
+    from playground.core.config import parameter_breakdown
+
+    params = parameter_breakdown(model_config).total
+    print(f"Training {params:,} parameters on {len(data.train):,} tokens ({len(data.val):,} held out) "
+          f"on {run_.device.type}, {train_config.max_steps:,} steps"
+          + (f", from step {run_.step:,}" if run_.step else "")
+          + (f", fine-tuning {run_.parent}" if run_.parent else ""), file=sys.stderr)
+    for note in run_.notes:
+        print(f"note: {note}", file=sys.stderr)
+
+    cancel = CancelToken()
+    previous = signal.signal(signal.SIGINT, lambda *_: cancel.cancel())  # Ctrl-C: save, then stop
+    last_print = 0.0
+    stopped: Optional[StoppedRecord] = None
+    try:
+        for record in run_.steps(cancel):
+            now = time.monotonic()
+            if isinstance(record, StepRecord):
+                if now - last_print >= 1.0 or record.step in (1, record.max_steps):
+                    last_print = now
+                    memory = f"  {record.memory_bytes / 2**20:,.0f} MiB" if record.memory_bytes else ""
+                    print(f"step {record.step:>6,}/{record.max_steps:,}  loss {record.loss:.4f}  "
+                          f"lr {record.lr:.2e}  {record.tokens_per_s:,.0f} tok/s  "
+                          f"eta {_duration(record.eta_s)}{memory}", file=sys.stderr, flush=True)
+            elif isinstance(record, EvalRecord):
+                print(f"step {record.step:>6,}  train loss {record.train_loss:.4f}  val loss {record.val_loss:.4f}  "
+                      f"perplexity {record.perplexity:,.1f}", file=sys.stderr, flush=True)
+            elif isinstance(record, SampleRecord):
+                print(f"sample at step {record.step:,}: {record.prompt + record.text!r}", file=sys.stderr, flush=True)
+            elif isinstance(record, StoppedRecord):
+                stopped = record
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if stopped is not None:
+        print(stopped.message, file=sys.stderr)
+    print(run_.run_dir)
+    if stopped is not None and stopped.reason == "nan":
+        return 1
+    return 130 if stopped is not None and stopped.reason == "stopped" else 0
+
+
+def _corpus(paths: Optional[list[str]]):
+    from playground.core.corpus import corpus_from_paths, default_corpus, default_corpus_path
+
+    if not paths or paths == ["default"]:
+        return default_corpus()
+    return corpus_from_paths([default_corpus_path() if p == "default" else Path(p) for p in paths])
+
+
+def _train_tokenizer(corpus, vocab_size: int):
+    from playground.core.tokenization import LoadedTokenizer, spec_for_kind, train_in_process
+
+    spec = spec_for_kind("bpe", vocab_size=vocab_size)
+    print(f"Training a {spec.label} tokenizer on {corpus.name}…", file=sys.stderr)
+    return LoadedTokenizer(train_in_process(corpus, spec), name=spec.label, spec=spec)
+
+
+def _progress_printer():
+    last = [0.0]
+
+    def show(p: Progress) -> None:
+        now = time.monotonic()
+        if now - last[0] >= 1.0:
+            last[0] = now
+            pct = "" if p.fraction is None else f"{100 * p.fraction:5.1f}% "
+            print(f"{pct}{p.message}", file=sys.stderr, flush=True)
+
+    return show
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+# -- generate ---------------------------------------------------------------------
+
+
+def generate_command(args: argparse.Namespace) -> int:
+    import torch
+
+    from playground.core.checkpoints import load_checkpoint
+    from playground.core.sampling import generate_ids
+    from playground.core.training import resolve_device
+
+    if args.max_new_tokens < 0:
+        raise UserError("--max-new-tokens must be 0 or more.")
+    if args.temperature < 0:
+        raise UserError("--temperature must be 0 (greedy) or more.")
+    checkpoint, model = load_checkpoint(args.model, device=resolve_device(args.device), which=args.which)
+    tokenizer = checkpoint.tokenizer
+    ids = tokenizer.encode_ids([args.prompt or "\n"])[0]
+    if not ids:
+        raise UserError("The prompt gave no tokens with this model's tokenizer; write some words.")
+    generator = torch.Generator().manual_seed(args.seed)
+    new = generate_ids(model, ids, args.max_new_tokens, temperature=args.temperature, top_k=args.top_k,
+                       generator=generator)
+    text = args.prompt + tokenizer.decode(new)
+    try:
+        print(text)
+    except UnicodeEncodeError:  # a console that cannot show every character
+        sys.stdout.buffer.write((text + "\n").encode("utf-8"))
+    print(f"{len(new)} tokens from {checkpoint.path} (step {checkpoint.step:,}"
+          + (f", val loss {checkpoint.val_loss:.3f}" if checkpoint.val_loss is not None else "") + ")",
+          file=sys.stderr)
+    return 0
+
+
+# -- standalone -------------------------------------------------------------------
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="playground", description="Train a small language model or generate with one.")
+    add_commands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except (Cancelled, KeyboardInterrupt):
+        print("cancelled", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,432 @@
+"""Training runs on disk: a folder per run, holding the model's description and
+two checkpoints, and read back with a sentence for every way a folder can be wrong.
+
+    run/
+      config.json         the ModelConfig
+      train_config.json   the TrainConfig
+      tokenizer.json      the tokenizer the model reads and writes with
+      history.json        every step's loss, every evaluation, every sample
+      last/               the latest weights: resume from here
+      best/               the weights with the lowest validation loss so far
+        model.safetensors   weights (safetensors: loading runs no code)
+        state.pt            optimizer state, step and random generator states
+        meta.json           step, losses, time, the parent checkpoint if fine-tuned
+
+A checkpoint folder is written whole under a temporary name and then renamed
+into place, so a crash or a full disk never leaves half a checkpoint: the
+previous one stays readable. `state.pt` holds only tensors and plain values
+and is read with `torch.load(..., weights_only=True)`, which unpickles no code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional, Union
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load_file, save_file
+
+from playground.core.config import ModelConfig
+from playground.core.model import GPT
+from playground.core.progress import UserError
+from playground.core.tokenization import LoadedTokenizer, open_tokenizer
+
+CONFIG_FILE = "config.json"
+TRAIN_CONFIG_FILE = "train_config.json"
+TOKENIZER_FILE = "tokenizer.json"
+HISTORY_FILE = "history.json"
+WEIGHTS_FILE = "model.safetensors"
+STATE_FILE = "state.pt"
+META_FILE = "meta.json"
+CHECKPOINT_NAMES = ("last", "best")
+
+# The tied output head is the token embedding under a second name; it is stored once.
+TIED_HEAD = "lm_head.weight"
+TIED_TO = "token_embedding.weight"
+
+PathLike = Union[str, os.PathLike]
+
+
+@dataclass
+class Checkpoint:
+    """A trained model as read from disk, without its weights (those go into the `GPT`).
+
+    path: the checkpoint folder that was read (a run's `best` or `last`).
+    train_config: the run's `TrainConfig`, or None when the run did not store one.
+    parent: the checkpoint folder this run was fine-tuned from, if any.
+    """
+
+    path: Path
+    model_config: ModelConfig
+    tokenizer: LoadedTokenizer
+    step: int
+    val_loss: Optional[float]
+    history: list[dict]
+    train_config: Any = None
+    parent: Optional[str] = None
+    train_loss: Optional[float] = None
+    which: str = "last"
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def run_dir(self) -> Path:
+        return self.path.parent
+
+    @property
+    def name(self) -> str:
+        return self.run_dir.name
+
+
+# -- where runs live ----------------------------------------------------------
+
+
+def runs_dir() -> Path:
+    """The folder that holds the user's training runs (created on first use)."""
+    from playground.paths import user_data_dir
+
+    path = user_data_dir() / "runs"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def new_run_dir(name: str = "run", parent: Optional[PathLike] = None) -> Path:
+    """A fresh, empty folder named by the time and `name`, e.g. `2024-05-01_14-03-22_tiny`."""
+    base = Path(parent) if parent is not None else runs_dir()
+    slug = re.sub(r"[^\w.-]+", "-", name).strip("-.") or "run"
+    stem = f"{time.strftime('%Y-%m-%d_%H-%M-%S')}_{slug}"
+    for n in range(1, 1000):
+        path = base / (stem if n == 1 else f"{stem}-{n}")
+        try:
+            path.mkdir(parents=True)
+            return path
+        except FileExistsError:
+            continue
+    raise UserError(f"Could not find a free folder name for the run in {base}.")
+
+
+# -- writing ------------------------------------------------------------------
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON under a temporary name, then rename it over `path` (all or nothing)."""
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        tmp.write_text(json.dumps(data, indent=1, allow_nan=True), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_run_files(
+    run_dir: PathLike, model_config: ModelConfig, train_config: Any, tokenizer: LoadedTokenizer
+) -> None:
+    """Write the run's description: config.json, train_config.json and tokenizer.json."""
+    run_dir = Path(run_dir)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(run_dir / CONFIG_FILE, model_config.to_dict())
+        train_dict = train_config.to_dict() if hasattr(train_config, "to_dict") else dict(train_config)
+        write_json_atomic(run_dir / TRAIN_CONFIG_FILE, train_dict)
+    except OSError as e:
+        raise UserError(f"Could not write the run's settings to {run_dir}: {e.strerror or e}.") from e
+    saved_path = tokenizer.path
+    tokenizer.save(run_dir / TOKENIZER_FILE)  # atomic; raises UserError itself
+    tokenizer.path = saved_path  # the person's own tokenizer file stays the one they opened
+
+
+def save_history(run_dir: PathLike, history: list[dict]) -> None:
+    """Write history.json (atomically; an error is a sentence)."""
+    path = Path(run_dir) / HISTORY_FILE
+    try:
+        write_json_atomic(path, history)
+    except OSError as e:
+        raise UserError(f"Could not save the training history to {path}: {e.strerror or e}.") from e
+
+
+def save_checkpoint(run_dir: PathLike, which: str, model: GPT, state: dict, meta: dict) -> Path:
+    """Write `run_dir/which` (weights, `state` for torch.save, `meta` as JSON) atomically.
+
+    The files go into `which.tmp`; then the old folder is renamed `which.old`,
+    the new one `which`, and the old one deleted. A crash between the two
+    renames leaves `which.old` alone, which `checkpoint_dir` then reads. If
+    anything fails, the previous checkpoint is put back and `UserError` says so.
+    """
+    run_dir = Path(run_dir)
+    final, tmp, old = run_dir / which, run_dir / f"{which}.tmp", run_dir / f"{which}.old"
+    had_previous = checkpoint_dir(run_dir, which) is not None
+    try:
+        _remove(tmp)
+        tmp.mkdir(parents=True)
+        _write_weights(tmp / WEIGHTS_FILE, model)
+        _write_state(tmp / STATE_FILE, state)
+        _write_meta(tmp / META_FILE, meta)
+        if final.exists():
+            _remove(old)  # left by an earlier save that stopped after its swap
+            os.replace(final, old)
+        os.replace(tmp, final)
+    except (OSError, RuntimeError, SafetensorError) as e:
+        # torch.save reports a full disk as RuntimeError; safetensors as its own error.
+        shutil.rmtree(tmp, ignore_errors=True)
+        if not final.exists() and old.exists():
+            try:
+                os.replace(old, final)
+            except OSError:
+                pass  # `old` is still read as a fallback
+        reason = getattr(e, "strerror", None) or str(e)
+        kept = "the previous checkpoint is kept" if had_previous else "no checkpoint was saved"
+        raise UserError(f"Could not save the checkpoint to {final} ({reason}); {kept}.") from e
+    shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path)
+    elif path.exists():
+        path.unlink()
+
+
+def model_tensors(model: GPT) -> dict[str, torch.Tensor]:
+    """The state dict to store: on the CPU, with a tied output head left out (it is the embedding)."""
+    tensors = {name: t.detach().to("cpu").contiguous() for name, t in model.state_dict().items()}
+    if is_tied(model):
+        del tensors[TIED_HEAD]
+    return tensors
+
+
+def is_tied(model: GPT) -> bool:
+    return model.lm_head.weight is model.token_embedding.weight
+
+
+def _write_weights(path: Path, model: GPT) -> None:
+    save_file(model_tensors(model), str(path), metadata={"format": "pt"})
+
+
+def _write_state(path: Path, state: dict) -> None:
+    torch.save(state, path)
+
+
+def _write_meta(path: Path, meta: dict) -> None:
+    path.write_text(json.dumps(meta, indent=1), encoding="utf-8")
+
+
+# -- reading ------------------------------------------------------------------
+
+
+def checkpoint_dir(run_dir: PathLike, which: str) -> Optional[Path]:
+    """The folder holding checkpoint `which` of a run, or None when there is none.
+
+    `which.old` stands in when a save was interrupted between its two renames.
+    """
+    run_dir = Path(run_dir)
+    for candidate in (run_dir / which, run_dir / f"{which}.old"):
+        if (candidate / WEIGHTS_FILE).is_file():
+            return candidate
+    return None
+
+
+def is_checkpoint(path: PathLike) -> bool:
+    """True when `path` looks like a run folder or one of its checkpoint folders (nothing is read)."""
+    try:
+        _locate(Path(path), "last")
+        return True
+    except UserError:
+        return False
+
+
+def _locate(path: Path, which: str) -> tuple[Path, Path]:
+    """(run folder, checkpoint folder) for a path to either; `which` picks in a run folder.
+
+    In a run folder without the asked-for checkpoint the other one is used
+    (a run stopped before its first evaluation has a `last` but no `best`).
+    """
+    if not path.exists():
+        raise UserError(f"{path} does not exist.")
+    expected = f"expected {CONFIG_FILE}, {TOKENIZER_FILE} and last/{WEIGHTS_FILE}"
+    if not path.is_dir():
+        raise UserError(f"{path} is a file, not a checkpoint folder: {expected} inside a folder.")
+    if (path / WEIGHTS_FILE).is_file() and (path.parent / CONFIG_FILE).is_file():
+        run_dir, folder = path.parent, path
+    else:
+        run_dir = path
+        others = [name for name in CHECKPOINT_NAMES if name != which]
+        folder = next((f for f in (checkpoint_dir(path, n) for n in (which, *others)) if f), None)
+    if folder is None or not (run_dir / CONFIG_FILE).is_file() or not (run_dir / TOKENIZER_FILE).is_file():
+        raise UserError(f"{path} is not a checkpoint folder: {expected}.")
+    return run_dir, folder
+
+
+def read_json(path: Path, what: str) -> Any:
+    """Parse a JSON file; `UserError` naming the file and `what` it should hold otherwise."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise UserError(f"Could not read {path}: {e.strerror or e}.") from e
+    except UnicodeDecodeError as e:
+        raise UserError(f"{path} is not {what}: it is not text (UTF-8 JSON was expected).") from e
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise UserError(f"{path} is not {what}: it is not valid JSON ({e}). The file may be damaged.") from e
+
+
+def read_model_config(path: Path) -> ModelConfig:
+    """config.json as a `ModelConfig` that can be built; `UserError` otherwise."""
+    data = read_json(path, "a model configuration")
+    try:
+        config = ModelConfig.from_dict(data)
+        config.raise_if_invalid()
+    except (UserError, TypeError) as e:
+        raise UserError(f"{path} is not a usable model configuration: {e}") from e
+    return config
+
+
+def read_train_config(run_dir: Path) -> Any:
+    """train_config.json as a `TrainConfig`, or None when the run has none."""
+    path = run_dir / TRAIN_CONFIG_FILE
+    if not path.is_file():
+        return None
+    from playground.core.training import TrainConfig  # training imports this module
+
+    data = read_json(path, "a training configuration")
+    try:
+        return TrainConfig.from_dict(data)
+    except UserError as e:
+        raise UserError(f"{path} is not a usable training configuration: {e}") from e
+
+
+def load_history(run_dir: PathLike) -> list[dict]:
+    """history.json of a run (an empty list when it has none yet)."""
+    path = Path(run_dir) / HISTORY_FILE
+    if not path.is_file():
+        return []
+    data = read_json(path, "a training history")
+    if not isinstance(data, list) or not all(isinstance(entry, dict) for entry in data):
+        raise UserError(f"{path} is not a training history: expected a list of records.")
+    return data
+
+
+def read_meta(folder: Path) -> dict:
+    """meta.json of a checkpoint folder (empty when missing: weights alone still load)."""
+    path = folder / META_FILE
+    if not path.is_file():
+        return {}
+    data = read_json(path, "a checkpoint description")
+    if not isinstance(data, dict):
+        raise UserError(f"{path} is not a checkpoint description: expected named values.")
+    return data
+
+
+def load_state(folder: PathLike) -> dict:
+    """state.pt of a checkpoint folder, on the CPU: optimizer state, step, random states.
+
+    `weights_only=True`: tensors and plain containers only, so a crafted file
+    cannot run code when it is opened.
+    """
+    path = Path(folder) / STATE_FILE
+    if not path.is_file():
+        raise UserError(f"{path.parent} has no {STATE_FILE}, so training cannot continue from it.")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # a damaged zip, or something other than plain tensors
+        raise UserError(f"{path} is damaged or not a training state ({_first_line(e)}).") from e
+    if not isinstance(state, dict):
+        raise UserError(f"{path} is not a training state: expected named values.")
+    return state
+
+
+def load_weights(model: GPT, path: PathLike) -> None:
+    """Copy the weights in a safetensors file into `model`, checking every name and shape first."""
+    path = Path(path)
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as f:
+            shapes = {name: list(f.get_slice(name).get_shape()) for name in f.keys()}
+    except (SafetensorError, OSError, ValueError) as e:
+        raise UserError(
+            f"{path} is damaged: it is not a complete safetensors file ({_first_line(e)}). "
+            f"It may have been cut short while copying; use another checkpoint."
+        ) from e
+
+    expected = {name: list(t.shape) for name, t in model.state_dict().items()}
+    if is_tied(model):
+        del expected[TIED_HEAD]
+    problems = [f"{name} is missing" for name in expected if name not in shapes]
+    problems += [f"{name} is not part of this model" for name in shapes if name not in expected]
+    problems += [
+        f"{name} is {_shape(shapes[name])} but the configuration needs {_shape(shape)}"
+        for name, shape in expected.items()
+        if name in shapes and shapes[name] != shape
+    ]
+    if problems:
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        raise UserError(
+            f"The weights in {path} do not fit {CONFIG_FILE}: {'; '.join(problems[:3])}{more}. "
+            f"The weights and the configuration come from different models."
+        )
+
+    device = next(model.parameters()).device
+    try:
+        tensors = load_file(str(path), device=str(device))
+    except (SafetensorError, OSError, RuntimeError) as e:
+        raise UserError(f"{path} is damaged: its weights could not be read ({_first_line(e)}).") from e
+    if is_tied(model):
+        tensors[TIED_HEAD] = tensors[TIED_TO]
+    model.load_state_dict(tensors, strict=True)
+
+
+def load_checkpoint(
+    path: PathLike, device: Union[str, torch.device] = "cpu", which: str = "best"
+) -> tuple[Checkpoint, GPT]:
+    """Read a checkpoint and build its model on `device`, in eval mode.
+
+    `path` is a run folder (then `which` picks "best" or "last", falling back
+    to the other if that one was never saved) or a run's checkpoint folder.
+    Every problem raises `UserError` with a sentence naming the file.
+    """
+    if which not in CHECKPOINT_NAMES:
+        raise ValueError(f"which must be one of {CHECKPOINT_NAMES}, not {which!r}")
+    run_dir, folder = _locate(Path(path), which)
+    config = read_model_config(run_dir / CONFIG_FILE)
+    tokenizer = open_tokenizer(run_dir / TOKENIZER_FILE)
+    if tokenizer.vocab_size > config.vocab_size:
+        raise UserError(
+            f"The tokenizer in {run_dir} has {tokenizer.vocab_size:,} tokens but the model only "
+            f"{config.vocab_size:,}: they do not belong together."
+        )
+    meta = read_meta(folder)
+    train_config = read_train_config(run_dir)
+    history = load_history(run_dir)
+    model = GPT.from_config(config, device=device)
+    load_weights(model, folder / WEIGHTS_FILE)
+    model.eval()
+    checkpoint = Checkpoint(
+        path=folder,
+        model_config=config,
+        tokenizer=tokenizer,
+        step=int(meta.get("step", 0)),
+        val_loss=meta.get("val_loss"),
+        history=history,
+        train_config=train_config,
+        parent=meta.get("parent"),
+        train_loss=meta.get("train_loss"),
+        which=folder.name.split(".")[0],
+        meta=meta,
+    )
+    return checkpoint, model
+
+
+def _shape(shape: list[int]) -> str:
+    return "×".join(map(str, shape)) or "a single number"
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return text[0] if text else type(e).__name__

@@ -1,0 +1,783 @@
+"""Training: nanoGPT's train.py as a library, a generator of progress records.
+
+    run = TrainingRun(model_config, TrainConfig(max_steps=300), tokenizer, data, run_dir)
+    for record in run.steps(cancel):
+        ...  # StepRecord every step, EvalRecord, SampleRecord, CheckpointRecord, StoppedRecord
+
+The caller decides the pace: the run does nothing between two records, so
+pausing is simply not asking for the next one, and stopping is setting the
+cancel token (the run then saves and says so). Everything a run needs to
+continue exactly (weights, optimizer, step, random generator states, history)
+is saved in its folder; see `checkpoints`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import gc
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any, Iterator, Mapping, Optional, Union
+
+import torch
+
+from playground.core.checkpoints import (
+    CONFIG_FILE,
+    TOKENIZER_FILE,
+    TRAIN_CONFIG_FILE,
+    WEIGHTS_FILE,
+    checkpoint_dir,
+    load_checkpoint,
+    load_history,
+    load_state,
+    load_weights,
+    read_meta,
+    read_model_config,
+    save_checkpoint,
+    save_history,
+    write_json_atomic,
+    write_run_files,
+)
+from playground.core.config import ModelConfig
+from playground.core.data import TokenData, check_data, get_batch
+from playground.core.model import GPT
+from playground.core.progress import CancelToken, UserError
+from playground.core.sampling import generate_ids
+from playground.core.tokenization import LoadedTokenizer, open_tokenizer
+
+DEVICES = ("auto", "cuda", "mps", "cpu")
+PRECISIONS = ("fp32", "bf16", "fp16")
+# AdamW's momentum terms. 0.99 rather than GPT-2's 0.95 for the second: with
+# the few tokens per step of a small run, the gradient scale is noisy and a
+# longer average steadies it (nanoGPT's Shakespeare settings do the same).
+BETAS = (0.9, 0.99)
+
+
+# -- settings -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train: what the Train panel edits, stored as train_config.json."""
+
+    batch_size: int = 16  # windows per micro-batch
+    learning_rate: float = 3e-3  # the peak, reached after warm-up
+    min_lr_ratio: float = 0.1  # the cosine decay ends at this share of the peak
+    warmup_steps: int = 20
+    max_steps: int = 500
+    weight_decay: float = 0.1  # on matrices only, not on biases and norms
+    grad_clip: float = 1.0  # largest gradient norm; 0 turns clipping off
+    grad_accum: int = 1  # micro-batches summed into one optimizer step
+    eval_interval: int = 50
+    eval_batches: int = 8
+    sample_interval: int = 100  # 0: no samples
+    sample_tokens: int = 48
+    sample_prompt: str = ""  # empty: start from a newline
+    sample_temperature: float = 0.8  # 0 is greedy, which loops on an undertrained model
+    seed: int = 1337
+    device: str = "auto"  # "auto", "cuda", "mps" or "cpu"
+    precision: str = "fp32"  # "fp32", "bf16" or "fp16": mixed precision on CUDA only
+    compile: bool = False  # torch.compile the model (needs a working compiler)
+    val_fraction: float = 0.1  # the corpus's tail held out for validation
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        return dataclasses.replace(self, **changes)
+
+    def tokens_per_step(self, context_length: int) -> int:
+        """Tokens the model learns from in one optimizer step."""
+        return self.batch_size * self.grad_accum * context_length
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TrainConfig:
+        """Read `to_dict`'s output. Missing keys take the defaults; unknown keys are an error."""
+        if not isinstance(data, Mapping):
+            raise UserError(f"A training configuration must be a set of named values, not {type(data).__name__}.")
+        known = [f.name for f in fields(cls)]
+        unknown = [key for key in data if key not in known]
+        if unknown:
+            raise UserError(
+                f"The training configuration has settings this version does not know: "
+                f"{', '.join(map(repr, unknown))}. Known settings are: {', '.join(known)}."
+            )
+        return cls(**data)
+
+    def validate(self) -> list[str]:
+        """Everything wrong with these settings, as sentences; empty when training can start."""
+        problems: list[str] = []
+        whole = {
+            "batch_size": ("The batch size", 1), "warmup_steps": ("Warm-up steps", 0),
+            "max_steps": ("The number of steps", 1), "grad_accum": ("Gradient accumulation", 1),
+            "eval_interval": ("The evaluation interval", 1), "eval_batches": ("Evaluation batches", 1),
+            "sample_interval": ("The sample interval", 0), "sample_tokens": ("Sample tokens", 0),
+        }  # fmt: skip
+        for name, (label, least) in whole.items():
+            value = getattr(self, name)
+            if not _is_int(value) or value < least:
+                problems.append(f"{label} must be a whole number of at least {least}, not {value!r}.")
+        if not _is_int(self.seed):
+            problems.append(f"The seed must be a whole number, not {self.seed!r}.")
+        if not _is_number(self.learning_rate) or not 0 < self.learning_rate < 1:
+            problems.append(
+                f"The learning rate must be above 0 and below 1 (3e-3 suits a small model), "
+                f"not {self.learning_rate!r}."
+            )
+        if not _is_number(self.min_lr_ratio) or not 0 <= self.min_lr_ratio <= 1:
+            problems.append(f"The final learning-rate share must be between 0 and 1, not {self.min_lr_ratio!r}.")
+        if not _is_number(self.val_fraction) or not 0 < self.val_fraction < 1:
+            problems.append(
+                f"The validation share must be above 0 and below 1 (0.1 is typical), not {self.val_fraction!r}."
+            )
+        for name, label in (("weight_decay", "Weight decay"), ("grad_clip", "Gradient clipping"),
+                            ("sample_temperature", "The sample temperature")):
+            value = getattr(self, name)
+            if not _is_number(value) or value < 0 or not math.isfinite(value):
+                problems.append(f"{label} must be 0 or more, not {value!r}.")
+        if self.device not in DEVICES:
+            problems.append(f"The device must be one of {', '.join(DEVICES)}, not {self.device!r}.")
+        if self.precision not in PRECISIONS:
+            problems.append(f"The precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}.")
+        if not isinstance(self.compile, bool):
+            problems.append(f"Compile must be true or false, not {self.compile!r}.")
+        if not isinstance(self.sample_prompt, str):
+            problems.append("The sample prompt must be text.")
+        return problems
+
+    def raise_if_invalid(self) -> None:
+        problems = self.validate()
+        if problems:
+            raise UserError(" ".join(problems))
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+# -- the learning-rate schedule -------------------------------------------------
+
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    """The learning rate for optimizer step `step` (counting from 0).
+
+    A linear warm-up over `warmup_steps` (Adam's early updates are large while
+    its averages are still empty), then a cosine curve from the peak down to
+    `min_lr_ratio` of it at `max_steps`: big steps while the loss falls fast,
+    small ones to settle at the end. As in nanoGPT.
+    """
+    peak = cfg.learning_rate
+    lowest = peak * cfg.min_lr_ratio
+    if step < cfg.warmup_steps:
+        return peak * (step + 1) / (cfg.warmup_steps + 1)
+    progress = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.max_steps - cfg.warmup_steps))
+    return lowest + 0.5 * (1.0 + math.cos(math.pi * progress)) * (peak - lowest)
+
+
+def lr_schedule(cfg: TrainConfig) -> list[float]:
+    """The learning rate of every step, for drawing the schedule."""
+    return [lr_at(step, cfg) for step in range(cfg.max_steps)]
+
+
+# -- devices and precision ------------------------------------------------------
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """The torch device for a name; "auto" picks CUDA, then Apple's MPS, then the CPU."""
+    cuda = torch.cuda.is_available()
+    mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+    if name == "auto":
+        return torch.device("cuda" if cuda else "mps" if mps else "cpu")
+    if name == "cuda" and not cuda:
+        raise UserError(
+            "No CUDA GPU is available: PyTorch finds none (or was installed without CUDA). "
+            "Choose “auto” or “cpu”."
+        )
+    if name == "mps" and not mps:
+        raise UserError("Apple's GPU (MPS) is not available on this machine. Choose “auto” or “cpu”.")
+    if name not in DEVICES:
+        raise UserError(f"Unknown device {name!r}: choose one of {', '.join(DEVICES)}.")
+    return torch.device(name)
+
+
+def resolve_precision(precision: str, device: torch.device) -> tuple[str, Optional[str]]:
+    """The precision actually used on `device`, and a note when it differs from the one asked for.
+
+    Mixed precision (autocast) pays off on CUDA GPUs only; elsewhere it is slower or unsupported.
+    """
+    if precision == "fp32":
+        return "fp32", None
+    if device.type != "cuda":
+        return "fp32", f"{precision} needs a CUDA GPU; training on the {device.type.upper()} uses fp32."
+    if precision == "bf16" and not torch.cuda.is_bf16_supported():
+        return "fp16", "This GPU has no bf16 support; training uses fp16 with loss scaling instead."
+    return precision, None
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    if isinstance(error, MemoryError):
+        return True
+    if isinstance(error, getattr(torch.cuda, "OutOfMemoryError", ())):
+        return True
+    text = str(error).lower()
+    return isinstance(error, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text)
+
+
+# -- what a run reports -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """One optimizer step done. `step` counts the steps done so far (1 after the first)."""
+
+    step: int
+    max_steps: int
+    loss: float
+    lr: float
+    grad_norm: float  # before clipping
+    tokens_per_s: float  # smoothed over recent steps
+    step_time_s: float  # this step alone
+    elapsed_s: float  # time spent training, pauses not counted, earlier sessions included
+    eta_s: float  # estimated time to max_steps, evaluations included
+    memory_bytes: Optional[int]  # peak GPU memory; None on the CPU
+
+
+@dataclass(frozen=True)
+class EvalRecord:
+    """Mean loss on the same fixed batches of training and validation text."""
+
+    step: int
+    train_loss: float
+    val_loss: float
+
+    @property
+    def perplexity(self) -> float:
+        """exp(validation loss): as unsure as a fair choice among this many tokens."""
+        return math.exp(min(self.val_loss, 700.0))
+
+
+@dataclass(frozen=True)
+class SampleRecord:
+    step: int
+    prompt: str
+    text: str  # the continuation only
+
+
+@dataclass(frozen=True)
+class CheckpointRecord:
+    step: int
+    path: Path
+    which: str  # "last" or "best"
+
+
+@dataclass(frozen=True)
+class StoppedRecord:
+    """The run is over: "finished" (max_steps reached), "stopped" (cancelled) or "nan"."""
+
+    step: int
+    reason: str
+    message: str
+
+
+Record = Union[StepRecord, EvalRecord, SampleRecord, CheckpointRecord, StoppedRecord]
+
+
+# -- the run ------------------------------------------------------------------------
+
+
+class TrainingRun:
+    """One model being trained, with its optimizer, data and run folder.
+
+    Fresh by default. `init_from` fine-tunes: start from that checkpoint's
+    weights (same tokenizer and shape needed) with a fresh optimizer and step
+    count, recording it as the parent. `resume=True` continues `run_dir`'s
+    `last` checkpoint exactly where it stopped.
+    """
+
+    def __init__(
+        self,
+        model_config: ModelConfig,
+        train_config: TrainConfig,
+        tokenizer: LoadedTokenizer,
+        data: TokenData,
+        run_dir: Union[str, Path],
+        *,
+        init_from: Optional[Union[str, Path]] = None,
+        resume: bool = False,
+    ) -> None:
+        if resume and init_from is not None:
+            raise ValueError("resume continues a run; init_from starts a new one: choose one")
+        train_config.raise_if_invalid()
+        model_config.raise_if_invalid()
+        if tokenizer.vocab_size > model_config.vocab_size:
+            raise UserError(
+                f"The tokenizer has {tokenizer.vocab_size:,} tokens but the model's vocabulary only "
+                f"{model_config.vocab_size:,}: set the vocabulary size to at least {tokenizer.vocab_size:,}."
+            )
+        check_data(data, model_config.context_length, train_config.batch_size)
+        self.model_config = model_config
+        self.train_config = cfg = train_config
+        self.tokenizer = tokenizer
+        self.data = data
+        self.run_dir = Path(run_dir)
+        self.device = resolve_device(cfg.device)
+        self.precision, note = resolve_precision(cfg.precision, self.device)
+        self.notes: list[str] = [note] if note else []  # sentences worth showing the person
+
+        self.step = 0
+        self.history: list[dict] = []
+        self.elapsed_s = 0.0
+        self.best_val_loss = math.inf
+        self.best_step: Optional[int] = None
+        self.last_val_loss: Optional[float] = None
+        self.last_train_loss: Optional[float] = None
+        self.parent: Optional[str] = None
+        self.parent_step: Optional[int] = None
+        self.parent_history: list[dict] = []
+        self._saved_step: dict[str, int] = {}
+        self._eval_step: Optional[int] = None
+        self._sample_step: Optional[int] = None
+
+        # The seed fixes the initial weights and dropout's stream (the global
+        # generator); batches come from a generator of their own, so that
+        # nothing else (evaluation, sampling) can shift which windows are drawn.
+        torch.manual_seed(cfg.seed)
+        self.model = GPT.from_config(model_config, device=self.device)
+        self.batch_generator = torch.Generator().manual_seed(cfg.seed)
+        self.optimizer = make_optimizer(self.model, cfg, self.device)
+        self.scaler = torch.amp.GradScaler("cuda") if self.precision == "fp16" else None
+        self._params = [p for p in self.model.parameters()]
+        self._train_model: torch.nn.Module = self.model
+        if cfg.compile:
+            self._train_model = torch.compile(self.model)
+        self._pending: Optional[tuple[torch.Tensor, torch.Tensor]] = None
+        self._pending_state: Optional[torch.Tensor] = None
+        self._step_time: Optional[float] = None  # smoothed seconds per step
+        self._eval_time = 0.0
+
+        if resume:
+            self._resume()
+        else:
+            if checkpoint_dir(self.run_dir, "last") or checkpoint_dir(self.run_dir, "best"):
+                raise UserError(
+                    f"{self.run_dir} already holds a training run. Continue it, or train into a new folder."
+                )
+            if init_from is not None:
+                self._init_from(Path(init_from))
+            write_run_files(self.run_dir, model_config, cfg, tokenizer)
+            if self.parent is not None:
+                self.history.append({"kind": "parent", "step": 0, "path": self.parent, "parent_step": self.parent_step})
+            save_history(self.run_dir, self.history)
+
+    # -- starting points ----------------------------------------------------------
+
+    def _init_from(self, path: Path) -> None:
+        parent, parent_model = load_checkpoint(path, device=self.device, which="best")
+        if not same_tokenizer(parent.tokenizer, self.tokenizer):
+            raise UserError(
+                f"Fine-tuning needs the same tokenizer as the model it starts from, but {parent.run_dir.name} "
+                f"was trained with a different one ({parent.tokenizer.vocab_size:,} tokens, here "
+                f"{self.tokenizer.vocab_size:,}): the same ids would mean other tokens. Use the tokenizer "
+                f"saved with that model ({parent.run_dir / 'tokenizer.json'}), or train from scratch."
+            )
+        differences = config_differences(parent.model_config, self.model_config)
+        if differences:
+            raise UserError(
+                f"Fine-tuning continues the model in {parent.run_dir.name}, so its shape must stay the same: "
+                f"{'; '.join(differences)}. Build the model with the parent's settings."
+            )
+        self.model.load_state_dict(parent_model.state_dict())
+        self.parent = str(parent.path)
+        self.parent_step = parent.step
+        self.parent_history = parent.history
+
+    def _resume(self) -> None:
+        folder = checkpoint_dir(self.run_dir, "last")
+        if folder is None:
+            raise UserError(f"{self.run_dir} has no saved checkpoint to continue from.")
+        saved_config = read_model_config(self.run_dir / CONFIG_FILE)
+        differences = config_differences(saved_config, self.model_config)
+        if differences:
+            raise UserError(f"The run in {self.run_dir} was trained with another model: {'; '.join(differences)}.")
+        if not same_tokenizer(open_tokenizer(self.run_dir / TOKENIZER_FILE), self.tokenizer):
+            raise UserError(f"The run in {self.run_dir} was trained with another tokenizer; use the one saved with it.")
+        load_weights(self.model, folder / WEIGHTS_FILE)
+        state = load_state(folder)
+        meta = read_meta(folder)
+        try:
+            self.optimizer.load_state_dict(state["optimizer"])
+            if self.scaler is not None and state.get("scaler"):
+                self.scaler.load_state_dict(state["scaler"])
+            self.step = int(state["step"])
+            rng = state["rng"]
+            torch.set_rng_state(rng["torch"])
+            self.batch_generator.set_state(rng["batch"])
+            if self.device.type == "cuda" and rng.get("cuda") is not None:
+                torch.cuda.set_rng_state(rng["cuda"])
+        except (KeyError, ValueError, TypeError, RuntimeError) as e:
+            raise UserError(f"The training state in {folder} does not fit this run ({e}); it cannot be continued.") from e
+        self.elapsed_s = float(meta.get("elapsed_s", 0.0))
+        self.last_val_loss = meta.get("val_loss")
+        self.last_train_loss = meta.get("train_loss")
+        self.parent, self.parent_step = meta.get("parent"), meta.get("parent_step")
+        best = checkpoint_dir(self.run_dir, "best")
+        if best is not None:
+            best_meta = read_meta(best)
+            if best_meta.get("val_loss") is not None:
+                self.best_val_loss, self.best_step = float(best_meta["val_loss"]), best_meta.get("step")
+        # Entries after the checkpoint (written before a crash) are dropped: they will be redone.
+        self.history = [h for h in load_history(self.run_dir) if h.get("step", 0) <= self.step]
+        evals = [h["step"] for h in self.history if h.get("kind") == "eval"]
+        self._eval_step = evals[-1] if evals else None
+        self._saved_step = {"last": self.step}
+        if self.parent is not None:
+            try:
+                self.parent_history = load_history(Path(self.parent).parent)
+            except UserError:
+                self.parent_history = []  # the parent was moved or deleted: only its curve is lost
+        try:  # the settings may have changed (more steps, say): the folder records the ones in use
+            write_json_atomic(self.run_dir / TRAIN_CONFIG_FILE, self.train_config.to_dict())
+        except OSError as e:
+            raise UserError(f"Could not write the training settings to {self.run_dir}: {e.strerror or e}.") from e
+
+    # -- the loop -----------------------------------------------------------------
+
+    def steps(self, cancel: Optional[CancelToken] = None) -> Iterator[Record]:
+        """Train until max_steps or `cancel`, yielding a record for everything that happens.
+
+        Ends with one `StoppedRecord`. Raises `UserError` when memory runs out
+        or a checkpoint cannot be written (the last good checkpoint is kept).
+        """
+        cfg = self.train_config
+        self.model.train()
+        try:
+            if self.step == 0 and self._eval_step is None:
+                # The untrained model's loss: about ln(vocabulary size), a guess among all tokens.
+                stopped = yield from self._evaluate()
+                if stopped is not None:
+                    yield stopped
+                    return
+            while self.step < cfg.max_steps:
+                if cancel is not None and cancel.cancelled:
+                    if self._saved_step.get("last") != self.step:
+                        yield from self._save("last")
+                    yield StoppedRecord(
+                        self.step, "stopped",
+                        f"Training stopped at step {self.step:,} of {cfg.max_steps:,}. "
+                        f"The model is saved in {self.run_dir}, so training can continue from there.",
+                    )
+                    return
+                record = self._train_step()
+                if isinstance(record, StoppedRecord):
+                    yield record
+                    return
+                yield record
+                # The sample first, so that the save after the evaluation keeps it in the history.
+                if cfg.sample_interval and (self.step % cfg.sample_interval == 0 or self.step == cfg.max_steps):
+                    yield self.sample()
+                if self.step % cfg.eval_interval == 0 or self.step == cfg.max_steps:
+                    stopped = yield from self._evaluate()
+                    if stopped is not None:
+                        yield stopped
+                        return
+            if self._eval_step != self.step:  # resumed a finished run
+                stopped = yield from self._evaluate()
+                if stopped is not None:
+                    yield stopped
+                    return
+            if self._saved_step.get("last") != self.step:
+                yield from self._save("last")
+            best = f" (best {self.best_val_loss:.3f} at step {self.best_step:,})" if self.best_step else ""
+            val = f", validation loss {self.last_val_loss:.3f}{best}" if self.last_val_loss is not None else ""
+            yield StoppedRecord(
+                self.step, "finished", f"Training finished after {self.step:,} steps{val}. Saved in {self.run_dir}."
+            )
+        except Exception as e:
+            if not is_out_of_memory(e):
+                raise
+            self._free_memory()
+            raise UserError(
+                f"Training ran out of memory on the {self.device.type.upper()} at step {self.step + 1:,}. "
+                f"Try a smaller batch size (now {cfg.batch_size}), a shorter context "
+                f"(now {self.model_config.context_length}) or a smaller model. {self._kept_sentence()}"
+            ) from None
+
+    def _train_step(self) -> Union[StepRecord, StoppedRecord]:
+        cfg = self.train_config
+        started = time.perf_counter()
+        lr = lr_at(self.step, cfg)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        total = None
+        for _ in range(cfg.grad_accum):
+            x, y = self._take_batch()
+            loss = self._forward(x, y) / cfg.grad_accum
+            self._draw_batch()  # the next batch is gathered while the device works
+            if self.scaler is not None:
+                self.scaler.scale(loss).backward()
+            else:
+                loss.backward()
+            total = loss.detach() if total is None else total + loss.detach()
+        if self.scaler is not None:
+            self.scaler.unscale_(self.optimizer)
+        norm = torch.nn.utils.clip_grad_norm_(self._params, cfg.grad_clip if cfg.grad_clip > 0 else math.inf)
+        loss_value, norm_value = torch.stack([total.float(), norm.float()]).tolist()  # one sync
+
+        # A loss (or, without loss scaling, a gradient) that is not a number
+        # would spread into every weight at the optimizer step: stop before it.
+        if not math.isfinite(loss_value):
+            return self._diverged("loss", loss_value, self.step + 1)
+        if self.scaler is None and not math.isfinite(norm_value):  # loss scaling skips such steps itself
+            return self._diverged("gradient", norm_value, self.step + 1)
+        if self.scaler is not None:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.step += 1
+        self.last_train_loss = loss_value
+
+        elapsed = time.perf_counter() - started
+        self.elapsed_s += elapsed
+        # The first step pays for warming up (allocations, compilation): skip it.
+        self._step_time = elapsed if self._step_time is None or self.step <= 2 else 0.9 * self._step_time + 0.1 * elapsed
+        tokens = cfg.tokens_per_step(self.model_config.context_length)
+        remaining = cfg.max_steps - self.step
+        evals_left = remaining // cfg.eval_interval + (1 if remaining % cfg.eval_interval else 0)
+        record = StepRecord(
+            step=self.step,
+            max_steps=cfg.max_steps,
+            loss=loss_value,
+            lr=lr,
+            grad_norm=norm_value,
+            tokens_per_s=tokens / self._step_time if self._step_time > 0 else 0.0,
+            step_time_s=elapsed,
+            elapsed_s=self.elapsed_s,
+            eta_s=remaining * self._step_time + evals_left * self._eval_time,
+            memory_bytes=self._memory_bytes(),
+        )
+        self.history.append({
+            "kind": "train", "step": self.step, "loss": loss_value, "lr": lr, "grad_norm": norm_value,
+            "tokens_per_s": record.tokens_per_s, "elapsed_s": self.elapsed_s,
+        })  # fmt: skip
+        return record
+
+    def _forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        try:
+            with self._autocast():
+                return self._train_model(x, y).loss
+        except Exception as e:
+            if self._train_model is self.model or is_out_of_memory(e):
+                raise
+            # torch.compile fails at the first call when no compiler is installed.
+            self.notes.append(f"torch.compile did not work here ({_first_line(e)}); training without it.")
+            self._train_model = self.model
+            with self._autocast():
+                return self.model(x, y).loss
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if self.precision == "fp32":
+            return contextlib.nullcontext()
+        dtype = torch.bfloat16 if self.precision == "bf16" else torch.float16
+        return torch.autocast(device_type=self.device.type, dtype=dtype)
+
+    def _take_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        if self._pending is None:
+            self._draw_batch()
+        batch, self._pending = self._pending, None
+        return batch
+
+    def _draw_batch(self) -> None:
+        # The generator's state before the draw is what a checkpoint stores, so
+        # that a resumed run draws this same (not yet used) batch again.
+        self._pending_state = self.batch_generator.get_state()
+        cfg = self.train_config
+        self._pending = get_batch(
+            self.data.train, cfg.batch_size, self.model_config.context_length, self.batch_generator, self.device
+        )
+
+    def _diverged(self, what: str, value: float, failed_step: int) -> StoppedRecord:
+        """Stop after a loss or gradient that is not a number; the weights on disk stay as they were."""
+        became = "NaN (not a number)" if math.isnan(value) else "infinite"
+        self.optimizer.zero_grad(set_to_none=True)
+        # Put the last good weights back, so that `run.model` is usable.
+        folder = checkpoint_dir(self.run_dir, "last")
+        if folder is not None:
+            load_weights(self.model, folder / WEIGHTS_FILE)
+        self.history.append({"kind": "nan", "step": failed_step, "what": what})
+        suggestion = _short_number(self.train_config.learning_rate / 3)
+        return StoppedRecord(
+            self.step, "nan",
+            f"The {what} became {became} at step {failed_step:,}, so training stopped. {self._kept_sentence()} "
+            f"Try a lower learning rate (e.g. {suggestion}) or more warmup steps.",
+        )
+
+    def _kept_sentence(self) -> str:
+        folder = checkpoint_dir(self.run_dir, "last")
+        if folder is None:
+            return "No checkpoint had been saved yet."
+        step = read_meta(folder).get("step", "?")
+        return f"The last good checkpoint (step {step:,}) is kept." if isinstance(step, int) else (
+            "The last good checkpoint is kept.")
+
+    # -- evaluating, sampling, saving -------------------------------------------------
+
+    @torch.no_grad()
+    def evaluate(self) -> tuple[float, float]:
+        """(training loss, validation loss), each the mean over `eval_batches` fixed batches.
+
+        The batches come from a generator seeded afresh each time: every
+        evaluation measures the same windows (a smoother curve), and the
+        training batches' generator is left untouched.
+        """
+        cfg = self.train_config
+        generator = torch.Generator().manual_seed(cfg.seed + 1)
+        was_training = self.model.training
+        self.model.eval()
+        means = []
+        try:
+            for tokens in (self.data.train, self.data.val):
+                total = torch.zeros((), device=self.device)
+                for _ in range(cfg.eval_batches):
+                    x, y = get_batch(tokens, cfg.batch_size, self.model_config.context_length, generator, self.device)
+                    with self._autocast():
+                        total += self.model(x, y).loss.float()
+                means.append(total / cfg.eval_batches)
+            train_loss, val_loss = torch.stack(means).tolist()
+        finally:
+            self.model.train(was_training)
+        return train_loss, val_loss
+
+    def _evaluate(self) -> Iterator[Record]:
+        """Evaluate, then save `last` (and `best` if it improved); returns a StoppedRecord on NaN."""
+        started = time.perf_counter()
+        train_loss, val_loss = self.evaluate()
+        self._eval_time = time.perf_counter() - started
+        self.elapsed_s += self._eval_time
+        self._eval_step = self.step
+        if not math.isfinite(val_loss):
+            return self._diverged("validation loss", val_loss, self.step)
+        self.last_val_loss = val_loss
+        self.history.append({"kind": "eval", "step": self.step, "train_loss": train_loss, "val_loss": val_loss})
+        yield EvalRecord(self.step, train_loss, val_loss)
+        if self.step > 0:
+            yield from self._save("last")
+            if val_loss < self.best_val_loss:
+                self.best_val_loss, self.best_step = val_loss, self.step
+                yield from self._save("best")
+        return None
+
+    def sample(self) -> SampleRecord:
+        """A short continuation of `sample_prompt` from the model as it is now."""
+        cfg = self.train_config
+        ids = self.tokenizer.encode_ids([cfg.sample_prompt or "\n"])[0]
+        if not ids:  # a tokenizer that drops whitespace: start from the corpus's first token
+            ids = [int(self.data.train[0])]
+        generator = torch.Generator().manual_seed(cfg.seed + self.step)
+        with self._autocast():
+            new = generate_ids(self.model, ids, cfg.sample_tokens, temperature=cfg.sample_temperature,
+                               generator=generator)
+        text = self.tokenizer.decode(new)
+        self._sample_step = self.step
+        self.history.append({"kind": "sample", "step": self.step, "prompt": cfg.sample_prompt, "text": text})
+        return SampleRecord(self.step, cfg.sample_prompt, text)
+
+    def _save(self, which: str) -> Iterator[CheckpointRecord]:
+        state = {
+            "optimizer": self.optimizer.state_dict(),
+            "scaler": self.scaler.state_dict() if self.scaler is not None else None,
+            "step": self.step,
+            "rng": {
+                "torch": torch.get_rng_state(),
+                "batch": self._pending_state if self._pending is not None else self.batch_generator.get_state(),
+                "cuda": torch.cuda.get_rng_state() if self.device.type == "cuda" else None,
+            },
+        }
+        meta = {
+            "step": self.step,
+            "val_loss": self.last_val_loss,
+            "val_step": self._eval_step,
+            "train_loss": self.last_train_loss,
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "elapsed_s": self.elapsed_s,
+            "parent": self.parent,
+            "parent_step": self.parent_step,
+        }
+        path = save_checkpoint(self.run_dir, which, self.model, state, meta)
+        save_history(self.run_dir, self.history)
+        self._saved_step[which] = self.step
+        yield CheckpointRecord(self.step, path, which)
+
+    def _memory_bytes(self) -> Optional[int]:
+        if self.device.type == "cuda":
+            return torch.cuda.max_memory_allocated(self.device)
+        if self.device.type == "mps":
+            return torch.mps.current_allocated_memory()
+        return None
+
+    def _free_memory(self) -> None:
+        self._pending = None
+        self.optimizer.zero_grad(set_to_none=True)
+        gc.collect()
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+
+
+# -- helpers ----------------------------------------------------------------------
+
+
+def make_optimizer(model: GPT, cfg: TrainConfig, device: torch.device) -> torch.optim.AdamW:
+    """AdamW with weight decay on the matrices only.
+
+    Decay pulls weights towards zero; on biases and norm scales that only
+    hurts (they set offsets and sizes, not patterns), as in GPT-2 and nanoGPT.
+    """
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    groups = [
+        {"params": decay, "weight_decay": cfg.weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+    extra = {"fused": True} if device.type == "cuda" else {}  # one kernel for all parameters
+    return torch.optim.AdamW(groups, lr=cfg.learning_rate, betas=BETAS, eps=1e-8, **extra)
+
+
+def same_tokenizer(a: LoadedTokenizer, b: LoadedTokenizer) -> bool:
+    """True when both tokenizers turn text into the same ids (their JSON descriptions agree)."""
+
+    def essence(t: LoadedTokenizer) -> dict:
+        d = json.loads(t.tokenizer.to_str())
+        d.pop("truncation", None)
+        d.pop("padding", None)
+        return d
+
+    return a is b or (a.vocab_size == b.vocab_size and essence(a) == essence(b))
+
+
+def config_differences(saved: ModelConfig, wanted: ModelConfig) -> list[str]:
+    """How `wanted` differs from `saved` in anything but dropout (which may change between runs)."""
+    return [
+        f"{f.name} is {getattr(saved, f.name)!r} there but {getattr(wanted, f.name)!r} here"
+        for f in fields(ModelConfig)
+        if f.name != "dropout" and getattr(saved, f.name) != getattr(wanted, f.name)
+    ]
+
+
+def _short_number(x: float) -> str:
+    """One significant digit, as people write learning rates: 0.001 -> "1e-3"."""
+    mantissa, exponent = f"{x:.0e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
+def _first_line(e: BaseException) -> str:
+    lines = str(e).strip().splitlines()
+    return lines[0] if lines else type(e).__name__
