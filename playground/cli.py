@@ -43,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     encode = tok_commands.add_parser("encode", help="print the ids and tokens of a text as JSON")
     encode.add_argument("--tokenizer", type=Path, required=True, metavar="FILE.json")
     encode.add_argument("text")
+    from playground.cli_model import add_commands
+    add_commands(commands)
     return parser
 
 
@@ -106,6 +108,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     args = build_parser().parse_args(argv)
     try:
+        if args.command in ("train", "generate"):
+            from playground.cli_model import run
+            return run(args)
         if args.command == "tokenizer":
             return {"train": tokenizer_train, "encode": tokenizer_encode}[args.tokenizer_command](args)
     except UserError as e:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSettings, QSize, Qt
+from PySide6.QtCore import QCoreApplication, QSettings, QSize, Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMainWindow, QMessageBox,
                                QStackedWidget, QVBoxLayout, QWidget)
@@ -11,7 +11,9 @@ from playground import __version__
 from playground.core.devices import DeviceInfo
 from playground.engine.jobs import Job
 from playground.engine.session import Session
+from playground.ui.build_panel import BuildPanel
 from playground.ui.tokenizer_panel import TokenizerPanel
+from playground.ui.training_panel import TrainingPanel
 from playground.ui.widgets.message_bar import MessageBar
 
 SETTINGS_VERSION = 1
@@ -26,7 +28,10 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("LLM Playground")
         self.resize(1320, 840)
 
-        self.panels = [TokenizerPanel(session)]
+        self.tokenizer_panel = TokenizerPanel(session)
+        self.build_panel = BuildPanel(session)
+        self.training_panel = TrainingPanel(session)
+        self.panels = [self.tokenizer_panel, self.build_panel, self.training_panel]
         self.steps = QListWidget()
         self.steps.setObjectName("steps")
         self.steps.setFixedWidth(170)
@@ -84,10 +89,6 @@ class MainWindow(QMainWindow):
         self.stack.setCurrentIndex(row)
         self.concept.setText(getattr(self.panels[row], "concept", ""))
 
-    @property
-    def tokenizer_panel(self) -> TokenizerPanel:
-        return self.panels[0]
-
     def _menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
         quit_action = QAction("&Quit", self, shortcut=QKeySequence.Quit, triggered=self.close)
@@ -114,9 +115,27 @@ class MainWindow(QMainWindow):
             if geometry is not None:
                 self.restoreGeometry(geometry)
 
+    def ask_stop_training(self) -> bool:
+        """Asked when the window closes during training (tests replace it)."""
+        answer = QMessageBox.question(
+            self, "Training is running",
+            "A model is training. Stop it, save a checkpoint of where it got to, and quit?",
+            QMessageBox.Yes | QMessageBox.Cancel, QMessageBox.Cancel)
+        return answer == QMessageBox.Yes
+
     def closeEvent(self, event) -> None:  # noqa: N802
+        training = getattr(self, "training_panel", None)
+        if training is not None and training.job is not None:
+            if not self.ask_stop_training():
+                event.ignore()
+                return
+            self.statusBar().showMessage("Stopping training and saving a checkpoint…")
+            training.stop_and_wait()
         settings = QSettings()
         settings.setValue("version", SETTINGS_VERSION)
         settings.setValue("window/geometry", self.saveGeometry())
         Job.cancel_all()
+        # Deliver the jobs' last signals now, while every panel still exists.
+        QCoreApplication.sendPostedEvents()
+        QCoreApplication.processEvents()
         super().closeEvent(event)

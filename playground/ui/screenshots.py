@@ -59,4 +59,21 @@ def take_screenshots(window: MainWindow, out_dir: Path) -> list[Path]:
     grab("tokenize-vocabulary")
     panel.vocab.search.setText("")
     panel.tabs.setCurrentIndex(0)
+
+    # Build: the tiny preset on the BPE tokenizer.
+    window.steps.setCurrentRow(window.panels.index(window.build_panel))
+    window.build_panel.set_preset("tiny")
+    wait_until(lambda: window.build_panel.measure_job is None, 30)
+    grab("build")
+
+    # Train: a short run, so the curves and samples have something to show.
+    train = window.training_panel
+    window.steps.setCurrentRow(window.panels.index(train))
+    wait_until(lambda: train.plots_ready, 10)
+    train.steps.setValue(300)
+    train.eval_interval.setValue(25)
+    train.sample_interval.setValue(100)
+    train.start()
+    wait_until(lambda: train.job is None, 600)
+    grab("train")
     return written

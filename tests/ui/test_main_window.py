@@ -18,8 +18,11 @@ def window(qtbot, session):
 
 def test_only_working_panels_are_listed(window):
     steps = [window.steps.item(i).text() for i in range(window.steps.count())]
-    assert steps == ["1  Tokenize"]
-    assert window.stack.count() == 1
+    assert steps == ["1  Tokenize", "2  Build", "3  Train"]   # in workflow order, nothing unbuilt
+    assert window.stack.count() == 3
+    window.steps.setCurrentRow(2)
+    assert window.stack.currentWidget() is window.training_panel
+    assert "loss" in window.concept.text()
 
 
 def test_device_appears_in_status_bar(qtbot, window, session):

@@ -1,0 +1,567 @@
+"""The Train step: train the model from the Build step on the current corpus, live."""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Optional
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGridLayout,
+                               QGroupBox, QHBoxLayout, QLabel, QPlainTextEdit, QProgressBar, QPushButton,
+                               QScrollArea, QSpinBox, QSplitter, QVBoxLayout, QWidget)
+
+from playground.core.progress import Progress, UserError
+from playground.engine.session import Session
+from playground.engine.training import StepBatch, TrainingJob, TrainingRequest
+
+
+def human_duration(seconds: float) -> str:
+    if seconds is None or not math.isfinite(seconds):
+        return "—"
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {(seconds % 3600) // 60:02d} min"
+
+
+class Stat(QWidget):
+    """A small labelled number: the caption above, the value large."""
+
+    def __init__(self, caption: str, tooltip: str) -> None:
+        super().__init__()
+        self.value = QLabel("—")
+        self.value.setStyleSheet("font-size: 15pt; font-weight: 600; color: #1d2a4d;")
+        cap = QLabel(caption)
+        cap.setStyleSheet("color: #5a6070; font-size: 9pt;")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 2, 6, 2)
+        layout.setSpacing(0)
+        layout.addWidget(cap)
+        layout.addWidget(self.value)
+        self.setToolTip(tooltip)
+
+    def set(self, text: str) -> None:
+        self.value.setText(text)
+
+
+class TrainingPanel(QWidget):
+    title = "Train"
+    concept = (
+        "<b>Training</b><br>The model reads a window of tokens and guesses each next token. "
+        "The <i>loss</i> measures how surprised it was; each step nudges every parameter "
+        "to be a little less surprised.<br><br><i>Validation loss</i> is measured on text the "
+        "model never trains on: when it stops falling while training loss keeps falling, "
+        "the model is memorising.<br><br><i>Perplexity</i> = e<sup>loss</sup>: roughly how many "
+        "tokens the model is torn between.")
+
+    def __init__(self, session: Session, parent=None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.job: Optional[TrainingJob] = None
+        self.run = None
+        self.init_from: Optional[Path] = None
+        self.last_run_dir: Optional[Path] = None
+        self.steps_x: list[float] = []
+        self.steps_y: list[float] = []
+        self.val_x: list[float] = []
+        self.val_y: list[float] = []
+        self.train_eval_y: list[float] = []
+        self.parent_x: list[float] = []
+        self.parent_y: list[float] = []
+        self.plots_ready = False
+        self.stop_reason = ""
+        self._build()
+        for signal in (session.model_config_changed, session.tokenizer_changed, session.corpus_changed,
+                       session.device_changed):
+            signal.connect(lambda *_: self._update_ready())
+        self._update_ready()
+
+    # ================================================================== layout
+
+    def _build(self) -> None:
+        from playground.core.training import TrainConfig
+        d = TrainConfig()
+
+        controls = QWidget()
+        cl = QVBoxLayout(controls)
+
+        data_box = QGroupBox("1 · Data and model")
+        self.data_label = QLabel()
+        self.data_label.setWordWrap(True)
+        self.val_fraction = self._dspin(0.01, 0.5, d.val_fraction, 0.05, 2,
+                                        "Share of the corpus (its end) kept aside to measure validation loss.")
+        self.start_from = QLabel("A new model with random weights")
+        self.start_from.setWordWrap(True)
+        pick = QPushButton("Fine-tune a checkpoint…")
+        pick.setToolTip("Start from a trained model instead of random weights, and keep training it on the "
+                        "current corpus. It must use the same tokenizer.")
+        pick.clicked.connect(self._choose_init)
+        self.clear_init = QPushButton("New model")
+        self.clear_init.setToolTip("Start from random weights again.")
+        self.clear_init.clicked.connect(lambda: self.set_init_from(None))
+        self.clear_init.setEnabled(False)
+        row = QHBoxLayout()
+        row.addWidget(pick)
+        row.addWidget(self.clear_init)
+        dl = QVBoxLayout(data_box)
+        dl.addWidget(self.data_label)
+        f = QFormLayout()
+        f.addRow("Validation share", self.val_fraction)
+        dl.addLayout(f)
+        dl.addWidget(QLabel("<b>Start from</b>"))
+        dl.addWidget(self.start_from)
+        dl.addLayout(row)
+        cl.addWidget(data_box)
+
+        opt = QGroupBox("2 · Optimisation")
+        self.batch = self._spin(1, 4096, d.batch_size, "Sequences per step. Bigger: smoother steps, more memory.")
+        self.lr = self._dspin(1e-5, 1.0, d.learning_rate, 1e-4, 5,
+                              "Peak learning rate: how big each step is. Too high and the loss explodes (NaN); "
+                              "too low and it crawls.")
+        self.warmup = self._spin(0, 100_000, d.warmup_steps, "Steps over which the learning rate ramps up from 0.")
+        self.min_lr = self._dspin(0.0, 1.0, d.min_lr_ratio, 0.05, 2,
+                                  "The cosine decay ends at this fraction of the peak learning rate.")
+        self.weight_decay = self._dspin(0.0, 1.0, d.weight_decay, 0.01, 3,
+                                        "Pulls weights gently toward zero each step (AdamW), which fights memorising.")
+        self.grad_clip = self._dspin(0.0, 100.0, d.grad_clip, 0.1, 2,
+                                     "If the gradient's length exceeds this, it is scaled down: guards against "
+                                     "sudden huge steps. 0 turns it off.")
+        self.accum = self._spin(1, 1024, d.grad_accum,
+                                "Add up the gradients of this many batches before each step: a bigger effective "
+                                "batch without more memory.")
+        self.steps = self._spin(1, 10_000_000, d.max_steps, "How many optimizer steps to train for.")
+        self.eval_interval = self._spin(1, 1_000_000, d.eval_interval,
+                                        "Measure validation loss and save a checkpoint every this many steps.")
+        self.sample_interval = self._spin(0, 1_000_000, d.sample_interval,
+                                          "Show a short sample from the model every this many steps (0: never).")
+        self.seed = self._spin(0, 2**31 - 1, d.seed, "The random seed: the same seed gives the same run.")
+        for w in (self.lr, self.warmup, self.min_lr, self.steps):
+            w.valueChanged.connect(self._draw_schedule)
+        fo = QFormLayout(opt)
+        fo.addRow("Batch size", self.batch)
+        fo.addRow("Learning rate", self.lr)
+        fo.addRow("Warm-up steps", self.warmup)
+        fo.addRow("Final LR share", self.min_lr)
+        fo.addRow("Weight decay", self.weight_decay)
+        fo.addRow("Gradient clip", self.grad_clip)
+        fo.addRow("Accumulate", self.accum)
+        fo.addRow("Steps", self.steps)
+        fo.addRow("Evaluate every", self.eval_interval)
+        fo.addRow("Sample every", self.sample_interval)
+        fo.addRow("Seed", self.seed)
+        cl.addWidget(opt)
+
+        hw = QGroupBox("3 · Hardware")
+        self.device = QComboBox()
+        for label, key in (("Automatic", "auto"), ("CUDA GPU", "cuda"), ("Apple GPU (MPS)", "mps"), ("CPU", "cpu")):
+            self.device.addItem(label, key)
+        self.device.setToolTip("Where to train. Automatic picks a GPU when there is one.")
+        self.precision = QComboBox()
+        for label, key in (("fp32 (full)", "fp32"), ("bf16 mixed", "bf16"), ("fp16 mixed", "fp16")):
+            self.precision.addItem(label, key)
+        self.precision.setToolTip("Mixed precision (CUDA only) computes in 16-bit floats: faster, less memory.")
+        self.compile = QCheckBox("torch.compile")
+        self.compile.setToolTip("Compile the model first: a slow start, then faster steps (mostly on GPUs).")
+        self.device.currentIndexChanged.connect(self._update_ready)
+        fh = QFormLayout(hw)
+        fh.addRow("Device", self.device)
+        fh.addRow("Precision", self.precision)
+        fh.addRow("", self.compile)
+        cl.addWidget(hw)
+        cl.addStretch(1)
+
+        scroll = QScrollArea()
+        scroll.setWidget(controls)
+        scroll.setWidgetResizable(True)
+        scroll.setMinimumWidth(330)
+        scroll.setMaximumWidth(400)
+        scroll.setFrameShape(QScrollArea.NoFrame)
+
+        # ---- right: buttons, numbers, curves, samples
+        self.start_button = QPushButton("Start training")
+        self.start_button.setToolTip("Train the model from the Build step on the current corpus (Ctrl+Enter).")
+        self.start_button.clicked.connect(self.start)
+        self.pause_button = QPushButton("Pause")
+        self.pause_button.setToolTip("Pause after the current step; Resume carries on exactly where it stopped.")
+        self.pause_button.clicked.connect(self.toggle_pause)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip("Stop after the current step and save a checkpoint (Esc).")
+        self.stop_button.clicked.connect(self.stop)
+        self.resume_run_button = QPushButton("Continue last run")
+        self.resume_run_button.setToolTip("Continue the last run from its last checkpoint, for the steps set on the left.")
+        self.resume_run_button.clicked.connect(self.continue_last_run)
+        self.resume_run_button.setEnabled(False)
+        QShortcut(QKeySequence("Ctrl+Return"), self, activated=self.start)
+        QShortcut(QKeySequence(Qt.Key_Escape), self, activated=self.stop)
+        self.ready_label = QLabel()
+        self.ready_label.setWordWrap(True)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(0)
+        self.progress.setFormat("")
+        self.progress.setTextVisible(True)
+        buttons = QHBoxLayout()
+        for b in (self.start_button, self.pause_button, self.stop_button, self.resume_run_button):
+            buttons.addWidget(b)
+        buttons.addWidget(self.progress, 1)
+
+        self.stats = {
+            "step": Stat("step", "Optimizer steps done of the total."),
+            "loss": Stat("train loss", "Cross-entropy on the latest training batch (lower is better)."),
+            "val": Stat("val loss", "Cross-entropy on held-out text, measured every evaluation."),
+            "ppl": Stat("perplexity", "e^(val loss): how many tokens the model is, in effect, choosing between."),
+            "tps": Stat("tokens/s", "Training tokens processed per second."),
+            "step_time": Stat("step time", "Seconds per optimizer step."),
+            "eta": Stat("time left", "Estimated from the recent speed."),
+            "lr": Stat("learning rate", "The learning rate of the latest step (warm-up, then cosine decay)."),
+            "gnorm": Stat("grad norm", "Length of the gradient before clipping: spikes warn of instability."),
+            "mem": Stat("GPU memory", "Memory the GPU holds for this run (CUDA only)."),
+        }
+        grid = QGridLayout()
+        for i, stat in enumerate(self.stats.values()):
+            grid.addWidget(stat, i // 5, i % 5)
+
+        self.plot_area = QVBoxLayout()
+        self.samples = QPlainTextEdit()
+        self.samples.setReadOnly(True)
+        self.samples.setPlaceholderText("Every few steps the model writes a short sample here: watch it go from noise to words.")
+        self.samples.setStyleSheet("font-family: 'DejaVu Sans Mono', monospace;")
+        plots = QWidget()
+        plots.setLayout(self.plot_area)
+        self.lr_area = QVBoxLayout()
+        lr_box = QWidget()
+        lr_box.setLayout(self.lr_area)
+        bottom = QSplitter(Qt.Horizontal)
+        bottom.addWidget(lr_box)
+        bottom.addWidget(self.samples)
+        bottom.setSizes([330, 470])
+        splitter = QSplitter(Qt.Vertical)
+        splitter.addWidget(plots)
+        splitter.addWidget(bottom)
+        splitter.setSizes([430, 230])
+
+        right = QWidget()
+        rl = QVBoxLayout(right)
+        rl.addLayout(buttons)
+        rl.addWidget(self.ready_label)
+        rl.addLayout(grid)
+        rl.addWidget(splitter, 1)
+
+        layout = QHBoxLayout(self)
+        layout.addWidget(scroll)
+        layout.addWidget(right, 1)
+        self._set_running(False)
+
+    def _spin(self, lo, hi, value, tip) -> QSpinBox:
+        w = QSpinBox()
+        w.setRange(lo, hi)
+        w.setValue(value)
+        w.setGroupSeparatorShown(True)
+        w.setToolTip(tip)
+        return w
+
+    def _dspin(self, lo, hi, value, step, decimals, tip) -> QDoubleSpinBox:
+        w = QDoubleSpinBox()
+        w.setRange(lo, hi)
+        w.setDecimals(decimals)
+        w.setSingleStep(step)
+        w.setValue(value)
+        w.setToolTip(tip)
+        return w
+
+    def showEvent(self, event) -> None:  # noqa: N802
+        super().showEvent(event)
+        if not self.plots_ready:
+            QTimer.singleShot(0, self, self._make_plots)
+
+    def _make_plots(self) -> None:
+        if self.plots_ready:
+            return
+        import pyqtgraph as pg
+
+        pg.setConfigOptions(antialias=True, background="w", foreground="#333")
+        self.loss_plot = pg.PlotWidget()
+        self.loss_plot.setTitle("Loss")
+        self.loss_plot.setLabel("bottom", "step")
+        self.loss_plot.setLabel("left", "cross-entropy")
+        self.loss_plot.showGrid(x=True, y=True, alpha=0.25)
+        self.loss_plot.addLegend(offset=(-10, 10))
+        self.loss_plot.setClipToView(True)
+        self.loss_plot.setDownsampling(auto=True, mode="peak")
+        self.parent_curve = self.loss_plot.plot([], [], pen=pg.mkPen("#b0b4c0", width=1.5), name="before (parent run)")
+        self.train_curve = self.loss_plot.plot([], [], pen=pg.mkPen("#2a6fdb", width=1.5), name="train")
+        self.val_curve = self.loss_plot.plot([], [], pen=pg.mkPen("#e4572e", width=2), symbol="o",
+                                             symbolSize=6, symbolBrush="#e4572e", name="validation")
+        self.lr_plot = pg.PlotWidget()
+        self.lr_plot.setTitle("Learning-rate schedule")
+        self.lr_plot.setLabel("bottom", "step")
+        self.lr_plot.showGrid(x=True, y=True, alpha=0.25)
+        self.lr_plot.getAxis("left").setStyle(tickTextWidth=40)
+        self.lr_plot.setMinimumHeight(150)
+        self.lr_curve = self.lr_plot.plot([], [], pen=pg.mkPen("#6a4c93", width=2))
+        self.lr_now = pg.InfiniteLine(angle=90, pen=pg.mkPen("#f4a340", width=2))
+        self.lr_plot.addItem(self.lr_now)
+        self.plot_area.setContentsMargins(0, 0, 0, 0)
+        self.lr_area.setContentsMargins(0, 0, 0, 0)
+        self.plot_area.addWidget(self.loss_plot)
+        self.lr_area.addWidget(self.lr_plot)
+        self.plots_ready = True
+        self._draw_schedule()
+        self._draw_curves()
+
+    # ================================================================== state
+
+    def train_config(self):
+        from playground.core.training import TrainConfig
+        return TrainConfig(
+            batch_size=self.batch.value(), learning_rate=self.lr.value(), min_lr_ratio=self.min_lr.value(),
+            warmup_steps=self.warmup.value(), max_steps=self.steps.value(),
+            weight_decay=self.weight_decay.value(), grad_clip=self.grad_clip.value(),
+            grad_accum=self.accum.value(), eval_interval=self.eval_interval.value(),
+            sample_interval=self.sample_interval.value(), seed=self.seed.value(),
+            device=self.device.currentData(), precision=self.precision.currentData(),
+            compile=self.compile.isChecked(), val_fraction=self.val_fraction.value())
+
+    def _update_ready(self) -> None:
+        s = self.session
+        cfg = s.model_config
+        corpus = s.corpus.name if s.corpus else "none"
+        tok = s.tokenizer.name if s.tokenizer else "none"
+        shape = (f"{cfg.n_layer} layers × {cfg.n_head} heads × {cfg.n_embd} wide, context {cfg.context_length}"
+                 if cfg else "not chosen yet")
+        self.data_label.setText(f"<b>Corpus</b>: {corpus}<br><b>Tokenizer</b>: {tok}<br><b>Model</b>: {shape}")
+        problem = self.readiness_problem()
+        self.ready_label.setText("" if problem is None else f"<span style='color:#b3261e'>{problem}</span>")
+        self.ready_label.setVisible(problem is not None)
+        if self.job is None:
+            self.start_button.setEnabled(problem is None)
+        cuda = s.device is not None and s.device.kind == "cuda"
+        wants_cuda = self.device.currentData() in ("auto", "cuda") and cuda
+        self.precision.setEnabled(wants_cuda)
+        if not wants_cuda:
+            self.precision.setCurrentIndex(0)
+        self.precision.setToolTip("Mixed precision computes in 16-bit floats: faster, less memory." +
+                                  ("" if wants_cuda else " Only on a CUDA GPU; this run uses fp32."))
+
+    def readiness_problem(self) -> Optional[str]:
+        s = self.session
+        if s.tokenizer is None:
+            return "Train or open a tokenizer in step 1 first."
+        if s.corpus is None:
+            return "Choose a corpus in step 1 first."
+        if s.model_config is None:
+            return "Choose a model size in step 2 (Build) first."
+        if not s.model_config_ok:
+            return "The model in step 2 (Build) cannot be built: fix the problem shown there."
+        if s.model_config.vocab_size != s.tokenizer.vocab_size:
+            return (f"The model's vocabulary ({s.model_config.vocab_size:,}) does not match the tokenizer's "
+                    f"({s.tokenizer.vocab_size:,}); revisit step 2.")
+        return None
+
+    def _set_running(self, running: bool) -> None:
+        self.start_button.setEnabled(not running and self.readiness_problem() is None)
+        self.pause_button.setEnabled(running)
+        self.stop_button.setEnabled(running)
+        self.resume_run_button.setEnabled(not running and self.last_run_dir is not None)
+        self.pause_button.setText("Pause")
+
+    # ================================================================== actions
+
+    def _choose_init(self) -> None:
+        from playground.core.checkpoints import runs_dir
+        folder = QFileDialog.getExistingDirectory(self, "Choose a checkpoint folder to fine-tune", str(runs_dir()))
+        if folder:
+            self.set_init_from(Path(folder))
+
+    def set_init_from(self, path: Optional[Path]) -> bool:
+        """Fine-tune from ``path`` (a checkpoint folder), or start fresh with None."""
+        if path is None:
+            self.init_from = None
+            self.start_from.setText("A new model with random weights")
+            self.clear_init.setEnabled(False)
+            return True
+        from playground.core.checkpoints import load_checkpoint
+        try:
+            checkpoint, _ = load_checkpoint(path)
+        except UserError as e:
+            self.session.error(str(e))
+            return False
+        self.init_from = path
+        self.start_from.setText(
+            f"Fine-tune <b>{path.name}</b> (step {checkpoint.step:,}"
+            + (f", val loss {checkpoint.val_loss:.3f}" if checkpoint.val_loss is not None else "") + ")")
+        self.clear_init.setEnabled(True)
+        self.parent_x = [h["step"] - checkpoint.step for h in checkpoint.history if "loss" in h]
+        self.parent_y = [h["loss"] for h in checkpoint.history if "loss" in h]
+        self._draw_curves()
+        return True
+
+    def start(self, resume: bool = False) -> Optional[TrainingJob]:
+        if self.job is not None:
+            return None
+        problem = self.readiness_problem()
+        if problem is not None:
+            self.session.error(problem)
+            return None
+        from playground.core.checkpoints import new_run_dir
+        cfg = self.train_config()
+        problems = cfg.validate()
+        if problems:
+            self.session.error(" ".join(problems))
+            return None
+        s = self.session
+        run_dir = self.last_run_dir if resume else new_run_dir(f"{s.model_config.n_layer}x{s.model_config.n_embd}")
+        request = TrainingRequest(s.model_config, cfg, s.tokenizer, s.corpus, run_dir,
+                                  init_from=None if resume else self.init_from, resume=resume)
+        if not resume:
+            self.steps_x, self.steps_y, self.val_x, self.val_y = [], [], [], []
+            self.samples.clear()
+            if self.init_from is None:
+                self.parent_x, self.parent_y = [], []
+        job = TrainingJob(request)
+        self.job = job
+        self.stop_reason = ""
+        job.progress.connect(self._on_progress)
+        job.partial.connect(self._on_record)
+        job.result.connect(self._on_finished)
+        job.error.connect(self._on_error)
+        job.cancelled.connect(self._on_cancelled)
+        job.done.connect(self._on_done)
+        self.last_run_dir = run_dir
+        self._set_running(True)
+        self.session.set_training(True)
+        self.started_at = time.monotonic()
+        self._draw_schedule()
+        job.start()
+        return job
+
+    def continue_last_run(self) -> Optional[TrainingJob]:
+        if self.last_run_dir is None:
+            return None
+        return self.start(resume=True)
+
+    def toggle_pause(self) -> None:
+        if self.job is None:
+            return
+        if self.job.paused:
+            self.job.resume()
+            self.pause_button.setText("Pause")
+        else:
+            self.job.pause()
+            self.pause_button.setText("Resume")
+
+    def stop(self) -> None:
+        if self.job is not None:
+            self.progress.setFormat("Stopping after this step and saving…")
+            self.job.cancel()
+
+    # ================================================================== records
+
+    def _on_progress(self, p: Progress) -> None:
+        if p.fraction is None:
+            self.progress.setRange(0, 0)
+        else:
+            self.progress.setRange(0, 1000)
+            self.progress.setValue(int(p.fraction * 1000))
+        self.progress.setFormat(p.message)
+
+    def _on_record(self, record) -> None:
+        from playground.core.training import CheckpointRecord, EvalRecord, SampleRecord, StoppedRecord
+        if isinstance(record, StepBatch):
+            for r in record.records:
+                self.steps_x.append(r.step)
+                self.steps_y.append(r.loss)
+            self._show_step(record.records[-1])
+            self._draw_curves()
+        elif isinstance(record, EvalRecord):
+            self.val_x.append(record.step)
+            self.val_y.append(record.val_loss)
+            self.stats["val"].set(f"{record.val_loss:.3f}")
+            self.stats["ppl"].set(f"{record.perplexity:,.1f}")
+            self._draw_curves()
+        elif isinstance(record, SampleRecord):
+            self.samples.appendPlainText(f"── step {record.step:,} ──\n{record.prompt}{record.text}\n")
+        elif isinstance(record, CheckpointRecord):
+            self.progress.setFormat(f"Saved the {record.which} checkpoint at step {record.step:,}")
+        elif isinstance(record, StoppedRecord):
+            self.stop_reason = record.reason
+            if record.reason == "nan":
+                self.session.error(record.message)
+            elif record.message:
+                self.session.info(record.message)
+        elif isinstance(record, tuple) and record and record[0] == "paused":
+            self.progress.setFormat("Paused" if record[1] else "Training…")
+        elif isinstance(record, tuple) and record and record[0] == "started":
+            self.run = record[1]
+            if getattr(self.run, "parent_history", None) and not self.parent_x:
+                start = self.run.parent_history[-1]["step"] if self.run.parent_history else 0
+                self.parent_x = [h["step"] - start for h in self.run.parent_history if "loss" in h]
+                self.parent_y = [h["loss"] for h in self.run.parent_history if "loss" in h]
+            self.progress.setRange(0, 1000)
+
+    def _show_step(self, r) -> None:
+        self.stats["step"].set(f"{r.step:,} / {r.max_steps:,}")
+        self.stats["loss"].set(f"{r.loss:.3f}")
+        self.stats["tps"].set(f"{r.tokens_per_s:,.0f}")
+        self.stats["step_time"].set(f"{1000 * r.step_time_s:,.0f} ms")
+        self.stats["eta"].set(human_duration(r.eta_s))
+        self.stats["lr"].set(f"{r.lr:.2e}")
+        self.stats["gnorm"].set(f"{r.grad_norm:.2f}")
+        self.stats["mem"].set("—" if r.memory_bytes is None else f"{r.memory_bytes / 2**20:,.0f} MiB")
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(int(1000 * r.step / max(1, r.max_steps)))
+        self.progress.setFormat(f"Step {r.step:,} of {r.max_steps:,}")
+        if self.plots_ready:
+            self.lr_now.setValue(r.step)
+
+    def _draw_curves(self) -> None:
+        if not self.plots_ready:
+            return
+        self.train_curve.setData(self.steps_x, self.steps_y)
+        self.val_curve.setData(self.val_x, self.val_y)
+        self.parent_curve.setData(self.parent_x, self.parent_y)
+
+    def _draw_schedule(self) -> None:
+        if not self.plots_ready:
+            return
+        from playground.core.training import lr_schedule
+        cfg = self.train_config()
+        ys = lr_schedule(cfg)
+        self.lr_curve.setData(list(range(1, len(ys) + 1)), ys)
+
+    def _on_finished(self, run) -> None:
+        from playground.core.checkpoints import load_checkpoint
+        try:
+            checkpoint, _ = load_checkpoint(run.run_dir if hasattr(run, "run_dir") else self.last_run_dir)
+        except UserError as e:
+            self.session.error(str(e))
+            return
+        self.session.set_checkpoint(checkpoint)
+        if self.stop_reason != "nan":
+            self.progress.setFormat(f"Done: saved to {self.last_run_dir}")
+
+    def _on_cancelled(self) -> None:
+        self.progress.setFormat("Stopped.")
+
+    def _on_error(self, message: str) -> None:
+        self.session.error(message)
+        self.progress.setFormat("Training failed; see the message above.")
+
+    def _on_done(self) -> None:
+        self.job = None
+        self._set_running(False)
+        self.session.set_training(False)
+        self.progress.setRange(0, 1000)
+
+    def stop_and_wait(self, timeout_ms: int = 30_000) -> bool:
+        """Stop a run, let it save, and wait (used when the window closes)."""
+        job = self.job
+        if job is None:
+            return True
+        job.cancel()
+        return job.wait(timeout_ms)

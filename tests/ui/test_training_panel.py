@@ -1,0 +1,178 @@
+"""pytest-qt tests for the Train step: curves fill in, Pause/Stop work, closing mid-run saves."""
+
+import pytest
+
+from playground.core.config import ModelConfig
+from playground.core.tokenization import spec_for_kind, train_in_process
+from playground.core.tokenization import LoadedTokenizer
+
+
+@pytest.fixture
+def ready_session(session, tiny_corpus):
+    corpus, stats = tiny_corpus
+    spec = spec_for_kind("bpe", vocab_size=300)
+    tok = LoadedTokenizer(train_in_process(corpus, spec), name="bpe-300", spec=spec)
+    session.set_corpus(corpus, stats)
+    session.add_tokenizer(tok)
+    config = ModelConfig(vocab_size=tok.vocab_size, context_length=16, n_layer=1, n_head=2, n_embd=16)
+    session.set_model_config(config, True)
+    return session
+
+
+@pytest.fixture
+def train_panel(qtbot, ready_session, tmp_path, monkeypatch):
+    import playground.core.checkpoints as checkpoints
+    monkeypatch.setattr(checkpoints, "runs_dir", lambda: tmp_path / "runs")
+    from playground.ui.training_panel import TrainingPanel
+
+    panel = TrainingPanel(ready_session)
+    qtbot.addWidget(panel)
+    panel.resize(1200, 800)
+    panel.show()
+    qtbot.waitUntil(lambda: panel.plots_ready)
+    panel.batch.setValue(4)
+    panel.eval_interval.setValue(10)
+    panel.sample_interval.setValue(20)
+    panel.warmup.setValue(2)
+    return panel
+
+
+def finish(qtbot, job, timeout=60_000):
+    with qtbot.waitSignal(job.done, timeout=timeout):
+        pass
+
+
+def test_start_is_disabled_until_the_model_can_be_built(qtbot, session):
+    from playground.ui.training_panel import TrainingPanel
+    panel = TrainingPanel(session)
+    qtbot.addWidget(panel)
+    assert not panel.start_button.isEnabled()
+    assert "tokenizer" in panel.ready_label.text()
+
+
+def test_invalid_build_disables_start(qtbot, train_panel, ready_session):
+    assert train_panel.start_button.isEnabled()
+    bad = ready_session.model_config.replace(n_embd=15)
+    ready_session.set_model_config(bad, False)
+    assert not train_panel.start_button.isEnabled()
+    assert "cannot be built" in train_panel.ready_label.text()
+
+
+def test_short_run_draws_curves_and_samples(qtbot, train_panel, ready_session):
+    train_panel.steps.setValue(30)
+    job = train_panel.start()
+    assert job is not None and not train_panel.start_button.isEnabled()
+    finish(qtbot, job)
+    xs, ys = train_panel.train_curve.getData()
+    assert len(xs) == 30 and xs[-1] == 30
+    vx, vy = train_panel.val_curve.getData()
+    assert list(vx) == [0, 10, 20, 30]
+    assert vy[-1] < vy[0]                       # it learned something
+    assert "step 20" in train_panel.samples.toPlainText()
+    assert train_panel.stats["step"].value.text() == "30 / 30"
+    assert ready_session.checkpoint is not None and ready_session.checkpoint.step == 30
+    assert train_panel.start_button.isEnabled() and train_panel.resume_run_button.isEnabled()
+
+
+def test_pause_resume_and_stop(qtbot, train_panel):
+    train_panel.steps.setValue(100_000)
+    job = train_panel.start()
+    qtbot.waitUntil(lambda: len(train_panel.steps_x) > 3, timeout=30_000)
+    train_panel.toggle_pause()
+    assert job.paused and train_panel.pause_button.text() == "Resume"
+    qtbot.wait(300)
+    n = len(train_panel.steps_x)
+    qtbot.wait(500)
+    assert len(train_panel.steps_x) <= n + 1   # at most the step in flight
+    train_panel.toggle_pause()
+    qtbot.waitUntil(lambda: len(train_panel.steps_x) > n + 2, timeout=30_000)
+    train_panel.stop()
+    finish(qtbot, job, 30_000)
+    assert train_panel.job is None
+    assert train_panel.stop_reason == "stopped"
+    assert (train_panel.last_run_dir / "last" / "model.safetensors").exists()
+
+
+def test_continue_last_run_keeps_counting(qtbot, train_panel):
+    train_panel.steps.setValue(10)
+    finish(qtbot, train_panel.start())
+    train_panel.steps.setValue(20)
+    job = train_panel.continue_last_run()
+    finish(qtbot, job)
+    assert train_panel.steps_x[-1] == 20
+    assert train_panel.steps_x[:10] == list(range(1, 11))
+
+
+def test_nan_loss_stops_with_advice(qtbot, train_panel, ready_session):
+    train_panel.steps.setValue(400)
+    import playground.core.training as training
+    real = training.TrainingRun.steps
+
+    def poisoned(self, cancel=None):  # a NaN loss at step 15, whatever the data
+        import torch
+        original = self.model.forward
+
+        def forward(*a, **k):
+            out = original(*a, **k)
+            if self.step >= 14 and out.loss is not None:
+                out.loss = out.loss * torch.tensor(float("nan"))
+            return out
+        self.model.forward = forward
+        yield from real(self, cancel)
+    training.TrainingRun.steps = poisoned
+    try:
+        messages = []
+        ready_session.message.connect(lambda level, text: messages.append((level, text)))
+        finish(qtbot, train_panel.start())
+    finally:
+        training.TrainingRun.steps = real
+    assert train_panel.stop_reason == "nan"
+    assert any(level == "error" and "learning rate" in text for level, text in messages)
+    assert (train_panel.last_run_dir / "last" / "model.safetensors").exists()
+
+
+def test_closing_the_window_mid_run_stops_and_saves(qtbot, ready_session, tmp_path, monkeypatch):
+    import playground.core.checkpoints as checkpoints
+    monkeypatch.setattr(checkpoints, "runs_dir", lambda: tmp_path / "runs")
+    from playground.ui.main_window import MainWindow
+
+    window = MainWindow(ready_session)
+    qtbot.addWidget(window)
+    window.show()
+    panel = window.training_panel
+    panel.batch.setValue(4)
+    panel.steps.setValue(100_000)
+    panel.eval_interval.setValue(1000)
+    job = panel.start()
+    qtbot.waitUntil(lambda: len(panel.steps_x) > 3, timeout=30_000)
+    asked = []
+    window.ask_stop_training = lambda: asked.append(True) or True
+    window.close()
+    from playground.engine.jobs import Job
+    assert asked and Job.running() == [] and panel.job is None
+    assert not ready_session.training
+    meta = (panel.last_run_dir / "last" / "meta.json").read_text()
+    assert '"step"' in meta
+    from playground.core.checkpoints import load_checkpoint
+    checkpoint, _ = load_checkpoint(panel.last_run_dir, which="last")
+    assert checkpoint.step >= 3
+
+
+def test_closing_can_be_refused(qtbot, ready_session, tmp_path, monkeypatch):
+    import playground.core.checkpoints as checkpoints
+    monkeypatch.setattr(checkpoints, "runs_dir", lambda: tmp_path / "runs")
+    from playground.ui.main_window import MainWindow
+
+    window = MainWindow(ready_session)
+    qtbot.addWidget(window)
+    window.show()
+    panel = window.training_panel
+    panel.batch.setValue(4)
+    panel.steps.setValue(100_000)
+    job = panel.start()
+    qtbot.waitUntil(lambda: len(panel.steps_x) > 1, timeout=30_000)
+    window.ask_stop_training = lambda: False
+    window.close()
+    assert job.isRunning() and window.isVisible()
+    panel.stop()
+    finish(qtbot, job, 30_000)
