@@ -293,7 +293,7 @@ class TrainingPanel(QWidget):
         self.loss_plot.addLegend(offset=(-10, 10))
         self.loss_plot.setClipToView(True)
         self.loss_plot.setDownsampling(auto=True, mode="peak")
-        self.parent_curve = self.loss_plot.plot([], [], pen=pg.mkPen("#b0b4c0", width=1.5), name="before (parent run)")
+        self.parent_curve = self.loss_plot.plot([], [], pen=pg.mkPen("#b0b4c0", width=1.5))
         self.train_curve = self.loss_plot.plot([], [], pen=pg.mkPen("#2a6fdb", width=1.5), name="train")
         self.val_curve = self.loss_plot.plot([], [], pen=pg.mkPen("#e4572e", width=2), symbol="o",
                                              symbolSize=6, symbolBrush="#e4572e", name="validation")
@@ -525,6 +525,13 @@ class TrainingPanel(QWidget):
         self.train_curve.setData(self.steps_x, self.steps_y)
         self.val_curve.setData(self.val_x, self.val_y)
         self.parent_curve.setData(self.parent_x, self.parent_y)
+        # The parent run is in the legend only while there is one (fine-tuning).
+        legend = self.loss_plot.plotItem.legend
+        listed = any(item is self.parent_curve for item, _ in legend.items)
+        if self.parent_x and not listed:
+            legend.addItem(self.parent_curve, "before (parent run)")
+        elif not self.parent_x and listed:
+            legend.removeItem(self.parent_curve)
 
     def _draw_schedule(self) -> None:
         if not self.plots_ready:
