@@ -55,6 +55,25 @@ def start_background_work(window) -> None:
     job.error.connect(window.session.error)
     job.start()
 
+    demo = demo_model_dir()
+    if demo is not None and window.session.checkpoint is None:
+        def load_demo(report, cancel):
+            from playground.core.checkpoints import load_checkpoint
+            checkpoint, _ = load_checkpoint(demo)
+            return checkpoint
+
+        loader = Job(load_demo, "loading the demo model")
+        loader.result.connect(window.session.set_checkpoint)
+        loader.error.connect(window.session.warn)
+        loader.start()
+
+
+def demo_model_dir() -> Optional[Path]:
+    """The demo model that ships in models/demo, if this install has it."""
+    from playground.paths import models_dir
+    path = models_dir() / "demo"
+    return path if (path / "config.json").exists() else None
+
 
 def install_excepthook(session) -> None:
     """An unexpected error becomes a message in the window; the app keeps running."""

@@ -6,8 +6,7 @@
     playground generate --model DIR --prompt TEXT [--max-new-tokens N] [--temperature T] [--seed S]
 
 Progress goes to stderr; the run folder (train) or the text (generate) to stdout.
-`add_commands` adds both to a parser's subcommands; `main` runs them alone
-(`python -m playground.cli_model train ...`).
+`add_commands` adds both to the subcommands of `playground.cli`.
 """
 
 from __future__ import annotations
@@ -19,7 +18,8 @@ import time
 from pathlib import Path
 from typing import Optional
 
-from playground.core.progress import Cancelled, CancelToken, Progress, UserError
+from playground.core.estimates import human_duration
+from playground.core.progress import CancelToken, Progress, UserError
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -155,7 +155,7 @@ def train_command(args: argparse.Namespace) -> int:
                     memory = f"  {record.memory_bytes / 2**20:,.0f} MiB" if record.memory_bytes else ""
                     print(f"step {record.step:>6,}/{record.max_steps:,}  loss {record.loss:.4f}  "
                           f"lr {record.lr:.2e}  {record.tokens_per_s:,.0f} tok/s  "
-                          f"eta {_duration(record.eta_s)}{memory}", file=sys.stderr, flush=True)
+                          f"eta {human_duration(record.eta_s)}{memory}", file=sys.stderr, flush=True)
             elif isinstance(record, EvalRecord):
                 print(f"step {record.step:>6,}  train loss {record.train_loss:.4f}  val loss {record.val_loss:.4f}  "
                       f"perplexity {record.perplexity:,.1f}", file=sys.stderr, flush=True)
@@ -202,15 +202,6 @@ def _progress_printer():
     return show
 
 
-def _duration(seconds: float) -> str:
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-
-
 # -- generate ---------------------------------------------------------------------
 
 
@@ -245,21 +236,3 @@ def generate_command(args: argparse.Namespace) -> int:
 
 
 # -- standalone -------------------------------------------------------------------
-
-
-def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="playground", description="Train a small language model or generate with one.")
-    add_commands(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    try:
-        return run(args)
-    except UserError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except (Cancelled, KeyboardInterrupt):
-        print("cancelled", file=sys.stderr)
-        return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -9,7 +9,7 @@ is how Cancel takes effect within a fraction of a second.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Iterable, Iterator, Optional

@@ -80,8 +80,12 @@ class MainWindow(QMainWindow):
 
         self.device_label = QLabel("Looking for a GPU (loading PyTorch)…")
         self.device_label.setToolTip("The device that trains and runs models.")
+        self.model_label = QLabel("Model: none yet")
+        self.model_label.setToolTip("The trained model the later steps use: the demo model until you train one.")
+        self.statusBar().addPermanentWidget(self.model_label)
         self.statusBar().addPermanentWidget(self.device_label)
         session.device_changed.connect(self._show_device)
+        session.checkpoint_changed.connect(self._show_model)
         self._menus()
         self._restore()
 
@@ -102,6 +106,17 @@ class MainWindow(QMainWindow):
                           f"<h3>LLM Playground {__version__}</h3>"
                           "<p>Build a small language model with your own hands and watch it from the inside.</p>"
                           f"<p>Device: {device}</p>")
+
+    def _show_model(self, checkpoint) -> None:
+        if checkpoint is None:
+            self.model_label.setText("Model: none yet")
+            return
+        from playground.core.config import parameter_breakdown
+        from playground.core.estimates import human_count
+        params = human_count(parameter_breakdown(checkpoint.model_config).total)
+        loss = f", val loss {checkpoint.val_loss:.2f}" if checkpoint.val_loss is not None else ""
+        self.model_label.setText(f"Model: {checkpoint.name} ({params} parameters, step {checkpoint.step:,}{loss})")
+        self.model_label.setToolTip(str(checkpoint.path))
 
     def _show_device(self, device: DeviceInfo) -> None:
         self.device_label.setText(device.describe())

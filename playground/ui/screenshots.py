@@ -51,7 +51,7 @@ def take_screenshots(window: MainWindow, out_dir: Path) -> list[Path]:
     grab("tokenize-live")
     panel.tabs.setCurrentIndex(1)
     wait_until(lambda: panel.compare.plot is not None, 10)
-    job = panel.start_sweep()
+    panel.start_sweep()
     wait_until(lambda: panel.sweep_job is None, 120)
     grab("tokenize-compare")
     panel.tabs.setCurrentIndex(2)

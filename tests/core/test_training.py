@@ -398,7 +398,7 @@ def test_generate_ids_crops_to_the_context_and_matches_a_full_forward(flavour):
 
 def cli(*args) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
-    return subprocess.run([sys.executable, "-m", "playground.cli_model", *map(str, args)], cwd=ROOT, env=env,
+    return subprocess.run([sys.executable, "-m", "playground", *map(str, args)], cwd=ROOT, env=env,
                           capture_output=True, text=True, encoding="utf-8", timeout=180)
 
 

@@ -1,6 +1,5 @@
 """End to end: the real window, as launched, through the whole Tokenizer Lab flow."""
 
-from pathlib import Path
 
 from PySide6.QtCore import Qt
 

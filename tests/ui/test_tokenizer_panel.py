@@ -1,13 +1,11 @@
 """pytest-qt tests that drive the Tokenizer Lab panel like a person would."""
 
 import json
-from pathlib import Path
 
 from PySide6.QtCore import QEvent, QPoint, Qt
 from PySide6.QtGui import QHelpEvent
 from PySide6.QtWidgets import QToolTip
 
-from playground.core.tokenization import open_tokenizer
 
 
 def train(qtbot, panel, kind="bpe", vocab=300):
@@ -36,7 +34,7 @@ def test_train_then_type_shows_coloured_tokens(qtbot, panel):
 
 
 def test_hover_shows_id_and_bytes(qtbot, panel):
-    tok = train(qtbot, panel)
+    train(qtbot, panel)
     panel.input.setPlainText("cat")
     qtbot.waitUntil(lambda: panel.token_view.toPlainText() == "cat")
     view = panel.token_view
@@ -165,7 +163,7 @@ def test_binary_corpus_is_refused_and_old_corpus_kept(qtbot, panel, session, tmp
     binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 10)
     from playground.core.corpus import corpus_from_paths
     with qtbot.waitSignal(session.message, timeout=10_000) as blocker:
-        job = panel.load_corpus(lambda: corpus_from_paths([binary]))
+        panel.load_corpus(lambda: corpus_from_paths([binary]))
     qtbot.waitUntil(lambda: panel.corpus_job is None)
     assert blocker.args[0] == "error" and "binary" in blocker.args[1]
     assert session.corpus is before

@@ -143,7 +143,7 @@ def test_closing_the_window_mid_run_stops_and_saves(qtbot, ready_session, tmp_pa
     panel.batch.setValue(4)
     panel.steps.setValue(100_000)
     panel.eval_interval.setValue(1000)
-    job = panel.start()
+    panel.start()
     qtbot.waitUntil(lambda: len(panel.steps_x) > 3, timeout=30_000)
     asked = []
     window.ask_stop_training = lambda: asked.append(True) or True
@@ -176,3 +176,38 @@ def test_closing_can_be_refused(qtbot, ready_session, tmp_path, monkeypatch):
     assert job.isRunning() and window.isVisible()
     panel.stop()
     finish(qtbot, job, 30_000)
+
+
+def test_corpus_shorter_than_context_is_explained(qtbot, train_panel, ready_session):
+    from playground.core.corpus import corpus_from_text, scan_corpus
+    short = corpus_from_text("The cat sat.\n", name="short")
+    ready_session.set_corpus(short, scan_corpus(short))
+    messages = []
+    ready_session.message.connect(lambda level, text: messages.append((level, text)))
+    finish(qtbot, train_panel.start())
+    assert messages and messages[-1][0] == "error"
+    assert "context" in messages[-1][1] and "corpus" in messages[-1][1]
+    assert train_panel.start_button.isEnabled()
+
+
+def test_fine_tune_refuses_a_folder_that_is_not_a_checkpoint(qtbot, train_panel, ready_session, tmp_path):
+    messages = []
+    ready_session.message.connect(lambda level, text: messages.append((level, text)))
+    (tmp_path / "holiday-photos").mkdir()
+    assert not train_panel.set_init_from(tmp_path / "holiday-photos")
+    assert messages and "not a checkpoint" in messages[-1][1]
+    assert train_panel.init_from is None
+
+
+def test_fine_tune_shows_the_parent_run(qtbot, train_panel, ready_session):
+    train_panel.steps.setValue(20)
+    finish(qtbot, train_panel.start())
+    parent = train_panel.last_run_dir
+    assert train_panel.set_init_from(parent)
+    assert "Fine-tune" in train_panel.start_from.text()
+    assert len(train_panel.parent_x) == 20 and max(train_panel.parent_x) <= 0
+    train_panel.steps.setValue(10)
+    finish(qtbot, train_panel.start())
+    assert train_panel.steps_x == list(range(1, 11))
+    assert train_panel.parent_curve.getData()[0] is not None
+    assert train_panel.run.parent is not None
