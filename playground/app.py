@@ -63,7 +63,8 @@ def start_background_work(window) -> None:
             return checkpoint
 
         loader = Job(load_demo, "loading the demo model")
-        loader.result.connect(window.session.set_checkpoint)
+        # Only if the person has not trained or chosen a model meanwhile.
+        loader.result.connect(lambda c: window.session.checkpoint is None and window.session.set_checkpoint(c))
         loader.error.connect(window.session.warn)
         loader.start()
 

@@ -4,7 +4,10 @@
 from PySide6.QtCore import Qt
 
 
-def test_whole_flow(qtbot, tmp_path):
+def test_whole_flow(qtbot, tmp_path, monkeypatch):
+    import playground.core.checkpoints as checkpoints
+    monkeypatch.setattr(checkpoints, "runs_dir", lambda: tmp_path / "runs")
+
     from playground.app import start_background_work
     from playground.core.tokenizer_worker import shutdown_workers
     from playground.engine.session import Session
@@ -56,6 +59,35 @@ def test_whole_flow(qtbot, tmp_path):
         assert panel.save_tokenizer_file(path)
         reopened = panel.open_tokenizer_file(path)
         assert [p.id for p in reopened.encode("hello world")] == [p.id for p in bpe.encode("hello world")]
+
+        # Build: the tiny preset on the BPE tokenizer; the count is live.
+        window.steps.setCurrentRow(1)
+        build = window.build_panel
+        build.set_preset("tiny")
+        assert session.model_config.vocab_size == 1000 and session.model_config_ok
+        before = build.total_label.text()
+        build.n_layer.setValue(build.n_layer.value() + 1)
+        assert build.total_label.text() != before
+        build.set_preset("tiny")
+        qtbot.waitUntil(lambda: build.measure_job is None, timeout=30_000)
+
+        # Train: a short run draws curves, writes a checkpoint and becomes the current model.
+        window.steps.setCurrentRow(2)
+        train = window.training_panel
+        qtbot.waitUntil(lambda: train.plots_ready)
+        assert train.start_button.isEnabled()
+        train.steps.setValue(20)
+        train.batch.setValue(8)
+        train.eval_interval.setValue(10)
+        train.sample_interval.setValue(10)
+        qtbot.mouseClick(train.start_button, Qt.LeftButton)
+        qtbot.waitUntil(lambda: train.job is None and session.checkpoint is not None
+                        and session.checkpoint.step == 20, timeout=120_000)
+        assert len(train.train_curve.getData()[0]) == 20
+        assert train.val_y[-1] < train.val_y[0]
+        assert "step 10" in train.samples.toPlainText()
+        assert "step 20" in window.model_label.text()
+        assert (train.last_run_dir / "best" / "model.safetensors").exists()
 
         # The device was found in the background and is shown.
         qtbot.waitUntil(lambda: session.device is not None, timeout=60_000)
