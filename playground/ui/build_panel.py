@@ -458,6 +458,8 @@ class BuildPanel(QWidget):
         plot.setYRange(-0.6, n - 0.4, padding=0)
         plot.getViewBox().invertY(True)
         plot.getAxis("left").setTicks([[(i, label) for i, label in enumerate(labels)]])
+        # Every part keeps its label, even when the rows are tight.
+        plot.getAxis("left").setStyle(hideOverlappingLabels=False)
         plot.getAxis("bottom").setTicks([[(x, f"{x}%") for x in range(0, 101, 25)]])
         plot.showGrid(x=True, y=False, alpha=0.25)
         plot.setLabel("bottom", "share of the parameters")

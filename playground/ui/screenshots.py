@@ -63,7 +63,7 @@ def take_screenshots(window: MainWindow, out_dir: Path) -> list[Path]:
     # Build: the tiny preset on the BPE tokenizer.
     window.steps.setCurrentRow(window.panels.index(window.build_panel))
     window.build_panel.set_preset("tiny")
-    wait_until(lambda: window.build_panel.measure_job is None, 30)
+    wait_until(lambda: window.build_panel.flops_per_second is not None, 30)
     grab("build")
 
     # Train: a short run, so the curves and samples have something to show.
