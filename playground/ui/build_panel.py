@@ -108,10 +108,16 @@ def _table(rows: list[str], headers: list[str], tips: dict[str, str]) -> QTableW
             if label == "Total":
                 item.setFont(bold)
             table.setItem(r, c, item)
-    table.resizeRowsToContents()
-    height = table.horizontalHeader().sizeHint().height() + sum(table.rowHeight(r) for r in range(len(rows))) + 4
-    table.setFixedHeight(height)
+    fit_height(table)
     return table
+
+
+def fit_height(table: QTableWidget) -> None:
+    """Make a table exactly as tall as its rows (again after the first show,
+    when the style's real row heights are known)."""
+    table.resizeRowsToContents()
+    rows = sum(table.rowHeight(r) for r in range(table.rowCount()))
+    table.setFixedHeight(table.horizontalHeader().sizeHint().height() + rows + 2 * table.frameWidth() + 2)
 
 
 class BuildPanel(QWidget):
@@ -438,6 +444,8 @@ class BuildPanel(QWidget):
         super().showEvent(event)
         if not self._shown_once:
             self._shown_once = True
+            fit_height(self.breakdown_table)
+            fit_height(self.memory_table)
             self._make_plots()
             self.refresh()
             QTimer.singleShot(0, self, self.start_measurement)
