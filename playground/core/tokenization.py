@@ -305,7 +305,10 @@ class LoadedTokenizer:
 
     @property
     def vocab_size(self) -> int:
-        return self.tokenizer.get_vocab_size()
+        """One more than the largest id: a tokenizer.json from elsewhere may skip ids,
+        and the model's embedding table must hold every id it can be given."""
+        vocab = self.tokenizer.get_vocab(with_added_tokens=True)
+        return max(vocab.values(), default=-1) + 1
 
     @cached_property
     def is_byte_level(self) -> bool:
@@ -343,11 +346,13 @@ class LoadedTokenizer:
     def encode(self, text: str) -> list[TokenPiece]:
         """Encode exactly as the library does, with each token's span of ``text``."""
         enc = self.tokenizer.encode(text)
+        # Each attribute access copies the whole list out of Rust: read them once.
+        ids, tokens, offsets = enc.ids, enc.tokens, enc.offsets
         pieces, prev_span = [], None
-        for i, (tid, token, (start, end)) in enumerate(zip(enc.ids, enc.tokens, enc.offsets)):
+        for i, (tid, token, (start, end)) in enumerate(zip(ids, tokens, offsets)):
             special = token in self.special_tokens and start == end
             shares_span = prev_span == (start, end) or (
-                i + 1 < len(enc.offsets) and enc.offsets[i + 1] == (start, end))
+                i + 1 < len(offsets) and offsets[i + 1] == (start, end))
             raw = self.token_bytes(token)
             # A byte-level token such as 'ĠðŁ' (a space and the first bytes of an emoji)
             # shares no span with its neighbours yet still ends inside a character.

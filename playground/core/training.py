@@ -182,9 +182,13 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
     return lowest + 0.5 * (1.0 + math.cos(math.pi * progress)) * (peak - lowest)
 
 
-def lr_schedule(cfg: TrainConfig) -> list[float]:
-    """The learning rate of every step, for drawing the schedule."""
-    return [lr_at(step, cfg) for step in range(cfg.max_steps)]
+def lr_schedule(cfg: TrainConfig, points: int = 1000) -> tuple[list[int], list[float]]:
+    """Steps and their learning rates for drawing the schedule: at most ``points``
+    of them (plus the end of warm-up), so a million-step run draws as fast as a short one."""
+    n = cfg.max_steps
+    stride = max(1, n // points)
+    steps = sorted(set(range(0, n, stride)) | {min(cfg.warmup_steps, n - 1), n - 1})
+    return steps, [lr_at(step, cfg) for step in steps]
 
 
 # -- devices and precision ------------------------------------------------------

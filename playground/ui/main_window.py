@@ -32,6 +32,8 @@ class MainWindow(QMainWindow):
         self.build_panel = BuildPanel(session)
         self.training_panel = TrainingPanel(session)
         self.panels = [self.tokenizer_panel, self.build_panel, self.training_panel]
+        # The model being trained cannot change shape mid-run.
+        session.training_changed.connect(lambda running: self.build_panel.setEnabled(not running))
         self.steps = QListWidget()
         self.steps.setObjectName("steps")
         self.steps.setFixedWidth(170)

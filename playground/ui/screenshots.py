@@ -56,6 +56,7 @@ def take_screenshots(window: MainWindow, out_dir: Path) -> list[Path]:
     grab("tokenize-compare")
     panel.tabs.setCurrentIndex(2)
     panel.vocab.search.setText("Ġthe")
+    wait_until(lambda: panel.vocab.vocab_proxy.rowCount() < 100, 5)
     grab("tokenize-vocabulary")
     panel.vocab.search.setText("")
     panel.tabs.setCurrentIndex(0)

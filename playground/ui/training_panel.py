@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 from typing import Optional
@@ -166,6 +167,7 @@ class TrainingPanel(QWidget):
 
         scroll = QScrollArea()
         scroll.setWidget(controls)
+        self.controls = controls
         scroll.setWidgetResizable(True)
         scroll.setMinimumWidth(330)
         scroll.setMaximumWidth(400)
@@ -353,6 +355,7 @@ class TrainingPanel(QWidget):
         return None
 
     def _set_running(self, running: bool) -> None:
+        self.controls.setEnabled(not running)  # settings stay as the run uses them
         self.start_button.setEnabled(not running and self.readiness_problem() is None)
         self.pause_button.setEnabled(running)
         self.stop_button.setEnabled(running)
@@ -421,7 +424,7 @@ class TrainingPanel(QWidget):
         job.error.connect(self._on_error)
         job.cancelled.connect(self._on_cancelled)
         job.done.connect(self._on_done)
-        self.last_run_dir = run_dir
+        self.run_dir = run_dir  # becomes last_run_dir once it holds a checkpoint
         self._set_running(True)
         self.session.set_training(True)
         self.started_at = time.monotonic()
@@ -476,6 +479,7 @@ class TrainingPanel(QWidget):
         elif isinstance(record, SampleRecord):
             self.samples.appendPlainText(f"── step {record.step:,} ──\n{record.prompt}{record.text}\n")
         elif isinstance(record, CheckpointRecord):
+            self.last_run_dir = self.run_dir
             self.progress.setFormat(f"Saved the {record.which} checkpoint at step {record.step:,}")
         elif isinstance(record, StoppedRecord):
             self.stop_reason = record.reason
@@ -527,19 +531,30 @@ class TrainingPanel(QWidget):
             return
         from playground.core.training import lr_schedule
         cfg = self.train_config()
-        ys = lr_schedule(cfg)
-        self.lr_curve.setData(list(range(1, len(ys) + 1)), ys)
+        steps, lrs = lr_schedule(cfg)
+        self.lr_curve.setData([s + 1 for s in steps], lrs)
 
     def _on_finished(self, run) -> None:
-        from playground.core.checkpoints import load_checkpoint
+        if self.stop_reason != "nan":
+            self.progress.setFormat(f"Done: saved to {self.run_dir}")
+
+    def _adopt_checkpoint(self) -> None:
+        """Make what the run saved the current model (after finishing, Stop or a NaN).
+        A run that saved nothing leaves no empty folder behind."""
+        from playground.core.checkpoints import is_checkpoint, load_checkpoint
+        run_dir = getattr(self, "run_dir", None)
+        if run_dir is None:
+            return
+        if not is_checkpoint(run_dir):
+            if run_dir != self.last_run_dir:
+                shutil.rmtree(run_dir, ignore_errors=True)
+            return
         try:
-            checkpoint, _ = load_checkpoint(run.run_dir if hasattr(run, "run_dir") else self.last_run_dir)
+            checkpoint, _ = load_checkpoint(run_dir)
         except UserError as e:
             self.session.error(str(e))
             return
         self.session.set_checkpoint(checkpoint)
-        if self.stop_reason != "nan":
-            self.progress.setFormat(f"Done: saved to {self.last_run_dir}")
 
     def _on_cancelled(self) -> None:
         self.progress.setFormat("Stopped.")
@@ -550,6 +565,8 @@ class TrainingPanel(QWidget):
 
     def _on_done(self) -> None:
         self.job = None
+        self.run = None  # let the model and optimizer go before the next run builds its own
+        self._adopt_checkpoint()
         self._set_running(False)
         self.session.set_training(False)
         self.progress.setRange(0, 1000)

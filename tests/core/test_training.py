@@ -87,8 +87,8 @@ def fast(**changes) -> TrainConfig:
 
 def test_lr_schedule_warms_up_then_decays_to_the_floor():
     cfg = TrainConfig(learning_rate=1e-2, min_lr_ratio=0.1, warmup_steps=10, max_steps=100)
-    lrs = lr_schedule(cfg)
-    assert len(lrs) == 100
+    steps, lrs = lr_schedule(cfg)
+    assert steps == list(range(100)) and len(lrs) == 100
     warmup, decay = lrs[:10], lrs[10:]
     assert all(a < b for a, b in zip(warmup, warmup[1:]))  # a straight rise
     assert np.allclose(np.diff(warmup), warmup[1] - warmup[0])
@@ -97,7 +97,11 @@ def test_lr_schedule_warms_up_then_decays_to_the_floor():
     assert lrs[55] == pytest.approx(1e-3 + 0.5 * 9e-3, rel=1e-6)  # halfway: the cosine's midpoint
     assert lrs[-1] == pytest.approx(1e-3, rel=0.01) and min(lrs[10:]) >= 1e-3
     assert lr_at(500, cfg) == pytest.approx(1e-3)  # past the end: the floor
-    assert lr_schedule(cfg.replace(warmup_steps=0))[0] == pytest.approx(1e-2)
+    assert lr_schedule(cfg.replace(warmup_steps=0))[1][0] == pytest.approx(1e-2)
+    # A long run is drawn from a thousand-odd points, the peak included.
+    steps, lrs = lr_schedule(cfg.replace(max_steps=10_000_000, warmup_steps=777))
+    assert len(steps) <= 1003 and 777 in steps and steps[-1] == 9_999_999
+    assert max(lrs) == pytest.approx(1e-2)
 
 
 def test_train_config_round_trip_and_problems():

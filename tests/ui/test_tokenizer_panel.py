@@ -101,6 +101,7 @@ def test_vocabulary_browser_search_and_merges(qtbot, panel):
     merged = tok.merges()[-1]
     needle = merged[0] + merged[1]   # the last token BPE learned
     vocab.search.setText(needle)
+    qtbot.waitUntil(lambda: vocab.vocab_proxy.rowCount() < tok.vocab_size)
     assert 0 < vocab.vocab_proxy.rowCount() < tok.vocab_size
     rows = [[vocab.vocab_proxy.index(r, c).data() for c in range(5)] for r in range(vocab.vocab_proxy.rowCount())]
     assert any(row[1] == needle and row[4] == str(len(tok.merges()) - 1) for row in rows)

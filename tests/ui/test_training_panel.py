@@ -210,4 +210,26 @@ def test_fine_tune_shows_the_parent_run(qtbot, train_panel, ready_session):
     finish(qtbot, train_panel.start())
     assert train_panel.steps_x == list(range(1, 11))
     assert train_panel.parent_curve.getData()[0] is not None
-    assert train_panel.run.parent is not None
+    assert ready_session.checkpoint.parent is not None   # the new model remembers its parent
+
+
+def test_stop_makes_the_saved_model_current_and_locks_settings_while_running(qtbot, train_panel, ready_session):
+    train_panel.steps.setValue(100_000)
+    train_panel.eval_interval.setValue(5)
+    job = train_panel.start()
+    assert not train_panel.controls.isEnabled()          # settings cannot drift from the run
+    qtbot.waitUntil(lambda: train_panel.last_run_dir is not None, timeout=30_000)
+    train_panel.stop()
+    finish(qtbot, job, 30_000)
+    assert train_panel.controls.isEnabled() and train_panel.run is None
+    assert ready_session.checkpoint is not None and ready_session.checkpoint.step >= 5
+
+
+def test_a_failed_start_leaves_no_empty_run_behind(qtbot, train_panel, ready_session, tmp_path):
+    from playground.core.corpus import corpus_from_text, scan_corpus
+    short = corpus_from_text("The cat sat.\n", name="short")
+    ready_session.set_corpus(short, scan_corpus(short))
+    finish(qtbot, train_panel.start())
+    assert train_panel.last_run_dir is None and not train_panel.resume_run_button.isEnabled()
+    runs = tmp_path / "runs"
+    assert not runs.exists() or list(runs.iterdir()) == []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt, QTimer
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QLineEdit, QSplitter, QTableView,
                                QVBoxLayout, QWidget)
@@ -58,8 +58,12 @@ def make_table(model: RowsModel) -> tuple[QTableView, QSortFilterProxyModel]:
     proxy.setFilterKeyColumn(-1)
     table = QTableView()
     table.setModel(proxy)
-    table.setSortingEnabled(True)
-    table.sortByColumn(0, Qt.AscendingOrder)
+    # Rows arrive in id order; sorting 50,000 rows on every reset would freeze the
+    # window, so a sort happens only when a header is clicked.
+    header = table.horizontalHeader()
+    header.setSortIndicatorShown(True)
+    header.setSectionsClickable(True)
+    header.sortIndicatorChanged.connect(lambda column, order: proxy.sort(column, order))
     table.verticalHeader().hide()
     table.setAlternatingRowColors(True)
     table.setSelectionBehavior(QTableView.SelectRows)
@@ -118,7 +122,9 @@ class VocabBrowser(QWidget):
         layout.addLayout(top)
         layout.addWidget(self.summary)
         layout.addWidget(splitter, 1)
-        self.search.textChanged.connect(self._filter)
+        self._search_timer = QTimer(self, singleShot=True, interval=150,
+                                    timeout=lambda: self._filter(self.search.text()))
+        self.search.textChanged.connect(self._search_timer.start)
         self.set_tokenizer(None)
 
     def set_tokenizer(self, tok: LoadedTokenizer | None) -> None:
