@@ -110,6 +110,7 @@ class TrainingPanel(QWidget):
 
         opt = QGroupBox("2 · Optimisation")
         self.batch = self._spin(1, 4096, d.batch_size, "Sequences per step. Bigger: smoother steps, more memory.")
+        self.batch.valueChanged.connect(self._update_ready)
         self.lr = self._dspin(1e-5, 1.0, d.learning_rate, 1e-4, 5,
                               "Peak learning rate: how big each step is. Too high and the loss explodes (NaN); "
                               "too low and it crawls.")
@@ -349,9 +350,26 @@ class TrainingPanel(QWidget):
             return "Choose a model size in step 2 (Build) first."
         if not s.model_config_ok:
             return "The model in step 2 (Build) cannot be built: fix the problem shown there."
+        too_big = self._memory_problem()
+        if too_big:
+            return too_big
         if s.model_config.vocab_size != s.tokenizer.vocab_size:
             return (f"The model's vocabulary ({s.model_config.vocab_size:,}) does not match the tokenizer's "
                     f"({s.tokenizer.vocab_size:,}); revisit step 2.")
+        return None
+
+    def _memory_problem(self) -> Optional[str]:
+        """A sentence when this model and batch would not fit in the device's free
+        memory: the operating system would kill the app, so it is refused before."""
+        from playground.core.estimates import available_system_memory, human_bytes, memory_estimate
+        s = self.session
+        on_gpu = s.device is not None and s.device.kind == "cuda" and self.device.currentData() in ("auto", "cuda")
+        need = memory_estimate(s.model_config, self.batch.value(), self.precision.currentData(),
+                               device="cuda" if on_gpu else "cpu").total
+        free = s.device.free_memory if on_gpu else available_system_memory().bytes
+        if free and need > free:
+            return (f"This model needs about {human_bytes(need)} to train at batch size {self.batch.value()}, "
+                    f"but only {human_bytes(free)} is free. Choose a smaller batch size or model.")
         return None
 
     def _set_running(self, running: bool) -> None:

@@ -233,3 +233,12 @@ def test_a_failed_start_leaves_no_empty_run_behind(qtbot, train_panel, ready_ses
     assert train_panel.last_run_dir is None and not train_panel.resume_run_button.isEnabled()
     runs = tmp_path / "runs"
     assert not runs.exists() or list(runs.iterdir()) == []
+
+
+def test_a_model_too_big_for_memory_cannot_start(qtbot, train_panel, ready_session, monkeypatch):
+    import playground.core.estimates as estimates
+    monkeypatch.setattr(estimates, "available_system_memory", lambda: estimates.AvailableMemory(1024, "test"))
+    train_panel.batch.setValue(8)
+    assert not train_panel.start_button.isEnabled()
+    assert "smaller batch size" in train_panel.ready_label.text()
+    assert train_panel.start() is None
