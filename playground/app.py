@@ -45,6 +45,7 @@ def start_background_work(window) -> None:
     from playground.engine.jobs import Job
 
     window.tokenizer_panel.use_default_corpus()
+    window.tokenizer_panel.restore_saved_tokenizers()
 
     def find_device(report, cancel):
         prestart_worker()

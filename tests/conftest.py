@@ -2,9 +2,14 @@
 
 import os
 import sys
+import tempfile
 
 # Before anything imports Qt: without a display a QApplication would abort.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Tests keep runs, tokenizers and settings out of the person's own data folder.
+_data_home = tempfile.mkdtemp(prefix="playground-test-data-")
+os.environ["XDG_DATA_HOME"] = _data_home
+os.environ["XDG_CONFIG_HOME"] = _data_home
 
 import pytest  # noqa: E402
 

@@ -33,7 +33,10 @@ def describe_error(exc: BaseException, doing: str) -> str:
     if isinstance(exc, MemoryError):
         return f"Ran out of memory while {doing}. Try a smaller corpus, vocabulary or model."
     if isinstance(exc, OSError):
-        return f"A file problem stopped {doing}: {exc.strerror or exc}."
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        return f"A file problem stopped {doing}: {exc.strerror or exc}{where}."
+    if isinstance(exc, EOFError):
+        return f"A file ended too early while {doing}: it is truncated or damaged."
     return f"Something went wrong while {doing}: {type(exc).__name__}: {exc}"
 
 

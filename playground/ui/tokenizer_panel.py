@@ -42,6 +42,29 @@ def human_bytes(n: int) -> str:
     return f"{n}"
 
 
+def saved_tokenizers_dir() -> Path:
+    return user_data_dir() / "tokenizers"
+
+
+def autosave_tokenizer(tok: LoadedTokenizer) -> Optional[Path]:
+    """Keep every trained tokenizer in the data folder, so closing the app loses none."""
+    folder = saved_tokenizers_dir()
+    slug = "".join("_" if c in '/\\:*?"<>|' else c for c in tok.name).strip()[:80]
+    path = folder / f"{time.strftime('%Y%m%d-%H%M%S')}-{slug}.json"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tok.save(path)
+    except (OSError, UserError):
+        return None
+    tok.path = path
+    return path
+
+
+def recent_saved_tokenizers(limit: int = 4) -> list[Path]:
+    folder = saved_tokenizers_dir()
+    return sorted(folder.glob("*.json"))[-limit:] if folder.exists() else []
+
+
 class PasteDialog(QDialog):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -422,7 +445,7 @@ class TokenizerPanel(QWidget):
                   "training the tokenizer")
         self.train_job = job
         job.progress.connect(self._train_progress)
-        job.result.connect(lambda tok: self._trained(tok, time.monotonic() - started))
+        job.result.connect(lambda tok: self._trained(tok, time.monotonic() - started, corpus.name))
         job.error.connect(self.session.error)
         job.error.connect(lambda _: self.train_status.setText("Training failed; see the message above."))
         job.cancelled.connect(lambda: self.train_status.setText("Training cancelled. Nothing was changed."))
@@ -444,11 +467,12 @@ class TokenizerPanel(QWidget):
             self.train_progress.setValue(int(p.fraction * 1000))
         self.train_progress.setFormat(p.message)
 
-    def _trained(self, tok: LoadedTokenizer, seconds: float) -> None:
-        corpus = self.session.corpus
-        tok.name = tok.spec.short_label + (f" · {corpus.name}" if corpus else "")
+    def _trained(self, tok: LoadedTokenizer, seconds: float, corpus_name: str) -> None:
+        tok.name = f"{tok.spec.short_label} · {corpus_name}"
         self.session.add_tokenizer(tok)
-        self.train_status.setText(f"Trained {tok.vocab_size:,} tokens in {seconds:.1f} s.")
+        saved = autosave_tokenizer(tok)
+        self.train_status.setText(f"Trained {tok.vocab_size:,} tokens in {seconds:.1f} s."
+                                  + (f" Kept in {saved.parent}." if saved else ""))
 
     def _train_done(self) -> None:
         self.train_job = None
@@ -509,6 +533,16 @@ class TokenizerPanel(QWidget):
         self.save_button.setEnabled(tok is not None)
         self.vocab.set_tokenizer(tok)
         self.retokenize()
+
+    def restore_saved_tokenizers(self) -> None:
+        """Reopen the tokenizers trained in earlier sessions (newest current)."""
+        for path in recent_saved_tokenizers():
+            try:
+                tok = open_tokenizer(path)
+            except UserError:
+                continue  # a damaged file from an earlier session is skipped
+            tok.name = path.stem.split("-", 2)[-1] or tok.name  # drop the date-time prefix
+            self.session.add_tokenizer(tok)
 
     def _choose_tokenizer_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open a tokenizer", str(user_data_dir()),

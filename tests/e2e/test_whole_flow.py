@@ -25,15 +25,16 @@ def test_whole_flow(qtbot, tmp_path, monkeypatch):
         assert "Characters" in panel.corpus_stats.text()
 
         # Train byte-level BPE by clicking, then a character-level one.
+        earlier = len(session.tokenizers)  # tokenizers kept from earlier sessions
         panel.vocab_size.setValue(1000)
         qtbot.mouseClick(panel.train_button, Qt.LeftButton)
-        qtbot.waitUntil(lambda: len(session.tokenizers) == 1, timeout=60_000)
+        qtbot.waitUntil(lambda: len(session.tokenizers) == earlier + 1, timeout=60_000)
         qtbot.waitUntil(lambda: panel.train_job is None)
         bpe = session.tokenizer
         assert bpe.vocab_size == 1000
         panel.kind.setCurrentIndex(panel.kind.findData("char"))
         qtbot.mouseClick(panel.train_button, Qt.LeftButton)
-        qtbot.waitUntil(lambda: len(session.tokenizers) == 2, timeout=60_000)
+        qtbot.waitUntil(lambda: len(session.tokenizers) == earlier + 2, timeout=60_000)
         qtbot.waitUntil(lambda: panel.train_job is None)
 
         # Type and see tokens.
@@ -44,12 +45,12 @@ def test_whole_flow(qtbot, tmp_path, monkeypatch):
 
         # Compare both.
         panel.tabs.setCurrentWidget(panel.compare)
-        qtbot.waitUntil(lambda: len(panel.compare.column_widgets()) == 2)
-        bpe_column = panel.compare.column_widgets()[0]
+        qtbot.waitUntil(lambda: len(panel.compare.column_widgets()) == earlier + 2)
+        bpe_column = next(c for c in panel.compare.column_widgets() if c.tok is bpe)
         assert len(bpe_column.view.pieces) < len("def tokenize(text):")
 
         # Vocabulary of the BPE one.
-        panel.current.setCurrentIndex(0)
+        panel.current.setCurrentIndex(session.tokenizers.index(bpe))
         assert session.tokenizer is bpe
         panel.tabs.setCurrentWidget(panel.vocab)
         assert panel.vocab.vocab_model.rowCount() == 1000

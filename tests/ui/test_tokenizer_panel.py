@@ -198,3 +198,20 @@ def test_opened_bert_tokenizer_shows_special_tokens(qtbot, panel, tmp_path):
     assert panel.token_view.pieces[0].special and panel.token_view.pieces[-1].special
     assert [p.id for p in panel.token_view.pieces] == Tokenizer.from_file(str(path)).encode("The cats sat.").ids
     assert loaded is not None
+
+
+def test_trained_tokenizers_are_kept_for_the_next_session(qtbot, panel, session):
+    from playground.engine.session import Session
+    from playground.ui.tokenizer_panel import TokenizerPanel, saved_tokenizers_dir
+
+    tok = train(qtbot, panel)
+    assert tok.path is not None and tok.path.parent == saved_tokenizers_dir() and tok.path.exists()
+    # A new session (the app started again) finds it.
+    later = Session()
+    again = TokenizerPanel(later)
+    qtbot.addWidget(again)
+    again.restore_saved_tokenizers()
+    names = [t.name for t in later.tokenizers]
+    assert tok.name in names
+    restored = later.tokenizers[names.index(tok.name)]
+    assert [p.id for p in restored.encode("The cat sat.")] == [p.id for p in tok.encode("The cat sat.")]
