@@ -64,10 +64,19 @@ def start_background_work(window) -> None:
             return checkpoint
 
         loader = Job(load_demo, "loading the demo model")
-        # Only if the person has not trained or chosen a model meanwhile.
-        loader.result.connect(lambda c: window.session.checkpoint is None and window.session.set_checkpoint(c))
+        loader.result.connect(lambda checkpoint: adopt_demo(window.session, checkpoint))
         loader.error.connect(window.session.warn)
         loader.start()
+
+
+def adopt_demo(session, checkpoint) -> None:
+    """The demo model becomes current unless the person trained or chose one meanwhile;
+    its tokenizer fills an empty list, so the first window already shows tokens."""
+    if session.checkpoint is None:
+        session.set_checkpoint(checkpoint)
+    if not session.tokenizers:
+        checkpoint.tokenizer.name = "BPE 2,000 · demo model"
+        session.add_tokenizer(checkpoint.tokenizer)
 
 
 def demo_model_dir() -> Optional[Path]:

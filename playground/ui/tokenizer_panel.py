@@ -283,6 +283,7 @@ class TokenizerPanel(QWidget):
         self.input.setToolTip("Type here: the text is split into tokens as you type.")
         self.input.setPlaceholderText("Type or paste text to tokenize…")
         self.token_view = TokenView()
+        self.token_view.setPlaceholderText("Train a tokenizer (left) or open a tokenizer.json to see this text split into tokens.")
         self.counts = QLabel()
         self.counts.setTextFormat(Qt.RichText)
         self.whitespace = QCheckBox("Show whitespace")

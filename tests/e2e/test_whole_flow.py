@@ -25,7 +25,10 @@ def test_whole_flow(qtbot, tmp_path, monkeypatch):
         assert "Characters" in panel.corpus_stats.text()
 
         # Train byte-level BPE by clicking, then a character-level one.
-        earlier = len(session.tokenizers)  # tokenizers kept from earlier sessions
+        # The demo model (and its tokenizer) load at launch: ready before anything is trained.
+        qtbot.waitUntil(lambda: session.checkpoint is not None and bool(session.tokenizers), timeout=60_000)
+        assert session.checkpoint.name == "demo"
+        earlier = len(session.tokenizers)  # the demo's and any kept from earlier sessions
         panel.vocab_size.setValue(1000)
         qtbot.mouseClick(panel.train_button, Qt.LeftButton)
         qtbot.waitUntil(lambda: len(session.tokenizers) == earlier + 1, timeout=60_000)
