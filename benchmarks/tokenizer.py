@@ -35,6 +35,7 @@ from typing import Callable
 
 import tokenizers
 
+from machine_load import OtherLoad  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 from playground.core.corpus import default_corpus, scan_corpus
 from playground.core.progress import CancelToken, Progress
 from playground.core.tokenization import (TRAIN_PIECE_CHARS, LoadedTokenizer, build_tokenizer, spec_for_kind,
@@ -232,56 +233,6 @@ def app_path_breakdown(corpus, tok: tokenizers.Tokenizer, lines: list[str], repe
         free.append(time.perf_counter() - start)
     out["ids"], out["free"] = statistics.median(ids), statistics.median(free)
     return out
-
-
-def _machine_jiffies() -> tuple[int, int, int]:
-    """(busy, steal, total) CPU ticks of the whole machine, from /proc/stat."""
-    fields = [int(x) for x in open("/proc/stat").readline().split()[1:]]
-    user, nice, system, idle, iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
-    busy = user + nice + system + irq + softirq
-    return busy, steal, busy + idle + iowait + steal
-
-
-def _own_jiffies() -> int:
-    """CPU ticks used by this process and its live children (the worker)."""
-    me = os.getpid()
-    total = 0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            raw = open(f"/proc/{entry}/stat").read()
-        except OSError:
-            continue
-        rest = raw[raw.rindex(")") + 2:].split()  # fields after "pid (comm)"
-        if int(entry) == me or int(rest[1]) == me:
-            total += int(rest[11]) + int(rest[12])  # utime + stime
-    return total
-
-
-class OtherLoad:
-    """How much CPU other processes took while we measured (Linux only; None elsewhere)."""
-
-    def __init__(self) -> None:
-        self.start = self._sample()
-
-    @staticmethod
-    def _sample():
-        try:
-            return _machine_jiffies(), _own_jiffies()
-        except (OSError, ValueError, IndexError):
-            return None
-
-    def report(self) -> str:
-        end = self._sample()
-        if self.start is None or end is None:
-            return "other load: unknown (no /proc)"
-        (b0, s0, t0), o0 = self.start
-        (b1, s1, t1), o1 = end
-        total = max(1, t1 - t0)
-        other = max(0, (b1 - b0) - (o1 - o0))
-        return (f"other load while measuring: other processes used {100 * other / total:.0f}% of the machine's "
-                f"CPU time, hypervisor steal {100 * (s1 - s0) / total:.0f}% (0% means a quiet machine)")
 
 
 def mark(ratio: float) -> str:

@@ -59,6 +59,8 @@ import time
 from pathlib import Path
 from typing import Callable, Optional
 
+from machine_load import OtherLoad  # benchmarks/ is on sys.path when run as a script
+
 SPEED_TARGET = 0.95   # the app's tokens/s at least this share of the bare loop's
 STALL_TARGET_MS = 50  # p99 of the window's event-loop stalls while training
 MEMORY_TARGET = 0.25  # the measured increase within this share of the estimate
@@ -117,53 +119,6 @@ def reset_peak_rss() -> bool:
 
 def mib(n: float) -> str:
     return f"{n / 2**20:,.1f} MiB"
-
-
-def _machine_jiffies() -> tuple[int, int, int]:
-    with open("/proc/stat", encoding="ascii") as f:
-        fields = [int(x) for x in f.readline().split()[1:]]
-    user, nice, system, idle, iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
-    busy = user + nice + system + irq + softirq
-    return busy, steal, busy + idle + iowait + steal
-
-
-def _own_jiffies() -> int:
-    """CPU ticks used by this process and its live children."""
-    me = os.getpid()
-    total = 0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            raw = open(f"/proc/{entry}/stat").read()
-        except OSError:
-            continue
-        rest = raw[raw.rindex(")") + 2:].split()
-        if int(entry) == me or int(rest[1]) == me:
-            total += int(rest[11]) + int(rest[12])
-    return total
-
-
-class OtherLoad:
-    """How much CPU other processes took while we measured (Linux only)."""
-
-    def __init__(self) -> None:
-        self.start = self._sample()
-
-    @staticmethod
-    def _sample():
-        try:
-            return _machine_jiffies(), _own_jiffies()
-        except (OSError, ValueError, IndexError):
-            return None
-
-    def share(self) -> Optional[float]:
-        end = self._sample()
-        if self.start is None or end is None:
-            return None
-        (b0, _, t0), o0 = self.start
-        (b1, _, t1), o1 = end
-        return max(0, (b1 - b0) - (o1 - o0)) / max(1, t1 - t0)
 
 
 # -- the setting both sides share ----------------------------------------------------

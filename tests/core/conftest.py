@@ -15,3 +15,15 @@ def stop_tokenizer_workers():
     from playground.core.tokenizer_worker import shutdown_workers
 
     shutdown_workers()
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """One PyTorch thread: as fast for tiny models, and immune to a busy machine
+    (two threads sharing one free core make every operation wait for a time slice)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

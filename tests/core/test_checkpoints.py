@@ -7,7 +7,6 @@ import ast
 import errno
 import json
 import os
-import random
 import shutil
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import torch
 from safetensors import safe_open
 
 import playground.core.checkpoints as checkpoints
+from sample_text import sentences  # tests/core is on sys.path
 from playground.core.checkpoints import (
     Checkpoint,
     checkpoint_dir,
@@ -33,22 +33,7 @@ from playground.core.tokenization import LoadedTokenizer, spec_for_kind, train_i
 from playground.core.training import CheckpointRecord, TrainConfig, TrainingRun
 
 ROOT = Path(__file__).resolve().parents[2]
-WORDS = "the cat sat on a mat and then it ran to the red house where a small dog slept all day".split()
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One PyTorch thread: as fast for these tiny models, and immune to a busy machine
-    (two threads sharing one free core make every operation wait for a time slice)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def sentences(n: int, seed: int = 0) -> str:
-    rng = random.Random(seed)
-    return "".join(" ".join(rng.choice(WORDS) for _ in range(rng.randint(5, 12))) + ".\n" for _ in range(n))
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

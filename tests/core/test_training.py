@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import random
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 
+from sample_text import sentences  # tests/core is on sys.path
 from playground.core.checkpoints import load_checkpoint, read_meta
 from playground.core.config import ModelConfig
 from playground.core.corpus import corpus_from_text
@@ -38,22 +38,7 @@ from playground.core.training import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-WORDS = "the cat sat on a mat and then it ran to the red house where a small dog slept all day".split()
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One PyTorch thread: as fast for these tiny models, and immune to a busy machine
-    (two threads sharing one free core make every operation wait for a time slice)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def sentences(n: int, seed: int = 0) -> str:
-    rng = random.Random(seed)
-    return "".join(" ".join(rng.choice(WORDS) for _ in range(rng.randint(5, 12))) + ".\n" for _ in range(n))
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def bpe(text: str, vocab_size: int = 300) -> LoadedTokenizer:
