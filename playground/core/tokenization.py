@@ -303,7 +303,7 @@ class LoadedTokenizer:
     def model_type(self) -> str:
         return self.description.get("model", {}).get("type", "?")
 
-    @property
+    @cached_property  # a tokenizer never changes once made; panels ask on every keystroke
     def vocab_size(self) -> int:
         """One more than the largest id: a tokenizer.json from elsewhere may skip ids,
         and the model's embedding table must hold every id it can be given."""

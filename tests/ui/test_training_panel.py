@@ -131,7 +131,9 @@ def test_nan_loss_stops_with_advice(qtbot, train_panel, ready_session):
     assert (train_panel.last_run_dir / "last" / "model.safetensors").exists()
 
 
-def test_closing_the_window_mid_run_stops_and_saves(qtbot, ready_session, tmp_path, monkeypatch):
+@pytest.fixture
+def window_training(qtbot, ready_session, tmp_path, monkeypatch):
+    """The real window with a long run under way (a few steps done)."""
     import playground.core.checkpoints as checkpoints
     monkeypatch.setattr(checkpoints, "runs_dir", lambda: tmp_path / "runs")
     from playground.ui.main_window import MainWindow
@@ -143,8 +145,13 @@ def test_closing_the_window_mid_run_stops_and_saves(qtbot, ready_session, tmp_pa
     panel.batch.setValue(4)
     panel.steps.setValue(100_000)
     panel.eval_interval.setValue(1000)
-    panel.start()
+    job = panel.start()
     qtbot.waitUntil(lambda: len(panel.steps_x) > 3, timeout=30_000)
+    return window, panel, job
+
+
+def test_closing_the_window_mid_run_stops_and_saves(qtbot, ready_session, window_training):
+    window, panel, _ = window_training
     asked = []
     window.ask_stop_training = lambda: asked.append(True) or True
     window.close()
@@ -158,19 +165,8 @@ def test_closing_the_window_mid_run_stops_and_saves(qtbot, ready_session, tmp_pa
     assert checkpoint.step >= 3
 
 
-def test_closing_can_be_refused(qtbot, ready_session, tmp_path, monkeypatch):
-    import playground.core.checkpoints as checkpoints
-    monkeypatch.setattr(checkpoints, "runs_dir", lambda: tmp_path / "runs")
-    from playground.ui.main_window import MainWindow
-
-    window = MainWindow(ready_session)
-    qtbot.addWidget(window)
-    window.show()
-    panel = window.training_panel
-    panel.batch.setValue(4)
-    panel.steps.setValue(100_000)
-    job = panel.start()
-    qtbot.waitUntil(lambda: len(panel.steps_x) > 1, timeout=30_000)
+def test_closing_can_be_refused(qtbot, window_training):
+    window, panel, job = window_training
     window.ask_stop_training = lambda: False
     window.close()
     assert job.isRunning() and window.isVisible()
