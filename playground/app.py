@@ -56,34 +56,28 @@ def start_background_work(window) -> None:
     job.error.connect(window.session.error)
     job.start()
 
+    from playground.paths import demo_model_dir
+
     demo = demo_model_dir()
     if demo is not None and window.session.checkpoint is None:
         def load_demo(report, cancel):
             from playground.core.checkpoints import load_checkpoint
-            checkpoint, _ = load_checkpoint(demo)
-            return checkpoint
+            return load_checkpoint(demo)
 
         loader = Job(load_demo, "loading the demo model")
-        loader.result.connect(lambda checkpoint: adopt_demo(window.session, checkpoint))
+        loader.result.connect(lambda loaded: adopt_demo(window.session, *loaded))
         loader.error.connect(window.session.warn)
         loader.start()
 
 
-def adopt_demo(session, checkpoint) -> None:
+def adopt_demo(session, checkpoint, model=None) -> None:
     """The demo model becomes current unless the person trained or chose one meanwhile;
     its tokenizer fills an empty list, so the first window already shows tokens."""
     if session.checkpoint is None:
-        session.set_checkpoint(checkpoint)
+        session.set_checkpoint(checkpoint, model)
     if not session.tokenizers:
         checkpoint.tokenizer.name = "BPE 2,000 · demo model"
         session.add_tokenizer(checkpoint.tokenizer)
-
-
-def demo_model_dir() -> Optional[Path]:
-    """The demo model that ships in models/demo, if this install has it."""
-    from playground.paths import models_dir
-    path = models_dir() / "demo"
-    return path if (path / "config.json").exists() else None
 
 
 def install_excepthook(session) -> None:

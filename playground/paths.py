@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 from platformdirs import user_data_path
 
@@ -18,6 +19,12 @@ def resources_dir() -> Path:
 def models_dir() -> Path:
     """Demo models that ship with the app."""
     return _ROOT / "models"
+
+
+def demo_model_dir() -> Optional[Path]:
+    """The demo model that ships in models/demo, if this install has it."""
+    path = models_dir() / "demo"
+    return path if (path / "config.json").exists() else None
 
 
 def user_data_dir() -> Path:

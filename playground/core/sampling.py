@@ -1,20 +1,464 @@
 """Sampling: turning a model's next-token scores into text.
 
-For now one small helper, `generate_ids`, which the trainer uses for its
-progress samples and the command line for `generate`.
+Each step the model gives a score (logit) for every token of the vocabulary.
+A chain of small *logits processors* reshapes them, always in this order:
+
+    1. repetition penalty  tokens already in the text lose score (CTRL, Keskar et al. 2019):
+                           a positive logit is divided by the penalty, a negative one multiplied
+    2. temperature         every logit divided by T: below 1 sharpens, above 1 flattens
+    3. top-k               only the k best tokens stay
+    4. top-p (nucleus)     only the smallest set of best tokens whose probabilities add up to p
+    5. min-p               only tokens at least min_p times as likely as the best one
+
+and a *decoder* picks the next token:
+
+    greedy   the most likely token after the repetition penalty (temperature and
+             the filters never change which token is best, so they are not applied)
+    sample   a random draw from what is left (a seed makes it repeatable)
+    beam     keeps the `beams` most likely continuations, scored by their summed
+             log-probability (after the repetition penalty) divided by
+             length ** length_penalty; the filters are for sampling and are not applied
+
+Generation reads the prompt once and then feeds one token a step through the
+key/value cache. The model never reads more than its context: a longer text is
+cut from the left (`prepare_prompt` says so), and once the text outgrows the
+window each step re-reads the last `context_length` tokens afresh.
 """
 
 from __future__ import annotations
 
-from typing import Optional, Sequence, Union
+from dataclasses import dataclass, field, replace
+from typing import Callable, Iterator, Optional, Sequence, Union
 
 import torch
 from torch import Tensor
 
 from playground.core.model import GPT, KVCache
+from playground.core.progress import CancelToken, UserError
+
+STRATEGIES = ("greedy", "sample", "beam")
+END_TOKENS = ("<|endoftext|>", "</s>", "<eos>", "[SEP]")  # the first one a tokenizer has ends the text
+CANDIDATES = 10  # how many of the best tokens each generated token remembers
+
+
+@dataclass(frozen=True)
+class SamplingSettings:
+    """Everything that steers generation; the neutral value switches a control off."""
+
+    strategy: str = "sample"
+    temperature: float = 0.8
+    top_k: int = 0                   # 0: off
+    top_p: float = 1.0               # 1: off
+    min_p: float = 0.0               # 0: off
+    repetition_penalty: float = 1.0  # 1: off
+    beams: int = 4
+    length_penalty: float = 1.0
+    early_stopping: bool = True
+    max_new_tokens: int = 100
+    stop_strings: tuple[str, ...] = ()
+    seed: Optional[int] = 0          # None: a different draw every time
+    stop_at_end: bool = True         # stop at the tokenizer's end-of-text token
+
+    def problems(self) -> list[str]:
+        """Sentences naming each setting that cannot work; empty when all is well."""
+        found = []
+        if self.strategy not in STRATEGIES:
+            found.append(f"Unknown strategy {self.strategy!r}: choose one of {', '.join(STRATEGIES)}.")
+        if self.strategy == "sample" and not self.temperature > 0:
+            found.append("Sampling needs a temperature above 0 (use greedy for always the most likely token).")
+        if self.top_k < 0:
+            found.append("top-k must be 0 (off) or more.")
+        if not 0 < self.top_p <= 1:
+            found.append("top-p must be above 0 and at most 1 (1 is off).")
+        if not 0 <= self.min_p < 1:
+            found.append("min-p must be at least 0 (off) and below 1.")
+        if not self.repetition_penalty > 0:
+            found.append("The repetition penalty must be above 0 (1 is off).")
+        if self.strategy == "beam" and self.beams < 1:
+            found.append("Beam search needs at least 1 beam.")
+        if self.max_new_tokens < 0:
+            found.append("Max new tokens must be 0 or more.")
+        return found
+
+    def raise_if_invalid(self) -> None:
+        found = self.problems()
+        if found:
+            raise UserError(" ".join(found))
+
+
+PRESETS = {
+    "deterministic": SamplingSettings(strategy="greedy", temperature=1.0, repetition_penalty=1.0),
+    "balanced": SamplingSettings(strategy="sample", temperature=0.8, top_k=50, top_p=0.95, repetition_penalty=1.1),
+    "creative": SamplingSettings(strategy="sample", temperature=1.1, top_p=0.98, min_p=0.02, repetition_penalty=1.05),
+}
+
+
+# -- logits processors ----------------------------------------------------------
+# Each takes logits [B, V] and the ids seen so far [B, T] and returns new logits.
+# A token a filter removes gets -inf, so its probability becomes exactly 0.
+
+
+@dataclass(frozen=True)
+class RepetitionPenalty:
+    penalty: float
+
+    @property
+    def name(self) -> str:
+        return f"repetition penalty {self.penalty:g}"
+
+    def __call__(self, logits: Tensor, seen: Tensor) -> Tensor:
+        if seen.numel() == 0:
+            return logits
+        scores = torch.gather(logits, 1, seen)
+        scores = torch.where(scores > 0, scores / self.penalty, scores * self.penalty)
+        return logits.scatter(1, seen, scores)
+
+
+@dataclass(frozen=True)
+class Temperature:
+    temperature: float
+
+    @property
+    def name(self) -> str:
+        return f"temperature {self.temperature:g}"
+
+    def __call__(self, logits: Tensor, seen: Tensor) -> Tensor:
+        return logits / self.temperature
+
+
+@dataclass(frozen=True)
+class TopK:
+    k: int
+
+    @property
+    def name(self) -> str:
+        return f"top-k {self.k}"
+
+    def __call__(self, logits: Tensor, seen: Tensor) -> Tensor:
+        if self.k >= logits.size(-1):
+            return logits
+        kth = torch.topk(logits, self.k, dim=-1).values[:, -1:]
+        return logits.masked_fill(logits < kth, float("-inf"))
+
+
+@dataclass(frozen=True)
+class TopP:
+    p: float
+
+    @property
+    def name(self) -> str:
+        return f"top-p {self.p:g}"
+
+    def __call__(self, logits: Tensor, seen: Tensor) -> Tensor:
+        sorted_logits, order = torch.sort(logits, dim=-1, descending=True)
+        probs = torch.softmax(sorted_logits, dim=-1)
+        # A token stays when the tokens before it add up to less than p: the
+        # nucleus is the smallest set that reaches p, and the best token always stays.
+        before = torch.cumsum(probs, dim=-1) - probs
+        drop_sorted = before >= self.p
+        drop = drop_sorted.scatter(1, order, drop_sorted)
+        return logits.masked_fill(drop, float("-inf"))
+
+
+@dataclass(frozen=True)
+class MinP:
+    min_p: float
+
+    @property
+    def name(self) -> str:
+        return f"min-p {self.min_p:g}"
+
+    def __call__(self, logits: Tensor, seen: Tensor) -> Tensor:
+        probs = torch.softmax(logits, dim=-1)
+        floor = self.min_p * probs.max(dim=-1, keepdim=True).values
+        return logits.masked_fill(probs < floor, float("-inf"))
+
+
+Processor = Callable[[Tensor, Tensor], Tensor]
+
+
+def build_processors(settings: SamplingSettings) -> list[Processor]:
+    """The active processors for `settings`, in the documented order."""
+    chain: list[Processor] = []
+    if settings.repetition_penalty != 1.0:
+        chain.append(RepetitionPenalty(settings.repetition_penalty))
+    if settings.strategy != "sample":
+        return chain  # greedy and beam only rank, and the rest never changes the ranking
+    if settings.temperature != 1.0:
+        chain.append(Temperature(settings.temperature))
+    if settings.top_k > 0:
+        chain.append(TopK(settings.top_k))
+    if settings.top_p < 1.0:
+        chain.append(TopP(settings.top_p))
+    if settings.min_p > 0.0:
+        chain.append(MinP(settings.min_p))
+    return chain
+
+
+def apply_processors(logits: Tensor, seen: Tensor, chain: Sequence[Processor]) -> Tensor:
+    for processor in chain:
+        logits = processor(logits, seen)
+    return logits
+
+
+# -- what generation hands out ---------------------------------------------------
+
+
+@dataclass
+class Candidate:
+    """A token the model considered: its id, its text and a probability."""
+
+    id: int
+    text: str
+    prob: float
+
+
+@dataclass
+class Stage:
+    """The distribution after one processor, for the step-by-step view (its best tokens)."""
+
+    name: str
+    candidates: list[Candidate]
+    kept: int  # how many tokens still have a probability above 0
+
+
+@dataclass
+class GeneratedToken:
+    """One new token, with what the model thought of it.
+
+    prob: the model's own probability for it (softmax of the raw logits).
+    chosen_prob: its probability in the distribution it was drawn from (after the processors).
+    before / after: the best candidates before and after the processors.
+    stop_reason: on the last token only, why generation stopped.
+    """
+
+    index: int
+    id: int
+    text: str
+    prob: float
+    chosen_prob: float
+    before: list[Candidate] = field(default_factory=list)
+    after: list[Candidate] = field(default_factory=list)
+    stages: list[Stage] = field(default_factory=list)
+    stop_reason: str = ""
+
+
+@dataclass
+class Beam:
+    """One finished continuation of beam search."""
+
+    ids: list[int]
+    text: str
+    logprob: float        # summed log-probability of its tokens
+    score: float          # logprob / length ** length_penalty: what beams are ranked by
+    finished: bool        # ended with the end-of-text token (else it reached the length limit)
+
+
+@dataclass
+class BeamResult:
+    beams: list[Beam]     # best first
+    steps: int
+    stopped: bool = False  # Stop was pressed: these are the beams so far
+
+
+@dataclass
+class PreparedPrompt:
+    """Prompt ids as the model will read them, and a notice when some were cut."""
+
+    ids: list[int]
+    total_tokens: int
+    cut_tokens: int = 0
+    notice: str = ""
+
+
+# -- helpers ------------------------------------------------------------------------
+
+
+def end_token_id(tokenizer) -> Optional[int]:
+    """The id of the tokenizer's end-of-text token, if it has one."""
+    if tokenizer is None:
+        return None
+    for token in END_TOKENS:
+        if token in tokenizer.special_tokens:
+            found = tokenizer.tokenizer.token_to_id(token)
+            if found is not None:
+                return found
+    return None
+
+
+def prepare_prompt(tokenizer, text: str, context_length: int) -> PreparedPrompt:
+    """Encode `text` for generation.
+
+    An empty prompt starts from the end-of-text token (what the model saw
+    between documents while training), else from a new line. A prompt longer
+    than the context is cut from the left, with a notice.
+    """
+    ids = tokenizer.encode_ids([text])[0] if text else []
+    if not ids:
+        start = end_token_id(tokenizer)
+        ids = [start] if start is not None else tokenizer.encode_ids(["\n"])[0]
+        notice = "The prompt is empty, so the model starts from the beginning of a text."
+        if not ids:
+            raise UserError("This tokenizer cannot encode even a new line, so there is nothing to start from.")
+        return PreparedPrompt(ids=ids, total_tokens=0, notice=notice if text == "" else
+                              "The prompt gave no tokens with this tokenizer, so the model starts from the beginning.")
+    if len(ids) <= context_length:
+        return PreparedPrompt(ids=ids, total_tokens=len(ids))
+    cut = len(ids) - context_length
+    return PreparedPrompt(
+        ids=ids[cut:], total_tokens=len(ids), cut_tokens=cut,
+        notice=(f"The prompt has {len(ids):,} tokens but the model reads at most {context_length:,}: "
+                f"the first {cut:,} are cut and the model sees only the last {context_length:,}."))
+
+
+def _token_text(tokenizer, token_id: int) -> str:
+    if tokenizer is None:
+        return str(token_id)
+    return tokenizer.decode([token_id])
+
+
+def _top(probs: Tensor, tokenizer, n: int = CANDIDATES) -> list[Candidate]:
+    values, ids = torch.topk(probs, min(n, probs.numel()))
+    return [Candidate(int(i), _token_text(tokenizer, int(i)), float(v)) for v, i in zip(values, ids) if v > 0]
+
+
+class _Window:
+    """Feeds a growing sequence through the model, within its context, with or without the cache."""
+
+    def __init__(self, model: GPT, use_cache: bool = True):
+        self.model = model
+        self.context = model.config.context_length
+        self.device = next(model.parameters()).device
+        self.use_cache = use_cache
+        self.cache: Optional[KVCache] = None
+        self.fed = 0  # how many of the sequence's tokens the cache holds
+
+    def logits(self, sequences: list[list[int]]) -> Tensor:
+        """Next-token logits [B, V] for equally long sequences of ids."""
+        length = len(sequences[0])
+        if not self.use_cache:
+            batch = torch.tensor([s[-self.context:] for s in sequences], device=self.device)
+            return self.model(batch, last_only=True).logits[:, -1, :].float()
+        if self.cache is None or self.cache.length + (length - self.fed) > self.context:
+            # Positions are numbered from the window's start, so a full cache
+            # cannot slide along: read the last `context` tokens afresh.
+            self.cache, self.fed = None, max(0, length - self.context)
+        pending = torch.tensor([s[self.fed:] for s in sequences], device=self.device)
+        logits, self.cache = self.model.step(pending, self.cache)
+        self.fed = length
+        return logits.float()
+
+    def reorder(self, rows: Tensor) -> None:
+        if self.cache is not None:
+            self.cache.reorder(rows.to(self.device))
+
+
+class _Detokenizer:
+    """Turns new ids into text piece by piece, holding back a character cut in half."""
+
+    def __init__(self, tokenizer):
+        self.tokenizer = tokenizer
+        self.ids: list[int] = []
+        self.text = ""
+
+    def add(self, token_id: int) -> str:
+        self.ids.append(token_id)
+        if self.tokenizer is None:
+            return ""
+        text = self.tokenizer.decode(self.ids)
+        if text.endswith("\ufffd"):  # a multi-byte character split across tokens: wait for the rest
+            return ""
+        piece = text[len(self.text):] if text.startswith(self.text) else text
+        self.text = text
+        return piece
+
+
+# -- greedy and sampling ------------------------------------------------------------------
 
 
 @torch.no_grad()
+def generate_tokens(
+    model: GPT,
+    prompt_ids: Sequence[int],
+    settings: SamplingSettings,
+    tokenizer=None,
+    cancel: Optional[CancelToken] = None,
+    generator: Optional[torch.Generator] = None,
+    use_cache: bool = True,
+    explain: bool = False,
+) -> Iterator[GeneratedToken]:
+    """Continue `prompt_ids` one token at a time (greedy or sample), yielding each new token.
+
+    The last token yielded carries `stop_reason`. Stops at `max_new_tokens`, at
+    the end-of-text token (when `stop_at_end`), at a stop string (needs
+    `tokenizer`), or when `cancel` is set. `explain` records every processor's
+    distribution in `stages` (the step-by-step view). `generator` defaults to
+    one seeded with `settings.seed`.
+    """
+    settings.raise_if_invalid()
+    if settings.strategy == "beam":
+        raise ValueError("Use beam_search for beam search.")
+    if not prompt_ids:
+        raise UserError("Generation needs at least one token to start from.")
+    if generator is None:
+        generator = torch.Generator()
+        if settings.seed is None:
+            generator.seed()
+        else:
+            generator.manual_seed(settings.seed)
+    chain = build_processors(settings)
+    end_id = end_token_id(tokenizer) if settings.stop_at_end else None
+    sequence = list(prompt_ids)
+    window = _Window(model, use_cache)
+    text = _Detokenizer(tokenizer)
+    was_training = model.training
+    model.eval()
+    try:
+        for index in range(settings.max_new_tokens):
+            if cancel is not None and cancel.cancelled:
+                return
+            raw = window.logits([sequence])
+            seen = torch.tensor([sequence[-window.context:]], device=raw.device)
+            stages = _stages(raw, seen, chain, tokenizer) if explain else []
+            logits = apply_processors(raw, seen, chain)[0]
+            probs = torch.softmax(logits, dim=-1)
+            if settings.strategy == "greedy":
+                token = int(torch.argmax(logits))
+            else:
+                draw = probs if generator.device == probs.device else probs.to(generator.device)
+                token = int(torch.multinomial(draw, 1, generator=generator))
+            raw_probs = torch.softmax(raw[0], dim=-1)
+            sequence.append(token)
+            piece = text.add(token)
+            out = GeneratedToken(
+                index=index, id=token, text=piece, prob=float(raw_probs[token]), chosen_prob=float(probs[token]),
+                before=_top(raw_probs, tokenizer), after=_top(probs, tokenizer), stages=stages)
+            if token == end_id:
+                out.stop_reason = "the end-of-text token"
+            elif any(s and s in text.text for s in settings.stop_strings):
+                out.stop_reason = "a stop string"
+            elif index == settings.max_new_tokens - 1:
+                out.stop_reason = "max new tokens"
+            yield out
+            if out.stop_reason:
+                return
+    finally:
+        model.train(was_training)
+
+
+def _stages(raw: Tensor, seen: Tensor, chain: Sequence[Processor], tokenizer) -> list[Stage]:
+    def stage(name: str, logits: Tensor) -> Stage:
+        probs = torch.softmax(logits[0], dim=-1)
+        return Stage(name, _top(probs, tokenizer), int((probs > 0).sum()))
+
+    stages = [stage("the model", raw)]
+    logits = raw
+    for processor in chain:
+        logits = processor(logits, seen)
+        stages.append(stage(processor.name, logits))
+    return stages
+
+
 def generate_ids(
     model: GPT,
     ids: Union[Sequence[int], Tensor],
@@ -23,57 +467,104 @@ def generate_ids(
     top_k: Optional[int] = None,
     generator: Optional[torch.Generator] = None,
 ) -> list[int]:
-    """Continue the token ids `ids`; return only the `max_new_tokens` new ids.
-
-    temperature 0 picks the most likely token every time (greedy); above 0 the
-    scores are divided by it and a token is drawn (from the `top_k` best if
-    given), using `generator` if given so that a seed gives the same text.
-
-    The key/value cache feeds each new token once. The model never reads more
-    than its context length: once the text is longer, each step re-reads the
-    last `context_length` tokens from a fresh cache (positions are numbered
-    from the window's start, so a cache cannot simply slide along).
-    """
+    """The `max_new_tokens` ids after `ids`: greedy at temperature 0, else drawn (from the `top_k` best)."""
     if isinstance(ids, Tensor):
         ids = ids.flatten().tolist()
     if not ids:
         raise ValueError("generate_ids needs at least one token to start from.")
-    window = model.config.context_length
-    device = next(model.parameters()).device
+    settings = SamplingSettings(
+        strategy="greedy" if temperature <= 0 else "sample", temperature=temperature if temperature > 0 else 1.0,
+        top_k=top_k or 0, max_new_tokens=max_new_tokens, stop_at_end=False)
+    return [t.id for t in generate_tokens(model, ids, settings, generator=generator or torch.Generator())]
+
+
+# -- beam search -------------------------------------------------------------------------
+
+
+@torch.no_grad()
+def beam_search(
+    model: GPT,
+    prompt_ids: Sequence[int],
+    settings: SamplingSettings,
+    tokenizer=None,
+    cancel: Optional[CancelToken] = None,
+    on_step: Optional[Callable[[int, list[Beam]], None]] = None,
+    use_cache: bool = True,
+) -> BeamResult:
+    """Keep the `settings.beams` best continuations of `prompt_ids`; return them best first.
+
+    A beam that produces the end-of-text token is finished. With
+    `early_stopping` the search ends as soon as `beams` beams have finished;
+    without it, once no live beam can still beat the worst finished one. Stop
+    (`cancel`) ends the search and returns the beams so far. `on_step` sees the
+    live beams after every step (for a live view).
+    """
+    settings.raise_if_invalid()
+    if not prompt_ids:
+        raise UserError("Generation needs at least one token to start from.")
+    width = settings.beams
+    chain = build_processors(replace(settings, strategy="beam"))
+    end_id = end_token_id(tokenizer) if settings.stop_at_end else None
+    window = _Window(model, use_cache)
     was_training = model.training
     model.eval()
+
+    def score(logprob: float, length: int) -> float:
+        return logprob / max(1, length) ** settings.length_penalty
+
+    def as_beam(new_ids: list[int], logprob: float, finished: bool) -> Beam:
+        text = tokenizer.decode(new_ids) if tokenizer is not None else ""
+        return Beam(list(new_ids), text, logprob, score(logprob, len(new_ids)), finished)
+
+    prompt = list(prompt_ids)
+    live: list[tuple[list[int], float]] = [([], 0.0)]  # (new ids, summed log-probability)
+    done: list[Beam] = []
+    steps, stopped = 0, False
     try:
-        sequence = list(ids)
-        new: list[int] = []
-        cache: Optional[KVCache] = None
-        pending = sequence[-window:]  # tokens not yet in the cache
-        for _ in range(max_new_tokens):
-            if cache is not None and cache.length + len(pending) > window:
-                cache, pending = None, sequence[-window:]
-            logits, cache = model.step(torch.tensor([pending], device=device), cache)
-            next_id = pick(logits[0].float(), temperature, top_k, generator)
-            sequence.append(next_id)
-            new.append(next_id)
-            pending = [next_id]
-        return new
+        for steps in range(1, settings.max_new_tokens + 1):
+            if cancel is not None and cancel.cancelled:
+                stopped, steps = True, steps - 1
+                break
+            sequences = [prompt + ids for ids, _ in live]
+            raw = window.logits(sequences)
+            seen = torch.tensor([s[-window.context:] for s in sequences], device=raw.device)
+            logprobs = torch.log_softmax(apply_processors(raw, seen, chain), dim=-1)
+            totals = torch.tensor([lp for _, lp in live], device=raw.device)[:, None] + logprobs
+            values, flat = torch.topk(totals.flatten(), min(2 * width, totals.numel()))
+            vocab = logprobs.size(-1)
+            next_live, rows = [], []
+            for value, index in zip(values.tolist(), flat.tolist()):
+                row, token = divmod(index, vocab)
+                ids = live[row][0] + [token]
+                if token == end_id:
+                    done.append(as_beam(ids, value, True))
+                elif len(next_live) < width:
+                    next_live.append((ids, value))
+                    rows.append(row)
+                if len(next_live) == width:
+                    break
+            live = next_live
+            window.reorder(torch.tensor(rows))
+            if on_step is not None:
+                on_step(steps, [as_beam(ids, lp, False) for ids, lp in live])
+            if _beams_done(settings, done, live, steps, score):
+                break
     finally:
         model.train(was_training)
+    beams = done + [as_beam(ids, lp, False) for ids, lp in live]
+    beams.sort(key=lambda b: b.score, reverse=True)
+    return BeamResult(beams=beams[:width], steps=steps, stopped=stopped)
 
 
-def pick(
-    logits: Tensor,
-    temperature: float = 0.0,
-    top_k: Optional[int] = None,
-    generator: Optional[torch.Generator] = None,
-) -> int:
-    """One token id from scores [vocab_size]: greedy at temperature 0, else a draw."""
-    if temperature <= 0:
-        return int(torch.argmax(logits))
-    logits = logits / temperature
-    if top_k is not None and top_k < logits.numel():
-        kth = torch.topk(logits, top_k).values[-1]
-        logits = logits.masked_fill(logits < kth, float("-inf"))
-    probs = torch.softmax(logits, dim=-1)
-    if generator is not None and generator.device != probs.device:
-        probs = probs.to(generator.device)
-    return int(torch.multinomial(probs, 1, generator=generator))
+def _beams_done(settings, done: list[Beam], live, steps: int, score) -> bool:
+    if not live:
+        return True
+    if len(done) < settings.beams:
+        return False
+    if settings.early_stopping:
+        return True
+    # Log-probabilities only fall, so the best live beam's score now bounds what it can reach
+    # (for length_penalty <= 1, as used here; a heuristic beyond that, as in other libraries).
+    worst_kept = sorted((b.score for b in done), reverse=True)[settings.beams - 1]
+    return max(score(lp, steps) for _, lp in live) <= worst_kept
+

@@ -13,6 +13,7 @@ from playground.core.config import ModelConfig
 from playground.core.corpus import Corpus, CorpusStats
 from playground.core.devices import DeviceInfo
 from playground.core.tokenization import LoadedTokenizer
+from playground.engine.models import ModelStore
 
 
 class Session(QObject):
@@ -25,6 +26,8 @@ class Session(QObject):
     checkpoint_changed = Signal(object)    # the current trained model: a Checkpoint (or None)
     training_changed = Signal(bool)        # a training run started (True) or ended (False)
     message = Signal(str, str)             # level ("error", "warning", "info"), text
+    prompt_sent = Signal(object)           # a PromptTemplate the Prompt panel hands to Generate
+    show_step = Signal(str)                # a panel asks the window to show another step ("generate", "train", ...)
 
     def __init__(self) -> None:
         super().__init__()
@@ -37,6 +40,8 @@ class Session(QObject):
         self.model_config_ok = False       # True when the Build panel found no problem
         self.checkpoint = None             # playground.core.checkpoints.Checkpoint
         self.training = False
+        self.models = ModelStore()         # the checkpoint's weights, for Generate and Attention
+        self.prompt = None                 # the last PromptTemplate sent to Generate
 
     def set_corpus(self, corpus: Corpus, stats: Optional[CorpusStats]) -> None:
         self.corpus, self.corpus_stats = corpus, stats
@@ -68,9 +73,18 @@ class Session(QObject):
         self.model_config, self.model_config_ok = config, ok
         self.model_config_changed.emit(config)
 
-    def set_checkpoint(self, checkpoint) -> None:
+    def set_checkpoint(self, checkpoint, model=None) -> None:
+        """Make `checkpoint` the current model; pass its `model` when it is loaded already."""
+        if model is not None:
+            self.models.offer(checkpoint, model)
         self.checkpoint = checkpoint
         self.checkpoint_changed.emit(checkpoint)
+
+    def send_prompt(self, template) -> None:
+        """Hand a prompt template to the Generate panel and ask the window to show it."""
+        self.prompt = template
+        self.prompt_sent.emit(template)
+        self.show_step.emit("generate")
 
     def set_training(self, running: bool) -> None:
         self.training = running

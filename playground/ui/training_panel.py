@@ -568,11 +568,11 @@ class TrainingPanel(QWidget):
                 shutil.rmtree(run_dir, ignore_errors=True)
             return
         try:
-            checkpoint, _ = load_checkpoint(run_dir)
+            checkpoint, model = load_checkpoint(run_dir)
         except UserError as e:
             self.session.error(str(e))
             return
-        self.session.set_checkpoint(checkpoint)
+        self.session.set_checkpoint(checkpoint, model)
 
     def _on_cancelled(self) -> None:
         self.progress.setFormat("Stopped.")

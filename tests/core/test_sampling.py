@@ -1,0 +1,284 @@
+"""Sampling: each logits processor, the decoders, the cache, and the prompt's edges."""
+
+import itertools
+
+import pytest
+import torch
+
+from playground.core.config import ModelConfig
+from playground.core.model import GPT
+from playground.core.progress import CancelToken, UserError
+from playground.core.sampling import (
+    PRESETS, MinP, RepetitionPenalty, SamplingSettings, Temperature, TopK, TopP, beam_search, build_processors,
+    generate_tokens, prepare_prompt,
+)
+
+VOCAB = 40
+
+
+class LetterTokenizer:
+    """A stand-in tokenizer: id i is the letter chr(97 + i % 26); id `end` is the end-of-text token."""
+
+    special_tokens = frozenset({"<|endoftext|>"})
+
+    def __init__(self, end=0):
+        self.end = end
+        self.tokenizer = self  # LoadedTokenizer keeps the library's tokenizer here
+
+    def token_to_id(self, token):
+        return self.end if token == "<|endoftext|>" else None
+
+    def decode(self, ids):
+        return "".join("" if i == self.end else chr(97 + i % 26) for i in ids)
+
+    def encode_ids(self, texts):
+        return [[ord(c) - 96 for c in text if c.isalpha()] for text in texts]
+
+
+@pytest.fixture(scope="module")
+def model(one_thread):
+    torch.manual_seed(0)
+    model = GPT(ModelConfig.gpt2_style(vocab_size=VOCAB, context_length=16, n_layer=2, n_head=2, n_embd=32,
+                                        tie_weights=False))
+    # Sharper than a fresh model's near-uniform scores, so that the filters matter.
+    with torch.no_grad():
+        model.lm_head.weight.mul_(15)
+    return model.eval()
+
+
+def full_logits(model, sequence):
+    with torch.no_grad():
+        return model(torch.tensor([sequence[-model.config.context_length:]])).logits[0, -1]
+
+
+def run(model, settings, prompt=(1, 2, 3), **kwargs):
+    return list(generate_tokens(model, list(prompt), settings, **kwargs))
+
+
+# -- processors ----------------------------------------------------------------------
+
+
+def test_repetition_penalty_divides_positive_and_multiplies_negative_scores():
+    logits = torch.tensor([[2.0, -2.0, 1.0, 3.0]])
+    out = RepetitionPenalty(2.0)(logits, torch.tensor([[0, 1, 1]]))
+    assert out.tolist() == [[1.0, -4.0, 1.0, 3.0]]
+
+
+def test_temperature_divides():
+    assert Temperature(0.5)(torch.tensor([[1.0, -3.0]]), torch.empty(1, 0, dtype=torch.long)).tolist() == [[2.0, -6.0]]
+
+
+def test_top_k_keeps_exactly_the_k_best():
+    logits = torch.tensor([[0.1, 3.0, 2.0, -1.0, 2.5]])
+    out = TopK(2)(logits, None)
+    assert torch.isfinite(out).tolist() == [[False, True, False, False, True]]
+    assert TopK(10)(logits, None).equal(logits)
+
+
+def test_top_p_keeps_the_smallest_set_reaching_p():
+    probs = torch.tensor([[0.5, 0.3, 0.15, 0.05]])
+    logits = probs.log()
+    keep = lambda p: torch.isfinite(TopP(p)(logits, None))[0].tolist()  # noqa: E731
+    assert keep(0.5) == [True, False, False, False]
+    assert keep(0.6) == [True, True, False, False]
+    assert keep(0.8) == [True, True, False, False]   # 0.5 + 0.3 already reaches 0.8
+    assert keep(0.81) == [True, True, True, False]
+    assert keep(0.01) == [True, False, False, False]  # the best token always stays
+
+
+def test_min_p_drops_tokens_far_below_the_best():
+    logits = torch.tensor([[0.5, 0.3, 0.15, 0.05]]).log()
+    assert torch.isfinite(MinP(0.2)(logits, None))[0].tolist() == [True, True, True, False]
+
+
+def test_processors_come_in_the_documented_order_and_only_when_on():
+    names = [p.name for p in build_processors(SamplingSettings(
+        strategy="sample", temperature=0.7, top_k=5, top_p=0.9, min_p=0.1, repetition_penalty=1.2))]
+    assert names == ["repetition penalty 1.2", "temperature 0.7", "top-k 5", "top-p 0.9", "min-p 0.1"]
+    assert build_processors(SamplingSettings(strategy="sample", temperature=1.0)) == []
+    # greedy and beam only rank: temperature and the filters never change the best token
+    assert [p.name for p in build_processors(SamplingSettings(
+        strategy="greedy", temperature=0.5, top_k=3, repetition_penalty=1.3))] == ["repetition penalty 1.3"]
+
+
+def test_settings_that_cannot_work_are_named():
+    with pytest.raises(UserError, match="top-p"):
+        SamplingSettings(top_p=0).raise_if_invalid()
+    with pytest.raises(UserError, match="temperature"):
+        SamplingSettings(strategy="sample", temperature=0).raise_if_invalid()
+    assert all(not s.problems() for s in PRESETS.values())
+
+
+# -- decoders ---------------------------------------------------------------------------
+
+
+def test_greedy_is_the_argmax_at_every_step(model):
+    tokens = run(model, SamplingSettings(strategy="greedy", max_new_tokens=20, stop_at_end=False))
+    sequence = [1, 2, 3]
+    for token in tokens:
+        assert token.id == int(full_logits(model, sequence).argmax())
+        sequence.append(token.id)
+    assert len(tokens) == 20  # runs past the 16-token context
+    assert tokens[-1].stop_reason == "max new tokens"
+
+
+def test_greedy_with_a_repetition_penalty_is_the_argmax_of_the_penalised_scores(model):
+    tokens = run(model, SamplingSettings(strategy="greedy", repetition_penalty=1.5, max_new_tokens=12,
+                                         stop_at_end=False))
+    sequence = [1, 2, 3]
+    for token in tokens:
+        logits = RepetitionPenalty(1.5)(full_logits(model, sequence)[None], torch.tensor([sequence[-16:]]))
+        assert token.id == int(logits.argmax())
+        sequence.append(token.id)
+
+
+def test_a_temperature_near_zero_gives_the_greedy_text(model):
+    greedy = [t.id for t in run(model, SamplingSettings(strategy="greedy", max_new_tokens=15, stop_at_end=False))]
+    cold = [t.id for t in run(model, SamplingSettings(strategy="sample", temperature=1e-4, max_new_tokens=15,
+                                                      stop_at_end=False, seed=7))]
+    assert cold == greedy
+
+
+def test_the_same_seed_gives_the_same_text_and_another_seed_another(model):
+    def draw(seed):
+        settings = SamplingSettings(strategy="sample", temperature=1.5, max_new_tokens=25, stop_at_end=False, seed=seed)
+        return [t.id for t in run(model, settings)]
+
+    assert draw(3) == draw(3)
+    assert draw(3) != draw(4)
+
+
+@pytest.mark.parametrize("k", [1, 3, 7])
+def test_top_k_never_emits_a_token_outside_the_top_k(model, k):
+    settings = SamplingSettings(strategy="sample", temperature=3.0, top_k=k, max_new_tokens=40, stop_at_end=False)
+    sequence = [1, 2, 3]
+    for token in run(model, settings):
+        best = torch.topk(full_logits(model, sequence), k).indices.tolist()
+        assert token.id in best
+        sequence.append(token.id)
+
+
+@pytest.mark.parametrize("p", [0.3, 0.7, 0.9])
+def test_top_p_never_emits_a_token_outside_the_nucleus(model, p):
+    settings = SamplingSettings(strategy="sample", temperature=1.0, top_p=p, max_new_tokens=40, stop_at_end=False)
+    sequence = [1, 2, 3]
+    for token in run(model, settings):
+        probs = torch.softmax(full_logits(model, sequence), dim=-1)
+        more_likely = probs[probs > probs[token.id]].sum()
+        assert more_likely < p  # the tokens ranked above it had not reached p yet
+        sequence.append(token.id)
+
+
+def test_each_token_carries_its_probabilities_and_candidates(model):
+    settings = SamplingSettings(strategy="sample", temperature=0.7, top_k=4, max_new_tokens=5, stop_at_end=False)
+    tokens = run(model, settings, tokenizer=LetterTokenizer(), explain=True)
+    sequence = [1, 2, 3]
+    for token in tokens:
+        probs = torch.softmax(full_logits(model, sequence), dim=-1)
+        assert token.prob == pytest.approx(float(probs[token.id]), abs=1e-5)
+        assert [c.id for c in token.before] == torch.topk(probs, 10).indices.tolist()
+        assert len(token.after) <= 4 and sum(c.prob for c in token.after) == pytest.approx(1, abs=1e-5)
+        assert token.chosen_prob == pytest.approx(next(c.prob for c in token.after if c.id == token.id))
+        assert [s.name for s in token.stages] == ["the model", "temperature 0.7", "top-k 4"]
+        assert token.stages[-1].kept == 4
+        sequence.append(token.id)
+    assert "".join(t.text for t in tokens) == LetterTokenizer().decode([t.id for t in tokens])
+
+
+@pytest.mark.parametrize("strategy", ["greedy", "sample"])
+def test_the_cache_gives_the_same_tokens_as_reading_everything_again(model, strategy):
+    settings = SamplingSettings(strategy=strategy, temperature=1.2, max_new_tokens=30, stop_at_end=False, seed=5)
+    cached = run(model, settings, use_cache=True)
+    uncached = run(model, settings, use_cache=False)
+    assert [t.id for t in cached] == [t.id for t in uncached]
+    assert [t.prob for t in cached] == pytest.approx([t.prob for t in uncached], abs=1e-4)
+
+
+def test_stop_strings_and_the_end_token_stop_generation(model):
+    tokenizer = LetterTokenizer()
+    free = run(model, SamplingSettings(strategy="greedy", max_new_tokens=30, stop_at_end=False), tokenizer=tokenizer)
+    text = "".join(t.text for t in free)
+    stop = text[5:7]
+    stopped = run(model, SamplingSettings(strategy="greedy", max_new_tokens=30, stop_at_end=False,
+                                          stop_strings=(stop,)), tokenizer=tokenizer)
+    assert stopped[-1].stop_reason == "a stop string"
+    assert stop in "".join(t.text for t in stopped) and len(stopped) <= 7
+
+    end = free[2].id  # call the third token the end of the text
+    ended = run(model, SamplingSettings(strategy="greedy", max_new_tokens=30), tokenizer=LetterTokenizer(end))
+    assert ended[-1].stop_reason == "the end-of-text token" and ended[-1].id == end and len(ended) <= 3
+
+
+def test_cancel_stops_the_stream(model):
+    cancel = CancelToken()
+    stream = generate_tokens(model, [1, 2], SamplingSettings(strategy="greedy", max_new_tokens=50), cancel=cancel)
+    first = [next(stream), next(stream)]
+    cancel.cancel()
+    assert list(stream) == [] and len(first) == 2
+
+
+# -- beam search -------------------------------------------------------------------------
+
+
+def test_beam_width_one_is_greedy(model):
+    greedy = [t.id for t in run(model, SamplingSettings(strategy="greedy", max_new_tokens=20, stop_at_end=False))]
+    result = beam_search(model, [1, 2, 3], SamplingSettings(strategy="beam", beams=1, max_new_tokens=20,
+                                                            stop_at_end=False))
+    assert result.beams[0].ids == greedy and result.steps == 20
+
+
+def test_a_wide_enough_beam_finds_the_most_likely_continuation(model):
+    # Keeping every two-token continuation makes a three-token search exhaustive.
+    settings = SamplingSettings(strategy="beam", beams=VOCAB * VOCAB, length_penalty=0.0, max_new_tokens=3,
+                                stop_at_end=False)
+    result = beam_search(model, [4, 5], settings)
+
+    pairs = torch.tensor(list(itertools.product(range(VOCAB), repeat=2)))
+    with torch.no_grad():
+        batch = torch.cat([torch.tensor([[4, 5]]).expand(len(pairs), 2), pairs], dim=1)
+        logprobs = torch.log_softmax(model(batch).logits, dim=-1)  # [pairs, 4, V]
+    totals = (logprobs[:, 1].gather(1, pairs[:, :1]) + logprobs[:, 2].gather(1, pairs[:, 1:]))[:, :1]
+    totals = totals + logprobs[:, 3]  # every third token
+    best = int(totals.flatten().argmax())
+    pair, third = divmod(best, VOCAB)
+    assert result.beams[0].ids == pairs[pair].tolist() + [third]
+    assert result.beams[0].logprob == pytest.approx(float(totals.flatten()[best]), abs=1e-3)
+
+
+def test_beam_search_with_and_without_the_cache_agree(model):
+    settings = SamplingSettings(strategy="beam", beams=3, max_new_tokens=20, stop_at_end=False)
+    cached = beam_search(model, [1, 2, 3], settings)
+    uncached = beam_search(model, [1, 2, 3], settings, use_cache=False)
+    assert [b.ids for b in cached.beams] == [b.ids for b in uncached.beams]
+    assert len(cached.beams) == 3
+    assert [b.score for b in cached.beams] == sorted((b.score for b in cached.beams), reverse=True)
+
+
+def test_stop_in_the_middle_of_beam_search_keeps_the_beams_so_far(model):
+    cancel = CancelToken()
+    seen = []
+
+    def on_step(step, beams):
+        seen.append(step)
+        if step == 4:
+            cancel.cancel()
+
+    result = beam_search(model, [1, 2], SamplingSettings(strategy="beam", beams=3, max_new_tokens=30,
+                                                          stop_at_end=False), cancel=cancel, on_step=on_step)
+    assert result.stopped and result.steps == 4 and seen == [1, 2, 3, 4]
+    assert all(len(b.ids) == 4 for b in result.beams)
+
+
+# -- the prompt --------------------------------------------------------------------------
+
+
+def test_a_prompt_longer_than_the_context_is_cut_from_the_left_with_a_notice():
+    prepared = prepare_prompt(LetterTokenizer(), "abcdefghij", context_length=4)
+    assert prepared.ids == [7, 8, 9, 10] and prepared.cut_tokens == 6
+    assert "first 6" in prepared.notice and "10 tokens" in prepared.notice
+    assert prepare_prompt(LetterTokenizer(), "abc", 4).notice == ""
+
+
+def test_an_empty_prompt_starts_from_the_end_of_text_token():
+    prepared = prepare_prompt(LetterTokenizer(), "", context_length=4)
+    assert prepared.ids == [0] and "empty" in prepared.notice
