@@ -1,0 +1,863 @@
+"""The Prompt step: build a prompt from an instruction, worked examples and a query, and see what the model reads.
+
+Templates, modes and rendering live in `core.prompts`; this panel edits a
+template, shows the rendered prompt with its parts coloured, counts its tokens
+against the model's context (and shows what a too-long prompt loses), and hands
+the template to the Generate step.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Optional
+
+from PySide6.QtCore import QEvent, Qt, QTimer
+from PySide6.QtGui import QColor, QFont, QKeySequence, QShortcut, QTextCharFormat, QTextCursor
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout,
+                               QHeaderView, QLabel, QLineEdit, QMessageBox, QPlainTextEdit, QProgressBar,
+                               QPushButton, QScrollArea, QSpinBox, QSplitter, QTableWidget, QTableWidgetItem,
+                               QTabWidget, QTextEdit, QToolTip, QVBoxLayout, QWidget)
+
+from playground.core.progress import UserError
+from playground.core.prompts import (MODE_HELP, MODE_LABELS, MODES, Example, PromptFit, PromptTemplate,
+                                     RenderedPrompt, builtin_templates, fit_prompt, generation_reserve,
+                                     load_template, save_template)
+from playground.engine.session import Session
+from playground.paths import user_data_dir
+
+INSTRUCTION_BG = "#fbdcae"
+EXAMPLE_BGS = ("#cfe2fb", "#b5d0f5")   # alternate, so neighbouring examples stay apart
+QUERY_BG = "#c8ebcf"
+PART_FG = "#1a1a1a"
+CUT_FG, CUT_BG = "#8c8c8c", "#ececec"
+WARNING_COLOUR = "#8a5a00"
+ERROR_COLOUR = "#b3261e"
+MUTED_COLOUR = "#5f6368"
+UNUSED_FG = "#9a9a9a"
+
+COL_ON, COL_INPUT, COL_OUTPUT, COL_REASONING = range(4)
+FORMAT_TIPS = {
+    "example_format": "How each example is written out. Placeholders: {input}, {output}, {reasoning}. "
+                      "Write {{ and }} for a literal brace.",
+    "cot_format": "How each example is written in chain-of-thought mode: its reasoning comes before the output. "
+                  "Placeholders: {input}, {output}, {reasoning}.",
+    "query_format": "How the query is written. Only {input} (the output is what the model writes). Its end, "
+                    "such as \"Output:\", is the output prefix: where the model starts writing.",
+    "cot_query_format": "The query in chain-of-thought mode: it ends where the reasoning should start, "
+                        "so the model writes its steps before the answer. Only {input}.",
+}
+
+
+def escape_separator(text: str) -> str:
+    """A separator as one line: a line break shown as \\n, a tab as \\t."""
+    return text.replace("\\", "\\\\").replace("\n", "\\n").replace("\t", "\\t")
+
+
+def unescape_separator(text: str) -> str:
+    return re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t", "\\": "\\"}.get(m.group(1), m.group(0)), text)
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-").lower() or "template"
+
+
+class PromptPreview(QTextEdit):
+    """The rendered prompt, read-only, its parts coloured; hovering tells which part is where."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setReadOnly(True)
+        self.setMouseTracking(True)
+        font = QFont("DejaVu Sans Mono")
+        font.setStyleHint(QFont.Monospace)
+        font.setPointSize(10)
+        self.setFont(font)
+        self.rendered: Optional[RenderedPrompt] = None
+        self.cut_chars = 0
+
+    def show_prompt(self, rendered: Optional[RenderedPrompt], cut_chars: int = 0) -> None:
+        self.rendered, self.cut_chars = rendered, cut_chars
+        self.clear()
+        if rendered is None:
+            return
+        cursor = QTextCursor(self.document())
+        cut = QTextCharFormat()
+        cut.setForeground(QColor(CUT_FG))
+        cut.setBackground(QColor(CUT_BG))
+        cut.setFontStrikeOut(True)
+        n_example = 0
+        for part in rendered.parts:
+            fmt = QTextCharFormat()
+            if part.kind != "separator":
+                fmt.setForeground(QColor(PART_FG))   # dark on the light colours, whatever the theme
+            if part.kind == "instruction":
+                fmt.setBackground(QColor(INSTRUCTION_BG))
+            elif part.kind == "example":
+                fmt.setBackground(QColor(EXAMPLE_BGS[n_example % 2]))
+                n_example += 1
+            elif part.kind == "query":
+                fmt.setBackground(QColor(QUERY_BG))
+            split = min(max(cut_chars - part.start, 0), len(part.text))
+            if split:
+                cursor.insertText(part.text[:split], cut)
+            if split < len(part.text):
+                cursor.insertText(part.text[split:], fmt)
+        self.moveCursor(QTextCursor.End)  # the end is what the model continues
+        self.ensureCursorVisible()
+
+    def viewportEvent(self, event) -> bool:  # noqa: N802
+        if event.type() == QEvent.ToolTip and self.rendered is not None:
+            offset = self.cursorForPosition(event.pos()).position()
+            part = self.rendered.part_at(offset)
+            if part is None or part.kind == "separator":
+                QToolTip.hideText()
+            else:
+                tip = {"instruction": "<b>Instruction</b>: what to do, in words.",
+                       "query": "<b>Query</b>: the input you ask about. The model writes what comes next."}.get(
+                    part.kind, f"<b>Example {part.example + 1 if part.example is not None else ''}</b>: "
+                               "a worked input and output the model can copy.")
+                if offset < self.cut_chars:
+                    tip += "<br><i>Cut: this lies beyond the context, so the model never reads it.</i>"
+                QToolTip.showText(event.globalPos(), tip, self)
+            return True
+        return super().viewportEvent(event)
+
+
+class PromptPanel(QWidget):
+    """Template, mode and parts on the left; examples and the live prompt with its token count on the right."""
+
+    title = "Prompt"
+    concept = (
+        "<b>Prompting</b><br>A language model only continues text. To pose a task, write the start of "
+        "a document whose natural continuation is the answer.<br><br><i>Zero-shot</i> gives only the "
+        "request; <i>one-shot</i> and <i>few-shot</i> first show worked examples, so the model can copy "
+        "the pattern: the format, the labels, how long an answer is. <i>Chain-of-thought</i> examples "
+        "show their steps too.<br><br>Examples cost context: watch the token count.")
+
+    DEBOUNCE_MS = 100
+
+    def __init__(self, session: Session, parent=None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.rendered: Optional[RenderedPrompt] = None
+        self.fit: Optional[PromptFit] = None
+        self.n_tokens: Optional[int] = None
+        self.window: Optional[int] = None         # tokens the model reads for a prompt (None: unknown)
+        self.problem = ""                         # why the template does not render, or ""
+        self._originals: dict[str, PromptTemplate] = {}   # combo key -> the template as loaded
+        self._edited: dict[str, PromptTemplate] = {}      # combo key -> the person's edited copy
+        self._key: Optional[str] = None
+        self._description = ""
+        self._loading = False
+        self._refresh_timer = QTimer(self, singleShot=True, interval=self.DEBOUNCE_MS, timeout=self.refresh)
+        self._build()
+        self._load_builtins()
+        session.checkpoint_changed.connect(lambda _: self.schedule_refresh())
+        session.tokenizer_changed.connect(lambda _: self.schedule_refresh())
+        self.refresh()
+
+    # ================================================================== layout
+
+    def _build(self) -> None:
+        controls = QWidget()
+        cl = QVBoxLayout(controls)
+        cl.addWidget(self._template_box())
+        cl.addWidget(self._mode_box())
+        cl.addWidget(self._instruction_box())
+        cl.addWidget(self._query_box())
+        cl.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidget(controls)
+        scroll.setWidgetResizable(True)
+        scroll.setMinimumWidth(340)
+        scroll.setMaximumWidth(400)
+        scroll.setFrameShape(QScrollArea.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self._examples_tab(), "Examples")
+        self.tabs.addTab(self._formats_tab(), "Formats")
+        self.tabs.setTabToolTip(0, "The worked examples: an input, the output to copy, and the reasoning "
+                                   "chain-of-thought shows.")
+        self.tabs.setTabToolTip(1, "How the examples and the query are written out, and what separates them.")
+        splitter = QSplitter(Qt.Vertical)
+        splitter.addWidget(self.tabs)
+        splitter.addWidget(self._preview_box())
+        splitter.setStretchFactor(0, 2)
+        splitter.setStretchFactor(1, 3)
+        splitter.setSizes([300, 460])
+        splitter.setChildrenCollapsible(False)
+
+        layout = QHBoxLayout(self)
+        layout.addWidget(scroll)
+        layout.addWidget(splitter, 1)
+
+        QShortcut(QKeySequence.Open, self, activated=self._choose_file)
+        QShortcut(QKeySequence.Save, self, activated=self._choose_save_file)
+        QShortcut(QKeySequence("Ctrl+Return"), self, activated=self.send)
+        QShortcut(QKeySequence("Ctrl+Enter"), self, activated=self.send)
+
+    def _template_box(self) -> QGroupBox:
+        box = QGroupBox("1 · Template")
+        self.template_combo = QComboBox()
+        self.template_combo.setToolTip("A ready-made task to start from, or a template file you opened. "
+                                       "Your edits to each are kept while you switch between them.")
+        self.template_combo.currentIndexChanged.connect(self._template_chosen)
+        self.name_edit = QLineEdit()
+        self.name_edit.setToolTip("The template's name, saved with it.")
+        self.name_edit.textChanged.connect(self._edited_somewhere)
+        self.description_label = QLabel()
+        self.description_label.setWordWrap(True)
+        self.description_label.setStyleSheet(f"color: {MUTED_COLOUR};")
+        self.description_label.setToolTip("What this template is for.")
+        self.open_button = QPushButton("Open…")
+        self.open_button.setToolTip("Open a prompt template saved as .toml or .json (Ctrl+O).")
+        self.open_button.clicked.connect(self._choose_file)
+        self.save_button = QPushButton("Save as…")
+        self.save_button.setToolTip("Save this template, with your edits, as .toml or .json (Ctrl+S).")
+        self.save_button.clicked.connect(self._choose_save_file)
+        self.revert_button = QPushButton("Revert")
+        self.revert_button.setToolTip("Undo every edit to this template: back to how it was loaded.")
+        self.revert_button.clicked.connect(self.revert)
+        self.revert_button.setEnabled(False)
+        row = QHBoxLayout()
+        row.addWidget(self.open_button)
+        row.addWidget(self.save_button)
+        row.addWidget(self.revert_button)
+        form = QFormLayout()
+        form.addRow("Name", self.name_edit)
+        layout = QVBoxLayout(box)
+        layout.addWidget(self.template_combo)
+        layout.addWidget(self.description_label)
+        layout.addLayout(form)
+        layout.addLayout(row)
+        return box
+
+    def _mode_box(self) -> QGroupBox:
+        box = QGroupBox("2 · Mode: how many examples")
+        self.mode_combo = QComboBox()
+        for mode in MODES:
+            self.mode_combo.addItem(MODE_LABELS[mode], mode)
+            self.mode_combo.setItemData(self.mode_combo.count() - 1, MODE_HELP[mode], Qt.ToolTipRole)
+        self.mode_combo.setToolTip("How the prompt is laid out: with no examples, one, or k of them "
+                                   "(with their reasoning, for chain of thought). Hover an entry to learn more.")
+        self.mode_combo.currentIndexChanged.connect(self._mode_changed)
+        self.k_spin = QSpinBox()
+        self.k_spin.setRange(0, 99)
+        self.k_spin.setToolTip("k: how many examples few-shot and chain of thought show "
+                               "(the first k enabled ones in the table).")
+        self.k_spin.valueChanged.connect(self._edited_somewhere)
+        self.mode_help = QLabel()
+        self.mode_help.setWordWrap(True)
+        self.mode_help.setStyleSheet(f"color: {MUTED_COLOUR};")
+        self.examples_used_label = QLabel()
+        self.examples_used_label.setWordWrap(True)
+        self.examples_used_label.setToolTip("The rows of the examples table this prompt shows.")
+        form = QFormLayout()
+        form.addRow("Mode", self.mode_combo)
+        form.addRow("Examples (k)", self.k_spin)
+        layout = QVBoxLayout(box)
+        layout.addLayout(form)
+        layout.addWidget(self.mode_help)
+        layout.addWidget(self.examples_used_label)
+        return box
+
+    def _instruction_box(self) -> QGroupBox:
+        box = QGroupBox("3 · Instruction")
+        self.instruction_edit = QPlainTextEdit()
+        self.instruction_edit.setPlaceholderText("What to do, in words (optional)…")
+        self.instruction_edit.setToolTip("Says what the task is. It comes first in every mode. "
+                                         "Leave it empty to rely on the examples alone.")
+        self.instruction_edit.setFixedHeight(88)
+        self.instruction_edit.textChanged.connect(self._edited_somewhere)
+        layout = QVBoxLayout(box)
+        layout.addWidget(self.instruction_edit)
+        return box
+
+    def _query_box(self) -> QGroupBox:
+        box = QGroupBox("4 · Query: what you ask")
+        self.query_edit = QPlainTextEdit()
+        self.query_edit.setPlaceholderText("The input you want an answer for…")
+        self.query_edit.setToolTip("The input you ask about. It comes last, written like the examples' "
+                                   "inputs, and the model continues after it.")
+        self.query_edit.setFixedHeight(88)
+        self.query_edit.textChanged.connect(self._edited_somewhere)
+        layout = QVBoxLayout(box)
+        layout.addWidget(self.query_edit)
+        return box
+
+    def _examples_tab(self) -> QWidget:
+        tab = QWidget()
+        self.examples_table = QTableWidget(0, 4)
+        self.examples_table.setHorizontalHeaderLabels(["On", "Input", "Output", "Reasoning"])
+        self.examples_table.setToolTip("Worked examples. Untick one to leave it out; double-click a cell to "
+                                       "edit it. Few-shot shows the first k ticked rows; greyed rows are not "
+                                       "in the prompt.")
+        tips = ["Ticked examples may be shown; unticked ones never are.",
+                "What the example asks: it takes the place of {input}.",
+                "The answer the model should learn to give: {output}.",
+                "The steps from input to output, shown only in chain of thought: {reasoning}."]
+        for column, tip in enumerate(tips):
+            self.examples_table.horizontalHeaderItem(column).setToolTip(tip)
+        header = self.examples_table.horizontalHeader()
+        header.setSectionResizeMode(COL_ON, QHeaderView.ResizeToContents)
+        for column in (COL_INPUT, COL_OUTPUT, COL_REASONING):
+            header.setSectionResizeMode(column, QHeaderView.Stretch)
+        self.examples_table.verticalHeader().setToolTip("The example's number, as the token count's warning names it.")
+        self.examples_table.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.examples_table.setSelectionMode(QAbstractItemView.SingleSelection)
+        self.examples_table.setEditTriggers(QAbstractItemView.DoubleClicked | QAbstractItemView.EditKeyPressed
+                                            | QAbstractItemView.AnyKeyPressed)
+        self.examples_table.setWordWrap(False)
+        self.examples_table.setTextElideMode(Qt.ElideRight)
+        self.examples_table.itemChanged.connect(self._item_changed)
+        self.examples_table.itemSelectionChanged.connect(self._update_row_buttons)
+
+        self.add_button = QPushButton("Add")
+        self.add_button.setToolTip("Add an empty example at the end and start typing its input (Ctrl+Shift+N).")
+        self.add_button.clicked.connect(lambda: self.add_example())
+        self.remove_button = QPushButton("Remove")
+        self.remove_button.setToolTip("Remove the selected example (Ctrl+Shift+Delete). "
+                                      "Revert brings a template's examples back.")
+        self.remove_button.clicked.connect(lambda: self.remove_example())
+        self.up_button = QPushButton("Move up")
+        self.up_button.setToolTip("Move the selected example earlier (Alt+Up): few-shot takes the first k.")
+        self.up_button.clicked.connect(lambda: self.move_example(delta=-1))
+        self.down_button = QPushButton("Move down")
+        self.down_button.setToolTip("Move the selected example later (Alt+Down).")
+        self.down_button.clicked.connect(lambda: self.move_example(delta=1))
+        QShortcut(QKeySequence("Ctrl+Shift+N"), self, activated=lambda: self.add_example())
+        QShortcut(QKeySequence("Ctrl+Shift+Delete"), self, activated=lambda: self.remove_example())
+        QShortcut(QKeySequence("Alt+Up"), self.examples_table, activated=lambda: self.move_example(delta=-1),
+                  context=Qt.WidgetWithChildrenShortcut)
+        QShortcut(QKeySequence("Alt+Down"), self.examples_table, activated=lambda: self.move_example(delta=1),
+                  context=Qt.WidgetWithChildrenShortcut)
+        row = QHBoxLayout()
+        for b in (self.add_button, self.remove_button, self.up_button, self.down_button):
+            row.addWidget(b)
+        row.addStretch(1)
+        layout = QVBoxLayout(tab)
+        layout.addWidget(self.examples_table, 1)
+        layout.addLayout(row)
+        return tab
+
+    def _formats_tab(self) -> QWidget:
+        tab = QWidget()
+        self.format_edits: dict[str, QPlainTextEdit] = {}
+        form = QFormLayout()
+        labels = {"example_format": "Example", "cot_format": "Example, chain of thought",
+                  "query_format": "Query", "cot_query_format": "Query, chain of thought"}
+        mono = QFont("DejaVu Sans Mono")
+        mono.setStyleHint(QFont.Monospace)
+        for key, label in labels.items():
+            edit = QPlainTextEdit()
+            edit.setFont(mono)
+            edit.setToolTip(FORMAT_TIPS[key])
+            edit.setTabChangesFocus(True)
+            edit.setFixedHeight(3 * edit.fontMetrics().lineSpacing() + 12)
+            edit.textChanged.connect(self._edited_somewhere)
+            self.format_edits[key] = edit
+            form.addRow(label, edit)
+        self.instruction_separator_edit = QLineEdit()
+        self.instruction_separator_edit.setToolTip("Text between the instruction and what follows it. "
+                                                   "\\n is a line break, \\t a tab.")
+        self.example_separator_edit = QLineEdit()
+        self.example_separator_edit.setToolTip("Text between examples, and between the last example and the "
+                                               "query. \\n is a line break, \\t a tab.")
+        for edit in (self.instruction_separator_edit, self.example_separator_edit):
+            edit.setFont(mono)
+            edit.textChanged.connect(self._edited_somewhere)
+        seps = QHBoxLayout()
+        seps.addWidget(QLabel("After the instruction"))
+        seps.addWidget(self.instruction_separator_edit)
+        seps.addSpacing(12)
+        seps.addWidget(QLabel("Between examples"))
+        seps.addWidget(self.example_separator_edit)
+        form.addRow("Separators", seps)
+        note = QLabel("Placeholders: {input}, {output}, {reasoning} (a query only {input}). "
+                      "Write {{ and }} for a literal brace.")
+        note.setStyleSheet(f"color: {MUTED_COLOUR};")
+        note.setWordWrap(True)
+        layout = QVBoxLayout(tab)
+        layout.addWidget(note)
+        layout.addLayout(form)
+        layout.addStretch(1)
+        return tab
+
+    def _preview_box(self) -> QGroupBox:
+        box = QGroupBox("The prompt the model reads")
+        legend = QHBoxLayout()
+        legend.setSpacing(6)
+        for text, bg, tip, extra in (
+                ("Instruction", INSTRUCTION_BG, "What to do, in words.", ""),
+                ("Examples", EXAMPLE_BGS[0], "Worked examples, in two shades so neighbours stay apart.", ""),
+                ("Query", QUERY_BG, "Your input; the model writes what comes after its end.", ""),
+                ("Cut", CUT_BG, "Text beyond the context: the model never reads it.",
+                 f"color: {CUT_FG}; text-decoration: line-through;")):
+            chip = QLabel(text)
+            chip.setStyleSheet(f"background: {bg}; border-radius: 3px; padding: 1px 8px; {extra}")
+            chip.setToolTip(tip)
+            legend.addWidget(chip)
+        legend.addStretch(1)
+        self.preview = PromptPreview()
+        self.preview.setToolTip("")  # the parts tell their own tooltips
+        self.preview.setPlaceholderText("The prompt appears here.")
+        self.usage_bar = QProgressBar()
+        self.usage_bar.setTextVisible(False)
+        self.usage_bar.setFixedHeight(8)
+        self.usage_bar.setToolTip("How much of the context the prompt fills.")
+        self.token_count_label = QLabel()
+        self.token_count_label.setWordWrap(True)
+        self.token_count_label.setTextFormat(Qt.RichText)
+        self.warning_label = QLabel()
+        self.warning_label.setWordWrap(True)
+        self.warning_label.setStyleSheet(
+            f"color: {WARNING_COLOUR}; background: #fff4dc; border: 1px solid #e6cf8f; "
+            "border-radius: 4px; padding: 4px 6px;")
+        self.warning_label.setToolTip("The model keeps only the last tokens it can read: the struck-through "
+                                      "text above is lost.")
+        self.warning_label.hide()
+        self.problem_label = QLabel()
+        self.problem_label.setWordWrap(True)
+        self.problem_label.setStyleSheet(f"color: {ERROR_COLOUR};")
+        self.problem_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.problem_label.hide()
+        self.send_button = QPushButton("Send to Generate ▶")
+        self.send_button.setToolTip("Use this prompt in the Generate step, where the model continues it "
+                                    "(Ctrl+Enter).")
+        self.send_button.setDefault(True)
+        self.send_button.setMinimumHeight(32)
+        self.send_button.setStyleSheet("QPushButton { font-weight: 600; padding: 4px 18px; }")
+        self.send_button.clicked.connect(self.send)
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.token_count_label, 1)
+        bottom.addWidget(self.send_button, 0, Qt.AlignBottom)
+        layout = QVBoxLayout(box)
+        layout.addLayout(legend)
+        layout.addWidget(self.preview, 1)
+        layout.addWidget(self.usage_bar)
+        layout.addWidget(self.warning_label)
+        layout.addWidget(self.problem_label)
+        layout.addLayout(bottom)
+        return box
+
+    # ================================================================== templates
+
+    def _load_builtins(self) -> None:
+        try:
+            templates = builtin_templates()
+        except UserError as e:
+            self.session.error(f"A built-in prompt template could not be read: {e}")
+            templates = []
+        if not templates:
+            templates = [PromptTemplate(name="Untitled", instruction="", examples=[Example("", "")])]
+        self._loading = True
+        for i, t in enumerate(templates):
+            key = f"builtin:{i}"
+            self._originals[key] = t
+            self.template_combo.addItem(t.name, key)
+            self.template_combo.setItemData(i, t.description, Qt.ToolTipRole)
+        self._loading = False
+        self.template_combo.setCurrentIndex(0)
+        self._template_chosen(0)
+
+    def _template_chosen(self, index: int) -> None:
+        if self._loading or index < 0:
+            return
+        self._stash_edits()
+        key = self.template_combo.itemData(index)
+        self._key = key
+        template = self._edited.get(key) or self._originals[key]
+        self._show_template(template.copy())
+
+    def _stash_edits(self) -> None:
+        """Keep the current template's edits in memory before another is shown."""
+        if self._key is None or self._key not in self._originals:
+            return
+        current = self.template()
+        if current == self._originals[self._key]:
+            self._edited.pop(self._key, None)
+        else:
+            self._edited[self._key] = current
+        self._update_edited_marks()
+
+    def _update_edited_marks(self) -> None:
+        for i in range(self.template_combo.count()):
+            key = self.template_combo.itemData(i)
+            name = self._originals[key].name
+            if key.startswith("file:"):
+                name = f"{name} ({Path(key[5:]).name})"
+            edited = key in self._edited
+            self.template_combo.setItemText(i, f"{name} (edited)" if edited else name)
+        self.revert_button.setEnabled(self._key in self._edited)
+
+    def _note_edits(self) -> None:
+        """After any change: remember whether the current template differs from its original."""
+        if self._key is None:
+            return
+        current = self.template()
+        was = self._key in self._edited
+        if current == self._originals[self._key]:
+            self._edited.pop(self._key, None)
+        else:
+            self._edited[self._key] = current
+        if was != (self._key in self._edited):
+            self._update_edited_marks()
+
+    def template(self) -> PromptTemplate:
+        """The template as the controls now show it (a new object each call)."""
+        examples = []
+        table = self.examples_table
+        for row in range(table.rowCount()):
+            def text(column: int) -> str:
+                item = table.item(row, column)
+                return item.text() if item is not None else ""
+            on = table.item(row, COL_ON)
+            examples.append(Example(text(COL_INPUT), text(COL_OUTPUT), text(COL_REASONING),
+                                    on is None or on.checkState() == Qt.Checked))
+        return PromptTemplate(
+            name=self.name_edit.text(),
+            description=self._description,
+            mode=self.mode_combo.currentData() or "few-shot",
+            k=self.k_spin.value(),
+            instruction=self.instruction_edit.toPlainText(),
+            examples=examples,
+            input=self.query_edit.toPlainText(),
+            example_format=self.format_edits["example_format"].toPlainText(),
+            cot_format=self.format_edits["cot_format"].toPlainText(),
+            query_format=self.format_edits["query_format"].toPlainText(),
+            cot_query_format=self.format_edits["cot_query_format"].toPlainText(),
+            instruction_separator=unescape_separator(self.instruction_separator_edit.text()),
+            example_separator=unescape_separator(self.example_separator_edit.text()),
+        )
+
+    def set_template(self, template: PromptTemplate) -> None:
+        """Show ``template`` in the controls, as an edit of the current entry."""
+        self._show_template(template.copy())
+        self._note_edits()
+
+    def _show_template(self, t: PromptTemplate) -> None:
+        self._loading = True
+        try:
+            self.name_edit.setText(t.name)
+            self._description = t.description
+            self.description_label.setText(t.description)
+            self.description_label.setVisible(bool(t.description))
+            index = self.mode_combo.findData(t.mode)
+            self.mode_combo.setCurrentIndex(index if index >= 0 else MODES.index("few-shot"))
+            self.k_spin.setValue(t.k)
+            self.instruction_edit.setPlainText(t.instruction)
+            self.query_edit.setPlainText(t.input)
+            for key, edit in self.format_edits.items():
+                edit.setPlainText(getattr(t, key))
+            self.instruction_separator_edit.setText(escape_separator(t.instruction_separator))
+            self.example_separator_edit.setText(escape_separator(t.example_separator))
+            self.examples_table.setRowCount(0)
+            for example in t.examples:
+                self._append_row(example)
+        finally:
+            self._loading = False
+        self._mode_changed()
+        self._update_edited_marks()
+        self._update_row_buttons()
+        self.refresh()
+
+    def revert(self) -> None:
+        """Drop the edits to the current template."""
+        if self._key is None:
+            return
+        self._edited.pop(self._key, None)
+        self._show_template(self._originals[self._key].copy())
+
+    def open_template(self, path) -> bool:
+        """Load a template file into the list and show it; a bad file is reported, nothing else changes."""
+        path = Path(path)
+        try:
+            template = load_template(path)
+        except UserError as e:
+            self.session.error(str(e))
+            return False
+        key = f"file:{path.resolve()}"
+        if key in self._originals and key in self._edited:
+            answer = QMessageBox.question(
+                self, "Reopen the template?",
+                f"{path.name} is open already, with edits. Reopen it from the file and drop those edits?",
+                QMessageBox.Yes | QMessageBox.No, QMessageBox.No)
+            if answer != QMessageBox.Yes:
+                self.template_combo.setCurrentIndex(self.template_combo.findData(key))
+                return False
+        self._add_entry(key, template)
+        return True
+
+    def _add_entry(self, key: str, template: PromptTemplate) -> None:
+        self._stash_edits()
+        self._originals[key] = template
+        self._edited.pop(key, None)
+        index = self.template_combo.findData(key)
+        self._loading = True
+        if index < 0:
+            self.template_combo.addItem(template.name, key)
+            index = self.template_combo.count() - 1
+        self.template_combo.setItemData(index, f"{template.description}\n{key[5:]}".strip(), Qt.ToolTipRole)
+        self.template_combo.setCurrentIndex(index)
+        self._loading = False
+        self._key = key
+        self._show_template(template.copy())
+
+    def save_to(self, path) -> bool:
+        """Save the current template; it then continues as that file's template."""
+        path = Path(path)
+        template = self.template()
+        try:
+            template.validate()
+            save_template(template, path)
+        except UserError as e:
+            self.session.error(str(e))
+            return False
+        if self._key is not None and self._key.startswith("builtin:"):
+            self._edited.pop(self._key, None)   # the edits live in the file now
+        self._key = None
+        self._add_entry(f"file:{path.resolve()}", template)
+        self.session.info(f"Saved the template “{template.name}” to {path}.")
+        return True
+
+    def _choose_file(self) -> None:
+        start = user_data_dir() / "prompts"
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open a prompt template", str(start if start.exists() else Path.home()),
+            "Prompt templates (*.toml *.json);;All files (*)")
+        if path:
+            self.open_template(path)
+
+    def _choose_save_file(self) -> None:
+        folder = user_data_dir() / "prompts"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            folder = Path.home()
+        path, chosen = QFileDialog.getSaveFileName(
+            self, "Save the prompt template", str(folder / f"{_slug(self.name_edit.text())}.toml"),
+            "TOML (*.toml);;JSON (*.json)")
+        if not path:
+            return
+        if Path(path).suffix.lower() not in (".toml", ".json"):
+            path += ".json" if chosen.startswith("JSON") else ".toml"
+        self.save_to(path)
+
+    # ================================================================== examples
+
+    def _append_row(self, example: Example) -> int:
+        table = self.examples_table
+        row = table.rowCount()
+        table.insertRow(row)
+        self._fill_row(row, example)
+        return row
+
+    def _fill_row(self, row: int, example: Example) -> None:
+        table = self.examples_table
+        was = self._loading
+        self._loading = True
+        on = QTableWidgetItem()
+        on.setFlags(Qt.ItemIsEnabled | Qt.ItemIsSelectable | Qt.ItemIsUserCheckable)
+        on.setCheckState(Qt.Checked if example.enabled else Qt.Unchecked)
+        table.setItem(row, COL_ON, on)
+        for column, text in ((COL_INPUT, example.input), (COL_OUTPUT, example.output),
+                             (COL_REASONING, example.reasoning)):
+            table.setItem(row, column, QTableWidgetItem(text))
+        self._loading = was
+
+    def _row_example(self, row: int) -> Example:
+        t = self.examples_table
+        return Example(t.item(row, COL_INPUT).text(), t.item(row, COL_OUTPUT).text(),
+                       t.item(row, COL_REASONING).text(), t.item(row, COL_ON).checkState() == Qt.Checked)
+
+    def selected_row(self) -> Optional[int]:
+        rows = self.examples_table.selectionModel().selectedRows()
+        if rows:
+            return rows[0].row()
+        current = self.examples_table.currentRow()
+        return current if current >= 0 else None
+
+    def add_example(self, example: Optional[Example] = None, edit: bool = True) -> int:
+        """Append an example (empty by default) and select it; returns its row."""
+        row = self._append_row(example or Example("", ""))
+        self.examples_table.selectRow(row)
+        if edit:
+            self.examples_table.setFocus()
+            self.examples_table.editItem(self.examples_table.item(row, COL_INPUT))
+        self._edited_somewhere()
+        return row
+
+    def remove_example(self, row: Optional[int] = None) -> None:
+        row = self.selected_row() if row is None else row
+        if row is None or not 0 <= row < self.examples_table.rowCount():
+            return
+        self.examples_table.removeRow(row)
+        if self.examples_table.rowCount():
+            self.examples_table.selectRow(min(row, self.examples_table.rowCount() - 1))
+        self._edited_somewhere()
+
+    def move_example(self, row: Optional[int] = None, delta: int = -1) -> None:
+        row = self.selected_row() if row is None else row
+        if row is None:
+            return
+        other = row + delta
+        if not (0 <= row < self.examples_table.rowCount() and 0 <= other < self.examples_table.rowCount()):
+            return
+        a, b = self._row_example(row), self._row_example(other)
+        self._fill_row(row, b)
+        self._fill_row(other, a)
+        self.examples_table.selectRow(other)
+        self._edited_somewhere()
+
+    def _item_changed(self, item: QTableWidgetItem) -> None:
+        if not self._loading:
+            self._edited_somewhere()
+
+    def _update_row_buttons(self) -> None:
+        row = self.selected_row()
+        n = self.examples_table.rowCount()
+        self.remove_button.setEnabled(row is not None)
+        self.up_button.setEnabled(row is not None and row > 0)
+        self.down_button.setEnabled(row is not None and row < n - 1)
+
+    def _mark_used_rows(self, used: list[int]) -> None:
+        """Colour the rows the prompt shows like the preview's examples; grey the others."""
+        table = self.examples_table
+        used_at = {index: n for n, index in enumerate(used)}
+        was = self._loading
+        self._loading = True
+        table.blockSignals(True)
+        for row in range(table.rowCount()):
+            shown = row in used_at
+            for column in range(table.columnCount()):
+                item = table.item(row, column)
+                if item is None:
+                    continue
+                item.setData(Qt.ForegroundRole, None if shown else QColor(UNUSED_FG))
+                if column != COL_ON:
+                    item.setToolTip(item.text() if len(item.text()) > 30 else "")   # the whole of an elided cell
+                if column == COL_ON:
+                    item.setData(Qt.BackgroundRole, QColor(EXAMPLE_BGS[used_at[row] % 2]) if shown else None)
+                    item.setToolTip(f"Example {row + 1}: in the prompt." if shown else
+                                    f"Example {row + 1}: not in the prompt in this mode.")
+        table.blockSignals(False)
+        self._loading = was
+
+    # ================================================================== live prompt
+
+    def _edited_somewhere(self, *_) -> None:
+        if self._loading:
+            return
+        self._update_row_buttons()
+        self.schedule_refresh()
+
+    def _mode_changed(self, *_) -> None:
+        mode = self.mode_combo.currentData() or "few-shot"
+        self.k_spin.setEnabled(mode in ("few-shot", "chain-of-thought"))
+        self.mode_help.setText(MODE_HELP[mode])
+        self._edited_somewhere()
+
+    def schedule_refresh(self) -> None:
+        self._refresh_timer.start()
+
+    def _tokenizer_and_context(self):
+        """The tokenizer that counts and the context length to count against (None when unknown)."""
+        checkpoint = self.session.checkpoint
+        if checkpoint is not None:
+            return checkpoint.tokenizer, checkpoint.model_config.context_length, checkpoint
+        return self.session.tokenizer, None, None
+
+    def refresh(self) -> None:
+        """Render the prompt now, count its tokens and say what the context cuts."""
+        self._refresh_timer.stop()
+        self._note_edits()
+        template = self.template()
+        try:
+            rendered = template.render()
+        except UserError as e:
+            self.problem = str(e)
+            self.rendered = self.fit = self.n_tokens = None
+            self.problem_label.setText(self.problem)
+            self.problem_label.show()
+            self.preview.show_prompt(None)
+            self.warning_label.hide()
+            self.send_button.setEnabled(False)
+            self.examples_used_label.setText("")
+            return
+        self.problem = ""
+        self.problem_label.hide()
+        self.send_button.setEnabled(True)
+        self.rendered = rendered
+        self._mark_used_rows(rendered.examples)
+        self._show_examples_used(template, rendered)
+
+        tokenizer, context, checkpoint = self._tokenizer_and_context()
+        self.fit, self.n_tokens, self.window = None, None, None
+        if tokenizer is None:
+            self.token_count_label.setText(
+                "No tokenizer yet: train one in the Tokenize step (or train a model) to count this prompt's tokens.")
+            self.token_count_label.setToolTip("")
+            self.usage_bar.hide()
+        else:
+            starts = [piece.start for piece in tokenizer.encode(rendered.text)]
+            self.n_tokens = len(starts)
+            if context is None:
+                self.token_count_label.setText(
+                    f"<b>{self.n_tokens:,}</b> tokens with the tokenizer “{tokenizer.name}”. There is no trained "
+                    "model yet, so no context length to compare with.")
+                self.token_count_label.setToolTip("Train a model (or load the demo) to see whether the prompt fits.")
+                self.usage_bar.hide()
+            else:
+                reserve = generation_reserve(context)
+                self.window = context - reserve
+                self.fit = fit_prompt(rendered, starts, self.window)
+                self.token_count_label.setText(
+                    f"<b>{self.n_tokens:,}</b> tokens of the <b>{self.window:,}</b> the model reads for a prompt "
+                    f"<span style='color:{MUTED_COLOUR}'>(context {context:,}, {reserve} kept for the answer)</span>")
+                self.token_count_label.setToolTip(
+                    f"The model “{checkpoint.name}” reads at most {context:,} tokens at once: its context. "
+                    f"{reserve} of them are kept free for the tokens it writes, so a prompt may use "
+                    f"{self.window:,}. A longer prompt loses its beginning: only the last tokens are read.")
+                self.usage_bar.setRange(0, max(1, self.window))
+                self.usage_bar.setValue(min(self.n_tokens, self.window))
+                colour = "#d9822b" if not self.fit.fits else "#4e79a7"
+                self.usage_bar.setStyleSheet(f"QProgressBar::chunk {{ background: {colour}; }}")
+                self.usage_bar.show()
+        cut = self.fit.cut_chars if self.fit is not None and not self.fit.fits else 0
+        self.preview.show_prompt(rendered, cut)
+        if self.fit is not None and not self.fit.fits:
+            self.warning_label.setText("⚠ " + self.fit.message())
+            self.warning_label.show()
+        else:
+            self.warning_label.hide()
+
+    def _show_examples_used(self, template: PromptTemplate, rendered: RenderedPrompt) -> None:
+        used = [i + 1 for i in rendered.examples]
+        enabled = len(template.enabled_examples())
+        if rendered.mode in ("zero-shot", "instruction"):
+            text = "No examples in this mode."
+        elif not used:
+            text = "No ticked examples: this prompt is zero-shot."
+        else:
+            rows = ", ".join(map(str, used[:-1])) + (" and " if len(used) > 1 else "") + str(used[-1])
+            text = f"Shows example{'s' if len(used) > 1 else ''} {rows} ({len(used)} of {enabled} ticked)."
+            if rendered.mode in ("few-shot", "chain-of-thought") and template.k > enabled:
+                text += f" k is {template.k}, but only {enabled} are ticked."
+        self.examples_used_label.setText(text)
+
+    def preview_text(self) -> str:
+        """The exact text the model is given (what the preview shows)."""
+        return self.rendered.text if self.rendered is not None else ""
+
+    # ================================================================== hand on
+
+    def send(self) -> None:
+        """Hand a copy of the current template to the Generate step."""
+        if self._refresh_timer.isActive():
+            self.refresh()
+        if self.problem:
+            self.session.error(f"This prompt cannot be used yet: {self.problem}")
+            return
+        self.session.send_prompt(self.template())
