@@ -3,7 +3,8 @@
     playground train --corpus PATH|default [--tokenizer FILE.json] [--preset tiny] [--steps N] [--out DIR]
     playground train --out DIR --resume [--steps N]          continue a stopped run
     playground train --init-from DIR --corpus PATH           fine-tune a trained model on new text
-    playground generate --model DIR --prompt TEXT [--max-new-tokens N] [--temperature T] [--seed S]
+    playground generate --model DIR --prompt TEXT [--strategy greedy|sample|beam] [--temperature T] [--json]
+    playground generate --model DIR --template FILE --input TEXT     a prompt template's query
 
 Progress goes to stderr; the run folder (train) or the text (generate) to stdout.
 `add_commands` adds both to the subcommands of `playground.cli`.
@@ -52,16 +53,35 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
                        help="continue the stopped run in --out (give the same --corpus as before)")
     train.set_defaults(model_command=train_command)
 
-    generate = subparsers.add_parser("generate", help="continue a prompt with a trained model")
+    generate = subparsers.add_parser(
+        "generate", help="continue a prompt with a trained model",
+        description="Continue a prompt. Without --strategy: greedy, unless a sampling control "
+                    "(--temperature, --top-k, --top-p, --min-p) asks for sampling or --beams for beam search.")
     generate.add_argument("--model", type=Path, required=True, metavar="DIR",
                           help="a run folder (or its best/ or last/ folder)")
     generate.add_argument("--which", choices=["best", "last"], default="best",
                           help="in a run folder, which checkpoint to use")
-    generate.add_argument("--prompt", default="", help="the text to continue (default: a new line)")
+    generate.add_argument("--prompt", default="", help="the text to continue (default: start a new text)")
+    generate.add_argument("--template", type=Path, metavar="FILE",
+                          help="a prompt template (.toml or .json); its query is --input")
+    generate.add_argument("--mode", help="render the template in this mode (zero-shot, one-shot, few-shot, ...)")
+    generate.add_argument("--input", help="the query to put into --template")
+    generate.add_argument("--strategy", choices=["greedy", "sample", "beam"])
     generate.add_argument("--max-new-tokens", type=int, default=100)
-    generate.add_argument("--temperature", type=float, default=0.0, help="0 (the default) is greedy")
-    generate.add_argument("--top-k", type=int)
+    generate.add_argument("--temperature", type=float, help="divide the scores by T before sampling (default 1)")
+    generate.add_argument("--top-k", type=int, help="sample from the k most likely tokens only")
+    generate.add_argument("--top-p", type=float, help="sample from the smallest set of tokens whose probability reaches p")
+    generate.add_argument("--min-p", type=float, help="drop tokens less than min-p times as likely as the best")
+    generate.add_argument("--repetition-penalty", type=float, default=1.0,
+                          help="above 1, tokens already in the text become less likely")
+    generate.add_argument("--beams", type=int, help="beam search with this many beams")
+    generate.add_argument("--length-penalty", type=float, default=1.0,
+                          help="beam search: a beam's score is its log-probability / length ** this")
+    generate.add_argument("--stop", action="append", default=[], metavar="TEXT",
+                          help="stop when the text contains this (repeat for more)")
     generate.add_argument("--seed", type=int, default=0)
+    generate.add_argument("--json", action="store_true",
+                          help="print JSON: every new token with its probability and the best candidates")
     generate.add_argument("--device", choices=["auto", "cuda", "mps", "cpu"], default="auto")
     generate.add_argument("--threads", type=int, metavar="N", help="CPU threads for PyTorch (default: all cores)")
     generate.set_defaults(model_command=generate_command)
@@ -206,33 +226,94 @@ def _progress_printer():
 
 
 def generate_command(args: argparse.Namespace) -> int:
-    import torch
+    import json
 
     from playground.core.checkpoints import load_checkpoint
-    from playground.core.sampling import generate_ids
+    from playground.core.sampling import beam_search, generate_tokens, prepare_prompt
     from playground.core.training import resolve_device
 
-    if args.max_new_tokens < 0:
-        raise UserError("--max-new-tokens must be 0 or more.")
-    if args.temperature < 0:
-        raise UserError("--temperature must be 0 (greedy) or more.")
+    settings = sampling_settings(args)
+    prompt = prompt_text(args)
     checkpoint, model = load_checkpoint(args.model, device=resolve_device(args.device), which=args.which)
     tokenizer = checkpoint.tokenizer
-    ids = tokenizer.encode_ids([args.prompt or "\n"])[0]
-    if not ids:
-        raise UserError("The prompt gave no tokens with this model's tokenizer; write some words.")
-    generator = torch.Generator().manual_seed(args.seed)
-    new = generate_ids(model, ids, args.max_new_tokens, temperature=args.temperature, top_k=args.top_k,
-                       generator=generator)
-    text = args.prompt + tokenizer.decode(new)
+    prepared = prepare_prompt(tokenizer, prompt, checkpoint.model_config.context_length)
+    if prepared.notice:
+        print(prepared.notice, file=sys.stderr)
+
+    if settings.strategy == "beam":
+        result = beam_search(model, prepared.ids, settings, tokenizer=tokenizer)
+        if args.json:
+            print_text(json.dumps({"prompt": prompt, "strategy": "beam", "notice": prepared.notice, "beams": [
+                {"text": b.text, "ids": b.ids, "logprob": b.logprob, "score": b.score, "finished": b.finished}
+                for b in result.beams]}, ensure_ascii=False, indent=1))
+        else:
+            print_text(prompt + result.beams[0].text)
+            for rank, beam in enumerate(result.beams, 1):
+                print(f"beam {rank}: score {beam.score:.3f}, log-prob {beam.logprob:.2f}: {beam.text!r}",
+                      file=sys.stderr)
+        count = len(result.beams[0].ids)
+    else:
+        tokens = list(generate_tokens(model, prepared.ids, settings, tokenizer=tokenizer))
+        text = tokenizer.decode([t.id for t in tokens])
+        if args.json:
+            print_text(json.dumps({
+                "prompt": prompt, "strategy": settings.strategy, "notice": prepared.notice, "text": text,
+                "stop_reason": tokens[-1].stop_reason if tokens else "",
+                "tokens": [{"id": t.id, "text": t.text, "prob": round(t.prob, 6),
+                            "chosen_prob": round(t.chosen_prob, 6),
+                            "top": [{"id": c.id, "text": c.text, "prob": round(c.prob, 6)} for c in t.before]}
+                           for t in tokens]}, ensure_ascii=False, indent=1))
+        else:
+            print_text(prompt + text)
+        count = len(tokens)
+    print(f"{count} tokens from {checkpoint.path} (step {checkpoint.step:,}"
+          + (f", val loss {checkpoint.val_loss:.3f}" if checkpoint.val_loss is not None else "") + ")",
+          file=sys.stderr)
+    return 0
+
+
+def sampling_settings(args: argparse.Namespace):
+    """The SamplingSettings the flags ask for; a setting that cannot work is a UserError."""
+    from playground.core.sampling import SamplingSettings
+
+    strategy = args.strategy
+    if strategy is None:
+        sampling = any(v is not None for v in (args.top_k, args.top_p, args.min_p)) or (args.temperature or 0) > 0
+        strategy = "beam" if args.beams else "sample" if sampling else "greedy"
+    if args.temperature == 0 and strategy == "sample":
+        raise UserError("Sampling needs --temperature above 0; for the most likely token every time use "
+                        "--strategy greedy.")
+    settings = SamplingSettings(
+        strategy=strategy,
+        temperature=1.0 if args.temperature is None else args.temperature,
+        top_k=args.top_k or 0, top_p=1.0 if args.top_p is None else args.top_p,
+        min_p=args.min_p or 0.0, repetition_penalty=args.repetition_penalty,
+        beams=args.beams or 4, length_penalty=args.length_penalty,
+        max_new_tokens=args.max_new_tokens, stop_strings=tuple(args.stop), seed=args.seed)
+    settings.raise_if_invalid()
+    return settings
+
+
+def prompt_text(args: argparse.Namespace) -> str:
+    """--prompt as is, or --template rendered with --input."""
+    if args.template is None:
+        if args.input is not None or args.mode is not None:
+            raise UserError("--input and --mode fill a prompt template: give the template with --template FILE.")
+        return args.prompt
+    if args.prompt:
+        raise UserError("Give either --prompt or --template, not both.")
+    from playground.core.prompts import load_template
+
+    template = load_template(args.template)
+    return template.render(mode=args.mode, input=args.input).text
+
+
+def print_text(text: str) -> None:
     try:
         print(text)
     except UnicodeEncodeError:  # a console that cannot show every character
         sys.stdout.buffer.write((text + "\n").encode("utf-8"))
-    print(f"{len(new)} tokens from {checkpoint.path} (step {checkpoint.step:,}"
-          + (f", val loss {checkpoint.val_loss:.3f}" if checkpoint.val_loss is not None else "") + ")",
-          file=sys.stderr)
-    return 0
+        sys.stdout.flush()
 
 
 # -- standalone -------------------------------------------------------------------
