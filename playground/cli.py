@@ -45,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     encode.add_argument("text")
     from playground.cli_model import add_commands
     add_commands(commands)
+    from playground import cli_attention
+    cli_attention.add_command(commands)
     return parser
 
 
@@ -111,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in ("train", "generate"):
             from playground.cli_model import run
             return run(args)
+        if args.command == "attention":
+            return args.attention_command(args)
         if args.command == "tokenizer":
             return {"train": tokenizer_train, "encode": tokenizer_encode}[args.tokenizer_command](args)
     except UserError as e:

@@ -1,0 +1,243 @@
+"""Attention weights for the Attention Lab: capture them for a text, pick a head, measure it, save it.
+
+A captured attention tensor is [n_layer, n_head, T, T]: for each layer and
+head, row q is how query token q spread its attention over the key tokens
+0..q (causal: nothing above the diagonal, and each row sums to 1).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Sequence, Union
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .progress import UserError
+
+Weights = Union[Tensor, np.ndarray]
+HEAD_MEAN = "mean"
+
+
+@dataclass
+class AttentionCapture:
+    """What the model read and where each of its heads looked.
+
+    tokens: the display text of each token the model read (spaces and new
+        lines kept; a special token shows as itself, e.g. '<|endoftext|>').
+    ids: the token ids the model read.
+    weights: float32 on the CPU, [n_layer, n_head, T, T], query by key.
+    cut_tokens: tokens cut from the start because the text was too long.
+    notice: a sentence saying what was cut, or "".
+    """
+
+    tokens: list[str]
+    ids: list[int]
+    weights: Weights
+    cut_tokens: int = 0
+    notice: str = ""
+
+    @property
+    def n_layer(self) -> int:
+        return int(self.weights.shape[0])
+
+    @property
+    def n_head(self) -> int:
+        return int(self.weights.shape[1])
+
+
+def capture_ids(model, ids: Union[Sequence[int], Tensor]) -> Tensor:
+    """Attention weights [n_layer, n_head, T, T] (float32, CPU) of one forward pass over `ids`.
+
+    Runs in eval mode without gradients and puts the model back in the mode it
+    was in, so a training loop can probe its model between steps. Only the
+    last `context_length` ids are read.
+    """
+    idx = torch.as_tensor(ids, dtype=torch.long).reshape(-1)
+    if idx.numel() == 0:
+        raise UserError("There are no tokens to look at: give the model some text first.")
+    idx = idx[-model.config.context_length:]
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            output = model(idx[None, :].to(device), capture_attention=True, last_only=True)
+    finally:
+        model.train(was_training)
+    # [n_layer, B=1, n_head, T, T] -> [n_layer, n_head, T, T]
+    return output.attentions[:, 0].float().cpu()
+
+
+def capture_attention(model, tokenizer, text: str, max_tokens: Optional[int] = None) -> AttentionCapture:
+    """Encode `text`, run the model over it once, and return every layer's and head's weights.
+
+    At most the model's context length of tokens is read (fewer if
+    `max_tokens` says so): a longer text keeps its last tokens, with a notice.
+    """
+    if not text:
+        raise UserError("There is no text to look at: type a sentence for the model to read.")
+    ids, tokens = _encode(tokenizer, text)
+    if not ids:
+        raise UserError("The text gave no tokens with this tokenizer: try some ordinary words.")
+    context = model.config.context_length
+    limit = context if max_tokens is None else max(1, min(int(max_tokens), context))
+    cut, notice = 0, ""
+    if len(ids) > limit:
+        cut = len(ids) - limit
+        ids, tokens = ids[cut:], tokens[cut:]
+        if limit == context:
+            notice = (f"The text has {cut + limit:,} tokens; the model reads at most {context:,}, "
+                      f"so the heatmap shows the last {limit:,}.")
+        else:
+            notice = (f"The text has {cut + limit:,} tokens; the heatmap shows at most {limit:,}, "
+                      f"so it shows the last {limit:,}.")
+    weights = capture_ids(model, ids)
+    return AttentionCapture(tokens=tokens, ids=ids, weights=weights, cut_tokens=cut, notice=notice)
+
+
+def _encode(tokenizer, text: str) -> tuple[list[int], list[str]]:
+    """The ids the model reads (as generation encodes them) and each one's display text."""
+    ids = list(tokenizer.encode_ids([text])[0])
+    encode = getattr(tokenizer, "encode", None)
+    if encode is not None:
+        pieces = encode(text)
+        # A tokenizer.json from elsewhere may add tokens of its own (a template's
+        # [CLS] ... [SEP]); those are not what the model reads when generating.
+        if [p.id for p in pieces] == ids:
+            return ids, [p.token if (p.special or not p.text) else p.text for p in pieces]
+    return ids, [tokenizer.decode([i]) for i in ids]
+
+
+# -- one head ---------------------------------------------------------------------
+
+
+def _range(noun: str, count: int) -> str:
+    return f"only {noun} 0" if count == 1 else f"{noun}s 0–{count - 1}"
+
+
+def select(weights: Weights, layer: int, head: Union[int, str]) -> np.ndarray:
+    """One head's [T, T] matrix as float32, or with head="mean" the mean over the layer's heads."""
+    n_layer, n_head = int(weights.shape[0]), int(weights.shape[1])
+    index = _index(layer)
+    if index is None or not 0 <= index < n_layer:
+        raise UserError(f"layer {layer} does not exist: this model has {_range('layer', n_layer)}.")
+    per_layer = weights[index]
+    per_layer = per_layer.numpy() if isinstance(per_layer, Tensor) else np.asarray(per_layer)
+    if isinstance(head, str) and head.strip().lower() == HEAD_MEAN:
+        return per_layer.astype(np.float32).mean(axis=0)
+    index = _index(head)
+    if index is None or not 0 <= index < n_head:
+        raise UserError(f"head {head} does not exist: this model has {_range('head', n_head)} "
+                        f"(or '{HEAD_MEAN}' for their average).")
+    return per_layer[index].astype(np.float32)
+
+
+def _index(value) -> Optional[int]:
+    """An int, or an int written as text; None for anything else."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
+# -- what each head does ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HeadStats:
+    """A head's habits, averaged over the query tokens.
+
+    entropy: bits; 0 when every query looks at one key, log2(q + 1) at most
+        for query q spreading evenly. Every row counts (the first, with one
+        key to look at, has entropy 0).
+    previous_token, first_token, self_token: the mean weight on the key just
+        before the query, on key 0, and on the query itself. These average the
+        rows 1..T-1, where the query had a choice (row 0 can only look at
+        itself, which is also key 0); with one token, they read row 0.
+    """
+
+    layer: int
+    head: int
+    entropy: float
+    previous_token: float
+    first_token: float
+    self_token: float
+
+
+def head_stats(weights: Weights) -> list[HeadStats]:
+    """The HeadStats of every head of [n_layer, n_head, T, T] weights, layer by layer."""
+    w = torch.as_tensor(np.asarray(weights) if not isinstance(weights, Tensor) else weights)
+    w = w.detach().to("cpu", torch.float64)
+    n_layer, n_head, T, _ = w.shape
+    # -p log2 p, with 0 log 0 = 0.
+    entropy = -torch.special.xlogy(w, w).sum(-1).mean(-1) / math.log(2)
+    diagonal = w.diagonal(dim1=-2, dim2=-1)  # [L, H, T]
+    if T > 1:
+        previous = w.diagonal(offset=-1, dim1=-2, dim2=-1).mean(-1)  # w[q, q-1] for q = 1..T-1
+        first = w[..., 1:, 0].mean(-1)
+        self_ = diagonal[..., 1:].mean(-1)
+    else:
+        previous = torch.zeros(n_layer, n_head, dtype=w.dtype)
+        first = w[..., 0, 0]
+        self_ = diagonal[..., 0]
+    return [
+        HeadStats(layer=i, head=h, entropy=max(0.0, float(entropy[i, h])), previous_token=float(previous[i, h]),
+                  first_token=float(first[i, h]), self_token=float(self_[i, h]))
+        for i in range(n_layer) for h in range(n_head)
+    ]
+
+
+# -- saving -------------------------------------------------------------------------
+
+
+def save_matrix(matrix: Weights, path: Union[str, os.PathLike], tokens: Optional[Sequence[str]] = None) -> Path:
+    """Write a matrix to `path`: .npy (NumPy's format) or .csv (readable by spreadsheets).
+
+    A CSV gets a header row of the key tokens and a first column of the query
+    tokens when `tokens` are given. Written under a temporary name and renamed.
+    """
+    path = Path(path)
+    array = matrix.detach().cpu().numpy() if isinstance(matrix, Tensor) else np.asarray(matrix)
+    array = array.astype(np.float32)
+    suffix = path.suffix.lower()
+    if suffix not in (".npy", ".csv"):
+        raise UserError(f"Cannot save a matrix as {path.name}: choose a name ending in .npy or .csv.")
+    if tokens is not None:
+        tokens = list(tokens)
+        if array.ndim != 2 or array.shape != (len(tokens), len(tokens)):
+            raise ValueError(f"{len(tokens)} tokens do not label a matrix of shape {tuple(array.shape)}")
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        if suffix == ".npy":
+            with open(tmp, "wb") as f:
+                np.save(f, array)
+        else:
+            if array.ndim != 2:
+                raise UserError(f"A CSV file holds a table: this matrix has {array.ndim} dimensions. Use .npy.")
+            with open(tmp, "w", encoding="utf-8", newline="") as f:
+                writer = csv.writer(f)
+                if tokens is not None:
+                    writer.writerow(["query \\ key", *tokens])
+                for q, row in enumerate(array):
+                    cells = [str(v) for v in row]  # numpy's shortest text that reads back the same float32
+                    writer.writerow([tokens[q], *cells] if tokens is not None else cells)
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise UserError(f"Could not save the matrix to {path}: {e.strerror or e}.") from e
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
