@@ -241,3 +241,64 @@ def save_matrix(matrix: Weights, path: Union[str, os.PathLike], tokens: Optional
         tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+# -- the live probe during training -------------------------------------------------------
+
+
+@dataclass
+class ProbeRecord:
+    """The probe sentence's attention at one training step: weights [n_layer, n_head, T, T]."""
+
+    step: int
+    tokens: list[str]
+    weights: Tensor
+
+
+class LiveProbe:
+    """Runs a probe sentence through the model now and then while it trains.
+
+    A probe is one forward pass with the weights spelled out: cheap, but not
+    free. It runs only while the time spent probing stays within `budget` of the
+    time spent training (5% by default), and at most every `min_interval_s`,
+    which is as often as a person can watch a heatmap change anyway.
+    """
+
+    def __init__(self, tokenizer, text: str, budget: float = 0.05, min_interval_s: float = 0.25):
+        self.tokenizer = tokenizer
+        self.budget = budget
+        self.min_interval_s = min_interval_s
+        self.spent_s = 0.0
+        self.last_cost_s = 0.0
+        self.last_at: Optional[float] = None
+        self._text: Optional[str] = None
+        self._pending: Optional[str] = text
+        self.ids: list[int] = []
+        self.tokens: list[str] = []
+
+    def set_text(self, text: str) -> None:
+        """A new probe sentence; taken up before the next probe (safe from another thread)."""
+        self._pending = text
+
+    def due(self, elapsed_s: float, now: float) -> bool:
+        if self.last_at is not None and now - self.last_at < self.min_interval_s:
+            return False
+        return self.spent_s + self.last_cost_s <= self.budget * elapsed_s
+
+    def probe(self, model, step: int, now: float) -> Optional[ProbeRecord]:
+        """Capture the probe's attention now (the caller checks `due` first); None without a sentence."""
+        import time
+
+        pending, self._pending = self._pending, None
+        if pending is not None and pending != self._text:
+            self._text = pending
+            self.ids, self.tokens = _encode(self.tokenizer, pending) if pending.strip() else ([], [])
+        if not self.ids:
+            return None
+        started = time.perf_counter()
+        context = model.config.context_length
+        weights = capture_ids(model, self.ids[-context:])
+        self.last_cost_s = time.perf_counter() - started
+        self.spent_s += self.last_cost_s
+        self.last_at = now
+        return ProbeRecord(step=step, tokens=self.tokens[-context:], weights=weights)

@@ -5,7 +5,8 @@ Panels read it and listen to its signals; none of them calls another panel.
 
 from __future__ import annotations
 
-from typing import Optional
+from dataclasses import dataclass
+from typing import Any, Optional
 
 from PySide6.QtCore import QObject, Signal
 
@@ -14,6 +15,19 @@ from playground.core.corpus import Corpus, CorpusStats
 from playground.core.devices import DeviceInfo
 from playground.core.tokenization import LoadedTokenizer
 from playground.engine.models import ModelStore
+
+
+DEFAULT_PROBE_TEXT = "The cat sat on the mat. The cat sat on the mat."
+
+
+@dataclass
+class GeneratedText:
+    """What the Generate panel has so far: the ids the model read or wrote, and their texts."""
+
+    checkpoint: Any
+    ids: list[int]
+    tokens: list[str]
+    prompt_tokens: int  # how many of them are the prompt
 
 
 class Session(QObject):
@@ -27,6 +41,9 @@ class Session(QObject):
     training_changed = Signal(bool)        # a training run started (True) or ended (False)
     message = Signal(str, str)             # level ("error", "warning", "info"), text
     prompt_sent = Signal(object)           # a PromptTemplate the Prompt panel hands to Generate
+    text_generated = Signal(object)        # GeneratedText: the Generate panel's text so far, after each token
+    attention_probe = Signal(object)       # ProbeRecord: the probe sentence's attention during training
+    probe_text_changed = Signal(str)       # the sentence training probes (edited in the Attention Lab)
     show_step = Signal(str)                # a panel asks the window to show another step ("generate", "train", ...)
 
     def __init__(self) -> None:
@@ -42,6 +59,7 @@ class Session(QObject):
         self.training = False
         self.models = ModelStore()         # the checkpoint's weights, for Generate and Attention
         self.prompt = None                 # the last PromptTemplate sent to Generate
+        self.probe_text = DEFAULT_PROBE_TEXT
 
     def set_corpus(self, corpus: Corpus, stats: Optional[CorpusStats]) -> None:
         self.corpus, self.corpus_stats = corpus, stats
@@ -85,6 +103,10 @@ class Session(QObject):
         self.prompt = template
         self.prompt_sent.emit(template)
         self.show_step.emit("generate")
+
+    def set_probe_text(self, text: str) -> None:
+        self.probe_text = text
+        self.probe_text_changed.emit(text)
 
     def set_training(self, running: bool) -> None:
         self.training = running

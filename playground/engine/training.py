@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Optional
 
@@ -27,6 +27,7 @@ class TrainingRequest:
     run_dir: Path
     init_from: Optional[Path] = None
     resume: bool = False
+    probe_text: str = ""          # a sentence whose attention is captured now and then (the Attention Lab)
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class TrainingJob(Job):
         self._resume_event = threading.Event()
         self._resume_event.set()
         self.run_obj = None  # the TrainingRun, once made
+        self.probe = None    # the LiveProbe, once the run is made
         super().__init__(self._work, "training the model", parent)
 
     @property
@@ -56,11 +58,18 @@ class TrainingJob(Job):
     def resume(self) -> None:
         self._resume_event.set()
 
+    def set_probe_text(self, text: str) -> None:
+        """Probe another sentence from now on (called from the GUI thread)."""
+        self.request = replace(self.request, probe_text=text)
+        if self.probe is not None:
+            self.probe.set_text(text)
+
     def cancel(self) -> None:
         super().cancel()
         self._resume_event.set()  # a paused run must wake up to stop
 
     def _work(self, report, cancel):
+        from playground.core.attention import LiveProbe
         from playground.core.data import check_data, encode_corpus, split_tokens
         from playground.core.training import StepRecord, TrainingRun
 
@@ -78,13 +87,19 @@ class TrainingJob(Job):
         run = TrainingRun(r.model_config, r.train_config, r.tokenizer, data, r.run_dir,
                           init_from=r.init_from, resume=r.resume)
         self.run_obj = run
+        self.probe = LiveProbe(r.tokenizer, self.request.probe_text)
         report(("started", run))
         pending: list = []
         last_flush = 0.0
+        started = time.monotonic()
         for record in run.steps(cancel):
             if isinstance(record, StepRecord):
                 pending.append(record)
                 now = time.monotonic()
+                if self.probe.due(now - started, now):
+                    probed = self.probe.probe(run.model, record.step, now)
+                    if probed is not None:
+                        report(probed)
                 if now - last_flush >= MIN_INTERVAL_S:
                     report(StepBatch(tuple(pending)))
                     pending, last_flush = [], now

@@ -12,6 +12,7 @@ from playground.core.devices import DeviceInfo
 from playground.engine.jobs import Job
 from playground.engine.session import Session
 from playground.ui.build_panel import BuildPanel
+from playground.ui.prompt_panel import PromptPanel
 from playground.ui.tokenizer_panel import TokenizerPanel
 from playground.ui.training_panel import TrainingPanel
 from playground.ui.widgets.message_bar import MessageBar
@@ -31,7 +32,8 @@ class MainWindow(QMainWindow):
         self.tokenizer_panel = TokenizerPanel(session)
         self.build_panel = BuildPanel(session)
         self.training_panel = TrainingPanel(session)
-        self.panels = [self.tokenizer_panel, self.build_panel, self.training_panel]
+        self.prompt_panel = PromptPanel(session)
+        self.panels = [self.tokenizer_panel, self.build_panel, self.training_panel, self.prompt_panel]
         # The model being trained cannot change shape mid-run.
         session.training_changed.connect(lambda running: self.build_panel.setEnabled(not running))
         self.steps = QListWidget()
@@ -55,6 +57,7 @@ class MainWindow(QMainWindow):
         self.concept.setStyleSheet("#concept { background: #23283a; color: #b9bed0; padding: 12px; font-size: 9.5pt; }")
         self.steps.currentRowChanged.connect(self._show_step)
         self.steps.setCurrentRow(0)
+        session.show_step.connect(self.go_to)
 
         self.message_bar = MessageBar()
         session.message.connect(self.message_bar.show_message)
@@ -94,6 +97,13 @@ class MainWindow(QMainWindow):
     def _show_step(self, row: int) -> None:
         self.stack.setCurrentIndex(row)
         self.concept.setText(getattr(self.panels[row], "concept", ""))
+
+    def go_to(self, step: str) -> None:
+        """Show the step whose title is `step` ("train", "generate", ...), when it is built."""
+        for row, panel in enumerate(self.panels):
+            if panel.title.lower() == step.lower():
+                self.steps.setCurrentRow(row)
+                return
 
     def _menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")

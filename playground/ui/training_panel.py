@@ -427,7 +427,8 @@ class TrainingPanel(QWidget):
         s = self.session
         run_dir = self.last_run_dir if resume else new_run_dir(f"{s.model_config.n_layer}x{s.model_config.n_embd}")
         request = TrainingRequest(s.model_config, cfg, s.tokenizer, s.corpus, run_dir,
-                                  init_from=None if resume else self.init_from, resume=resume)
+                                  init_from=None if resume else self.init_from, resume=resume,
+                                  probe_text=s.probe_text)
         if not resume:
             self.steps_x, self.steps_y, self.val_x, self.val_y = [], [], [], []
             self.samples.clear()
@@ -442,6 +443,7 @@ class TrainingPanel(QWidget):
         job.error.connect(self._on_error)
         job.cancelled.connect(self._on_cancelled)
         job.done.connect(self._on_done)
+        self.session.probe_text_changed.connect(job.set_probe_text)
         self.run_dir = run_dir  # becomes last_run_dir once it holds a checkpoint
         self._set_running(True)
         self.session.set_training(True)
@@ -481,6 +483,7 @@ class TrainingPanel(QWidget):
         self.progress.setFormat(p.message)
 
     def _on_record(self, record) -> None:
+        from playground.core.attention import ProbeRecord
         from playground.core.training import CheckpointRecord, EvalRecord, SampleRecord, StoppedRecord
         if isinstance(record, StepBatch):
             for r in record.records:
@@ -505,6 +508,8 @@ class TrainingPanel(QWidget):
                 self.session.error(record.message)
             elif record.message:
                 self.session.info(record.message)
+        elif isinstance(record, ProbeRecord):
+            self.session.attention_probe.emit(record)
         elif isinstance(record, tuple) and record and record[0] == "paused":
             self.progress.setFormat("Paused" if record[1] else "Training…")
         elif isinstance(record, tuple) and record and record[0] == "started":

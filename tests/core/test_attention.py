@@ -10,6 +10,7 @@ import torch
 
 from playground.cli import main
 from playground.core.attention import (
+    LiveProbe,
     AttentionCapture, capture_attention, capture_ids, head_stats, save_matrix, select,
 )
 from playground.core.config import ModelConfig
@@ -240,3 +241,29 @@ def test_cli_errors_are_sentences(capsys, tmp_path):
     assert code == 2 and "error: layer 9 does not exist: this model has layers 0–3" in capsys.readouterr().err
     code = main(["attention", "--model", str(DEMO), "--text", "hi", "--out", str(tmp_path / "a.png")])
     assert code == 2 and ".npy or .csv" in capsys.readouterr().err
+
+
+# -- the live probe ------------------------------------------------------------------------
+
+
+def test_the_live_probe_keeps_within_its_time_budget_and_takes_up_a_new_sentence(one_thread, tokenizer):
+    model = tiny(vocab_size=tokenizer.vocab_size, context_length=16)
+    probe = LiveProbe(tokenizer, "the cat sat", budget=0.1, min_interval_s=0.0)
+    assert probe.due(elapsed_s=0.0, now=0.0)  # nothing spent yet
+    record = probe.probe(model, step=5, now=0.0)
+    assert record.step == 5 and "".join(record.tokens) == "the cat sat"
+    assert record.weights.shape[-1] == len(record.tokens)
+    # after spending time probing, the next probe waits until training has run ten times as long
+    probe.spent_s = probe.last_cost_s = 1.0
+    assert not probe.due(elapsed_s=15.0, now=1.0) and probe.due(elapsed_s=20.0, now=1.0)
+
+    probe.set_text("a dog")
+    assert "".join(probe.probe(model, step=6, now=2.0).tokens) == "a dog"
+    probe.set_text("   ")
+    assert probe.probe(model, step=7, now=3.0) is None
+
+
+def test_the_live_probe_waits_its_minimum_interval(tokenizer):
+    probe = LiveProbe(tokenizer, "x", budget=1.0, min_interval_s=0.5)
+    probe.last_at = 10.0
+    assert not probe.due(elapsed_s=100.0, now=10.2) and probe.due(elapsed_s=100.0, now=10.6)

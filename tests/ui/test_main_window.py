@@ -18,11 +18,18 @@ def window(qtbot, session):
 
 def test_only_working_panels_are_listed(window):
     steps = [window.steps.item(i).text() for i in range(window.steps.count())]
-    assert steps == ["1  Tokenize", "2  Build", "3  Train"]   # in workflow order, nothing unbuilt
-    assert window.stack.count() == 3
+    assert steps == ["1  Tokenize", "2  Build", "3  Train", "4  Prompt"]   # in workflow order, nothing unbuilt
+    assert window.stack.count() == len(steps)
     window.steps.setCurrentRow(2)
     assert window.stack.currentWidget() is window.training_panel
     assert "loss" in window.concept.text()
+
+
+def test_a_panel_can_ask_for_another_step(window, session):
+    session.show_step.emit("train")
+    assert window.stack.currentWidget() is window.training_panel
+    session.show_step.emit("no such step")  # a step not built yet: nothing happens
+    assert window.stack.currentWidget() is window.training_panel
 
 
 def test_device_appears_in_status_bar(qtbot, window, session):
