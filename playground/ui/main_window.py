@@ -12,6 +12,7 @@ from playground.core.devices import DeviceInfo
 from playground.engine.jobs import Job
 from playground.engine.session import Session
 from playground.ui.build_panel import BuildPanel
+from playground.ui.generate_panel import GeneratePanel
 from playground.ui.prompt_panel import PromptPanel
 from playground.ui.tokenizer_panel import TokenizerPanel
 from playground.ui.training_panel import TrainingPanel
@@ -33,7 +34,9 @@ class MainWindow(QMainWindow):
         self.build_panel = BuildPanel(session)
         self.training_panel = TrainingPanel(session)
         self.prompt_panel = PromptPanel(session)
-        self.panels = [self.tokenizer_panel, self.build_panel, self.training_panel, self.prompt_panel]
+        self.generate_panel = GeneratePanel(session)
+        self.panels = [self.tokenizer_panel, self.build_panel, self.training_panel, self.prompt_panel,
+                       self.generate_panel]
         # The model being trained cannot change shape mid-run.
         session.training_changed.connect(lambda running: self.build_panel.setEnabled(not running))
         self.steps = QListWidget()
@@ -158,6 +161,7 @@ class MainWindow(QMainWindow):
                 return
             self.statusBar().showMessage("Stopping training and saving a checkpoint…")
             training.stop_and_wait()
+        self.generate_panel.stop_and_wait()
         settings = QSettings()
         settings.setValue("version", SETTINGS_VERSION)
         settings.setValue("window/geometry", self.saveGeometry())

@@ -1,0 +1,153 @@
+"""Step by step: the next-token distribution after each setting, as a row of small bar charts.
+
+One chart per stage of the sampling chain ("the model", "repetition penalty
+1.1", "temperature 0.8", "top-k 50", ...), left to right in the order they
+are applied, each titled with how many tokens are still possible, all on one
+scale, so a learner sees the distribution being sharpened and cut.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QScrollArea, QSizePolicy, QVBoxLayout, QWidget
+
+from playground.ui.widgets.candidate_chart import AFTER_COLOUR, BEFORE_COLOUR, MUTED, BarRow, BarRows
+from playground.ui.widgets.generated_text import token_label
+
+MIDDLE_COLOUR = "#7c9ad6"
+
+STAGE_HELP = {
+    "the model": "The model's own probabilities: the softmax of its score for every token of the vocabulary.",
+    "repetition penalty": "Tokens already in the text lose score, so the model repeats itself less.",
+    "temperature": "Every score is divided by the temperature: below 1 the likely tokens get likelier "
+                   "(sharper), above 1 the distribution flattens.",
+    "top-k": "Only the k most likely tokens stay; every other token is removed.",
+    "top-p": "Only the smallest set of best tokens whose probabilities add up to p stays (the nucleus).",
+    "min-p": "Only tokens at least min-p times as likely as the best one stay.",
+}
+
+
+def stage_help(name: str) -> str:
+    for prefix, text in STAGE_HELP.items():
+        if name.startswith(prefix):
+            return text
+    return ""
+
+
+class StageChart(QFrame):
+    """One stage: its name, how many tokens are still possible, and its best tokens."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setObjectName("stage")
+        self.setStyleSheet("#stage { background: white; border: 1px solid #d6dae3; border-radius: 5px; }")
+        self.title = QLabel()
+        self.title.setTextFormat(Qt.RichText)
+        self.title.setWordWrap(True)
+        self.bars = BarRows([BEFORE_COLOUR], bar_height=9, gap=4, label_points=8.5)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 4, 6, 6)
+        layout.setSpacing(4)
+        layout.addWidget(self.title)
+        layout.addWidget(self.bars)
+        layout.addStretch(1)
+        self.setMinimumWidth(128)
+        self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Preferred)
+        self.name = ""
+
+    def set_stage(self, number: int, stage, previous_kept: Optional[int], chosen_id: Optional[int],
+                  colour: str, scale: float, chosen_text: str = "", specials: Optional[dict] = None) -> None:
+        self.name = stage.name
+        if previous_kept is None:
+            kept = f"all {stage.kept:,} tokens"
+        elif stage.kept < previous_kept:
+            kept = f"<span style='color:#b3261e'><b>{stage.kept:,}</b> tokens left</span>"
+        else:
+            kept = f"{stage.kept:,} tokens left"
+        self.title.setText(f"<b>{number} · {stage.name}</b><br><span style='color:#4a4f5c'>{kept}</span>")
+        self.setToolTip(stage_help(stage.name))
+        self.bars.colours = [colour]
+        rows = [BarRow(token_label(c.id, c.text, specials), [c.prob], chosen=c.id == chosen_id)
+                for c in stage.candidates]
+        if chosen_id is not None and all(c.id != chosen_id for c in stage.candidates):
+            listed_all = stage.kept <= len(stage.candidates)  # every token left is listed: the chosen one is gone
+            lowest = min((c.prob for c in stage.candidates), default=0.0)
+            rows.append(BarRow(token_label(chosen_id, chosen_text, specials), [0.0 if listed_all else None],
+                               chosen=True, below=[lowest]))
+        self.bars.set_rows(rows, scale)
+
+
+class StagesView(QWidget):
+    """The chain of stages for one token position, left to right."""
+
+    HINT = ("Press <b>Step</b> to generate one token at a time: here you will see the distribution after "
+            "each setting on the left, in the order they are applied. Clicking any token shows its steps too.")
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.heading = QLabel()
+        self.heading.setWordWrap(True)
+        self.heading.setTextFormat(Qt.RichText)
+        self.placeholder = QLabel(self.HINT)
+        self.placeholder.setWordWrap(True)
+        self.placeholder.setStyleSheet(f"color: {MUTED}; padding: 6px 2px;")
+        self.row = QWidget()
+        self.row_layout = QHBoxLayout(self.row)
+        self.row_layout.setContentsMargins(0, 0, 0, 0)
+        self.row_layout.setSpacing(2)
+        self.charts: list[StageChart] = []
+        self.arrows: list[QLabel] = []
+        self.scroll = QScrollArea()
+        self.scroll.setWidget(self.row)
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QScrollArea.NoFrame)
+        self.scroll.setVerticalScrollBarPolicy(Qt.ScrollBarAsNeeded)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(4)
+        layout.addWidget(self.heading)
+        layout.addWidget(self.placeholder)
+        layout.addWidget(self.scroll, 1)
+        self.stages: list = []
+        self.specials: dict[int, str] = {}
+        self.set_stages([], None, "")
+
+    def set_stages(self, stages: list, chosen_id: Optional[int], heading: str, chosen_text: str = "",
+                   placeholder: str = "") -> None:
+        """Show `stages` (a list of sampling.Stage), highlighting the token `chosen_id`; with no stages,
+        `placeholder` (or the hint to press Step)."""
+        self.stages = list(stages)
+        self.placeholder.setText(placeholder or self.HINT)
+        self.heading.setText(heading)
+        self.heading.setVisible(bool(heading))
+        self.placeholder.setVisible(not stages)
+        self.scroll.setVisible(bool(stages))
+        while len(self.charts) < len(stages):
+            if self.charts:
+                arrow = QLabel("›")
+                arrow.setStyleSheet("color: #8a90a0; font-size: 15pt; font-weight: bold;")
+                arrow.setFixedWidth(10)
+                arrow.setAlignment(Qt.AlignCenter)
+                self.row_layout.addWidget(arrow)
+                self.arrows.append(arrow)
+            chart = StageChart()
+            self.row_layout.addWidget(chart, 1)
+            self.charts.append(chart)
+        scale = max((c.prob for s in stages for c in s.candidates), default=1.0)
+        previous = None
+        for i, chart in enumerate(self.charts):
+            shown = i < len(stages)
+            chart.setVisible(shown)
+            if i > 0:
+                self.arrows[i - 1].setVisible(shown)
+            if not shown:
+                continue
+            last = i == len(stages) - 1
+            colour = AFTER_COLOUR if last and i > 0 else (BEFORE_COLOUR if i == 0 else MIDDLE_COLOUR)
+            chart.set_stage(i + 1, stages[i], previous, chosen_id, colour, scale, chosen_text, self.specials)
+            previous = stages[i].kept
+
+    def stage_names(self) -> list[str]:
+        return [s.name for s in self.stages]
