@@ -227,7 +227,7 @@ def test_without_a_model_the_panel_offers_the_demo(qtbot, session):
     finish(qtbot, panel)
     assert session.checkpoint is not None
     assert panel.pages.currentWidget() is panel.work_area
-    assert "step 1,500" in panel.header.text() and "128 tokens" in panel.header.text()
+    assert f"step {session.checkpoint.step:,}" in panel.header.text() and "128 tokens" in panel.header.text()
     assert panel.generate_button.isEnabled()
 
 
