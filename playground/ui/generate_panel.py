@@ -642,8 +642,7 @@ class GeneratePanel(QWidget):
 
     def showEvent(self, event) -> None:  # noqa: N802
         super().showEvent(event)
-        if not self._settings_ready:
-            QTimer.singleShot(0, self, self._ensure_settings)
+        self._ensure_settings()  # before anything can set a control, so the defaults never overwrite it
 
     def settings(self):
         """The SamplingSettings the controls describe."""

@@ -77,4 +77,34 @@ def take_screenshots(window: MainWindow, out_dir: Path) -> list[Path]:
     train.start()
     wait_until(lambda: train.job is None, 600)
     grab("train")
+
+    # Prompt: the built-in few-shot template, as it opens.
+    window.steps.setCurrentRow(window.panels.index(window.prompt_panel))
+    wait_until(lambda: session.checkpoint is not None, 60)
+    window.prompt_panel.refresh()
+    grab("prompt")
+
+    # Generate with the demo model: a streamed answer, one token's candidates, then step mode.
+    from playground.paths import demo_model_dir
+
+    generate = window.generate_panel
+    demo = demo_model_dir()
+    if demo is not None and session.checkpoint.path.parent != demo:
+        generate.load_demo()
+        wait_until(lambda: generate.load_job is None, 60)
+    window.steps.setCurrentRow(window.panels.index(generate))
+    generate.apply_preset("balanced")
+    generate.max_new_tokens.setValue(60)
+    generate.prompt_edit.setPlainText("Return the")
+    generate.generate()
+    wait_until(lambda: not generate.is_busy(), 120)
+    generate.output.select(4)
+    wait_until(lambda: not generate.is_busy(), 30)
+    grab("generate")
+    generate.clear_output()
+    generate.prompt_edit.setPlainText("The function returns")
+    for _ in range(3):
+        generate.step()
+        wait_until(lambda: not generate.is_busy(), 30)
+    grab("generate-step")
     return written

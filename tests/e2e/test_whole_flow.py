@@ -93,6 +93,24 @@ def test_whole_flow(qtbot, tmp_path, monkeypatch):
         assert "step 20" in window.model_label.text()
         assert (train.last_run_dir / "best" / "model.safetensors").exists()
 
+        # Prompt: the built-in few-shot template goes to Generate with one click.
+        window.steps.setCurrentRow(window.panels.index(window.prompt_panel))
+        prompt = window.prompt_panel
+        qtbot.waitUntil(lambda: prompt.preview_text() != "")
+        assert "tokens" in prompt.token_count_label.text()
+        qtbot.mouseClick(prompt.send_button, Qt.LeftButton)
+        generate = window.generate_panel
+        assert window.stack.currentWidget() is generate
+        assert generate.prompt_edit.toPlainText() == prompt.preview_text()
+
+        # Generate with the model just trained: tokens stream in, and one can be inspected.
+        generate.max_new_tokens.setValue(12)
+        qtbot.mouseClick(generate.generate_button, Qt.LeftButton)
+        qtbot.waitUntil(lambda: not generate.is_busy(), timeout=60_000)
+        assert 0 < len(generate.output.tokens()) <= 12
+        generate.output.select(0)
+        assert generate.candidate_chart.token is generate.output.tokens()[0]
+
         # The device was found in the background and is shown.
         qtbot.waitUntil(lambda: session.device is not None, timeout=60_000)
         assert window.device_label.text() == session.device.describe()
