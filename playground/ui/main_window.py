@@ -11,6 +11,7 @@ from playground import __version__
 from playground.core.devices import DeviceInfo
 from playground.engine.jobs import Job
 from playground.engine.session import Session
+from playground.ui.attention_panel import AttentionPanel
 from playground.ui.build_panel import BuildPanel
 from playground.ui.generate_panel import GeneratePanel
 from playground.ui.prompt_panel import PromptPanel
@@ -35,8 +36,9 @@ class MainWindow(QMainWindow):
         self.training_panel = TrainingPanel(session)
         self.prompt_panel = PromptPanel(session)
         self.generate_panel = GeneratePanel(session)
+        self.attention_panel = AttentionPanel(session)
         self.panels = [self.tokenizer_panel, self.build_panel, self.training_panel, self.prompt_panel,
-                       self.generate_panel]
+                       self.generate_panel, self.attention_panel]
         # The model being trained cannot change shape mid-run.
         session.training_changed.connect(lambda running: self.build_panel.setEnabled(not running))
         self.steps = QListWidget()
@@ -162,6 +164,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Stopping training and saving a checkpoint…")
             training.stop_and_wait()
         self.generate_panel.stop_and_wait()
+        self.attention_panel.stop_and_wait()
         settings = QSettings()
         settings.setValue("version", SETTINGS_VERSION)
         settings.setValue("window/geometry", self.saveGeometry())

@@ -18,7 +18,8 @@ def window(qtbot, session):
 
 def test_only_working_panels_are_listed(window):
     steps = [window.steps.item(i).text() for i in range(window.steps.count())]
-    assert steps == ["1  Tokenize", "2  Build", "3  Train", "4  Prompt", "5  Generate"]   # in workflow order, nothing unbuilt
+    assert steps == ["1  Tokenize", "2  Build", "3  Train", "4  Prompt", "5  Generate",
+                     "6  Attention"]   # in workflow order, nothing unbuilt
     assert window.stack.count() == len(steps)
     window.steps.setCurrentRow(2)
     assert window.stack.currentWidget() is window.training_panel

@@ -1,0 +1,231 @@
+"""Where one token looks, drawn as lines, in the manner of BertViz's head view.
+
+The same tokens stand in two columns: the one reading (the query) on the
+left, the ones being read (the keys) on the right. Lines go from the selected
+query to every key it may look at; a line's opacity and width are the
+weight. Clicking a token on the left selects it; the arrow keys move the
+selection.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPen
+from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
+
+from playground.ui.widgets.heatmap import display_token
+
+LINE_COLOUR = QColor(200, 38, 42)        # the heatmap's strong red
+SELECTED_BG = QColor("#1565c0")
+KEY_BG = QColor(244, 116, 59)            # a key is shaded by the weight it receives
+TEXT = QColor("#2b2f3a")
+FUTURE_TEXT = QColor("#b4b8c2")
+HEADER = QColor("#6b7080")
+MIN_ROW, MAX_ROW = 16, 26
+TOP = 34                                  # room for the column headings
+
+
+class AttentionLines(QWidget):
+    """Two columns of the same tokens; lines from the selected query (left) to each key (right)."""
+
+    token_selected = Signal(int)
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.tokens: list[str] = []
+        self.labels: list[str] = []
+        self.matrix: Optional[np.ndarray] = None
+        self.selected: Optional[int] = None
+        self.hover: Optional[tuple[str, int]] = None   # ("query" | "key", index)
+        self.font_normal = QFont("DejaVu Sans")
+        self.font_normal.setPointSizeF(10)
+        self.font_bold = QFont(self.font_normal)
+        self.font_bold.setBold(True)
+        self.setMouseTracking(True)
+        self.setFocusPolicy(Qt.StrongFocus)
+        self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
+        self.setAutoFillBackground(True)
+        palette = self.palette()
+        palette.setColor(self.backgroundRole(), QColor("white"))
+        self.setPalette(palette)
+        self.setToolTip("Click a token on the left to see where it looks; ↑ and ↓ move along.")
+
+    # ------------------------------------------------------------------ data
+
+    def set_attention(self, matrix: np.ndarray, tokens: Sequence[str]) -> None:
+        matrix = np.asarray(matrix, dtype=np.float32)
+        if matrix.ndim != 2 or matrix.shape != (len(tokens), len(tokens)):
+            raise ValueError(f"{len(tokens)} tokens do not label a matrix of shape {matrix.shape}")
+        if list(tokens) != self.tokens:
+            self.tokens = list(tokens)
+            self.labels = [display_token(t, 16) for t in tokens]
+            if self.selected is None or self.selected >= len(tokens):
+                self.selected = len(tokens) - 1 if tokens else None
+            self.setMinimumHeight(TOP + MIN_ROW * len(tokens) + 8)
+            self.updateGeometry()
+        self.matrix = matrix
+        self.update()
+
+    def clear(self) -> None:
+        self.tokens, self.labels, self.matrix, self.selected = [], [], None, None
+        self.setMinimumHeight(0)
+        self.update()
+
+    def select(self, index: Optional[int]) -> None:
+        if index is not None and not 0 <= index < len(self.tokens):
+            return
+        if index != self.selected:
+            self.selected = index
+            self.update()
+            if index is not None:
+                self.token_selected.emit(index)
+
+    def sizeHint(self) -> QSize:  # noqa: N802
+        return QSize(520, TOP + MAX_ROW * max(1, len(self.tokens)) + 8)
+
+    # ------------------------------------------------------------------ geometry
+
+    def _row_height(self) -> float:
+        n = max(1, len(self.tokens))
+        return max(MIN_ROW, min(MAX_ROW, (self.height() - TOP - 8) / n))
+
+    def _columns(self) -> tuple[float, float, float]:
+        """x of the left column's right edge, of the right column's left edge, and the label width."""
+        w = self.width()
+        label = min(180.0, w * 0.3)
+        gap = w - 2 * label - 40
+        left = 20 + label
+        return left, left + max(gap, 60), label
+
+    def _y(self, i: int) -> float:
+        return TOP + (i + 0.5) * self._row_height()
+
+    def token_at(self, pos) -> Optional[tuple[str, int]]:
+        if not self.tokens:
+            return None
+        i = int((pos.y() - TOP) // self._row_height())
+        if not 0 <= i < len(self.tokens):
+            return None
+        left, right, label = self._columns()
+        if left - label - 10 <= pos.x() <= left + 6:
+            return "query", i
+        if right - 6 <= pos.x() <= right + label + 10:
+            return "key", i
+        return None
+
+    def query_pos(self, i: int) -> QPointF:
+        left, _, label = self._columns()
+        return QPointF(left - label / 2, self._y(i))
+
+    # ------------------------------------------------------------------ drawing
+
+    def paintEvent(self, event) -> None:  # noqa: N802
+        p = QPainter(self)
+        p.setRenderHint(QPainter.Antialiasing, True)
+        p.setRenderHint(QPainter.TextAntialiasing, True)
+        if self.matrix is None or not self.tokens:
+            p.setPen(HEADER)
+            p.setFont(self.font_normal)
+            p.drawText(self.rect(), int(Qt.AlignCenter), "No attention to draw yet.")
+            return
+        left, right, label = self._columns()
+        row = self._row_height()
+        size = max(7.5, min(10.0, row * 0.55))
+        self.font_normal.setPointSizeF(size)
+        self.font_bold.setPointSizeF(size)
+        p.setFont(self.font_bold)
+        p.setPen(HEADER)
+        p.drawText(QRectF(left - label, 4, label, 22), int(Qt.AlignRight | Qt.AlignVCenter), "reading (query)")
+        p.drawText(QRectF(right, 4, label, 22), int(Qt.AlignLeft | Qt.AlignVCenter), "being read (keys)")
+        q = self.selected
+        weights = self.matrix[q] if q is not None else np.zeros(len(self.tokens), dtype=np.float32)
+
+        # Lines first, under the labels: strongest last, so it stays on top.
+        if q is not None:
+            for k in np.argsort(weights[: q + 1], kind="stable"):
+                w = float(weights[k])
+                if w < 0.005:
+                    continue
+                colour = QColor(LINE_COLOUR)
+                colour.setAlphaF(min(1.0, 0.12 + 0.88 * w))
+                pen = QPen(colour)
+                pen.setWidthF(0.8 + 6.0 * w)
+                pen.setCapStyle(Qt.RoundCap)
+                p.setPen(pen)
+                p.drawLine(QPointF(left + 4, self._y(q)), QPointF(right - 4, self._y(int(k))))
+
+        metrics = QFontMetricsF(self.font_normal)
+        for i, text in enumerate(self.labels):
+            y = self._y(i)
+            box_h = min(row - 2, metrics.height() + 4)
+            # Left column: the queries.
+            rect = QRectF(left - label, y - box_h / 2, label, box_h)
+            if i == q:
+                p.setPen(Qt.NoPen)
+                p.setBrush(SELECTED_BG)
+                width = min(label, metrics.horizontalAdvance(text) + 12)
+                p.drawRoundedRect(QRectF(left - width, rect.top(), width, box_h), 3, 3)
+                p.setPen(QColor("white"))
+                p.setFont(self.font_bold)
+            else:
+                hovered = self.hover == ("query", i)
+                p.setPen(SELECTED_BG if hovered else TEXT)
+                p.setFont(self.font_bold if hovered else self.font_normal)
+            p.drawText(rect.adjusted(0, 0, -6, 0), int(Qt.AlignRight | Qt.AlignVCenter), text)
+            # Right column: the keys, shaded by the weight each receives.
+            rect = QRectF(right, y - box_h / 2, label, box_h)
+            future = q is not None and i > q
+            if not future and q is not None and weights[i] >= 0.005:
+                shade = QColor(KEY_BG)
+                shade.setAlphaF(min(1.0, float(weights[i])))
+                p.setPen(Qt.NoPen)
+                p.setBrush(shade)
+                width = min(label, metrics.horizontalAdvance(text) + 12)
+                p.drawRoundedRect(QRectF(right, rect.top(), width, box_h), 3, 3)
+            p.setFont(self.font_normal)
+            p.setPen(FUTURE_TEXT if future else TEXT)
+            p.drawText(rect.adjusted(6, 0, 0, 0), int(Qt.AlignLeft | Qt.AlignVCenter), text)
+        p.end()
+
+    # ------------------------------------------------------------------ mouse and keys
+
+    def key_text(self, k: int) -> str:
+        q = self.selected
+        if q is None or self.matrix is None:
+            return ""
+        if k > q:
+            return f"‘{self.labels[q]}’ cannot look at ‘{self.labels[k]}’: it comes later."
+        return f"‘{self.labels[q]}’ (#{q}) → ‘{self.labels[k]}’ (#{k}): {self.matrix[q, k]:.3f}"
+
+    def mouseMoveEvent(self, event) -> None:  # noqa: N802
+        hit = self.token_at(event.position())
+        if hit != self.hover:
+            self.hover = hit
+            self.setCursor(Qt.PointingHandCursor if hit and hit[0] == "query" else Qt.ArrowCursor)
+            self.update()
+        if hit and hit[0] == "key":
+            QToolTip.showText(event.globalPosition().toPoint(), self.key_text(hit[1]), self)
+        elif hit and hit[0] == "query":
+            QToolTip.showText(event.globalPosition().toPoint(),
+                              f"Click to see where ‘{self.labels[hit[1]]}’ looks", self)
+        else:
+            QToolTip.hideText()
+
+    def leaveEvent(self, event) -> None:  # noqa: N802
+        if self.hover is not None:
+            self.hover = None
+            self.update()
+
+    def mousePressEvent(self, event) -> None:  # noqa: N802
+        hit = self.token_at(event.position())
+        if event.button() == Qt.LeftButton and hit and hit[0] == "query":
+            self.select(hit[1])
+
+    def keyPressEvent(self, event) -> None:  # noqa: N802
+        if self.selected is not None and event.key() in (Qt.Key_Up, Qt.Key_Down):
+            self.select(max(0, min(len(self.tokens) - 1, self.selected + (1 if event.key() == Qt.Key_Down else -1))))
+            return
+        super().keyPressEvent(event)

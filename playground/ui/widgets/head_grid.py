@@ -1,0 +1,261 @@
+"""Many attention heads at once: small multiples of a layer's heads, or every layer and head in a grid.
+
+The heads are tiles of one mosaic image, so a redraw is one `setImage` however
+many heads there are (an 8×8 grid of 64-token heads draws as fast as one
+head). Long texts are averaged down to at most `MAX_TILE` cells a side per
+tile. Clicking a tile says which head it is.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QPen
+from PySide6.QtWidgets import QGraphicsRectItem
+
+from playground.ui.widgets.heatmap import (LEVELS, MUTED_COLOUR, TEXT_COLOUR, TokenAxis,
+                                           attention_colormap, hatch_brush)
+
+MAX_TILE = 96             # a tile shows at most this many cells a side (longer texts are averaged down)
+SELECTED_COLOUR = "#1565c0"
+HOVER_TILE_COLOUR = "#ff9800"
+
+
+def pool(weights: np.ndarray, size: int) -> np.ndarray:
+    """[..., T, T] averaged down in square blocks so that each side has at most `size` cells."""
+    T = weights.shape[-1]
+    if T <= size:
+        return weights
+    f = math.ceil(T / size)
+    n = math.ceil(T / f)
+    padded = np.zeros(weights.shape[:-2] + (n * f, n * f), dtype=np.float32)
+    padded[..., :T, :T] = weights
+    return padded.reshape(weights.shape[:-2] + (n, f, n, f)).mean(axis=(-3, -1))
+
+
+def grid_shape(n: int) -> tuple[int, int]:
+    """Rows and columns for `n` small multiples: one row up to 4, then near-square rows of at most 4-5."""
+    if n <= 4:
+        return 1, max(1, n)
+    if n <= 16:
+        rows = math.ceil(n / 4)
+        cols = math.ceil(n / rows)
+        return rows, cols
+    cols = math.ceil(math.sqrt(n))
+    return math.ceil(n / cols), cols
+
+
+@dataclass(frozen=True)
+class Tile:
+    layer: int
+    head: int
+    row: int
+    col: int
+
+
+class HeadGrid(pg.GraphicsLayoutWidget):
+    """Attention heads as tiles of a grid; each tile a small query-by-key heatmap."""
+
+    head_clicked = Signal(int, int)   # layer, head
+    hovered = Signal(str)
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setBackground("w")
+        self.tiles: list[Tile] = []
+        self.rows = self.cols = 0
+        self.tile_size = 0                 # cells a side per tile
+        self.gap = 1
+        self.mosaic: Optional[np.ndarray] = None
+        self.selected: Optional[tuple[int, int]] = None
+        self.hover_text = ""
+        self.notes: dict[tuple[int, int], str] = {}   # (layer, head) -> a line for the tooltip
+        self._layout_key = None
+        self._tile_mask: Optional[np.ndarray] = None
+        self._corner_labels: list[pg.TextItem] = []
+        self.ci.setContentsMargins(4, 4, 4, 4)
+
+        self.title = self.addLabel("", row=0, col=0, colspan=2, color=TEXT_COLOUR, size="10pt")
+        self.left = TokenAxis("left")
+        self.top = TokenAxis("top")
+        self.plot = self.addPlot(row=1, col=0, axisItems={"left": self.left, "top": self.top})
+        self.plot.showAxis("top")
+        self.plot.hideAxis("bottom")
+        self.plot.setMenuEnabled(False)
+        self.plot.hideButtons()
+        vb = self.plot.getViewBox()
+        vb.invertY(True)
+        vb.setAspectLocked(True)
+        vb.setMouseEnabled(False, False)
+        vb.setDefaultPadding(0.0)
+
+        self.backgrounds: list[QGraphicsRectItem] = []
+        self.image_item = pg.ImageItem(axisOrder="row-major")
+        self.plot.addItem(self.image_item)
+        self.select_item = self._outline(SELECTED_COLOUR, 3.0, 11)
+        self.hover_item = self._outline(HOVER_TILE_COLOUR, 2.0, 10)
+
+        self.colour_bar = pg.ColorBarItem(values=LEVELS, colorMap=attention_colormap(), interactive=False,
+                                          width=14, label="attention weight", colorMapMenu=False)
+        self.colour_bar.setImageItem(self.image_item)
+        self.colour_bar.axis.setPen(pg.mkPen(MUTED_COLOUR))
+        self.colour_bar.axis.setTextPen(pg.mkPen(TEXT_COLOUR))
+        self.addItem(self.colour_bar, row=1, col=1)
+
+        self.scene().sigMouseMoved.connect(self._mouse_moved)
+        self.scene().sigMouseClicked.connect(self._mouse_clicked)
+        self.setMouseTracking(True)
+
+    def _outline(self, colour: str, width: float, z: float) -> QGraphicsRectItem:
+        item = QGraphicsRectItem(0, 0, 1, 1)
+        pen = QPen(QColor(colour))
+        pen.setCosmetic(True)
+        pen.setWidthF(width)
+        item.setPen(pen)
+        item.setZValue(z)
+        item.hide()
+        self.plot.addItem(item, ignoreBounds=True)
+        return item
+
+    # ------------------------------------------------------------------ data
+
+    def set_heads(self, weights: np.ndarray, tiles: Sequence[Tile], rows: int, cols: int, *,
+                  row_labels: Sequence[str] = (), col_labels: Sequence[str] = (),
+                  corner_labels: bool = False, title: str = "") -> None:
+        """Show `weights[tile.layer, tile.head]` ([L, H, T, T]) for each tile at its row and column.
+
+        Row and column labels go on the left and top axes; with
+        `corner_labels` each tile is named in its empty top-right corner
+        instead (where a query cannot look, so nothing is hidden).
+        """
+        weights = np.asarray(weights)
+        T = weights.shape[-1]
+        size = min(T, MAX_TILE)
+        gap = max(1, round(size / 8))
+        key = (tuple(tiles), rows, cols, size, tuple(row_labels), tuple(col_labels), corner_labels)
+        if key != self._layout_key:
+            self._layout(list(tiles), rows, cols, size, gap, row_labels, col_labels, corner_labels)
+            self._layout_key = key
+        layers = np.fromiter((t.layer for t in self.tiles), dtype=np.intp, count=len(self.tiles))
+        heads = np.fromiter((t.head for t in self.tiles), dtype=np.intp, count=len(self.tiles))
+        chosen = pool(np.asarray(weights[layers, heads], dtype=np.float32), size)  # [n, S, S]
+        step = size + gap
+        blocks = self.mosaic.reshape(rows, step, cols, step)
+        filled = np.full((rows * cols, size, size), np.nan, dtype=np.float32)
+        filled[[t.row * cols + t.col for t in self.tiles]] = chosen * self._tile_mask
+        blocks[:, :size, :, :size] = filled.reshape(rows, cols, size, size).transpose(0, 2, 1, 3)
+        self.image_item.setImage(self.mosaic[: rows * step - gap, : cols * step - gap], autoLevels=False,
+                                 levels=LEVELS)
+        if title != self.title.text:
+            self.title.setText(title)
+
+    def _layout(self, tiles, rows, cols, size, gap, row_labels, col_labels, corner_labels) -> None:
+        self.tiles, self.rows, self.cols, self.tile_size, self.gap = tiles, rows, cols, size, gap
+        step = size + gap
+        self.mosaic = np.full((rows * step, cols * step), np.nan, dtype=np.float32)
+        mask = np.ones((size, size), dtype=np.float32)
+        mask[np.triu_indices(size, k=1)] = np.nan
+        self._tile_mask = mask
+        for item in self.backgrounds:
+            self.plot.removeItem(item)
+        self.backgrounds = []
+        no_pen = QPen(Qt.NoPen)
+        for t in tiles:
+            rect = QGraphicsRectItem(t.col * step, t.row * step, size, size)
+            rect.setBrush(hatch_brush())
+            rect.setPen(no_pen)
+            rect.setZValue(-1)
+            self.plot.addItem(rect, ignoreBounds=True)
+            self.backgrounds.append(rect)
+        for label in self._corner_labels:
+            self.plot.removeItem(label)
+        self._corner_labels = []
+        if corner_labels:
+            for t in tiles:
+                label = pg.TextItem(f"head {t.head}", color=TEXT_COLOUR, anchor=(1, 0))
+                label.setPos(t.col * step + size, t.row * step)
+                label.setZValue(12)
+                self.plot.addItem(label, ignoreBounds=True)
+                self._corner_labels.append(label)
+        centres_r = [r * step + size / 2 for r in range(rows)]
+        centres_c = [c * step + size / 2 for c in range(cols)]
+        self.left.set_labels(list(row_labels), centres_r[: len(row_labels)])
+        self.top.set_labels(list(col_labels), centres_c[: len(col_labels)])
+        self.plot.showAxis("left", bool(row_labels))
+        self.plot.showAxis("top", bool(col_labels))
+        self.plot.getViewBox().enableAutoRange()
+        self.hover_item.hide()
+        self._show_selected()
+
+    def set_selected(self, layer: Optional[int], head: Optional[int]) -> None:
+        self.selected = None if layer is None or head is None else (layer, head)
+        self._show_selected()
+
+    def _show_selected(self) -> None:
+        tile = next((t for t in self.tiles if (t.layer, t.head) == self.selected), None)
+        if tile is None:
+            self.select_item.hide()
+            return
+        step = self.tile_size + self.gap
+        self.select_item.setRect(QRectF(tile.col * step, tile.row * step, self.tile_size, self.tile_size))
+        self.select_item.show()
+
+    @property
+    def image(self) -> Optional[np.ndarray]:
+        return self.image_item.image
+
+    # ------------------------------------------------------------------ mouse
+
+    def tile_at(self, scene_pos) -> Optional[Tile]:
+        vb = self.plot.getViewBox()
+        if not self.tiles or not vb.sceneBoundingRect().contains(scene_pos):
+            return None
+        point = vb.mapSceneToView(scene_pos)
+        step = self.tile_size + self.gap
+        col, x = divmod(point.x(), step)
+        row, y = divmod(point.y(), step)
+        if x >= self.tile_size or y >= self.tile_size:
+            return None
+        return next((t for t in self.tiles if t.row == int(row) and t.col == int(col)), None)
+
+    def scene_pos_of(self, layer: int, head: int):
+        """The scene position of a tile's centre (for tests and tours)."""
+        from PySide6.QtCore import QPointF
+
+        step = self.tile_size + self.gap
+        tile = next(t for t in self.tiles if (t.layer, t.head) == (layer, head))
+        return self.plot.getViewBox().mapViewToScene(
+            QPointF(tile.col * step + self.tile_size / 2, tile.row * step + self.tile_size / 2))
+
+    def tile_text(self, tile: Tile) -> str:
+        note = self.notes.get((tile.layer, tile.head), "")
+        return f"Layer {tile.layer}, head {tile.head}{': ' + note if note else ''} — click to enlarge"
+
+    def _mouse_moved(self, scene_pos) -> None:
+        tile = self.tile_at(scene_pos)
+        if tile is None:
+            self.hover_item.hide()
+            if self.hover_text:
+                self.hover_text = ""
+                self.hovered.emit("")
+            return
+        step = self.tile_size + self.gap
+        self.hover_item.setRect(QRectF(tile.col * step, tile.row * step, self.tile_size, self.tile_size))
+        self.hover_item.show()
+        text = self.tile_text(tile)
+        if text != self.hover_text:
+            self.hover_text = text
+            self.setToolTip(text)
+            self.hovered.emit(text)
+
+    def _mouse_clicked(self, event) -> None:
+        if event.button() != Qt.LeftButton:
+            return
+        tile = self.tile_at(event.scenePos())
+        if tile is not None:
+            self.head_clicked.emit(tile.layer, tile.head)

@@ -1,0 +1,375 @@
+"""An attention heatmap: one query-by-key matrix with its tokens on both axes, a fixed 0..1 colour bar
+and a read-out of the cell under the mouse.
+
+Made once and updated in place: a new matrix is one `setImage` on the same
+`ImageItem` (levels fixed at 0..1, never auto); the axes and the hatched
+"future" triangle are redrawn only when the tokens change.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional, Sequence
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainterPath, QPen, QPolygonF
+from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsRectItem
+
+LEVELS = (0.0, 1.0)           # attention weights lie in 0..1: the colours never rescale
+MASK_COLOUR = "#c9ccd4"       # hatching where a query cannot look (keys after it)
+HOVER_COLOUR = "#1565c0"
+TEXT_COLOUR = "#2b2f3a"
+MUTED_COLOUR = "#6b7080"
+MAX_LABEL_CHARS = 12
+
+# Cream (nothing) through orange to a dark red (all of a token's attention): dark reads as "a lot".
+_STOPS = [(0.0, "#fffaf0"), (0.08, "#fde9c4"), (0.25, "#fdbb6b"), (0.45, "#f4743b"),
+          (0.7, "#c8262a"), (1.0, "#4a0b1f")]
+
+
+def attention_colormap() -> pg.ColorMap:
+    return pg.ColorMap([p for p, _ in _STOPS], [QColor(c) for _, c in _STOPS], name="attention")
+
+
+def display_token(text: str, limit: int = MAX_LABEL_CHARS) -> str:
+    """A token as a label: spaces as '␣', line breaks as '⏎', tabs as '⇥'; long ones shortened with '…'."""
+    shown = (text.replace("\r\n", "⏎").replace("\n", "⏎").replace("\r", "⏎")
+             .replace("\t", "⇥").replace(" ", "␣"))
+    if not shown:
+        shown = "∅"
+    if limit and len(shown) > limit:
+        shown = shown[: limit - 1] + "…"
+    return shown
+
+
+def hatch_brush() -> QBrush:
+    brush = QBrush(QColor(MASK_COLOUR), Qt.BDiagPattern)
+    return brush
+
+
+def label_font(size: float = 9.0) -> QFont:
+    font = QFont("DejaVu Sans")
+    font.setPointSizeF(size)
+    return font
+
+
+class TokenAxis(pg.AxisItem):
+    """An axis that names positions (tokens, layers, heads) instead of numbering them.
+
+    Labels sit at given centres in view coordinates; when they would overlap,
+    only every n-th is drawn (n as small as legibility allows, recomputed as
+    the view zooms), and the highlighted one is always drawn, in bold. A
+    bottom axis writes its labels vertically, so long tokens still fit.
+    """
+
+    def __init__(self, orientation: str, rotate: bool = False, max_size: int = 120) -> None:
+        super().__init__(orientation)
+        self.labels: list[str] = []
+        self.centres: np.ndarray = np.zeros(0)
+        self.highlight: Optional[int] = None
+        self.rotate = rotate and orientation in ("top", "bottom")
+        self.max_size = max_size
+        self.font = label_font(9)
+        self.bold = QFont(self.font)
+        self.bold.setBold(True)
+        self.setPen(pg.mkPen(MUTED_COLOUR))
+        self.setTextPen(pg.mkPen(TEXT_COLOUR))
+        self.setStyle(tickLength=0, showValues=False, hideOverlappingLabels=False)
+        self.stride = 1
+
+    def set_labels(self, labels: Sequence[str], centres: Optional[Sequence[float]] = None) -> None:
+        self.labels = list(labels)
+        self.centres = (np.arange(len(self.labels)) + 0.5 if centres is None
+                        else np.asarray(centres, dtype=float))
+        self.highlight = None
+        metrics = QFontMetricsF(self.bold)
+        longest = max((metrics.horizontalAdvance(s) for s in self.labels), default=0.0)
+        label_room = self.label.boundingRect().height() if self.label.isVisible() else 0.0
+        across = min(self.max_size, longest + 10)
+        if self.orientation in ("left", "right"):
+            self.setWidth(int(math.ceil(across + label_room)))
+        elif self.rotate:
+            self.setHeight(int(math.ceil(across + label_room)))
+        else:
+            self.setHeight(int(math.ceil(metrics.height() + 8 + label_room)))
+        self.picture = None
+        self.update()
+
+    def set_highlight(self, index: Optional[int]) -> None:
+        if index != self.highlight:
+            self.highlight = index
+            self.update()
+
+    def _to_pixels(self, values: np.ndarray, bounds: QRectF) -> np.ndarray:
+        r0, r1 = self.range
+        view = self.linkedView()
+        if view is not None:  # read the view itself: its range is the truth, whatever signal came last
+            vertical = self.orientation in ("left", "right")
+            r0, r1 = view.viewRange()[1 if vertical else 0]
+            if view.yInverted() if vertical else view.xInverted():
+                r0, r1 = r1, r0
+        if r1 == r0:
+            return np.full_like(values, np.nan)
+        if self.orientation in ("left", "right"):
+            return bounds.bottom() - (values - r0) / (r1 - r0) * bounds.height()
+        return bounds.left() + (values - r0) / (r1 - r0) * bounds.width()
+
+    def paint(self, p, opt, widget) -> None:  # noqa: D401 - Qt's name
+        if not self.labels:
+            return
+        bounds = self.mapRectFromParent(self.geometry())
+        pixels = self._to_pixels(self.centres, bounds)
+        metrics = QFontMetricsF(self.font)
+        line = metrics.height()
+        spacing = abs(pixels[1] - pixels[0]) if len(pixels) > 1 else line * 2
+        if self.orientation in ("left", "right") or self.rotate:
+            need = line * 1.05
+        else:
+            need = max(metrics.horizontalAdvance(s) for s in self.labels) + 8
+        self.stride = max(1, math.ceil(need / max(spacing, 1e-6)))
+        p.setRenderHint(p.RenderHint.TextAntialiasing, True)
+        p.setClipRect(bounds.adjusted(-line, -line, line, line))
+        label_room = self.label.boundingRect().height() if self.label.isVisible() else 0.0
+        shown = set(range(0, len(self.labels), self.stride))
+        if self.highlight is not None and 0 <= self.highlight < len(self.labels):
+            # Make room for the highlighted label: drop its overlapping neighbours.
+            shown = {i for i in shown if abs(i - self.highlight) >= self.stride} | {self.highlight}
+        for i in sorted(shown):
+            position = pixels[i]
+            if not math.isfinite(position):
+                continue
+            text = self.labels[i]
+            strong = i == self.highlight
+            p.setFont(self.bold if strong else self.font)
+            p.setPen(QColor(HOVER_COLOUR if strong else TEXT_COLOUR))
+            if self.orientation == "left":
+                rect = QRectF(bounds.left() + label_room, position - line / 2,
+                              bounds.width() - label_room - 6, line)
+                p.drawText(rect, int(Qt.AlignRight | Qt.AlignVCenter), text)
+            elif self.orientation == "right":
+                rect = QRectF(bounds.left() + 6, position - line / 2, bounds.width() - 6, line)
+                p.drawText(rect, int(Qt.AlignLeft | Qt.AlignVCenter), text)
+            elif self.rotate:
+                # Written upwards, ending just below (bottom) or above (top) the plot.
+                p.save()
+                if self.orientation == "bottom":
+                    p.translate(position, bounds.top() + 5)
+                    p.rotate(-90)
+                    rect = QRectF(-(bounds.height() - label_room - 5), -line / 2,
+                                  bounds.height() - label_room - 5, line)
+                    p.drawText(rect, int(Qt.AlignRight | Qt.AlignVCenter), text)
+                else:
+                    p.translate(position, bounds.bottom() - 5)
+                    p.rotate(-90)
+                    rect = QRectF(0, -line / 2, bounds.height() - label_room - 5, line)
+                    p.drawText(rect, int(Qt.AlignLeft | Qt.AlignVCenter), text)
+                p.restore()
+            else:
+                width = max(spacing * self.stride, metrics.horizontalAdvance(text) + 8)
+                if self.orientation == "top":
+                    rect = QRectF(position - width / 2, bounds.bottom() - line - 4, width, line)
+                else:
+                    rect = QRectF(position - width / 2, bounds.top() + 4, width, line)
+                p.drawText(rect, int(Qt.AlignHCenter | Qt.AlignVCenter), text)
+
+
+def staircase(T: int) -> QPainterPath:
+    """The cells above the diagonal (keys after the query) of a T×T matrix, as one polygon."""
+    path = QPainterPath()
+    if T < 2:
+        return path
+    points = [QPointF(1, 0), QPointF(T, 0), QPointF(T, T - 1)]
+    for q in range(T - 1, 0, -1):  # walk the steps back up: (T-1, T-1) ... (1, 1), (1, 0)
+        points += [QPointF(q, q), QPointF(q, q - 1)]
+    path.addPolygon(QPolygonF(points))
+    path.closeSubpath()
+    return path
+
+
+def causal_nan_mask(T: int) -> np.ndarray:
+    """1 on and below the diagonal, NaN above (NaN draws transparent): multiply a matrix by it."""
+    mask = np.ones((T, T), dtype=np.float32)
+    mask[np.triu_indices(T, k=1)] = np.nan
+    return mask
+
+
+class AttentionHeatmap(pg.GraphicsLayoutWidget):
+    """One query-by-key attention matrix: row q is how token q spread its attention over tokens 0..q."""
+
+    hovered = Signal(str)            # what the cell under the mouse holds ("" when none)
+    cell_clicked = Signal(int, int)  # query, key
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setBackground("w")
+        self.tokens: list[str] = []
+        self.labels: list[str] = []
+        self.matrix: Optional[np.ndarray] = None
+        self.hover_text = ""
+        self.hover_cell: Optional[tuple[int, int]] = None
+        self._mask: Optional[np.ndarray] = None
+        self.ci.setContentsMargins(4, 4, 4, 4)
+
+        self.title = self.addLabel("", row=0, col=0, colspan=2, color=TEXT_COLOUR, size="10pt")
+        self.left = TokenAxis("left")
+        self.bottom = TokenAxis("bottom", rotate=True)
+        self.left.setLabel("query: the token reading ↓", color=MUTED_COLOUR)
+        self.bottom.setLabel("key: the token being read →", color=MUTED_COLOUR)
+        self.plot = self.addPlot(row=1, col=0, axisItems={"left": self.left, "bottom": self.bottom})
+        self.plot.setMenuEnabled(False)
+        self.plot.hideButtons()
+        vb = self.plot.getViewBox()
+        vb.invertY(True)  # row 0 (the first token) at the top, as the matrix prints
+        vb.setDefaultPadding(0.0)  # cells fill the view (not square), so the labels stay beside them
+        vb.setBackgroundColor("w")
+
+        self.mask_item = QGraphicsPathItem()
+        self.mask_item.setBrush(hatch_brush())
+        self.mask_item.setPen(QPen(Qt.NoPen))
+        self.mask_item.setZValue(-1)
+        self.plot.addItem(self.mask_item, ignoreBounds=True)
+        self.image_item = pg.ImageItem(axisOrder="row-major")
+        self.plot.addItem(self.image_item)
+        self.grid_item = QGraphicsPathItem()
+        pen = QPen(QColor(255, 255, 255, 200))
+        pen.setCosmetic(True)
+        pen.setWidthF(1.0)
+        self.grid_item.setPen(pen)
+        self.grid_item.setZValue(5)
+        self.plot.addItem(self.grid_item, ignoreBounds=True)
+        self.hover_item = QGraphicsRectItem(0, 0, 1, 1)
+        hover_pen = QPen(QColor(HOVER_COLOUR))
+        hover_pen.setCosmetic(True)
+        hover_pen.setWidthF(2.0)
+        self.hover_item.setPen(hover_pen)
+        self.hover_item.setZValue(10)
+        self.hover_item.hide()
+        self.plot.addItem(self.hover_item, ignoreBounds=True)
+
+        self.colour_bar = pg.ColorBarItem(values=LEVELS, colorMap=attention_colormap(), interactive=False,
+                                          width=14, label="attention weight", colorMapMenu=False)
+        self.colour_bar.setImageItem(self.image_item)
+        self.colour_bar.axis.setPen(pg.mkPen(MUTED_COLOUR))
+        self.colour_bar.axis.setTextPen(pg.mkPen(TEXT_COLOUR))
+        self.addItem(self.colour_bar, row=1, col=1)
+
+        self.scene().sigMouseMoved.connect(self._mouse_moved)
+        self.scene().sigMouseClicked.connect(self._mouse_clicked)
+        self.setMouseTracking(True)
+        self.setToolTip("Hover over a cell to read its weight. Scroll to zoom, drag to pan, "
+                        "double-click to see the whole matrix.")
+
+    # ------------------------------------------------------------------ data
+
+    def set_matrix(self, matrix: np.ndarray, tokens: Sequence[str], title: str = "") -> None:
+        """Show a [T, T] matrix (query by key) whose rows and columns are `tokens`."""
+        matrix = np.asarray(matrix, dtype=np.float32)
+        T = matrix.shape[0]
+        if matrix.ndim != 2 or matrix.shape != (T, T) or len(tokens) != T:
+            raise ValueError(f"{len(tokens)} tokens do not label a matrix of shape {matrix.shape}")
+        if list(tokens) != self.tokens:
+            self._set_tokens(list(tokens))
+        self.matrix = matrix
+        if self._mask is None or self._mask.shape[0] != T:
+            self._mask = causal_nan_mask(T)
+        self.image_item.setImage(matrix * self._mask, autoLevels=False, levels=LEVELS)
+        if title != self.title.text:
+            self.title.setText(title)
+        if self.hover_cell is not None:
+            self._hover(*self.hover_cell)
+
+    def clear(self, title: str = "") -> None:
+        self.matrix = None
+        self._set_tokens([])
+        self.image_item.clear()
+        self.title.setText(title)
+
+    def _set_tokens(self, tokens: list[str]) -> None:
+        self.tokens = tokens
+        self.labels = [display_token(t) for t in tokens]
+        T = len(tokens)
+        self.left.set_labels(self.labels)
+        self.bottom.set_labels(self.labels)
+        self.mask_item.setPath(staircase(T))
+        grid = QPainterPath()
+        if 0 < T <= 48:  # thin white lines between cells, while cells are big enough to see them
+            for i in range(1, T):
+                grid.moveTo(i, 0)
+                grid.lineTo(i, T)
+                grid.moveTo(0, i)
+                grid.lineTo(T, i)
+        self.grid_item.setPath(grid)
+        self.hover_cell = None
+        self.hover_item.hide()
+        vb = self.plot.getViewBox()
+        if T:
+            vb.setLimits(xMin=-T, xMax=2 * T, yMin=-T, yMax=2 * T, minXRange=2, minYRange=2)
+            vb.enableAutoRange()  # fit the whole matrix, and keep fitting it as the widget resizes
+
+    @property
+    def image(self) -> Optional[np.ndarray]:
+        """What the image shows now (NaN above the diagonal)."""
+        return self.image_item.image
+
+    # ------------------------------------------------------------------ hovering
+
+    def cell_text(self, q: int, k: int) -> str:
+        """'query → key: weight' for cell (q, k), the way the read-out says it."""
+        if self.matrix is None:
+            return ""
+        query, key = self.labels[q], self.labels[k]
+        if k > q:
+            return (f"‘{query}’ (#{q}) → ‘{key}’ (#{k}): not allowed — a token cannot look at tokens "
+                    "after it")
+        return f"‘{query}’ (#{q}) → ‘{key}’ (#{k}): {self.matrix[q, k]:.3f}"
+
+    def cell_at(self, scene_pos) -> Optional[tuple[int, int]]:
+        vb = self.plot.getViewBox()
+        if self.matrix is None or not vb.sceneBoundingRect().contains(scene_pos):
+            return None
+        point = vb.mapSceneToView(scene_pos)
+        k, q = math.floor(point.x()), math.floor(point.y())
+        T = self.matrix.shape[0]
+        if 0 <= q < T and 0 <= k < T:
+            return q, k
+        return None
+
+    def scene_pos_of(self, q: int, k: int) -> QPointF:
+        """Where cell (q, k)'s centre is in the scene (for tests and tours)."""
+        return self.plot.getViewBox().mapViewToScene(QPointF(k + 0.5, q + 0.5))
+
+    def _mouse_moved(self, scene_pos) -> None:
+        cell = self.cell_at(scene_pos)
+        if cell is None:
+            if self.hover_cell is not None:
+                self.hover_cell = None
+                self.hover_item.hide()
+                self.left.set_highlight(None)
+                self.bottom.set_highlight(None)
+                self.hover_text = ""
+                self.hovered.emit("")
+            return
+        if cell != self.hover_cell:
+            self._hover(*cell)
+
+    def _hover(self, q: int, k: int) -> None:
+        self.hover_cell = (q, k)
+        self.hover_item.setRect(QRectF(k, q, 1, 1))
+        self.hover_item.show()
+        self.left.set_highlight(q)
+        self.bottom.set_highlight(k)
+        self.hover_text = self.cell_text(q, k)
+        self.setToolTip(self.hover_text)
+        self.hovered.emit(self.hover_text)
+
+    def _mouse_clicked(self, event) -> None:
+        if event.button() != Qt.LeftButton:
+            return
+        if event.double():
+            self.plot.getViewBox().enableAutoRange()
+            return
+        cell = self.cell_at(event.scenePos())
+        if cell is not None:
+            self.cell_clicked.emit(*cell)
