@@ -107,4 +107,24 @@ def take_screenshots(window: MainWindow, out_dir: Path) -> list[Path]:
         generate.step()
         wait_until(lambda: not generate.is_busy(), 30)
     grab("generate-step")
+
+    # Attention: the demo model reading a line of Python, one head, every head, and the embedding map.
+    from playground.ui.attention_panel import SOURCE_TEXT, VIEW_ALL, VIEW_HEAD
+
+    attention = window.attention_panel
+    window.steps.setCurrentRow(window.panels.index(attention))
+    attention.source.setCurrentIndex(SOURCE_TEXT)
+    attention.text_edit.setPlainText("def add(a, b):\n    return a + b")
+    attention.capture_text()
+    wait_until(attention.is_idle, 60)
+    attention.select_head(1, 2)
+    attention.view.setCurrentIndex(VIEW_HEAD)
+    grab("attention")
+    attention.view.setCurrentIndex(VIEW_ALL)
+    grab("attention-grid")
+    attention.tabs.setCurrentIndex(1)
+    wait_until(attention.is_idle, 60)
+    attention.embedding_view.search("the")
+    grab("embeddings")
+    attention.tabs.setCurrentIndex(0)
     return written

@@ -111,6 +111,18 @@ def test_whole_flow(qtbot, tmp_path, monkeypatch):
         generate.output.select(0)
         assert generate.candidate_chart.token is generate.output.tokens()[0]
 
+        # Attention: the text just generated, one row per token the model read or wrote.
+        from playground.ui.attention_panel import SOURCE_GENERATE
+
+        window.steps.setCurrentRow(window.panels.index(window.attention_panel))
+        attention = window.attention_panel
+        attention.source.setCurrentIndex(SOURCE_GENERATE)
+        read = attention.last_generated
+        assert len(read.ids) == read.prompt_tokens + len(generate.output.tokens())
+        visible = min(len(read.ids), session.checkpoint.model_config.context_length)
+        qtbot.waitUntil(lambda: attention.is_idle() and attention.heatmap.image is not None
+                        and attention.heatmap.image.shape == (visible, visible), timeout=30_000)
+
         # The device was found in the background and is shown.
         qtbot.waitUntil(lambda: session.device is not None, timeout=60_000)
         assert window.device_label.text() == session.device.describe()
