@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFileDia
 from playground.core.progress import UserError
 from playground.engine.jobs import Job
 from playground.engine.session import DEFAULT_PROBE_TEXT, Session
+from playground.ui.widgets.no_model import NoModelPage
 
 SOURCE_TEXT, SOURCE_GENERATE, SOURCE_PROBE = range(3)
 SOURCES = ["My text", "Generate (live)", "Training probe (live)"]
@@ -146,7 +147,6 @@ class AttentionPanel(QWidget):
         self.last_generated = None                          # the latest GeneratedText
         self.capture_job: Optional[Job] = None
         self.embedding_job: Optional[Job] = None
-        self.load_job: Optional[Job] = None
         self._pending: Optional[tuple] = None               # (kind, payload, checkpoint): the latest request
         self._jobs: set[Job] = set()
         self._my_text = DEFAULT_TEXT
@@ -174,41 +174,13 @@ class AttentionPanel(QWidget):
 
     def _build(self) -> None:
         # ---- the empty state: no model yet
-        empty = QWidget()
-        el = QVBoxLayout(empty)
-        el.addStretch(1)
-        heading = QLabel("No model to look inside yet")
-        heading.setStyleSheet("font-size: 16pt; font-weight: 600; color: #1d2a4d;")
-        heading.setAlignment(Qt.AlignCenter)
-        explain = QLabel(
+        self.empty_page = NoModelPage(
+            self.session, "No model to look inside yet",
             "This step shows where a trained model's attention heads look, and how it arranges its tokens. "
             "Load the small demo model that comes with the app, or train your own: while it trains, its "
             "attention on a probe sentence appears here, live.")
-        explain.setWordWrap(True)
-        explain.setAlignment(Qt.AlignCenter)
-        explain.setMaximumWidth(560)
-        explain.setStyleSheet(f"color: {MUTED}; font-size: 11pt;")
-        self.load_demo_button = QPushButton("Load the demo model")
-        self.load_demo_button.setToolTip("Open the small model that ships with the app (4 layers × 4 heads).")
-        self.load_demo_button.clicked.connect(self.load_demo)
-        self.train_button = QPushButton("Train a model")
-        self.train_button.setToolTip("Go to the Train step.")
-        self.train_button.clicked.connect(lambda: self.session.show_step.emit("train"))
-        buttons = QHBoxLayout()
-        buttons.addStretch(1)
-        buttons.addWidget(self.load_demo_button)
-        buttons.addWidget(self.train_button)
-        buttons.addStretch(1)
-        el.addWidget(heading)
-        row = QHBoxLayout()
-        row.addStretch(1)
-        row.addWidget(explain)
-        row.addStretch(1)
-        el.addLayout(row)
-        el.addSpacing(12)
-        el.addLayout(buttons)
-        el.addStretch(2)
-        self.empty_page = empty
+        self.load_demo_button = self.empty_page.demo_button
+        self.train_button = self.empty_page.train_button
 
         # ---- controls: what to read, which head, which view
         self.source = QComboBox()
@@ -696,7 +668,8 @@ class AttentionPanel(QWidget):
 
     def is_idle(self) -> bool:
         """True when no job of this panel runs and no capture waits (tests wait for this)."""
-        return not self._jobs and self._pending is None and self.capture_job is None
+        return (not self._jobs and self._pending is None and self.capture_job is None
+                and not self.empty_page.is_busy())
 
     def stop_and_wait(self, timeout_ms: int = 10_000) -> bool:
         """Drop waiting requests, ask running jobs to stop, and wait for them."""
@@ -707,7 +680,7 @@ class AttentionPanel(QWidget):
         for job in jobs:
             job.cancel()
         ok = all(job.wait(timeout_ms) for job in jobs)
-        return ok
+        return self.empty_page.stop_and_wait(timeout_ms) and ok
 
     # ================================================================== the training probe
 
@@ -1017,34 +990,8 @@ class AttentionPanel(QWidget):
     # ================================================================== no model yet
 
     def load_demo(self) -> Optional[Job]:
-        from playground.paths import demo_model_dir
-
-        if self.load_job is not None:
-            return self.load_job
-        folder = demo_model_dir()
-        if folder is None:
-            self.session.error("This copy of the app has no demo model (models/demo is missing). "
-                               "Train a model in the Train step instead.")
-            return None
-        self.load_demo_button.setEnabled(False)
-        self.load_demo_button.setText("Loading the demo model…")
-
-        def work(report, cancel):
-            from playground.core.checkpoints import load_checkpoint
-
-            return load_checkpoint(folder)
-
-        def loaded(result) -> None:
-            checkpoint, model = result
-            self.session.set_checkpoint(checkpoint, model)
-
-        def finished() -> None:
-            self.load_job = None
-            self.load_demo_button.setEnabled(True)
-            self.load_demo_button.setText("Load the demo model")
-
-        self.load_job = self._start_job(work, "loading the demo model", loaded, on_done=finished)
-        return self.load_job
+        """Load the demo model (in a job, on the shared no-model page) and make it the session's model."""
+        return self.empty_page.load_demo()
 
     # ================================================================== export
 

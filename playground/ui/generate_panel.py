@@ -29,6 +29,7 @@ from playground.engine.jobs import Job
 from playground.engine.session import GeneratedText, Session
 from playground.ui.widgets.candidate_chart import CandidateChart
 from playground.ui.widgets.generated_text import GeneratedTextView, ProbabilityLegend, percent, token_label
+from playground.ui.widgets.no_model import NoModelPage
 from playground.ui.widgets.stage_charts import StagesView
 
 ERROR_COLOUR = "#b3261e"
@@ -202,7 +203,6 @@ class GeneratePanel(QWidget):
         self.session = session
         self.job: Optional[Job] = None          # the generation job: one at a time
         self.job_kind = ""
-        self.load_job: Optional[Job] = None     # loading the demo model
         self.explain_job: Optional[Job] = None  # recomputing the stages of the selected token
         self._explain_pending = False
         self._run = 0                           # bumped per job and per model change: stale partials are dropped
@@ -379,51 +379,14 @@ class GeneratePanel(QWidget):
         w.valueChanged.connect(self._settings_changed)
         return w
 
-    def _empty_state(self) -> QWidget:
-        page = QWidget()
-        title = QLabel("No model to generate with yet")
-        title.setStyleSheet("font-size: 16pt; font-weight: 600; color: #1d2a4d;")
-        text = QLabel("Generation needs a trained model. Load the small demo model that ships with the "
-                      "playground to try it now, or train your own in the Train step: it becomes the "
-                      "model here as soon as training saves a checkpoint.")
-        text.setWordWrap(True)
-        text.setAlignment(Qt.AlignHCenter)
-        text.setStyleSheet("font-size: 11pt; color: #3a3f4c;")
-        self.demo_button = QPushButton("Load the demo model")
-        self.demo_button.setToolTip("A small GPT-2-style model (4 layers, about a million parameters) trained for "
-                                    "nine minutes on Python's documentation: it writes English-looking words and "
-                                    "Python-looking punctuation, not sense.")
-        self.demo_button.clicked.connect(self.load_demo)
-        self.train_button = QPushButton("Train a model")
-        self.train_button.setToolTip("Go to the Train step and train a model on your corpus.")
-        self.train_button.clicked.connect(lambda: self.session.show_step.emit("train"))
-        for b in (self.demo_button, self.train_button):
-            b.setMinimumHeight(34)
-            b.setMinimumWidth(180)
-        self.empty_status = QLabel()
-        self.empty_status.setStyleSheet(f"color: {MUTED_COLOUR};")
-        buttons = QHBoxLayout()
-        buttons.addStretch(1)
-        buttons.addWidget(self.demo_button)
-        buttons.addWidget(self.train_button)
-        buttons.addStretch(1)
-        box = QWidget()
-        box.setFixedWidth(540)
-        bl = QVBoxLayout(box)
-        bl.addWidget(title, 0, Qt.AlignHCenter)
-        bl.addWidget(text)
-        bl.addSpacing(12)
-        bl.addLayout(buttons)
-        bl.addWidget(self.empty_status, 0, Qt.AlignHCenter)
-        centre = QHBoxLayout()
-        centre.addStretch(1)
-        centre.addWidget(box)
-        centre.addStretch(1)
-        layout = QVBoxLayout(page)
-        layout.addStretch(1)
-        layout.addLayout(centre)
-        layout.addStretch(2)
+    def _empty_state(self) -> NoModelPage:
+        page = NoModelPage(
+            self.session, "No model to generate with yet",
+            "Generation needs a trained model. Load the small demo model that ships with the playground to "
+            "try it now, or train your own in the Train step: it becomes the model here as soon as training "
+            "saves a checkpoint.")
         self.empty_state = page
+        self.demo_button, self.train_button = page.demo_button, page.train_button
         return page
 
     def _work_area(self) -> QWidget:
@@ -900,12 +863,6 @@ class GeneratePanel(QWidget):
         else:
             note = "Each sample uses the next seed: seed, seed + 1, …"
         self.samples_note.setText(note)
-        from playground.paths import demo_model_dir
-        has_demo = demo_model_dir() is not None
-        self.demo_button.setEnabled(self.load_job is None and has_demo)
-        if not has_demo:
-            self.demo_button.setToolTip("This installation has no demo model (models/demo is missing): "
-                                        "train a model instead.")
 
     def _next_run(self) -> int:
         self._run += 1
@@ -1122,39 +1079,14 @@ class GeneratePanel(QWidget):
             self.job.cancel()
             self.status.setText("Stopping…")
 
+    @property
+    def load_job(self) -> Optional[Job]:
+        """The job loading the demo model, while it runs."""
+        return self.empty_state.load_job
+
     def load_demo(self) -> Optional[Job]:
         """Load the demo model that ships with the app (in a job) and make it the session's model."""
-        if self.load_job is not None:
-            return None
-        from playground.paths import demo_model_dir
-        path = demo_model_dir()
-        if path is None:
-            self.session.error("This installation has no demo model (models/demo is missing). "
-                               "Train a model in the Train step instead.")
-            return None
-
-        def work(report, cancel):
-            from playground.core.checkpoints import load_checkpoint
-            return load_checkpoint(path)
-
-        job = Job(work, "loading the demo model")
-        self.load_job = job
-        job.result.connect(self._demo_loaded)
-        job.error.connect(self._on_error)
-        job.done.connect(self._demo_done)
-        self.empty_status.setText("Loading the demo model…")
-        self._update_buttons()
-        job.start()
-        return job
-
-    def _demo_loaded(self, loaded) -> None:
-        checkpoint, model = loaded
-        self.session.set_checkpoint(checkpoint, model)
-
-    def _demo_done(self) -> None:
-        self.load_job = None
-        self.empty_status.setText("")
-        self._update_buttons()
+        return self.empty_state.load_demo()
 
     def is_busy(self) -> bool:
         """True while any job of this panel runs or is about to start (tests and screenshots wait on it)."""

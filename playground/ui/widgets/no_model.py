@@ -1,0 +1,144 @@
+"""The page a step shows while there is no model yet: a title, a sentence, and two ways on:
+load the demo model that ships with the app (in a job), or go and train one."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from playground.engine.jobs import Job
+from playground.engine.session import Session
+
+MUTED = "#5f6368"
+DEMO_TIP = ("Load the small model that ships with the app: GPT-2-style, 4 layers × 4 heads, about a million "
+            "parameters, trained for about half an hour on Python's documentation (validation loss 4.12). "
+            "It writes docstring-like English phrases, not sense.")
+NO_DEMO_TIP = "This installation has no demo model (models/demo is missing): train a model instead."
+LOADING_TIP = "Loading the demo model…"
+TRAIN_TIP = "Go to the Train step and train a model on your corpus."
+
+
+class NoModelPage(QWidget):
+    """'No model yet': `demo_button` loads the demo model into the session, `train_button` asks the
+    window for the Train step; `status` says what the loading does, `load_job` is the job while it runs."""
+
+    def __init__(self, session: Session, title: str, text: str, parent=None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.load_job: Optional[Job] = None
+        self._failed = False
+
+        self.title = QLabel(title)
+        self.title.setStyleSheet("font-size: 16pt; font-weight: 600; color: #1d2a4d;")
+        self.title.setAlignment(Qt.AlignCenter)
+        self.text = QLabel(text)
+        self.text.setWordWrap(True)
+        self.text.setAlignment(Qt.AlignHCenter)
+        self.text.setStyleSheet("font-size: 11pt; color: #3a3f4c;")
+        self.demo_button = QPushButton("Load the demo model")
+        self.demo_button.clicked.connect(self.load_demo)
+        self.train_button = QPushButton("Train a model")
+        self.train_button.setToolTip(TRAIN_TIP)
+        self.train_button.clicked.connect(lambda: self.session.show_step.emit("train"))
+        for button in (self.demo_button, self.train_button):
+            button.setMinimumHeight(34)
+            button.setMinimumWidth(180)
+        self.status = QLabel()
+        self.status.setStyleSheet(f"color: {MUTED};")
+        self.status.setAlignment(Qt.AlignCenter)
+
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(self.demo_button)
+        buttons.addWidget(self.train_button)
+        buttons.addStretch(1)
+        box = QWidget()
+        box.setFixedWidth(560)
+        bl = QVBoxLayout(box)
+        bl.addWidget(self.title)
+        bl.addWidget(self.text)
+        bl.addSpacing(12)
+        bl.addLayout(buttons)
+        bl.addWidget(self.status)
+        centre = QHBoxLayout()
+        centre.addStretch(1)
+        centre.addWidget(box)
+        centre.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.addStretch(1)
+        layout.addLayout(centre)
+        layout.addStretch(2)
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Enable the demo button only when the demo model exists and is not loading already."""
+        from playground.paths import demo_model_dir
+
+        has_demo = demo_model_dir() is not None
+        self.demo_button.setEnabled(has_demo and self.load_job is None)
+        if not has_demo:
+            self.demo_button.setToolTip(NO_DEMO_TIP)
+        elif self.load_job is not None:
+            self.demo_button.setToolTip(LOADING_TIP)
+        else:
+            self.demo_button.setToolTip(DEMO_TIP)
+
+    def showEvent(self, event) -> None:  # noqa: N802
+        self.refresh()
+        super().showEvent(event)
+
+    def load_demo(self) -> Optional[Job]:
+        """Load the demo model in a job and make it the session's model; the running job if one runs
+        already, None when there is no demo model."""
+        from playground.paths import demo_model_dir
+
+        if self.load_job is not None:
+            return self.load_job
+        folder = demo_model_dir()
+        if folder is None:
+            self.refresh()
+            self.session.error("This installation has no demo model (models/demo is missing). "
+                               "Train a model in the Train step instead.")
+            return None
+
+        def work(report, cancel):
+            from playground.core.checkpoints import load_checkpoint
+
+            return load_checkpoint(folder)
+
+        job = Job(work, "loading the demo model")
+        self.load_job = job
+        self._failed = False
+        job.result.connect(self._loaded)
+        job.error.connect(self._on_error)
+        job.finished.connect(self._finished)   # the thread has ended: wait() returns at once
+        self.status.setText("Loading the demo model…")
+        self.refresh()
+        job.start()
+        return job
+
+    def _loaded(self, result) -> None:
+        checkpoint, model = result
+        self.session.set_checkpoint(checkpoint, model)
+
+    def _on_error(self, message: str) -> None:
+        self._failed = True
+        self.session.error(message)
+
+    def _finished(self) -> None:
+        self.load_job = None
+        self.status.setText("The demo model could not be loaded: see the message above." if self._failed else "")
+        self.refresh()
+
+    def is_busy(self) -> bool:
+        return self.load_job is not None
+
+    def stop_and_wait(self, timeout_ms: int = 10_000) -> bool:
+        """Cancel the loading, if any, and wait for its thread to end."""
+        job = self.load_job
+        if job is None:
+            return True
+        job.cancel()
+        return job.wait(timeout_ms)
