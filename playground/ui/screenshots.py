@@ -124,7 +124,7 @@ def take_screenshots(window: MainWindow, out_dir: Path) -> list[Path]:
     grab("attention-grid")
     attention.tabs.setCurrentIndex(1)
     wait_until(attention.is_idle, 60)
-    attention.embedding_view.search("the")
+    attention.embedding_view.search(" the")
     grab("embeddings")
     attention.tabs.setCurrentIndex(0)
     return written
