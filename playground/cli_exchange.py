@@ -1,0 +1,76 @@
+"""The command line for exchanging models with Hugging Face `transformers` (no network, no `transformers` needed).
+
+    playground export --model DIR --out DIR [--which best|last] [--overwrite]
+    playground import --hf DIR --out DIR [--overwrite]
+
+`export` writes a run's checkpoint as a GPT-2 (GPT2LMHeadModel) or LLaMA
+(LlamaForCausalLM) folder; `import` turns such a folder into a run folder.
+What was written goes to stderr, the folder to stdout. `add_command` adds both
+to the subcommands of `playground.cli`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def add_command(subparsers: argparse._SubParsersAction) -> None:
+    """Add `export` and `import` to `subparsers` (each sets `exchange_command` to its function)."""
+    export = subparsers.add_parser(
+        "export", help="write a trained model as a Hugging Face transformers folder",
+        description="Write a checkpoint as a folder that transformers' AutoModelForCausalLM and AutoTokenizer "
+                    "read: GPT2LMHeadModel for a GPT-2 style model, LlamaForCausalLM for a LLaMA style one, with "
+                    "its tokenizer, a generation config and a short model card.")
+    export.add_argument("--model", type=Path, required=True, metavar="DIR",
+                        help="a run folder (or its best/ or last/ folder)")
+    export.add_argument("--which", choices=["best", "last"], default="best",
+                        help="in a run folder, which checkpoint to export (default best)")
+    export.add_argument("--out", type=Path, required=True, metavar="DIR", help="the folder to write")
+    export.add_argument("--overwrite", action="store_true", help="replace what a non-empty --out holds")
+    export.set_defaults(exchange_command=export_command)
+
+    imp = subparsers.add_parser(
+        "import", help="make a run folder from a Hugging Face GPT-2 or LLaMA folder",
+        description="Read a local Hugging Face folder (config.json, tokenizer.json and model.safetensors, or "
+                    "sharded safetensors with model.safetensors.index.json) of a GPT-2 or LLaMA model into a run "
+                    "folder this app opens. Pickled weights (pytorch_model.bin) are refused, never opened.")
+    imp.add_argument("--hf", type=Path, required=True, metavar="DIR", help="the Hugging Face folder to read")
+    imp.add_argument("--out", type=Path, required=True, metavar="DIR", help="the run folder to write")
+    imp.add_argument("--overwrite", action="store_true", help="replace what a non-empty --out holds")
+    imp.set_defaults(exchange_command=import_command)
+
+
+def export_command(args: argparse.Namespace) -> int:
+    from playground.core.huggingface import export_checkpoint
+
+    out = export_checkpoint(args.model, args.out, which=args.which, overwrite=args.overwrite)
+    _report(out, f"Exported {args.model} ({args.which}) as a Hugging Face model:")
+    return 0
+
+
+def import_command(args: argparse.Namespace) -> int:
+    from playground.core.huggingface import import_hf
+
+    def warn(message: str) -> None:
+        print(f"warning: {message}", file=sys.stderr)
+
+    out = import_hf(args.hf, args.out, overwrite=args.overwrite, warn=warn)
+    _report(out, f"Imported {args.hf} as a run folder:")
+    return 0
+
+
+def _report(out: Path, headline: str) -> None:
+    print(headline, file=sys.stderr)
+    for path in sorted(p for p in out.rglob("*") if p.is_file()):
+        print(f"  {path.relative_to(out).as_posix():<26} {_size(path.stat().st_size):>9}", file=sys.stderr)
+    print(out)
+
+
+def _size(n: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} GB"
