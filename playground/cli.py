@@ -47,6 +47,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_commands(commands)
     from playground import cli_attention
     cli_attention.add_command(commands)
+    from playground import cli_eval
+    cli_eval.add_command(commands)
+    from playground import cli_exchange
+    cli_exchange.add_command(commands)
     return parser
 
 
@@ -115,6 +119,10 @@ def main(argv: list[str] | None = None) -> int:
             return run(args)
         if args.command == "attention":
             return args.attention_command(args)
+        if args.command == "eval":
+            return args.eval_command(args)
+        if args.command in ("export", "import"):
+            return args.exchange_command(args)
         if args.command == "tokenizer":
             return {"train": tokenizer_train, "encode": tokenizer_encode}[args.tokenizer_command](args)
     except UserError as e:
