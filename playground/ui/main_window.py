@@ -11,6 +11,7 @@ from playground import __version__
 from playground.core.devices import DeviceInfo
 from playground.engine.jobs import Job
 from playground.engine.session import Session
+from playground.ui import exchange
 from playground.ui.attention_panel import AttentionPanel
 from playground.ui.build_panel import BuildPanel
 from playground.ui.generate_panel import GeneratePanel
@@ -112,6 +113,18 @@ class MainWindow(QMainWindow):
 
     def _menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
+        import_action = QAction("&Import a Hugging Face model…", self, shortcut="Ctrl+Shift+I",
+                                triggered=lambda: exchange.import_model(self, self.session))
+        import_action.setToolTip("Explore a GPT-2 or LLaMA model you downloaded (a folder with config.json, "
+                                 "model.safetensors and tokenizer.json) in Generate, Attention and Evaluate.")
+        export_action = QAction("&Export the model for Hugging Face…", self, shortcut="Ctrl+Shift+E",
+                                triggered=lambda: exchange.export_model(self, self.session))
+        export_action.setToolTip("Write the current model as a transformers folder (GPT2LMHeadModel or "
+                                 "LlamaForCausalLM) with its tokenizer.")
+        file_menu.addAction(import_action)
+        file_menu.addAction(export_action)
+        file_menu.setToolTipsVisible(True)
+        file_menu.addSeparator()
         quit_action = QAction("&Quit", self, shortcut=QKeySequence.Quit, triggered=self.close)
         file_menu.addAction(quit_action)
         help_menu = self.menuBar().addMenu("&Help")
