@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import html
 import logging
 import sys
-import traceback
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QIcon
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from playground import __version__
+from playground.core.crash_log import CrashHooks, CrashReport
 from playground.paths import resources_dir
 
 log = logging.getLogger("playground")
@@ -80,13 +81,91 @@ def adopt_demo(session, checkpoint, model=None) -> None:
         session.add_tokenizer(checkpoint.tokenizer)
 
 
-def install_excepthook(session) -> None:
-    """An unexpected error becomes a message in the window; the app keeps running."""
-    def hook(kind, value, tb):
-        log.error("Unhandled error\n%s", "".join(traceback.format_exception(kind, value, tb)))
-        session.error(f"Something unexpected went wrong: {kind.__name__}: {value}. "
-                      "Your work is still here; the details were written to the terminal log.")
-    sys.excepthook = hook
+def show_crash_dialog(parent: Optional[QWidget], report: CrashReport) -> QMessageBox:
+    """The crash dialog: what happened, where the details are, and that the work is safe. Not modal: the
+    window keeps running behind it. Tests replace this function (``playground.app.show_crash_dialog``)."""
+    where = (f"The details were written to <br><tt>{report.log_path}</tt>" if report.log_path is not None
+             else "The details could not be written to the crash log; they are below.")
+    box = QMessageBox(QMessageBox.Warning, "Something unexpected went wrong",
+                      "<p><b>Something unexpected went wrong</b>, but the app is still running and your work "
+                      "is still here.</p>"
+                      f"<p><tt>{html.escape(report.summary())}</tt></p><p>{where}</p>"
+                      "<p>If it keeps happening, please send that file with a few words on what you did.</p>",
+                      QMessageBox.Close, parent)
+    box.setTextFormat(Qt.RichText)
+    box.setDetailedText(report.traceback)
+    box.setModal(False)
+    box.setAttribute(Qt.WA_DeleteOnClose)
+    if report.log_path is not None:
+        folder_button = box.addButton("Open the log folder", QMessageBox.ActionRole)
+        folder_button.clicked.connect(lambda: _open_folder(report.log_path.parent))
+    box.show()
+    return box
+
+
+def _open_folder(folder: Path) -> None:
+    from playground.ui.help_window import open_folder
+    open_folder(folder)
+
+
+class CrashReporter(QObject):
+    """Receives crash reports from any thread and shows them on the GUI thread: a message in the window's
+    message bar and one dialog at a time (errors that repeat while it is open are counted, not stacked)."""
+
+    reported = Signal(object)   # CrashReport, emitted from the thread where the error happened
+
+    def __init__(self, session=None, parent_widget: Optional[QWidget] = None,
+                 dialog: Optional[Callable[..., object]] = None) -> None:
+        super().__init__()
+        self.session = session
+        self.parent_widget = parent_widget
+        self.dialog = dialog          # None: playground.app.show_crash_dialog, looked up at each report
+        self.hooks: Optional[CrashHooks] = None
+        self.open_dialog = None
+        self.repeats = 0
+        self.shown: list[CrashReport] = []
+        self.reported.connect(self._show, Qt.QueuedConnection)
+
+    def report(self, report: CrashReport) -> None:
+        """Called by the hooks, in any thread."""
+        self.reported.emit(report)
+
+    def _show(self, report: CrashReport) -> None:
+        self.shown.append(report)
+        del self.shown[:-20]
+        log.error("Unhandled error (%s); written to %s\n%s", report.summary(), report.log_path, report.traceback)
+        if self.session is not None:
+            where = f"the details are in {report.log_path}" if report.log_path else "the details are in the terminal"
+            self.session.error(f"Something unexpected went wrong: {report.summary()}. Your work is still here; "
+                               f"{where} (Help ▸ Open the crash log folder).")
+        box = self.open_dialog
+        if box is not None and isinstance(box, QWidget):
+            try:
+                if box.isVisible():   # one dialog at a time: count the others in it
+                    self.repeats += 1
+                    if isinstance(box, QMessageBox):
+                        box.setInformativeText(f"{self.repeats} more unexpected error"
+                                               f"{'s' if self.repeats > 1 else ''} since; the log has them all.")
+                    return
+            except RuntimeError:  # closed and deleted
+                pass
+        self.repeats = 0
+        show = self.dialog or show_crash_dialog
+        self.open_dialog = show(self.parent_widget, report)
+
+    def uninstall(self) -> None:
+        if self.hooks is not None:
+            self.hooks.uninstall()
+
+
+def install_excepthook(session=None, window: Optional[QWidget] = None, log_path: Optional[Path] = None,
+                       dialog: Optional[Callable[..., object]] = None) -> CrashReporter:
+    """Unhandled exceptions (in the GUI thread, in Qt callbacks and in Python threads) go to the crash log
+    (`core.crash_log`), to a message in the window and to a dialog; the app keeps running.
+    Returns the reporter; ``.uninstall()`` puts the previous hooks back."""
+    reporter = CrashReporter(session, window, dialog)
+    reporter.hooks = CrashHooks(reporter.report, log_path).install()
+    return reporter
 
 
 def run_gui(screenshot_dir: Optional[Path] = None) -> int:
@@ -97,9 +176,13 @@ def run_gui(screenshot_dir: Optional[Path] = None) -> int:
     from playground.ui.main_window import MainWindow
 
     session = Session()
+    reporter = install_excepthook(session)   # before the window: an error while building it is caught too
     window = MainWindow(session)
-    install_excepthook(session)
+    reporter.parent_widget = window
+    window.crash_reporter = reporter
     window.show()
+    if screenshot_dir is None:
+        QTimer.singleShot(1500, window.offer_tour_once)
     app.aboutToQuit.connect(shutdown_workers)
     QTimer.singleShot(0, lambda: start_background_work(window))
     if screenshot_dir is not None:

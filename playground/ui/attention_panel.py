@@ -170,6 +170,10 @@ class AttentionPanel(QWidget):
         if session.checkpoint is not None:
             self._set_shape(session.checkpoint.model_config.n_layer, session.checkpoint.model_config.n_head)
 
+    def advanced_widgets(self) -> list[QWidget]:
+        """Controls presentation mode hides: saving pictures and matrices."""
+        return [self.save_picture_button, self.save_matrix_button]
+
     # ================================================================== layout
 
     def _build(self) -> None:
@@ -1073,3 +1077,33 @@ class AttentionPanel(QWidget):
             self.session.error(str(e))
             return
         self.session.info(f"Saved the {self.shown.weights.shape[-1]}×{self.shown.weights.shape[-1]} matrix to {saved}.")
+
+    # ================================================================== workspace
+
+    def state(self) -> dict:
+        """What to read and which head to show, for a workspace (the probe sentence is the session's)."""
+        return {"source": self.source.currentIndex(), "text": self._my_text, "layer": self.layer.value(),
+                "head": self.head.value(), "view": self.view.currentIndex(),
+                "follow_latest": self.follow_latest.isChecked()}
+
+    def restore_state(self, state: dict) -> None:
+        """Set the controls from a `state()` dict; the layer and head are kept within the current model."""
+        def number(key):
+            value = state.get(key)
+            return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+        if isinstance(state.get("text"), str):
+            self._my_text = state["text"]
+        source = number("source")
+        if source is not None and 0 <= source < self.source.count() and source != self.source.currentIndex():
+            self.source.setCurrentIndex(source)  # shows the source's text and looks again
+        elif self.source_kind == SOURCE_TEXT and self.text_edit.toPlainText() != self._my_text:
+            self._set_text(self._my_text)
+            self._capture_timer.start()
+        if number("layer") is not None and number("head") is not None:
+            self.select_head(number("layer"), number("head"))
+        view = number("view")
+        if view is not None and 0 <= view < self.view.count():
+            self.view.setCurrentIndex(view)
+        if isinstance(state.get("follow_latest"), bool):
+            self.follow_latest.setChecked(state["follow_latest"])

@@ -160,6 +160,11 @@ class BuildPanel(QWidget):
         session.device_changed.connect(self._device_changed)
         self.set_preset("tiny")
 
+    def advanced_widgets(self) -> list[QWidget]:
+        """Controls presentation mode hides: the defaults serve a first look."""
+        return [self.mlp_hidden.parentWidget(), self.dropout.parentWidget(),  # their rows in the shape form
+                self.batch_size.parentWidget()]                               # the training batch box
+
     # ================================================================== layout
 
     def _build(self) -> None:
@@ -897,4 +902,42 @@ class BuildPanel(QWidget):
             self.flops_per_second = None
             if self._shown_once:
                 self.start_measurement()
+        self.refresh()
+
+    # ================================================================== workspace
+
+    def state(self) -> dict:
+        """The controls' settings, for a workspace."""
+        return {"preset": self.preset.currentData(), "flavour": self.flavour.currentData(),
+                "n_layer": self.n_layer.value(), "n_head": self.n_head.value(), "n_embd": self.n_embd.value(),
+                "mlp_hidden": self.mlp_hidden.value(), "context_length": self.context_length.value(),
+                "dropout": round(self.dropout.value(), 4), "batch_size": self.batch_size.value(),
+                "precision": self.precision.currentData(), "assumed_vocab": self._assumed_vocab}
+
+    def restore_state(self, state: dict) -> None:
+        """Set the controls from a `state()` dict (sizes win over the preset), then recount once."""
+        def number(key, kind=int):
+            value = state.get(key)
+            ok = isinstance(value, (int, float) if kind is float else int) and not isinstance(value, bool)
+            return value if ok else None
+
+        if state.get("preset") in PRESETS:
+            self.set_preset(state["preset"])
+        self._updating = True
+        try:
+            index = self.flavour.findData(state.get("flavour"))
+            if index >= 0:
+                self.flavour.setCurrentIndex(index)
+            for key in ("n_layer", "n_head", "n_embd", "mlp_hidden", "context_length", "batch_size"):
+                if number(key) is not None:
+                    getattr(self, key).setValue(number(key))
+            if number("dropout", float) is not None:
+                self.dropout.setValue(float(number("dropout", float)))
+            index = self.precision.findData(state.get("precision"))
+            if index >= 0:
+                self.precision.setCurrentIndex(index)
+            if number("assumed_vocab") is not None and number("assumed_vocab") > 0:
+                self._assumed_vocab = number("assumed_vocab")
+        finally:
+            self._updating = False
         self.refresh()

@@ -236,6 +236,11 @@ class GeneratePanel(QWidget):
         self._update_template_label()
         self._checkpoint_changed(session.checkpoint)
 
+    def advanced_widgets(self) -> list[QWidget]:
+        """Controls presentation mode hides: the less common sampling settings."""
+        return [self.min_p, self.repetition_penalty, self.beams.parentWidget(),   # the beam search box
+                self.stop_strings, self.stop_at_end, self.seed.parentWidget().parentWidget()]  # the seed box
+
     # ================================================================== layout
 
     def _build(self) -> None:
@@ -1359,3 +1364,38 @@ class GeneratePanel(QWidget):
             column.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
             layout.addWidget(column, 1)
             columns.append(column)
+
+    # ================================================================== workspace
+
+    def state(self) -> dict:
+        """The prompt text and, once the controls are filled, the sampling settings, for a workspace."""
+        state = {"prompt": self.prompt_edit.toPlainText(), "samples": self.samples_count.value(),
+                 "tab": self.tabs.currentIndex()}
+        if self._settings_ready:  # not before: filling the controls imports PyTorch
+            settings = self.settings()
+            state["settings"] = {name: getattr(settings, name) for name in settings.__dataclass_fields__}
+            state["settings"]["stop_strings"] = list(settings.stop_strings)
+        return state
+
+    def restore_state(self, state: dict) -> None:
+        """Set the controls from a `state()` dict; a missing or wrong value leaves its control as it is."""
+        values = state.get("settings")
+        if isinstance(values, dict):
+            sampling = _sampling()
+            known = sampling.SamplingSettings.__dataclass_fields__
+            values = {k: v for k, v in values.items() if k in known}
+            if isinstance(values.get("stop_strings"), list):
+                values["stop_strings"] = tuple(str(s) for s in values["stop_strings"])
+            try:
+                self.set_settings(replace(sampling.SamplingSettings(), **values))
+            except (TypeError, ValueError, OverflowError):
+                self._updating = False
+                self.session.warn("The workspace's sampling settings could not be read; the current ones stay.")
+        if isinstance(state.get("prompt"), str):
+            self.prompt_edit.setPlainText(state["prompt"])
+        samples = state.get("samples")
+        if isinstance(samples, int) and not isinstance(samples, bool):
+            self.samples_count.setValue(samples)
+        tab = state.get("tab")
+        if isinstance(tab, int) and not isinstance(tab, bool) and 0 <= tab < self.tabs.count():
+            self.tabs.setCurrentIndex(tab)

@@ -2,27 +2,37 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QCoreApplication, QSettings, QSize, Qt
-from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMainWindow, QMessageBox,
-                               QStackedWidget, QVBoxLayout, QWidget)
+from typing import Optional
 
-from playground import __version__
+from PySide6.QtCore import QCoreApplication, QEvent, QSettings, QSize, Qt, QTimer
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QLayout, QListWidget, QListWidgetItem, QMainWindow,
+                               QMessageBox, QPushButton, QScrollArea, QStackedWidget, QVBoxLayout, QWidget)
+
+from playground.core.crash_log import crash_log_path
 from playground.core.devices import DeviceInfo
 from playground.engine.jobs import Job
 from playground.engine.session import Session
-from playground.ui import exchange
+from playground.ui import exchange, help_window, themes
 from playground.ui.attention_panel import AttentionPanel
 from playground.ui.build_panel import BuildPanel
+from playground.ui.evaluate_panel import EvaluatePanel
+from playground.ui.workspace_menu import install_workspace_menu
 from playground.ui.generate_panel import GeneratePanel
+from playground.ui.presentation import PresentationMode
 from playground.ui.prompt_panel import PromptPanel
 from playground.ui.tokenizer_panel import TokenizerPanel
 from playground.ui.training_panel import TrainingPanel
 from playground.ui.widgets.message_bar import MessageBar
 
-SETTINGS_VERSION = 1
+SETTINGS_VERSION = 1   # QSettings: window/geometry, view/theme
+SIDEBAR_WIDTH = 170
+STEPS_STYLE = ("#steps { background: #23283a; color: #e8eaf2; border: none; font-size: 12pt; }"
+               "#steps::item { padding: 12px 10px; }"
+               "#steps::item:selected { background: #3b4466; color: white; border-left: 4px solid #f4a340; }")
+CONCEPT_STYLE = "#concept {{ background: #23283a; color: {colour}; padding: 12px; font-size: 9.5pt; }}"
 # The whole workflow; a step appears in the window only once its panel is built.
-WORKFLOW = ["Tokenize", "Build", "Train", "Prompt", "Generate", "Attention"]
+WORKFLOW = ["Tokenize", "Build", "Train", "Prompt", "Generate", "Attention", "Evaluate"]
 
 
 class MainWindow(QMainWindow):
@@ -38,18 +48,16 @@ class MainWindow(QMainWindow):
         self.prompt_panel = PromptPanel(session)
         self.generate_panel = GeneratePanel(session)
         self.attention_panel = AttentionPanel(session)
+        self.evaluate_panel = EvaluatePanel(session)
         self.panels = [self.tokenizer_panel, self.build_panel, self.training_panel, self.prompt_panel,
-                       self.generate_panel, self.attention_panel]
+                       self.generate_panel, self.attention_panel, self.evaluate_panel]
         # The model being trained cannot change shape mid-run.
         session.training_changed.connect(lambda running: self.build_panel.setEnabled(not running))
         self.steps = QListWidget()
         self.steps.setObjectName("steps")
-        self.steps.setFixedWidth(170)
+        self.steps.setFixedWidth(SIDEBAR_WIDTH)
         self.steps.setIconSize(QSize(20, 20))
-        self.steps.setStyleSheet(
-            "#steps { background: #23283a; color: #e8eaf2; border: none; font-size: 12pt; }"
-            "#steps::item { padding: 12px 10px; }"
-            "#steps::item:selected { background: #3b4466; color: white; border-left: 4px solid #f4a340; }")
+        self.steps.setStyleSheet(STEPS_STYLE)
         self.stack = QStackedWidget()
         for number, panel in enumerate(self.panels, start=1):
             item = QListWidgetItem(f"{number}  {panel.title}")
@@ -60,13 +68,14 @@ class MainWindow(QMainWindow):
         self.concept.setObjectName("concept")
         self.concept.setWordWrap(True)
         self.concept.setAlignment(Qt.AlignBottom | Qt.AlignLeft)
-        self.concept.setStyleSheet("#concept { background: #23283a; color: #b9bed0; padding: 12px; font-size: 9.5pt; }")
+        self.concept.setStyleSheet(CONCEPT_STYLE.format(colour="#b9bed0"))
         self.steps.currentRowChanged.connect(self._show_step)
         self.steps.setCurrentRow(0)
         session.show_step.connect(self.go_to)
 
         self.message_bar = MessageBar()
         session.message.connect(self.message_bar.show_message)
+        session.message.connect(lambda *_: self._refresh_look(self.message_bar))  # it restyles each message
 
         right = QWidget()
         rl = QVBoxLayout(right)
@@ -78,13 +87,21 @@ class MainWindow(QMainWindow):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         sidebar = QWidget()
-        sidebar.setFixedWidth(170)
+        sidebar.setFixedWidth(SIDEBAR_WIDTH)
         sidebar.setStyleSheet("background: #23283a;")
+        self.sidebar = sidebar
         sl = QVBoxLayout(sidebar)
         sl.setContentsMargins(0, 0, 0, 0)
         sl.setSpacing(0)
-        sl.addWidget(self.steps, 1)
-        sl.addWidget(self.concept)
+        # The steps keep their height; the concept below scrolls when it is longer than the room left.
+        self.concept_scroll = QScrollArea()
+        self.concept_scroll.setWidget(self.concept)
+        self.concept_scroll.setWidgetResizable(True)
+        self.concept_scroll.setFrameShape(QFrame.NoFrame)
+        self.concept_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        sl.addWidget(self.steps)
+        sl.addWidget(self.concept_scroll, 1)
+        self._fit_steps()
         layout.addWidget(sidebar)
         layout.addWidget(right, 1)
         self.setCentralWidget(central)
@@ -93,16 +110,42 @@ class MainWindow(QMainWindow):
         self.device_label.setToolTip("The device that trains and runs models.")
         self.model_label = QLabel("Model: none yet")
         self.model_label.setToolTip("The trained model the later steps use: the demo model until you train one.")
+        self.demo_label = QLabel()
+        self.demo_label.setToolTip("Where the one-click demo is.")
+        self.demo_stop_button = QPushButton("■  Stop the demo")
+        self.demo_stop_button.setToolTip("Stop the demo now; what it made so far stays.")
+        self.demo_stop_button.clicked.connect(self.stop_demo)
+        self.statusBar().addPermanentWidget(self.demo_label)
+        self.statusBar().addPermanentWidget(self.demo_stop_button)
+        self.demo_label.hide()
+        self.demo_stop_button.hide()
         self.statusBar().addPermanentWidget(self.model_label)
         self.statusBar().addPermanentWidget(self.device_label)
         session.device_changed.connect(self._show_device)
         session.checkpoint_changed.connect(self._show_model)
+
+        self.presentation = PresentationMode(lambda: self.panels)
+        self.tour = None            # playground.ui.tour.Tour, made on first use
+        self.demo = None            # playground.ui.demo_flow.DemoRunner while one runs (or ran last)
+        self.shortcuts_window: Optional[QWidget] = None
+        self.about_box: Optional[QMessageBox] = None
         self._menus()
         self._restore()
+        self.workspaces = install_workspace_menu(self)  # after the File menu and the panels exist
+
+    def _fit_steps(self) -> None:
+        """The step list as tall as its steps, so none hides behind a scroll bar."""
+        self.steps.ensurePolished()
+        rows = sum(self.steps.sizeHintForRow(i) for i in range(self.steps.count()))
+        self.steps.setFixedHeight(rows + 2 * self.steps.frameWidth() + 4)
 
     def _show_step(self, row: int) -> None:
         self.stack.setCurrentIndex(row)
         self.concept.setText(getattr(self.panels[row], "concept", ""))
+        # Panels build their plots on first show (some a moment later): give those the look too.
+        if self._look_is_custom():
+            QTimer.singleShot(0, self, self._refresh_look)
+            QTimer.singleShot(300, self, self._refresh_look)
 
     def go_to(self, step: str) -> None:
         """Show the step whose title is `step` ("train", "generate", ...), when it is built."""
@@ -117,7 +160,7 @@ class MainWindow(QMainWindow):
                                 triggered=lambda: exchange.import_model(self, self.session))
         import_action.setToolTip("Explore a GPT-2 or LLaMA model you downloaded (a folder with config.json, "
                                  "model.safetensors and tokenizer.json) in Generate, Attention and Evaluate.")
-        export_action = QAction("&Export the model for Hugging Face…", self, shortcut="Ctrl+Shift+E",
+        export_action = QAction("&Export the model for Hugging Face…", self, shortcut="Ctrl+Shift+X",
                                 triggered=lambda: exchange.export_model(self, self.session))
         export_action.setToolTip("Write the current model as a transformers folder (GPT2LMHeadModel or "
                                  "LlamaForCausalLM) with its tokenizer.")
@@ -127,15 +170,201 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         quit_action = QAction("&Quit", self, shortcut=QKeySequence.Quit, triggered=self.close)
         file_menu.addAction(quit_action)
-        help_menu = self.menuBar().addMenu("&Help")
-        help_menu.addAction(QAction("&About LLM Playground", self, triggered=self._about))
+        self.file_menu = file_menu
 
-    def _about(self) -> None:
-        device = self.session.device.describe() if self.session.device else "still detecting"
-        QMessageBox.about(self, "About LLM Playground",
-                          f"<h3>LLM Playground {__version__}</h3>"
-                          "<p>Build a small language model with your own hands and watch it from the inside.</p>"
-                          f"<p>Device: {device}</p>")
+        view_menu = self.menuBar().addMenu("&View")
+        view_menu.setToolTipsVisible(True)
+        self.presentation_action = QAction("&Presentation mode", self, shortcut="Ctrl+Shift+P", checkable=True,
+                                           toggled=self.set_presentation_mode)
+        self.presentation_action.setToolTip("For a workshop: big type, high contrast, and only the controls "
+                                            "a first look needs. Press again to go back.")
+        view_menu.addAction(self.presentation_action)
+        theme_menu = view_menu.addMenu("&Theme")
+        theme_menu.setToolTipsVisible(True)
+        self.theme_group = QActionGroup(self)
+        self.theme_actions: dict[str, QAction] = {}
+        for key, label in themes.THEMES.items():
+            action = QAction(label, self, checkable=True)
+            action.setToolTip({"system": "Follow the operating system's colours.",
+                               "light": "Dark text on a light window.",
+                               "dark": "Light text on a dark window: easier on the eyes in a dim room."}[key])
+            action.triggered.connect(lambda _=False, key=key: self.set_theme(key))
+            self.theme_group.addAction(action)
+            theme_menu.addAction(action)
+            self.theme_actions[key] = action
+        self.theme_actions[themes.current_look().theme].setChecked(True)
+        self.view_menu = view_menu
+
+        help_menu = self.menuBar().addMenu("&Help")
+        help_menu.setToolTipsVisible(True)
+        tour_action = QAction("Guided &tour", self, shortcut="F1", triggered=lambda: self.start_tour())
+        tour_action.setToolTip("Walk through the steps in order, with a short explanation of each idea.")
+        self.demo_action = QAction("Run the whole &demo", self, triggered=self._demo_triggered)
+        self.demo_action.setToolTip("Tokenizer, model, training, a few-shot prompt, generation and attention, "
+                                    "all on the built-in corpus, in a minute or two.")
+        shortcuts_action = QAction("&Keyboard shortcuts", self, shortcut="Ctrl+/", triggered=self.show_shortcuts)
+        shortcuts_action.setToolTip("Every shortcut of every step, in one list.")
+        crash_action = QAction("Open the &crash log folder", self, triggered=self.open_crash_log_folder)
+        crash_action.setToolTip(f"Unexpected errors are written to {crash_log_path()}.")
+        about_action = QAction("&About LLM Playground", self, triggered=self.show_about)
+        about_action.setToolTip("Versions of the app, PyTorch, Qt and Python, and the device.")
+        for item in (tour_action, self.demo_action, None, shortcuts_action, crash_action, None, about_action):
+            help_menu.addSeparator() if item is None else help_menu.addAction(item)
+        self.help_menu = help_menu
+
+    # ------------------------------------------------------------------ help
+
+    def show_about(self) -> QMessageBox:
+        """The About box (not modal: the window keeps working behind it)."""
+        from playground.paths import user_data_dir
+
+        device = self.session.device.describe() if self.session.device else None
+        if self.about_box is None:
+            self.about_box = QMessageBox(QMessageBox.Information, "About LLM Playground", "",
+                                         QMessageBox.Close, self)
+            self.about_box.setTextFormat(Qt.RichText)
+            self.about_box.setTextInteractionFlags(Qt.TextSelectableByMouse)
+            self.about_box.setModal(False)
+            self.about_box.setIconPixmap(self.windowIcon().pixmap(64, 64))
+        self.about_box.setText(help_window.about_html(device, user_data_dir(), crash_log_path()))
+        self.about_box.show()
+        self.about_box.raise_()
+        return self.about_box
+
+    _about = show_about
+
+    def show_shortcuts(self) -> QWidget:
+        """The keyboard shortcuts window, gathered afresh from the menus and panels."""
+        if self.shortcuts_window is not None:
+            self.shortcuts_window.close()
+            self.shortcuts_window.deleteLater()
+        self.shortcuts_window = help_window.ShortcutsWindow(self)
+        self._refresh_look(self.shortcuts_window)
+        self.shortcuts_window.show()
+        return self.shortcuts_window
+
+    def open_crash_log_folder(self) -> None:
+        folder = crash_log_path().parent
+        if not help_window.open_folder(folder):
+            self.session.info(f"The crash log is in {folder}.")
+
+    def start_tour(self, index: int = 0):
+        """Start the guided tour at step `index` (returns the Tour)."""
+        if self.tour is None:
+            from playground.ui.tour import Tour
+
+            self.tour = Tour(self)
+        self.tour.start(index)
+        self._refresh_look(self.tour)
+        self.tour.place()
+        return self.tour
+
+    def offer_tour_once(self) -> None:
+        """On the very first launch, say where the tour and the demo are."""
+        settings = QSettings()
+        if settings.value("tour/offered", False, bool) or self.message_bar.isVisible():
+            return   # offered before, or something more important is on show: next launch, then
+        settings.setValue("tour/offered", True)
+        self.session.info("New here? Help ▸ Guided tour (F1) walks through each step and the idea behind it; "
+                          "Help ▸ Run the whole demo shows the whole flow in a minute or two.")
+
+    # ------------------------------------------------------------------ the one-click demo
+
+    def _demo_triggered(self) -> None:
+        if self.demo is not None and self.demo.running:
+            self.stop_demo()
+        else:
+            self.run_demo()
+
+    def run_demo(self, settings=None):
+        """Run the whole workflow on the built-in corpus (returns the DemoRunner, or None when busy)."""
+        from playground.ui.demo_flow import DemoRunner, DemoSettings
+
+        if self.demo is not None and self.demo.running:
+            return self.demo
+        runner = DemoRunner(self, settings or DemoSettings())
+        runner.stage_started.connect(self._demo_stage)
+        runner.finished.connect(self._demo_finished)
+        self.demo = runner
+        if not runner.start():
+            return None
+        return runner
+
+    def stop_demo(self) -> None:
+        if self.demo is not None:
+            self.demo.stop()
+
+    def _demo_stage(self, index: int, count: int, _name: str, label: str) -> None:
+        text = f"Demo · step {index + 1} of {count}: {label}…"
+        self.demo_label.setText(text)
+        self.demo_label.show()
+        self.demo_stop_button.show()
+        self.demo_action.setText("Stop the &demo")
+        self.session.info(text)
+
+    def _demo_finished(self, ok: bool, message: str) -> None:
+        self.demo_label.hide()
+        self.demo_stop_button.hide()
+        self.demo_action.setText("Run the whole &demo")
+        (self.session.info if ok else self.session.warn)(message)
+
+    # ------------------------------------------------------------------ look
+
+    def set_theme(self, theme: str) -> None:
+        """"system", "light" or "dark"; kept for the next launch."""
+        themes.set_theme(theme)
+        self.theme_actions[theme].setChecked(True)
+        settings = QSettings()
+        settings.setValue("version", SETTINGS_VERSION)
+        settings.setValue("view/theme", theme)
+
+    @property
+    def presentation_mode(self) -> bool:
+        return self.presentation.active
+
+    def set_presentation_mode(self, on: bool) -> None:
+        """Big type, high contrast and fewer controls, for a room; off restores everything."""
+        if on == self.presentation.active:
+            return
+        if on:
+            normal = not (self.windowState() & (Qt.WindowMaximized | Qt.WindowFullScreen))
+            self._size_before_presentation = self.size() if normal else None
+        self.presentation.set_active(on)
+        scale = 1.45 if on else 1.0
+        self.sidebar.setFixedWidth(round(SIDEBAR_WIDTH * scale))
+        self.steps.setFixedWidth(round(SIDEBAR_WIDTH * scale))
+        self.concept.setStyleSheet(CONCEPT_STYLE.format(colour="#ffffff" if on else "#b9bed0"))
+        self._refresh_look(self.sidebar)
+        themes.refresh(self.sidebar)   # also when leaving: the sidebar's own sizes come back
+        self._fit_steps()
+        if self.presentation_action.isChecked() != on:
+            self.presentation_action.setChecked(on)
+        if self.tour is not None:
+            self.tour.place()
+        if on:
+            self.statusBar().showMessage("Presentation mode · Ctrl+Shift+P goes back", 8000)
+        else:
+            self.statusBar().clearMessage()
+            size = getattr(self, "_size_before_presentation", None)
+            if size is not None:   # big type widened the window: give it its size back
+                QTimer.singleShot(0, self, lambda: self._resize_after_layout(size))
+
+    def _resize_after_layout(self, size: QSize) -> None:
+        # Hidden steps keep the minimum sizes their big type needed until asked again: ask, then resize.
+        for widget in self.findChildren(QWidget):
+            widget.updateGeometry()   # drops the size its layout item remembers
+        for layout in self.findChildren(QLayout):
+            layout.invalidate()
+        QCoreApplication.sendPostedEvents(None, QEvent.LayoutRequest)
+        self.resize(size)
+
+    @staticmethod
+    def _look_is_custom() -> bool:
+        return themes.current_look() != themes.Look() or themes.is_dark()
+
+    def _refresh_look(self, root: Optional[QWidget] = None) -> None:
+        if self._look_is_custom():
+            themes.refresh(root)
 
     def _show_model(self, checkpoint) -> None:
         if checkpoint is None:
@@ -159,6 +388,10 @@ class MainWindow(QMainWindow):
             geometry = settings.value("window/geometry")
             if geometry is not None:
                 self.restoreGeometry(geometry)
+            theme = settings.value("view/theme", "system")
+            if theme in themes.THEMES and theme != themes.current_look().theme:
+                themes.set_theme(theme)
+                self.theme_actions[theme].setChecked(True)
 
     def ask_stop_training(self) -> bool:
         """Asked when the window closes during training (tests replace it)."""
@@ -176,8 +409,13 @@ class MainWindow(QMainWindow):
                 return
             self.statusBar().showMessage("Stopping training and saving a checkpoint…")
             training.stop_and_wait()
+        self.stop_demo()
+        if self.tour is not None:
+            self.tour.close_tour()
+        self.set_presentation_mode(False)  # the application font is shared: give it back
         self.generate_panel.stop_and_wait()
         self.attention_panel.stop_and_wait()
+        self.evaluate_panel.stop_and_wait()
         settings = QSettings()
         settings.setValue("version", SETTINGS_VERSION)
         settings.setValue("window/geometry", self.saveGeometry())

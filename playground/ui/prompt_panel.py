@@ -157,6 +157,10 @@ class PromptPanel(QWidget):
         session.tokenizer_changed.connect(lambda _: self.schedule_refresh())
         self.refresh()
 
+    def advanced_widgets(self) -> list[QWidget]:
+        """Controls presentation mode hides: the Formats tab (the built-in templates' formats serve)."""
+        return [self.instruction_separator_edit.parentWidget()]
+
     # ================================================================== layout
 
     def _build(self) -> None:
@@ -861,3 +865,35 @@ class PromptPanel(QWidget):
             self.session.error(f"This prompt cannot be used yet: {self.problem}")
             return
         self.session.send_prompt(self.template())
+
+    # ================================================================== workspace
+
+    def state(self) -> dict:
+        """The template as the controls show it, and the built-in entry it was chosen from (if any)."""
+        key = self._key or ""
+        builtin = self._originals[key].name if key.startswith("builtin:") and key in self._originals else None
+        return {"builtin": builtin, "template": self.template().to_dict()}
+
+    def restore_state(self, state: dict) -> None:
+        """Show a `state()` dict's template: as an edit of its built-in entry when it has one, else as an
+        entry of its own (`state["file"]`, the workspace's copy), else as an edit of the current entry."""
+        from playground.core.workspace import template_from_dict
+
+        template = state.get("template")
+        if template is not None and not isinstance(template, PromptTemplate):
+            try:
+                template = template_from_dict(template, "The workspace's prompt template")
+            except UserError as e:
+                self.session.warn(str(e))
+                template = None
+        builtin = state.get("builtin")
+        keys = [self.template_combo.itemData(i) for i in range(self.template_combo.count())]
+        match = next((k for k in keys if k.startswith("builtin:") and self._originals[k].name == builtin), None)
+        if builtin and match is not None:
+            self.template_combo.setCurrentIndex(keys.index(match))
+            if template is not None:
+                self.set_template(template)
+        elif template is not None and isinstance(state.get("file"), str):
+            self._add_entry(f"file:{Path(state['file']).resolve()}", template)
+        elif template is not None:
+            self.set_template(template)

@@ -105,6 +105,10 @@ class TokenizerPanel(QWidget):
         session.tokenizers_changed.connect(self._tokenizers_changed)
         session.tokenizer_changed.connect(self._tokenizer_changed)
 
+    def advanced_widgets(self) -> list[QWidget]:
+        """Controls presentation mode hides: the defaults serve a first look."""
+        return [self.min_freq, self.specials, self.lowercase]
+
     # ================================================================== layout
 
     def _build(self) -> None:
@@ -612,3 +616,35 @@ class TokenizerPanel(QWidget):
 
     def _push_text_to_compare(self) -> None:
         self.compare.set_text(self.input.toPlainText(), self.whitespace.isChecked())
+
+    # ================================================================== workspace
+
+    def state(self) -> dict:
+        """The controls' settings, for a workspace (the corpus and tokenizers are the session's)."""
+        return {"kind": self.kind.currentData(), "vocab_size": self.vocab_size.value(),
+                "min_frequency": self.min_freq.value(), "special_tokens": self.specials.text(),
+                "lowercase": self.lowercase.isChecked(), "text": self.input.toPlainText(),
+                "show_whitespace": self.whitespace.isChecked(), "tab": self.tabs.currentIndex()}
+
+    def restore_state(self, state: dict) -> None:
+        """Set the controls from a `state()` dict; a missing or wrong value leaves its control as it is."""
+        def get(key, kind):
+            value = state.get(key)
+            return value if isinstance(value, kind) and not (kind is int and isinstance(value, bool)) else None
+
+        index = self.kind.findData(get("kind", str))
+        if index >= 0:
+            self.kind.setCurrentIndex(index)  # first: choosing a kind resets its size and special tokens
+        for key, spin in (("vocab_size", self.vocab_size), ("min_frequency", self.min_freq)):
+            if get(key, int) is not None:
+                spin.setValue(get(key, int))
+        if get("special_tokens", str) is not None:
+            self.specials.setText(get("special_tokens", str))
+        if get("lowercase", bool) is not None:
+            self.lowercase.setChecked(get("lowercase", bool))
+        if get("text", str) is not None and get("text", str) != self.input.toPlainText():
+            self.input.setPlainText(get("text", str))
+        if get("show_whitespace", bool) is not None:
+            self.whitespace.setChecked(get("show_whitespace", bool))
+        if get("tab", int) is not None and 0 <= get("tab", int) < self.tabs.count():
+            self.tabs.setCurrentIndex(get("tab", int))

@@ -71,6 +71,11 @@ class TrainingPanel(QWidget):
             signal.connect(lambda *_: self._update_ready())
         self._update_ready()
 
+    def advanced_widgets(self) -> list[QWidget]:
+        """Controls presentation mode hides: the defaults serve a first look."""
+        return [self.val_fraction, self.warmup, self.min_lr, self.weight_decay, self.grad_clip, self.accum,
+                self.seed, self.device.parentWidget()]   # the last: the hardware box
+
     # ================================================================== layout
 
     def _build(self) -> None:
@@ -601,3 +606,40 @@ class TrainingPanel(QWidget):
             return True
         job.cancel()
         return job.wait(timeout_ms)
+
+    # ================================================================== workspace
+
+    def state(self) -> dict:
+        """The training settings, for a workspace."""
+        return {"train_config": self.train_config().to_dict()}
+
+    def restore_state(self, state: dict) -> None:
+        """Set the controls from a `state()` dict; settings this version does not know are skipped."""
+        from dataclasses import fields
+
+        from playground.core.training import TrainConfig
+
+        data = state.get("train_config")
+        if not isinstance(data, dict):
+            return
+        known = {f.name for f in fields(TrainConfig)}
+        try:
+            cfg = TrainConfig.from_dict({k: v for k, v in data.items() if k in known})
+            for spin, value in ((self.batch, cfg.batch_size), (self.warmup, cfg.warmup_steps),
+                                (self.accum, cfg.grad_accum), (self.steps, cfg.max_steps),
+                                (self.eval_interval, cfg.eval_interval), (self.sample_interval, cfg.sample_interval),
+                                (self.seed, cfg.seed)):
+                spin.setValue(int(value))
+            for spin, value in ((self.lr, cfg.learning_rate), (self.min_lr, cfg.min_lr_ratio),
+                                (self.weight_decay, cfg.weight_decay), (self.grad_clip, cfg.grad_clip),
+                                (self.val_fraction, cfg.val_fraction)):
+                spin.setValue(float(value))
+            self.compile.setChecked(bool(cfg.compile))
+        except (UserError, TypeError, ValueError):
+            return  # a damaged setting: the controls keep what they had
+        for combo, value in ((self.device, cfg.device), (self.precision, cfg.precision)):
+            index = combo.findData(value)
+            if index >= 0:
+                combo.setCurrentIndex(index)
+        self._update_ready()
+        self._draw_schedule()

@@ -19,7 +19,7 @@ def window(qtbot, session):
 def test_only_working_panels_are_listed(window):
     steps = [window.steps.item(i).text() for i in range(window.steps.count())]
     assert steps == ["1  Tokenize", "2  Build", "3  Train", "4  Prompt", "5  Generate",
-                     "6  Attention"]   # in workflow order, nothing unbuilt
+                     "6  Attention", "7  Evaluate"]   # in workflow order, nothing unbuilt
     assert window.stack.count() == len(steps)
     window.steps.setCurrentRow(2)
     assert window.stack.currentWidget() is window.training_panel
@@ -101,3 +101,50 @@ def test_cancel_stops_a_job(qtbot):
     with qtbot.waitSignal(job.cancelled, timeout=2000):
         job.cancel()
     job.wait(2000)
+
+
+def test_view_and_help_menus(window):
+    titles = [a.text().replace("&", "") for a in window.menuBar().actions()]
+    assert titles[:1] == ["File"] and "View" in titles and titles[-1] == "Help"
+    help_items = [a.text().replace("&", "") for a in window.help_menu.actions() if not a.isSeparator()]
+    assert help_items == ["Guided tour", "Run the whole demo", "Keyboard shortcuts", "Open the crash log folder",
+                          "About LLM Playground"]
+    assert window.presentation_action.shortcut().toString() == "Ctrl+Shift+P"
+    assert set(window.theme_actions) == {"system", "light", "dark"} and window.theme_actions["system"].isChecked()
+
+
+def test_crash_log_folder_item_opens_the_folder(window, monkeypatch):
+    from playground.core.crash_log import crash_log_path
+    from playground.ui import help_window
+
+    opened = []
+    monkeypatch.setattr(help_window, "open_folder", lambda path: opened.append(path) or True)
+    window.open_crash_log_folder()
+    assert opened == [crash_log_path().parent]
+
+
+def test_the_tour_is_offered_once(window):
+    from PySide6.QtCore import QSettings
+
+    QSettings().remove("tour/offered")
+    window.offer_tour_once()
+    assert window.message_bar.isVisible() and "Guided tour" in window.message_bar.text.text()
+    window.message_bar.hide()
+    window.offer_tour_once()
+    assert not window.message_bar.isVisible()
+
+
+def test_closing_in_presentation_mode_gives_the_font_back(qtbot, session):
+    from PySide6.QtGui import QFont
+    from PySide6.QtWidgets import QApplication
+
+    from playground.ui.main_window import MainWindow
+
+    before = QFont(QApplication.font())
+    w = MainWindow(session)
+    qtbot.addWidget(w)
+    w.show()
+    w.set_presentation_mode(True)
+    assert QApplication.font() != before
+    w.close()
+    assert QApplication.font() == before
