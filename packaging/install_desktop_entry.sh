@@ -3,10 +3,13 @@
 # current user, following the freedesktop.org layout.
 #
 #   packaging/install_desktop_entry.sh [PATH_TO_PLAYGROUND_EXECUTABLE]
+#   packaging/install_desktop_entry.sh dist/llm-playground/llm-playground
 #   packaging/install_desktop_entry.sh --uninstall
 #
 # Without an argument the `playground` executable is looked up next to the
-# active python, then on PATH, then in the repository's .venv.
+# active python, then on PATH, then in the repository's .venv; a copy of this
+# script inside a built app folder (dist/llm-playground/) uses that app.
+# A path may also name the built app's folder (dist/llm-playground).
 set -euo pipefail
 
 APP_ID="llm-playground"
@@ -16,6 +19,13 @@ DATA_HOME="${XDG_DATA_HOME:-$HOME/.local/share}"
 APPS_DIR="$DATA_HOME/applications"
 ICONS_DIR="$DATA_HOME/icons/hicolor"
 
+# In the repository the icons and the .desktop file lie beside this script; in a
+# built app folder (build.sh copies the script there) they lie in _internal/packaging/.
+FILES="$HERE"
+if [[ ! -f "$FILES/$APP_ID.desktop" && -f "$HERE/_internal/packaging/$APP_ID.desktop" ]]; then
+    FILES="$HERE/_internal/packaging"
+fi
+
 DESKTOP_DEST="$APPS_DIR/$APP_ID.desktop"
 ICON_DESTS=(
     "$ICONS_DIR/256x256/apps/$APP_ID.png"
@@ -23,12 +33,12 @@ ICON_DESTS=(
     "$ICONS_DIR/scalable/apps/$APP_ID.svg"
 )
 ICON_SRCS=(
-    "$HERE/icons/$APP_ID.png"
-    "$HERE/icons/$APP_ID-64.png"
-    "$HERE/icons/$APP_ID.svg"
+    "$FILES/icons/$APP_ID.png"
+    "$FILES/icons/$APP_ID-64.png"
+    "$FILES/icons/$APP_ID.svg"
 )
 
-usage() { sed -n '2,9s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
+usage() { sed -n '2,12s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
 
 refresh_caches() {
     if command -v update-desktop-database >/dev/null 2>&1; then
@@ -41,6 +51,10 @@ refresh_caches() {
 
 find_executable() {
     local python dir
+    if [[ -x "$HERE/$APP_ID" && -d "$HERE/_internal" ]]; then  # this copy sits in a built app folder
+        echo "$HERE/$APP_ID"
+        return 0
+    fi
     for python in python python3; do
         if python="$(command -v "$python" 2>/dev/null)"; then
             dir="$(dirname "$python")"
@@ -97,6 +111,9 @@ do_install() {
             exit 1
         fi
     fi
+    if [[ -d "$exe" && -x "$exe/$APP_ID" ]]; then  # the built app's folder
+        exe="$exe/$APP_ID"
+    fi
     if [[ ! -f "$exe" || ! -x "$exe" ]]; then
         echo "error: '$exe' is not an executable file" >&2
         exit 1
@@ -109,7 +126,7 @@ do_install() {
     done
 
     mkdir -p "$APPS_DIR"
-    exec_line="Exec=$(exec_quote "$exe") %F"
+    exec_line="Exec=$(exec_quote "$exe")"
     local tmp="$DESKTOP_DEST.tmp.$$"
     while IFS= read -r line || [[ -n "$line" ]]; do
         if [[ "$line" == Exec=* ]]; then
@@ -117,7 +134,7 @@ do_install() {
         else
             printf '%s\n' "$line"
         fi
-    done < "$HERE/$APP_ID.desktop" > "$tmp"
+    done < "$FILES/$APP_ID.desktop" > "$tmp"
     chmod 644 "$tmp"
     mv -f "$tmp" "$DESKTOP_DEST"
 

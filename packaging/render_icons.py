@@ -31,12 +31,13 @@ def render(renderer: QSvgRenderer, size: int, path: Path) -> None:
 
 
 def main() -> int:
-    app = QGuiApplication.instance() or QGuiApplication(sys.argv)  # noqa: F841
+    app = QGuiApplication.instance() or QGuiApplication(sys.argv)  # QSvgRenderer needs one alive
     renderer = QSvgRenderer(str(SVG))
     if not renderer.isValid():
         raise SystemExit(f"invalid SVG: {SVG}")
     for size, path in OUTPUTS.items():
         render(renderer, size, path)
+    del app
     return 0
 
 

@@ -79,7 +79,7 @@ class TrainingPanel(QWidget):
     # ================================================================== layout
 
     def _build(self) -> None:
-        from playground.core.training import TrainConfig
+        from playground.core.train_config import TrainConfig
         d = TrainConfig()
 
         controls = QWidget()
@@ -314,7 +314,7 @@ class TrainingPanel(QWidget):
     # ================================================================== state
 
     def train_config(self):
-        from playground.core.training import TrainConfig
+        from playground.core.train_config import TrainConfig
         return TrainConfig(
             batch_size=self.batch.value(), learning_rate=self.lr.value(), min_lr_ratio=self.min_lr.value(),
             warmup_steps=self.warmup.value(), max_steps=self.steps.value(),
@@ -557,7 +557,7 @@ class TrainingPanel(QWidget):
     def _draw_schedule(self) -> None:
         if not self.plots_ready:
             return
-        from playground.core.training import lr_schedule
+        from playground.core.train_config import lr_schedule
         cfg = self.train_config()
         steps, lrs = lr_schedule(cfg)
         self.lr_curve.setData([s + 1 for s in steps], lrs)
@@ -617,7 +617,7 @@ class TrainingPanel(QWidget):
         """Set the controls from a `state()` dict; settings this version does not know are skipped."""
         from dataclasses import fields
 
-        from playground.core.training import TrainConfig
+        from playground.core.train_config import TrainConfig
 
         data = state.get("train_config")
         if not isinstance(data, dict):

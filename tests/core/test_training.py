@@ -32,10 +32,10 @@ from playground.core.training import (
     TrainConfig,
     TrainingRun,
     lr_at,
-    lr_schedule,
     resolve_device,
     resolve_precision,
 )
+from playground.core.train_config import lr_schedule
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.usefixtures("one_thread")

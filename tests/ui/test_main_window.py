@@ -148,3 +148,17 @@ def test_closing_in_presentation_mode_gives_the_font_back(qtbot, session):
     assert QApplication.font() != before
     w.close()
     assert QApplication.font() == before
+
+
+def test_the_window_is_built_before_torch_is_imported():
+    """The window shows first and PyTorch (2 s to import) loads behind it: no panel may import it while building."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import sys; from playground.app import make_application; from playground.engine.session import Session; "
+            "from playground.ui.main_window import MainWindow; app = make_application(); MainWindow(Session()); "
+            "print('torch loaded' if 'torch' in sys.modules else 'no torch')")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert done.stdout.strip().splitlines()[-1] == "no torch", done.stderr
