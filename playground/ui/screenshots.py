@@ -144,4 +144,19 @@ def take_screenshots(window: MainWindow, out_dir: Path) -> list[Path]:
     evaluate.run_task()
     wait_until(lambda: not evaluate.is_busy(), 300)
     grab("evaluate-tasks")
+
+    # Workshop: presentation mode on Train, the guided tour, and the dark theme (not saved as a setting).
+    from playground.ui import themes
+
+    window.steps.setCurrentRow(window.panels.index(train))
+    window.set_presentation_mode(True)
+    grab("presentation-train")
+    window.set_presentation_mode(False)
+    tour = window.start_tour(0)
+    grab("tour")
+    tour.close_tour()
+    themes.set_theme("dark")
+    window.steps.setCurrentRow(window.panels.index(attention))
+    grab("dark-attention")
+    themes.set_theme("system")
     return written
