@@ -918,6 +918,7 @@ class AttentionPanel(QWidget):
                         item.setText(text)
                     if c >= 3:
                         item.setBackground(_weight_shade(value))
+                        item.setForeground(QColor("#1d1d1d"))  # dark on the light shades, whatever the theme
         finally:
             table.setSortingEnabled(True)
             table.sortItems(sort_column, sort_order)
