@@ -20,13 +20,14 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QBrush, QColor, QFont, QKeySequence, QShortcut
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFileDialog, QFrame, QHBoxLayout,
                                QHeaderView, QLabel, QPlainTextEdit, QPushButton, QScrollArea, QSizePolicy, QSlider,
-                               QSpinBox, QSplitter, QStackedWidget, QTabBar, QTableWidget, QTableWidgetItem,
+                               QSpinBox, QSplitter, QStackedWidget, QTabBar, QTableWidget,
                                QTabWidget, QVBoxLayout, QWidget)
 
 from playground.core.progress import UserError
 from playground.engine.jobs import Job
 from playground.engine.session import DEFAULT_PROBE_TEXT, Session
 from playground.ui.widgets.no_model import NoModelPage
+from playground.ui.widgets.number_item import NumberItem
 
 SOURCE_TEXT, SOURCE_GENERATE, SOURCE_PROBE = range(3)
 SOURCES = ["My text", "Generate (live)", "Training probe (live)"]
@@ -100,19 +101,6 @@ class Shown:
             return f" · {self.prompt_tokens} prompt + {len(self.tokens) - self.prompt_tokens} written tokens"
         return ""
 
-
-class NumberItem(QTableWidgetItem):
-    """A table cell that shows formatted text and sorts by its number."""
-
-    def __init__(self, value: float, text: str) -> None:
-        super().__init__(text)
-        self.value = value
-        self.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
-
-    def __lt__(self, other) -> bool:
-        if isinstance(other, NumberItem):
-            return self.value < other.value
-        return super().__lt__(other)
 
 
 def _weight_shade(value: float) -> QBrush:

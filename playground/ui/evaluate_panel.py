@@ -34,6 +34,7 @@ from playground.core.prompts import MODE_HELP, MODE_LABELS, MODES
 from playground.engine.jobs import Job
 from playground.engine.session import Session
 from playground.ui.widgets.no_model import NoModelPage
+from playground.ui.widgets.number_item import NumberItem
 
 MUTED = "#5f6368"
 GOOD, BAD = "#1e7a3c", "#b3261e"
@@ -121,19 +122,6 @@ def _count(n: int) -> str:
 def _mode_label(mode: str) -> str:
     return MODE_LABELS.get(mode, mode)
 
-
-class NumberItem(QTableWidgetItem):
-    """A table cell that shows formatted text and sorts by its number."""
-
-    def __init__(self, value: float, text: str) -> None:
-        super().__init__(text)
-        self.value = value
-        self.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
-
-    def __lt__(self, other) -> bool:
-        if isinstance(other, NumberItem):
-            return self.value < other.value
-        return super().__lt__(other)
 
 
 class ElideRight(QStyledItemDelegate):

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCompleter, QHBoxLayout, QHead
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from playground.ui.widgets.heatmap import MUTED_COLOUR, TEXT_COLOUR, display_token
+from playground.ui.widgets.number_item import NumberItem
 
 N_FEATURED = 24          # common whole words labelled on the map (where they do not crowd each other)
 N_CANDIDATES = 200       # ... chosen from this many of the most common
@@ -77,19 +78,6 @@ def compute_embedding_map(model, tokenizer, name: str = "", n_featured: int = N_
     return EmbeddingMap(coords=coords, explained=explained, texts=texts, matrix=matrix, featured=featured,
                         name=name, labels=labels)
 
-
-class NumberItem(QTableWidgetItem):
-    """A table cell that shows formatted text but sorts by its number."""
-
-    def __init__(self, value: float, text: str) -> None:
-        super().__init__(text)
-        self.value = value
-        self.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
-
-    def __lt__(self, other) -> bool:
-        if isinstance(other, NumberItem):
-            return self.value < other.value
-        return super().__lt__(other)
 
 
 class EmbeddingView(QWidget):
