@@ -93,6 +93,8 @@ class BarRows(QWidget):
             return
         painter = QPainter(self)
         painter.setRenderHint(QPainter.Antialiasing)
+        # Paper, like the heatmaps: the bar colours and dark labels read the same in either theme.
+        painter.fillRect(self.rect(), QColor("white"))
         lfm = QFontMetrics(self.label_font)
         vfm = QFontMetrics(self.value_font)
         label_w = min(max(lfm.horizontalAdvance(r.label) for r in self.rows) + 10, int(self.width() * 0.42))

@@ -42,7 +42,8 @@ class StageChart(QFrame):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.setObjectName("stage")
-        self.setStyleSheet("#stage { background: white; border: 1px solid #d6dae3; border-radius: 5px; }")
+        self.setStyleSheet("#stage { background: white; border: 1px solid #d6dae3; border-radius: 5px; }"
+                           "#stage QLabel { color: #1a1d26; }")  # dark on the white card in either theme
         self.title = QLabel()
         self.title.setTextFormat(Qt.RichText)
         self.title.setWordWrap(True)
