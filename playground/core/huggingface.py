@@ -239,6 +239,17 @@ def _import_transformers() -> Any:
 _BLOCK_NAME = re.compile(r"blocks\.(\d+)\.(.+)\.(weight|bias)")
 
 
+def _their_name(fmt: Format, name: str) -> tuple[Any, str, str, str]:
+    """For our parameter `name`: the format's module name (a tuple when our fused qkv is split),
+    the layer prefix, our module and the leaf ("weight" or "bias")."""
+    match = _BLOCK_NAME.fullmatch(name)
+    if match:
+        index, module, leaf = match.groups()
+        return fmt.block[module], fmt.layer_prefix.format(i=index), module, leaf
+    module, leaf = name.rsplit(".", 1)
+    return fmt.top[module], "", module, leaf
+
+
 def to_hf_tensors(fmt: Format, ours: dict[str, Tensor]) -> dict[str, Tensor]:
     """Our state dict under the format's names and layouts (views where no transpose or split is needed).
 
@@ -246,13 +257,7 @@ def to_hf_tensors(fmt: Format, ours: dict[str, Tensor]) -> dict[str, Tensor]:
     """
     theirs: dict[str, Tensor] = {}
     for name, tensor in ours.items():
-        match = _BLOCK_NAME.fullmatch(name)
-        if match:
-            index, module, leaf = match.groups()
-            target, prefix = fmt.block[module], fmt.layer_prefix.format(i=index)
-        else:
-            module, leaf = name.rsplit(".", 1)
-            target, prefix = fmt.top[module], ""
+        target, prefix, module, leaf = _their_name(fmt, name)
         if isinstance(target, tuple):
             for part_name, part in zip(target, tensor.chunk(3, dim=0)):
                 theirs[f"{prefix}{part_name}.{leaf}"] = part
@@ -266,13 +271,7 @@ def from_hf_tensors(fmt: Format, theirs: dict[str, Tensor], our_names: list[str]
     """The tensors named `our_names` of our model, gathered from the format's tensors (the inverse of `to_hf_tensors`)."""
     ours: dict[str, Tensor] = {}
     for name in our_names:
-        match = _BLOCK_NAME.fullmatch(name)
-        if match:
-            index, module, leaf = match.groups()
-            target, prefix = fmt.block[module], fmt.layer_prefix.format(i=index)
-        else:
-            module, leaf = name.rsplit(".", 1)
-            target, prefix = fmt.top[module], ""
+        target, prefix, module, leaf = _their_name(fmt, name)
         if isinstance(target, tuple):
             ours[name] = torch.cat([theirs[f"{prefix}{part}.{leaf}"] for part in target], dim=0)
         else:
