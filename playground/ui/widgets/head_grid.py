@@ -18,8 +18,8 @@ from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPen
 from PySide6.QtWidgets import QGraphicsRectItem
 
-from playground.ui.widgets.heatmap import (LEVELS, MUTED_COLOUR, TEXT_COLOUR, TokenAxis,
-                                           attention_colormap, hatch_brush)
+from playground.ui.widgets.heatmap import (LEVELS, TEXT_COLOUR, TokenAxis, attention_colour_bar,
+                                           hatch_brush)
 
 MAX_TILE = 96             # a tile shows at most this many cells a side (longer texts are averaged down)
 SELECTED_COLOUR = "#1565c0"
@@ -100,11 +100,7 @@ class HeadGrid(pg.GraphicsLayoutWidget):
         self.select_item = self._outline(SELECTED_COLOUR, 3.0, 11)
         self.hover_item = self._outline(HOVER_TILE_COLOUR, 2.0, 10)
 
-        self.colour_bar = pg.ColorBarItem(values=LEVELS, colorMap=attention_colormap(), interactive=False,
-                                          width=14, label="attention weight", colorMapMenu=False)
-        self.colour_bar.setImageItem(self.image_item)
-        self.colour_bar.axis.setPen(pg.mkPen(MUTED_COLOUR))
-        self.colour_bar.axis.setTextPen(pg.mkPen(TEXT_COLOUR))
+        self.colour_bar = attention_colour_bar(self.image_item)
         self.addItem(self.colour_bar, row=1, col=1)
 
         self.scene().sigMouseMoved.connect(self._mouse_moved)

@@ -33,6 +33,16 @@ def attention_colormap() -> pg.ColorMap:
     return pg.ColorMap([p for p, _ in _STOPS], [QColor(c) for _, c in _STOPS], name="attention")
 
 
+def attention_colour_bar(image_item: pg.ImageItem) -> pg.ColorBarItem:
+    """The 0..1 colour scale beside an attention image (fixed levels: weights are comparable across views)."""
+    bar = pg.ColorBarItem(values=LEVELS, colorMap=attention_colormap(), interactive=False,
+                          width=14, label="attention weight", colorMapMenu=False)
+    bar.setImageItem(image_item)
+    bar.axis.setPen(pg.mkPen(MUTED_COLOUR))
+    bar.axis.setTextPen(pg.mkPen(TEXT_COLOUR))
+    return bar
+
+
 def display_token(text: str, limit: int = MAX_LABEL_CHARS) -> str:
     """A token as a label: spaces as '␣', line breaks as '⏎', tabs as '⇥'; long ones shortened with '…'."""
     shown = (text.replace("\r\n", "⏎").replace("\n", "⏎").replace("\r", "⏎")
@@ -248,11 +258,7 @@ class AttentionHeatmap(pg.GraphicsLayoutWidget):
         self.hover_item.hide()
         self.plot.addItem(self.hover_item, ignoreBounds=True)
 
-        self.colour_bar = pg.ColorBarItem(values=LEVELS, colorMap=attention_colormap(), interactive=False,
-                                          width=14, label="attention weight", colorMapMenu=False)
-        self.colour_bar.setImageItem(self.image_item)
-        self.colour_bar.axis.setPen(pg.mkPen(MUTED_COLOUR))
-        self.colour_bar.axis.setTextPen(pg.mkPen(TEXT_COLOUR))
+        self.colour_bar = attention_colour_bar(self.image_item)
         self.addItem(self.colour_bar, row=1, col=1)
 
         self.scene().sigMouseMoved.connect(self._mouse_moved)
