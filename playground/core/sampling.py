@@ -311,15 +311,24 @@ def prepare_prompt(tokenizer, text: str, context_length: int) -> PreparedPrompt:
                 f"the first {cut:,} are cut and the model sees only the last {context_length:,}."))
 
 
-def _token_text(tokenizer, token_id: int) -> str:
-    if tokenizer is None:
-        return str(token_id)
-    return tokenizer.decode([token_id])
+class _TokenTexts:
+    """Each candidate's text, decoded once per generation (the same few tokens come up every step)."""
+
+    def __init__(self, tokenizer):
+        self.tokenizer = tokenizer
+        self.known: dict[int, str] = {}
+
+    def __call__(self, token_id: int) -> str:
+        if token_id not in self.known:
+            self.known[token_id] = (str(token_id) if self.tokenizer is None
+                                    else self.tokenizer.token_text(token_id))
+        return self.known[token_id]
 
 
-def _top(probs: Tensor, tokenizer, n: int = CANDIDATES) -> list[Candidate]:
+def _top(probs: Tensor, texts: _TokenTexts, n: int = CANDIDATES) -> list[Candidate]:
     values, ids = torch.topk(probs, min(n, probs.numel()))
-    return [Candidate(int(i), _token_text(tokenizer, int(i)), float(v)) for v, i in zip(values, ids) if v > 0]
+    # One copy to the host, not one wait per number (that matters on a GPU).
+    return [Candidate(i, texts(i), v) for v, i in zip(values.tolist(), ids.tolist()) if v > 0]
 
 
 class _Window:
@@ -354,22 +363,31 @@ class _Window:
 
 
 class _Detokenizer:
-    """Turns new ids into text piece by piece, holding back a character cut in half."""
+    """Turns new ids into text piece by piece, holding back a character cut in half.
+
+    Each step decodes only the tokens since the last piece, plus the one before
+    them for context (a decoder may treat a text's first token differently), so
+    a long generation costs the same per token as a short one.
+    """
 
     def __init__(self, tokenizer):
         self.tokenizer = tokenizer
         self.ids: list[int] = []
         self.text = ""
+        self.start = 0  # context: decoding begins here
+        self.done = 0   # the tokens before this are in `text`
 
     def add(self, token_id: int) -> str:
         self.ids.append(token_id)
         if self.tokenizer is None:
             return ""
-        text = self.tokenizer.decode(self.ids)
-        if text.endswith("\ufffd"):  # a multi-byte character split across tokens: wait for the rest
+        before = self.tokenizer.decode(self.ids[self.start:self.done])
+        now = self.tokenizer.decode(self.ids[self.start:])
+        if now.endswith("\ufffd") or len(now) <= len(before):  # half a character: wait for the rest
             return ""
-        piece = text[len(self.text):] if text.startswith(self.text) else text
-        self.text = text
+        piece = now[len(before):]
+        self.start, self.done = self.done, len(self.ids)
+        self.text += piece
         return piece
 
 
@@ -386,12 +404,14 @@ def generate_tokens(
     generator: Optional[torch.Generator] = None,
     use_cache: bool = True,
     explain: bool = False,
+    candidates: bool = True,
 ) -> Iterator[GeneratedToken]:
     """Continue `prompt_ids` one token at a time (greedy or sample), yielding each new token.
 
     The last token yielded carries `stop_reason`. Stops at `max_new_tokens`, at
     the end-of-text token (when `stop_at_end`), at a stop string (needs
-    `tokenizer`), or when `cancel` is set. `explain` records every processor's
+    `tokenizer`), or when `cancel` is set. `candidates` lists each token's best
+    rivals (off for callers that only want the text). `explain` records every processor's
     distribution in `stages` (the step-by-step view). `generator` defaults to
     one seeded with `settings.seed`.
     """
@@ -407,10 +427,13 @@ def generate_tokens(
         else:
             generator.manual_seed(settings.seed)
     chain = build_processors(settings)
+    needs_seen = explain or any(isinstance(p, RepetitionPenalty) for p in chain)
     end_id = end_token_id(tokenizer) if settings.stop_at_end else None
+    longest_stop = max((len(s) for s in settings.stop_strings), default=0)
     sequence = list(prompt_ids)
     window = _Window(model, use_cache)
     text = _Detokenizer(tokenizer)
+    texts = _TokenTexts(tokenizer)
     was_training = model.training
     model.eval()
     try:
@@ -418,8 +441,8 @@ def generate_tokens(
             if cancel is not None and cancel.cancelled:
                 return
             raw = window.logits([sequence])
-            seen = torch.tensor([sequence[-window.context:]], device=raw.device)
-            stages = _stages(raw, seen, chain, tokenizer) if explain else []
+            seen = torch.tensor([sequence[-window.context:]], device=raw.device) if needs_seen else None
+            stages = _stages(raw, seen, chain, texts) if explain else []
             logits = apply_processors(raw, seen, chain)[0]
             probs = torch.softmax(logits, dim=-1)
             if settings.strategy == "greedy":
@@ -432,10 +455,12 @@ def generate_tokens(
             piece = text.add(token)
             out = GeneratedToken(
                 index=index, id=token, text=piece, prob=float(raw_probs[token]), chosen_prob=float(probs[token]),
-                before=_top(raw_probs, tokenizer), after=_top(probs, tokenizer), stages=stages)
+                before=_top(raw_probs, texts) if candidates else [],
+                after=_top(probs, texts) if candidates else [], stages=stages)
+            tail = text.text[-(len(piece) + longest_stop):]  # a stop string can only end in the new piece
             if token == end_id:
                 out.stop_reason = "the end-of-text token"
-            elif any(s and s in text.text for s in settings.stop_strings):
+            elif piece and any(s and s in tail for s in settings.stop_strings):
                 out.stop_reason = "a stop string"
             elif index == settings.max_new_tokens - 1:
                 out.stop_reason = "max new tokens"
@@ -446,10 +471,10 @@ def generate_tokens(
         model.train(was_training)
 
 
-def _stages(raw: Tensor, seen: Tensor, chain: Sequence[Processor], tokenizer) -> list[Stage]:
+def _stages(raw: Tensor, seen: Optional[Tensor], chain: Sequence[Processor], texts: _TokenTexts) -> list[Stage]:
     def stage(name: str, logits: Tensor) -> Stage:
         probs = torch.softmax(logits[0], dim=-1)
-        return Stage(name, _top(probs, tokenizer), int((probs > 0).sum()))
+        return Stage(name, _top(probs, texts), int((probs > 0).sum()))
 
     stages = [stage("the model", raw)]
     logits = raw
@@ -475,7 +500,8 @@ def generate_ids(
     settings = SamplingSettings(
         strategy="greedy" if temperature <= 0 else "sample", temperature=temperature if temperature > 0 else 1.0,
         top_k=top_k or 0, max_new_tokens=max_new_tokens, stop_at_end=False)
-    return [t.id for t in generate_tokens(model, ids, settings, generator=generator or torch.Generator())]
+    return [t.id for t in generate_tokens(model, ids, settings, generator=generator or torch.Generator(),
+                                          candidates=False)]
 
 
 # -- beam search -------------------------------------------------------------------------

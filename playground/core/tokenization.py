@@ -373,6 +373,10 @@ class LoadedTokenizer:
     def decode(self, ids: list[int]) -> str:
         return self.tokenizer.decode(ids)
 
+    def token_text(self, token_id: int) -> str:
+        """One token's text, a special token shown by its name (decode leaves those out)."""
+        return self.tokenizer.decode([token_id], skip_special_tokens=False)
+
     def merges(self) -> list[tuple[str, str]]:
         """BPE merges in rank order (empty for other models)."""
         raw = self.description.get("model", {}).get("merges") or []

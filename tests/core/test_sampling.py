@@ -31,6 +31,9 @@ class LetterTokenizer:
     def decode(self, ids):
         return "".join("" if i == self.end else chr(97 + i % 26) for i in ids)
 
+    def token_text(self, token_id):
+        return "<|endoftext|>" if token_id == self.end else self.decode([token_id])
+
     def encode_ids(self, texts):
         return [[ord(c) - 96 for c in text if c.isalpha()] for text in texts]
 
