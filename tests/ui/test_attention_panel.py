@@ -380,3 +380,19 @@ def test_without_a_model_the_panel_offers_the_demo_model_and_training(qtbot, ses
         assert panel.shown is not None and panel.heatmap.image is not None
     finally:
         panel.stop_and_wait()
+
+
+def test_the_head_grid_draws_texts_longer_than_a_tile(qtbot):
+    """A 128-token text is averaged down to 64 cells a tile (blocks of 2), not drawn at 96."""
+    import numpy as np
+
+    from playground.ui.widgets.head_grid import HeadGrid, Tile
+
+    grid = HeadGrid()
+    qtbot.addWidget(grid)
+    T = 128
+    weights = np.tril(np.ones((1, 2, T, T), dtype=np.float32))
+    weights /= weights.sum(-1, keepdims=True)
+    grid.set_heads(weights, [Tile(0, 0, 0, 0), Tile(0, 1, 0, 1)], 1, 2)
+    assert grid.tile_size == 64
+    assert grid.image_item.image.shape[0] == 64

@@ -26,13 +26,18 @@ SELECTED_COLOUR = "#1565c0"
 HOVER_TILE_COLOUR = "#ff9800"
 
 
+def pooled_size(T: int, size: int) -> int:
+    """How many cells a side `pool` leaves of T (at most `size`: T=128 in 96 becomes 64, blocks of 2)."""
+    return T if T <= size else math.ceil(T / math.ceil(T / size))
+
+
 def pool(weights: np.ndarray, size: int) -> np.ndarray:
     """[..., T, T] averaged down in square blocks so that each side has at most `size` cells."""
     T = weights.shape[-1]
     if T <= size:
         return weights
     f = math.ceil(T / size)
-    n = math.ceil(T / f)
+    n = pooled_size(T, size)
     padded = np.zeros(weights.shape[:-2] + (n * f, n * f), dtype=np.float32)
     padded[..., :T, :T] = weights
     return padded.reshape(weights.shape[:-2] + (n, f, n, f)).mean(axis=(-3, -1))
@@ -131,7 +136,7 @@ class HeadGrid(pg.GraphicsLayoutWidget):
         """
         weights = np.asarray(weights)
         T = weights.shape[-1]
-        size = min(T, MAX_TILE)
+        size = pooled_size(T, MAX_TILE)
         gap = max(1, round(size / 8))
         key = (tuple(tiles), rows, cols, size, tuple(row_labels), tuple(col_labels), corner_labels)
         if key != self._layout_key:
