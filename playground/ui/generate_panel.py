@@ -1224,6 +1224,7 @@ class GeneratePanel(QWidget):
     def _on_error(self, message: str) -> None:
         self.session.error(message)
         self.status.setText("Generation failed: see the message above.")
+        self._failed = True  # `done` follows `error`: keep this line rather than a "Done"
 
     def _on_cancelled(self) -> None:
         self._cancelled = True
@@ -1232,8 +1233,11 @@ class GeneratePanel(QWidget):
         job_kind = self.job_kind
         self.job, self.job_kind = None, ""
         cancelled = getattr(self, "_cancelled", False)
-        self._cancelled = False
-        if job_kind == "generate":
+        failed = getattr(self, "_failed", False)
+        self._cancelled = self._failed = False
+        if failed:
+            pass
+        elif job_kind == "generate":
             self._final_status(cancelled)
         elif cancelled and job_kind in ("samples", "compare"):
             self.status.setText(self._stop_text())

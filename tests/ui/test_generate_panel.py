@@ -381,3 +381,11 @@ def test_keyboard_shortcuts_generate_step_and_stop(qtbot, panel):
     qtbot.keyClick(panel.prompt_edit, Qt.Key_Return, Qt.ControlModifier | Qt.ShiftModifier)
     finish(qtbot, panel)
     assert panel.output.token_count() == n + 1
+
+
+def test_a_failed_generation_keeps_its_failure_in_the_status_line(qtbot, panel, session):
+    """`done` comes after `error`: the status must not turn into a success message."""
+    panel._on_error("The model could not be read.")
+    panel.job_kind = "samples"
+    panel._on_done()
+    assert "failed" in panel.status.text()
