@@ -248,11 +248,13 @@ def save_matrix(matrix: Weights, path: Union[str, os.PathLike], tokens: Optional
 
 @dataclass
 class ProbeRecord:
-    """The probe sentence's attention at one training step: weights [n_layer, n_head, T, T]."""
+    """The probe sentence's attention at one training step: weights [n_layer, n_head, T, T],
+    and each head's statistics (worked out here, on the training thread, not in the window)."""
 
     step: int
     tokens: list[str]
     weights: Tensor
+    stats: Optional[list] = None  # HeadStats, layer by layer
 
 
 class LiveProbe:
@@ -301,4 +303,4 @@ class LiveProbe:
         self.last_cost_s = time.perf_counter() - started
         self.spent_s += self.last_cost_s
         self.last_at = now
-        return ProbeRecord(step=step, tokens=self.tokens[-context:], weights=weights)
+        return ProbeRecord(step=step, tokens=self.tokens[-context:], weights=weights, stats=head_stats(weights))

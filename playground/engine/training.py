@@ -91,12 +91,13 @@ class TrainingJob(Job):
         report(("started", run))
         pending: list = []
         last_flush = 0.0
-        started = time.monotonic()
+        trained_before = run.elapsed_s  # a resumed run's earlier sessions are not this session's budget
         for record in run.steps(cancel):
             if isinstance(record, StepRecord):
                 pending.append(record)
                 now = time.monotonic()
-                if self.probe.due(now - started, now):
+                # Training time only (pauses left out), so a long pause does not buy a burst of probes.
+                if self.probe.due(run.elapsed_s - trained_before, now):
                     probed = self.probe.probe(run.model, record.step, now)
                     if probed is not None:
                         report(probed)

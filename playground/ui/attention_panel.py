@@ -79,6 +79,7 @@ class ProbeEntry:
     step: int
     tokens: list[str]
     weights: np.ndarray   # [n_layer, n_head, T, T] float32
+    stats: list           # HeadStats, layer by layer
     index: int = 0        # its place among every record that arrived (for even thinning)
 
 
@@ -682,8 +683,14 @@ class AttentionPanel(QWidget):
     def _on_probe(self, record) -> None:
         weights = record.weights
         weights = weights.numpy() if hasattr(weights, "numpy") else np.asarray(weights)
-        entry = ProbeEntry(step=int(record.step), tokens=list(record.tokens),
-                           weights=weights.astype(np.float32, copy=False), index=self._arrivals)
+        weights = weights.astype(np.float32, copy=False)
+        if record.stats is not None:
+            stats = record.stats
+        else:  # a record made elsewhere than the trainer's probe
+            from playground.core.attention import head_stats
+            stats = head_stats(weights)
+        entry = ProbeEntry(step=int(record.step), tokens=list(record.tokens), weights=weights, stats=stats,
+                           index=self._arrivals)
         self._arrivals += 1
         # The history keeps every `_stride`-th record that arrived, evenly spaced from the first, plus the
         # newest (which the view follows); when it is full, every other one goes and the stride doubles.
@@ -748,11 +755,8 @@ class AttentionPanel(QWidget):
         self.history_label.setText(f"step {self.history[i].step:,}  ({i + 1} of {len(self.history)} captured)")
 
     def _show_entry(self, entry: ProbeEntry) -> None:
-        from playground.core.attention import head_stats
-
         self.shown_entry = entry
-        self._show(Shown(tokens=entry.tokens, weights=entry.weights, stats=head_stats(entry.weights),
-                         step=entry.step))
+        self._show(Shown(tokens=entry.tokens, weights=entry.weights, stats=entry.stats, step=entry.step))
 
     # ================================================================== drawing
 
@@ -764,7 +768,7 @@ class AttentionPanel(QWidget):
         self.notice.setText(shown.notice)
         self.notice.setVisible(bool(shown.notice))
         self._fill_table(shown.stats, same_heads=old is not None and old.weights.shape[:2] == (L, H))
-        if self.isVisible() or self._views_built:
+        if self.isVisible():  # a hidden panel draws when it is shown (showEvent)
             self._redraw()
 
     def _show_nothing(self, message: str) -> None:
