@@ -15,7 +15,8 @@ class ModelStore:
     """
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()          # guards the key and model: held only to read or swap them
+        self._loading = threading.Lock()       # one load at a time (jobs wait here, never the GUI thread)
         self._key: Optional[tuple] = None
         self._model = None
 
@@ -34,9 +35,13 @@ class ModelStore:
         from playground.core.training import resolve_device
 
         key = self._key_of(checkpoint)
-        with self._lock:
-            if self._key != key:
-                self._model = None  # free the old weights before loading the new ones
-                _, model = load_checkpoint(checkpoint.path, device=resolve_device(device))
-                self._key, self._model = key, model
-            return self._model
+        with self._loading:
+            with self._lock:
+                if self._key == key:
+                    return self._model
+                self._key, self._model = None, None  # free the old weights before loading the new ones
+            _, model = load_checkpoint(checkpoint.path, device=resolve_device(device))
+            with self._lock:
+                if self._key is None:  # keep it, unless `offer` brought another model meanwhile
+                    self._key, self._model = key, model
+            return model
