@@ -39,8 +39,11 @@ class MetricBars(pg.PlotWidget):
     """`set_bars` replaces the bars; the plot, the bar item and the labels are reused."""
 
     def __init__(self, y_label: str, value_format: str = "{:.2f}", parent=None) -> None:
-        pg.setConfigOptions(antialias=True, background="w", foreground="#333")
-        super().__init__(parent=parent)
+        from playground.ui.themes import plot_colours
+
+        background, self.foreground = plot_colours()  # this plot's colours, not a change to every plot's
+        super().__init__(parent=parent, background=background)
+        self.setAntialiasing(True)
         self.value_format = value_format
         self.bars: list[Bar] = []
         self.setMenuEnabled(False)
@@ -65,7 +68,7 @@ class MetricBars(pg.PlotWidget):
         # One shared pen: pyqtgraph 0.14 fails on an empty list of pens.
         self.item.setOpts(x=xs, height=heights, width=0.6, brushes=brushes, pen=None)
         while len(self.texts) < n:
-            text = pg.TextItem(anchor=(0.5, 1.0), color=pg.getConfigOption("foreground"))  # follows the theme
+            text = pg.TextItem(anchor=(0.5, 1.0), color=self.foreground)
             self.addItem(text)
             self.texts.append(text)
         top = max(heights, default=1.0) or 1.0
