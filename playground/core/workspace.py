@@ -697,6 +697,8 @@ def export_workspace(
 
     def add(name: str, path: Path) -> None:
         _check_member_name(name)
+        if members.get(name, path) != path:
+            raise UserError(f"Two files would share the name {name} in the zip; rename one and export again.")
         members[name] = path
 
     def place(ref: str, fallback_dir: str, taken: set[str]) -> str:
@@ -709,7 +711,10 @@ def export_workspace(
         taken.add(f"{fallback_dir}/{base}")
         return f"{fallback_dir}/{base}"
 
-    taken: set[str] = set()
+    # Files inside the workspace keep their names, so a file from outside must not take one of them.
+    refs = ([*ws.corpus.files] if ws.corpus is not None else []) + [t.file for t in ws.tokenizers] \
+        + [ws.prompt_template, ws.sent_prompt] + [r.path for r in ws.runs]
+    taken: set[str] = {r for r in refs if r and not is_absolute_reference(r) and not r.startswith(APP_PREFIX)}
     if ws.corpus is not None and ws.corpus.kind != "default":
         files, size = [], 0
         paths = [(ref, resolve(folder, ref)) for ref in ws.corpus.files]

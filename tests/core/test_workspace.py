@@ -376,3 +376,19 @@ def test_a_minimal_zip_imports(tmp_path, around):
     zip_path.write_bytes(make_zip([("workspace.json", VALID)]))
     import_workspace(zip_path, around)
     assert read_workspace(around) == Workspace()
+
+
+def test_an_outside_file_never_takes_the_name_of_a_file_inside(tmp_path):
+    workspace = tmp_path / "ws"
+    (workspace / "corpus").mkdir(parents=True)
+    inside = workspace / "corpus" / "notes.txt"
+    inside.write_text("Inside the workspace.\n", encoding="utf-8")
+    (tmp_path / "elsewhere").mkdir()
+    outside = tmp_path / "elsewhere" / "notes.txt"
+    outside.write_text("Somewhere else.\n", encoding="utf-8")
+    save_workspace(workspace, WorkspaceContent(corpus=Corpus(name="two notes", files=(inside, outside))))
+    zip_path = tmp_path / "out" / "ws.zip"
+    export_workspace(workspace, zip_path)
+    with zipfile.ZipFile(zip_path) as zf:
+        texts = sorted(zf.read(n).decode() for n in zf.namelist() if n.startswith("corpus/"))
+    assert texts == ["Inside the workspace.\n", "Somewhere else.\n"]
