@@ -35,62 +35,10 @@ from torch import Tensor
 
 from playground.core.model import GPT, KVCache
 from playground.core.progress import CancelToken, UserError
+from playground.core.sampling_settings import SamplingSettings
 
-STRATEGIES = ("greedy", "sample", "beam")
 END_TOKENS = ("<|endoftext|>", "</s>", "<eos>", "[SEP]")  # the first one a tokenizer has ends the text
 CANDIDATES = 10  # how many of the best tokens each generated token remembers
-
-
-@dataclass(frozen=True)
-class SamplingSettings:
-    """Everything that steers generation; the neutral value switches a control off."""
-
-    strategy: str = "sample"
-    temperature: float = 0.8
-    top_k: int = 0                   # 0: off
-    top_p: float = 1.0               # 1: off
-    min_p: float = 0.0               # 0: off
-    repetition_penalty: float = 1.0  # 1: off
-    beams: int = 4
-    length_penalty: float = 1.0
-    early_stopping: bool = True
-    max_new_tokens: int = 100
-    stop_strings: tuple[str, ...] = ()
-    seed: Optional[int] = 0          # None: a different draw every time
-    stop_at_end: bool = True         # stop at the tokenizer's end-of-text token
-
-    def problems(self) -> list[str]:
-        """Sentences naming each setting that cannot work; empty when all is well."""
-        found = []
-        if self.strategy not in STRATEGIES:
-            found.append(f"Unknown strategy {self.strategy!r}: choose one of {', '.join(STRATEGIES)}.")
-        if self.strategy == "sample" and not self.temperature > 0:
-            found.append("Sampling needs a temperature above 0 (use greedy for always the most likely token).")
-        if self.top_k < 0:
-            found.append("top-k must be 0 (off) or more.")
-        if not 0 < self.top_p <= 1:
-            found.append("top-p must be above 0 and at most 1 (1 is off).")
-        if not 0 <= self.min_p < 1:
-            found.append("min-p must be at least 0 (off) and below 1.")
-        if not self.repetition_penalty > 0:
-            found.append("The repetition penalty must be above 0 (1 is off).")
-        if self.strategy == "beam" and self.beams < 1:
-            found.append("Beam search needs at least 1 beam.")
-        if self.max_new_tokens < 0:
-            found.append("Max new tokens must be 0 or more.")
-        return found
-
-    def raise_if_invalid(self) -> None:
-        found = self.problems()
-        if found:
-            raise UserError(" ".join(found))
-
-
-PRESETS = {
-    "deterministic": SamplingSettings(strategy="greedy", temperature=1.0, repetition_penalty=1.0),
-    "balanced": SamplingSettings(strategy="sample", temperature=0.8, top_k=50, top_p=0.95, repetition_penalty=1.1),
-    "creative": SamplingSettings(strategy="sample", temperature=1.1, top_p=0.98, min_p=0.02, repetition_penalty=1.05),
-}
 
 
 # -- logits processors ----------------------------------------------------------

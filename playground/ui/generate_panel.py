@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QApplication, QCheckBox, QComb
                                QScrollArea, QSizePolicy, QSpinBox, QSplitter, QStackedWidget, QTableWidget,
                                QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
 
+from playground.core.sampling_settings import PRESETS, SamplingSettings
 from playground.engine.jobs import Job
 from playground.engine.session import GeneratedText, Session
 from playground.ui.widgets.candidate_chart import CandidateChart
@@ -220,9 +221,10 @@ class GeneratePanel(QWidget):
         self._template = session.prompt
         self._specials: dict[int, str] = {}     # special token ids -> a readable name
         self._cancelled = False
-        self._settings_ready = False
+        self._settings_ready = False            # the controls react to edits once the presets are in
         self._updating = False
         self._build()
+        self._fill_presets()
         self._explain_timer = QTimer(self, singleShot=True, interval=self.EXPLAIN_DELAY_MS,
                                      timeout=self._explain_selected)
         self._count_timer = QTimer(self, singleShot=True, interval=250, timeout=self._count_prompt)
@@ -595,28 +597,19 @@ class GeneratePanel(QWidget):
 
     # ================================================================== settings
 
-    def _ensure_settings(self) -> None:
-        """Fill the controls the first time they are needed (imports torch, so not at start-up)."""
-        if self._settings_ready:
-            return
+    def _fill_presets(self) -> None:
+        """The preset list, and the balanced preset in the controls."""
         self._settings_ready = True
-        sampling = _sampling()
         for name in PRESET_ORDER:
             self.preset.addItem(name, name)
             self.preset.setItemData(self.preset.count() - 1, PRESET_TIPS[name], Qt.ToolTipRole)
         self.preset.addItem("custom", "custom")
         self.preset.setItemData(self.preset.count() - 1, PRESET_TIPS["custom"], Qt.ToolTipRole)
-        self.set_settings(replace(sampling.PRESETS["balanced"], max_new_tokens=100))
-
-    def showEvent(self, event) -> None:  # noqa: N802
-        super().showEvent(event)
-        self._ensure_settings()  # before anything can set a control, so the defaults never overwrite it
+        self.set_settings(replace(PRESETS["balanced"], max_new_tokens=100))
 
     def settings(self):
         """The SamplingSettings the controls describe."""
-        self._ensure_settings()
-        sampling = _sampling()
-        return sampling.SamplingSettings(
+        return SamplingSettings(
             strategy=self.strategy.currentData(),
             temperature=round(self.temperature.value(), 4),
             top_k=self.top_k.value(),
@@ -634,7 +627,6 @@ class GeneratePanel(QWidget):
 
     def set_settings(self, s) -> None:
         """Show SamplingSettings `s` in the controls."""
-        self._ensure_settings()
         self._updating = True
         try:
             self.strategy.setCurrentIndex(max(0, self.strategy.findData(s.strategy)))
@@ -659,17 +651,16 @@ class GeneratePanel(QWidget):
 
     def preset_name(self) -> str:
         """The preset the sampling controls match, or "custom"."""
-        sampling = _sampling()
         current = self.settings()
         for name in PRESET_ORDER:
-            preset = sampling.PRESETS[name]
+            preset = PRESETS[name]
             if all(getattr(preset, f) == getattr(current, f) for f in PRESET_FIELDS):
                 return name
         return "custom"
 
     def apply_preset(self, name: str) -> None:
         """Set the strategy and distribution controls from preset `name`; length, stops and seed stay."""
-        preset = _sampling().PRESETS[name]
+        preset = PRESETS[name]
         self.set_settings(replace(self.settings(), **{f: getattr(preset, f) for f in PRESET_FIELDS}))
 
     def _preset_chosen(self, index: int) -> None:
@@ -837,8 +828,6 @@ class GeneratePanel(QWidget):
     def readiness_problem(self) -> Optional[str]:
         if self.session.checkpoint is None:
             return "Load the demo model or train a model first."
-        if not self._settings_ready:
-            return None
         problems = self.settings().problems()
         return " ".join(problems) if problems else None
 
@@ -847,7 +836,7 @@ class GeneratePanel(QWidget):
             return
         idle = self.job is None
         ok = self.readiness_problem() is None
-        strategy = self.strategy.currentData() if self._settings_ready else "sample"
+        strategy = self.strategy.currentData()
         self.generate_button.setEnabled(idle and ok)
         self.step_button.setEnabled(idle and ok and strategy != "beam")
         self.step_button.setToolTip(
@@ -890,7 +879,6 @@ class GeneratePanel(QWidget):
         """The settings to generate with, or None (and a message) when generation cannot start."""
         if self.job is not None:
             return None
-        self._ensure_settings()
         problem = self.readiness_problem()
         if problem is not None:
             self.session.error(problem)
@@ -1372,26 +1360,24 @@ class GeneratePanel(QWidget):
     # ================================================================== workspace
 
     def state(self) -> dict:
-        """The prompt text and, once the controls are filled, the sampling settings, for a workspace."""
+        """The prompt text and the sampling settings, for a workspace."""
         state = {"prompt": self.prompt_edit.toPlainText(), "samples": self.samples_count.value(),
                  "tab": self.tabs.currentIndex()}
-        if self._settings_ready:  # not before: filling the controls imports PyTorch
-            settings = self.settings()
-            state["settings"] = {name: getattr(settings, name) for name in settings.__dataclass_fields__}
-            state["settings"]["stop_strings"] = list(settings.stop_strings)
+        settings = self.settings()
+        state["settings"] = {name: getattr(settings, name) for name in settings.__dataclass_fields__}
+        state["settings"]["stop_strings"] = list(settings.stop_strings)
         return state
 
     def restore_state(self, state: dict) -> None:
         """Set the controls from a `state()` dict; a missing or wrong value leaves its control as it is."""
         values = state.get("settings")
         if isinstance(values, dict):
-            sampling = _sampling()
-            known = sampling.SamplingSettings.__dataclass_fields__
+            known = SamplingSettings.__dataclass_fields__
             values = {k: v for k, v in values.items() if k in known}
             if isinstance(values.get("stop_strings"), list):
                 values["stop_strings"] = tuple(str(s) for s in values["stop_strings"])
             try:
-                self.set_settings(replace(sampling.SamplingSettings(), **values))
+                self.set_settings(replace(SamplingSettings(), **values))
             except (TypeError, ValueError, OverflowError):
                 self._updating = False
                 self.session.warn("The workspace's sampling settings could not be read; the current ones stay.")

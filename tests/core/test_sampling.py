@@ -8,8 +8,9 @@ import torch
 from playground.core.config import ModelConfig
 from playground.core.model import GPT
 from playground.core.progress import CancelToken, UserError
+from playground.core.sampling_settings import PRESETS
 from playground.core.sampling import (
-    PRESETS, MinP, RepetitionPenalty, SamplingSettings, Temperature, TopK, TopP, beam_search, build_processors,
+    MinP, RepetitionPenalty, SamplingSettings, Temperature, TopK, TopP, beam_search, build_processors,
     generate_tokens, prepare_prompt,
 )
 

@@ -258,7 +258,7 @@ def test_a_sent_template_fills_the_prompt(panel, session):
 
 
 def test_presets_set_the_controls(panel):
-    from playground.core.sampling import PRESETS
+    from playground.core.sampling_settings import PRESETS
 
     panel.apply_preset("creative")
     creative = PRESETS["creative"]
