@@ -200,9 +200,11 @@ def task_command(args: argparse.Namespace) -> int:
         print(f"{label:<14}" + "".join(f"{fmt.format(getattr(r.scores, key)):>18}" for r in results))
     print(f"{'seconds':<14}" + "".join(f"{r.seconds:>18.1f}" for r in results))
     if args.show:
+        from playground.cli_model import print_text  # answers may hold characters a console cannot show
+
         for r in results:
             print(f"\n{r.mode}:")
             for row in r.rows:
                 mark = "=" if row.exact else " "
-                print(f"  {mark} {row.input!r} -> {row.output!r}  (reference {row.reference!r})")
+                print_text(f"  {mark} {row.input!r} -> {row.output!r}  (reference {row.reference!r})")
     return 0

@@ -433,11 +433,11 @@ def export_checkpoint(path: PathLike, out: PathLike, which: str = "best", overwr
     checkpoint, model = load_checkpoint(path, which=which)
     fmt = format_for(checkpoint.model_config)
     _check_out(out, overwrite, sources=[checkpoint.run_dir])
-    from .sampling import end_token_id
+    from .sampling import end_token_id, special_token_id
 
     tokenizer = checkpoint.tokenizer
     eos = end_token_id(tokenizer)
-    bos = _token_id(tokenizer, BEGIN_TOKENS)
+    bos = special_token_id(tokenizer, BEGIN_TOKENS)
     bos = eos if bos is None else bos
     config = checkpoint.model_config
     with _atomic_folder(out, overwrite) as tmp:
@@ -465,15 +465,6 @@ _ROLES = {
     "cls_token": ("[CLS]",),
     "mask_token": ("[MASK]", "<mask>"),
 }
-
-
-def _token_id(tokenizer, candidates: tuple[str, ...]) -> Optional[int]:
-    for token in candidates:
-        if token in tokenizer.special_tokens:
-            found = tokenizer.tokenizer.token_to_id(token)
-            if found is not None:
-                return found
-    return None
 
 
 def special_tokens_map(tokenizer, bos: Optional[int], eos: Optional[int]) -> dict[str, Any]:

@@ -222,16 +222,21 @@ class PreparedPrompt:
 # -- helpers ------------------------------------------------------------------------
 
 
-def end_token_id(tokenizer) -> Optional[int]:
-    """The id of the tokenizer's end-of-text token, if it has one."""
+def special_token_id(tokenizer, candidates: Sequence[str]) -> Optional[int]:
+    """The id of the first of `candidates` that is one of the tokenizer's special tokens, if any."""
     if tokenizer is None:
         return None
-    for token in END_TOKENS:
+    for token in candidates:
         if token in tokenizer.special_tokens:
             found = tokenizer.tokenizer.token_to_id(token)
             if found is not None:
                 return found
     return None
+
+
+def end_token_id(tokenizer) -> Optional[int]:
+    """The id of the tokenizer's end-of-text token, if it has one."""
+    return special_token_id(tokenizer, END_TOKENS)
 
 
 def prepare_prompt(tokenizer, text: str, context_length: int) -> PreparedPrompt:
