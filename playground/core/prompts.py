@@ -49,13 +49,13 @@ import json
 import math
 import os
 import string
-import tempfile
 import tomllib
 from dataclasses import dataclass, field, fields
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Optional, Union
 
+from playground.core.files import write_text_atomic
 from playground.core.progress import UserError
 
 MODES = ("zero-shot", "one-shot", "few-shot", "chain-of-thought", "instruction")
@@ -464,25 +464,7 @@ def save_template(template: PromptTemplate, path: PathLike) -> None:
         raise UserError(f"Save the template as a .toml or .json file, not {path.name}.")
     data = template.to_dict()
     text = to_toml(data) if suffix == ".toml" else json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-    tmp = None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.",
-                                         suffix=".tmp", delete=False) as f:
-            tmp = f.name
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        tmp = None
-    except OSError as e:
-        raise UserError(f"Could not save the template to {path}: {e.strerror or e}.") from None
-    finally:
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
+    write_text_atomic(path, text, f"the template to {path}")
 
 
 def builtin_templates() -> list[PromptTemplate]:

@@ -38,6 +38,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any, Callable, Iterable, Optional, Union
 
 from playground.core.corpus import Corpus, default_corpus, default_corpus_path
+from playground.core.files import write_text_atomic
 from playground.core.progress import CancelToken, Progress, ProgressFn, UserError, no_progress
 
 PathLike = Union[str, os.PathLike]
@@ -338,25 +339,8 @@ def parse_workspace(raw: bytes, source: str = WORKSPACE_FILE, allow_absolute: bo
 def write_workspace(folder: PathLike, ws: Workspace) -> Path:
     """Write `folder/workspace.json` atomically (a temporary name, then rename)."""
     path = Path(folder) / WORKSPACE_FILE
-    _write_text_atomic(path, json.dumps(ws.to_dict(), indent=1, ensure_ascii=False) + "\n")
+    write_text_atomic(path, json.dumps(ws.to_dict(), indent=1, ensure_ascii=False) + "\n")
     return path
-
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    tmp = None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.",
-                                         suffix=".tmp", delete=False) as f:
-            tmp = f.name
-            f.write(text)
-        os.replace(tmp, path)
-        tmp = None
-    except OSError as e:
-        raise UserError(f"Could not write {path}: {e.strerror or e}.") from e
-    finally:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
 
 
 def _write_if_changed(path: Path, text: str) -> None:
@@ -366,7 +350,7 @@ def _write_if_changed(path: Path, text: str) -> None:
             return
     except (OSError, UnicodeDecodeError):
         pass
-    _write_text_atomic(path, text)
+    write_text_atomic(path, text)
 
 
 # =========================================================================== saving what the session holds
