@@ -294,7 +294,7 @@ def read_train_config(run_dir: Path) -> Any:
     path = run_dir / TRAIN_CONFIG_FILE
     if not path.is_file():
         return None
-    from playground.core.training import TrainConfig  # training imports this module
+    from playground.core.train_config import TrainConfig
 
     data = read_json(path, "a training configuration")
     try:

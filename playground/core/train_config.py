@@ -11,6 +11,7 @@ import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Mapping
 
+from playground.core.config import _is_int, _is_number
 from playground.core.progress import UserError
 
 DEVICES = ("auto", "cuda", "mps", "cpu")
@@ -117,14 +118,6 @@ class TrainConfig:
         problems = self.validate()
         if problems:
             raise UserError(" ".join(problems))
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 # -- the learning-rate schedule -------------------------------------------------
