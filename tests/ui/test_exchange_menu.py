@@ -18,36 +18,36 @@ def demo(session):
     return checkpoint
 
 
-def test_export_then_import_makes_the_same_model_current(qtbot, session, demo, tmp_path, monkeypatch):
+def test_export_then_import_makes_the_same_model_current(qtbot, session, demo, tmp_path, monkeypatch, jobs):
     import playground.core.checkpoints as checkpoints
     monkeypatch.setattr(checkpoints, "runs_dir", lambda: tmp_path / "runs")
     messages = []
     session.message.connect(lambda level, text: messages.append((level, text)))
 
     out = free_folder(tmp_path / "demo-hf")
-    with qtbot.waitSignal(export_model_to(session, out).done, timeout=60_000):
-        pass
+    assert export_model_to(session, out) is not None
+    jobs.wait(qtbot)
     assert (out / "model.safetensors").is_file() and (out / "tokenizer.json").is_file()
     assert messages[-1][0] == "info" and str(out) in messages[-1][1]
     assert free_folder(out) == tmp_path / "demo-hf-2"  # a second export never mixes with the first
 
     with qtbot.waitSignal(session.checkpoint_changed, timeout=60_000) as changed:
-        job = import_model_from(session, out)
-    qtbot.waitUntil(lambda: job.isFinished())
+        import_model_from(session, out)
+    jobs.wait(qtbot)
     imported = changed.args[0]
     assert imported.run_dir.parent == tmp_path / "runs"
     assert imported.model_config.replace(dropout=demo.model_config.dropout) == demo.model_config  # eval: no dropout
     assert "Imported demo-hf" in messages[-1][1]
 
 
-def test_a_folder_that_is_not_a_model_gives_a_message_and_leaves_no_run(qtbot, session, tmp_path, monkeypatch):
+def test_a_folder_that_is_not_a_model_gives_a_message_and_leaves_no_run(qtbot, session, tmp_path, monkeypatch, jobs):
     import playground.core.checkpoints as checkpoints
     monkeypatch.setattr(checkpoints, "runs_dir", lambda: tmp_path / "runs")
     (tmp_path / "weights").mkdir()
     (tmp_path / "weights" / "pytorch_model.bin").write_bytes(b"not unpickled")
     with qtbot.waitSignal(session.message, timeout=30_000) as message:
-        job = import_model_from(session, tmp_path / "weights")
-    qtbot.waitUntil(lambda: job.isFinished())
+        import_model_from(session, tmp_path / "weights")
+    jobs.wait(qtbot)
     assert message.args[0] == "error" and "safetensors" in message.args[1]
     assert list((tmp_path / "runs").iterdir()) == []
     assert session.checkpoint is None

@@ -100,7 +100,7 @@ def test_cancel_stops_a_job(qtbot):
     qtbot.wait(50)
     with qtbot.waitSignal(job.cancelled, timeout=2000):
         job.cancel()
-    job.wait(2000)
+    qtbot.waitUntil(lambda: not Job.running(), timeout=2000)  # the job deletes itself: never wait on it
 
 
 def test_view_and_help_menus(window):

@@ -6,16 +6,17 @@ from PySide6.QtCore import QEvent, QPoint, Qt
 from PySide6.QtGui import QHelpEvent
 from PySide6.QtWidgets import QToolTip
 
+from playground.engine.jobs import Job
+
 
 
 def train(qtbot, panel, kind="bpe", vocab=300):
     panel.kind.setCurrentIndex(panel.kind.findData(kind))
     panel.vocab_size.setValue(vocab)
-    job = panel.start_training()
-    assert job is not None
-    with qtbot.waitSignal(job.done, timeout=30_000):
-        pass
-    qtbot.waitUntil(lambda: panel.train_job is None)
+    # Watched through the panel and the set of running jobs, never the job
+    # itself: it may end (and be deleted) before the test gets to wait.
+    assert panel.start_training() is not None
+    qtbot.waitUntil(lambda: panel.train_job is None and not Job.running(), timeout=30_000)
     return panel.session.tokenizer
 
 
@@ -80,13 +81,12 @@ def test_compare_two_tokenizers_side_by_side(qtbot, panel):
     assert len(panel.compare.column_widgets()) == 1
 
 
-def test_vocab_sweep_plots_points(qtbot, panel):
+def test_vocab_sweep_plots_points(qtbot, panel, jobs):
     panel.compare.sizes = (260, 300, 400)
     panel.tabs.setCurrentWidget(panel.compare)
     qtbot.waitUntil(lambda: panel.compare.plot is not None)
-    job = panel.start_sweep()
-    with qtbot.waitSignal(job.done, timeout=60_000):
-        pass
+    assert panel.start_sweep() is not None
+    jobs.wait(qtbot, 60_000)
     assert [s for s, _ in panel.compare.points] == [260, 300, 400]
     xs, ys = panel.compare.curve.getData()
     assert len(ys) == 3 and ys[0] < ys[1] < ys[2]  # more merges, more characters per token

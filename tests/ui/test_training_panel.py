@@ -20,7 +20,7 @@ def ready_session(session, tiny_corpus):
 
 
 @pytest.fixture
-def train_panel(qtbot, ready_session, tmp_path, monkeypatch):
+def train_panel(qtbot, ready_session, tmp_path, monkeypatch, jobs):
     import playground.core.checkpoints as checkpoints
     monkeypatch.setattr(checkpoints, "runs_dir", lambda: tmp_path / "runs")
     from playground.ui.training_panel import TrainingPanel
@@ -37,9 +37,9 @@ def train_panel(qtbot, ready_session, tmp_path, monkeypatch):
     return panel
 
 
-def finish(qtbot, job, timeout=60_000):
-    with qtbot.waitSignal(job.done, timeout=timeout):
-        pass
+def finish(qtbot, jobs, timeout=60_000):
+    """Wait for the jobs started so far to end (connected before they started: no race)."""
+    jobs.wait(qtbot, timeout)
 
 
 def test_start_is_disabled_until_the_model_can_be_built(qtbot, session):
@@ -58,11 +58,11 @@ def test_invalid_build_disables_start(qtbot, train_panel, ready_session):
     assert "cannot be built" in train_panel.ready_label.text()
 
 
-def test_short_run_draws_curves_and_samples(qtbot, train_panel, ready_session):
+def test_short_run_draws_curves_and_samples(qtbot, train_panel, ready_session, jobs):
     train_panel.steps.setValue(30)
     job = train_panel.start()
     assert job is not None and not train_panel.start_button.isEnabled()
-    finish(qtbot, job)
+    finish(qtbot, jobs)
     xs, ys = train_panel.train_curve.getData()
     assert len(xs) == 30 and xs[-1] == 30
     vx, vy = train_panel.val_curve.getData()
@@ -74,7 +74,7 @@ def test_short_run_draws_curves_and_samples(qtbot, train_panel, ready_session):
     assert train_panel.start_button.isEnabled() and train_panel.resume_run_button.isEnabled()
 
 
-def test_pause_resume_and_stop(qtbot, train_panel):
+def test_pause_resume_and_stop(qtbot, train_panel, jobs):
     train_panel.steps.setValue(100_000)
     job = train_panel.start()
     qtbot.waitUntil(lambda: len(train_panel.steps_x) > 3, timeout=30_000)
@@ -87,23 +87,24 @@ def test_pause_resume_and_stop(qtbot, train_panel):
     train_panel.toggle_pause()
     qtbot.waitUntil(lambda: len(train_panel.steps_x) > n + 2, timeout=30_000)
     train_panel.stop()
-    finish(qtbot, job, 30_000)
+    finish(qtbot, jobs, 30_000)
     assert train_panel.job is None
     assert train_panel.stop_reason == "stopped"
     assert (train_panel.last_run_dir / "last" / "model.safetensors").exists()
 
 
-def test_continue_last_run_keeps_counting(qtbot, train_panel):
+def test_continue_last_run_keeps_counting(qtbot, train_panel, jobs):
     train_panel.steps.setValue(10)
-    finish(qtbot, train_panel.start())
+    assert train_panel.start() is not None
+    finish(qtbot, jobs)
     train_panel.steps.setValue(20)
     job = train_panel.continue_last_run()
-    finish(qtbot, job)
+    finish(qtbot, jobs)
     assert train_panel.steps_x[-1] == 20
     assert train_panel.steps_x[:10] == list(range(1, 11))
 
 
-def test_nan_loss_stops_with_advice(qtbot, train_panel, ready_session):
+def test_nan_loss_stops_with_advice(qtbot, train_panel, ready_session, jobs):
     train_panel.steps.setValue(400)
     import playground.core.training as training
     real = training.TrainingRun.steps
@@ -123,7 +124,8 @@ def test_nan_loss_stops_with_advice(qtbot, train_panel, ready_session):
     try:
         messages = []
         ready_session.message.connect(lambda level, text: messages.append((level, text)))
-        finish(qtbot, train_panel.start())
+        assert train_panel.start() is not None
+        finish(qtbot, jobs)
     finally:
         training.TrainingRun.steps = real
     assert train_panel.stop_reason == "nan"
@@ -132,7 +134,7 @@ def test_nan_loss_stops_with_advice(qtbot, train_panel, ready_session):
 
 
 @pytest.fixture
-def window_training(qtbot, ready_session, tmp_path, monkeypatch):
+def window_training(qtbot, ready_session, tmp_path, monkeypatch, jobs):
     """The real window with a long run under way (a few steps done)."""
     import playground.core.checkpoints as checkpoints
     monkeypatch.setattr(checkpoints, "runs_dir", lambda: tmp_path / "runs")
@@ -165,22 +167,23 @@ def test_closing_the_window_mid_run_stops_and_saves(qtbot, ready_session, window
     assert checkpoint.step >= 3
 
 
-def test_closing_can_be_refused(qtbot, window_training):
+def test_closing_can_be_refused(qtbot, window_training, jobs):
     window, panel, job = window_training
     window.ask_stop_training = lambda: False
     window.close()
     assert job.isRunning() and window.isVisible()
     panel.stop()
-    finish(qtbot, job, 30_000)
+    finish(qtbot, jobs, 30_000)
 
 
-def test_corpus_shorter_than_context_is_explained(qtbot, train_panel, ready_session):
+def test_corpus_shorter_than_context_is_explained(qtbot, train_panel, ready_session, jobs):
     from playground.core.corpus import corpus_from_text, scan_corpus
     short = corpus_from_text("The cat sat.\n", name="short")
     ready_session.set_corpus(short, scan_corpus(short))
     messages = []
     ready_session.message.connect(lambda level, text: messages.append((level, text)))
-    finish(qtbot, train_panel.start())
+    assert train_panel.start() is not None
+    finish(qtbot, jobs)
     assert messages and messages[-1][0] == "error"
     assert "context" in messages[-1][1] and "corpus" in messages[-1][1]
     assert train_panel.start_button.isEnabled()
@@ -195,37 +198,40 @@ def test_fine_tune_refuses_a_folder_that_is_not_a_checkpoint(qtbot, train_panel,
     assert train_panel.init_from is None
 
 
-def test_fine_tune_shows_the_parent_run(qtbot, train_panel, ready_session):
+def test_fine_tune_shows_the_parent_run(qtbot, train_panel, ready_session, jobs):
     train_panel.steps.setValue(20)
-    finish(qtbot, train_panel.start())
+    assert train_panel.start() is not None
+    finish(qtbot, jobs)
     parent = train_panel.last_run_dir
     assert train_panel.set_init_from(parent)
     assert "Fine-tune" in train_panel.start_from.text()
     assert len(train_panel.parent_x) == 20 and max(train_panel.parent_x) <= 0
     train_panel.steps.setValue(10)
-    finish(qtbot, train_panel.start())
+    assert train_panel.start() is not None
+    finish(qtbot, jobs)
     assert train_panel.steps_x == list(range(1, 11))
     assert train_panel.parent_curve.getData()[0] is not None
     assert ready_session.checkpoint.parent is not None   # the new model remembers its parent
 
 
-def test_stop_makes_the_saved_model_current_and_locks_settings_while_running(qtbot, train_panel, ready_session):
+def test_stop_makes_the_saved_model_current_and_locks_settings_while_running(qtbot, train_panel, ready_session, jobs):
     train_panel.steps.setValue(100_000)
     train_panel.eval_interval.setValue(5)
     job = train_panel.start()
     assert not train_panel.controls.isEnabled()          # settings cannot drift from the run
     qtbot.waitUntil(lambda: train_panel.last_run_dir is not None, timeout=30_000)
     train_panel.stop()
-    finish(qtbot, job, 30_000)
+    finish(qtbot, jobs, 30_000)
     assert train_panel.controls.isEnabled() and train_panel.run is None
     assert ready_session.checkpoint is not None and ready_session.checkpoint.step >= 5
 
 
-def test_a_failed_start_leaves_no_empty_run_behind(qtbot, train_panel, ready_session, tmp_path):
+def test_a_failed_start_leaves_no_empty_run_behind(qtbot, train_panel, ready_session, tmp_path, jobs):
     from playground.core.corpus import corpus_from_text, scan_corpus
     short = corpus_from_text("The cat sat.\n", name="short")
     ready_session.set_corpus(short, scan_corpus(short))
-    finish(qtbot, train_panel.start())
+    assert train_panel.start() is not None
+    finish(qtbot, jobs)
     assert train_panel.last_run_dir is None and not train_panel.resume_run_button.isEnabled()
     runs = tmp_path / "runs"
     assert not runs.exists() or list(runs.iterdir()) == []
