@@ -1,6 +1,7 @@
 """Sampling: each logits processor, the decoders, the cache, and the prompt's edges."""
 
 import itertools
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -271,6 +272,48 @@ def test_stop_in_the_middle_of_beam_search_keeps_the_beams_so_far(model):
                                                           stop_at_end=False), cancel=cancel, on_step=on_step)
     assert result.stopped and result.steps == 4 and seen == [1, 2, 3, 4]
     assert all(len(b.ids) == 4 for b in result.beams)
+
+
+class TableModel(torch.nn.Module):
+    """A model whose next-token probabilities depend only on the last token: row t of `table`."""
+
+    def __init__(self, table):
+        super().__init__()
+        self.logits = torch.nn.Parameter(torch.tensor(table).log(), requires_grad=False)
+        self.config = ModelConfig.gpt2_style(vocab_size=len(table), context_length=16)
+
+    def forward(self, ids, last_only=False):
+        return SimpleNamespace(logits=self.logits[ids])
+
+
+def table_beams(table, prompt=(1,), **settings):
+    settings = SamplingSettings(strategy="beam", beams=2, length_penalty=0.0, **settings)
+    return beam_search(TableModel(table), list(prompt), settings, tokenizer=LetterTokenizer(end=0), use_cache=False)
+
+
+def test_an_end_token_ranked_below_the_beams_finishes_nothing():
+    # Token 0 is the end. Step 1 (after e) keeps b and c. Step 2 ranks "b<end>" (-1.29, finishes),
+    # "ba" (-1.51, lives), "c<end>" (-2.00): third of the 2 x 2 candidates, a spare, so it never
+    # finishes, although no hypothesis found later beats it. Step 3, the limit, finishes "baa" (-2.71).
+    uniform = [1 / 6] * 6
+    table = [uniform,
+             [0.05, 0.3, 0.25, 0.2, 0.12, 0.08],         # after a
+             [0.55, 0.44, 0.0025, 0.0025, 0.0025, 0.0025],  # after b
+             [0.3, 0.2, 0.15, 0.13, 0.12, 0.1],          # after c
+             uniform,
+             [0.01, 0.02, 0.5, 0.45, 0.01, 0.01]]        # after e
+    result = table_beams(table, prompt=[5], max_new_tokens=3, early_stopping=False)
+    assert [b.ids for b in result.beams] == [[2, 0], [2, 1, 1]]
+    assert [b.finished for b in result.beams] == [True, False]
+
+
+def test_early_stopping_returns_finished_beams_only():
+    # Step 1: the end (0.5) finishes; b and c live. Step 2: "bb" (-1.71) leads, "b<end>" (-2.12) is second
+    # and finishes: two hypotheses, so the search ends, and "bb", cut short, is not one of them.
+    table = [[0.25] * 4, [0.5, 0.001, 0.3, 0.199], [0.399, 0.0005, 0.6, 0.0005], [0.25] * 4]
+    result = table_beams(table, max_new_tokens=5, early_stopping=True)
+    assert [b.ids for b in result.beams] == [[0], [2, 0]] and result.steps == 2
+    assert all(b.finished for b in result.beams)
 
 
 # -- the prompt --------------------------------------------------------------------------
