@@ -180,6 +180,11 @@ def test_step_is_off_for_beam_search(panel):
     assert panel.step() is None
 
 
+def test_the_early_stopping_tooltip_says_what_it_does(panel):
+    tip = panel.early_stopping.toolTip()
+    assert "only finished beams are shown" in tip and "On:" in tip and "Off:" in tip
+
+
 # ------------------------------------------------------------------ beams
 
 
@@ -206,6 +211,7 @@ def test_stop_in_the_middle_of_beam_search_keeps_the_beams(qtbot, panel):
     panel.stop()
     finish(qtbot, panel)
     assert panel.beams_table.rowCount() == 2
+    assert [panel.beams_table.item(r, 4).text() for r in range(2)] == ["stopped", "stopped"]
     assert "these are the beams so far" in panel.status.text()
     assert panel.status.text().startswith("Stopped after")
 
