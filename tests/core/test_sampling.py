@@ -135,13 +135,14 @@ def test_greedy_with_a_repetition_penalty_is_the_argmax_of_the_penalised_scores(
         logits = RepetitionPenalty(1.5)(full_logits(model, sequence)[None], torch.tensor([sequence[-16:]]))
         assert token.id == int(logits.argmax())
         sequence.append(token.id)
+    assert len(tokens) == 12  # every check above ran
 
 
 def test_a_temperature_near_zero_gives_the_greedy_text(model):
     greedy = [t.id for t in run(model, SamplingSettings(strategy="greedy", max_new_tokens=15, stop_at_end=False))]
     cold = [t.id for t in run(model, SamplingSettings(strategy="sample", temperature=1e-4, max_new_tokens=15,
                                                       stop_at_end=False, seed=7))]
-    assert cold == greedy
+    assert cold == greedy and len(greedy) == 15
 
 
 def test_the_same_seed_gives_the_same_text_and_another_seed_another(model):
@@ -161,6 +162,7 @@ def test_top_k_never_emits_a_token_outside_the_top_k(model, k):
         best = torch.topk(full_logits(model, sequence), k).indices.tolist()
         assert token.id in best
         sequence.append(token.id)
+    assert len(sequence) == 3 + 40  # every check above ran
 
 
 @pytest.mark.parametrize("p", [0.3, 0.7, 0.9])
@@ -172,6 +174,7 @@ def test_top_p_never_emits_a_token_outside_the_nucleus(model, p):
         more_likely = probs[probs > probs[token.id]].sum()
         assert more_likely < p  # the tokens ranked above it had not reached p yet
         sequence.append(token.id)
+    assert len(sequence) == 3 + 40  # every check above ran
 
 
 def test_each_token_carries_its_probabilities_and_candidates(model):
@@ -187,6 +190,7 @@ def test_each_token_carries_its_probabilities_and_candidates(model):
         assert [s.name for s in token.stages] == ["the model", "temperature 0.7", "top-k 4"]
         assert token.stages[-1].kept == 4
         sequence.append(token.id)
+    assert len(tokens) == 5  # every check above ran
     assert "".join(t.text for t in tokens) == LetterTokenizer().decode([t.id for t in tokens])
 
 
@@ -195,13 +199,14 @@ def test_the_cache_gives_the_same_tokens_as_reading_everything_again(model, stra
     settings = SamplingSettings(strategy=strategy, temperature=1.2, max_new_tokens=30, stop_at_end=False, seed=5)
     cached = run(model, settings, use_cache=True)
     uncached = run(model, settings, use_cache=False)
-    assert [t.id for t in cached] == [t.id for t in uncached]
+    assert [t.id for t in cached] == [t.id for t in uncached] and len(cached) == 30
     assert [t.prob for t in cached] == pytest.approx([t.prob for t in uncached], abs=1e-4)
 
 
 def test_stop_strings_and_the_end_token_stop_generation(model):
     tokenizer = LetterTokenizer()
     free = run(model, SamplingSettings(strategy="greedy", max_new_tokens=30, stop_at_end=False), tokenizer=tokenizer)
+    assert len(free) == 30
     text = "".join(t.text for t in free)
     stop = text[5:7]
     stopped = run(model, SamplingSettings(strategy="greedy", max_new_tokens=30, stop_at_end=False,
@@ -255,7 +260,7 @@ def test_beam_search_with_and_without_the_cache_agree(model):
     cached = beam_search(model, [1, 2, 3], settings)
     uncached = beam_search(model, [1, 2, 3], settings, use_cache=False)
     assert [b.ids for b in cached.beams] == [b.ids for b in uncached.beams]
-    assert len(cached.beams) == 3
+    assert len(cached.beams) == 3 and all(len(b.ids) == 20 for b in cached.beams)
     assert [b.score for b in cached.beams] == sorted((b.score for b in cached.beams), reverse=True)
 
 
