@@ -451,6 +451,8 @@ def generate_ids(
         ids = ids.flatten().tolist()
     if not ids:
         raise ValueError("generate_ids needs at least one token to start from.")
+    if max_new_tokens <= 0:  # a training run may ask for no sample text
+        return []
     settings = SamplingSettings(
         strategy="greedy" if temperature <= 0 else "sample", temperature=temperature if temperature > 0 else 1.0,
         top_k=top_k or 0, max_new_tokens=max_new_tokens, stop_at_end=False)

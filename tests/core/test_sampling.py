@@ -12,7 +12,7 @@ from playground.core.progress import CancelToken, UserError
 from playground.core.sampling_settings import PRESETS
 from playground.core.sampling import (
     MinP, RepetitionPenalty, SamplingSettings, Temperature, TopK, TopP, beam_search, build_processors,
-    generate_tokens, prepare_prompt,
+    generate_ids, generate_tokens, prepare_prompt,
 )
 
 VOCAB = 40
@@ -112,6 +112,36 @@ def test_settings_that_cannot_work_are_named():
     with pytest.raises(UserError, match="temperature"):
         SamplingSettings(strategy="sample", temperature=0).raise_if_invalid()
     assert all(not s.problems() for s in PRESETS.values())
+
+
+IMPOSSIBLE = {
+    "temperature": [-1.0, float("nan"), float("inf")], "top_k": [-1], "top_p": [0.0, -0.5, 1.5, float("nan")],
+    "min_p": [-0.1, 1.0, float("nan")], "repetition_penalty": [0.0, -1.0, float("nan"), float("inf")],
+    "beams": [0, -2], "length_penalty": [float("nan"), float("inf")], "max_new_tokens": [0, -5],
+}
+
+
+@pytest.mark.parametrize("strategy", ["greedy", "sample", "beam"])
+@pytest.mark.parametrize("name, value", [(n, v) for n, values in IMPOSSIBLE.items() for v in values])
+def test_an_impossible_value_is_refused_whatever_the_strategy(strategy, name, value):
+    # Before, a negative temperature, 0 beams or 0 tokens passed for strategies that do not use them.
+    settings = SamplingSettings(strategy=strategy, **{name: value})
+    problems = settings.problems()
+    assert len(problems) == 1 and problems[0].endswith(".")
+    with pytest.raises(UserError, match=problems[0][:12]):
+        settings.raise_if_invalid()
+
+
+def test_the_neutral_values_are_accepted():
+    for strategy in ("greedy", "sample", "beam"):
+        assert SamplingSettings(strategy=strategy, temperature=1.0, top_k=0, top_p=1.0, min_p=0.0,
+                                repetition_penalty=1.0, beams=1, length_penalty=-1.0, max_new_tokens=1).problems() == []
+    assert SamplingSettings(strategy="greedy", temperature=0).problems() == []  # greedy ignores the temperature
+
+
+def test_generate_ids_with_no_tokens_asked_gives_none(model):
+    # A training run's sample may ask for 0 tokens (train_config allows it).
+    assert generate_ids(model, [1, 2], 0) == []
 
 
 # -- decoders ---------------------------------------------------------------------------
