@@ -77,6 +77,11 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     generate.add_argument("--beams", type=int, help="beam search with this many beams")
     generate.add_argument("--length-penalty", type=float, default=1.0,
                           help="beam search: a beam's score is its log-probability / length ** this")
+    generate.add_argument("--early-stopping", action=argparse.BooleanOptionalAction, default=True,
+                          help="beam search returns finished beams (ended by the end-of-text token) unless "
+                               "--max-new-tokens cuts it; with early stopping (the default) it ends as soon as "
+                               "there are --beams of them, without it it searches on while a live beam could "
+                               "still beat the worst finished one")
     generate.add_argument("--stop", action="append", default=[], metavar="TEXT",
                           help="stop when the text contains this (repeat for more)")
     generate.add_argument("--seed", type=int, default=0)
@@ -273,22 +278,21 @@ def generate_command(args: argparse.Namespace) -> int:
 
 
 def sampling_settings(args: argparse.Namespace):
-    """The SamplingSettings the flags ask for; a setting that cannot work is a UserError."""
+    """The SamplingSettings the flags ask for; a setting that cannot work is a UserError (the core's
+    checks, shared with the window)."""
     from playground.core.sampling import SamplingSettings
 
     strategy = args.strategy
     if strategy is None:
         sampling = any(v is not None for v in (args.top_k, args.top_p, args.min_p)) or (args.temperature or 0) > 0
-        strategy = "beam" if args.beams else "sample" if sampling else "greedy"
-    if args.temperature == 0 and strategy == "sample":
-        raise UserError("Sampling needs --temperature above 0; for the most likely token every time use "
-                        "--strategy greedy.")
+        strategy = "beam" if args.beams is not None else "sample" if sampling else "greedy"
     settings = SamplingSettings(
         strategy=strategy,
         temperature=1.0 if args.temperature is None else args.temperature,
         top_k=args.top_k or 0, top_p=1.0 if args.top_p is None else args.top_p,
         min_p=args.min_p or 0.0, repetition_penalty=args.repetition_penalty,
-        beams=args.beams or 4, length_penalty=args.length_penalty,
+        beams=4 if args.beams is None else args.beams, length_penalty=args.length_penalty,
+        early_stopping=args.early_stopping,
         max_new_tokens=args.max_new_tokens, stop_strings=tuple(args.stop), seed=args.seed)
     settings.raise_if_invalid()
     return settings

@@ -15,9 +15,10 @@ and a *decoder* picks the next token:
     greedy   the most likely token after the repetition penalty (temperature and
              the filters never change which token is best, so they are not applied)
     sample   a random draw from what is left (a seed makes it repeatable)
-    beam     keeps the `beams` most likely continuations, scored by their summed
-             log-probability (after the repetition penalty) divided by
-             length ** length_penalty; the filters are for sampling and are not applied
+    beam     keeps the `beams` most likely continuations, by summed log-probability
+             (after the repetition penalty), and returns the best finished ones, scored by
+             that sum divided by length ** length_penalty (the rules are at `beam_search`);
+             the filters are for sampling and are not applied
 
 Generation reads the prompt once and then feeds one token a step through the
 key/value cache. The model never reads more than its context: a longer text is
@@ -193,13 +194,13 @@ class GeneratedToken:
 
 @dataclass
 class Beam:
-    """One finished continuation of beam search."""
+    """One continuation of beam search: a finished hypothesis, or a live beam in `on_step`."""
 
     ids: list[int]
     text: str
     logprob: float        # summed log-probability of its tokens
-    score: float          # logprob / length ** length_penalty: what beams are ranked by
-    finished: bool        # ended with the end-of-text token (else it reached the length limit)
+    score: float          # logprob / len(ids) ** length_penalty: what beams are ranked by
+    finished: bool        # ended with the end-of-text token (else the length limit or Stop cut it)
 
 
 @dataclass
@@ -450,6 +451,8 @@ def generate_ids(
         ids = ids.flatten().tolist()
     if not ids:
         raise ValueError("generate_ids needs at least one token to start from.")
+    if max_new_tokens <= 0:  # a training run may ask for no sample text
+        return []
     settings = SamplingSettings(
         strategy="greedy" if temperature <= 0 else "sample", temperature=temperature if temperature > 0 else 1.0,
         top_k=top_k or 0, max_new_tokens=max_new_tokens, stop_at_end=False)
@@ -458,6 +461,30 @@ def generate_ids(
 
 
 # -- beam search -------------------------------------------------------------------------
+#
+# The standard algorithm, as in fairseq and in Hugging Face transformers' generate(do_sample=False):
+#
+# - Each step ranks every one-token continuation of the live beams by summed log-probability and
+#   takes the best 2 x `beams`. Walking down that list, a continuation that ends with the
+#   end-of-text token finishes (becomes a hypothesis) only if it ranks within the first `beams`;
+#   the first `beams` that do not end stay live. The second half is spare, so that `beams` beams
+#   stay live however many end at once.
+# - At most `beams` hypotheses are kept, the best by
+#       score = summed log-probability / (new tokens, end token included) ** length_penalty
+#   (the length counts generated tokens only, as in transformers since the 2024 beam search rewrite
+#   and in fairseq; older transformers counted the prompt too).
+# - At the length limit the best `beams` continuations (of the 2 x `beams`) finish as they are.
+# - Only hypotheses are returned, best first. The search ends at the length limit or
+#     early_stopping on:   as soon as `beams` hypotheses exist (transformers' early_stopping=True);
+#     early_stopping off:  once the best live beam, scored at its present length, cannot beat the
+#                          worst hypothesis (transformers' early_stopping=False). Exact for
+#                          length_penalty <= 0; above 0 a longer beam could still score higher, so
+#                          it is a heuristic, as there (their "never", which is exact, is not offered).
+#
+# On purpose we depart in one place: the repetition penalty reshapes the logits before the
+# log-softmax (as for greedy and sampling), where transformers applies it to the log-probabilities.
+# The two agree at penalty 1 only. Stop (`cancel`) is ours too: the live beams join the
+# hypotheses as they are, cut short.
 
 
 @torch.no_grad()
@@ -470,13 +497,10 @@ def beam_search(
     on_step: Optional[Callable[[int, list[Beam]], None]] = None,
     use_cache: bool = True,
 ) -> BeamResult:
-    """Keep the `settings.beams` best continuations of `prompt_ids`; return them best first.
+    """Search `settings.beams` beams from `prompt_ids` by the rules above; return the hypotheses best first.
 
-    A beam that produces the end-of-text token is finished. With
-    `early_stopping` the search ends as soon as `beams` beams have finished;
-    without it, once no live beam can still beat the worst finished one. Stop
-    (`cancel`) ends the search and returns the beams so far. `on_step` sees the
-    live beams after every step (for a live view).
+    Stop (`cancel`) ends the search and returns the beams so far. `on_step`
+    sees the live beams after every step (for a live view).
     """
     settings.raise_if_invalid()
     if not prompt_ids:
@@ -488,21 +512,21 @@ def beam_search(
     was_training = model.training
     model.eval()
 
-    def score(logprob: float, length: int) -> float:
-        return logprob / max(1, length) ** settings.length_penalty
-
     def as_beam(new_ids: list[int], logprob: float, finished: bool) -> Beam:
         text = tokenizer.decode(new_ids) if tokenizer is not None else ""
-        return Beam(list(new_ids), text, logprob, score(logprob, len(new_ids)), finished)
+        score = logprob / max(1, len(new_ids)) ** settings.length_penalty
+        return Beam(list(new_ids), text, logprob, score, finished)
 
     prompt = list(prompt_ids)
     live: list[tuple[list[int], float]] = [([], 0.0)]  # (new ids, summed log-probability)
-    done: list[Beam] = []
+    done: list[Beam] = []  # the hypotheses, best first
     steps, stopped = 0, False
     try:
         for steps in range(1, settings.max_new_tokens + 1):
             if cancel is not None and cancel.cancelled:
                 stopped, steps = True, steps - 1
+                for ids, logprob in live:
+                    _keep_best(done, as_beam(ids, logprob, False), width)
                 break
             sequences = [prompt + ids for ids, _ in live]
             raw = window.logits(sequences)
@@ -511,39 +535,44 @@ def beam_search(
             totals = torch.tensor([lp for _, lp in live], device=raw.device)[:, None] + logprobs
             values, flat = torch.topk(totals.flatten(), min(2 * width, totals.numel()))
             vocab = logprobs.size(-1)
+            at_limit = steps == settings.max_new_tokens
             next_live, rows = [], []
-            for value, index in zip(values.tolist(), flat.tolist()):
+            for rank, (value, index) in enumerate(zip(values.tolist(), flat.tolist())):
                 row, token = divmod(index, vocab)
                 ids = live[row][0] + [token]
-                if token == end_id:
-                    done.append(as_beam(ids, value, True))
-                elif len(next_live) < width:
+                if token == end_id or at_limit:
+                    if rank < width:  # a spare never finishes a beam
+                        _keep_best(done, as_beam(ids, value, token == end_id), width)
+                else:
                     next_live.append((ids, value))
                     rows.append(row)
-                if len(next_live) == width:
-                    break
+                    if len(next_live) == width:
+                        break  # the rest rank below `width`: no more can finish
             live = next_live
+            if not live:  # the length limit
+                break
             window.reorder(torch.tensor(rows))
             if on_step is not None:
                 on_step(steps, [as_beam(ids, lp, False) for ids, lp in live])
-            if _beams_done(settings, done, live, steps, score):
+            if _search_done(settings, done, live, steps):
                 break
     finally:
         model.train(was_training)
-    beams = done + [as_beam(ids, lp, False) for ids, lp in live]
-    beams.sort(key=lambda b: b.score, reverse=True)
-    return BeamResult(beams=beams[:width], steps=steps, stopped=stopped)
+    return BeamResult(beams=done, steps=steps, stopped=stopped)
 
 
-def _beams_done(settings, done: list[Beam], live, steps: int, score) -> bool:
-    if not live:
-        return True
+def _keep_best(done: list[Beam], beam: Beam, width: int) -> None:
+    """Add `beam` to the hypotheses, keeping the best `width` of them, best first."""
+    done.append(beam)
+    done.sort(key=lambda b: b.score, reverse=True)
+    del done[width:]
+
+
+def _search_done(settings: SamplingSettings, done: list[Beam], live, steps: int) -> bool:
+    """Whether the search can end now that `live` beams of `steps` tokens run on (see the rules above)."""
     if len(done) < settings.beams:
         return False
     if settings.early_stopping:
         return True
-    # Log-probabilities only fall, so the best live beam's score now bounds what it can reach
-    # (for length_penalty <= 1, as used here; a heuristic beyond that, as in other libraries).
-    worst_kept = sorted((b.score for b in done), reverse=True)[settings.beams - 1]
-    return max(score(lp, steps) for _, lp in live) <= worst_kept
-
+    best_live = max(lp for _, lp in live) / steps ** settings.length_penalty
+    return best_live <= done[-1].score

@@ -3,6 +3,7 @@ so the panel fills its controls before PyTorch has loaded). The sampling itself 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Optional
 
@@ -30,24 +31,30 @@ class SamplingSettings:
     stop_at_end: bool = True         # stop at the tokenizer's end-of-text token
 
     def problems(self) -> list[str]:
-        """Sentences naming each setting that cannot work; empty when all is well."""
+        """Sentences naming each setting that cannot work, whatever the strategy (the window and the
+        command line share them); empty when all is well."""
         found = []
         if self.strategy not in STRATEGIES:
             found.append(f"Unknown strategy {self.strategy!r}: choose one of {', '.join(STRATEGIES)}.")
-        if self.strategy == "sample" and not self.temperature > 0:
+        if not (self.temperature >= 0 and math.isfinite(self.temperature)):
+            found.append(f"The temperature cannot be {self.temperature:g}: it divides the scores, so use a "
+                         "number above 0 (or greedy for always the most likely token).")
+        elif self.strategy == "sample" and self.temperature == 0:
             found.append("Sampling needs a temperature above 0 (use greedy for always the most likely token).")
         if self.top_k < 0:
-            found.append("top-k must be 0 (off) or more.")
+            found.append(f"top-k must be 0 (off) or more, not {self.top_k}.")
         if not 0 < self.top_p <= 1:
-            found.append("top-p must be above 0 and at most 1 (1 is off).")
+            found.append(f"top-p must be above 0 and at most 1 (1 is off), not {self.top_p:g}.")
         if not 0 <= self.min_p < 1:
-            found.append("min-p must be at least 0 (off) and below 1.")
-        if not self.repetition_penalty > 0:
-            found.append("The repetition penalty must be above 0 (1 is off).")
-        if self.strategy == "beam" and self.beams < 1:
-            found.append("Beam search needs at least 1 beam.")
-        if self.max_new_tokens < 0:
-            found.append("Max new tokens must be 0 or more.")
+            found.append(f"min-p must be at least 0 (off) and below 1, not {self.min_p:g}.")
+        if not (self.repetition_penalty > 0 and math.isfinite(self.repetition_penalty)):
+            found.append(f"The repetition penalty must be above 0 (1 is off), not {self.repetition_penalty:g}.")
+        if self.beams < 1:
+            found.append(f"Beam search needs at least 1 beam, not {self.beams}.")
+        if not math.isfinite(self.length_penalty):
+            found.append(f"The length penalty must be a number (1 is the usual), not {self.length_penalty:g}.")
+        if self.max_new_tokens < 1:
+            found.append(f"Max new tokens must be at least 1, not {self.max_new_tokens}.")
         return found
 
     def raise_if_invalid(self) -> None:

@@ -70,8 +70,10 @@ TIPS = {
     "beams": "How many continuations beam search keeps at each step. More beams search wider but take longer.",
     "length_penalty": "Beams are ranked by log-probability ÷ length^this. Above 1 favours longer texts, "
                       "below 1 shorter ones (log-probabilities only fall as a text grows).",
-    "early_stopping": "Stop as soon as enough beams have reached the end-of-text token, instead of searching "
-                      "on for a better one.",
+    "early_stopping": "A beam is finished when it writes the end-of-text token, and only finished beams are "
+                      "shown (unless Max new tokens cuts the search). On: stop as soon as there are as many "
+                      "finished beams as beams. Off: search on while a live beam could still beat the worst "
+                      "finished one (a better answer, more steps).",
     "max_new_tokens": "The most tokens the model writes before it is stopped.",
     "stop_strings": "Stop as soon as the text contains one of these. Separate them by commas or new lines; "
                     "write \\n for a line break, \\s for a space, \\, for a comma. Spaces around each are ignored.",
@@ -522,7 +524,7 @@ class GeneratePanel(QWidget):
                                 "less likely."),
                    ("score", "log-prob ÷ length^length penalty: what the beams are ranked by."),
                    ("finished", "Whether the beam ended with the end-of-text token (else it hit the length "
-                                "limit, or is still being searched).")]
+                                "limit, was cut by Stop, or is still being searched).")]
         for c, (name, tip) in enumerate(headers):
             item = QTableWidgetItem(name)
             item.setToolTip(tip)
@@ -1136,7 +1138,7 @@ class GeneratePanel(QWidget):
             self._show_beams(beams, live=True)
             self.status.setText(f"Beam search, step {steps:,}: the {len(beams)} live beams so far…")
         elif what == "beam-result":
-            self._show_beams(payload.beams, live=False)
+            self._show_beams(payload.beams, live=False, stopped=payload.stopped)
             finished = sum(b.finished for b in payload.beams)
             if payload.stopped:
                 message = f"Stopped after {payload.steps:,} steps: these are the beams so far."
@@ -1185,7 +1187,7 @@ class GeneratePanel(QWidget):
         self.notice.setText("⚠ " + prepared.notice if prepared.notice else "")
         self.notice.setVisible(bool(prepared.notice))
 
-    def _show_beams(self, beams, live: bool) -> None:
+    def _show_beams(self, beams, live: bool, stopped: bool = False) -> None:
         table = self.beams_table
         table.setRowCount(len(beams))
         for r, beam in enumerate(beams):
@@ -1193,7 +1195,7 @@ class GeneratePanel(QWidget):
             if live:
                 ended = "searching"
             else:
-                ended = "✓ end of text" if beam.finished else "length limit"
+                ended = "✓ end of text" if beam.finished else "stopped" if stopped else "length limit"
             values = [str(r + 1), text, f"{beam.logprob:.2f}", f"{beam.score:.3f}", ended]
             for c, value in enumerate(values):
                 item = table.item(r, c)

@@ -56,6 +56,13 @@ def test_a_template_renders_with_the_input(capsys, one_thread, tmp_path):
     (["--top-p", 0], "top-p"),
     (["--strategy", "sample", "--temperature", 0], "temperature above 0"),
     (["--input", "x"], "--template"),
+    (["--temperature", -1], "temperature cannot be -1"),   # was greedy, silently
+    (["--top-k", -1], "top-k"),
+    (["--top-p", 1.5], "top-p"),
+    (["--min-p", 1], "min-p"),
+    (["--beams", 0], "at least 1 beam"),                  # was greedy, silently
+    (["--max-new-tokens", 0], "at least 1"),
+    (["--repetition-penalty", 0], "repetition penalty"),
 ])
 def test_settings_that_cannot_work_are_refused_with_a_sentence(capsys, args, message):
     code, _, err = generate(capsys, *args)
@@ -65,3 +72,22 @@ def test_settings_that_cannot_work_are_refused_with_a_sentence(capsys, args, mes
 def test_a_prompt_longer_than_the_context_is_cut_with_a_notice(capsys, one_thread):
     code, out, err = generate(capsys, "--prompt", "word " * 400, "--max-new-tokens", 2)
     assert code == 0 and "the first" in err and "are cut" in err
+
+
+def test_early_stopping_is_on_by_default_and_can_be_turned_off():
+    from playground.cli import build_parser
+    from playground.cli_model import sampling_settings
+
+    def settings(*flags):
+        return sampling_settings(build_parser().parse_args(["generate", "--model", "m", "--beams", "2", *flags]))
+
+    assert settings().early_stopping is True and settings("--early-stopping").early_stopping is True
+    assert settings("--no-early-stopping").early_stopping is False
+
+
+def test_beam_search_without_early_stopping_returns_finished_beams(capsys, one_thread):
+    code, out, err = generate(capsys, "--prompt", "def", "--beams", 2, "--no-early-stopping",
+                              "--max-new-tokens", 40, "--json")
+    beams = json.loads(out)["beams"]
+    assert code == 0 and len(beams) == 2
+    assert all(b["finished"] or len(b["ids"]) == 40 for b in beams)

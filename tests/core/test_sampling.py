@@ -1,6 +1,7 @@
 """Sampling: each logits processor, the decoders, the cache, and the prompt's edges."""
 
 import itertools
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -11,7 +12,7 @@ from playground.core.progress import CancelToken, UserError
 from playground.core.sampling_settings import PRESETS
 from playground.core.sampling import (
     MinP, RepetitionPenalty, SamplingSettings, Temperature, TopK, TopP, beam_search, build_processors,
-    generate_tokens, prepare_prompt,
+    generate_ids, generate_tokens, prepare_prompt,
 )
 
 VOCAB = 40
@@ -113,6 +114,36 @@ def test_settings_that_cannot_work_are_named():
     assert all(not s.problems() for s in PRESETS.values())
 
 
+IMPOSSIBLE = {
+    "temperature": [-1.0, float("nan"), float("inf")], "top_k": [-1], "top_p": [0.0, -0.5, 1.5, float("nan")],
+    "min_p": [-0.1, 1.0, float("nan")], "repetition_penalty": [0.0, -1.0, float("nan"), float("inf")],
+    "beams": [0, -2], "length_penalty": [float("nan"), float("inf")], "max_new_tokens": [0, -5],
+}
+
+
+@pytest.mark.parametrize("strategy", ["greedy", "sample", "beam"])
+@pytest.mark.parametrize("name, value", [(n, v) for n, values in IMPOSSIBLE.items() for v in values])
+def test_an_impossible_value_is_refused_whatever_the_strategy(strategy, name, value):
+    # Before, a negative temperature, 0 beams or 0 tokens passed for strategies that do not use them.
+    settings = SamplingSettings(strategy=strategy, **{name: value})
+    problems = settings.problems()
+    assert len(problems) == 1 and problems[0].endswith(".")
+    with pytest.raises(UserError, match=problems[0][:12]):
+        settings.raise_if_invalid()
+
+
+def test_the_neutral_values_are_accepted():
+    for strategy in ("greedy", "sample", "beam"):
+        assert SamplingSettings(strategy=strategy, temperature=1.0, top_k=0, top_p=1.0, min_p=0.0,
+                                repetition_penalty=1.0, beams=1, length_penalty=-1.0, max_new_tokens=1).problems() == []
+    assert SamplingSettings(strategy="greedy", temperature=0).problems() == []  # greedy ignores the temperature
+
+
+def test_generate_ids_with_no_tokens_asked_gives_none(model):
+    # A training run's sample may ask for 0 tokens (train_config allows it).
+    assert generate_ids(model, [1, 2], 0) == []
+
+
 # -- decoders ---------------------------------------------------------------------------
 
 
@@ -134,13 +165,14 @@ def test_greedy_with_a_repetition_penalty_is_the_argmax_of_the_penalised_scores(
         logits = RepetitionPenalty(1.5)(full_logits(model, sequence)[None], torch.tensor([sequence[-16:]]))
         assert token.id == int(logits.argmax())
         sequence.append(token.id)
+    assert len(tokens) == 12  # every check above ran
 
 
 def test_a_temperature_near_zero_gives_the_greedy_text(model):
     greedy = [t.id for t in run(model, SamplingSettings(strategy="greedy", max_new_tokens=15, stop_at_end=False))]
     cold = [t.id for t in run(model, SamplingSettings(strategy="sample", temperature=1e-4, max_new_tokens=15,
                                                       stop_at_end=False, seed=7))]
-    assert cold == greedy
+    assert cold == greedy and len(greedy) == 15
 
 
 def test_the_same_seed_gives_the_same_text_and_another_seed_another(model):
@@ -160,6 +192,7 @@ def test_top_k_never_emits_a_token_outside_the_top_k(model, k):
         best = torch.topk(full_logits(model, sequence), k).indices.tolist()
         assert token.id in best
         sequence.append(token.id)
+    assert len(sequence) == 3 + 40  # every check above ran
 
 
 @pytest.mark.parametrize("p", [0.3, 0.7, 0.9])
@@ -171,6 +204,7 @@ def test_top_p_never_emits_a_token_outside_the_nucleus(model, p):
         more_likely = probs[probs > probs[token.id]].sum()
         assert more_likely < p  # the tokens ranked above it had not reached p yet
         sequence.append(token.id)
+    assert len(sequence) == 3 + 40  # every check above ran
 
 
 def test_each_token_carries_its_probabilities_and_candidates(model):
@@ -186,6 +220,7 @@ def test_each_token_carries_its_probabilities_and_candidates(model):
         assert [s.name for s in token.stages] == ["the model", "temperature 0.7", "top-k 4"]
         assert token.stages[-1].kept == 4
         sequence.append(token.id)
+    assert len(tokens) == 5  # every check above ran
     assert "".join(t.text for t in tokens) == LetterTokenizer().decode([t.id for t in tokens])
 
 
@@ -194,13 +229,14 @@ def test_the_cache_gives_the_same_tokens_as_reading_everything_again(model, stra
     settings = SamplingSettings(strategy=strategy, temperature=1.2, max_new_tokens=30, stop_at_end=False, seed=5)
     cached = run(model, settings, use_cache=True)
     uncached = run(model, settings, use_cache=False)
-    assert [t.id for t in cached] == [t.id for t in uncached]
+    assert [t.id for t in cached] == [t.id for t in uncached] and len(cached) == 30
     assert [t.prob for t in cached] == pytest.approx([t.prob for t in uncached], abs=1e-4)
 
 
 def test_stop_strings_and_the_end_token_stop_generation(model):
     tokenizer = LetterTokenizer()
     free = run(model, SamplingSettings(strategy="greedy", max_new_tokens=30, stop_at_end=False), tokenizer=tokenizer)
+    assert len(free) == 30
     text = "".join(t.text for t in free)
     stop = text[5:7]
     stopped = run(model, SamplingSettings(strategy="greedy", max_new_tokens=30, stop_at_end=False,
@@ -254,7 +290,7 @@ def test_beam_search_with_and_without_the_cache_agree(model):
     cached = beam_search(model, [1, 2, 3], settings)
     uncached = beam_search(model, [1, 2, 3], settings, use_cache=False)
     assert [b.ids for b in cached.beams] == [b.ids for b in uncached.beams]
-    assert len(cached.beams) == 3
+    assert len(cached.beams) == 3 and all(len(b.ids) == 20 for b in cached.beams)
     assert [b.score for b in cached.beams] == sorted((b.score for b in cached.beams), reverse=True)
 
 
@@ -271,6 +307,48 @@ def test_stop_in_the_middle_of_beam_search_keeps_the_beams_so_far(model):
                                                           stop_at_end=False), cancel=cancel, on_step=on_step)
     assert result.stopped and result.steps == 4 and seen == [1, 2, 3, 4]
     assert all(len(b.ids) == 4 for b in result.beams)
+
+
+class TableModel(torch.nn.Module):
+    """A model whose next-token probabilities depend only on the last token: row t of `table`."""
+
+    def __init__(self, table):
+        super().__init__()
+        self.logits = torch.nn.Parameter(torch.tensor(table).log(), requires_grad=False)
+        self.config = ModelConfig.gpt2_style(vocab_size=len(table), context_length=16)
+
+    def forward(self, ids, last_only=False):
+        return SimpleNamespace(logits=self.logits[ids])
+
+
+def table_beams(table, prompt=(1,), **settings):
+    settings = SamplingSettings(strategy="beam", beams=2, length_penalty=0.0, **settings)
+    return beam_search(TableModel(table), list(prompt), settings, tokenizer=LetterTokenizer(end=0), use_cache=False)
+
+
+def test_an_end_token_ranked_below_the_beams_finishes_nothing():
+    # Token 0 is the end. Step 1 (after e) keeps b and c. Step 2 ranks "b<end>" (-1.29, finishes),
+    # "ba" (-1.51, lives), "c<end>" (-2.00): third of the 2 x 2 candidates, a spare, so it never
+    # finishes, although no hypothesis found later beats it. Step 3, the limit, finishes "baa" (-2.71).
+    uniform = [1 / 6] * 6
+    table = [uniform,
+             [0.05, 0.3, 0.25, 0.2, 0.12, 0.08],         # after a
+             [0.55, 0.44, 0.0025, 0.0025, 0.0025, 0.0025],  # after b
+             [0.3, 0.2, 0.15, 0.13, 0.12, 0.1],          # after c
+             uniform,
+             [0.01, 0.02, 0.5, 0.45, 0.01, 0.01]]        # after e
+    result = table_beams(table, prompt=[5], max_new_tokens=3, early_stopping=False)
+    assert [b.ids for b in result.beams] == [[2, 0], [2, 1, 1]]
+    assert [b.finished for b in result.beams] == [True, False]
+
+
+def test_early_stopping_returns_finished_beams_only():
+    # Step 1: the end (0.5) finishes; b and c live. Step 2: "bb" (-1.71) leads, "b<end>" (-2.12) is second
+    # and finishes: two hypotheses, so the search ends, and "bb", cut short, is not one of them.
+    table = [[0.25] * 4, [0.5, 0.001, 0.3, 0.199], [0.399, 0.0005, 0.6, 0.0005], [0.25] * 4]
+    result = table_beams(table, max_new_tokens=5, early_stopping=True)
+    assert [b.ids for b in result.beams] == [[0], [2, 0]] and result.steps == 2
+    assert all(b.finished for b in result.beams)
 
 
 # -- the prompt --------------------------------------------------------------------------

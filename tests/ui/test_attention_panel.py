@@ -24,8 +24,7 @@ def demo():
     from playground.core.checkpoints import load_checkpoint
     from playground.paths import demo_model_dir
 
-    if demo_model_dir() is None:
-        pytest.skip("this checkout has no demo model")
+    assert demo_model_dir() is not None, "models/demo is missing: it ships with the repository, so restore it"
     return load_checkpoint(demo_model_dir())
 
 

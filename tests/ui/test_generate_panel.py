@@ -15,8 +15,7 @@ def demo():
     from playground.paths import demo_model_dir
 
     path = demo_model_dir()
-    if path is None:
-        pytest.skip("this checkout has no demo model")
+    assert path is not None, "models/demo is missing: it ships with the repository, so restore it"
     return load_checkpoint(path)
 
 
@@ -180,6 +179,11 @@ def test_step_is_off_for_beam_search(panel):
     assert panel.step() is None
 
 
+def test_the_early_stopping_tooltip_says_what_it_does(panel):
+    tip = panel.early_stopping.toolTip()
+    assert "only finished beams are shown" in tip and "On:" in tip and "Off:" in tip
+
+
 # ------------------------------------------------------------------ beams
 
 
@@ -206,6 +210,7 @@ def test_stop_in_the_middle_of_beam_search_keeps_the_beams(qtbot, panel):
     panel.stop()
     finish(qtbot, panel)
     assert panel.beams_table.rowCount() == 2
+    assert [panel.beams_table.item(r, 4).text() for r in range(2)] == ["stopped", "stopped"]
     assert "these are the beams so far" in panel.status.text()
     assert panel.status.text().startswith("Stopped after")
 
