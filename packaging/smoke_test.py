@@ -1,9 +1,11 @@
-"""Smoke test of the built app (dist/llm-playground/): does the frozen binary work?
+"""Smoke test of a built app: does the frozen binary, or a wheel installed outside the checkout, work?
 
     python packaging/smoke_test.py [dist/llm-playground] [--xvfb] [--skip-gui] [--timeout 900]
+    python packaging/smoke_test.py --exe VENV/bin/playground [--skip-gui]
 
 Standard library only, so any Python 3.9+ runs it. Each check starts the built
-binary in a fresh process, with the data and settings folders
+binary (or the installed ``playground`` launcher) in a fresh process, from a
+temporary working folder, with the data and settings folders
 (XDG_DATA_HOME, XDG_CONFIG_HOME) in a temporary folder so nothing of the
 person's own is read or written:
 
@@ -12,7 +14,8 @@ person's own is read or written:
    training runs in the tokenizer worker, which the frozen app starts as
    ``llm-playground --tokenizer-worker`` (the same path the Tokenize panel takes);
    ``tokenizer encode`` then reads the result back.
-3. ``eval task --model <the bundled demo model> --task sentiment``: the demo
+3. ``generate --model demo``: the demo model that ships with the app writes text.
+   ``eval task --model demo --task sentiment``: the demo
    model, the built-in tasks and prompt templates, and the scoring libraries
    (sacrebleu picks its tokenizer module by name at run time).
 4. ``export``: the demo model written as a Hugging Face folder.
@@ -44,9 +47,8 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 class Smoke:
-    def __init__(self, app_dir: Path, tmp: Path, timeout: float) -> None:
-        self.exe = app_dir / "llm-playground"
-        self.internal = app_dir / "_internal"
+    def __init__(self, exe: Path, tmp: Path, timeout: float) -> None:
+        self.exe = exe
         self.tmp = tmp
         self.timeout = timeout
         self.failures: list[str] = []
@@ -90,7 +92,7 @@ class Smoke:
                 vocab = len(json.loads(out.read_text(encoding="utf-8"))["model"]["vocab"])
             except (ValueError, KeyError, TypeError):
                 vocab = 0
-        if not self.check("tokenizer train (in the frozen tokenizer worker)", vocab == 500,
+        if not self.check("tokenizer train (in the tokenizer worker)", vocab == 500,
                           f"vocabulary {vocab}, {secs:.1f} s"):
             self.show_output(proc)
             return
@@ -103,10 +105,15 @@ class Smoke:
             self.show_output(proc)
 
     def evaluate(self) -> None:
-        demo = self.internal / "models" / "demo"
-        if not self.check("demo model bundled", (demo / "config.json").exists(), str(demo)):
+        proc, secs = self.run(["generate", "--model", "demo", "--prompt", "Return the", "--max-new-tokens", "12",
+                               "--seed", "1"], timeout=300)
+        if not self.check("generate (the demo model that ships with the app)",
+                          proc.returncode == 0 and proc.stdout.startswith("Return the")
+                          and len(proc.stdout.strip()) > len("Return the"), f"{proc.stdout.strip()[:60]!r}, {secs:.1f} s"):
+            self.show_output(proc)
             return
-        proc, secs = self.run(["eval", "task", "--model", str(demo), "--task", "sentiment",
+        demo = "demo"
+        proc, secs = self.run(["eval", "task", "--model", demo, "--task", "sentiment",
                                "--max-new-tokens", "8", "--json"], timeout=300)
         try:
             result = json.loads(proc.stdout)
@@ -116,7 +123,7 @@ class Smoke:
                           proc.returncode == 0 and result is not None, f"{secs:.1f} s"):
             self.show_output(proc)
         out = self.tmp / "export"
-        proc, secs = self.run(["export", "--model", str(demo), "--out", str(out)], timeout=300)
+        proc, secs = self.run(["export", "--model", demo, "--out", str(out)], timeout=300)
         if not self.check("export (Hugging Face folder)",
                           proc.returncode == 0 and (out / "model.safetensors").exists(), f"{secs:.1f} s"):
             self.show_output(proc)
@@ -165,15 +172,22 @@ class Smoke:
 
 
 def leftover_workers(exe: Path) -> list[int]:
-    """Processes of this binary started with --tokenizer-worker (Linux /proc only)."""
+    """Tokenizer workers of this app still running (Linux /proc only).
+
+    The frozen binary starts itself with --tokenizer-worker; an installed
+    package starts its environment's Python (named as it was, not resolved:
+    every venv's python links to the same interpreter) with -m.
+    """
     found = []
-    target = str(exe.resolve())
+    frozen = os.path.realpath(exe)
+    python = str(exe.parent / "python")
     for entry in Path("/proc").glob("[0-9]*"):
         try:
-            args = (entry / "cmdline").read_bytes().split(b"\0")
+            args = [a.decode(errors="replace") for a in (entry / "cmdline").read_bytes().split(b"\0")]
         except OSError:
             continue
-        if len(args) > 1 and args[1] == b"--tokenizer-worker" and os.path.realpath(args[0].decode()) == target:
+        if len(args) > 2 and ((args[1] == "--tokenizer-worker" and os.path.realpath(args[0]) == frozen)
+                              or (args[0] == python and args[1:3] == ["-m", "playground.core.tokenizer_worker"])):
             found.append(int(entry.name))
     return found
 
@@ -182,20 +196,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("app_dir", nargs="?", type=Path, default=REPO / "dist" / "llm-playground",
                         help="the built one-folder app (default dist/llm-playground)")
+    parser.add_argument("--exe", type=Path,
+                        help="instead of a built app: an installed launcher, e.g. VENV/bin/playground")
     parser.add_argument("--xvfb", action="store_true", help="run the window under xvfb-run with Qt's xcb platform")
     parser.add_argument("--skip-gui", action="store_true", help="only the command-line checks")
     parser.add_argument("--timeout", type=float, default=900, help="seconds for the --screenshot run (default 900)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (screenshots, logs)")
     args = parser.parse_args(argv)
 
-    app_dir = args.app_dir.resolve()
-    if not (app_dir / "llm-playground").exists():
-        print(f"error: {app_dir / 'llm-playground'} not found; build it with: bash packaging/build.sh",
-              file=sys.stderr)
+    exe = args.exe.absolute() if args.exe else args.app_dir.resolve() / "llm-playground"
+    if not exe.exists():
+        hint = "install the wheel there" if args.exe else "build it with: bash packaging/build.sh"
+        print(f"error: {exe} not found; {hint}", file=sys.stderr)
         return 2
     tmp = Path(tempfile.mkdtemp(prefix="llm-playground-smoke-"))
-    print(f"Smoke test of {app_dir} (work folder {tmp})", flush=True)
-    smoke = Smoke(app_dir, tmp, args.timeout)
+    print(f"Smoke test of {exe} (work folder {tmp})", flush=True)
+    smoke = Smoke(exe, tmp, args.timeout)
     started = time.perf_counter()
     try:
         smoke.version()

@@ -14,13 +14,13 @@ from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from playground import __version__
 from playground.core.crash_log import CrashHooks, CrashReport
-from playground.paths import resources_dir
+from playground.paths import icons_dir
 
 log = logging.getLogger("playground")
 
 
 def app_icon() -> QIcon:
-    icons = resources_dir().parent / "packaging" / "icons"
+    icons = icons_dir()
     icon = QIcon()
     for name in ("llm-playground-64.png", "llm-playground.png"):
         if (icons / name).exists():

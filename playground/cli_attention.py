@@ -12,6 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from playground.cli_args import model_dir
 from playground.core.progress import UserError
 
 
@@ -31,8 +32,8 @@ def add_command(subparsers: argparse._SubParsersAction) -> None:
         "attention", help="save one head's attention weights over a text as a matrix",
         description="Run a trained model over a text once and save where one attention head looked: a "
                     "query-by-key matrix whose row q holds how token q spread its attention over tokens 0..q.")
-    attention.add_argument("--model", type=Path, required=True, metavar="DIR",
-                           help="a run folder (or its best/ or last/ folder)")
+    attention.add_argument("--model", type=model_dir, required=True, metavar="DIR",
+                           help="a run folder (or its best/ or last/ folder); 'demo' for the demo model")
     attention.add_argument("--which", choices=["best", "last"], default="best",
                            help="in a run folder, which checkpoint to use")
     attention.add_argument("--text", required=True, help="the text the model reads")

@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+from playground.cli_args import model_dir
 from playground.core.progress import Progress, UserError
 
 
@@ -67,8 +68,8 @@ def add_command(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _add_model_arguments(parser: argparse.ArgumentParser, several: bool) -> None:
-    parser.add_argument("--model", type=Path, required=True, metavar="DIR", action="append" if several else "store",
-                        help="a run folder (or its best/ or last/ folder)" + (" (repeat to compare)" if several else ""))
+    parser.add_argument("--model", type=model_dir, required=True, metavar="DIR", action="append" if several else "store",
+                        help="a run folder (or its best/ or last/ folder); 'demo' for the demo model" + (" (repeat to compare)" if several else ""))
     parser.add_argument("--which", choices=["best", "last"], default="best",
                         help="in a run folder, which checkpoint to use")
     parser.add_argument("--device", choices=["auto", "cuda", "mps", "cpu"], default="cpu",

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Optional
 
+from playground.cli_args import model_dir
 from playground.core.estimates import human_duration
 from playground.core.progress import CancelToken, Progress, UserError
 
@@ -57,8 +58,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         "generate", help="continue a prompt with a trained model",
         description="Continue a prompt. Without --strategy: greedy, unless a sampling control "
                     "(--temperature, --top-k, --top-p, --min-p) asks for sampling or --beams for beam search.")
-    generate.add_argument("--model", type=Path, required=True, metavar="DIR",
-                          help="a run folder (or its best/ or last/ folder)")
+    generate.add_argument("--model", type=model_dir, required=True, metavar="DIR",
+                          help="a run folder (or its best/ or last/ folder); 'demo' for the demo model")
     generate.add_argument("--which", choices=["best", "last"], default="best",
                           help="in a run folder, which checkpoint to use")
     generate.add_argument("--prompt", default="", help="the text to continue (default: start a new text)")

@@ -2,23 +2,42 @@
 
 from __future__ import annotations
 
+from functools import cache
+from importlib.resources import files
 from pathlib import Path
 from typing import Optional
 
 from platformdirs import user_data_path
 
 APP_NAME = "llm-playground"
-_ROOT = Path(__file__).resolve().parent.parent
+
+
+@cache
+def app_root() -> Path:
+    """The folder that holds what the app ships: ``resources/``, ``models/``, ``packaging/icons/``.
+
+    A wheel carries them inside the package as ``playground/_app/``; a checkout,
+    an editable install and the PyInstaller build keep them beside the package.
+    """
+    packaged = Path(str(files("playground") / "_app"))
+    if (packaged / "resources").is_dir():
+        return packaged
+    return Path(__file__).resolve().parent.parent
 
 
 def resources_dir() -> Path:
-    """The ``resources/`` folder beside the package (source checkout or editable install)."""
-    return _ROOT / "resources"
+    """Corpora, prompt templates and tasks."""
+    return app_root() / "resources"
 
 
 def models_dir() -> Path:
     """Demo models that ship with the app."""
-    return _ROOT / "models"
+    return app_root() / "models"
+
+
+def icons_dir() -> Path:
+    """The app's icon in several sizes."""
+    return app_root() / "packaging" / "icons"
 
 
 def demo_model_dir() -> Optional[Path]:

@@ -254,9 +254,9 @@ def is_workspace(folder: PathLike) -> bool:
 
 def app_root() -> Path:
     """The app's own folder: `app:` paths start here."""
-    from playground.paths import resources_dir
+    from playground.paths import app_root as shipped_root
 
-    return resources_dir().parent
+    return shipped_root()
 
 
 def is_absolute_reference(ref: str) -> bool:
