@@ -20,6 +20,7 @@ and is read with `torch.load(..., weights_only=True)`, which unpickles no code.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -118,7 +119,7 @@ def write_json_atomic(path: Path, data: Any) -> None:
     """Write JSON under a temporary name, then rename it over `path` (all or nothing)."""
     tmp = path.with_name(path.name + ".tmp")
     try:
-        tmp.write_text(json.dumps(data, indent=1, allow_nan=True), encoding="utf-8")
+        _write_synced(tmp, json.dumps(data, indent=1, allow_nan=True).encode("utf-8"))
         os.replace(tmp, path)
     except OSError:
         tmp.unlink(missing_ok=True)
@@ -148,6 +149,9 @@ def save_history(run_dir: PathLike, history: list[dict]) -> None:
     try:
         write_json_atomic(path, history)
     except OSError as e:
+        if is_disk_full(e):
+            raise UserError(f"Could not save the training history to {path} ({_DISK_FULL}). "
+                            f"{intact_sentence(run_dir)}") from e
         raise UserError(f"Could not save the training history to {path}: {e.strerror or e}.") from e
 
 
@@ -180,11 +184,54 @@ def save_checkpoint(run_dir: PathLike, which: str, model: GPT, state: dict, meta
                 os.replace(old, final)
             except OSError:
                 pass  # `old` is still read as a fallback
-        reason = getattr(e, "strerror", None) or str(e)
-        kept = "the previous checkpoint is kept" if had_previous else "no checkpoint was saved"
-        raise UserError(f"Could not save the checkpoint to {final} ({reason}); {kept}.") from e
+        full = is_disk_full(e)
+        reason = _DISK_FULL if full else getattr(e, "strerror", None) or _first_line(e)
+        kept = "the previous checkpoint is kept" if had_previous else f"no {which} checkpoint was saved"
+        raise UserError(f"Could not save the checkpoint to {final} ({reason}); {kept}. "
+                        f"{intact_sentence(run_dir, full)}") from e
     shutil.rmtree(old, ignore_errors=True)
     return final
+
+
+_DISK_FULL = f"the disk is full: {os.strerror(errno.ENOSPC)}"
+
+
+def is_disk_full(error: BaseException) -> bool:
+    """True when `error`, or an error it arose from, says the disk (or the user's quota) is full.
+
+    torch.save wraps the OSError in a RuntimeError of its own; safetensors
+    keeps only the text ("No space left on device (os error 28)").
+    """
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, OSError) and error.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+            return True
+        if f"os error {errno.ENOSPC}" in str(error) or os.strerror(errno.ENOSPC) in str(error):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def intact_sentence(run_dir: PathLike, disk_full: bool = True) -> str:
+    """Which checkpoints of the run are on disk and readable, and (disk full) what to do."""
+    found = []
+    for name in CHECKPOINT_NAMES:
+        folder = checkpoint_dir(run_dir, name)
+        if folder is None:
+            continue
+        try:
+            step = read_meta(folder).get("step")
+        except UserError:
+            step = None
+        at = f"step {step:,}, " if isinstance(step, int) else ""
+        found.append(f"the {name} checkpoint ({at}in {folder})")
+    if not found:
+        said = "No checkpoint of this run is on disk yet."
+    else:
+        said = f"Intact on disk: {' and '.join(found)}."
+    return said + (" Free some space on the disk, then continue the run from there." if disk_full and found else
+                   " Free some space on the disk and train again." if disk_full else "")
 
 
 def _remove(path: Path) -> None:
@@ -206,16 +253,34 @@ def is_tied(model: GPT) -> bool:
     return model.lm_head.weight is model.token_embedding.weight
 
 
+# Each file is flushed to the disk before the folder is renamed into place:
+# otherwise a power cut soon after the rename can leave it empty.
+
+
 def _write_weights(path: Path, model: GPT) -> None:
     save_file(model_tensors(model), str(path), metadata={"format": "pt"})
+    with open(path, "r+b") as f:  # safetensors writes and closes the file itself
+        os.fsync(f.fileno())
 
 
 def _write_state(path: Path, state: dict) -> None:
-    torch.save(state, path)
+    # Through our own file object, so that a full disk surfaces as an OSError
+    # (torch's own writer reports only "unexpected pos").
+    with open(path, "wb") as f:
+        torch.save(state, f)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def _write_meta(path: Path, meta: dict) -> None:
-    path.write_text(json.dumps(meta, indent=1), encoding="utf-8")
+    _write_synced(path, json.dumps(meta, indent=1).encode("utf-8"))
+
+
+def _write_synced(path: Path, data: bytes) -> None:
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 # -- reading ------------------------------------------------------------------

@@ -578,8 +578,10 @@ class TrainingRun:
             "parent": self.parent,
             "parent_step": self.parent_step,
         }
-        path = save_checkpoint(self.run_dir, which, self.model, state, meta)
+        # The history first: a resumed run drops entries past its checkpoint, but
+        # entries missing from the history after a kill would be lost for good.
         save_history(self.run_dir, self.history)
+        path = save_checkpoint(self.run_dir, which, self.model, state, meta)
         self._saved_step[which] = self.step
         yield CheckpointRecord(self.step, path, which)
 

@@ -227,6 +227,37 @@ def test_a_failed_write_keeps_the_previous_checkpoint(tokenizer, data, run_copy,
         "best", "config.json", "history.json", "last", "tokenizer.json", "train_config.json"]
 
 
+def test_a_full_disk_is_named_and_the_intact_checkpoints_too(tokenizer, data, run_copy, monkeypatch):
+    shutil.rmtree(run_copy / "best")  # as before a run's first evaluation: only last/ is on disk
+    checkpoint, model = load_checkpoint(run_copy, which="last")
+
+    def disk_full(path, state):  # as torch.save reports it: its own message, the OSError underneath
+        try:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        except OSError:
+            raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 576 vs 534")
+
+    monkeypatch.setattr(checkpoints, "_write_state", disk_full)
+    with pytest.raises(UserError) as refused:
+        checkpoints.save_checkpoint(run_copy, "best", model, {"step": 10}, {"step": 10})
+    assert str(refused.value) == (
+        f"Could not save the checkpoint to {run_copy / 'best'} (the disk is full: No space left on device); "
+        f"no best checkpoint was saved. Intact on disk: the last checkpoint (step 10, in {run_copy / 'last'}). "
+        f"Free some space on the disk, then continue the run from there.")
+    assert not (run_copy / "best.tmp").exists() and load_checkpoint(run_copy, which="last")[0].step == 10
+
+
+def test_checkpoint_files_reach_the_disk_before_the_rename(run_copy, monkeypatch):
+    _, model = load_checkpoint(run_copy, which="last")
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+    monkeypatch.setattr(checkpoints.os, "fsync", lambda fd: events.append(os.fstat(fd).st_ino) or real_fsync(fd))
+    monkeypatch.setattr(checkpoints.os, "replace", lambda a, b: events.append(Path(a).name) or real_replace(a, b))
+    checkpoints.save_checkpoint(run_copy, "last", model, {"step": 11}, {"step": 11})
+    files = {(run_copy / "last" / name).stat().st_ino for name in ("model.safetensors", "state.pt", "meta.json")}
+    assert set(events[:events.index("last.tmp")]) >= files  # each file synced before the folder is swapped in
+
+
 def test_a_failed_rename_puts_the_previous_checkpoint_back(run_copy, monkeypatch):
     _, model = load_checkpoint(run_copy, which="last")
     real_replace = os.replace
