@@ -178,6 +178,37 @@ def test_weights_whose_shapes_do_not_match_the_config(run_copy):
         load_checkpoint(run_copy)
 
 
+@pytest.mark.parametrize("size, phrase", [
+    ("n_embd", r"token_embedding.weight is \d+×32 but the configuration needs \d+×1000000000"),
+    ("context_length", r"position_embedding.weight is 32×32 but the configuration needs 1000000000×32"),
+    ("vocab_size", r"token_embedding.weight is \d+×32 but the configuration needs 1000000000×32"),
+    ("n_layer", r"the weights hold 1 layers but the configuration needs 1,000,000,000"),
+])
+def test_a_damaged_size_is_refused_before_anything_is_built(run_copy, monkeypatch, size, phrase):
+    config = json.loads((run_copy / "config.json").read_text())
+    config[size] = 1_000_000_000  # terabytes of weights
+    if size == "n_embd":
+        config["n_head"] = 1
+    (run_copy / "config.json").write_text(json.dumps(config))
+    from playground.core.model import GPT
+
+    monkeypatch.setattr(GPT, "from_config", lambda *a, **k: pytest.fail("built the damaged model"))
+    with pytest.raises(UserError, match=f"do not fit config.json: .*{phrase}"):
+        load_checkpoint(run_copy)
+
+
+def test_a_model_larger_than_the_memory_is_refused_before_it_is_built(run_copy, monkeypatch):
+    import playground.core.devices as devices
+    from playground.core.model import GPT
+
+    monkeypatch.setattr(devices, "physical_memory", lambda: 50_000)
+    monkeypatch.setattr(GPT, "from_config", lambda *a, **k: pytest.fail("built a model too big to fit"))
+    with pytest.raises(UserError, match=r"^Loading this model needs at least .* \(4 bytes for each of its .* "
+                                        r"parameters\), but this computer has 48.8 KiB of memory in all\. "
+                                        r"Most of the parameters are in the token embedding"):
+        load_checkpoint(run_copy)
+
+
 def test_weights_of_a_different_architecture(run_copy):
     config = json.loads((run_copy / "config.json").read_text())
     config["tie_weights"] = False  # the file has no separate output head
