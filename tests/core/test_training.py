@@ -331,9 +331,15 @@ def test_resuming_with_more_steps_follows_the_new_plan_and_says_what_differs(tok
     lrs = [r.lr for r in second.steps() if isinstance(r, StepRecord)]
     assert lrs == [lr_at(step, longer) for step in range(30, 40)]
 
-    # Stopped inside the warm-up, every step taken had the 40-step plan's rate: no note.
-    list(TrainingRun(config, cfg.replace(max_steps=15), tokenizer, data, tmp_path / "short").steps())
-    assert TrainingRun(config, longer, tokenizer, data, tmp_path / "short", resume=True).notes == []
+    # Stopped inside the warm-up, every step taken had the 40-step plan's rate: no note, and
+    # the same losses as 40 steps in one go.
+    def losses(run):
+        return [r.loss for r in run.steps() if isinstance(r, StepRecord)]
+
+    first = losses(TrainingRun(config, cfg.replace(max_steps=15), tokenizer, data, tmp_path / "short"))
+    resumed = TrainingRun(config, longer, tokenizer, data, tmp_path / "short", resume=True)
+    assert resumed.notes == []
+    assert first + losses(resumed) == losses(TrainingRun(config, longer, tokenizer, data, tmp_path / "straight"))
 
 
 def test_a_folder_that_holds_files_is_not_trained_into_unasked(tokenizer, data, tmp_path):
