@@ -1,6 +1,7 @@
 """The command line for models: train one and generate text with it, using the window's core code.
 
     playground train --corpus PATH|default [--tokenizer FILE.json] [--preset tiny] [--steps N] [--out DIR]
+                                            a new or empty DIR, or any with --overwrite
     playground train --out DIR --resume [--steps N]          continue a stopped run
     playground train --init-from DIR --corpus PATH           fine-tune a trained model on new text
     playground generate --model DIR --prompt TEXT [--strategy greedy|sample|beam] [--temperature T] [--json]
@@ -35,23 +36,26 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--tokenizer", type=Path, metavar="FILE.json",
                        help="the tokenizer to use; without it a byte-level BPE of --vocab-size is trained "
                             "on the corpus (fine-tuning and resuming use the model's own)")
-    train.add_argument("--vocab-size", type=int, default=1000, help="for the tokenizer trained when none is given")
+    train.add_argument("--vocab-size", type=positive_int, default=1000,
+                       help="for the tokenizer trained when none is given")
     train.add_argument("--preset", choices=list(PRESETS), help="the model's size (default tiny)")
     train.add_argument("--flavour", choices=list(FLAVOURS), help="the architecture family (default gpt2)")
-    train.add_argument("--context", type=int, metavar="TOKENS", help="override the preset's context length")
-    train.add_argument("--steps", type=int, help="optimizer steps (default 500)")
-    train.add_argument("--batch-size", type=int)
-    train.add_argument("--lr", type=float, help="peak learning rate (default 3e-3)")
-    train.add_argument("--eval-interval", type=int, help="steps between evaluations and saves (default 50)")
+    train.add_argument("--context", type=positive_int, metavar="TOKENS", help="override the preset's context length")
+    train.add_argument("--steps", type=positive_int, help="optimizer steps (default 500)")
+    train.add_argument("--batch-size", type=positive_int)
+    train.add_argument("--lr", type=positive_float, help="peak learning rate (default 3e-3)")
+    train.add_argument("--eval-interval", type=positive_int, help="steps between evaluations and saves (default 50)")
     train.add_argument("--device", choices=["auto", "cuda", "mps", "cpu"])
     train.add_argument("--precision", choices=["fp32", "bf16", "fp16"])
     train.add_argument("--seed", type=int)
-    train.add_argument("--threads", type=int, metavar="N", help="CPU threads for PyTorch (default: all cores)")
+    train.add_argument("--threads", type=positive_int, metavar="N", help="CPU threads for PyTorch (default: all cores)")
     train.add_argument("--init-from", type=Path, metavar="DIR", help="fine-tune the model in this run folder")
     train.add_argument("--out", type=Path, metavar="DIR",
                        help="the run folder (default: a new folder in the app's data folder)")
     train.add_argument("--resume", action="store_true",
                        help="continue the stopped run in --out (give the same --corpus as before)")
+    train.add_argument("--overwrite", action="store_true",
+                       help="train into a non-empty --out, replacing the run files and checkpoints there")
     train.set_defaults(model_command=train_command)
 
     generate = subparsers.add_parser(
@@ -107,8 +111,30 @@ def run(args: argparse.Namespace) -> int:
 # -- train ----------------------------------------------------------------------
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1 (0 is refused, never read as "not given")."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """An argparse type: a number above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, not {text!r}") from None
+    if not value > 0:  # NaN too
+        raise argparse.ArgumentTypeError(f"must be above 0, not {text}")
+    return value
+
+
 def train_command(args: argparse.Namespace) -> int:
-    from playground.core.checkpoints import load_checkpoint, new_run_dir
+    from playground.core.checkpoints import check_new_run_dir, load_checkpoint, new_run_dir
     from playground.core.config import ModelConfig
     from playground.core.data import encode_corpus, split_tokens
     from playground.core.tokenization import open_tokenizer
@@ -118,6 +144,10 @@ def train_command(args: argparse.Namespace) -> int:
         raise UserError("--resume continues a run and --init-from starts a new one from a model: choose one.")
     if args.resume and args.out is None:
         raise UserError("--resume needs --out: the folder of the run to continue.")
+    if args.resume and args.overwrite:
+        raise UserError("--resume continues the run in --out and --overwrite replaces it: choose one.")
+    if args.out is not None and not args.resume:
+        check_new_run_dir(args.out, args.overwrite)  # at once, not after the corpus is encoded
 
     # Where the model's shape and tokenizer come from: the run (resume), the
     # parent model (fine-tune), or the options.
@@ -136,11 +166,11 @@ def train_command(args: argparse.Namespace) -> int:
 
     if saved is not None:
         model_config = saved.model_config
-        ignored = [f"--{name}" for name in ("preset", "flavour", "context") if getattr(args, name)]
+        ignored = [f"--{name}" for name in ("preset", "flavour", "context") if getattr(args, name) is not None]
         if ignored:
             print(f"note: {', '.join(ignored)} ignored: the model keeps its shape", file=sys.stderr)
     else:
-        overrides = {"context_length": args.context} if args.context else {}
+        overrides = {"context_length": args.context} if args.context is not None else {}
         model_config = ModelConfig.from_preset(args.preset or "tiny", tokenizer.vocab_size,
                                                flavour=args.flavour or "gpt2", **overrides)
 
@@ -157,7 +187,7 @@ def train_command(args: argparse.Namespace) -> int:
     data = split_tokens(ids, train_config.val_fraction)
     run_dir = args.out if args.out is not None else new_run_dir(args.preset or "run")
     run_ = TrainingRun(model_config, train_config, tokenizer, data, run_dir,
-                       init_from=args.init_from, resume=args.resume)
+                       init_from=args.init_from, resume=args.resume, overwrite=args.overwrite)
     from playground.core.config import parameter_breakdown
 
     params = parameter_breakdown(model_config).total

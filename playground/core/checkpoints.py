@@ -20,6 +20,7 @@ and is read with `torch.load(..., weights_only=True)`, which unpickles no code.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -33,7 +34,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
-from playground.core.config import ModelConfig
+from playground.core.config import BYTES_TO_LOAD, ModelConfig, raise_if_too_big
 from playground.core.model import GPT
 from playground.core.progress import UserError
 from playground.core.tokenization import LoadedTokenizer, open_tokenizer
@@ -114,11 +115,51 @@ def new_run_dir(name: str = "run", parent: Optional[PathLike] = None) -> Path:
 # -- writing ------------------------------------------------------------------
 
 
+# Files an operating system drops into any folder a person looks at.
+_LITTER = {".DS_Store", "Thumbs.db", "desktop.ini"}
+
+
+def check_new_run_dir(run_dir: Path, overwrite: bool = False) -> None:
+    """Refuse to start a run in a folder that holds anything, unless `overwrite`.
+
+    A run writes config.json, history.json, tokenizer.json and train_config.json:
+    files of those names that a person keeps there must not vanish unasked.
+    """
+    if run_dir.exists() and not run_dir.is_dir():
+        raise UserError(f"{run_dir} is a file: give a folder to train into.")
+    if overwrite or not run_dir.is_dir():
+        return
+    held = sorted(p.name for p in run_dir.iterdir() if p.name not in _LITTER)
+    if not held:
+        return
+    how = "allow replacing what is there (--overwrite on the command line)"
+    if any(checkpoint_dir(run_dir, name) for name in CHECKPOINT_NAMES):
+        raise UserError(
+            f"{run_dir} already holds a training run. Continue it, train into a new folder, or {how}."
+        )
+    shown = ", ".join(held[:5]) + (f" and {len(held) - 5} more" if len(held) > 5 else "")
+    raise UserError(
+        f"{run_dir} is not empty (it holds {shown}), and a run writes {CONFIG_FILE}, {TRAIN_CONFIG_FILE}, "
+        f"{TOKENIZER_FILE} and {HISTORY_FILE} there. Choose a new or empty folder, or {how}."
+    )
+
+
+def remove_checkpoints(run_dir: Path) -> None:
+    """Delete the checkpoints of a run being replaced (asked for with overwrite), so none outlives it."""
+    for name in CHECKPOINT_NAMES:
+        for folder in (run_dir / name, run_dir / f"{name}.old"):
+            if (folder / WEIGHTS_FILE).is_file():
+                try:
+                    shutil.rmtree(folder)
+                except OSError as e:
+                    raise UserError(f"Could not remove the old checkpoint {folder}: {e.strerror or e}.") from e
+
+
 def write_json_atomic(path: Path, data: Any) -> None:
     """Write JSON under a temporary name, then rename it over `path` (all or nothing)."""
     tmp = path.with_name(path.name + ".tmp")
     try:
-        tmp.write_text(json.dumps(data, indent=1, allow_nan=True), encoding="utf-8")
+        _write_synced(tmp, json.dumps(data, indent=1, allow_nan=True).encode("utf-8"))
         os.replace(tmp, path)
     except OSError:
         tmp.unlink(missing_ok=True)
@@ -148,6 +189,9 @@ def save_history(run_dir: PathLike, history: list[dict]) -> None:
     try:
         write_json_atomic(path, history)
     except OSError as e:
+        if is_disk_full(e):
+            raise UserError(f"Could not save the training history to {path} ({_DISK_FULL}). "
+                            f"{intact_sentence(run_dir)}") from e
         raise UserError(f"Could not save the training history to {path}: {e.strerror or e}.") from e
 
 
@@ -180,11 +224,54 @@ def save_checkpoint(run_dir: PathLike, which: str, model: GPT, state: dict, meta
                 os.replace(old, final)
             except OSError:
                 pass  # `old` is still read as a fallback
-        reason = getattr(e, "strerror", None) or str(e)
-        kept = "the previous checkpoint is kept" if had_previous else "no checkpoint was saved"
-        raise UserError(f"Could not save the checkpoint to {final} ({reason}); {kept}.") from e
+        full = is_disk_full(e)
+        reason = _DISK_FULL if full else getattr(e, "strerror", None) or _first_line(e)
+        kept = "the previous checkpoint is kept" if had_previous else f"no {which} checkpoint was saved"
+        raise UserError(f"Could not save the checkpoint to {final} ({reason}); {kept}. "
+                        f"{intact_sentence(run_dir, full)}") from e
     shutil.rmtree(old, ignore_errors=True)
     return final
+
+
+_DISK_FULL = f"the disk is full: {os.strerror(errno.ENOSPC)}"
+
+
+def is_disk_full(error: BaseException) -> bool:
+    """True when `error`, or an error it arose from, says the disk (or the user's quota) is full.
+
+    torch.save wraps the OSError in a RuntimeError of its own; safetensors
+    keeps only the text ("No space left on device (os error 28)").
+    """
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, OSError) and error.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+            return True
+        if f"os error {errno.ENOSPC}" in str(error) or os.strerror(errno.ENOSPC) in str(error):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def intact_sentence(run_dir: PathLike, disk_full: bool = True) -> str:
+    """Which checkpoints of the run are on disk and readable, and (disk full) what to do."""
+    found = []
+    for name in CHECKPOINT_NAMES:
+        folder = checkpoint_dir(run_dir, name)
+        if folder is None:
+            continue
+        try:
+            step = read_meta(folder).get("step")
+        except UserError:
+            step = None
+        at = f"step {step:,}, " if isinstance(step, int) else ""
+        found.append(f"the {name} checkpoint ({at}in {folder})")
+    if not found:
+        said = "No checkpoint of this run is on disk yet."
+    else:
+        said = f"Intact on disk: {' and '.join(found)}."
+    return said + (" Free some space on the disk, then continue the run from there." if disk_full and found else
+                   " Free some space on the disk and train again." if disk_full else "")
 
 
 def _remove(path: Path) -> None:
@@ -206,16 +293,34 @@ def is_tied(model: GPT) -> bool:
     return model.lm_head.weight is model.token_embedding.weight
 
 
+# Each file is flushed to the disk before the folder is renamed into place:
+# otherwise a power cut soon after the rename can leave it empty.
+
+
 def _write_weights(path: Path, model: GPT) -> None:
     save_file(model_tensors(model), str(path), metadata={"format": "pt"})
+    with open(path, "r+b") as f:  # safetensors writes and closes the file itself
+        os.fsync(f.fileno())
 
 
 def _write_state(path: Path, state: dict) -> None:
-    torch.save(state, path)
+    # Through our own file object, so that a full disk surfaces as an OSError
+    # (torch's own writer reports only "unexpected pos").
+    with open(path, "wb") as f:
+        torch.save(state, f)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def _write_meta(path: Path, meta: dict) -> None:
-    path.write_text(json.dumps(meta, indent=1), encoding="utf-8")
+    _write_synced(path, json.dumps(meta, indent=1).encode("utf-8"))
+
+
+def _write_synced(path: Path, data: bytes) -> None:
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 # -- reading ------------------------------------------------------------------
@@ -343,18 +448,67 @@ def load_state(folder: PathLike) -> dict:
     return state
 
 
-def load_weights(model: GPT, path: PathLike) -> None:
-    """Copy the weights in a safetensors file into `model`, checking every name and shape first."""
+def weight_shapes(path: PathLike) -> dict[str, list[int]]:
+    """The name and shape of every tensor in a safetensors file, from its header (no weights are read)."""
     path = Path(path)
     try:
         with safe_open(str(path), framework="pt", device="cpu") as f:
-            shapes = {name: list(f.get_slice(name).get_shape()) for name in f.keys()}
+            return {name: list(f.get_slice(name).get_shape()) for name in f.keys()}
     except (SafetensorError, OSError, ValueError) as e:
         raise UserError(
             f"{path} is damaged: it is not a complete safetensors file ({_first_line(e)}). "
             f"It may have been cut short while copying; use another checkpoint."
         ) from e
 
+
+def config_shape_problems(config: ModelConfig, shapes: dict[str, list[int]]) -> list[str]:
+    """How the sizes in `config` disagree with the weights' shapes, a phrase each (empty when they agree).
+
+    Worked out from the sizes alone, so a config.json whose sizes were damaged
+    (a width of a billion) is caught before a model of that size is built.
+    Only the tensors that carry a size are compared; `load_weights` checks all.
+    """
+    d = config.n_embd
+    expected = {TIED_TO: [config.vocab_size, d], "blocks.0.mlp.up.weight": [config.mlp_hidden_size, d]}
+    if config.positions == "learned":
+        expected["position_embedding.weight"] = [config.context_length, d]
+    if not config.tie_weights:
+        expected[TIED_HEAD] = [config.vocab_size, d]
+    problems = [
+        f"{name} is {_shape(shapes[name])} but the configuration needs {_shape(shape)}"
+        for name, shape in expected.items()
+        if name in shapes and shapes[name] != shape
+    ]
+    layers = {int(m.group(1)) for m in (re.match(r"blocks\.(\d+)\.", name) for name in shapes) if m}
+    if layers and max(layers) + 1 != config.n_layer:
+        problems.append(f"the weights hold {max(layers) + 1} layers but the configuration needs {config.n_layer:,}")
+    return problems
+
+
+def _raise_mismatch(path: Path, problems: list[str]) -> None:
+    more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+    raise UserError(
+        f"The weights in {path} do not fit {CONFIG_FILE}: {'; '.join(problems[:3])}{more}. "
+        f"The weights and the configuration come from different models."
+    )
+
+
+def check_model_fits(config: ModelConfig, device: Union[str, torch.device], bytes_per_parameter: int = BYTES_TO_LOAD,
+                     doing: str = "Loading this model") -> None:
+    """Raise `ConfigError` when `config`'s parameters alone outgrow all of `device`'s memory.
+
+    Call it before building a model from sizes read from a file: nothing is allocated here.
+    """
+    from playground.core.devices import device_memory
+
+    memory, where = device_memory(torch.device(device))
+    raise_if_too_big(config, memory, where, bytes_per_parameter, doing)
+
+
+def load_weights(model: GPT, path: PathLike) -> None:
+    """Copy the weights in a safetensors file into `model`, checking every name and shape first."""
+    path = Path(path)
+    shapes = weight_shapes(path)
     expected = {name: list(t.shape) for name, t in model.state_dict().items()}
     if is_tied(model):
         del expected[TIED_HEAD]
@@ -366,11 +520,7 @@ def load_weights(model: GPT, path: PathLike) -> None:
         if name in shapes and shapes[name] != shape
     ]
     if problems:
-        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
-        raise UserError(
-            f"The weights in {path} do not fit {CONFIG_FILE}: {'; '.join(problems[:3])}{more}. "
-            f"The weights and the configuration come from different models."
-        )
+        _raise_mismatch(path, problems)
 
     device = next(model.parameters()).device
     try:
@@ -404,6 +554,11 @@ def load_checkpoint(
     meta = read_meta(folder)
     train_config = read_train_config(run_dir)
     history = load_history(run_dir)
+    # The sizes are checked before anything of that size is built.
+    problems = config_shape_problems(config, weight_shapes(folder / WEIGHTS_FILE))
+    if problems:
+        _raise_mismatch(folder / WEIGHTS_FILE, problems)
+    check_model_fits(config, device)
     model = GPT.from_config(config, device=device)
     load_weights(model, folder / WEIGHTS_FILE)
     model.eval()

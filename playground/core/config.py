@@ -403,6 +403,65 @@ def flops_per_token(config: ModelConfig, seq_len: Optional[int] = None) -> int:
     return 6 * matmul_params + 12 * config.n_layer * config.n_embd * T
 
 
+# -- does it fit --------------------------------------------------------------
+
+# Bytes per parameter: float32 weights to load a model; to train one, also a
+# float32 gradient and AdamW's two float32 running averages.
+BYTES_TO_LOAD = 4
+BYTES_TO_TRAIN = 16
+
+
+def memory_problem(
+    config: ModelConfig,
+    memory_bytes: Optional[int],
+    where: str = "this computer",
+    bytes_per_parameter: int = BYTES_TO_LOAD,
+    doing: str = "Loading this model",
+) -> Optional[str]:
+    """A sentence when `config`'s parameters alone outgrow `memory_bytes` (None: unknown, no check).
+
+    Counted by formula, so a damaged size (a width of a billion) is refused
+    before anything is allocated. The parameters are a lower bound of what is
+    needed, so a config refused here could never have been built there.
+    """
+    if memory_bytes is None:
+        return None
+    counts = parameter_breakdown(config)
+    need = counts.total * bytes_per_parameter
+    if need <= memory_bytes:
+        return None
+    from .estimates import human_bytes, human_count  # estimates imports this module
+
+    part, _ = max(counts.rows()[:-1], key=lambda row: row[1])
+    return (
+        f"{doing} needs at least {human_bytes(need)} ({bytes_per_parameter} bytes for each of its "
+        f"{human_count(counts.total)} parameters), but {where} has {human_bytes(memory_bytes)} of memory in all. "
+        f"Most of the parameters are in the {part.lower()} ({_part_sizes(config, part)}): choose smaller sizes."
+    )
+
+
+def _part_sizes(config: ModelConfig, part: str) -> str:
+    """The sizes that make a part of `parameter_breakdown` big, as "context length 1,000 × width 48"."""
+    width = f"width {config.n_embd:,}"
+    layers = f"{config.n_layer:,} layers"
+    return {
+        "Token embedding": f"vocabulary size {config.vocab_size:,} × {width}",
+        "Position embedding": f"context length {config.context_length:,} × {width}",
+        "Attention": f"{layers} × {width}²",
+        "MLP": f"{layers} × {width} × MLP hidden width {config.mlp_hidden_size:,}",
+        "Norms": f"{layers} × {width}",
+        "Output head": f"vocabulary size {config.vocab_size:,} × {width}",
+    }[part]
+
+
+def raise_if_too_big(config: ModelConfig, memory_bytes: Optional[int], where: str = "this computer",
+                     bytes_per_parameter: int = BYTES_TO_LOAD, doing: str = "Loading this model") -> None:
+    """`memory_problem` as a `ConfigError`."""
+    problem = memory_problem(config, memory_bytes, where, bytes_per_parameter, doing)
+    if problem:
+        raise ConfigError(problem)
+
+
 # -- small helpers ------------------------------------------------------------
 
 

@@ -48,3 +48,28 @@ def detect_device() -> DeviceInfo:
         import platform
         return DeviceInfo("mps", platform.machine())
     return DeviceInfo("cpu", cpu_name(), threads=torch.get_num_threads() or os.cpu_count())
+
+
+def device_memory(device) -> tuple[Optional[int], str]:
+    """(all the memory of a torch device in bytes, a name for it); None when unknown.
+
+    All of it, not what is free now: a model refused against this could never fit there.
+    """
+    kind = getattr(device, "type", str(device).split(":")[0])
+    if kind == "cuda":
+        import torch
+
+        index = device.index if getattr(device, "index", None) is not None else torch.cuda.current_device()
+        return torch.cuda.get_device_properties(index).total_memory, "the GPU"
+    if kind in ("cpu", "mps"):  # Apple's GPU shares the computer's memory
+        return physical_memory(), "this computer"
+    return None, "the device"
+
+
+def physical_memory() -> Optional[int]:
+    """The computer's RAM in bytes, from `os.sysconf` (Linux, macOS); None where that is unavailable."""
+    try:
+        pages, page_size = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, OSError, ValueError):
+        return None
+    return pages * page_size if pages > 0 and page_size > 0 else None

@@ -29,6 +29,8 @@ from playground.core.checkpoints import (
     TOKENIZER_FILE,
     TRAIN_CONFIG_FILE,
     WEIGHTS_FILE,
+    check_model_fits,
+    check_new_run_dir,
     checkpoint_dir,
     load_checkpoint,
     load_history,
@@ -36,12 +38,13 @@ from playground.core.checkpoints import (
     load_weights,
     read_meta,
     read_model_config,
+    remove_checkpoints,
     save_checkpoint,
     save_history,
     write_json_atomic,
     write_run_files,
 )
-from playground.core.config import ModelConfig
+from playground.core.config import BYTES_TO_TRAIN, ModelConfig
 from playground.core.data import TokenData, check_data, get_batch
 from playground.core.model import GPT
 from playground.core.progress import CancelToken, UserError
@@ -162,10 +165,11 @@ Record = Union[StepRecord, EvalRecord, SampleRecord, CheckpointRecord, StoppedRe
 class TrainingRun:
     """One model being trained, with its optimizer, data and run folder.
 
-    Fresh by default. `init_from` fine-tunes: start from that checkpoint's
-    weights (same tokenizer and shape needed) with a fresh optimizer and step
-    count, recording it as the parent. `resume=True` continues `run_dir`'s
-    `last` checkpoint exactly where it stopped.
+    Fresh by default, in a new or empty `run_dir` (`overwrite=True` trains
+    into a non-empty one, replacing a run there). `init_from` fine-tunes: start
+    from that checkpoint's weights (same tokenizer and shape needed) with a
+    fresh optimizer and step count, recording it as the parent. `resume=True`
+    continues `run_dir`'s `last` checkpoint exactly where it stopped.
     """
 
     def __init__(
@@ -178,9 +182,14 @@ class TrainingRun:
         *,
         init_from: Optional[Union[str, Path]] = None,
         resume: bool = False,
+        overwrite: bool = False,
     ) -> None:
         if resume and init_from is not None:
             raise ValueError("resume continues a run; init_from starts a new one: choose one")
+        if not resume:
+            check_new_run_dir(Path(run_dir), overwrite)
+            if init_from is not None and _inside(Path(init_from), Path(run_dir)):
+                raise UserError(f"{init_from} is the model being fine-tuned: train it into another folder.")
         train_config.raise_if_invalid()
         model_config.raise_if_invalid()
         if tokenizer.vocab_size > model_config.vocab_size:
@@ -216,6 +225,7 @@ class TrainingRun:
         # generator); batches come from a generator of their own, so that
         # nothing else (evaluation, sampling) can shift which windows are drawn.
         torch.manual_seed(cfg.seed)
+        check_model_fits(model_config, self.device, BYTES_TO_TRAIN, "Training this model")
         self.model = GPT.from_config(model_config, device=self.device)
         self.batch_generator = torch.Generator().manual_seed(cfg.seed)
         self.optimizer = make_optimizer(self.model, cfg, self.device)
@@ -232,10 +242,8 @@ class TrainingRun:
         if resume:
             self._resume()
         else:
-            if checkpoint_dir(self.run_dir, "last") or checkpoint_dir(self.run_dir, "best"):
-                raise UserError(
-                    f"{self.run_dir} already holds a training run. Continue it, or train into a new folder."
-                )
+            if overwrite:
+                remove_checkpoints(self.run_dir)
             if init_from is not None:
                 self._init_from(Path(init_from))
             write_run_files(self.run_dir, model_config, cfg, tokenizer)
@@ -301,6 +309,9 @@ class TrainingRun:
                 self.best_val_loss, self.best_step = float(best_meta["val_loss"]), best_meta.get("step")
         # Entries after the checkpoint (written before a crash) are dropped: they will be redone.
         self.history = [h for h in load_history(self.run_dir) if h.get("step", 0) <= self.step]
+        note = replanned_note(self.history, self.train_config)
+        if note:
+            self.notes.append(note)
         evals = [h["step"] for h in self.history if h.get("kind") == "eval"]
         self._eval_step = evals[-1] if evals else None
         self._saved_step = {"last": self.step}
@@ -578,8 +589,10 @@ class TrainingRun:
             "parent": self.parent,
             "parent_step": self.parent_step,
         }
-        path = save_checkpoint(self.run_dir, which, self.model, state, meta)
+        # The history first: a resumed run drops entries past its checkpoint, but
+        # entries missing from the history after a kill would be lost for good.
         save_history(self.run_dir, self.history)
+        path = save_checkpoint(self.run_dir, which, self.model, state, meta)
         self._saved_step[which] = self.step
         yield CheckpointRecord(self.step, path, which)
 
@@ -599,6 +612,28 @@ class TrainingRun:
 
 
 # -- helpers ----------------------------------------------------------------------
+
+
+def replanned_note(history: list[dict], cfg: TrainConfig) -> Optional[str]:
+    """A sentence when `cfg`'s learning-rate schedule differs from the one the steps already taken used.
+
+    The learning rate of a step depends only on the step and the plan (warm-up,
+    peak, total steps), so a resumed run follows `cfg`'s plan exactly from the
+    resume on. It equals a run trained with `cfg` in one go only if every step
+    taken before also had `cfg`'s learning rate: the history records them.
+    """
+    trained = [h for h in history if h.get("kind") == "train" and isinstance(h.get("lr"), (int, float))]
+    differs = [h["step"] for h in trained if h["lr"] != lr_at(h["step"] - 1, cfg)]
+    done = trained[-1]["step"] if trained else 0
+    if not differs or cfg.max_steps <= done:
+        return None
+    earlier = f"step {done:,} was" if differs[0] == done else f"steps {differs[0]:,} to {done:,} were"
+    return (
+        f"The learning-rate schedule is now planned for {cfg.max_steps:,} steps: from step {done + 1:,} on, "
+        f"every step gets exactly the learning rate of a run planned for {cfg.max_steps:,} steps from the start, "
+        f"but {earlier} trained on the earlier plan, so the result will differ from "
+        f"{cfg.max_steps:,} steps trained in one go."
+    )
 
 
 def make_optimizer(model: GPT, cfg: TrainConfig, device: torch.device) -> torch.optim.AdamW:
@@ -636,6 +671,11 @@ def config_differences(saved: ModelConfig, wanted: ModelConfig) -> list[str]:
         for f in fields(ModelConfig)
         if f.name != "dropout" and getattr(saved, f.name) != getattr(wanted, f.name)
     ]
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    path, folder = path.resolve(), folder.resolve()
+    return path == folder or folder in path.parents
 
 
 def _short_number(x: float) -> str:

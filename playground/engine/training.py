@@ -27,6 +27,7 @@ class TrainingRequest:
     run_dir: Path
     init_from: Optional[Path] = None
     resume: bool = False
+    overwrite: bool = False       # train into a non-empty run_dir (the person agreed)
     probe_text: str = ""          # a sentence whose attention is captured now and then (the Attention Lab)
 
 
@@ -85,7 +86,7 @@ class TrainingJob(Job):
         check_data(data, r.model_config.context_length, r.train_config.batch_size)
         report(Progress(None, "Building the model…"))
         run = TrainingRun(r.model_config, r.train_config, r.tokenizer, data, r.run_dir,
-                          init_from=r.init_from, resume=r.resume)
+                          init_from=r.init_from, resume=r.resume, overwrite=r.overwrite)
         self.run_obj = run
         self.probe = LiveProbe(r.tokenizer, self.request.probe_text)
         report(("started", run))

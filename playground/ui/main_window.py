@@ -403,12 +403,32 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:  # noqa: N802
         training = getattr(self, "training_panel", None)
+        if getattr(self, "_saving_to_close", False):
+            event.ignore()  # already waiting for the save; the window closes when it is done
+            return
         if training is not None and training.job is not None:
             if not self.ask_stop_training():
                 event.ignore()
                 return
-            self.statusBar().showMessage("Stopping training and saving a checkpoint…")
-            training.stop_and_wait()
+            # Wait for the save however long it takes, with the window drawn and
+            # saying so, but nothing in it to click: quitting meanwhile would
+            # destroy the training thread mid-write.
+            self.statusBar().showMessage("Saving a checkpoint of the training run… "
+                                         "the window closes when it is saved.")
+            self._saving_to_close = True
+            for part in (self.centralWidget(), self.menuBar()):
+                part.setEnabled(False)
+            try:
+                training.stop_and_wait()
+            finally:
+                self._saving_to_close = False
+                for part in (self.centralWidget(), self.menuBar()):
+                    part.setEnabled(True)
+            if training.last_error:  # the save failed: keep the window, so the message can be read
+                self.statusBar().showMessage("The checkpoint could not be saved (see the message above). "
+                                             "Close the window again to quit anyway.")
+                event.ignore()
+                return
         self.stop_demo()
         if self.tour is not None:
             self.tour.close_tour()

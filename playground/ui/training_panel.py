@@ -7,10 +7,10 @@ import time
 from pathlib import Path
 from typing import Optional
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QEventLoop, Qt, QTimer
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGridLayout,
-                               QGroupBox, QHBoxLayout, QLabel, QPlainTextEdit, QProgressBar, QPushButton,
+                               QGroupBox, QHBoxLayout, QLabel, QMessageBox, QPlainTextEdit, QProgressBar, QPushButton,
                                QScrollArea, QSpinBox, QSplitter, QVBoxLayout, QWidget)
 
 from playground.core.estimates import human_duration
@@ -65,6 +65,7 @@ class TrainingPanel(QWidget):
         self.parent_y: list[float] = []
         self.plots_ready = False
         self.stop_reason = ""
+        self.last_error: Optional[str] = None  # why the latest run failed (a failed save, say)
         self._build()
         for signal in (session.model_config_changed, session.tokenizer_changed, session.corpus_changed,
                        session.device_changed):
@@ -423,7 +424,7 @@ class TrainingPanel(QWidget):
         if problem is not None:
             self.session.error(problem)
             return None
-        from playground.core.checkpoints import new_run_dir
+        from playground.core.checkpoints import check_new_run_dir, new_run_dir
         cfg = self.train_config()
         problems = cfg.validate()
         if problems:
@@ -431,9 +432,17 @@ class TrainingPanel(QWidget):
             return None
         s = self.session
         run_dir = self.last_run_dir if resume else new_run_dir(f"{s.model_config.n_layer}x{s.model_config.n_embd}")
+        overwrite = False
+        if not resume:
+            try:
+                check_new_run_dir(run_dir)
+            except UserError:
+                if not self.ask_overwrite(run_dir):
+                    return None
+                overwrite = True
         request = TrainingRequest(s.model_config, cfg, s.tokenizer, s.corpus, run_dir,
                                   init_from=None if resume else self.init_from, resume=resume,
-                                  probe_text=s.probe_text)
+                                  overwrite=overwrite, probe_text=s.probe_text)
         if not resume:
             self.steps_x, self.steps_y, self.val_x, self.val_y = [], [], [], []
             self.samples.clear()
@@ -442,6 +451,7 @@ class TrainingPanel(QWidget):
         job = TrainingJob(request)
         self.job = job
         self.stop_reason = ""
+        self.last_error = None
         job.progress.connect(self._on_progress)
         job.partial.connect(self._on_record)
         job.result.connect(self._on_finished)
@@ -456,6 +466,15 @@ class TrainingPanel(QWidget):
         self._draw_schedule()
         job.start()
         return job
+
+    def ask_overwrite(self, folder: Path) -> bool:
+        """Asked before training into a folder that already holds files (tests replace it)."""
+        answer = QMessageBox.question(
+            self, "The folder is not empty",
+            f"{folder} already holds files. Training there replaces config.json, train_config.json, "
+            f"tokenizer.json, history.json and any checkpoints in it. Train there anyway?",
+            QMessageBox.Yes | QMessageBox.Cancel, QMessageBox.Cancel)
+        return answer == QMessageBox.Yes
 
     def continue_last_run(self) -> Optional[TrainingJob]:
         if self.last_run_dir is None:
@@ -519,6 +538,8 @@ class TrainingPanel(QWidget):
             self.progress.setFormat("Paused" if record[1] else "Training…")
         elif isinstance(record, tuple) and record and record[0] == "started":
             self.run = record[1]
+            for note in getattr(self.run, "notes", []):  # precision fallback, a re-planned schedule
+                self.session.info(note)
             if getattr(self.run, "parent_history", None) and not self.parent_x:
                 start = self.run.parent_history[-1]["step"] if self.run.parent_history else 0
                 self.parent_x = [h["step"] - start for h in self.run.parent_history if "loss" in h]
@@ -588,6 +609,7 @@ class TrainingPanel(QWidget):
         self.progress.setFormat("Stopped.")
 
     def _on_error(self, message: str) -> None:
+        self.last_error = message
         self.session.error(message)
         self.progress.setFormat("Training failed; see the message above.")
 
@@ -599,13 +621,21 @@ class TrainingPanel(QWidget):
         self.session.set_training(False)
         self.progress.setRange(0, 1000)
 
-    def stop_and_wait(self, timeout_ms: int = 30_000) -> bool:
-        """Stop a run, let it save, and wait (used when the window closes)."""
+    def stop_and_wait(self) -> None:
+        """Stop a run and wait until it has saved, however long that takes (used when the window closes).
+
+        The window's events are handled meanwhile, so it stays drawn and shows
+        the wait; with no time limit, a slow disk never means a lost save or a
+        thread destroyed while it writes.
+        """
         job = self.job
         if job is None:
-            return True
-        job.cancel()
-        return job.wait(timeout_ms)
+            return
+        loop = QEventLoop()
+        job.finished.connect(loop.quit)  # QThread.finished: after `done`, so the panel has tidied up
+        self.stop()
+        if job.isRunning():
+            loop.exec()
 
     # ================================================================== workspace
 

@@ -178,6 +178,37 @@ def test_weights_whose_shapes_do_not_match_the_config(run_copy):
         load_checkpoint(run_copy)
 
 
+@pytest.mark.parametrize("size, phrase", [
+    ("n_embd", r"token_embedding.weight is \d+×32 but the configuration needs \d+×1000000000"),
+    ("context_length", r"position_embedding.weight is 32×32 but the configuration needs 1000000000×32"),
+    ("vocab_size", r"token_embedding.weight is \d+×32 but the configuration needs 1000000000×32"),
+    ("n_layer", r"the weights hold 1 layers but the configuration needs 1,000,000,000"),
+])
+def test_a_damaged_size_is_refused_before_anything_is_built(run_copy, monkeypatch, size, phrase):
+    config = json.loads((run_copy / "config.json").read_text())
+    config[size] = 1_000_000_000  # terabytes of weights
+    if size == "n_embd":
+        config["n_head"] = 1
+    (run_copy / "config.json").write_text(json.dumps(config))
+    from playground.core.model import GPT
+
+    monkeypatch.setattr(GPT, "from_config", lambda *a, **k: pytest.fail("built the damaged model"))
+    with pytest.raises(UserError, match=f"do not fit config.json: .*{phrase}"):
+        load_checkpoint(run_copy)
+
+
+def test_a_model_larger_than_the_memory_is_refused_before_it_is_built(run_copy, monkeypatch):
+    import playground.core.devices as devices
+    from playground.core.model import GPT
+
+    monkeypatch.setattr(devices, "physical_memory", lambda: 50_000)
+    monkeypatch.setattr(GPT, "from_config", lambda *a, **k: pytest.fail("built a model too big to fit"))
+    with pytest.raises(UserError, match=r"^Loading this model needs at least .* \(4 bytes for each of its .* "
+                                        r"parameters\), but this computer has 48.8 KiB of memory in all\. "
+                                        r"Most of the parameters are in the token embedding"):
+        load_checkpoint(run_copy)
+
+
 def test_weights_of_a_different_architecture(run_copy):
     config = json.loads((run_copy / "config.json").read_text())
     config["tie_weights"] = False  # the file has no separate output head
@@ -225,6 +256,37 @@ def test_a_failed_write_keeps_the_previous_checkpoint(tokenizer, data, run_copy,
     assert torch.equal(logits_of(model_after, ids), logits_of(model_before, ids))
     assert sorted(p.name for p in run_copy.iterdir()) == [
         "best", "config.json", "history.json", "last", "tokenizer.json", "train_config.json"]
+
+
+def test_a_full_disk_is_named_and_the_intact_checkpoints_too(tokenizer, data, run_copy, monkeypatch):
+    shutil.rmtree(run_copy / "best")  # as before a run's first evaluation: only last/ is on disk
+    checkpoint, model = load_checkpoint(run_copy, which="last")
+
+    def disk_full(path, state):  # as torch.save reports it: its own message, the OSError underneath
+        try:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        except OSError:
+            raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 576 vs 534")
+
+    monkeypatch.setattr(checkpoints, "_write_state", disk_full)
+    with pytest.raises(UserError) as refused:
+        checkpoints.save_checkpoint(run_copy, "best", model, {"step": 10}, {"step": 10})
+    assert str(refused.value) == (
+        f"Could not save the checkpoint to {run_copy / 'best'} (the disk is full: No space left on device); "
+        f"no best checkpoint was saved. Intact on disk: the last checkpoint (step 10, in {run_copy / 'last'}). "
+        f"Free some space on the disk, then continue the run from there.")
+    assert not (run_copy / "best.tmp").exists() and load_checkpoint(run_copy, which="last")[0].step == 10
+
+
+def test_checkpoint_files_reach_the_disk_before_the_rename(run_copy, monkeypatch):
+    _, model = load_checkpoint(run_copy, which="last")
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+    monkeypatch.setattr(checkpoints.os, "fsync", lambda fd: events.append(os.fstat(fd).st_ino) or real_fsync(fd))
+    monkeypatch.setattr(checkpoints.os, "replace", lambda a, b: events.append(Path(a).name) or real_replace(a, b))
+    checkpoints.save_checkpoint(run_copy, "last", model, {"step": 11}, {"step": 11})
+    files = {(run_copy / "last" / name).stat().st_ino for name in ("model.safetensors", "state.pt", "meta.json")}
+    assert set(events[:events.index("last.tmp")]) >= files  # each file synced before the folder is swapped in
 
 
 def test_a_failed_rename_puts_the_previous_checkpoint_back(run_copy, monkeypatch):

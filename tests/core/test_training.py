@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -16,8 +17,9 @@ import torch
 
 from sample_text import sentences  # tests/core is on sys.path
 from playground.core.checkpoints import load_checkpoint, read_meta
-from playground.core.config import ModelConfig
+from playground.core.config import ModelConfig, parameter_breakdown
 from playground.core.corpus import corpus_from_text
+from playground.core.estimates import human_bytes, human_count
 from playground.core.data import TokenData, check_data, encode_corpus, get_batch, split_tokens, token_dtype
 from playground.core.model import GPT
 from playground.core.progress import Cancelled, CancelToken, UserError
@@ -315,6 +317,85 @@ def test_a_folder_holding_a_run_is_not_overwritten(tokenizer, data, tmp_path):
         TrainingRun(tiny_config(tokenizer, n_layer=2), fast(), tokenizer, data, tmp_path / "run", resume=True)
 
 
+def test_resuming_with_more_steps_follows_the_new_plan_and_says_what_differs(tokenizer, data, tmp_path):
+    # 30 steps, then continued to 40: the learning rate of every later step is
+    # a 40-step run's; steps 22-30 (after the warm-up's 20 and the peak) were not.
+    config, cfg = tiny_config(tokenizer), fast(max_steps=30, warmup_steps=20, eval_interval=50)
+    list(TrainingRun(config, cfg, tokenizer, data, tmp_path / "run").steps())
+    longer = cfg.replace(max_steps=40)
+    second = TrainingRun(config, longer, tokenizer, data, tmp_path / "run", resume=True)
+    assert second.notes == [
+        "The learning-rate schedule is now planned for 40 steps: from step 31 on, every step gets exactly the "
+        "learning rate of a run planned for 40 steps from the start, but steps 22 to 30 were trained on the "
+        "earlier plan, so the result will differ from 40 steps trained in one go."]
+    lrs = [r.lr for r in second.steps() if isinstance(r, StepRecord)]
+    assert lrs == [lr_at(step, longer) for step in range(30, 40)]
+
+    # Stopped inside the warm-up, every step taken had the 40-step plan's rate: no note, and
+    # the same losses as 40 steps in one go.
+    def losses(run):
+        return [r.loss for r in run.steps() if isinstance(r, StepRecord)]
+
+    first = losses(TrainingRun(config, cfg.replace(max_steps=15), tokenizer, data, tmp_path / "short"))
+    resumed = TrainingRun(config, longer, tokenizer, data, tmp_path / "short", resume=True)
+    assert resumed.notes == []
+    assert first + losses(resumed) == losses(TrainingRun(config, longer, tokenizer, data, tmp_path / "straight"))
+
+
+def test_a_folder_that_holds_files_is_not_trained_into_unasked(tokenizer, data, tmp_path):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "config.json").write_text('{"my": "settings"}')
+    with pytest.raises(UserError, match=r"mine is not empty \(it holds config.json\).*--overwrite"):
+        TrainingRun(tiny_config(tokenizer), fast(max_steps=2), tokenizer, data, folder)
+    assert (folder / "config.json").read_text() == '{"my": "settings"}'
+
+    # Allowed, it replaces the files, and a run that was there goes entirely.
+    run = TrainingRun(tiny_config(tokenizer), fast(max_steps=5), tokenizer, data, folder, overwrite=True)
+    list(run.steps())
+    assert json.loads((folder / "config.json").read_text())["n_embd"] == 32
+    again = TrainingRun(tiny_config(tokenizer), fast(max_steps=2, eval_interval=50), tokenizer, data, folder,
+                        overwrite=True)
+    assert not (folder / "last").exists() and not (folder / "best").exists()
+    list(again.steps())
+    assert load_checkpoint(folder, which="best")[0].step == 2
+
+
+def test_a_kill_right_after_the_checkpoint_keeps_its_history(tokenizer, data, tmp_path, monkeypatch):
+    import playground.core.training as training
+
+    real_save = training.save_checkpoint
+
+    def save_then_die(run_dir, which, *args):
+        path = real_save(run_dir, which, *args)
+        if which == "last" and args[2]["step"] == 5:
+            raise KeyboardInterrupt  # the process ends between the checkpoint and anything after it
+        return path
+
+    monkeypatch.setattr(training, "save_checkpoint", save_then_die)
+    run = TrainingRun(tiny_config(tokenizer), fast(max_steps=10), tokenizer, data, tmp_path / "run")
+    with pytest.raises(KeyboardInterrupt):
+        list(run.steps())
+    checkpoint, _ = load_checkpoint(tmp_path / "run", which="last")
+    assert checkpoint.step == 5
+    assert [h["step"] for h in checkpoint.history if h["kind"] == "train"] == [1, 2, 3, 4, 5]
+
+
+def test_a_model_too_big_for_the_device_is_refused_before_it_is_built(tokenizer, data, tmp_path, monkeypatch):
+    import playground.core.devices as devices
+
+    monkeypatch.setattr(devices, "physical_memory", lambda: 100_000)
+    monkeypatch.setattr(GPT, "from_config", lambda *a, **k: pytest.fail("built a model too big to fit"))
+    with pytest.raises(UserError) as refused:
+        TrainingRun(tiny_config(tokenizer), fast(), tokenizer, data, tmp_path / "run")
+    params = parameter_breakdown(tiny_config(tokenizer)).total
+    assert str(refused.value) == (
+        f"Training this model needs at least {human_bytes(16 * params)} (16 bytes for each of its "
+        f"{human_count(params)} parameters), but this computer has 97.7 KiB of memory in all. Most of the "
+        f"parameters are in the token embedding (vocabulary size {tokenizer.vocab_size:,} × width 32): "
+        f"choose smaller sizes.")
+
+
 # -- fine-tuning --------------------------------------------------------------------------
 
 
@@ -409,3 +490,56 @@ def test_cli_train_then_generate(tmp_path):
 
     missing = cli("generate", "--model", tmp_path / "nowhere")
     assert missing.returncode == 2 and "error:" in missing.stderr and "does not exist" in missing.stderr
+
+
+CLI_SMALL = ("--vocab-size", 300, "--context", 32, "--batch-size", 8, "--eval-interval", 50, "--device", "cpu",
+             "--threads", 1)
+
+
+def test_cli_resume_with_more_steps_says_the_plan_changed(tmp_path):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(sentences(600, seed=4), encoding="utf-8")
+    out = tmp_path / "run"
+    assert cli("train", "--corpus", corpus, *CLI_SMALL, "--steps", 30, "--out", out).returncode == 0
+    resumed = cli("train", "--corpus", corpus, "--resume", "--out", out, "--steps", 40, "--threads", 1)
+    assert resumed.returncode == 0, resumed.stderr
+    assert ("note: The learning-rate schedule is now planned for 40 steps: from step 31 on, every step gets exactly "
+            "the learning rate of a run planned for 40 steps from the start, but steps 22 to 30 were trained on the "
+            "earlier plan") in resumed.stderr
+
+    # A config.json whose width was damaged is refused from the weights' shapes, before anything is built.
+    config = json.loads((out / "config.json").read_text())
+    (out / "config.json").write_text(json.dumps({**config, "n_embd": 1_000_000_000, "n_head": 1}))
+    damaged = cli("train", "--corpus", corpus, "--resume", "--out", out, "--steps", 50, "--threads", 1)
+    assert damaged.returncode == 2
+    assert re.search(r"do not fit config.json: token_embedding.weight is \d+×48 but the configuration needs "
+                     r"\d+×1000000000", damaged.stderr), damaged.stderr
+
+
+def test_cli_does_not_train_into_a_folder_that_holds_files_unasked(tmp_path):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(sentences(600, seed=4), encoding="utf-8")
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "config.json").write_text("my own settings")
+    refused = cli("train", "--corpus", corpus, *CLI_SMALL, "--steps", 4, "--out", mine)
+    assert refused.returncode == 2 and "Training a" not in refused.stderr  # refused before any work
+    assert f"error: {mine} is not empty (it holds config.json)" in refused.stderr and "--overwrite" in refused.stderr
+    assert (mine / "config.json").read_text() == "my own settings"
+
+    replaced = cli("train", "--corpus", corpus, *CLI_SMALL, "--steps", 4, "--out", mine, "--overwrite")
+    assert replaced.returncode == 0, replaced.stderr
+    assert json.loads((mine / "config.json").read_text())["context_length"] == 32
+    again = cli("train", "--corpus", corpus, *CLI_SMALL, "--steps", 4, "--out", mine)
+    assert again.returncode == 2 and "already holds a training run" in again.stderr
+
+
+@pytest.mark.parametrize("option, value", [
+    ("--context", 0), ("--context", -3), ("--threads", 0), ("--steps", 0), ("--batch-size", 0),
+    ("--eval-interval", 0), ("--lr", -1), ("--lr", 0), ("--vocab-size", 0),
+])
+def test_cli_refuses_a_zero_or_negative_size_at_once(tmp_path, option, value):
+    result = cli("train", "--corpus", "default", "--steps", 3, "--out", tmp_path / "run", option, value)
+    assert result.returncode == 2
+    assert f"argument {option}: must be " in result.stderr  # "at least 1" or "above 0"
+    assert "Training a" not in result.stderr and not (tmp_path / "run").exists()  # nothing was done

@@ -244,3 +244,84 @@ def test_a_model_too_big_for_memory_cannot_start(qtbot, train_panel, ready_sessi
     assert not train_panel.start_button.isEnabled()
     assert "smaller batch size" in train_panel.ready_label.text()
     assert train_panel.start() is None
+
+
+def test_closing_waits_for_a_slow_save_with_the_window_shown(qtbot, ready_session, window_training, monkeypatch):
+    import time
+
+    import playground.core.training as training
+    from PySide6.QtCore import QTimer
+
+    window, panel, _ = window_training
+    real_save = training.save_checkpoint
+
+    def slow_save(*args):  # a slow disk: the window must wait, however long it takes
+        time.sleep(1.5)
+        return real_save(*args)
+
+    monkeypatch.setattr(training, "save_checkpoint", slow_save)
+    window.ask_stop_training = lambda: True
+    seen = []
+    QTimer.singleShot(500, lambda: seen.append((window.isVisible(), window.statusBar().currentMessage(),
+                                                window.centralWidget().isEnabled())))
+    window.close()
+    from playground.engine.jobs import Job
+    assert seen and seen[0][0] and seen[0][1].startswith("Saving a checkpoint") and not seen[0][2]
+    assert not window.isVisible() and Job.running() == [] and panel.job is None
+    from playground.core.checkpoints import load_checkpoint
+    assert load_checkpoint(panel.last_run_dir, which="last")[0].step >= 3
+
+
+def test_a_save_that_fails_on_closing_keeps_the_window(qtbot, ready_session, window_training, monkeypatch):
+    import errno
+
+    import playground.core.checkpoints as checkpoints
+
+    window, panel, _ = window_training
+
+    def disk_full(path, state):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(checkpoints, "_write_state", disk_full)
+    messages = []
+    ready_session.message.connect(lambda level, text: messages.append((level, text)))
+    window.ask_stop_training = lambda: True
+    window.close()
+    assert window.isVisible() and panel.job is None
+    assert messages[-1][0] == "error" and "the disk is full" in messages[-1][1]
+    assert "could not be saved" in window.statusBar().currentMessage()
+    window.close()  # a second time: quit anyway
+    assert not window.isVisible()
+
+
+def test_training_into_a_folder_that_holds_files_asks_first(qtbot, train_panel, tmp_path, monkeypatch, jobs):
+    import playground.core.checkpoints as checkpoints
+
+    folder = tmp_path / "kept"
+    folder.mkdir()
+    (folder / "history.json").write_text("my notes")
+    monkeypatch.setattr(checkpoints, "new_run_dir", lambda name: folder)
+    asked = []
+    train_panel.ask_overwrite = lambda path: asked.append(path) or False
+    train_panel.steps.setValue(4)
+    assert train_panel.start() is None and asked == [folder] and train_panel.job is None
+    assert (folder / "history.json").read_text() == "my notes"
+
+    train_panel.ask_overwrite = lambda path: True
+    assert train_panel.start() is not None
+    finish(qtbot, jobs)
+    assert train_panel.last_run_dir == folder and (folder / "last" / "model.safetensors").exists()
+
+
+def test_continuing_with_more_steps_says_the_schedule_was_replanned(qtbot, train_panel, ready_session, jobs):
+    train_panel.steps.setValue(10)
+    assert train_panel.start() is not None
+    finish(qtbot, jobs)
+    messages = []
+    ready_session.message.connect(lambda level, text: messages.append((level, text)))
+    train_panel.steps.setValue(20)
+    assert train_panel.continue_last_run() is not None
+    finish(qtbot, jobs)
+    assert ("info", "The learning-rate schedule is now planned for 20 steps: from step 11 on, every step gets "
+            "exactly the learning rate of a run planned for 20 steps from the start, but steps 4 to 10 were "
+            "trained on the earlier plan, so the result will differ from 20 steps trained in one go.") in messages
