@@ -49,6 +49,7 @@ DEFAULT_SPECIAL_TOKENS: dict[str, tuple[str, ...]] = {
 }
 UNK_TOKEN = {"wordpiece": "[UNK]", "unigram": "<unk>", "wordlevel": "[UNK]", "char": "[UNK]"}
 BYTE_ALPHABET = 256
+MAX_VOCAB_SIZE = 1_000_000  # more than any real model uses; the embedding table grows with it
 
 
 @dataclass(frozen=True)
@@ -113,8 +114,8 @@ def check_spec(spec: TokenizerSpec, stats: Optional[CorpusStats] = None) -> None
         raise UserError(f"Unknown tokenizer kind {spec.kind!r}; choose one of {', '.join(KINDS)}.")
     if spec.min_frequency < 1:
         raise UserError("Minimum frequency must be at least 1.")
-    if spec.vocab_size > 1_000_000:
-        raise UserError("A vocab size above 1,000,000 is more than any real model uses; choose a smaller one.")
+    if spec.vocab_size > MAX_VOCAB_SIZE:
+        raise UserError(f"A vocab size above {MAX_VOCAB_SIZE:,} is more than any real model uses; choose a smaller one.")
     least = minimum_vocab_size(spec, stats)
     if spec.vocab_size < least:
         if spec.kind == "bpe":
@@ -284,6 +285,7 @@ class TokenPiece:
     end: int
     special: bool = False
     partial: bool = False  # covers part of a character (byte-level BPE splits multi-byte characters)
+    unknown: bool = False  # the unknown token ([UNK], <unk>) standing for text the vocabulary lacks
 
 
 @dataclass
@@ -294,6 +296,23 @@ class LoadedTokenizer:
     name: str = "tokenizer"
     spec: Optional[TokenizerSpec] = None
     path: Optional[Path] = None
+    turned_off: tuple[str, ...] = ()  # settings of the file that were switched off, in words
+
+    def __post_init__(self) -> None:
+        # A tokenizer.json made for a classifier (BERT's) pads every text to a fixed length and
+        # cuts longer ones. The app does its own cutting (the context window), and padding would
+        # fill training data, prompts and counts with [PAD]: both are switched off here, where
+        # every tokenizer in the app is made, whether trained, opened or read from a checkpoint.
+        notes = list(self.turned_off)
+        padding, truncation = self.tokenizer.padding, self.tokenizer.truncation
+        if padding is not None:
+            to = f"to {padding['length']} tokens" if padding.get("length") else "to the longest text"
+            notes.append(f"padding {to} with {padding.get('pad_token', '[PAD]')}")
+            self.tokenizer.no_padding()
+        if truncation is not None:
+            notes.append(f"truncation at {truncation['max_length']} tokens")
+            self.tokenizer.no_truncation()
+        self.turned_off = tuple(notes)
 
     @cached_property
     def description(self) -> dict:
@@ -324,6 +343,15 @@ class LoadedTokenizer:
     @cached_property
     def special_tokens(self) -> frozenset[str]:
         return frozenset(t["content"] for t in self.description.get("added_tokens", []) if t.get("special"))
+
+    @cached_property
+    def unk_id(self) -> Optional[int]:
+        """The id of the unknown token, which stands for text the vocabulary cannot write."""
+        model = self.description.get("model", {})
+        if model.get("type") == "Unigram":
+            return model.get("unk_id")
+        unk = model.get("unk_token")
+        return self.tokenizer.token_to_id(unk) if unk else None
 
     @property
     def kind_label(self) -> str:
@@ -358,11 +386,19 @@ class LoadedTokenizer:
             # shares no span with its neighbours yet still ends inside a character.
             cut_character = self.is_byte_level and not _is_complete_utf8(raw)
             partial = not special and start != end and (shares_span or cut_character)
+            # (Unigram names its unknown token by the text it replaces; "[UNK]" typed is not unknown.)
+            unknown = (tid == self.unk_id and start != end
+                       and not (token in self.special_tokens and text[start:end] == token))
             pieces.append(TokenPiece(
                 index=i, id=tid, token=token, text="" if special else text[start:end],
-                raw=raw, start=start, end=end, special=special, partial=partial))
+                raw=raw, start=start, end=end, special=special, partial=partial, unknown=unknown))
             prev_span = (start, end)
         return pieces
+
+    def token_starts(self, text: str) -> list[int]:
+        """Where each token of ``text`` begins (character offsets), as generation encodes it:
+        without the tokens a template adds around a text (BERT's [CLS] and [SEP])."""
+        return [start for start, _ in self.tokenizer.encode(text, add_special_tokens=False).offsets]
 
     def encode_ids(self, texts: list[str]) -> list[list[int]]:
         """Fast batch encoding (no per-token detail), for corpora."""
@@ -449,12 +485,31 @@ def open_tokenizer(path: Path | str) -> LoadedTokenizer:
         raise UserError(f"{path.name} could not be opened as a tokenizer: {e}.") from e
     if tok.get_vocab_size(with_added_tokens=True) == 0:
         raise UserError(f"{path.name} describes a tokenizer with an empty vocabulary: it has no tokens to use.")
+    _check_ids(tok, path.name)
     try:
         tok.encode("Hello, world! 123")
     except Exception as e:  # e.g. no unknown token for text outside the vocabulary
         raise UserError(f"{path.name} opened, but it cannot encode ordinary text: {e}.") from e
     name = path.parent.name + "/" + path.name if path.name == "tokenizer.json" else path.stem
     return LoadedTokenizer(tok, name=name, path=path)
+
+
+def _check_ids(tok: Tokenizer, name: str) -> None:
+    """Refuse ids that would size an absurd embedding table: a model needs a row for every
+    id up to the largest, so one stray id of 50,000,000 would ask for 50 million rows."""
+    vocab = tok.get_vocab(with_added_tokens=True)
+    entries, size = len(vocab), max(vocab.values()) + 1
+    if size > MAX_VOCAB_SIZE:
+        raise UserError(
+            f"{name} has {entries:,} tokens but its largest id is {size - 1:,}: a model would need "
+            f"{size:,} embedding rows, more than the {MAX_VOCAB_SIZE:,} this app allows. "
+            "The file is damaged or not meant for a model; renumber its ids from 0.")
+    # A few unused ids are normal (a vocabulary padded by hand); most of the table unused is not.
+    if size - entries > max(1000, entries):
+        raise UserError(
+            f"{name} has {entries:,} tokens but its largest id is {size - 1:,}: {size - entries:,} ids "
+            "would be unused rows in the model. The file is damaged or its ids are not numbered from 0; "
+            "renumber them.")
 
 
 # --------------------------------------------------------------------------- comparing

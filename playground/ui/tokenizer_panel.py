@@ -562,7 +562,9 @@ class TokenizerPanel(QWidget):
             self.session.error(str(e))
             return None
         self.session.add_tokenizer(tok)
-        self.session.info(f"Opened {tok.name}: {tok.kind_label}, {tok.vocab_size:,} tokens.")
+        off = (f" Its {' and '.join(tok.turned_off)} are turned off: the app cuts text to the model's context itself."
+               if tok.turned_off else "")
+        self.session.info(f"Opened {tok.name}: {tok.kind_label}, {tok.vocab_size:,} tokens.{off}")
         return tok
 
     def _choose_save_file(self) -> None:
@@ -604,8 +606,10 @@ class TokenizerPanel(QWidget):
             return
         self.token_view.set_tokens(text, pieces)
         per = len(text) / len(pieces) if pieces else 0.0
+        unknown = sum(p.unknown for p in pieces)
+        lost = f" &nbsp;·&nbsp; <b style='color:#b3261e'>{unknown:,} unknown</b>" if unknown else ""
         self.counts.setText(f"<b>{len(pieces):,}</b> tokens &nbsp;·&nbsp; <b>{len(text):,}</b> characters"
-                            f" &nbsp;·&nbsp; <b>{per:.2f}</b> characters per token"
+                            f" &nbsp;·&nbsp; <b>{per:.2f}</b> characters per token{lost}"
                             f" &nbsp;·&nbsp; <span style='color:#555'>{tok.name}</span>")
         self.ids.setPlainText(", ".join(str(p.id) for p in pieces))
         self._push_text_to_compare()

@@ -215,3 +215,31 @@ def test_trained_tokenizers_are_kept_for_the_next_session(qtbot, panel, session)
     assert tok.name in names
     restored = later.tokenizers[names.index(tok.name)]
     assert [p.id for p in restored.encode("The cat sat.")] == [p.id for p in tok.encode("The cat sat.")]
+
+
+def test_opened_padded_tokenizer_says_what_was_turned_off_and_marks_unknown_tokens(qtbot, panel, tmp_path):
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
+    from PySide6.QtGui import QTextCursor
+    vocab = {"[PAD]": 0, "[UNK]": 1, "the": 2, "cat": 3, "sat": 4}
+    tok = Tokenizer(models.WordPiece(vocab, unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.add_special_tokens(["[PAD]", "[UNK]"])
+    tok.enable_padding(length=64, pad_id=0, pad_token="[PAD]")
+    tok.enable_truncation(64)
+    path = tmp_path / "tokenizer.json"
+    tok.save(str(path))
+    messages = []
+    panel.session.message.connect(lambda *args: messages.append(args))
+    panel.open_tokenizer_file(path)
+    assert any("padding to 64 tokens with [PAD] and truncation at 64 tokens are turned off" in str(m)
+               for m in messages), messages
+    panel.input.setPlainText("The dog sat")
+    qtbot.waitUntil(lambda: [p.token for p in panel.token_view.pieces] == ["the", "[UNK]", "sat"])
+    assert "1 unknown" in panel.counts.text()
+    view = panel.token_view
+    cursor = QTextCursor(view.document())
+    cursor.setPosition(len("The ") + 1)
+    assert cursor.charFormat().fontStrikeOut()  # "dog" drawn as lost text
+    cursor.setPosition(1)
+    assert not cursor.charFormat().fontStrikeOut()
