@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 from typing import Optional
 
-from playground.core.estimates import human_duration
 from playground.core.progress import CancelToken, Progress, UserError
 
 
@@ -105,6 +104,7 @@ def train_command(args: argparse.Namespace) -> int:
     from playground.core.checkpoints import load_checkpoint, new_run_dir
     from playground.core.config import ModelConfig
     from playground.core.data import encode_corpus, split_tokens
+    from playground.core.estimates import human_duration  # here: `playground tokenizer train` needs none of it
     from playground.core.tokenization import open_tokenizer
     from playground.core.training import EvalRecord, SampleRecord, StepRecord, StoppedRecord, TrainConfig, TrainingRun
 

@@ -47,6 +47,9 @@ DEFAULT_SPECIAL_TOKENS: dict[str, tuple[str, ...]] = {
     "wordlevel": ("[UNK]",),
     "char": ("[UNK]",),
 }
+# Markers that corpora hold on purpose (TinyStories separates stories with <|endoftext|>,
+# WikiText writes rare words as <unk>): finding one in the text is not a mistake.
+KNOWN_MARKERS = frozenset(t for tokens in DEFAULT_SPECIAL_TOKENS.values() for t in tokens)
 UNK_TOKEN = {"wordpiece": "[UNK]", "unigram": "<unk>", "wordlevel": "[UNK]", "char": "[UNK]"}
 BYTE_ALPHABET = 256
 MAX_VOCAB_SIZE = 1_000_000  # more than any real model uses; the embedding table grows with it
@@ -199,22 +202,68 @@ def split_lines(text: str, size: int) -> Iterator[str]:
         start = end
 
 
+class SpecialTokensInText(UserError):
+    """Special tokens that occur in the corpus as ordinary text.
+
+    A special token is never split and decoding leaves it out, so a special
+    token "the" would make every "the" vanish from what the model writes.
+    The usual markers (:data:`KNOWN_MARKERS`) are not counted: a corpus that
+    holds them holds them on purpose. Another marker placed in the text on
+    purpose is the one good reason to go on (``allow_special_in_text``).
+    """
+
+    def __init__(self, found: dict[str, int]) -> None:
+        self.found = found  # token -> occurrences in the part of the corpus read so far
+        names = [f"“{token}”" for token in found]
+        names = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+        super().__init__(
+            f"The special token{'s' if len(found) > 1 else ''} {names} occur{'' if len(found) > 1 else 's'} in "
+            f"the corpus as ordinary text. A special token is never split and decoding leaves it out, so every "
+            f"{names} would vanish from what the model writes. Choose special tokens that do not occur in the "
+            "text, such as <|endoftext|>.")
+
+
+class _SpecialTokenFinder:
+    """Finds special tokens in streamed chunks, including one that spans two chunks."""
+
+    def __init__(self, specials: Iterable[str]) -> None:
+        self.specials = [s for s in specials if s and s not in KNOWN_MARKERS]
+        self.carry = ""
+        self.keep = max((len(s) for s in self.specials), default=1) - 1
+
+    def check(self, chunk: str) -> None:
+        text = self.carry + chunk
+        # The carry is shorter than any special token, so nothing is counted twice.
+        found = {s: text.count(s) for s in self.specials if s in text}
+        if found:
+            raise SpecialTokensInText(found)
+        self.carry = text[len(text) - self.keep:] if self.keep else ""
+
+
 def train_in_process(
     corpus: Corpus,
     spec: TokenizerSpec,
     progress: ProgressFn = no_progress,
     cancel: Optional[CancelToken] = None,
+    allow_special_in_text: bool = False,
 ) -> Tokenizer:
     """Train in this process. Cancel is obeyed while the corpus is read, not
-    during the final merge computation (use :func:`train_tokenizer` for that)."""
+    during the final merge computation (use :func:`train_tokenizer` for that).
+
+    Raises :class:`SpecialTokensInText` when a special token occurs in the
+    corpus, unless ``allow_special_in_text``; the check rides on the one read
+    of the corpus, so it costs no extra pass."""
     check_spec(spec)
     tok, trainer = build_tokenizer(spec)
     total = max(1, corpus.size_bytes)
     seen = 0
+    finder = None if allow_special_in_text else _SpecialTokenFinder(_unk_first(spec.kind, spec.special_tokens))
 
     def chunks():
         nonlocal seen
         for chunk in corpus.iter_text(cancel):
+            if finder is not None and finder.specials:
+                finder.check(chunk)
             seen += len(chunk)
             progress(Progress(0.9 * min(1.0, seen / total), f"Counting words: {seen / 1e6:.1f} MB read"))
             # The library counts words in parallel, one piece per item: ~64 KB
@@ -244,12 +293,13 @@ def train_tokenizer(
     progress: ProgressFn = no_progress,
     cancel: Optional[CancelToken] = None,
     stats: Optional[CorpusStats] = None,
+    allow_special_in_text: bool = False,
 ) -> "LoadedTokenizer":
     """Train in a worker process that Cancel can stop at any moment."""
     from playground.core.tokenizer_worker import run_in_worker
 
     check_spec(spec, stats)
-    tok_json = run_in_worker(corpus, spec, progress, cancel)
+    tok_json = run_in_worker(corpus, spec, progress, cancel, allow_special_in_text)
     return LoadedTokenizer(Tokenizer.from_str(tok_json), name=spec.label, spec=spec)
 
 
@@ -442,6 +492,31 @@ class LoadedTokenizer:
             tmp.unlink(missing_ok=True)
             raise UserError(f"Could not save the tokenizer to {path}: {e.strerror or e}.") from e
         self.path = path
+
+
+def check_output_path(out: Path, inputs: Iterable[Path] = (), overwrite: bool = False) -> Path:
+    """Refuse a place to save a tokenizer that would destroy something: one of the
+    ``inputs`` (the corpus), a folder, or (unless ``overwrite``) an existing file.
+    Returns ``out`` made absolute."""
+    out = Path(out).expanduser().resolve()
+    for source in inputs:
+        if _same_file(out, Path(source)):
+            raise UserError(f"{out} is the corpus the tokenizer learns from: saving there would replace your "
+                            "text with JSON. Choose another file name.")
+    if out.is_dir():
+        raise UserError(f"{out} is a folder: give the file to save, such as {out / 'tokenizer.json'}.")
+    if out.exists() and not overwrite:
+        raise UserError(f"{out} already exists. Choose another file name, or replace it with --overwrite.")
+    if not out.parent.is_dir():
+        raise UserError(f"Could not save the tokenizer to {out}: the folder {out.parent} does not exist.")
+    return out
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and a.samefile(b)
+    except OSError:
+        return a == b.resolve()
 
 
 def _is_complete_utf8(raw: bytes) -> bool:
