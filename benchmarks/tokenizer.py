@@ -1,23 +1,21 @@
 """Benchmark: the app's tokenizer paths against direct ``tokenizers`` calls.
 
-For byte-level BPE at a few vocab sizes, on the built-in corpus, it measures
+On the built-in corpus, for byte-level BPE at a few vocab sizes, it measures
 
-* training: ``train_tokenizer`` (the app's path: a pre-started worker process
-  reads the corpus file, trains, and sends the tokenizer back as JSON) against
-  ``Tokenizer.train_from_iterator`` in this process on the same text already
-  in memory, with the identical tokenizer and trainer (``build_tokenizer``);
-* encoding: ``LoadedTokenizer.encode_ids`` over the corpus lines against
-  ``Tokenizer.encode_batch(lines, add_special_tokens=False)`` on the same
-  tokenizer and lines, in MB/s (the direct call's result is released inside
-  the timing, as ``encode_ids`` releases its Encodings).
+* training, as whole processes: ``python -m playground tokenizer train --corpus
+  default ...`` against a ``python -c`` script that reads the same corpus and
+  trains the same tokenizer with ``tokenizers`` alone (nothing of the app is
+  imported), feeding the trainer the same ~64 KB line-aligned pieces the app
+  does, so both must learn identical merges. Each process writes its
+  tokenizer.json; the wall time from start to exit is what a person waits for;
+* encoding, in this process: ``LoadedTokenizer.encode_ids`` over the corpus
+  lines against the library call it wraps,
+  ``Tokenizer.encode_batch_fast(lines, add_special_tokens=False)`` and reading
+  each Encoding's ids, on the same tokenizer and lines.
 
-Both training paths must learn the same merges: the direct call iterates over
-the same line-aligned ~64 KB pieces the worker feeds the trainer (``--direct-input lines``
-uses ``splitlines`` instead, which pre-tokenizes whitespace after a newline
-differently and so learns slightly different merges).
-
-Repeats are interleaved (app, direct, app, direct, ...) so that both paths see
-the same machine state; the table shows medians. Run from the repository root:
+Repeats are interleaved (app, direct, app, direct, ...) so that both see the
+same machine state; the tables show medians and ratios measured in this run.
+Run from the repository root:
 
     python benchmarks/tokenizer.py [--repeats N] [--sizes 1000,4000,16000]
 """
@@ -28,215 +26,187 @@ import argparse
 import json
 import os
 import platform
+import resource
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import Callable
 
 import tokenizers
 
 from machine_load import OtherLoad  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
-from playground.core.corpus import default_corpus, scan_corpus
-from playground.core.progress import CancelToken, Progress
-from playground.core.tokenization import (TRAIN_PIECE_CHARS, LoadedTokenizer, build_tokenizer, spec_for_kind,
-                                          split_lines, train_tokenizer)
-from playground.core.tokenizer_worker import prestart_worker, shutdown_workers
 
-TARGET = 1.1  # the app's path may take at most this many times the direct call
+ROOT = Path(__file__).resolve().parents[1]
+TRAIN_TARGET = 1.2   # the command line may take at most this many times the direct script
+ENCODE_TARGET = 1.1  # encode_ids may take at most this many times the library call it wraps
 MIN_FREQUENCY = 2
 
+# The direct script: tokenizers alone, set up as build_tokenizer("bpe") does, fed the same pieces
+# as the app's trainer: the corpus decoded in line-aligned 1 MiB chunks (read_text_chunks), each cut
+# into ~64 KB line-aligned pieces (split_lines). Other pieces would split whitespace after a line
+# break differently and learn slightly different merges.
+DIRECT = """
+import codecs, gzip, sys
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+corpus, vocab, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+tok = Tokenizer(models.BPE())
+tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+tok.decoder = decoders.ByteLevel()
+trainer = trainers.BpeTrainer(vocab_size=vocab, min_frequency=2, special_tokens=["<|endoftext|>"],
+                              initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+def chunks():
+    decoder, carry = codecs.getincrementaldecoder("utf-8")(), ""
+    with gzip.open(corpus) as f:
+        raw = f.read(4)
+        while True:
+            raw += f.read(1 << 20)
+            text, final, raw = carry + decoder.decode(raw, final=not raw), not raw, b""
+            if final:
+                yield from [text] if text else []
+                return
+            cut = text.rfind("\\n") + 1
+            yield text[:cut]
+            carry = text[cut:]
+def pieces(size=64 * 1024):
+    for text in chunks():
+        start = 0
+        while start < len(text):
+            end = start + size
+            if end < len(text):
+                cut = text.rfind("\\n", start, end) + 1
+                end = cut if cut > start else end
+            yield text[start:end]
+            start = end
+tok.train_from_iterator(pieces(), trainer)
+tok.save(out)
+"""
 
-def throttled_progress(interval_s: float = 1 / 30) -> Callable[[Progress], None]:
-    """A progress callback that does as little as the app's (``Job._report``): keep
-    the latest report and pass one on at most ~30 times a second (here: to nowhere)."""
-    state = {"last": 0.0, "pending": None}
 
-    def report(p: Progress) -> None:
-        now = time.monotonic()
-        if now - state["last"] >= interval_s:
-            state["last"] = now
-            state["pending"] = None
-        else:
-            state["pending"] = p
+class OtherLoadWithChildren(OtherLoad):
+    """Counts the CPU time of this process's finished children (the timed processes) as its own."""
 
-    return report
+    @staticmethod
+    def _sample():
+        sample = OtherLoad._sample()
+        if sample is None:
+            return None
+        times = os.times()
+        children = round((times.children_user + times.children_system) * os.sysconf("SC_CLK_TCK"))
+        return sample[0], sample[1] + children
 
 
-def timed(fn: Callable[[], object]) -> tuple[float, object]:
+def timed_process(command: list[str]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of a whole process. The CPU time, user and system summed
+    over its threads, moves less than the wall time when other processes share the machine."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    # Bytecode is cached as an installed app's is: without .pyc files every run would
+    # compile the app's modules again (~80 ms), which no user pays.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    value = fn()
-    return time.perf_counter() - start, value
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if result.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{result.stderr}")
+    return seconds, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def model_of(tok: tokenizers.Tokenizer) -> dict:
-    return json.loads(tok.to_str())["model"]
+def timed(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def merges_of(path: Path) -> list:
+    return json.loads(path.read_text(encoding="utf-8"))["model"]["merges"]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=3, help="timed repeats per path and size (default 3)")
+    parser.add_argument("--repeats", type=int, default=5, help="timed repeats per path and size (default 5)")
     parser.add_argument("--sizes", default="1000,4000,16000", help="comma-separated BPE vocab sizes")
-    parser.add_argument("--direct-input", choices=("chunks", "lines"), default="chunks",
-                        help="what the direct training call iterates over: 'chunks' (default) is the "
-                             "same ~64 KB line-aligned pieces the worker feeds the trainer, so the merges must be "
-                             "identical; 'lines' is corpus.read_text().splitlines(keepends=True), which "
-                             "pre-tokenizes whitespace at line starts differently and so learns "
-                             "slightly different merges")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     repeats = max(1, args.repeats)
 
-    # What the app does at launch, before anyone trains.
-    prestart_worker()
-    try:
-        return run(sizes, repeats, args.direct_input)
-    finally:
-        shutdown_workers()
+    from playground.core.corpus import default_corpus_path
 
-
-def run(sizes: list[int], repeats: int, direct_input: str) -> int:
-    corpus = default_corpus()
-    stats = scan_corpus(corpus)  # the app scans when the corpus is opened, before training
-    text = corpus.read_text()
-    lines = text.splitlines(keepends=True)
-    # The same ~64 KB line-aligned pieces the worker feeds the trainer.
-    train_items = ([piece for chunk in corpus.iter_text() for piece in split_lines(chunk, TRAIN_PIECE_CHARS)]
-                   if direct_input == "chunks" else lines)
-    corpus_mb = len(text.encode("utf-8")) / 1e6
-
-    print("# Tokenizer benchmark: app path vs direct `tokenizers` calls\n")
+    corpus = default_corpus_path()
+    python = sys.executable
+    print("# Tokenizer benchmark: the app against direct `tokenizers` calls\n")
     print(f"- machine: {os.cpu_count()} CPUs, Python {platform.python_version()}, "
           f"tokenizers {tokenizers.__version__}, {platform.system()} {platform.machine()}")
-    print(f"- corpus: {corpus.name}, {corpus_mb:.2f} MB, {len(lines):,} lines; direct training input: "
-          f"{len(train_items):,} {direct_input}")
-    print(f"- byte-level BPE, min_frequency {MIN_FREQUENCY}; median of {repeats} interleaved repeats")
-    print(f"- TOKENIZERS_PARALLELISM={os.environ.get('TOKENIZERS_PARALLELISM', '(unset)')}, "
-          f"RAYON_NUM_THREADS={os.environ.get('RAYON_NUM_THREADS', '(unset)')}\n", flush=True)
+    print(f"- corpus: {corpus.name}; byte-level BPE, min_frequency {MIN_FREQUENCY}; "
+          f"median of {repeats} interleaved repeats")
+    print(f"- app: {Path(python).name} -m playground tokenizer train --corpus default --vocab-size N --out F "
+          f"--overwrite\n- direct: {Path(python).name} -c '<tokenizers alone>' (see DIRECT in this file)\n",
+          flush=True)
 
-    # Warm-up (not timed): makes sure the pre-started worker has finished importing,
-    # and warms the page cache and allocators of both processes.
-    warm = spec_for_kind("bpe", vocab_size=sizes[0], min_frequency=MIN_FREQUENCY)
-    train_tokenizer(corpus, warm, throttled_progress(), CancelToken(), stats)
-    tok, trainer = build_tokenizer(warm)
-    tok.train_from_iterator(train_items, trainer)
-
-    rows, checks, breakdowns = [], [], []
-    load = OtherLoad()
-    for size in sizes:
-        spec = spec_for_kind("bpe", vocab_size=size, min_frequency=MIN_FREQUENCY)
-        app_train, direct_train = [], []
-        app_tok: LoadedTokenizer | None = None
-        direct_tok: tokenizers.Tokenizer | None = None
-        for _ in range(repeats):
-            t, app_tok = timed(lambda: train_tokenizer(corpus, spec, throttled_progress(), CancelToken(), stats))
-            app_train.append(t)
-            tok, trainer = build_tokenizer(spec)
-            t, _ = timed(lambda: tok.train_from_iterator(train_items, trainer))
-            direct_train.append(t)
-            direct_tok = tok
-        assert app_tok is not None and direct_tok is not None
-
-        # Same result? Vocabulary size, and the merges and vocabulary themselves.
-        app_model, direct_model = model_of(app_tok.tokenizer), model_of(direct_tok)
-        checks.append((size, app_tok.vocab_size, direct_tok.get_vocab_size(),
-                       app_model["merges"] == direct_model["merges"], app_model["vocab"] == direct_model["vocab"],
-                       len(app_model["merges"])))
-
-        # Encoding, on the tokenizer the app trained: the app's call vs the library's.
-        # The direct call's Encodings are released inside the timing (len() keeps only a
-        # count), as they are inside encode_ids; otherwise freeing 57k Encoding objects
-        # (~0.08 s here) would be charged to the app alone.
-        lib = app_tok.tokenizer
-        app_enc, direct_enc, fast_enc = [], [], []
-        for _ in range(repeats):
-            t, _ = timed(lambda: app_tok.encode_ids(lines))
-            app_enc.append(t)
-            t, _ = timed(lambda: len(lib.encode_batch(lines, add_special_tokens=False)))
-            direct_enc.append(t)
-            if hasattr(lib, "encode_batch_fast"):  # tokenizers >= 0.20: no offsets tracked
-                t, _ = timed(lambda: [e.ids for e in lib.encode_batch_fast(lines, add_special_tokens=False)])
-                fast_enc.append(t)
-
-        b = app_path_breakdown(corpus, lib, lines, repeats)
-        b["fast_mbs"] = corpus_mb / statistics.median(fast_enc) if fast_enc else float("nan")
-        breakdowns.append((size, b))
-        a_tr, d_tr = statistics.median(app_train), statistics.median(direct_train)
-        a_en, d_en = statistics.median(app_enc), statistics.median(direct_enc)
-        rows.append((size, a_tr, d_tr, a_en, d_en))
-        print(f"vocab {size:,}: train app {[round(x, 3) for x in app_train]} s, "
-              f"direct {[round(x, 3) for x in direct_train]} s; encode app {[round(x, 3) for x in app_enc]} s, "
-              f"direct {[round(x, 3) for x in direct_enc]} s", file=sys.stderr, flush=True)
-
+    rows, same = [], []
+    load = OtherLoadWithChildren()
+    with tempfile.TemporaryDirectory() as tmp:
+        app_out, direct_out = Path(tmp) / "app.json", Path(tmp) / "direct.json"
+        app_cmd = lambda n: [python, "-m", "playground", "tokenizer", "train", "--corpus", "default",  # noqa: E731
+                             "--vocab-size", str(n), "--out", str(app_out), "--overwrite"]
+        direct_cmd = lambda n: [python, "-c", DIRECT, str(corpus), str(n), str(direct_out)]  # noqa: E731
+        timed_process(app_cmd(sizes[0]))     # warm-up, not timed: page cache, .pyc files
+        timed_process(direct_cmd(sizes[0]))
+        for size in sizes:
+            app, direct = [], []
+            for _ in range(repeats):
+                app.append(timed_process(app_cmd(size)))
+                direct.append(timed_process(direct_cmd(size)))
+            same.append((size, merges_of(app_out) == merges_of(direct_out), len(merges_of(app_out))))
+            rows.append((size, *(statistics.median(x[i] for x in runs) for runs in (app, direct) for i in (0, 1))))
+            print(f"vocab {size:,}: app {[round(x, 3) for x, _ in app]} s, "
+                  f"direct {[round(x, 3) for x, _ in direct]} s", file=sys.stderr, flush=True)
+        encode_rows = measure_encoding(app_out if sizes else None, repeats)
     other_load = load.report()
-    print("| vocab | app train s | direct train s | train ratio (app/direct) "
-          "| app encode MB/s | direct encode MB/s | encode ratio (app time/direct time) |")
+
+    print("Training, whole processes (start to exit):\n")
+    print("| vocab | app s | direct s | ratio (app/direct) | app CPU s | direct CPU s | CPU ratio |")
     print("|---:|---:|---:|---:|---:|---:|---:|")
-    misses = []
-    for size, a_tr, d_tr, a_en, d_en in rows:
-        tr_ratio, en_ratio = a_tr / d_tr, a_en / d_en
-        if tr_ratio > TARGET:
-            misses.append(f"train {size:,}")
-        if en_ratio > TARGET:
-            misses.append(f"encode {size:,}")
-        print(f"| {size:,} | {a_tr:.3f} | {d_tr:.3f} | {tr_ratio:.2f} {mark(tr_ratio)} "
-              f"| {corpus_mb / a_en:.2f} | {corpus_mb / d_en:.2f} | {en_ratio:.2f} {mark(en_ratio)} |")
-    print(f"\ntarget: app path at most {TARGET} x the direct call"
-          + (f" — missed: {', '.join(misses)}" if misses else " — met everywhere"))
+    for size, a, a_cpu, d, d_cpu in rows:
+        print(f"| {size:,} | {a:.3f} | {d:.3f} | {a / d:.2f} {mark(a / d, TRAIN_TARGET)} "
+              f"| {a_cpu:.3f} | {d_cpu:.3f} | {a_cpu / d_cpu:.2f} |")
+    print(f"\nEncoding the corpus lines with the last tokenizer trained (vocab {sizes[-1]:,}), in this process:\n")
+    print("| call | MB/s | s | ratio (to encode_batch_fast) |")
+    print("|---|---:|---:|---:|")
+    for name, mbs, seconds, ratio in encode_rows:
+        print(f"| {name} | {mbs:.2f} | {seconds:.3f} | {ratio:.2f} {mark(ratio, ENCODE_TARGET)} |")
+    print(f"\ntargets: training at most {TRAIN_TARGET} x, encoding at most {ENCODE_TARGET} x the direct call")
     print(other_load)
-
-    print("\nSame result from both training paths:")
-    all_same = True
-    for size, app_n, direct_n, same_merges, same_vocab, n_merges in checks:
-        all_same &= app_n == direct_n and same_merges and same_vocab
-        print(f"- vocab {size:,}: vocab size app {app_n:,} / direct {direct_n:,} "
-              f"({'same' if app_n == direct_n else 'DIFFERENT'}); {n_merges:,} merges "
-              f"{'identical' if same_merges else 'DIFFERENT'}; vocabulary "
-              f"{'identical' if same_vocab else 'DIFFERENT'}")
-    if direct_input == "lines" and not all_same:
-        print("  (expected with --direct-input lines: a line boundary splits whitespace such as "
-              "'\\n    ' differently from the worker's ~1 MB chunks, so the counts and merges differ slightly)")
-
-    print("\nWhere the app path's extra time goes (steps timed in this process, medians):")
-    print("| vocab | read corpus file s | tokenizer.to_str s | JSON reply dumps+loads s "
-          "| JSON KB (tokenizer / reply) | Tokenizer.from_str s | encode: ids to lists s "
-          "| encode: free Encodings s | encode_batch_fast + ids MB/s |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for size, b in breakdowns:
-        print(f"| {size:,} | {b['read']:.3f} | {b['to_str']:.3f} | {b['json']:.3f} "
-              f"| {b['tok_kb']:.0f} / {b['json_kb']:.0f} | {b['from_str']:.3f} | {b['ids']:.3f} "
-              f"| {b['free']:.3f} | {b['fast_mbs']:.2f} |")
-    # Different merges from identical input would mean the app trains something else.
-    return 0 if all_same or direct_input == "lines" else 1
+    print("\nSame result from both training processes:")
+    for size, identical, n in same:
+        print(f"- vocab {size:,}: {n:,} merges, {'identical' if identical else 'DIFFERENT'}")
+    return 0 if all(identical for _, identical, _ in same) else 1
 
 
-def app_path_breakdown(corpus, tok: tokenizers.Tokenizer, lines: list[str], repeats: int) -> dict:
-    """Time the steps the app's path adds around the library's own work (medians)."""
-    def med(fn: Callable[[], object]) -> float:
-        return statistics.median(timed(fn)[0] for _ in range(repeats))
+def measure_encoding(tokenizer_json: Path, repeats: int) -> list[tuple[str, float, float, float]]:
+    from playground.core.corpus import default_corpus
+    from playground.core.tokenization import open_tokenizer
 
-    tok_json = tok.to_str()
-    reply = json.dumps({"result": tok_json})  # what the worker writes to the pipe
-    out = {
-        "read": med(lambda: list(corpus.iter_text())),
-        "to_str": med(tok.to_str),
-        "json": med(lambda: json.loads(json.dumps({"result": tok_json}))),
-        "tok_kb": len(tok_json.encode("utf-8")) / 1e3,
-        "json_kb": len(reply) / 1e3,
-        "from_str": med(lambda: tokenizers.Tokenizer.from_str(tok_json)),
-    }
-    ids, free = [], []
+    tok = open_tokenizer(tokenizer_json)
+    lib = tok.tokenizer
+    text = default_corpus().read_text()
+    lines = text.splitlines(keepends=True)
+    mb = len(text.encode("utf-8")) / 1e6
+    app, direct = [], []
+    tok.encode_ids(lines)  # warm-up
     for _ in range(repeats):
-        encs = tok.encode_batch(lines, add_special_tokens=False)
-        ids.append(timed(lambda: [e.ids for e in encs])[0])
-        start = time.perf_counter()
-        del encs
-        free.append(time.perf_counter() - start)
-    out["ids"], out["free"] = statistics.median(ids), statistics.median(free)
-    return out
+        app.append(timed(lambda: tok.encode_ids(lines)))
+        direct.append(timed(lambda: [e.ids for e in lib.encode_batch_fast(lines, add_special_tokens=False)]))
+    a, d = statistics.median(app), statistics.median(direct)
+    return [("LoadedTokenizer.encode_ids(lines)", mb / a, a, a / d),
+            ("[e.ids for e in Tokenizer.encode_batch_fast(lines, add_special_tokens=False)]", mb / d, d, 1.0)]
 
 
-def mark(ratio: float) -> str:
-    return "✓" if ratio <= TARGET else "✗"
+def mark(ratio: float, target: float) -> str:
+    return "✓" if ratio <= target else "✗"
 
 
 if __name__ == "__main__":

@@ -38,7 +38,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--special-tokens", default=None,
                        help="comma-separated; the default suits the kind")
     train.add_argument("--lowercase", action="store_true")
+    train.add_argument("--allow-special-in-text", action="store_true",
+                       help="train even when a special token occurs in the corpus as ordinary text "
+                            "(a marker the corpus holds on purpose)")
     train.add_argument("--out", type=Path, required=True, metavar="FILE.json")
+    train.add_argument("--overwrite", action="store_true", help="replace --out if it already exists")
 
     encode = tok_commands.add_parser("encode", help="print the ids and tokens of a text as JSON")
     encode.add_argument("--tokenizer", type=Path, required=True, metavar="FILE.json")
@@ -68,29 +72,67 @@ def _progress_printer():
 
 def tokenizer_train(args) -> int:
     from playground.core.corpus import corpus_from_paths, default_corpus, scan_corpus
-    from playground.core.tokenization import spec_for_kind, train_tokenizer
-    from playground.core.tokenizer_worker import shutdown_workers
+    from playground.core.tokenization import (LoadedTokenizer, SpecialTokensInText, check_output_path, check_spec,
+                                              spec_for_kind)
 
-    corpus = default_corpus() if args.corpus == ["default"] else corpus_from_paths(args.corpus)
-    stats = scan_corpus(corpus)
+    # Every path is made absolute here, before anything else reads it.
+    corpus = (default_corpus() if args.corpus == ["default"]
+              else corpus_from_paths([Path(p).expanduser().resolve() for p in args.corpus]))
+    out = check_output_path(args.out, corpus.files, args.overwrite)
     spec = spec_for_kind(args.kind, vocab_size=args.vocab_size, min_frequency=args.min_frequency,
                          lowercase=args.lowercase)
     if args.special_tokens is not None:
         from dataclasses import replace
         spec = replace(spec, special_tokens=tuple(s.strip() for s in args.special_tokens.split(",") if s.strip()))
+    check_spec(spec)  # before the corpus is read: a bad size needs no scan to be refused
+    stats = scan_corpus(corpus)
+    check_spec(spec, stats)
     print(f"Corpus {corpus.name}: {stats.characters:,} characters, {stats.distinct_characters} distinct",
           file=sys.stderr)
     for warning in stats.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     started = time.monotonic()
     try:
-        tok = train_tokenizer(corpus, spec, _progress_printer(), stats=stats)
-    finally:
-        shutdown_workers()
-    tok.save(args.out)
-    print(f"Trained {spec.label} ({tok.vocab_size:,} tokens) in {time.monotonic() - started:.1f} s -> {args.out}",
+        trained = _train_interruptibly(corpus, spec, args.allow_special_in_text)
+    except SpecialTokensInText as e:
+        raise UserError(f"{e} If the corpus holds them on purpose, train with --allow-special-in-text.") from e
+    tok = LoadedTokenizer(trained, name=spec.label, spec=spec)
+    tok.save(out)
+    print(f"Trained {spec.label} ({tok.vocab_size:,} tokens) in {time.monotonic() - started:.1f} s -> {out}",
           file=sys.stderr)
     return 0
+
+
+def _train_interruptibly(corpus, spec, allow_special_in_text: bool):
+    """Train in this process (no worker to start: a command line pays for nothing it does not use).
+
+    The library's merge phase cannot be interrupted and runs without returning to
+    Python, so it runs on a thread while this one waits: Ctrl+C reaches the waiting
+    thread at once, and the process ends without waiting for the merges."""
+    import os
+    import threading
+
+    from playground.core.tokenization import train_in_process
+
+    result: dict = {}
+
+    def work() -> None:
+        try:
+            result["tokenizer"] = train_in_process(corpus, spec, _progress_printer(), None, allow_special_in_text)
+        except BaseException as e:  # handed to the main thread, which reports it
+            result["error"] = e
+
+    thread = threading.Thread(target=work, name="tokenizer training", daemon=True)
+    thread.start()
+    try:
+        while thread.is_alive():
+            thread.join(0.1)
+    except KeyboardInterrupt:
+        print("cancelled", file=sys.stderr, flush=True)
+        os._exit(130)  # nothing was written yet; a clean exit would wait for the merges
+    if "error" in result:
+        raise result["error"]
+    return result["tokenizer"]
 
 
 def tokenizer_encode(args) -> int:

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Optional
 
 from playground.cli_args import model_dir
-from playground.core.estimates import human_duration
 from playground.core.progress import CancelToken, Progress, UserError
 
 
@@ -137,6 +136,7 @@ def train_command(args: argparse.Namespace) -> int:
     from playground.core.checkpoints import check_new_run_dir, load_checkpoint, new_run_dir
     from playground.core.config import ModelConfig
     from playground.core.data import encode_corpus, split_tokens
+    from playground.core.estimates import human_duration  # here: `playground tokenizer train` needs none of it
     from playground.core.tokenization import open_tokenizer
     from playground.core.training import EvalRecord, SampleRecord, StepRecord, StoppedRecord, TrainConfig, TrainingRun
 

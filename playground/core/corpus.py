@@ -18,8 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Optional
 
-import numpy as np
-
 from playground.core.progress import CancelToken, Progress, ProgressFn, UserError, no_progress
 from playground.paths import resources_dir
 
@@ -269,8 +267,7 @@ def scan_corpus(
     total = max(1, corpus.size_bytes)
     done = 0
     warnings: list[str] = []
-    ascii_counts = np.zeros(128, dtype=np.int64)
-    other_chars: set[str] = set()
+    seen: set[str] = set()
     characters = lines = 0
     last_char = ""
 
@@ -284,9 +281,11 @@ def scan_corpus(
         characters += len(chunk)
         lines += chunk.count("\n")
         if chunk.isascii():
-            ascii_counts[:] += np.bincount(np.frombuffer(chunk.encode("ascii"), np.uint8), minlength=128)
+            import numpy as np  # only here: the built-in corpus is not ASCII, and the command line saves the import
+
+            seen.update(map(chr, np.flatnonzero(np.bincount(np.frombuffer(chunk.encode("ascii"), np.uint8)))))
         else:
-            other_chars.update(chunk)
+            seen.update(chunk)
         last_char = chunk[-1]
 
     for path in corpus.files:
@@ -302,24 +301,18 @@ def scan_corpus(
         count_bytes(len(corpus.text.encode("utf-8")))
     if characters and last_char != "\n":
         lines += 1
-    if characters == 0 or not (corpus.text.strip() or _has_non_space(ascii_counts, other_chars)):
+    if characters == 0 or not (corpus.text.strip() or any(not c.isspace() for c in seen)):
         raise UserError(
             "The corpus is empty: there is no text to learn from. Open a text file or "
             "folder, paste some text, or go back to the built-in corpus."
         )
-    alphabet = {chr(i) for i in np.nonzero(ascii_counts)[0]} | other_chars
     return CorpusStats(
         size_bytes=corpus.size_bytes,
         characters=characters,
         lines=lines,
-        alphabet="".join(sorted(alphabet)),
+        alphabet="".join(sorted(seen)),
         warnings=tuple(warnings),
     )
-
-
-def _has_non_space(ascii_counts: np.ndarray, other: set[str]) -> bool:
-    visible = [i for i in np.nonzero(ascii_counts)[0] if not chr(i).isspace()]
-    return bool(visible) or any(not c.isspace() for c in other)
 
 
 # --------------------------------------------------------------------------- the default corpus

@@ -379,6 +379,7 @@ class PromptFit:
     cut_tokens: int                              # tokens dropped from the left
     cut_parts: list[tuple[PromptPart, bool]]     # (part, wholly cut) for each part that loses text
     cut_chars: int = 0                           # the text before this offset is cut
+    exact: bool = True                           # False: a huge text, only its tail counted; n_tokens is a floor
 
     def message(self) -> str:
         """A sentence saying what the cut removes; "" when the prompt fits."""
@@ -387,7 +388,10 @@ class PromptFit:
         named = [(p, whole) for p, whole in self.cut_parts if p.kind != "separator"]
         removed = [p.label for p, whole in named if whole] + [f"part of {p.label}" for p, whole in named if not whole]
         what = f", which removes {_join(removed)}" if removed else ""
-        first = "the first token is" if self.cut_tokens == 1 else f"the first {self.cut_tokens:,} are"
+        if not self.exact:
+            first = f"all but the last {self.window:,} are"
+        else:
+            first = "the first token is" if self.cut_tokens == 1 else f"the first {self.cut_tokens:,} are"
         kinds = {p.kind for p, _ in named}
         if "query" in kinds:
             advice = "Even the query does not fit: shorten it."
@@ -397,7 +401,8 @@ class PromptFit:
             advice = "Shorten the instruction."
         else:
             advice = ""
-        return (f"The prompt has {self.n_tokens:,} tokens but the model reads {self.window:,}: "
+        more = "" if self.exact else "more than "
+        return (f"The prompt has {more}{self.n_tokens:,} tokens but the model reads {self.window:,}: "
                 f"{first} cut{what}. {advice}").strip()
 
 
@@ -407,20 +412,57 @@ def _join(items: list[str]) -> str:
     return ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def fit_prompt(rendered: RenderedPrompt, token_starts: list[int], window: int) -> PromptFit:
+def fit_prompt(rendered: RenderedPrompt, token_starts: list[int], window: int, exact: bool = True) -> PromptFit:
     """Which parts survive when the model keeps only the LAST ``window`` tokens.
 
     ``token_starts`` holds the character offset at which each token of
-    ``rendered.text`` begins (from the tokenizer's encoding of that text).
+    ``rendered.text`` begins (from the tokenizer's encoding of that text);
+    with ``exact`` False, only those of its last tokens (more than ``window``
+    of them, as :func:`prompt_token_starts` gives for a huge text).
     """
     n = len(token_starts)
     window = max(0, int(window))
     cut = max(0, n - window)
     if cut == 0:
-        return PromptFit(n, window, True, 0, [], 0)
+        return PromptFit(n, window, True, 0, [], 0, exact)
     cut_chars = len(rendered.text) if cut >= n else token_starts[cut]
     cut_parts = [(p, p.end <= cut_chars) for p in rendered.parts if p.start < cut_chars and p.end > p.start]
-    return PromptFit(n, window, False, cut, cut_parts, cut_chars)
+    return PromptFit(n, window, False, cut, cut_parts, cut_chars, exact)
+
+
+TAIL_CHARS_PER_TOKEN = 16       # generous: English averages about 4 characters a token
+TAIL_MIN_CHARS = 4096
+TAIL_DROP_TOKENS = 4            # tokens at the cut may split differently than in the whole text
+COUNT_CHARS_WITHOUT_WINDOW = 256_000
+
+
+def prompt_token_starts(tokenizer, text: str, window: Optional[int]) -> tuple[list[int], bool]:
+    """Where the tokens of ``text`` begin (character offsets), and whether that is all of them.
+
+    Only the last ``window`` tokens reach the model, so a huge text (a 50 MB
+    template) is not tokenized whole: only its tail, a generous multiple of the
+    window in characters, grown until it holds more than ``window`` tokens.
+    Without a window (no model yet) at most the last
+    ``COUNT_CHARS_WITHOUT_WINDOW`` characters are counted. ``tokenizer`` is a
+    :class:`~playground.core.tokenization.LoadedTokenizer`.
+    """
+    limit = COUNT_CHARS_WITHOUT_WINDOW if window is None else max(TAIL_MIN_CHARS, window * TAIL_CHARS_PER_TOKEN)
+    while len(text) > limit:
+        cut = _next_line_start(text, len(text) - limit)
+        starts = tokenizer.token_starts(text[cut:])[TAIL_DROP_TOKENS:]
+        if window is None or len(starts) > window:
+            return [cut + s for s in starts], False
+        limit *= 4
+    return tokenizer.token_starts(text), True
+
+
+def _next_line_start(text: str, at: int) -> int:
+    """A cut at the start of a line (or a word) near ``at``, where tokenizers split anyway."""
+    for mark in ("\n", " "):
+        found = text.find(mark, at, at + TAIL_MIN_CHARS)
+        if found >= 0:
+            return found + 1
+    return at
 
 
 def generation_reserve(context_length: int) -> int:

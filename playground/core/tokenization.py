@@ -47,8 +47,12 @@ DEFAULT_SPECIAL_TOKENS: dict[str, tuple[str, ...]] = {
     "wordlevel": ("[UNK]",),
     "char": ("[UNK]",),
 }
+# Markers that corpora hold on purpose (TinyStories separates stories with <|endoftext|>,
+# WikiText writes rare words as <unk>): finding one in the text is not a mistake.
+KNOWN_MARKERS = frozenset(t for tokens in DEFAULT_SPECIAL_TOKENS.values() for t in tokens)
 UNK_TOKEN = {"wordpiece": "[UNK]", "unigram": "<unk>", "wordlevel": "[UNK]", "char": "[UNK]"}
 BYTE_ALPHABET = 256
+MAX_VOCAB_SIZE = 1_000_000  # more than any real model uses; the embedding table grows with it
 
 
 @dataclass(frozen=True)
@@ -113,8 +117,8 @@ def check_spec(spec: TokenizerSpec, stats: Optional[CorpusStats] = None) -> None
         raise UserError(f"Unknown tokenizer kind {spec.kind!r}; choose one of {', '.join(KINDS)}.")
     if spec.min_frequency < 1:
         raise UserError("Minimum frequency must be at least 1.")
-    if spec.vocab_size > 1_000_000:
-        raise UserError("A vocab size above 1,000,000 is more than any real model uses; choose a smaller one.")
+    if spec.vocab_size > MAX_VOCAB_SIZE:
+        raise UserError(f"A vocab size above {MAX_VOCAB_SIZE:,} is more than any real model uses; choose a smaller one.")
     least = minimum_vocab_size(spec, stats)
     if spec.vocab_size < least:
         if spec.kind == "bpe":
@@ -198,22 +202,68 @@ def split_lines(text: str, size: int) -> Iterator[str]:
         start = end
 
 
+class SpecialTokensInText(UserError):
+    """Special tokens that occur in the corpus as ordinary text.
+
+    A special token is never split and decoding leaves it out, so a special
+    token "the" would make every "the" vanish from what the model writes.
+    The usual markers (:data:`KNOWN_MARKERS`) are not counted: a corpus that
+    holds them holds them on purpose. Another marker placed in the text on
+    purpose is the one good reason to go on (``allow_special_in_text``).
+    """
+
+    def __init__(self, found: dict[str, int]) -> None:
+        self.found = found  # token -> occurrences in the part of the corpus read so far
+        names = [f"“{token}”" for token in found]
+        names = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+        super().__init__(
+            f"The special token{'s' if len(found) > 1 else ''} {names} occur{'' if len(found) > 1 else 's'} in "
+            f"the corpus as ordinary text. A special token is never split and decoding leaves it out, so every "
+            f"{names} would vanish from what the model writes. Choose special tokens that do not occur in the "
+            "text, such as <|endoftext|>.")
+
+
+class _SpecialTokenFinder:
+    """Finds special tokens in streamed chunks, including one that spans two chunks."""
+
+    def __init__(self, specials: Iterable[str]) -> None:
+        self.specials = [s for s in specials if s and s not in KNOWN_MARKERS]
+        self.carry = ""
+        self.keep = max((len(s) for s in self.specials), default=1) - 1
+
+    def check(self, chunk: str) -> None:
+        text = self.carry + chunk
+        # The carry is shorter than any special token, so nothing is counted twice.
+        found = {s: text.count(s) for s in self.specials if s in text}
+        if found:
+            raise SpecialTokensInText(found)
+        self.carry = text[len(text) - self.keep:] if self.keep else ""
+
+
 def train_in_process(
     corpus: Corpus,
     spec: TokenizerSpec,
     progress: ProgressFn = no_progress,
     cancel: Optional[CancelToken] = None,
+    allow_special_in_text: bool = False,
 ) -> Tokenizer:
     """Train in this process. Cancel is obeyed while the corpus is read, not
-    during the final merge computation (use :func:`train_tokenizer` for that)."""
+    during the final merge computation (use :func:`train_tokenizer` for that).
+
+    Raises :class:`SpecialTokensInText` when a special token occurs in the
+    corpus, unless ``allow_special_in_text``; the check rides on the one read
+    of the corpus, so it costs no extra pass."""
     check_spec(spec)
     tok, trainer = build_tokenizer(spec)
     total = max(1, corpus.size_bytes)
     seen = 0
+    finder = None if allow_special_in_text else _SpecialTokenFinder(_unk_first(spec.kind, spec.special_tokens))
 
     def chunks():
         nonlocal seen
         for chunk in corpus.iter_text(cancel):
+            if finder is not None and finder.specials:
+                finder.check(chunk)
             seen += len(chunk)
             progress(Progress(0.9 * min(1.0, seen / total), f"Counting words: {seen / 1e6:.1f} MB read"))
             # The library counts words in parallel, one piece per item: ~64 KB
@@ -243,12 +293,13 @@ def train_tokenizer(
     progress: ProgressFn = no_progress,
     cancel: Optional[CancelToken] = None,
     stats: Optional[CorpusStats] = None,
+    allow_special_in_text: bool = False,
 ) -> "LoadedTokenizer":
     """Train in a worker process that Cancel can stop at any moment."""
     from playground.core.tokenizer_worker import run_in_worker
 
     check_spec(spec, stats)
-    tok_json = run_in_worker(corpus, spec, progress, cancel)
+    tok_json = run_in_worker(corpus, spec, progress, cancel, allow_special_in_text)
     return LoadedTokenizer(Tokenizer.from_str(tok_json), name=spec.label, spec=spec)
 
 
@@ -284,6 +335,7 @@ class TokenPiece:
     end: int
     special: bool = False
     partial: bool = False  # covers part of a character (byte-level BPE splits multi-byte characters)
+    unknown: bool = False  # the unknown token ([UNK], <unk>) standing for text the vocabulary lacks
 
 
 @dataclass
@@ -294,6 +346,23 @@ class LoadedTokenizer:
     name: str = "tokenizer"
     spec: Optional[TokenizerSpec] = None
     path: Optional[Path] = None
+    turned_off: tuple[str, ...] = ()  # settings of the file that were switched off, in words
+
+    def __post_init__(self) -> None:
+        # A tokenizer.json made for a classifier (BERT's) pads every text to a fixed length and
+        # cuts longer ones. The app does its own cutting (the context window), and padding would
+        # fill training data, prompts and counts with [PAD]: both are switched off here, where
+        # every tokenizer in the app is made, whether trained, opened or read from a checkpoint.
+        notes = list(self.turned_off)
+        padding, truncation = self.tokenizer.padding, self.tokenizer.truncation
+        if padding is not None:
+            to = f"to {padding['length']} tokens" if padding.get("length") else "to the longest text"
+            notes.append(f"padding {to} with {padding.get('pad_token', '[PAD]')}")
+            self.tokenizer.no_padding()
+        if truncation is not None:
+            notes.append(f"truncation at {truncation['max_length']} tokens")
+            self.tokenizer.no_truncation()
+        self.turned_off = tuple(notes)
 
     @cached_property
     def description(self) -> dict:
@@ -324,6 +393,15 @@ class LoadedTokenizer:
     @cached_property
     def special_tokens(self) -> frozenset[str]:
         return frozenset(t["content"] for t in self.description.get("added_tokens", []) if t.get("special"))
+
+    @cached_property
+    def unk_id(self) -> Optional[int]:
+        """The id of the unknown token, which stands for text the vocabulary cannot write."""
+        model = self.description.get("model", {})
+        if model.get("type") == "Unigram":
+            return model.get("unk_id")
+        unk = model.get("unk_token")
+        return self.tokenizer.token_to_id(unk) if unk else None
 
     @property
     def kind_label(self) -> str:
@@ -358,11 +436,19 @@ class LoadedTokenizer:
             # shares no span with its neighbours yet still ends inside a character.
             cut_character = self.is_byte_level and not _is_complete_utf8(raw)
             partial = not special and start != end and (shares_span or cut_character)
+            # (Unigram names its unknown token by the text it replaces; "[UNK]" typed is not unknown.)
+            unknown = (tid == self.unk_id and start != end
+                       and not (token in self.special_tokens and text[start:end] == token))
             pieces.append(TokenPiece(
                 index=i, id=tid, token=token, text="" if special else text[start:end],
-                raw=raw, start=start, end=end, special=special, partial=partial))
+                raw=raw, start=start, end=end, special=special, partial=partial, unknown=unknown))
             prev_span = (start, end)
         return pieces
+
+    def token_starts(self, text: str) -> list[int]:
+        """Where each token of ``text`` begins (character offsets), as generation encodes it:
+        without the tokens a template adds around a text (BERT's [CLS] and [SEP])."""
+        return [start for start, _ in self.tokenizer.encode(text, add_special_tokens=False).offsets]
 
     def encode_ids(self, texts: list[str]) -> list[list[int]]:
         """Fast batch encoding (no per-token detail), for corpora."""
@@ -408,6 +494,31 @@ class LoadedTokenizer:
         self.path = path
 
 
+def check_output_path(out: Path, inputs: Iterable[Path] = (), overwrite: bool = False) -> Path:
+    """Refuse a place to save a tokenizer that would destroy something: one of the
+    ``inputs`` (the corpus), a folder, or (unless ``overwrite``) an existing file.
+    Returns ``out`` made absolute."""
+    out = Path(out).expanduser().resolve()
+    for source in inputs:
+        if _same_file(out, Path(source)):
+            raise UserError(f"{out} is the corpus the tokenizer learns from: saving there would replace your "
+                            "text with JSON. Choose another file name.")
+    if out.is_dir():
+        raise UserError(f"{out} is a folder: give the file to save, such as {out / 'tokenizer.json'}.")
+    if out.exists() and not overwrite:
+        raise UserError(f"{out} already exists. Choose another file name, or replace it with --overwrite.")
+    if not out.parent.is_dir():
+        raise UserError(f"Could not save the tokenizer to {out}: the folder {out.parent} does not exist.")
+    return out
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and a.samefile(b)
+    except OSError:
+        return a == b.resolve()
+
+
 def _is_complete_utf8(raw: bytes) -> bool:
     try:
         raw.decode("utf-8")
@@ -449,12 +560,31 @@ def open_tokenizer(path: Path | str) -> LoadedTokenizer:
         raise UserError(f"{path.name} could not be opened as a tokenizer: {e}.") from e
     if tok.get_vocab_size(with_added_tokens=True) == 0:
         raise UserError(f"{path.name} describes a tokenizer with an empty vocabulary: it has no tokens to use.")
+    _check_ids(tok, path.name)
     try:
         tok.encode("Hello, world! 123")
     except Exception as e:  # e.g. no unknown token for text outside the vocabulary
         raise UserError(f"{path.name} opened, but it cannot encode ordinary text: {e}.") from e
     name = path.parent.name + "/" + path.name if path.name == "tokenizer.json" else path.stem
     return LoadedTokenizer(tok, name=name, path=path)
+
+
+def _check_ids(tok: Tokenizer, name: str) -> None:
+    """Refuse ids that would size an absurd embedding table: a model needs a row for every
+    id up to the largest, so one stray id of 50,000,000 would ask for 50 million rows."""
+    vocab = tok.get_vocab(with_added_tokens=True)
+    entries, size = len(vocab), max(vocab.values()) + 1
+    if size > MAX_VOCAB_SIZE:
+        raise UserError(
+            f"{name} has {entries:,} tokens but its largest id is {size - 1:,}: a model would need "
+            f"{size:,} embedding rows, more than the {MAX_VOCAB_SIZE:,} this app allows. "
+            "The file is damaged or not meant for a model; renumber its ids from 0.")
+    # A few unused ids are normal (a vocabulary padded by hand); most of the table unused is not.
+    if size - entries > max(1000, entries):
+        raise UserError(
+            f"{name} has {entries:,} tokens but its largest id is {size - 1:,}: {size - entries:,} ids "
+            "would be unused rows in the model. The file is damaged or its ids are not numbered from 0; "
+            "renumber them.")
 
 
 # --------------------------------------------------------------------------- comparing

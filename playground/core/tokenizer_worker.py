@@ -116,11 +116,13 @@ def run_in_worker(
     spec,
     progress: ProgressFn = no_progress,
     cancel: Optional[CancelToken] = None,
+    allow_special_in_text: bool = False,
 ) -> str:
     """Train in a worker; return the tokenizer's JSON. Cancel kills the worker."""
     worker = _acquire()
-    request = {"files": [str(p) for p in corpus.files], "text": corpus.text, "name": corpus.name,
-               "spec": spec.to_dict()}
+    # Absolute paths: the worker runs in another folder, where a relative path means another file.
+    request = {"files": [str(Path(p).resolve()) for p in corpus.files], "text": corpus.text, "name": corpus.name,
+               "spec": spec.to_dict(), "allow_special_in_text": allow_special_in_text}
     try:
         worker.send(request)
     except OSError:
@@ -148,6 +150,10 @@ def run_in_worker(
         elif "result" in reply:
             _release(worker)
             return reply["result"]
+        elif "special_in_text" in reply:
+            from playground.core.tokenization import SpecialTokensInText
+            _release(worker)
+            raise SpecialTokensInText(reply["special_in_text"])
         elif "user_error" in reply:
             _release(worker)
             raise UserError(reply["user_error"])
@@ -158,7 +164,7 @@ def run_in_worker(
 
 def serve() -> None:
     """The worker's loop: read a request, train, write progress and the result."""
-    from playground.core.tokenization import TokenizerSpec, train_in_process
+    from playground.core.tokenization import SpecialTokensInText, TokenizerSpec, train_in_process
 
     def reply(obj: dict) -> None:
         sys.stdout.write(json.dumps(obj) + "\n")
@@ -178,8 +184,11 @@ def serve() -> None:
                 reply({"progress": [p.fraction, p.message]})
 
         try:
-            tok = train_in_process(corpus, TokenizerSpec.from_dict(request["spec"]), progress)
+            tok = train_in_process(corpus, TokenizerSpec.from_dict(request["spec"]), progress,
+                                   allow_special_in_text=request.get("allow_special_in_text", False))
             reply({"result": tok.to_str()})
+        except SpecialTokensInText as e:
+            reply({"special_in_text": e.found})
         except UserError as e:
             reply({"user_error": str(e)})
         except Exception as e:  # reported to the app, which shows it

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QFormL
 from playground.core.progress import UserError
 from playground.core.prompts import (MODE_HELP, MODE_LABELS, MODES, Example, PromptFit, PromptTemplate,
                                      RenderedPrompt, builtin_templates, fit_prompt, generation_reserve,
-                                     load_template, save_template)
+                                     load_template, prompt_token_starts, save_template)
 from playground.engine.session import Session
 from playground.paths import user_data_dir
 
@@ -35,6 +35,8 @@ WARNING_COLOUR = "#8a5a00"
 ERROR_COLOUR = "#b3261e"
 MUTED_COLOUR = "#5f6368"
 UNUSED_FG = "#9a9a9a"
+PREVIEW_END_CHARS = 2000       # a huge prompt's preview shows its first characters,
+PREVIEW_TAIL_CHARS = 200_000   # ... at most this many of its end, and an ellipsis between
 
 COL_ON, COL_INPUT, COL_OUTPUT, COL_REASONING = range(4)
 FORMAT_TIPS = {
@@ -75,9 +77,11 @@ class PromptPreview(QTextEdit):
         self.setFont(font)
         self.rendered: Optional[RenderedPrompt] = None
         self.cut_chars = 0
+        self.elided: tuple[int, int] = (0, 0)  # (position in the view, characters left out there)
 
     def show_prompt(self, rendered: Optional[RenderedPrompt], cut_chars: int = 0) -> None:
         self.rendered, self.cut_chars = rendered, cut_chars
+        self.elided = (0, 0)
         self.clear()
         if rendered is None:
             return
@@ -86,6 +90,11 @@ class PromptPreview(QTextEdit):
         cut.setForeground(QColor(CUT_FG))
         cut.setBackground(QColor(CUT_BG))
         cut.setFontStrikeOut(True)
+        # A huge prompt (a pasted book) is shown by its ends: drawing megabytes, most of which
+        # the model never reads, would freeze the window.
+        hidden = (PREVIEW_END_CHARS, max(cut_chars - PREVIEW_END_CHARS, len(rendered.text) - PREVIEW_TAIL_CHARS))
+        if hidden[1] - hidden[0] <= PREVIEW_END_CHARS:
+            hidden = (0, 0)
         n_example = 0
         for part in rendered.parts:
             fmt = QTextCharFormat()
@@ -98,17 +107,32 @@ class PromptPreview(QTextEdit):
                 n_example += 1
             elif part.kind == "query":
                 fmt.setBackground(QColor(QUERY_BG))
-            split = min(max(cut_chars - part.start, 0), len(part.text))
-            if split:
-                cursor.insertText(part.text[:split], cut)
-            if split < len(part.text):
-                cursor.insertText(part.text[split:], fmt)
+            split = part.start + min(max(cut_chars - part.start, 0), len(part.text))
+            self._insert(cursor, part, part.start, split, cut, hidden)
+            self._insert(cursor, part, split, part.end, fmt, hidden)
         self.moveCursor(QTextCursor.End)  # the end is what the model continues
         self.ensureCursorVisible()
 
+    def _insert(self, cursor: QTextCursor, part, start: int, end: int, fmt, hidden: tuple[int, int]) -> None:
+        """Insert the text between offsets ``start`` and ``end`` (within ``part``), leaving out ``hidden``."""
+        hide_from, hide_to = hidden
+        for a, b in ((start, min(end, hide_from)), (max(start, hide_to), end)) if hide_from < hide_to else ((start, end),):
+            if a < b:
+                cursor.insertText(part.text[a - part.start:b - part.start], fmt)
+            if hide_from < hide_to and a == start and start <= hide_from < end:
+                what = "cut" if hide_to <= self.cut_chars else "not shown"
+                note = f"\n[… {hide_to - hide_from:,} more characters {what} …]\n"
+                self.elided = (cursor.position(), hide_to - hide_from - len(note))
+                cursor.insertText(note, fmt)
+
+    def text_offset(self, position: int) -> int:
+        """The offset in the rendered text of a position in the view (which may leave text out)."""
+        at, left_out = self.elided
+        return position + left_out if left_out and position >= at else position
+
     def viewportEvent(self, event) -> bool:  # noqa: N802
         if event.type() == QEvent.ToolTip and self.rendered is not None:
-            offset = self.cursorForPosition(event.pos()).position()
+            offset = self.text_offset(self.cursorForPosition(event.pos()).position())
             part = self.rendered.part_at(offset)
             if part is None or part.kind == "separator":
                 QToolTip.hideText()
@@ -805,20 +829,24 @@ class PromptPanel(QWidget):
             self.token_count_label.setToolTip("")
             self.usage_bar.hide()
         else:
-            starts = [piece.start for piece in tokenizer.encode(rendered.text)]
+            reserve = generation_reserve(context) if context is not None else 0
+            window = context - reserve if context is not None else None
+            # A huge prompt is not tokenized whole: only as much of its end as the model reads.
+            starts, exact = prompt_token_starts(tokenizer, rendered.text, window)
             self.n_tokens = len(starts)
+            more = "" if exact else "More than "
             if context is None:
                 self.token_count_label.setText(
-                    f"<b>{self.n_tokens:,}</b> tokens with the tokenizer “{tokenizer.name}”. There is no trained "
-                    "model yet, so no context length to compare with.")
+                    f"{more}<b>{self.n_tokens:,}</b> tokens with the tokenizer “{tokenizer.name}”"
+                    + ("" if exact else " (counted in its last part only)")
+                    + ". There is no trained model yet, so no context length to compare with.")
                 self.token_count_label.setToolTip("Train a model (or load the demo) to see whether the prompt fits.")
                 self.usage_bar.hide()
             else:
-                reserve = generation_reserve(context)
-                self.window = context - reserve
-                self.fit = fit_prompt(rendered, starts, self.window)
+                self.window = window
+                self.fit = fit_prompt(rendered, starts, self.window, exact)
                 self.token_count_label.setText(
-                    f"<b>{self.n_tokens:,}</b> tokens of the <b>{self.window:,}</b> the model reads for a prompt "
+                    f"{more}<b>{self.n_tokens:,}</b> tokens of the <b>{self.window:,}</b> the model reads for a prompt "
                     f"<span style='color:{MUTED_COLOUR}'>(context {context:,}, {reserve} kept for the answer)</span>")
                 self.token_count_label.setToolTip(
                     f"The model “{checkpoint.name}” reads at most {context:,} tokens at once: its context. "

@@ -9,14 +9,15 @@ from typing import Optional
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout,
-                               QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit, QProgressBar,
+                               QGroupBox, QHBoxLayout, QLabel, QLineEdit, QMessageBox, QPlainTextEdit, QProgressBar,
                                QPushButton, QScrollArea, QSpinBox, QSplitter, QTabWidget, QVBoxLayout,
                                QWidget)
 
 from playground.core.corpus import Corpus, corpus_from_paths, corpus_from_text, default_corpus, scan_corpus
 from playground.core.progress import Progress, UserError
-from playground.core.tokenization import (KINDS, LoadedTokenizer, TokenizerSpec, check_spec, open_tokenizer,
-                                          spec_for_kind, train_tokenizer, vocab_size_sweep)
+from playground.core.tokenization import (KINDS, LoadedTokenizer, SpecialTokensInText, TokenizerSpec,
+                                          check_output_path, check_spec, open_tokenizer, spec_for_kind,
+                                          train_tokenizer, vocab_size_sweep)
 from playground.engine.jobs import Job
 from playground.engine.session import Session
 from playground.paths import user_data_dir
@@ -99,6 +100,7 @@ class TokenizerPanel(QWidget):
         self.corpus_job: Optional[Job] = None
         self.train_job: Optional[Job] = None
         self.sweep_job: Optional[Job] = None
+        self._train_anyway = False
         self._build()
         session.corpus_changed.connect(self._show_corpus)
         session.corpus_stats_changed.connect(self._show_stats)
@@ -437,7 +439,7 @@ class TokenizerPanel(QWidget):
         self.train_button.setEnabled(self.train_job is None)
         return True
 
-    def start_training(self) -> Optional[Job]:
+    def start_training(self, allow_special_in_text: bool = False) -> Optional[Job]:
         if self.train_job is not None or not self._check_spec():
             return None
         corpus, stats = self.session.corpus, self.session.corpus_stats
@@ -446,8 +448,14 @@ class TokenizerPanel(QWidget):
             return None
         spec = self.spec()
         started = time.monotonic()
-        job = Job(lambda report, cancel: train_tokenizer(corpus, spec, report, cancel, stats),
-                  "training the tokenizer")
+
+        def work(report, cancel):
+            try:
+                return train_tokenizer(corpus, spec, report, cancel, stats, allow_special_in_text)
+            except SpecialTokensInText as e:
+                return e  # not an error yet: the person is asked (on the GUI thread) whether to go on
+
+        job = Job(work, "training the tokenizer")
         self.train_job = job
         job.progress.connect(self._train_progress)
         job.result.connect(lambda tok: self._trained(tok, time.monotonic() - started, corpus.name))
@@ -472,15 +480,32 @@ class TokenizerPanel(QWidget):
             self.train_progress.setValue(int(p.fraction * 1000))
         self.train_progress.setFormat(p.message)
 
-    def _trained(self, tok: LoadedTokenizer, seconds: float, corpus_name: str) -> None:
+    def _trained(self, tok, seconds: float, corpus_name: str) -> None:
+        if isinstance(tok, SpecialTokensInText):
+            self.train_status.setText("Not trained: a special token occurs in the corpus as text.")
+            self._train_anyway = self.confirm_special_in_text(str(tok))  # started again when this job is done
+            return
         tok.name = f"{tok.spec.short_label} · {corpus_name}"
         self.session.add_tokenizer(tok)
         saved = autosave_tokenizer(tok)
         self.train_status.setText(f"Trained {tok.vocab_size:,} tokens in {seconds:.1f} s."
                                   + (f" Kept in {saved.parent}." if saved else ""))
 
+    def confirm_special_in_text(self, message: str) -> bool:
+        """Ask whether to train anyway with special tokens that occur in the corpus."""
+        answer = QMessageBox.question(
+            self, "Special tokens found in the corpus",
+            f"{message}\n\nTrain anyway? Only if the corpus holds these tokens on purpose, as markers.",
+            QMessageBox.Yes | QMessageBox.No, QMessageBox.No)
+        return answer == QMessageBox.Yes
+
     def _train_done(self) -> None:
         self.train_job = None
+        if self._train_anyway:
+            self._train_anyway = False
+            self.busy_changed.emit(False)
+            self.start_training(allow_special_in_text=True)
+            return
         self.train_cancel.setEnabled(False)
         self.train_progress.setRange(0, 1000)
         self.train_progress.setValue(0)
@@ -562,7 +587,9 @@ class TokenizerPanel(QWidget):
             self.session.error(str(e))
             return None
         self.session.add_tokenizer(tok)
-        self.session.info(f"Opened {tok.name}: {tok.kind_label}, {tok.vocab_size:,} tokens.")
+        off = (f" Its {' and '.join(tok.turned_off)} are turned off: the app cuts text to the model's context itself."
+               if tok.turned_off else "")
+        self.session.info(f"Opened {tok.name}: {tok.kind_label}, {tok.vocab_size:,} tokens.{off}")
         return tok
 
     def _choose_save_file(self) -> None:
@@ -575,10 +602,13 @@ class TokenizerPanel(QWidget):
             self.save_tokenizer_file(Path(path))
 
     def save_tokenizer_file(self, path: Path) -> bool:
+        """Save the current tokenizer; the file dialog has asked before replacing a file."""
         tok = self.session.tokenizer
         if tok is None:
             return False
+        corpus = self.session.corpus
         try:
+            path = check_output_path(path, corpus.files if corpus is not None else (), overwrite=True)
             tok.save(path)
         except UserError as e:
             self.session.error(str(e))
@@ -604,8 +634,10 @@ class TokenizerPanel(QWidget):
             return
         self.token_view.set_tokens(text, pieces)
         per = len(text) / len(pieces) if pieces else 0.0
+        unknown = sum(p.unknown for p in pieces)
+        lost = f" &nbsp;·&nbsp; <b style='color:#b3261e'>{unknown:,} unknown</b>" if unknown else ""
         self.counts.setText(f"<b>{len(pieces):,}</b> tokens &nbsp;·&nbsp; <b>{len(text):,}</b> characters"
-                            f" &nbsp;·&nbsp; <b>{per:.2f}</b> characters per token"
+                            f" &nbsp;·&nbsp; <b>{per:.2f}</b> characters per token{lost}"
                             f" &nbsp;·&nbsp; <span style='color:#555'>{tok.name}</span>")
         self.ids.setPlainText(", ".join(str(p.id) for p in pieces))
         self._push_text_to_compare()

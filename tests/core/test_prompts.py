@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
+import time
 
 import pytest
 
 from playground.core.progress import UserError
 from playground.core.prompts import (MODES, PART_KINDS, Example, PromptTemplate, builtin_templates, fit_prompt,
-                                     generation_reserve, load_template, save_template, to_toml)
+                                     generation_reserve, load_template, prompt_token_starts, save_template, to_toml)
 
 
 def make_template(**changes) -> PromptTemplate:
@@ -308,3 +310,56 @@ def test_generation_reserve():
     assert generation_reserve(128) == 32
     assert generation_reserve(1024) == 64
     assert generation_reserve(8) == 2
+
+
+class _Tokenizer:
+    """Stands in for a LoadedTokenizer: one token per word (and per run of spaces or line breaks),
+    and it counts how many characters it was given."""
+
+    def __init__(self) -> None:
+        self.chars = 0
+
+    def token_starts(self, text: str) -> list[int]:
+        self.chars += len(text)
+        return [m.start() for m in re.finditer(r"\S+|\s+", text)]
+
+
+def test_huge_prompt_is_not_tokenized_whole():
+    """A multi-MB template: only the end the model reads is tokenized, and the cut is where
+    the whole text's tokens put it."""
+    line = "The quick brown fox jumps over the lazy dog, 1234 times.\n"
+    r = make_template(instruction=line * (8_000_000 // len(line))).render("few-shot")
+    tok = _Tokenizer()
+    started = time.perf_counter()
+    starts, exact = prompt_token_starts(tok, r.text, 960)
+    seconds = time.perf_counter() - started
+    assert not exact and len(starts) > 960 and tok.chars < 100_000 and seconds < 1.0
+    assert starts[-960:] == _Tokenizer().token_starts(r.text)[-960:]
+    fit = fit_prompt(r, starts, 960, exact)
+    assert not fit.fits and not fit.exact
+    assert fit.cut_chars == _Tokenizer().token_starts(r.text)[-960]
+    assert fit.message().startswith(f"The prompt has more than {len(starts):,} tokens but the model reads 960: "
+                                    "all but the last 960 are cut, which removes part of the instruction.")
+
+
+def test_prompt_token_starts_counts_a_short_prompt_whole():
+    r = make_template().render("few-shot")
+    starts, exact = prompt_token_starts(_Tokenizer(), r.text, 960)
+    assert exact and starts == _Tokenizer().token_starts(r.text)
+    assert prompt_token_starts(_Tokenizer(), r.text, None) == (starts, True)
+
+
+def test_prompt_token_starts_grows_the_tail_for_long_tokens():
+    """Tokens far longer than a generous guess (one word of 100 characters each): the tail grows
+    until it holds the window, and the last tokens still match the whole text's."""
+    text = " ".join(["x" * 100] * 20_000)
+    starts, exact = prompt_token_starts(_Tokenizer(), text, 500)
+    assert not exact and len(starts) > 500
+    assert starts[-500:] == _Tokenizer().token_starts(text)[-500:]
+
+
+def test_prompt_token_starts_without_a_window_counts_the_end_only():
+    text = "word " * 1_000_000
+    tok = _Tokenizer()
+    starts, exact = prompt_token_starts(tok, text, None)
+    assert not exact and tok.chars <= 300_000 and starts[-10:] == _Tokenizer().token_starts(text)[-10:]

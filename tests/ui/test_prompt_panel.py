@@ -253,3 +253,32 @@ def test_hover_names_the_part(qtbot, prompt_panel):
     pos = QPoint(rect.left() + 3, rect.center().y())
     view.viewportEvent(QHelpEvent(QEvent.ToolTip, pos, view.viewport().mapToGlobal(pos)))
     assert "Instruction" in QToolTip.text()
+
+
+def test_huge_template_counts_and_draws_only_its_end(qtbot, prompt_panel, demo_tokenizer):
+    """A multi-MB instruction: the count and the preview take what the model reads, not all of it."""
+    import time
+
+    from playground.core.prompts import PromptTemplate
+    from playground.ui.prompt_panel import PREVIEW_TAIL_CHARS
+
+    panel = prompt_panel
+    panel.session.set_checkpoint(fake_checkpoint(demo_tokenizer, 256))   # reads 192 tokens of a prompt
+    line = "The quick brown fox jumps over the lazy dog, 1234 times.\n"
+    template = PromptTemplate(name="Huge", instruction=line * (4_000_000 // len(line)), input="the dog",
+                              mode="zero-shot")
+    panel.set_template(template)
+    started = time.perf_counter()
+    panel.refresh()
+    seconds = time.perf_counter() - started
+    text = panel.preview_text()
+    assert len(text) > 3_900_000 and seconds < 5.0
+    assert not panel.fit.fits and not panel.fit.exact and panel.n_tokens > 192
+    # The cut falls where the whole text's last 192 tokens begin (the tokens of its last lines).
+    tail_from = text.rindex("\n", 0, len(text) - 20_000) + 1
+    whole = [tail_from + s for s in demo_tokenizer.token_starts(text[tail_from:])]
+    assert panel.fit.cut_chars == whole[-192]
+    assert "More than" in panel.token_count_label.text() and "all but the last 192" in panel.warning_label.text()
+    drawn = panel.preview.toPlainText()
+    assert len(drawn) < PREVIEW_TAIL_CHARS + 10_000 and "more characters cut" in drawn
+    assert drawn.endswith(text[-1000:])

@@ -215,3 +215,72 @@ def test_trained_tokenizers_are_kept_for_the_next_session(qtbot, panel, session)
     assert tok.name in names
     restored = later.tokenizers[names.index(tok.name)]
     assert [p.id for p in restored.encode("The cat sat.")] == [p.id for p in tok.encode("The cat sat.")]
+
+
+def test_opened_padded_tokenizer_says_what_was_turned_off_and_marks_unknown_tokens(qtbot, panel, tmp_path):
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
+    from PySide6.QtGui import QTextCursor
+    vocab = {"[PAD]": 0, "[UNK]": 1, "the": 2, "cat": 3, "sat": 4}
+    tok = Tokenizer(models.WordPiece(vocab, unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.add_special_tokens(["[PAD]", "[UNK]"])
+    tok.enable_padding(length=64, pad_id=0, pad_token="[PAD]")
+    tok.enable_truncation(64)
+    path = tmp_path / "tokenizer.json"
+    tok.save(str(path))
+    messages = []
+    panel.session.message.connect(lambda *args: messages.append(args))
+    panel.open_tokenizer_file(path)
+    assert any("padding to 64 tokens with [PAD] and truncation at 64 tokens are turned off" in str(m)
+               for m in messages), messages
+    panel.input.setPlainText("The dog sat")
+    qtbot.waitUntil(lambda: [p.token for p in panel.token_view.pieces] == ["the", "[UNK]", "sat"])
+    assert "1 unknown" in panel.counts.text()
+    view = panel.token_view
+    cursor = QTextCursor(view.document())
+    cursor.setPosition(len("The ") + 1)
+    assert cursor.charFormat().fontStrikeOut()  # "dog" drawn as lost text
+    cursor.setPosition(1)
+    assert not cursor.charFormat().fontStrikeOut()
+
+
+def test_special_tokens_in_the_corpus_ask_before_training(qtbot, panel):
+    """'the' as a special token would make every 'the' vanish: the window asks, and trains only if told to."""
+    asked = []
+    answers = [False, True]
+    panel.confirm_special_in_text = lambda message: asked.append(message) or answers.pop(0)
+    panel.kind.setCurrentIndex(panel.kind.findData("bpe"))
+    panel.vocab_size.setValue(300)
+    panel.specials.setText("the, <|endoftext|>")
+    before = list(panel.session.tokenizers)
+
+    job = panel.start_training()
+    with qtbot.waitSignal(job.done, timeout=30_000):
+        pass
+    qtbot.waitUntil(lambda: panel.train_job is None)
+    assert len(asked) == 1 and asked[0].startswith("The special token “the” occurs in the corpus as ordinary text.")
+    assert panel.session.tokenizers == before and "Not trained" in panel.train_status.text()
+
+    assert panel.start_training() is not None  # asked again, answered yes: a second job trains anyway
+    qtbot.waitUntil(lambda: panel.session.tokenizer not in before + [None] and panel.train_job is None,
+                    timeout=30_000)
+    assert len(asked) == 2
+    tok = panel.session.tokenizer
+    assert tok not in before and "the" in tok.special_tokens
+
+
+def test_saving_over_the_corpus_is_refused(qtbot, panel, tmp_path):
+    from playground.core.corpus import corpus_from_paths, scan_corpus
+
+    corpus_file = tmp_path / "corpus.txt"
+    corpus_file.write_text("The cat sat on the mat.\n" * 100, encoding="utf-8")
+    corpus = corpus_from_paths([corpus_file])
+    panel.session.set_corpus(corpus, scan_corpus(corpus))
+    train(qtbot, panel)
+    errors = []
+    panel.session.message.connect(lambda level, text: errors.append(text) if level == "error" else None)
+    assert not panel.save_tokenizer_file(corpus_file)
+    assert corpus_file.read_text(encoding="utf-8").startswith("The cat sat")
+    assert errors and "is the corpus the tokenizer learns from" in errors[-1]
+    assert panel.save_tokenizer_file(tmp_path / "tok.json")

@@ -2,7 +2,9 @@
 
 Each token gets a background colour; hovering one tells its id, the
 vocabulary entry and its bytes. Tokens that cover only part of a character
-(byte-level BPE splits an emoji into four byte tokens) show their bytes.
+(byte-level BPE splits an emoji into four byte tokens) show their bytes; an
+unknown token ([UNK], <unk>) is red and struck through: the model sees only
+[UNK] where that text was.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from playground.core.tokenization import TokenPiece
 # Soft colours that keep black text readable, cycled token by token.
 PALETTE = ["#ffd6a5", "#caffbf", "#9bf6ff", "#bdb2ff", "#ffc6ff", "#fdffb6", "#a0c4ff", "#ffadad"]
 SPECIAL_BG, SPECIAL_FG = "#3a3a4a", "#ffffff"
+UNKNOWN_BG, UNKNOWN_FG = "#b3261e", "#ffffff"
 GAP_FG = "#9a9a9a"
 TOKEN_PROPERTY = QTextCharFormat.UserProperty + 1
 MAX_TOKENS_SHOWN = 20_000
@@ -44,6 +47,9 @@ def piece_label(piece: TokenPiece, overlaps: bool) -> str:
 
 def piece_tooltip(piece: TokenPiece) -> str:
     kind = "special token" if piece.special else ("part of a character" if piece.partial else "token")
+    if piece.unknown:
+        kind = (f"unknown token: the vocabulary cannot write <code>{_escape(repr(piece.text))}</code>, "
+                f"so the model sees only {_escape(piece.token)}")
     return (f"<b>Token #{piece.index}</b> ({kind})<br>id <b>{piece.id}</b><br>"
             f"vocabulary entry <code>{_escape(repr(piece.token))}</code><br>"
             f"bytes <code>{byte_label(piece.raw) or '—'}</code> ({len(piece.raw)})<br>"
@@ -96,6 +102,10 @@ class TokenView(QTextEdit):
             if piece.special:
                 fmt.setBackground(QColor(SPECIAL_BG))
                 fmt.setForeground(QColor(SPECIAL_FG))
+            elif piece.unknown:
+                fmt.setBackground(QColor(UNKNOWN_BG))
+                fmt.setForeground(QColor(UNKNOWN_FG))
+                fmt.setFontStrikeOut(True)
             else:
                 fmt.setBackground(QColor(PALETTE[piece.index % len(PALETTE)]))
                 fmt.setForeground(QColor("#111111"))
