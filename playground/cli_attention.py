@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from playground.cli_args import model_dir
+from playground.cli_args import model_dir, positive_int
 from playground.core.progress import UserError
 
 
@@ -46,7 +46,7 @@ def add_command(subparsers: argparse._SubParsersAction) -> None:
                                 "for a spreadsheet")
     attention.add_argument("--device", choices=["auto", "cuda", "mps", "cpu"], default="cpu",
                            help="where to run the model (default cpu: one pass over a text needs no GPU)")
-    attention.add_argument("--threads", type=int, metavar="N", help="CPU threads for PyTorch (default: all cores)")
+    attention.add_argument("--threads", type=positive_int, metavar="N", help="CPU threads for PyTorch (default: all cores)")
     attention.set_defaults(attention_command=attention_command)
 
 
@@ -59,7 +59,7 @@ def attention_command(args: argparse.Namespace) -> int:
 
     if args.out.suffix.lower() not in (".npy", ".csv"):
         raise UserError(f"Cannot save a matrix as {args.out.name}: choose a name ending in .npy or .csv.")
-    if args.threads:
+    if args.threads is not None:
         torch.set_num_threads(max(1, args.threads))
     checkpoint, model = load_checkpoint(args.model, device=resolve_device(args.device), which=args.which)
     capture = capture_attention(model, checkpoint.tokenizer, args.text)

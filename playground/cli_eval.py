@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from playground.cli_args import model_dir
+from playground.cli_args import model_dir, positive_int
 from playground.core.progress import Progress, UserError
 
 
@@ -74,7 +74,7 @@ def _add_model_arguments(parser: argparse.ArgumentParser, several: bool) -> None
                         help="in a run folder, which checkpoint to use")
     parser.add_argument("--device", choices=["auto", "cuda", "mps", "cpu"], default="cpu",
                         help="where to run the model (default cpu)")
-    parser.add_argument("--threads", type=int, metavar="N", help="CPU threads for PyTorch (default: all cores)")
+    parser.add_argument("--threads", type=positive_int, metavar="N", help="CPU threads for PyTorch (default: all cores)")
 
 
 def _progress(quiet: bool = False):
@@ -95,7 +95,7 @@ def _setup(args: argparse.Namespace):
 
     from playground.core.training import resolve_device
 
-    if args.threads:
+    if args.threads is not None:
         torch.set_num_threads(max(1, args.threads))
     return resolve_device(args.device)
 

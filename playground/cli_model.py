@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Optional
 
-from playground.cli_args import model_dir
+from playground.cli_args import model_dir, positive_float, positive_int
 from playground.core.progress import CancelToken, Progress, UserError
 
 
@@ -92,13 +92,13 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     generate.add_argument("--json", action="store_true",
                           help="print JSON: every new token with its probability and the best candidates")
     generate.add_argument("--device", choices=["auto", "cuda", "mps", "cpu"], default="auto")
-    generate.add_argument("--threads", type=int, metavar="N", help="CPU threads for PyTorch (default: all cores)")
+    generate.add_argument("--threads", type=positive_int, metavar="N", help="CPU threads for PyTorch (default: all cores)")
     generate.set_defaults(model_command=generate_command)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the command `add_commands` attached to the parsed `args`."""
-    if getattr(args, "threads", None):
+    if getattr(args, "threads", None) is not None:
         import torch
 
         # Small models gain little from many threads, and threads that wait on
@@ -108,28 +108,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 # -- train ----------------------------------------------------------------------
-
-
-def positive_int(text: str) -> int:
-    """An argparse type: a whole number of at least 1 (0 is refused, never read as "not given")."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    """An argparse type: a number above 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, not {text!r}") from None
-    if not value > 0:  # NaN too
-        raise argparse.ArgumentTypeError(f"must be above 0, not {text}")
-    return value
 
 
 def train_command(args: argparse.Namespace) -> int:

@@ -440,20 +440,33 @@ def prompt_token_starts(tokenizer, text: str, window: Optional[int]) -> tuple[li
     """Where the tokens of ``text`` begin (character offsets), and whether that is all of them.
 
     Only the last ``window`` tokens reach the model, so a huge text (a 50 MB
-    template) is not tokenized whole: only its tail, a generous multiple of the
-    window in characters, grown until it holds more than ``window`` tokens.
+    template) is not tokenized whole: only its tail (see :func:`tail_cuts`).
     Without a window (no model yet) at most the last
     ``COUNT_CHARS_WITHOUT_WINDOW`` characters are counted. ``tokenizer`` is a
     :class:`~playground.core.tokenization.LoadedTokenizer`.
     """
-    limit = COUNT_CHARS_WITHOUT_WINDOW if window is None else max(TAIL_MIN_CHARS, window * TAIL_CHARS_PER_TOKEN)
-    while len(text) > limit:
-        cut = _next_line_start(text, len(text) - limit)
+    for cut in tail_cuts(text, window):
         starts = tokenizer.token_starts(text[cut:])[TAIL_DROP_TOKENS:]
         if window is None or len(starts) > window:
             return [cut + s for s in starts], False
-        limit *= 4
     return tokenizer.token_starts(text), True
+
+
+def tail_cuts(text: str, window: Optional[int]):
+    """Character offsets from which to tokenize the end of a long ``text``, nearest the end first.
+
+    Each tail is a generous multiple of ``window`` in characters, four times the
+    last; a caller tokenizes ``text[cut:]``, drops the first ``TAIL_DROP_TOKENS``
+    (they may split differently than in the whole text) and stops once it holds
+    more than ``window`` tokens. Nothing is yielded for a text short enough to
+    tokenize whole.
+    """
+    limit = COUNT_CHARS_WITHOUT_WINDOW if window is None else max(TAIL_MIN_CHARS, window * TAIL_CHARS_PER_TOKEN)
+    while len(text) > limit:
+        yield _next_line_start(text, len(text) - limit)
+        if window is None:
+            return
+        limit *= 4
 
 
 def _next_line_start(text: str, at: int) -> int:

@@ -215,9 +215,10 @@ class PreparedPrompt:
     """Prompt ids as the model will read them, and a notice when some were cut."""
 
     ids: list[int]
-    total_tokens: int
+    total_tokens: int             # all of the prompt's tokens (at least this many when not exact)
     cut_tokens: int = 0
     notice: str = ""
+    exact: bool = True            # False for a huge prompt of which only the end was tokenized
 
 
 # -- helpers ------------------------------------------------------------------------
@@ -245,8 +246,19 @@ def prepare_prompt(tokenizer, text: str, context_length: int) -> PreparedPrompt:
 
     An empty prompt starts from the end-of-text token (what the model saw
     between documents while training), else from a new line. A prompt longer
-    than the context is cut from the left, with a notice.
+    than the context is cut from the left, with a notice; a huge one is not
+    tokenized whole, only as much of its end as the context needs.
     """
+    from playground.core.prompts import TAIL_DROP_TOKENS, tail_cuts
+
+    for cut in tail_cuts(text, context_length):
+        ids = tokenizer.encode_ids([text[cut:]])[0][TAIL_DROP_TOKENS:]
+        if len(ids) > context_length:
+            return PreparedPrompt(
+                ids=ids[-context_length:], total_tokens=len(ids), cut_tokens=len(ids) - context_length, exact=False,
+                notice=(f"The prompt has more than {len(ids):,} tokens (its first {cut:,} characters were not even "
+                        f"counted) but the model reads at most {context_length:,}: only the last "
+                        f"{context_length:,} are kept."))
     ids = tokenizer.encode_ids([text])[0] if text else []
     if not ids:
         start = end_token_id(tokenizer)

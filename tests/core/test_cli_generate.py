@@ -91,3 +91,15 @@ def test_beam_search_without_early_stopping_returns_finished_beams(capsys, one_t
     beams = json.loads(out)["beams"]
     assert code == 0 and len(beams) == 2
     assert all(b["finished"] or len(b["ids"]) == 40 for b in beams)
+
+
+@pytest.mark.parametrize("command", [
+    ["generate", "--model", "m", "--prompt", "x"],
+    ["attention", "--model", "m", "--text", "x", "--layer", "0", "--head", "0", "--out", "a.npy"],
+    ["eval", "perplexity", "--model", "m", "--text", "default"],
+])
+def test_zero_threads_is_refused_not_taken_for_all_cores(capsys, command):
+    from playground.cli import build_parser
+    with pytest.raises(SystemExit) as exit_:
+        build_parser().parse_args([*command, "--threads", "0"])
+    assert exit_.value.code == 2 and "--threads: must be at least 1, not 0" in capsys.readouterr().err

@@ -361,6 +361,21 @@ def test_a_prompt_longer_than_the_context_is_cut_from_the_left_with_a_notice():
     assert prepare_prompt(LetterTokenizer(), "abc", 4).notice == ""
 
 
+def test_a_huge_prompt_is_not_tokenized_whole():
+    class Counting(LetterTokenizer):
+        longest = 0
+
+        def encode_ids(self, texts):
+            Counting.longest = max(Counting.longest, *(len(t) for t in texts))
+            return super().encode_ids(texts)
+
+    text = "abcdefghij\n" * 500_000  # 5.5 MB
+    prepared = prepare_prompt(Counting(), text, context_length=64)
+    assert len(prepared.ids) == 64 and prepared.ids == LetterTokenizer().encode_ids([text[-200:]])[0][-64:]
+    assert not prepared.exact and "more than" in prepared.notice and "only the last 64" in prepared.notice
+    assert Counting.longest < 10_000  # only the end was read, not 5.5 MB
+
+
 def test_an_empty_prompt_starts_from_the_end_of_text_token():
     prepared = prepare_prompt(LetterTokenizer(), "", context_length=4)
     assert prepared.ids == [0] and "empty" in prepared.notice
