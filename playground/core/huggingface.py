@@ -820,7 +820,7 @@ def _weight_files(folder: Path) -> dict[str, Path]:
     if not isinstance(weight_map, dict) or not weight_map:
         raise ConversionError(f"{folder / HF_INDEX} is not a safetensors index: it has no \"weight_map\".")
     files = {name: _shard(folder, file) for name, file in weight_map.items()}
-    absent = sorted({p.name for p in files.values() if not p.is_file()})
+    absent = sorted({p.name for p in files.values() if not p.exists()})
     if absent:
         raise ConversionError(
             f"{folder / HF_INDEX} names {_count(len(absent), 'shard')} that {folder} lacks: {', '.join(absent)}."
