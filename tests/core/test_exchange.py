@@ -376,6 +376,22 @@ def test_sizes_are_checked_against_the_weights_before_anything_is_built(exported
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("model, changes, named", [
+    ("gpt2", dict(model_type={"a": 1}), "gives model_type {'a': 1}: expected a name"),
+    ("gpt2", dict(model_type=None, architectures=5), "no model_type (5)"),
+    ("gpt2", dict(model_type=None, architectures=[{"a": 1}]), "cannot import: no model_type"),
+    ("llama", dict(head_dim={"a": 1}), "head_dim is {'a': 1}"),
+    ("llama", dict(rope_theta="big", rope_parameters=None), "rope_theta is 'big'"),
+    ("gpt2", dict(n_layer=[1] * 1000), "n_layer must be a whole number of at least 1, not [1, 1, 1"),
+])
+def test_values_of_the_wrong_kind_are_sentences(exported, tmp_path, model, changes, named):
+    folder = hf_copy(exported, model, tmp_path)
+    edit_json(folder / "config.json", **changes)
+    with pytest.raises(UserError) as raised:
+        import_hf(folder, tmp_path / "out")
+    assert named in str(raised.value) and len(str(raised.value)) < 1000
+
+
 def test_a_model_bigger_than_the_memory_is_refused(exported, tmp_path, monkeypatch):
     from playground.core import estimates
 
