@@ -143,15 +143,18 @@ def _text(raw: Union[bytes, str], source: str, what: Optional[str], language: st
 
 
 def _too_deep(data: Any) -> bool:
-    """True when lists and tables nest more than MAX_DEPTH levels (walked without recursion)."""
-    stack = [(data, 1)]
-    while stack:
-        value, depth = stack.pop()
-        children = value.values() if isinstance(value, dict) else value
-        if depth > MAX_DEPTH:
-            return True
-        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
-    return False
+    """True when lists and tables nest more than MAX_DEPTH levels (walked level by level, without recursion)."""
+    level = [data]
+    for _ in range(MAX_DEPTH):
+        deeper = []
+        for value in level:
+            for child in (value.values() if type(value) is dict else value):
+                if type(child) is list or type(child) is dict:  # what json and tomllib make
+                    deeper.append(child)
+        if not deeper:
+            return False
+        level = deeper
+    return True
 
 
 _DEEP = f"nests lists or tables more than {MAX_DEPTH} levels deep"

@@ -95,6 +95,13 @@ def test_hostile_json_is_a_sentence(text, words):
     assert words in str(raised.value)
 
 
+def test_a_hundred_levels_are_fine_and_one_more_is_not():
+    assert parse_json("[" * 100 + "]" * 100, "x.json") is not None
+    assert parse_json('{"a": ' * 99 + "[]" + "}" * 99, "x.json") is not None
+    with pytest.raises(UserError, match="more than 100 levels deep"):
+        parse_json("[" * 101 + "]" * 101, "x.json")
+
+
 @pytest.mark.parametrize("text, words", [
     ("a = " + "[" * 100_000 + "]" * 100_000, "more than 100 levels deep"),
     ("a = " + "[" * 200 + "]" * 200, "more than 100 levels deep"),
