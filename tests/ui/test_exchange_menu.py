@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from playground.engine.jobs import Job
 from playground.ui.exchange import export_model_to, free_folder, import_model_from
 
 DEMO = Path(__file__).resolve().parents[2] / "models" / "demo"
@@ -32,8 +33,8 @@ def test_export_then_import_makes_the_same_model_current(qtbot, session, demo, t
     assert free_folder(out) == tmp_path / "demo-hf-2"  # a second export never mixes with the first
 
     with qtbot.waitSignal(session.checkpoint_changed, timeout=60_000) as changed:
-        job = import_model_from(session, out)
-    qtbot.waitUntil(lambda: job.isFinished())
+        import_model_from(session, out)
+    qtbot.waitUntil(lambda: not Job.running())  # the job deletes itself once finished: never touch it
     imported = changed.args[0]
     assert imported.run_dir.parent == tmp_path / "runs"
     assert imported.model_config.replace(dropout=demo.model_config.dropout) == demo.model_config  # eval: no dropout
@@ -46,8 +47,8 @@ def test_a_folder_that_is_not_a_model_gives_a_message_and_leaves_no_run(qtbot, s
     (tmp_path / "weights").mkdir()
     (tmp_path / "weights" / "pytorch_model.bin").write_bytes(b"not unpickled")
     with qtbot.waitSignal(session.message, timeout=30_000) as message:
-        job = import_model_from(session, tmp_path / "weights")
-    qtbot.waitUntil(lambda: job.isFinished())
+        import_model_from(session, tmp_path / "weights")
+    qtbot.waitUntil(lambda: not Job.running())
     assert message.args[0] == "error" and "safetensors" in message.args[1]
     assert list((tmp_path / "runs").iterdir()) == []
     assert session.checkpoint is None
