@@ -34,6 +34,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
+from playground.core import files
 from playground.core.config import BYTES_TO_LOAD, ModelConfig, raise_if_too_big
 from playground.core.model import GPT
 from playground.core.progress import UserError
@@ -46,6 +47,8 @@ HISTORY_FILE = "history.json"
 WEIGHTS_FILE = "model.safetensors"
 STATE_FILE = "state.pt"
 META_FILE = "meta.json"
+META_FIELDS = {"step": "count", "val_step": "count?", "val_loss": "number?", "train_loss": "number?",
+               "elapsed_s": "number", "parent": "text?", "parent_step": "count?"}  # checked when read
 CHECKPOINT_NAMES = ("last", "best")
 
 # The tied output head is the token embedding under a second name; it is stored once.
@@ -371,16 +374,7 @@ def _locate(path: Path, which: str) -> tuple[Path, Path]:
 
 def read_json(path: Path, what: str) -> Any:
     """Parse a JSON file; `UserError` naming the file and `what` it should hold otherwise."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise UserError(f"Could not read {path}: {e.strerror or e}.") from e
-    except UnicodeDecodeError as e:
-        raise UserError(f"{path} is not {what}: it is not text (UTF-8 JSON was expected).") from e
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as e:
-        raise UserError(f"{path} is not {what}: it is not valid JSON ({e}). The file may be damaged.") from e
+    return files.read_json(path, what, hint=" The file may be damaged.")
 
 
 def read_model_config(path: Path) -> ModelConfig:
@@ -416,7 +410,7 @@ def load_history(run_dir: PathLike) -> list[dict]:
     data = read_json(path, "a training history")
     if not isinstance(data, list) or not all(isinstance(entry, dict) for entry in data):
         raise UserError(f"{path} is not a training history: expected a list of records.")
-    return data
+    return [files.check_record(entry, path, {"step": "count"}) for entry in data]
 
 
 def read_meta(folder: Path) -> dict:
@@ -427,7 +421,7 @@ def read_meta(folder: Path) -> dict:
     data = read_json(path, "a checkpoint description")
     if not isinstance(data, dict):
         raise UserError(f"{path} is not a checkpoint description: expected named values.")
-    return data
+    return files.check_record(data, path, META_FIELDS)
 
 
 def load_state(folder: PathLike) -> dict:

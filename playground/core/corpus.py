@@ -14,10 +14,13 @@ import codecs
 import gzip
 import io
 import os
+import zlib
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Optional
 
+from playground.core.files import is_regular, open_regular
 from playground.core.progress import CancelToken, Progress, ProgressFn, UserError, no_progress
 from playground.paths import resources_dir
 
@@ -104,17 +107,35 @@ def is_binary(head: bytes) -> bool:
 def text_file_size(path: Path) -> int:
     """Size of the text in ``path``; for .gz the uncompressed size from its trailer."""
     size = path.stat().st_size
-    if path.suffix == ".gz" and size >= 18:
+    if path.suffix == ".gz" and size >= 18 and is_regular(path):
         with open(path, "rb") as f:
             f.seek(-4, os.SEEK_END)
             return int.from_bytes(f.read(4), "little")  # ISIZE: exact below 4 GB
     return size
 
 
-def _open_bytes(path: Path) -> io.BufferedIOBase:
-    if path.suffix == ".gz":
-        return gzip.open(path, "rb")  # type: ignore[return-value]
-    return open(path, "rb")
+@contextmanager
+def _open_bytes(path: Path) -> Iterator[io.BufferedIOBase]:
+    """The file's bytes (uncompressed for .gz); a UserError, never a wait, for what is not a regular file."""
+    with open_regular(path, "text") as raw:
+        if path.suffix == ".gz":
+            with gzip.GzipFile(fileobj=raw, mode="rb") as f:
+                yield f  # type: ignore[misc]
+        else:
+            yield raw  # type: ignore[misc]
+
+
+def _read(f: io.BufferedIOBase, n: int, path: Path) -> bytes:
+    """Up to `n` bytes; a damaged or cut-short .gz is a UserError sentence."""
+    try:
+        return f.read(n)
+    except EOFError:
+        raise UserError(f"{path.name} is cut short: the compressed file ends before its end-of-stream marker "
+                        "(it may not have been copied whole). Copy it again, or choose another file.") from None
+    except (gzip.BadGzipFile, zlib.error) as e:
+        raise UserError(f"{path.name} is damaged: it is not a valid gzip file ({e}).") from None
+    except OSError as e:
+        raise UserError(f"{path.name} could not be read: {e.strerror or e}.") from None
 
 
 def check_text_file(path: Path) -> None:
@@ -123,11 +144,8 @@ def check_text_file(path: Path) -> None:
         raise UserError(f"{path} does not exist.")
     if path.is_dir():
         raise UserError(f"{path} is a folder; open it with “Open folder…”.")
-    try:
-        with _open_bytes(path) as f:
-            head = f.read(SNIFF_BYTES)
-    except (OSError, EOFError) as e:
-        raise UserError(f"{path.name} could not be read: {e}.") from e
+    with _open_bytes(path) as f:
+        head = _read(f, SNIFF_BYTES, path)
     if is_binary(head):
         raise UserError(
             f"{path.name} looks like a binary file (images, archives and programs are "
@@ -148,7 +166,7 @@ def read_text_chunks(
     offset of the first one. ``on_bytes`` hears how many raw bytes were read.
     """
     with _open_bytes(path) as f:
-        head = f.read(4)
+        head = _read(f, 4, path)
         if head.startswith(codecs.BOM_UTF8):
             encoding, skip = "utf-8", 3
         elif head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -166,7 +184,7 @@ def read_text_chunks(
         while True:
             if cancel is not None:
                 cancel.raise_if_cancelled()
-            raw = pending_raw + f.read(CHUNK_BYTES)
+            raw = pending_raw + _read(f, CHUNK_BYTES, path)
             pending_raw = b""
             final = len(raw) == 0
             try:

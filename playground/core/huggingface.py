@@ -17,13 +17,14 @@ only `pytorch_model.bin` (a pickle, which can run code when loaded) is refused.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shutil
 import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, Union
 
 import torch
@@ -32,6 +33,7 @@ from safetensors.torch import save_file
 from torch import Tensor
 
 from .config import FLAVOURS, ModelConfig
+from .files import check_regular, read_json
 from .progress import UserError
 
 if TYPE_CHECKING:  # only for type hints: transformers is optional
@@ -585,7 +587,7 @@ def import_hf(folder: PathLike, out: PathLike, *, overwrite: bool = False,
     norm epsilon) are passed to `warn` and noted in meta.json; everything this
     app's model cannot do is a `ConversionError` naming it. Returns `out`.
     """
-    from .checkpoints import CONFIG_FILE, META_FILE, TOKENIZER_FILE, WEIGHTS_FILE, is_checkpoint, read_json
+    from .checkpoints import CONFIG_FILE, META_FILE, TOKENIZER_FILE, WEIGHTS_FILE, is_checkpoint
     from .model import GPT
     from .tokenization import open_tokenizer
 
@@ -604,12 +606,15 @@ def import_hf(folder: PathLike, out: PathLike, *, overwrite: bool = False,
             f"reads only {config.vocab_size:,} (vocab_size): they do not belong together."
         )
 
+    found = read_hf_headers(folder, fmt)
+    check_sizes(fmt, config, found, folder)  # before anything is built
+
     # What the file must hold: our model's tensors (built on "meta", so nothing is allocated) under its names.
     skeleton = {name: t for name, t in GPT.from_config(config, device="meta").state_dict().items()}
     if config.tie_weights:
         del skeleton["lm_head.weight"]
     expected = {name: list(t.shape) for name, t in to_hf_tensors(fmt, skeleton).items()}
-    theirs = read_hf_tensors(folder, fmt, expected, tied=config.tie_weights)
+    theirs = read_hf_tensors(folder, fmt, expected, tied=config.tie_weights, found=found)
     ours = from_hf_tensors(fmt, theirs, list(skeleton))
     ours = {name: t.to(torch.float32).contiguous() for name, t in ours.items()}
 
@@ -643,9 +648,13 @@ def read_hf_config(data: Any, path: Path, notes: Optional[list[str]] = None) -> 
         raise ConversionError(f"{path} is not a model configuration: expected named values.")
     model_type = data.get("model_type")
     architectures = data.get("architectures") or []
+    if not isinstance(architectures, list):
+        architectures = [architectures]
+    if model_type is not None and not isinstance(model_type, str):
+        raise ConversionError(f"{path} gives model_type {_short(model_type)}: expected a name such as \"gpt2\".")
     if model_type not in FORMATS:
         known = {f.hf_class: f for f in FORMATS.values()}
-        guess = next((known[a] for a in architectures if a in known), None)
+        guess = next((known[a] for a in architectures if isinstance(a, str) and a in known), None)
         if model_type is not None or guess is None:
             what = f"model_type {model_type!r}" if model_type is not None else "no model_type"
             if architectures:
@@ -683,7 +692,7 @@ def _whole(data: dict, key: str, problems: list[str], *alternatives: str) -> int
         if value is not None:
             if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
                 return value
-            problems.append(f"{name} must be a whole number of at least 1, not {value!r}")
+            problems.append(f"{name} must be a whole number of at least 1, not {_short(value)}")
             return 1
     problems.append(f"{key} is missing")
     return 1
@@ -709,7 +718,7 @@ def _gpt2_fields(data: dict, problems: list[str], notes: list[str]) -> tuple[dic
     act = data.get("activation_function", "gelu_new")
     if act not in ("gelu_new", "gelu_pytorch_tanh"):
         problems.append(
-            f"activation_function is {act!r}, but this app's GPT-2 MLP uses GELU's tanh approximation "
+            f"activation_function is {_short(act)}, but this app's GPT-2 MLP uses GELU's tanh approximation "
             f"('gelu_new' or 'gelu_pytorch_tanh'), so the logits would differ"
         )
     if data.get("scale_attn_weights", True) is not True:
@@ -735,17 +744,17 @@ def _llama_fields(data: dict, problems: list[str], notes: list[str]) -> tuple[di
     )
     act = data.get("hidden_act", "silu")
     if act not in ("silu", "swish"):
-        problems.append(f"hidden_act is {act!r}, but this app's SwiGLU MLP gates with 'silu'")
+        problems.append(f"hidden_act is {_short(act)}, but this app's SwiGLU MLP gates with 'silu'")
     kv_heads = data.get("num_key_value_heads")
     if kv_heads is not None and kv_heads != n_head:
         problems.append(
-            f"num_key_value_heads is {kv_heads} where num_attention_heads is {n_head}: grouped-query attention "
+            f"num_key_value_heads is {_short(kv_heads)} where num_attention_heads is {n_head}: grouped-query attention "
             f"(GQA: fewer key/value heads shared by the query heads) is not supported, only one key/value head "
             f"per query head"
         )
     head_dim = data.get("head_dim")
-    if head_dim is not None and n_head and head_dim * n_head != n_embd:
-        problems.append(f"head_dim is {head_dim}, but this app's heads are hidden_size / num_attention_heads "
+    if head_dim is not None and (not isinstance(head_dim, int) or head_dim * n_head != n_embd):
+        problems.append(f"head_dim is {_short(head_dim)}, but this app's heads are hidden_size / num_attention_heads "
                         f"= {n_embd / n_head:g} wide")
     for key in ("attention_bias", "mlp_bias"):
         if data.get(key):
@@ -759,7 +768,8 @@ def _llama_fields(data: dict, problems: list[str], notes: list[str]) -> tuple[di
         if parameters.get("rope_type", "default") != "default":
             scaling = parameters
     if theta is not None and theta != ROPE_THETA:
-        problems.append(f"rope_theta is {theta:g}, but this app's RoPE turns with base {ROPE_THETA:g}")
+        shown = f"{theta:g}" if isinstance(theta, (int, float)) and not isinstance(theta, bool) else _short(theta)
+        problems.append(f"rope_theta is {shown}, but this app's RoPE turns with base {ROPE_THETA:g}")
     if scaling:
         kind = scaling.get("rope_type") or scaling.get("type") if isinstance(scaling, dict) else scaling
         problems.append(f"rope_scaling is set ({kind}): stretched or scaled RoPE is not supported")
@@ -769,8 +779,8 @@ def _llama_fields(data: dict, problems: list[str], notes: list[str]) -> tuple[di
 
 def _is_hf_folder(folder: Path) -> bool:
     try:
-        data = json.loads((folder / HF_CONFIG).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = read_json(folder / HF_CONFIG, "a Hugging Face model configuration")
+    except UserError:
         return False
     return isinstance(data, dict) and ("model_type" in data or "architectures" in data)
 
@@ -808,16 +818,14 @@ def _check_hf_folder(folder: Path) -> None:
 
 def _weight_files(folder: Path) -> dict[str, Path]:
     """Each tensor's file: model.safetensors, or the shards that model.safetensors.index.json names."""
-    from .checkpoints import read_json
-
     if (folder / HF_WEIGHTS).is_file():
         return {}  # one file: its own keys say what it holds
     index = read_json(folder / HF_INDEX, "a safetensors index")
     weight_map = index.get("weight_map") if isinstance(index, dict) else None
     if not isinstance(weight_map, dict) or not weight_map:
         raise ConversionError(f"{folder / HF_INDEX} is not a safetensors index: it has no \"weight_map\".")
-    files = {name: folder / str(file) for name, file in weight_map.items()}
-    absent = sorted({p.name for p in files.values() if not p.is_file()})
+    files = {name: _shard(folder, file) for name, file in weight_map.items()}
+    absent = sorted({p.name for p in files.values() if not p.exists()})
     if absent:
         raise ConversionError(
             f"{folder / HF_INDEX} names {_count(len(absent), 'shard')} that {folder} lacks: {', '.join(absent)}."
@@ -825,19 +833,140 @@ def _weight_files(folder: Path) -> dict[str, Path]:
     return files
 
 
-def read_hf_tensors(folder: Path, fmt: Format, expected: dict[str, list[int]], tied: bool) -> dict[str, Tensor]:
-    """The tensors of a Hugging Face folder, after checking every name and shape against `expected`."""
+def _shard(folder: Path, name: Any) -> Path:
+    """The shard the index names `name`, which must lie in `folder`: ConversionError for an absolute
+    path, one that climbs out with '..', or a link that leads out (the index is a stranger's file)."""
+    refuse = None
+    if not isinstance(name, str) or not name or "\x00" in name:
+        refuse = "a shard name that is not a file name"
+    elif Path(name).is_absolute() or PureWindowsPath(name).drive or name.startswith(("/", "\\")):
+        refuse = "the absolute path"
+    elif ".." in re.split(r"[\\/]", name):
+        refuse = "the path that climbs out with '..'"
+    if refuse is None:
+        return _confined(folder, folder / name)
+    raise ConversionError(f"{folder / HF_INDEX} names {refuse} {str(name)[:120]!r}: an import reads only files "
+                          f"inside {folder}, so it is refused.")
+
+
+def _confined(folder: Path, path: Path) -> Path:
+    """`path`, unless it is a link that leads out of `folder` (ConversionError)."""
+    if path.exists() and not _inside_folder(path, folder):
+        raise ConversionError(f"{path} is a link to {path.resolve()}, outside {folder}: an import reads only files "
+                              f"inside the folder, so it is refused.")
+    return path
+
+
+def _inside_folder(path: Path, folder: Path) -> bool:
+    """True when `path`, links followed, lies inside `folder`.
+
+    A snapshot in Hugging Face's cache (hub/models--x/snapshots/<revision>/) holds links into its
+    blobs/ folder two levels up: those count as inside, as the cache lays them out.
+    """
+    target, base = path.resolve(), folder.resolve()
+    homes = [base]
+    if base.parent.name == "snapshots":
+        homes.append(base.parent.parent / "blobs")
+    return any(target == home or home in target.parents for home in homes)
+
+
+# config.json's name for each of our sizes, by format (for sentences).
+_SIZE_KEYS = {
+    "gpt2": dict(vocab_size="vocab_size", context_length="n_positions", n_layer="n_layer", n_embd="n_embd",
+                 mlp_hidden="n_inner"),
+    "llama": dict(vocab_size="vocab_size", context_length="max_position_embeddings", n_layer="num_hidden_layers",
+                  n_embd="hidden_size", mlp_hidden="intermediate_size"),
+}
+
+
+def check_sizes(fmt: Format, config: ModelConfig, found: "Headers", folder: Path) -> None:
+    """ConversionError unless each size in config.json is one the weights hold and the model fits in memory.
+
+    Checked on the safetensors headers before anything is built: a config.json that claims a billion
+    numbers a vector or ten million layers would otherwise have this app try to allocate them.
+    Differences that cost nothing to build (another MLP width) are left to the shape check that follows.
+    """
+    keys = _SIZE_KEYS[fmt.model_type]
+    problems = []
+    layer = re.compile(re.escape(fmt.layer_prefix).replace(re.escape("{i}"), r"(\d+)"))
+    layers = {int(m.group(1)) for name in found if (m := layer.match(name))}
+    if config.n_layer != len(layers):
+        problems.append(f"{keys['n_layer']} is {config.n_layer:,} but the weights hold {_count(len(layers), 'layer')}")
+    embedding = found.get(f"{fmt.top['token_embedding']}.weight")
+    if embedding is not None and len(embedding[2]) == 2:
+        rows, width = embedding[2]
+        if config.vocab_size != rows:
+            problems.append(f"{keys['vocab_size']} is {config.vocab_size:,} but {embedding[1]} holds "
+                            f"{rows:,} token vectors")
+        if config.n_embd != width:
+            problems.append(f"{keys['n_embd']} is {config.n_embd:,} but {embedding[1]} holds vectors of "
+                            f"{width:,} numbers")
+    positions = found.get(f"{fmt.top['position_embedding']}.weight") if "position_embedding" in fmt.top else None
+    if positions is not None and positions[2][:1] != [config.context_length]:
+        problems.append(f"{keys['context_length']} is {config.context_length:,} but {positions[1]} holds "
+                        f"{_shape(positions[2])} (a vector per position)")
+    largest = max((side for _, _, shape in found.values() for side in shape), default=0)
+    if config.mlp_hidden_size > largest and not problems:  # a wrong width already explains a wrong MLP
+        problems.append(f"{keys['mlp_hidden']} is {config.mlp_hidden_size:,}, more than any side of any tensor in "
+                        f"the weights (the longest is {largest:,})")
+    if problems:
+        raise ConversionError(f"{folder / HF_CONFIG} does not fit the weights in {folder}: "
+                              f"{'; '.join(problems)}. They do not belong together.")
+    _check_memory(fmt, config, found, folder, keys)
+
+
+def _check_memory(fmt: Format, config: ModelConfig, found: "Headers", folder: Path, keys: dict[str, str]) -> None:
+    from .estimates import available_system_memory
+
+    memory = available_system_memory()
+    if memory.bytes is None:
+        return
+    numbers = sum(math.prod(shape) for _, _, shape in found.values())
+    stored = sum(path.stat().st_size for path in {path for path, _, _ in found.values()})
+    needed = stored + 4 * numbers  # the weights as stored, then as float32
+    if needed > memory.bytes:
+        raise ConversionError(
+            f"Importing {folder} needs about {_bytes(needed)} of memory (its {numbers:,} weights, read and then "
+            f"made float32), but only {_bytes(memory.bytes)} is available ({memory.source}). Close other programs, "
+            f"or import a smaller model.")
+    if "position_embedding" not in fmt.top:
+        # RoPE has no table to check against: one full context of vectors is the least it costs to read one.
+        context = 4 * config.context_length * config.n_embd
+        if context > memory.bytes:
+            raise ConversionError(
+                f"{folder / HF_CONFIG} gives {keys['context_length']} {config.context_length:,}: reading that many "
+                f"tokens at once takes at least {_bytes(context)} (a vector of {config.n_embd:,} numbers a token), "
+                f"more than the {_bytes(memory.bytes)} of memory available. Import a model with a shorter context.")
+
+
+def _bytes(n: int) -> str:
+    return f"{n / 1e9:,.1f} GB" if n >= 1e8 else f"{n / 1e6:,.1f} MB"
+
+
+Headers = dict[str, tuple[Path, str, list[int]]]  # our spelling of a tensor's name -> (file, its name, shape)
+
+
+def read_hf_headers(folder: Path, fmt: Format) -> Headers:
+    """Every tensor's name and shape in a folder's safetensors files, from their headers alone (no data read)."""
     by_name = _weight_files(folder)
     paths = sorted(set(by_name.values())) or [folder / HF_WEIGHTS]
-    found: dict[str, tuple[Path, str, list[int]]] = {}  # our spelling of the name -> (file, its name, shape)
+    found: Headers = {}
     for path in paths:
+        check_regular(path, "a safetensors file")
         try:
             with safe_open(str(path), framework="pt", device="cpu") as f:
                 for name in f.keys():
                     found[_full_name(fmt, name)] = (path, name, list(f.get_slice(name).get_shape()))
         except (SafetensorError, OSError, ValueError) as e:
             raise ConversionError(f"{path} is damaged: it is not a complete safetensors file ({_first_line(e)}).") from e
+    return found
 
+
+def read_hf_tensors(folder: Path, fmt: Format, expected: dict[str, list[int]], tied: bool,
+                    found: Optional[Headers] = None) -> dict[str, Tensor]:
+    """The tensors of a Hugging Face folder, after checking every name and shape against `expected`."""
+    found = read_hf_headers(folder, fmt) if found is None else found
+    paths = sorted({path for path, _, _ in found.values()})
     ignored = re.compile(fmt.buffers)
     if tied:  # transformers ignores a stored head when the embeddings are tied, and so does this
         ignored = re.compile(f"{fmt.buffers}|lm_head\\.weight")
@@ -957,6 +1086,15 @@ def _some(items: list[str], limit: int = 5) -> str:
 
 def _shape(shape: list[int]) -> str:
     return "[" + ", ".join(map(str, shape)) + "]"
+
+
+def _short(value: Any) -> str:
+    """A value from a stranger's file, shown short."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int too long to print
+        return "a number of thousands of digits"
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _first_line(e: BaseException) -> str:

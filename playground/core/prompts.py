@@ -49,13 +49,12 @@ import json
 import math
 import os
 import string
-import tomllib
 from dataclasses import dataclass, field, fields
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Optional, Union
 
-from playground.core.files import write_text_atomic
+from playground.core.files import MAX_TOML_BYTES, parse_json, parse_toml, read_bytes, write_text_atomic
 from playground.core.progress import UserError
 
 MODES = ("zero-shot", "one-shot", "few-shot", "chain-of-thought", "instruction")
@@ -492,19 +491,9 @@ def load_template(path: PathLike) -> PromptTemplate:
     suffix = path.suffix.lower()
     if suffix not in TEMPLATE_SUFFIXES:
         raise UserError(f"{path.name} is not a prompt template: templates are .toml or .json files.")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise UserError(f"{path.name} is not a text file (it is not UTF-8): is it really a prompt template?") from None
-    except OSError as e:
-        raise UserError(f"Could not read the template {path}: {e.strerror or e}.") from None
-    try:
-        data = tomllib.loads(text) if suffix == ".toml" else json.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise UserError(f"{path.name} is not valid TOML ({e}). Fix the file or open another.") from None
-    except json.JSONDecodeError as e:
-        raise UserError(f"{path.name} is not valid JSON ({e.msg} at line {e.lineno}, column {e.colno}). "
-                        "Fix the file or open another.") from None
+    raw = read_bytes(path, "a prompt template", MAX_TOML_BYTES)
+    parse = parse_toml if suffix == ".toml" else parse_json
+    data = parse(raw, path.name, hint=" Fix the file or open another.")  # a byte-order mark is fine
     try:
         return PromptTemplate.from_dict(data)
     except UserError as e:

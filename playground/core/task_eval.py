@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 import re
 import time
@@ -43,6 +42,7 @@ from pathlib import Path
 from typing import Callable, Optional, Sequence, Union
 
 from playground.core.evaluation import read_text_file
+from playground.core.files import parse_json
 from playground.core.progress import CancelToken, Progress, ProgressFn, UserError, no_progress
 from playground.core.prompts import PromptTemplate, load_template
 from playground.core.sampling import SamplingSettings
@@ -138,21 +138,14 @@ def _parse_jsonl(text: str, name: str) -> list[TaskExample]:
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise UserError(f"Line {number} of {name} is not valid JSON ({e.msg}, column {e.colno}). "
-                            f"Each line holds one object such as {{\"input\": \"...\", \"reference\": \"...\"}}."
-                            ) from None
+        item = parse_json(line, f"Line {number} of {name}",
+                          hint=" Each line holds one object such as {\"input\": \"...\", \"reference\": \"...\"}.")
         examples.append(_example(item, f"Line {number} of {name}"))
     return examples
 
 
 def _parse_json_list(text: str, name: str) -> list[TaskExample]:
-    try:
-        items = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise UserError(f"{name} is not valid JSON ({e.msg} at line {e.lineno}, column {e.colno}).") from None
+    items = parse_json(text, name)
     return [_example(item, f"Item {n} of {name}") for n, item in enumerate(items, start=1)]
 
 
@@ -216,9 +209,17 @@ def template_for(task: Task) -> PromptTemplate:
         for folder in (task.path.parent, resources_dir() / "prompts"):
             for suffix in (".toml", ".json"):
                 candidate = folder / (stem + suffix)
-                if candidate.is_file():
+                # A task saved as .json is not its own template.
+                if candidate.is_file() and not _same_file(candidate, task.path):
                     return load_template(candidate)
     return continuation_template()
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.samefile(b)
+    except OSError:
+        return False
 
 
 # -- scoring ---------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from typing import Iterable, Iterator, Optional
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
 from playground.core.corpus import Corpus, CorpusStats
+from playground.core.files import parse_json, read_bytes
 from playground.core.progress import CancelToken, Progress, ProgressFn, UserError, no_progress
 
 # kind -> (label shown to people, one-line explanation for the tooltip)
@@ -543,19 +544,19 @@ def open_tokenizer(path: Path | str) -> LoadedTokenizer:
     if path.is_dir():
         path = path / "tokenizer.json"
     try:
-        raw = path.read_bytes()
+        raw = read_bytes(path, "a tokenizer.json")  # a regular file of bounded size
     except OSError as e:
         raise UserError(f"Could not read {path}: {e.strerror or e}.") from e
     if not raw.strip():
         raise UserError(f"{path.name} is empty: a tokenizer.json holds a JSON description of a tokenizer.")
     try:
-        data = json.loads(raw.decode("utf-8"))
+        data = parse_json(raw, path.name, "a tokenizer.json")  # depth and size checked before Rust parses it
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise UserError(f"{path.name} is not a tokenizer.json: it is not valid JSON ({e}).") from e
     if not isinstance(data, dict) or "model" not in data:
         raise UserError(f"{path.name} is JSON but not a tokenizer.json: it has no \"model\" section.")
     try:
-        tok = Tokenizer.from_str(raw.decode("utf-8"))
+        tok = Tokenizer.from_str(raw.decode("utf-8-sig"))
     except Exception as e:
         raise UserError(f"{path.name} could not be opened as a tokenizer: {e}.") from e
     if tok.get_vocab_size(with_added_tokens=True) == 0:

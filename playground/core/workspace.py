@@ -37,8 +37,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any, Callable, Iterable, Optional, Union
 
-from playground.core.corpus import Corpus, default_corpus, default_corpus_path
-from playground.core.files import write_text_atomic
+from playground.core.corpus import Corpus, default_corpus, default_corpus_path, read_text_chunks
+from playground.core.files import open_regular, parse_json, read_bytes, read_toml, write_text_atomic
 from playground.core.progress import CancelToken, Progress, ProgressFn, UserError, no_progress
 
 PathLike = Union[str, os.PathLike]
@@ -75,6 +75,7 @@ MAX_WORKSPACE_JSON_BYTES = 64 * 2**20
 MAX_MEMBER_NAME_CHARS = 400
 ALLOWED_COMPRESSION = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA)
 COPY_CHUNK_BYTES = 1 << 20
+FREE_SPACE_MARGIN_BYTES = 64 * 2**20  # left free on the disk after an import
 
 # MIGRATIONS[n] turns the dict of a version-n workspace.json into version n + 1.
 # Version 1 is the first format, so there is nothing to migrate yet; a change
@@ -317,20 +318,11 @@ def read_workspace(folder: PathLike) -> Workspace:
     if not path.is_file():
         raise UserError(f"{folder} is not a workspace: it has no {WORKSPACE_FILE}. Choose the folder you saved "
                         "a workspace in, or import a workspace .zip.")
-    try:
-        raw = path.read_bytes()
-    except OSError as e:
-        raise UserError(f"Could not read {path}: {e.strerror or e}.") from e
-    return parse_workspace(raw, str(path))
+    return parse_workspace(read_bytes(path, "a workspace", MAX_WORKSPACE_JSON_BYTES), str(path))
 
 
 def parse_workspace(raw: bytes, source: str = WORKSPACE_FILE, allow_absolute: bool = True) -> Workspace:
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as e:
-        raise UserError(f"{source} is not a workspace: it is not text (UTF-8 JSON was expected).") from e
-    except json.JSONDecodeError as e:
-        raise UserError(f"{source} is damaged: it is not valid JSON ({e.msg} at line {e.lineno}).") from e
+    data = parse_json(raw, source, "a workspace", " Open another workspace, or save this one again.")
     ws = Workspace.from_dict(data, source)
     check_references(ws, allow_absolute, source)
     return ws
@@ -582,9 +574,9 @@ def open_workspace(folder: PathLike) -> OpenedWorkspace:
                 if pasted in paths:
                     paths.remove(pasted)
                     try:
-                        text = pasted.read_text(encoding="utf-8")
-                    except (OSError, UnicodeDecodeError) as e:
-                        opened.problems.append(f"The pasted corpus text could not be read ({e}).")
+                        text = "".join(read_text_chunks(pasted))
+                    except UserError as e:
+                        opened.problems.append(f"The pasted corpus text could not be read: {e}")
                 opened.corpus = Corpus(name=ref.name, files=tuple(paths), text=text)
 
     for ref in ws.tokenizers:
@@ -624,13 +616,7 @@ def open_workspace(folder: PathLike) -> OpenedWorkspace:
 def read_template(path: Path):
     """A template file of the workspace; an unfinished edit (a format naming an unknown part) is
     kept as it was typed rather than refused, so nothing the person wrote is lost."""
-    import tomllib
-
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
-        raise UserError(f"The prompt template {path.name} of the workspace could not be read ({e}).") from e
-    return template_from_dict(data, path.name)
+    return template_from_dict(read_toml(path, "a prompt template"), path.name)
 
 
 def template_from_dict(data: Any, source: str = "the template"):
@@ -825,14 +811,15 @@ def check_zip(zf: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
 
     Refused: too many members, a name that climbs out or is absolute, a link,
     an encrypted member, an unknown compression, a member or a total that
-    would unpack too big, a compression ratio only a zip bomb has, and a
-    name given twice.
+    would unpack too big, a compression ratio only a zip bomb has (of a
+    member, or of the whole archive: many small members add up), a name
+    given twice, and a file that other members lie inside as in a folder.
     """
     infos = zf.infolist()
     if len(infos) > MAX_ZIP_MEMBERS:
         raise UserError(f"The zip is refused: it holds {len(infos):,} members, more than a workspace ever has "
                         f"({MAX_ZIP_MEMBERS:,}). Nothing was extracted.")
-    total, seen = 0, set()
+    total, packed, seen, files = 0, 0, set(), set()
     for info in infos:
         parts = _check_member_name(info.filename)
         mode = info.external_attr >> 16
@@ -848,6 +835,8 @@ def check_zip(zf: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
         if key in seen:
             raise UserError(f"The zip is refused: it holds {info.filename!r} twice. Nothing was extracted.")
         seen.add(key)
+        if not info.is_dir():
+            files.add(key)
         if info.file_size > MAX_ZIP_MEMBER_BYTES:
             raise UserError(f"The zip is refused: {info.filename!r} would unpack to {info.file_size / 2**30:.1f} GB, "
                             f"more than {MAX_ZIP_MEMBER_BYTES / 2**30:.0f} GB. Nothing was extracted.")
@@ -855,9 +844,21 @@ def check_zip(zf: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
             raise UserError(f"The zip is refused: {info.filename!r} would unpack {info.file_size // max(1, info.compress_size):,} "
                             "times bigger than it is packed, as only a zip bomb does. Nothing was extracted.")
         total += info.file_size
+        packed += info.compress_size
         if total > MAX_ZIP_TOTAL_BYTES:
             raise UserError(f"The zip is refused: it would unpack to more than {MAX_ZIP_TOTAL_BYTES / 2**30:.0f} GB. "
                             "Nothing was extracted.")
+    # Many members that each stay under the check above add up: the whole archive's ratio counts too.
+    if total > RATIO_CHECK_FROM_BYTES and total > MAX_COMPRESSION_RATIO * max(1, packed):
+        raise UserError(f"The zip is refused: it would unpack {total // max(1, packed):,} times bigger than it is "
+                        f"packed ({packed / 2**20:.1f} MB to {total / 2**30:.2f} GB), as only a zip bomb does. "
+                        "Nothing was extracted.")
+    for key in seen:
+        parts = key.split("/")
+        clash = next(("/".join(parts[:n]) for n in range(1, len(parts)) if "/".join(parts[:n]) in files), None)
+        if clash is not None:
+            raise UserError(f"The zip is refused: {clash!r} is a file, yet other members lie inside it as in a "
+                            "folder. Nothing was extracted.")
     return infos
 
 
@@ -879,50 +880,72 @@ def import_workspace(
         raise UserError(f"{dest} is not an empty folder: choose an empty or a new folder for the workspace.")
     if not dest.parent.is_dir():
         raise UserError(f"{dest.parent} does not exist: choose a folder that does.")
-    try:
-        zf = zipfile.ZipFile(zip_path)
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
-        reason = e.strerror if isinstance(e, OSError) and e.strerror else "it is not a zip file, or it is damaged"
-        raise UserError(f"{zip_path.name} could not be opened as a workspace .zip: {reason}.") from e
-    with zf:
-        infos = check_zip(zf)
-        names = {"/".join(_check_member_name(i.filename)): i for i in infos}
-        ws_info = names.get(WORKSPACE_FILE)
-        if ws_info is None or ws_info.is_dir():
-            raise UserError(f"{zip_path.name} is not a workspace .zip: it has no {WORKSPACE_FILE} at its top. "
-                            "Nothing was extracted.")
-        if ws_info.file_size > MAX_WORKSPACE_JSON_BYTES:
-            raise UserError(f"The zip is refused: its {WORKSPACE_FILE} is implausibly big. Nothing was extracted.")
-        raw = _read_member(zf, ws_info, zip_path)
-        parse_workspace(raw, f"{WORKSPACE_FILE} in {zip_path.name}", allow_absolute=False)
-
+    with open_regular(zip_path, "a workspace .zip") as raw:
         try:
-            tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.importing-", dir=dest.parent))
-        except OSError as e:
-            raise UserError(f"Could not write in {dest.parent}: {e.strerror or e}.") from e
-        try:
-            total = max(1, sum(i.file_size for i in infos))
-            done = 0
-            for info in infos:
-                parts = _check_member_name(info.filename)
-                if not parts:
-                    continue
-                target = tmp.joinpath(*parts)
-                if not _inside(target, tmp):  # belt and braces: the name check already refused it
-                    raise UserError(f"The zip is refused: {info.filename!r} leads outside the folder.")
-                if info.is_dir():
-                    target.mkdir(parents=True, exist_ok=True)
-                    continue
-                target.parent.mkdir(parents=True, exist_ok=True)
-                progress(Progress(done / total, f"Unpacking {info.filename}"))
-                done += _extract_member(zf, info, target, zip_path, cancel)
-            read_workspace(tmp)
-            _move_into_place(tmp, dest)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+            zf = zipfile.ZipFile(raw)
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
+            reason = e.strerror if isinstance(e, OSError) and e.strerror else "it is not a zip file, or it is damaged"
+            raise UserError(f"{zip_path.name} could not be opened as a workspace .zip: {reason}.") from e
+        with zf:
+            _unpack(zf, zip_path, dest, progress, cancel)
     progress(Progress(1.0, f"Imported {dest.name}"))
     return dest
+
+
+def _unpack(zf: zipfile.ZipFile, zip_path: Path, dest: Path, progress: ProgressFn,
+            cancel: Optional[CancelToken]) -> None:
+    """Check every member of `zf`, then extract them into a temporary folder renamed to `dest`."""
+    infos = check_zip(zf)
+    names = {"/".join(_check_member_name(i.filename)): i for i in infos}
+    ws_info = names.get(WORKSPACE_FILE)
+    if ws_info is None or ws_info.is_dir():
+        raise UserError(f"{zip_path.name} is not a workspace .zip: it has no {WORKSPACE_FILE} at its top. "
+                        "Nothing was extracted.")
+    if ws_info.file_size > MAX_WORKSPACE_JSON_BYTES:
+        raise UserError(f"The zip is refused: its {WORKSPACE_FILE} is implausibly big. Nothing was extracted.")
+    raw = _read_member(zf, ws_info, zip_path)
+    parse_workspace(raw, f"{WORKSPACE_FILE} in {zip_path.name}", allow_absolute=False)
+    total = sum(i.file_size for i in infos)
+    _check_free_space(dest.parent, total)
+
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.importing-", dir=dest.parent))
+    except OSError as e:
+        raise UserError(f"Could not write in {dest.parent}: {e.strerror or e}.") from e
+    try:
+        done = 0
+        for info in infos:
+            parts = _check_member_name(info.filename)
+            if not parts:
+                continue
+            target = tmp.joinpath(*parts)
+            if not _inside(target, tmp):  # belt and braces: the name check already refused it
+                raise UserError(f"The zip is refused: {info.filename!r} leads outside the folder.")
+            try:
+                (target if info.is_dir() else target.parent).mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise UserError(f"Could not unpack {info.filename}: {e.strerror or e}. Nothing was extracted.") from e
+            if info.is_dir():
+                continue
+            progress(Progress(done / max(1, total), f"Unpacking {info.filename}"))
+            done += _extract_member(zf, info, target, zip_path, cancel)
+        read_workspace(tmp)
+        _move_into_place(tmp, dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _check_free_space(folder: Path, needed: int) -> None:
+    """UserError when `folder`'s disk cannot hold `needed` bytes and a little to spare."""
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return  # unknown: extraction itself reports a full disk
+    if needed + FREE_SPACE_MARGIN_BYTES > free:
+        raise UserError(f"The workspace would unpack to {needed / 2**20:,.1f} MB but {folder} has only "
+                        f"{free / 2**20:,.1f} MB free: free some space or choose another folder. "
+                        "Nothing was extracted.")
 
 
 def _move_into_place(tmp: Path, dest: Path) -> None:

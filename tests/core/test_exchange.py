@@ -354,6 +354,97 @@ def test_configs_the_model_cannot_reproduce_are_refused(exported, tmp_path, mode
         assert words in str(raised.value)
 
 
+@pytest.mark.timeout(120)  # a regression would allocate instead: fail rather than swap
+@pytest.mark.parametrize("model, changes, named", [
+    ("gpt2", dict(n_embd=10**9), "n_embd is 1,000,000,000 but transformer.wte.weight holds vectors of 32 numbers"),
+    ("gpt2", dict(vocab_size=10**9), "vocab_size is 1,000,000,000 but transformer.wte.weight holds 2,000 token vectors"),
+    ("gpt2", dict(n_positions=10**9), "n_positions is 1,000,000,000 but transformer.wpe.weight holds [16, 32]"),
+    ("gpt2", dict(n_layer=10**7), "n_layer is 10,000,000 but the weights hold 2 layers"),
+    ("gpt2", dict(n_inner=10**18), "n_inner is 1,000,000,000,000,000,000, more than any side of any tensor"),
+    ("llama", dict(hidden_size=10**9, head_dim=None), "hidden_size is 1,000,000,000 but model.embed_tokens.weight"),
+    ("llama", dict(num_hidden_layers=10**7), "num_hidden_layers is 10,000,000 but the weights hold 2 layers"),
+    ("llama", dict(intermediate_size=10**12), "intermediate_size is 1,000,000,000,000, more than any side"),
+    ("llama", dict(max_position_embeddings=10**12), "max_position_embeddings 1,000,000,000,000: reading that many "
+                                                     "tokens at once takes at least 128,000.0 GB"),
+])
+def test_sizes_are_checked_against_the_weights_before_anything_is_built(exported, tmp_path, model, changes, named):
+    folder = hf_copy(exported, model, tmp_path)
+    edit_json(folder / "config.json", **changes)
+    with pytest.raises(UserError) as raised:
+        import_hf(folder, tmp_path / "out")
+    assert named in str(raised.value)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("model, changes, named", [
+    ("gpt2", dict(model_type={"a": 1}), "gives model_type {'a': 1}: expected a name"),
+    ("gpt2", dict(model_type=None, architectures=5), "no model_type (5)"),
+    ("gpt2", dict(model_type=None, architectures=[{"a": 1}]), "cannot import: no model_type"),
+    ("llama", dict(head_dim={"a": 1}), "head_dim is {'a': 1}"),
+    ("llama", dict(rope_theta="big", rope_parameters=None), "rope_theta is 'big'"),
+    ("gpt2", dict(n_layer=[1] * 1000), "n_layer must be a whole number of at least 1, not [1, 1, 1"),
+])
+def test_values_of_the_wrong_kind_are_sentences(exported, tmp_path, model, changes, named):
+    folder = hf_copy(exported, model, tmp_path)
+    edit_json(folder / "config.json", **changes)
+    with pytest.raises(UserError) as raised:
+        import_hf(folder, tmp_path / "out")
+    assert named in str(raised.value) and len(str(raised.value)) < 1000
+
+
+def test_a_model_bigger_than_the_memory_is_refused(exported, tmp_path, monkeypatch):
+    from playground.core import estimates
+
+    monkeypatch.setattr(estimates, "available_system_memory", lambda: estimates.AvailableMemory(10**5, "a test"))
+    with pytest.raises(UserError, match=r"needs about 0.\d MB of memory \(its [\d,]+ weights, read and then made "
+                                        r"float32\), but only 0.1 MB is available \(a test\)"):
+        import_hf(exported["gpt2"], tmp_path / "out")
+
+
+def shard_index(folder: Path, index: Path, shard: str) -> None:
+    """Write `index` naming `shard` for every tensor of `folder`'s model.safetensors."""
+    names = list(load_file(folder / "model.safetensors"))
+    index.write_text(json.dumps({"weight_map": {n: shard for n in names}}))
+
+
+@pytest.mark.parametrize("shard, named", [
+    ("/abs/model.safetensors", "names the absolute path '/abs/model.safetensors'"),
+    ("../outside.safetensors", "names the path that climbs out with '..' '../outside.safetensors'"),
+    ("sub\\..\\..\\outside.safetensors", "climbs out with '..'"),
+    ("C:/model.safetensors", "names the absolute path"),
+    ("link.safetensors", "is a link to"),
+])
+def test_index_shards_stay_inside_the_folder(exported, tmp_path, shard, named):
+    folder = hf_copy(exported, "gpt2", tmp_path)
+    outside = tmp_path / "outside.safetensors"
+    (folder / "model.safetensors").rename(outside)
+    (folder / "link.safetensors").symlink_to(outside)
+    if shard.startswith("/abs/"):
+        shard = str(outside)
+        named = f"names the absolute path {shard!r}"
+    (folder / "model.safetensors.index.json").write_text(json.dumps({"weight_map": {n: shard for n in load_file(outside)}}))
+    with pytest.raises(UserError) as raised:
+        import_hf(folder, tmp_path / "out")
+    assert named in str(raised.value) and "refused" in str(raised.value)
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_hugging_face_cache_snapshot_with_links_into_its_blobs_imports(exported, runs, tmp_path):
+    """hub/models--x/snapshots/<revision>/ holds links to ../../blobs/: the cache's own layout is inside."""
+    repo = tmp_path / "hub" / "models--someone--tiny"
+    snapshot, blobs = repo / "snapshots" / "0123abcd", repo / "blobs"
+    snapshot.mkdir(parents=True)
+    blobs.mkdir()
+    for file in exported["gpt2"].iterdir():
+        shutil.copyfile(file, blobs / f"blob-{file.name}")
+        (snapshot / file.name).symlink_to(Path("..", "..", "blobs", f"blob-{file.name}"))
+    (snapshot / "model.safetensors").rename(snapshot / "model-00001-of-00001.safetensors")
+    shard_index(exported["gpt2"], blobs / "model.safetensors.index.json", "model-00001-of-00001.safetensors")
+    (snapshot / "model.safetensors.index.json").symlink_to(Path("..", "..", "blobs", "model.safetensors.index.json"))
+    _, loaded = load_checkpoint(import_hf(snapshot, tmp_path / "out"))
+    assert torch.equal(loaded.token_embedding.weight, runs["gpt2"][1].token_embedding.weight)
+
+
 def test_gelu_pytorch_tanh_is_gpt2s_gelu(exported, tmp_path):
     folder = hf_copy(exported, "gpt2", tmp_path)
     edit_json(folder / "config.json", activation_function="gelu_pytorch_tanh")
@@ -398,6 +489,24 @@ def test_cli_export_and_import(runs, tmp_path, capsys):
     assert main(["export", "--model", str(run), "--out", str(tmp_path / "hf")]) == 2
     assert capsys.readouterr().err.startswith("error: ")
     assert main(["export", "--model", str(run), "--out", str(tmp_path / "hf"), "--overwrite"]) == 0
+
+
+def test_cli_import_of_a_hostile_folder_is_an_error_line(exported, tmp_path):
+    import os
+    import subprocess
+
+    folder = hf_copy(exported, "gpt2", tmp_path)
+    edit_json(folder / "config.json", n_layer=10**7)
+    (folder / "tokenizer.json").write_text("[" * 50_000 + "]" * 50_000)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run([sys.executable, "-m", "playground", "import", "--hf", str(folder), "--out",
+                             str(tmp_path / "out")], capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("error: tokenizer.json is not a tokenizer.json: it nests lists or tables")
+    (folder / "tokenizer.json").write_text((TOKENIZER).read_text(encoding="utf-8"), encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "playground", "import", "--hf", str(folder), "--out",
+                             str(tmp_path / "out")], capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 2 and "n_layer is 10,000,000 but the weights hold 2 layers" in result.stderr
 
 
 def test_cli_bad_input_is_an_error_line(exported, tmp_path, capsys):

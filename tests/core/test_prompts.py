@@ -177,6 +177,22 @@ def test_round_trip(tmp_path, suffix):
     assert load_template(path).name == "Second"
 
 
+@pytest.mark.parametrize("suffix", [".toml", ".json"])
+def test_a_template_saved_with_a_byte_order_mark_opens(tmp_path, suffix):
+    """Windows Notepad starts a UTF-8 file with a byte-order mark."""
+    path = tmp_path / f"template{suffix}"
+    save_template(make_template(), path)
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    assert load_template(path) == make_template()
+
+
+def test_a_hostile_template_is_a_sentence(tmp_path):
+    path = tmp_path / "deep.toml"
+    path.write_text("name = " + "[" * 50_000 + "]" * 50_000, encoding="utf-8")
+    with pytest.raises(UserError, match="deep.toml nests lists or tables more than 100 levels deep"):
+        load_template(path)
+
+
 def test_toml_is_readable():
     text = to_toml(make_template(instruction='Say "hi"\nthen stop').to_dict())
     assert 'instruction = "Say \\"hi\\"\\nthen stop"' in text

@@ -284,6 +284,22 @@ def test_a_template_beside_a_task_file_goes_with_it(tmp_path, sentiment):
     assert template_for(load_task(task_path)).name == "Sentiment"
 
 
+def test_a_json_task_is_not_taken_for_its_own_template(tmp_path):
+    task_path = write(tmp_path / "reviews.json", json.dumps([{"input": "Great.", "reference": "positive"}]))
+    assert template_for(load_task(task_path)).name == "Continue the text"
+    (tmp_path / "reviews.toml").write_text((PROMPTS / "1-sentiment.toml").read_text(encoding="utf-8"), encoding="utf-8")
+    assert template_for(load_task(task_path)).name == "Sentiment"
+
+
+def test_hostile_json_in_a_task_is_a_sentence(tmp_path):
+    deep = write(tmp_path / "deep.json", "[" * 50_000 + "]" * 50_000)
+    with pytest.raises(UserError, match="deep.json nests lists or tables more than 100 levels deep"):
+        load_task(deep)
+    long = write(tmp_path / "long.jsonl", '{"input": "a", "reference": ' + "9" * 5000 + "}\n")
+    with pytest.raises(UserError, match="Line 1 of long.jsonl holds a number of thousands of digits"):
+        load_task(long)
+
+
 # -- the command line ------------------------------------------------------------------------------------
 
 
@@ -315,6 +331,21 @@ def test_cli_task_json_matches_the_core(capsys, demo, tmp_path):
     assert result["scores"] == pytest.approx(expected.scores.to_dict())
     assert [r["output"] for r in result["rows"]] == [r.output for r in expected.rows]
     assert result["rows"][0]["exact"] is True
+
+
+def test_cli_reads_a_json_task_in_a_subprocess(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    path = write(tmp_path / "phrases.json", json.dumps([{"input": "Traceback (most recent call", "reference": "last):"},
+                                                        {"input": "Emit a", "reference": "record."}]))
+    env = {**os.environ, "PYTHONPATH": str(DEMO.parents[1])}
+    result = subprocess.run([sys.executable, "-m", "playground", "eval", "task", "--model", str(DEMO), "--threads", "1",
+                             "--task", str(path), "--json"], capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["template"] == "Continue the text" and data["examples"] == 2
 
 
 def test_cli_task_errors_are_sentences(capsys, tmp_path):

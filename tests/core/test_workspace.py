@@ -313,6 +313,12 @@ HOSTILE = {
     "symlink": ([("workspace.json", VALID), (symlink("runs/link"), "/etc/passwd")], "symbolic link"),
     "duplicate": ([("workspace.json", VALID), ("a.txt", "1"), ("a.txt", "2")], "twice"),
     "zip bomb": ([("workspace.json", VALID), ("big.txt", b"\0" * (8 * 2**20))], "zip bomb"),
+    # Each member at 1 MiB stays under the per-member check; together they are a bomb all the same.
+    "many small bombs": ([("workspace.json", VALID)] + [(f"z/{i}.bin", b"\0" * 2**20) for i in range(4)],
+                         "zip bomb"),
+    "a file that is also a folder": ([("workspace.json", VALID), ("runs", "x"), ("runs/x/config.json", "{}")],
+                                     "'runs' is a file, yet other members lie inside it"),
+    "deeply nested workspace.json": ([("workspace.json", "[" * 50_000 + "]" * 50_000)], "levels deep"),
     "absolute path inside workspace.json": (
         [("workspace.json", json.dumps({"format": "llm-playground-workspace", "version": 1,
                                         "tokenizers": [{"name": "t", "file": "/etc/passwd"}]}))], "absolute path"),
@@ -351,6 +357,38 @@ def test_a_hostile_zip_is_refused_and_nothing_is_written(tmp_path, around, case)
 def test_limits_are_checked_before_extracting(tmp_path, around, monkeypatch, limit, value, members, words):
     monkeypatch.setattr(wsmod, limit, value)
     refuse(tmp_path, around, make_zip(members), words)
+
+
+def test_the_many_small_members_of_the_field_report_are_refused_at_once(tmp_path, around):
+    """1,900 members of 1 MiB of zeros: 2 MB packed, 1.99 GB unpacked; refused before anything is read."""
+    zip_path = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("workspace.json", VALID)
+        zeros = b"\0" * 2**20
+        for i in range(1900):
+            zf.writestr(f"runs/r/{i}.bin", zeros)
+    assert zip_path.stat().st_size < 3 * 2**20
+    with pytest.raises(UserError, match=r"times bigger than it is packed .* to 1.86 GB\), as only a zip bomb"):
+        import_workspace(zip_path, around)
+    assert not around.exists()
+
+
+def test_a_zip_bigger_than_the_free_space_is_refused(tmp_path, around, monkeypatch):
+    zip_path = tmp_path / "ok.zip"
+    zip_path.write_bytes(make_zip([("workspace.json", VALID), ("tokenizers/a.json", os.urandom(5000))]))
+    free = shutil.disk_usage(tmp_path)._replace(free=10 * 2**20)
+    monkeypatch.setattr(wsmod.shutil, "disk_usage", lambda path: free)
+    with pytest.raises(UserError, match="has only 10.0 MB free: free some space or choose another folder"):
+        import_workspace(zip_path, around)
+    assert not around.exists()
+
+
+def test_a_template_saved_with_a_byte_order_mark_opens_with_the_workspace(tmp_path, template):
+    save_workspace(tmp_path / "ws", WorkspaceContent(template=template.to_dict()))
+    path = tmp_path / "ws" / "prompts" / "template.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    opened = open_workspace(tmp_path / "ws")
+    assert opened.problems == [] and opened.template == template
 
 
 def test_a_damaged_member_stops_the_import_and_leaves_nothing(tmp_path, around):

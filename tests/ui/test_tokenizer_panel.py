@@ -1,6 +1,9 @@
 """pytest-qt tests that drive the Tokenizer Lab panel like a person would."""
 
 import json
+import os
+
+import pytest
 
 from PySide6.QtCore import QEvent, QPoint, Qt
 from PySide6.QtGui import QHelpEvent
@@ -127,6 +130,31 @@ def test_malformed_tokenizer_json_shows_message(qtbot, panel, tmp_path):
     level, text = blocker.args
     assert level == "error" and "not valid JSON" in text
     assert panel.session.tokenizers == []
+
+
+def test_deeply_nested_tokenizer_json_shows_a_sentence(qtbot, panel, tmp_path):
+    bad = tmp_path / "tokenizer.json"
+    bad.write_text("[" * 50_000 + "]" * 50_000)
+    with qtbot.waitSignal(panel.session.message) as blocker:
+        assert panel.open_tokenizer_file(bad) is None
+    level, text = blocker.args
+    assert level == "error" and "tokenizer.json is not a tokenizer.json: it nests lists or tables" in text
+    assert panel.session.tokenizers == []
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_a_named_pipe_as_corpus_shows_a_sentence_and_keeps_the_old_corpus(qtbot, panel, session, tmp_path):
+    before = session.corpus
+    pipe = tmp_path / "corpus.txt"
+    os.mkfifo(pipe)
+    from playground.core.corpus import corpus_from_paths
+    with qtbot.waitSignal(session.message, timeout=10_000) as blocker:
+        panel.load_corpus(lambda: corpus_from_paths([pipe]))
+    qtbot.waitUntil(lambda: panel.corpus_job is None)
+    assert blocker.args[0] == "error" and "corpus.txt is a named pipe (FIFO), not a regular file" in blocker.args[1]
+    assert session.corpus is before
+    assert all(b.isEnabled() for b in panel.corpus_buttons)
 
 
 def test_vocab_smaller_than_alphabet_disables_train(qtbot, panel):

@@ -98,7 +98,7 @@ def test_continue_last_run_keeps_counting(qtbot, train_panel, jobs):
     assert train_panel.start() is not None
     finish(qtbot, jobs)
     train_panel.steps.setValue(20)
-    job = train_panel.continue_last_run()
+    assert train_panel.continue_last_run() is not None
     finish(qtbot, jobs)
     assert train_panel.steps_x[-1] == 20
     assert train_panel.steps_x[:10] == list(range(1, 11))
@@ -217,7 +217,7 @@ def test_fine_tune_shows_the_parent_run(qtbot, train_panel, ready_session, jobs)
 def test_stop_makes_the_saved_model_current_and_locks_settings_while_running(qtbot, train_panel, ready_session, jobs):
     train_panel.steps.setValue(100_000)
     train_panel.eval_interval.setValue(5)
-    job = train_panel.start()
+    assert train_panel.start() is not None
     assert not train_panel.controls.isEnabled()          # settings cannot drift from the run
     qtbot.waitUntil(lambda: train_panel.last_run_dir is not None, timeout=30_000)
     train_panel.stop()
