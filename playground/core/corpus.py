@@ -16,9 +16,7 @@ import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Optional
-
-import numpy as np
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Optional
 
 from playground.core.progress import CancelToken, Progress, ProgressFn, UserError, no_progress
 from playground.paths import resources_dir
@@ -32,6 +30,9 @@ TEXT_SUFFIXES = {
 CHUNK_BYTES = 1 << 20
 SNIFF_BYTES = 8192
 DEFAULT_CORPUS_FILE = "python-docs.txt.gz"
+
+if TYPE_CHECKING:
+    import numpy as np  # imported where it is used: the window paints before numpy loads
 
 
 @dataclass(frozen=True)
@@ -266,6 +267,8 @@ def scan_corpus(
 
     Raises :class:`UserError` when there is nothing to learn from.
     """
+    import numpy as np
+
     total = max(1, corpus.size_bytes)
     done = 0
     warnings: list[str] = []
@@ -318,6 +321,8 @@ def scan_corpus(
 
 
 def _has_non_space(ascii_counts: np.ndarray, other: set[str]) -> bool:
+    import numpy as np
+
     visible = [i for i in np.nonzero(ascii_counts)[0] if not chr(i).isspace()]
     return bool(visible) or any(not c.isspace() for c in other)
 
