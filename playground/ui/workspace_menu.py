@@ -54,7 +54,12 @@ class WorkspaceController(QObject):
         self._opening = False
         self._save_when_ready = False
         self._saved: Optional[dict] = None    # the workspace.json last written or read (normalized)
-        self._defaults = self.panel_states()  # what New workspace puts back
+        # The states of panels not built yet (the window builds a panel when its step is first shown),
+        # given to each when it is built, and saved as they are meanwhile.
+        self._pending_states: dict[str, dict] = {}
+        self._defaults = self.panel_states()  # what New workspace puts back; a later panel adds its own
+        if hasattr(window, "panel_built"):
+            window.panel_built.connect(self._panel_built)
         self.timer = QTimer(self, interval=AUTOSAVE_MS, timeout=self.autosave)
         self.timer.start()
         window.installEventFilter(self)
@@ -255,31 +260,60 @@ class WorkspaceController(QObject):
 
     # ================================================================== gathering and restoring state
 
+    def _built_panels(self) -> list:
+        """The window's panels built so far (a window without lazy panels: all of them)."""
+        built = getattr(self.window, "built_panels", None)
+        return list(built()) if callable(built) else list(getattr(self.window, "panels", None) or [])
+
     def _panels(self) -> list[tuple[str, object]]:
-        """(key, panel) for each panel that keeps a state."""
-        panels = getattr(self.window, "panels", None) or []
-        return [(panel.title.lower(), panel) for panel in panels
+        """(key, panel) for each built panel that keeps a state."""
+        return [(panel.title.lower(), panel) for panel in self._built_panels()
                 if hasattr(panel, "state") and hasattr(panel, "restore_state")]
 
     def panel_states(self) -> dict:
-        states = {key: panel.state() for key, panel in self._panels()}
+        """Each built panel's state, and the state waiting for each panel not built yet."""
+        states = copy.deepcopy(self._pending_states)
+        states.update({key: panel.state() for key, panel in self._panels()})
         steps = getattr(self.window, "steps", None)
         if steps is not None:
             states["window"] = {"step": steps.currentRow()}
         return states
 
     def restore_panels(self, states: dict) -> None:
-        for key, panel in self._panels():
-            state = states.get(key)
-            if isinstance(state, dict):
-                try:
-                    panel.restore_state(state)
-                except Exception as e:  # one panel's odd value must not stop the others
-                    self.session.warn(f"The {panel.title} step's settings could not all be restored ({e}).")
+        panels = self._panels()
+        built = {key for key, _ in panels}
+        # A panel not built yet gets exactly this state when it is built (none: its defaults).
+        self._pending_states = {key: copy.deepcopy(state) for key, state in states.items()
+                                if key not in built and key != "window" and isinstance(state, dict)}
+        for key, panel in panels:
+            self._restore_panel(panel, states.get(key))
         step = (states.get("window") or {}).get("step")
         steps = getattr(self.window, "steps", None)
         if steps is not None and isinstance(step, int) and 0 <= step < steps.count():
             steps.setCurrentRow(step)
+
+    def _restore_panel(self, panel, state) -> None:
+        if isinstance(state, dict):
+            try:
+                panel.restore_state(state)
+            except Exception as e:  # one panel's odd value must not stop the others
+                self.session.warn(f"The {panel.title} step's settings could not all be restored ({e}).")
+
+    def _panel_built(self, panel) -> None:
+        """A panel the window just built: note its defaults, then give it its layout and waiting state."""
+        if not (hasattr(panel, "state") and hasattr(panel, "restore_state")):
+            return
+        key = panel.title.lower()
+        self._defaults.setdefault(key, panel.state())
+        self._restore_layout_of(key, panel)
+        state = self._pending_states.pop(key, None)
+        self._restore_panel(panel, state)
+        saved = (self._saved or {}).get("workspace", {}).get("panels")
+        if state is None and isinstance(saved, dict) and key not in saved:
+            # The folder holds no state for this panel: its defaults are what was saved, not a change.
+            now = (self.snapshot() or {}).get("workspace", {}).get("panels", {})
+            if key in now:
+                saved[key] = now[key]
 
     def content(self) -> WorkspaceContent:
         """What would be saved now."""
@@ -421,6 +455,8 @@ class WorkspaceController(QObject):
             s.prompt_sent.emit(opened.sent_prompt)  # Generate keeps it for its comparison (no step change)
 
         states = copy.deepcopy(opened.workspace.panels)
+        for key, default in self._defaults.items():  # a panel the file has no state for starts afresh
+            states.setdefault(key, copy.deepcopy(default))
         prompt = states.setdefault("prompt", {})
         if opened.template is not None:
             prompt["template"] = opened.template
@@ -587,10 +623,15 @@ class WorkspaceController(QObject):
     # ================================================================== layout (QSettings)
 
     def _splitters(self) -> list[tuple[str, QSplitter]]:
+        """Each built panel's splitters (a panel built later restores its own: `_restore_layout_of`)."""
         found = []
-        for key, panel in [(p.title.lower(), p) for p in getattr(self.window, "panels", None) or []]:
-            found += [(f"layout/{key}/{i}", s) for i, s in enumerate(panel.findChildren(QSplitter))]
+        for panel in self._built_panels():
+            found += self._splitters_of(panel.title.lower(), panel)
         return found
+
+    @staticmethod
+    def _splitters_of(key: str, panel) -> list[tuple[str, QSplitter]]:
+        return [(f"layout/{key}/{i}", s) for i, s in enumerate(panel.findChildren(QSplitter))]
 
     def save_layout(self) -> None:
         settings = QSettings()
@@ -599,10 +640,17 @@ class WorkspaceController(QObject):
             settings.setValue(key, splitter.saveState())
 
     def restore_layout(self) -> None:
+        self._restore_splitters(self._splitters())
+
+    def _restore_layout_of(self, key: str, panel) -> None:
+        self._restore_splitters(self._splitters_of(key, panel))
+
+    @staticmethod
+    def _restore_splitters(splitters: list[tuple[str, QSplitter]]) -> None:
         settings = QSettings()
         if settings.value("layout/version", 0, int) != LAYOUT_VERSION:
             return
-        for key, splitter in self._splitters():
+        for key, splitter in splitters:
             state = settings.value(key)
             if isinstance(state, (QByteArray, bytes)):
                 splitter.restoreState(state)
