@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 import json
 from pathlib import Path
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 from PySide6.QtCore import QByteArray, QEvent, QObject, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QGuiApplication
@@ -21,10 +21,16 @@ from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QFileDialog
                                QListWidgetItem, QMenu, QMessageBox, QSplitter, QVBoxLayout)
 
 from playground.core.progress import Progress, UserError
-from playground.core.workspace import (WorkspaceContent, export_workspace, free_folder, import_workspace,
-                                       is_workspace, open_workspace, plan_workspace, read_workspace, resolve,
-                                       save_workspace)
 from playground.engine.jobs import Job
+
+if TYPE_CHECKING:
+    from playground.core.workspace import WorkspaceContent
+
+
+def _files():
+    """`core.workspace`, imported on first use: the window paints without its zip and file machinery."""
+    from playground.core import workspace
+    return workspace
 
 RECENT_VERSION = 1   # QSettings "workspaces/...": the list of recent workspace folders
 LAYOUT_VERSION = 1   # QSettings "layout/...": each panel's splitter sizes
@@ -222,7 +228,7 @@ class WorkspaceController(QObject):
         folder = self.ask_folder("Save the workspace: choose or make an empty folder")
         if folder is None:
             return False
-        if folder != self.folder and is_workspace(folder) and not self.confirm(
+        if folder != self.folder and _files().is_workspace(folder) and not self.confirm(
                 "Replace the workspace?", f"{folder} holds another workspace. Replace it with this one?"):
             return False
         return self.save_to(folder)
@@ -235,7 +241,7 @@ class WorkspaceController(QObject):
         if not self.save_to(self.folder, quiet=True):
             return
         try:
-            ws = read_workspace(self.folder)
+            ws = _files().read_workspace(self.folder)
         except UserError as e:
             self.session.error(str(e))
             return
@@ -255,7 +261,7 @@ class WorkspaceController(QObject):
         if folder is None:
             return
         if folder.exists() and any(folder.iterdir()):
-            folder = free_folder(folder / zip_path.stem)  # beside what is there, never mixed with it
+            folder = _files().free_folder(folder / zip_path.stem)  # beside what is there, never mixed with it
         self.import_zip(zip_path, folder)
 
     # ================================================================== gathering and restoring state
@@ -327,7 +333,7 @@ class WorkspaceController(QObject):
                 template = template.to_dict()
         sent = s.prompt.to_dict() if s.prompt is not None else None
         checkpoint = Path(s.checkpoint.path) if s.checkpoint is not None else None
-        return WorkspaceContent(corpus=s.corpus, tokenizers=list(s.tokenizers), tokenizer=s.tokenizer,
+        return _files().WorkspaceContent(corpus=s.corpus, tokenizers=list(s.tokenizers), tokenizer=s.tokenizer,
                                 checkpoint=checkpoint, template=template, sent_prompt=sent,
                                 probe_text=s.probe_text, panels=panels, training=s.training)
 
@@ -339,7 +345,7 @@ class WorkspaceController(QObject):
         content = self.content()
         corpus = content.corpus
         return _normalized({
-            "workspace": plan_workspace(self.folder, content).to_dict(),
+            "workspace": _files().plan_workspace(self.folder, content).to_dict(),
             "template": content.template, "sent_prompt": content.sent_prompt,
             "tokenizers": [id(t) for t in content.tokenizers],
             "corpus_text": hash(corpus.text) if corpus is not None else None,
@@ -365,13 +371,13 @@ class WorkspaceController(QObject):
         if folder.exists() and not folder.is_dir():
             self.session.error(f"{folder} is a file: choose a folder for the workspace.")
             return False
-        if folder != self.folder and folder.is_dir() and any(folder.iterdir()) and not is_workspace(folder):
+        if folder != self.folder and folder.is_dir() and any(folder.iterdir()) and not _files().is_workspace(folder):
             self.session.error(f"{folder} already holds other files: choose an empty folder (make a new one in the "
                                "dialog) or an existing workspace.")
             return False
         QGuiApplication.setOverrideCursor(Qt.WaitCursor)
         try:
-            save_workspace(folder, self.content())
+            _files().save_workspace(folder, self.content())
         except UserError as e:
             self.session.error(str(e))
             return False
@@ -398,7 +404,7 @@ class WorkspaceController(QObject):
     # ================================================================== open
 
     def open_recent(self, folder: Path) -> bool:
-        if not is_workspace(folder):
+        if not _files().is_workspace(folder):
             self.session.error(f"The workspace {folder} is no longer there (moved or deleted); it was taken off "
                                "the recent list.")
             self.forget(folder)
@@ -419,7 +425,7 @@ class WorkspaceController(QObject):
         if not self._can_switch():
             return False
         try:
-            opened = open_workspace(folder)
+            opened = _files().open_workspace(folder)
         except UserError as e:
             self.session.error(str(e))
             return False
@@ -460,7 +466,7 @@ class WorkspaceController(QObject):
         prompt = states.setdefault("prompt", {})
         if opened.template is not None:
             prompt["template"] = opened.template
-            prompt["file"] = str(resolve(opened.folder, opened.workspace.prompt_template))
+            prompt["file"] = str(_files().resolve(opened.folder, opened.workspace.prompt_template))
         self.restore_panels(states)
 
         if opened.checkpoint is not None:
@@ -564,7 +570,7 @@ class WorkspaceController(QObject):
         folder, path = self.folder, Path(path)
 
         def work(report, cancel):
-            return export_workspace(folder, path, runs, include_corpus, report, cancel)
+            return _files().export_workspace(folder, path, runs, include_corpus, report, cancel)
 
         job = Job(work, f"exporting the workspace {folder.name}")
         job.progress.connect(self._show_progress)
@@ -579,7 +585,7 @@ class WorkspaceController(QObject):
         zip_path, dest = Path(zip_path), Path(dest)
 
         def work(report, cancel):
-            return import_workspace(zip_path, dest, report, cancel)
+            return _files().import_workspace(zip_path, dest, report, cancel)
 
         job = Job(work, f"importing {zip_path.name}")
         job.progress.connect(self._show_progress)

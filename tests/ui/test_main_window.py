@@ -193,8 +193,9 @@ def _run_python(code: str, timeout: int = 180) -> str:
 
 
 def test_the_window_paints_before_numpy_and_torch_load():
-    """The real start (`playground.cli.main([])`): at the window's first paint neither numpy nor torch is loaded;
-    the panels not shown are built after it."""
+    """The real start (`playground.cli.main([])`): at the window's first paint neither numpy nor torch is loaded,
+    nor what only the About box, the command-line commands or the workspace files need; the panels not shown are
+    built after it."""
     code = r"""
 import os, sys
 import playground.ui.main_window as mw
@@ -203,7 +204,8 @@ from PySide6.QtCore import QEvent, QObject
 class Watch(QObject):
     def eventFilter(self, obj, event):
         if event.type() == QEvent.Paint:
-            loaded = [m for m in ("numpy", "torch") if m in sys.modules]
+            loaded = [m for m in ("numpy", "torch", "importlib.metadata", "playground.cli_model",
+                                  "playground.core.workspace") if m in sys.modules]
             built = len(obj.built_panels() if hasattr(obj, "built_panels") else obj.panels)
             print(f"loaded {loaded} built {built}", flush=True)
             os._exit(0)
