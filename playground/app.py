@@ -107,12 +107,17 @@ def warm_up_training() -> None:
     call. Paid here, it is not paid when the person starts training, when the window is busiest.
     No lock of the app is held meanwhile: only Python's own per-module import locks.
     """
+    import gc
+
     import torch
 
     weight = torch.zeros(1, requires_grad=True)
     optimizer = torch.optim.AdamW([weight], lr=1e-3)
     weight.sum().backward()
     optimizer.step()
+    # What torch and its compiler imported stays for the whole session: out of the collector's way,
+    # or every full collection (run by whichever thread allocates, the GUI's too) walks it again.
+    gc.freeze()
 
 
 def adopt_demo(session, checkpoint, model=None) -> None:
