@@ -63,6 +63,7 @@ class WorkspaceController(QObject):
         # The states of panels not built yet (the window builds a panel when its step is first shown),
         # given to each when it is built, and saved as they are meanwhile.
         self._pending_states: dict[str, dict] = {}
+        self._adopting = None                 # a panel being given its waiting state (still counts as waiting)
         self._defaults = self.panel_states()  # what New workspace puts back; a later panel adds its own
         if hasattr(window, "panel_built"):
             window.panel_built.connect(self._panel_built)
@@ -274,7 +275,7 @@ class WorkspaceController(QObject):
     def _panels(self) -> list[tuple[str, object]]:
         """(key, panel) for each built panel that keeps a state."""
         return [(panel.title.lower(), panel) for panel in self._built_panels()
-                if hasattr(panel, "state") and hasattr(panel, "restore_state")]
+                if hasattr(panel, "state") and hasattr(panel, "restore_state") and panel is not self._adopting]
 
     def panel_states(self) -> dict:
         """Each built panel's state, and the state waiting for each panel not built yet."""
@@ -310,16 +311,17 @@ class WorkspaceController(QObject):
         if not (hasattr(panel, "state") and hasattr(panel, "restore_state")):
             return
         key = panel.title.lower()
+        self._adopting = panel   # as it was a moment ago: not built, its state waiting
+        try:
+            clean = not self.is_dirty()
+        finally:
+            self._adopting = None
         self._defaults.setdefault(key, panel.state())
         self._restore_layout_of(key, panel)
-        state = self._pending_states.pop(key, None)
-        self._restore_panel(panel, state)
-        saved = (self._saved or {}).get("workspace", {}).get("panels")
-        if state is None and isinstance(saved, dict) and key not in saved:
-            # The folder holds no state for this panel: its defaults are what was saved, not a change.
-            now = (self.snapshot() or {}).get("workspace", {}).get("panels", {})
-            if key in now:
-                saved[key] = now[key]
+        self._restore_panel(panel, self._pending_states.pop(key, None))
+        if clean and self.folder is not None and not self._opening:
+            # Building a panel changes nothing in the workspace: what it holds now counts as saved.
+            self._saved = self.snapshot()
 
     def content(self) -> WorkspaceContent:
         """What would be saved now."""
@@ -462,7 +464,8 @@ class WorkspaceController(QObject):
 
         states = copy.deepcopy(opened.workspace.panels)
         for key, default in self._defaults.items():  # a panel the file has no state for starts afresh
-            states.setdefault(key, copy.deepcopy(default))
+            if key != "window":
+                states.setdefault(key, copy.deepcopy(default))
         prompt = states.setdefault("prompt", {})
         if opened.template is not None:
             prompt["template"] = opened.template
