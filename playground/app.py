@@ -51,7 +51,10 @@ def start_background_work(window) -> None:
     def find_device(report, cancel):
         prestart_worker()
         report(detect_device())  # imports torch: ~2 s, off the GUI thread; the window shows the device now
-        warm_up_training()       # then what the first training run would import
+        try:
+            warm_up_training()   # then what the first training run would import
+        except Exception:  # noqa: BLE001 - only a head start: the first run imports it anyway
+            log.warning("Could not prepare the optimizer ahead of training", exc_info=True)
 
     job = Job(find_device, "looking for a GPU")
     job.partial.connect(window.session.set_device)
