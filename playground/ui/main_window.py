@@ -8,6 +8,7 @@ their imports; `panel()` and the `*_panel` attributes build a panel on demand.
 from __future__ import annotations
 
 import importlib
+import time
 from typing import TYPE_CHECKING, Optional, Union
 
 from PySide6.QtCore import QCoreApplication, QEvent, QSettings, QSize, Qt, QTimer, Signal
@@ -48,9 +49,12 @@ BUILD_STEP = WORKFLOW.index("Build")
 # After the window first shows, the panels not shown yet are built one per event-loop turn, this far
 # apart, so input and paints get through between them. They are built at all (not only on first
 # show) because panels keep listening to the session: Build sets the session's model config that
-# Train needs, Attention collects training probes, Generate keeps the prompt it was sent.
+# the later steps read, Attention collects training probes, Generate keeps the prompt it was sent.
+# They wait while background jobs run (the start-up's torch import and demo model share the GIL:
+# a panel built then stalls the window several times as long), but no longer than the last number.
 IDLE_BUILD_START_MS = 300
 IDLE_BUILD_GAP_MS = 30
+IDLE_BUILD_QUIET_WAIT_MS = 10_000
 
 
 def _panel_attribute(row: int) -> property:
@@ -78,7 +82,7 @@ class MainWindow(QMainWindow):
 
         self._built: list[Optional[QWidget]] = [None] * len(STEPS)
         self._building: set[int] = set()
-        self._idle_build_started = False
+        self._shown_at: Optional[float] = None   # time.monotonic() when first shown
         self.presentation = PresentationMode(self.built_panels)
         # The model being trained cannot change shape mid-run.
         session.training_changed.connect(self._lock_build_step)
@@ -179,6 +183,8 @@ class MainWindow(QMainWindow):
         return [panel for panel in self._built if panel is not None]
 
     def _build_panel(self, row: int) -> QWidget:
+        if row > BUILD_STEP and self._built[BUILD_STEP] is None:
+            self._build_panel(BUILD_STEP)   # the session's model config, which the later steps read, is its
         if row in self._building:
             raise RuntimeError(f"the {STEPS[row][0]} panel asked for itself while it was being built")
         self._building.add(row)
@@ -207,13 +213,16 @@ class MainWindow(QMainWindow):
 
     def showEvent(self, event) -> None:  # noqa: N802
         super().showEvent(event)
-        if not self._idle_build_started:
-            self._idle_build_started = True
+        if self._shown_at is None:
+            self._shown_at = time.monotonic()
             QTimer.singleShot(IDLE_BUILD_START_MS, self, self._build_next_idle)
 
     def _build_next_idle(self) -> None:
         if not self.isVisible():
             return   # closed (or never shown again): nothing left to build for
+        if Job.running() and time.monotonic() - self._shown_at < IDLE_BUILD_QUIET_WAIT_MS / 1000:
+            QTimer.singleShot(200, self, self._build_next_idle)
+            return
         missing = [row for row, panel in enumerate(self._built) if panel is None]
         if missing:
             self._build_panel(missing[0])

@@ -32,7 +32,9 @@ def test_panels_are_built_when_first_shown_and_the_rest_once_the_window_is_up(qt
     assert window.built_panels() == [window.tokenizer_panel]       # only the step on show
     window.go_to("train")                                           # built on first show
     assert window.stack.currentWidget() is window.training_panel
-    assert window.built_panels() == [window.tokenizer_panel, window.training_panel]
+    # ...with Build before it: Build gives the session the model config the later steps read
+    assert window.built_panels() == [window.tokenizer_panel, window.build_panel, window.training_panel]
+    assert window.session.model_config is not None
     assert "loss" in window.concept.text()
     qtbot.waitUntil(lambda: len(window.built_panels()) == len(WORKFLOW), timeout=30_000)  # the rest, idle
     assert [panel.title for panel in window.panels] == WORKFLOW     # the sidebar's titles are the panels'
