@@ -308,7 +308,7 @@ def _measure_gui(args, corpus, stats, tok, model_config) -> dict:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtCore import QEventLoop, Qt, QTimer
 
-    from playground.app import make_application
+    from playground.app import make_application, warm_up_training
     from playground.core.devices import detect_device
     from playground.core.training import StepRecord
     from playground.engine.jobs import Job
@@ -321,6 +321,7 @@ def _measure_gui(args, corpus, stats, tok, model_config) -> dict:
     window = MainWindow(session)
     window.show()
     session.set_device(detect_device())
+    warm_up_training()  # as the app's start-up job does right after torch loads (torch._dynamo)
     session.set_corpus(corpus, stats)
     session.add_tokenizer(tok)
     build = window.build_panel

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Callable, Optional
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
@@ -50,10 +50,14 @@ def start_background_work(window) -> None:
 
     def find_device(report, cancel):
         prestart_worker()
-        return detect_device()  # imports torch: ~2 s, off the GUI thread
+        report(detect_device())  # imports torch: ~2 s, off the GUI thread; the window shows the device now
+        try:
+            warm_up_training()   # then what the first training run would import
+        except Exception:  # noqa: BLE001 - only a head start: the first run imports it anyway
+            log.warning("Could not prepare the optimizer ahead of training", exc_info=True)
 
     job = Job(find_device, "looking for a GPU")
-    job.result.connect(window.session.set_device)
+    job.partial.connect(window.session.set_device)
     job.error.connect(window.session.error)
     job.start()
 
@@ -69,6 +73,54 @@ def start_background_work(window) -> None:
         loader.result.connect(lambda loaded: adopt_demo(window.session, *loaded))
         loader.error.connect(window.session.warn)
         loader.start()
+
+
+class _FirstPaint(QObject):
+    """Calls `fn` once, on the event-loop turn after `window` first paints (or after `fallback_ms`)."""
+
+    def __init__(self, window: QWidget, fn: Callable[[], None], fallback_ms: int) -> None:
+        super().__init__(window)
+        self.fn: Optional[Callable[[], None]] = fn
+        window.installEventFilter(self)
+        QTimer.singleShot(fallback_ms, self, self._run)
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802
+        if event.type() == QEvent.Paint and self.fn is not None:
+            QTimer.singleShot(0, self, self._run)
+        return False
+
+    def _run(self) -> None:
+        fn, self.fn = self.fn, None
+        if fn is not None:
+            self.parent().removeEventFilter(self)
+            fn()
+
+
+def after_first_paint(window: QWidget, fn: Callable[[], None], fallback_ms: int = 2000) -> None:
+    """Run `fn` once the window has painted: a job started earlier (torch's import holds the GIL
+    for long stretches) would hold the first paint back."""
+    _FirstPaint(window, fn, fallback_ms)
+
+
+def warm_up_training() -> None:
+    """Build and step a throwaway AdamW, in a background job right after torch loads.
+
+    In torch 2.x the first optimizer imports ``torch._dynamo`` (about 900 modules, 1-2 s):
+    ``Optimizer.add_param_group`` is wrapped by ``torch._disable_dynamo``, which imports it on first
+    call. Paid here, it is not paid when the person starts training, when the window is busiest.
+    No lock of the app is held meanwhile: only Python's own per-module import locks.
+    """
+    import gc
+
+    import torch
+
+    weight = torch.zeros(1, requires_grad=True)
+    optimizer = torch.optim.AdamW([weight], lr=1e-3)
+    weight.sum().backward()
+    optimizer.step()
+    # What torch and its compiler imported stays for the whole session: out of the collector's way,
+    # or every full collection (run by whichever thread allocates, the GUI's too) walks it again.
+    gc.freeze()
 
 
 def adopt_demo(session, checkpoint, model=None) -> None:
@@ -184,7 +236,7 @@ def run_gui(screenshot_dir: Optional[Path] = None) -> int:
     if screenshot_dir is None:
         QTimer.singleShot(1500, window.offer_tour_once)
     app.aboutToQuit.connect(shutdown_workers)
-    QTimer.singleShot(0, lambda: start_background_work(window))
+    after_first_paint(window, lambda: start_background_work(window))
     if screenshot_dir is not None:
         from playground.ui.screenshots import take_screenshots
 

@@ -34,7 +34,6 @@ CHUNK_BYTES = 1 << 20
 SNIFF_BYTES = 8192
 DEFAULT_CORPUS_FILE = "python-docs.txt.gz"
 
-
 @dataclass(frozen=True)
 class Corpus:
     """Text to learn from: files read lazily, plus text held in memory."""

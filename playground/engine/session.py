@@ -6,15 +6,17 @@ Panels read it and listen to its signals; none of them calls another panel.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from PySide6.QtCore import QObject, Signal
 
-from playground.core.config import ModelConfig
-from playground.core.corpus import Corpus, CorpusStats
-from playground.core.devices import DeviceInfo
-from playground.core.tokenization import LoadedTokenizer
 from playground.engine.models import ModelStore
+
+if TYPE_CHECKING:  # types only: the window paints before numpy and tokenizers load
+    from playground.core.config import ModelConfig
+    from playground.core.corpus import Corpus, CorpusStats
+    from playground.core.devices import DeviceInfo
+    from playground.core.tokenization import LoadedTokenizer
 
 
 DEFAULT_PROBE_TEXT = "The cat sat on the mat. The cat sat on the mat."

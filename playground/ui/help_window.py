@@ -14,7 +14,6 @@ import platform
 import re
 import sys
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Optional
 
@@ -234,6 +233,8 @@ class ShortcutsWindow(QDialog):
 
 
 def package_version(name: str) -> str:
+    from importlib import metadata  # 0.2 s (email, calendar, locale): only when the About box opens
+
     try:
         return metadata.version(name)
     except metadata.PackageNotFoundError:

@@ -1,29 +1,31 @@
-"""The main window: the workflow steps down the side, one panel at a time."""
+"""The main window: the workflow steps down the side, one panel at a time.
+
+Panels are built when their step is first shown (the first one before the window paints), and the
+rest one at a time once the start-up jobs are done, so the window paints without waiting for seven
+panels and their imports; `panel()` and the `*_panel` attributes build a panel on demand.
+"""
 
 from __future__ import annotations
 
-from typing import Optional
+import importlib
+import time
+from typing import TYPE_CHECKING, Optional, Union
 
-from PySide6.QtCore import QCoreApplication, QEvent, QSettings, QSize, Qt, QTimer
+from PySide6.QtCore import QCoreApplication, QEvent, QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QLayout, QListWidget, QListWidgetItem, QMainWindow,
                                QMessageBox, QPushButton, QScrollArea, QStackedWidget, QVBoxLayout, QWidget)
 
 from playground.core.crash_log import crash_log_path
-from playground.core.devices import DeviceInfo
 from playground.engine.jobs import Job
 from playground.engine.session import Session
 from playground.ui import exchange, help_window, themes
-from playground.ui.attention_panel import AttentionPanel
-from playground.ui.build_panel import BuildPanel
-from playground.ui.evaluate_panel import EvaluatePanel
 from playground.ui.workspace_menu import install_workspace_menu
-from playground.ui.generate_panel import GeneratePanel
 from playground.ui.presentation import PresentationMode
-from playground.ui.prompt_panel import PromptPanel
-from playground.ui.tokenizer_panel import TokenizerPanel
-from playground.ui.training_panel import TrainingPanel
 from playground.ui.widgets.message_bar import MessageBar
+
+if TYPE_CHECKING:
+    from playground.core.devices import DeviceInfo
 
 SETTINGS_VERSION = 1   # QSettings: window/geometry, view/theme
 SIDEBAR_WIDTH = 170
@@ -31,39 +33,70 @@ STEPS_STYLE = ("#steps { background: #23283a; color: #e8eaf2; border: none; font
                "#steps::item { padding: 12px 10px; }"
                "#steps::item:selected { background: #3b4466; color: white; border-left: 4px solid #f4a340; }")
 CONCEPT_STYLE = "#concept {{ background: #23283a; color: {colour}; padding: 12px; font-size: 9.5pt; }}"
-# The whole workflow; a step appears in the window only once its panel is built.
-WORKFLOW = ["Tokenize", "Build", "Train", "Prompt", "Generate", "Attention", "Evaluate"]
+# The workflow: each step's title (the panel's own `title`, listed here so the sidebar fills before
+# any panel module is imported), and where its panel class lives.
+STEPS = [
+    ("Tokenize", "playground.ui.tokenizer_panel", "TokenizerPanel"),
+    ("Build", "playground.ui.build_panel", "BuildPanel"),
+    ("Train", "playground.ui.training_panel", "TrainingPanel"),
+    ("Prompt", "playground.ui.prompt_panel", "PromptPanel"),
+    ("Generate", "playground.ui.generate_panel", "GeneratePanel"),
+    ("Attention", "playground.ui.attention_panel", "AttentionPanel"),
+    ("Evaluate", "playground.ui.evaluate_panel", "EvaluatePanel"),
+]
+WORKFLOW = [title for title, _, _ in STEPS]
+BUILD_STEP = WORKFLOW.index("Build")
+# After the window first shows, the panels not shown yet are built one per event-loop turn, this far
+# apart, so input and paints get through between them. They are built at all (not only on first
+# show) because panels keep listening to the session: Build sets the session's model config that
+# the later steps read, Attention collects training probes, Generate keeps the prompt it was sent.
+# They wait while background jobs run (the start-up's torch import and demo model share the GIL:
+# a panel built then stalls the window several times as long), but no longer than the last number.
+IDLE_BUILD_START_MS = 300
+IDLE_BUILD_GAP_MS = 30
+IDLE_BUILD_QUIET_WAIT_MS = 10_000
+
+
+def _panel_attribute(row: int) -> property:
+    def get(self: "MainWindow") -> QWidget:
+        return self.panel(row)
+    return property(get, doc=f"The {STEPS[row][0]} panel, built on first use.")
 
 
 class MainWindow(QMainWindow):
+    panel_built = Signal(object)   # a panel, just built (the workspace controller gives it its saved state)
+
+    tokenizer_panel = _panel_attribute(0)
+    build_panel = _panel_attribute(1)
+    training_panel = _panel_attribute(2)
+    prompt_panel = _panel_attribute(3)
+    generate_panel = _panel_attribute(4)
+    attention_panel = _panel_attribute(5)
+    evaluate_panel = _panel_attribute(6)
+
     def __init__(self, session: Session) -> None:
         super().__init__()
         self.session = session
         self.setWindowTitle("LLM Playground")
         self.resize(1320, 840)
 
-        self.tokenizer_panel = TokenizerPanel(session)
-        self.build_panel = BuildPanel(session)
-        self.training_panel = TrainingPanel(session)
-        self.prompt_panel = PromptPanel(session)
-        self.generate_panel = GeneratePanel(session)
-        self.attention_panel = AttentionPanel(session)
-        self.evaluate_panel = EvaluatePanel(session)
-        self.panels = [self.tokenizer_panel, self.build_panel, self.training_panel, self.prompt_panel,
-                       self.generate_panel, self.attention_panel, self.evaluate_panel]
+        self._built: list[Optional[QWidget]] = [None] * len(STEPS)
+        self._building: set[int] = set()
+        self._shown_at: Optional[float] = None   # time.monotonic() when first shown
+        self.presentation = PresentationMode(self.built_panels)
         # The model being trained cannot change shape mid-run.
-        session.training_changed.connect(lambda running: self.build_panel.setEnabled(not running))
+        session.training_changed.connect(self._lock_build_step)
         self.steps = QListWidget()
         self.steps.setObjectName("steps")
         self.steps.setFixedWidth(SIDEBAR_WIDTH)
         self.steps.setIconSize(QSize(20, 20))
         self.steps.setStyleSheet(STEPS_STYLE)
         self.stack = QStackedWidget()
-        for number, panel in enumerate(self.panels, start=1):
-            item = QListWidgetItem(f"{number}  {panel.title}")
+        for number, (title, _module, _name) in enumerate(STEPS, start=1):
+            item = QListWidgetItem(f"{number}  {title}")
             item.setToolTip(f"Step {number} of the workflow: {' → '.join(WORKFLOW)}")
             self.steps.addItem(item)
-            self.stack.addWidget(panel)
+            self.stack.addWidget(QWidget())   # a placeholder until the panel is built
         self.concept = QLabel()
         self.concept.setObjectName("concept")
         self.concept.setWordWrap(True)
@@ -124,14 +157,77 @@ class MainWindow(QMainWindow):
         session.device_changed.connect(self._show_device)
         session.checkpoint_changed.connect(self._show_model)
 
-        self.presentation = PresentationMode(lambda: self.panels)
         self.tour = None            # playground.ui.tour.Tour, made on first use
         self.demo = None            # playground.ui.demo_flow.DemoRunner while one runs (or ran last)
         self.shortcuts_window: Optional[QWidget] = None
         self.about_box: Optional[QMessageBox] = None
         self._menus()
         self._restore()
-        self.workspaces = install_workspace_menu(self)  # after the File menu and the panels exist
+        self.workspaces = install_workspace_menu(self)  # after the File menu and the first panel exist
+
+    # ------------------------------------------------------------------ panels, built on demand
+
+    def panel(self, step: Union[int, str]) -> QWidget:
+        """The panel of `step` (its row, or its title), built now if it was not yet."""
+        row = step if isinstance(step, int) else [title.lower() for title in WORKFLOW].index(step.lower())
+        panel = self._built[row]
+        return panel if panel is not None else self._build_panel(row)
+
+    @property
+    def panels(self) -> list[QWidget]:
+        """Every panel in workflow order (builds the ones not built yet)."""
+        return [self.panel(row) for row in range(len(STEPS))]
+
+    def built_panels(self) -> list[QWidget]:
+        """The panels built so far, in workflow order."""
+        return [panel for panel in self._built if panel is not None]
+
+    def _build_panel(self, row: int) -> QWidget:
+        if row > BUILD_STEP and self._built[BUILD_STEP] is None:
+            self._build_panel(BUILD_STEP)   # the session's model config, which the later steps read, is its
+        if row in self._building:
+            raise RuntimeError(f"the {STEPS[row][0]} panel asked for itself while it was being built")
+        self._building.add(row)
+        try:
+            _title, module, name = STEPS[row]
+            panel = getattr(importlib.import_module(module), name)(self.session)
+        finally:
+            self._building.discard(row)
+        placeholder = self.stack.widget(row)
+        self.stack.insertWidget(row, panel)
+        self.stack.removeWidget(placeholder)
+        placeholder.deleteLater()
+        self.stack.setCurrentIndex(max(0, self.steps.currentRow()))
+        self._built[row] = panel
+        if row == BUILD_STEP:
+            panel.setEnabled(not self.session.training)
+        self.panel_built.emit(panel)          # its saved state and layout, before presentation mode looks
+        self.presentation.adopt(panel)
+        self._refresh_look(panel)
+        return panel
+
+    def _lock_build_step(self, training: bool) -> None:
+        build = self._built[BUILD_STEP]
+        if build is not None:
+            build.setEnabled(not training)
+
+    def showEvent(self, event) -> None:  # noqa: N802
+        super().showEvent(event)
+        if self._shown_at is None:
+            self._shown_at = time.monotonic()
+            QTimer.singleShot(IDLE_BUILD_START_MS, self, self._build_next_idle)
+
+    def _build_next_idle(self) -> None:
+        if not self.isVisible():
+            return   # closed (or never shown again): nothing left to build for
+        if Job.running() and time.monotonic() - self._shown_at < IDLE_BUILD_QUIET_WAIT_MS / 1000:
+            QTimer.singleShot(200, self, self._build_next_idle)
+            return
+        missing = [row for row, panel in enumerate(self._built) if panel is None]
+        if missing:
+            self._build_panel(missing[0])
+        if len(missing) > 1:
+            QTimer.singleShot(IDLE_BUILD_GAP_MS, self, self._build_next_idle)
 
     def _fit_steps(self) -> None:
         """The step list as tall as its steps, so none hides behind a scroll bar."""
@@ -140,17 +236,20 @@ class MainWindow(QMainWindow):
         self.steps.setFixedHeight(rows + 2 * self.steps.frameWidth() + 4)
 
     def _show_step(self, row: int) -> None:
+        if row < 0:
+            return
+        panel = self.panel(row)
         self.stack.setCurrentIndex(row)
-        self.concept.setText(getattr(self.panels[row], "concept", ""))
+        self.concept.setText(getattr(panel, "concept", ""))
         # Panels build their plots on first show (some a moment later): give those the look too.
         if self._look_is_custom():
             QTimer.singleShot(0, self, self._refresh_look)
             QTimer.singleShot(300, self, self._refresh_look)
 
     def go_to(self, step: str) -> None:
-        """Show the step whose title is `step` ("train", "generate", ...), when it is built."""
-        for row, panel in enumerate(self.panels):
-            if panel.title.lower() == step.lower():
+        """Show the step whose title is `step` ("train", "generate", ...); an unknown title does nothing."""
+        for row, title in enumerate(WORKFLOW):
+            if title.lower() == step.lower():
                 self.steps.setCurrentRow(row)
                 return
 

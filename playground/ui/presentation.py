@@ -72,9 +72,9 @@ class PresentationMode:
         self.active = False
         self._hidden: list[_HiddenWidget | _HiddenTab] = []
 
-    def advanced_widgets(self) -> list[QWidget]:
+    def advanced_widgets(self, panels=None) -> list[QWidget]:
         found: list[QWidget] = []
-        for panel in self._panels_of():
+        for panel in self._panels_of() if panels is None else panels:
             method = getattr(panel, "advanced_widgets", None)
             if callable(method):
                 found.extend(w for w in method() if w is not None)
@@ -93,10 +93,17 @@ class PresentationMode:
             self._restore_columns()
             self._restore_advanced()
 
-    def _widen_columns(self) -> None:
+    def adopt(self, panel: QWidget) -> None:
+        """A panel built while presentation mode is on gets it too (and gives it back when it ends)."""
+        if self.active:
+            self._hide_advanced([panel])
+            self._widen_columns([panel])
+
+    def _widen_columns(self, panels=None) -> None:
         """Panels hold their controls in scroll areas of a fixed width range: widen them with the type."""
-        self._widened = []
-        for panel in self._panels_of():
+        if panels is None:
+            self._widened = []
+        for panel in self._panels_of() if panels is None else panels:
             for area in panel.findChildren(QScrollArea):
                 if area.maximumWidth() < QWIDGETSIZE_MAX:
                     self._widened.append((area, area.minimumWidth(), area.maximumWidth()))
@@ -112,9 +119,10 @@ class PresentationMode:
                 pass
         self._widened = []
 
-    def _hide_advanced(self) -> None:
-        self._hidden = []
-        for widget in self.advanced_widgets():
+    def _hide_advanced(self, panels=None) -> None:
+        if panels is None:
+            self._hidden = []
+        for widget in self.advanced_widgets(panels):
             tab = _tab_of(widget)
             if tab is not None:
                 tabs, index = tab

@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 import json
 from pathlib import Path
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 from PySide6.QtCore import QByteArray, QEvent, QObject, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QGuiApplication
@@ -21,10 +21,16 @@ from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QFileDialog
                                QListWidgetItem, QMenu, QMessageBox, QSplitter, QVBoxLayout)
 
 from playground.core.progress import Progress, UserError
-from playground.core.workspace import (WorkspaceContent, export_workspace, free_folder, import_workspace,
-                                       is_workspace, open_workspace, plan_workspace, read_workspace, resolve,
-                                       save_workspace)
 from playground.engine.jobs import Job
+
+if TYPE_CHECKING:
+    from playground.core.workspace import WorkspaceContent
+
+
+def _files():
+    """`core.workspace`, imported on first use: the window paints without its zip and file machinery."""
+    from playground.core import workspace
+    return workspace
 
 RECENT_VERSION = 1   # QSettings "workspaces/...": the list of recent workspace folders
 LAYOUT_VERSION = 1   # QSettings "layout/...": each panel's splitter sizes
@@ -54,7 +60,13 @@ class WorkspaceController(QObject):
         self._opening = False
         self._save_when_ready = False
         self._saved: Optional[dict] = None    # the workspace.json last written or read (normalized)
-        self._defaults = self.panel_states()  # what New workspace puts back
+        # The states of panels not built yet (the window builds a panel when its step is first shown),
+        # given to each when it is built, and saved as they are meanwhile.
+        self._pending_states: dict[str, dict] = {}
+        self._adopting = None                 # a panel being given its waiting state (still counts as waiting)
+        self._defaults = self.panel_states()  # what New workspace puts back; a later panel adds its own
+        if hasattr(window, "panel_built"):
+            window.panel_built.connect(self._panel_built)
         self.timer = QTimer(self, interval=AUTOSAVE_MS, timeout=self.autosave)
         self.timer.start()
         window.installEventFilter(self)
@@ -217,7 +229,7 @@ class WorkspaceController(QObject):
         folder = self.ask_folder("Save the workspace: choose or make an empty folder")
         if folder is None:
             return False
-        if folder != self.folder and is_workspace(folder) and not self.confirm(
+        if folder != self.folder and _files().is_workspace(folder) and not self.confirm(
                 "Replace the workspace?", f"{folder} holds another workspace. Replace it with this one?"):
             return False
         return self.save_to(folder)
@@ -230,7 +242,7 @@ class WorkspaceController(QObject):
         if not self.save_to(self.folder, quiet=True):
             return
         try:
-            ws = read_workspace(self.folder)
+            ws = _files().read_workspace(self.folder)
         except UserError as e:
             self.session.error(str(e))
             return
@@ -250,36 +262,66 @@ class WorkspaceController(QObject):
         if folder is None:
             return
         if folder.exists() and any(folder.iterdir()):
-            folder = free_folder(folder / zip_path.stem)  # beside what is there, never mixed with it
+            folder = _files().free_folder(folder / zip_path.stem)  # beside what is there, never mixed with it
         self.import_zip(zip_path, folder)
 
     # ================================================================== gathering and restoring state
 
+    def _built_panels(self) -> list:
+        """The window's panels built so far (a window without lazy panels: all of them)."""
+        built = getattr(self.window, "built_panels", None)
+        return list(built()) if callable(built) else list(getattr(self.window, "panels", None) or [])
+
     def _panels(self) -> list[tuple[str, object]]:
-        """(key, panel) for each panel that keeps a state."""
-        panels = getattr(self.window, "panels", None) or []
-        return [(panel.title.lower(), panel) for panel in panels
-                if hasattr(panel, "state") and hasattr(panel, "restore_state")]
+        """(key, panel) for each built panel that keeps a state."""
+        return [(panel.title.lower(), panel) for panel in self._built_panels()
+                if hasattr(panel, "state") and hasattr(panel, "restore_state") and panel is not self._adopting]
 
     def panel_states(self) -> dict:
-        states = {key: panel.state() for key, panel in self._panels()}
+        """Each built panel's state, and the state waiting for each panel not built yet."""
+        states = copy.deepcopy(self._pending_states)
+        states.update({key: panel.state() for key, panel in self._panels()})
         steps = getattr(self.window, "steps", None)
         if steps is not None:
             states["window"] = {"step": steps.currentRow()}
         return states
 
     def restore_panels(self, states: dict) -> None:
-        for key, panel in self._panels():
-            state = states.get(key)
-            if isinstance(state, dict):
-                try:
-                    panel.restore_state(state)
-                except Exception as e:  # one panel's odd value must not stop the others
-                    self.session.warn(f"The {panel.title} step's settings could not all be restored ({e}).")
+        panels = self._panels()
+        built = {key for key, _ in panels}
+        # A panel not built yet gets exactly this state when it is built (none: its defaults).
+        self._pending_states = {key: copy.deepcopy(state) for key, state in states.items()
+                                if key not in built and key != "window" and isinstance(state, dict)}
+        for key, panel in panels:
+            self._restore_panel(panel, states.get(key))
         step = (states.get("window") or {}).get("step")
         steps = getattr(self.window, "steps", None)
         if steps is not None and isinstance(step, int) and 0 <= step < steps.count():
             steps.setCurrentRow(step)
+
+    def _restore_panel(self, panel, state) -> None:
+        if isinstance(state, dict):
+            try:
+                panel.restore_state(state)
+            except Exception as e:  # one panel's odd value must not stop the others
+                self.session.warn(f"The {panel.title} step's settings could not all be restored ({e}).")
+
+    def _panel_built(self, panel) -> None:
+        """A panel the window just built: note its defaults, then give it its layout and waiting state."""
+        if not (hasattr(panel, "state") and hasattr(panel, "restore_state")):
+            return
+        key = panel.title.lower()
+        self._adopting = panel   # as it was a moment ago: not built, its state waiting
+        try:
+            clean = not self.is_dirty()
+        finally:
+            self._adopting = None
+        self._defaults.setdefault(key, panel.state())
+        self._restore_layout_of(key, panel)
+        self._restore_panel(panel, self._pending_states.pop(key, None))
+        if clean and self.folder is not None and not self._opening:
+            # Building a panel changes nothing in the workspace: what it holds now counts as saved.
+            self._saved = self.snapshot()
 
     def content(self) -> WorkspaceContent:
         """What would be saved now."""
@@ -293,7 +335,7 @@ class WorkspaceController(QObject):
                 template = template.to_dict()
         sent = s.prompt.to_dict() if s.prompt is not None else None
         checkpoint = Path(s.checkpoint.path) if s.checkpoint is not None else None
-        return WorkspaceContent(corpus=s.corpus, tokenizers=list(s.tokenizers), tokenizer=s.tokenizer,
+        return _files().WorkspaceContent(corpus=s.corpus, tokenizers=list(s.tokenizers), tokenizer=s.tokenizer,
                                 checkpoint=checkpoint, template=template, sent_prompt=sent,
                                 probe_text=s.probe_text, panels=panels, training=s.training)
 
@@ -305,7 +347,7 @@ class WorkspaceController(QObject):
         content = self.content()
         corpus = content.corpus
         return _normalized({
-            "workspace": plan_workspace(self.folder, content).to_dict(),
+            "workspace": _files().plan_workspace(self.folder, content).to_dict(),
             "template": content.template, "sent_prompt": content.sent_prompt,
             "tokenizers": [id(t) for t in content.tokenizers],
             "corpus_text": hash(corpus.text) if corpus is not None else None,
@@ -331,13 +373,13 @@ class WorkspaceController(QObject):
         if folder.exists() and not folder.is_dir():
             self.session.error(f"{folder} is a file: choose a folder for the workspace.")
             return False
-        if folder != self.folder and folder.is_dir() and any(folder.iterdir()) and not is_workspace(folder):
+        if folder != self.folder and folder.is_dir() and any(folder.iterdir()) and not _files().is_workspace(folder):
             self.session.error(f"{folder} already holds other files: choose an empty folder (make a new one in the "
                                "dialog) or an existing workspace.")
             return False
         QGuiApplication.setOverrideCursor(Qt.WaitCursor)
         try:
-            save_workspace(folder, self.content())
+            _files().save_workspace(folder, self.content())
         except UserError as e:
             self.session.error(str(e))
             return False
@@ -364,7 +406,7 @@ class WorkspaceController(QObject):
     # ================================================================== open
 
     def open_recent(self, folder: Path) -> bool:
-        if not is_workspace(folder):
+        if not _files().is_workspace(folder):
             self.session.error(f"The workspace {folder} is no longer there (moved or deleted); it was taken off "
                                "the recent list.")
             self.forget(folder)
@@ -385,7 +427,7 @@ class WorkspaceController(QObject):
         if not self._can_switch():
             return False
         try:
-            opened = open_workspace(folder)
+            opened = _files().open_workspace(folder)
         except UserError as e:
             self.session.error(str(e))
             return False
@@ -421,10 +463,13 @@ class WorkspaceController(QObject):
             s.prompt_sent.emit(opened.sent_prompt)  # Generate keeps it for its comparison (no step change)
 
         states = copy.deepcopy(opened.workspace.panels)
+        for key, default in self._defaults.items():  # a panel the file has no state for starts afresh
+            if key != "window":
+                states.setdefault(key, copy.deepcopy(default))
         prompt = states.setdefault("prompt", {})
         if opened.template is not None:
             prompt["template"] = opened.template
-            prompt["file"] = str(resolve(opened.folder, opened.workspace.prompt_template))
+            prompt["file"] = str(_files().resolve(opened.folder, opened.workspace.prompt_template))
         self.restore_panels(states)
 
         if opened.checkpoint is not None:
@@ -528,7 +573,7 @@ class WorkspaceController(QObject):
         folder, path = self.folder, Path(path)
 
         def work(report, cancel):
-            return export_workspace(folder, path, runs, include_corpus, report, cancel)
+            return _files().export_workspace(folder, path, runs, include_corpus, report, cancel)
 
         job = Job(work, f"exporting the workspace {folder.name}")
         job.progress.connect(self._show_progress)
@@ -543,7 +588,7 @@ class WorkspaceController(QObject):
         zip_path, dest = Path(zip_path), Path(dest)
 
         def work(report, cancel):
-            return import_workspace(zip_path, dest, report, cancel)
+            return _files().import_workspace(zip_path, dest, report, cancel)
 
         job = Job(work, f"importing {zip_path.name}")
         job.progress.connect(self._show_progress)
@@ -587,10 +632,15 @@ class WorkspaceController(QObject):
     # ================================================================== layout (QSettings)
 
     def _splitters(self) -> list[tuple[str, QSplitter]]:
+        """Each built panel's splitters (a panel built later restores its own: `_restore_layout_of`)."""
         found = []
-        for key, panel in [(p.title.lower(), p) for p in getattr(self.window, "panels", None) or []]:
-            found += [(f"layout/{key}/{i}", s) for i, s in enumerate(panel.findChildren(QSplitter))]
+        for panel in self._built_panels():
+            found += self._splitters_of(panel.title.lower(), panel)
         return found
+
+    @staticmethod
+    def _splitters_of(key: str, panel) -> list[tuple[str, QSplitter]]:
+        return [(f"layout/{key}/{i}", s) for i, s in enumerate(panel.findChildren(QSplitter))]
 
     def save_layout(self) -> None:
         settings = QSettings()
@@ -599,10 +649,17 @@ class WorkspaceController(QObject):
             settings.setValue(key, splitter.saveState())
 
     def restore_layout(self) -> None:
+        self._restore_splitters(self._splitters())
+
+    def _restore_layout_of(self, key: str, panel) -> None:
+        self._restore_splitters(self._splitters_of(key, panel))
+
+    @staticmethod
+    def _restore_splitters(splitters: list[tuple[str, QSplitter]]) -> None:
         settings = QSettings()
         if settings.value("layout/version", 0, int) != LAYOUT_VERSION:
             return
-        for key, splitter in self._splitters():
+        for key, splitter in splitters:
             state = settings.value(key)
             if isinstance(state, (QByteArray, bytes)):
                 splitter.restoreState(state)

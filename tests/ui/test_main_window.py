@@ -26,6 +26,23 @@ def test_only_working_panels_are_listed(window):
     assert "loss" in window.concept.text()
 
 
+def test_panels_are_built_when_first_shown_and_the_rest_once_the_window_is_up(qtbot, window):
+    from playground.ui.main_window import WORKFLOW
+
+    assert window.built_panels() == [window.tokenizer_panel]       # only the step on show
+    window.go_to("train")                                           # built on first show
+    assert window.stack.currentWidget() is window.training_panel
+    # ...with Build before it: Build gives the session the model config the later steps read
+    assert window.built_panels() == [window.tokenizer_panel, window.build_panel, window.training_panel]
+    assert window.session.model_config is not None
+    assert "loss" in window.concept.text()
+    qtbot.waitUntil(lambda: len(window.built_panels()) == len(WORKFLOW), timeout=30_000)  # the rest, idle
+    assert [panel.title for panel in window.panels] == WORKFLOW     # the sidebar's titles are the panels'
+    assert window.stack.count() == len(WORKFLOW)
+    assert [window.stack.widget(row) for row in range(len(WORKFLOW))] == window.panels
+    assert window.stack.currentWidget() is window.training_panel    # building others moved nothing
+
+
 def test_a_panel_can_ask_for_another_step(window, session):
     session.show_step.emit("train")
     assert window.stack.currentWidget() is window.training_panel
@@ -162,3 +179,76 @@ def test_the_window_is_built_before_torch_is_imported():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                           env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
     assert done.stdout.strip().splitlines()[-1] == "no torch", done.stderr
+
+
+def _run_python(code: str, timeout: int = 180) -> str:
+    """Run `code` in a fresh interpreter (offscreen Qt) and return its last line of output."""
+    import os
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    lines = done.stdout.strip().splitlines()
+    assert lines, done.stderr[-3000:]
+    return lines[-1]
+
+
+def test_the_window_paints_before_numpy_and_torch_load():
+    """The real start (`playground.cli.main([])`): at the window's first paint neither numpy nor torch is loaded,
+    nor what only the About box, the command-line commands or the workspace files need; the panels not shown are
+    built after it."""
+    code = r"""
+import os, sys
+import playground.ui.main_window as mw
+from PySide6.QtCore import QEvent, QObject
+
+class Watch(QObject):
+    def eventFilter(self, obj, event):
+        if event.type() == QEvent.Paint:
+            loaded = [m for m in ("numpy", "torch", "importlib.metadata", "playground.cli_model",
+                                  "playground.core.workspace") if m in sys.modules]
+            built = len(obj.built_panels() if hasattr(obj, "built_panels") else obj.panels)
+            print(f"loaded {loaded} built {built}", flush=True)
+            os._exit(0)
+        return False
+
+class Window(mw.MainWindow):
+    def __init__(self, session):
+        super().__init__(session)
+        self.watch = Watch(self)
+        self.installEventFilter(self.watch)
+
+mw.MainWindow = Window
+from playground.cli import main
+main([])
+print("never painted")
+"""
+    assert _run_python(code) == "loaded [] built 1"
+
+
+def test_torch_dynamo_is_imported_in_the_background_before_training_starts():
+    """The first AdamW imports torch._dynamo (~900 modules, 1-2 s in torch 2.x): the start-up job pays it right
+    after torch loads, not the person's first click on Start training."""
+    code = r"""
+import sys, time
+from playground.app import make_application, start_background_work
+from playground.engine.jobs import Job
+from playground.engine.session import Session
+from playground.ui.main_window import MainWindow
+
+app = make_application()
+window = MainWindow(Session())
+window.show()
+start_background_work(window)
+deadline = time.monotonic() + 150
+while (window.session.device is None or Job.running()) and time.monotonic() < deadline:
+    app.processEvents()
+    time.sleep(0.02)
+Job.cancel_all()
+import gc
+print("device", window.session.device is not None, "dynamo", "torch._dynamo" in sys.modules,
+      "frozen", gc.get_freeze_count() > 10_000, flush=True)
+"""
+    # ...and freezes what it imported, so later full collections (whichever thread runs them) skip it
+    assert _run_python(code) == "device True dynamo True frozen True"

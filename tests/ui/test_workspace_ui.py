@@ -131,6 +131,28 @@ def test_autosave_saves_changes_and_the_window_closing_does_too(qtbot, tmp_path,
     assert saved["panels"]["train"]["train_config"]["max_steps"] == 888
 
 
+def test_a_panel_built_after_a_workspace_opened_gets_its_state(qtbot, tmp_path, make_window, monkeypatch):
+    """Panels are built when first shown: the state of one not built yet waits for it, and is saved as is."""
+    import playground.ui.main_window as main_window
+
+    monkeypatch.setattr(main_window, "IDLE_BUILD_START_MS", 3_600_000)  # no building in the background here
+    w1, c1 = make_window(Session())
+    w1.training_panel.steps.setValue(444)
+    folder = tmp_path / "ws"
+    assert c1.save_to(folder, quiet=True)
+
+    w2, c2 = make_window(Session())
+    with qtbot.waitSignal(c2.opened, timeout=60_000):
+        assert c2.open(folder)
+    assert "Train" not in [panel.title for panel in w2.built_panels()]
+    assert c2.panel_states()["train"]["train_config"]["max_steps"] == 444   # kept while the panel waits
+    assert not c2.is_dirty()
+    assert w2.training_panel.steps.value() == 444                           # given to it when built
+    assert not c2.is_dirty()
+    assert "Evaluate" not in [panel.title for panel in w2.built_panels()]
+    assert w2.evaluate_panel is not None and not c2.is_dirty()  # a panel the file has no state for: defaults
+
+
 def test_file_menu_holds_the_workspace_actions_and_recent_list(qtbot, tmp_path, make_window):
     from PySide6.QtCore import QSettings
 

@@ -2,20 +2,24 @@
 and a read-out of the cell under the mouse.
 
 Made once and updated in place: a new matrix is one `setImage` on the same
-`ImageItem` (levels fixed at 0..1, never auto); the axes and the hatched
-"future" triangle are redrawn only when the tokens change.
+`ImageItem` (levels fixed at 0..1, never auto); the axes are redrawn only when
+the tokens, the view or the highlighted token change, and the hatched "future"
+triangle only when the number of tokens does. A redraw on new tokens costs about
+what a bare `ImageItem.setImage` does (benchmarks/attention.py measures both).
 """
 
 from __future__ import annotations
 
 import math
+from functools import lru_cache
+from operator import itemgetter
 from typing import Optional, Sequence
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainterPath, QPen, QPolygonF
-from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsRectItem
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QImage, QPainter, QPainterPath, QPen, QTransform
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QGraphicsRectItem
 
 LEVELS = (0.0, 1.0)           # attention weights lie in 0..1: the colours never rescale
 MASK_COLOUR = "#c9ccd4"       # hatching where a query cannot look (keys after it)
@@ -40,9 +44,12 @@ def attention_colour_bar(image_item: pg.ImageItem) -> pg.ColorBarItem:
     bar.setImageItem(image_item)
     bar.axis.setPen(pg.mkPen(MUTED_COLOUR))
     bar.axis.setTextPen(pg.mkPen(TEXT_COLOUR))
+    for item in (bar.bar, bar.axis):  # it never changes: painted once, then reused
+        item.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
     return bar
 
 
+@lru_cache(maxsize=65536)  # the same tokens come back redraw after redraw (typing, generating)
 def display_token(text: str, limit: int = MAX_LABEL_CHARS) -> str:
     """A token as a label: spaces as '␣', line breaks as '⏎', tabs as '⇥'; long ones shortened with '…'."""
     shown = (text.replace("\r\n", "⏎").replace("\n", "⏎").replace("\r", "⏎")
@@ -72,7 +79,15 @@ class TokenAxis(pg.AxisItem):
     only every n-th is drawn (n as small as legibility allows, recomputed as
     the view zooms), and the highlighted one is always drawn, in bold. A
     bottom axis writes its labels vertically, so long tokens still fit.
+
+    Redrawing is cheap because tokens come back redraw after redraw: each label
+    text is measured once and rendered once into a small image (turned already
+    for a vertical axis), which a redraw only places; and the axis is painted
+    into a pixmap that is reused until its labels, range or highlight change.
     """
+
+    PAD = 2             # room around a label's image for antialiased edges
+    MAX_IMAGES = 4096   # label images kept (a few MB); the oldest half goes when full
 
     def __init__(self, orientation: str, rotate: bool = False, max_size: int = 120) -> None:
         super().__init__(orientation)
@@ -88,24 +103,49 @@ class TokenAxis(pg.AxisItem):
         self.setTextPen(pg.mkPen(TEXT_COLOUR))
         self.setStyle(tickLength=0, showValues=False, hideOverlappingLabels=False)
         self.stride = 1
+        self._widths: dict[str, tuple[float, float]] = {}   # label -> (advance, bold advance)
+        self._label_widths: list[tuple[float, float]] = []  # of each label, in order
+        self._longest = 0.0                                 # the widest label in the normal font
+        self._images: dict[tuple[str, bool, float], QImage] = {}
+        self.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
+
+    def _width_of(self, text: str) -> tuple[float, float]:
+        width = self._widths.get(text)
+        if width is None:
+            if len(self._widths) > 50_000:
+                self._widths.clear()
+            width = self._widths[text] = (QFontMetricsF(self.font).horizontalAdvance(text),
+                                          QFontMetricsF(self.bold).horizontalAdvance(text))
+        return width
 
     def set_labels(self, labels: Sequence[str], centres: Optional[Sequence[float]] = None) -> None:
         self.labels = list(labels)
         self.centres = (np.arange(len(self.labels)) + 0.5 if centres is None
                         else np.asarray(centres, dtype=float))
         self.highlight = None
-        metrics = QFontMetricsF(self.bold)
-        longest = max((metrics.horizontalAdvance(s) for s in self.labels), default=0.0)
+        known = self._widths.get
+        self._label_widths = [known(s) or self._width_of(s) for s in self.labels]
+        self._longest = max(map(itemgetter(0), self._label_widths), default=0.0)
+        longest = max(map(itemgetter(1), self._label_widths), default=0.0)
         label_room = self.label.boundingRect().height() if self.label.isVisible() else 0.0
         across = min(self.max_size, longest + 10)
         if self.orientation in ("left", "right"):
-            self.setWidth(int(math.ceil(across + label_room)))
+            self._set_room(self.setWidth, self.width(), across + label_room)
         elif self.rotate:
-            self.setHeight(int(math.ceil(across + label_room)))
+            self._set_room(self.setHeight, self.height(), across + label_room)
         else:
-            self.setHeight(int(math.ceil(metrics.height() + 8 + label_room)))
+            self._set_room(self.setHeight, self.height(), QFontMetricsF(self.bold).height() + 8 + label_room)
         self.picture = None
         self.update()
+
+    @staticmethod
+    def _set_room(setter, now: float, wanted: float) -> None:
+        """Grow to fit the labels at once; shrink only when a third of the room would be left over.
+        New tokens of about the same length then leave the layout alone: the plot does not jump as
+        the text is typed, and a redraw does not lay the whole plot out again."""
+        wanted = int(math.ceil(wanted))
+        if wanted > now or wanted < now * 2 / 3:
+            setter(wanted)
 
     def set_highlight(self, index: Optional[int]) -> None:
         if index != self.highlight:
@@ -126,76 +166,114 @@ class TokenAxis(pg.AxisItem):
             return bounds.bottom() - (values - r0) / (r1 - r0) * bounds.height()
         return bounds.left() + (values - r0) / (r1 - r0) * bounds.width()
 
+    def _image(self, text: str, strong: bool, ratio: float) -> QImage:
+        """The label drawn once, on a transparent image with PAD around its line (turned to read
+        upwards on a vertical axis), in the device's pixels."""
+        key = (text, strong, ratio)
+        image = self._images.get(key)
+        if image is None:
+            if len(self._images) >= self.MAX_IMAGES:
+                for old in list(self._images)[: self.MAX_IMAGES // 2]:
+                    del self._images[old]
+            font = self.bold if strong else self.font
+            metrics = QFontMetricsF(font)
+            width = (self._widths.get(text) or self._width_of(text))[strong]
+            size = QSize(math.ceil((width + 2 * self.PAD) * ratio), math.ceil((metrics.height() + 2 * self.PAD) * ratio))
+            image = QImage(size, QImage.Format_ARGB32_Premultiplied)
+            image.fill(Qt.transparent)
+            painter = QPainter(image)
+            painter.setRenderHint(QPainter.TextAntialiasing, True)
+            painter.scale(ratio, ratio)
+            painter.setFont(font)
+            painter.setPen(QColor(HOVER_COLOUR if strong else TEXT_COLOUR))
+            painter.drawText(QPointF(self.PAD, self.PAD + metrics.ascent()), text)
+            painter.end()
+            if self.rotate:
+                image = image.transformed(QTransform().rotate(-90))
+            image.setDevicePixelRatio(ratio)
+            self._images[key] = image
+        return image
+
     def paint(self, p, opt, widget) -> None:  # noqa: D401 - Qt's name
         if not self.labels:
             return
         bounds = self.mapRectFromParent(self.geometry())
         pixels = self._to_pixels(self.centres, bounds)
-        metrics = QFontMetricsF(self.font)
-        line = metrics.height()
+        line = QFontMetricsF(self.font).height()
         spacing = abs(pixels[1] - pixels[0]) if len(pixels) > 1 else line * 2
         if self.orientation in ("left", "right") or self.rotate:
             need = line * 1.05
         else:
-            need = max(metrics.horizontalAdvance(s) for s in self.labels) + 8
+            need = self._longest + 8
         self.stride = max(1, math.ceil(need / max(spacing, 1e-6)))
-        p.setRenderHint(p.RenderHint.TextAntialiasing, True)
-        p.setClipRect(bounds.adjusted(-line, -line, line, line))
         label_room = self.label.boundingRect().height() if self.label.isVisible() else 0.0
         shown = set(range(0, len(self.labels), self.stride))
         if self.highlight is not None and 0 <= self.highlight < len(self.labels):
             # Make room for the highlighted label: drop its overlapping neighbours.
             shown = {i for i in shown if abs(i - self.highlight) >= self.stride} | {self.highlight}
+        # Where each label's line goes (its top left; vertical labels: the top left of the turned
+        # line), as Qt would align the text in a box; labels stay off the axis title.
+        pad = self.PAD
+        if self.orientation == "left":
+            p.setClipRect(QRectF(bounds.left() + label_room, bounds.top() - line,
+                                 bounds.width() - label_room - 6, bounds.height() + 2 * line))
+
+            def corner(i: int, width: float) -> tuple[float, float]:
+                return bounds.right() - 6 - width, pixels[i] - line / 2
+        elif self.orientation == "right":
+            p.setClipRect(QRectF(bounds.left() + 6, bounds.top() - line, bounds.width() - 6,
+                                 bounds.height() + 2 * line))
+
+            def corner(i: int, width: float) -> tuple[float, float]:
+                return bounds.left() + 6, pixels[i] - line / 2
+        elif self.rotate:  # written upwards, ending 5 px below (bottom) or starting 5 px above (top) the plot
+            room = bounds.height() - label_room - 5
+            top = bounds.top() + 5 if self.orientation == "bottom" else bounds.bottom() - 5 - room
+            p.setClipRect(QRectF(bounds.left() - line, top, bounds.width() + 2 * line, room))
+
+            def corner(i: int, width: float) -> tuple[float, float]:
+                y = bounds.top() + 5 if self.orientation == "bottom" else bounds.bottom() - 5 - width
+                return pixels[i] - line / 2, y
+        else:
+            p.setClipRect(bounds.adjusted(-line, -line, line, line))
+            top = bounds.bottom() - line - 4 if self.orientation == "top" else bounds.top() + 4
+
+            def corner(i: int, width: float) -> tuple[float, float]:
+                return pixels[i] - width / 2, top
+        ratio = p.device().devicePixelRatioF() if p.device() is not None else 1.0
+        images, labels, widths = self._images, self.labels, self._label_widths
         for i in sorted(shown):
-            position = pixels[i]
-            if not math.isfinite(position):
+            if not math.isfinite(pixels[i]):
                 continue
-            text = self.labels[i]
             strong = i == self.highlight
-            p.setFont(self.bold if strong else self.font)
-            p.setPen(QColor(HOVER_COLOUR if strong else TEXT_COLOUR))
-            if self.orientation == "left":
-                rect = QRectF(bounds.left() + label_room, position - line / 2,
-                              bounds.width() - label_room - 6, line)
-                p.drawText(rect, int(Qt.AlignRight | Qt.AlignVCenter), text)
-            elif self.orientation == "right":
-                rect = QRectF(bounds.left() + 6, position - line / 2, bounds.width() - 6, line)
-                p.drawText(rect, int(Qt.AlignLeft | Qt.AlignVCenter), text)
-            elif self.rotate:
-                # Written upwards, ending just below (bottom) or above (top) the plot.
-                p.save()
-                if self.orientation == "bottom":
-                    p.translate(position, bounds.top() + 5)
-                    p.rotate(-90)
-                    rect = QRectF(-(bounds.height() - label_room - 5), -line / 2,
-                                  bounds.height() - label_room - 5, line)
-                    p.drawText(rect, int(Qt.AlignRight | Qt.AlignVCenter), text)
-                else:
-                    p.translate(position, bounds.bottom() - 5)
-                    p.rotate(-90)
-                    rect = QRectF(0, -line / 2, bounds.height() - label_room - 5, line)
-                    p.drawText(rect, int(Qt.AlignLeft | Qt.AlignVCenter), text)
-                p.restore()
-            else:
-                width = max(spacing * self.stride, metrics.horizontalAdvance(text) + 8)
-                if self.orientation == "top":
-                    rect = QRectF(position - width / 2, bounds.bottom() - line - 4, width, line)
-                else:
-                    rect = QRectF(position - width / 2, bounds.top() + 4, width, line)
-                p.drawText(rect, int(Qt.AlignHCenter | Qt.AlignVCenter), text)
+            x, y = corner(i, widths[i][strong])
+            image = images.get((labels[i], strong, ratio)) or self._image(labels[i], strong, ratio)
+            p.drawImage(QPointF(x - pad, y - pad), image)
 
 
 def staircase(T: int) -> QPainterPath:
     """The cells above the diagonal (keys after the query) of a T×T matrix, as one polygon."""
-    path = QPainterPath()
     if T < 2:
-        return path
-    points = [QPointF(1, 0), QPointF(T, 0), QPointF(T, T - 1)]
-    for q in range(T - 1, 0, -1):  # walk the steps back up: (T-1, T-1) ... (1, 1), (1, 0)
-        points += [QPointF(q, q), QPointF(q, q - 1)]
-    path.addPolygon(QPolygonF(points))
+        return QPainterPath()
+    # (1, 0), (T, 0), (T, T-1), then back up the steps: (T-1, T-1), (T-1, T-2), ..., (1, 1), (1, 0).
+    q = np.repeat(np.arange(T - 1, 0, -1, dtype=float), 2)
+    x = np.concatenate([[1.0, T, T], q])
+    y = np.concatenate([[0.0, 0.0, T - 1], q - np.tile([0.0, 1.0], T - 1)])
+    path = pg.arrayToQPath(x, y, connect="all", finiteCheck=False)
     path.closeSubpath()
     return path
+
+
+def cell_grid(T: int) -> QPainterPath:
+    """Thin lines between the cells of a T×T matrix, while cells are big enough to see them (T ≤ 48)."""
+    grid = QPainterPath()
+    if 0 < T <= 48:
+        for i in range(1, T):
+            grid.moveTo(i, 0)
+            grid.lineTo(i, T)
+            grid.moveTo(0, i)
+            grid.lineTo(T, i)
+    return grid
 
 
 def causal_nan_mask(T: int) -> np.ndarray:
@@ -203,6 +281,26 @@ def causal_nan_mask(T: int) -> np.ndarray:
     mask = np.ones((T, T), dtype=np.float32)
     mask[np.triu_indices(T, k=1)] = np.nan
     return mask
+
+
+class MaskOverlay(QGraphicsPathItem):
+    """The cells a query cannot look at, hatched on the view's own background, drawn over the image.
+
+    Covering them (rather than NaN in the image, drawn transparent over the hatching) keeps the
+    image free of NaN, so pyqtgraph need not find half a matrix of NaN at every redraw (about a
+    tenth of a 256-token redraw); the picture is the same. Painted once into a pixmap and reused
+    until the path or the zoom changes.
+    """
+
+    def __init__(self, view_box: pg.ViewBox) -> None:
+        super().__init__()
+        self.view_box = view_box
+        self.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
+
+    def paint(self, p, opt, widget=None) -> None:  # noqa: D401 - Qt's name
+        path = self.path()
+        p.fillPath(path, self.view_box.background.brush())
+        p.fillPath(path, self.brush())
 
 
 class AttentionHeatmap(pg.GraphicsLayoutWidget):
@@ -235,13 +333,13 @@ class AttentionHeatmap(pg.GraphicsLayoutWidget):
         vb.setDefaultPadding(0.0)  # cells fill the view (not square), so the labels stay beside them
         vb.setBackgroundColor("w")
 
-        self.mask_item = QGraphicsPathItem()
-        self.mask_item.setBrush(hatch_brush())
-        self.mask_item.setPen(QPen(Qt.NoPen))
-        self.mask_item.setZValue(-1)
-        self.plot.addItem(self.mask_item, ignoreBounds=True)
         self.image_item = pg.ImageItem(axisOrder="row-major")
         self.plot.addItem(self.image_item)
+        self.mask_item = MaskOverlay(vb)
+        self.mask_item.setBrush(hatch_brush())
+        self.mask_item.setPen(QPen(Qt.NoPen))
+        self.mask_item.setZValue(1)   # over the image: the cells above the diagonal are covered, not transparent
+        self.plot.addItem(self.mask_item, ignoreBounds=True)
         self.grid_item = QGraphicsPathItem()
         pen = QPen(QColor(255, 255, 255, 200))
         pen.setCosmetic(True)
@@ -278,9 +376,7 @@ class AttentionHeatmap(pg.GraphicsLayoutWidget):
         if list(tokens) != self.tokens:
             self._set_tokens(list(tokens))
         self.matrix = matrix
-        if self._mask is None or self._mask.shape[0] != T:
-            self._mask = causal_nan_mask(T)
-        self.image_item.setImage(matrix * self._mask, autoLevels=False, levels=LEVELS)
+        self.image_item.setImage(matrix, autoLevels=False, levels=LEVELS)   # the mask covers what is above
         if title != self.title.text:
             self.title.setText(title)
         if self.hover_cell is not None:
@@ -293,31 +389,31 @@ class AttentionHeatmap(pg.GraphicsLayoutWidget):
         self.title.setText(title)
 
     def _set_tokens(self, tokens: list[str]) -> None:
+        T, before = len(tokens), len(self.tokens)
         self.tokens = tokens
         self.labels = [display_token(t) for t in tokens]
-        T = len(tokens)
         self.left.set_labels(self.labels)
         self.bottom.set_labels(self.labels)
-        self.mask_item.setPath(staircase(T))
-        grid = QPainterPath()
-        if 0 < T <= 48:  # thin white lines between cells, while cells are big enough to see them
-            for i in range(1, T):
-                grid.moveTo(i, 0)
-                grid.lineTo(i, T)
-                grid.moveTo(0, i)
-                grid.lineTo(T, i)
-        self.grid_item.setPath(grid)
         self.hover_cell = None
         self.hover_item.hide()
         vb = self.plot.getViewBox()
-        if T:
-            vb.setLimits(xMin=-T, xMax=2 * T, yMin=-T, yMax=2 * T, minXRange=2, minYRange=2)
+        if T != before:   # the shape, only when it changes
+            self.mask_item.setPath(staircase(T))
+            self.grid_item.setPath(cell_grid(T))
+            if T:
+                vb.setLimits(xMin=-T, xMax=2 * T, yMin=-T, yMax=2 * T, minXRange=2, minYRange=2)
+        if T and not all(vb.autoRangeEnabled()):
             vb.enableAutoRange()  # fit the whole matrix, and keep fitting it as the widget resizes
 
     @property
     def image(self) -> Optional[np.ndarray]:
-        """What the image shows now (NaN above the diagonal)."""
-        return self.image_item.image
+        """What the heatmap shows now: the matrix, NaN above the diagonal (cells the mask covers)."""
+        if self.matrix is None:
+            return None
+        T = self.matrix.shape[0]
+        if self._mask is None or self._mask.shape[0] != T:
+            self._mask = causal_nan_mask(T)
+        return self.matrix * self._mask
 
     # ------------------------------------------------------------------ hovering
 
