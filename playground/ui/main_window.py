@@ -501,7 +501,8 @@ class MainWindow(QMainWindow):
         return answer == QMessageBox.Yes
 
     def closeEvent(self, event) -> None:  # noqa: N802
-        training = getattr(self, "training_panel", None)
+        # Only panels already built can have work to stop: closing builds none.
+        training = self._built[WORKFLOW.index("Train")]
         if getattr(self, "_saving_to_close", False):
             event.ignore()  # already waiting for the save; the window closes when it is done
             return
@@ -532,9 +533,9 @@ class MainWindow(QMainWindow):
         if self.tour is not None:
             self.tour.close_tour()
         self.set_presentation_mode(False)  # the application font is shared: give it back
-        self.generate_panel.stop_and_wait()
-        self.attention_panel.stop_and_wait()
-        self.evaluate_panel.stop_and_wait()
+        for panel in self.built_panels():
+            if hasattr(panel, "stop_and_wait") and panel is not training:
+                panel.stop_and_wait()
         settings = QSettings()
         settings.setValue("version", SETTINGS_VERSION)
         settings.setValue("window/geometry", self.saveGeometry())
