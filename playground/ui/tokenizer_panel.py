@@ -100,7 +100,7 @@ class TokenizerPanel(QWidget):
         self.corpus_job: Optional[Job] = None
         self.train_job: Optional[Job] = None
         self.sweep_job: Optional[Job] = None
-        self._train_anyway = False
+        self._refused = None  # SpecialTokensInText of the last training, asked about once it is done
         self._build()
         session.corpus_changed.connect(self._show_corpus)
         session.corpus_stats_changed.connect(self._show_stats)
@@ -483,7 +483,7 @@ class TokenizerPanel(QWidget):
     def _trained(self, tok, seconds: float, corpus_name: str) -> None:
         if isinstance(tok, SpecialTokensInText):
             self.train_status.setText("Not trained: a special token occurs in the corpus as text.")
-            self._train_anyway = self.confirm_special_in_text(str(tok))  # started again when this job is done
+            self._refused = tok  # asked once the job is done: a dialog here would run `done` inside it
             return
         tok.name = f"{tok.spec.short_label} · {corpus_name}"
         self.session.add_tokenizer(tok)
@@ -501,17 +501,15 @@ class TokenizerPanel(QWidget):
 
     def _train_done(self) -> None:
         self.train_job = None
-        if self._train_anyway:
-            self._train_anyway = False
-            self.busy_changed.emit(False)
-            self.start_training(allow_special_in_text=True)
-            return
         self.train_cancel.setEnabled(False)
         self.train_progress.setRange(0, 1000)
         self.train_progress.setValue(0)
         self.train_progress.setFormat("")
         self.busy_changed.emit(False)
         self._check_spec()
+        refused, self._refused = self._refused, None
+        if refused is not None and self.confirm_special_in_text(str(refused)):
+            self.start_training(allow_special_in_text=True)
 
     def cancel_all(self) -> None:
         for job in (self.train_job, self.corpus_job, self.sweep_job):

@@ -275,20 +275,30 @@ def test_opened_padded_tokenizer_says_what_was_turned_off_and_marks_unknown_toke
 
 def test_special_tokens_in_the_corpus_ask_before_training(qtbot, panel):
     """'the' as a special token would make every 'the' vanish: the window asks, and trains only if told to."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
     asked = []
     answers = [False, True]
-    panel.confirm_special_in_text = lambda message: asked.append(message) or answers.pop(0)
+
+    def confirm(message):  # like the real dialog: an event loop of its own runs while it waits
+        asked.append(message)
+        loop = QEventLoop()
+        QTimer.singleShot(200, loop.quit)
+        loop.exec()
+        return answers.pop(0)
+
+    panel.confirm_special_in_text = confirm
     panel.kind.setCurrentIndex(panel.kind.findData("bpe"))
     panel.vocab_size.setValue(300)
     panel.specials.setText("the, <|endoftext|>")
     before = list(panel.session.tokenizers)
 
-    job = panel.start_training()
-    with qtbot.waitSignal(job.done, timeout=30_000):
-        pass
-    qtbot.waitUntil(lambda: panel.train_job is None)
-    assert len(asked) == 1 and asked[0].startswith("The special token “the” occurs in the corpus as ordinary text.")
+    assert panel.start_training() is not None
+    qtbot.waitUntil(lambda: len(asked) == 1 and panel.train_job is None and not Job.running(), timeout=30_000)
+    qtbot.wait(300)
+    assert asked[0].startswith("The special token “the” occurs in the corpus as ordinary text.")
     assert panel.session.tokenizers == before and "Not trained" in panel.train_status.text()
+    assert panel.train_job is None and panel.train_button.isEnabled()  # "no" starts nothing
 
     assert panel.start_training() is not None  # asked again, answered yes: a second job trains anyway
     qtbot.waitUntil(lambda: panel.session.tokenizer not in before + [None] and panel.train_job is None,
