@@ -174,6 +174,11 @@ class MainWindow(QMainWindow):
         return panel if panel is not None else self._build_panel(row)
 
     @property
+    def step_titles(self) -> list[str]:
+        """The workflow's steps, in order, without building any panel."""
+        return list(WORKFLOW)
+
+    @property
     def panels(self) -> list[QWidget]:
         """Every panel in workflow order (builds the ones not built yet)."""
         return [self.panel(row) for row in range(len(STEPS))]

@@ -10,6 +10,8 @@ try what the card describes before pressing Next.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
+from typing import Callable
 
 from PySide6.QtCore import QEvent, QObject, QPoint, QRect, Qt, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
@@ -96,23 +98,36 @@ CARDS: dict[str, tuple[str, str]] = {
 
 @dataclass
 class TourStep:
-    panel: QWidget
+    row: int                         # the step's row in the window's workflow
+    title: str
     heading: str
-    text: str      # rich text
+    text: str                        # rich text
+    get_panel: Callable[[], QWidget]  # the panel, built only when its step is shown
+
+    @property
+    def panel(self) -> QWidget:
+        return self.get_panel()
 
 
 def tour_steps(panels) -> list[TourStep]:
     """One step per panel, in the window's order."""
-    steps = []
-    for panel in panels:
-        title = str(getattr(panel, "title", ""))
-        heading, text = CARDS.get(title.lower(), (title, str(getattr(panel, "concept", ""))))
-        steps.append(TourStep(panel, heading, text))
-    return steps
+    return [_step(row, str(getattr(panel, "title", "")), lambda p=panel: p) for row, panel in enumerate(panels)]
+
+
+def window_tour_steps(window) -> list[TourStep]:
+    """One step per step of `window`'s workflow, without building the panels not shown yet."""
+    return [_step(row, title, partial(window.panel, row)) for row, title in enumerate(window.step_titles)]
+
+
+def _step(row: int, title: str, get_panel: Callable[[], QWidget]) -> TourStep:
+    card = CARDS.get(title.lower())
+    if card is None:  # a step added later: its panel's own concept text
+        card = (title, str(getattr(get_panel(), "concept", "")))
+    return TourStep(row, title, *card, get_panel=get_panel)
 
 
 class Tour(QFrame):
-    """The tour's card. `window` needs `panels` (in order), `steps` (the sidebar list) and `stack`."""
+    """The tour's card. `window` needs `step_titles` and `panel(row)` (in order), `steps` (the sidebar list) and `stack`."""
 
     step_changed = Signal(int)   # the index of the step now shown
     closed = Signal()
@@ -176,7 +191,7 @@ class Tour(QFrame):
 
     def start(self, index: int = 0) -> None:
         """Begin (or restart) at step `index`, with the window's panels as they are now."""
-        self.steps = tour_steps(self.window_.panels)
+        self.steps = window_tour_steps(self.window_)
         self.show()
         self.raise_()
         self.go(index)
@@ -186,11 +201,9 @@ class Tour(QFrame):
             return
         self.index = max(0, min(index, len(self.steps) - 1))
         step = self.steps[self.index]
-        row = self.window_.panels.index(step.panel) if step.panel in self.window_.panels else -1
-        if row >= 0:
-            self.window_.steps.setCurrentRow(row)
+        self.window_.steps.setCurrentRow(step.row)
         n = len(self.steps)
-        self.counter.setText(f"Guided tour · step {self.index + 1} of {n} · {getattr(step.panel, 'title', '')}")
+        self.counter.setText(f"Guided tour · step {self.index + 1} of {n} · {step.title}")
         self.heading.setText(step.heading)
         self.text.setText(step.text)
         self.back_button.setEnabled(self.index > 0)

@@ -161,6 +161,12 @@ def test_adjusting_style_sheets():
 # ---------------------------------------------------------------------------------------------- the tour
 
 
+def test_starting_the_tour_builds_only_the_panel_it_shows(qtbot, window):
+    assert len(window.built_panels()) == 1
+    tour = window.start_tour(0)
+    assert "step 1 of 7" in tour.counter.text() and window.built_panels() == [window.tokenizer_panel]
+
+
 def test_the_tour_walks_through_every_panel_in_order(qtbot, window):
     tour = window.start_tour()                       # Help ▸ Guided tour (F1)
     n = len(window.panels)
