@@ -432,7 +432,7 @@ def fit_prompt(rendered: RenderedPrompt, token_starts: list[int], window: int, e
 TAIL_CHARS_PER_TOKEN = 16       # generous: English averages about 4 characters a token
 TAIL_MIN_CHARS = 4096
 TAIL_DROP_TOKENS = 4            # tokens at the cut may split differently than in the whole text
-COUNT_CHARS_WITHOUT_WINDOW = 256_000
+COUNT_CHARS_WITHOUT_WINDOW = 32_000   # counted on the GUI thread at every edit: kept under ~50 ms
 
 
 def prompt_token_starts(tokenizer, text: str, window: Optional[int]) -> tuple[list[int], bool]:

@@ -36,7 +36,7 @@ ERROR_COLOUR = "#b3261e"
 MUTED_COLOUR = "#5f6368"
 UNUSED_FG = "#9a9a9a"
 PREVIEW_END_CHARS = 2000       # a huge prompt's preview shows its first characters,
-PREVIEW_TAIL_CHARS = 200_000   # ... at most this many of its end, and an ellipsis between
+PREVIEW_TAIL_CHARS = 40_000    # ... at most this many of its end, and an ellipsis between
 
 COL_ON, COL_INPUT, COL_OUTPUT, COL_REASONING = range(4)
 FORMAT_TIPS = {
