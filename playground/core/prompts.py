@@ -438,8 +438,8 @@ COUNT_CHARS_WITHOUT_WINDOW = 32_000   # counted on the GUI thread at every edit:
 def prompt_token_starts(tokenizer, text: str, window: Optional[int]) -> tuple[list[int], bool]:
     """Where the tokens of ``text`` begin (character offsets), and whether that is all of them.
 
-    Only the last ``window`` tokens reach the model, so a huge text (a 50 MB
-    template) is not tokenized whole: only its tail (see :func:`tail_cuts`).
+    Only the last ``window`` tokens reach the model, so a huge text (a pasted
+    book) is not tokenized whole: only its tail (see :func:`tail_cuts`).
     Without a window (no model yet) at most the last
     ``COUNT_CHARS_WITHOUT_WINDOW`` characters are counted. ``tokenizer`` is a
     :class:`~playground.core.tokenization.LoadedTokenizer`.

@@ -199,7 +199,7 @@ class Beam:
     ids: list[int]
     text: str
     logprob: float        # summed log-probability of its tokens
-    score: float          # logprob / len(ids) ** length_penalty: what beams are ranked by
+    score: float          # logprob / len(ids) ** length_penalty: what finished beams are ranked by
     finished: bool        # ended with the end-of-text token (else the length limit or Stop cut it)
 
 

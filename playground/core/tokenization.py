@@ -543,16 +543,10 @@ def open_tokenizer(path: Path | str) -> LoadedTokenizer:
     path = Path(path)
     if path.is_dir():
         path = path / "tokenizer.json"
-    try:
-        raw = read_bytes(path, "a tokenizer.json")  # a regular file of bounded size
-    except OSError as e:
-        raise UserError(f"Could not read {path}: {e.strerror or e}.") from e
+    raw = read_bytes(path, "a tokenizer.json")  # a regular file of bounded size; UserError otherwise
     if not raw.strip():
         raise UserError(f"{path.name} is empty: a tokenizer.json holds a JSON description of a tokenizer.")
-    try:
-        data = parse_json(raw, path.name, "a tokenizer.json")  # depth and size checked before Rust parses it
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise UserError(f"{path.name} is not a tokenizer.json: it is not valid JSON ({e}).") from e
+    data = parse_json(raw, path.name, "a tokenizer.json")  # depth and size checked before Rust parses it
     if not isinstance(data, dict) or "model" not in data:
         raise UserError(f"{path.name} is JSON but not a tokenizer.json: it has no \"model\" section.")
     try:

@@ -522,7 +522,8 @@ class GeneratePanel(QWidget):
                    ("Continuation", "What the beam adds after the prompt (↵ is a line break)."),
                    ("log-prob", "Sum of the log-probabilities of its tokens: 0 would be certain, lower is "
                                 "less likely."),
-                   ("score", "log-prob ÷ length^length penalty: what the beams are ranked by."),
+                   ("score", "log-prob ÷ length^length penalty: what finished beams are ranked by (beams still "
+                              "searching are ranked by their log-prob)."),
                    ("finished", "Whether the beam ended with the end-of-text token (else it hit the length "
                                 "limit, was cut by Stop, or is still being searched).")]
         for c, (name, tip) in enumerate(headers):

@@ -1,7 +1,7 @@
 """The main window: the workflow steps down the side, one panel at a time.
 
 Panels are built when their step is first shown (the first one before the window paints), and the
-rest one at a time once the start-up jobs are done, so the window paints without waiting for seven
+rest one at a time once the start-up jobs are done (or 10 s have passed), so the window paints without waiting for seven
 panels and their imports; `panel()` and the `*_panel` attributes build a panel on demand.
 """
 
