@@ -243,18 +243,33 @@ def check_record(data: Mapping[str, Any], source: PathLike, fields: Mapping[str,
         if value is None and optional:
             continue
         if not _fits(value, kind.rstrip("?")):
-            shown = _short_repr(value)
+            shown = short_repr(value)
             raise UserError(f"{source} is damaged: its {key} should be {_KINDS[kind.rstrip('?')]}"
                             f"{' or null' if optional else ''}, not {shown}.")
     return data
 
 
-def _short_repr(value: Any) -> str:
+def short_repr(value: Any, limit: int = 40) -> str:
+    """A value from a stranger's file, shown short in a sentence."""
     try:
         text = repr(value)
     except ValueError:  # an int too long to print
         return "a number of thousands of digits"
-    return text if len(text) <= 40 else text[:37] + "..."
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def same_file(a: Path, b: Path) -> bool:
+    """True when `a` and `b` name one file (through links too); for a file not there yet, the same path."""
+    try:
+        return a.samefile(b)
+    except OSError:
+        return a.absolute() == b.absolute()
+
+
+def is_inside(path: Path, folder: Path) -> bool:
+    """True when `path`, links followed, is `folder` or lies inside it."""
+    path, folder = path.resolve(), folder.resolve()
+    return path == folder or folder in path.parents
 
 
 # -- writing ---------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ from safetensors.torch import save_file
 from torch import Tensor
 
 from .config import FLAVOURS, ModelConfig
-from .files import check_regular, read_json
+from .files import check_regular, is_inside, read_json, short_repr
 from .progress import UserError
 
 if TYPE_CHECKING:  # only for type hints: transformers is optional
@@ -651,7 +651,7 @@ def read_hf_config(data: Any, path: Path, notes: Optional[list[str]] = None) -> 
     if not isinstance(architectures, list):
         architectures = [architectures]
     if model_type is not None and not isinstance(model_type, str):
-        raise ConversionError(f"{path} gives model_type {_short(model_type)}: expected a name such as \"gpt2\".")
+        raise ConversionError(f"{path} gives model_type {short_repr(model_type)}: expected a name such as \"gpt2\".")
     if model_type not in FORMATS:
         known = {f.hf_class: f for f in FORMATS.values()}
         guess = next((known[a] for a in architectures if isinstance(a, str) and a in known), None)
@@ -692,7 +692,7 @@ def _whole(data: dict, key: str, problems: list[str], *alternatives: str) -> int
         if value is not None:
             if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
                 return value
-            problems.append(f"{name} must be a whole number of at least 1, not {_short(value)}")
+            problems.append(f"{name} must be a whole number of at least 1, not {short_repr(value)}")
             return 1
     problems.append(f"{key} is missing")
     return 1
@@ -718,7 +718,7 @@ def _gpt2_fields(data: dict, problems: list[str], notes: list[str]) -> tuple[dic
     act = data.get("activation_function", "gelu_new")
     if act not in ("gelu_new", "gelu_pytorch_tanh"):
         problems.append(
-            f"activation_function is {_short(act)}, but this app's GPT-2 MLP uses GELU's tanh approximation "
+            f"activation_function is {short_repr(act)}, but this app's GPT-2 MLP uses GELU's tanh approximation "
             f"('gelu_new' or 'gelu_pytorch_tanh'), so the logits would differ"
         )
     if data.get("scale_attn_weights", True) is not True:
@@ -744,17 +744,17 @@ def _llama_fields(data: dict, problems: list[str], notes: list[str]) -> tuple[di
     )
     act = data.get("hidden_act", "silu")
     if act not in ("silu", "swish"):
-        problems.append(f"hidden_act is {_short(act)}, but this app's SwiGLU MLP gates with 'silu'")
+        problems.append(f"hidden_act is {short_repr(act)}, but this app's SwiGLU MLP gates with 'silu'")
     kv_heads = data.get("num_key_value_heads")
     if kv_heads is not None and kv_heads != n_head:
         problems.append(
-            f"num_key_value_heads is {_short(kv_heads)} where num_attention_heads is {n_head}: grouped-query attention "
+            f"num_key_value_heads is {short_repr(kv_heads)} where num_attention_heads is {n_head}: grouped-query attention "
             f"(GQA: fewer key/value heads shared by the query heads) is not supported, only one key/value head "
             f"per query head"
         )
     head_dim = data.get("head_dim")
     if head_dim is not None and (not isinstance(head_dim, int) or head_dim * n_head != n_embd):
-        problems.append(f"head_dim is {_short(head_dim)}, but this app's heads are hidden_size / num_attention_heads "
+        problems.append(f"head_dim is {short_repr(head_dim)}, but this app's heads are hidden_size / num_attention_heads "
                         f"= {n_embd / n_head:g} wide")
     for key in ("attention_bias", "mlp_bias"):
         if data.get(key):
@@ -768,7 +768,7 @@ def _llama_fields(data: dict, problems: list[str], notes: list[str]) -> tuple[di
         if parameters.get("rope_type", "default") != "default":
             scaling = parameters
     if theta is not None and theta != ROPE_THETA:
-        shown = f"{theta:g}" if isinstance(theta, (int, float)) and not isinstance(theta, bool) else _short(theta)
+        shown = f"{theta:g}" if isinstance(theta, (int, float)) and not isinstance(theta, bool) else short_repr(theta)
         problems.append(f"rope_theta is {shown}, but this app's RoPE turns with base {ROPE_THETA:g}")
     if scaling:
         kind = scaling.get("rope_type") or scaling.get("type") if isinstance(scaling, dict) else scaling
@@ -863,11 +863,10 @@ def _inside_folder(path: Path, folder: Path) -> bool:
     A snapshot in Hugging Face's cache (hub/models--x/snapshots/<revision>/) holds links into its
     blobs/ folder two levels up: those count as inside, as the cache lays them out.
     """
-    target, base = path.resolve(), folder.resolve()
-    homes = [base]
-    if base.parent.name == "snapshots":
-        homes.append(base.parent.parent / "blobs")
-    return any(target == home or home in target.parents for home in homes)
+    homes = [folder]
+    if folder.resolve().parent.name == "snapshots":
+        homes.append(folder.resolve().parent.parent / "blobs")
+    return any(is_inside(path, home) for home in homes)
 
 
 # config.json's name for each of our sizes, by format (for sentences).
@@ -1086,15 +1085,6 @@ def _some(items: list[str], limit: int = 5) -> str:
 
 def _shape(shape: list[int]) -> str:
     return "[" + ", ".join(map(str, shape)) + "]"
-
-
-def _short(value: Any) -> str:
-    """A value from a stranger's file, shown short."""
-    try:
-        text = repr(value)
-    except ValueError:  # an int too long to print
-        return "a number of thousands of digits"
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _first_line(e: BaseException) -> str:

@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Callable, Optional, Sequence, Union
 
 from playground.core.evaluation import read_text_file
-from playground.core.files import parse_json
+from playground.core.files import parse_json, same_file
 from playground.core.progress import CancelToken, Progress, ProgressFn, UserError, no_progress
 from playground.core.prompts import PromptTemplate, load_template
 from playground.core.sampling import SamplingSettings
@@ -210,16 +210,9 @@ def template_for(task: Task) -> PromptTemplate:
             for suffix in (".toml", ".json"):
                 candidate = folder / (stem + suffix)
                 # A task saved as .json is not its own template.
-                if candidate.is_file() and not _same_file(candidate, task.path):
+                if candidate.is_file() and not same_file(candidate, task.path):
                     return load_template(candidate)
     return continuation_template()
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return a.samefile(b)
-    except OSError:
-        return False
 
 
 # -- scoring ---------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from typing import Iterable, Iterator, Optional
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
 from playground.core.corpus import Corpus, CorpusStats
-from playground.core.files import parse_json, read_bytes
+from playground.core.files import parse_json, read_bytes, same_file
 from playground.core.progress import CancelToken, Progress, ProgressFn, UserError, no_progress
 
 # kind -> (label shown to people, one-line explanation for the tooltip)
@@ -501,7 +501,7 @@ def check_output_path(out: Path, inputs: Iterable[Path] = (), overwrite: bool = 
     Returns ``out`` made absolute."""
     out = Path(out).expanduser().resolve()
     for source in inputs:
-        if _same_file(out, Path(source)):
+        if same_file(out, Path(source)):
             raise UserError(f"{out} is the corpus the tokenizer learns from: saving there would replace your "
                             "text with JSON. Choose another file name.")
     if out.is_dir():
@@ -511,13 +511,6 @@ def check_output_path(out: Path, inputs: Iterable[Path] = (), overwrite: bool = 
     if not out.parent.is_dir():
         raise UserError(f"Could not save the tokenizer to {out}: the folder {out.parent} does not exist.")
     return out
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return a.exists() and b.exists() and a.samefile(b)
-    except OSError:
-        return a == b.resolve()
 
 
 def _is_complete_utf8(raw: bytes) -> bool:

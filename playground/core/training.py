@@ -45,6 +45,7 @@ from playground.core.checkpoints import (
     write_run_files,
 )
 from playground.core.config import BYTES_TO_TRAIN, ModelConfig
+from playground.core.files import is_inside
 from playground.core.data import TokenData, check_data, get_batch
 from playground.core.model import GPT
 from playground.core.progress import CancelToken, UserError
@@ -188,7 +189,7 @@ class TrainingRun:
             raise ValueError("resume continues a run; init_from starts a new one: choose one")
         if not resume:
             check_new_run_dir(Path(run_dir), overwrite)
-            if init_from is not None and _inside(Path(init_from), Path(run_dir)):
+            if init_from is not None and is_inside(Path(init_from), Path(run_dir)):
                 raise UserError(f"{init_from} is the model being fine-tuned: train it into another folder.")
         train_config.raise_if_invalid()
         model_config.raise_if_invalid()
@@ -671,11 +672,6 @@ def config_differences(saved: ModelConfig, wanted: ModelConfig) -> list[str]:
         for f in fields(ModelConfig)
         if f.name != "dropout" and getattr(saved, f.name) != getattr(wanted, f.name)
     ]
-
-
-def _inside(path: Path, folder: Path) -> bool:
-    path, folder = path.resolve(), folder.resolve()
-    return path == folder or folder in path.parents
 
 
 def _short_number(x: float) -> str:
