@@ -8,6 +8,7 @@ head, row q is how query token q spread its attention over the key tokens
 from __future__ import annotations
 
 import csv
+import io
 import math
 import os
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .files import write_bytes_atomic
 from .progress import UserError
 
 Weights = Union[Tensor, np.ndarray]
@@ -218,28 +220,26 @@ def save_matrix(matrix: Weights, path: Union[str, os.PathLike], tokens: Optional
         tokens = list(tokens)
         if array.ndim != 2 or array.shape != (len(tokens), len(tokens)):
             raise ValueError(f"{len(tokens)} tokens do not label a matrix of shape {tuple(array.shape)}")
-    tmp = path.with_name(path.name + ".tmp")
+    # Made in memory, then written whole or not at all.
+    if suffix == ".npy":
+        buffer = io.BytesIO()
+        np.save(buffer, array)
+        data = buffer.getvalue()
+    else:
+        if array.ndim != 2:
+            raise UserError(f"A CSV file holds a table: this matrix has {array.ndim} dimensions. Use .npy.")
+        text = io.StringIO(newline="")
+        writer = csv.writer(text)
+        if tokens is not None:
+            writer.writerow(["query \\ key", *tokens])
+        for q, row in enumerate(array):
+            cells = [str(v) for v in row]  # numpy's shortest text that reads back the same float32
+            writer.writerow([tokens[q], *cells] if tokens is not None else cells)
+        data = text.getvalue().encode("utf-8")
     try:
-        if suffix == ".npy":
-            with open(tmp, "wb") as f:
-                np.save(f, array)
-        else:
-            if array.ndim != 2:
-                raise UserError(f"A CSV file holds a table: this matrix has {array.ndim} dimensions. Use .npy.")
-            with open(tmp, "w", encoding="utf-8", newline="") as f:
-                writer = csv.writer(f)
-                if tokens is not None:
-                    writer.writerow(["query \\ key", *tokens])
-                for q, row in enumerate(array):
-                    cells = [str(v) for v in row]  # numpy's shortest text that reads back the same float32
-                    writer.writerow([tokens[q], *cells] if tokens is not None else cells)
-        os.replace(tmp, path)
+        write_bytes_atomic(path, data)
     except OSError as e:
-        tmp.unlink(missing_ok=True)
         raise UserError(f"Could not save the matrix to {path}: {e.strerror or e}.") from e
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return path
 
 

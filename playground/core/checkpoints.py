@@ -159,14 +159,8 @@ def remove_checkpoints(run_dir: Path) -> None:
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON under a temporary name, then rename it over `path` (all or nothing)."""
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        _write_synced(tmp, json.dumps(data, indent=1, allow_nan=True).encode("utf-8"))
-        os.replace(tmp, path)
-    except OSError:
-        tmp.unlink(missing_ok=True)
-        raise
+    """Write JSON under a temporary name, then rename it over `path` (all or nothing; OSError on failure)."""
+    files.write_bytes_atomic(path, json.dumps(data, indent=1, allow_nan=True).encode("utf-8"))
 
 
 def write_run_files(
@@ -316,14 +310,7 @@ def _write_state(path: Path, state: dict) -> None:
 
 
 def _write_meta(path: Path, meta: dict) -> None:
-    _write_synced(path, json.dumps(meta, indent=1).encode("utf-8"))
-
-
-def _write_synced(path: Path, data: bytes) -> None:
-    with open(path, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
+    files.write_synced(path, json.dumps(meta, indent=1).encode("utf-8"))
 
 
 # -- reading ------------------------------------------------------------------

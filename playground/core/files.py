@@ -275,22 +275,35 @@ def is_inside(path: Path, folder: Path) -> bool:
 # -- writing ---------------------------------------------------------------------------------
 
 
+def write_synced(path: Path, data: bytes) -> None:
+    """Write `data` to `path` and wait until it is on the disk (before a rename publishes it)."""
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write `data` to `path` whole or not at all: a temporary name beside it, synced, then a rename.
+
+    Raises OSError, so a caller can tell a full disk from other failures.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write_synced(Path(tmp), data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def write_text_atomic(path: Path, text: str, what: str = "") -> None:
     """Write `text` (UTF-8) to `path` whole or not at all; a failure is a UserError naming `what` (or the file)."""
     path = Path(path)
-    tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.",
-                                         suffix=".tmp", delete=False) as f:
-            tmp = f.name
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        tmp = None
+        write_bytes_atomic(path, text.encode("utf-8"))
     except OSError as e:
         raise UserError(f"Could not write {what or path}: {e.strerror or e}.") from None
-    finally:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)

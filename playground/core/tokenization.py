@@ -17,7 +17,7 @@ from typing import Iterable, Iterator, Optional
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
 from playground.core.corpus import Corpus, CorpusStats
-from playground.core.files import parse_json, read_bytes, same_file
+from playground.core.files import parse_json, read_bytes, same_file, write_bytes_atomic
 from playground.core.progress import CancelToken, Progress, ProgressFn, UserError, no_progress
 
 # kind -> (label shown to people, one-line explanation for the tooltip)
@@ -483,14 +483,11 @@ class LoadedTokenizer:
     def save(self, path: Path) -> None:
         """Write ``tokenizer.json`` atomically (a temporary name, then rename)."""
         path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
         # Written by Python, not ``Tokenizer.save``: the library reports a missing folder
         # or a full disk as a bare ``Exception``, and says nothing of which path failed.
         try:
-            tmp.write_text(self.tokenizer.to_str(pretty=True), encoding="utf-8")
-            tmp.replace(path)
+            write_bytes_atomic(path, self.tokenizer.to_str(pretty=True).encode("utf-8"))
         except OSError as e:
-            tmp.unlink(missing_ok=True)
             raise UserError(f"Could not save the tokenizer to {path}: {e.strerror or e}.") from e
         self.path = path
 
