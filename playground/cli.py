@@ -19,7 +19,8 @@ from playground import __version__
 from playground.core.progress import Cancelled, Progress, UserError
 
 
-def build_parser(with_commands: bool = True) -> argparse.ArgumentParser:
+def build_parser(with_commands: bool = True, only: Optional[str] = None) -> argparse.ArgumentParser:
+    """The command line's parser; `only` = "tokenizer" leaves out the other commands and their imports."""
     parser = argparse.ArgumentParser(prog="playground", description="LLM Playground: build a small language model and watch it from the inside.")
     parser.add_argument("--version", action="version", version=f"LLM Playground {__version__}")
     parser.add_argument("--screenshot", metavar="DIR", type=Path,
@@ -51,6 +52,8 @@ def build_parser(with_commands: bool = True) -> argparse.ArgumentParser:
     encode = tok_commands.add_parser("encode", help="print the ids and tokens of a text as JSON")
     encode.add_argument("--tokenizer", type=Path, required=True, metavar="FILE.json")
     encode.add_argument("text")
+    if only == "tokenizer":
+        return parser
     from playground.cli_model import add_commands
     add_commands(commands)
     from playground import cli_attention
@@ -139,7 +142,7 @@ def _train_interruptibly(corpus, spec, allow_special_in_text: bool):
     thread.start()
     try:
         while thread.is_alive():
-            thread.join(0.1)
+            thread.join(0.02)  # short: the result is picked up within 20 ms of the end
     except KeyboardInterrupt:
         print("cancelled", file=sys.stderr, flush=True)
         os._exit(130)  # nothing was written yet; a clean exit would wait for the merges
@@ -167,7 +170,8 @@ def main(argv: list[str] | None = None) -> int:
         from playground.core.tokenizer_worker import serve
         serve()
         return 0
-    args = _window_args(argv) or build_parser().parse_args(argv)
+    command = next((a for a in argv if not a.startswith("-")), None)
+    args = _window_args(argv) or build_parser(only="tokenizer" if command == "tokenizer" else None).parse_args(argv)
     try:
         if args.command in ("train", "generate"):
             from playground.cli_model import run
