@@ -279,6 +279,11 @@ def text_colour(colour: QColor, dark: bool, high_contrast: bool) -> QColor:
     return QColor.fromHslF(h, s, lightness, a)
 
 
+def readable(colour: str) -> str:
+    """A colour picked for a light window, as a name readable on the current look (for rich text)."""
+    return text_colour(QColor(colour), is_dark(), current_look().high_contrast).name()
+
+
 def adjust_style_sheet(sheet: str, font_scale: float = 1.0, dark: bool = False, high_contrast: bool = False) -> str:
     """`sheet` with its font sizes scaled and its text readable on the window (see the module's note).
 

@@ -21,6 +21,7 @@ from playground.core.tokenization import (KINDS, LoadedTokenizer, SpecialTokensI
 from playground.engine.jobs import Job
 from playground.engine.session import Session
 from playground.paths import user_data_dir
+from playground.ui.themes import readable
 from playground.ui.widgets.token_view import TokenView
 from playground.ui.widgets.tokenizer_compare import TokenizerCompare
 from playground.ui.widgets.vocab_browser import VocabBrowser
@@ -633,10 +634,10 @@ class TokenizerPanel(QWidget):
         self.token_view.set_tokens(text, pieces)
         per = len(text) / len(pieces) if pieces else 0.0
         unknown = sum(p.unknown for p in pieces)
-        lost = f" &nbsp;·&nbsp; <b style='color:#b3261e'>{unknown:,} unknown</b>" if unknown else ""
+        lost = f" &nbsp;·&nbsp; <b style='color:{readable('#b3261e')}'>{unknown:,} unknown</b>" if unknown else ""
         self.counts.setText(f"<b>{len(pieces):,}</b> tokens &nbsp;·&nbsp; <b>{len(text):,}</b> characters"
                             f" &nbsp;·&nbsp; <b>{per:.2f}</b> characters per token{lost}"
-                            f" &nbsp;·&nbsp; <span style='color:#555'>{tok.name}</span>")
+                            f" &nbsp;·&nbsp; <span style='color:{readable('#555555')}'>{tok.name}</span>")
         self.ids.setPlainText(", ".join(str(p.id) for p in pieces))
         self._push_text_to_compare()
 

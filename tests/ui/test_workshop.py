@@ -143,6 +143,17 @@ def test_the_saved_theme_comes_back_in_a_new_window(qtbot, session, window):
     assert themes.is_dark()
 
 
+def test_rich_text_colours_are_readable_in_the_dark_theme(qtbot):
+    from PySide6.QtGui import QColor
+
+    try:
+        themes.apply_look(themes.Look(theme="dark"))
+        assert QColor(themes.readable("#b3261e")).lightnessF() > 0.55   # the Tokenizer Lab's "N unknown"
+    finally:
+        themes.apply_look(themes.Look())
+    assert themes.readable("#b3261e") == "#b3261e"
+
+
 def test_adjusting_style_sheets():
     adjust = themes.adjust_style_sheet
     dark = adjust("QLabel { color: #1d2a4d; font-size: 9pt; } QFrame { background: #23283a; color: #111111; }",
