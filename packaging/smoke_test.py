@@ -11,8 +11,8 @@ person's own is read or written:
 
 1. ``--version`` prints the app's name.
 2. ``tokenizer train --corpus default``: the built-in corpus is found, and the
-   training runs in the tokenizer worker, which the frozen app starts as
-   ``llm-playground --tokenizer-worker`` (the same path the Tokenize panel takes);
+   training runs in the command's own process (the window's Tokenize panel uses
+   the tokenizer worker instead, checked in 5);
    ``tokenizer encode`` then reads the result back.
 3. ``generate --model demo``: the demo model that ships with the app writes text.
    ``eval task --model demo --task sentiment``: the demo
@@ -92,7 +92,7 @@ class Smoke:
                 vocab = len(json.loads(out.read_text(encoding="utf-8"))["model"]["vocab"])
             except (ValueError, KeyError, TypeError):
                 vocab = 0
-        if not self.check("tokenizer train (in the tokenizer worker)", vocab == 500,
+        if not self.check("tokenizer train (command line, built-in corpus)", vocab == 500,
                           f"vocabulary {vocab}, {secs:.1f} s"):
             self.show_output(proc)
             return
