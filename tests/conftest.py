@@ -31,9 +31,10 @@ def no_running_jobs(request):
 class JobWatch:
     """Counts the jobs started while it watches and the ones that have ended.
 
-    It connects to each job's ``finished`` *before* the job starts, so an end
-    that comes before the test gets to wait is never missed, and the test never
-    touches a job that may already be deleted (jobs delete themselves later).
+    Each job's work is wrapped before the job starts, so an end that comes
+    before the test gets to wait is never missed; and nothing here connects to
+    or touches a job afterwards (a job deletes itself once it has finished, and
+    a queued Qt signal to a plain Python callable was seen to go missing then).
     """
 
     def __init__(self, monkeypatch):
@@ -45,18 +46,29 @@ class JobWatch:
 
         def start(job, *args):
             self.started += 1
-            job.finished.connect(self._end)
+            work = job.fn
+
+            def watched(report, cancel):
+                try:
+                    return work(report, cancel)
+                finally:
+                    self.ended += 1  # on the job's thread, just before it reports its end
+
+            job.fn = watched
             original_start(job, *args)
 
         monkeypatch.setattr(Job, "start", start)
 
-    def _end(self):
-        self.ended += 1
-
     def wait(self, qtbot, timeout=60_000):
-        """Wait until every job started so far has ended (its thread too)."""
+        """Wait until every job started so far has ended, its signals have been delivered and it is released.
+
+        A job leaves ``Job._running`` only after its ``finished`` has been handled on this
+        thread, so its result, error and done (queued before it) have reached their slots.
+        """
+        from playground.engine.jobs import Job
+
         assert self.started, "no job was started"
-        qtbot.waitUntil(lambda: self.ended == self.started, timeout=timeout)
+        qtbot.waitUntil(lambda: self.ended == self.started and not Job._running, timeout=timeout)
 
 
 @pytest.fixture
