@@ -46,15 +46,15 @@ class JobWatch:
 
         def start(job, *args):
             self.started += 1
-            work = job.fn
+            execute = job._execute
 
-            def watched(report, cancel):
+            def watched():
                 try:
-                    return work(report, cancel)
+                    return execute()
                 finally:
                     self.ended += 1  # on the job's thread, just before it reports its end
 
-            job.fn = watched
+            job._execute = watched
             original_start(job, *args)
 
         monkeypatch.setattr(Job, "start", start)

@@ -1,15 +1,22 @@
 """How long work reports progress and learns that it should stop.
 
-Core functions take ``progress`` (a callable receiving :class:`Progress`) and
-``cancel`` (a :class:`CancelToken`); the engine turns both into Qt signals,
-the command line prints them, tests ignore them.
+Long work is a *job generator* (the contract is in ``playground/engine/jobs.py``):
+it yields :class:`Progress` and partial results (small typed records) and
+returns its result. The engine runs it in a thread and turns what it yields
+into Qt signals; the command line draws a progress bar
+(``playground/cli_progress.py``); tests and inner callers that do not listen
+use :func:`run_quietly`. Work that blocks inside one call for long also takes
+a ``cancel`` (a :class:`CancelToken`) and polls it.
 """
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Any, Callable, Generator, Optional, TypeVar
+
+
+GUI_INTERVAL_S = 1 / 30  # the window needs no more updates than it can draw: the one throttle's interval
 
 
 @dataclass(frozen=True)
@@ -51,3 +58,21 @@ def no_progress(_: Progress) -> None:
 
 class UserError(Exception):
     """A problem the person can fix: the message is a sentence shown as is."""
+
+
+T = TypeVar("T")
+JobGenerator = Generator[Any, None, T]
+
+
+def run_quietly(gen: JobGenerator[T], on_partial: Optional[Callable[[Any], None]] = None) -> T:
+    """Run a job generator to its end on this thread, ignoring its progress; return its result.
+
+    ``on_partial`` receives every partial result (anything but :class:`Progress`).
+    """
+    while True:
+        try:
+            item = next(gen)
+        except StopIteration as stop:
+            return stop.value
+        if on_partial is not None and not isinstance(item, Progress):
+            on_partial(item)

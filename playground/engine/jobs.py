@@ -1,29 +1,52 @@
-"""Background jobs: core work in a QThread, reported through Qt signals.
+"""The one engine: any job generator, run in a QThread, reported through Qt signals.
 
-A job wraps ``fn(report, cancel) -> result``. ``report`` takes a
-:class:`Progress`, which reaches the GUI at most ~30 times a second however
-often the work reports, or any other object, which is a partial result (a
-point for a chart, a sample) and is always delivered, as ``partial``. An
-exception becomes an ``error`` signal carrying a sentence for the window,
-never a crash.
+A *job* is a plain generator function from ``playground/core`` (or a Qt-free
+module beside it). Called with its arguments it returns a generator that
+
+* yields :class:`Progress` — throttled to ~30 updates a second, and the last
+  one held back is always shown (a trailing flush ``MIN_INTERVAL_S`` later),
+  so a message followed by a long silent stretch is never lost;
+* yields any other object — a *partial result*, a small typed record (a point
+  for a chart, a generated token). Partials are delivered in order, never
+  dropped, except once the job is superseded;
+* ``return``\\ s its result.
+
+The engine can pause a job (it simply stops asking the generator for the next
+item), cancel it (it stops asking and closes the generator, so the job's
+``finally`` blocks run) and drop a superseded job's late results
+(:class:`JobSlot`). A job function that blocks inside one call for long (a
+tokenizer trained in Rust, a file read) takes a ``cancel`` keyword: the engine
+passes its :class:`CancelToken` there, and the work polls it.
+
+Why our own and not superqt's ``GeneratorWorker``: that one runs on the global
+QThreadPool, pauses by polling every 10 ms, has no progress throttle and no
+notion of a superseded job; each of those would be written on top of it
+anyway. A QThread per job keeps start, wait and the leak check simple.
+
+An exception becomes an ``error`` signal carrying a sentence for the window,
+never a crash. Signals are emitted on the GUI thread (relayed from the worker),
+so a superseded job's queued signals can still be dropped on arrival.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
+import threading
 import time
 import traceback
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Generator, Optional
 
-from PySide6.QtCore import QThread, Signal
+from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
-from playground.core.progress import Cancelled, CancelToken, Progress, UserError
+from playground.core.progress import GUI_INTERVAL_S, Cancelled, CancelToken, Progress, UserError
 
 log = logging.getLogger(__name__)
 
-MIN_INTERVAL_S = 1 / 30  # the GUI needs no more updates than it can draw
+MIN_INTERVAL_S = GUI_INTERVAL_S
 
-JobFn = Callable[[Callable[[Progress], None], CancelToken], Any]
+JobGen = Generator[Any, None, Any]
+JobFn = Callable[..., JobGen]
 
 
 def describe_error(exc: BaseException, doing: str) -> str:
@@ -40,26 +63,55 @@ def describe_error(exc: BaseException, doing: str) -> str:
     return f"Something went wrong while {doing}: {type(exc).__name__}: {exc}"
 
 
-class Job(QThread):
-    """One piece of background work. Connect to the signals, then ``start()``."""
+def takes_cancel(fn: Callable) -> bool:
+    """Whether ``fn`` has a ``cancel`` parameter the engine should fill in."""
+    try:
+        return "cancel" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
 
-    progress = Signal(object)   # Progress, throttled
-    partial = Signal(object)    # partial results, never dropped
-    result = Signal(object)     # whatever fn returned
+
+class Job(QThread):
+    """One job generator in the background. Connect to the signals, then ``start()``.
+
+    ``Job(fn, *args, doing="training the model", **kwargs)`` runs ``fn(*args, **kwargs)``.
+    """
+
+    progress = Signal(object)   # Progress, throttled with a trailing flush
+    partial = Signal(object)    # partial results, in order
+    result = Signal(object)     # what the generator returned
     error = Signal(str)         # a sentence for the person
     cancelled = Signal()
+    paused_changed = Signal(bool)
     done = Signal()             # after result, error or cancelled
+
+    # Worker-thread side: relayed on the GUI thread, where a superseded job's are dropped.
+    _partial_from_worker = Signal(object)
+    _flush_wanted = Signal(int)
+    _ended_in_worker = Signal(str, object)
 
     _running: set["Job"] = set()  # keeps running jobs alive and lets tests find leaks
 
-    def __init__(self, fn: JobFn, doing: str, parent=None) -> None:
+    def __init__(self, fn: JobFn, *args, doing: str, parent: Optional[QObject] = None, **kwargs) -> None:
         super().__init__(parent)
         self.fn = fn
+        self.args = args
+        self.kwargs = kwargs
         self.doing = doing
         self.token = CancelToken()
+        self.superseded = False
+        self._resume = threading.Event()
+        self._resume.set()
+        self._lock = threading.Lock()
         self._last_emit = 0.0
         self._pending: Optional[Progress] = None
+        self._flush_scheduled = False
+        self._partial_from_worker.connect(self._relay_partial)
+        self._flush_wanted.connect(self._schedule_flush)
+        self._ended_in_worker.connect(self._relay_end)
         self.finished.connect(self._forget)
+
+    # ------------------------------------------------------------ control (GUI thread)
 
     def start(self, *args) -> None:  # noqa: D401 - Qt's name
         Job._running.add(self)
@@ -67,40 +119,131 @@ class Job(QThread):
 
     def cancel(self) -> None:
         self.token.cancel()
+        self._resume.set()  # a paused job must wake up to stop
+
+    def supersede(self) -> None:
+        """Cancel, and drop whatever this job still reports: a newer job replaces it."""
+        self.superseded = True
+        self.cancel()
 
     @property
     def is_cancelled(self) -> bool:
         return self.token.cancelled
 
-    def _report(self, p: Any) -> None:
-        if not isinstance(p, Progress):
-            self.partial.emit(p)
-            return
-        now = time.monotonic()
-        if now - self._last_emit >= MIN_INTERVAL_S:
-            self._last_emit = now
-            self._pending = None
-            self.progress.emit(p)
-        else:
-            self._pending = p
+    @property
+    def paused(self) -> bool:
+        return not self._resume.is_set()
+
+    def pause(self) -> None:
+        if not self.token.cancelled:
+            self._resume.clear()
+
+    def resume(self) -> None:
+        self._resume.set()
+
+    # ------------------------------------------------------------ the worker thread
 
     def run(self) -> None:
+        kind, value = self._execute()
+        self._ended_in_worker.emit(kind, value)
+
+    def _execute(self) -> tuple[str, Any]:
+        """Run the job to its end: ("result", value), ("cancelled", None) or ("error", sentence)."""
+        kwargs = dict(self.kwargs)
+        if "cancel" not in kwargs and takes_cancel(self.fn):
+            kwargs["cancel"] = self.token
         try:
-            value = self.fn(self._report, self.token)
-            if self._pending is not None:
-                self.progress.emit(self._pending)
-            if self.token.cancelled:
-                self.cancelled.emit()
-            else:
-                self.result.emit(value)
+            value = self._drive(self.fn(*self.args, **kwargs))
+            return ("cancelled", None) if self.token.cancelled else ("result", value)
         except Cancelled:
-            self.cancelled.emit()
+            return "cancelled", None
         except BaseException as exc:  # every failure becomes a message, never a crash
             if not isinstance(exc, UserError):
                 log.error("Job failed while %s\n%s", self.doing, traceback.format_exc())
-            self.error.emit(describe_error(exc, self.doing))
+            return "error", describe_error(exc, self.doing)
+
+    def _drive(self, gen: JobGen) -> Any:
+        """Ask the generator for items until it returns, obeying pause and cancel between items."""
+        if not inspect.isgenerator(gen):
+            return gen  # a plain function's value: nothing to step through
+        try:
+            while True:
+                if not self._resume.is_set():
+                    self._partial_from_worker.emit(_Paused(True))
+                    self._resume.wait()
+                    self._partial_from_worker.emit(_Paused(False))
+                if self.token.cancelled:
+                    raise Cancelled("Cancelled.")
+                try:
+                    item = next(gen)
+                except StopIteration as stop:
+                    return stop.value
+                if isinstance(item, Progress):
+                    self._offer_progress(item)
+                else:
+                    self._partial_from_worker.emit(item)
         finally:
-            self.done.emit()
+            gen.close()  # runs the job's own clean-up when it stops early
+
+    def _offer_progress(self, p: Progress) -> None:
+        now = time.monotonic()
+        with self._lock:
+            wait_s = MIN_INTERVAL_S - (now - self._last_emit)
+            if wait_s <= 0 and not self._flush_scheduled:
+                self._last_emit, self._pending = now, None
+                send = True
+            else:
+                self._pending = p
+                send = False
+                schedule = not self._flush_scheduled
+                self._flush_scheduled = True
+        if send:
+            self._partial_from_worker.emit(p)
+        elif schedule:
+            self._flush_wanted.emit(max(1, int(wait_s * 1000) + 1))
+
+    # ------------------------------------------------------------ relays (GUI thread)
+
+    def _take_pending(self) -> Optional[Progress]:
+        with self._lock:
+            p, self._pending = self._pending, None
+            self._flush_scheduled = False
+            if p is not None:
+                self._last_emit = time.monotonic()
+            return p
+
+    @Slot(int)
+    def _schedule_flush(self, delay_ms: int) -> None:
+        QTimer.singleShot(delay_ms, self, self._flush)
+
+    @Slot()
+    def _flush(self) -> None:
+        p = self._take_pending()
+        if p is not None and not self.superseded:
+            self.progress.emit(p)
+
+    @Slot(object)
+    def _relay_partial(self, item: Any) -> None:
+        if self.superseded:
+            return
+        if isinstance(item, Progress):
+            self.progress.emit(item)
+        elif isinstance(item, _Paused):
+            self.paused_changed.emit(item.paused)
+        else:
+            self.partial.emit(item)
+
+    @Slot(str, object)
+    def _relay_end(self, kind: str, value: Any) -> None:
+        self._flush()
+        if not self.superseded:
+            if kind == "result":
+                self.result.emit(value)
+            elif kind == "error":
+                self.error.emit(value)
+            else:
+                self.cancelled.emit()
+        self.done.emit()
 
     def _forget(self) -> None:
         Job._running.discard(self)
@@ -117,3 +260,49 @@ class Job(QThread):
             job.cancel()
         for job in list(cls._running):
             job.wait(wait_ms)
+
+
+class _Paused:
+    """The worker's note that it is now paused (or running again)."""
+
+    __slots__ = ("paused",)
+
+    def __init__(self, paused: bool) -> None:
+        self.paused = paused
+
+
+class JobSlot(QObject):
+    """One kind of work a panel does, one job at a time; a new one supersedes the old.
+
+    ``slot.start(job)`` supersedes the job in the slot (cancels it and drops its
+    late results), then starts ``job``. ``slot.job`` is the running job or None,
+    so a panel needs no run counters of its own.
+    """
+
+    changed = Signal()  # a job started or ended: update the buttons
+
+    def __init__(self, parent: Optional[QObject] = None) -> None:
+        super().__init__(parent)
+        self.job: Optional[Job] = None
+
+    @property
+    def busy(self) -> bool:
+        return self.job is not None
+
+    def start(self, job: Job) -> Job:
+        if self.job is not None:
+            self.job.supersede()
+        self.job = job
+        job.done.connect(lambda job=job: self._ended(job))
+        job.start()
+        self.changed.emit()
+        return job
+
+    def cancel(self) -> None:
+        if self.job is not None:
+            self.job.cancel()
+
+    def _ended(self, job: Job) -> None:
+        if self.job is job:
+            self.job = None
+            self.changed.emit()

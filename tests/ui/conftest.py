@@ -39,3 +39,55 @@ def panel(qtbot, session, tiny_corpus):
     widget.show()
     session.set_corpus(*tiny_corpus)
     return widget
+
+
+class EventLoopWatchdog:
+    """Measures the longest gap between ticks of a 10 ms timer on the GUI thread.
+
+    Work done on the GUI thread (a checkpoint load, a folder copy) shows up as
+    a gap; ``assert_smooth`` fails when one is over ``limit_ms``.
+    """
+
+    def __init__(self, limit_ms: float = 100.0) -> None:
+        import time
+
+        from PySide6.QtCore import QTimer
+
+        self.limit_ms = limit_ms
+        self.gaps: list[float] = []
+        self._time = time.monotonic
+        self._last = self._time()
+        self._timer = QTimer()
+        self._timer.setInterval(10)
+        self._timer.timeout.connect(self._tick)
+        self._timer.start()
+
+    def _tick(self) -> None:
+        now = self._time()
+        self.gaps.append((now - self._last) * 1000)
+        self._last = now
+
+    def reset(self) -> None:
+        self.gaps.clear()
+        self._last = self._time()
+
+    def stop(self) -> None:
+        self._timer.stop()
+
+    @property
+    def longest_ms(self) -> float:
+        return max(self.gaps, default=0.0)
+
+    def assert_smooth(self, what: str) -> None:
+        self._tick()  # a stall that is still going on counts too
+        assert self.gaps, "the watchdog never ticked: the event loop did not run"
+        assert self.longest_ms <= self.limit_ms, (
+            f"the window froze for {self.longest_ms:.0f} ms while {what} (limit {self.limit_ms:.0f} ms)")
+
+
+@pytest.fixture
+def watchdog(qtbot):
+    """An event-loop watchdog: call ``reset()`` just before the action, ``assert_smooth(what)`` after."""
+    dog = EventLoopWatchdog()
+    yield dog
+    dog.stop()
