@@ -35,6 +35,7 @@ from torch import Tensor
 from .config import FLAVOURS, ModelConfig
 from .files import check_regular, is_inside, read_json, short_repr
 from .progress import UserError
+from .units import human_bytes
 
 if TYPE_CHECKING:  # only for type hints: transformers is optional
     from transformers import GPT2Config, GPT2LMHeadModel
@@ -925,8 +926,8 @@ def _check_memory(fmt: Format, config: ModelConfig, found: "Headers", folder: Pa
     needed = stored + 4 * numbers  # the weights as stored, then as float32
     if needed > memory.bytes:
         raise ConversionError(
-            f"Importing {folder} needs about {_bytes(needed)} of memory (its {numbers:,} weights, read and then "
-            f"made float32), but only {_bytes(memory.bytes)} is available ({memory.source}). Close other programs, "
+            f"Importing {folder} needs about {human_bytes(needed)} of memory (its {numbers:,} weights, read and then "
+            f"made float32), but only {human_bytes(memory.bytes)} is available ({memory.source}). Close other programs, "
             f"or import a smaller model.")
     if "position_embedding" not in fmt.top:
         # RoPE has no table to check against: one full context of vectors is the least it costs to read one.
@@ -934,12 +935,8 @@ def _check_memory(fmt: Format, config: ModelConfig, found: "Headers", folder: Pa
         if context > memory.bytes:
             raise ConversionError(
                 f"{folder / HF_CONFIG} gives {keys['context_length']} {config.context_length:,}: reading that many "
-                f"tokens at once takes at least {_bytes(context)} (a vector of {config.n_embd:,} numbers a token), "
-                f"more than the {_bytes(memory.bytes)} of memory available. Import a model with a shorter context.")
-
-
-def _bytes(n: int) -> str:
-    return f"{n / 1e9:,.1f} GB" if n >= 1e8 else f"{n / 1e6:,.1f} MB"
+                f"tokens at once takes at least {human_bytes(context)} (a vector of {config.n_embd:,} numbers a token), "
+                f"more than the {human_bytes(memory.bytes)} of memory available. Import a model with a shorter context.")
 
 
 Headers = dict[str, tuple[Path, str, list[int]]]  # our spelling of a tensor's name -> (file, its name, shape)

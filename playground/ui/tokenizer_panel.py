@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, 
 
 from playground.core.corpus import Corpus, corpus_from_paths, corpus_from_text, default_corpus, scan_corpus
 from playground.core.progress import Progress, UserError
+from playground.core.units import human_bytes
 from playground.core.tokenization import (KINDS, LoadedTokenizer, SpecialTokensInText, TokenizerSpec,
                                           check_output_path, check_spec, open_tokenizer, spec_for_kind,
                                           train_tokenizer, vocab_size_sweep)
@@ -34,14 +35,6 @@ SAMPLE_TEXT = (
 )
 
 KIND_DEFAULT_VOCAB = {"bpe": 2000, "wordpiece": 2000, "unigram": 2000, "wordlevel": 5000, "char": 200}
-
-
-def human_bytes(n: int) -> str:
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:,} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n}"
 
 
 def saved_tokenizers_dir() -> Path:
