@@ -308,7 +308,8 @@ def _measure_gui(args, corpus, stats, tok, model_config) -> dict:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtCore import QEventLoop, Qt, QTimer
 
-    from playground.app import make_application, warm_up_training
+    from playground.app import make_application
+    from playground.core.startup import warm_up_training
     from playground.core.devices import detect_device
     from playground.core.training import StepRecord
     from playground.engine.jobs import Job
