@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
@@ -89,6 +91,23 @@ def panel(qtbot, session):
 def with_model(panel, session, demo):
     session.set_checkpoint(*demo)
     return panel
+
+
+@pytest.fixture
+def settled_gc():
+    """What is loaded kept out of the collector's way, as the app does once started (`app.warm_up_training`):
+    else a full collection over everything the test session made stalls every thread for a few hundred ms."""
+    gc.collect()
+    gc.freeze()
+    yield
+    gc.unfreeze()
+
+
+def loads_on(session) -> list:
+    """The threads the shared model store is asked for a model on, from now on."""
+    threads, model_for = [], session.models.model_for
+    session.models.model_for = lambda *a, **k: (threads.append(threading.current_thread()), model_for(*a, **k))[1]
+    return threads
 
 
 def wait_idle(qtbot, panel, timeout=60_000) -> None:
@@ -255,6 +274,36 @@ def test_cancel_stops_measuring(qtbot, with_model, text_file):
     assert "Stopped" in panel.perplexity.status.text() and panel.perplexity.results_table.rowCount() == 0
 
 
+def test_a_checkpoint_that_cannot_be_read_is_named_and_the_others_are_scored(qtbot, with_model, text_file,
+                                                                             untrained_run, messages):
+    panel = with_model
+    panel.perplexity.set_text_file(text_file)
+    assert panel.perplexity.checkpoints.add(untrained_run)
+    (untrained_run / "config.json").write_text("{ not json", encoding="utf-8")  # damaged after it was added
+    panel.perplexity.measure()
+    wait_idle(qtbot, panel)
+    assert set(measured(panel)) == {"demo"}  # the readable one has its row
+    errors = [text for level, text in messages if level == "error"]
+    assert len(errors) == 1 and errors[0].startswith("Some checkpoints could not be scored. untrained-run: ")
+    assert "1 could not be scored" in panel.perplexity.status.text()
+    assert panel.perplexity.progress.format() == "Done, with problems"
+
+
+def test_measuring_loads_checkpoints_off_the_gui_thread(qtbot, session, panel, demo, text_file, untrained_run,
+                                                        settled_gc, watchdog, jobs):
+    session.set_checkpoint(demo[0])  # no model offered: the shared store loads it in the job
+    threads = loads_on(session)
+    panel.perplexity.set_text_file(text_file)
+    panel.perplexity.checkpoints.add(untrained_run)
+    qtbot.wait(200)  # the panel drawn first: that is not what is timed
+    watchdog.reset()
+    panel.perplexity.measure()
+    jobs.wait(qtbot)
+    watchdog.assert_smooth("measuring two checkpoints, both loaded in the job")
+    assert set(measured(panel)) == {"demo", "untrained-run"}
+    assert len(threads) == 1 and threads[0] is not threading.main_thread()
+
+
 # -- tasks ---------------------------------------------------------------------------------------------
 
 
@@ -309,6 +358,25 @@ def test_a_task_run_fills_both_modes_and_every_example(qtbot, with_model, demo, 
     panel.tasks.task_combo.setCurrentIndex(0)
     panel.tasks.task_combo.setCurrentIndex(panel.tasks.task_combo.findText("Sentiment (1-sentiment.jsonl)"))
     assert scores.item(1, 0).text() == f"{expected[0].scores.chrf:.1f}"
+
+
+def test_a_task_run_loads_the_model_and_answers_off_the_gui_thread(qtbot, session, panel, demo, task_file,
+                                                                    settled_gc, watchdog, jobs):
+    session.set_checkpoint(demo[0])  # no model offered: the shared store loads it in the job
+    threads = loads_on(session)
+    panel.tabs.setCurrentIndex(1)
+    panel.tasks.open_task(task_file)
+    panel.tasks.compare_combo.setCurrentIndex(panel.tasks.compare_combo.findData(""))  # one mode
+    panel.tasks.max_tokens.setValue(4)
+    qtbot.wait(200)  # the tab drawn first: that is not what is timed
+    watchdog.reset()
+    panel.tasks.run_task()
+    jobs.wait(qtbot, 120_000)
+    watchdog.assert_smooth("asking a task's examples")
+    assert len(threads) == 1 and threads[0] is not threading.main_thread()
+    run = panel.tasks.shown_run
+    assert run.modes == ["zero-shot"] and len(run.rows) == 3 and len(run.results) == 1
+    assert panel.tasks.scores_table.isColumnHidden(1) and panel.tasks.status.text().startswith("Done")
 
 
 def test_long_texts_are_cut_and_shown_whole_in_the_tooltip(with_model, tmp_path):
