@@ -95,7 +95,7 @@ def with_model(panel, session, demo):
 
 @pytest.fixture
 def settled_gc():
-    """What is loaded kept out of the collector's way, as the app does once started (`app.warm_up_training`):
+    """What is loaded kept out of the collector's way, as the app does once started (`warm_up_training`):
     else a full collection over everything the test session made stalls every thread for a few hundred ms."""
     gc.collect()
     gc.freeze()
