@@ -14,20 +14,20 @@ from tokenizers import Tokenizer, processors
 from tokenizers.implementations import BertWordPieceTokenizer, ByteLevelBPETokenizer
 
 from playground.core.corpus import Corpus, corpus_from_text, default_corpus, scan_corpus
-from playground.core.progress import Cancelled, CancelToken, Progress, UserError
+from playground.core.progress import Cancelled, CancelToken, Progress, UserError, run_quietly
 from playground.core.tokenization import (
     KINDS,
     LoadedTokenizer,
     TokenizerSpec,
-    chars_per_token,
     check_spec,
     minimum_vocab_size,
     open_tokenizer,
     spec_for_kind,
     train_in_process,
     train_tokenizer,
-    vocab_size_sweep,
 )
+from playground.core.tokenizer_sweep import chars_per_token, vocab_size_sweep
+from run_job import run_job  # tests/core is on sys.path
 
 SUBJECTS = ["The cat", "A small model", "My neighbour", "The old tokenizer", "Every student", "The river",
             "A curious child", "The teacher", "Our garden", "The machine"]
@@ -54,7 +54,7 @@ CORPUS = corpus_from_text(TEXT, name="test sentences")
 @pytest.fixture(scope="module")
 def trained():
     """One tokenizer of every kind, trained in this process on the test sentences."""
-    return {kind: LoadedTokenizer(train_in_process(CORPUS, spec_for_kind(kind, vocab_size=SIZES[kind])),
+    return {kind: LoadedTokenizer(run_quietly(train_in_process(CORPUS, spec_for_kind(kind, vocab_size=SIZES[kind]))),
                                   spec=spec_for_kind(kind, vocab_size=SIZES[kind]))
             for kind in KINDS}
 
@@ -67,7 +67,7 @@ def test_train_every_kind(kind):
     spec = spec_for_kind(kind, vocab_size=SIZES[kind])
     reports: list[Progress] = []
     started = time.monotonic()
-    tok = LoadedTokenizer(train_in_process(CORPUS, spec, reports.append), spec=spec)
+    tok = LoadedTokenizer(run_job(train_in_process(CORPUS, spec), reports), spec=spec)
     assert time.monotonic() - started < 5
     assert len(spec.special_tokens) < tok.vocab_size <= spec.vocab_size
     assert tok.model_type == MODEL_TYPES[kind]
@@ -111,7 +111,7 @@ def test_bpe_vocabulary_merge_ranks(trained):
 def test_worker_training_matches_in_process(trained):
     spec = spec_for_kind("bpe", vocab_size=SIZES["bpe"])
     reports: list[Progress] = []
-    tok = train_tokenizer(CORPUS, spec, reports.append, stats=scan_corpus(CORPUS))
+    tok = run_job(train_tokenizer(CORPUS, spec, stats=run_quietly(scan_corpus(CORPUS))), reports)
     assert isinstance(tok, LoadedTokenizer) and tok.spec == spec and tok.name == spec.label
     assert tok.tokenizer.get_vocab() == trained["bpe"].tokenizer.get_vocab()
     assert tok.merges() == trained["bpe"].merges()
@@ -121,20 +121,20 @@ def test_worker_training_matches_in_process(trained):
 def test_worker_training_other_kinds():
     for kind in ("wordlevel", "char"):
         spec = spec_for_kind(kind, vocab_size=SIZES[kind])
-        tok = train_tokenizer(CORPUS, spec)
+        tok = run_quietly(train_tokenizer(CORPUS, spec))
         assert tok.model_type == MODEL_TYPES[kind] and tok.vocab_size <= SIZES[kind]
 
 
 def test_worker_passes_user_errors_back():
     # No stats, so check_spec cannot see the alphabet: the worker's training finds out.
     with pytest.raises(UserError, match="smaller than the alphabet"):
-        train_tokenizer(CORPUS, spec_for_kind("unigram", vocab_size=10))
-    assert train_tokenizer(CORPUS, spec_for_kind("bpe", vocab_size=300)).vocab_size == 300
+        run_quietly(train_tokenizer(CORPUS, spec_for_kind("unigram", vocab_size=10)))
+    assert run_quietly(train_tokenizer(CORPUS, spec_for_kind("bpe", vocab_size=300))).vocab_size == 300
 
 
 def test_unigram_library_error_becomes_user_error():
     with pytest.raises(UserError) as info:
-        train_in_process(CORPUS, spec_for_kind("unigram", vocab_size=10))
+        run_quietly(train_in_process(CORPUS, spec_for_kind("unigram", vocab_size=10)))
     assert "Vocab size 10 is smaller than the alphabet" in str(info.value)
     assert "larger vocab size" in str(info.value)
 
@@ -143,7 +143,7 @@ def test_train_in_process_obeys_cancel_while_reading():
     token = CancelToken()
     token.cancel()
     with pytest.raises(Cancelled):
-        train_in_process(CORPUS, spec_for_kind("bpe", vocab_size=300), cancel=token)
+        run_quietly(train_in_process(CORPUS, spec_for_kind("bpe", vocab_size=300), cancel=token))
 
 
 # --------------------------------------------------------------------------- round trips
@@ -229,7 +229,7 @@ def test_token_that_ends_inside_a_character_is_partial():
     emoji = [chr(c) for c in range(0x1F600, 0x1F640)]
     text = "".join(" ".join(f"w{rng.randint(0, 3)} {rng.choice(emoji)}" for _ in range(8)) + "\n"
                    for _ in range(300))
-    tok = LoadedTokenizer(train_in_process(corpus_from_text(text), spec_for_kind("bpe", vocab_size=262)))
+    tok = LoadedTokenizer(run_quietly(train_in_process(corpus_from_text(text), spec_for_kind("bpe", vocab_size=262))))
     assert ("Ġ", "ðŁ") in tok.merges()
     pieces = tok.encode("x 🙂 y")
     assert pieces[1].token.startswith("ĠðŁ") and pieces[1].raw.startswith(b" \xf0\x9f")
@@ -263,7 +263,7 @@ def test_check_spec_bpe_vocab_below_bytes():
 
 @pytest.mark.parametrize("kind, least", [("wordpiece", 10 + 5), ("unigram", 10 + 1 + 1)])
 def test_check_spec_with_stats(kind, least):
-    stats = scan_corpus(corpus_from_text("abcde fghij\nabc"))  # 10 distinct characters besides spaces
+    stats = run_quietly(scan_corpus(corpus_from_text("abcde fghij\nabc")))  # 10 distinct characters besides spaces
     assert minimum_vocab_size(spec_for_kind(kind), stats) == least
     with pytest.raises(UserError) as info:
         check_spec(spec_for_kind(kind, vocab_size=least - 1), stats)
@@ -273,7 +273,7 @@ def test_check_spec_with_stats(kind, least):
 
 
 def test_check_spec_lowercase_shrinks_the_alphabet():
-    stats = scan_corpus(corpus_from_text("AaBbCc"))
+    stats = run_quietly(scan_corpus(corpus_from_text("AaBbCc")))
     assert minimum_vocab_size(spec_for_kind("wordpiece", lowercase=True), stats) == 3 + 5
     assert minimum_vocab_size(spec_for_kind("wordpiece"), stats) == 6 + 5
 
@@ -294,7 +294,7 @@ def test_check_spec_other_mistakes():
 def test_train_tokenizer_checks_the_spec_first():
     started = time.monotonic()
     with pytest.raises(UserError, match="at least 257"):
-        train_tokenizer(CORPUS, spec_for_kind("bpe", vocab_size=50))
+        run_quietly(train_tokenizer(CORPUS, spec_for_kind("bpe", vocab_size=50)))
     assert time.monotonic() - started < 0.5
 
 
@@ -327,13 +327,14 @@ def test_cancel_stops_training_at_once_and_the_next_one_works():
 
     try:
         with pytest.raises(Cancelled):
-            train_tokenizer(default_corpus(), spec_for_kind("unigram", vocab_size=4000), progress, token)
+            for p in train_tokenizer(default_corpus(), spec_for_kind("unigram", vocab_size=4000), cancel=token):
+                progress(p)
         returned_at = time.monotonic()
     finally:
         timer.cancel()
     assert cancelled_at, "training ended before Cancel"
     assert returned_at - cancelled_at[0] < 1.0
-    tok = train_tokenizer(CORPUS, spec_for_kind("bpe", vocab_size=300))  # a fresh worker
+    tok = run_quietly(train_tokenizer(CORPUS, spec_for_kind("bpe", vocab_size=300)))  # a fresh worker
     assert tok.vocab_size == 300
 
 
@@ -483,8 +484,9 @@ def test_gpt2_style_byte_level_bpe(tmp_path, trim_offsets):
 def test_vocab_size_sweep_gives_longer_tokens_for_bigger_vocabularies():
     points_heard: list[tuple[int, float]] = []
     reports: list[Progress] = []
-    points = vocab_size_sweep(CORPUS, sizes=(260, 400, 700), progress=reports.append,
-                              on_point=lambda size, cpt: points_heard.append((size, cpt)))
+    partials: list = []
+    points = run_job(vocab_size_sweep(CORPUS, sizes=(260, 400, 700)), reports, partials)
+    points_heard.extend((point.vocab_size, point.chars_per_token) for point in partials)
     assert points == points_heard
     assert [size for size, _ in points] == [260, 400, 700]
     cpts = [cpt for _, cpt in points]
@@ -495,7 +497,7 @@ def test_vocab_size_sweep_gives_longer_tokens_for_bigger_vocabularies():
 
 def test_vocab_size_sweep_on_empty_corpus():
     with pytest.raises(UserError, match="empty"):
-        vocab_size_sweep(Corpus(name="nothing", text="  \n"), sizes=(300,))
+        run_quietly(vocab_size_sweep(Corpus(name="nothing", text="  \n"), sizes=(300,)))
 
 
 def test_chars_per_token(trained):

@@ -8,6 +8,7 @@ from playground.core.config import PRESETS, ModelConfig
 from playground.core.devices import DeviceInfo
 from playground.core.estimates import human_bytes, memory_estimate
 from playground.core.model import GPT
+from playground.core.progress import run_quietly
 from playground.core.tokenization import LoadedTokenizer, spec_for_kind, train_in_process
 
 FLAVOURS = ["gpt2", "llama"]
@@ -29,7 +30,7 @@ def build_panel(qtbot, session):
 def tokenizer(tiny_corpus):
     corpus, _ = tiny_corpus
     spec = spec_for_kind("bpe", vocab_size=300)
-    return LoadedTokenizer(train_in_process(corpus, spec), name="BPE 300 · tiny", spec=spec)
+    return LoadedTokenizer(run_quietly(train_in_process(corpus, spec)), name="BPE 300 · tiny", spec=spec)
 
 
 def shown_total(panel) -> int:
