@@ -390,3 +390,37 @@ def test_train_on_200_mb_and_cancel(big_file):
     assert cancelled_at, "the training ended before Cancel was pressed"
     assert returned_at - cancelled_at[0] < 2.0
     assert reports, "the worker reported no progress in its first second"
+
+
+# --------------------------------------------------------------------------- the jobs
+
+
+def test_scanning_reports_each_chunk_then_the_whole(tmp_path):
+    corpus = corpus_from_paths([write(tmp_path / "f.txt", varied_lines(60_000))])
+    reports: list = []
+    stats = run_job(scan_corpus(corpus), reports)
+    assert stats.characters > 2 * CHUNK_BYTES  # several chunks
+    assert len(reports) >= 3 and reports[-1].fraction == pytest.approx(1.0)
+    assert reports[0].message.startswith("Reading ") and reports[0].fraction < reports[-1].fraction
+
+
+def test_opening_a_corpus_makes_it_in_the_job_and_scans_it(tmp_path):
+    from functools import partial
+
+    from playground.core.corpus import open_corpus
+
+    text_file = write(tmp_path / "f.txt", varied_lines(500))
+    made = []
+
+    def make():
+        made.append(True)
+        return corpus_from_paths([text_file])
+
+    job = open_corpus(make)
+    assert not made  # nothing is read before the job runs
+    corpus, stats = run_quietly(job)
+    assert made and corpus.files == (text_file,) and stats.lines == 500
+    binary = tmp_path / "picture.png"
+    binary.write_bytes(PNG_BYTES)
+    with pytest.raises(UserError, match="binary"):
+        run_quietly(open_corpus(partial(corpus_from_paths, [binary])))

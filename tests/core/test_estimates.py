@@ -152,3 +152,23 @@ def test_human_numbers():
     assert human_duration(45) == "45 s"
     assert human_duration(600) == "10.0 min"
     assert human_duration(3 * 86400) == "3.0 days"
+
+
+def test_measuring_the_device_is_a_job_with_progress():
+    from playground.core.devices import DeviceInfo
+    from playground.core.estimates import DeviceSpeed, measure_device_speed
+
+    cpu = DeviceInfo("cpu", "test CPU", threads=1)
+    speed = run_quietly(measure_device_speed(cpu, seconds=0.05))
+    assert isinstance(speed, DeviceSpeed) and speed.device is cpu and 1e7 < speed.flops_per_second < 1e15
+    # Small matrices: many short rounds, each reported (where the engine may pause or stop it).
+    benchmark = measure_matmul_flops("cpu", seconds=0.05, size=64)
+    reports = []
+    while True:
+        try:
+            reports.append(next(benchmark))
+        except StopIteration as done:
+            assert done.value > 0
+            break
+    assert reports and all(0 <= p.fraction < 1 for p in reports)
+    assert all(a.fraction <= b.fraction for a, b in zip(reports, reports[1:]))

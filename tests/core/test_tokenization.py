@@ -503,3 +503,85 @@ def test_vocab_size_sweep_on_empty_corpus():
 def test_chars_per_token(trained):
     assert chars_per_token(trained["char"], "abc") == 1.0
     assert chars_per_token(trained["bpe"], TEXT) > 2.0
+
+
+# --------------------------------------------------------------------------- the kinds and the training jobs
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_each_kind_holds_its_own_facts(kind):
+    """The registry is the one place a kind is described: its spec, checks and trainer follow from it."""
+    from playground.core.tokenization import build_tokenizer
+
+    facts = KINDS[kind]
+    assert facts.key == kind and facts.label and len(facts.description) > 40 and facts.short_name
+    spec = spec_for_kind(kind)
+    assert spec.vocab_size == facts.default_vocab_size and facts.label in spec.label
+    assert spec.special_tokens[0] == (facts.unk_token or facts.special_tokens[0])
+    assert set(facts.special_tokens) <= set(spec.special_tokens)
+    check_spec(spec)  # the default size is a size the kind accepts
+    assert minimum_vocab_size(spec) <= facts.default_vocab_size
+    tok, _ = build_tokenizer(spec)
+    assert json.loads(tok.to_str())["model"]["type"] == MODEL_TYPES[kind]
+
+
+def test_the_command_line_offers_every_kind():
+    from playground.cli import build_parser
+
+    parser = build_parser(only="tokenizer")
+    for kind in KINDS:
+        args = parser.parse_args(["tokenizer", "train", "--corpus", "c.txt", "--out", "t.json", "--kind", kind])
+        assert args.kind == kind
+    with pytest.raises(SystemExit):
+        parser.parse_args(["tokenizer", "train", "--corpus", "c.txt", "--out", "t.json", "--kind", "sentencepiece"])
+
+
+def test_training_in_process_stops_reading_when_closed():
+    """Closing the job (what the engine does on Cancel) stops the training thread at the next chunk."""
+    corpus = corpus_from_text(english_lines(80_000), name="long")  # several 1 MB chunks
+    training = train_in_process(corpus, spec_for_kind("bpe", vocab_size=300))
+    first = next(training)
+    assert isinstance(first, Progress) and first.message.startswith("Counting words")
+    training.close()
+    deadline = time.monotonic() + 10
+    while any(t.name == "tokenizer training" for t in threading.enumerate()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not any(t.name == "tokenizer training" for t in threading.enumerate())
+
+
+def test_a_worker_training_closed_early_kills_its_worker(monkeypatch):
+    from playground.core import tokenizer_worker
+
+    killed = []
+    kill = tokenizer_worker.WorkerProcess.kill
+    monkeypatch.setattr(tokenizer_worker.WorkerProcess, "kill", lambda self: (killed.append(self), kill(self)))
+    training = train_tokenizer(default_corpus(), spec_for_kind("unigram", vocab_size=4000))
+    assert isinstance(next(training), Progress)
+    training.close()
+    assert len(killed) == 1 and not killed[0].alive
+    assert run_quietly(train_tokenizer(CORPUS, spec_for_kind("bpe", vocab_size=300))).vocab_size == 300
+
+
+def test_the_window_gets_special_tokens_in_the_text_as_an_answer():
+    from playground.core.tokenization import SpecialTokensInText, train_tokenizer_or_refusal
+
+    spec = spec_for_kind("wordlevel", vocab_size=50, special_tokens=("[UNK]", "cat"))
+    refusal = run_quietly(train_tokenizer_or_refusal(CORPUS, spec))
+    assert isinstance(refusal, SpecialTokensInText) and list(refusal.found) == ["cat"]
+    tok = run_quietly(train_tokenizer_or_refusal(CORPUS, spec, allow_special_in_text=True))
+    assert isinstance(tok, LoadedTokenizer) and "cat" in tok.special_tokens
+
+
+def test_the_sweep_yields_each_point_as_it_is_measured():
+    from playground.core.tokenizer_sweep import SweepPoint
+
+    items = []
+    sweep = vocab_size_sweep(CORPUS, sizes=(260, 300))
+    points = run_job(sweep, items, items)
+    kinds = [type(item).__name__ for item in items]
+    assert kinds.count("SweepPoint") == 2 and kinds[-1] == "SweepPoint"
+    assert [p for p in items if isinstance(p, SweepPoint)] == [SweepPoint(s, c) for s, c in points]
+    # Each training's progress is one part of the whole, its message named by its size.
+    firsts = [p for p in items if isinstance(p, Progress)]
+    assert firsts[0].message.startswith("Vocab 260: ") and firsts[-1].message.startswith("Vocab 300: ")
+    assert all(0 <= p.fraction <= 0.5 for p in firsts if p.message.startswith("Vocab 260"))
