@@ -236,3 +236,14 @@ def test_every_control_explains_itself(build_panel):
         for i in range(combo.count()):
             assert combo.itemData(i, role=3)  # Qt.ToolTipRole
     assert panel.title == "Build" and "<b>" in panel.concept
+
+
+def test_measuring_runs_one_job_at_a_time_and_shows_its_result(qtbot, build_panel, jobs):
+    panel = build_panel
+    assert panel.start_measurement() is not None
+    assert not panel.remeasure.isEnabled() and panel.start_measurement() is None  # one at a time
+    assert panel.device_speed_label.text() == "measuring…"
+    jobs.wait(qtbot)
+    assert panel.measure_job is None and panel.remeasure.isEnabled()
+    assert panel.flops_per_second > 0 and panel.measured_device is not None
+    assert "measured on" in panel.device_speed_label.text() and "tokens/s" in panel.tokens_label.text()
