@@ -77,8 +77,13 @@ def _window_args(argv: list[str]) -> Optional[argparse.Namespace]:
 def tokenizer_train(args) -> int:
     from playground.cli_progress import run_with_bar
     from playground.core.corpus import corpus_from_paths, default_corpus, scan_corpus
-    from playground.core.tokenization import (LoadedTokenizer, SpecialTokensInText, check_output_path, check_spec,
-                                              spec_for_kind)
+    from playground.core.tokenization import (
+        LoadedTokenizer,
+        SpecialTokensInText,
+        check_output_path,
+        check_spec,
+        spec_for_kind,
+    )
 
     # Every path is made absolute here, before anything else reads it.
     corpus = (default_corpus() if args.corpus == ["default"]

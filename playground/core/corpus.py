@@ -355,9 +355,8 @@ def build_default_corpus_text() -> str:
     Used once to write ``resources/corpora/python-docs.txt.gz`` (see
     ``scripts/build_default_corpus.py``); modules are parsed, never imported.
     """
-    import sysconfig
-
     import pydoc_data.topics as topics
+    import sysconfig
 
     parts = [topics.topics[key].strip() for key in sorted(topics.topics)]
     stdlib = Path(sysconfig.get_paths()["stdlib"])

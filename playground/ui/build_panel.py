@@ -12,18 +12,49 @@ import math
 from typing import Optional
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
-                               QScrollArea, QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QScrollArea,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
-from playground.core.config import (FLAVOURS, PRESETS, ConfigProblem, ModelConfig, default_mlp_hidden,
-                                    parameter_breakdown)
+from playground.core.config import (
+    FLAVOURS,
+    PRESETS,
+    ConfigProblem,
+    ModelConfig,
+    default_mlp_hidden,
+    parameter_breakdown,
+)
 from playground.core.devices import DeviceInfo
-from playground.core.estimates import (PRECISION_LABELS, AvailableMemory, DeviceSpeed, MemoryEstimate,
-                                       available_system_memory, measure_device_speed, memory_estimate)
+from playground.core.estimates import (
+    PRECISION_LABELS,
+    AvailableMemory,
+    DeviceSpeed,
+    MemoryEstimate,
+    available_system_memory,
+    measure_device_speed,
+    memory_estimate,
+)
 from playground.engine.jobs import Job, JobSlot
 from playground.engine.session import Session
-from playground.ui.widgets.build_results import (ERROR_COLOUR, MUTED_COLOUR, WARNING_COLOUR, MemoryBox,
-                                                 ParameterCount, ParametersBox, SpeedBox, fit_height)
+from playground.ui.widgets.build_results import (
+    ERROR_COLOUR,
+    MUTED_COLOUR,
+    WARNING_COLOUR,
+    MemoryBox,
+    ParameterCount,
+    ParametersBox,
+    SpeedBox,
+    fit_height,
+)
 
 FLAVOUR_CHOICES = {
     "gpt2": ("GPT-2 style",

@@ -16,14 +16,42 @@ from typing import Optional
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit,
-                               QMessageBox, QPlainTextEdit, QProgressBar, QPushButton, QScrollArea, QSpinBox,
-                               QSplitter, QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from playground.core.progress import UserError
-from playground.core.prompts import (MODE_HELP, MODE_LABELS, MODES, Example, PromptFit, PromptTemplate,
-                                     RenderedPrompt, builtin_templates, fit_prompt, generation_reserve,
-                                     load_template, prompt_token_starts, save_template)
+from playground.core.prompts import (
+    MODE_HELP,
+    MODE_LABELS,
+    MODES,
+    Example,
+    PromptFit,
+    PromptTemplate,
+    RenderedPrompt,
+    builtin_templates,
+    fit_prompt,
+    generation_reserve,
+    load_template,
+    prompt_token_starts,
+    save_template,
+)
 from playground.engine.session import Session
 from playground.paths import user_data_dir
 from playground.ui.widgets.examples_editor import ExamplesEditor, examples_used

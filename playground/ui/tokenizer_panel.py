@@ -8,15 +8,40 @@ from typing import Callable, Optional
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
-                               QLineEdit, QMessageBox, QPlainTextEdit, QProgressBar, QPushButton, QScrollArea,
-                               QSpinBox, QSplitter, QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from playground.core.corpus import Corpus, default_corpus, open_corpus
 from playground.core.progress import Progress, UserError
-from playground.core.tokenization import (KINDS, LoadedTokenizer, SpecialTokensInText, TokenizerSpec,
-                                          check_output_path, check_spec, open_tokenizer, spec_for_kind,
-                                          train_tokenizer_or_refusal)
+from playground.core.tokenization import (
+    KINDS,
+    LoadedTokenizer,
+    SpecialTokensInText,
+    TokenizerSpec,
+    check_output_path,
+    check_spec,
+    open_tokenizer,
+    spec_for_kind,
+    train_tokenizer_or_refusal,
+)
 from playground.core.tokenizer_sweep import vocab_size_sweep
 from playground.engine.jobs import Job, JobSlot
 from playground.engine.session import Session

@@ -10,6 +10,7 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
+from run_job import run_job  # tests/core is on sys.path
 
 from playground.core.corpus import (
     CHUNK_BYTES,
@@ -24,7 +25,6 @@ from playground.core.corpus import (
 )
 from playground.core.progress import Cancelled, CancelToken, UserError, run_quietly
 from playground.core.tokenization import spec_for_kind, train_tokenizer
-from run_job import run_job  # tests/core is on sys.path
 
 PNG_BYTES = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x10\x00\x00\x00\x10\x08\x06\x00\x00\x00" + bytes(range(256))
 

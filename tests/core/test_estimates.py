@@ -5,10 +5,19 @@ from __future__ import annotations
 import pytest
 
 from playground.core.config import PRESETS, ModelConfig, flops_per_token, parameter_breakdown
-from playground.core.estimates import (available_system_memory, estimate_tokens_per_second, human_bytes,
-                                       human_count, human_duration, human_flops, matmul_parameters,
-                                       measure_matmul_flops, measure_saved_activation_bytes, memory_estimate,
-                                       saved_activation_bytes)
+from playground.core.estimates import (
+    available_system_memory,
+    estimate_tokens_per_second,
+    human_bytes,
+    human_count,
+    human_duration,
+    human_flops,
+    matmul_parameters,
+    measure_matmul_flops,
+    measure_saved_activation_bytes,
+    memory_estimate,
+    saved_activation_bytes,
+)
 from playground.core.progress import run_quietly
 
 FLAVOURS = ["gpt2", "llama"]

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from run_job import run_job  # tests/core is on sys.path
 from tokenizers import Tokenizer, processors
 from tokenizers.implementations import BertWordPieceTokenizer, ByteLevelBPETokenizer
 
@@ -27,7 +28,6 @@ from playground.core.tokenization import (
     train_tokenizer,
 )
 from playground.core.tokenizer_sweep import chars_per_token, vocab_size_sweep
-from run_job import run_job  # tests/core is on sys.path
 
 SUBJECTS = ["The cat", "A small model", "My neighbour", "The old tokenizer", "Every student", "The river",
             "A curious child", "The teacher", "Our garden", "The machine"]

@@ -9,8 +9,13 @@ import pytest
 
 from playground.core.corpus import Corpus, corpus_from_text
 from playground.core.progress import UserError, run_quietly
-from playground.core.tokenization import (SpecialTokensInText, check_output_path, spec_for_kind, train_in_process,
-                                          train_tokenizer)
+from playground.core.tokenization import (
+    SpecialTokensInText,
+    check_output_path,
+    spec_for_kind,
+    train_in_process,
+    train_tokenizer,
+)
 
 TEXT = "".join(f"the cat and a dog ate the {w} near a tree.\n" for w in ("apple", "pear", "plum", "fig") * 200)
 

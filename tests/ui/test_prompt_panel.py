@@ -8,8 +8,15 @@ from types import SimpleNamespace
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QTextCursor
-from PySide6.QtWidgets import (QAbstractSpinBox, QComboBox, QLineEdit, QPlainTextEdit, QPushButton, QSpinBox,
-                               QTableWidget)
+from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QComboBox,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QTableWidget,
+)
 
 from playground.core.prompts import Example, PromptTemplate, builtin_templates, load_template
 from playground.core.tokenization import open_tokenizer

@@ -4,13 +4,11 @@ import json
 import os
 
 import pytest
-
 from PySide6.QtCore import QEvent, QPoint, Qt
 from PySide6.QtGui import QHelpEvent
 from PySide6.QtWidgets import QToolTip
 
 from playground.engine.jobs import Job
-
 
 
 def train(qtbot, panel, kind="bpe", vocab=300):
@@ -247,8 +245,8 @@ def test_trained_tokenizers_are_kept_for_the_next_session(qtbot, panel, session)
 
 
 def test_opened_padded_tokenizer_says_what_was_turned_off_and_marks_unknown_tokens(qtbot, panel, tmp_path):
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
     from PySide6.QtGui import QTextCursor
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
     vocab = {"[PAD]": 0, "[UNK]": 1, "the": 2, "cat": 3, "sat": 4}
     tok = Tokenizer(models.WordPiece(vocab, unk_token="[UNK]"))
     tok.normalizer = normalizers.BertNormalizer(lowercase=True)

@@ -11,14 +11,35 @@ from typing import Optional
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QFont, QIcon, QPixmap
-from PySide6.QtWidgets import (QAbstractItemView, QGridLayout, QGroupBox, QHBoxLayout, QHeaderView, QLabel,
-                               QPushButton, QSizePolicy, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from playground.core.config import PRESETS, ModelConfig, ParameterBreakdown, flops_per_token, parameter_breakdown
 from playground.core.devices import DeviceInfo
-from playground.core.estimates import (OPTIMIZER_STATES, AvailableMemory, MemoryEstimate, estimate_tokens_per_second,
-                                       human_bytes, human_count, human_duration, human_flops, memory_estimate,
-                                       uses_fused_attention)
+from playground.core.estimates import (
+    OPTIMIZER_STATES,
+    AvailableMemory,
+    MemoryEstimate,
+    estimate_tokens_per_second,
+    human_bytes,
+    human_count,
+    human_duration,
+    human_flops,
+    memory_estimate,
+    uses_fused_attention,
+)
 
 ERROR_COLOUR = "#b3261e"
 WARNING_COLOUR = "#8a5a00"
@@ -282,7 +303,7 @@ class MemoryBox(QGroupBox):
                                 "each head's context × context attention weights too: dropout 0 saves that.")
         for c in range(3):
             self.table.item(3, c).setToolTip(activations_tip)
-        for r, (label, value) in enumerate(m.rows()):
+        for r, (_, value) in enumerate(m.rows()):
             self.table.item(r, 1).setText(human_bytes(value))
             self.table.item(r, 2).setText(how[r] if r < len(how) else "upper bound of the peak")
         self.table.item(5, 1).setText(human_bytes(available.bytes) if available.bytes else "unknown")

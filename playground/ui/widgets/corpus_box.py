@@ -7,8 +7,18 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFileDialog, QGroupBox, QHBoxLayout, QLabel,
-                               QPlainTextEdit, QProgressBar, QPushButton, QVBoxLayout)
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+)
 
 from playground.core.corpus import Corpus, CorpusStats, corpus_from_paths, corpus_from_text, default_corpus
 from playground.core.progress import Progress
@@ -139,7 +149,8 @@ class CorpusBox(QGroupBox):
             f"<tr><td>Size</td><td align=right><b>{human_bytes(stats.size_bytes)}</b></td></tr>"
             f"<tr><td>Characters&nbsp;&nbsp;</td><td align=right><b>{stats.characters:,}</b></td></tr>"
             f"<tr><td>Lines</td><td align=right><b>{stats.lines:,}</b></td></tr>"
-            f"<tr><td>Distinct characters&nbsp;&nbsp;</td><td align=right><b>{stats.distinct_characters:,}</b></td></tr>"
+            "<tr><td>Distinct characters&nbsp;&nbsp;</td>"
+            f"<td align=right><b>{stats.distinct_characters:,}</b></td></tr>"
             "</table>")
         sample = "".join(c for c in stats.alphabet if not c.isspace())[:120]
         self.stats.setToolTip(f"Distinct characters: {sample}{'…' if len(stats.alphabet) > 120 else ''}")

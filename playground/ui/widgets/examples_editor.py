@@ -6,8 +6,16 @@ from typing import Optional
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QKeySequence, QShortcut
-from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QPushButton, QTableWidget,
-                               QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from playground.core.prompts import Example, PromptTemplate, RenderedPrompt
 from playground.ui.widgets.prompt_preview import EXAMPLE_BGS
@@ -94,12 +102,10 @@ class ExamplesEditor(QWidget):
         """The examples as the table shows them."""
         table, examples = self.table, []
         for row in range(table.rowCount()):
-            def text(column: int) -> str:
-                item = table.item(row, column)
-                return item.text() if item is not None else ""
+            texts = [table.item(row, column).text() if table.item(row, column) is not None else ""
+                     for column in (COL_INPUT, COL_OUTPUT, COL_REASONING)]
             on = table.item(row, COL_ON)
-            examples.append(Example(text(COL_INPUT), text(COL_OUTPUT), text(COL_REASONING),
-                                    on is None or on.checkState() == Qt.Checked))
+            examples.append(Example(*texts, on is None or on.checkState() == Qt.Checked))
         return examples
 
     def set_examples(self, examples: list[Example]) -> None:

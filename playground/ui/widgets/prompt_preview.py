@@ -89,7 +89,8 @@ class PromptPreview(QTextEdit):
     def _insert(self, cursor: QTextCursor, part, start: int, end: int, fmt, hidden: tuple[int, int]) -> None:
         """Insert the text between offsets ``start`` and ``end`` (within ``part``), leaving out ``hidden``."""
         hide_from, hide_to = hidden
-        for a, b in ((start, min(end, hide_from)), (max(start, hide_to), end)) if hide_from < hide_to else ((start, end),):
+        pieces = ((start, min(end, hide_from)), (max(start, hide_to), end)) if hide_from < hide_to else ((start, end),)
+        for a, b in pieces:
             if a < b:
                 cursor.insertText(part.text[a - part.start:b - part.start], fmt)
             if hide_from < hide_to and a == start and start <= hide_from < end:
