@@ -619,9 +619,9 @@ def run(args, skip: set[str], work_dir: Path) -> int:
     from playground.core.config import ModelConfig, flops_per_token, parameter_breakdown
     from playground.core.corpus import default_corpus
     from playground.core.data import encode_corpus, split_tokens
+    from playground.core.progress import run_quietly
     from playground.core.devices import cpu_name
     from playground.core.estimates import memory_estimate
-    from playground.core.progress import run_quietly
     from playground.core.tokenization import LoadedTokenizer, open_tokenizer, spec_for_kind, train_in_process
     from playground.core.training import resolve_device, resolve_precision
 

@@ -28,8 +28,8 @@ from playground.core.checkpoints import (
 from playground.core.config import ModelConfig
 from playground.core.corpus import corpus_from_text
 from playground.core.data import encode_corpus, split_tokens
-from playground.core.progress import UserError
 from playground.core.progress import run_quietly
+from playground.core.progress import UserError
 from playground.core.tokenization import LoadedTokenizer, spec_for_kind, train_in_process
 from playground.core.training import CheckpointRecord, TrainConfig, TrainingRun
 

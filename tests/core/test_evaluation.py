@@ -17,6 +17,7 @@ from playground.core.checkpoints import load_checkpoint, save_checkpoint, write_
 from playground.core.config import ModelConfig
 from playground.core.corpus import corpus_from_text, default_corpus
 from playground.core.data import encode_corpus, split_tokens
+from playground.core.progress import run_quietly
 from playground.core.evaluation import (
     _windows,
     compare_checkpoints,
@@ -28,7 +29,6 @@ from playground.core.evaluation import (
 )
 from playground.core.model import GPT
 from playground.core.progress import CancelToken, Cancelled, UserError
-from playground.core.progress import run_quietly
 from playground.core.tokenization import LoadedTokenizer, spec_for_kind, train_in_process
 
 DEMO = Path(__file__).resolve().parents[2] / "models" / "demo"
