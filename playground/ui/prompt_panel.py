@@ -3,7 +3,7 @@
 Templates, modes and rendering live in `core.prompts`; this panel edits a
 template, shows the rendered prompt with its parts coloured, counts its tokens
 against the model's context (and shows what a too-long prompt loses), and hands
-the template to the Generate step. The preview, the examples table and the
+the template to the Generate step. The preview box, the examples table and the
 Formats tab are widgets of their own (`ui/widgets/prompt_preview.py`,
 `examples_editor.py`, `template_formats.py`).
 """
@@ -26,7 +26,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMessageBox,
     QPlainTextEdit,
-    QProgressBar,
     QPushButton,
     QScrollArea,
     QSpinBox,
@@ -55,11 +54,9 @@ from playground.core.prompts import (
 from playground.engine.session import Session
 from playground.paths import user_data_dir
 from playground.ui.widgets.examples_editor import ExamplesEditor, examples_used
-from playground.ui.widgets.prompt_preview import PromptPreview, preview_legend
+from playground.ui.widgets.prompt_preview import PreviewBox
 from playground.ui.widgets.template_formats import FormatsEditor
 
-WARNING_COLOUR = "#8a5a00"
-ERROR_COLOUR = "#b3261e"
 MUTED_COLOUR = "#5f6368"
 
 
@@ -136,7 +133,13 @@ class PromptPanel(QWidget):
         self.tabs.setTabToolTip(1, "How the examples and the query are written out, and what separates them.")
         splitter = QSplitter(Qt.Vertical)
         splitter.addWidget(self.tabs)
-        splitter.addWidget(self._preview_box())
+        self.preview_box = PreviewBox()
+        self.preview_box.send_button.clicked.connect(self.send)
+        box = self.preview_box
+        self.preview, self.usage_bar, self.send_button = box.preview, box.usage_bar, box.send_button
+        self.token_count_label, self.warning_label, self.problem_label = (box.token_count_label, box.warning_label,
+                                                                          box.problem_label)
+        splitter.addWidget(self.preview_box)
         splitter.setStretchFactor(0, 2)
         splitter.setStretchFactor(1, 3)
         splitter.setSizes([300, 460])
@@ -240,50 +243,6 @@ class PromptPanel(QWidget):
         self.query_edit.textChanged.connect(self._edited_somewhere)
         layout = QVBoxLayout(box)
         layout.addWidget(self.query_edit)
-        return box
-
-    def _preview_box(self) -> QGroupBox:
-        box = QGroupBox("The prompt the model reads")
-        self.preview = PromptPreview()
-        self.preview.setToolTip("")  # the parts tell their own tooltips
-        self.preview.setPlaceholderText("The prompt appears here.")
-        self.usage_bar = QProgressBar()
-        self.usage_bar.setTextVisible(False)
-        self.usage_bar.setFixedHeight(8)
-        self.usage_bar.setToolTip("How much of the context the prompt fills.")
-        self.token_count_label = QLabel()
-        self.token_count_label.setWordWrap(True)
-        self.token_count_label.setTextFormat(Qt.RichText)
-        self.warning_label = QLabel()
-        self.warning_label.setWordWrap(True)
-        self.warning_label.setStyleSheet(
-            f"color: {WARNING_COLOUR}; background: #fff4dc; border: 1px solid #e6cf8f; "
-            "border-radius: 4px; padding: 4px 6px;")
-        self.warning_label.setToolTip("The model keeps only the last tokens it can read: the struck-through "
-                                      "text above is lost.")
-        self.warning_label.hide()
-        self.problem_label = QLabel()
-        self.problem_label.setWordWrap(True)
-        self.problem_label.setStyleSheet(f"color: {ERROR_COLOUR};")
-        self.problem_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        self.problem_label.hide()
-        self.send_button = QPushButton("Send to Generate ▶")
-        self.send_button.setToolTip("Use this prompt in the Generate step, where the model continues it "
-                                    "(Ctrl+Enter).")
-        self.send_button.setDefault(True)
-        self.send_button.setMinimumHeight(32)
-        self.send_button.setStyleSheet("QPushButton { font-weight: 600; padding: 4px 18px; }")
-        self.send_button.clicked.connect(self.send)
-        bottom = QHBoxLayout()
-        bottom.addWidget(self.token_count_label, 1)
-        bottom.addWidget(self.send_button, 0, Qt.AlignBottom)
-        layout = QVBoxLayout(box)
-        layout.addLayout(preview_legend())
-        layout.addWidget(self.preview, 1)
-        layout.addWidget(self.usage_bar)
-        layout.addWidget(self.warning_label)
-        layout.addWidget(self.problem_label)
-        layout.addLayout(bottom)
         return box
 
     # ================================================================== templates

@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from typing import Optional
 
-from PySide6.QtCore import QEvent
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QColor, QFont, QTextCharFormat, QTextCursor
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QTextEdit, QToolTip
+from PySide6.QtWidgets import (
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QTextEdit,
+    QToolTip,
+    QVBoxLayout,
+)
 
 from playground.core.prompts import RenderedPrompt
 
@@ -14,6 +23,8 @@ INSTRUCTION_BG = "#fbdcae"
 EXAMPLE_BGS = ("#cfe2fb", "#b5d0f5")   # alternate, so neighbouring examples stay apart
 QUERY_BG = "#c8ebcf"
 PART_FG = "#1a1a1a"
+WARNING_COLOUR = "#8a5a00"
+ERROR_COLOUR = "#b3261e"
 CUT_FG, CUT_BG = "#8c8c8c", "#ececec"
 PREVIEW_END_CHARS = 2000       # a huge prompt's preview shows its first characters,
 PREVIEW_TAIL_CHARS = 40_000    # ... at most this many of its end, and an ellipsis between
@@ -120,3 +131,49 @@ class PromptPreview(QTextEdit):
                 QToolTip.showText(event.globalPos(), tip, self)
             return True
         return super().viewportEvent(event)
+
+
+class PreviewBox(QGroupBox):
+    """The prompt the model reads, how much of the context it fills, what is cut, and the button that sends it."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__("The prompt the model reads", parent)
+        self.preview = PromptPreview()
+        self.preview.setToolTip("")  # the parts tell their own tooltips
+        self.preview.setPlaceholderText("The prompt appears here.")
+        self.usage_bar = QProgressBar()
+        self.usage_bar.setTextVisible(False)
+        self.usage_bar.setFixedHeight(8)
+        self.usage_bar.setToolTip("How much of the context the prompt fills.")
+        self.token_count_label = QLabel()
+        self.token_count_label.setWordWrap(True)
+        self.token_count_label.setTextFormat(Qt.RichText)
+        self.warning_label = QLabel()
+        self.warning_label.setWordWrap(True)
+        self.warning_label.setStyleSheet(
+            f"color: {WARNING_COLOUR}; background: #fff4dc; border: 1px solid #e6cf8f; "
+            "border-radius: 4px; padding: 4px 6px;")
+        self.warning_label.setToolTip("The model keeps only the last tokens it can read: the struck-through "
+                                      "text above is lost.")
+        self.warning_label.hide()
+        self.problem_label = QLabel()
+        self.problem_label.setWordWrap(True)
+        self.problem_label.setStyleSheet(f"color: {ERROR_COLOUR};")
+        self.problem_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.problem_label.hide()
+        self.send_button = QPushButton("Send to Generate ▶")
+        self.send_button.setToolTip("Use this prompt in the Generate step, where the model continues it "
+                                    "(Ctrl+Enter).")
+        self.send_button.setDefault(True)
+        self.send_button.setMinimumHeight(32)
+        self.send_button.setStyleSheet("QPushButton { font-weight: 600; padding: 4px 18px; }")
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.token_count_label, 1)
+        bottom.addWidget(self.send_button, 0, Qt.AlignBottom)
+        layout = QVBoxLayout(self)
+        layout.addLayout(preview_legend())
+        layout.addWidget(self.preview, 1)
+        layout.addWidget(self.usage_bar)
+        layout.addWidget(self.warning_label)
+        layout.addWidget(self.problem_label)
+        layout.addLayout(bottom)
