@@ -216,11 +216,12 @@ def _corpus(paths: Optional[list[str]]):
 
 
 def _train_tokenizer(corpus, vocab_size: int):
+    from playground.core.progress import run_quietly
     from playground.core.tokenization import LoadedTokenizer, spec_for_kind, train_in_process
 
     spec = spec_for_kind("bpe", vocab_size=vocab_size)
     print(f"Training a {spec.label} tokenizer on {corpus.name}…", file=sys.stderr)
-    return LoadedTokenizer(train_in_process(corpus, spec), name=spec.label, spec=spec)
+    return LoadedTokenizer(run_quietly(train_in_process(corpus, spec)), name=spec.label, spec=spec)
 
 
 def _progress_printer():

@@ -18,6 +18,7 @@ from playground.core.checkpoints import load_checkpoint, save_checkpoint, write_
 from playground.core.config import ModelConfig
 from playground.core.corpus import corpus_from_text, default_corpus
 from playground.core.data import encode_corpus, split_tokens
+from playground.core.progress import run_quietly
 from playground.core.evaluation import (
     CheckpointFailed,
     CheckpointScored,
@@ -252,7 +253,8 @@ def test_validation_ids_are_the_tail_training_held_out(demo):
 @pytest.fixture(scope="module")
 def char_run(tmp_path_factory, docs_text) -> Path:
     """An untrained model with a character-level tokenizer, saved as a run folder."""
-    tokenizer = LoadedTokenizer(train_in_process(corpus_from_text(docs_text), spec_for_kind("char", vocab_size=120)))
+    tokenizer = LoadedTokenizer(run_quietly(train_in_process(corpus_from_text(docs_text),
+                                                             spec_for_kind("char", vocab_size=120))))
     config = ModelConfig(vocab_size=tokenizer.vocab_size, context_length=32, n_layer=1, n_head=2, n_embd=16)
     run_dir = tmp_path_factory.mktemp("runs") / "char-run"
     write_run_files(run_dir, config, {}, tokenizer)

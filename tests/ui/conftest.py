@@ -3,6 +3,7 @@
 import pytest
 
 from playground.core.corpus import corpus_from_text, scan_corpus
+from playground.core.progress import run_quietly
 from playground.core.tokenizer_worker import shutdown_workers
 from playground.engine.session import Session
 
@@ -26,7 +27,7 @@ def session():
 @pytest.fixture
 def tiny_corpus():
     corpus = corpus_from_text(TINY_TEXT, name="tiny")
-    return corpus, scan_corpus(corpus)
+    return corpus, run_quietly(scan_corpus(corpus))
 
 
 @pytest.fixture

@@ -183,6 +183,7 @@ def test_editing_the_probe_sentence_tells_the_session(qtbot, lab):
 
 def test_a_real_training_run_sends_probe_records_that_change_the_heatmap(qtbot, tmp_path, tiny_corpus):
     from playground.core.config import ModelConfig
+    from playground.core.progress import run_quietly
     from playground.core.tokenization import LoadedTokenizer, spec_for_kind, train_in_process
     from playground.core.training import TrainConfig
     from playground.engine.training import TrainingJob, TrainingRequest
@@ -192,7 +193,7 @@ def test_a_real_training_run_sends_probe_records_that_change_the_heatmap(qtbot, 
     assert panel.pages.currentWidget() is panel.empty_page
     corpus, _ = tiny_corpus
     spec = spec_for_kind("bpe", vocab_size=300)
-    tokenizer = LoadedTokenizer(train_in_process(corpus, spec), spec=spec)
+    tokenizer = LoadedTokenizer(run_quietly(train_in_process(corpus, spec)), spec=spec)
     config = ModelConfig.gpt2_style(vocab_size=tokenizer.vocab_size, context_length=32, n_layer=2, n_head=2,
                                     n_embd=32)
     train = TrainConfig(batch_size=4, max_steps=5000, eval_interval=5000, sample_interval=0, device="cpu",
