@@ -69,12 +69,13 @@ class _Bar:
                         bar_format="{desc} {percentage:3.0f}%|{bar}| {elapsed}<{remaining}")
 
     def show(self, p: Progress, fraction: float) -> None:
-        if p.message:
+        new_message = bool(p.message) and p.message != self.bar.desc
+        if new_message:
             self.bar.set_description_str(p.message, refresh=False)
         if round(fraction * BAR_STEPS) > self.bar.n:
             self.bar.update(round(fraction * BAR_STEPS) - self.bar.n)  # redraws at most ten times a second
-        else:
-            self.bar.refresh()
+        elif new_message:
+            self.bar.refresh()  # a new stage shows at once; the same one again costs nothing
 
     def clear(self) -> None:
         self.bar.clear()
