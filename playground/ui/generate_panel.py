@@ -96,6 +96,11 @@ class GeneratePanel(QWidget):
     def explain_job(self) -> Optional[Job]:
         return self.explain_slot.job
 
+    @property
+    def _prompt_ids(self) -> list[int]:
+        """What the model read before the tokens in `output` (the Output tab keeps them)."""
+        return self.output_tab.prompt_ids
+
     def advanced_widgets(self) -> list[QWidget]:
         """Controls presentation mode hides: the less common sampling settings."""
         return self.controls.advanced_widgets()
@@ -389,14 +394,14 @@ class GeneratePanel(QWidget):
         if settings is None or settings.strategy == "beam":
             return None
         text = self.prompt_edit.toPlainText()
-        continuing = self._output_prompt == text and bool(self.output_tab.prompt_ids)
+        continuing = self._output_prompt == text and bool(self._prompt_ids)
         if not continuing:
             self._reset_outputs()
         self.tabs.setCurrentWidget(self.output_tab)
         if self._generator is None or self._generator_seed != settings.seed or not continuing:
             self._new_generator(settings.seed)
         key = distribution_key(settings)
-        prompt_ids, generated = list(self.output_tab.prompt_ids), self.output.generated_ids()
+        prompt_ids, generated = list(self._prompt_ids), self.output.generated_ids()
         return self._start(_jobs().step_token, text, prompt_ids, generated, settings, self._generator,
                            doing="generating one token", partial=self._on_generated,
                            result=lambda token: self._stepped(token, key),
@@ -516,14 +521,14 @@ class GeneratePanel(QWidget):
             return
         decode = checkpoint.tokenizer.decode
         if token is None:
-            self._seen_ids = list(self.output_tab.prompt_ids)
+            self._seen_ids = list(self._prompt_ids)
             self._seen_texts = [decode([i]) for i in self._seen_ids]
         else:
             self._seen_ids.append(token.id)
             self._seen_texts.append(decode([token.id]))
         self.session.text_generated.emit(GeneratedText(
             checkpoint=checkpoint, ids=list(self._seen_ids), tokens=list(self._seen_texts),
-            prompt_tokens=len(self.output_tab.prompt_ids)))
+            prompt_tokens=len(self._prompt_ids)))
 
     def _on_beam_partial(self, item) -> None:
         """The prompt (a PromptPrepared) or a step of the search (a BeamsUpdate)."""

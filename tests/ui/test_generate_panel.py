@@ -286,7 +286,7 @@ def test_a_prompt_longer_than_the_context_is_cut_with_a_notice(qtbot, panel, dem
     finish(qtbot, panel)
     assert panel.notice.isVisible()
     assert "cut" in panel.notice.text()
-    assert len(panel.output_tab.prompt_ids) == demo[0].model_config.context_length
+    assert len(panel._prompt_ids) == demo[0].model_config.context_length
     assert panel.output.token_count() == 2
     panel.prompt_edit.setPlainText("short")
     assert not panel.notice.isVisible()
