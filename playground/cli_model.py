@@ -243,8 +243,9 @@ def _progress_printer():
 def generate_command(args: argparse.Namespace) -> int:
     import json
 
+    from playground.cli_progress import run_with_bar
     from playground.core.checkpoints import load_checkpoint
-    from playground.core.sampling import beam_search, generate_tokens, prepare_prompt
+    from playground.core.sampling import beam_search_steps, generate_tokens, prepare_prompt
     from playground.core.training import resolve_device
 
     settings = sampling_settings(args)
@@ -256,7 +257,7 @@ def generate_command(args: argparse.Namespace) -> int:
         print(prepared.notice, file=sys.stderr)
 
     if settings.strategy == "beam":
-        result = beam_search(model, prepared.ids, settings, tokenizer=tokenizer)
+        result = run_with_bar(beam_search_steps(model, prepared.ids, settings, tokenizer=tokenizer), "Beam search")
         if args.json:
             print_text(json.dumps({"prompt": prompt, "strategy": "beam", "notice": prepared.notice, "beams": [
                 {"text": b.text, "ids": b.ids, "logprob": b.logprob, "score": b.score, "finished": b.finished}

@@ -29,13 +29,13 @@ window each step re-reads the last `context_length` tokens afresh.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Callable, Iterator, Optional, Sequence, Union
+from typing import Callable, Generator, Iterator, Optional, Sequence, Union
 
 import torch
 from torch import Tensor
 
 from playground.core.model import GPT, KVCache
-from playground.core.progress import CancelToken, UserError
+from playground.core.progress import CancelToken, Progress, UserError, run_quietly
 from playground.core.sampling_settings import SamplingSettings
 
 END_TOKENS = ("<|endoftext|>", "</s>", "<eos>", "[SEP]")  # the first one a tokenizer has ends the text
@@ -194,7 +194,7 @@ class GeneratedToken:
 
 @dataclass
 class Beam:
-    """One continuation of beam search: a finished hypothesis, or a live beam in `on_step`."""
+    """One continuation of beam search: a finished hypothesis, or a live beam in a `BeamsUpdate`."""
 
     ids: list[int]
     text: str
@@ -208,6 +208,15 @@ class BeamResult:
     beams: list[Beam]     # best first
     steps: int
     stopped: bool = False  # Stop was pressed: these are the beams so far
+
+
+@dataclass(frozen=True)
+class BeamsUpdate:
+    """Beam search after one more step: the live beams, and what Stop would return now."""
+
+    steps: int
+    live: tuple[Beam, ...]     # the beams still searching, best log-probability first
+    if_stopped: BeamResult     # the hypotheses so far with the live beams joined, cut short
 
 
 @dataclass
@@ -500,19 +509,21 @@ def generate_ids(
 
 
 @torch.no_grad()
-def beam_search(
+def beam_search_steps(
     model: GPT,
     prompt_ids: Sequence[int],
     settings: SamplingSettings,
     tokenizer=None,
     cancel: Optional[CancelToken] = None,
-    on_step: Optional[Callable[[int, list[Beam]], None]] = None,
     use_cache: bool = True,
-) -> BeamResult:
-    """Search `settings.beams` beams from `prompt_ids` by the rules above; return the hypotheses best first.
+) -> Generator[Union[Progress, BeamsUpdate], None, BeamResult]:
+    """Search `settings.beams` beams from `prompt_ids` by the rules above, as a job generator.
 
-    Stop (`cancel`) ends the search and returns the beams so far. `on_step`
-    sees the live beams after every step (for a live view).
+    After every step it yields a `Progress` (the step against `max_new_tokens`,
+    which is where the search ends at the latest) and a `BeamsUpdate`; it
+    returns the hypotheses best first. `cancel` ends the search and returns the
+    beams so far; a caller that simply stops asking (the engine's cancel) has
+    them in the last `BeamsUpdate.if_stopped`.
     """
     settings.raise_if_invalid()
     if not prompt_ids:
@@ -532,14 +543,11 @@ def beam_search(
     prompt = list(prompt_ids)
     live: list[tuple[list[int], float]] = [([], 0.0)]  # (new ids, summed log-probability)
     done: list[Beam] = []  # the hypotheses, best first
-    steps, stopped = 0, False
+    steps = 0
     try:
         for steps in range(1, settings.max_new_tokens + 1):
             if cancel is not None and cancel.cancelled:
-                stopped, steps = True, steps - 1
-                for ids, logprob in live:
-                    _keep_best(done, as_beam(ids, logprob, False), width)
-                break
+                return _cut_short(done, [as_beam(ids, lp, False) for ids, lp in live], width, steps - 1)
             sequences = [prompt + ids for ids, _ in live]
             raw = window.logits(sequences)
             seen = torch.tensor([s[-window.context:] for s in sequences], device=raw.device)
@@ -564,13 +572,34 @@ def beam_search(
             if not live:  # the length limit
                 break
             window.reorder(torch.tensor(rows))
-            if on_step is not None:
-                on_step(steps, [as_beam(ids, lp, False) for ids, lp in live])
+            beams = tuple(as_beam(ids, lp, False) for ids, lp in live)
+            yield Progress(steps / settings.max_new_tokens, f"Beam search, step {steps:,}")
+            yield BeamsUpdate(steps, beams, _cut_short(done, beams, width, steps))
             if _search_done(settings, done, live, steps):
                 break
     finally:
         model.train(was_training)
-    return BeamResult(beams=done, steps=steps, stopped=stopped)
+    return BeamResult(beams=done, steps=steps)
+
+
+def beam_search(
+    model: GPT,
+    prompt_ids: Sequence[int],
+    settings: SamplingSettings,
+    tokenizer=None,
+    cancel: Optional[CancelToken] = None,
+    use_cache: bool = True,
+) -> BeamResult:
+    """`beam_search_steps` run to its end, for callers that do not watch it."""
+    return run_quietly(beam_search_steps(model, prompt_ids, settings, tokenizer, cancel, use_cache))
+
+
+def _cut_short(done: list[Beam], live: Sequence[Beam], width: int, steps: int) -> BeamResult:
+    """What Stop returns: the live beams join the hypotheses as they are (a copy: `done` goes on)."""
+    kept = list(done)
+    for beam in live:
+        _keep_best(kept, beam, width)
+    return BeamResult(beams=kept, steps=steps, stopped=True)
 
 
 def _keep_best(done: list[Beam], beam: Beam, width: int) -> None:
