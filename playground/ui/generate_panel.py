@@ -144,6 +144,15 @@ def _html(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def _gather_attention(so_far, token):
+    """The text's attention so far with `token`'s rows added; None when generation handed none over."""
+    if token.attention is None:
+        return None
+    from playground.core.attention_records import AttentionSoFar
+
+    return (so_far or AttentionSoFar()).add(token.attention)
+
+
 def _sampling():
     from playground.core import sampling  # imports torch: only once a model is about
     return sampling
@@ -214,6 +223,8 @@ class GeneratePanel(QWidget):
         self._generator_seed: object = None
         self._prompt_ids: list[int] = []        # what the model read before the tokens in `output`
         self._seen_ids: list[int] = []          # prompt + tokens, as told to the Attention Lab
+        self._seen_attention = None             # their attention, when generation hands it over (AttentionSoFar)
+        self._attention_wanted = False          # the running generation hands its attention over
         self._seen_texts: list[str] = []
         self._output_prompt: Optional[str] = None  # the prompt text those ids came from
         self._first_token_at = self._last_token_at = 0.0
@@ -914,6 +925,7 @@ class GeneratePanel(QWidget):
         self._run_key = self._dist_key(settings)
         checkpoint, store, run = self.session.checkpoint, self.session.models, self._next_run()
         self.status.setText("Generating…")
+        attention = self._want_attention()
 
         def work(report, cancel):
             sampling = _sampling()
@@ -922,7 +934,7 @@ class GeneratePanel(QWidget):
             prepared = sampling.prepare_prompt(tokenizer, text, checkpoint.model_config.context_length)
             report((run, "prompt", (text, prepared, tokenizer.decode(prepared.ids))))
             for token in sampling.generate_tokens(model, prepared.ids, settings, tokenizer=tokenizer, cancel=cancel,
-                                                  generator=generator):
+                                                  generator=generator, attention=attention):
                 report((run, "token", token))
 
         return self._start("generate", work, "generating text")
@@ -946,6 +958,7 @@ class GeneratePanel(QWidget):
         offset = len(generated)
         key = self._dist_key(settings)
         checkpoint, store, run = self.session.checkpoint, self.session.models, self._next_run()
+        attention = self._want_attention()
 
         def work(report, cancel):
             sampling = _sampling()
@@ -957,7 +970,8 @@ class GeneratePanel(QWidget):
                 report((run, "prompt", (text, prepared, tokenizer.decode(prepared.ids))))
                 ids = prepared.ids
             for token in sampling.generate_tokens(model, ids + generated, settings, tokenizer=tokenizer,
-                                                  cancel=cancel, generator=generator, explain=True):
+                                                  cancel=cancel, generator=generator, explain=True,
+                                                  attention=attention):
                 token.index += offset
                 if token.stop_reason == "max new tokens":
                     token.stop_reason = ""  # one token was asked for: that is no reason to report
@@ -1163,7 +1177,7 @@ class GeneratePanel(QWidget):
 
     def _announce_text(self, token=None) -> None:
         """Tell the session (and so the Attention Lab) what the model has read and written so far:
-        the prompt's ids when `token` is None, else one more token."""
+        the prompt's ids when `token` is None, else one more token (with its attention, when asked for)."""
         checkpoint = self.session.checkpoint
         if checkpoint is None:
             return
@@ -1171,12 +1185,22 @@ class GeneratePanel(QWidget):
         if token is None:
             self._seen_ids = list(self._prompt_ids)
             self._seen_texts = [decode([i]) for i in self._seen_ids]
+            self._seen_attention = None
         else:
             self._seen_ids.append(token.id)
             self._seen_texts.append(decode([token.id]))
+            self._seen_attention = _gather_attention(self._seen_attention, token)
         self.session.text_generated.emit(GeneratedText(
             checkpoint=checkpoint, ids=list(self._seen_ids), tokens=list(self._seen_texts),
-            prompt_tokens=len(self._prompt_ids)))
+            prompt_tokens=len(self._prompt_ids), attention=self._seen_attention,
+            attention_follows=self._attention_wanted))
+
+    # -- live attention (issue 13): the Attention Lab draws what generation hands over ----------------
+
+    def _want_attention(self) -> bool:
+        """Whether the next generation hands its attention over (the Attention Lab follows it live)."""
+        self._attention_wanted = bool(self.session.live_attention_wanted)
+        return self._attention_wanted
 
     def _count_token(self) -> None:
         now = time.monotonic()
