@@ -320,19 +320,27 @@ class _Window:
     def read(self, sequences: list[list[int]], attention: bool = False) -> tuple[Tensor, Optional[AttentionRows]]:
         """Next-token logits [B, V], and with `attention` the first sequence's rows for the tokens just read."""
         length = len(sequences[0])
+        capture = {"capture_attention": True} if attention else {}
         if not self.use_cache:
             batch = torch.tensor([s[-self.context:] for s in sequences], device=self.device)
-            output = self.model(batch, last_only=True, capture_attention=attention)
+            output = self.model(batch, last_only=True, **capture)
+            logits = output.logits[:, -1, :]
         else:
             if self.cache is None or self.cache.length + (length - self.fed) > self.context:
                 # Positions are numbered from the window's start, so a full cache
                 # cannot slide along: read the last `context` tokens afresh.
-                self.cache, self.fed = self.model.new_kv_cache(), max(0, length - self.context)
+                self.cache, self.fed = None, max(0, length - self.context)
             pending = torch.tensor([s[self.fed:] for s in sequences], device=self.device)
-            output = self.model(pending, kv_cache=self.cache, last_only=True, capture_attention=attention)
+            if not attention:
+                logits, self.cache = self.model.step(pending, self.cache)
+            else:
+                if self.cache is None:
+                    self.cache = self.model.new_kv_cache()
+                output = self.model(pending, kv_cache=self.cache, last_only=True, **capture)
+                logits = output.logits[:, -1, :]
             self.fed = length
         rows = AttentionRows.of_output(output.attentions) if attention else None
-        return output.logits[:, -1, :].float(), rows
+        return logits.float(), rows
 
     def reorder(self, rows: Tensor) -> None:
         if self.cache is not None:

@@ -24,16 +24,15 @@ from typing import Optional
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QFont, QKeySequence, QShortcut
-from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QSpinBox,
-                               QSplitter, QStackedWidget, QTabBar, QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import QFileDialog, QLabel, QSplitter, QStackedWidget, QTabWidget, QVBoxLayout, QWidget
 
 from playground.core.attention_records import MAX_HISTORY, AttentionSnapshot, ProbeEntry, ProbeHistory
 from playground.core.progress import UserError
 from playground.engine.jobs import Job, JobSlot
 from playground.engine.session import DEFAULT_PROBE_TEXT, Session
-from playground.ui.widgets.attention_views import (MUTED, VIEW_ALL, VIEW_HEAD, VIEW_LAYER, VIEW_LINES, VIEW_MEAN,
-                                                   VIEW_TIPS, VIEWS, AttentionViews)
+from playground.ui.widgets.attention_controls import SOURCE_GENERATE, SOURCE_PROBE, SOURCE_TEXT, AttentionControls
+from playground.ui.widgets.attention_views import VIEW_ALL, VIEW_HEAD, VIEW_LAYER, VIEW_LINES, VIEW_MEAN, AttentionViews
 from playground.ui.widgets.embedding_tab import EmbeddingTab
 from playground.ui.widgets.head_summary import HeadSummary
 from playground.ui.widgets.no_model import NoModelPage
@@ -42,22 +41,7 @@ from playground.ui.widgets.probe_history_bar import ProbeHistoryBar
 __all__ = ["AttentionPanel", "MAX_HISTORY", "SOURCE_GENERATE", "SOURCE_PROBE", "SOURCE_TEXT", "VIEW_ALL",
            "VIEW_HEAD", "VIEW_LAYER", "VIEW_LINES", "VIEW_MEAN"]
 
-SOURCE_TEXT, SOURCE_GENERATE, SOURCE_PROBE = range(3)
-SOURCES = ["My text", "Generate (live)", "Training probe (live)"]
-SOURCE_TIPS = [
-    "Look at any text you type: the model reads it once and every head's weights are shown.",
-    "Follow the Generate step: each token the model writes adds a row to the heatmap.",
-    "Watch the model learn: while it trains, the trainer runs this probe sentence through it now and then. "
-    "Scrub back through the steps to see patterns form.",
-]
 DEFAULT_TEXT = DEFAULT_PROBE_TEXT
-CAPTION = [
-    "Type any text: the model reads it and the heatmap follows as you type (Ctrl+Enter to look again).",
-    "The text of the Generate step, as it is written: generate something there and come back, or put "
-    "the two side by side.",
-    "The probe sentence: the trainer captures its attention while the model trains. Edit it here; the "
-    "running training takes up the new sentence.",
-]
 AMBER_STYLE = "background: #fff6e0; color: #7a5500; border: 1px solid #e6cf8f; border-radius: 4px; padding: 4px 8px;"
 NO_ATTENTION_YET = "There is no attention to save yet: look at some text first."
 
@@ -103,7 +87,7 @@ class AttentionPanel(QWidget):
         self._set_source_ui()
         self._update_empty_state()
         if session.checkpoint is not None:
-            self._set_shape(session.checkpoint.model_config.n_layer, session.checkpoint.model_config.n_head)
+            self.controls.set_shape(session.checkpoint.model_config.n_layer, session.checkpoint.model_config.n_head)
 
     def advanced_widgets(self) -> list[QWidget]:
         """Controls presentation mode hides: saving pictures and matrices."""
@@ -120,74 +104,19 @@ class AttentionPanel(QWidget):
         self.load_demo_button = self.empty_page.demo_button
         self.train_button = self.empty_page.train_button
 
-        # ---- what to read
-        self.source = QComboBox()
-        for i, name in enumerate(SOURCES):
-            self.source.addItem(name)
-            self.source.setItemData(i, SOURCE_TIPS[i], Qt.ToolTipRole)
-        self.source.setToolTip("Where the text comes from. " + " ".join(SOURCE_TIPS))
+        # ---- what to read, which head, which view (laid out in ui/widgets/attention_controls.py)
+        self.controls = c = AttentionControls()
+        self.source, self.text_edit, self.look_button = c.source, c.text_edit, c.look_button
+        self.layer, self.head, self.view = c.layer, c.head, c.view
+        self.save_picture_button, self.save_matrix_button = c.save_picture_button, c.save_matrix_button
         self.source.currentIndexChanged.connect(self._on_source_changed)
-        self.text_edit = QPlainTextEdit()
-        mono = QFont("DejaVu Sans Mono")
-        mono.setStyleHint(QFont.Monospace)
-        self.text_edit.setFont(mono)
-        self.text_edit.setFixedHeight(62)
-        self.text_edit.setTabChangesFocus(True)
         self.text_edit.textChanged.connect(self._on_text_edited)
-        self.look_button = QPushButton("Look")
-        self.look_button.setToolTip("Run the model over the text again and show its attention (Ctrl+Enter).")
         self.look_button.clicked.connect(self.capture_text)
-        self.caption = QLabel()
-        self.caption.setWordWrap(True)
-        self.caption.setStyleSheet(f"color: {MUTED}; font-size: 9pt;")
-        source_box = QVBoxLayout()
-        source_box.addWidget(QLabel("<b>Read</b>"))
-        source_box.addWidget(self.source)
-        source_box.addStretch(1)
-        text_box = QVBoxLayout()
-        text_box.addWidget(self.text_edit)
-        text_box.addWidget(self.caption)
-        top = QHBoxLayout()
-        top.addLayout(source_box)
-        top.addLayout(text_box, 1)
-        top.addWidget(self.look_button, 0, Qt.AlignTop)
-
-        # ---- which head, which view
-        self.layer = QSpinBox()
-        self.layer.setToolTip("The layer, counted from 0: the first layer reads the token embeddings, each "
-                              "later one what the layers before it wrote.")
-        self.head = QSpinBox()
-        self.head.setToolTip("The head within the layer, counted from 0: each head has its own way of looking.")
         self.layer.valueChanged.connect(self._on_head_changed)
         self.head.valueChanged.connect(self._on_head_changed)
-        self.layer_range = QLabel()
-        self.head_range = QLabel()
-        for label in (self.layer_range, self.head_range):
-            label.setStyleSheet(f"color: {MUTED};")
-        self.view = QTabBar()
-        self.view.setExpanding(False)
-        self.view.setDrawBase(False)
-        for i, name in enumerate(VIEWS):
-            self.view.addTab(name)
-            self.view.setTabToolTip(i, VIEW_TIPS[i])
         self.view.currentChanged.connect(self._on_view_changed)
-        self.save_picture_button = QPushButton("Save picture…")
-        self.save_picture_button.setToolTip("Save the view as a PNG picture (Ctrl+E).")
         self.save_picture_button.clicked.connect(self._choose_picture_file)
-        self.save_matrix_button = QPushButton("Save matrix…")
-        self.save_matrix_button.setToolTip("Save the weights of the chosen head (or the layer mean) as a CSV "
-                                           "table with the tokens as labels, or as a NumPy .npy file "
-                                           "(Ctrl+Shift+E).")
         self.save_matrix_button.clicked.connect(self._choose_matrix_file)
-        choose = QHBoxLayout()
-        for widget, space in ((QLabel("Layer"), 0), (self.layer, 0), (self.layer_range, 10), (QLabel("Head"), 0),
-                              (self.head, 0), (self.head_range, 14), (self.view, 0)):
-            choose.addWidget(widget)
-            if space:
-                choose.addSpacing(space)
-        choose.addStretch(1)
-        choose.addWidget(self.save_picture_button)
-        choose.addWidget(self.save_matrix_button)
 
         self.notice = QLabel()
         self.notice.setWordWrap(True)
@@ -221,8 +150,7 @@ class AttentionPanel(QWidget):
         attention = QWidget()
         al = QVBoxLayout(attention)
         al.setContentsMargins(4, 6, 4, 4)
-        al.addLayout(top)
-        al.addLayout(choose)
+        al.addWidget(c)
         al.addWidget(self.notice)
         al.addWidget(splitter, 1)
 
@@ -296,26 +224,12 @@ class AttentionPanel(QWidget):
         content = self._has_model() or self.session.training or bool(self.history)
         self.pages.setCurrentWidget(self.tabs if content else self.empty_page)
 
-    def _set_shape(self, n_layer: int, n_head: int) -> None:
-        """Bound the layer and head controls by the model: a head that does not exist cannot be chosen."""
-        for spin, n, label, noun in ((self.layer, n_layer, self.layer_range, "layer"),
-                                     (self.head, n_head, self.head_range, "head")):
-            if spin.maximum() != n - 1 or spin.minimum() != 0:
-                spin.blockSignals(True)
-                spin.setRange(0, max(0, n - 1))
-                spin.blockSignals(False)
-            label.setText(f"of 0–{n - 1}" if n > 1 else "(only 0)")
-            label.setToolTip(f"This model has {n} {noun}{'s' if n != 1 else ''}, counted from 0.")
-
     def _set_source_ui(self) -> None:
         kind = self.source_kind
         # Following Generate: ask it to hand over the attention of its own forward passes.
         self.session.live_attention_wanted = kind == SOURCE_GENERATE
-        self.caption.setText(CAPTION[kind])
+        self.controls.set_source_look(kind)
         self.history_row.setVisible(kind == SOURCE_PROBE)
-        self.look_button.setVisible(kind == SOURCE_TEXT)
-        self.text_edit.setReadOnly(kind == SOURCE_GENERATE)
-        self.text_edit.setStyleSheet("background: #f4f5f8;" if kind == SOURCE_GENERATE else "")
         if kind == SOURCE_TEXT:
             text, placeholder = self._my_text, "Type some text for the model to read…"
         elif kind == SOURCE_GENERATE:
@@ -436,7 +350,7 @@ class AttentionPanel(QWidget):
             return
         cfg = checkpoint.model_config
         if self.shown is None or self.source_kind != SOURCE_PROBE:
-            self._set_shape(cfg.n_layer, cfg.n_head)
+            self.controls.set_shape(cfg.n_layer, cfg.n_head)
         if self.source_kind == SOURCE_TEXT or (self.source_kind == SOURCE_PROBE and not self.history):
             self.capture_text()
         if self.views.built and self.tabs.currentIndex() == 1 and self.isVisible():
@@ -478,10 +392,13 @@ class AttentionPanel(QWidget):
             return  # training captures arrived meanwhile: they take over
         self._show(snapshot)
 
+    def is_busy(self) -> bool:
+        """Whether a job of this panel runs (a hidden panel's waiting request is not one)."""
+        return bool(self._threads) or self.embedding_tab.is_busy() or self.empty_page.is_busy()
+
     def is_idle(self) -> bool:
         """True when no job of this panel runs and no look waits (tests wait for this)."""
-        return (not self._threads and self._pending is None and not self.embedding_tab.is_busy()
-                and not self.empty_page.is_busy())
+        return not self.is_busy() and self._pending is None
 
     def stop_and_wait(self, timeout_ms: int = 10_000) -> bool:
         """Drop waiting requests, ask running jobs to stop, and wait for them."""
@@ -520,7 +437,7 @@ class AttentionPanel(QWidget):
         old = self.shown
         self.shown = snapshot
         L, H = snapshot.weights.shape[:2]
-        self._set_shape(L, H)
+        self.controls.set_shape(L, H)
         self.notice.setText(snapshot.notice)
         self.notice.setVisible(bool(snapshot.notice))
         same_heads = old is not None and old.weights.shape[:2] == (L, H)
