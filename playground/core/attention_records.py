@@ -16,7 +16,6 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-
 # -- attention handed over by generation ---------------------------------------------------
 
 
@@ -46,7 +45,7 @@ class AttentionRows:
 
     @classmethod
     def of_output(cls, attentions) -> "AttentionRows":
-        """The first sequence's rows of a forward pass's `attentions` (a tensor [n_layer, B, n_head, n_rows, n_keys])."""
+        """The first sequence's rows of a forward pass's `attentions` [n_layer, B, n_head, n_rows, n_keys]."""
         return cls(attentions[:, 0].float().cpu().numpy())
 
     def after(self, earlier: "AttentionRows") -> "AttentionRows":

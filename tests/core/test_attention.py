@@ -10,8 +10,14 @@ import torch
 
 from playground.cli import main
 from playground.core.attention import (
+    AttentionCapture,
     LiveProbe,
-    AttentionCapture, ProbeRecord, capture_attention, capture_ids, head_stats, save_matrix, select,
+    ProbeRecord,
+    capture_attention,
+    capture_ids,
+    head_stats,
+    save_matrix,
+    select,
 )
 from playground.core.attention_records import AttentionRows, AttentionSoFar, ProbeHistory
 from playground.core.config import ModelConfig

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from playground.core.attention import capture_ids
-from playground.core.attention_records import AttentionSoFar
 from playground.core.attention_jobs import look_at_generated, look_at_text, map_embeddings
+from playground.core.attention_records import AttentionSoFar
 from playground.core.config import ModelConfig
 from playground.core.model import GPT
 from playground.core.progress import Progress, run_quietly
