@@ -92,15 +92,18 @@ def prepare(checkpoint, text: str) -> PromptPrepared:
 
 
 def generate_text(models, checkpoint, text: str, settings: SamplingSettings,
-                  generator: Optional[torch.Generator] = None
+                  generator: Optional[torch.Generator] = None, attention: bool = False
                   ) -> Generator[Union[PromptPrepared, TokenGenerated], None, list[GeneratedToken]]:
-    """Continue `text` (greedy or sample), one TokenGenerated per new token; return the tokens."""
+    """Continue `text` (greedy or sample), one TokenGenerated per new token; return the tokens.
+
+    With `attention`, each token carries its attention rows from the same cached forward pass.
+    """
     model = models.model_for(checkpoint)
     prompt = prepare(checkpoint, text)
     yield prompt
     tokens = []
     with closing(generate_tokens(model, prompt.prepared.ids, settings, tokenizer=checkpoint.tokenizer,
-                                 generator=generator)) as stream:
+                                 generator=generator, attention=attention)) as stream:
         for token in stream:
             tokens.append(token)
             yield TokenGenerated(token)
@@ -108,7 +111,7 @@ def generate_text(models, checkpoint, text: str, settings: SamplingSettings,
 
 
 def step_token(models, checkpoint, text: str, prompt_ids: Sequence[int], generated: Sequence[int],
-               settings: SamplingSettings, generator: Optional[torch.Generator] = None
+               settings: SamplingSettings, generator: Optional[torch.Generator] = None, attention: bool = False
                ) -> Generator[PromptPrepared, None, Optional[GeneratedToken]]:
     """One more token after ``prompt_ids + generated``, with the stages that chose it; return it.
 
@@ -124,7 +127,7 @@ def step_token(models, checkpoint, text: str, prompt_ids: Sequence[int], generat
         ids = list(prompt.prepared.ids)
     generated = list(generated)
     with closing(generate_tokens(model, ids + generated, replace(settings, max_new_tokens=1), tokenizer=tokenizer,
-                                 generator=generator, explain=True)) as stream:
+                                 generator=generator, explain=True, attention=attention)) as stream:
         token = next(stream, None)
     if token is None:
         return None

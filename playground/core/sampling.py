@@ -34,6 +34,7 @@ from typing import Callable, Generator, Iterator, Optional, Sequence, Union
 import torch
 from torch import Tensor
 
+from playground.core.attention_records import AttentionRows
 from playground.core.model import GPT, KVCache
 from playground.core.progress import CancelToken, Progress, UserError, run_quietly
 from playground.core.sampling_settings import SamplingSettings
@@ -179,6 +180,9 @@ class GeneratedToken:
     chosen_prob: its probability in the distribution it was drawn from (after the processors).
     before / after: the best candidates before and after the processors.
     stop_reason: on the last token only, why generation stopped.
+    attention: with `generate_tokens(attention=True)`, where this token looked in
+        every layer and head (its own row); the first token carries the prompt's
+        rows too, and a token read with its window afresh carries the whole window.
     """
 
     index: int
@@ -190,6 +194,7 @@ class GeneratedToken:
     after: list[Candidate] = field(default_factory=list)
     stages: list[Stage] = field(default_factory=list)
     stop_reason: str = ""
+    attention: Optional[AttentionRows] = None
 
 
 @dataclass
@@ -319,18 +324,32 @@ class _Window:
 
     def logits(self, sequences: list[list[int]]) -> Tensor:
         """Next-token logits [B, V] for equally long sequences of ids."""
+        return self.read(sequences)[0]
+
+    def read(self, sequences: list[list[int]], attention: bool = False) -> tuple[Tensor, Optional[AttentionRows]]:
+        """Next-token logits [B, V], and with `attention` the first sequence's rows for the tokens just read."""
         length = len(sequences[0])
+        capture = {"capture_attention": True} if attention else {}
         if not self.use_cache:
             batch = torch.tensor([s[-self.context:] for s in sequences], device=self.device)
-            return self.model(batch, last_only=True).logits[:, -1, :].float()
-        if self.cache is None or self.cache.length + (length - self.fed) > self.context:
-            # Positions are numbered from the window's start, so a full cache
-            # cannot slide along: read the last `context` tokens afresh.
-            self.cache, self.fed = None, max(0, length - self.context)
-        pending = torch.tensor([s[self.fed:] for s in sequences], device=self.device)
-        logits, self.cache = self.model.step(pending, self.cache)
-        self.fed = length
-        return logits.float()
+            output = self.model(batch, last_only=True, **capture)
+            logits = output.logits[:, -1, :]
+        else:
+            if self.cache is None or self.cache.length + (length - self.fed) > self.context:
+                # Positions are numbered from the window's start, so a full cache
+                # cannot slide along: read the last `context` tokens afresh.
+                self.cache, self.fed = None, max(0, length - self.context)
+            pending = torch.tensor([s[self.fed:] for s in sequences], device=self.device)
+            if not attention:
+                logits, self.cache = self.model.step(pending, self.cache)
+            else:
+                if self.cache is None:
+                    self.cache = self.model.new_kv_cache()
+                output = self.model(pending, kv_cache=self.cache, last_only=True, **capture)
+                logits = output.logits[:, -1, :]
+            self.fed = length
+        rows = AttentionRows.of_output(output.attentions) if attention else None
+        return logits.float(), rows
 
     def reorder(self, rows: Tensor) -> None:
         if self.cache is not None:
@@ -380,6 +399,7 @@ def generate_tokens(
     use_cache: bool = True,
     explain: bool = False,
     candidates: bool = True,
+    attention: bool = False,
 ) -> Iterator[GeneratedToken]:
     """Continue `prompt_ids` one token at a time (greedy or sample), yielding each new token.
 
@@ -389,6 +409,12 @@ def generate_tokens(
     rivals (off for callers that only want the text). `explain` records every processor's
     distribution in `stages` (the step-by-step view). `generator` defaults to
     one seeded with `settings.seed`.
+
+    `attention` hands over where each token looked (`GeneratedToken.attention`)
+    from the same cached forward passes: each new token is read as soon as it is
+    chosen, spelling its attention out, and that pass also gives the next
+    token's logits. So it costs one forward more than without (the last token's
+    own), and the weights are those a separate `capture_ids` would find.
     """
     settings.raise_if_invalid()
     if settings.strategy == "beam":
@@ -411,11 +437,13 @@ def generate_tokens(
     texts = _TokenTexts(tokenizer)
     was_training = model.training
     model.eval()
+    raw: Optional[Tensor] = None  # the next token's logits, when the last pass gave them already
     try:
         for index in range(settings.max_new_tokens):
             if cancel is not None and cancel.cancelled:
                 return
-            raw = window.logits([sequence])
+            if raw is None:
+                raw, prompt_rows = window.read([sequence], attention)
             seen = torch.tensor([sequence[-window.context:]], device=raw.device) if needs_seen else None
             stages = _stages(raw, seen, chain, texts) if explain else []
             logits = apply_processors(raw, seen, chain)[0]
@@ -432,6 +460,11 @@ def generate_tokens(
                 index=index, id=token, text=piece, prob=float(raw_probs[token]), chosen_prob=float(probs[token]),
                 before=_top(raw_probs, texts) if candidates else [],
                 after=_top(probs, texts) if candidates else [], stages=stages)
+            raw = None
+            if attention:
+                # Read the new token now: its own row, and the logits the next step needs.
+                raw, rows = window.read([sequence], attention=True)
+                out.attention = rows.after(prompt_rows) if index == 0 else rows
             tail = text.text[-(len(piece) + longest_stop):]  # a stop string can only end in the new piece
             if token == end_id:
                 out.stop_reason = "the end-of-text token"

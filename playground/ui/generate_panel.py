@@ -50,6 +50,15 @@ def _jobs():
     return generation_jobs
 
 
+def _gather_attention(so_far, token):
+    """The text's attention so far with `token`'s rows added; None when generation handed none over."""
+    if token.attention is None:
+        return None
+    from playground.core.attention_records import AttentionSoFar
+
+    return (so_far or AttentionSoFar()).add(token.attention)
+
+
 class GeneratePanel(QWidget):
     """Prompt box, sampling controls, the streaming output and the views that explain it."""
 
@@ -68,6 +77,8 @@ class GeneratePanel(QWidget):
         self._generator = None                  # torch.Generator kept across Generate and Step
         self._generator_seed: object = None
         self._seen_ids: list[int] = []          # prompt + tokens, as told to the Attention Lab
+        self._seen_attention = None             # their attention, when generation hands it over (AttentionSoFar)
+        self._attention_wanted = False          # the running generation hands its attention over
         self._seen_texts: list[str] = []
         self._output_prompt: Optional[str] = None  # the prompt text the Output tab's ids came from
         self._first_token_at = self._last_token_at = 0.0
@@ -384,7 +395,8 @@ class GeneratePanel(QWidget):
         generator = self._new_generator(settings.seed)
         self.output_tab.run_key = distribution_key(settings)
         self.status.setText("Generating…")
-        return self._start(_jobs().generate_text, text, settings, generator, doing="generating text",
+        return self._start(_jobs().generate_text, text, settings, generator, self._want_attention(),
+                           doing="generating text",
                            partial=self._on_generated, result=lambda _: self._final_status(False),
                            cancelled=lambda: self._final_status(True))
 
@@ -403,7 +415,7 @@ class GeneratePanel(QWidget):
         key = distribution_key(settings)
         prompt_ids, generated = list(self._prompt_ids), self.output.generated_ids()
         return self._start(_jobs().step_token, text, prompt_ids, generated, settings, self._generator,
-                           doing="generating one token", partial=self._on_generated,
+                           self._want_attention(), doing="generating one token", partial=self._on_generated,
                            result=lambda token: self._stepped(token, key),
                            cancelled=lambda: self.status.setText(STOPPED_BY_YOU))
 
@@ -515,7 +527,7 @@ class GeneratePanel(QWidget):
 
     def _announce_text(self, token=None) -> None:
         """Tell the session (and so the Attention Lab) what the model has read and written so far:
-        the prompt's ids when `token` is None, else one more token."""
+        the prompt's ids when `token` is None, else one more token (with its attention, when asked for)."""
         checkpoint = self.session.checkpoint
         if checkpoint is None:
             return
@@ -523,12 +535,20 @@ class GeneratePanel(QWidget):
         if token is None:
             self._seen_ids = list(self._prompt_ids)
             self._seen_texts = [decode([i]) for i in self._seen_ids]
+            self._seen_attention = None
         else:
             self._seen_ids.append(token.id)
             self._seen_texts.append(decode([token.id]))
+            self._seen_attention = _gather_attention(self._seen_attention, token)
         self.session.text_generated.emit(GeneratedText(
             checkpoint=checkpoint, ids=list(self._seen_ids), tokens=list(self._seen_texts),
-            prompt_tokens=len(self._prompt_ids)))
+            prompt_tokens=len(self._prompt_ids), attention=self._seen_attention,
+            attention_follows=self._attention_wanted))
+
+    def _want_attention(self) -> bool:
+        """Whether the next generation hands its attention over (the Attention Lab follows it live)."""
+        self._attention_wanted = bool(self.session.live_attention_wanted)
+        return self._attention_wanted
 
     def _on_beam_partial(self, item) -> None:
         """The prompt (a PromptPrepared) or a step of the search (a BeamsUpdate)."""
