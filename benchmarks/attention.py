@@ -27,9 +27,9 @@ One run, on the CPU:
    two alternating. Target: ratio of the p50s ≤ 1.5.
 3. **Training with the live probe.** ``TrainingRun(...).steps()`` on the
    ``tiny`` and ``small`` presets (byte-level BPE 2000 on the built-in corpus,
-   batch 16, fp32, torch threads = cores - 1 as the app's ``TrainingJob``
+   batch 16, fp32, torch threads = cores - 1 as the app's training job (``core/training_job.py``)
    sets), with a ``LiveProbe`` (default budget: 5% of the time, at most every
-   0.25 s) asked after each step exactly as ``playground/engine/training.py``
+   0.25 s) asked after each step exactly as ``playground/core/training_job.py``
    does, against the same run without it. One run serves both sides: blocks of
    ``--steps`` steps alternate (on, off, off, on, ...); the probe's clock counts
    only the "on" blocks, as if it had been on all along. Target: tokens/s with
@@ -321,7 +321,7 @@ def measure_training(args, preset: str, tok, data, work_dir: Path) -> dict:
             if not isinstance(record, StepRecord):
                 continue
             done += 1
-            if with_probe:   # as engine/training.py does after each step
+            if with_probe:   # as core/training_job.py does after each step
                 now = clock["on"] + (time.perf_counter() - start)
                 if probe.due(now, now):
                     t = time.perf_counter()
@@ -368,7 +368,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--warmup", type=int, default=5, help="untimed training steps per side (default 5)")
     parser.add_argument("--batch", type=int, default=16, help="training batch size (default 16, the app's)")
     parser.add_argument("--presets", default="tiny,small", help="presets for the probe run (default tiny,small)")
-    parser.add_argument("--threads", type=int, help="torch threads (default: cores - 1, as the app's TrainingJob)")
+    parser.add_argument("--threads", type=int, help="torch threads (default: cores - 1, as the app's training job)")
     parser.add_argument("--skip", default="", help="comma-separated parts to skip: capture, redraw, training")
     args = parser.parse_args(argv)
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
@@ -434,7 +434,7 @@ def run(args, skip: set[str], work_dir: Path) -> int:
         corpus = default_corpus()
         spec = spec_for_kind("bpe", vocab_size=2000)
         tok = LoadedTokenizer(run_quietly(train_in_process(corpus, spec)), name="bpe-2000", spec=spec)
-        data = split_tokens(encode_corpus(corpus, tok), 0.1)
+        data = split_tokens(run_quietly(encode_corpus(corpus, tok)), 0.1)
         results = [measure_training(args, p.strip(), tok, data, work_dir) for p in args.presets.split(",") if p]
         print("## Training with the live attention probe (default budget 5%, at most every 0.25 s)\n")
         print("| preset | step | probe on, tokens/s | probe off, tokens/s | on / off | probes (cost each) "

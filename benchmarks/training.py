@@ -21,7 +21,7 @@ built-in corpus):
    gaps between ticks (stall = gap - interval), first for ``--gui-seconds``
    with nothing running (the baseline), then for ``--gui-seconds`` after
    pressing Start training in the panel (which encodes the corpus, builds the
-   model and trains in the app's ``TrainingJob`` thread, evaluating, sampling
+   model and trains in the app's training job (``core/training_job.py``), evaluating, sampling
    and saving every ``--gui-eval-interval`` steps, with Steps set to
    ``--gui-max-steps``). Stalls before and after the first step arrives are
    reported apart. Target: p99 < 50 ms.
@@ -315,7 +315,7 @@ def _measure_gui(args, corpus, stats, tok, model_config) -> dict:
     from playground.core.training import StepRecord
     from playground.engine.jobs import Job
     from playground.engine.session import Session
-    from playground.engine.training import StepBatch
+    from playground.core.training_job import StepBatch
     from playground.ui.main_window import MainWindow
 
     app = make_application(["llm-playground-benchmark"])
@@ -581,7 +581,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "fp16"))
     parser.add_argument("--threads", type=int,
                         help="torch threads for the speed and memory runs (default: cores - 1, as the app's "
-                             "TrainingJob sets; the window's run always uses the app's own setting)")
+                             "training job sets; the window's run always uses the app's own setting)")
     parser.add_argument("--seed", type=int, default=1337)
     parser.add_argument("--gui-seconds", type=float, default=15.0,
                         help="seconds of idle baseline, then of training, in the window (default 15)")
@@ -637,7 +637,7 @@ def run(args, skip: set[str], work_dir: Path) -> int:
     else:
         spec = spec_for_kind("bpe", vocab_size=args.vocab_size)
         tok = LoadedTokenizer(run_quietly(train_in_process(corpus, spec)), name=f"bpe-{args.vocab_size}", spec=spec)
-    ids = encode_corpus(corpus, tok)
+    ids = run_quietly(encode_corpus(corpus, tok))
     data = split_tokens(ids, 0.1)
     model_config = ModelConfig.from_preset(args.preset, tok.vocab_size)
     cfg = bench_train_config(args)
@@ -653,7 +653,7 @@ def run(args, skip: set[str], work_dir: Path) -> int:
     print(f"- device: {device_text}; torch {torch.__version__}, Python {platform.python_version()}, "
           f"{platform.system()} {platform.machine()}")
     print(f"- threads: torch.set_num_threads({threads}) for the speed and memory runs "
-          f"(the app's TrainingJob uses cores - 1 = {max(1, (os.cpu_count() or 2) - 1)})")
+          f"(the app's training job uses cores - 1 = {max(1, (os.cpu_count() or 2) - 1)})")
     print(f"- model: preset {args.preset!r}, {model_config.flavour}, {model_config.n_layer} layers x "
           f"{model_config.n_head} heads x {model_config.n_embd} wide, context {model_config.context_length}, "
           f"vocab {model_config.vocab_size:,}, dropout {model_config.dropout}, {n_params:,} parameters, "
@@ -755,7 +755,7 @@ def run(args, skip: set[str], work_dir: Path) -> int:
                   f"Start; the last progress message before it: {ls['phase']!r}")
         print(f"- the window's run: Steps {args.gui_max_steps:,}, evaluate and sample every "
               f"{args.gui_eval_interval}; its training thread ran with torch.get_num_threads() = "
-              f"{gui['torch_threads']} (TrainingJob sets cores - 1)")
+              f"{gui['torch_threads']} (the training job sets cores - 1)")
     if memory is not None and device.type != "cuda":
         for side in memory:
             m = memory[side]

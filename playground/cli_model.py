@@ -14,14 +14,13 @@ Progress goes to stderr; the run folder (train) or the text (generate) to stdout
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 import time
 from pathlib import Path
 from typing import Optional
 
 from playground.cli_args import model_dir, positive_float, positive_int
-from playground.core.progress import CancelToken, Progress, UserError
+from playground.core.progress import UserError
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -111,12 +110,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def train_command(args: argparse.Namespace) -> int:
+    from playground.cli_progress import ctrl_c_cancels, run_with_bar
     from playground.core.checkpoints import check_new_run_dir, load_checkpoint, new_run_dir
     from playground.core.config import ModelConfig
-    from playground.core.data import encode_corpus, split_tokens
-    from playground.core.estimates import human_duration  # here: `playground tokenizer train` needs none of it
     from playground.core.tokenization import open_tokenizer
-    from playground.core.training import EvalRecord, SampleRecord, StepRecord, StoppedRecord, TrainConfig, TrainingRun
+    from playground.core.training import TrainConfig
+    from playground.core.training_job import TrainingRequest, train
 
     if args.resume and args.init_from:
         raise UserError("--resume continues a run and --init-from starts a new one from a model: choose one.")
@@ -161,50 +160,70 @@ def train_command(args: argparse.Namespace) -> int:
     train_config.raise_if_invalid()
 
     print(f"Encoding {corpus.name} with a tokenizer of {tokenizer.vocab_size:,} tokens…", file=sys.stderr)
-    ids = encode_corpus(corpus, tokenizer, _progress_printer())
-    data = split_tokens(ids, train_config.val_fraction)
     run_dir = args.out if args.out is not None else new_run_dir(args.preset or "run")
-    run_ = TrainingRun(model_config, train_config, tokenizer, data, run_dir,
-                       init_from=args.init_from, resume=args.resume, overwrite=args.overwrite)
-    from playground.core.config import parameter_breakdown
-
-    params = parameter_breakdown(model_config).total
-    print(f"Training {params:,} parameters on {len(data.train):,} tokens ({len(data.val):,} held out) "
-          f"on {run_.device.type}, {train_config.max_steps:,} steps"
-          + (f", from step {run_.step:,}" if run_.step else "")
-          + (f", fine-tuning {run_.parent}" if run_.parent else ""), file=sys.stderr)
-    for note in run_.notes:
-        print(f"note: {note}", file=sys.stderr)
-
-    cancel = CancelToken()
-    previous = signal.signal(signal.SIGINT, lambda *_: cancel.cancel())  # Ctrl-C: save, then stop
-    last_print = 0.0
-    stopped: Optional[StoppedRecord] = None
-    try:
-        for record in run_.steps(cancel):
-            now = time.monotonic()
-            if isinstance(record, StepRecord):
-                if now - last_print >= 1.0 or record.step in (1, record.max_steps):
-                    last_print = now
-                    memory = f"  {record.memory_bytes / 2**20:,.0f} MiB" if record.memory_bytes else ""
-                    print(f"step {record.step:>6,}/{record.max_steps:,}  loss {record.loss:.4f}  "
-                          f"lr {record.lr:.2e}  {record.tokens_per_s:,.0f} tok/s  "
-                          f"eta {human_duration(record.eta_s)}{memory}", file=sys.stderr, flush=True)
-            elif isinstance(record, EvalRecord):
-                print(f"step {record.step:>6,}  train loss {record.train_loss:.4f}  val loss {record.val_loss:.4f}  "
-                      f"perplexity {record.perplexity:,.1f}", file=sys.stderr, flush=True)
-            elif isinstance(record, SampleRecord):
-                print(f"sample at step {record.step:,}: {record.prompt + record.text!r}", file=sys.stderr, flush=True)
-            elif isinstance(record, StoppedRecord):
-                stopped = record
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    request = TrainingRequest(model_config, train_config, tokenizer, corpus, run_dir,
+                              init_from=args.init_from, resume=args.resume, overwrite=args.overwrite)
+    printer = _TrainingPrinter(model_config, train_config)
+    with ctrl_c_cancels() as stop:  # Ctrl+C: save, then stop
+        run_ = run_with_bar(train(request, stop), "Training", on_partial=printer.show)
+    stopped = printer.stopped
     if stopped is not None:
         print(stopped.message, file=sys.stderr)
     print(run_.run_dir)
     if stopped is not None and stopped.reason == "nan":
         return 1
     return 130 if stopped is not None and stopped.reason == "stopped" else 0
+
+
+class _TrainingPrinter:
+    """Prints what a training run reports on stderr: its start, a step line at most once a second
+    (and the first and last), every evaluation and sample."""
+
+    def __init__(self, model_config, train_config) -> None:
+        self.model_config = model_config
+        self.train_config = train_config
+        self.last_print = 0.0
+        self.stopped = None  # the run's StoppedRecord
+
+    def show(self, record) -> None:
+        from playground.core.training import EvalRecord, SampleRecord, StoppedRecord
+        from playground.core.training_job import RunStarted, StepBatch
+
+        if isinstance(record, RunStarted):
+            self._started(record.run)
+        elif isinstance(record, StepBatch):
+            for step in record.records:
+                self._step(step)
+        elif isinstance(record, EvalRecord):
+            print(f"step {record.step:>6,}  train loss {record.train_loss:.4f}  val loss {record.val_loss:.4f}  "
+                  f"perplexity {record.perplexity:,.1f}", file=sys.stderr, flush=True)
+        elif isinstance(record, SampleRecord):
+            print(f"sample at step {record.step:,}: {record.prompt + record.text!r}", file=sys.stderr, flush=True)
+        elif isinstance(record, StoppedRecord):
+            self.stopped = record
+
+    def _started(self, run) -> None:
+        from playground.core.config import parameter_breakdown
+
+        data = run.data
+        params = parameter_breakdown(self.model_config).total
+        print(f"Training {params:,} parameters on {len(data.train):,} tokens ({len(data.val):,} held out) "
+              f"on {run.device.type}, {self.train_config.max_steps:,} steps"
+              + (f", from step {run.step:,}" if run.step else "")
+              + (f", fine-tuning {run.parent}" if run.parent else ""), file=sys.stderr)
+        for note in run.notes:
+            print(f"note: {note}", file=sys.stderr)
+
+    def _step(self, record) -> None:
+        from playground.core.estimates import human_duration  # here: `playground tokenizer train` needs none of it
+
+        now = time.monotonic()
+        if now - self.last_print >= 1.0 or record.step in (1, record.max_steps):
+            self.last_print = now
+            memory = f"  {record.memory_bytes / 2**20:,.0f} MiB" if record.memory_bytes else ""
+            print(f"step {record.step:>6,}/{record.max_steps:,}  loss {record.loss:.4f}  "
+                  f"lr {record.lr:.2e}  {record.tokens_per_s:,.0f} tok/s  "
+                  f"eta {human_duration(record.eta_s)}{memory}", file=sys.stderr, flush=True)
 
 
 def _corpus(paths: Optional[list[str]]):
@@ -222,19 +241,6 @@ def _train_tokenizer(corpus, vocab_size: int):
     spec = spec_for_kind("bpe", vocab_size=vocab_size)
     print(f"Training a {spec.label} tokenizer on {corpus.name}…", file=sys.stderr)
     return LoadedTokenizer(run_quietly(train_in_process(corpus, spec)), name=spec.label, spec=spec)
-
-
-def _progress_printer():
-    last = [0.0]
-
-    def show(p: Progress) -> None:
-        now = time.monotonic()
-        if now - last[0] >= 1.0:
-            last[0] = now
-            pct = "" if p.fraction is None else f"{100 * p.fraction:5.1f}% "
-            print(f"{pct}{p.message}", file=sys.stderr, flush=True)
-
-    return show
 
 
 # -- generate ---------------------------------------------------------------------

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from playground.core.corpus import Corpus
-from playground.core.progress import CancelToken, Progress, ProgressFn, UserError, no_progress
+from playground.core.progress import CancelToken, JobGenerator, Progress, UserError
 from playground.core.tokenization import LoadedTokenizer
 
 
@@ -28,16 +28,18 @@ def token_dtype(vocab_size: int) -> np.dtype:
 def encode_corpus(
     corpus: Corpus,
     tokenizer: LoadedTokenizer,
-    progress: ProgressFn = no_progress,
     cancel: Optional[CancelToken] = None,
-) -> np.ndarray:
-    """Encode the whole corpus into one flat array of token ids.
+) -> JobGenerator[np.ndarray]:
+    """Encode the whole corpus into one flat array of token ids (a job generator: yields Progress).
 
     Chunks are split into lines and encoded with `encode_batch`, which spreads
     the lines over the library's threads; the ids of all lines are simply
     concatenated (no end-of-text token between files: the model sees one text).
     Progress is counted in characters against the corpus size in bytes, which
-    is the same for ASCII and close enough otherwise.
+    is the same for ASCII and close enough otherwise. `cancel` also stops a
+    slow read inside a chunk.
+
+        ids = run_quietly(encode_corpus(corpus, tokenizer))
     """
     dtype = token_dtype(tokenizer.vocab_size)
     total = max(1, corpus.size_bytes)
@@ -48,7 +50,7 @@ def encode_corpus(
         count = sum(len(ids) for ids in encoded)
         parts.append(np.fromiter(itertools.chain.from_iterable(encoded), dtype=dtype, count=count))
         done += len(chunk)
-        progress(Progress(min(1.0, done / total), f"Encoding: {done / 1e6:.1f} MB, {_count(parts):,} tokens"))
+        yield Progress(min(1.0, done / total), f"Encoding: {done / 1e6:.1f} MB, {_count(parts):,} tokens")
         if cancel is not None:
             cancel.raise_if_cancelled()
     return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)

@@ -297,7 +297,8 @@ def validation_ids(
     from playground.core.data import encode_corpus, split_tokens
 
     yield Progress(None, f"Encoding {corpus.name}…")
-    return split_tokens(encode_corpus(corpus, tokenizer, cancel=cancel), val_fraction).val
+    ids = yield from encode_corpus(corpus, tokenizer, cancel=cancel)
+    return split_tokens(ids, val_fraction).val
 
 
 class ValidationSplits:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import time
 from pathlib import Path
 from typing import Optional
 
@@ -14,9 +12,11 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog
                                QScrollArea, QSpinBox, QSplitter, QVBoxLayout, QWidget)
 
 from playground.core.estimates import human_duration
-from playground.core.progress import Progress, UserError
+from playground.core.loading import load_trained_model, read_checkpoint
+from playground.core.progress import CancelToken, Progress, UserError
+from playground.core.training_job import RunStarted, StepBatch, TrainingRequest, train
+from playground.engine.jobs import Job, JobSlot
 from playground.engine.session import Session
-from playground.engine.training import StepBatch, TrainingJob, TrainingRequest
 
 
 class Stat(QWidget):
@@ -52,8 +52,12 @@ class TrainingPanel(QWidget):
     def __init__(self, session: Session, parent=None) -> None:
         super().__init__(parent)
         self.session = session
-        self.job: Optional[TrainingJob] = None
-        self.run = None
+        # The run, then the load of the model it saved: one after the other, so the step is busy until both end.
+        self.slot = JobSlot(self)
+        self.parent_slot = JobSlot(self)   # reading the checkpoint to fine-tune
+        self.run = None                    # the TrainingRun while it trains
+        self.probe = None                  # its LiveProbe (the Attention Lab's sentence)
+        self.stop_token: Optional[CancelToken] = None  # "save, then stop" for the run under way
         self.init_from: Optional[Path] = None
         self.last_run_dir: Optional[Path] = None
         self.steps_x: list[float] = []
@@ -70,7 +74,14 @@ class TrainingPanel(QWidget):
         for signal in (session.model_config_changed, session.tokenizer_changed, session.corpus_changed,
                        session.device_changed):
             signal.connect(lambda *_: self._update_ready())
+        session.probe_text_changed.connect(self._on_probe_text_changed)
+        self.parent_slot.changed.connect(self._update_ready)
         self._update_ready()
+
+    @property
+    def job(self) -> Optional[Job]:
+        """The training job while a run goes on, then the job that loads the model it saved; else None."""
+        return self.slot.job
 
     def advanced_widgets(self) -> list[QWidget]:
         """Controls presentation mode hides: the defaults serve a first look."""
@@ -337,7 +348,7 @@ class TrainingPanel(QWidget):
         self.ready_label.setText("" if problem is None else f"<span style='color:#b3261e'>{problem}</span>")
         self.ready_label.setVisible(problem is not None)
         if self.job is None:
-            self.start_button.setEnabled(problem is None)
+            self.start_button.setEnabled(problem is None and not self.parent_slot.busy)
         cuda = s.device is not None and s.device.kind == "cuda"
         wants_cuda = self.device.currentData() in ("auto", "cuda") and cuda
         self.precision.setEnabled(wants_cuda)
@@ -380,7 +391,7 @@ class TrainingPanel(QWidget):
 
     def _set_running(self, running: bool) -> None:
         self.controls.setEnabled(not running)  # settings stay as the run uses them
-        self.start_button.setEnabled(not running and self.readiness_problem() is None)
+        self.start_button.setEnabled(not running and self.readiness_problem() is None and not self.parent_slot.busy)
         self.pause_button.setEnabled(running)
         self.stop_button.setEnabled(running)
         self.resume_run_button.setEnabled(not running and self.last_run_dir is not None)
@@ -394,19 +405,25 @@ class TrainingPanel(QWidget):
         if folder:
             self.set_init_from(Path(folder))
 
-    def set_init_from(self, path: Optional[Path]) -> bool:
-        """Fine-tune from ``path`` (a checkpoint folder), or start fresh with None."""
+    def set_init_from(self, path: Optional[Path]) -> Optional[Job]:
+        """Fine-tune from ``path`` (a checkpoint folder), or start fresh with None.
+
+        The checkpoint is read in a job (its weights are checked too): the job,
+        or None for a fresh start. A folder that is no checkpoint is an error
+        message, and what was chosen before stays.
+        """
         if path is None:
+            self.parent_slot.cancel()
             self.init_from = None
             self.start_from.setText("A new model with random weights")
             self.clear_init.setEnabled(False)
-            return True
-        from playground.core.checkpoints import load_checkpoint
-        try:
-            checkpoint, _ = load_checkpoint(path)
-        except UserError as e:
-            self.session.error(str(e))
-            return False
+            return None
+        job = Job(read_checkpoint, path, doing=f"reading the checkpoint in {path}")
+        job.result.connect(lambda checkpoint, path=path: self._show_parent(path, checkpoint))
+        job.error.connect(self.session.error)
+        return self.parent_slot.start(job)
+
+    def _show_parent(self, path: Path, checkpoint) -> None:
         self.init_from = path
         self.start_from.setText(
             f"Fine-tune <b>{path.name}</b> (step {checkpoint.step:,}"
@@ -415,10 +432,9 @@ class TrainingPanel(QWidget):
         self.parent_x = [h["step"] - checkpoint.step for h in checkpoint.history if "loss" in h]
         self.parent_y = [h["loss"] for h in checkpoint.history if "loss" in h]
         self._draw_curves()
-        return True
 
-    def start(self, resume: bool = False) -> Optional[TrainingJob]:
-        if self.job is not None:
+    def start(self, resume: bool = False) -> Optional[Job]:
+        if self.job is not None or self.parent_slot.busy:
             return None
         problem = self.readiness_problem()
         if problem is not None:
@@ -448,23 +464,22 @@ class TrainingPanel(QWidget):
             self.samples.clear()
             if self.init_from is None:
                 self.parent_x, self.parent_y = [], []
-        job = TrainingJob(request)
-        self.job = job
+        self.stop_token = CancelToken()
+        job = Job(train, request, self.stop_token, spare_a_core=True, doing="training the model")
         self.stop_reason = ""
         self.last_error = None
         job.progress.connect(self._on_progress)
         job.partial.connect(self._on_record)
+        job.paused_changed.connect(self._on_paused)
         job.result.connect(self._on_finished)
         job.error.connect(self._on_error)
         job.cancelled.connect(self._on_cancelled)
-        job.done.connect(self._on_done)
-        self.session.probe_text_changed.connect(job.set_probe_text)
+        job.done.connect(self._on_training_done)
         self.run_dir = run_dir  # becomes last_run_dir once it holds a checkpoint
+        self.slot.start(job)
         self._set_running(True)
         self.session.set_training(True)
-        self.started_at = time.monotonic()
         self._draw_schedule()
-        job.start()
         return job
 
     def ask_overwrite(self, folder: Path) -> bool:
@@ -476,13 +491,13 @@ class TrainingPanel(QWidget):
             QMessageBox.Yes | QMessageBox.Cancel, QMessageBox.Cancel)
         return answer == QMessageBox.Yes
 
-    def continue_last_run(self) -> Optional[TrainingJob]:
+    def continue_last_run(self) -> Optional[Job]:
         if self.last_run_dir is None:
             return None
         return self.start(resume=True)
 
     def toggle_pause(self) -> None:
-        if self.job is None:
+        if self.stop_token is None:  # no run under way
             return
         if self.job.paused:
             self.job.resume()
@@ -492,9 +507,19 @@ class TrainingPanel(QWidget):
             self.pause_button.setText("Resume")
 
     def stop(self) -> None:
-        if self.job is not None:
-            self.progress.setFormat("Stopping after this step and saving…")
-            self.job.cancel()
+        """Stop the run after the current step; it saves a checkpoint first."""
+        if self.stop_token is None:
+            return
+        self.progress.setFormat("Stopping after this step and saving…")
+        self.stop_token.cancel()
+        self.job.resume()  # a paused run must go on to save and stop
+
+    def _on_paused(self, paused: bool) -> None:
+        self.progress.setFormat("Paused" if paused else "Training…")
+
+    def _on_probe_text_changed(self, text: str) -> None:
+        if self.probe is not None:
+            self.probe.set_text(text)  # taken up before the run's next probe
 
     # ================================================================== records
 
@@ -534,13 +559,12 @@ class TrainingPanel(QWidget):
                 self.session.info(record.message)
         elif isinstance(record, ProbeRecord):
             self.session.attention_probe.emit(record)
-        elif isinstance(record, tuple) and record and record[0] == "paused":
-            self.progress.setFormat("Paused" if record[1] else "Training…")
-        elif isinstance(record, tuple) and record and record[0] == "started":
-            self.run = record[1]
-            for note in getattr(self.run, "notes", []):  # precision fallback, a re-planned schedule
+        elif isinstance(record, RunStarted):
+            self.run, self.probe = record.run, record.probe
+            self.probe.set_text(self.session.probe_text)  # edited while the corpus was encoded, perhaps
+            for note in self.run.notes:  # precision fallback, a re-planned schedule
                 self.session.info(note)
-            if getattr(self.run, "parent_history", None) and not self.parent_x:
+            if self.run.parent_history and not self.parent_x:
                 start = self.run.parent_history[-1]["step"] if self.run.parent_history else 0
                 self.parent_x = [h["step"] - start for h in self.run.parent_history if "loss" in h]
                 self.parent_y = [h["loss"] for h in self.run.parent_history if "loss" in h]
@@ -584,26 +608,10 @@ class TrainingPanel(QWidget):
         self.lr_curve.setData([s + 1 for s in steps], lrs)
 
     def _on_finished(self, run) -> None:
-        if self.stop_reason != "nan":
+        if self.stop_reason == "stopped":
+            self.progress.setFormat("Stopped.")
+        elif self.stop_reason != "nan":
             self.progress.setFormat(f"Done: saved to {self.run_dir}")
-
-    def _adopt_checkpoint(self) -> None:
-        """Make what the run saved the current model (after finishing, Stop or a NaN).
-        A run that saved nothing leaves no empty folder behind."""
-        from playground.core.checkpoints import is_checkpoint, load_checkpoint
-        run_dir = getattr(self, "run_dir", None)
-        if run_dir is None:
-            return
-        if not is_checkpoint(run_dir):
-            if run_dir != self.last_run_dir:
-                shutil.rmtree(run_dir, ignore_errors=True)
-            return
-        try:
-            checkpoint, model = load_checkpoint(run_dir)
-        except UserError as e:
-            self.session.error(str(e))
-            return
-        self.session.set_checkpoint(checkpoint, model)
 
     def _on_cancelled(self) -> None:
         self.progress.setFormat("Stopped.")
@@ -613,10 +621,28 @@ class TrainingPanel(QWidget):
         self.session.error(message)
         self.progress.setFormat("Training failed; see the message above.")
 
-    def _on_done(self) -> None:
-        self.job = None
-        self.run = None  # let the model and optimizer go before the next run builds its own
-        self._adopt_checkpoint()
+    def _on_training_done(self) -> None:
+        """The run is over (finished, stopped, failed): load what it saved as the current model, in a job.
+
+        A run that saved nothing leaves no empty folder behind.
+        """
+        self.run = self.probe = self.stop_token = None  # let the model and optimizer go before the load
+        self.pause_button.setEnabled(False)
+        self.stop_button.setEnabled(False)
+        run_dir = self.run_dir
+        job = Job(load_trained_model, run_dir, self.session.models.device_name,
+                  keep_if_empty=run_dir == self.last_run_dir, doing="loading the trained model")
+        job.result.connect(self._adopt)
+        job.error.connect(self.session.error)
+        job.done.connect(self._on_adopted)
+        self.slot.start(job)  # the run's job is ending: this one takes its place in the slot
+
+    def _adopt(self, loaded) -> None:
+        if loaded is not None:
+            checkpoint, model = loaded
+            self.session.set_checkpoint(checkpoint, model)
+
+    def _on_adopted(self) -> None:
         self._set_running(False)
         self.session.set_training(False)
         self.progress.setRange(0, 1000)
@@ -626,16 +652,23 @@ class TrainingPanel(QWidget):
 
         The window's events are handled meanwhile, so it stays drawn and shows
         the wait; with no time limit, a slow disk never means a lost save or a
-        thread destroyed while it writes.
+        thread destroyed while it writes. Waits for the load of the saved model too.
         """
-        job = self.job
-        if job is None:
+        if self.job is None:
             return
         loop = QEventLoop()
-        job.finished.connect(loop.quit)  # QThread.finished: after `done`, so the panel has tidied up
-        self.stop()
-        if job.isRunning():
-            loop.exec()
+
+        def ended() -> None:
+            if not self.slot.busy:
+                loop.quit()
+
+        self.slot.changed.connect(ended)
+        try:
+            self.stop()
+            if self.slot.busy:
+                loop.exec()
+        finally:
+            self.slot.changed.disconnect(ended)
 
     # ================================================================== workspace
 

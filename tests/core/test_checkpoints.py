@@ -45,7 +45,7 @@ def tokenizer() -> LoadedTokenizer:
 
 @pytest.fixture(scope="module")
 def data(tokenizer):
-    return split_tokens(encode_corpus(corpus_from_text(sentences(400, seed=1)), tokenizer))
+    return split_tokens(run_quietly(encode_corpus(corpus_from_text(sentences(400, seed=1)), tokenizer)))
 
 
 def tiny_config(tokenizer: LoadedTokenizer, flavour: str = "gpt2") -> ModelConfig:

@@ -18,7 +18,6 @@ from playground.core.checkpoints import load_checkpoint, save_checkpoint, write_
 from playground.core.config import ModelConfig
 from playground.core.corpus import corpus_from_text, default_corpus
 from playground.core.data import encode_corpus, split_tokens
-from playground.core.progress import run_quietly
 from playground.core.evaluation import (
     CheckpointFailed,
     CheckpointScored,
@@ -243,7 +242,7 @@ def test_files_are_read_like_a_corpus(demo, tmp_path):
 def test_validation_ids_are_the_tail_training_held_out(demo):
     tokenizer = demo[0].tokenizer
     corpus = corpus_from_text(TEXT * 20)
-    expected = split_tokens(encode_corpus(corpus, tokenizer), 0.1).val
+    expected = split_tokens(run_quietly(encode_corpus(corpus, tokenizer)), 0.1).val
     ids = run_quietly(validation_ids(corpus, tokenizer, 0.1))
     assert ids.tolist() == expected.tolist() and len(ids) > 2
     result = run_quietly(perplexity_on_ids(demo[1], ids, tokenizer))

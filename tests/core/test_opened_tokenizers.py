@@ -52,6 +52,7 @@ def bert_json(tmp_path) -> Path:
 def test_padding_and_truncation_are_turned_off_on_every_path(bert_json, tmp_path):
     from playground.core.attention import _encode as attention_encode
     from playground.core.data import encode_corpus
+    from playground.core.progress import run_quietly
     from playground.core.evaluation import encode_text
     from playground.core.prompts import prompt_token_starts
     from playground.core.sampling import prepare_prompt
@@ -65,7 +66,7 @@ def test_padding_and_truncation_are_turned_off_on_every_path(bert_json, tmp_path
     assert [p.token for p in tok.encode("the cat")] == ["[CLS]", "the", "cat", "[SEP]"]
     assert len(tok.encode(LONG)) == len(WORDS) * 40 + 2
     # Training data: every word, and not one [PAD].
-    ids = encode_corpus(corpus_from_text(TEXT + LONG), tok)
+    ids = run_quietly(encode_corpus(corpus_from_text(TEXT + LONG), tok))
     assert pad not in ids.tolist() and len(ids) == len((TEXT + LONG).replace(".", " .").split())
     # Prompts, generation, perplexity and attention: no padding, no cut at 128.
     assert len(prompt_token_starts(tok, LONG, 2048)[0]) == len(WORDS) * 40

@@ -22,7 +22,7 @@ from playground.core.corpus import corpus_from_text
 from playground.core.estimates import human_bytes, human_count
 from playground.core.data import TokenData, check_data, encode_corpus, get_batch, split_tokens, token_dtype
 from playground.core.model import GPT
-from playground.core.progress import Cancelled, CancelToken, UserError
+from playground.core.progress import Cancelled, CancelToken, Progress, UserError, run_quietly
 from playground.core.sampling import generate_ids
 from playground.core.progress import run_quietly
 from playground.core.tokenization import LoadedTokenizer, spec_for_kind, train_in_process
@@ -56,7 +56,7 @@ def tokenizer() -> LoadedTokenizer:
 
 @pytest.fixture(scope="module")
 def data(tokenizer) -> TokenData:
-    return split_tokens(encode_corpus(corpus_from_text(sentences(400, seed=1)), tokenizer))
+    return split_tokens(run_quietly(encode_corpus(corpus_from_text(sentences(400, seed=1)), tokenizer)))
 
 
 def tiny_config(tokenizer: LoadedTokenizer, **changes) -> ModelConfig:
@@ -127,8 +127,15 @@ def test_devices_and_precision():
 
 def test_encode_corpus_concatenates_the_lines(tokenizer):
     text = sentences(50, seed=3)
+    encoding = encode_corpus(corpus_from_text(text), tokenizer)
     reports = []
-    ids = encode_corpus(corpus_from_text(text), tokenizer, progress=reports.append)
+    while True:  # a job generator: it yields progress and returns the ids
+        try:
+            reports.append(next(encoding))
+        except StopIteration as done:
+            ids = done.value
+            break
+    assert all(isinstance(r, Progress) for r in reports)
     assert ids.dtype == np.uint16
     expected = [i for line in text.splitlines(keepends=True) for i in tokenizer.tokenizer.encode(line).ids]
     assert ids.tolist() == expected
@@ -138,7 +145,7 @@ def test_encode_corpus_concatenates_the_lines(tokenizer):
     cancel = CancelToken()
     cancel.cancel()
     with pytest.raises(Cancelled):
-        encode_corpus(corpus_from_text(text), tokenizer, cancel=cancel)
+        run_quietly(encode_corpus(corpus_from_text(text), tokenizer, cancel=cancel))
 
 
 def test_split_and_batches():
@@ -409,7 +416,7 @@ def parent_run(tokenizer, data, tmp_path_factory) -> Path:
 
 def test_fine_tuning_with_another_tokenizer_is_refused(parent_run, tmp_path):
     other = bpe(sentences(300, seed=9).upper())
-    other_data = split_tokens(encode_corpus(corpus_from_text(sentences(400, seed=2).upper()), other))
+    other_data = split_tokens(run_quietly(encode_corpus(corpus_from_text(sentences(400, seed=2).upper()), other)))
     with pytest.raises(UserError, match="Fine-tuning needs the same tokenizer"):
         TrainingRun(tiny_config(other), fast(), other, other_data, tmp_path / "child", init_from=parent_run)
 

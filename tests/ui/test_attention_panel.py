@@ -212,7 +212,8 @@ def test_a_real_training_run_sends_probe_records_that_change_the_heatmap(qtbot, 
     from playground.core.progress import run_quietly
     from playground.core.tokenization import LoadedTokenizer, spec_for_kind, train_in_process
     from playground.core.training import TrainConfig
-    from playground.engine.training import TrainingJob, TrainingRequest
+    from playground.core.training_job import TrainingRequest, train
+    from playground.engine.jobs import Job
 
     session = Session()
     panel = make_panel(qtbot, session)
@@ -222,11 +223,11 @@ def test_a_real_training_run_sends_probe_records_that_change_the_heatmap(qtbot, 
     tokenizer = LoadedTokenizer(run_quietly(train_in_process(corpus, spec)), spec=spec)
     config = ModelConfig.gpt2_style(vocab_size=tokenizer.vocab_size, context_length=32, n_layer=2, n_head=2,
                                     n_embd=32)
-    train = TrainConfig(batch_size=4, max_steps=5000, eval_interval=5000, sample_interval=0, device="cpu",
-                        learning_rate=1e-2, warmup_steps=5)
+    train_config = TrainConfig(batch_size=4, max_steps=5000, eval_interval=5000, sample_interval=0, device="cpu",
+                               learning_rate=1e-2, warmup_steps=5)
     session.set_probe_text("The cat sat on the mat. The cat sat on the mat.")
-    job = TrainingJob(TrainingRequest(config, train, tokenizer, corpus, tmp_path / "run",
-                                      probe_text=session.probe_text))
+    request = TrainingRequest(config, train_config, tokenizer, corpus, tmp_path / "run", probe_text=session.probe_text)
+    job = Job(train, request, doing="training the model")
     records = []
 
     def forward(record) -> None:   # what the Train panel does with the job's records

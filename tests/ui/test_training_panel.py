@@ -190,11 +190,12 @@ def test_corpus_shorter_than_context_is_explained(qtbot, train_panel, ready_sess
     assert train_panel.start_button.isEnabled()
 
 
-def test_fine_tune_refuses_a_folder_that_is_not_a_checkpoint(qtbot, train_panel, ready_session, tmp_path):
+def test_fine_tune_refuses_a_folder_that_is_not_a_checkpoint(qtbot, train_panel, ready_session, tmp_path, jobs):
     messages = []
     ready_session.message.connect(lambda level, text: messages.append((level, text)))
     (tmp_path / "holiday-photos").mkdir()
-    assert not train_panel.set_init_from(tmp_path / "holiday-photos")
+    assert train_panel.set_init_from(tmp_path / "holiday-photos") is not None   # read in a job
+    finish(qtbot, jobs)
     assert messages and "not a checkpoint" in messages[-1][1]
     assert train_panel.init_from is None
 
@@ -204,7 +205,8 @@ def test_fine_tune_shows_the_parent_run(qtbot, train_panel, ready_session, jobs)
     assert train_panel.start() is not None
     finish(qtbot, jobs)
     parent = train_panel.last_run_dir
-    assert train_panel.set_init_from(parent)
+    assert train_panel.set_init_from(parent) is not None   # read in a job
+    finish(qtbot, jobs)
     assert "Fine-tune" in train_panel.start_from.text()
     assert len(train_panel.parent_x) == 20 and max(train_panel.parent_x) <= 0
     train_panel.steps.setValue(10)

@@ -414,9 +414,9 @@ def test_the_demo_waits_while_the_window_is_busy(demo_window, session):
     from playground.ui.demo_flow import DemoSettings
 
     window = demo_window
-    window.training_panel.job = object()              # as if a model were training
+    window.training_panel.slot.job = object()         # as if a model were training
     try:
         assert window.run_demo(DemoSettings(**TINY_DEMO)) is None
         assert window.message_bar.level == "warning" and "training" in window.message_bar.text.text()
     finally:
-        window.training_panel.job = None
+        window.training_panel.slot.job = None

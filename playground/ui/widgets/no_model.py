@@ -8,7 +8,8 @@ from typing import Optional
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from playground.engine.jobs import Job
+from playground.core.loading import load_model
+from playground.engine.jobs import Job, JobSlot
 from playground.engine.session import Session
 
 MUTED = "#5f6368"
@@ -27,7 +28,8 @@ class NoModelPage(QWidget):
     def __init__(self, session: Session, title: str, text: str, parent=None) -> None:
         super().__init__(parent)
         self.session = session
-        self.load_job: Optional[Job] = None
+        self.slot = JobSlot(self)
+        self.slot.changed.connect(self.refresh)
         self._failed = False
 
         self.title = QLabel(title)
@@ -72,6 +74,11 @@ class NoModelPage(QWidget):
         layout.addStretch(2)
         self.refresh()
 
+    @property
+    def load_job(self) -> Optional[Job]:
+        """The job loading the demo model, while it runs."""
+        return self.slot.job
+
     def refresh(self) -> None:
         """Enable the demo button only when the demo model exists and is not loading already."""
         from playground.paths import demo_model_dir
@@ -102,22 +109,14 @@ class NoModelPage(QWidget):
             self.session.error("This installation has no demo model (models/demo is missing). "
                                "Train a model in the Train step instead.")
             return None
-
-        def work(report, cancel):
-            from playground.core.checkpoints import load_checkpoint
-
-            return load_checkpoint(folder)
-
-        job = Job(work, "loading the demo model")
-        self.load_job = job
+        # On the device every model of the session sits on (the store moves nothing then).
+        job = Job(load_model, folder, self.session.models.device_name, doing="loading the demo model")
         self._failed = False
         job.result.connect(self._loaded)
         job.error.connect(self._on_error)
-        job.finished.connect(self._finished)   # the thread has ended: wait() returns at once
+        job.done.connect(self._finished)
         self.status.setText("Loading the demo model…")
-        self.refresh()
-        job.start()
-        return job
+        return self.slot.start(job)   # refreshes the buttons (slot.changed)
 
     def _loaded(self, result) -> None:
         checkpoint, model = result
@@ -128,9 +127,7 @@ class NoModelPage(QWidget):
         self.session.error(message)
 
     def _finished(self) -> None:
-        self.load_job = None
         self.status.setText("The demo model could not be loaded: see the message above." if self._failed else "")
-        self.refresh()
 
     def is_busy(self) -> bool:
         return self.load_job is not None
