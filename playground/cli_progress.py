@@ -72,8 +72,11 @@ class _Bar:
         new_message = bool(p.message) and p.message != self.bar.desc
         if new_message:
             self.bar.set_description_str(p.message, refresh=False)
-        if round(fraction * BAR_STEPS) > self.bar.n:
-            self.bar.update(round(fraction * BAR_STEPS) - self.bar.n)  # redraws at most ten times a second
+        position = round(fraction * BAR_STEPS)
+        if position < self.bar.n and p.fraction is not None:  # the next phase (encoding, then training)
+            self.bar.reset(total=BAR_STEPS)                     # starts from the left again
+        if position > self.bar.n:
+            self.bar.update(position - self.bar.n)  # redraws at most ten times a second
         elif new_message:
             self.bar.refresh()  # a new stage shows at once; the same one again costs nothing
 

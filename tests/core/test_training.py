@@ -551,3 +551,27 @@ def test_cli_refuses_a_zero_or_negative_size_at_once(tmp_path, option, value):
     assert result.returncode == 2
     assert f"argument {option}: must be " in result.stderr  # "at least 1" or "above 0"
     assert "Training a" not in result.stderr and not (tmp_path / "run").exists()  # nothing was done
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT is how Ctrl+C reaches a POSIX process")
+def test_cli_ctrl_c_saves_then_stops(tmp_path):
+    import signal
+
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(sentences(600, seed=4), encoding="utf-8")
+    out = tmp_path / "run"
+    args = ["train", "--corpus", corpus, *CLI_SMALL, "--steps", 1_000_000, "--eval-interval", 1_000_000, "--out", out]
+    process = subprocess.Popen([sys.executable, "-m", "playground", *map(str, args)], cwd=ROOT,
+                               env={**os.environ, "PYTHONIOENCODING": "utf-8"}, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, encoding="utf-8")
+    seen = []
+    for line in process.stderr:  # wait until the run takes steps
+        seen.append(line)
+        if line.lstrip("\r").startswith("step      1/"):
+            break
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, "".join(seen) + stderr
+    assert "Training stopped at step" in stderr and stdout.strip() == str(out)
+    checkpoint, _ = load_checkpoint(out, which="last")   # saved, although no evaluation was due
+    assert checkpoint.step >= 1

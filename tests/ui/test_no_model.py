@@ -46,3 +46,26 @@ def test_the_demo_button_loads_the_demo_model_into_the_session(qtbot, session):
     qtbot.waitUntil(lambda: page.load_job is None, timeout=10_000)
     qtbot.waitUntil(lambda: not Job.running(), timeout=10_000)
     assert page.demo_button.isEnabled() and page.status.text() == ""
+
+
+def test_loading_the_demo_model_keeps_the_window_smooth(qtbot, session, watchdog, monkeypatch, jobs):
+    import time
+
+    import torch  # noqa: F401  - loaded by the app's start-up job before anyone can click
+    import playground.core.checkpoints as checkpoints
+
+    real = checkpoints.load_checkpoint
+
+    def slow(*args, **kwargs):  # a slow disk: on the GUI thread this would be a freeze
+        time.sleep(0.3)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(checkpoints, "load_checkpoint", slow)
+    page = make_page(qtbot, session)
+    watchdog.reset()
+    with qtbot.waitSignal(session.checkpoint_changed, timeout=60_000):
+        page.demo_button.click()
+    jobs.wait(qtbot)
+    watchdog.assert_smooth("the demo model was loaded")
+    assert page.load_job is None
+    assert session.checkpoint is not None and session.checkpoint.step > 0

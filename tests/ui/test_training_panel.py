@@ -328,3 +328,83 @@ def test_continuing_with_more_steps_says_the_schedule_was_replanned(qtbot, train
     assert ("info", "The learning-rate schedule is now planned for 20 steps: from step 11 on, every step gets "
             "exactly the learning rate of a run planned for 20 steps from the start, but steps 4 to 10 were "
             "trained on the earlier plan, so the result will differ from 20 steps trained in one go.") in messages
+
+
+# -- nothing slow on the GUI thread ------------------------------------------------------------------
+
+
+@pytest.fixture
+def warmed_up():
+    """As the app's start-up job does after torch loads: the first optimizer's compiler import is paid
+    (in a job there) before the person can start training, and what it imported is out of the collector's way."""
+    import gc
+
+    from playground.app import warm_up_training
+
+    warm_up_training()
+    yield
+    gc.unfreeze()
+
+
+@pytest.fixture
+def slow_loads(monkeypatch):
+    """Every checkpoint load takes 0.3 s longer (a big model, a slow disk): on the GUI thread that is a freeze."""
+    import time
+
+    import playground.core.checkpoints as checkpoints
+    import playground.core.training as training
+
+    real = checkpoints.load_checkpoint
+
+    def slow(*args, **kwargs):
+        time.sleep(0.3)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(checkpoints, "load_checkpoint", slow)
+    monkeypatch.setattr(training, "load_checkpoint", slow)   # a fine-tune's parent, read by the run
+
+
+def test_finishing_a_run_keeps_the_window_smooth(qtbot, train_panel, ready_session, jobs, watchdog, warmed_up,
+                                                 slow_loads):
+    """From the run's last record to its saved model being the current one: the load happens in a job."""
+    ended = []
+
+    def on_message(level: str, text: str) -> None:
+        if text.startswith("Training finished"):   # the run's StoppedRecord has reached the panel
+            watchdog.reset()
+            ended.append(text)
+
+    ready_session.message.connect(on_message)
+    train_panel.steps.setValue(20)
+    assert train_panel.start() is not None
+    finish(qtbot, jobs)
+    assert ended
+    watchdog.assert_smooth("a training run ended and the model it saved was loaded")
+    assert ready_session.checkpoint is not None and ready_session.checkpoint.step == 20
+    assert not ready_session.training and train_panel.start_button.isEnabled()
+
+
+def test_starting_a_fine_tune_keeps_the_window_smooth(qtbot, train_panel, ready_session, jobs, watchdog, warmed_up,
+                                                      slow_loads):
+    """Choosing the checkpoint to fine-tune (read in a job), then starting: up to the run's first step."""
+    train_panel.steps.setValue(10)
+    assert train_panel.start() is not None
+    finish(qtbot, jobs)
+    parent = train_panel.last_run_dir
+
+    train_panel.steps.setValue(100_000)
+    qtbot.wait(50)                                     # the new schedule is drawn
+
+    watchdog.reset()
+    train_panel.set_init_from(parent)
+    assert not train_panel.start_button.isEnabled()   # until the parent is read
+    finish(qtbot, jobs)
+    assert train_panel.init_from == parent and train_panel.start_button.isEnabled()
+    assert train_panel.start() is not None
+    try:
+        qtbot.waitUntil(lambda: len(train_panel.steps_x) >= 1, timeout=30_000)
+        watchdog.assert_smooth("a fine-tune was chosen and started")
+    finally:
+        train_panel.stop()
+        finish(qtbot, jobs, 30_000)
+    assert ready_session.checkpoint.parent is not None
