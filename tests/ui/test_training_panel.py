@@ -348,20 +348,31 @@ def warmed_up():
 
 @pytest.fixture
 def slow_loads(monkeypatch):
-    """Every checkpoint load takes 0.3 s longer (a big model, a slow disk): on the GUI thread that is a freeze."""
+    """Every checkpoint load takes 0.3 s longer (a big model, a slow disk): on the GUI thread that is a freeze.
+
+    Yields the names of the heavy calls (loads, building the optimizer) that ran on the GUI thread: none should.
+    """
+    import threading
     import time
 
     import playground.core.checkpoints as checkpoints
     import playground.core.training as training
 
-    real = checkpoints.load_checkpoint
+    on_gui_thread = []
 
-    def slow(*args, **kwargs):
-        time.sleep(0.3)
-        return real(*args, **kwargs)
+    def watched(name, fn, delay_s=0.0):
+        def call(*args, **kwargs):
+            if threading.current_thread() is threading.main_thread():
+                on_gui_thread.append(name)
+            time.sleep(delay_s)
+            return fn(*args, **kwargs)
+        return call
 
-    monkeypatch.setattr(checkpoints, "load_checkpoint", slow)
-    monkeypatch.setattr(training, "load_checkpoint", slow)   # a fine-tune's parent, read by the run
+    slow_load = watched("load_checkpoint", checkpoints.load_checkpoint, 0.3)
+    monkeypatch.setattr(checkpoints, "load_checkpoint", slow_load)
+    monkeypatch.setattr(training, "load_checkpoint", slow_load)   # a fine-tune's parent, read by the run
+    monkeypatch.setattr(training, "make_optimizer", watched("make_optimizer", training.make_optimizer))
+    yield on_gui_thread
 
 
 def test_finishing_a_run_keeps_the_window_smooth(qtbot, train_panel, ready_session, jobs, watchdog, warmed_up,
@@ -380,6 +391,7 @@ def test_finishing_a_run_keeps_the_window_smooth(qtbot, train_panel, ready_sessi
     finish(qtbot, jobs)
     assert ended
     watchdog.assert_smooth("a training run ended and the model it saved was loaded")
+    assert slow_loads == []
     assert ready_session.checkpoint is not None and ready_session.checkpoint.step == 20
     assert not ready_session.training and train_panel.start_button.isEnabled()
 
@@ -407,4 +419,5 @@ def test_starting_a_fine_tune_keeps_the_window_smooth(qtbot, train_panel, ready_
     finally:
         train_panel.stop()
         finish(qtbot, jobs, 30_000)
+    assert slow_loads == []
     assert ready_session.checkpoint.parent is not None
