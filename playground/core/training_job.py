@@ -125,7 +125,8 @@ def train(request: TrainingRequest, stop: Optional[CancelToken] = None, *, spare
 
 
 def _batch(steps: list) -> JobGenerator[None]:
-    """The steps as one StepBatch, then how far the run is (a progress bar's position)."""
+    """The steps as one StepBatch, then how far the run is (a progress bar's position; the
+    message stays the same, so a log prints it once: the steps are reported in the batches)."""
     yield StepBatch(tuple(steps))
     last = steps[-1]
-    yield Progress(last.step / max(1, last.max_steps), f"Step {last.step:,} of {last.max_steps:,}")
+    yield Progress(last.step / max(1, last.max_steps), "Training")

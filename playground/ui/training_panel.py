@@ -416,6 +416,8 @@ class TrainingPanel(QWidget):
     # ================================================================== records
 
     def _on_progress(self, p: Progress) -> None:
+        if self.run is not None:
+            return  # once the run is under way, its steps move the bar (`_show_step`)
         if p.fraction is None:
             self.progress.setRange(0, 0)
         else:

@@ -26,7 +26,7 @@ def corpus():
 @pytest.fixture(scope="module")
 def tokenizer(corpus) -> LoadedTokenizer:
     spec = spec_for_kind("bpe", vocab_size=300)
-    return LoadedTokenizer(train_in_process(corpus, spec), spec=spec)
+    return LoadedTokenizer(run_quietly(train_in_process(corpus, spec)), spec=spec)
 
 
 def request_for(tokenizer, corpus, run_dir, **changes) -> TrainingRequest:

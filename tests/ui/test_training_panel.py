@@ -339,7 +339,7 @@ def warmed_up():
     (in a job there) before the person can start training, and what it imported is out of the collector's way."""
     import gc
 
-    from playground.app import warm_up_training
+    from playground.core.startup import warm_up_training
 
     warm_up_training()
     yield
