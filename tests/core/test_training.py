@@ -24,7 +24,6 @@ from playground.core.data import TokenData, check_data, encode_corpus, get_batch
 from playground.core.model import GPT
 from playground.core.progress import Cancelled, CancelToken, Progress, UserError, run_quietly
 from playground.core.sampling import generate_ids
-from playground.core.progress import run_quietly
 from playground.core.tokenization import LoadedTokenizer, spec_for_kind, train_in_process
 from playground.core.training import (
     CheckpointRecord,
