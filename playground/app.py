@@ -42,7 +42,8 @@ def make_application(argv: Optional[list[str]] = None) -> QApplication:
 
 def start_background_work(window) -> None:
     """After the window shows: read the built-in corpus, find the device, warm a tokenizer worker."""
-    from playground.core.startup import load_model, start_up
+    from playground.core.loading import load_model
+    from playground.core.startup import start_up
     from playground.engine.jobs import Job
     from playground.paths import demo_model_dir
 

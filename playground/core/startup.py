@@ -25,15 +25,6 @@ def start_up() -> Generator[object, None, None]:
         log.warning("Could not prepare the optimizer ahead of training", exc_info=True)
 
 
-def load_model(folder) -> Generator[object, None, tuple]:
-    """Load the checkpoint in ``folder`` (the demo model at start-up): (Checkpoint, model)."""
-    from playground.core.checkpoints import load_checkpoint
-    from playground.core.progress import Progress
-
-    yield Progress(None, f"Loading the model {folder.name}…")
-    return load_checkpoint(folder)
-
-
 def warm_up_training() -> None:
     """Build and step a throwaway AdamW, in a background job right after torch loads.
 
