@@ -271,6 +271,16 @@ def same_file(a: Path, b: Path) -> bool:
         return a.absolute() == b.absolute()
 
 
+def free_folder(path: PathLike) -> Path:
+    """`path`, or `path-2`, `path-3`, ... when it exists: a new folder never mixes with an older one."""
+    path = Path(path)
+    candidate, n = path, 2
+    while candidate.exists():
+        candidate = path.with_name(f"{path.name}-{n}")
+        n += 1
+    return candidate
+
+
 def is_inside(path: Path, folder: Path) -> bool:
     """True when `path`, links followed, is `folder` or lies inside it."""
     path, folder = path.resolve(), folder.resolve()

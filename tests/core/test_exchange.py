@@ -18,15 +18,30 @@ from safetensors.torch import load_file, save_file
 from playground.cli import main
 from playground.core.checkpoints import load_checkpoint, save_checkpoint, write_run_files
 from playground.core.config import ModelConfig
-from playground.core.huggingface import GPT2, LLAMA, export_checkpoint, format_for, import_hf
+from playground.core import huggingface as hf
+from playground.core.huggingface import GPT2, LLAMA, format_for
 from playground.core.model import GPT
-from playground.core.progress import UserError
+from playground.core.progress import UserError, run_quietly
 from playground.core.tokenization import open_tokenizer
 from playground.core.training import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKENIZER = ROOT / "models" / "demo" / "tokenizer.json"  # byte-level BPE, 2,000 tokens, <|endoftext|> = 0
 SIZES = dict(vocab_size=2000, context_length=16, n_layer=2, n_head=4, n_embd=32)
+
+
+def export_checkpoint(*args, **kwargs) -> Path:
+    """The export job run to its end, as the command line does without its bar."""
+    return run_quietly(hf.export_checkpoint(*args, **kwargs))
+
+
+def import_hf(*args, **kwargs) -> Path:
+    return run_quietly(hf.import_hf(*args, **kwargs))
+
+
+def import_noting(folder: Path, out: Path, notes: list[str]) -> Path:
+    """The import job run to its end, its notes (near misses) collected."""
+    return run_quietly(hf.import_hf(folder, out), on_partial=lambda note: notes.append(note.text))
 
 
 def make_run(folder: Path, config: ModelConfig, step: int = 7, val_loss: float = 3.25) -> GPT:
@@ -239,7 +254,7 @@ def test_a_near_miss_is_a_warning_not_an_error(exported, tmp_path):
     folder = hf_copy(exported, "llama", tmp_path)
     edit_json(folder / "config.json", rms_norm_eps=1e-6)
     warnings: list[str] = []
-    out = import_hf(folder, tmp_path / "out", warn=warnings.append)
+    out = import_noting(folder, tmp_path / "out", warnings)
     assert len(warnings) == 1 and "rms_norm_eps is 1e-06" in warnings[0]
     assert load_checkpoint(out)[0].meta["warnings"] == warnings
 

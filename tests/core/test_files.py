@@ -165,7 +165,9 @@ def test_each_opener_refuses_a_pipe(tmp_path, opener):
     from playground.core.prompts import load_template
     from playground.core.task_eval import load_task
     from playground.core.tokenization import open_tokenizer
-    from playground.core.workspace import import_workspace, read_template
+    from playground.core.progress import run_quietly
+    from playground.core.workspace import read_template
+    from playground.core.workspace_zip import import_workspace
 
     open_ = {
         "tokenizer": lambda: open_tokenizer(fifo(tmp_path / "tokenizer.json")),
@@ -173,7 +175,7 @@ def test_each_opener_refuses_a_pipe(tmp_path, opener):
         "template": lambda: load_template(fifo(tmp_path / "t.toml")),
         "task": lambda: load_task(fifo(tmp_path / "task.jsonl")),
         "workspace": lambda: read_json(fifo(tmp_path / "workspace.json"), "a workspace"),
-        "zip": lambda: import_workspace(fifo(tmp_path / "ws.zip"), tmp_path / "dest"),
+        "zip": lambda: run_quietly(import_workspace(fifo(tmp_path / "ws.zip"), tmp_path / "dest")),
         "template in workspace": lambda: read_template(fifo(tmp_path / "template.toml")),
     }[opener]
     with pytest.raises(UserError, match="named pipe"):
@@ -184,6 +186,7 @@ def test_each_opener_refuses_a_pipe(tmp_path, opener):
 def test_run_and_hf_folders_with_pipes(tmp_path, exported):
     from playground.core.checkpoints import load_checkpoint
     from playground.core.huggingface import import_hf
+    from playground.core.progress import run_quietly
 
     run = Path(shutil.copytree(DEMO, tmp_path / "run"))
     (run / "train_config.json").unlink()
@@ -200,7 +203,7 @@ def test_run_and_hf_folders_with_pipes(tmp_path, exported):
     (hf / "model.safetensors.index.json").write_text(json.dumps(
         {"weight_map": {"transformer.wte.weight": "model-00001-of-00001.safetensors"}}))
     with pytest.raises(UserError, match="named pipe"):
-        import_hf(hf, tmp_path / "out")
+        run_quietly(import_hf(hf, tmp_path / "out"))
 
 
 @needs_fifo
@@ -231,8 +234,9 @@ def _load(run: Path):
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory) -> Path:
     from playground.core.huggingface import export_checkpoint
+    from playground.core.progress import run_quietly
 
-    return export_checkpoint(DEMO, tmp_path_factory.mktemp("export") / "hf")
+    return run_quietly(export_checkpoint(DEMO, tmp_path_factory.mktemp("export") / "hf"))
 
 
 def _hf(tmp_path: Path) -> Path:
@@ -241,17 +245,19 @@ def _hf(tmp_path: Path) -> Path:
 
 def _import(folder: Path):
     from playground.core.huggingface import import_hf
+    from playground.core.progress import run_quietly
 
-    return import_hf(folder, folder.parent / "imported")
+    return run_quietly(import_hf(folder, folder.parent / "imported"))
 
 
 def _workspace_zip(tmp_path: Path, text: str):
-    from playground.core.workspace import import_workspace
+    from playground.core.progress import run_quietly
+    from playground.core.workspace_zip import import_workspace
 
     zip_path = tmp_path / "ws.zip"
     with zipfile.ZipFile(zip_path, "w") as zf:
         zf.writestr("workspace.json", text)
-    return import_workspace(zip_path, tmp_path / "dest")
+    return run_quietly(import_workspace(zip_path, tmp_path / "dest"))
 
 
 def _in_run(name: str):

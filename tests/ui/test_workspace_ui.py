@@ -277,7 +277,8 @@ def test_a_damaged_model_gives_a_message_and_no_model(qtbot, tmp_path, make_wind
     shutil.copytree(DEMO, run)
     demo_session.set_checkpoint(*load_checkpoint(run))
     window, controller = make_window(demo_session)
-    controller.save_to(tmp_path / "ws", quiet=True)
+    with qtbot.waitSignal(controller.saved, timeout=30_000):  # the run is copied in a job first
+        controller.save_to(tmp_path / "ws", quiet=True)
     weights = tmp_path / "ws" / "runs" / "my-run" / "best" / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:1000])  # cut short, as by a failed copy
 
