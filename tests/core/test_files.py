@@ -382,3 +382,71 @@ def test_a_cut_short_gz_corpus_is_a_sentence(tmp_path):
     path.write_bytes(whole[:10] + b"\xff" * 200 + whole[210:])
     with pytest.raises(UserError, match="corpus.txt.gz is damaged"):
         scan_corpus(corpus_from_paths([path]))
+
+
+# -- writing: one atomic writer --------------------------------------------------------------------
+
+
+def test_an_atomic_file_appears_whole_or_not_at_all(tmp_path):
+    path = tmp_path / "out.bin"
+    path.write_bytes(b"old")
+    with pytest.raises(RuntimeError):
+        with files.atomic_file(path) as tmp:
+            tmp.write_bytes(b"half")
+            raise RuntimeError("the writer failed")
+    assert path.read_bytes() == b"old" and sorted(p.name for p in tmp_path.iterdir()) == ["out.bin"]
+    with files.atomic_file(path) as tmp:
+        assert tmp.parent == tmp_path and tmp.name.endswith(files.TEMP_SUFFIX)
+        tmp.write_bytes(b"new")
+    assert path.read_bytes() == b"new" and sorted(p.name for p in tmp_path.iterdir()) == ["out.bin"]
+
+
+def test_a_folder_is_replaced_only_once_the_new_one_is_whole(tmp_path, monkeypatch):
+    final = tmp_path / "model"
+    final.mkdir()
+    (final / "weights").write_text("old")
+    with pytest.raises(OSError):
+        with files.atomic_folder(final) as tmp:
+            (tmp / "weights").write_text("half")
+            raise OSError("disk full")
+    assert (final / "weights").read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+
+    synced = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(os.fstat(fd).st_ino) or real_fsync(fd))
+    with files.atomic_folder(final) as tmp:
+        (tmp / "sub").mkdir()
+        (tmp / "sub" / "weights").write_text("new")
+        inode = (tmp / "sub" / "weights").stat().st_ino
+    assert inode in synced  # on the disk before the folder was swapped in
+    assert (final / "sub" / "weights").read_text() == "new" and not (final / "weights").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # no temporary or old folder left
+
+
+def test_a_failed_swap_puts_the_old_folder_back(tmp_path, monkeypatch):
+    final, new = tmp_path / "last", tmp_path / "last.tmp"
+    final.mkdir()
+    (final / "a").write_text("old")
+    new.mkdir()
+    (new / "a").write_text("new")
+    real_replace = os.replace
+
+    def fail_second(src, dst):
+        if str(src).endswith(".tmp"):
+            raise OSError(13, "Permission denied")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", fail_second)
+    with pytest.raises(OSError):
+        files.replace_atomically(new, final, tmp_path / "last.old")
+    monkeypatch.undo()
+    assert (final / "a").read_text() == "old" and not (tmp_path / "last.old").exists()
+    files.replace_atomically(new, final, tmp_path / "last.old")
+    assert (final / "a").read_text() == "new" and sorted(p.name for p in tmp_path.iterdir()) == ["last"]
+
+
+def test_a_free_folder_never_mixes_with_an_older_one(tmp_path):
+    assert files.free_folder(tmp_path / "export") == tmp_path / "export"
+    (tmp_path / "export").mkdir()
+    (tmp_path / "export-2").mkdir()
+    assert files.free_folder(tmp_path / "export") == tmp_path / "export-3"
