@@ -30,8 +30,9 @@ from playground.core.config import BYTES_TO_LOAD, ModelConfig, raise_if_too_big
 from playground.core.model import GPT
 from playground.core.progress import UserError
 from playground.core.run_layout import (CHECKPOINT_NAMES, CONFIG_FILE, HISTORY_FILE, META_FILE, STATE_FILE,
-                                        TOKENIZER_FILE, TRAIN_CONFIG_FILE, WEIGHTS_FILE, checkpoint_dir, old_dir,
-                                        writing_dir)
+                                        TOKENIZER_FILE, TRAIN_CONFIG_FILE, WEIGHTS_FILE, checkpoint_dir,
+                                        old_dir, writing_dir)
+from playground.core.run_layout import is_checkpoint  # noqa: F401  (the panels ask for it here)
 from playground.core.tokenization import LoadedTokenizer, open_tokenizer
 
 META_FIELDS = {"step": "count", "val_step": "count?", "val_loss": "number?", "train_loss": "number?",
@@ -278,15 +279,6 @@ def _write_meta(path: Path, meta: dict) -> None:
 
 
 # -- reading ------------------------------------------------------------------
-
-
-def is_checkpoint(path: PathLike) -> bool:
-    """True when `path` looks like a run folder or one of its checkpoint folders (nothing is read)."""
-    try:
-        _locate(Path(path), "last")
-        return True
-    except UserError:
-        return False
 
 
 def _locate(path: Path, which: str) -> tuple[Path, Path]:

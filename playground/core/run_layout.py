@@ -77,6 +77,14 @@ def looks_like_run(path: PathLike) -> bool:
         checkpoint_dir(path, which) is not None for which in CHECKPOINT_NAMES)
 
 
+def is_checkpoint(path: PathLike) -> bool:
+    """True when `path` looks like a run folder or one of its checkpoint folders (nothing is read)."""
+    path = Path(path)
+    if (path / WEIGHTS_FILE).is_file() and (path.parent / CONFIG_FILE).is_file():
+        return (path.parent / TOKENIZER_FILE).is_file()
+    return looks_like_run(path)
+
+
 def run_and_which(path: PathLike) -> tuple[Path, str]:
     """(run folder, "best" or "last") for a checkpoint folder or a run folder (then "best")."""
     path = Path(path)

@@ -589,3 +589,13 @@ def test_import_as_a_new_run_loads_it_and_leaves_nothing_when_stopped(exported, 
     next(job)
     job.close()
     assert list((tmp_path / "runs").iterdir()) == [imported.run_dir]  # the stopped one left no folder
+
+
+def test_the_exchange_imports_without_pytorch():
+    """The window starts export and import jobs from the GUI thread: PyTorch is imported in the jobs, not there."""
+    import subprocess
+
+    code = "import sys, playground.core.huggingface; print('torch' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"

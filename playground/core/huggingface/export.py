@@ -11,18 +11,18 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional, Union
 
-from safetensors.torch import save_file
-from torch import Tensor
-
 from playground.core.config import ModelConfig
 from playground.core.progress import JobGenerator, Progress
-from playground.core.run_layout import TOKENIZER_FILE
+from playground.core.run_layout import TOKENIZER_FILE, is_checkpoint
 
 from .families import format_for
 from .folders import check_out, write_json, written_folder
 from .formats import HF_CONFIG, HF_TOKENIZER, HF_WEIGHTS, PHRASES, ConversionError, Format, to_hf_tensors
+from .importing import is_hf_folder
 
 if TYPE_CHECKING:
+    from torch import Tensor
+
     from playground.core.checkpoints import Checkpoint
     from playground.core.model import GPT
 
@@ -67,10 +67,10 @@ def export_checkpoint(path: PathLike, out: PathLike, which: str = "best",
     a temporary folder and swapped into place (stopped midway, nothing
     changes at `out`). A non-empty `out` is refused unless `overwrite`.
     """
-    from playground.core.checkpoints import is_checkpoint, load_checkpoint
-    from playground.core.sampling import end_token_id, special_token_id
+    from safetensors.torch import save_file
 
-    from .importing import is_hf_folder
+    from playground.core.checkpoints import load_checkpoint
+    from playground.core.sampling import end_token_id, special_token_id
 
     path, out = Path(path), Path(out)
     if not is_checkpoint(path) and (path / HF_CONFIG).is_file() and is_hf_folder(path):

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Union
-
-import torch
-from torch import Tensor
+from typing import TYPE_CHECKING, Any, Callable, Union
 
 from playground.core.config import FLAVOURS, ModelConfig
 from playground.core.files import short_repr
 from playground.core.progress import UserError
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 # A Hugging Face folder's files.
 HF_CONFIG = "config.json"
@@ -82,7 +82,6 @@ class Format:
         return f"{self.name} ({self.hf_class})"
 
 
-
 # How each architecture choice reads in a sentence.
 PHRASES = {
     ("positions", "learned"): "learned positions",
@@ -94,7 +93,6 @@ PHRASES = {
     ("bias", True): "biases",
     ("bias", False): "no biases",
 }
-
 
 
 def differences(config: ModelConfig, fmt: Format) -> list[str]:
@@ -142,6 +140,8 @@ def to_hf_tensors(fmt: Format, ours: dict[str, Tensor]) -> dict[str, Tensor]:
 
 def from_hf_tensors(fmt: Format, theirs: dict[str, Tensor], our_names: list[str]) -> dict[str, Tensor]:
     """The tensors named `our_names` of our model, gathered from the format's tensors (the inverse of `to_hf_tensors`)."""
+    import torch
+
     ours: dict[str, Tensor] = {}
     for name in our_names:
         target, prefix, module, leaf = _their_name(fmt, name)

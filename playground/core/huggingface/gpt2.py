@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Optional
 
-from torch import Tensor
-
 from playground.core.config import ModelConfig
 from playground.core.files import short_repr
 
@@ -17,6 +15,7 @@ from .formats import ConversionError, Format, describe, differences, epsilon_not
 from .llama import llama_differences
 
 if TYPE_CHECKING:  # only for type hints: transformers is optional
+    from torch import Tensor
     from transformers import GPT2Config, GPT2LMHeadModel
 
     from playground.core.model import GPT

@@ -17,15 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path, PureWindowsPath
 from typing import TYPE_CHECKING, Any, Optional, Union
 
-import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
-from torch import Tensor
 
 from playground.core.config import FLAVOURS, ModelConfig
 from playground.core.files import check_regular, is_inside, read_json, short_repr
 from playground.core.progress import JobGenerator, Progress, UserError
-from playground.core.run_layout import BEST, CONFIG_FILE, META_FILE, TOKENIZER_FILE, WEIGHTS_FILE
+from playground.core.run_layout import BEST, CONFIG_FILE, META_FILE, TOKENIZER_FILE, WEIGHTS_FILE, is_checkpoint
 from playground.core.units import human_bytes
 
 from .families import FORMATS, SUPPORTED
@@ -35,6 +32,8 @@ from .formats import (EXPECTED_FILES, HF_CONFIG, HF_INDEX, HF_TOKENIZER, HF_WEIG
                       some, to_hf_tensors)
 
 if TYPE_CHECKING:
+    from torch import Tensor
+
     from playground.core.checkpoints import Checkpoint
     from playground.core.model import GPT
 
@@ -51,16 +50,14 @@ def import_hf(folder: PathLike, out: PathLike, *, overwrite: bool = False) -> Jo
     norm epsilon) are yielded as `ConversionNote`s and noted in meta.json;
     everything this app's model cannot do is a `ConversionError` naming it.
     """
-    from playground.core.checkpoints import is_checkpoint
-    from playground.core.model import GPT
     from playground.core.tokenization import open_tokenizer
 
     folder, out = Path(folder), Path(out)
+    # Every check that reads only JSON and headers comes first: a bad folder is refused at once.
     if is_checkpoint(folder):
         raise ConversionError(f"{folder} is already one of this app's run folders: open it as it is, no import needed.")
     _check_hf_folder(folder)
     check_out(out, overwrite, sources=[folder])
-    yield Progress(0.0, f"Reading {folder.name}'s configuration and tokenizer")
     data = read_json(folder / HF_CONFIG, "a Hugging Face model configuration")
     notes: list[str] = []
     fmt, config = read_hf_config(data, folder / HF_CONFIG, notes)
@@ -70,16 +67,20 @@ def import_hf(folder: PathLike, out: PathLike, *, overwrite: bool = False) -> Jo
             f"{folder / HF_TOKENIZER} has {tokenizer.vocab_size:,} tokens but {folder / HF_CONFIG} says the model "
             f"reads only {config.vocab_size:,} (vocab_size): they do not belong together."
         )
-
     found = read_hf_headers(folder, fmt)
     check_sizes(fmt, config, found, folder)  # before anything is built
+
+    yield Progress(0.0, f"Reading the {fmt.name} weights of {folder.name}")
+    import torch
+    from safetensors.torch import save_file
+
+    from playground.core.model import GPT
 
     # What the file must hold: our model's tensors (built on "meta", so nothing is allocated) under its names.
     skeleton = {name: t for name, t in GPT.from_config(config, device="meta").state_dict().items()}
     if config.tie_weights:
         del skeleton["lm_head.weight"]
     expected = {name: list(t.shape) for name, t in to_hf_tensors(fmt, skeleton).items()}
-    yield Progress(0.1, f"Reading the {fmt.name} weights")
     theirs = read_hf_tensors(folder, fmt, expected, tied=config.tie_weights, found=found)
     ours = from_hf_tensors(fmt, theirs, list(skeleton))
     ours = {name: t.to(torch.float32).contiguous() for name, t in ours.items()}
