@@ -427,12 +427,13 @@ def run(args, skip: set[str], work_dir: Path) -> int:
     if "training" not in skip:
         from playground.core.corpus import default_corpus
         from playground.core.data import encode_corpus, split_tokens
+        from playground.core.progress import run_quietly
         from playground.core.tokenization import LoadedTokenizer, spec_for_kind, train_in_process
 
         log("training: a BPE tokenizer and the corpus's ids…")
         corpus = default_corpus()
         spec = spec_for_kind("bpe", vocab_size=2000)
-        tok = LoadedTokenizer(train_in_process(corpus, spec), name="bpe-2000", spec=spec)
+        tok = LoadedTokenizer(run_quietly(train_in_process(corpus, spec)), name="bpe-2000", spec=spec)
         data = split_tokens(encode_corpus(corpus, tok), 0.1)
         results = [measure_training(args, p.strip(), tok, data, work_dir) for p in args.presets.split(",") if p]
         print("## Training with the live attention probe (default budget 5%, at most every 0.25 s)\n")

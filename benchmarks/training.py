@@ -293,11 +293,12 @@ def gui_child(spec_path: str) -> int:
     args = argparse.Namespace(**spec["args"])
     from playground.core.config import ModelConfig
     from playground.core.corpus import default_corpus, scan_corpus
+    from playground.core.progress import run_quietly
     from playground.core.tokenization import open_tokenizer
 
     tok = open_tokenizer(spec["tokenizer"])
     corpus = default_corpus()
-    stats = scan_corpus(corpus)
+    stats = run_quietly(scan_corpus(corpus))
     model_config = ModelConfig.from_preset(args.preset, tok.vocab_size)
     result = _measure_gui(args, corpus, stats, tok, model_config)
     print("GUI " + json.dumps(result), flush=True)
@@ -308,7 +309,8 @@ def _measure_gui(args, corpus, stats, tok, model_config) -> dict:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtCore import QEventLoop, Qt, QTimer
 
-    from playground.app import make_application, warm_up_training
+    from playground.app import make_application
+    from playground.core.startup import warm_up_training
     from playground.core.devices import detect_device
     from playground.core.training import StepRecord
     from playground.engine.jobs import Job
@@ -618,6 +620,7 @@ def run(args, skip: set[str], work_dir: Path) -> int:
     from playground.core.config import ModelConfig, flops_per_token, parameter_breakdown
     from playground.core.corpus import default_corpus
     from playground.core.data import encode_corpus, split_tokens
+    from playground.core.progress import run_quietly
     from playground.core.devices import cpu_name
     from playground.core.estimates import memory_estimate
     from playground.core.tokenization import LoadedTokenizer, open_tokenizer, spec_for_kind, train_in_process
@@ -633,7 +636,7 @@ def run(args, skip: set[str], work_dir: Path) -> int:
         tok = open_tokenizer(args.tokenizer)
     else:
         spec = spec_for_kind("bpe", vocab_size=args.vocab_size)
-        tok = LoadedTokenizer(train_in_process(corpus, spec), name=f"bpe-{args.vocab_size}", spec=spec)
+        tok = LoadedTokenizer(run_quietly(train_in_process(corpus, spec)), name=f"bpe-{args.vocab_size}", spec=spec)
     ids = encode_corpus(corpus, tok)
     data = split_tokens(ids, 0.1)
     model_config = ModelConfig.from_preset(args.preset, tok.vocab_size)

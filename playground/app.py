@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import html
 import logging
+import os
 import sys
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Mapping, Optional
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QIcon
@@ -41,35 +42,21 @@ def make_application(argv: Optional[list[str]] = None) -> QApplication:
 
 def start_background_work(window) -> None:
     """After the window shows: read the built-in corpus, find the device, warm a tokenizer worker."""
-    from playground.core.devices import detect_device
-    from playground.core.tokenizer_worker import prestart_worker
+    from playground.core.startup import load_model, start_up
     from playground.engine.jobs import Job
+    from playground.paths import demo_model_dir
 
     window.tokenizer_panel.use_default_corpus()
     window.tokenizer_panel.restore_saved_tokenizers()
 
-    def find_device(report, cancel):
-        prestart_worker()
-        report(detect_device())  # imports torch: ~2 s, off the GUI thread; the window shows the device now
-        try:
-            warm_up_training()   # then what the first training run would import
-        except Exception:  # noqa: BLE001 - only a head start: the first run imports it anyway
-            log.warning("Could not prepare the optimizer ahead of training", exc_info=True)
-
-    job = Job(find_device, "looking for a GPU")
+    job = Job(start_up, doing="looking for a GPU")
     job.partial.connect(window.session.set_device)
     job.error.connect(window.session.error)
     job.start()
 
-    from playground.paths import demo_model_dir
-
     demo = demo_model_dir()
     if demo is not None and window.session.checkpoint is None:
-        def load_demo(report, cancel):
-            from playground.core.checkpoints import load_checkpoint
-            return load_checkpoint(demo)
-
-        loader = Job(load_demo, "loading the demo model")
+        loader = Job(load_model, demo, doing="loading the demo model")
         loader.result.connect(lambda loaded: adopt_demo(window.session, *loaded))
         loader.error.connect(window.session.warn)
         loader.start()
@@ -100,27 +87,6 @@ def after_first_paint(window: QWidget, fn: Callable[[], None], fallback_ms: int 
     """Run `fn` once the window has painted: a job started earlier (torch's import holds the GIL
     for long stretches) would hold the first paint back."""
     _FirstPaint(window, fn, fallback_ms)
-
-
-def warm_up_training() -> None:
-    """Build and step a throwaway AdamW, in a background job right after torch loads.
-
-    In torch 2.x the first optimizer imports ``torch._dynamo`` (about 900 modules, 1-2 s):
-    ``Optimizer.add_param_group`` is wrapped by ``torch._disable_dynamo``, which imports it on first
-    call. Paid here, it is not paid when the person starts training, when the window is busiest.
-    No lock of the app is held meanwhile: only Python's own per-module import locks.
-    """
-    import gc
-
-    import torch
-
-    weight = torch.zeros(1, requires_grad=True)
-    optimizer = torch.optim.AdamW([weight], lr=1e-3)
-    weight.sum().backward()
-    optimizer.step()
-    # What torch and its compiler imported stays for the whole session: out of the collector's way,
-    # or every full collection (run by whichever thread allocates, the GUI's too) walks it again.
-    gc.freeze()
 
 
 def adopt_demo(session, checkpoint, model=None) -> None:
@@ -220,7 +186,25 @@ def install_excepthook(session=None, window: Optional[QWidget] = None, log_path:
     return reporter
 
 
+def display_problem(env: Optional[Mapping[str, str]] = None, platform: str = sys.platform) -> Optional[str]:
+    """Why no window can open here, as one sentence (Qt itself would abort the process), or None."""
+    env = os.environ if env is None else env
+    if not platform.startswith("linux"):
+        return None
+    qpa = env.get("QT_QPA_PLATFORM", "")
+    if qpa and not qpa.startswith(("xcb", "wayland")):
+        return None  # offscreen, vnc, eglfs …: no desktop needed
+    if env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"):
+        return None
+    return ("LLM Playground needs a display: start it from a desktop session (or over ssh -X), or set "
+            "QT_QPA_PLATFORM=offscreen to take screenshots without one (playground --screenshot DIR).")
+
+
 def run_gui(screenshot_dir: Optional[Path] = None) -> int:
+    problem = display_problem()
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        return 1
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     app = make_application()
     from playground.core.tokenizer_worker import shutdown_workers

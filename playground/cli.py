@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Optional
 
 from playground import __version__
-from playground.core.progress import Cancelled, Progress, UserError
+from playground.core.progress import Cancelled, UserError
 
 
 def build_parser(with_commands: bool = True, only: Optional[str] = None) -> argparse.ArgumentParser:
@@ -74,22 +74,16 @@ def _window_args(argv: list[str]) -> Optional[argparse.Namespace]:
     return None if rest else args
 
 
-def _progress_printer():
-    last = [0.0]
-
-    def show(p: Progress) -> None:
-        now = time.monotonic()
-        if now - last[0] >= 0.5 or p.fraction is None:
-            last[0] = now
-            pct = "" if p.fraction is None else f"{100 * p.fraction:5.1f}% "
-            print(f"{pct}{p.message}", file=sys.stderr, flush=True)
-    return show
-
-
 def tokenizer_train(args) -> int:
+    from playground.cli_progress import run_with_bar
     from playground.core.corpus import corpus_from_paths, default_corpus, scan_corpus
-    from playground.core.tokenization import (LoadedTokenizer, SpecialTokensInText, check_output_path, check_spec,
-                                              spec_for_kind)
+    from playground.core.tokenization import (
+        LoadedTokenizer,
+        SpecialTokensInText,
+        check_output_path,
+        check_spec,
+        spec_for_kind,
+    )
 
     # Every path is made absolute here, before anything else reads it.
     corpus = (default_corpus() if args.corpus == ["default"]
@@ -101,7 +95,7 @@ def tokenizer_train(args) -> int:
         from dataclasses import replace
         spec = replace(spec, special_tokens=tuple(s.strip() for s in args.special_tokens.split(",") if s.strip()))
     check_spec(spec)  # before the corpus is read: a bad size needs no scan to be refused
-    stats = scan_corpus(corpus)
+    stats = run_with_bar(scan_corpus(corpus), "Reading the corpus")
     check_spec(spec, stats)
     print(f"Corpus {corpus.name}: {stats.characters:,} characters, {stats.distinct_characters} distinct",
           file=sys.stderr)
@@ -122,33 +116,19 @@ def tokenizer_train(args) -> int:
 def _train_interruptibly(corpus, spec, allow_special_in_text: bool):
     """Train in this process (no worker to start: a command line pays for nothing it does not use).
 
-    The library's merge phase cannot be interrupted and runs without returning to
-    Python, so it runs on a thread while this one waits: Ctrl+C reaches the waiting
-    thread at once, and the process ends without waiting for the merges."""
+    The library's merge phase cannot be interrupted and runs on a thread of its own
+    (see `train_in_process`) while this one draws the bar: Ctrl+C reaches this thread
+    at once, and the process ends without waiting for the merges."""
     import os
-    import threading
 
+    from playground.cli_progress import run_with_bar
     from playground.core.tokenization import train_in_process
 
-    result: dict = {}
-
-    def work() -> None:
-        try:
-            result["tokenizer"] = train_in_process(corpus, spec, _progress_printer(), None, allow_special_in_text)
-        except BaseException as e:  # handed to the main thread, which reports it
-            result["error"] = e
-
-    thread = threading.Thread(target=work, name="tokenizer training", daemon=True)
-    thread.start()
     try:
-        while thread.is_alive():
-            thread.join(0.02)  # short: the result is picked up within 20 ms of the end
+        return run_with_bar(train_in_process(corpus, spec, allow_special_in_text), "Training")
     except KeyboardInterrupt:
         print("cancelled", file=sys.stderr, flush=True)
         os._exit(130)  # nothing was written yet; a clean exit would wait for the merges
-    if "error" in result:
-        raise result["error"]
-    return result["tokenizer"]
 
 
 def tokenizer_encode(args) -> int:

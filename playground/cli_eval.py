@@ -3,8 +3,10 @@
     playground eval perplexity --model DIR [--model DIR ...] --text FILE|default [--which best|last] [--json]
     playground eval task --model DIR --task FILE|NAME [--template FILE] [--mode MODE] [--compare MODE] [--json]
 
-Results go to stdout, progress to stderr. `add_command` adds `eval` to the
-subcommands of `playground.cli` (nothing heavy is imported until it runs).
+Results go to stdout, a progress bar to stderr (`run_with_bar`, over the same
+job generators the window runs; a job done within half a second shows none).
+`add_command` adds `eval` to the subcommands of `playground.cli` (nothing
+heavy is imported until it runs).
 """
 
 from __future__ import annotations
@@ -12,12 +14,10 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import sys
-import time
 from pathlib import Path
 
 from playground.cli_args import model_dir, positive_int
-from playground.core.progress import Progress, UserError
+from playground.core.progress import UserError
 
 
 def add_command(subparsers: argparse._SubParsersAction) -> None:
@@ -77,19 +77,6 @@ def _add_model_arguments(parser: argparse.ArgumentParser, several: bool) -> None
     parser.add_argument("--threads", type=positive_int, metavar="N", help="CPU threads for PyTorch (default: all cores)")
 
 
-def _progress(quiet: bool = False):
-    last = [time.monotonic()]  # quiet for the first half second: a quick job prints nothing
-
-    def show(p: Progress) -> None:
-        now = time.monotonic()
-        if quiet or now - last[0] < 0.5:
-            return
-        last[0] = now
-        pct = "" if p.fraction is None else f"{100 * p.fraction:5.1f}% "
-        print(f"{pct}{p.message}", file=sys.stderr, flush=True)
-    return show
-
-
 def _setup(args: argparse.Namespace):
     import torch
 
@@ -116,6 +103,7 @@ def _read_text(args: argparse.Namespace) -> tuple[str, str]:
 
 
 def perplexity_command(args: argparse.Namespace) -> int:
+    from playground.cli_progress import run_with_bar
     from playground.core.checkpoints import load_checkpoint
     from playground.core.evaluation import perplexity
 
@@ -124,8 +112,8 @@ def perplexity_command(args: argparse.Namespace) -> int:
     reports = []
     for path in args.model:
         checkpoint, model = load_checkpoint(path, device=device, which=args.which)
-        result = perplexity(model, checkpoint.tokenizer, text, _progress(), batch_size=args.batch_size,
-                            stride=args.stride)
+        result = run_with_bar(perplexity(model, checkpoint.tokenizer, text, batch_size=args.batch_size,
+                                         stride=args.stride), desc=checkpoint.name)
         reports.append({
             "model": checkpoint.name, "path": str(checkpoint.path), "which": checkpoint.which,
             "step": checkpoint.step, "parameters": model.num_parameters(),
@@ -171,6 +159,7 @@ def _load_task(name: str):
 
 
 def task_command(args: argparse.Namespace) -> int:
+    from playground.cli_progress import run_with_bar
     from playground.core.checkpoints import load_checkpoint
     from playground.core.prompts import load_template
     from playground.core.sampling import SamplingSettings
@@ -185,8 +174,8 @@ def task_command(args: argparse.Namespace) -> int:
     modes = [args.mode or template.mode] + ([args.compare] if args.compare else [])
     device = _setup(args)
     checkpoint, model = load_checkpoint(args.model, device=device, which=args.which)
-    results = compare_modes(model, checkpoint.tokenizer, template, task, modes=modes, settings=settings,
-                            progress=_progress())
+    results = run_with_bar(compare_modes(model, checkpoint.tokenizer, template, task, modes=modes,
+                                         settings=settings), desc=task.name)
     if args.json:
         print(json.dumps({"model": checkpoint.name, "task": task.name, "template": template.name,
                           "examples": len(task), "results": [r.to_dict() for r in results]},

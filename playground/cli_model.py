@@ -216,11 +216,12 @@ def _corpus(paths: Optional[list[str]]):
 
 
 def _train_tokenizer(corpus, vocab_size: int):
+    from playground.core.progress import run_quietly
     from playground.core.tokenization import LoadedTokenizer, spec_for_kind, train_in_process
 
     spec = spec_for_kind("bpe", vocab_size=vocab_size)
     print(f"Training a {spec.label} tokenizer on {corpus.name}…", file=sys.stderr)
-    return LoadedTokenizer(train_in_process(corpus, spec), name=spec.label, spec=spec)
+    return LoadedTokenizer(run_quietly(train_in_process(corpus, spec)), name=spec.label, spec=spec)
 
 
 def _progress_printer():
@@ -242,8 +243,9 @@ def _progress_printer():
 def generate_command(args: argparse.Namespace) -> int:
     import json
 
+    from playground.cli_progress import run_with_bar
     from playground.core.checkpoints import load_checkpoint
-    from playground.core.sampling import beam_search, generate_tokens, prepare_prompt
+    from playground.core.sampling import beam_search_steps, generate_tokens, prepare_prompt
     from playground.core.training import resolve_device
 
     settings = sampling_settings(args)
@@ -255,7 +257,7 @@ def generate_command(args: argparse.Namespace) -> int:
         print(prepared.notice, file=sys.stderr)
 
     if settings.strategy == "beam":
-        result = beam_search(model, prepared.ids, settings, tokenizer=tokenizer)
+        result = run_with_bar(beam_search_steps(model, prepared.ids, settings, tokenizer=tokenizer), "Beam search")
         if args.json:
             print_text(json.dumps({"prompt": prompt, "strategy": "beam", "notice": prepared.notice, "beams": [
                 {"text": b.text, "ids": b.ids, "logprob": b.logprob, "score": b.score, "finished": b.finished}

@@ -2,8 +2,8 @@
 
 A :class:`Corpus` names its text (files on disk and/or pasted text) without
 holding the files in memory: everything streams in line-aligned chunks, so a
-200 MB file costs a few MB of RAM. :func:`scan_corpus` measures a corpus and
-finds what is wrong with it (binary files, bytes that are not UTF-8, nothing
+200 MB file costs a few MB of RAM. :func:`scan_corpus` (a job generator) measures a
+corpus and finds what is wrong with it (binary files, bytes that are not UTF-8, nothing
 to read) in sentences a person can act on.
 """
 
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator, Optional
 
 from playground.core.files import is_regular, open_regular
-from playground.core.progress import CancelToken, Progress, ProgressFn, UserError, no_progress
+from playground.core.progress import CancelToken, JobGenerator, Progress, UserError
 from playground.paths import resources_dir
 
 # Suffixes taken when a folder is opened; single files of any suffix may be opened.
@@ -275,12 +275,9 @@ def default_corpus() -> Corpus:
 # --------------------------------------------------------------------------- scanning
 
 
-def scan_corpus(
-    corpus: Corpus,
-    progress: ProgressFn = no_progress,
-    cancel: Optional[CancelToken] = None,
-) -> CorpusStats:
-    """Count bytes, characters, lines and distinct characters, streaming.
+def scan_corpus(corpus: Corpus, *, cancel: Optional[CancelToken] = None) -> JobGenerator[CorpusStats]:
+    """Count bytes, characters, lines and distinct characters, streaming: a job
+    generator that yields progress after each chunk read and returns the stats.
 
     Raises :class:`UserError` when there is nothing to learn from.
     """
@@ -294,7 +291,9 @@ def scan_corpus(
     def count_bytes(n: int) -> None:
         nonlocal done
         done += n
-        progress(Progress(min(1.0, done / total), f"Reading {done / 1e6:.1f} of {total / 1e6:.1f} MB"))
+
+    def read_so_far() -> Progress:
+        return Progress(min(1.0, done / total), f"Reading {done / 1e6:.1f} of {total / 1e6:.1f} MB")
 
     def measure(chunk: str) -> None:
         nonlocal characters, lines, last_char
@@ -314,9 +313,11 @@ def scan_corpus(
             )
         for chunk in read_text_chunks(path, cancel, on_invalid_utf8=invalid, on_bytes=count_bytes):
             measure(chunk)
+            yield read_so_far()
     if corpus.text:
         measure(corpus.text)
         count_bytes(len(corpus.text.encode("utf-8")))
+    yield read_so_far()
     if characters and last_char != "\n":
         lines += 1
     if characters == 0 or not (corpus.text.strip() or any(not c.isspace() for c in seen)):
@@ -333,6 +334,18 @@ def scan_corpus(
     )
 
 
+def open_corpus(make_corpus: Callable[[], Corpus], *,
+                cancel: Optional[CancelToken] = None) -> JobGenerator[tuple[Corpus, CorpusStats]]:
+    """Make a corpus and scan it: the job behind opening files, a folder, pasted text or the built-in corpus.
+
+    ``make_corpus`` (``default_corpus``, or ``corpus_from_paths`` with its paths bound) runs in
+    the job too: finding a folder's text files and refusing binary ones reads the disk.
+    """
+    corpus = make_corpus()
+    stats = yield from scan_corpus(corpus, cancel=cancel)
+    return corpus, stats
+
+
 # --------------------------------------------------------------------------- the default corpus
 
 
@@ -342,9 +355,8 @@ def build_default_corpus_text() -> str:
     Used once to write ``resources/corpora/python-docs.txt.gz`` (see
     ``scripts/build_default_corpus.py``); modules are parsed, never imported.
     """
-    import sysconfig
-
     import pydoc_data.topics as topics
+    import sysconfig
 
     parts = [topics.topics[key].strip() for key in sorted(topics.topics)]
     stdlib = Path(sysconfig.get_paths()["stdlib"])

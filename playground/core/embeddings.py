@@ -6,6 +6,7 @@ token vectors differ most, so that tokens the model treats alike land close.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Union
 
 import numpy as np
@@ -13,8 +14,10 @@ import torch
 from torch import Tensor
 
 from .progress import UserError
+from .token_labels import display_token
 
 Matrix = Union[Tensor, np.ndarray]
+N_CANDIDATES = 200       # common whole words offered for labels on the map
 
 
 def embedding_matrix(model) -> Tensor:
@@ -81,3 +84,52 @@ def nearest_neighbours(matrix: Matrix, token_id: int, k: int = 10) -> list[tuple
     similarity[int(token_id)] = -float("inf")
     values, ids = torch.sort(similarity, descending=True, stable=True)
     return [(int(i), float(v)) for v, i in zip(values[:k], ids[:k])]
+
+
+# -- the map the Attention Lab draws ----------------------------------------------
+
+
+@dataclass
+class EmbeddingMap:
+    """What the map shows: coordinates [V, 2], each axis's share of the variance, and each token's text."""
+
+    coords: np.ndarray
+    explained: tuple[float, float]
+    texts: list[str]            # what each id stands for ('' for an id the tokenizer lacks)
+    matrix: np.ndarray          # the embedding table [V, C], float32
+    featured: list[int]         # ids labelled on the map
+    name: str = ""
+    labels: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.labels:
+            self.labels = [display_token(t, 16) if t else f"<unused {i}>" for i, t in enumerate(self.texts)]
+
+
+def compute_embedding_map(model, tokenizer, name: str = "", n_featured: int = N_CANDIDATES) -> EmbeddingMap:
+    """The PCA map of `model`'s token embeddings, for the tokens `tokenizer` knows (seconds for 50k tokens)."""
+    matrix = embedding_matrix(model)
+    vocab = tokenizer.vocabulary()
+    V = min(int(matrix.shape[0]), max((e.id for e in vocab), default=-1) + 1)
+    matrix = matrix[:V].numpy()  # rows past the tokenizer's ids are padding the model never trains
+    coords, explained = pca_2d(matrix)
+    texts = [""] * V
+    labels = [f"<unused {i}>" for i in range(V)]
+    for e in vocab:
+        if e.id < V:
+            texts[e.id] = e.token if e.special else e.text
+            if e.special:
+                labels[e.id] = e.token
+            elif "\ufffd" in e.text:  # a piece of a character: name its bytes
+                labels[e.id] = "byte " + " ".join(f"{b:02X}" for b in e.raw)
+            else:
+                labels[e.id] = display_token(e.text, 16)
+    # Label common whole words: the tokenizer learned the most frequent first (a BPE's merge order).
+    words = [e for e in vocab if e.id < V and not e.special and "\ufffd" not in e.text
+             and e.text.strip().isalpha() and len(e.text.strip()) >= 2]
+    # Whole words first: with a space before them (a byte-level BPE writes words that way).
+    words.sort(key=lambda e: (not e.text.startswith(" "), e.merge_rank if e.merge_rank is not None else 10**9,
+                              e.id))
+    featured = [e.id for e in words[:n_featured]]
+    return EmbeddingMap(coords=coords, explained=explained, texts=texts, matrix=matrix, featured=featured,
+                        name=name, labels=labels)

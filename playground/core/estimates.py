@@ -1,9 +1,10 @@
 """What training a model of a given shape costs: memory, speed, and readable numbers.
 
 Everything here is arithmetic on a `ModelConfig`, cheap enough to run while
-the learner drags a slider, except `measure_matmul_flops` (a short benchmark:
-run it off the GUI thread) and `measure_saved_activation_bytes` (builds the
-model: for tests and benchmarks). torch is imported only inside those two.
+the learner drags a slider, except `measure_matmul_flops` and `measure_device_speed`
+(a short benchmark, as job generators: run them off the GUI thread) and
+`measure_saved_activation_bytes` (builds the model: for tests and benchmarks).
+torch is imported only inside those.
 """
 
 from __future__ import annotations
@@ -11,10 +12,14 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from .config import ModelConfig, flops_per_token, parameter_breakdown
+from .progress import JobGenerator, Progress
 from .units import human_bytes, human_count, human_duration, human_flops  # noqa: F401 - the estimates' readers use them
+
+if TYPE_CHECKING:
+    from .devices import DeviceInfo
 
 # Bytes per number in which activations are kept. "bf16" and "fp16" mean mixed
 # precision (torch.autocast): the weights, gradients and optimizer stay float32.
@@ -263,17 +268,15 @@ def available_system_memory() -> AvailableMemory:
 # -- speed --------------------------------------------------------------------
 
 
-def measure_matmul_flops(
-    device: str = "cpu", seconds: float = 0.3, size: Optional[int] = None, cancel=None
-) -> float:
-    """Achieved FLOP/s of float32 matrix multiplies on `device`: a short benchmark.
+def measure_matmul_flops(device: str = "cpu", seconds: float = 0.3, size: Optional[int] = None) -> JobGenerator[float]:
+    """Achieved FLOP/s of float32 matrix multiplies on `device`: a short benchmark, as a job generator.
 
     Multiplies two `size` x `size` matrices (1024 on a CPU, 4096 on a GPU)
     again and again for about `seconds` after one warm-up, counting 2 * size^3
     operations each, and returns the best rate of the short rounds it timed:
     other programs that wake up for a moment lower one round, not the result.
-    It takes at least `seconds`: run it in a background job. `cancel` (a
-    CancelToken) stops it early.
+    It takes at least `seconds`: run it in a background job (it yields progress
+    after each round, where it can be stopped).
     """
     import torch
 
@@ -307,8 +310,28 @@ def measure_matmul_flops(
                     if elapsed >= round_s:
                         break
             best = max(best, 2.0 * size**3 * count / elapsed)
-            if time.perf_counter() - start >= seconds or (cancel is not None and cancel.cancelled):
+            spent = time.perf_counter() - start
+            if spent >= seconds:
                 return best
+            yield Progress(spent / seconds, "Multiplying matrices…")
+
+
+@dataclass(frozen=True)
+class DeviceSpeed:
+    """The device training would use, and how fast it multiplies float32 matrices."""
+
+    device: "DeviceInfo"
+    flops_per_second: float
+
+
+def measure_device_speed(device: Optional["DeviceInfo"] = None, seconds: float = 0.3) -> JobGenerator[DeviceSpeed]:
+    """The job behind the Build step's speed line: find the device (when `device` is None:
+    detecting it imports torch, a second or two) and time its matrix multiplies."""
+    from .devices import detect_device
+
+    info = device or detect_device()
+    flops = yield from measure_matmul_flops(info.kind, seconds)
+    return DeviceSpeed(info, flops)
 
 
 def estimate_tokens_per_second(

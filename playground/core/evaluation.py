@@ -29,27 +29,36 @@ stands for (it is never predicted): the bytes match the scored tokens exactly
 for a tokenizer that gives the text back unchanged (byte-level BPE), and
 closely for others. `perplexity` counts the text it was given;
 `perplexity_on_ids` decodes the ids to count, so the two agree on the same text.
+
+Each scorer is a job generator (``playground/engine/jobs.py``): it yields
+`Progress` after every batch of windows and returns its result; run it with
+`run_quietly` when nobody watches. `compare_checkpoints` also yields each
+checkpoint's row as it is scored (`CheckpointScored`), for a live table.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
+import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Optional, Sequence, Union
+from typing import Callable, Optional, Sequence, TypeVar, Union
 
 import numpy as np
 import torch
 from torch.nn import functional as F
 
+from playground.core.checkpoints import CHECKPOINT_NAMES, Checkpoint, load_checkpoint
 from playground.core.corpus import Corpus, check_text_file, read_text_chunks
 from playground.core.model import GPT
-from playground.core.progress import CancelToken, Progress, ProgressFn, UserError, no_progress
+from playground.core.progress import CancelToken, JobGenerator, Progress, UserError
 from playground.core.tokenization import LoadedTokenizer
 
 PathLike = Union[str, os.PathLike]
 LN2 = math.log(2)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -161,16 +170,9 @@ def _windows(n_ids: int, context: int, stride: int) -> list[tuple[int, int, int]
     return windows
 
 
-@torch.no_grad()
-def _score_ids(
-    model: GPT,
-    ids: Sequence[int],
-    batch_size: int,
-    stride: Optional[int],
-    progress: ProgressFn,
-    cancel: Optional[CancelToken],
-) -> tuple[float, int, int, int, int]:
-    """(total NLL, tokens scored, windows, context, stride) over `ids`."""
+def _score_ids(model: GPT, ids: Sequence[int], batch_size: int,
+               stride: Optional[int]) -> JobGenerator[tuple[float, int, int, int, int]]:
+    """Job: (total NLL, tokens scored, windows, context, stride) over `ids`, progress after each batch."""
     if batch_size < 1:
         raise UserError(f"The batch size must be at least 1, not {batch_size}.")
     context = model.config.context_length
@@ -188,10 +190,8 @@ def _score_ids(
     model.eval()
     total = 0.0
     scored = 0
-    try:
+    try:  # the finally also runs when the job is stopped between two batches (the generator is closed)
         for b in range(0, len(windows), batch_size):
-            if cancel is not None:
-                cancel.raise_if_cancelled()
             batch = windows[b:b + batch_size]
             x = torch.zeros(len(batch), width, dtype=torch.int64)
             y = torch.full((len(batch), width), -1, dtype=torch.int64)  # -1: not scored (padding or done)
@@ -202,13 +202,14 @@ def _score_ids(
                 targets[:first - (start + 1)] = -1  # scored by an earlier window
                 y[row, :n] = targets
             # Padding sits after the real tokens, so causal attention never lets it change them.
-            logits = model(x.to(device)).logits
-            nll = F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), y.to(device).reshape(-1),
-                                  ignore_index=-1, reduction="sum")
+            with torch.no_grad():
+                logits = model(x.to(device)).logits
+                nll = F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), y.to(device).reshape(-1),
+                                      ignore_index=-1, reduction="sum")
             total += float(nll)
             scored += int((y >= 0).sum())
             done = min(len(windows), b + batch_size)
-            progress(Progress(done / len(windows), f"Scoring: window {done:,} of {len(windows):,}"))
+            yield Progress(done / len(windows), f"Scoring: window {done:,} of {len(windows):,}")
     finally:
         model.train(was_training)
     return total, scored, len(windows), context, stride
@@ -228,13 +229,11 @@ def perplexity_on_ids(
     model: GPT,
     ids: Sequence[int],
     tokenizer: Optional[LoadedTokenizer] = None,
-    progress: ProgressFn = no_progress,
-    cancel: Optional[CancelToken] = None,
     batch_size: int = 8,
     stride: Optional[int] = None,
     text: Optional[str] = None,
-) -> PerplexityResult:
-    """Score token ids directly (the validation split, say).
+) -> JobGenerator[PerplexityResult]:
+    """Job: score token ids directly (the validation split, say).
 
     Characters and bytes come from `text` when given, else from decoding the
     ids with `tokenizer`; with neither, bits per byte cannot be known and
@@ -248,7 +247,7 @@ def perplexity_on_ids(
         if tokenizer is None:
             raise UserError("Counting bytes needs the tokenizer (or the text) that the ids came from.")
         text = tokenizer.decode(ids.tolist())
-    total, scored, windows, context, stride = _score_ids(model, ids, batch_size, stride, progress, cancel)
+    total, scored, windows, context, stride = yield from _score_ids(model, ids, batch_size, stride)
     return _result(total, scored, windows, context, stride, len(text), len(text.encode("utf-8")),
                    _first_token_bytes(tokenizer, ids[0]))
 
@@ -257,90 +256,217 @@ def perplexity(
     model: GPT,
     tokenizer: LoadedTokenizer,
     text: str,
-    progress: ProgressFn = no_progress,
-    cancel: Optional[CancelToken] = None,
     batch_size: int = 8,
     stride: Optional[int] = None,
-) -> PerplexityResult:
-    """Perplexity and bits per byte of `model` on `text` (see the module docstring for how)."""
+) -> JobGenerator[PerplexityResult]:
+    """Job: perplexity and bits per byte of `model` on `text` (see the module docstring for how)."""
     if not text or not text.strip():
         raise UserError("The text is empty: give the model some text to predict.")
     ids = encode_text(tokenizer, text)
-    return perplexity_on_ids(model, ids, tokenizer, progress, cancel, batch_size, stride, text=text)
+    return (yield from perplexity_on_ids(model, ids, tokenizer, batch_size, stride, text=text))
 
 
 def perplexity_of_file(
     model: GPT,
     tokenizer: LoadedTokenizer,
     path: PathLike,
-    progress: ProgressFn = no_progress,
-    cancel: Optional[CancelToken] = None,
     batch_size: int = 8,
     stride: Optional[int] = None,
-) -> PerplexityResult:
-    """`perplexity` of the text in a file (UTF-8, or UTF-16 with a byte-order mark; .gz opened)."""
+    cancel: Optional[CancelToken] = None,
+) -> JobGenerator[PerplexityResult]:
+    """Job: `perplexity` of the text in a file (UTF-8, or UTF-16 with a byte-order mark; .gz opened).
+    `cancel` stops the read of a big file."""
+    yield Progress(0.0, f"Reading {Path(path).name}…")
     text = read_text_file(path, cancel)
-    return perplexity(model, tokenizer, text, progress, cancel, batch_size, stride)
+    return (yield from perplexity(model, tokenizer, text, batch_size, stride))
 
 
 def validation_ids(
     corpus: Corpus,
     tokenizer: LoadedTokenizer,
     val_fraction: float = 0.1,
-    progress: ProgressFn = no_progress,
     cancel: Optional[CancelToken] = None,
-) -> np.ndarray:
-    """The ids training held out for validation: the last `val_fraction` of the encoded corpus.
+) -> JobGenerator[np.ndarray]:
+    """Job: the ids training held out for validation, the last `val_fraction` of the encoded corpus.
 
     Encoded and split exactly as training does (`encode_corpus`, `split_tokens`),
     so `perplexity_on_ids(model, validation_ids(...), tokenizer)` scores the very
     text the validation loss was measured on (all of it, not random windows).
+    `cancel` stops the encoding between chunks.
     """
     from playground.core.data import encode_corpus, split_tokens
 
-    return split_tokens(encode_corpus(corpus, tokenizer, progress, cancel), val_fraction).val
+    yield Progress(None, f"Encoding {corpus.name}…")
+    return split_tokens(encode_corpus(corpus, tokenizer, cancel=cancel), val_fraction).val
+
+
+class ValidationSplits:
+    """The validation ids of a corpus per tokenizer, the last few kept: encoding a big corpus takes seconds.
+
+    Safe to share between the window (which clears it when the corpus changes)
+    and a job's thread (which reads and fills it).
+    """
+
+    def __init__(self, keep: int = 4) -> None:
+        self.keep = keep
+        self._lock = threading.Lock()
+        self._splits: dict[tuple, tuple[Corpus, np.ndarray]] = {}
+
+    def get(self, corpus: Corpus, tokenizer_id: str, fraction: float) -> Optional[np.ndarray]:
+        with self._lock:
+            kept = self._splits.get((id(corpus), tokenizer_id, fraction))
+        return kept[1] if kept is not None and kept[0] is corpus else None
+
+    def put(self, corpus: Corpus, tokenizer_id: str, fraction: float, ids: np.ndarray) -> None:
+        with self._lock:
+            while len(self._splits) >= self.keep:
+                self._splits.pop(next(iter(self._splits)))
+            self._splits[(id(corpus), tokenizer_id, fraction)] = (corpus, ids)  # the corpus kept: its id stays its own
+
+    def clear(self) -> None:
+        with self._lock:
+            self._splits.clear()
+
+
+def tokenizer_id(tokenizer: LoadedTokenizer) -> str:
+    """A fingerprint of the whole tokenizer: equal for checkpoints that cut text the same way."""
+    return hashlib.sha1(tokenizer.tokenizer.to_str().encode("utf-8")).hexdigest()
 
 
 # -- comparing checkpoints -----------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class CheckpointScored:
+    """Partial result of `compare_checkpoints`: one checkpoint's row, as soon as it is scored."""
+
+    row: PerplexityRow
+    tokenizer_id: str  # `tokenizer_id` of its tokenizer: rows whose ids differ compare by bits per byte only
+
+
+@dataclass(frozen=True)
+class CheckpointFailed:
+    """Partial result of `compare_checkpoints(..., keep_going=True)`: a checkpoint that could not be scored."""
+
+    name: str
+    message: str
+
+
+def _within(job: JobGenerator[T], lo: float, hi: float, prefix: str) -> JobGenerator[T]:
+    """Run `job` as one stretch, `lo`..`hi`, of a longer one: its fractions scaled, its messages prefixed."""
+    try:
+        while True:
+            try:
+                item = next(job)
+            except StopIteration as stop:
+                return stop.value
+            if isinstance(item, Progress):
+                item = Progress(lo + (hi - lo) * (item.fraction or 0.0), prefix + item.message)
+            yield item
+    finally:
+        job.close()  # stopped early: the inner job's clean-up runs now
+
+
+def _label(item: Union[PathLike, Checkpoint]) -> str:
+    """A checkpoint's name before it is loaded: its run folder's."""
+    if isinstance(item, Checkpoint):
+        return item.name
+    path = Path(item)
+    return path.parent.name if path.name.split(".")[0] in CHECKPOINT_NAMES else path.name
+
+
 def compare_checkpoints(
-    paths: Sequence[PathLike],
-    text: str,
+    checkpoints: Sequence[Union[PathLike, Checkpoint]],
+    text: Union[str, os.PathLike, Corpus],
     which: str = "best",
     device: Union[str, torch.device] = "cpu",
-    progress: ProgressFn = no_progress,
-    cancel: Optional[CancelToken] = None,
     batch_size: int = 8,
     stride: Optional[int] = None,
-) -> list[PerplexityRow]:
-    """Score each checkpoint on the same text: one row each, in the order given.
+    model_of: Optional[Callable[[Checkpoint], GPT]] = None,
+    splits: Optional[ValidationSplits] = None,
+    keep_going: bool = False,
+    cancel: Optional[CancelToken] = None,
+) -> JobGenerator[list[PerplexityRow]]:
+    """Job: score each checkpoint on the same text; one row each, in the order given.
+
+    `checkpoints` are folders (a run, or its best/ or last/ folder; loaded on
+    `device` and let go before the next, so one is in memory at a time) or
+    checkpoints already read, whose model `model_of` gives (the window's shared
+    model; without it, loaded from its folder). `text` is the text itself, a
+    file (read in the job), or a corpus: then each checkpoint reads the
+    validation split its own run held out (`validation_ids`, kept in `splits`).
+    Each row is yielded as a `CheckpointScored` as soon as it is known; with
+    `keep_going`, a checkpoint that cannot be scored is a `CheckpointFailed`
+    and the others go on, else its `UserError` stops the job.
 
     Compare models with different tokenizers by bits per byte; per-token
-    perplexity only compares models that share a tokenizer. Each model is
-    loaded, scored and let go before the next, so only one is in memory.
+    perplexity only compares models that share a tokenizer.
     """
-    from playground.core.checkpoints import load_checkpoint
-
-    if not paths:
+    if not checkpoints:
         raise UserError("Choose at least one checkpoint to score.")
+    if isinstance(text, os.PathLike):
+        yield Progress(0.0, f"Reading {Path(text).name}…")
+        text = read_text_file(text, cancel)
     rows = []
-    for n, path in enumerate(paths):
-        if cancel is not None:
-            cancel.raise_if_cancelled()
-        checkpoint, model = load_checkpoint(path, device=device, which=which)
-
-        def part(p: Progress, n: int = n, name: str = checkpoint.name) -> None:
-            inner = 0.0 if p.fraction is None else p.fraction
-            progress(Progress((n + inner) / len(paths), f"{name} ({n + 1} of {len(paths)}): {p.message}"))
-
-        result = perplexity(model, checkpoint.tokenizer, text, part, cancel, batch_size, stride)
-        rows.append(PerplexityRow(
-            name=checkpoint.name, path=str(checkpoint.path), which=checkpoint.which,
-            parameters=model.num_parameters(), vocab_size=checkpoint.model_config.vocab_size,
-            tokenizer_kind=checkpoint.tokenizer.kind_label,
-            context_length=checkpoint.model_config.context_length, steps=checkpoint.step,
-            tokens=result.tokens, mean_loss=result.mean_loss, perplexity=result.perplexity,
-            bits_per_byte=result.bits_per_byte))
+    n = len(checkpoints)
+    for i, item in enumerate(checkpoints):
+        name = _label(item)
+        prefix = f"{name} ({i + 1} of {n}): "
+        yield Progress(i / n, prefix + "loading…")
+        try:
+            checkpoint, model, loaded = _load(item, device, which, model_of)
+            row = yield from _score_checkpoint(checkpoint, model, text, (i / n, (i + 1) / n), prefix,
+                                               batch_size, stride, splits, cancel)
+        except UserError as e:
+            if not keep_going:
+                raise
+            yield CheckpointFailed(name, str(e))
+            continue
+        rows.append(row.row)
+        yield row
         del model
+        if loaded and torch.cuda.is_available():
+            torch.cuda.empty_cache()
     return rows
+
+
+def _load(item: Union[PathLike, Checkpoint], device, which: str,
+          model_of: Optional[Callable[[Checkpoint], GPT]]) -> tuple[Checkpoint, GPT, bool]:
+    """(checkpoint, model, whether it was loaded here) for a folder or a checkpoint already read."""
+    if isinstance(item, Checkpoint):
+        if model_of is not None:
+            return item, model_of(item), False
+        item = item.path
+    if device == "auto":
+        from playground.core.training import resolve_device
+
+        device = resolve_device("auto")
+    checkpoint, model = load_checkpoint(item, device=device, which=which)
+    return checkpoint, model, True
+
+
+def _score_checkpoint(checkpoint: Checkpoint, model: GPT, text: Union[str, Corpus], span: tuple[float, float],
+                      prefix: str, batch_size: int, stride: Optional[int], splits: Optional[ValidationSplits],
+                      cancel: Optional[CancelToken]) -> JobGenerator[CheckpointScored]:
+    lo, hi = span
+    tokenizer = checkpoint.tokenizer
+    fingerprint = tokenizer_id(tokenizer)
+    if isinstance(text, Corpus):
+        fraction = getattr(checkpoint.train_config, "val_fraction", None) or 0.1
+        ids = splits.get(text, fingerprint, fraction) if splits is not None else None
+        if ids is None:
+            encode_to = lo + 0.3 * (hi - lo)
+            ids = yield from _within(validation_ids(text, tokenizer, fraction, cancel), lo, encode_to, prefix)
+            if splits is not None:
+                splits.put(text, fingerprint, fraction, ids)
+        lo = lo + 0.3 * (hi - lo)
+        result = yield from _within(perplexity_on_ids(model, ids, tokenizer, batch_size, stride), lo, hi, prefix)
+    else:
+        result = yield from _within(perplexity(model, tokenizer, text, batch_size, stride), lo, hi, prefix)
+    row = PerplexityRow(
+        name=checkpoint.name, path=str(Path(checkpoint.path).resolve()), which=checkpoint.which,
+        parameters=model.num_parameters(), vocab_size=checkpoint.model_config.vocab_size,
+        tokenizer_kind=tokenizer.kind_label, context_length=checkpoint.model_config.context_length,
+        steps=checkpoint.step, tokens=result.tokens, mean_loss=result.mean_loss, perplexity=result.perplexity,
+        bits_per_byte=result.bits_per_byte)
+    return CheckpointScored(row, fingerprint)

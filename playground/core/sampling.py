@@ -29,13 +29,14 @@ window each step re-reads the last `context_length` tokens afresh.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Callable, Iterator, Optional, Sequence, Union
+from typing import Callable, Generator, Iterator, Optional, Sequence, Union
 
 import torch
 from torch import Tensor
 
+from playground.core.attention_records import AttentionRows
 from playground.core.model import GPT, KVCache
-from playground.core.progress import CancelToken, UserError
+from playground.core.progress import CancelToken, Progress, UserError, run_quietly
 from playground.core.sampling_settings import SamplingSettings
 
 END_TOKENS = ("<|endoftext|>", "</s>", "<eos>", "[SEP]")  # the first one a tokenizer has ends the text
@@ -179,6 +180,9 @@ class GeneratedToken:
     chosen_prob: its probability in the distribution it was drawn from (after the processors).
     before / after: the best candidates before and after the processors.
     stop_reason: on the last token only, why generation stopped.
+    attention: with `generate_tokens(attention=True)`, where this token looked in
+        every layer and head (its own row); the first token carries the prompt's
+        rows too, and a token read with its window afresh carries the whole window.
     """
 
     index: int
@@ -190,11 +194,12 @@ class GeneratedToken:
     after: list[Candidate] = field(default_factory=list)
     stages: list[Stage] = field(default_factory=list)
     stop_reason: str = ""
+    attention: Optional[AttentionRows] = None
 
 
 @dataclass
 class Beam:
-    """One continuation of beam search: a finished hypothesis, or a live beam in `on_step`."""
+    """One continuation of beam search: a finished hypothesis, or a live beam in a `BeamsUpdate`."""
 
     ids: list[int]
     text: str
@@ -208,6 +213,15 @@ class BeamResult:
     beams: list[Beam]     # best first
     steps: int
     stopped: bool = False  # Stop was pressed: these are the beams so far
+
+
+@dataclass(frozen=True)
+class BeamsUpdate:
+    """Beam search after one more step: the live beams, and what Stop would return now."""
+
+    steps: int
+    live: tuple[Beam, ...]     # the beams still searching, best log-probability first
+    if_stopped: BeamResult     # the hypotheses so far with the live beams joined, cut short
 
 
 @dataclass
@@ -310,18 +324,32 @@ class _Window:
 
     def logits(self, sequences: list[list[int]]) -> Tensor:
         """Next-token logits [B, V] for equally long sequences of ids."""
+        return self.read(sequences)[0]
+
+    def read(self, sequences: list[list[int]], attention: bool = False) -> tuple[Tensor, Optional[AttentionRows]]:
+        """Next-token logits [B, V], and with `attention` the first sequence's rows for the tokens just read."""
         length = len(sequences[0])
+        capture = {"capture_attention": True} if attention else {}
         if not self.use_cache:
             batch = torch.tensor([s[-self.context:] for s in sequences], device=self.device)
-            return self.model(batch, last_only=True).logits[:, -1, :].float()
-        if self.cache is None or self.cache.length + (length - self.fed) > self.context:
-            # Positions are numbered from the window's start, so a full cache
-            # cannot slide along: read the last `context` tokens afresh.
-            self.cache, self.fed = None, max(0, length - self.context)
-        pending = torch.tensor([s[self.fed:] for s in sequences], device=self.device)
-        logits, self.cache = self.model.step(pending, self.cache)
-        self.fed = length
-        return logits.float()
+            output = self.model(batch, last_only=True, **capture)
+            logits = output.logits[:, -1, :]
+        else:
+            if self.cache is None or self.cache.length + (length - self.fed) > self.context:
+                # Positions are numbered from the window's start, so a full cache
+                # cannot slide along: read the last `context` tokens afresh.
+                self.cache, self.fed = None, max(0, length - self.context)
+            pending = torch.tensor([s[self.fed:] for s in sequences], device=self.device)
+            if not attention:
+                logits, self.cache = self.model.step(pending, self.cache)
+            else:
+                if self.cache is None:
+                    self.cache = self.model.new_kv_cache()
+                output = self.model(pending, kv_cache=self.cache, last_only=True, **capture)
+                logits = output.logits[:, -1, :]
+            self.fed = length
+        rows = AttentionRows.of_output(output.attentions) if attention else None
+        return logits.float(), rows
 
     def reorder(self, rows: Tensor) -> None:
         if self.cache is not None:
@@ -371,6 +399,7 @@ def generate_tokens(
     use_cache: bool = True,
     explain: bool = False,
     candidates: bool = True,
+    attention: bool = False,
 ) -> Iterator[GeneratedToken]:
     """Continue `prompt_ids` one token at a time (greedy or sample), yielding each new token.
 
@@ -380,6 +409,12 @@ def generate_tokens(
     rivals (off for callers that only want the text). `explain` records every processor's
     distribution in `stages` (the step-by-step view). `generator` defaults to
     one seeded with `settings.seed`.
+
+    `attention` hands over where each token looked (`GeneratedToken.attention`)
+    from the same cached forward passes: each new token is read as soon as it is
+    chosen, spelling its attention out, and that pass also gives the next
+    token's logits. So it costs one forward more than without (the last token's
+    own), and the weights are those a separate `capture_ids` would find.
     """
     settings.raise_if_invalid()
     if settings.strategy == "beam":
@@ -402,11 +437,13 @@ def generate_tokens(
     texts = _TokenTexts(tokenizer)
     was_training = model.training
     model.eval()
+    raw: Optional[Tensor] = None  # the next token's logits, when the last pass gave them already
     try:
         for index in range(settings.max_new_tokens):
             if cancel is not None and cancel.cancelled:
                 return
-            raw = window.logits([sequence])
+            if raw is None:
+                raw, prompt_rows = window.read([sequence], attention)
             seen = torch.tensor([sequence[-window.context:]], device=raw.device) if needs_seen else None
             stages = _stages(raw, seen, chain, texts) if explain else []
             logits = apply_processors(raw, seen, chain)[0]
@@ -423,6 +460,11 @@ def generate_tokens(
                 index=index, id=token, text=piece, prob=float(raw_probs[token]), chosen_prob=float(probs[token]),
                 before=_top(raw_probs, texts) if candidates else [],
                 after=_top(probs, texts) if candidates else [], stages=stages)
+            raw = None
+            if attention:
+                # Read the new token now: its own row, and the logits the next step needs.
+                raw, rows = window.read([sequence], attention=True)
+                out.attention = rows.after(prompt_rows) if index == 0 else rows
             tail = text.text[-(len(piece) + longest_stop):]  # a stop string can only end in the new piece
             if token == end_id:
                 out.stop_reason = "the end-of-text token"
@@ -500,19 +542,21 @@ def generate_ids(
 
 
 @torch.no_grad()
-def beam_search(
+def beam_search_steps(
     model: GPT,
     prompt_ids: Sequence[int],
     settings: SamplingSettings,
     tokenizer=None,
     cancel: Optional[CancelToken] = None,
-    on_step: Optional[Callable[[int, list[Beam]], None]] = None,
     use_cache: bool = True,
-) -> BeamResult:
-    """Search `settings.beams` beams from `prompt_ids` by the rules above; return the hypotheses best first.
+) -> Generator[Union[Progress, BeamsUpdate], None, BeamResult]:
+    """Search `settings.beams` beams from `prompt_ids` by the rules above, as a job generator.
 
-    Stop (`cancel`) ends the search and returns the beams so far. `on_step`
-    sees the live beams after every step (for a live view).
+    After every step it yields a `Progress` (the step against `max_new_tokens`,
+    which is where the search ends at the latest) and a `BeamsUpdate`; it
+    returns the hypotheses best first. `cancel` ends the search and returns the
+    beams so far; a caller that simply stops asking (the engine's cancel) has
+    them in the last `BeamsUpdate.if_stopped`.
     """
     settings.raise_if_invalid()
     if not prompt_ids:
@@ -532,14 +576,11 @@ def beam_search(
     prompt = list(prompt_ids)
     live: list[tuple[list[int], float]] = [([], 0.0)]  # (new ids, summed log-probability)
     done: list[Beam] = []  # the hypotheses, best first
-    steps, stopped = 0, False
+    steps = 0
     try:
         for steps in range(1, settings.max_new_tokens + 1):
             if cancel is not None and cancel.cancelled:
-                stopped, steps = True, steps - 1
-                for ids, logprob in live:
-                    _keep_best(done, as_beam(ids, logprob, False), width)
-                break
+                return _cut_short(done, [as_beam(ids, lp, False) for ids, lp in live], width, steps - 1)
             sequences = [prompt + ids for ids, _ in live]
             raw = window.logits(sequences)
             seen = torch.tensor([s[-window.context:] for s in sequences], device=raw.device)
@@ -564,13 +605,34 @@ def beam_search(
             if not live:  # the length limit
                 break
             window.reorder(torch.tensor(rows))
-            if on_step is not None:
-                on_step(steps, [as_beam(ids, lp, False) for ids, lp in live])
+            beams = tuple(as_beam(ids, lp, False) for ids, lp in live)
+            yield Progress(steps / settings.max_new_tokens, f"Beam search, step {steps:,}")
+            yield BeamsUpdate(steps, beams, _cut_short(done, beams, width, steps))
             if _search_done(settings, done, live, steps):
                 break
     finally:
         model.train(was_training)
-    return BeamResult(beams=done, steps=steps, stopped=stopped)
+    return BeamResult(beams=done, steps=steps)
+
+
+def beam_search(
+    model: GPT,
+    prompt_ids: Sequence[int],
+    settings: SamplingSettings,
+    tokenizer=None,
+    cancel: Optional[CancelToken] = None,
+    use_cache: bool = True,
+) -> BeamResult:
+    """`beam_search_steps` run to its end, for callers that do not watch it."""
+    return run_quietly(beam_search_steps(model, prompt_ids, settings, tokenizer, cancel, use_cache))
+
+
+def _cut_short(done: list[Beam], live: Sequence[Beam], width: int, steps: int) -> BeamResult:
+    """What Stop returns: the live beams join the hypotheses as they are (a copy: `done` goes on)."""
+    kept = list(done)
+    for beam in live:
+        _keep_best(kept, beam, width)
+    return BeamResult(beams=kept, steps=steps, stopped=True)
 
 
 def _keep_best(done: list[Beam], beam: Beam, width: int) -> None:

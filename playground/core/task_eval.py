@@ -28,6 +28,10 @@ The scores come from the libraries everyone uses, each on its own scale:
                case-folding and collapsing white space, 0-1
 
 Each answer also keeps its own chrF (sacrebleu.sentence_chrf) and ROUGE-L.
+
+`evaluate_task`, `compare_modes` and `ask_checkpoint` are job generators
+(``playground/engine/jobs.py``): they yield `Progress` and each `TaskRow` as
+it is answered, and return the scored results.
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ from typing import Callable, Optional, Sequence, Union
 
 from playground.core.evaluation import read_text_file
 from playground.core.files import parse_json, same_file
-from playground.core.progress import CancelToken, Progress, ProgressFn, UserError, no_progress
+from playground.core.progress import CancelToken, JobGenerator, Progress, UserError
 from playground.core.prompts import PromptTemplate, load_template
 from playground.core.sampling import SamplingSettings
 
@@ -276,9 +280,9 @@ def score_outputs(outputs: Sequence[str], references: Sequence[str]) -> TaskScor
 # -- running a task ----------------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(frozen=True)
 class TaskRow:
-    """One example as the model answered it.
+    """One example as the model answered it (also the partial result of a running task).
 
     raw: everything the model wrote; output: the answer cut from it (`cut_answer`).
     exact, chrf (0-100), rouge_l (0-1): this answer's scores.
@@ -374,16 +378,16 @@ def evaluate_task(
     examples: Union[Task, Sequence[TaskExample]],
     settings: Optional[SamplingSettings] = None,
     mode: Optional[str] = None,
-    progress: ProgressFn = no_progress,
     cancel: Optional[CancelToken] = None,
-    on_result: Optional[Callable[[TaskRow], None]] = None,
-) -> TaskResult:
-    """Ask the model every example through `template` (in `mode`, default the template's) and score it.
+) -> JobGenerator[TaskResult]:
+    """Job: ask the model every example through `template` (in `mode`, default the template's) and score it.
 
-    `settings` default to greedy decoding. `on_result` hears each row as it is
-    done (for a live table); `cancel` stops between tokens and raises `Cancelled`.
+    `settings` default to greedy decoding. Each `TaskRow` is yielded as soon
+    as it is answered (for a live table); `cancel` stops inside an answer and
+    raises `Cancelled` (between answers, closing the job is enough).
     """
-    return _run(model, tokenizer, template, examples, settings, [mode], progress, cancel, on_result)[0]
+    results = yield from _run(model, tokenizer, template, examples, settings, [mode], cancel)
+    return results[0]
 
 
 def compare_modes(
@@ -393,17 +397,31 @@ def compare_modes(
     examples: Union[Task, Sequence[TaskExample]],
     modes: Sequence[str] = ("zero-shot", "few-shot"),
     settings: Optional[SamplingSettings] = None,
-    progress: ProgressFn = no_progress,
     cancel: Optional[CancelToken] = None,
-    on_result: Optional[Callable[[TaskRow], None]] = None,
-) -> list[TaskResult]:
-    """`evaluate_task` once per mode, on the same examples and settings: one result each, in order."""
+) -> JobGenerator[list[TaskResult]]:
+    """Job: `evaluate_task` once per mode, on the same examples and settings: one result each, in order."""
     if not modes:
         raise UserError("Choose at least one prompt mode to compare.")
-    return _run(model, tokenizer, template, examples, settings, list(modes), progress, cancel, on_result)
+    return (yield from _run(model, tokenizer, template, examples, settings, list(modes), cancel))
 
 
-def _run(model, tokenizer, template, examples, settings, modes, progress, cancel, on_result) -> list[TaskResult]:
+def ask_checkpoint(
+    checkpoint,
+    model_of: Callable,
+    template: PromptTemplate,
+    examples: Union[Task, Sequence[TaskExample]],
+    modes: Sequence[str] = ("zero-shot", "few-shot"),
+    settings: Optional[SamplingSettings] = None,
+    cancel: Optional[CancelToken] = None,
+) -> JobGenerator[list[TaskResult]]:
+    """Job: `compare_modes` on a checkpoint whose model `model_of(checkpoint)` gives, inside the job
+    (loading it may take seconds: the window's shared model is loaded on first use)."""
+    yield Progress(0.0, "Loading the model…")
+    model = model_of(checkpoint)
+    return (yield from compare_modes(model, checkpoint.tokenizer, template, examples, modes, settings, cancel))
+
+
+def _run(model, tokenizer, template, examples, settings, modes, cancel) -> JobGenerator[list[TaskResult]]:
     task_label = examples.name if isinstance(examples, Task) else ""
     examples = list(examples.examples if isinstance(examples, Task) else examples)
     if not examples:
@@ -425,12 +443,12 @@ def _run(model, tokenizer, template, examples, settings, modes, progress, cancel
             if cancel is not None:
                 cancel.raise_if_cancelled()
             done = n_mode * len(examples) + index
-            progress(Progress(done / total, f"{mode}: example {index + 1} of {len(examples)}"))
+            yield Progress(done / total, f"{mode}: example {index + 1} of {len(examples)}")
             prompt = template.render(mode=mode, input=example.input).text
             budget = answer_budget(tokenizer, example.reference, settings)
             generated = generate_answer(model, tokenizer, prompt, settings, budget, cancel)
             if cancel is not None:
-                cancel.raise_if_cancelled()
+                cancel.raise_if_cancelled()  # generation stops quietly when cancelled: a cut answer is no answer
             output = cut_answer(generated.raw, settings.stop_strings)
             row = TaskRow(
                 index=index, mode=mode, input=example.input, reference=example.reference, output=output,
@@ -439,10 +457,9 @@ def _run(model, tokenizer, template, examples, settings, modes, progress, cancel
                 rouge_l=scorer.score(example.reference, output)["rougeL"].fmeasure,
                 prompt_tokens=generated.prompt_tokens, cut_tokens=generated.cut_tokens)
             rows.append(row)
-            if on_result is not None:
-                on_result(row)
+            yield row
         scores = score_outputs([r.output for r in rows], [r.reference for r in rows])
         results.append(TaskResult(template=template.name, mode=mode, rows=rows, scores=scores,
                                   seconds=time.perf_counter() - started, task=task_label, settings=settings))
-    progress(Progress(1.0, "Scored."))
+    yield Progress(1.0, "Scored.")
     return results

@@ -1,57 +1,31 @@
-"""Tokenizers: train them (five kinds, with HF ``tokenizers``), open and save
-``tokenizer.json``, and take text apart into the pieces the panel colours.
+"""Tokenizers: train them (the kinds in :mod:`playground.core.tokenizer_kinds`, with HF
+``tokenizers``), open and save ``tokenizer.json``, and take text apart into the pieces
+the panel colours.
 
-Training runs in a worker process (see :mod:`playground.core.tokenizer_worker`)
-because the library's merge phase cannot be interrupted; killing the process
-is how Cancel takes effect within a fraction of a second.
+Training is a job generator (``playground/engine/jobs.py``). The window trains in a
+worker process (:func:`train_tokenizer`, see :mod:`playground.core.tokenizer_worker`)
+because the library's merge phase cannot be interrupted; killing the process is how
+Cancel takes effect within a fraction of a second.
 """
 
 from __future__ import annotations
 
 import json
+import threading
+import time
 from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
+from queue import Empty, Queue
 from typing import Iterable, Iterator, Optional
 
-from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+from tokenizers import Tokenizer, trainers
 
 from playground.core.corpus import Corpus, CorpusStats
 from playground.core.files import parse_json, read_bytes, same_file, write_bytes_atomic
-from playground.core.progress import CancelToken, Progress, ProgressFn, UserError, no_progress
+from playground.core.progress import Cancelled, CancelToken, JobGenerator, Progress, UserError
+from playground.core.tokenizer_kinds import KINDS, KNOWN_MARKERS, TokenizerKind  # noqa: F401 - readers find the kinds here
 
-# kind -> (label shown to people, one-line explanation for the tooltip)
-KINDS: dict[str, tuple[str, str]] = {
-    "bpe": ("Byte-level BPE (GPT-2)",
-            "Starts from the 256 byte values and repeatedly merges the most frequent "
-            "neighbouring pair. Any text can be encoded; no unknown tokens. Used by GPT-2/3/4 and LLaMA 3."),
-    "wordpiece": ("WordPiece (BERT)",
-                  "Splits words into a first piece and '##' continuations, choosing merges that "
-                  "most raise the corpus likelihood. Used by BERT."),
-    "unigram": ("Unigram (SentencePiece)",
-                "Starts from many candidate pieces and prunes those that matter least to the "
-                "corpus likelihood. '▁' marks a word start. Used by T5 and ALBERT."),
-    "wordlevel": ("Word-level",
-                  "One token per whole word or punctuation mark; rare words become [UNK]. "
-                  "Shows why subwords were invented."),
-    "char": ("Character-level",
-             "One token per character: a tiny vocabulary but long sequences. Characters "
-             "beyond the vocabulary size (the rarest) become [UNK]."),
-}
-
-SHORT_NAMES = {"bpe": "BPE", "wordpiece": "WordPiece", "unigram": "Unigram", "wordlevel": "Words", "char": "Chars"}
-
-DEFAULT_SPECIAL_TOKENS: dict[str, tuple[str, ...]] = {
-    "bpe": ("<|endoftext|>",),
-    "wordpiece": ("[UNK]", "[CLS]", "[SEP]", "[PAD]", "[MASK]"),
-    "unigram": ("<unk>",),
-    "wordlevel": ("[UNK]",),
-    "char": ("[UNK]",),
-}
-# Markers that corpora hold on purpose (TinyStories separates stories with <|endoftext|>,
-# WikiText writes rare words as <unk>): finding one in the text is not a mistake.
-KNOWN_MARKERS = frozenset(t for tokens in DEFAULT_SPECIAL_TOKENS.values() for t in tokens)
-UNK_TOKEN = {"wordpiece": "[UNK]", "unigram": "<unk>", "wordlevel": "[UNK]", "char": "[UNK]"}
 BYTE_ALPHABET = 256
 MAX_VOCAB_SIZE = 1_000_000  # more than any real model uses; the embedding table grows with it
 
@@ -63,7 +37,7 @@ class TokenizerSpec:
     kind: str = "bpe"
     vocab_size: int = 2000
     min_frequency: int = 2
-    special_tokens: tuple[str, ...] = DEFAULT_SPECIAL_TOKENS["bpe"]
+    special_tokens: tuple[str, ...] = KINDS["bpe"].special_tokens
     lowercase: bool = False
 
     def to_dict(self) -> dict:
@@ -78,21 +52,22 @@ class TokenizerSpec:
 
     @property
     def label(self) -> str:
-        return f"{KINDS[self.kind][0]} · {self.vocab_size:,}"
+        return f"{KINDS[self.kind].label} · {self.vocab_size:,}"
 
     @property
     def short_label(self) -> str:
-        return f"{SHORT_NAMES[self.kind]} {self.vocab_size:,}"
+        return f"{KINDS[self.kind].short_name} {self.vocab_size:,}"
 
 
 def spec_for_kind(kind: str, **changes) -> TokenizerSpec:
     """A spec with the special tokens that suit ``kind``."""
-    return replace(TokenizerSpec(kind=kind, special_tokens=_unk_first(kind, DEFAULT_SPECIAL_TOKENS[kind])), **changes)
+    return replace(TokenizerSpec(kind=kind, special_tokens=_unk_first(kind, KINDS[kind].special_tokens),
+                                 vocab_size=KINDS[kind].default_vocab_size), **changes)
 
 
 def _unk_first(kind: str, specials: Iterable[str]) -> tuple[str, ...]:
     specials = tuple(dict.fromkeys(s for s in specials if s))
-    unk = UNK_TOKEN.get(kind)
+    unk = KINDS[kind].unk_token
     if unk and unk not in specials:
         specials = (unk,) + specials
     return specials
@@ -103,12 +78,13 @@ def _unk_first(kind: str, specials: Iterable[str]) -> tuple[str, ...]:
 
 def minimum_vocab_size(spec: TokenizerSpec, stats: Optional[CorpusStats] = None) -> int:
     """The smallest vocab this spec can have on a corpus with these stats."""
+    kind = KINDS[spec.kind]
     specials = len(_unk_first(spec.kind, spec.special_tokens))
-    if spec.kind == "bpe":
+    if kind.alphabet == "bytes":
         return BYTE_ALPHABET + specials
-    if spec.kind in ("wordpiece", "unigram") and stats is not None:
+    if kind.alphabet == "corpus" and stats is not None:
         alphabet = {c.lower() if spec.lowercase else c for c in stats.alphabet if not c.isspace()}
-        return len(alphabet) + specials + (1 if spec.kind == "unigram" else 0)
+        return len(alphabet) + specials + kind.alphabet_extra
     return specials + 1
 
 
@@ -122,9 +98,10 @@ def check_spec(spec: TokenizerSpec, stats: Optional[CorpusStats] = None) -> None
         raise UserError(f"A vocab size above {MAX_VOCAB_SIZE:,} is more than any real model uses; choose a smaller one.")
     least = minimum_vocab_size(spec, stats)
     if spec.vocab_size < least:
-        if spec.kind == "bpe":
+        alphabet = KINDS[spec.kind].alphabet
+        if alphabet == "bytes":
             why = f"byte-level BPE starts from all {BYTE_ALPHABET} byte values plus {least - BYTE_ALPHABET} special token(s)"
-        elif spec.kind in ("wordpiece", "unigram"):
+        elif alphabet == "corpus":
             why = "every distinct character of the corpus needs a token of its own, plus the special tokens"
         else:
             why = "the special tokens alone take that many"
@@ -138,57 +115,14 @@ def check_spec(spec: TokenizerSpec, stats: Optional[CorpusStats] = None) -> None
 
 
 def build_tokenizer(spec: TokenizerSpec) -> tuple[Tokenizer, trainers.Trainer]:
-    """An untrained tokenizer and its trainer, set up the way each kind is usually built."""
-    specials = list(_unk_first(spec.kind, spec.special_tokens))
-    lower = [normalizers.Lowercase()] if spec.lowercase else []
-    if spec.kind == "bpe":
-        tok = Tokenizer(models.BPE())
-        tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-        tok.decoder = decoders.ByteLevel()
-        trainer = trainers.BpeTrainer(
-            vocab_size=spec.vocab_size, min_frequency=spec.min_frequency, special_tokens=specials,
-            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
-    elif spec.kind == "wordpiece":
-        tok = Tokenizer(models.WordPiece(unk_token=UNK_TOKEN["wordpiece"]))
-        tok.normalizer = normalizers.BertNormalizer(lowercase=spec.lowercase, strip_accents=False)
-        tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-        tok.decoder = decoders.WordPiece()
-        trainer = trainers.WordPieceTrainer(
-            vocab_size=spec.vocab_size, min_frequency=spec.min_frequency, special_tokens=specials,
-            show_progress=False)
-    elif spec.kind == "unigram":
-        tok = Tokenizer(models.Unigram())
-        tok.normalizer = normalizers.Sequence([normalizers.NFKC(), *lower])
-        tok.pre_tokenizer = pre_tokenizers.Metaspace()
-        tok.decoder = decoders.Metaspace()
-        trainer = trainers.UnigramTrainer(
-            vocab_size=spec.vocab_size, special_tokens=specials, unk_token=UNK_TOKEN["unigram"],
-            show_progress=False)
-    elif spec.kind == "wordlevel":
-        tok = Tokenizer(models.WordLevel(unk_token=UNK_TOKEN["wordlevel"]))
-        if lower:
-            tok.normalizer = lower[0]
-        tok.pre_tokenizer = pre_tokenizers.Whitespace()
-        trainer = trainers.WordLevelTrainer(
-            vocab_size=spec.vocab_size, min_frequency=spec.min_frequency, special_tokens=specials,
-            show_progress=False)
-    elif spec.kind == "char":
-        # A BPE that learns no merges is a character vocabulary: the
-        # ``limit_alphabet`` most frequent characters, the rest [UNK].
-        tok = Tokenizer(models.BPE(unk_token=UNK_TOKEN["char"]))
-        if lower:
-            tok.normalizer = lower[0]
-        tok.pre_tokenizer = pre_tokenizers.Split(Regex(r"\w+|\W"), behavior="isolated")
-        tok.decoder = decoders.Fuse()
-        trainer = trainers.BpeTrainer(
-            vocab_size=0, special_tokens=specials,
-            limit_alphabet=max(1, spec.vocab_size - len(specials)), show_progress=False)
-    else:
+    """An untrained tokenizer and its trainer, set up the way its kind is usually built."""
+    if spec.kind not in KINDS:
         raise UserError(f"Unknown tokenizer kind {spec.kind!r}.")
-    return tok, trainer
+    return KINDS[spec.kind].build(spec, list(_unk_first(spec.kind, spec.special_tokens)))
 
 
 TRAIN_PIECE_CHARS = 64 * 1024
+HEARTBEAT_S = 0.5  # while the library is silent, the last progress is repeated this often
 
 
 def split_lines(text: str, size: int) -> Iterator[str]:
@@ -241,15 +175,29 @@ class _SpecialTokenFinder:
         self.carry = text[len(text) - self.keep:] if self.keep else ""
 
 
+@dataclass(frozen=True)
+class _TrainingEnded:
+    """The training thread's last word: its tokenizer, or what stopped it."""
+
+    tokenizer: Optional[Tokenizer] = None
+    error: Optional[BaseException] = None
+
+
 def train_in_process(
     corpus: Corpus,
     spec: TokenizerSpec,
-    progress: ProgressFn = no_progress,
-    cancel: Optional[CancelToken] = None,
     allow_special_in_text: bool = False,
-) -> Tokenizer:
-    """Train in this process. Cancel is obeyed while the corpus is read, not
-    during the final merge computation (use :func:`train_tokenizer` for that).
+    *,
+    cancel: Optional[CancelToken] = None,
+) -> JobGenerator[Tokenizer]:
+    """Train in this process: a job generator that yields progress and returns the ``Tokenizer``.
+
+    The library pulls the corpus through an iterator, then computes the merges
+    in Rust without coming back to Python; so it runs on a thread of its own
+    while this generator passes its progress on. ``cancel`` (or closing the
+    generator) stops the reading at the next chunk; during the merges the
+    generator gives up waiting at once, but the thread finishes them unseen.
+    :func:`train_tokenizer` (a worker process, killed on Cancel) stops at once.
 
     Raises :class:`SpecialTokensInText` when a special token occurs in the
     corpus, unless ``allow_special_in_text``; the check rides on the one read
@@ -257,51 +205,99 @@ def train_in_process(
     check_spec(spec)
     tok, trainer = build_tokenizer(spec)
     total = max(1, corpus.size_bytes)
-    seen = 0
     finder = None if allow_special_in_text else _SpecialTokenFinder(_unk_first(spec.kind, spec.special_tokens))
+    events: Queue = Queue()   # Progress, then one _TrainingEnded
+    stop = threading.Event()  # this generator was closed: stop reading
 
-    def chunks():
-        nonlocal seen
-        for chunk in corpus.iter_text(cancel):
+    def chunks() -> Iterator[str]:
+        seen = 0
+        for chunk in corpus.iter_text():
+            if stop.is_set() or (cancel is not None and cancel.cancelled):
+                raise Cancelled("Cancelled.")
             if finder is not None and finder.specials:
                 finder.check(chunk)
             seen += len(chunk)
-            progress(Progress(0.9 * min(1.0, seen / total), f"Counting words: {seen / 1e6:.1f} MB read"))
+            events.put(Progress(0.9 * min(1.0, seen / total), f"Counting words: {seen / 1e6:.1f} MB read"))
             # The library counts words in parallel, one piece per item: ~64 KB
             # pieces keep every core busy (1 MB chunks left most idle).
             yield from split_lines(chunk, TRAIN_PIECE_CHARS)
-        progress(Progress(None, "Learning the vocabulary…"))
+        events.put(Progress(None, "Learning the vocabulary…"))
 
+    def train() -> None:
+        try:
+            tok.train_from_iterator(chunks(), trainer)
+            events.put(_TrainingEnded(tokenizer=tok))
+        except BaseException as e:  # handed to the generator, which raises it where the caller is
+            events.put(_TrainingEnded(error=e))
+
+    threading.Thread(target=train, name="tokenizer training", daemon=True).start()
+    last: Optional[Progress] = None
+    last_at = time.monotonic()
     try:
-        tok.train_from_iterator(chunks(), trainer)
-    except Exception as e:  # the library reports problems as plain exceptions
-        if cancel is not None and cancel.cancelled:
-            cancel.raise_if_cancelled()
-        message = str(e)
-        if "not large enough to contain all chars" in message:
-            raise UserError(
-                f"Vocab size {spec.vocab_size:,} is smaller than the alphabet: Unigram needs a token for "
-                "every distinct character of the corpus. Choose a larger vocab size.") from e
-        raise
+        while True:
+            try:
+                event = events.get(timeout=0.05)  # returns as soon as there is news; the timeout polls cancel
+            except Empty:
+                if cancel is not None:
+                    cancel.raise_if_cancelled()
+                if last is not None and time.monotonic() - last_at >= HEARTBEAT_S:  # e.g. learning the vocabulary
+                    last_at = time.monotonic()
+                    yield last  # the same news again, so a terminal bar's clock keeps moving
+                continue
+            if not isinstance(event, Progress):
+                break
+            last, last_at = event, time.monotonic()
+            yield event
+    finally:
+        stop.set()
+    if event.error is not None:
+        _raise_training_error(event.error, spec, cancel)
     if tok.get_vocab_size() == 0 or tok.get_vocab_size() <= len(spec.special_tokens):
         raise UserError("Training found no tokens: the corpus has no text the tokenizer could learn from.")
     return tok
 
 
+def _raise_training_error(error: BaseException, spec: TokenizerSpec, cancel: Optional[CancelToken]) -> None:
+    """Raise what stopped a training, as a sentence where the library's own message is not one."""
+    if cancel is not None and cancel.cancelled:
+        cancel.raise_if_cancelled()
+    if "not large enough to contain all chars" in str(error):  # the library reports problems as plain exceptions
+        raise UserError(
+            f"Vocab size {spec.vocab_size:,} is smaller than the alphabet: Unigram needs a token for "
+            "every distinct character of the corpus. Choose a larger vocab size.") from error
+    raise error
+
+
 def train_tokenizer(
     corpus: Corpus,
     spec: TokenizerSpec,
-    progress: ProgressFn = no_progress,
-    cancel: Optional[CancelToken] = None,
     stats: Optional[CorpusStats] = None,
     allow_special_in_text: bool = False,
-) -> "LoadedTokenizer":
-    """Train in a worker process that Cancel can stop at any moment."""
+    *,
+    cancel: Optional[CancelToken] = None,
+) -> JobGenerator["LoadedTokenizer"]:
+    """Train in a worker process that Cancel can stop at any moment: yields progress, returns the tokenizer."""
     from playground.core.tokenizer_worker import run_in_worker
 
     check_spec(spec, stats)
-    tok_json = run_in_worker(corpus, spec, progress, cancel, allow_special_in_text)
+    tok_json = yield from run_in_worker(corpus, spec, allow_special_in_text, cancel=cancel)
     return LoadedTokenizer(Tokenizer.from_str(tok_json), name=spec.label, spec=spec)
+
+
+def train_tokenizer_or_refusal(
+    corpus: Corpus,
+    spec: TokenizerSpec,
+    stats: Optional[CorpusStats] = None,
+    allow_special_in_text: bool = False,
+    *,
+    cancel: Optional[CancelToken] = None,
+) -> JobGenerator["LoadedTokenizer | SpecialTokensInText"]:
+    """:func:`train_tokenizer` for the window: special tokens found in the text are returned, not
+    raised, because they are a question for the person (train anyway?) rather than an error."""
+    try:
+        return (yield from train_tokenizer(corpus, spec, stats, allow_special_in_text, cancel=cancel))
+    except SpecialTokensInText as refusal:
+        return refusal
 
 
 # --------------------------------------------------------------------------- a loaded tokenizer
@@ -407,7 +403,7 @@ class LoadedTokenizer:
     @property
     def kind_label(self) -> str:
         if self.spec is not None:
-            return KINDS[self.spec.kind][0]
+            return KINDS[self.spec.kind].label
         return ("Byte-level " if self.is_byte_level else "") + self.model_type
 
     def token_bytes(self, token: str) -> bytes:
@@ -570,45 +566,3 @@ def _check_ids(tok: Tokenizer, name: str) -> None:
             f"{name} has {entries:,} tokens but its largest id is {size - 1:,}: {size - entries:,} ids "
             "would be unused rows in the model. The file is damaged or its ids are not numbered from 0; "
             "renumber them.")
-
-
-# --------------------------------------------------------------------------- comparing
-
-
-SWEEP_SIZES = (300, 500, 1000, 2000, 4000, 8000, 16000)
-SWEEP_SAMPLE_CHARS = 4_000_000
-
-
-def chars_per_token(tok: LoadedTokenizer, text: str) -> float:
-    """Characters of ``text`` per token: higher means a more compact encoding."""
-    lines = text.splitlines(keepends=True) or [text]
-    n_tokens = sum(len(ids) for ids in tok.encode_ids(lines))
-    return len(text) / max(1, n_tokens)
-
-
-def vocab_size_sweep(
-    corpus: Corpus,
-    sizes: Iterable[int] = SWEEP_SIZES,
-    progress: ProgressFn = no_progress,
-    cancel: Optional[CancelToken] = None,
-    sample_chars: int = SWEEP_SAMPLE_CHARS,
-    on_point=None,
-) -> list[tuple[int, float]]:
-    """Train byte-level BPE at each size on (the start of) the corpus and measure
-    characters per token on that text. ``on_point(size, cpt)`` hears each result."""
-    sizes = list(sizes)
-    text = corpus.read_text(limit_chars=sample_chars)
-    if not text.strip():
-        raise UserError("The corpus is empty: there is no text to measure.")
-    sample = Corpus(name=corpus.name, text=text)
-    points = []
-    for i, size in enumerate(sizes):
-        def sub(p: Progress, i=i, size=size) -> None:
-            inner = 0.5 if p.fraction is None else p.fraction
-            progress(Progress((i + inner) / len(sizes), f"Vocab {size:,}: {p.message}"))
-        tok = train_tokenizer(sample, spec_for_kind("bpe", vocab_size=size), sub, cancel)
-        point = (size, chars_per_token(tok, text))
-        points.append(point)
-        if on_point is not None:
-            on_point(*point)
-    return points

@@ -14,13 +14,12 @@ import json
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 from queue import Empty, Queue
 from typing import Optional
 
 from playground.core.corpus import Corpus
-from playground.core.progress import Cancelled, CancelToken, Progress, ProgressFn, UserError, no_progress
+from playground.core.progress import Cancelled, CancelToken, JobGenerator, Progress, UserError
 
 
 def worker_command() -> list[str]:
@@ -114,11 +113,13 @@ def _release(worker: WorkerProcess) -> None:
 def run_in_worker(
     corpus: Corpus,
     spec,
-    progress: ProgressFn = no_progress,
-    cancel: Optional[CancelToken] = None,
     allow_special_in_text: bool = False,
-) -> str:
-    """Train in a worker; return the tokenizer's JSON. Cancel kills the worker."""
+    *,
+    cancel: Optional[CancelToken] = None,
+) -> JobGenerator[str]:
+    """Train in a worker: yields the worker's progress, returns the tokenizer's JSON.
+
+    Cancel (the token, or closing this generator) kills the worker at once."""
     worker = _acquire()
     # Absolute paths: the worker runs in another folder, where a relative path means another file.
     request = {"files": [str(Path(p).resolve()) for p in corpus.files], "text": corpus.text, "name": corpus.name,
@@ -129,37 +130,35 @@ def run_in_worker(
         worker.kill()
         worker = WorkerProcess()
         worker.send(request)
-    while True:
-        if cancel is not None and cancel.cancelled:
-            worker.kill()
-            raise Cancelled("Tokenizer training cancelled.")
-        try:
-            reply = worker.replies.get(timeout=0.05)
-        except Empty:
-            continue
-        if reply is None:
-            code = worker.process.wait()
-            raise RuntimeError(f"The tokenizer training process stopped unexpectedly (exit code {code}).")
-        if "progress" in reply:
-            fraction, message = reply["progress"]
+    answered = False
+    try:
+        while True:
+            if cancel is not None and cancel.cancelled:
+                raise Cancelled("Tokenizer training cancelled.")
             try:
-                progress(Progress(fraction, message))
-            except BaseException:
-                worker.kill()  # the caller gave up (its callback raised): stop the training too
-                raise
-        elif "result" in reply:
+                reply = worker.replies.get(timeout=0.05)
+            except Empty:
+                continue
+            if reply is None:
+                code = worker.process.wait()
+                raise RuntimeError(f"The tokenizer training process stopped unexpectedly (exit code {code}).")
+            if "progress" in reply:
+                fraction, message = reply["progress"]
+                yield Progress(fraction, message)
+                continue
+            answered = True
             _release(worker)
-            return reply["result"]
-        elif "special_in_text" in reply:
-            from playground.core.tokenization import SpecialTokensInText
-            _release(worker)
-            raise SpecialTokensInText(reply["special_in_text"])
-        elif "user_error" in reply:
-            _release(worker)
-            raise UserError(reply["user_error"])
-        elif "error" in reply:
-            _release(worker)
-            raise RuntimeError(reply["error"])
+            if "result" in reply:
+                return reply["result"]
+            if "special_in_text" in reply:
+                from playground.core.tokenization import SpecialTokensInText
+                raise SpecialTokensInText(reply["special_in_text"])
+            if "user_error" in reply:
+                raise UserError(reply["user_error"])
+            raise RuntimeError(reply.get("error", f"The tokenizer worker answered {reply!r}."))
+    finally:
+        if not answered:
+            worker.kill()  # cancelled, or the caller stopped listening: the training stops too
 
 
 def serve() -> None:
@@ -174,19 +173,17 @@ def serve() -> None:
         request = json.loads(line)
         corpus = Corpus(name=request["name"], files=tuple(Path(p) for p in request["files"]),
                         text=request["text"])
-        last = 0.0
-
-        def progress(p: Progress) -> None:
-            nonlocal last
-            now = time.monotonic()
-            if now - last > 0.05 or p.fraction is None:
-                last = now
-                reply({"progress": [p.fraction, p.message]})
-
+        training = train_in_process(corpus, TokenizerSpec.from_dict(request["spec"]),
+                                    request.get("allow_special_in_text", False))
         try:
-            tok = train_in_process(corpus, TokenizerSpec.from_dict(request["spec"]), progress,
-                                   allow_special_in_text=request.get("allow_special_in_text", False))
-            reply({"result": tok.to_str()})
+            while True:
+                try:
+                    p = next(training)
+                except StopIteration as done:
+                    reply({"result": done.value.to_str()})
+                    break
+                # One line per megabyte read: the app's engine decides what the window shows.
+                reply({"progress": [p.fraction, p.message]})
         except SpecialTokensInText as e:
             reply({"special_in_text": e.found})
         except UserError as e:

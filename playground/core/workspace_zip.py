@@ -4,8 +4,8 @@
 chosen runs' weights and descriptions without their optimizer state,
 templates, settings). `import_workspace` checks every member of a zip before it
 extracts anything (`core/zip_safety.py`), extracts into a temporary folder
-beside the destination and swaps it in at the end, so a damaged or hostile zip
-leaves nothing behind.
+beside the destination and swaps it in at the end (`files.atomic_folder`), so
+a damaged or hostile zip leaves nothing behind.
 
 Both are job generators (`core/progress.py`): they yield `Progress` and return
 their result; stopping one midway (the engine closes it) leaves nothing half
@@ -17,12 +17,11 @@ from __future__ import annotations
 import copy
 import json
 import shutil
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Iterable, Optional
 
-from playground.core.files import atomic_file, is_inside, open_regular, replace_atomically
+from playground.core.files import atomic_file, atomic_folder, is_inside, open_regular
 from playground.core.progress import JobGenerator, Progress, UserError
 from playground.core.run_layout import (CHECKPOINT_NAMES, META_FILE, RUN_FILES, WEIGHTS_FILE, checkpoint_dir,
                                         looks_like_run)
@@ -225,35 +224,32 @@ def unpack(zf: zipfile.ZipFile, zip_path: Path, dest: Path) -> JobGenerator[None
     total = sum(i.file_size for i in infos)
     _check_free_space(dest.parent, total)
 
+    # Unpacked into a temporary folder beside `dest`, swapped in once whole; a refusal, a failure or
+    # the job stopped removes it, so nothing stays behind.
     try:
-        tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.importing-", dir=dest.parent))
-    except OSError as e:
-        raise UserError(f"Could not write in {dest.parent}: {e.strerror or e}.") from e
-    try:
-        done = 0
-        for info in infos:
-            parts = member_parts(info.filename)
-            if not parts:
-                continue
-            target = tmp.joinpath(*parts)
-            if not is_inside(target, tmp):  # belt and braces: the name check already refused it
-                raise UserError(f"The zip is refused: {info.filename!r} leads outside the folder.")
-            try:
-                (target if info.is_dir() else target.parent).mkdir(parents=True, exist_ok=True)
-                if info.is_dir():
+        with atomic_folder(dest) as tmp:
+            done = 0
+            for info in infos:
+                parts = member_parts(info.filename)
+                if not parts:
                     continue
-                yield Progress(done / max(1, total), f"Unpacking {info.filename}")
-                with open(target, "xb") as dst:
-                    for size in copy_member(zf, info, dst, zip_path.name):
-                        done += size
-                        yield Progress(done / max(1, total), f"Unpacking {info.filename}")
-            except OSError as e:
-                raise UserError(f"Could not unpack {info.filename}: {e.strerror or e}. {NOTHING}") from e
-        read_workspace(tmp)
-        _move_into_place(tmp, dest)
-    except BaseException:  # a refusal, a failure, or the job stopped: nothing stays behind
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+                target = tmp.joinpath(*parts)
+                if not is_inside(target, tmp):  # belt and braces: the name check already refused it
+                    raise UserError(f"The zip is refused: {info.filename!r} leads outside the folder.")
+                try:
+                    (target if info.is_dir() else target.parent).mkdir(parents=True, exist_ok=True)
+                    if info.is_dir():
+                        continue
+                    yield Progress(done / max(1, total), f"Unpacking {info.filename}")
+                    with open(target, "xb") as dst:
+                        for size in copy_member(zf, info, dst, zip_path.name):
+                            done += size
+                            yield Progress(done / max(1, total), f"Unpacking {info.filename}")
+                except OSError as e:
+                    raise UserError(f"Could not unpack {info.filename}: {e.strerror or e}. {NOTHING}") from e
+            read_workspace(tmp)
+    except OSError as e:
+        raise UserError(f"Could not put the workspace in {dest}: {e.strerror or e}. {NOTHING}") from e
 
 
 def _check_free_space(folder: Path, needed: int) -> None:
@@ -265,11 +261,3 @@ def _check_free_space(folder: Path, needed: int) -> None:
     if needed + FREE_SPACE_MARGIN_BYTES > free:
         raise UserError(f"The workspace would unpack to {needed / 2**20:,.1f} MB but {folder} has only "
                         f"{free / 2**20:,.1f} MB free: free some space or choose another folder. {NOTHING}")
-
-
-def _move_into_place(tmp: Path, dest: Path) -> None:
-    """Swap the unpacked folder in for `dest` (which may exist, empty: it is kept if the swap fails)."""
-    try:
-        replace_atomically(tmp, dest)
-    except OSError as e:
-        raise UserError(f"Could not put the workspace in {dest}: {e.strerror or e}. {NOTHING}") from e

@@ -13,6 +13,7 @@ from PySide6.QtCore import QObject, Signal
 from playground.engine.models import ModelStore
 
 if TYPE_CHECKING:  # types only: the window paints before numpy and tokenizers load
+    from playground.core.attention_records import AttentionSoFar
     from playground.core.config import ModelConfig
     from playground.core.corpus import Corpus, CorpusStats
     from playground.core.devices import DeviceInfo
@@ -24,12 +25,21 @@ DEFAULT_PROBE_TEXT = "The cat sat on the mat. The cat sat on the mat."
 
 @dataclass
 class GeneratedText:
-    """What the Generate panel has so far: the ids the model read or wrote, and their texts."""
+    """What the Generate panel has so far: the ids the model read or wrote, and their texts.
+
+    attention: where every head looked over the last `attention.length` ids, handed
+        over by the generation's own forward passes; None when nobody asked for it
+        (`Session.live_attention_wanted`) or it has not come yet.
+    attention_follows: the generation hands attention over with each token, so a
+        text without it (the prompt, before the first token) needs no model run.
+    """
 
     checkpoint: Any
     ids: list[int]
     tokens: list[str]
     prompt_tokens: int  # how many of them are the prompt
+    attention: Optional[AttentionSoFar] = None
+    attention_follows: bool = False
 
 
 class Session(QObject):
@@ -62,6 +72,8 @@ class Session(QObject):
         self.models = ModelStore()         # the checkpoint's weights, for Generate and Attention
         self.prompt = None                 # the last PromptTemplate sent to Generate
         self.probe_text = DEFAULT_PROBE_TEXT
+        # The Attention Lab follows Generate live: generation then hands its attention over with each token.
+        self.live_attention_wanted = False
 
     def set_corpus(self, corpus: Corpus, stats: Optional[CorpusStats]) -> None:
         self.corpus, self.corpus_stats = corpus, stats

@@ -12,25 +12,49 @@ import math
 from typing import Optional
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QColor, QFont, QIcon, QPixmap
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDoubleSpinBox, QFormLayout, QGridLayout,
-                               QGroupBox, QHBoxLayout, QHeaderView, QLabel, QPushButton, QScrollArea,
-                               QSizePolicy, QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QScrollArea,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
-from playground.core.config import (FLAVOURS, PRESETS, ConfigProblem, ModelConfig, ParameterBreakdown,
-                                    default_mlp_hidden, flops_per_token, parameter_breakdown)
+from playground.core.config import (
+    FLAVOURS,
+    PRESETS,
+    ConfigProblem,
+    ModelConfig,
+    default_mlp_hidden,
+    parameter_breakdown,
+)
 from playground.core.devices import DeviceInfo
-from playground.core.estimates import (OPTIMIZER_STATES, PRECISION_LABELS, AvailableMemory, MemoryEstimate,
-                                       available_system_memory, estimate_tokens_per_second, human_bytes,
-                                       human_count, human_duration, human_flops, memory_estimate,
-                                       uses_fused_attention)
-from playground.engine.jobs import Job
+from playground.core.estimates import (
+    PRECISION_LABELS,
+    AvailableMemory,
+    DeviceSpeed,
+    MemoryEstimate,
+    available_system_memory,
+    measure_device_speed,
+    memory_estimate,
+)
+from playground.engine.jobs import Job, JobSlot
 from playground.engine.session import Session
-
-ERROR_COLOUR = "#b3261e"
-WARNING_COLOUR = "#8a5a00"
-OK_COLOUR = "#1e7b34"
-MUTED_COLOUR = "#5f6368"
+from playground.ui.widgets.build_results import (
+    ERROR_COLOUR,
+    MUTED_COLOUR,
+    WARNING_COLOUR,
+    MemoryBox,
+    ParameterCount,
+    ParametersBox,
+    SpeedBox,
+    fit_height,
+)
 
 FLAVOUR_CHOICES = {
     "gpt2": ("GPT-2 style",
@@ -47,27 +71,6 @@ PRECISION_TIPS = {
             "kept in 2 bytes. Less memory, and much faster on a recent GPU.",
     "fp16": "Like bfloat16 but with a smaller range, so training needs loss scaling; for GPUs without bfloat16.",
 }
-# Rows of the parameter table: (label, what it holds).
-PART_TIPS = {
-    "Token embedding": "vocabulary × width: one learned vector for each token of the vocabulary.",
-    "Position embedding": "context length × width: one learned vector for each position (GPT-2). "
-                          "RoPE computes positions instead, so LLaMA style has none.",
-    "Attention": "Per layer: queries, keys, values and the output, four width × width matrices (plus biases).",
-    "MLP": "Per layer: widen to the MLP width and back, 2 × width × MLP width (SwiGLU has three such matrices).",
-    "Norms": "A scale (and, with biases, a shift) per number: two norms per layer and one at the end.",
-    "Output head": "width × vocabulary: turns the last vector into a score for every token. "
-                   "0 when tied: GPT-2 reuses the token embedding matrix.",
-    "Total": "Every number that training adjusts.",
-}
-PART_COLOURS = ["#4e79a7", "#a0cbe8", "#f28e2b", "#59a14f", "#b07aa1", "#e15759"]
-MEMORY_COLOURS = ["#4e79a7", "#f28e2b", "#b07aa1", "#59a14f"]
-GPT2_SMALL = "gpt2-small"
-
-
-def _swatch(colour: str) -> QIcon:
-    pixmap = QPixmap(12, 12)
-    pixmap.fill(QColor(colour))
-    return QIcon(pixmap)
 
 
 def _problem_label() -> QLabel:
@@ -76,48 +79,6 @@ def _problem_label() -> QLabel:
     label.setStyleSheet(f"color: {ERROR_COLOUR};")
     label.setTextInteractionFlags(Qt.TextSelectableByMouse)
     return label
-
-
-def _table(rows: list[str], headers: list[str], tips: dict[str, str]) -> QTableWidget:
-    """A read-only table whose items are made once and updated in place."""
-    table = QTableWidget(len(rows), len(headers))
-    table.setHorizontalHeaderLabels(headers)
-    table.verticalHeader().hide()
-    table.setEditTriggers(QAbstractItemView.NoEditTriggers)
-    table.setSelectionMode(QAbstractItemView.NoSelection)
-    table.setFocusPolicy(Qt.NoFocus)
-    table.setShowGrid(False)
-    table.setAlternatingRowColors(True)
-    table.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
-    table.setVerticalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
-    header = table.horizontalHeader()
-    header.setHighlightSections(False)
-    header.setSectionResizeMode(0, QHeaderView.ResizeToContents)
-    for column in range(1, len(headers)):
-        header.setSectionResizeMode(column, QHeaderView.ResizeToContents)
-    header.setSectionResizeMode(len(headers) - 1, QHeaderView.Stretch)
-    bold = QFont()
-    bold.setBold(True)
-    for r, label in enumerate(rows):
-        for c in range(len(headers)):
-            item = QTableWidgetItem(label if c == 0 else "")
-            if c > 0:
-                item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
-            if label in tips:
-                item.setToolTip(tips[label])
-            if label == "Total":
-                item.setFont(bold)
-            table.setItem(r, c, item)
-    fit_height(table)
-    return table
-
-
-def fit_height(table: QTableWidget) -> None:
-    """Make a table exactly as tall as its rows (again after the first show,
-    when the style's real row heights are known)."""
-    table.resizeRowsToContents()
-    rows = sum(table.rowHeight(r) for r in range(table.rowCount()))
-    table.setFixedHeight(table.horizontalHeader().sizeHint().height() + rows + 2 * table.frameWidth() + 2)
 
 
 class BuildPanel(QWidget):
@@ -140,25 +101,29 @@ class BuildPanel(QWidget):
     def __init__(self, session: Session, parent=None) -> None:
         super().__init__(parent)
         self.session = session
-        self.measure_job: Optional[Job] = None
+        self.measure_slot = JobSlot(self)
         self.flops_per_second: Optional[float] = None
         self.measured_device: Optional[DeviceInfo] = None
         self.measure_error: Optional[str] = None
         self._assumed_vocab = self.PROVISIONAL_VOCAB
         self._shown_once = False
-        self._updating = False
-        self.param_plot = self.param_bars = None
-        self.memory_plot = self.memory_bars = self.available_line = self.available_text = None
-        self._config: Optional[ModelConfig] = None
-        self._breakdown: Optional[ParameterBreakdown] = None
-        self._memory: Optional[MemoryEstimate] = None
-        self._available: Optional[AvailableMemory] = None
         self._updating = True  # no recounting while the controls are being made
         self._build()
         self._updating = False
+        self.measure_slot.changed.connect(lambda: self.remeasure.setEnabled(not self.measure_slot.busy))
         session.tokenizer_changed.connect(lambda _: self.refresh())
         session.device_changed.connect(self._device_changed)
         self.set_preset("tiny")
+
+    @property
+    def measure_job(self) -> Optional[Job]:
+        return self.measure_slot.job
+
+    # The charts, made on the first show.
+    param_plot = property(lambda self: self.parameters_box.plot)
+    param_bars = property(lambda self: self.parameters_box.bars)
+    memory_plot = property(lambda self: self.memory_box.plot)
+    memory_bars = property(lambda self: self.memory_box.bars)
 
     def advanced_widgets(self) -> list[QWidget]:
         """Controls presentation mode hides: the defaults serve a first look."""
@@ -185,10 +150,22 @@ class BuildPanel(QWidget):
         results = QWidget()
         rl = QVBoxLayout(results)
         rl.setContentsMargins(0, 0, 0, 0)
-        rl.addWidget(self._headline())
-        rl.addWidget(self._parameters_box())
-        rl.addWidget(self._memory_box())
-        rl.addWidget(self._speed_box())
+        self.headline = ParameterCount()
+        self.parameters_box = ParametersBox()
+        self.memory_box = MemoryBox()
+        self.speed_box = SpeedBox(self.UTILIZATION, self.STEPS)
+        self.speed_box.remeasure.clicked.connect(self.start_measurement)
+        # The sections' labels and tables, by the names the tests and screenshots read on the panel.
+        self.total_label, self.total_note = self.headline.total_label, self.headline.total_note
+        self.breakdown_table = self.parameters_box.table
+        self.memory_table, self.fit_label = self.memory_box.table, self.memory_box.fit_label
+        speed = self.speed_box
+        self.flops_label, self.device_speed_label, self.remeasure = (speed.flops_label, speed.device_speed_label,
+                                                                     speed.remeasure)
+        self.tokens_label, self.steps_label, self.compare_label = (speed.tokens_label, speed.steps_label,
+                                                                   speed.compare_label)
+        for section in (self.headline, self.parameters_box, self.memory_box, self.speed_box):
+            rl.addWidget(section)
         rl.addStretch(1)
         right = QScrollArea()
         right.setWidget(results)
@@ -336,113 +313,6 @@ class BuildPanel(QWidget):
         layout.addWidget(note)
         return box
 
-    def _headline(self) -> QWidget:
-        self.total_label = QLabel()
-        self.total_label.setStyleSheet("font-size: 26pt; font-weight: 600; color: #23283a;")
-        self.total_label.setToolTip("Every number that training adjusts.")
-        self.total_note = QLabel()
-        self.total_note.setWordWrap(True)
-        self.total_note.setTextFormat(Qt.RichText)
-        self.total_note.setAlignment(Qt.AlignLeft | Qt.AlignVCenter)
-        self.total_note.setStyleSheet(f"color: {MUTED_COLOUR}; font-size: 10.5pt;")
-        headline = QWidget()
-        headline.setFixedHeight(76)  # the boxes below stay put however many lines the note takes
-        row = QHBoxLayout(headline)
-        row.setContentsMargins(6, 0, 6, 0)
-        row.addWidget(self.total_label)
-        row.addSpacing(12)
-        row.addWidget(self.total_note, 1)
-        return headline
-
-    def _parameters_box(self) -> QGroupBox:
-        box = QGroupBox("Where the parameters are")
-        rows = [label for label, _ in ParameterBreakdown(0, 0, 0, 0, 0, 0).rows()]
-        self.breakdown_table = _table(rows, ["Part", "Parameters", "Share"], PART_TIPS)
-        for r, colour in enumerate(PART_COLOURS):
-            self.breakdown_table.item(r, 0).setIcon(_swatch(colour))
-        self.breakdown_table.setMinimumWidth(330)
-        self.breakdown_table.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Fixed)
-        self.param_plot_host = QVBoxLayout()
-        self.param_plot_host.setContentsMargins(0, 0, 0, 0)
-        layout = QHBoxLayout(box)
-        layout.addWidget(self.breakdown_table)
-        layout.addLayout(self.param_plot_host, 1)
-        return box
-
-    def _memory_box(self) -> QGroupBox:
-        box = QGroupBox("Memory for one training step")
-        rows = ["Weights", "Gradients", "Optimizer state", "Activations", "Total", "Available"]
-        tips = {
-            "Weights": "The parameters, 4 bytes each (float32). In mixed precision, plus a 2-byte copy "
-                       "of every matrix for the forward pass.",
-            "Gradients": "How each parameter should change: one 4-byte number per parameter.",
-            "Optimizer state": "AdamW remembers two running averages per parameter: 8 bytes each.",
-            "Activations": "What the forward pass keeps for the backward pass: grows with batch size "
-                           "× context length. Includes the logits: a score for every vocabulary token "
-                           "at every position.",
-            "Total": "An upper bound of the peak. Not counted: the framework itself (on a GPU its CUDA "
-                     "context takes 0.3–1 GB) and the allocator's spare room.",
-            "Available": "What this machine can give a training run now.",
-        }
-        self.memory_table = _table(rows, ["Part", "Size", "How it is counted"], tips)
-        for r, colour in enumerate(MEMORY_COLOURS):
-            self.memory_table.item(r, 0).setIcon(_swatch(colour))
-        for r in range(len(rows)):
-            self.memory_table.item(r, 2).setTextAlignment(Qt.AlignLeft | Qt.AlignVCenter)
-        self.memory_table.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
-        self.fit_label = QLabel()
-        self.fit_label.setWordWrap(True)
-        self.fit_label.setTextFormat(Qt.RichText)
-        self.fit_label.setStyleSheet("font-size: 11pt;")
-        self.memory_plot_host = QVBoxLayout()
-        self.memory_plot_host.setContentsMargins(0, 0, 0, 0)
-        layout = QVBoxLayout(box)
-        layout.addWidget(self.memory_table)
-        layout.addLayout(self.memory_plot_host)
-        layout.addWidget(self.fit_label)
-        return box
-
-    def _speed_box(self) -> QGroupBox:
-        box = QGroupBox("Speed")
-        self.flops_label = QLabel()
-        self.flops_label.setToolTip(
-            "Floating-point operations to learn from one token, forward and backward: about 6 per "
-            "parameter used in a matrix multiply, plus attention's comparisons with earlier tokens.")
-        self.device_speed_label = QLabel("measuring…")
-        self.device_speed_label.setWordWrap(True)
-        self.device_speed_label.setToolTip(
-            "Measured here: how fast this device multiplies two large float32 matrices, the heart of "
-            "every training step.")
-        self.remeasure = QPushButton("Measure again")
-        self.remeasure.setToolTip("Run the short matrix-multiply benchmark again (it takes under a second). "
-                                  "Close other heavy programs for a fair figure.")
-        self.remeasure.clicked.connect(self.start_measurement)
-        self.tokens_label = QLabel("measuring…")
-        self.tokens_label.setWordWrap(True)
-        self.tokens_label.setToolTip(
-            f"Assumes a training step runs at {self.UTILIZATION:.0%} of the measured speed, plus a "
-            "fixed cost per step for launching work. Small layers, attention, norms and the optimizer "
-            "keep real training below the benchmark's best case. A guide, good to within 2–3×.")
-        self.steps_label = QLabel("measuring…")
-        self.steps_label.setWordWrap(True)
-        self.steps_label.setToolTip(f"{self.STEPS:,} steps, each on one batch of batch size × context length tokens.")
-        self.compare_label = QLabel()
-        self.compare_label.setWordWrap(True)
-        self.compare_label.setStyleSheet(f"color: {MUTED_COLOUR};")
-        self.compare_label.setToolTip("GPT-2 small at the same batch size, with its own context of 1,024 tokens.")
-        grid = QGridLayout(box)
-        grid.setColumnStretch(1, 1)
-        captions = ["Work per token", "This device", "Training speed", f"{self.STEPS:,} steps"]
-        values = [self.flops_label, self.device_speed_label, self.tokens_label, self.steps_label]
-        for r, (caption, value) in enumerate(zip(captions, values)):
-            label = QLabel(caption)
-            label.setToolTip(value.toolTip())
-            grid.addWidget(label, r, 0, Qt.AlignTop)
-            grid.addWidget(value, r, 1)
-        grid.addWidget(self.remeasure, 1, 2, Qt.AlignTop)
-        grid.addWidget(self.compare_label, len(captions), 0, 1, 3)
-        return box
-
     # ================================================================== plots (made once, on first show)
 
     def showEvent(self, event) -> None:  # noqa: N802
@@ -451,59 +321,10 @@ class BuildPanel(QWidget):
             self._shown_once = True
             fit_height(self.breakdown_table)
             fit_height(self.memory_table)
-            self._make_plots()
+            self.parameters_box.make_chart()
+            self.memory_box.make_chart()
             self.refresh()
             QTimer.singleShot(0, self, self.start_measurement)
-
-    def _make_plots(self) -> None:
-        if self.param_plot is not None:
-            return
-        import pyqtgraph as pg
-
-        pg.setConfigOptions(antialias=True, background="w", foreground="#333")
-        labels = [label for label, _ in ParameterBreakdown(0, 0, 0, 0, 0, 0).rows()[:-1]]
-        n = len(labels)
-        plot = pg.PlotWidget()
-        plot.setMouseEnabled(False, False)
-        plot.hideButtons()
-        plot.setMenuEnabled(False)
-        plot.setXRange(0, 110, padding=0)
-        plot.setYRange(-0.6, n - 0.4, padding=0)
-        plot.getViewBox().invertY(True)
-        plot.getAxis("left").setTicks([[(i, label) for i, label in enumerate(labels)]])
-        # Every part keeps its label, even when the rows are tight.
-        plot.getAxis("left").setStyle(hideOverlappingLabels=False)
-        plot.getAxis("bottom").setTicks([[(x, f"{x}%") for x in range(0, 101, 25)]])
-        plot.showGrid(x=True, y=False, alpha=0.25)
-        plot.setLabel("bottom", "share of the parameters")
-        plot.setFixedHeight(self.breakdown_table.height())
-        plot.setToolTip("Each part's share of the parameters. Drag the controls and watch the bars.")
-        self.param_bars = pg.BarGraphItem(x0=[0] * n, y=list(range(n)), height=0.65, width=[0] * n,
-                                          brushes=PART_COLOURS, pens=[pg.mkPen(None)] * n)
-        plot.addItem(self.param_bars)
-        self.param_plot = plot
-        self.param_plot_host.addWidget(plot)
-
-        mem = pg.PlotWidget()
-        mem.setMouseEnabled(False, False)
-        mem.hideButtons()
-        mem.setMenuEnabled(False)
-        mem.setFixedHeight(96)
-        mem.getAxis("left").setTicks([[(0, "needed")]])
-        mem.setYRange(-0.6, 0.6, padding=0)
-        mem.showGrid(x=True, y=False, alpha=0.25)
-        mem.setToolTip("The memory a training step needs, stacked: weights, gradients, optimizer state, "
-                       "activations. The red line is what this machine has available.")
-        self.memory_bars = pg.BarGraphItem(x0=[0] * 4, y=[0] * 4, height=0.7, width=[0] * 4,
-                                           brushes=MEMORY_COLOURS, pens=[pg.mkPen("w", width=1)] * 4)
-        mem.addItem(self.memory_bars)
-        self.available_line = pg.InfiniteLine(angle=90, movable=False,
-                                              pen=pg.mkPen(ERROR_COLOUR, width=2, style=Qt.DashLine))
-        mem.addItem(self.available_line)
-        self.available_text = pg.TextItem(color=ERROR_COLOUR, anchor=(1, 0.5))
-        mem.addItem(self.available_text)
-        self.memory_plot = mem
-        self.memory_plot_host.addWidget(mem)
 
     # ================================================================== the controls
 
@@ -594,16 +415,18 @@ class BuildPanel(QWidget):
         self._show_preset(config)
         self._show_shape_notes(config)
         self._show_precision_note()
-        self._config = config
-        sizes_ok = not config.validate()
-        if sizes_ok:
-            self._breakdown = parameter_breakdown(config)
-            self._memory = self.memory()
-            self._show_parameters(config, self._breakdown)
-            self._show_memory(config, self._memory)
-            self._show_speed(config)
+        if not config.validate():
+            counts = parameter_breakdown(config)
+            precision, device_kind, batch = self.effective_precision(), self._device_kind(), self.batch_size.value()
+            self.headline.show_count(config, counts.total)
+            self.parameters_box.show_counts(config, counts)
+            self.memory_box.show_memory(config, self.memory(), self._available_memory(), batch, precision,
+                                        device_kind)
+            self.speed_box.show_speed(config, self.flops_per_second, self.measure_error, self._device(), batch,
+                                      precision, device_kind)
         else:
-            self._show_invalid()
+            for section in (self.headline, self.parameters_box, self.memory_box, self.speed_box):
+                section.show_invalid()
         self.session.set_model_config(config, not problems)
 
     def _show_problems(self, problems) -> None:
@@ -676,32 +499,6 @@ class BuildPanel(QWidget):
                                     "uses float32, and so do the estimates." if chosen != used else "")
         self.precision_note.setVisible(chosen != used)
 
-    def _show_parameters(self, config: ModelConfig, counts: ParameterBreakdown) -> None:
-        total = counts.total
-        self.total_label.setText(f"{human_count(total)} parameters")
-        gpt2 = parameter_breakdown(PRESETS[GPT2_SMALL].config(50257)).total  # the real one: GPT-2 style
-        note = f"exactly {total:,}"
-        if total < gpt2:
-            note += (f"<br>GPT-2 small ({human_count(gpt2)}) is <b>{gpt2 / total:,.0f}×</b> bigger"
-                     if gpt2 / total >= 1.5 else f"<br>about the size of GPT-2 small ({human_count(gpt2)})")
-        if config.tie_weights:
-            note += "<br>The output head reuses the token embedding matrix (tied weights)."
-        else:
-            note += "<br>A separate output head: as many parameters again as the token embedding."
-        self.total_note.setText(note)
-        shares = []
-        for r, (label, count) in enumerate(counts.rows()):
-            share = 100.0 * count / total if total else 0.0
-            self.breakdown_table.item(r, 1).setText(f"{count:,}")
-            self.breakdown_table.item(r, 2).setText(f"{share:.1f}%")
-            if label != "Total":
-                shares.append(share)
-        if not config.tie_weights:
-            self.breakdown_table.item(5, 0).setToolTip(PART_TIPS["Output head"])
-        self.breakdown_table.item(5, 1).setText("shared" if config.tie_weights else f"{counts.output_head:,}")
-        if self.param_bars is not None:
-            self.param_bars.setOpts(width=shares)
-
     def _available_memory(self) -> AvailableMemory:
         device = self._device()
         if device is not None and device.kind == "cuda" and device.free_memory is not None:
@@ -711,191 +508,27 @@ class BuildPanel(QWidget):
             return AvailableMemory(available.bytes, f"system RAM, shared with the Apple GPU ({available.source})")
         return AvailableMemory(available.bytes, f"system RAM: {available.source}")
 
-    def _show_memory(self, config: ModelConfig, m: MemoryEstimate) -> None:
-        n = parameter_breakdown(config).total
-        precision = self.effective_precision()
-        tokens = self.batch_size.value() * config.context_length
-        states = OPTIMIZER_STATES["adamw"]
-        fused = uses_fused_attention(config, self._device_kind())
-        how = [
-            f"4 bytes × {human_count(n)} parameters"
-            + (" + 2-byte copies of the matrices" if precision != "fp32" else ""),
-            f"4 bytes × {human_count(n)} parameters",
-            f"AdamW: {states} × 4 bytes × {human_count(n)} parameters",
-            f"{self.batch_size.value():,} × {config.context_length:,} = {tokens:,} tokens, "
-            f"logits {human_bytes(m.logits)}" + ("" if fused else " + attention maps"),
-        ]
-        activations_tip = (
-            "What the forward pass keeps for the backward pass: it grows with batch size × context length. "
-            f"The logits, a score for each of the {config.vocab_size:,} tokens at each position, "
-            f"take {human_bytes(m.logits)} of it.")
-        if not fused:
-            activations_tip += (" On a CPU, attention with dropout cannot use the fused kernel, so it keeps "
-                                "each head's context × context attention weights too: dropout 0 saves that.")
-        for c in range(3):
-            self.memory_table.item(3, c).setToolTip(activations_tip)
-        available = self._available = self._available_memory()
-        for r, (label, value) in enumerate(m.rows()):
-            self.memory_table.item(r, 1).setText(human_bytes(value))
-            self.memory_table.item(r, 2).setText(how[r] if r < len(how) else "upper bound of the peak")
-        self.memory_table.item(5, 1).setText(human_bytes(available.bytes) if available.bytes else "unknown")
-        self.memory_table.item(5, 2).setText(available.source)
-
-        if available.bytes is None:
-            self.fit_label.setText(f"<span style='color:{WARNING_COLOUR}'>Needs about <b>{human_bytes(m.total)}</b>; "
-                                   "how much memory is free here is unknown.</span>")
-        else:
-            share = m.total / available.bytes
-            if share <= 0.9:
-                used = "under 1%" if share < 0.01 else f"{share:.0%}"
-                colour, verdict = OK_COLOUR, f"✔ <b>Fits</b>: uses {used} of the {human_bytes(available.bytes)} available."
-            elif share <= 1.0:
-                colour, verdict = WARNING_COLOUR, (
-                    f"⚠ <b>Tight</b>: {share:.0%} of the {human_bytes(available.bytes)} available, with little "
-                    "room for the framework itself. A smaller batch would be safer.")
-            else:
-                colour, verdict = ERROR_COLOUR, (
-                    f"✘ <b>Does not fit</b>: needs {human_bytes(m.total)}, only {human_bytes(available.bytes)} "
-                    f"available. Try {self._memory_advice(config, m)}.")
-            self.fit_label.setText(f"<span style='color:{colour}'>{verdict}</span>")
-        self._draw_memory(m, available)
-
-    def _memory_advice(self, config: ModelConfig, m: MemoryEstimate) -> str:
-        tips = []
-        if self.batch_size.value() > 1 and m.activations > m.total / 3:
-            tips.append("a smaller batch")
-        if self.effective_precision() == "fp32" and self._device_kind() == "cuda":
-            tips.append("bfloat16")
-        if config.context_length > 128 and m.activations > m.total / 3:
-            tips.append("a shorter context")
-        tips.append("fewer layers or a smaller width")
-        return ", ".join(tips[:-1]) + (" or " if len(tips) > 1 else "") + tips[-1]
-
-    def _draw_memory(self, m: MemoryEstimate, available: AvailableMemory) -> None:
-        if self.memory_bars is None:
-            return
-        free = available.bytes
-        # Show the available line when it is near; otherwise an arrow says how far off it is.
-        near = free is not None and free <= 3 * m.total
-        top = max(m.total, free) * 1.08 if near else m.total * 1.6
-        unit, scale = "bytes", 1.0
-        for name, size in (("KiB", 2**10), ("MiB", 2**20), ("GiB", 2**30), ("TiB", 2**40)):
-            if top >= size:
-                unit, scale = name, float(size)
-        parts = [m.weights, m.gradients, m.optimizer_state, m.activations]
-        x0 = [sum(parts[:i]) / scale for i in range(4)]
-        self.memory_bars.setOpts(x0=x0, width=[p / scale for p in parts])
-        self.memory_plot.setXRange(0, top / scale, padding=0)
-        self.memory_plot.setLabel("bottom", f"memory ({unit})")
-        if near:
-            self.available_line.setPos(free / scale)
-            self.available_line.show()
-            self.available_text.hide()
-        else:
-            self.available_line.hide()
-            if free:
-                self.available_text.setText(f"available: {human_bytes(free)} →")
-                self.available_text.setPos(top / scale, 0.0)
-                self.available_text.show()
-            else:
-                self.available_text.hide()
-
-    def _show_speed(self, config: ModelConfig) -> None:
-        fpt = flops_per_token(config)
-        self.flops_label.setText(f"<b>{human_flops(fpt)}</b> per token (forward + backward)")
-        device = self._device()
-        name = "this device" if device is None else (
-            "the CPU" if device.kind == "cpu" else "the GPU")
-        if self.flops_per_second is None:
-            text = self.measure_error or "measuring…"
-            self.device_speed_label.setText(text)
-            self.tokens_label.setText("waiting for the measurement…" if self.measure_error is None else "unknown")
-            self.steps_label.setText("")
-            self.compare_label.setText("")
-            return
-        self.device_speed_label.setText(
-            f"<b>{human_flops(self.flops_per_second)}/s</b> measured on {name} "
-            f"<span style='color:{MUTED_COLOUR}'>(float32 matrix multiply)</span>")
-        if device is not None:
-            self.device_speed_label.setToolTip(device.describe() + "\n\n" + self.tokens_label.toolTip())
-        batch = self.batch_size.value()
-        per_step = batch * config.context_length
-        tps = estimate_tokens_per_second(config, self.flops_per_second, self.UTILIZATION, per_step)
-        self.tokens_label.setText(f"≈ <b>{tps:,.0f}</b> tokens/s "
-                                  f"<span style='color:{MUTED_COLOUR}'>(if a step reaches "
-                                  f"{self.UTILIZATION:.0%} of that speed)</span>")
-        seconds = self.STEPS * per_step / tps
-        self.steps_label.setText(f"≈ <b>{human_duration(seconds)}</b> for {self.STEPS:,} steps of "
-                                 f"{batch:,} × {config.context_length:,} = {per_step:,} tokens")
-        gpt2 = PRESETS[GPT2_SMALL].config(50257)
-        if parameter_breakdown(config).total < 0.67 * parameter_breakdown(gpt2).total:
-            g_tps = estimate_tokens_per_second(gpt2, self.flops_per_second, self.UTILIZATION,
-                                               batch * gpt2.context_length)
-            g_seconds = self.STEPS * batch * gpt2.context_length / g_tps
-            g_mem = memory_estimate(gpt2, batch, self.effective_precision(), "adamw", self._device_kind())
-            self.compare_label.setText(
-                f"For comparison, GPT-2 small here: ≈ {g_tps:,.0f} tokens/s, {human_duration(g_seconds)} "
-                f"for {self.STEPS:,} steps of {batch:,} × 1,024 tokens, and {human_bytes(g_mem.total)} of memory.")
-        else:
-            self.compare_label.setText("")
-
-    def _show_invalid(self) -> None:
-        self.total_label.setText("— parameters")
-        self.total_note.setText("Fix the problem shown in red on the left to see the numbers.")
-        for r in range(self.breakdown_table.rowCount()):
-            self.breakdown_table.item(r, 1).setText("—")
-            self.breakdown_table.item(r, 2).setText("")
-        for r in range(self.memory_table.rowCount() - 1):
-            self.memory_table.item(r, 1).setText("—")
-            self.memory_table.item(r, 2).setText("")
-        self.fit_label.setText("")
-        self.flops_label.setText("—")
-        self.tokens_label.setText("—")
-        self.steps_label.setText("")
-        self.compare_label.setText("")
-        if self.param_bars is not None:
-            self.param_bars.setOpts(width=[0] * 6)
-            self.memory_bars.setOpts(width=[0] * 4)
-
     # ================================================================== measuring the device
 
     def start_measurement(self) -> Optional[Job]:
         """Benchmark the device's matrix multiplies in the background (under a second)."""
         if self.measure_job is not None:
             return None
-        device = self.session.device
-        seconds = self.MEASURE_SECONDS
-
-        def work(report, cancel):
-            from playground.core.devices import detect_device
-            from playground.core.estimates import measure_matmul_flops
-
-            info = device or detect_device()
-            return info, measure_matmul_flops(info.kind, seconds, cancel=cancel)
-
-        job = Job(work, "measuring this device's speed")
-        self.measure_job = job
-        self.measure_error = None
+        job = Job(measure_device_speed, self.session.device, self.MEASURE_SECONDS,
+                  doing="measuring this device's speed")
         job.result.connect(self._measured)
         job.error.connect(self._measure_failed)
-        job.done.connect(self._measure_done)
-        self.remeasure.setEnabled(False)
+        self.measure_error = None
         self.device_speed_label.setText("measuring…")
-        job.start()
-        return job
+        return self.measure_slot.start(job)
 
-    def _measured(self, value) -> None:
-        info, flops = value
-        self.measured_device, self.flops_per_second = info, flops
+    def _measured(self, speed: DeviceSpeed) -> None:
+        self.measured_device, self.flops_per_second = speed.device, speed.flops_per_second
         self.refresh()
 
     def _measure_failed(self, message: str) -> None:
         self.measure_error = f"could not measure: {message}"
         self.refresh()
-
-    def _measure_done(self) -> None:
-        self.measure_job = None
-        self.remeasure.setEnabled(True)
 
     def _device_changed(self, device: DeviceInfo) -> None:
         if self.measured_device is not None and self.measured_device.kind != device.kind:

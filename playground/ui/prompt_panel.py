@@ -3,7 +3,9 @@
 Templates, modes and rendering live in `core.prompts`; this panel edits a
 template, shows the rendered prompt with its parts coloured, counts its tokens
 against the model's context (and shows what a too-long prompt loses), and hands
-the template to the Generate step.
+the template to the Generate step. The preview box, the examples table and the
+Formats tab are widgets of their own (`ui/widgets/prompt_preview.py`,
+`examples_editor.py`, `template_formats.py`).
 """
 
 from __future__ import annotations
@@ -12,140 +14,54 @@ import re
 from pathlib import Path
 from typing import Optional
 
-from PySide6.QtCore import QEvent, Qt, QTimer
-from PySide6.QtGui import QColor, QFont, QKeySequence, QShortcut, QTextCharFormat, QTextCursor
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout,
-                               QHeaderView, QLabel, QLineEdit, QMessageBox, QPlainTextEdit, QProgressBar,
-                               QPushButton, QScrollArea, QSpinBox, QSplitter, QTableWidget, QTableWidgetItem,
-                               QTabWidget, QTextEdit, QToolTip, QVBoxLayout, QWidget)
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPlainTextEdit,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from playground.core.progress import UserError
-from playground.core.prompts import (MODE_HELP, MODE_LABELS, MODES, Example, PromptFit, PromptTemplate,
-                                     RenderedPrompt, builtin_templates, fit_prompt, generation_reserve,
-                                     load_template, prompt_token_starts, save_template)
+from playground.core.prompts import (
+    MODE_HELP,
+    MODE_LABELS,
+    MODES,
+    Example,
+    PromptFit,
+    PromptTemplate,
+    RenderedPrompt,
+    builtin_templates,
+    fit_prompt,
+    generation_reserve,
+    load_template,
+    prompt_token_starts,
+    save_template,
+)
 from playground.engine.session import Session
 from playground.paths import user_data_dir
+from playground.ui.widgets.examples_editor import ExamplesEditor, examples_used
+from playground.ui.widgets.prompt_preview import PreviewBox
+from playground.ui.widgets.template_formats import FormatsEditor
 
-INSTRUCTION_BG = "#fbdcae"
-EXAMPLE_BGS = ("#cfe2fb", "#b5d0f5")   # alternate, so neighbouring examples stay apart
-QUERY_BG = "#c8ebcf"
-PART_FG = "#1a1a1a"
-CUT_FG, CUT_BG = "#8c8c8c", "#ececec"
-WARNING_COLOUR = "#8a5a00"
-ERROR_COLOUR = "#b3261e"
 MUTED_COLOUR = "#5f6368"
-UNUSED_FG = "#9a9a9a"
-PREVIEW_END_CHARS = 2000       # a huge prompt's preview shows its first characters,
-PREVIEW_TAIL_CHARS = 40_000    # ... at most this many of its end, and an ellipsis between
-
-COL_ON, COL_INPUT, COL_OUTPUT, COL_REASONING = range(4)
-FORMAT_TIPS = {
-    "example_format": "How each example is written out. Placeholders: {input}, {output}, {reasoning}. "
-                      "Write {{ and }} for a literal brace.",
-    "cot_format": "How each example is written in chain-of-thought mode: its reasoning comes before the output. "
-                  "Placeholders: {input}, {output}, {reasoning}.",
-    "query_format": "How the query is written. Only {input} (the output is what the model writes). Its end, "
-                    "such as \"Output:\", is the output prefix: where the model starts writing.",
-    "cot_query_format": "The query in chain-of-thought mode: it ends where the reasoning should start, "
-                        "so the model writes its steps before the answer. Only {input}.",
-}
-
-
-def escape_separator(text: str) -> str:
-    """A separator as one line: a line break shown as \\n, a tab as \\t."""
-    return text.replace("\\", "\\\\").replace("\n", "\\n").replace("\t", "\\t")
-
-
-def unescape_separator(text: str) -> str:
-    return re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t", "\\": "\\"}.get(m.group(1), m.group(0)), text)
 
 
 def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-").lower() or "template"
-
-
-class PromptPreview(QTextEdit):
-    """The rendered prompt, read-only, its parts coloured; hovering tells which part is where."""
-
-    def __init__(self, parent=None) -> None:
-        super().__init__(parent)
-        self.setReadOnly(True)
-        self.setMouseTracking(True)
-        font = QFont("DejaVu Sans Mono")
-        font.setStyleHint(QFont.Monospace)
-        font.setPointSize(10)
-        self.setFont(font)
-        self.rendered: Optional[RenderedPrompt] = None
-        self.cut_chars = 0
-        self.elided: tuple[int, int] = (0, 0)  # (position in the view, characters left out there)
-
-    def show_prompt(self, rendered: Optional[RenderedPrompt], cut_chars: int = 0) -> None:
-        self.rendered, self.cut_chars = rendered, cut_chars
-        self.elided = (0, 0)
-        self.clear()
-        if rendered is None:
-            return
-        cursor = QTextCursor(self.document())
-        cut = QTextCharFormat()
-        cut.setForeground(QColor(CUT_FG))
-        cut.setBackground(QColor(CUT_BG))
-        cut.setFontStrikeOut(True)
-        # A huge prompt (a pasted book) is shown by its ends: drawing megabytes, most of which
-        # the model never reads, would freeze the window.
-        hidden = (PREVIEW_END_CHARS, max(cut_chars - PREVIEW_END_CHARS, len(rendered.text) - PREVIEW_TAIL_CHARS))
-        if hidden[1] - hidden[0] <= PREVIEW_END_CHARS:
-            hidden = (0, 0)
-        n_example = 0
-        for part in rendered.parts:
-            fmt = QTextCharFormat()
-            if part.kind != "separator":
-                fmt.setForeground(QColor(PART_FG))   # dark on the light colours, whatever the theme
-            if part.kind == "instruction":
-                fmt.setBackground(QColor(INSTRUCTION_BG))
-            elif part.kind == "example":
-                fmt.setBackground(QColor(EXAMPLE_BGS[n_example % 2]))
-                n_example += 1
-            elif part.kind == "query":
-                fmt.setBackground(QColor(QUERY_BG))
-            split = part.start + min(max(cut_chars - part.start, 0), len(part.text))
-            self._insert(cursor, part, part.start, split, cut, hidden)
-            self._insert(cursor, part, split, part.end, fmt, hidden)
-        self.moveCursor(QTextCursor.End)  # the end is what the model continues
-        self.ensureCursorVisible()
-
-    def _insert(self, cursor: QTextCursor, part, start: int, end: int, fmt, hidden: tuple[int, int]) -> None:
-        """Insert the text between offsets ``start`` and ``end`` (within ``part``), leaving out ``hidden``."""
-        hide_from, hide_to = hidden
-        for a, b in ((start, min(end, hide_from)), (max(start, hide_to), end)) if hide_from < hide_to else ((start, end),):
-            if a < b:
-                cursor.insertText(part.text[a - part.start:b - part.start], fmt)
-            if hide_from < hide_to and a == start and start <= hide_from < end:
-                what = "cut" if hide_to <= self.cut_chars else "not shown"
-                note = f"\n[… {hide_to - hide_from:,} more characters {what} …]\n"
-                self.elided = (cursor.position(), hide_to - hide_from - len(note))
-                cursor.insertText(note, fmt)
-
-    def text_offset(self, position: int) -> int:
-        """The offset in the rendered text of a position in the view (which may leave text out)."""
-        at, left_out = self.elided
-        return position + left_out if left_out and position >= at else position
-
-    def viewportEvent(self, event) -> bool:  # noqa: N802
-        if event.type() == QEvent.ToolTip and self.rendered is not None:
-            offset = self.text_offset(self.cursorForPosition(event.pos()).position())
-            part = self.rendered.part_at(offset)
-            if part is None or part.kind == "separator":
-                QToolTip.hideText()
-            else:
-                tip = {"instruction": "<b>Instruction</b>: what to do, in words.",
-                       "query": "<b>Query</b>: the input you ask about. The model writes what comes next."}.get(
-                    part.kind, f"<b>Example {part.example + 1 if part.example is not None else ''}</b>: "
-                               "a worked input and output the model can copy.")
-                if offset < self.cut_chars:
-                    tip += "<br><i>Cut: this lies beyond the context, so the model never reads it.</i>"
-                QToolTip.showText(event.globalPos(), tip, self)
-            return True
-        return super().viewportEvent(event)
 
 
 class PromptPanel(QWidget):
@@ -183,7 +99,7 @@ class PromptPanel(QWidget):
 
     def advanced_widgets(self) -> list[QWidget]:
         """Controls presentation mode hides: the Formats tab (the built-in templates' formats serve)."""
-        return [self.instruction_separator_edit.parentWidget()]
+        return [self.formats]
 
     # ================================================================== layout
 
@@ -204,14 +120,26 @@ class PromptPanel(QWidget):
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
 
         self.tabs = QTabWidget()
-        self.tabs.addTab(self._examples_tab(), "Examples")
-        self.tabs.addTab(self._formats_tab(), "Formats")
+        self.examples_editor = ExamplesEditor()
+        self.examples_editor.edited.connect(self._edited_somewhere)
+        self.examples_table = self.examples_editor.table
+        self.formats = FormatsEditor()
+        self.formats.edited.connect(self._edited_somewhere)
+        self.format_edits = self.formats.format_edits
+        self.tabs.addTab(self.examples_editor, "Examples")
+        self.tabs.addTab(self.formats, "Formats")
         self.tabs.setTabToolTip(0, "The worked examples: an input, the output to copy, and the reasoning "
                                    "chain-of-thought shows.")
         self.tabs.setTabToolTip(1, "How the examples and the query are written out, and what separates them.")
         splitter = QSplitter(Qt.Vertical)
         splitter.addWidget(self.tabs)
-        splitter.addWidget(self._preview_box())
+        self.preview_box = PreviewBox()
+        self.preview_box.send_button.clicked.connect(self.send)
+        box = self.preview_box
+        self.preview, self.usage_bar, self.send_button = box.preview, box.usage_bar, box.send_button
+        self.token_count_label, self.warning_label, self.problem_label = (box.token_count_label, box.warning_label,
+                                                                          box.problem_label)
+        splitter.addWidget(self.preview_box)
         splitter.setStretchFactor(0, 2)
         splitter.setStretchFactor(1, 3)
         splitter.setSizes([300, 460])
@@ -225,6 +153,8 @@ class PromptPanel(QWidget):
         QShortcut(QKeySequence.Save, self, activated=self._choose_save_file)
         QShortcut(QKeySequence("Ctrl+Return"), self, activated=self.send)
         QShortcut(QKeySequence("Ctrl+Enter"), self, activated=self.send)
+        QShortcut(QKeySequence("Ctrl+Shift+N"), self, activated=lambda: self.add_example())
+        QShortcut(QKeySequence("Ctrl+Shift+Delete"), self, activated=lambda: self.remove_example())
 
     def _template_box(self) -> QGroupBox:
         box = QGroupBox("1 · Template")
@@ -315,161 +245,6 @@ class PromptPanel(QWidget):
         layout.addWidget(self.query_edit)
         return box
 
-    def _examples_tab(self) -> QWidget:
-        tab = QWidget()
-        self.examples_table = QTableWidget(0, 4)
-        self.examples_table.setHorizontalHeaderLabels(["On", "Input", "Output", "Reasoning"])
-        self.examples_table.setToolTip("Worked examples. Untick one to leave it out; double-click a cell to "
-                                       "edit it. Few-shot shows the first k ticked rows; greyed rows are not "
-                                       "in the prompt.")
-        tips = ["Ticked examples may be shown; unticked ones never are.",
-                "What the example asks: it takes the place of {input}.",
-                "The answer the model should learn to give: {output}.",
-                "The steps from input to output, shown only in chain of thought: {reasoning}."]
-        for column, tip in enumerate(tips):
-            self.examples_table.horizontalHeaderItem(column).setToolTip(tip)
-        header = self.examples_table.horizontalHeader()
-        header.setSectionResizeMode(COL_ON, QHeaderView.ResizeToContents)
-        for column in (COL_INPUT, COL_OUTPUT, COL_REASONING):
-            header.setSectionResizeMode(column, QHeaderView.Stretch)
-        self.examples_table.verticalHeader().setToolTip("The example's number, as the token count's warning names it.")
-        self.examples_table.setSelectionBehavior(QAbstractItemView.SelectRows)
-        self.examples_table.setSelectionMode(QAbstractItemView.SingleSelection)
-        self.examples_table.setEditTriggers(QAbstractItemView.DoubleClicked | QAbstractItemView.EditKeyPressed
-                                            | QAbstractItemView.AnyKeyPressed)
-        self.examples_table.setWordWrap(False)
-        self.examples_table.setTextElideMode(Qt.ElideRight)
-        self.examples_table.itemChanged.connect(self._item_changed)
-        self.examples_table.itemSelectionChanged.connect(self._update_row_buttons)
-
-        self.add_button = QPushButton("Add")
-        self.add_button.setToolTip("Add an empty example at the end and start typing its input (Ctrl+Shift+N).")
-        self.add_button.clicked.connect(lambda: self.add_example())
-        self.remove_button = QPushButton("Remove")
-        self.remove_button.setToolTip("Remove the selected example (Ctrl+Shift+Delete). "
-                                      "Revert brings a template's examples back.")
-        self.remove_button.clicked.connect(lambda: self.remove_example())
-        self.up_button = QPushButton("Move up")
-        self.up_button.setToolTip("Move the selected example earlier (Alt+Up): few-shot takes the first k.")
-        self.up_button.clicked.connect(lambda: self.move_example(delta=-1))
-        self.down_button = QPushButton("Move down")
-        self.down_button.setToolTip("Move the selected example later (Alt+Down).")
-        self.down_button.clicked.connect(lambda: self.move_example(delta=1))
-        QShortcut(QKeySequence("Ctrl+Shift+N"), self, activated=lambda: self.add_example())
-        QShortcut(QKeySequence("Ctrl+Shift+Delete"), self, activated=lambda: self.remove_example())
-        QShortcut(QKeySequence("Alt+Up"), self.examples_table, activated=lambda: self.move_example(delta=-1),
-                  context=Qt.WidgetWithChildrenShortcut)
-        QShortcut(QKeySequence("Alt+Down"), self.examples_table, activated=lambda: self.move_example(delta=1),
-                  context=Qt.WidgetWithChildrenShortcut)
-        row = QHBoxLayout()
-        for b in (self.add_button, self.remove_button, self.up_button, self.down_button):
-            row.addWidget(b)
-        row.addStretch(1)
-        layout = QVBoxLayout(tab)
-        layout.addWidget(self.examples_table, 1)
-        layout.addLayout(row)
-        return tab
-
-    def _formats_tab(self) -> QWidget:
-        tab = QWidget()
-        self.format_edits: dict[str, QPlainTextEdit] = {}
-        form = QFormLayout()
-        labels = {"example_format": "Example", "cot_format": "Example, chain of thought",
-                  "query_format": "Query", "cot_query_format": "Query, chain of thought"}
-        mono = QFont("DejaVu Sans Mono")
-        mono.setStyleHint(QFont.Monospace)
-        for key, label in labels.items():
-            edit = QPlainTextEdit()
-            edit.setFont(mono)
-            edit.setToolTip(FORMAT_TIPS[key])
-            edit.setTabChangesFocus(True)
-            edit.setFixedHeight(3 * edit.fontMetrics().lineSpacing() + 12)
-            edit.textChanged.connect(self._edited_somewhere)
-            self.format_edits[key] = edit
-            form.addRow(label, edit)
-        self.instruction_separator_edit = QLineEdit()
-        self.instruction_separator_edit.setToolTip("Text between the instruction and what follows it. "
-                                                   "\\n is a line break, \\t a tab.")
-        self.example_separator_edit = QLineEdit()
-        self.example_separator_edit.setToolTip("Text between examples, and between the last example and the "
-                                               "query. \\n is a line break, \\t a tab.")
-        for edit in (self.instruction_separator_edit, self.example_separator_edit):
-            edit.setFont(mono)
-            edit.textChanged.connect(self._edited_somewhere)
-        seps = QHBoxLayout()
-        seps.addWidget(QLabel("After the instruction"))
-        seps.addWidget(self.instruction_separator_edit)
-        seps.addSpacing(12)
-        seps.addWidget(QLabel("Between examples"))
-        seps.addWidget(self.example_separator_edit)
-        form.addRow("Separators", seps)
-        note = QLabel("Placeholders: {input}, {output}, {reasoning} (a query only {input}). "
-                      "Write {{ and }} for a literal brace.")
-        note.setStyleSheet(f"color: {MUTED_COLOUR};")
-        note.setWordWrap(True)
-        layout = QVBoxLayout(tab)
-        layout.addWidget(note)
-        layout.addLayout(form)
-        layout.addStretch(1)
-        return tab
-
-    def _preview_box(self) -> QGroupBox:
-        box = QGroupBox("The prompt the model reads")
-        legend = QHBoxLayout()
-        legend.setSpacing(6)
-        for text, bg, tip, extra in (
-                ("Instruction", INSTRUCTION_BG, "What to do, in words.", ""),
-                ("Examples", EXAMPLE_BGS[0], "Worked examples, in two shades so neighbours stay apart.", ""),
-                ("Query", QUERY_BG, "Your input; the model writes what comes after its end.", ""),
-                ("Cut", CUT_BG, "Text beyond the context: the model never reads it.",
-                 f"color: {CUT_FG}; text-decoration: line-through;")):
-            chip = QLabel(text)
-            chip.setStyleSheet(f"background: {bg}; border-radius: 3px; padding: 1px 8px; {extra}")
-            chip.setToolTip(tip)
-            legend.addWidget(chip)
-        legend.addStretch(1)
-        self.preview = PromptPreview()
-        self.preview.setToolTip("")  # the parts tell their own tooltips
-        self.preview.setPlaceholderText("The prompt appears here.")
-        self.usage_bar = QProgressBar()
-        self.usage_bar.setTextVisible(False)
-        self.usage_bar.setFixedHeight(8)
-        self.usage_bar.setToolTip("How much of the context the prompt fills.")
-        self.token_count_label = QLabel()
-        self.token_count_label.setWordWrap(True)
-        self.token_count_label.setTextFormat(Qt.RichText)
-        self.warning_label = QLabel()
-        self.warning_label.setWordWrap(True)
-        self.warning_label.setStyleSheet(
-            f"color: {WARNING_COLOUR}; background: #fff4dc; border: 1px solid #e6cf8f; "
-            "border-radius: 4px; padding: 4px 6px;")
-        self.warning_label.setToolTip("The model keeps only the last tokens it can read: the struck-through "
-                                      "text above is lost.")
-        self.warning_label.hide()
-        self.problem_label = QLabel()
-        self.problem_label.setWordWrap(True)
-        self.problem_label.setStyleSheet(f"color: {ERROR_COLOUR};")
-        self.problem_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        self.problem_label.hide()
-        self.send_button = QPushButton("Send to Generate ▶")
-        self.send_button.setToolTip("Use this prompt in the Generate step, where the model continues it "
-                                    "(Ctrl+Enter).")
-        self.send_button.setDefault(True)
-        self.send_button.setMinimumHeight(32)
-        self.send_button.setStyleSheet("QPushButton { font-weight: 600; padding: 4px 18px; }")
-        self.send_button.clicked.connect(self.send)
-        bottom = QHBoxLayout()
-        bottom.addWidget(self.token_count_label, 1)
-        bottom.addWidget(self.send_button, 0, Qt.AlignBottom)
-        layout = QVBoxLayout(box)
-        layout.addLayout(legend)
-        layout.addWidget(self.preview, 1)
-        layout.addWidget(self.usage_bar)
-        layout.addWidget(self.warning_label)
-        layout.addWidget(self.problem_label)
-        layout.addLayout(bottom)
-        return box
-
     # ================================================================== templates
 
     def _load_builtins(self) -> None:
@@ -535,29 +310,15 @@ class PromptPanel(QWidget):
 
     def template(self) -> PromptTemplate:
         """The template as the controls now show it (a new object each call)."""
-        examples = []
-        table = self.examples_table
-        for row in range(table.rowCount()):
-            def text(column: int) -> str:
-                item = table.item(row, column)
-                return item.text() if item is not None else ""
-            on = table.item(row, COL_ON)
-            examples.append(Example(text(COL_INPUT), text(COL_OUTPUT), text(COL_REASONING),
-                                    on is None or on.checkState() == Qt.Checked))
         return PromptTemplate(
             name=self.name_edit.text(),
             description=self._description,
             mode=self.mode_combo.currentData() or "few-shot",
             k=self.k_spin.value(),
             instruction=self.instruction_edit.toPlainText(),
-            examples=examples,
+            examples=self.examples_editor.examples(),
             input=self.query_edit.toPlainText(),
-            example_format=self.format_edits["example_format"].toPlainText(),
-            cot_format=self.format_edits["cot_format"].toPlainText(),
-            query_format=self.format_edits["query_format"].toPlainText(),
-            cot_query_format=self.format_edits["cot_query_format"].toPlainText(),
-            instruction_separator=unescape_separator(self.instruction_separator_edit.text()),
-            example_separator=unescape_separator(self.example_separator_edit.text()),
+            **self.formats.values(),
         )
 
     def set_template(self, template: PromptTemplate) -> None:
@@ -577,18 +338,12 @@ class PromptPanel(QWidget):
             self.k_spin.setValue(t.k)
             self.instruction_edit.setPlainText(t.instruction)
             self.query_edit.setPlainText(t.input)
-            for key, edit in self.format_edits.items():
-                edit.setPlainText(getattr(t, key))
-            self.instruction_separator_edit.setText(escape_separator(t.instruction_separator))
-            self.example_separator_edit.setText(escape_separator(t.example_separator))
-            self.examples_table.setRowCount(0)
-            for example in t.examples:
-                self._append_row(example)
+            self.formats.show_template(t)
+            self.examples_editor.set_examples(t.examples)
         finally:
             self._loading = False
         self._mode_changed()
         self._update_edited_marks()
-        self._update_row_buttons()
         self.refresh()
 
     def revert(self) -> None:
@@ -675,110 +430,22 @@ class PromptPanel(QWidget):
 
     # ================================================================== examples
 
-    def _append_row(self, example: Example) -> int:
-        table = self.examples_table
-        row = table.rowCount()
-        table.insertRow(row)
-        self._fill_row(row, example)
-        return row
-
-    def _fill_row(self, row: int, example: Example) -> None:
-        table = self.examples_table
-        was = self._loading
-        self._loading = True
-        on = QTableWidgetItem()
-        on.setFlags(Qt.ItemIsEnabled | Qt.ItemIsSelectable | Qt.ItemIsUserCheckable)
-        on.setCheckState(Qt.Checked if example.enabled else Qt.Unchecked)
-        table.setItem(row, COL_ON, on)
-        for column, text in ((COL_INPUT, example.input), (COL_OUTPUT, example.output),
-                             (COL_REASONING, example.reasoning)):
-            table.setItem(row, column, QTableWidgetItem(text))
-        self._loading = was
-
-    def _row_example(self, row: int) -> Example:
-        t = self.examples_table
-        return Example(t.item(row, COL_INPUT).text(), t.item(row, COL_OUTPUT).text(),
-                       t.item(row, COL_REASONING).text(), t.item(row, COL_ON).checkState() == Qt.Checked)
-
-    def selected_row(self) -> Optional[int]:
-        rows = self.examples_table.selectionModel().selectedRows()
-        if rows:
-            return rows[0].row()
-        current = self.examples_table.currentRow()
-        return current if current >= 0 else None
-
     def add_example(self, example: Optional[Example] = None, edit: bool = True) -> int:
         """Append an example (empty by default) and select it; returns its row."""
-        row = self._append_row(example or Example("", ""))
-        self.examples_table.selectRow(row)
-        if edit:
-            self.examples_table.setFocus()
-            self.examples_table.editItem(self.examples_table.item(row, COL_INPUT))
-        self._edited_somewhere()
-        return row
+        return self.examples_editor.add_example(example, edit)
 
     def remove_example(self, row: Optional[int] = None) -> None:
-        row = self.selected_row() if row is None else row
-        if row is None or not 0 <= row < self.examples_table.rowCount():
-            return
-        self.examples_table.removeRow(row)
-        if self.examples_table.rowCount():
-            self.examples_table.selectRow(min(row, self.examples_table.rowCount() - 1))
-        self._edited_somewhere()
+        self.examples_editor.remove_example(row)
 
     def move_example(self, row: Optional[int] = None, delta: int = -1) -> None:
-        row = self.selected_row() if row is None else row
-        if row is None:
-            return
-        other = row + delta
-        if not (0 <= row < self.examples_table.rowCount() and 0 <= other < self.examples_table.rowCount()):
-            return
-        a, b = self._row_example(row), self._row_example(other)
-        self._fill_row(row, b)
-        self._fill_row(other, a)
-        self.examples_table.selectRow(other)
-        self._edited_somewhere()
-
-    def _item_changed(self, item: QTableWidgetItem) -> None:
-        if not self._loading:
-            self._edited_somewhere()
-
-    def _update_row_buttons(self) -> None:
-        row = self.selected_row()
-        n = self.examples_table.rowCount()
-        self.remove_button.setEnabled(row is not None)
-        self.up_button.setEnabled(row is not None and row > 0)
-        self.down_button.setEnabled(row is not None and row < n - 1)
-
-    def _mark_used_rows(self, used: list[int]) -> None:
-        """Colour the rows the prompt shows like the preview's examples; grey the others."""
-        table = self.examples_table
-        used_at = {index: n for n, index in enumerate(used)}
-        was = self._loading
-        self._loading = True
-        table.blockSignals(True)
-        for row in range(table.rowCount()):
-            shown = row in used_at
-            for column in range(table.columnCount()):
-                item = table.item(row, column)
-                if item is None:
-                    continue
-                item.setData(Qt.ForegroundRole, None if shown else QColor(UNUSED_FG))
-                if column != COL_ON:
-                    item.setToolTip(item.text() if len(item.text()) > 30 else "")   # the whole of an elided cell
-                if column == COL_ON:
-                    item.setData(Qt.BackgroundRole, QColor(EXAMPLE_BGS[used_at[row] % 2]) if shown else None)
-                    item.setToolTip(f"Example {row + 1}: in the prompt." if shown else
-                                    f"Example {row + 1}: not in the prompt in this mode.")
-        table.blockSignals(False)
-        self._loading = was
+        self.examples_editor.move_example(row, delta)
 
     # ================================================================== live prompt
 
     def _edited_somewhere(self, *_) -> None:
         if self._loading:
             return
-        self._update_row_buttons()
+        self.examples_editor.update_buttons()
         self.schedule_refresh()
 
     def _mode_changed(self, *_) -> None:
@@ -818,8 +485,8 @@ class PromptPanel(QWidget):
         self.problem_label.hide()
         self.send_button.setEnabled(True)
         self.rendered = rendered
-        self._mark_used_rows(rendered.examples)
-        self._show_examples_used(template, rendered)
+        self.examples_editor.mark_used_rows(rendered.examples)
+        self.examples_used_label.setText(examples_used(template, rendered))
 
         tokenizer, context, checkpoint = self._tokenizer_and_context()
         self.fit, self.n_tokens, self.window = None, None, None
@@ -864,20 +531,6 @@ class PromptPanel(QWidget):
             self.warning_label.show()
         else:
             self.warning_label.hide()
-
-    def _show_examples_used(self, template: PromptTemplate, rendered: RenderedPrompt) -> None:
-        used = [i + 1 for i in rendered.examples]
-        enabled = len(template.enabled_examples())
-        if rendered.mode in ("zero-shot", "instruction"):
-            text = "No examples in this mode."
-        elif not used:
-            text = "No ticked examples: this prompt is zero-shot."
-        else:
-            rows = ", ".join(map(str, used[:-1])) + (" and " if len(used) > 1 else "") + str(used[-1])
-            text = f"Shows example{'s' if len(used) > 1 else ''} {rows} ({len(used)} of {enabled} ticked)."
-            if rendered.mode in ("few-shot", "chain-of-thought") and template.k > enabled:
-                text += f" k is {template.k}, but only {enabled} are ticked."
-        self.examples_used_label.setText(text)
 
     def preview_text(self) -> str:
         """The exact text the model is given (what the preview shows)."""

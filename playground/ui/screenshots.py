@@ -132,16 +132,16 @@ def take_screenshots(window: MainWindow, out_dir: Path) -> list[Path]:
     evaluate = window.evaluate_panel
     window.steps.setCurrentRow(window.panels.index(evaluate))
     if train.last_run_dir is not None:
-        evaluate.add_checkpoint(train.last_run_dir)
-    evaluate.source_validation.setChecked(True)
-    evaluate.measure()
+        evaluate.perplexity.checkpoints.add(train.last_run_dir)
+    evaluate.perplexity.source_validation.setChecked(True)
+    evaluate.perplexity.measure()
     wait_until(lambda: not evaluate.is_busy(), 300)
     grab("evaluate-perplexity")
     evaluate.tabs.setCurrentIndex(1)
-    evaluate.task_combo.setCurrentIndex(max(0, evaluate.task_combo.findText("Python phrases")))
-    evaluate.mode_combo.setCurrentIndex(max(0, evaluate.mode_combo.findData("few-shot")))
-    evaluate.compare_combo.setCurrentIndex(max(0, evaluate.compare_combo.findData("zero-shot")))
-    evaluate.run_task()
+    evaluate.tasks.task_combo.setCurrentIndex(max(0, evaluate.tasks.task_combo.findText("Python phrases")))
+    evaluate.tasks.mode_combo.setCurrentIndex(max(0, evaluate.tasks.mode_combo.findData("few-shot")))
+    evaluate.tasks.compare_combo.setCurrentIndex(max(0, evaluate.tasks.compare_combo.findData("zero-shot")))
+    evaluate.tasks.run_task()
     wait_until(lambda: not evaluate.is_busy(), 300)
     grab("evaluate-tasks")
 

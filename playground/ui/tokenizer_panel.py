@@ -4,25 +4,50 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout,
-                               QGroupBox, QHBoxLayout, QLabel, QLineEdit, QMessageBox, QPlainTextEdit, QProgressBar,
-                               QPushButton, QScrollArea, QSpinBox, QSplitter, QTabWidget, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
-from playground.core.corpus import Corpus, corpus_from_paths, corpus_from_text, default_corpus, scan_corpus
+from playground.core.corpus import Corpus, default_corpus, open_corpus
 from playground.core.progress import Progress, UserError
-from playground.core.units import human_bytes
-from playground.core.tokenization import (KINDS, LoadedTokenizer, SpecialTokensInText, TokenizerSpec,
-                                          check_output_path, check_spec, open_tokenizer, spec_for_kind,
-                                          train_tokenizer, vocab_size_sweep)
-from playground.engine.jobs import Job
+from playground.core.tokenization import (
+    KINDS,
+    LoadedTokenizer,
+    SpecialTokensInText,
+    TokenizerSpec,
+    check_output_path,
+    check_spec,
+    open_tokenizer,
+    spec_for_kind,
+    train_tokenizer_or_refusal,
+)
+from playground.core.tokenizer_sweep import vocab_size_sweep
+from playground.engine.jobs import Job, JobSlot
 from playground.engine.session import Session
 from playground.paths import user_data_dir
 from playground.ui.themes import readable
+from playground.ui.widgets.corpus_box import CorpusBox
 from playground.ui.widgets.token_view import TokenView
 from playground.ui.widgets.tokenizer_compare import TokenizerCompare
 from playground.ui.widgets.vocab_browser import VocabBrowser
@@ -33,8 +58,6 @@ SAMPLE_TEXT = (
     "def greet(name):\n    return f\"Hello, {name}!\"  # code, too\n"
     "Numbers: 2026 and 3.14159. Accents: café, naïve. Emoji: 🙂🚀"
 )
-
-KIND_DEFAULT_VOCAB = {"bpe": 2000, "wordpiece": 2000, "unigram": 2000, "wordlevel": 5000, "char": 200}
 
 
 def saved_tokenizers_dir() -> Path:
@@ -60,23 +83,6 @@ def recent_saved_tokenizers(limit: int = 4) -> list[Path]:
     return sorted(folder.glob("*.json"))[-limit:] if folder.exists() else []
 
 
-class PasteDialog(QDialog):
-    def __init__(self, parent=None) -> None:
-        super().__init__(parent)
-        self.setWindowTitle("Paste a corpus")
-        self.resize(640, 420)
-        self.edit = QPlainTextEdit()
-        self.edit.setPlaceholderText("Paste or type the text to learn from…")
-        buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
-        buttons.button(QDialogButtonBox.Ok).setText("Use this text")
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addWidget(QLabel("The tokenizer will learn from exactly this text."))
-        layout.addWidget(self.edit, 1)
-        layout.addWidget(buttons)
-
-
 class TokenizerPanel(QWidget):
     """Corpus and training controls on the left; live tokens, comparison and vocabulary on the right."""
 
@@ -91,15 +97,31 @@ class TokenizerPanel(QWidget):
     def __init__(self, session: Session, parent=None) -> None:
         super().__init__(parent)
         self.session = session
-        self.corpus_job: Optional[Job] = None
-        self.train_job: Optional[Job] = None
-        self.sweep_job: Optional[Job] = None
-        self._refused = None  # SpecialTokensInText of the last training, asked about once it is done
+        # One slot per kind of work: a new corpus supersedes the one being read.
+        self.corpus_slot = JobSlot(self)
+        self.train_slot = JobSlot(self)
+        self.sweep_slot = JobSlot(self)
+        self._refused: Optional[SpecialTokensInText] = None  # of the last training, asked about once it ended
         self._build()
-        session.corpus_changed.connect(self._show_corpus)
-        session.corpus_stats_changed.connect(self._show_stats)
+        self.corpus_slot.changed.connect(lambda: self.corpus_box.set_reading(self.corpus_slot.busy))
+        self.train_slot.changed.connect(self._training_changed)
+        session.corpus_changed.connect(self.corpus_box.show_corpus)
+        session.corpus_stats_changed.connect(self.corpus_box.show_stats)
+        session.corpus_stats_changed.connect(lambda _: self._check_spec())
         session.tokenizers_changed.connect(self._tokenizers_changed)
         session.tokenizer_changed.connect(self._tokenizer_changed)
+
+    @property
+    def corpus_job(self) -> Optional[Job]:
+        return self.corpus_slot.job
+
+    @property
+    def train_job(self) -> Optional[Job]:
+        return self.train_slot.job
+
+    @property
+    def sweep_job(self) -> Optional[Job]:
+        return self.sweep_slot.job
 
     def advanced_widgets(self) -> list[QWidget]:
         """Controls presentation mode hides: the defaults serve a first look."""
@@ -110,7 +132,11 @@ class TokenizerPanel(QWidget):
     def _build(self) -> None:
         controls = QWidget()
         cl = QVBoxLayout(controls)
-        cl.addWidget(self._corpus_box())
+        self.corpus_box = CorpusBox()
+        self.corpus_box.corpus_wanted.connect(self.load_corpus)
+        self.corpus_box.cancel_requested.connect(self.corpus_slot.cancel)
+        self.corpus_buttons = self.corpus_box.buttons
+        cl.addWidget(self.corpus_box)
         cl.addWidget(self._train_box())
         cl.addWidget(self._tokenizer_box())
         cl.addStretch(1)
@@ -125,7 +151,7 @@ class TokenizerPanel(QWidget):
         self.tabs.addTab(self._live_tab(), "Live tokens")
         self.compare = TokenizerCompare()
         self.compare.sweep_requested.connect(self.start_sweep)
-        self.compare.sweep_cancel_requested.connect(lambda: self.sweep_job and self.sweep_job.cancel())
+        self.compare.sweep_cancel_requested.connect(self.sweep_slot.cancel)
         self.tabs.addTab(self.compare, "Compare")
         self.vocab = VocabBrowser()
         self.tabs.addTab(self.vocab, "Vocabulary")
@@ -138,69 +164,18 @@ class TokenizerPanel(QWidget):
         QShortcut(QKeySequence("Ctrl+Return"), self, activated=self.start_training)
         QShortcut(QKeySequence(Qt.Key_Escape), self, activated=self.cancel_all)
 
-    def _corpus_box(self) -> QGroupBox:
-        box = QGroupBox("1 · Corpus: the text to learn from")
-        self.corpus_name = QLabel()
-        self.corpus_name.setWordWrap(True)
-        self.corpus_stats = QLabel("Reading…")
-        self.corpus_stats.setTextFormat(Qt.RichText)
-        self.corpus_warning = QLabel()
-        self.corpus_warning.setWordWrap(True)
-        self.corpus_warning.setStyleSheet("color: #8a5a00;")
-        self.corpus_warning.hide()
-        b_default = QPushButton("Built-in")
-        b_default.setToolTip("Python's own documentation text (2 MB of English prose), shipped with the app.")
-        b_default.clicked.connect(self.use_default_corpus)
-        b_files = QPushButton("Open files…")
-        b_files.setToolTip("Learn from one or more text files (.txt, .md, .py, …). Ctrl+O")
-        b_files.clicked.connect(self._choose_files)
-        b_folder = QPushButton("Open folder…")
-        b_folder.setToolTip("Learn from every text file in a folder and its subfolders.")
-        b_folder.clicked.connect(self._choose_folder)
-        b_paste = QPushButton("Paste text…")
-        b_paste.setToolTip("Type or paste a corpus by hand.")
-        b_paste.clicked.connect(self._paste_text)
-        QShortcut(QKeySequence.Open, self, activated=self._choose_files)
-        self.corpus_buttons = [b_default, b_files, b_folder, b_paste]
-        self.corpus_progress = QProgressBar()
-        self.corpus_progress.hide()
-        self.corpus_cancel = QPushButton("Cancel")
-        self.corpus_cancel.setToolTip("Stop reading this corpus; the previous one stays.")
-        self.corpus_cancel.hide()
-        self.corpus_cancel.clicked.connect(lambda: self.corpus_job and self.corpus_job.cancel())
-        row1 = QHBoxLayout()
-        row1.addWidget(b_default)
-        row1.addWidget(b_files)
-        row2 = QHBoxLayout()
-        row2.addWidget(b_folder)
-        row2.addWidget(b_paste)
-        prog = QHBoxLayout()
-        prog.addWidget(self.corpus_progress, 1)
-        prog.addWidget(self.corpus_cancel)
-        layout = QVBoxLayout(box)
-        layout.addWidget(self.corpus_name)
-        layout.addWidget(self.corpus_stats)
-        layout.addWidget(self.corpus_warning)
-        layout.addLayout(row1)
-        layout.addLayout(row2)
-        layout.addLayout(prog)
-        return box
-
     def _train_box(self) -> QGroupBox:
         box = QGroupBox("2 · Train a tokenizer")
         self.kind = QComboBox()
-        for key, (label, tip) in KINDS.items():
-            self.kind.addItem(label, key)
-            self.kind.setItemData(self.kind.count() - 1, tip, Qt.ToolTipRole)
+        for key, kind in KINDS.items():
+            self.kind.addItem(kind.label, key)
+            self.kind.setItemData(self.kind.count() - 1, kind.description, Qt.ToolTipRole)
         self.kind.setToolTip("The algorithm that decides how text is cut into tokens. Hover an entry to learn more.")
         self.vocab_size = QSpinBox()
         self.vocab_size.setRange(1, 1_000_000)
         self.vocab_size.setSingleStep(500)
         self.vocab_size.setGroupSeparatorShown(True)
-        self.vocab_size.setValue(2000)
-        self.vocab_size.setToolTip(
-            "How many distinct tokens the tokenizer may have. Bigger: fewer tokens per text, "
-            "but a bigger embedding table in the model.")
+        self.vocab_size.setValue(KINDS["bpe"].default_vocab_size)  # the tooltip is the kind's (_kind_changed)
         self.min_freq = QSpinBox()
         self.min_freq.setRange(1, 10_000)
         self.min_freq.setValue(2)
@@ -222,7 +197,7 @@ class TokenizerPanel(QWidget):
         self.train_cancel = QPushButton("Cancel")
         self.train_cancel.setToolTip("Stop training now (Esc).")
         self.train_cancel.setEnabled(False)
-        self.train_cancel.clicked.connect(lambda: self.train_job and self.train_job.cancel())
+        self.train_cancel.clicked.connect(self.train_slot.cancel)
         self.train_progress = QProgressBar()
         self.train_progress.setRange(0, 1000)
         self.train_progress.setValue(0)
@@ -315,91 +290,22 @@ class TokenizerPanel(QWidget):
 
     # ================================================================== corpus
 
-    def use_default_corpus(self) -> None:
-        self.load_corpus(lambda: default_corpus())
+    def use_default_corpus(self) -> Job:
+        return self.load_corpus(default_corpus)
 
-    def _choose_files(self) -> None:
-        paths, _ = QFileDialog.getOpenFileNames(
-            self, "Open text files", str(Path.home()), "Text files (*.txt *.md *.rst *.py *.csv *.json *.html *.gz);;All files (*)")
-        if paths:
-            self.load_corpus(lambda: corpus_from_paths(paths))
-
-    def _choose_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Open a folder of text files", str(Path.home()))
-        if folder:
-            self.load_corpus(lambda: corpus_from_paths([folder]))
-
-    def _paste_text(self) -> None:
-        dialog = PasteDialog(self)
-        if dialog.exec() == QDialog.Accepted:
-            text = dialog.edit.toPlainText()
-            self.load_corpus(lambda: corpus_from_text(text))
-
-    def load_corpus(self, make_corpus) -> Job:
-        """Build and scan a corpus in the background; the old one stays until the new one is good."""
-        if self.corpus_job is not None:
-            self.corpus_job.cancel()
-
-        def work(report, cancel):
-            corpus: Corpus = make_corpus()
-            return corpus, scan_corpus(corpus, report, cancel)
-
-        job = Job(work, "reading the corpus")
-        self.corpus_job = job
-        job.progress.connect(self._corpus_progress)
+    def load_corpus(self, make_corpus: Callable[[], Corpus]) -> Job:
+        """Make and scan a corpus in the background; the old one stays until the new one is good."""
+        job = Job(open_corpus, make_corpus, doing="reading the corpus")
+        job.progress.connect(self.corpus_box.show_progress)
         job.result.connect(self._corpus_ready)
         job.error.connect(self.session.error)
-        job.done.connect(lambda: self._corpus_done(job))
-        for b in self.corpus_buttons:
-            b.setEnabled(False)
-        self.corpus_progress.setRange(0, 0)
-        self.corpus_progress.show()
-        self.corpus_cancel.show()
-        job.start()
-        return job
-
-    def _corpus_progress(self, p: Progress) -> None:
-        if p.fraction is not None:
-            self.corpus_progress.setRange(0, 1000)
-            self.corpus_progress.setValue(int(p.fraction * 1000))
-        self.corpus_progress.setFormat(p.message)
-        self.corpus_progress.setTextVisible(True)
+        return self.corpus_slot.start(job)
 
     def _corpus_ready(self, value) -> None:
         corpus, stats = value
         self.session.set_corpus(corpus, stats)
         for w in stats.warnings:
             self.session.warn(w)
-
-    def _corpus_done(self, job: Job) -> None:
-        if job is not self.corpus_job:
-            return
-        self.corpus_job = None
-        for b in self.corpus_buttons:
-            b.setEnabled(True)
-        self.corpus_progress.hide()
-        self.corpus_cancel.hide()
-
-    def _show_corpus(self, corpus: Corpus) -> None:
-        self.corpus_name.setText(f"<b>{corpus.name}</b>")
-        self.corpus_name.setToolTip("\n".join(str(p) for p in corpus.files[:20]) or "Pasted text")
-
-    def _show_stats(self, stats) -> None:
-        if stats is None:
-            self.corpus_stats.setText("Reading…")
-            return
-        self.corpus_stats.setText(
-            "<table cellspacing=2>"
-            f"<tr><td>Size</td><td align=right><b>{human_bytes(stats.size_bytes)}</b></td></tr>"
-            f"<tr><td>Characters&nbsp;&nbsp;</td><td align=right><b>{stats.characters:,}</b></td></tr>"
-            f"<tr><td>Lines</td><td align=right><b>{stats.lines:,}</b></td></tr>"
-            f"<tr><td>Distinct characters&nbsp;&nbsp;</td><td align=right><b>{stats.distinct_characters:,}</b></td></tr>"
-            "</table>")
-        sample = "".join(c for c in stats.alphabet if not c.isspace())[:120]
-        self.corpus_stats.setToolTip(f"Distinct characters: {sample}{'…' if len(stats.alphabet) > 120 else ''}")
-        self.corpus_warning.setVisible(bool(stats.warnings))
-        self.corpus_warning.setText("\n".join(stats.warnings))
-        self._check_spec()
 
     # ================================================================== training
 
@@ -410,15 +316,11 @@ class TokenizerPanel(QWidget):
                              lowercase=self.lowercase.isChecked())
 
     def _kind_changed(self) -> None:
-        kind = self.kind.currentData()
-        spec = spec_for_kind(kind)
-        self.specials.setText(", ".join(spec.special_tokens))
-        self.vocab_size.setValue(KIND_DEFAULT_VOCAB[kind])
-        self.min_freq.setEnabled(kind not in ("unigram", "char"))
-        self.vocab_size.setToolTip(
-            "Character-level: the most frequent characters kept; the rest become [UNK]." if kind == "char"
-            else "How many distinct tokens the tokenizer may have. Bigger: fewer tokens per text, "
-                 "but a bigger embedding table in the model.")
+        kind = KINDS[self.kind.currentData()]
+        self.specials.setText(", ".join(spec_for_kind(kind.key).special_tokens))
+        self.vocab_size.setValue(kind.default_vocab_size)
+        self.min_freq.setEnabled(kind.uses_min_frequency)
+        self.vocab_size.setToolTip(kind.vocab_size_tip)
         self._check_spec()
 
     def _check_spec(self) -> bool:
@@ -442,29 +344,17 @@ class TokenizerPanel(QWidget):
             return None
         spec = self.spec()
         started = time.monotonic()
-
-        def work(report, cancel):
-            try:
-                return train_tokenizer(corpus, spec, report, cancel, stats, allow_special_in_text)
-            except SpecialTokensInText as e:
-                return e  # not an error yet: the person is asked (on the GUI thread) whether to go on
-
-        job = Job(work, "training the tokenizer")
-        self.train_job = job
+        job = Job(train_tokenizer_or_refusal, corpus, spec, stats, allow_special_in_text,
+                  doing="training the tokenizer")
         job.progress.connect(self._train_progress)
         job.result.connect(lambda tok: self._trained(tok, time.monotonic() - started, corpus.name))
         job.error.connect(self.session.error)
         job.error.connect(lambda _: self.train_status.setText("Training failed; see the message above."))
         job.cancelled.connect(lambda: self.train_status.setText("Training cancelled. Nothing was changed."))
-        job.done.connect(self._train_done)
-        self.train_button.setEnabled(False)
-        self.train_cancel.setEnabled(True)
         self.train_progress.setRange(0, 1000)
         self.train_progress.setValue(0)
         self.train_status.setText(f"Training {spec.label} on {corpus.name}…")
-        self.busy_changed.emit(True)
-        job.start()
-        return job
+        return self.train_slot.start(job)
 
     def _train_progress(self, p: Progress) -> None:
         if p.fraction is None:
@@ -477,13 +367,32 @@ class TokenizerPanel(QWidget):
     def _trained(self, tok, seconds: float, corpus_name: str) -> None:
         if isinstance(tok, SpecialTokensInText):
             self.train_status.setText("Not trained: a special token occurs in the corpus as text.")
-            self._refused = tok  # asked once the job is done: a dialog here would run `done` inside it
+            self._refused = tok  # asked once the job has ended (_training_changed)
             return
         tok.name = f"{tok.spec.short_label} · {corpus_name}"
         self.session.add_tokenizer(tok)
         saved = autosave_tokenizer(tok)
         self.train_status.setText(f"Trained {tok.vocab_size:,} tokens in {seconds:.1f} s."
                                   + (f" Kept in {saved.parent}." if saved else ""))
+
+    def _training_changed(self) -> None:
+        busy = self.train_slot.busy
+        self.train_cancel.setEnabled(busy)
+        self.busy_changed.emit(busy)
+        self._check_spec()
+        if busy:
+            return
+        self.train_progress.setRange(0, 1000)
+        self.train_progress.setValue(0)
+        self.train_progress.setFormat("")
+        if self._refused is not None:
+            # Asked after the job's end has been delivered: a dialog inside it would run its own event loop there.
+            QTimer.singleShot(0, self, self._ask_to_train_anyway)
+
+    def _ask_to_train_anyway(self) -> None:
+        refused, self._refused = self._refused, None
+        if refused is not None and self.confirm_special_in_text(str(refused)):
+            self.start_training(allow_special_in_text=True)
 
     def confirm_special_in_text(self, message: str) -> bool:
         """Ask whether to train anyway with special tokens that occur in the corpus."""
@@ -493,22 +402,9 @@ class TokenizerPanel(QWidget):
             QMessageBox.Yes | QMessageBox.No, QMessageBox.No)
         return answer == QMessageBox.Yes
 
-    def _train_done(self) -> None:
-        self.train_job = None
-        self.train_cancel.setEnabled(False)
-        self.train_progress.setRange(0, 1000)
-        self.train_progress.setValue(0)
-        self.train_progress.setFormat("")
-        self.busy_changed.emit(False)
-        self._check_spec()
-        refused, self._refused = self._refused, None
-        if refused is not None and self.confirm_special_in_text(str(refused)):
-            self.start_training(allow_special_in_text=True)
-
     def cancel_all(self) -> None:
-        for job in (self.train_job, self.corpus_job, self.sweep_job):
-            if job is not None:
-                job.cancel()
+        for slot in (self.train_slot, self.corpus_slot, self.sweep_slot):
+            slot.cancel()
 
     # ================================================================== sweep
 
@@ -516,20 +412,15 @@ class TokenizerPanel(QWidget):
         corpus = self.session.corpus
         if corpus is None or self.sweep_job is not None:
             return None
-        job = Job(lambda report, cancel: vocab_size_sweep(
-            corpus, self.compare.sizes, progress=report, cancel=cancel, on_point=lambda s, c: report((s, c))),
-            "measuring characters per token")
-        self.sweep_job = job
+        job = Job(vocab_size_sweep, corpus, self.compare.sizes, doing="measuring characters per token")
         job.progress.connect(lambda p: self.compare.sweep_progress_update(p.fraction, p.message))
-        job.partial.connect(lambda point: self.compare.add_point(*point))
+        job.partial.connect(lambda point: self.compare.add_point(point.vocab_size, point.chars_per_token))
         job.error.connect(self.session.error)
         job.result.connect(lambda _: self.compare.sweep_finished("Done."))
         job.cancelled.connect(lambda: self.compare.sweep_finished("Cancelled."))
         job.error.connect(lambda _: self.compare.sweep_finished("Failed."))
-        job.done.connect(lambda: setattr(self, "sweep_job", None))
         self.compare.sweep_started()
-        job.start()
-        return job
+        return self.sweep_slot.start(job)
 
     # ================================================================== tokenizers
 

@@ -10,12 +10,20 @@ import torch
 
 from playground.cli import main
 from playground.core.attention import (
+    AttentionCapture,
     LiveProbe,
-    AttentionCapture, capture_attention, capture_ids, head_stats, save_matrix, select,
+    ProbeRecord,
+    capture_attention,
+    capture_ids,
+    head_stats,
+    save_matrix,
+    select,
 )
+from playground.core.attention_records import AttentionRows, AttentionSoFar, ProbeHistory
 from playground.core.config import ModelConfig
 from playground.core.model import GPT
 from playground.core.progress import UserError
+from playground.core.sampling import SamplingSettings, generate_tokens
 from playground.core.tokenization import open_tokenizer
 
 DEMO = Path(__file__).resolve().parents[2] / "models" / "demo"
@@ -267,3 +275,74 @@ def test_the_live_probe_waits_its_minimum_interval(tokenizer):
     probe = LiveProbe(tokenizer, "x", budget=1.0, min_interval_s=0.5)
     probe.last_at = 10.0
     assert not probe.due(elapsed_s=100.0, now=10.2) and probe.due(elapsed_s=100.0, now=10.6)
+
+
+# -- attention handed over by generation ------------------------------------------------------
+
+
+def count_forwards(model) -> list:
+    calls = []
+    model.register_forward_hook(lambda *_: calls.append(1))
+    return calls
+
+
+@pytest.mark.parametrize("use_cache", [True, False], ids=["kv-cache", "no-cache"])
+@pytest.mark.parametrize("style", ["gpt2", "llama"])
+def test_generation_hands_over_the_attention_a_separate_full_forward_finds(one_thread, style, use_cache):
+    """Every token's gathered attention equals capture_ids over the model's window, past the context too."""
+    model = tiny(style)   # a context of 16: 5 prompt tokens and 20 new ones outgrow it
+    settings = SamplingSettings(strategy="sample", seed=3, max_new_tokens=20, stop_at_end=False)
+    prompt = [3, 1, 4, 1, 5]
+    plain = [t.id for t in generate_tokens(model, prompt, settings, use_cache=use_cache)]
+    sequence, so_far, checked = list(prompt), AttentionSoFar(), 0
+    for token in generate_tokens(model, prompt, settings, use_cache=use_cache, attention=True):
+        sequence.append(token.id)
+        so_far = so_far.add(token.attention)
+        window = sequence[-16:]
+        assert so_far.length == len(window)
+        np.testing.assert_allclose(so_far.matrix(), capture_ids(model, window).numpy(), atol=1e-5, rtol=0)
+        checked += 1
+    assert checked == 20 and sequence[len(prompt):] == plain   # the same text as without attention
+
+
+def test_generation_with_attention_reads_each_new_token_once(one_thread):
+    """One forward for the prompt and one per new token: the last token is read for its own row."""
+    model = tiny()
+    settings = SamplingSettings(strategy="greedy", max_new_tokens=6, stop_at_end=False)
+    calls = count_forwards(model)
+    tokens = list(generate_tokens(model, [1, 2, 3], settings))
+    assert len(tokens) == 6 and len(calls) == 6 and all(t.attention is None for t in tokens)
+    calls.clear()
+    tokens = list(generate_tokens(model, [1, 2, 3], settings, attention=True))
+    assert len(calls) == 1 + 6
+    first, *rest = [t.attention for t in tokens]
+    assert first.fresh and first.weights.shape == (2, 2, 4, 4)   # the prompt's rows and its own
+    assert [(r.n_rows, r.n_keys) for r in rest] == [(1, k) for k in range(5, 10)]
+
+
+def test_rows_that_do_not_follow_are_refused():
+    rows = AttentionRows(np.ones((1, 1, 1, 4), dtype=np.float32))
+    with pytest.raises(ValueError, match="do not follow"):
+        AttentionSoFar().add(rows)
+    start = AttentionSoFar().add(AttentionRows(np.tril(np.ones((1, 1, 3, 3), dtype=np.float32))))
+    assert start.add(rows).length == 4 and start.add(rows).matrix()[0, 0, :3, 3].tolist() == [0, 0, 0]
+    with pytest.raises(ValueError, match="cannot follow"):
+        AttentionRows(np.ones((1, 1, 1, 6), dtype=np.float32)).after(start.blocks[0])
+
+
+# -- the probe history ---------------------------------------------------------------------
+
+
+def test_the_probe_history_thins_evenly_and_keeps_the_newest():
+    history = ProbeHistory()
+    weights = torch.tensor([[[[1.0, 0.0], [0.5, 0.5]]]])   # rows of 0 and 1 bit
+    for step in range(1, 1001):
+        entry = history.add(ProbeRecord(step=step, tokens=["a", "b"], weights=weights))
+    steps = [e.step for e in history]
+    assert history[-1] is entry and steps[-1] == 1000 and steps[0] == 1 and len(history) <= 200
+    gaps = np.diff(steps[:-1])
+    assert gaps.min() == gaps.max() == history.stride
+    assert history.index_of(entry) == len(history) - 1
+    assert entry.snapshot.stats[0].entropy == pytest.approx(0.5)   # worked out when the record had none
+    history.clear()
+    assert history.entries == [] and history.arrivals == 0

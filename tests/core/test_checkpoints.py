@@ -28,6 +28,7 @@ from playground.core.checkpoints import (
 from playground.core.config import ModelConfig
 from playground.core.corpus import corpus_from_text
 from playground.core.data import encode_corpus, split_tokens
+from playground.core.progress import run_quietly
 from playground.core.progress import UserError
 from playground.core.tokenization import LoadedTokenizer, spec_for_kind, train_in_process
 from playground.core.training import CheckpointRecord, TrainConfig, TrainingRun
@@ -38,7 +39,8 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 @pytest.fixture(scope="module")
 def tokenizer() -> LoadedTokenizer:
-    return LoadedTokenizer(train_in_process(corpus_from_text(sentences(300)), spec_for_kind("bpe", vocab_size=300)))
+    return LoadedTokenizer(run_quietly(train_in_process(corpus_from_text(sentences(300)),
+                                                        spec_for_kind("bpe", vocab_size=300))))
 
 
 @pytest.fixture(scope="module")

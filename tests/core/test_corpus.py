@@ -10,6 +10,7 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
+from run_job import run_job  # tests/core is on sys.path
 
 from playground.core.corpus import (
     CHUNK_BYTES,
@@ -22,7 +23,7 @@ from playground.core.corpus import (
     scan_corpus,
     text_file_size,
 )
-from playground.core.progress import Cancelled, CancelToken, UserError
+from playground.core.progress import Cancelled, CancelToken, UserError, run_quietly
 from playground.core.tokenization import spec_for_kind, train_tokenizer
 
 PNG_BYTES = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x10\x00\x00\x00\x10\x08\x06\x00\x00\x00" + bytes(range(256))
@@ -48,7 +49,7 @@ def varied_lines(n: int) -> str:
 
 def test_default_corpus_scans():
     corpus = default_corpus()
-    stats = scan_corpus(corpus)
+    stats = run_quietly(scan_corpus(corpus))
     raw = gzip.decompress(default_corpus_path().read_bytes())
     assert stats.size_bytes == corpus.size_bytes == len(raw) > default_corpus_path().stat().st_size
     assert stats.characters == len(raw.decode("utf-8")) > 100_000
@@ -68,7 +69,7 @@ def test_gz_corpus_size_is_uncompressed_size(tmp_path):
     corpus = corpus_from_paths([path])
     assert corpus.size_bytes == len(text)
     assert corpus.read_text() == text
-    stats = scan_corpus(corpus)
+    stats = run_quietly(scan_corpus(corpus))
     assert (stats.size_bytes, stats.characters, stats.lines) == (len(text), len(text), 5000)
 
 
@@ -79,7 +80,7 @@ def test_single_file(tmp_path):
     path = write(tmp_path / "story.txt", "Once upon a time\nthere was a token.")
     corpus = corpus_from_paths([str(path)])
     assert corpus.name == "story.txt" and corpus.files == (path,)
-    stats = scan_corpus(corpus)
+    stats = run_quietly(scan_corpus(corpus))
     assert stats.characters == 35
     assert stats.lines == 2  # the last line has no line break but still counts
     assert stats.alphabet == "".join(sorted(set("Once upon a time\nthere was a token.")))
@@ -97,7 +98,7 @@ def test_folder_takes_text_files_and_skips_binary_and_hidden(tmp_path):
     corpus = corpus_from_paths([folder])
     assert corpus.files == (a, b, c)
     assert corpus.name == "3 files"
-    stats = scan_corpus(corpus)
+    stats = run_quietly(scan_corpus(corpus))
     assert stats.characters == len("first file\n# second\nprint('third')\n")
     assert stats.lines == 3
 
@@ -110,14 +111,14 @@ def test_files_and_folders_together(tmp_path):
     corpus = corpus_from_paths([single, folder])
     assert corpus.files == (single, folder / "three.txt", folder / "two.txt")
     assert corpus.read_text() == "one\nthree\ntwo\n"
-    assert scan_corpus(corpus).lines == 3
+    assert run_quietly(scan_corpus(corpus)).lines == 3
 
 
 def test_pasted_text():
     corpus = corpus_from_text("Hello\nwörld 🙂")
     assert corpus.name == "Pasted text" and corpus.files == ()
     assert corpus.size_bytes == len("Hello\nwörld 🙂".encode("utf-8")) == 17
-    stats = scan_corpus(corpus)
+    stats = run_quietly(scan_corpus(corpus))
     assert (stats.characters, stats.lines, stats.size_bytes) == (13, 2, 17)
     assert set(stats.alphabet) == set("Helowrdö🙂\n ")
 
@@ -128,18 +129,18 @@ def test_pasted_text():
 def test_empty_file_is_an_empty_corpus(tmp_path):
     corpus = corpus_from_paths([write(tmp_path / "empty.txt", b"")])
     with pytest.raises(UserError, match="empty.*no text to learn from"):
-        scan_corpus(corpus)
+        run_quietly(scan_corpus(corpus))
 
 
 @pytest.mark.parametrize("text", ["", "   \n\t\n  ", "\n" * 1000])
 def test_whitespace_only_text_is_an_empty_corpus(text):
     with pytest.raises(UserError, match="empty"):
-        scan_corpus(corpus_from_text(text))
+        run_quietly(scan_corpus(corpus_from_text(text)))
 
 
 def test_whitespace_only_file_is_an_empty_corpus(tmp_path):
     with pytest.raises(UserError, match="empty"):
-        scan_corpus(corpus_from_paths([write(tmp_path / "blank.txt", " \n \r\n\t\n")]))
+        run_quietly(scan_corpus(corpus_from_paths([write(tmp_path / "blank.txt", " \n \r\n\t\n")])))
 
 
 def test_binary_file_named_directly(tmp_path):
@@ -193,7 +194,7 @@ def test_nothing_chosen():
 
 def test_latin1_bytes_warn_with_file_and_offset(tmp_path):
     path = write(tmp_path / "menu.txt", "Menu\nCafé au lait\n".encode("latin-1"))
-    stats = scan_corpus(corpus_from_paths([path]))
+    stats = run_quietly(scan_corpus(corpus_from_paths([path])))
     assert len(stats.warnings) == 1
     warning = stats.warnings[0]
     assert "menu.txt" in warning and "not valid UTF-8" in warning and "offset 8" in warning
@@ -210,7 +211,7 @@ def test_bad_byte_offset_is_exact_in_a_later_chunk(tmp_path):
     text = "".join(read_text_chunks(path, on_invalid_utf8=offsets.append))
     assert offsets == [bad_at]  # only the first bad byte is reported
     assert text.endswith("abc\ufffddef\nmore \ufffd\n")
-    assert f"offset {bad_at:,}" in scan_corpus(corpus_from_paths([path])).warnings[0]
+    assert f"offset {bad_at:,}" in run_quietly(scan_corpus(corpus_from_paths([path]))).warnings[0]
 
 
 def test_truncated_character_at_end_of_file(tmp_path):
@@ -225,7 +226,7 @@ def test_character_split_by_a_chunk_boundary_is_not_an_error(tmp_path):
     boundary = 4 + CHUNK_BYTES
     data = b"a" * (boundary - 1) + "é\n".encode() + b"tail\n"
     path = write(tmp_path / "split.txt", data)
-    stats = scan_corpus(corpus_from_paths([path]))
+    stats = run_quietly(scan_corpus(corpus_from_paths([path])))
     assert stats.warnings == ()
     assert corpus_from_paths([path]).read_text() == data.decode("utf-8")
 
@@ -234,7 +235,7 @@ def test_utf8_bom_is_dropped(tmp_path):
     path = write(tmp_path / "bom.txt", codecs.BOM_UTF8 + "héllo\nwörld\n".encode())
     corpus = corpus_from_paths([path])
     assert corpus.read_text() == "héllo\nwörld\n"
-    stats = scan_corpus(corpus)
+    stats = run_quietly(scan_corpus(corpus))
     assert stats.warnings == () and stats.characters == 12 and "\ufeff" not in stats.alphabet
 
 
@@ -244,7 +245,7 @@ def test_utf16_with_bom(tmp_path, encoding, bom):
     path = write(tmp_path / "wide.txt", bom + text.encode(encoding))
     corpus = corpus_from_paths([path])  # NUL bytes, but not binary: the BOM says so
     assert corpus.read_text() == text
-    stats = scan_corpus(corpus)
+    stats = run_quietly(scan_corpus(corpus))
     assert stats.warnings == ()
     assert (stats.characters, stats.lines) == (len(text), 200_000)
     assert set(stats.alphabet) == set(text)
@@ -306,7 +307,7 @@ def test_cancel_stops_reading_and_scanning(tmp_path):
     with pytest.raises(Cancelled):
         next(chunks)
     with pytest.raises(Cancelled):
-        scan_corpus(corpus, cancel=token)
+        run_quietly(scan_corpus(corpus, cancel=token))
 
 
 # --------------------------------------------------------------------------- a 200 MB file
@@ -347,7 +348,9 @@ def test_scan_200_mb_streams_with_little_memory(big_file):
     tracemalloc.start()
     try:
         started = time.monotonic()
-        stats = scan_corpus(corpus, progress=lambda p: fractions.append(p.fraction))
+        reports: list = []
+        stats = run_job(scan_corpus(corpus), reports)
+        fractions.extend(p.fraction for p in reports)
         elapsed = time.monotonic() - started
         _, peak = tracemalloc.get_traced_memory()
     finally:
@@ -380,10 +383,44 @@ def test_train_on_200_mb_and_cancel(big_file):
     timer.start()
     try:
         with pytest.raises(Cancelled):
-            train_tokenizer(corpus, spec_for_kind("bpe", vocab_size=5000), reports.append, token)
+            run_job(train_tokenizer(corpus, spec_for_kind("bpe", vocab_size=5000), cancel=token), reports)
         returned_at = time.monotonic()
     finally:
         timer.cancel()
     assert cancelled_at, "the training ended before Cancel was pressed"
     assert returned_at - cancelled_at[0] < 2.0
     assert reports, "the worker reported no progress in its first second"
+
+
+# --------------------------------------------------------------------------- the jobs
+
+
+def test_scanning_reports_each_chunk_then_the_whole(tmp_path):
+    corpus = corpus_from_paths([write(tmp_path / "f.txt", varied_lines(60_000))])
+    reports: list = []
+    stats = run_job(scan_corpus(corpus), reports)
+    assert stats.characters > 2 * CHUNK_BYTES  # several chunks
+    assert len(reports) >= 3 and reports[-1].fraction == pytest.approx(1.0)
+    assert reports[0].message.startswith("Reading ") and reports[0].fraction < reports[-1].fraction
+
+
+def test_opening_a_corpus_makes_it_in_the_job_and_scans_it(tmp_path):
+    from functools import partial
+
+    from playground.core.corpus import open_corpus
+
+    text_file = write(tmp_path / "f.txt", varied_lines(500))
+    made = []
+
+    def make():
+        made.append(True)
+        return corpus_from_paths([text_file])
+
+    job = open_corpus(make)
+    assert not made  # nothing is read before the job runs
+    corpus, stats = run_quietly(job)
+    assert made and corpus.files == (text_file,) and stats.lines == 500
+    binary = tmp_path / "picture.png"
+    binary.write_bytes(PNG_BYTES)
+    with pytest.raises(UserError, match="binary"):
+        run_quietly(open_corpus(partial(corpus_from_paths, [binary])))

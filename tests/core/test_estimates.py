@@ -5,10 +5,20 @@ from __future__ import annotations
 import pytest
 
 from playground.core.config import PRESETS, ModelConfig, flops_per_token, parameter_breakdown
-from playground.core.estimates import (available_system_memory, estimate_tokens_per_second, human_bytes,
-                                       human_count, human_duration, human_flops, matmul_parameters,
-                                       measure_matmul_flops, measure_saved_activation_bytes, memory_estimate,
-                                       saved_activation_bytes)
+from playground.core.estimates import (
+    available_system_memory,
+    estimate_tokens_per_second,
+    human_bytes,
+    human_count,
+    human_duration,
+    human_flops,
+    matmul_parameters,
+    measure_matmul_flops,
+    measure_saved_activation_bytes,
+    memory_estimate,
+    saved_activation_bytes,
+)
+from playground.core.progress import run_quietly
 
 FLAVOURS = ["gpt2", "llama"]
 
@@ -128,7 +138,7 @@ def test_tokens_per_second_follows_the_stated_assumption():
 
 
 def test_matmul_benchmark_measures_a_plausible_speed():
-    flops = measure_matmul_flops("cpu", seconds=0.05, size=256)
+    flops = run_quietly(measure_matmul_flops("cpu", seconds=0.05, size=256))
     assert 1e7 < flops < 1e15
 
 
@@ -151,3 +161,23 @@ def test_human_numbers():
     assert human_duration(45) == "45 s"
     assert human_duration(600) == "10.0 min"
     assert human_duration(3 * 86400) == "3.0 days"
+
+
+def test_measuring_the_device_is_a_job_with_progress():
+    from playground.core.devices import DeviceInfo
+    from playground.core.estimates import DeviceSpeed, measure_device_speed
+
+    cpu = DeviceInfo("cpu", "test CPU", threads=1)
+    speed = run_quietly(measure_device_speed(cpu, seconds=0.05))
+    assert isinstance(speed, DeviceSpeed) and speed.device is cpu and 1e7 < speed.flops_per_second < 1e15
+    # Small matrices: many short rounds, each reported (where the engine may pause or stop it).
+    benchmark = measure_matmul_flops("cpu", seconds=0.05, size=64)
+    reports = []
+    while True:
+        try:
+            reports.append(next(benchmark))
+        except StopIteration as done:
+            assert done.value > 0
+            break
+    assert reports and all(0 <= p.fraction < 1 for p in reports)
+    assert all(a.fraction <= b.fraction for a, b in zip(reports, reports[1:]))

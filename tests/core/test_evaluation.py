@@ -8,6 +8,7 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from torch.nn import functional as F
@@ -17,17 +18,22 @@ from playground.core.checkpoints import load_checkpoint, save_checkpoint, write_
 from playground.core.config import ModelConfig
 from playground.core.corpus import corpus_from_text, default_corpus
 from playground.core.data import encode_corpus, split_tokens
+from playground.core.progress import run_quietly
 from playground.core.evaluation import (
+    CheckpointFailed,
+    CheckpointScored,
+    ValidationSplits,
     _windows,
     compare_checkpoints,
     encode_text,
     perplexity,
     perplexity_of_file,
     perplexity_on_ids,
+    tokenizer_id,
     validation_ids,
 )
 from playground.core.model import GPT
-from playground.core.progress import CancelToken, Cancelled, UserError
+from playground.core.progress import CancelToken, Cancelled, Progress, UserError, run_quietly
 from playground.core.tokenization import LoadedTokenizer, spec_for_kind, train_in_process
 
 DEMO = Path(__file__).resolve().parents[2] / "models" / "demo"
@@ -47,6 +53,16 @@ def demo():
 @pytest.fixture(scope="module")
 def docs_text() -> str:
     return default_corpus().read_text(3000)
+
+
+def drive(job):
+    """Run a job to its end: (everything it yielded, what it returned)."""
+    items = []
+    while True:
+        try:
+            items.append(next(job))
+        except StopIteration as stop:
+            return items, stop.value
 
 
 def tiny_model(vocab_size: int, context: int = 8, seed: int = 0) -> GPT:
@@ -70,7 +86,7 @@ def test_a_uniform_model_has_the_vocabulary_size_as_perplexity(demo):
     model = tiny_model(tokenizer.vocab_size)
     with torch.no_grad():
         model.lm_head.weight.zero_()  # tied: every logit is 0, every token equally likely
-    result = perplexity(model, tokenizer, TEXT)
+    result = run_quietly(perplexity(model, tokenizer, TEXT))
     ids = encode_text(tokenizer, TEXT)
     assert result.tokens == len(ids) - 1 and result.windows == math.ceil((len(ids) - 1) / 8)
     assert result.mean_loss == pytest.approx(math.log(tokenizer.vocab_size), rel=1e-5)
@@ -99,8 +115,8 @@ def test_the_sum_is_the_models_own_loss_token_by_token(demo):
             y = torch.tensor([ids[start + 1:start + 9]])
             x = x[:, :y.size(1)]
             chunked += float(model(x, y).loss) * y.size(1)
-    one = perplexity_on_ids(model, ids, tokenizer, stride=1, batch_size=5)
-    full = perplexity_on_ids(model, ids, tokenizer, batch_size=3)
+    one = run_quietly(perplexity_on_ids(model, ids, tokenizer, stride=1, batch_size=5))
+    full = run_quietly(perplexity_on_ids(model, ids, tokenizer, batch_size=3))
     assert one.tokens == full.tokens == len(ids) - 1
     assert one.total_nll == pytest.approx(sliding, rel=1e-5)
     assert full.total_nll == pytest.approx(chunked, rel=1e-5)
@@ -110,9 +126,9 @@ def test_the_sum_is_the_models_own_loss_token_by_token(demo):
 def test_bits_per_byte_is_the_same_from_text_and_from_ids(demo, docs_text):
     checkpoint, model = demo
     tokenizer = checkpoint.tokenizer
-    from_text = perplexity(model, tokenizer, docs_text)
+    from_text = run_quietly(perplexity(model, tokenizer, docs_text))
     ids = encode_text(tokenizer, docs_text)
-    from_ids = perplexity_on_ids(model, ids, tokenizer)  # bytes counted by decoding the ids
+    from_ids = run_quietly(perplexity_on_ids(model, ids, tokenizer))  # bytes counted by decoding the ids
     assert tokenizer.decode(ids) == docs_text
     assert from_ids == from_text
     first = tokenizer.token_bytes(tokenizer.tokenizer.id_to_token(ids[0]))
@@ -124,8 +140,8 @@ def test_the_demo_model_beats_a_random_one_of_the_same_shape(demo, docs_text):
     checkpoint, model = demo
     torch.manual_seed(0)
     untrained = GPT.from_config(checkpoint.model_config).eval()
-    trained = perplexity(model, checkpoint.tokenizer, docs_text)
-    random = perplexity(untrained, checkpoint.tokenizer, docs_text)
+    trained = run_quietly(perplexity(model, checkpoint.tokenizer, docs_text))
+    random = run_quietly(perplexity(untrained, checkpoint.tokenizer, docs_text))
     assert random.perplexity > 1000  # about the vocabulary size: it knows nothing yet
     assert trained.perplexity < 100
     assert trained.bits_per_byte < 0.6 * random.bits_per_byte
@@ -133,37 +149,47 @@ def test_the_demo_model_beats_a_random_one_of_the_same_shape(demo, docs_text):
 
 def test_a_smaller_stride_gives_more_context_and_a_lower_loss(demo, docs_text):
     checkpoint, model = demo
-    plain = perplexity(model, checkpoint.tokenizer, docs_text)
-    overlapping = perplexity(model, checkpoint.tokenizer, docs_text, stride=64)
+    plain = run_quietly(perplexity(model, checkpoint.tokenizer, docs_text))
+    overlapping = run_quietly(perplexity(model, checkpoint.tokenizer, docs_text, stride=64))
     assert overlapping.tokens == plain.tokens and overlapping.windows > plain.windows
     assert overlapping.mean_loss < plain.mean_loss
 
 
 def test_cancel_stops_between_batches_and_progress_reaches_one(demo, docs_text):
     checkpoint, model = demo
-    reports = []
-    perplexity(model, checkpoint.tokenizer, docs_text, progress=reports.append, batch_size=2)
+    reports, result = drive(perplexity(model, checkpoint.tokenizer, docs_text, batch_size=2))
     fractions = [r.fraction for r in reports]
+    assert all(isinstance(r, Progress) for r in reports) and result.tokens > 0
     assert fractions == sorted(fractions) and fractions[-1] == 1.0 and len(fractions) > 1
 
-    token = CancelToken()
-    seen = []
-
-    def cancel_after_first(p):
-        seen.append(p)
-        token.cancel()
-
-    with pytest.raises(Cancelled):
-        perplexity(model, checkpoint.tokenizer, docs_text, progress=cancel_after_first, cancel=token, batch_size=2)
-    assert len(seen) == 1
+    # A job is stopped by closing it between two items (the engine does that on cancel).
+    job = perplexity(model, checkpoint.tokenizer, docs_text, batch_size=2)
+    seen = [next(job)]
+    job.close()
+    with pytest.raises(StopIteration):
+        next(job)
+    assert len(seen) == 1 and seen[0].fraction < 1
     assert not model.training  # eval mode kept (load_checkpoint gave it in eval mode)
+
+
+def test_a_job_closed_midway_restores_training_mode(demo, docs_text):
+    checkpoint, model = demo
+    model.train()
+    try:
+        job = perplexity(model, checkpoint.tokenizer, docs_text, batch_size=2)
+        next(job)
+        assert not model.training  # scoring runs in eval mode...
+        job.close()
+        assert model.training  # ... and stopping it gives the model back as it was
+    finally:
+        model.eval()
 
 
 def test_training_mode_is_restored(demo):
     checkpoint, model = demo
     model.train()
     try:
-        perplexity(model, checkpoint.tokenizer, TEXT)
+        run_quietly(perplexity(model, checkpoint.tokenizer, TEXT))
         assert model.training
     finally:
         model.eval()
@@ -173,24 +199,24 @@ def test_training_mode_is_restored(demo):
 def test_too_little_text_is_a_sentence(demo, text):
     checkpoint, model = demo
     with pytest.raises(UserError, match="empty|at least two"):
-        perplexity(model, checkpoint.tokenizer, text)
+        run_quietly(perplexity(model, checkpoint.tokenizer, text))
 
 
 def test_bad_settings_and_foreign_ids_are_sentences(demo):
     checkpoint, model = demo
     with pytest.raises(UserError, match="stride"):
-        perplexity(model, checkpoint.tokenizer, TEXT, stride=500)
+        run_quietly(perplexity(model, checkpoint.tokenizer, TEXT, stride=500))
     with pytest.raises(UserError, match="batch size"):
-        perplexity(model, checkpoint.tokenizer, TEXT, batch_size=0)
+        run_quietly(perplexity(model, checkpoint.tokenizer, TEXT, batch_size=0))
     with pytest.raises(UserError, match="another tokenizer"):
-        perplexity_on_ids(model, [1, 2, 5000], checkpoint.tokenizer)
+        run_quietly(perplexity_on_ids(model, [1, 2, 5000], checkpoint.tokenizer))
     with pytest.raises(UserError, match="tokenizer"):
-        perplexity_on_ids(model, [1, 2, 3])
+        run_quietly(perplexity_on_ids(model, [1, 2, 3]))
 
 
 def test_files_are_read_like_a_corpus(demo, tmp_path):
     checkpoint, model = demo
-    expected = perplexity(model, checkpoint.tokenizer, TEXT)
+    expected = run_quietly(perplexity(model, checkpoint.tokenizer, TEXT))
     plain = tmp_path / "plain.txt"
     plain.write_text(TEXT, encoding="utf-8")
     with_bom = tmp_path / "bom.txt"
@@ -198,7 +224,7 @@ def test_files_are_read_like_a_corpus(demo, tmp_path):
     utf16 = tmp_path / "utf16.txt"
     utf16.write_text(TEXT, encoding="utf-16")  # with its byte-order mark
     for path in (plain, with_bom, utf16):
-        assert perplexity_of_file(model, checkpoint.tokenizer, path) == expected, path.name
+        assert run_quietly(perplexity_of_file(model, checkpoint.tokenizer, path)) == expected, path.name
 
     problems = {
         "binary.bin": (b"\x00\x01\x02PNG" * 50, "binary"),
@@ -209,25 +235,26 @@ def test_files_are_read_like_a_corpus(demo, tmp_path):
     for name, (content, message) in problems.items():
         (tmp_path / name).write_bytes(content)
         with pytest.raises(UserError, match=message):
-            perplexity_of_file(model, checkpoint.tokenizer, tmp_path / name)
+            run_quietly(perplexity_of_file(model, checkpoint.tokenizer, tmp_path / name))
     with pytest.raises(UserError, match="does not exist"):
-        perplexity_of_file(model, checkpoint.tokenizer, tmp_path / "missing.txt")
+        run_quietly(perplexity_of_file(model, checkpoint.tokenizer, tmp_path / "missing.txt"))
 
 
 def test_validation_ids_are_the_tail_training_held_out(demo):
     tokenizer = demo[0].tokenizer
     corpus = corpus_from_text(TEXT * 20)
     expected = split_tokens(encode_corpus(corpus, tokenizer), 0.1).val
-    ids = validation_ids(corpus, tokenizer, 0.1)
+    ids = run_quietly(validation_ids(corpus, tokenizer, 0.1))
     assert ids.tolist() == expected.tolist() and len(ids) > 2
-    result = perplexity_on_ids(demo[1], ids, tokenizer)
+    result = run_quietly(perplexity_on_ids(demo[1], ids, tokenizer))
     assert result.tokens == len(ids) - 1
 
 
 @pytest.fixture(scope="module")
 def char_run(tmp_path_factory, docs_text) -> Path:
     """An untrained model with a character-level tokenizer, saved as a run folder."""
-    tokenizer = LoadedTokenizer(train_in_process(corpus_from_text(docs_text), spec_for_kind("char", vocab_size=120)))
+    tokenizer = LoadedTokenizer(run_quietly(train_in_process(corpus_from_text(docs_text),
+                                                             spec_for_kind("char", vocab_size=120))))
     config = ModelConfig(vocab_size=tokenizer.vocab_size, context_length=32, n_layer=1, n_head=2, n_embd=16)
     run_dir = tmp_path_factory.mktemp("runs") / "char-run"
     write_run_files(run_dir, config, {}, tokenizer)
@@ -238,21 +265,93 @@ def char_run(tmp_path_factory, docs_text) -> Path:
 
 def test_compare_checkpoints_with_different_tokenizers(demo, char_run, docs_text):
     text = docs_text[:1500]
-    reports = []
-    rows = compare_checkpoints([DEMO, char_run], text, progress=reports.append)
+    items, rows = drive(compare_checkpoints([DEMO, char_run], text))
+    reports = [i for i in items if isinstance(i, Progress)]
     assert [r.name for r in rows] == ["demo", "char-run"]
     demo_row, char_row = rows
     assert demo_row.vocab_size == 2000 and "BPE" in demo_row.tokenizer_kind
     assert char_row.vocab_size < 200 and char_row.steps == 7 and char_row.context_length == 32
     assert demo_row.parameters == demo[1].num_parameters() and char_row.parameters < 50_000
-    assert demo_row.bits_per_byte == pytest.approx(perplexity(demo[1], demo[0].tokenizer, text).bits_per_byte)
+    assert demo_row.bits_per_byte == pytest.approx(run_quietly(perplexity(demo[1], demo[0].tokenizer, text)).bits_per_byte)
     # Per token the two look alike (an untrained model of 58 characters is unsure among about 58,
     # the demo among about 37 much longer tokens); per byte the untrained one is far worse.
     assert char_row.perplexity < 2 * demo_row.perplexity
     assert demo_row.bits_per_byte < char_row.bits_per_byte / 3
     assert reports[-1].fraction == 1.0 and "char-run (2 of 2)" in reports[-1].message
     with pytest.raises(UserError, match="at least one"):
-        compare_checkpoints([], text)
+        run_quietly(compare_checkpoints([], text))
+
+
+def test_compare_checkpoints_yields_each_row_as_it_is_scored(demo, char_run, docs_text):
+    items, rows = drive(compare_checkpoints([DEMO, char_run], docs_text[:800]))
+    scored = [i for i in items if isinstance(i, CheckpointScored)]
+    assert [s.row for s in scored] == rows
+    # the row comes right after its checkpoint's progress, before the next checkpoint's
+    at = items.index(scored[0])
+    assert all("demo (1 of 2)" in i.message for i in items[:at] if isinstance(i, Progress))
+    assert all("char-run (2 of 2)" in i.message for i in items[at + 1:] if isinstance(i, Progress))
+    fractions = [i.fraction for i in items if isinstance(i, Progress)]
+    assert fractions == sorted(fractions)
+    assert scored[0].tokenizer_id == tokenizer_id(demo[0].tokenizer) != scored[1].tokenizer_id
+    assert scored[0].row.path == str((DEMO / "best").resolve())
+
+
+def test_compare_checkpoints_reads_a_file_a_corpus_and_the_current_model(demo, char_run, docs_text, tmp_path):
+    checkpoint, model = demo
+    text = docs_text[:1200]
+    path = tmp_path / "text.txt"
+    path.write_text(text, encoding="utf-8")
+    asked = []
+
+    def model_of(ckpt):  # the window's shared model, loaded once
+        asked.append(ckpt)
+        return model
+
+    items, rows = drive(compare_checkpoints([checkpoint, char_run], path, model_of=model_of))
+    assert asked == [checkpoint] and "Reading text.txt" in items[0].message
+    assert rows[0].bits_per_byte == pytest.approx(run_quietly(perplexity(model, checkpoint.tokenizer, text)).bits_per_byte)
+
+    corpus = corpus_from_text(TEXT * 20, name="docs")
+    splits = ValidationSplits()
+    _, rows = drive(compare_checkpoints([checkpoint], corpus, model_of=model_of, splits=splits))
+    ids = run_quietly(validation_ids(corpus, checkpoint.tokenizer))
+    assert rows[0].tokens == len(ids) - 1
+    assert splits.get(corpus, tokenizer_id(checkpoint.tokenizer), 0.1).tolist() == ids.tolist()
+    items, again = drive(compare_checkpoints([checkpoint], corpus, model_of=model_of, splits=splits))
+    assert again == rows and not any("Encoding" in i.message for i in items if isinstance(i, Progress))
+    splits.clear()
+    assert splits.get(corpus, tokenizer_id(checkpoint.tokenizer), 0.1) is None
+
+
+def test_validation_splits_keep_the_last_few():
+    splits = ValidationSplits(keep=2)
+    corpora = [corpus_from_text(TEXT, name=str(n)) for n in range(3)]
+    for n, corpus in enumerate(corpora):
+        splits.put(corpus, "tok", 0.1, np.arange(n + 2))
+    assert splits.get(corpora[0], "tok", 0.1) is None
+    assert splits.get(corpora[2], "tok", 0.1).tolist() == [0, 1, 2, 3]
+    assert splits.get(corpora[2], "other", 0.1) is None and splits.get(corpora[2], "tok", 0.2) is None
+
+
+def test_compare_checkpoints_can_go_on_past_a_bad_one(demo, tmp_path, docs_text):
+    broken = tmp_path / "broken-run"
+    broken.mkdir()
+    with pytest.raises(UserError, match="not a checkpoint folder"):
+        run_quietly(compare_checkpoints([broken, DEMO], docs_text[:500]))
+    items, rows = drive(compare_checkpoints([broken, DEMO], docs_text[:500], keep_going=True))
+    failed = [i for i in items if isinstance(i, CheckpointFailed)]
+    assert len(failed) == 1 and failed[0].name == "broken-run" and "not a checkpoint folder" in failed[0].message
+    assert [r.name for r in rows] == ["demo"]
+
+
+def test_reading_a_big_file_obeys_cancel(demo, tmp_path):
+    checkpoint, model = demo
+    path = tmp_path / "text.txt"
+    path.write_text(TEXT, encoding="utf-8")
+    token = CancelToken()
+    token.cancel()
+    with pytest.raises(Cancelled):
+        run_quietly(perplexity_of_file(model, checkpoint.tokenizer, path, cancel=token))
 
 
 # -- the command line ------------------------------------------------------------------------------
@@ -270,7 +369,7 @@ def test_cli_perplexity_json_matches_the_core(capsys, demo, tmp_path):
     code, out, err = run_cli(capsys, "--model", DEMO, "--text", path, "--json")
     assert code == 0, err
     data = json.loads(out)
-    expected = perplexity(demo[1], demo[0].tokenizer, TEXT)
+    expected = run_quietly(perplexity(demo[1], demo[0].tokenizer, TEXT))
     assert data["perplexity"] == pytest.approx(expected.perplexity)
     assert data["bits_per_byte"] == pytest.approx(expected.bits_per_byte)
     assert data["tokens"] == expected.tokens and data["bytes"] == len(TEXT.encode())

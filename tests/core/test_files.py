@@ -145,6 +145,7 @@ def test_record_values_are_checked(record, words):
 @needs_fifo
 def test_corpus_pipes_named_and_in_a_folder(tmp_path):
     from playground.core.corpus import Corpus, corpus_from_paths, scan_corpus
+    from playground.core.progress import run_quietly
 
     folder = tmp_path / "texts"
     folder.mkdir()
@@ -155,7 +156,7 @@ def test_corpus_pipes_named_and_in_a_folder(tmp_path):
     corpus = corpus_from_paths([folder])
     assert corpus.files == (folder / "a.txt",)  # the pipe in the folder is skipped
     with pytest.raises(UserError, match="named pipe"):  # a corpus named elsewhere (a workspace) is read safely too
-        scan_corpus(Corpus(name="x", files=(folder / "a.txt", pipe)))
+        run_quietly(scan_corpus(Corpus(name="x", files=(folder / "a.txt", pipe))))
 
 
 @needs_fifo
@@ -372,16 +373,17 @@ def test_the_demo_run_still_loads(tmp_path):
 
 def test_a_cut_short_gz_corpus_is_a_sentence(tmp_path):
     from playground.core.corpus import corpus_from_paths, scan_corpus
+    from playground.core.progress import run_quietly
 
     whole = gzip.compress(("Plenty of words to learn from. " * 20_000).encode())
     path = tmp_path / "corpus.txt.gz"
     path.write_bytes(whole[: len(whole) // 2])
     corpus = corpus_from_paths([path])  # the start reads fine
     with pytest.raises(UserError, match="corpus.txt.gz is cut short: the compressed file ends before"):
-        scan_corpus(corpus)
+        run_quietly(scan_corpus(corpus))
     path.write_bytes(whole[:10] + b"\xff" * 200 + whole[210:])
     with pytest.raises(UserError, match="corpus.txt.gz is damaged"):
-        scan_corpus(corpus_from_paths([path]))
+        run_quietly(scan_corpus(corpus_from_paths([path])))
 
 
 # -- writing: one atomic writer --------------------------------------------------------------------

@@ -103,10 +103,11 @@ def test_unknown_tokens_are_marked(bert_json):
 
 
 def test_unigram_unknown_is_marked():
+    from playground.core.progress import run_quietly
     from playground.core.tokenization import spec_for_kind, train_in_process
 
     spec = spec_for_kind("unigram", vocab_size=100)
-    tok = LoadedTokenizer(train_in_process(corpus_from_text(TEXT), spec), spec=spec)
+    tok = LoadedTokenizer(run_quietly(train_in_process(corpus_from_text(TEXT), spec)), spec=spec)
     assert tok.unk_id == tok.tokenizer.token_to_id("<unk>")
     assert [p.text for p in tok.encode("the cat 🙂") if p.unknown] == ["🙂"]
 

@@ -1,6 +1,7 @@
 """Sampling: each logits processor, the decoders, the cache, and the prompt's edges."""
 
 import itertools
+from dataclasses import replace
 from types import SimpleNamespace
 
 import pytest
@@ -8,11 +9,11 @@ import torch
 
 from playground.core.config import ModelConfig
 from playground.core.model import GPT
-from playground.core.progress import CancelToken, UserError
+from playground.core.progress import CancelToken, Progress, UserError, run_quietly
 from playground.core.sampling_settings import PRESETS
 from playground.core.sampling import (
-    MinP, RepetitionPenalty, SamplingSettings, Temperature, TopK, TopP, beam_search, build_processors,
-    generate_ids, generate_tokens, prepare_prompt,
+    BeamsUpdate, MinP, RepetitionPenalty, SamplingSettings, Temperature, TopK, TopP, beam_search, beam_search_steps,
+    build_processors, generate_ids, generate_tokens, prepare_prompt,
 )
 
 VOCAB = 40
@@ -298,15 +299,38 @@ def test_stop_in_the_middle_of_beam_search_keeps_the_beams_so_far(model):
     cancel = CancelToken()
     seen = []
 
-    def on_step(step, beams):
-        seen.append(step)
-        if step == 4:
+    def on_step(update):
+        seen.append(update.steps)
+        if update.steps == 4:
             cancel.cancel()
 
-    result = beam_search(model, [1, 2], SamplingSettings(strategy="beam", beams=3, max_new_tokens=30,
-                                                          stop_at_end=False), cancel=cancel, on_step=on_step)
+    search = beam_search_steps(model, [1, 2], SamplingSettings(strategy="beam", beams=3, max_new_tokens=30,
+                                                               stop_at_end=False), cancel=cancel)
+    result = run_quietly(search, on_partial=on_step)
     assert result.stopped and result.steps == 4 and seen == [1, 2, 3, 4]
     assert all(len(b.ids) == 4 for b in result.beams)
+
+
+def test_beam_search_reports_every_step_and_what_a_stop_would_keep(model):
+    settings = SamplingSettings(strategy="beam", beams=3, max_new_tokens=10, stop_at_end=False)
+    items = []
+    result = run_quietly(beam_search_steps(model, [1, 2], settings), on_partial=items.append)
+    assert all(isinstance(i, BeamsUpdate) for i in items)  # run_quietly passes partials only
+    assert [u.steps for u in items] == list(range(1, 10))  # the tenth step ends every beam
+    assert all(len(u.live) == 3 and all(len(b.ids) == u.steps and not b.finished for b in u.live) for u in items)
+    assert result == beam_search(model, [1, 2], settings) and not result.stopped and result.steps == 10
+    fractions = [i.fraction for i in beam_search_steps(model, [1, 2], settings) if isinstance(i, Progress)]
+    assert fractions == [s / 10 for s in range(1, 10)]
+
+    # Closed after step 4 (the engine's Stop): that step's update holds what a cancel there returns.
+    longer = replace(settings, max_new_tokens=30)
+    search = beam_search_steps(model, [1, 2], longer)
+    update = next(i for i in search if isinstance(i, BeamsUpdate) and i.steps == 4)
+    search.close()
+    cancel = CancelToken()
+    cancelled = run_quietly(beam_search_steps(model, [1, 2], longer, cancel=cancel),
+                            on_partial=lambda u: u.steps == 4 and cancel.cancel())
+    assert update.if_stopped == cancelled and cancelled.stopped and cancelled.steps == 4
 
 
 class TableModel(torch.nn.Module):

@@ -14,13 +14,15 @@ from rouge_score import rouge_scorer
 from playground.cli import main
 from playground.core import task_eval
 from playground.core.checkpoints import load_checkpoint
-from playground.core.progress import CancelToken, Cancelled, UserError
+from playground.core.progress import CancelToken, Cancelled, Progress, UserError, run_quietly
 from playground.core.prompts import builtin_templates, load_template
 from playground.core.sampling import SamplingSettings
 from playground.core.task_eval import (
     Generated,
     TaskExample,
+    TaskRow,
     answer_budget,
+    ask_checkpoint,
     builtin_task,
     builtin_tasks,
     compare_modes,
@@ -41,6 +43,16 @@ OUTPUTS = ["le chat noir", "la maison", "Bonjour", "merci beaucoup", "", "the re
            "Return the number of items in a list."]
 REFERENCES = ["le chat noir", "la petite maison", "bonjour", "merci", "oui", "la pomme rouge",
               "Return the number of items in the list."]
+
+
+def drive(job):
+    """Run a job to its end: (everything it yielded, what it returned)."""
+    items = []
+    while True:
+        try:
+            items.append(next(job))
+        except StopIteration as stop:
+            return items, stop.value
 
 
 @pytest.fixture(scope="module")
@@ -123,8 +135,8 @@ def perfect(monkeypatch):
 
 
 def test_a_perfect_model_scores_perfectly(perfect, demo, sentiment):
-    rows = []
-    result = evaluate_task(None, demo[0].tokenizer, sentiment, EXAMPLES, mode="few-shot", on_result=rows.append)
+    items, result = drive(evaluate_task(None, demo[0].tokenizer, sentiment, EXAMPLES, mode="few-shot"))
+    rows = [i for i in items if isinstance(i, TaskRow)]
     assert result.mode == "few-shot" and result.template == "Sentiment" and len(result.rows) == 3
     assert result.scores.exact_match == 1.0
     assert result.scores.bleu == pytest.approx(0.0)  # upper case: BLEU is case-sensitive; exact match is not
@@ -137,7 +149,7 @@ def test_a_perfect_model_gets_bleu_100(monkeypatch, demo, sentiment):
     monkeypatch.setattr(task_eval, "generate_answer", lambda model, tok, prompt, settings, n, cancel=None: Generated(
         raw=" " + next(e.reference for e in EXAMPLES if f"Review: {e.input}\nSentiment:" in prompt) + "\nMore",
         prompt_tokens=1))
-    result = evaluate_task(None, demo[0].tokenizer, sentiment, EXAMPLES)
+    result = run_quietly(evaluate_task(None, demo[0].tokenizer, sentiment, EXAMPLES))
     s = result.scores
     assert (s.exact_match, s.rouge1, s.rouge2, s.rouge_l) == (1.0, 1.0, 0.0, 1.0)  # one word: no bigrams
     assert s.bleu == pytest.approx(100.0) and s.chrf == pytest.approx(100.0)
@@ -145,9 +157,9 @@ def test_a_perfect_model_gets_bleu_100(monkeypatch, demo, sentiment):
 
 
 def test_compare_modes_renders_each_mode(perfect, demo, sentiment):
-    reports = []
-    results = compare_modes(None, demo[0].tokenizer, sentiment, EXAMPLES, modes=("zero-shot", "few-shot"),
-                            progress=reports.append)
+    items, results = drive(compare_modes(None, demo[0].tokenizer, sentiment, EXAMPLES, modes=("zero-shot", "few-shot")))
+    reports = [i for i in items if isinstance(i, Progress)]
+    assert [i for i in items if not isinstance(i, Progress)] == results[0].rows + results[1].rows  # each row, live
     assert [r.mode for r in results] == ["zero-shot", "few-shot"]
     assert all(r.rows[0].mode == r.mode for r in results)
     zero, few = perfect[0], perfect[3]
@@ -155,12 +167,25 @@ def test_compare_modes_renders_each_mode(perfect, demo, sentiment):
     fractions = [r.fraction for r in reports]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
     with pytest.raises(UserError, match="Unknown prompt mode"):
-        compare_modes(None, demo[0].tokenizer, sentiment, EXAMPLES, modes=("zero-shot", "many-shot"))
+        run_quietly(compare_modes(None, demo[0].tokenizer, sentiment, EXAMPLES, modes=("zero-shot", "many-shot")))
     with pytest.raises(UserError, match="no examples"):
-        evaluate_task(None, demo[0].tokenizer, sentiment, [])
+        run_quietly(evaluate_task(None, demo[0].tokenizer, sentiment, []))
 
 
 def test_cancel_stops_between_examples(perfect, demo, sentiment):
+    job = evaluate_task(None, demo[0].tokenizer, sentiment, EXAMPLES)
+    done = []
+    for item in job:
+        if isinstance(item, TaskRow):
+            done.append(item)
+            job.close()  # what the engine does on cancel
+            break
+    assert len(done) == 1 and len(perfect) == 1
+    with pytest.raises(StopIteration):
+        next(job)
+
+
+def test_a_cancel_token_stops_between_examples_too(perfect, demo, sentiment):
     token = CancelToken()
     done = []
 
@@ -169,8 +194,20 @@ def test_cancel_stops_between_examples(perfect, demo, sentiment):
         token.cancel()
 
     with pytest.raises(Cancelled):
-        evaluate_task(None, demo[0].tokenizer, sentiment, EXAMPLES, cancel=token, on_result=stop_after_first)
+        run_quietly(evaluate_task(None, demo[0].tokenizer, sentiment, EXAMPLES, cancel=token), on_partial=stop_after_first)
     assert len(done) == 1 and len(perfect) == 1
+
+
+def test_ask_checkpoint_loads_the_model_inside_the_job(perfect, demo, sentiment):
+    checkpoint = demo[0]
+    asked = []
+    job = ask_checkpoint(checkpoint, lambda c: asked.append(c) or "the model", sentiment, EXAMPLES,
+                         modes=("zero-shot",))
+    first = next(job)
+    assert first.message == "Loading the model…" and asked == []  # nothing loaded before the job runs
+    items, results = drive(job)
+    assert asked == [checkpoint] and [r.mode for r in results] == ["zero-shot"]
+    assert results[0].scores.exact_match == 1.0 and len([i for i in items if isinstance(i, TaskRow)]) == 3
 
 
 # -- the real demo model --------------------------------------------------------------------------------
@@ -179,13 +216,13 @@ def test_cancel_stops_between_examples(perfect, demo, sentiment):
 def test_the_demo_model_partly_completes_python_doc_phrases(demo):
     checkpoint, model = demo
     task = builtin_task("python-phrases")
-    result = evaluate_task(model, checkpoint.tokenizer, template_for(task), task)
+    result = run_quietly(evaluate_task(model, checkpoint.tokenizer, template_for(task), task))
     assert result.task == "Python phrases" and len(result.rows) == len(task)
     assert 0 < result.scores.exact_match < 1 and result.scores.chrf > 5
     assert any(r.output == "last):" for r in result.rows)  # "Traceback (most recent call" -> "last):"
     for row in result.rows:
         assert "\n" not in row.output and row.raw.lstrip().startswith(row.output)
-    again = evaluate_task(model, checkpoint.tokenizer, template_for(task), task)
+    again = run_quietly(evaluate_task(model, checkpoint.tokenizer, template_for(task), task))
     assert [r.output for r in again.rows] == [r.output for r in result.rows]  # greedy: the same every time
 
 
@@ -194,7 +231,7 @@ def test_cancel_inside_generation(demo):
     token = CancelToken()
     token.cancel()
     with pytest.raises(Cancelled):
-        evaluate_task(model, checkpoint.tokenizer, task_eval.continuation_template(), EXAMPLES, cancel=token)
+        run_quietly(evaluate_task(model, checkpoint.tokenizer, task_eval.continuation_template(), EXAMPLES, cancel=token))
 
 
 def test_sampling_and_beam_search_run_too(demo):
@@ -202,7 +239,7 @@ def test_sampling_and_beam_search_run_too(demo):
     examples = builtin_task("python-phrases").examples[:2]
     template = task_eval.continuation_template()
     for settings in (SamplingSettings(strategy="sample", seed=1), SamplingSettings(strategy="beam", beams=2)):
-        result = evaluate_task(model, checkpoint.tokenizer, template, examples, settings=settings)
+        result = run_quietly(evaluate_task(model, checkpoint.tokenizer, template, examples, settings=settings))
         assert len(result.rows) == 2 and result.settings == settings
 
 
@@ -327,7 +364,7 @@ def test_cli_task_json_matches_the_core(capsys, demo, tmp_path):
     data = json.loads(out)
     assert data["template"] == "Continue the text" and data["examples"] == 2
     (result,) = data["results"]
-    expected = evaluate_task(demo[1], demo[0].tokenizer, task_eval.continuation_template(), load_task(path))
+    expected = run_quietly(evaluate_task(demo[1], demo[0].tokenizer, task_eval.continuation_template(), load_task(path)))
     assert result["scores"] == pytest.approx(expected.scores.to_dict())
     assert [r["output"] for r in result["rows"]] == [r.output for r in expected.rows]
     assert result["rows"][0]["exact"] is True

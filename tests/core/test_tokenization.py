@@ -10,24 +10,24 @@ import time
 from pathlib import Path
 
 import pytest
+from run_job import run_job  # tests/core is on sys.path
 from tokenizers import Tokenizer, processors
 from tokenizers.implementations import BertWordPieceTokenizer, ByteLevelBPETokenizer
 
 from playground.core.corpus import Corpus, corpus_from_text, default_corpus, scan_corpus
-from playground.core.progress import Cancelled, CancelToken, Progress, UserError
+from playground.core.progress import Cancelled, CancelToken, Progress, UserError, run_quietly
 from playground.core.tokenization import (
     KINDS,
     LoadedTokenizer,
     TokenizerSpec,
-    chars_per_token,
     check_spec,
     minimum_vocab_size,
     open_tokenizer,
     spec_for_kind,
     train_in_process,
     train_tokenizer,
-    vocab_size_sweep,
 )
+from playground.core.tokenizer_sweep import chars_per_token, vocab_size_sweep
 
 SUBJECTS = ["The cat", "A small model", "My neighbour", "The old tokenizer", "Every student", "The river",
             "A curious child", "The teacher", "Our garden", "The machine"]
@@ -54,7 +54,7 @@ CORPUS = corpus_from_text(TEXT, name="test sentences")
 @pytest.fixture(scope="module")
 def trained():
     """One tokenizer of every kind, trained in this process on the test sentences."""
-    return {kind: LoadedTokenizer(train_in_process(CORPUS, spec_for_kind(kind, vocab_size=SIZES[kind])),
+    return {kind: LoadedTokenizer(run_quietly(train_in_process(CORPUS, spec_for_kind(kind, vocab_size=SIZES[kind]))),
                                   spec=spec_for_kind(kind, vocab_size=SIZES[kind]))
             for kind in KINDS}
 
@@ -67,7 +67,7 @@ def test_train_every_kind(kind):
     spec = spec_for_kind(kind, vocab_size=SIZES[kind])
     reports: list[Progress] = []
     started = time.monotonic()
-    tok = LoadedTokenizer(train_in_process(CORPUS, spec, reports.append), spec=spec)
+    tok = LoadedTokenizer(run_job(train_in_process(CORPUS, spec), reports), spec=spec)
     assert time.monotonic() - started < 5
     assert len(spec.special_tokens) < tok.vocab_size <= spec.vocab_size
     assert tok.model_type == MODEL_TYPES[kind]
@@ -111,7 +111,7 @@ def test_bpe_vocabulary_merge_ranks(trained):
 def test_worker_training_matches_in_process(trained):
     spec = spec_for_kind("bpe", vocab_size=SIZES["bpe"])
     reports: list[Progress] = []
-    tok = train_tokenizer(CORPUS, spec, reports.append, stats=scan_corpus(CORPUS))
+    tok = run_job(train_tokenizer(CORPUS, spec, stats=run_quietly(scan_corpus(CORPUS))), reports)
     assert isinstance(tok, LoadedTokenizer) and tok.spec == spec and tok.name == spec.label
     assert tok.tokenizer.get_vocab() == trained["bpe"].tokenizer.get_vocab()
     assert tok.merges() == trained["bpe"].merges()
@@ -121,20 +121,20 @@ def test_worker_training_matches_in_process(trained):
 def test_worker_training_other_kinds():
     for kind in ("wordlevel", "char"):
         spec = spec_for_kind(kind, vocab_size=SIZES[kind])
-        tok = train_tokenizer(CORPUS, spec)
+        tok = run_quietly(train_tokenizer(CORPUS, spec))
         assert tok.model_type == MODEL_TYPES[kind] and tok.vocab_size <= SIZES[kind]
 
 
 def test_worker_passes_user_errors_back():
     # No stats, so check_spec cannot see the alphabet: the worker's training finds out.
     with pytest.raises(UserError, match="smaller than the alphabet"):
-        train_tokenizer(CORPUS, spec_for_kind("unigram", vocab_size=10))
-    assert train_tokenizer(CORPUS, spec_for_kind("bpe", vocab_size=300)).vocab_size == 300
+        run_quietly(train_tokenizer(CORPUS, spec_for_kind("unigram", vocab_size=10)))
+    assert run_quietly(train_tokenizer(CORPUS, spec_for_kind("bpe", vocab_size=300))).vocab_size == 300
 
 
 def test_unigram_library_error_becomes_user_error():
     with pytest.raises(UserError) as info:
-        train_in_process(CORPUS, spec_for_kind("unigram", vocab_size=10))
+        run_quietly(train_in_process(CORPUS, spec_for_kind("unigram", vocab_size=10)))
     assert "Vocab size 10 is smaller than the alphabet" in str(info.value)
     assert "larger vocab size" in str(info.value)
 
@@ -143,7 +143,7 @@ def test_train_in_process_obeys_cancel_while_reading():
     token = CancelToken()
     token.cancel()
     with pytest.raises(Cancelled):
-        train_in_process(CORPUS, spec_for_kind("bpe", vocab_size=300), cancel=token)
+        run_quietly(train_in_process(CORPUS, spec_for_kind("bpe", vocab_size=300), cancel=token))
 
 
 # --------------------------------------------------------------------------- round trips
@@ -229,7 +229,7 @@ def test_token_that_ends_inside_a_character_is_partial():
     emoji = [chr(c) for c in range(0x1F600, 0x1F640)]
     text = "".join(" ".join(f"w{rng.randint(0, 3)} {rng.choice(emoji)}" for _ in range(8)) + "\n"
                    for _ in range(300))
-    tok = LoadedTokenizer(train_in_process(corpus_from_text(text), spec_for_kind("bpe", vocab_size=262)))
+    tok = LoadedTokenizer(run_quietly(train_in_process(corpus_from_text(text), spec_for_kind("bpe", vocab_size=262))))
     assert ("Ġ", "ðŁ") in tok.merges()
     pieces = tok.encode("x 🙂 y")
     assert pieces[1].token.startswith("ĠðŁ") and pieces[1].raw.startswith(b" \xf0\x9f")
@@ -263,7 +263,7 @@ def test_check_spec_bpe_vocab_below_bytes():
 
 @pytest.mark.parametrize("kind, least", [("wordpiece", 10 + 5), ("unigram", 10 + 1 + 1)])
 def test_check_spec_with_stats(kind, least):
-    stats = scan_corpus(corpus_from_text("abcde fghij\nabc"))  # 10 distinct characters besides spaces
+    stats = run_quietly(scan_corpus(corpus_from_text("abcde fghij\nabc")))  # 10 distinct characters besides spaces
     assert minimum_vocab_size(spec_for_kind(kind), stats) == least
     with pytest.raises(UserError) as info:
         check_spec(spec_for_kind(kind, vocab_size=least - 1), stats)
@@ -273,7 +273,7 @@ def test_check_spec_with_stats(kind, least):
 
 
 def test_check_spec_lowercase_shrinks_the_alphabet():
-    stats = scan_corpus(corpus_from_text("AaBbCc"))
+    stats = run_quietly(scan_corpus(corpus_from_text("AaBbCc")))
     assert minimum_vocab_size(spec_for_kind("wordpiece", lowercase=True), stats) == 3 + 5
     assert minimum_vocab_size(spec_for_kind("wordpiece"), stats) == 6 + 5
 
@@ -294,7 +294,7 @@ def test_check_spec_other_mistakes():
 def test_train_tokenizer_checks_the_spec_first():
     started = time.monotonic()
     with pytest.raises(UserError, match="at least 257"):
-        train_tokenizer(CORPUS, spec_for_kind("bpe", vocab_size=50))
+        run_quietly(train_tokenizer(CORPUS, spec_for_kind("bpe", vocab_size=50)))
     assert time.monotonic() - started < 0.5
 
 
@@ -327,13 +327,14 @@ def test_cancel_stops_training_at_once_and_the_next_one_works():
 
     try:
         with pytest.raises(Cancelled):
-            train_tokenizer(default_corpus(), spec_for_kind("unigram", vocab_size=4000), progress, token)
+            for p in train_tokenizer(default_corpus(), spec_for_kind("unigram", vocab_size=4000), cancel=token):
+                progress(p)
         returned_at = time.monotonic()
     finally:
         timer.cancel()
     assert cancelled_at, "training ended before Cancel"
     assert returned_at - cancelled_at[0] < 1.0
-    tok = train_tokenizer(CORPUS, spec_for_kind("bpe", vocab_size=300))  # a fresh worker
+    tok = run_quietly(train_tokenizer(CORPUS, spec_for_kind("bpe", vocab_size=300)))  # a fresh worker
     assert tok.vocab_size == 300
 
 
@@ -483,8 +484,9 @@ def test_gpt2_style_byte_level_bpe(tmp_path, trim_offsets):
 def test_vocab_size_sweep_gives_longer_tokens_for_bigger_vocabularies():
     points_heard: list[tuple[int, float]] = []
     reports: list[Progress] = []
-    points = vocab_size_sweep(CORPUS, sizes=(260, 400, 700), progress=reports.append,
-                              on_point=lambda size, cpt: points_heard.append((size, cpt)))
+    partials: list = []
+    points = run_job(vocab_size_sweep(CORPUS, sizes=(260, 400, 700)), reports, partials)
+    points_heard.extend((point.vocab_size, point.chars_per_token) for point in partials)
     assert points == points_heard
     assert [size for size, _ in points] == [260, 400, 700]
     cpts = [cpt for _, cpt in points]
@@ -495,9 +497,91 @@ def test_vocab_size_sweep_gives_longer_tokens_for_bigger_vocabularies():
 
 def test_vocab_size_sweep_on_empty_corpus():
     with pytest.raises(UserError, match="empty"):
-        vocab_size_sweep(Corpus(name="nothing", text="  \n"), sizes=(300,))
+        run_quietly(vocab_size_sweep(Corpus(name="nothing", text="  \n"), sizes=(300,)))
 
 
 def test_chars_per_token(trained):
     assert chars_per_token(trained["char"], "abc") == 1.0
     assert chars_per_token(trained["bpe"], TEXT) > 2.0
+
+
+# --------------------------------------------------------------------------- the kinds and the training jobs
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_each_kind_holds_its_own_facts(kind):
+    """The registry is the one place a kind is described: its spec, checks and trainer follow from it."""
+    from playground.core.tokenization import build_tokenizer
+
+    facts = KINDS[kind]
+    assert facts.key == kind and facts.label and len(facts.description) > 40 and facts.short_name
+    spec = spec_for_kind(kind)
+    assert spec.vocab_size == facts.default_vocab_size and facts.label in spec.label
+    assert spec.special_tokens[0] == (facts.unk_token or facts.special_tokens[0])
+    assert set(facts.special_tokens) <= set(spec.special_tokens)
+    check_spec(spec)  # the default size is a size the kind accepts
+    assert minimum_vocab_size(spec) <= facts.default_vocab_size
+    tok, _ = build_tokenizer(spec)
+    assert json.loads(tok.to_str())["model"]["type"] == MODEL_TYPES[kind]
+
+
+def test_the_command_line_offers_every_kind():
+    from playground.cli import build_parser
+
+    parser = build_parser(only="tokenizer")
+    for kind in KINDS:
+        args = parser.parse_args(["tokenizer", "train", "--corpus", "c.txt", "--out", "t.json", "--kind", kind])
+        assert args.kind == kind
+    with pytest.raises(SystemExit):
+        parser.parse_args(["tokenizer", "train", "--corpus", "c.txt", "--out", "t.json", "--kind", "sentencepiece"])
+
+
+def test_training_in_process_stops_reading_when_closed():
+    """Closing the job (what the engine does on Cancel) stops the training thread at the next chunk."""
+    corpus = corpus_from_text(english_lines(80_000), name="long")  # several 1 MB chunks
+    training = train_in_process(corpus, spec_for_kind("bpe", vocab_size=300))
+    first = next(training)
+    assert isinstance(first, Progress) and first.message.startswith("Counting words")
+    training.close()
+    deadline = time.monotonic() + 10
+    while any(t.name == "tokenizer training" for t in threading.enumerate()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not any(t.name == "tokenizer training" for t in threading.enumerate())
+
+
+def test_a_worker_training_closed_early_kills_its_worker(monkeypatch):
+    from playground.core import tokenizer_worker
+
+    killed = []
+    kill = tokenizer_worker.WorkerProcess.kill
+    monkeypatch.setattr(tokenizer_worker.WorkerProcess, "kill", lambda self: (killed.append(self), kill(self)))
+    training = train_tokenizer(default_corpus(), spec_for_kind("unigram", vocab_size=4000))
+    assert isinstance(next(training), Progress)
+    training.close()
+    assert len(killed) == 1 and not killed[0].alive
+    assert run_quietly(train_tokenizer(CORPUS, spec_for_kind("bpe", vocab_size=300))).vocab_size == 300
+
+
+def test_the_window_gets_special_tokens_in_the_text_as_an_answer():
+    from playground.core.tokenization import SpecialTokensInText, train_tokenizer_or_refusal
+
+    spec = spec_for_kind("wordlevel", vocab_size=50, special_tokens=("[UNK]", "cat"))
+    refusal = run_quietly(train_tokenizer_or_refusal(CORPUS, spec))
+    assert isinstance(refusal, SpecialTokensInText) and list(refusal.found) == ["cat"]
+    tok = run_quietly(train_tokenizer_or_refusal(CORPUS, spec, allow_special_in_text=True))
+    assert isinstance(tok, LoadedTokenizer) and "cat" in tok.special_tokens
+
+
+def test_the_sweep_yields_each_point_as_it_is_measured():
+    from playground.core.tokenizer_sweep import SweepPoint
+
+    items = []
+    sweep = vocab_size_sweep(CORPUS, sizes=(260, 300))
+    points = run_job(sweep, items, items)
+    kinds = [type(item).__name__ for item in items]
+    assert kinds.count("SweepPoint") == 2 and kinds[-1] == "SweepPoint"
+    assert [p for p in items if isinstance(p, SweepPoint)] == [SweepPoint(s, c) for s, c in points]
+    # Each training's progress is one part of the whole, its message named by its size.
+    firsts = [p for p in items if isinstance(p, Progress)]
+    assert firsts[0].message.startswith("Vocab 260: ") and firsts[-1].message.startswith("Vocab 300: ")
+    assert all(0 <= p.fraction <= 0.5 for p in firsts if p.message.startswith("Vocab 260"))

@@ -8,9 +8,14 @@ from pathlib import Path
 import pytest
 
 from playground.core.corpus import Corpus, corpus_from_text
-from playground.core.progress import UserError
-from playground.core.tokenization import (SpecialTokensInText, check_output_path, spec_for_kind, train_in_process,
-                                          train_tokenizer)
+from playground.core.progress import UserError, run_quietly
+from playground.core.tokenization import (
+    SpecialTokensInText,
+    check_output_path,
+    spec_for_kind,
+    train_in_process,
+    train_tokenizer,
+)
 
 TEXT = "".join(f"the cat and a dog ate the {w} near a tree.\n" for w in ("apple", "pear", "plum", "fig") * 200)
 
@@ -18,7 +23,7 @@ TEXT = "".join(f"the cat and a dog ate the {w} near a tree.\n" for w in ("apple"
 def test_special_tokens_that_are_words_of_the_corpus_are_refused():
     spec = spec_for_kind("bpe", vocab_size=300, special_tokens=("the", "a", "e", "<|endoftext|>", "[ZZ]"))
     with pytest.raises(SpecialTokensInText) as e:
-        train_in_process(corpus_from_text(TEXT), spec)
+        run_quietly(train_in_process(corpus_from_text(TEXT), spec))
     assert set(e.value.found) == {"the", "a", "e"} and e.value.found["the"] == TEXT.count("the")
     assert str(e.value).startswith("The special tokens “the”, “a” and “e” occur in the corpus as ordinary text.")
     assert "<|endoftext|>" in str(e.value)  # the advice
@@ -38,19 +43,19 @@ def test_special_token_found_across_a_chunk_boundary():
 
 def test_usual_markers_in_the_corpus_are_fine_and_the_check_can_be_waived():
     text = TEXT.replace("\n", "<|endoftext|>\n", 50)
-    tok = train_in_process(corpus_from_text(text), spec_for_kind("bpe", vocab_size=300))
+    tok = run_quietly(train_in_process(corpus_from_text(text), spec_for_kind("bpe", vocab_size=300)))
     assert tok.token_to_id("<|endoftext|>") is not None
     spec = spec_for_kind("bpe", vocab_size=300, special_tokens=("the",))
-    tok = train_in_process(corpus_from_text(TEXT), spec, allow_special_in_text=True)
+    tok = run_quietly(train_in_process(corpus_from_text(TEXT), spec, allow_special_in_text=True))
     assert tok.token_to_id("the") is not None
 
 
 def test_the_worker_reports_special_tokens_in_text():
     spec = spec_for_kind("wordlevel", vocab_size=50, special_tokens=("[UNK]", "cat"))
     with pytest.raises(SpecialTokensInText) as e:
-        train_tokenizer(corpus_from_text(TEXT), spec)
+        run_quietly(train_tokenizer(corpus_from_text(TEXT), spec))
     assert list(e.value.found) == ["cat"]
-    assert train_tokenizer(corpus_from_text(TEXT), spec, allow_special_in_text=True).tokenizer.token_to_id("cat") is not None
+    assert run_quietly(train_tokenizer(corpus_from_text(TEXT), spec, allow_special_in_text=True)).tokenizer.token_to_id("cat") is not None
 
 
 def test_the_worker_reads_a_relative_path_where_the_app_stands(tmp_path, monkeypatch):
@@ -58,7 +63,8 @@ def test_the_worker_reads_a_relative_path_where_the_app_stands(tmp_path, monkeyp
     the repository's file of that name (here: its README)."""
     (tmp_path / "README.md").write_text("quokka wombat numbat " * 200 + "\n", encoding="utf-8")
     monkeypatch.chdir(tmp_path)
-    tok = train_tokenizer(Corpus(name="mine", files=(Path("README.md"),)), spec_for_kind("wordlevel", vocab_size=50))
+    tok = run_quietly(train_tokenizer(Corpus(name="mine", files=(Path("README.md"),)),
+                                      spec_for_kind("wordlevel", vocab_size=50)))
     assert set(tok.tokenizer.get_vocab()) == {"[UNK]", "quokka", "wombat", "numbat"}
 
 

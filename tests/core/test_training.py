@@ -24,6 +24,7 @@ from playground.core.data import TokenData, check_data, encode_corpus, get_batch
 from playground.core.model import GPT
 from playground.core.progress import Cancelled, CancelToken, UserError
 from playground.core.sampling import generate_ids
+from playground.core.progress import run_quietly
 from playground.core.tokenization import LoadedTokenizer, spec_for_kind, train_in_process
 from playground.core.training import (
     CheckpointRecord,
@@ -45,7 +46,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 def bpe(text: str, vocab_size: int = 300) -> LoadedTokenizer:
     spec = spec_for_kind("bpe", vocab_size=vocab_size)
-    return LoadedTokenizer(train_in_process(corpus_from_text(text), spec), spec=spec)
+    return LoadedTokenizer(run_quietly(train_in_process(corpus_from_text(text), spec)), spec=spec)
 
 
 @pytest.fixture(scope="module")

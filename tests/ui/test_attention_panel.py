@@ -123,6 +123,32 @@ def test_generated_text_adds_a_row_per_token_only_when_generate_is_the_source(qt
     assert f"3 prompt + {len(ids) - 3} written tokens" in lab.heatmap.title.text
 
 
+def test_a_look_at_the_old_source_that_ends_after_a_switch_is_dropped(qtbot, lab, monkeypatch):
+    import threading
+
+    from playground.core import attention_jobs
+    from playground.core.progress import Progress
+
+    release, looking = threading.Event(), threading.Event()
+    real = attention_jobs.look_at_text
+
+    def slow(models, checkpoint, text):
+        yield Progress(None, "Reading the text…")
+        looking.set()
+        release.wait(10)
+        return (yield from real(models, checkpoint, text))
+
+    look_at(qtbot, lab, "hello world")
+    monkeypatch.setattr(attention_jobs, "look_at_text", slow)
+    lab.text_edit.setPlainText("a text whose look ends too late")
+    lab.capture_text()
+    qtbot.waitUntil(looking.is_set, timeout=10_000)
+    lab.source.setCurrentIndex(SOURCE_GENERATE)   # nothing generated yet
+    release.set()
+    idle(qtbot, lab)
+    assert lab.shown is None and "Nothing generated yet" in lab.views.blank.text()
+
+
 # -- the training probe ----------------------------------------------------------------------
 
 
@@ -183,6 +209,7 @@ def test_editing_the_probe_sentence_tells_the_session(qtbot, lab):
 
 def test_a_real_training_run_sends_probe_records_that_change_the_heatmap(qtbot, tmp_path, tiny_corpus):
     from playground.core.config import ModelConfig
+    from playground.core.progress import run_quietly
     from playground.core.tokenization import LoadedTokenizer, spec_for_kind, train_in_process
     from playground.core.training import TrainConfig
     from playground.engine.training import TrainingJob, TrainingRequest
@@ -192,7 +219,7 @@ def test_a_real_training_run_sends_probe_records_that_change_the_heatmap(qtbot, 
     assert panel.pages.currentWidget() is panel.empty_page
     corpus, _ = tiny_corpus
     spec = spec_for_kind("bpe", vocab_size=300)
-    tokenizer = LoadedTokenizer(train_in_process(corpus, spec), spec=spec)
+    tokenizer = LoadedTokenizer(run_quietly(train_in_process(corpus, spec)), spec=spec)
     config = ModelConfig.gpt2_style(vocab_size=tokenizer.vocab_size, context_length=32, n_layer=2, n_head=2,
                                     n_embd=32)
     train = TrainConfig(batch_size=4, max_steps=5000, eval_interval=5000, sample_interval=0, device="cpu",
@@ -342,6 +369,29 @@ def test_the_embedding_map_computes_and_lists_neighbours(qtbot, lab, demo):
     assert not view.search("zzzqqq-no-such-token") and "No token" in view.chosen_label.text()
     # a new checkpoint recomputes the map (once)
     assert lab.compute_embeddings() is None
+
+
+def test_a_map_that_fails_says_why_and_waits_for_the_next_look_before_trying_again(qtbot, lab, monkeypatch, jobs):
+    from playground.core import attention_jobs
+    from playground.core.progress import UserError
+
+    def failing(models, checkpoint):
+        yield from ()
+        raise UserError("The map could not be made.")
+
+    monkeypatch.setattr(attention_jobs, "map_embeddings", failing)
+    idle(qtbot, lab)
+    before = jobs.started   # the lab's first look at the probe sentence may count
+    with qtbot.waitSignal(lab.session.message, timeout=10_000) as blocker:
+        lab.tabs.setCurrentIndex(1)
+    assert blocker.args == ["error", "The map could not be made."]
+    jobs.wait(qtbot)
+    qtbot.wait(100)
+    assert jobs.started == before + 1 and lab.is_idle()   # no retry by itself
+    lab.tabs.setCurrentIndex(0)
+    lab.tabs.setCurrentIndex(1)   # looking again tries again
+    jobs.wait(qtbot)
+    assert jobs.started == before + 2
 
 
 # -- export ------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from playground.core.config import PRESETS, ModelConfig
 from playground.core.devices import DeviceInfo
 from playground.core.estimates import human_bytes, memory_estimate
 from playground.core.model import GPT
+from playground.core.progress import run_quietly
 from playground.core.tokenization import LoadedTokenizer, spec_for_kind, train_in_process
 
 FLAVOURS = ["gpt2", "llama"]
@@ -29,7 +30,7 @@ def build_panel(qtbot, session):
 def tokenizer(tiny_corpus):
     corpus, _ = tiny_corpus
     spec = spec_for_kind("bpe", vocab_size=300)
-    return LoadedTokenizer(train_in_process(corpus, spec), name="BPE 300 · tiny", spec=spec)
+    return LoadedTokenizer(run_quietly(train_in_process(corpus, spec)), name="BPE 300 · tiny", spec=spec)
 
 
 def shown_total(panel) -> int:
@@ -235,3 +236,14 @@ def test_every_control_explains_itself(build_panel):
         for i in range(combo.count()):
             assert combo.itemData(i, role=3)  # Qt.ToolTipRole
     assert panel.title == "Build" and "<b>" in panel.concept
+
+
+def test_measuring_runs_one_job_at_a_time_and_shows_its_result(qtbot, build_panel, jobs):
+    panel = build_panel
+    assert panel.start_measurement() is not None
+    assert not panel.remeasure.isEnabled() and panel.start_measurement() is None  # one at a time
+    assert panel.device_speed_label.text() == "measuring…"
+    jobs.wait(qtbot)
+    assert panel.measure_job is None and panel.remeasure.isEnabled()
+    assert panel.flops_per_second > 0 and panel.measured_device is not None
+    assert "measured on" in panel.device_speed_label.text() and "tokens/s" in panel.tokens_label.text()

@@ -215,6 +215,46 @@ def test_stop_in_the_middle_of_beam_search_keeps_the_beams(qtbot, panel):
     assert panel.status.text().startswith("Stopped after")
 
 
+@pytest.fixture
+def one_torch_thread():
+    """One PyTorch thread, so the job leaves a core to the window on a busy two-core machine (else the
+    watchdog measures the machine, not the panel)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_beam_search_draws_live_beams_at_the_windows_pace(qtbot, panel, monkeypatch, watchdog, one_torch_thread):
+    """Every step reaches the panel; the table is drawn at most every GUI_INTERVAL_S, and the window stays smooth."""
+    use(panel, strategy="beam", beams=4, max_new_tokens=300, stop_at_end=False, early_stopping=True)
+    panel.prompt_edit.setPlainText("The")
+    updates, live_fills = [], []
+    show_update, fill = panel.beams_tab.show_update, panel.beams_tab._fill
+
+    def count_update(update):
+        updates.append(update.steps)
+        show_update(update)
+
+    def count_fill(beams, live, stopped=False):
+        if live:
+            live_fills.append(panel.beams_table.rowCount())
+        fill(beams, live, stopped)
+
+    monkeypatch.setattr(panel.beams_tab, "show_update", count_update)
+    monkeypatch.setattr(panel.beams_tab, "_fill", count_fill)
+    watchdog.reset()
+    panel.generate()
+    finish(qtbot, panel)
+    watchdog.assert_smooth("beam search showed its beams")
+    assert updates == list(range(1, 300))  # none lost on the way
+    assert 0 < len(live_fills) < len(updates)
+    assert "finished after 300 steps" in panel.status.text()
+    assert [panel.beams_table.item(r, 4).text() for r in range(4)] == ["length limit"] * 4
+
+
 # ------------------------------------------------------------------ no model
 
 
@@ -298,7 +338,7 @@ def test_settings_round_trip(panel):
 
 
 def test_stop_strings_parse_commas_lines_and_escapes():
-    from playground.ui.generate_panel import format_stop_strings, parse_stop_strings
+    from playground.ui.widgets.sampling_controls import format_stop_strings, parse_stop_strings
 
     assert parse_stop_strings("Input:, \\n\\n\nEND") == ("Input:", "\n\n", "END")
     assert parse_stop_strings("a\\,b, \\sx") == ("a,b", " x")
@@ -388,9 +428,19 @@ def test_keyboard_shortcuts_generate_step_and_stop(qtbot, panel):
     assert panel.output.token_count() == n + 1
 
 
-def test_a_failed_generation_keeps_its_failure_in_the_status_line(qtbot, panel, session):
+def test_a_failed_generation_keeps_its_failure_in_the_status_line(qtbot, panel, session, monkeypatch):
     """`done` comes after `error`: the status must not turn into a success message."""
-    panel._on_error("The model could not be read.")
-    panel.job_kind = "samples"
-    panel._on_done()
+    from playground.core import generation_jobs
+
+    def broken(*args):
+        raise OSError(5, "The model could not be read")
+        yield
+
+    monkeypatch.setattr(generation_jobs, "generate_columns", broken)
+    use(panel, strategy="sample")
+    messages = []
+    session.message.connect(lambda level, text: messages.append((level, text)))
+    assert panel.generate_samples() is not None
+    finish(qtbot, panel)
     assert "failed" in panel.status.text()
+    assert messages and messages[-1][0] == "error" and "could not be read" in messages[-1][1]

@@ -8,8 +8,15 @@ from types import SimpleNamespace
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QTextCursor
-from PySide6.QtWidgets import (QAbstractSpinBox, QComboBox, QLineEdit, QPlainTextEdit, QPushButton, QSpinBox,
-                               QTableWidget)
+from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QComboBox,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QTableWidget,
+)
 
 from playground.core.prompts import Example, PromptTemplate, builtin_templates, load_template
 from playground.core.tokenization import open_tokenizer
@@ -260,7 +267,7 @@ def test_huge_template_counts_and_draws_only_its_end(qtbot, prompt_panel, demo_t
     import time
 
     from playground.core.prompts import PromptTemplate
-    from playground.ui.prompt_panel import PREVIEW_TAIL_CHARS
+    from playground.ui.widgets.prompt_preview import PREVIEW_TAIL_CHARS
 
     panel = prompt_panel
     panel.session.set_checkpoint(fake_checkpoint(demo_tokenizer, 256))   # reads 192 tokens of a prompt

@@ -4,13 +4,11 @@ import json
 import os
 
 import pytest
-
 from PySide6.QtCore import QEvent, QPoint, Qt
 from PySide6.QtGui import QHelpEvent
 from PySide6.QtWidgets import QToolTip
 
 from playground.engine.jobs import Job
-
 
 
 def train(qtbot, panel, kind="bpe", vocab=300):
@@ -171,10 +169,11 @@ def test_cancel_training_keeps_previous_tokenizer(qtbot, panel, session, tmp_pat
     tok = train(qtbot, panel)
     # A corpus big enough that training takes a while.
     from playground.core.corpus import corpus_from_paths, scan_corpus
+    from playground.core.progress import run_quietly
     big = tmp_path / "big.txt"
     big.write_text("".join(f"word{i} other{i % 977} thing{i % 13}\n" for i in range(400_000)))
     corpus = corpus_from_paths([big])
-    session.set_corpus(corpus, scan_corpus(corpus))
+    session.set_corpus(corpus, run_quietly(scan_corpus(corpus)))
     panel.vocab_size.setValue(20_000)
     job = panel.start_training()
     qtbot.wait(300)
@@ -246,8 +245,8 @@ def test_trained_tokenizers_are_kept_for_the_next_session(qtbot, panel, session)
 
 
 def test_opened_padded_tokenizer_says_what_was_turned_off_and_marks_unknown_tokens(qtbot, panel, tmp_path):
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
     from PySide6.QtGui import QTextCursor
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
     vocab = {"[PAD]": 0, "[UNK]": 1, "the": 2, "cat": 3, "sat": 4}
     tok = Tokenizer(models.WordPiece(vocab, unk_token="[UNK]"))
     tok.normalizer = normalizers.BertNormalizer(lowercase=True)
@@ -310,11 +309,12 @@ def test_special_tokens_in_the_corpus_ask_before_training(qtbot, panel):
 
 def test_saving_over_the_corpus_is_refused(qtbot, panel, tmp_path):
     from playground.core.corpus import corpus_from_paths, scan_corpus
+    from playground.core.progress import run_quietly
 
     corpus_file = tmp_path / "corpus.txt"
     corpus_file.write_text("The cat sat on the mat.\n" * 100, encoding="utf-8")
     corpus = corpus_from_paths([corpus_file])
-    panel.session.set_corpus(corpus, scan_corpus(corpus))
+    panel.session.set_corpus(corpus, run_quietly(scan_corpus(corpus)))
     train(qtbot, panel)
     errors = []
     panel.session.message.connect(lambda level, text: errors.append(text) if level == "error" else None)
@@ -322,3 +322,35 @@ def test_saving_over_the_corpus_is_refused(qtbot, panel, tmp_path):
     assert corpus_file.read_text(encoding="utf-8").startswith("The cat sat")
     assert errors and "is the corpus the tokenizer learns from" in errors[-1]
     assert panel.save_tokenizer_file(tmp_path / "tok.json")
+
+
+def test_training_shows_learning_the_vocabulary_after_counting_words(qtbot, panel, monkeypatch):
+    """On a small corpus "Learning the vocabulary…" follows "Counting words" within milliseconds, then
+    nothing is reported until the end: it used to be held back, so the bar said "Counting words" throughout."""
+    shown = []
+    show = panel._train_progress
+
+    def spy(p):
+        show(p)
+        shown.append(panel.train_progress.format())
+
+    monkeypatch.setattr(panel, "_train_progress", spy)  # before the job connects to it
+    assert train(qtbot, panel) is not None
+    assert shown and shown[0].startswith("Counting words")
+    assert "Learning the vocabulary…" in shown
+
+
+def test_a_new_corpus_replaces_one_still_being_read(qtbot, panel, session, tmp_path, jobs):
+    from functools import partial
+
+    from playground.core.corpus import corpus_from_paths, corpus_from_text
+
+    big = tmp_path / "big.txt"
+    big.write_text("".join(f"line {i} of a long corpus\n" for i in range(300_000)), encoding="utf-8")
+    first = panel.load_corpus(partial(corpus_from_paths, [big]))
+    second = panel.load_corpus(partial(corpus_from_text, "Only this short text.\n", name="short"))
+    assert first is not second and panel.corpus_job is second
+    jobs.wait(qtbot)
+    assert session.corpus.name == "short" and session.corpus_stats.characters == len("Only this short text.\n")
+    assert panel.corpus_job is None and all(b.isEnabled() for b in panel.corpus_buttons)
+    assert not panel.corpus_box.progress.isVisible()

@@ -3,6 +3,7 @@
 import pytest
 
 from playground.core.config import ModelConfig
+from playground.core.progress import run_quietly
 from playground.core.tokenization import spec_for_kind, train_in_process
 from playground.core.tokenization import LoadedTokenizer
 
@@ -11,7 +12,7 @@ from playground.core.tokenization import LoadedTokenizer
 def ready_session(session, tiny_corpus):
     corpus, stats = tiny_corpus
     spec = spec_for_kind("bpe", vocab_size=300)
-    tok = LoadedTokenizer(train_in_process(corpus, spec), name="bpe-300", spec=spec)
+    tok = LoadedTokenizer(run_quietly(train_in_process(corpus, spec)), name="bpe-300", spec=spec)
     session.set_corpus(corpus, stats)
     session.add_tokenizer(tok)
     config = ModelConfig(vocab_size=tok.vocab_size, context_length=16, n_layer=1, n_head=2, n_embd=16)
@@ -179,7 +180,7 @@ def test_closing_can_be_refused(qtbot, window_training, jobs):
 def test_corpus_shorter_than_context_is_explained(qtbot, train_panel, ready_session, jobs):
     from playground.core.corpus import corpus_from_text, scan_corpus
     short = corpus_from_text("The cat sat.\n", name="short")
-    ready_session.set_corpus(short, scan_corpus(short))
+    ready_session.set_corpus(short, run_quietly(scan_corpus(short)))
     messages = []
     ready_session.message.connect(lambda level, text: messages.append((level, text)))
     assert train_panel.start() is not None
@@ -229,7 +230,7 @@ def test_stop_makes_the_saved_model_current_and_locks_settings_while_running(qtb
 def test_a_failed_start_leaves_no_empty_run_behind(qtbot, train_panel, ready_session, tmp_path, jobs):
     from playground.core.corpus import corpus_from_text, scan_corpus
     short = corpus_from_text("The cat sat.\n", name="short")
-    ready_session.set_corpus(short, scan_corpus(short))
+    ready_session.set_corpus(short, run_quietly(scan_corpus(short)))
     assert train_panel.start() is not None
     finish(qtbot, jobs)
     assert train_panel.last_run_dir is None and not train_panel.resume_run_button.isEnabled()

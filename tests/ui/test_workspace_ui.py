@@ -32,7 +32,7 @@ def settle(qtbot, *windows) -> None:
     """Wait until no panel has a job running or about to start (a hidden Attention step only notes
     what to look at, and looks once it is shown)."""
     def quiet() -> bool:
-        return all(not w.attention_panel._jobs and w.attention_panel.capture_job is None
+        return all(not w.attention_panel.is_busy()
                    and not w.attention_panel._capture_timer.isActive() and not w.generate_panel.is_busy()
                    for w in windows)
     qtbot.waitUntil(quiet, timeout=60_000)

@@ -16,7 +16,7 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPen
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
-from playground.ui.widgets.heatmap import display_token
+from playground.core.token_labels import display_token
 
 LINE_COLOUR = QColor(200, 38, 42)        # the heatmap's strong red
 SELECTED_BG = QColor("#1565c0")

@@ -1,13 +1,12 @@
 """The token embeddings on a map: each token's vector projected onto the two directions in which
 the vectors differ most (PCA), a search for a token, and its nearest neighbours by cosine similarity.
 
-`compute_embedding_map` does the heavy part (no Qt; run it in a job); the
-`EmbeddingView` widget draws what it returns and answers searches.
+`playground.core.embeddings.compute_embedding_map` does the heavy part (in a
+job); the `EmbeddingView` widget draws what it returns and answers searches.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Optional
 
 import numpy as np
@@ -17,11 +16,11 @@ from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import (QAbstractItemView, QCompleter, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
-from playground.ui.widgets.heatmap import MUTED_COLOUR, TEXT_COLOUR, display_token
+from playground.core.embeddings import EmbeddingMap
+from playground.ui.widgets.heatmap import MUTED_COLOUR, TEXT_COLOUR
 from playground.ui.widgets.number_item import NumberItem
 
 N_FEATURED = 24          # common whole words labelled on the map (where they do not crowd each other)
-N_CANDIDATES = 200       # ... chosen from this many of the most common
 LABEL_SPACING = 0.05     # labels at least this share of the map's width apart
 N_NEIGHBOURS = 10
 POINT_BRUSH = (110, 120, 145, 70)
@@ -29,55 +28,6 @@ FEATURED_BRUSH = (60, 70, 95, 200)
 CHOSEN_COLOUR = "#c8262a"
 NEIGHBOUR_COLOUR = "#e07b00"
 HOVER_PIXELS = 9         # the mouse names a point this close to it
-
-
-@dataclass
-class EmbeddingMap:
-    """What the map shows: coordinates [V, 2], each axis's share of the variance, and each token's text."""
-
-    coords: np.ndarray
-    explained: tuple[float, float]
-    texts: list[str]            # what each id stands for ('' for an id the tokenizer lacks)
-    matrix: np.ndarray          # the embedding table [V, C], float32
-    featured: list[int]         # ids labelled on the map
-    name: str = ""
-    labels: list[str] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        if not self.labels:
-            self.labels = [display_token(t, 16) if t else f"<unused {i}>" for i, t in enumerate(self.texts)]
-
-
-def compute_embedding_map(model, tokenizer, name: str = "", n_featured: int = N_CANDIDATES) -> EmbeddingMap:
-    """The PCA map of `model`'s token embeddings, for the tokens `tokenizer` knows (seconds for 50k tokens)."""
-    from playground.core.embeddings import embedding_matrix, pca_2d
-
-    matrix = embedding_matrix(model)
-    vocab = tokenizer.vocabulary()
-    V = min(int(matrix.shape[0]), max((e.id for e in vocab), default=-1) + 1)
-    matrix = matrix[:V].numpy()  # rows past the tokenizer's ids are padding the model never trains
-    coords, explained = pca_2d(matrix)
-    texts = [""] * V
-    labels = [f"<unused {i}>" for i in range(V)]
-    for e in vocab:
-        if e.id < V:
-            texts[e.id] = e.token if e.special else e.text
-            if e.special:
-                labels[e.id] = e.token
-            elif "\ufffd" in e.text:  # a piece of a character: name its bytes
-                labels[e.id] = "byte " + " ".join(f"{b:02X}" for b in e.raw)
-            else:
-                labels[e.id] = display_token(e.text, 16)
-    # Label common whole words: the tokenizer learned the most frequent first (a BPE's merge order).
-    words = [e for e in vocab if e.id < V and not e.special and "\ufffd" not in e.text
-             and e.text.strip().isalpha() and len(e.text.strip()) >= 2]
-    # Whole words first: with a space before them (a byte-level BPE writes words that way).
-    words.sort(key=lambda e: (not e.text.startswith(" "), e.merge_rank if e.merge_rank is not None else 10**9,
-                              e.id))
-    featured = [e.id for e in words[:n_featured]]
-    return EmbeddingMap(coords=coords, explained=explained, texts=texts, matrix=matrix, featured=featured,
-                        name=name, labels=labels)
-
 
 
 class EmbeddingView(QWidget):

@@ -11,7 +11,6 @@ what a bare `ImageItem.setImage` does (benchmarks/attention.py measures both).
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 from operator import itemgetter
 from typing import Optional, Sequence
 
@@ -21,12 +20,13 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QImage, QPainter, QPainterPath, QPen, QTransform
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QGraphicsRectItem
 
+from playground.core.token_labels import display_token
+
 LEVELS = (0.0, 1.0)           # attention weights lie in 0..1: the colours never rescale
 MASK_COLOUR = "#c9ccd4"       # hatching where a query cannot look (keys after it)
 HOVER_COLOUR = "#1565c0"
 TEXT_COLOUR = "#2b2f3a"
 MUTED_COLOUR = "#6b7080"
-MAX_LABEL_CHARS = 12
 
 # Cream (nothing) through orange to a dark red (all of a token's attention): dark reads as "a lot".
 _STOPS = [(0.0, "#fffaf0"), (0.08, "#fde9c4"), (0.25, "#fdbb6b"), (0.45, "#f4743b"),
@@ -47,18 +47,6 @@ def attention_colour_bar(image_item: pg.ImageItem) -> pg.ColorBarItem:
     for item in (bar.bar, bar.axis):  # it never changes: painted once, then reused
         item.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
     return bar
-
-
-@lru_cache(maxsize=65536)  # the same tokens come back redraw after redraw (typing, generating)
-def display_token(text: str, limit: int = MAX_LABEL_CHARS) -> str:
-    """A token as a label: spaces as '␣', line breaks as '⏎', tabs as '⇥'; long ones shortened with '…'."""
-    shown = (text.replace("\r\n", "⏎").replace("\n", "⏎").replace("\r", "⏎")
-             .replace("\t", "⇥").replace(" ", "␣"))
-    if not shown:
-        shown = "∅"
-    if limit and len(shown) > limit:
-        shown = shown[: limit - 1] + "…"
-    return shown
 
 
 def hatch_brush() -> QBrush:

@@ -6,10 +6,21 @@ from __future__ import annotations
 import math
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QProgressBar,
-                               QPushButton, QSplitter, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
 
-from playground.core.tokenization import SWEEP_SAMPLE_CHARS, SWEEP_SIZES, LoadedTokenizer
+from playground.core.tokenization import LoadedTokenizer
+from playground.core.tokenizer_sweep import SWEEP_SAMPLE_CHARS, SWEEP_SIZES
 from playground.ui.widgets.token_view import TokenView
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt, QTimer
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QLineEdit, QSplitter, QTableView,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import QHBoxLayout, QHeaderView, QLabel, QLineEdit, QSplitter, QTableView, QVBoxLayout, QWidget
 
 from playground.core.tokenization import LoadedTokenizer, VocabEntry
+from playground.core.tokenizer_kinds import vocabulary_markers_note
 from playground.ui.widgets.token_view import byte_label, visible_whitespace
 
 
@@ -88,7 +88,7 @@ class VocabBrowser(QWidget):
         self.vocab_model = RowsModel(
             ["id", "token", "text", "bytes", "merge rank"],
             ["The number the model sees for this token.",
-             "The entry as stored in tokenizer.json (Ġ marks a leading space in byte-level BPE, ## a word continuation in WordPiece, ▁ a word start in Unigram).",
+             f"The entry as stored in tokenizer.json ({vocabulary_markers_note()}).",
              "The text the token stands for (spaces shown as ·).",
              "The token's bytes in hexadecimal.",
              "For BPE: which merge made this token (0 = the first, most frequent pair)."])

@@ -1,0 +1,119 @@
+"""The Attention Lab's controls: what to read (a source and its text), which layer and head, which view,
+and the buttons that save the view. The panel wires them; this module only lays them out."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QSpinBox, QTabBar,
+                               QVBoxLayout, QWidget)
+
+from playground.ui.widgets.attention_views import MUTED, VIEW_TIPS, VIEWS
+
+SOURCE_TEXT, SOURCE_GENERATE, SOURCE_PROBE = range(3)
+SOURCES = ["My text", "Generate (live)", "Training probe (live)"]
+SOURCE_TIPS = [
+    "Look at any text you type: the model reads it once and every head's weights are shown.",
+    "Follow the Generate step: each token the model writes adds a row to the heatmap.",
+    "Watch the model learn: while it trains, the trainer runs this probe sentence through it now and then. "
+    "Scrub back through the steps to see patterns form.",
+]
+CAPTION = [
+    "Type any text: the model reads it and the heatmap follows as you type (Ctrl+Enter to look again).",
+    "The text of the Generate step, as it is written: generate something there and come back, or put "
+    "the two side by side.",
+    "The probe sentence: the trainer captures its attention while the model trains. Edit it here; the "
+    "running training takes up the new sentence.",
+]
+
+
+class AttentionControls(QWidget):
+    """Two rows: the source, its text and Look; then layer, head, the view tabs and the save buttons."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.source = QComboBox()
+        for i, name in enumerate(SOURCES):
+            self.source.addItem(name)
+            self.source.setItemData(i, SOURCE_TIPS[i], Qt.ToolTipRole)
+        self.source.setToolTip("Where the text comes from. " + " ".join(SOURCE_TIPS))
+        self.text_edit = QPlainTextEdit()
+        mono = QFont("DejaVu Sans Mono")
+        mono.setStyleHint(QFont.Monospace)
+        self.text_edit.setFont(mono)
+        self.text_edit.setFixedHeight(62)
+        self.text_edit.setTabChangesFocus(True)
+        self.look_button = QPushButton("Look")
+        self.look_button.setToolTip("Run the model over the text again and show its attention (Ctrl+Enter).")
+        self.caption = QLabel()
+        self.caption.setWordWrap(True)
+        self.caption.setStyleSheet(f"color: {MUTED}; font-size: 9pt;")
+        source_box = QVBoxLayout()
+        source_box.addWidget(QLabel("<b>Read</b>"))
+        source_box.addWidget(self.source)
+        source_box.addStretch(1)
+        text_box = QVBoxLayout()
+        text_box.addWidget(self.text_edit)
+        text_box.addWidget(self.caption)
+        top = QHBoxLayout()
+        top.addLayout(source_box)
+        top.addLayout(text_box, 1)
+        top.addWidget(self.look_button, 0, Qt.AlignTop)
+
+        self.layer = QSpinBox()
+        self.layer.setToolTip("The layer, counted from 0: the first layer reads the token embeddings, each "
+                              "later one what the layers before it wrote.")
+        self.head = QSpinBox()
+        self.head.setToolTip("The head within the layer, counted from 0: each head has its own way of looking.")
+        self.layer_range = QLabel()
+        self.head_range = QLabel()
+        for label in (self.layer_range, self.head_range):
+            label.setStyleSheet(f"color: {MUTED};")
+        self.view = QTabBar()
+        self.view.setExpanding(False)
+        self.view.setDrawBase(False)
+        for i, name in enumerate(VIEWS):
+            self.view.addTab(name)
+            self.view.setTabToolTip(i, VIEW_TIPS[i])
+        self.save_picture_button = QPushButton("Save picture…")
+        self.save_picture_button.setToolTip("Save the view as a PNG picture (Ctrl+E).")
+        self.save_matrix_button = QPushButton("Save matrix…")
+        self.save_matrix_button.setToolTip("Save the weights of the chosen head (or the layer mean) as a CSV "
+                                           "table with the tokens as labels, or as a NumPy .npy file "
+                                           "(Ctrl+Shift+E).")
+        choose = QHBoxLayout()
+        choose.addWidget(QLabel("Layer"))
+        choose.addWidget(self.layer)
+        choose.addWidget(self.layer_range)
+        choose.addSpacing(10)
+        choose.addWidget(QLabel("Head"))
+        choose.addWidget(self.head)
+        choose.addWidget(self.head_range)
+        choose.addSpacing(14)
+        choose.addWidget(self.view)
+        choose.addStretch(1)
+        choose.addWidget(self.save_picture_button)
+        choose.addWidget(self.save_matrix_button)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(top)
+        layout.addLayout(choose)
+
+    def set_source_look(self, kind: int) -> None:
+        """The caption, the Look button and whether the text may be edited, for source `kind`."""
+        self.caption.setText(CAPTION[kind])
+        self.look_button.setVisible(kind == SOURCE_TEXT)
+        self.text_edit.setReadOnly(kind == SOURCE_GENERATE)
+        self.text_edit.setStyleSheet("background: #f4f5f8;" if kind == SOURCE_GENERATE else "")
+
+    def set_shape(self, n_layer: int, n_head: int) -> None:
+        """Bound the layer and head controls by the model: a head that does not exist cannot be chosen."""
+        for spin, n, label, noun in ((self.layer, n_layer, self.layer_range, "layer"),
+                                     (self.head, n_head, self.head_range, "head")):
+            if spin.maximum() != n - 1 or spin.minimum() != 0:
+                spin.blockSignals(True)
+                spin.setRange(0, max(0, n - 1))
+                spin.blockSignals(False)
+            label.setText(f"of 0–{n - 1}" if n > 1 else "(only 0)")
+            label.setToolTip(f"This model has {n} {noun}{'s' if n != 1 else ''}, counted from 0.")

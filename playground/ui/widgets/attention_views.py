@@ -1,0 +1,191 @@
+"""The Attention Lab's views of one snapshot: one head, the layer mean, the heads of a layer, every head,
+and lines; with a read-out line under them and a message in their place when there is nothing to show.
+
+The pyqtgraph views are made the first time they are needed (importing
+pyqtgraph takes a moment, and the window opens faster without it).
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor, QPainter, QPixmap
+from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QSizePolicy, QStackedWidget, QVBoxLayout, QWidget
+
+from playground.core.token_labels import display_token
+
+VIEW_HEAD, VIEW_MEAN, VIEW_LAYER, VIEW_ALL, VIEW_LINES = range(5)
+VIEWS = ["One head", "Layer mean", "Heads of the layer", "Every layer and head", "Lines"]
+VIEW_TIPS = [
+    "One head's weights: row = the token reading (query), column = the token being read (key).",
+    "The average of the layer's heads: what the layer as a whole looks at.",
+    "All heads of the layer side by side; click one to enlarge it.",
+    "Every head of every layer: rows are layers, columns heads. Click one to enlarge it.",
+    "Where one token looks, as lines (like BertViz): click a token on the left.",
+]
+MUTED = "#5f6368"
+
+
+class AttentionViews(QWidget):
+    """A stack of views over an `AttentionSnapshot`, and the read-out of what the mouse is over."""
+
+    head_clicked = Signal(int, int)   # layer, head: a small multiple was clicked (enlarge it)
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.built = False
+        self._drawn: Optional[tuple] = None   # (snapshot, layer, head) of the last draw, for the lines title
+        self.stack = QStackedWidget()
+        self.blank = QLabel()
+        self.blank.setAlignment(Qt.AlignCenter)
+        self.blank.setWordWrap(True)
+        self.blank.setStyleSheet(f"color: {MUTED}; font-size: 11pt; background: white;")
+        self.stack.addWidget(self.blank)
+        self.readout = QLabel()
+        self.readout.setStyleSheet(f"color: {MUTED};")
+        self.readout.setMinimumHeight(22)
+        self.readout.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.stack, 1)
+        layout.addWidget(self.readout)
+
+    def ensure_built(self) -> None:
+        """Make the pyqtgraph views (importing pyqtgraph) the first time they are needed."""
+        if self.built:
+            return
+        self.built = True
+        from playground.ui.widgets.attention_lines import AttentionLines
+        from playground.ui.widgets.head_grid import HeadGrid
+        from playground.ui.widgets.heatmap import AttentionHeatmap
+
+        self._heatmap = AttentionHeatmap()
+        self._heatmap.hovered.connect(self._on_hover)
+        self._heatmap.cell_clicked.connect(lambda q, k: self._lines.select(q))  # its row's token, for Lines
+        self._grid = HeadGrid()
+        self._grid.hovered.connect(self._on_hover)
+        self._grid.head_clicked.connect(self.head_clicked)
+        self._lines = AttentionLines()
+        self._lines.token_selected.connect(lambda _q: self._update_lines_title())
+        self.lines_title = QLabel()
+        self.lines_title.setStyleSheet("color: #2b2f3a; background: white; padding: 4px;")
+        self.lines_title.setAlignment(Qt.AlignCenter)
+        scroll = QScrollArea()
+        scroll.setWidget(self._lines)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.NoFrame)
+        self.lines_page = QWidget()
+        self.lines_page.setStyleSheet("background: white;")
+        lp = QVBoxLayout(self.lines_page)
+        lp.setContentsMargins(0, 0, 0, 0)
+        lp.setSpacing(0)
+        lp.addWidget(self.lines_title)
+        lp.addWidget(scroll, 1)
+        for widget in (self._heatmap, self._grid, self.lines_page):
+            widget.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
+            self.stack.addWidget(widget)
+
+    @property
+    def heatmap(self):
+        self.ensure_built()
+        return self._heatmap
+
+    @property
+    def grid(self):
+        self.ensure_built()
+        return self._grid
+
+    @property
+    def lines(self):
+        self.ensure_built()
+        return self._lines
+
+    # ------------------------------------------------------------------ drawing
+
+    def show_message(self, message: str) -> None:
+        """Nothing to draw: say why in the views' place."""
+        self._drawn = None
+        self.blank.setText(message)
+        self.stack.setCurrentWidget(self.blank)
+        self.readout.setText("")
+
+    def draw(self, snapshot, view: int, layer: int, head: int, matrix: np.ndarray) -> None:
+        """Draw `snapshot` in `view` for `layer` and `head`; `matrix` is that head's (or the layer mean's)."""
+        self.ensure_built()
+        self._drawn = (snapshot, layer, head)
+        weights, tokens = snapshot.weights, snapshot.tokens
+        L, H = weights.shape[:2]
+        step = snapshot.describe()
+        if view in (VIEW_HEAD, VIEW_MEAN):
+            what = f"mean of its {H} heads" if view == VIEW_MEAN else f"head {head}"
+            self._heatmap.set_matrix(matrix, tokens, f"Layer {layer} · {what}{step} — each row sums to 1")
+            self.stack.setCurrentWidget(self._heatmap)
+            self.readout.setText(self._heatmap.hover_text or "Hover over a cell to read its weight; "
+                                 "scroll to zoom, double-click to see it all.")
+        elif view in (VIEW_LAYER, VIEW_ALL):
+            self._draw_grid(snapshot, view, layer, head)
+        else:
+            self._lines.set_attention(matrix, tokens)
+            self._update_lines_title()
+            self.stack.setCurrentWidget(self.lines_page)
+            self.readout.setText("Click a token on the left to see where it looks; ↑ and ↓ move along.")
+
+    def _draw_grid(self, snapshot, view: int, layer: int, head: int) -> None:
+        from playground.ui.widgets.head_grid import Tile, grid_shape
+
+        weights, step = snapshot.weights, snapshot.describe()
+        L, H = weights.shape[:2]
+        self._grid.notes = {(s.layer, s.head): f"entropy {s.entropy:.2f} bits, previous {s.previous_token:.2f}, "
+                            f"first {s.first_token:.2f}" for s in snapshot.stats}
+        if view == VIEW_LAYER:
+            rows, cols = grid_shape(H)
+            if H == 4 and self._grid.width() < 1.6 * self._grid.height():
+                rows, cols = 2, 2   # four heads fill a squarish view better as 2 × 2
+            tiles = [Tile(layer, h, h // cols, h % cols) for h in range(H)]
+            self._grid.set_heads(weights, tiles, rows, cols, corner_labels=True,
+                                 title=f"Layer {layer}: its {H} heads{step} — click one to enlarge")
+        else:
+            tiles = [Tile(i, h, i, h) for i in range(L) for h in range(H)]
+            self._grid.set_heads(weights, tiles, L, H, row_labels=[f"layer {i}" for i in range(L)],
+                                 col_labels=[f"head {h}" for h in range(H)],
+                                 title=f"Every layer and head ({L} × {H}){step} — click one to enlarge")
+        self._grid.set_selected(layer, head)
+        self.stack.setCurrentWidget(self._grid)
+        self.readout.setText("Hover over a head to read its summary; click it to enlarge it.")
+
+    def _update_lines_title(self) -> None:
+        if self._drawn is None:
+            return
+        snapshot, layer, head = self._drawn
+        q = self._lines.selected
+        who = f"where ‘{display_token(self._lines.tokens[q], 16)}’ (#{q}) looks" if q is not None else ""
+        self.lines_title.setText(f"Layer {layer} · head {head}{snapshot.describe()}: {who} — "
+                                 "thicker, darker lines carry more weight")
+
+    def _on_hover(self, text: str) -> None:
+        if text:
+            self.readout.setText(text)
+
+    # ------------------------------------------------------------------ pictures
+
+    def picture(self) -> QPixmap:
+        """The current view as a picture (the Lines view with its title above it)."""
+        self.ensure_built()
+        current = self.stack.currentWidget()
+        if current is self.lines_page:
+            pixmap = self._lines.grab()
+            return _with_title(pixmap, self.lines_title.text()) if self.lines_title.text() else pixmap
+        return current.grab()
+
+
+def _with_title(pixmap: QPixmap, title: str) -> QPixmap:
+    out = QPixmap(pixmap.width(), pixmap.height() + 28)
+    out.fill(QColor("white"))
+    p = QPainter(out)
+    p.setPen(QColor("#2b2f3a"))
+    p.drawText(0, 0, out.width(), 28, int(Qt.AlignCenter), title)
+    p.drawPixmap(0, 28, pixmap)
+    p.end()
+    return out

@@ -1,0 +1,466 @@
+"""The Build step's results: the parameter count, where the parameters are, the memory of a
+training step against what this machine has, and how fast training may go.
+
+Each section only shows numbers the Build panel counted (`core.config`, `core.estimates`);
+the charts are made on the panel's first show (pyqtgraph takes a moment to import).
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QFont, QIcon, QPixmap
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from playground.core.config import PRESETS, ModelConfig, ParameterBreakdown, flops_per_token, parameter_breakdown
+from playground.core.devices import DeviceInfo
+from playground.core.estimates import (
+    OPTIMIZER_STATES,
+    AvailableMemory,
+    MemoryEstimate,
+    estimate_tokens_per_second,
+    human_bytes,
+    human_count,
+    human_duration,
+    human_flops,
+    memory_estimate,
+    uses_fused_attention,
+)
+
+ERROR_COLOUR = "#b3261e"
+WARNING_COLOUR = "#8a5a00"
+OK_COLOUR = "#1e7b34"
+MUTED_COLOUR = "#5f6368"
+GPT2_SMALL = "gpt2-small"
+
+# Rows of the parameter table: (label, what it holds).
+PART_TIPS = {
+    "Token embedding": "vocabulary × width: one learned vector for each token of the vocabulary.",
+    "Position embedding": "context length × width: one learned vector for each position (GPT-2). "
+                          "RoPE computes positions instead, so LLaMA style has none.",
+    "Attention": "Per layer: queries, keys, values and the output, four width × width matrices (plus biases).",
+    "MLP": "Per layer: widen to the MLP width and back, 2 × width × MLP width (SwiGLU has three such matrices).",
+    "Norms": "A scale (and, with biases, a shift) per number: two norms per layer and one at the end.",
+    "Output head": "width × vocabulary: turns the last vector into a score for every token. "
+                   "0 when tied: GPT-2 reuses the token embedding matrix.",
+    "Total": "Every number that training adjusts.",
+}
+PART_COLOURS = ["#4e79a7", "#a0cbe8", "#f28e2b", "#59a14f", "#b07aa1", "#e15759"]
+MEMORY_COLOURS = ["#4e79a7", "#f28e2b", "#b07aa1", "#59a14f"]
+MEMORY_TIPS = {
+    "Weights": "The parameters, 4 bytes each (float32). In mixed precision, plus a 2-byte copy "
+               "of every matrix for the forward pass.",
+    "Gradients": "How each parameter should change: one 4-byte number per parameter.",
+    "Optimizer state": "AdamW remembers two running averages per parameter: 8 bytes each.",
+    "Activations": "What the forward pass keeps for the backward pass: grows with batch size "
+                   "× context length. Includes the logits: a score for every vocabulary token "
+                   "at every position.",
+    "Total": "An upper bound of the peak. Not counted: the framework itself (on a GPU its CUDA "
+             "context takes 0.3–1 GB) and the allocator's spare room.",
+    "Available": "What this machine can give a training run now.",
+}
+
+
+def _swatch(colour: str) -> QIcon:
+    pixmap = QPixmap(12, 12)
+    pixmap.fill(QColor(colour))
+    return QIcon(pixmap)
+
+
+def _table(rows: list[str], headers: list[str], tips: dict[str, str]) -> QTableWidget:
+    """A read-only table whose items are made once and updated in place."""
+    table = QTableWidget(len(rows), len(headers))
+    table.setHorizontalHeaderLabels(headers)
+    table.verticalHeader().hide()
+    table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+    table.setSelectionMode(QAbstractItemView.NoSelection)
+    table.setFocusPolicy(Qt.NoFocus)
+    table.setShowGrid(False)
+    table.setAlternatingRowColors(True)
+    table.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+    table.setVerticalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+    header = table.horizontalHeader()
+    header.setHighlightSections(False)
+    header.setSectionResizeMode(0, QHeaderView.ResizeToContents)
+    for column in range(1, len(headers)):
+        header.setSectionResizeMode(column, QHeaderView.ResizeToContents)
+    header.setSectionResizeMode(len(headers) - 1, QHeaderView.Stretch)
+    bold = QFont()
+    bold.setBold(True)
+    for r, label in enumerate(rows):
+        for c in range(len(headers)):
+            item = QTableWidgetItem(label if c == 0 else "")
+            if c > 0:
+                item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
+            if label in tips:
+                item.setToolTip(tips[label])
+            if label == "Total":
+                item.setFont(bold)
+            table.setItem(r, c, item)
+    fit_height(table)
+    return table
+
+
+def fit_height(table: QTableWidget) -> None:
+    """Make a table exactly as tall as its rows (again after the first show,
+    when the style's real row heights are known)."""
+    table.resizeRowsToContents()
+    rows = sum(table.rowHeight(r) for r in range(table.rowCount()))
+    table.setFixedHeight(table.horizontalHeader().sizeHint().height() + rows + 2 * table.frameWidth() + 2)
+
+
+def _bar_plot(height: int, tip: str):
+    """A fixed pyqtgraph plot for bars, which the mouse does not move."""
+    import pyqtgraph as pg
+
+    pg.setConfigOptions(antialias=True, background="w", foreground="#333")
+    plot = pg.PlotWidget()
+    plot.setMouseEnabled(False, False)
+    plot.hideButtons()
+    plot.setMenuEnabled(False)
+    plot.setFixedHeight(height)
+    plot.showGrid(x=True, y=False, alpha=0.25)
+    plot.setToolTip(tip)
+    return plot
+
+
+class ParameterCount(QWidget):
+    """The headline: how many parameters, exactly, and against GPT-2 small."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.total_label = QLabel()
+        self.total_label.setStyleSheet("font-size: 26pt; font-weight: 600; color: #23283a;")
+        self.total_label.setToolTip("Every number that training adjusts.")
+        self.total_note = QLabel()
+        self.total_note.setWordWrap(True)
+        self.total_note.setTextFormat(Qt.RichText)
+        self.total_note.setAlignment(Qt.AlignLeft | Qt.AlignVCenter)
+        self.total_note.setStyleSheet(f"color: {MUTED_COLOUR}; font-size: 10.5pt;")
+        self.setFixedHeight(76)  # the boxes below stay put however many lines the note takes
+        row = QHBoxLayout(self)
+        row.setContentsMargins(6, 0, 6, 0)
+        row.addWidget(self.total_label)
+        row.addSpacing(12)
+        row.addWidget(self.total_note, 1)
+
+    def show_count(self, config: ModelConfig, total: int) -> None:
+        self.total_label.setText(f"{human_count(total)} parameters")
+        gpt2 = parameter_breakdown(PRESETS[GPT2_SMALL].config(50257)).total  # the real one: GPT-2 style
+        note = f"exactly {total:,}"
+        if total < gpt2:
+            note += (f"<br>GPT-2 small ({human_count(gpt2)}) is <b>{gpt2 / total:,.0f}×</b> bigger"
+                     if gpt2 / total >= 1.5 else f"<br>about the size of GPT-2 small ({human_count(gpt2)})")
+        if config.tie_weights:
+            note += "<br>The output head reuses the token embedding matrix (tied weights)."
+        else:
+            note += "<br>A separate output head: as many parameters again as the token embedding."
+        self.total_note.setText(note)
+
+    def show_invalid(self) -> None:
+        self.total_label.setText("— parameters")
+        self.total_note.setText("Fix the problem shown in red on the left to see the numbers.")
+
+
+class ParametersBox(QGroupBox):
+    """Where the parameters are: a table of the parts and a bar of each part's share."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__("Where the parameters are", parent)
+        rows = [label for label, _ in ParameterBreakdown(0, 0, 0, 0, 0, 0).rows()]
+        self.table = _table(rows, ["Part", "Parameters", "Share"], PART_TIPS)
+        for r, colour in enumerate(PART_COLOURS):
+            self.table.item(r, 0).setIcon(_swatch(colour))
+        self.table.setMinimumWidth(330)
+        self.table.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Fixed)
+        self.plot = self.bars = None
+        self._plot_host = QVBoxLayout()
+        self._plot_host.setContentsMargins(0, 0, 0, 0)
+        layout = QHBoxLayout(self)
+        layout.addWidget(self.table)
+        layout.addLayout(self._plot_host, 1)
+
+    def make_chart(self) -> None:
+        import pyqtgraph as pg
+
+        labels = [label for label, _ in ParameterBreakdown(0, 0, 0, 0, 0, 0).rows()[:-1]]
+        n = len(labels)
+        plot = _bar_plot(self.table.height(), "Each part's share of the parameters. Drag the controls and "
+                                              "watch the bars.")
+        plot.setXRange(0, 110, padding=0)
+        plot.setYRange(-0.6, n - 0.4, padding=0)
+        plot.getViewBox().invertY(True)
+        plot.getAxis("left").setTicks([[(i, label) for i, label in enumerate(labels)]])
+        # Every part keeps its label, even when the rows are tight.
+        plot.getAxis("left").setStyle(hideOverlappingLabels=False)
+        plot.getAxis("bottom").setTicks([[(x, f"{x}%") for x in range(0, 101, 25)]])
+        plot.setLabel("bottom", "share of the parameters")
+        self.bars = pg.BarGraphItem(x0=[0] * n, y=list(range(n)), height=0.65, width=[0] * n,
+                                    brushes=PART_COLOURS, pens=[pg.mkPen(None)] * n)
+        plot.addItem(self.bars)
+        self.plot = plot
+        self._plot_host.addWidget(plot)
+
+    def show_counts(self, config: ModelConfig, counts: ParameterBreakdown) -> None:
+        total = counts.total
+        shares = []
+        for r, (label, count) in enumerate(counts.rows()):
+            share = 100.0 * count / total if total else 0.0
+            self.table.item(r, 1).setText(f"{count:,}")
+            self.table.item(r, 2).setText(f"{share:.1f}%")
+            if label != "Total":
+                shares.append(share)
+        if not config.tie_weights:
+            self.table.item(5, 0).setToolTip(PART_TIPS["Output head"])
+        self.table.item(5, 1).setText("shared" if config.tie_weights else f"{counts.output_head:,}")
+        if self.bars is not None:
+            self.bars.setOpts(width=shares)
+
+    def show_invalid(self) -> None:
+        for r in range(self.table.rowCount()):
+            self.table.item(r, 1).setText("—")
+            self.table.item(r, 2).setText("")
+        if self.bars is not None:
+            self.bars.setOpts(width=[0] * 6)
+
+
+class MemoryBox(QGroupBox):
+    """The memory of one training step, part by part, against what is available, with a verdict."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__("Memory for one training step", parent)
+        rows = ["Weights", "Gradients", "Optimizer state", "Activations", "Total", "Available"]
+        self.table = _table(rows, ["Part", "Size", "How it is counted"], MEMORY_TIPS)
+        for r, colour in enumerate(MEMORY_COLOURS):
+            self.table.item(r, 0).setIcon(_swatch(colour))
+        for r in range(len(rows)):
+            self.table.item(r, 2).setTextAlignment(Qt.AlignLeft | Qt.AlignVCenter)
+        self.table.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
+        self.fit_label = QLabel()
+        self.fit_label.setWordWrap(True)
+        self.fit_label.setTextFormat(Qt.RichText)
+        self.fit_label.setStyleSheet("font-size: 11pt;")
+        self.plot = self.bars = self.available_line = self.available_text = None
+        self._plot_host = QVBoxLayout()
+        self._plot_host.setContentsMargins(0, 0, 0, 0)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.table)
+        layout.addLayout(self._plot_host)
+        layout.addWidget(self.fit_label)
+
+    def make_chart(self) -> None:
+        import pyqtgraph as pg
+
+        mem = _bar_plot(96, "The memory a training step needs, stacked: weights, gradients, optimizer state, "
+                            "activations. The red line is what this machine has available.")
+        mem.getAxis("left").setTicks([[(0, "needed")]])
+        mem.setYRange(-0.6, 0.6, padding=0)
+        self.bars = pg.BarGraphItem(x0=[0] * 4, y=[0] * 4, height=0.7, width=[0] * 4,
+                                    brushes=MEMORY_COLOURS, pens=[pg.mkPen("w", width=1)] * 4)
+        mem.addItem(self.bars)
+        self.available_line = pg.InfiniteLine(angle=90, movable=False,
+                                              pen=pg.mkPen(ERROR_COLOUR, width=2, style=Qt.DashLine))
+        mem.addItem(self.available_line)
+        self.available_text = pg.TextItem(color=ERROR_COLOUR, anchor=(1, 0.5))
+        mem.addItem(self.available_text)
+        self.plot = mem
+        self._plot_host.addWidget(mem)
+
+    def show_memory(self, config: ModelConfig, m: MemoryEstimate, available: AvailableMemory, batch_size: int,
+                    precision: str, device_kind: str) -> None:
+        n = parameter_breakdown(config).total
+        tokens = batch_size * config.context_length
+        states = OPTIMIZER_STATES["adamw"]
+        fused = uses_fused_attention(config, device_kind)
+        how = [
+            f"4 bytes × {human_count(n)} parameters"
+            + (" + 2-byte copies of the matrices" if precision != "fp32" else ""),
+            f"4 bytes × {human_count(n)} parameters",
+            f"AdamW: {states} × 4 bytes × {human_count(n)} parameters",
+            f"{batch_size:,} × {config.context_length:,} = {tokens:,} tokens, "
+            f"logits {human_bytes(m.logits)}" + ("" if fused else " + attention maps"),
+        ]
+        activations_tip = (
+            "What the forward pass keeps for the backward pass: it grows with batch size × context length. "
+            f"The logits, a score for each of the {config.vocab_size:,} tokens at each position, "
+            f"take {human_bytes(m.logits)} of it.")
+        if not fused:
+            activations_tip += (" On a CPU, attention with dropout cannot use the fused kernel, so it keeps "
+                                "each head's context × context attention weights too: dropout 0 saves that.")
+        for c in range(3):
+            self.table.item(3, c).setToolTip(activations_tip)
+        for r, (_, value) in enumerate(m.rows()):
+            self.table.item(r, 1).setText(human_bytes(value))
+            self.table.item(r, 2).setText(how[r] if r < len(how) else "upper bound of the peak")
+        self.table.item(5, 1).setText(human_bytes(available.bytes) if available.bytes else "unknown")
+        self.table.item(5, 2).setText(available.source)
+
+        if available.bytes is None:
+            self.fit_label.setText(f"<span style='color:{WARNING_COLOUR}'>Needs about <b>{human_bytes(m.total)}</b>; "
+                                   "how much memory is free here is unknown.</span>")
+        else:
+            share = m.total / available.bytes
+            if share <= 0.9:
+                used = "under 1%" if share < 0.01 else f"{share:.0%}"
+                colour = OK_COLOUR
+                verdict = f"✔ <b>Fits</b>: uses {used} of the {human_bytes(available.bytes)} available."
+            elif share <= 1.0:
+                colour, verdict = WARNING_COLOUR, (
+                    f"⚠ <b>Tight</b>: {share:.0%} of the {human_bytes(available.bytes)} available, with little "
+                    "room for the framework itself. A smaller batch would be safer.")
+            else:
+                advice = _memory_advice(config, m, batch_size, precision, device_kind)
+                colour, verdict = ERROR_COLOUR, (
+                    f"✘ <b>Does not fit</b>: needs {human_bytes(m.total)}, only {human_bytes(available.bytes)} "
+                    f"available. Try {advice}.")
+            self.fit_label.setText(f"<span style='color:{colour}'>{verdict}</span>")
+        self._draw(m, available)
+
+    def _draw(self, m: MemoryEstimate, available: AvailableMemory) -> None:
+        if self.bars is None:
+            return
+        free = available.bytes
+        # Show the available line when it is near; otherwise an arrow says how far off it is.
+        near = free is not None and free <= 3 * m.total
+        top = max(m.total, free) * 1.08 if near else m.total * 1.6
+        unit, scale = "bytes", 1.0
+        for name, size in (("KiB", 2**10), ("MiB", 2**20), ("GiB", 2**30), ("TiB", 2**40)):
+            if top >= size:
+                unit, scale = name, float(size)
+        parts = [m.weights, m.gradients, m.optimizer_state, m.activations]
+        x0 = [sum(parts[:i]) / scale for i in range(4)]
+        self.bars.setOpts(x0=x0, width=[p / scale for p in parts])
+        self.plot.setXRange(0, top / scale, padding=0)
+        self.plot.setLabel("bottom", f"memory ({unit})")
+        if near:
+            self.available_line.setPos(free / scale)
+            self.available_line.show()
+            self.available_text.hide()
+        else:
+            self.available_line.hide()
+            if free:
+                self.available_text.setText(f"available: {human_bytes(free)} →")
+                self.available_text.setPos(top / scale, 0.0)
+                self.available_text.show()
+            else:
+                self.available_text.hide()
+
+    def show_invalid(self) -> None:
+        for r in range(self.table.rowCount() - 1):
+            self.table.item(r, 1).setText("—")
+            self.table.item(r, 2).setText("")
+        self.fit_label.setText("")
+        if self.bars is not None:
+            self.bars.setOpts(width=[0] * 4)
+
+
+def _memory_advice(config: ModelConfig, m: MemoryEstimate, batch_size: int, precision: str, device_kind: str) -> str:
+    tips = []
+    if batch_size > 1 and m.activations > m.total / 3:
+        tips.append("a smaller batch")
+    if precision == "fp32" and device_kind == "cuda":
+        tips.append("bfloat16")
+    if config.context_length > 128 and m.activations > m.total / 3:
+        tips.append("a shorter context")
+    tips.append("fewer layers or a smaller width")
+    return ", ".join(tips[:-1]) + (" or " if len(tips) > 1 else "") + tips[-1]
+
+
+class SpeedBox(QGroupBox):
+    """Work per token, this device's measured speed, and what it means for training time."""
+
+    def __init__(self, utilization: float, steps: int, parent=None) -> None:
+        super().__init__("Speed", parent)
+        self.utilization, self.steps = utilization, steps
+        self.flops_label = QLabel()
+        self.flops_label.setToolTip(
+            "Floating-point operations to learn from one token, forward and backward: about 6 per "
+            "parameter used in a matrix multiply, plus attention's comparisons with earlier tokens.")
+        self.device_speed_label = QLabel("measuring…")
+        self.device_speed_label.setWordWrap(True)
+        self.device_speed_label.setToolTip(
+            "Measured here: how fast this device multiplies two large float32 matrices, the heart of "
+            "every training step.")
+        self.remeasure = QPushButton("Measure again")
+        self.remeasure.setToolTip("Run the short matrix-multiply benchmark again (it takes under a second). "
+                                  "Close other heavy programs for a fair figure.")
+        self.tokens_label = QLabel("measuring…")
+        self.tokens_label.setWordWrap(True)
+        self.tokens_label.setToolTip(
+            f"Assumes a training step runs at {utilization:.0%} of the measured speed, plus a "
+            "fixed cost per step for launching work. Small layers, attention, norms and the optimizer "
+            "keep real training below the benchmark's best case. A guide, good to within 2–3×.")
+        self.steps_label = QLabel("measuring…")
+        self.steps_label.setWordWrap(True)
+        self.steps_label.setToolTip(f"{steps:,} steps, each on one batch of batch size × context length tokens.")
+        self.compare_label = QLabel()
+        self.compare_label.setWordWrap(True)
+        self.compare_label.setStyleSheet(f"color: {MUTED_COLOUR};")
+        self.compare_label.setToolTip("GPT-2 small at the same batch size, with its own context of 1,024 tokens.")
+        grid = QGridLayout(self)
+        grid.setColumnStretch(1, 1)
+        captions = ["Work per token", "This device", "Training speed", f"{steps:,} steps"]
+        values = [self.flops_label, self.device_speed_label, self.tokens_label, self.steps_label]
+        for r, (caption, value) in enumerate(zip(captions, values)):
+            label = QLabel(caption)
+            label.setToolTip(value.toolTip())
+            grid.addWidget(label, r, 0, Qt.AlignTop)
+            grid.addWidget(value, r, 1)
+        grid.addWidget(self.remeasure, 1, 2, Qt.AlignTop)
+        grid.addWidget(self.compare_label, len(captions), 0, 1, 3)
+
+    def show_speed(self, config: ModelConfig, flops_per_second: Optional[float], measure_error: Optional[str],
+                   device: Optional[DeviceInfo], batch: int, precision: str, device_kind: str) -> None:
+        fpt = flops_per_token(config)
+        self.flops_label.setText(f"<b>{human_flops(fpt)}</b> per token (forward + backward)")
+        name = "this device" if device is None else ("the CPU" if device.kind == "cpu" else "the GPU")
+        if flops_per_second is None:
+            self.device_speed_label.setText(measure_error or "measuring…")
+            self.tokens_label.setText("waiting for the measurement…" if measure_error is None else "unknown")
+            self.steps_label.setText("")
+            self.compare_label.setText("")
+            return
+        self.device_speed_label.setText(
+            f"<b>{human_flops(flops_per_second)}/s</b> measured on {name} "
+            f"<span style='color:{MUTED_COLOUR}'>(float32 matrix multiply)</span>")
+        if device is not None:
+            self.device_speed_label.setToolTip(device.describe() + "\n\n" + self.tokens_label.toolTip())
+        per_step = batch * config.context_length
+        tps = estimate_tokens_per_second(config, flops_per_second, self.utilization, per_step)
+        self.tokens_label.setText(f"≈ <b>{tps:,.0f}</b> tokens/s "
+                                  f"<span style='color:{MUTED_COLOUR}'>(if a step reaches "
+                                  f"{self.utilization:.0%} of that speed)</span>")
+        seconds = self.steps * per_step / tps
+        self.steps_label.setText(f"≈ <b>{human_duration(seconds)}</b> for {self.steps:,} steps of "
+                                 f"{batch:,} × {config.context_length:,} = {per_step:,} tokens")
+        gpt2 = PRESETS[GPT2_SMALL].config(50257)
+        if parameter_breakdown(config).total < 0.67 * parameter_breakdown(gpt2).total:
+            g_tps = estimate_tokens_per_second(gpt2, flops_per_second, self.utilization,
+                                               batch * gpt2.context_length)
+            g_seconds = self.steps * batch * gpt2.context_length / g_tps
+            g_mem = memory_estimate(gpt2, batch, precision, "adamw", device_kind)
+            self.compare_label.setText(
+                f"For comparison, GPT-2 small here: ≈ {g_tps:,.0f} tokens/s, {human_duration(g_seconds)} "
+                f"for {self.steps:,} steps of {batch:,} × 1,024 tokens, and {human_bytes(g_mem.total)} of memory.")
+        else:
+            self.compare_label.setText("")
+
+    def show_invalid(self) -> None:
+        self.flops_label.setText("—")
+        self.tokens_label.setText("—")
+        self.steps_label.setText("")
+        self.compare_label.setText("")

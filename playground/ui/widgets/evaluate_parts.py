@@ -1,0 +1,91 @@
+"""Small pieces the Evaluate panel's tabs share: notes, status lines, progress bars, table headers, cell text."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QProgressBar, QScrollArea, QStyledItemDelegate, QTableWidget, QTableWidgetItem, \
+    QWidget
+
+from playground.core.progress import Progress
+
+MUTED = "#5f6368"
+GOOD, BAD = "#1e7a3c", "#b3261e"
+AMBER_STYLE = "background: #fff6e0; color: #7a5500; border: 1px solid #e6cf8f; border-radius: 4px; padding: 4px 8px;"
+NOTE_STYLE = f"color: {MUTED};"
+MAX_CELL_CHARS = 70
+
+
+def elide(text: str, limit: int = MAX_CELL_CHARS) -> str:
+    """One line of at most `limit` characters: line breaks shown as ↵, the rest cut with …"""
+    line = text.replace("\r\n", "↵").replace("\n", "↵").replace("\r", "↵").replace("\t", " ")
+    return line if len(line) <= limit else line[:limit - 1] + "…"
+
+
+def whole_text_tip(text: str) -> str:
+    """A tooltip that shows the text as it is (line breaks kept, long lines wrapped)."""
+    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return f"<div style='white-space: pre-wrap; max-width: 520px'>{escaped or '(nothing)'}</div>"
+
+
+def set_header(table: QTableWidget, labels: list[str], tips: list[str]) -> None:
+    """Column titles with a tooltip each."""
+    table.setColumnCount(len(labels))
+    for c, (label, tip) in enumerate(zip(labels, tips)):
+        item = QTableWidgetItem(label)
+        item.setToolTip(tip)
+        table.setHorizontalHeaderItem(c, item)
+
+
+class ElideRight(QStyledItemDelegate):
+    """Cuts a column's text at its end, where the table cuts the others in the middle."""
+
+    def initStyleOption(self, option, index) -> None:  # noqa: N802
+        super().initStyleOption(option, index)
+        option.textElideMode = Qt.ElideRight
+
+
+def note(text: str = "", style: str = NOTE_STYLE) -> QLabel:
+    """A wrapped explanatory line, muted unless `style` says otherwise."""
+    label = QLabel(text)
+    label.setWordWrap(True)
+    label.setStyleSheet(style)
+    return label
+
+
+def status_line() -> QLabel:
+    """A note two lines high, so the layout does not jump as the status changes."""
+    label = note("")
+    label.setMinimumHeight(2 * label.fontMetrics().lineSpacing() + 4)
+    label.setAlignment(Qt.AlignLeft | Qt.AlignTop)
+    return label
+
+
+def progress_bar() -> QProgressBar:
+    """A bar in thousandths that carries the job's message."""
+    bar = QProgressBar()
+    bar.setRange(0, 1000)
+    bar.setValue(0)
+    bar.setFormat("")
+    bar.setTextVisible(True)
+    return bar
+
+
+def show_progress(bar: QProgressBar, p: Progress) -> None:
+    if p.fraction is None:
+        bar.setRange(0, 0)  # busy: the length is not known yet
+    else:
+        bar.setRange(0, 1000)
+        bar.setValue(int(max(0.0, min(1.0, p.fraction)) * 1000))
+    bar.setFormat(p.message)
+
+
+def controls_column(widget: QWidget) -> QScrollArea:
+    """The controls on a tab's left, in a narrow column that scrolls when the window is short."""
+    scroll = QScrollArea()
+    scroll.setWidget(widget)
+    scroll.setWidgetResizable(True)
+    scroll.setMinimumWidth(320)
+    scroll.setMaximumWidth(350)
+    scroll.setFrameShape(QScrollArea.NoFrame)
+    scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+    return scroll

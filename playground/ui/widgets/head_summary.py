@@ -1,0 +1,135 @@
+"""The head summary: one sortable row per head with its entropy and where it looks most, and a click
+on a row to choose that head."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTableWidget, QVBoxLayout, QWidget
+
+from playground.ui.widgets.number_item import NumberItem
+
+MUTED = "#5f6368"
+HEAD_COLUMNS = ["Layer", "Head", "Entropy\n(bits)", "Previous\ntoken", "First\ntoken", "Itself"]
+HEAD_TIPS = [
+    "The layer, counted from 0 (the first reads the token embeddings).",
+    "The head within its layer, counted from 0.",
+    "Entropy in bits, averaged over the tokens: 0 means each token looks at exactly one token; higher means "
+    "its attention is spread over many. A head that spreads evenly over q tokens has log₂ q bits.",
+    "The average weight a token puts on the token just before it. Near 1: a previous-token head, which "
+    "tells later layers what came before.",
+    "The average weight on the very first token. High: an attention sink — a head with nothing useful to "
+    "look at parks its attention there.",
+    "The average weight a token puts on itself.",
+]
+
+
+def weight_shade(value: float) -> QBrush:
+    """A cell background as light as the heatmap's low end, stronger for bigger weights."""
+    v = max(0.0, min(1.0, value))
+    return QBrush(QColor(255, int(250 - 120 * v), int(240 - 190 * v)))
+
+
+class HeadSummary(QWidget):
+    """A title, a hint and the table of every head's habits (HeadStats)."""
+
+    head_chosen = Signal(int, int)   # layer, head: the person clicked its row
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self._filling = False
+        self.table = table = QTableWidget(0, len(HEAD_COLUMNS))
+        table.setHorizontalHeaderLabels(HEAD_COLUMNS)
+        for column, tip in enumerate(HEAD_TIPS):
+            table.horizontalHeaderItem(column).setToolTip(tip)
+        table.verticalHeader().setVisible(False)
+        table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        table.setSelectionBehavior(QAbstractItemView.SelectRows)
+        table.setSelectionMode(QAbstractItemView.SingleSelection)
+        table.horizontalHeader().setSortIndicator(0, Qt.AscendingOrder)
+        table.setSortingEnabled(True)
+        header = table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.Stretch)
+        for column, width in ((0, 56), (1, 50)):   # room for the title and its sort arrow
+            header.setSectionResizeMode(column, QHeaderView.Fixed)
+            table.setColumnWidth(column, width)
+        table.itemSelectionChanged.connect(self._on_selection)
+        table.setToolTip("One row per head. Click a column's title to sort by it; click a row to see that head.")
+        hint = QLabel(
+            "Each head's habits, averaged over the tokens. <i>Entropy</i>: how spread out its attention is "
+            "(0 bits = one token). The other three: the weight a token puts on the token just before it, on the "
+            "first token, on itself. Sort to find previous-token heads and sinks; click a row to see the head.")
+        hint.setWordWrap(True)
+        hint.setStyleSheet(f"color: {MUTED}; font-size: 9pt;")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 0, 0, 0)
+        layout.addWidget(QLabel("<b>Head summary</b>"))
+        layout.addWidget(hint)
+        layout.addWidget(table, 1)
+        self.setMinimumWidth(340)
+
+    def fill(self, stats: list, same_heads: bool, layer: int, head: int) -> None:
+        """Show `stats`; with `same_heads` (the same model's heads) rows stay where sorting put them."""
+        table = self.table
+        self._filling = True
+        sort_column = table.horizontalHeader().sortIndicatorSection()
+        sort_order = table.horizontalHeader().sortIndicatorOrder()
+        table.setSortingEnabled(False)
+        try:
+            if not same_heads or table.rowCount() != len(stats):
+                table.setRowCount(0)
+                table.setRowCount(len(stats))
+            # Find each head's row by its layer and head.
+            rows = {}
+            for r in range(table.rowCount()):
+                li, hi = table.item(r, 0), table.item(r, 1)
+                if isinstance(li, NumberItem) and isinstance(hi, NumberItem):
+                    rows[(int(li.value), int(hi.value))] = r
+            free = iter([r for r in range(table.rowCount()) if r not in rows.values()])
+            for s in stats:
+                r = rows.get((s.layer, s.head))
+                if r is None:
+                    r = next(free)
+                values = [(s.layer, str(s.layer)), (s.head, str(s.head)), (s.entropy, f"{s.entropy:.2f}"),
+                          (s.previous_token, f"{s.previous_token:.2f}"), (s.first_token, f"{s.first_token:.2f}"),
+                          (s.self_token, f"{s.self_token:.2f}")]
+                for c, (value, text) in enumerate(values):
+                    item = table.item(r, c)
+                    if not isinstance(item, NumberItem):
+                        item = NumberItem(value, text)
+                        table.setItem(r, c, item)
+                    else:
+                        item.value = value
+                        item.setText(text)
+                    if c >= 3:
+                        item.setBackground(weight_shade(value))
+                        item.setForeground(QColor("#1d1d1d"))  # dark on the light shades, whatever the theme
+        finally:
+            table.setSortingEnabled(True)
+            table.sortItems(sort_column, sort_order)
+            self._filling = False
+        self.select(layer, head)
+
+    def clear(self) -> None:
+        self.table.setRowCount(0)
+
+    def select(self, layer: int, head: int) -> None:
+        """Highlight the row of `layer` and `head` (without telling anyone: the choice came from elsewhere)."""
+        table = self.table
+        for r in range(table.rowCount()):
+            li, hi = table.item(r, 0), table.item(r, 1)
+            if li is not None and hi is not None and (int(li.value), int(hi.value)) == (layer, head):
+                if table.currentRow() != r or not table.selectedItems():
+                    self._filling = True
+                    table.selectRow(r)
+                    self._filling = False
+                return
+
+    def _on_selection(self) -> None:
+        if self._filling:
+            return
+        items = self.table.selectedItems()
+        if not items:
+            return
+        r = items[0].row()
+        self.head_chosen.emit(int(self.table.item(r, 0).value), int(self.table.item(r, 1).value))

@@ -1,0 +1,179 @@
+"""The rendered prompt as the model reads it: its parts coloured, what the context cuts struck through."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from PySide6.QtCore import QEvent, Qt
+from PySide6.QtGui import QColor, QFont, QTextCharFormat, QTextCursor
+from PySide6.QtWidgets import (
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QTextEdit,
+    QToolTip,
+    QVBoxLayout,
+)
+
+from playground.core.prompts import RenderedPrompt
+
+INSTRUCTION_BG = "#fbdcae"
+EXAMPLE_BGS = ("#cfe2fb", "#b5d0f5")   # alternate, so neighbouring examples stay apart
+QUERY_BG = "#c8ebcf"
+PART_FG = "#1a1a1a"
+WARNING_COLOUR = "#8a5a00"
+ERROR_COLOUR = "#b3261e"
+CUT_FG, CUT_BG = "#8c8c8c", "#ececec"
+PREVIEW_END_CHARS = 2000       # a huge prompt's preview shows its first characters,
+PREVIEW_TAIL_CHARS = 40_000    # ... at most this many of its end, and an ellipsis between
+
+
+def preview_legend() -> QHBoxLayout:
+    """A row of coloured chips naming the preview's parts."""
+    legend = QHBoxLayout()
+    legend.setSpacing(6)
+    for text, bg, tip, extra in (
+            ("Instruction", INSTRUCTION_BG, "What to do, in words.", ""),
+            ("Examples", EXAMPLE_BGS[0], "Worked examples, in two shades so neighbours stay apart.", ""),
+            ("Query", QUERY_BG, "Your input; the model writes what comes after its end.", ""),
+            ("Cut", CUT_BG, "Text beyond the context: the model never reads it.",
+             f"color: {CUT_FG}; text-decoration: line-through;")):
+        chip = QLabel(text)
+        chip.setStyleSheet(f"background: {bg}; border-radius: 3px; padding: 1px 8px; {extra}")
+        chip.setToolTip(tip)
+        legend.addWidget(chip)
+    legend.addStretch(1)
+    return legend
+
+
+class PromptPreview(QTextEdit):
+    """The rendered prompt, read-only, its parts coloured; hovering tells which part is where."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setReadOnly(True)
+        self.setMouseTracking(True)
+        font = QFont("DejaVu Sans Mono")
+        font.setStyleHint(QFont.Monospace)
+        font.setPointSize(10)
+        self.setFont(font)
+        self.rendered: Optional[RenderedPrompt] = None
+        self.cut_chars = 0
+        self.elided: tuple[int, int] = (0, 0)  # (position in the view, characters left out there)
+
+    def show_prompt(self, rendered: Optional[RenderedPrompt], cut_chars: int = 0) -> None:
+        self.rendered, self.cut_chars = rendered, cut_chars
+        self.elided = (0, 0)
+        self.clear()
+        if rendered is None:
+            return
+        cursor = QTextCursor(self.document())
+        cut = QTextCharFormat()
+        cut.setForeground(QColor(CUT_FG))
+        cut.setBackground(QColor(CUT_BG))
+        cut.setFontStrikeOut(True)
+        # A huge prompt (a pasted book) is shown by its ends: drawing megabytes, most of which
+        # the model never reads, would freeze the window.
+        hidden = (PREVIEW_END_CHARS, max(cut_chars - PREVIEW_END_CHARS, len(rendered.text) - PREVIEW_TAIL_CHARS))
+        if hidden[1] - hidden[0] <= PREVIEW_END_CHARS:
+            hidden = (0, 0)
+        n_example = 0
+        for part in rendered.parts:
+            fmt = QTextCharFormat()
+            if part.kind != "separator":
+                fmt.setForeground(QColor(PART_FG))   # dark on the light colours, whatever the theme
+            if part.kind == "instruction":
+                fmt.setBackground(QColor(INSTRUCTION_BG))
+            elif part.kind == "example":
+                fmt.setBackground(QColor(EXAMPLE_BGS[n_example % 2]))
+                n_example += 1
+            elif part.kind == "query":
+                fmt.setBackground(QColor(QUERY_BG))
+            split = part.start + min(max(cut_chars - part.start, 0), len(part.text))
+            self._insert(cursor, part, part.start, split, cut, hidden)
+            self._insert(cursor, part, split, part.end, fmt, hidden)
+        self.moveCursor(QTextCursor.End)  # the end is what the model continues
+        self.ensureCursorVisible()
+
+    def _insert(self, cursor: QTextCursor, part, start: int, end: int, fmt, hidden: tuple[int, int]) -> None:
+        """Insert the text between offsets ``start`` and ``end`` (within ``part``), leaving out ``hidden``."""
+        hide_from, hide_to = hidden
+        pieces = ((start, min(end, hide_from)), (max(start, hide_to), end)) if hide_from < hide_to else ((start, end),)
+        for a, b in pieces:
+            if a < b:
+                cursor.insertText(part.text[a - part.start:b - part.start], fmt)
+            if hide_from < hide_to and a == start and start <= hide_from < end:
+                what = "cut" if hide_to <= self.cut_chars else "not shown"
+                note = f"\n[… {hide_to - hide_from:,} more characters {what} …]\n"
+                self.elided = (cursor.position(), hide_to - hide_from - len(note))
+                cursor.insertText(note, fmt)
+
+    def text_offset(self, position: int) -> int:
+        """The offset in the rendered text of a position in the view (which may leave text out)."""
+        at, left_out = self.elided
+        return position + left_out if left_out and position >= at else position
+
+    def viewportEvent(self, event) -> bool:  # noqa: N802
+        if event.type() == QEvent.ToolTip and self.rendered is not None:
+            offset = self.text_offset(self.cursorForPosition(event.pos()).position())
+            part = self.rendered.part_at(offset)
+            if part is None or part.kind == "separator":
+                QToolTip.hideText()
+            else:
+                tip = {"instruction": "<b>Instruction</b>: what to do, in words.",
+                       "query": "<b>Query</b>: the input you ask about. The model writes what comes next."}.get(
+                    part.kind, f"<b>Example {part.example + 1 if part.example is not None else ''}</b>: "
+                               "a worked input and output the model can copy.")
+                if offset < self.cut_chars:
+                    tip += "<br><i>Cut: this lies beyond the context, so the model never reads it.</i>"
+                QToolTip.showText(event.globalPos(), tip, self)
+            return True
+        return super().viewportEvent(event)
+
+
+class PreviewBox(QGroupBox):
+    """The prompt the model reads, how much of the context it fills, what is cut, and the button that sends it."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__("The prompt the model reads", parent)
+        self.preview = PromptPreview()
+        self.preview.setToolTip("")  # the parts tell their own tooltips
+        self.preview.setPlaceholderText("The prompt appears here.")
+        self.usage_bar = QProgressBar()
+        self.usage_bar.setTextVisible(False)
+        self.usage_bar.setFixedHeight(8)
+        self.usage_bar.setToolTip("How much of the context the prompt fills.")
+        self.token_count_label = QLabel()
+        self.token_count_label.setWordWrap(True)
+        self.token_count_label.setTextFormat(Qt.RichText)
+        self.warning_label = QLabel()
+        self.warning_label.setWordWrap(True)
+        self.warning_label.setStyleSheet(
+            f"color: {WARNING_COLOUR}; background: #fff4dc; border: 1px solid #e6cf8f; "
+            "border-radius: 4px; padding: 4px 6px;")
+        self.warning_label.setToolTip("The model keeps only the last tokens it can read: the struck-through "
+                                      "text above is lost.")
+        self.warning_label.hide()
+        self.problem_label = QLabel()
+        self.problem_label.setWordWrap(True)
+        self.problem_label.setStyleSheet(f"color: {ERROR_COLOUR};")
+        self.problem_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.problem_label.hide()
+        self.send_button = QPushButton("Send to Generate ▶")
+        self.send_button.setToolTip("Use this prompt in the Generate step, where the model continues it "
+                                    "(Ctrl+Enter).")
+        self.send_button.setDefault(True)
+        self.send_button.setMinimumHeight(32)
+        self.send_button.setStyleSheet("QPushButton { font-weight: 600; padding: 4px 18px; }")
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.token_count_label, 1)
+        bottom.addWidget(self.send_button, 0, Qt.AlignBottom)
+        layout = QVBoxLayout(self)
+        layout.addLayout(preview_legend())
+        layout.addWidget(self.preview, 1)
+        layout.addWidget(self.usage_bar)
+        layout.addWidget(self.warning_label)
+        layout.addWidget(self.problem_label)
+        layout.addLayout(bottom)

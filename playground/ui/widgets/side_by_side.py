@@ -1,0 +1,185 @@
+"""The Generate step's comparisons: texts generated side by side in columns.
+
+`SamplesTab`: several samples of one prompt with different seeds. `CompareTab`:
+a template's zero-shot and few-shot prompts. Both show their columns in a `ColumnsArea`.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSpinBox, QVBoxLayout, QWidget
+
+from playground.ui.widgets.generated_text import GeneratedTextView
+
+AMBER_BG, AMBER_FG = "#fff4db", "#7a5200"
+MUTED_COLOUR = "#5f6368"
+
+
+class OutputColumn(QFrame):
+    """One column of a side-by-side comparison: a title, a notice and a generated-text view."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setObjectName("column")
+        self.setStyleSheet("#column { border: 1px solid #d6dae3; border-radius: 5px; background: #fafbfd; }")
+        self.title = QLabel()
+        self.title.setTextFormat(Qt.RichText)
+        self.title.setWordWrap(True)
+        self.notice = QLabel()
+        self.notice.setWordWrap(True)
+        self.notice.setStyleSheet(f"background: {AMBER_BG}; color: {AMBER_FG}; padding: 3px; border-radius: 3px;")
+        self.notice.hide()
+        self.view = GeneratedTextView()
+        self.view.setMinimumWidth(120)
+        self.caption = ""
+        self.prompt_tokens: Optional[int] = None
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(5, 5, 5, 5)
+        layout.setSpacing(4)
+        layout.addWidget(self.title)
+        layout.addWidget(self.notice)
+        layout.addWidget(self.view, 1)
+
+    def set_caption(self, caption: str, prompt_tokens: Optional[int] = None) -> None:
+        self.caption = caption
+        self.prompt_tokens = prompt_tokens
+        self.update_title()
+
+    def update_title(self) -> None:
+        parts = [f"<b>{self.caption}</b>"]
+        if self.prompt_tokens is not None:
+            parts.append(f"{self.prompt_tokens:,} prompt tokens")
+        n = self.view.token_count()
+        if n:
+            parts.append(f"{n:,} new tokens")
+        self.title.setText(" · ".join(parts))
+
+    def show_prompt(self, prompt) -> None:
+        """A `PromptPrepared`: the prompt as the model reads it, and a notice when it was cut."""
+        self.view.set_prompt(prompt.shown, prompt.cut)
+        self.notice.setText(prompt.prepared.notice)
+        self.notice.setVisible(bool(prompt.prepared.notice))
+        self.set_caption(self.caption, len(prompt.prepared.ids))
+
+
+class ColumnsArea(QWidget):
+    """A row of `columns`, filled from a job's ColumnPrompt and ColumnToken records."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.columns: list[OutputColumn] = []
+        self.specials: dict[int, str] = {}
+        self._layout = QHBoxLayout(self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+        self._layout.setSpacing(6)
+
+    def start(self, captions: list[str]) -> None:
+        """One empty column per caption (reusing the columns there are)."""
+        while len(self.columns) > len(captions):
+            column = self.columns.pop()
+            self._layout.removeWidget(column)
+            column.deleteLater()
+        while len(self.columns) < len(captions):
+            column = OutputColumn()
+            column.view.specials = self.specials
+            column.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
+            self._layout.addWidget(column, 1)
+            self.columns.append(column)
+        for column, caption in zip(self.columns, captions):
+            column.view.clear_all()
+            column.notice.hide()
+            column.set_caption(caption)
+
+    def clear(self) -> None:
+        for column in self.columns:
+            column.view.clear_all()
+            column.update_title()
+
+    def set_specials(self, specials: dict[int, str]) -> None:
+        self.specials = specials
+        for column in self.columns:
+            column.view.specials = specials
+
+    def show_prompt(self, column: int, prompt) -> None:
+        self.columns[column].show_prompt(prompt)
+
+    def add_token(self, column: int, token) -> None:
+        self.columns[column].view.append_token(token)
+        self.columns[column].update_title()
+
+
+class SamplesTab(QWidget):
+    """How many samples, a button, a note on what the strategy makes of them, and the columns."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.count = QSpinBox()
+        self.count.setRange(2, 6)
+        self.count.setValue(3)
+        self.count.setToolTip("How many samples to draw, each with the next seed (seed, seed + 1, …).")
+        self.button = QPushButton("Generate samples")
+        self.button.setToolTip("Continue the prompt several times with the same settings and different "
+                               "seeds, and show the texts side by side.")
+        self.note = QLabel()
+        self.note.setWordWrap(True)
+        self.note.setStyleSheet(f"color: {MUTED_COLOUR};")
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Samples"))
+        row.addWidget(self.count)
+        row.addWidget(self.button)
+        row.addWidget(self.note, 1)
+        self.area = ColumnsArea()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 6, 4, 4)
+        layout.addLayout(row)
+        layout.addWidget(self.area, 1)
+
+    def update_for(self, strategy: str, can_start: bool) -> None:
+        """The button's state and text, and the note, for the strategy on the left."""
+        self.button.setEnabled(can_start and strategy != "beam")
+        self.button.setText(f"Generate {self.count.value()} samples")
+        if strategy == "beam":
+            note = "Side by side works with greedy and sample: choose one of them on the left."
+        elif strategy == "greedy":
+            note = ("Greedy ignores the seed, so every sample is the same text: choose the strategy "
+                    "'Sample' to see the draws differ.")
+        else:
+            note = "Each sample uses the next seed: seed, seed + 1, …"
+        self.note.setText(note)
+
+
+class CompareTab(QWidget):
+    """Which template is compared, a button, and the two columns."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.template_label = QLabel()
+        self.template_label.setWordWrap(True)
+        self.template_label.setTextFormat(Qt.RichText)
+        self.button = QPushButton("Generate both")
+        self.button.setToolTip("Generate from the template without its examples (zero-shot) and with "
+                               "them, with the same settings and seed, side by side.")
+        row = QHBoxLayout()
+        row.addWidget(self.template_label, 1)
+        row.addWidget(self.button, 0, Qt.AlignTop)
+        self.area = ColumnsArea()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 6, 4, 4)
+        layout.addLayout(row)
+        layout.addWidget(self.area, 1)
+
+    def show_template(self, template, other_mode: str) -> None:
+        """Say which template the columns compare (or how to send one)."""
+        if template is None:
+            self.template_label.setText(
+                "<b>Send a few-shot prompt from the Prompt panel first.</b><br>"
+                f"<span style='color:{MUTED_COLOUR}'>Then this tab generates from the same template twice, side "
+                "by side: once with no examples (zero-shot) and once with its examples, so you can see what "
+                "the examples change.</span>")
+            return
+        name = getattr(template, "name", "") or "the template"
+        self.template_label.setText(
+            f"<b>Template:</b> {name}<br><span style='color:{MUTED_COLOUR}'>Left: zero-shot (no examples). "
+            f"Right: {other_mode} (its own mode). Same settings and seed for both.</span>")
