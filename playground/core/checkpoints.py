@@ -29,10 +29,20 @@ from playground.core import files
 from playground.core.config import BYTES_TO_LOAD, ModelConfig, raise_if_too_big
 from playground.core.model import GPT
 from playground.core.progress import UserError
-from playground.core.run_layout import (CHECKPOINT_NAMES, CONFIG_FILE, HISTORY_FILE, META_FILE, STATE_FILE,
-                                        TOKENIZER_FILE, TRAIN_CONFIG_FILE, WEIGHTS_FILE, checkpoint_dir,
-                                        old_dir, writing_dir)
-from playground.core.run_layout import is_checkpoint  # noqa: F401  (the panels ask for it here)
+from playground.core.run_layout import (
+    CHECKPOINT_NAMES,
+    CONFIG_FILE,
+    HISTORY_FILE,
+    META_FILE,
+    STATE_FILE,
+    TOKENIZER_FILE,
+    TRAIN_CONFIG_FILE,
+    WEIGHTS_FILE,
+    checkpoint_dir,
+    is_checkpoint,  # noqa: F401  (the panels ask for it here)
+    old_dir,
+    writing_dir,
+)
 from playground.core.tokenization import LoadedTokenizer, open_tokenizer
 
 META_FIELDS = {"step": "count", "val_step": "count?", "val_loss": "number?", "train_loss": "number?",

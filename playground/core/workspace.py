@@ -31,10 +31,25 @@ from playground.core.corpus import Corpus, default_corpus, default_corpus_path, 
 from playground.core.files import atomic_file, is_inside, read_bytes, read_toml, write_text_atomic
 from playground.core.progress import JobGenerator, Progress, UserError, run_quietly
 from playground.core.run_layout import is_unfinished, looks_like_run, run_and_which
-from playground.core.workspace_format import (APP_PREFIX, PASTED_CORPUS_FILE, RUNS_DIR, SENT_PROMPT_FILE,
-                                              TEMPLATE_FILE, TOKENIZERS_DIR, WORKSPACE_FILE, CheckpointRef,
-                                              CorpusRef, PathLike, RunRef, TokenizerRef, Workspace,
-                                              is_absolute_reference, parse_workspace, reference, resolve)
+from playground.core.workspace_format import (
+    APP_PREFIX,
+    PASTED_CORPUS_FILE,
+    RUNS_DIR,
+    SENT_PROMPT_FILE,
+    TEMPLATE_FILE,
+    TOKENIZERS_DIR,
+    WORKSPACE_FILE,
+    CheckpointRef,
+    CorpusRef,
+    PathLike,
+    RunRef,
+    TokenizerRef,
+    Workspace,
+    is_absolute_reference,
+    parse_workspace,
+    reference,
+    resolve,
+)
 
 # Runs up to this size are copied into the workspace when it is saved; bigger ones are referenced.
 RUN_COPY_LIMIT_BYTES = 256 * 2**20

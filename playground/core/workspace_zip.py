@@ -23,14 +23,31 @@ from typing import Iterable, Optional
 
 from playground.core.files import atomic_file, atomic_folder, is_inside, open_regular
 from playground.core.progress import JobGenerator, Progress, UserError
-from playground.core.run_layout import (CHECKPOINT_NAMES, META_FILE, RUN_FILES, WEIGHTS_FILE, checkpoint_dir,
-                                        looks_like_run)
+from playground.core.run_layout import (
+    CHECKPOINT_NAMES,
+    META_FILE,
+    RUN_FILES,
+    WEIGHTS_FILE,
+    checkpoint_dir,
+    looks_like_run,
+)
 from playground.core.workspace import read_workspace
-from playground.core.workspace_format import (APP_PREFIX, CORPUS_DIR, RUNS_DIR, TOKENIZERS_DIR, PROMPTS_DIR,
-                                              WORKSPACE_FILE, PathLike, RunRef, TokenizerRef, check_references,
-                                              is_absolute_reference, parse_workspace, resolve)
-from playground.core.zip_safety import (MAX_ZIP_TOTAL_BYTES, NOTHING, check_zip, copy_member, member_parts,
-                                        read_member)
+from playground.core.workspace_format import (
+    APP_PREFIX,
+    CORPUS_DIR,
+    PROMPTS_DIR,
+    RUNS_DIR,
+    TOKENIZERS_DIR,
+    WORKSPACE_FILE,
+    PathLike,
+    RunRef,
+    TokenizerRef,
+    check_references,
+    is_absolute_reference,
+    parse_workspace,
+    resolve,
+)
+from playground.core.zip_safety import MAX_ZIP_TOTAL_BYTES, NOTHING, check_zip, copy_member, member_parts, read_member
 
 MAX_WORKSPACE_JSON_BYTES = 64 * 2**20
 FREE_SPACE_MARGIN_BYTES = 64 * 2**20  # left free on the disk after an import

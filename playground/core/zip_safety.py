@@ -93,8 +93,9 @@ def check_zip(zf: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
         if info.file_size > MAX_ZIP_MEMBER_BYTES:
             raise UserError(f"The zip is refused: {info.filename!r} would unpack to {info.file_size / 2**30:.1f} GB, "
                             f"more than {MAX_ZIP_MEMBER_BYTES / 2**30:.0f} GB. {NOTHING}")
-        if info.file_size > RATIO_CHECK_FROM_BYTES and info.file_size > MAX_COMPRESSION_RATIO * max(1, info.compress_size):
-            raise UserError(f"The zip is refused: {info.filename!r} would unpack {info.file_size // max(1, info.compress_size):,} "
+        packed_size = max(1, info.compress_size)
+        if info.file_size > RATIO_CHECK_FROM_BYTES and info.file_size > MAX_COMPRESSION_RATIO * packed_size:
+            raise UserError(f"The zip is refused: {info.filename!r} would unpack {info.file_size // packed_size:,} "
                             f"times bigger than it is packed, as only a zip bomb does. {NOTHING}")
         total += info.file_size
         packed += info.compress_size

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors import safe_open
+from sample_text import sentences  # tests/core is on sys.path
 
 import playground.core.checkpoints as checkpoints
-from sample_text import sentences  # tests/core is on sys.path
 from playground.core.checkpoints import (
     Checkpoint,
     checkpoint_dir,
@@ -28,8 +28,7 @@ from playground.core.checkpoints import (
 from playground.core.config import ModelConfig
 from playground.core.corpus import corpus_from_text
 from playground.core.data import encode_corpus, split_tokens
-from playground.core.progress import run_quietly
-from playground.core.progress import UserError
+from playground.core.progress import UserError, run_quietly
 from playground.core.tokenization import LoadedTokenizer, spec_for_kind, train_in_process
 from playground.core.training import CheckpointRecord, TrainConfig, TrainingRun
 

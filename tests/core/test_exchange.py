@@ -16,9 +16,9 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from playground.cli import main
+from playground.core import huggingface as hf
 from playground.core.checkpoints import load_checkpoint, save_checkpoint, write_run_files
 from playground.core.config import ModelConfig
-from playground.core import huggingface as hf
 from playground.core.huggingface import GPT2, LLAMA, format_for
 from playground.core.model import GPT
 from playground.core.progress import UserError, run_quietly
@@ -573,7 +573,8 @@ def test_an_export_or_import_stopped_midway_changes_nothing(runs, exported, tmp_
         if item.message.startswith("Writing the run"):
             break
     importing.close()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"] and (tmp_path / "out" / "mine.txt").read_text() == "kept"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+    assert (tmp_path / "out" / "mine.txt").read_text() == "kept"
 
 
 def test_import_as_a_new_run_loads_it_and_leaves_nothing_when_stopped(exported, tmp_path, monkeypatch):

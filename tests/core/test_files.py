@@ -163,10 +163,10 @@ def test_corpus_pipes_named_and_in_a_folder(tmp_path):
 @pytest.mark.parametrize("opener", ["tokenizer", "text", "template", "task", "workspace", "zip", "template in workspace"])
 def test_each_opener_refuses_a_pipe(tmp_path, opener):
     from playground.core.evaluation import read_text_file
+    from playground.core.progress import run_quietly
     from playground.core.prompts import load_template
     from playground.core.task_eval import load_task
     from playground.core.tokenization import open_tokenizer
-    from playground.core.progress import run_quietly
     from playground.core.workspace import read_template
     from playground.core.workspace_zip import import_workspace
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from playground.core import huggingface as hf
 from playground.core.checkpoints import load_checkpoint, save_checkpoint, write_run_files
 from playground.core.config import ModelConfig
-from playground.core import huggingface as hf
 from playground.core.huggingface import (
     LAYER_NORM_EPSILON,
     gpt2_config,

@@ -22,8 +22,14 @@ from playground.core.corpus import Corpus, default_corpus
 from playground.core.progress import UserError, run_quietly
 from playground.core.prompts import Example, PromptTemplate
 from playground.core.tokenization import TokenizerSpec, open_tokenizer
-from playground.core.workspace import (WorkspaceContent, open_workspace, plan_workspace, read_workspace,
-                                       save_workspace, template_from_dict)
+from playground.core.workspace import (
+    WorkspaceContent,
+    open_workspace,
+    plan_workspace,
+    read_workspace,
+    save_workspace,
+    template_from_dict,
+)
 from playground.core.workspace_format import WORKSPACE_FILE, WORKSPACE_VERSION, Workspace
 
 

@@ -326,7 +326,6 @@ def finished_run(tmp_path) -> Path:
 def test_autosave_after_a_training_run_copies_the_run_without_freezing_the_window(
         qtbot, tmp_path, make_window, finished_run, watchdog, monkeypatch):
     """The first autosave after a run copies it into the workspace: in a job, so the window keeps drawing."""
-    import gc
     import shutil
     import time
     from types import SimpleNamespace
@@ -349,7 +348,6 @@ def test_autosave_after_a_training_run_copies_the_run_without_freezing_the_windo
         return shutil.copy2(src, dst)
 
     monkeypatch.setattr(workspace, "shutil", SimpleNamespace(copy2=slow_copy))
-    gc.collect()  # earlier tests' windows and models: their collection is not what is measured here
     watchdog.reset()
     with qtbot.waitSignal(controller.saved, timeout=60_000):
         assert controller.autosave()

@@ -27,8 +27,15 @@ window, the benchmarks and the tests import it from one place.
 from .export import export_checkpoint, hf_config_dict, model_card, special_tokens_map, tokenizer_config
 from .families import FORMATS, SUPPORTED, format_for
 from .formats import ConversionError, ConversionNote, Format, differences, from_hf_tensors, to_hf_tensors
-from .gpt2 import (GPT2, LAYER_NORM_EPSILON, gpt2_config, gpt2_differences, gpt2_state_dict, raise_unless_gpt2,
-                   to_transformers_gpt2)
+from .gpt2 import (
+                   GPT2,
+                   LAYER_NORM_EPSILON,
+                   gpt2_config,
+                   gpt2_differences,
+                   gpt2_state_dict,
+                   raise_unless_gpt2,
+                   to_transformers_gpt2,
+)
 from .importing import ImportedRun, import_as_new_run, import_hf, read_hf_config
 from .llama import LLAMA, RMS_NORM_EPSILON, ROPE_THETA, llama_differences
 

@@ -139,7 +139,7 @@ def to_hf_tensors(fmt: Format, ours: dict[str, Tensor]) -> dict[str, Tensor]:
 
 
 def from_hf_tensors(fmt: Format, theirs: dict[str, Tensor], our_names: list[str]) -> dict[str, Tensor]:
-    """The tensors named `our_names` of our model, gathered from the format's tensors (the inverse of `to_hf_tensors`)."""
+    """The tensors named `our_names` of our model, gathered from the format's tensors (`to_hf_tensors` inverted)."""
     import torch
 
     ours: dict[str, Tensor] = {}

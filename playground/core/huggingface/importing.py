@@ -27,9 +27,24 @@ from playground.core.units import human_bytes
 
 from .families import FORMATS, SUPPORTED
 from .folders import check_out, write_json, written_folder
-from .formats import (EXPECTED_FILES, HF_CONFIG, HF_INDEX, HF_TOKENIZER, HF_WEIGHTS, PICKLE_SUFFIXES,
-                      ConversionError, ConversionNote, Format, count, first_line, from_hf_tensors, join, shape_text,
-                      some, to_hf_tensors)
+from .formats import (
+    EXPECTED_FILES,
+    HF_CONFIG,
+    HF_INDEX,
+    HF_TOKENIZER,
+    HF_WEIGHTS,
+    PICKLE_SUFFIXES,
+    ConversionError,
+    ConversionNote,
+    Format,
+    count,
+    first_line,
+    from_hf_tensors,
+    join,
+    shape_text,
+    some,
+    to_hf_tensors,
+)
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -325,7 +340,8 @@ def _check_memory(fmt: Format, config: ModelConfig, found: "Headers", folder: Pa
     if needed > memory.bytes:
         raise ConversionError(
             f"Importing {folder} needs about {human_bytes(needed)} of memory (its {numbers:,} weights, read and then "
-            f"made float32), but only {human_bytes(memory.bytes)} is available ({memory.source}). Close other programs, "
+            f"made float32), but only {human_bytes(memory.bytes)} is available ({memory.source}). "
+            f"Close other programs, "
             f"or import a smaller model.")
     if "position_embedding" not in fmt.top:
         # RoPE has no table to check against: one full context of vectors is the least it costs to read one.
@@ -333,8 +349,9 @@ def _check_memory(fmt: Format, config: ModelConfig, found: "Headers", folder: Pa
         if context > memory.bytes:
             raise ConversionError(
                 f"{folder / HF_CONFIG} gives {keys['context_length']} {config.context_length:,}: reading that many "
-                f"tokens at once takes at least {human_bytes(context)} (a vector of {config.n_embd:,} numbers a token), "
-                f"more than the {human_bytes(memory.bytes)} of memory available. Import a model with a shorter context.")
+                f"tokens at once takes at least {human_bytes(context)} (a vector of {config.n_embd:,} numbers a "
+                f"token), more than the {human_bytes(memory.bytes)} of memory available. Import a model with a "
+                f"shorter context.")
 
 
 Headers = dict[str, tuple[Path, str, list[int]]]  # our spelling of a tensor's name -> (file, its name, shape)
@@ -370,7 +387,8 @@ def read_hf_tensors(folder: Path, fmt: Format, expected: dict[str, list[int]], t
     if missing:
         problems.append(f"{count(len(missing), 'tensor')} missing: {some(missing)}")
     if unexpected:
-        problems.append(f"{count(len(unexpected), 'tensor')} this {fmt.name} model has no place for: {some(unexpected)}")
+        problems.append(f"{count(len(unexpected), 'tensor')} this {fmt.name} model has no place for: "
+                        f"{some(unexpected)}")
     wrong = [f"{name} is {shape_text(found[name][2])} where {HF_CONFIG} needs {shape_text(shape)}"
              for name, shape in expected.items() if name in found and found[name][2] != shape]
     if wrong:
@@ -393,7 +411,8 @@ def read_hf_tensors(folder: Path, fmt: Format, expected: dict[str, list[int]], t
     not_float = [n for n, t in tensors.items() if not t.is_floating_point()]
     if not_float:
         raise ConversionError(
-            f"The weights in {folder} are not all floating point ({some(not_float)} are {tensors[not_float[0]].dtype}): "
+            f"The weights in {folder} are not all floating point ({some(not_float)} are "
+            f"{tensors[not_float[0]].dtype}): "
             f"a quantised model cannot be imported; use its float16, bfloat16 or float32 weights."
         )
     return tensors

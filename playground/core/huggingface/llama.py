@@ -53,13 +53,15 @@ def _read_fields(data: dict, problems: list[str], notes: list[str]) -> tuple[dic
     kv_heads = data.get("num_key_value_heads")
     if kv_heads is not None and kv_heads != n_head:
         problems.append(
-            f"num_key_value_heads is {short_repr(kv_heads)} where num_attention_heads is {n_head}: grouped-query attention "
+            f"num_key_value_heads is {short_repr(kv_heads)} where num_attention_heads is {n_head}: "
+            f"grouped-query attention "
             f"(GQA: fewer key/value heads shared by the query heads) is not supported, only one key/value head "
             f"per query head"
         )
     head_dim = data.get("head_dim")
     if head_dim is not None and (not isinstance(head_dim, int) or head_dim * n_head != n_embd):
-        problems.append(f"head_dim is {short_repr(head_dim)}, but this app's heads are hidden_size / num_attention_heads "
+        problems.append(f"head_dim is {short_repr(head_dim)}, but this app's heads are "
+                        f"hidden_size / num_attention_heads "
                         f"= {n_embd / n_head:g} wide")
     for key in ("attention_bias", "mlp_bias"):
         if data.get(key):
