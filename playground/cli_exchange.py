@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+
 from playground.cli_args import model_dir
 
 
@@ -44,34 +45,31 @@ def add_command(subparsers: argparse._SubParsersAction) -> None:
 
 
 def export_command(args: argparse.Namespace) -> int:
+    from playground.cli_progress import run_with_bar
     from playground.core.huggingface import export_checkpoint
 
-    out = export_checkpoint(args.model, args.out, which=args.which, overwrite=args.overwrite)
+    out = run_with_bar(export_checkpoint(args.model, args.out, which=args.which, overwrite=args.overwrite),
+                       "Exporting")
     _report(out, f"Exported {args.model} ({args.which}) as a Hugging Face model:")
     return 0
 
 
 def import_command(args: argparse.Namespace) -> int:
+    from playground.cli_progress import run_with_bar
     from playground.core.huggingface import import_hf
 
-    def warn(message: str) -> None:
-        print(f"warning: {message}", file=sys.stderr)
+    def warn(note) -> None:
+        print(f"warning: {note.text}", file=sys.stderr)
 
-    out = import_hf(args.hf, args.out, overwrite=args.overwrite, warn=warn)
+    out = run_with_bar(import_hf(args.hf, args.out, overwrite=args.overwrite), "Importing", on_partial=warn)
     _report(out, f"Imported {args.hf} as a run folder:")
     return 0
 
 
 def _report(out: Path, headline: str) -> None:
+    from playground.core.units import human_bytes
+
     print(headline, file=sys.stderr)
     for path in sorted(p for p in out.rglob("*") if p.is_file()):
-        print(f"  {path.relative_to(out).as_posix():<26} {_size(path.stat().st_size):>9}", file=sys.stderr)
+        print(f"  {path.relative_to(out).as_posix():<26} {human_bytes(path.stat().st_size):>10}", file=sys.stderr)
     print(out)
-
-
-def _size(n: int) -> str:
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} GB"

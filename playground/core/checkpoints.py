@@ -1,21 +1,12 @@
 """Training runs on disk: a folder per run, holding the model's description and
 two checkpoints, and read back with a sentence for every way a folder can be wrong.
 
-    run/
-      config.json         the ModelConfig
-      train_config.json   the TrainConfig
-      tokenizer.json      the tokenizer the model reads and writes with
-      history.json        every step's loss, every evaluation, every sample
-      last/               the latest weights: resume from here
-      best/               the weights with the lowest validation loss so far
-        model.safetensors   weights (safetensors: loading runs no code)
-        state.pt            optimizer state, step and random generator states
-        meta.json           step, losses, time, the parent checkpoint if fine-tuned
-
-A checkpoint folder is written whole under a temporary name and then renamed
-into place, so a crash or a full disk never leaves half a checkpoint: the
-previous one stays readable. `state.pt` holds only tensors and plain values
-and is read with `torch.load(..., weights_only=True)`, which unpickles no code.
+The folder's layout (which file holds what) is named in `core/run_layout.py`.
+A checkpoint folder is written whole under a temporary name and then swapped
+into place (`files.atomic_folder`), so a crash or a full disk never leaves half
+a checkpoint: the previous one stays readable. `state.pt` holds only tensors
+and plain values and is read with `torch.load(..., weights_only=True)`, which
+unpickles no code.
 """
 
 from __future__ import annotations
@@ -38,18 +29,24 @@ from playground.core import files
 from playground.core.config import BYTES_TO_LOAD, ModelConfig, raise_if_too_big
 from playground.core.model import GPT
 from playground.core.progress import UserError
+from playground.core.run_layout import (
+    CHECKPOINT_NAMES,
+    CONFIG_FILE,
+    HISTORY_FILE,
+    META_FILE,
+    STATE_FILE,
+    TOKENIZER_FILE,
+    TRAIN_CONFIG_FILE,
+    WEIGHTS_FILE,
+    checkpoint_dir,
+    is_checkpoint,  # noqa: F401  (the panels ask for it here)
+    old_dir,
+    writing_dir,
+)
 from playground.core.tokenization import LoadedTokenizer, open_tokenizer
 
-CONFIG_FILE = "config.json"
-TRAIN_CONFIG_FILE = "train_config.json"
-TOKENIZER_FILE = "tokenizer.json"
-HISTORY_FILE = "history.json"
-WEIGHTS_FILE = "model.safetensors"
-STATE_FILE = "state.pt"
-META_FILE = "meta.json"
 META_FIELDS = {"step": "count", "val_step": "count?", "val_loss": "number?", "train_loss": "number?",
                "elapsed_s": "number", "parent": "text?", "parent_step": "count?"}  # checked when read
-CHECKPOINT_NAMES = ("last", "best")
 
 # The tied output head is the token embedding under a second name; it is stored once.
 TIED_HEAD = "lm_head.weight"
@@ -150,7 +147,7 @@ def check_new_run_dir(run_dir: Path, overwrite: bool = False) -> None:
 def remove_checkpoints(run_dir: Path) -> None:
     """Delete the checkpoints of a run being replaced (asked for with overwrite), so none outlives it."""
     for name in CHECKPOINT_NAMES:
-        for folder in (run_dir / name, run_dir / f"{name}.old"):
+        for folder in (run_dir / name, old_dir(run_dir, name)):
             if (folder / WEIGHTS_FILE).is_file():
                 try:
                     shutil.rmtree(folder)
@@ -196,37 +193,26 @@ def save_checkpoint(run_dir: PathLike, which: str, model: GPT, state: dict, meta
     """Write `run_dir/which` (weights, `state` for torch.save, `meta` as JSON) atomically.
 
     The files go into `which.tmp`; then the old folder is renamed `which.old`,
-    the new one `which`, and the old one deleted. A crash between the two
-    renames leaves `which.old` alone, which `checkpoint_dir` then reads. If
-    anything fails, the previous checkpoint is put back and `UserError` says so.
+    the new one `which`, and the old one deleted (`files.atomic_folder`). A
+    crash between the two renames leaves `which.old` alone, which
+    `checkpoint_dir` then reads. If anything fails, the previous checkpoint is
+    put back and `UserError` says so.
     """
     run_dir = Path(run_dir)
-    final, tmp, old = run_dir / which, run_dir / f"{which}.tmp", run_dir / f"{which}.old"
+    final = run_dir / which
     had_previous = checkpoint_dir(run_dir, which) is not None
     try:
-        _remove(tmp)
-        tmp.mkdir(parents=True)
-        _write_weights(tmp / WEIGHTS_FILE, model)
-        _write_state(tmp / STATE_FILE, state)
-        _write_meta(tmp / META_FILE, meta)
-        if final.exists():
-            _remove(old)  # left by an earlier save that stopped after its swap
-            os.replace(final, old)
-        os.replace(tmp, final)
+        with files.atomic_folder(final, tmp=writing_dir(run_dir, which), old=old_dir(run_dir, which)) as tmp:
+            _write_weights(tmp / WEIGHTS_FILE, model)
+            _write_state(tmp / STATE_FILE, state)
+            _write_meta(tmp / META_FILE, meta)
     except (OSError, RuntimeError, SafetensorError) as e:
         # torch.save reports a full disk as RuntimeError; safetensors as its own error.
-        shutil.rmtree(tmp, ignore_errors=True)
-        if not final.exists() and old.exists():
-            try:
-                os.replace(old, final)
-            except OSError:
-                pass  # `old` is still read as a fallback
         full = is_disk_full(e)
         reason = _DISK_FULL if full else getattr(e, "strerror", None) or _first_line(e)
         kept = "the previous checkpoint is kept" if had_previous else f"no {which} checkpoint was saved"
         raise UserError(f"Could not save the checkpoint to {final} ({reason}); {kept}. "
                         f"{intact_sentence(run_dir, full)}") from e
-    shutil.rmtree(old, ignore_errors=True)
     return final
 
 
@@ -271,13 +257,6 @@ def intact_sentence(run_dir: PathLike, disk_full: bool = True) -> str:
                    " Free some space on the disk and train again." if disk_full else "")
 
 
-def _remove(path: Path) -> None:
-    if path.is_dir():
-        shutil.rmtree(path)
-    elif path.exists():
-        path.unlink()
-
-
 def model_tensors(model: GPT) -> dict[str, torch.Tensor]:
     """The state dict to store: on the CPU, with a tied output head left out (it is the embedding)."""
     tensors = {name: t.detach().to("cpu").contiguous() for name, t in model.state_dict().items()}
@@ -290,14 +269,12 @@ def is_tied(model: GPT) -> bool:
     return model.lm_head.weight is model.token_embedding.weight
 
 
-# Each file is flushed to the disk before the folder is renamed into place:
-# otherwise a power cut soon after the rename can leave it empty.
+# `files.atomic_folder` syncs each file to the disk before the folder is renamed
+# into place: otherwise a power cut soon after the rename can leave it empty.
 
 
 def _write_weights(path: Path, model: GPT) -> None:
     save_file(model_tensors(model), str(path), metadata={"format": "pt"})
-    with open(path, "r+b") as f:  # safetensors writes and closes the file itself
-        os.fsync(f.fileno())
 
 
 def _write_state(path: Path, state: dict) -> None:
@@ -305,36 +282,13 @@ def _write_state(path: Path, state: dict) -> None:
     # (torch's own writer reports only "unexpected pos").
     with open(path, "wb") as f:
         torch.save(state, f)
-        f.flush()
-        os.fsync(f.fileno())
 
 
 def _write_meta(path: Path, meta: dict) -> None:
-    files.write_synced(path, json.dumps(meta, indent=1).encode("utf-8"))
+    path.write_bytes(json.dumps(meta, indent=1).encode("utf-8"))
 
 
 # -- reading ------------------------------------------------------------------
-
-
-def checkpoint_dir(run_dir: PathLike, which: str) -> Optional[Path]:
-    """The folder holding checkpoint `which` of a run, or None when there is none.
-
-    `which.old` stands in when a save was interrupted between its two renames.
-    """
-    run_dir = Path(run_dir)
-    for candidate in (run_dir / which, run_dir / f"{which}.old"):
-        if (candidate / WEIGHTS_FILE).is_file():
-            return candidate
-    return None
-
-
-def is_checkpoint(path: PathLike) -> bool:
-    """True when `path` looks like a run folder or one of its checkpoint folders (nothing is read)."""
-    try:
-        _locate(Path(path), "last")
-        return True
-    except UserError:
-        return False
 
 
 def _locate(path: Path, which: str) -> tuple[Path, Path]:

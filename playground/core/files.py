@@ -9,8 +9,11 @@ UTF-8, not valid, nested thousands deep, a number of thousands of digits) into
 a `UserError` sentence naming the file. A UTF-8 byte-order mark (Windows
 Notepad writes one) is accepted.
 
-Writing: a temporary file beside the target, then a rename, so a crash never
-leaves half a file.
+Writing, in one place: a file or a folder is written under a temporary name
+beside its target, synced to the disk, then renamed into place
+(`atomic_file`, `write_bytes_atomic`, `write_text_atomic`, `atomic_folder`); a
+folder that replaces another keeps the old one until the new one is there
+(`replace_atomically`). A crash never leaves half a file or half a folder.
 """
 
 from __future__ import annotations
@@ -18,11 +21,13 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import stat
 import tempfile
 import tomllib
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, BinaryIO, Mapping, Optional, Union
+from typing import Any, BinaryIO, Iterator, Mapping, Optional, Union
 
 from playground.core.progress import UserError
 
@@ -266,6 +271,16 @@ def same_file(a: Path, b: Path) -> bool:
         return a.absolute() == b.absolute()
 
 
+def free_folder(path: PathLike) -> Path:
+    """`path`, or `path-2`, `path-3`, ... when it exists: a new folder never mixes with an older one."""
+    path = Path(path)
+    candidate, n = path, 2
+    while candidate.exists():
+        candidate = path.with_name(f"{path.name}-{n}")
+        n += 1
+    return candidate
+
+
 def is_inside(path: Path, folder: Path) -> bool:
     """True when `path`, links followed, is `folder` or lies inside it."""
     path, folder = path.resolve(), folder.resolve()
@@ -273,6 +288,9 @@ def is_inside(path: Path, folder: Path) -> bool:
 
 
 # -- writing ---------------------------------------------------------------------------------
+
+TEMP_SUFFIX = ".tmp"  # what a file or folder being written is named with; copies and readers skip it
+OLD_SUFFIX = ".old"   # a folder being replaced, kept until its successor is in place
 
 
 def write_synced(path: Path, data: bytes) -> None:
@@ -283,20 +301,51 @@ def write_synced(path: Path, data: bytes) -> None:
         os.fsync(f.fileno())
 
 
+def sync_file(path: Path) -> None:
+    """Wait until a file written by someone else (a library that closes it itself) is on the disk."""
+    with open(path, "r+b") as f:
+        os.fsync(f.fileno())
+
+
+def _sync_tree(folder: Path) -> None:
+    """Every regular file under `folder` on the disk (before the folder is renamed into place)."""
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and not path.is_symlink():
+            sync_file(path)
+
+
+def remove(path: Path) -> None:
+    """Delete a file or a folder (and what it holds); nothing there is fine."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+@contextmanager
+def atomic_file(path: PathLike) -> Iterator[Path]:
+    """A temporary name beside `path` to write by any means; synced and renamed to `path` when
+    the block ends without error, deleted otherwise. Raises OSError as it comes."""
+    path = Path(path)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        sync_file(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     """Write `data` to `path` whole or not at all: a temporary name beside it, synced, then a rename.
 
     Raises OSError, so a caller can tell a full disk from other failures.
     """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write_synced(Path(tmp), data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path) as tmp:
+        tmp.write_bytes(data)
 
 
 def write_text_atomic(path: Path, text: str, what: str = "") -> None:
@@ -307,3 +356,60 @@ def write_text_atomic(path: Path, text: str, what: str = "") -> None:
         write_bytes_atomic(path, text.encode("utf-8"))
     except OSError as e:
         raise UserError(f"Could not write {what or path}: {e.strerror or e}.") from None
+
+
+def replace_atomically(new: Path, final: Path, old: Optional[Path] = None) -> None:
+    """Put `new` (a finished file or folder) where `final` is, keeping `final` until `new` is there.
+
+    `final` is renamed to `old` (by default `.NAME.old` beside it), `new` to
+    `final`, then `old` is deleted. If the second rename fails, `final` is put
+    back and the error raised. A crash between the two renames leaves `old`
+    whole: a reader may take it instead (a run's `last.old` checkpoint is read
+    so). An `old` left by such a crash is deleted once `new` is in place.
+    """
+    new, final = Path(new), Path(final)
+    old = Path(old) if old is not None else final.with_name(f".{final.name}{OLD_SUFFIX}")
+    moved = False
+    if final.exists() or final.is_symlink():
+        remove(old)  # left by an earlier swap that stopped after its first rename: `final` is newer
+        os.replace(final, old)
+        moved = True
+    try:
+        os.replace(new, final)
+    except BaseException:
+        if moved and not final.exists():
+            try:
+                os.replace(old, final)
+            except OSError:
+                pass  # `old` is still there, whole
+        raise
+    try:
+        remove(old)
+    except OSError:
+        pass  # the new one is in place; a leftover is deleted by the next swap
+
+
+@contextmanager
+def atomic_folder(final: PathLike, tmp: Optional[PathLike] = None, old: Optional[PathLike] = None) -> Iterator[Path]:
+    """A temporary folder to fill; its files synced and the folder swapped in for `final`
+    (`replace_atomically`) when the block ends without error, deleted otherwise.
+
+    `tmp` and `old` fix the temporary names (a checkpoint's `last.tmp` and
+    `last.old`); by default `tmp` is a fresh hidden folder beside `final`.
+    Raises OSError (or whatever the block raises) with nothing changed at `final`.
+    """
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    if tmp is None:
+        folder = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=TEMP_SUFFIX, dir=final.parent))
+    else:
+        folder = Path(tmp)
+        remove(folder)  # left by a write that never finished
+        folder.mkdir()
+    try:
+        yield folder
+        _sync_tree(folder)
+        replace_atomically(folder, final, None if old is None else Path(old))
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise

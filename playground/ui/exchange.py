@@ -1,13 +1,17 @@
-"""File ▸ Import a Hugging Face model… and File ▸ Export the model…: the exchange with `transformers`, in jobs."""
+"""File ▸ Import a Hugging Face model… and File ▸ Export the model…: the exchange with `transformers`, in jobs.
+
+The work is `core.huggingface`'s (`import_as_new_run`, `export_checkpoint`);
+this module asks for the folders, starts the jobs and says what happened.
+"""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Optional
 
 from PySide6.QtWidgets import QFileDialog, QWidget
 
+from playground.core.files import free_folder
 from playground.engine.jobs import Job
 from playground.engine.session import Session
 
@@ -22,30 +26,15 @@ def import_model(parent: QWidget, session: Session) -> Optional[Job]:
 
 def import_model_from(session: Session, folder: Path) -> Job:
     """Import `folder` as a new run (never running code from it) and make it the current model."""
-    from playground.core.checkpoints import new_run_dir
+    from playground.core.huggingface import import_as_new_run
 
-    out = new_run_dir(f"imported-{folder.name}")
-    warnings: list[str] = []
+    def adopt(imported) -> None:
+        session.set_checkpoint(imported.checkpoint, imported.model)
+        note = f" Note: {' '.join(imported.notes)}" if imported.notes else ""
+        session.info(f"Imported {folder.name} as {imported.run_dir.name}: it is now the model in Generate, "
+                     f"Attention and Evaluate.{note}")
 
-    def work(report, cancel):
-        from playground.core.checkpoints import load_checkpoint
-        from playground.core.huggingface import import_hf
-
-        try:
-            import_hf(folder, out, warn=warnings.append)
-        except BaseException:
-            shutil.rmtree(out, ignore_errors=True)  # leave no empty run behind
-            raise
-        return load_checkpoint(out)
-
-    def adopt(loaded) -> None:
-        checkpoint, model = loaded
-        session.set_checkpoint(checkpoint, model)
-        note = f" Note: {' '.join(warnings)}" if warnings else ""
-        session.info(f"Imported {folder.name} as {out.name}: it is now the model in Generate, Attention and "
-                     f"Evaluate.{note}")
-
-    job = Job(work, f"importing {folder.name}")
+    job = Job(import_as_new_run, folder, doing=f"importing {folder.name}")
     job.result.connect(adopt)
     job.error.connect(session.error)
     job.start()
@@ -66,14 +55,10 @@ def export_model(parent: QWidget, session: Session) -> Optional[Job]:
 
 def export_model_to(session: Session, out: Path) -> Job:
     """Write the current checkpoint to `out` (a new folder) in Hugging Face format."""
+    from playground.core.huggingface import export_checkpoint
+
     checkpoint = session.checkpoint
-
-    def work(report, cancel):
-        from playground.core.huggingface import export_checkpoint
-
-        return export_checkpoint(checkpoint.path, out)
-
-    job = Job(work, f"exporting {checkpoint.name}")
+    job = Job(export_checkpoint, checkpoint.path, out, doing=f"exporting {checkpoint.name}")
     job.result.connect(lambda path: session.info(
         f"Exported {checkpoint.name} to {path}. Load it with transformers: "
         f"AutoModelForCausalLM.from_pretrained(\"{path}\")."))
@@ -81,11 +66,3 @@ def export_model_to(session: Session, out: Path) -> Job:
     job.start()
     return job
 
-
-def free_folder(path: Path) -> Path:
-    """`path`, or `path-2`, `path-3`, ... if it exists: an export never mixes with an older one."""
-    candidate, n = path, 2
-    while candidate.exists():
-        candidate = path.with_name(f"{path.name}-{n}")
-        n += 1
-    return candidate

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors import safe_open
+from sample_text import sentences  # tests/core is on sys.path
 
 import playground.core.checkpoints as checkpoints
-from sample_text import sentences  # tests/core is on sys.path
 from playground.core.checkpoints import (
     Checkpoint,
     checkpoint_dir,
@@ -28,8 +28,7 @@ from playground.core.checkpoints import (
 from playground.core.config import ModelConfig
 from playground.core.corpus import corpus_from_text
 from playground.core.data import encode_corpus, split_tokens
-from playground.core.progress import run_quietly
-from playground.core.progress import UserError
+from playground.core.progress import UserError, run_quietly
 from playground.core.tokenization import LoadedTokenizer, spec_for_kind, train_in_process
 from playground.core.training import CheckpointRecord, TrainConfig, TrainingRun
 
@@ -380,3 +379,18 @@ def test_run_folders(tmp_path, monkeypatch):
     assert a != b and a.parent == b.parent == tmp_path / "runs"
     assert a.is_dir() and not any(a.iterdir())
     assert "/" not in a.name[20:] and a.name.endswith("tiny-model-1")
+
+
+def test_the_run_layout_names_what_a_run_folder_holds(trained_run):
+    from playground.core import run_layout
+
+    assert {p.name for p in trained_run.iterdir() if p.is_file()} == set(run_layout.RUN_FILES)
+    assert {p.name for p in trained_run.iterdir() if p.is_dir()} == set(run_layout.CHECKPOINT_NAMES)
+    for which in run_layout.CHECKPOINT_NAMES:
+        folder = run_layout.checkpoint_dir(trained_run, which)
+        assert {p.name for p in folder.iterdir()} == {run_layout.WEIGHTS_FILE, run_layout.STATE_FILE,
+                                                      run_layout.META_FILE}
+        assert run_layout.run_and_which(folder) == (trained_run, which)
+    assert run_layout.looks_like_run(trained_run) and run_layout.run_and_which(trained_run) == (trained_run, "best")
+    assert run_layout.writing_dir(trained_run, "last").name == "last.tmp"
+    assert run_layout.old_dir(trained_run, "last").name == "last.old"

@@ -16,17 +16,32 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from playground.cli import main
+from playground.core import huggingface as hf
 from playground.core.checkpoints import load_checkpoint, save_checkpoint, write_run_files
 from playground.core.config import ModelConfig
-from playground.core.huggingface import GPT2, LLAMA, export_checkpoint, format_for, import_hf
+from playground.core.huggingface import GPT2, LLAMA, format_for
 from playground.core.model import GPT
-from playground.core.progress import UserError
+from playground.core.progress import UserError, run_quietly
 from playground.core.tokenization import open_tokenizer
 from playground.core.training import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKENIZER = ROOT / "models" / "demo" / "tokenizer.json"  # byte-level BPE, 2,000 tokens, <|endoftext|> = 0
 SIZES = dict(vocab_size=2000, context_length=16, n_layer=2, n_head=4, n_embd=32)
+
+
+def export_checkpoint(*args, **kwargs) -> Path:
+    """The export job run to its end, as the command line does without its bar."""
+    return run_quietly(hf.export_checkpoint(*args, **kwargs))
+
+
+def import_hf(*args, **kwargs) -> Path:
+    return run_quietly(hf.import_hf(*args, **kwargs))
+
+
+def import_noting(folder: Path, out: Path, notes: list[str]) -> Path:
+    """The import job run to its end, its notes (near misses) collected."""
+    return run_quietly(hf.import_hf(folder, out), on_partial=lambda note: notes.append(note.text))
 
 
 def make_run(folder: Path, config: ModelConfig, step: int = 7, val_loss: float = 3.25) -> GPT:
@@ -239,7 +254,7 @@ def test_a_near_miss_is_a_warning_not_an_error(exported, tmp_path):
     folder = hf_copy(exported, "llama", tmp_path)
     edit_json(folder / "config.json", rms_norm_eps=1e-6)
     warnings: list[str] = []
-    out = import_hf(folder, tmp_path / "out", warn=warnings.append)
+    out = import_noting(folder, tmp_path / "out", warnings)
     assert len(warnings) == 1 and "rms_norm_eps is 1e-06" in warnings[0]
     assert load_checkpoint(out)[0].meta["warnings"] == warnings
 
@@ -518,3 +533,70 @@ def test_cli_bad_input_is_an_error_line(exported, tmp_path, capsys):
     assert err.startswith("error: ") and "REFUSED" in err and "Traceback" not in err
     assert main(["export", "--model", str(tmp_path / "nowhere"), "--out", str(tmp_path / "x")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+# -- the jobs: progress, notes, stopping ------------------------------------------------
+
+
+def test_export_and_import_are_jobs_with_progress_and_notes(runs, tmp_path):
+    from playground.core.progress import Progress
+
+    items = []
+    out = run_quietly(hf.export_checkpoint(runs["llama"][0], tmp_path / "hf"), on_partial=items.append)
+    assert out == tmp_path / "hf" and items == []  # an export has nothing but progress to tell
+    export = hf.export_checkpoint(runs["llama"][0], tmp_path / "hf2")
+    stages = [p for p in export if isinstance(p, Progress)]
+    assert [p.fraction for p in stages] == sorted(p.fraction for p in stages) and stages[-1].fraction == 1.0
+    assert "Writing the weights as LlamaForCausalLM" in [p.message for p in stages]
+
+    data = json.loads((out / "config.json").read_text())
+    data["rms_norm_eps"] = 1e-6
+    (out / "config.json").write_text(json.dumps(data))
+    seen = []
+    back = run_quietly(hf.import_hf(out, tmp_path / "back"), on_partial=seen.append)
+    assert back == tmp_path / "back"
+    assert len(seen) == 1 and isinstance(seen[0], hf.ConversionNote) and "rms_norm_eps" in seen[0].text
+
+
+def test_an_export_or_import_stopped_midway_changes_nothing(runs, exported, tmp_path):
+    export = hf.export_checkpoint(runs["gpt2"][0], tmp_path / "hf")
+    for item in export:
+        if item.message.startswith("Writing the weights"):
+            break
+    export.close()  # what the engine does when the person cancels
+    assert list(tmp_path.iterdir()) == []
+
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "mine.txt").write_text("kept")
+    importing = hf.import_hf(exported["gpt2"], tmp_path / "out", overwrite=True)
+    for item in importing:
+        if item.message.startswith("Writing the run"):
+            break
+    importing.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+    assert (tmp_path / "out" / "mine.txt").read_text() == "kept"
+
+
+def test_import_as_a_new_run_loads_it_and_leaves_nothing_when_stopped(exported, tmp_path, monkeypatch):
+    import playground.core.checkpoints as checkpoints
+
+    monkeypatch.setattr(checkpoints, "runs_dir", lambda: tmp_path / "runs")
+    imported = run_quietly(hf.import_as_new_run(exported["gpt2"]))
+    assert imported.run_dir.parent == tmp_path / "runs" and imported.run_dir.name.endswith("imported-gpt2")
+    assert imported.checkpoint.run_dir == imported.run_dir and imported.notes == ()
+    assert imported.model.config == imported.checkpoint.model_config
+
+    job = hf.import_as_new_run(exported["llama"])
+    next(job)
+    job.close()
+    assert list((tmp_path / "runs").iterdir()) == [imported.run_dir]  # the stopped one left no folder
+
+
+def test_the_exchange_imports_without_pytorch():
+    """The window starts export and import jobs from the GUI thread: PyTorch is imported in the jobs, not there."""
+    import subprocess
+
+    code = "import sys, playground.core.huggingface; print('torch' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"

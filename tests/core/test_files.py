@@ -163,10 +163,12 @@ def test_corpus_pipes_named_and_in_a_folder(tmp_path):
 @pytest.mark.parametrize("opener", ["tokenizer", "text", "template", "task", "workspace", "zip", "template in workspace"])
 def test_each_opener_refuses_a_pipe(tmp_path, opener):
     from playground.core.evaluation import read_text_file
+    from playground.core.progress import run_quietly
     from playground.core.prompts import load_template
     from playground.core.task_eval import load_task
     from playground.core.tokenization import open_tokenizer
-    from playground.core.workspace import import_workspace, read_template
+    from playground.core.workspace import read_template
+    from playground.core.workspace_zip import import_workspace
 
     open_ = {
         "tokenizer": lambda: open_tokenizer(fifo(tmp_path / "tokenizer.json")),
@@ -174,7 +176,7 @@ def test_each_opener_refuses_a_pipe(tmp_path, opener):
         "template": lambda: load_template(fifo(tmp_path / "t.toml")),
         "task": lambda: load_task(fifo(tmp_path / "task.jsonl")),
         "workspace": lambda: read_json(fifo(tmp_path / "workspace.json"), "a workspace"),
-        "zip": lambda: import_workspace(fifo(tmp_path / "ws.zip"), tmp_path / "dest"),
+        "zip": lambda: run_quietly(import_workspace(fifo(tmp_path / "ws.zip"), tmp_path / "dest")),
         "template in workspace": lambda: read_template(fifo(tmp_path / "template.toml")),
     }[opener]
     with pytest.raises(UserError, match="named pipe"):
@@ -185,6 +187,7 @@ def test_each_opener_refuses_a_pipe(tmp_path, opener):
 def test_run_and_hf_folders_with_pipes(tmp_path, exported):
     from playground.core.checkpoints import load_checkpoint
     from playground.core.huggingface import import_hf
+    from playground.core.progress import run_quietly
 
     run = Path(shutil.copytree(DEMO, tmp_path / "run"))
     (run / "train_config.json").unlink()
@@ -201,7 +204,7 @@ def test_run_and_hf_folders_with_pipes(tmp_path, exported):
     (hf / "model.safetensors.index.json").write_text(json.dumps(
         {"weight_map": {"transformer.wte.weight": "model-00001-of-00001.safetensors"}}))
     with pytest.raises(UserError, match="named pipe"):
-        import_hf(hf, tmp_path / "out")
+        run_quietly(import_hf(hf, tmp_path / "out"))
 
 
 @needs_fifo
@@ -232,8 +235,9 @@ def _load(run: Path):
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory) -> Path:
     from playground.core.huggingface import export_checkpoint
+    from playground.core.progress import run_quietly
 
-    return export_checkpoint(DEMO, tmp_path_factory.mktemp("export") / "hf")
+    return run_quietly(export_checkpoint(DEMO, tmp_path_factory.mktemp("export") / "hf"))
 
 
 def _hf(tmp_path: Path) -> Path:
@@ -242,17 +246,19 @@ def _hf(tmp_path: Path) -> Path:
 
 def _import(folder: Path):
     from playground.core.huggingface import import_hf
+    from playground.core.progress import run_quietly
 
-    return import_hf(folder, folder.parent / "imported")
+    return run_quietly(import_hf(folder, folder.parent / "imported"))
 
 
 def _workspace_zip(tmp_path: Path, text: str):
-    from playground.core.workspace import import_workspace
+    from playground.core.progress import run_quietly
+    from playground.core.workspace_zip import import_workspace
 
     zip_path = tmp_path / "ws.zip"
     with zipfile.ZipFile(zip_path, "w") as zf:
         zf.writestr("workspace.json", text)
-    return import_workspace(zip_path, tmp_path / "dest")
+    return run_quietly(import_workspace(zip_path, tmp_path / "dest"))
 
 
 def _in_run(name: str):
@@ -378,3 +384,71 @@ def test_a_cut_short_gz_corpus_is_a_sentence(tmp_path):
     path.write_bytes(whole[:10] + b"\xff" * 200 + whole[210:])
     with pytest.raises(UserError, match="corpus.txt.gz is damaged"):
         run_quietly(scan_corpus(corpus_from_paths([path])))
+
+
+# -- writing: one atomic writer --------------------------------------------------------------------
+
+
+def test_an_atomic_file_appears_whole_or_not_at_all(tmp_path):
+    path = tmp_path / "out.bin"
+    path.write_bytes(b"old")
+    with pytest.raises(RuntimeError):
+        with files.atomic_file(path) as tmp:
+            tmp.write_bytes(b"half")
+            raise RuntimeError("the writer failed")
+    assert path.read_bytes() == b"old" and sorted(p.name for p in tmp_path.iterdir()) == ["out.bin"]
+    with files.atomic_file(path) as tmp:
+        assert tmp.parent == tmp_path and tmp.name.endswith(files.TEMP_SUFFIX)
+        tmp.write_bytes(b"new")
+    assert path.read_bytes() == b"new" and sorted(p.name for p in tmp_path.iterdir()) == ["out.bin"]
+
+
+def test_a_folder_is_replaced_only_once_the_new_one_is_whole(tmp_path, monkeypatch):
+    final = tmp_path / "model"
+    final.mkdir()
+    (final / "weights").write_text("old")
+    with pytest.raises(OSError):
+        with files.atomic_folder(final) as tmp:
+            (tmp / "weights").write_text("half")
+            raise OSError("disk full")
+    assert (final / "weights").read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+
+    synced = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(os.fstat(fd).st_ino) or real_fsync(fd))
+    with files.atomic_folder(final) as tmp:
+        (tmp / "sub").mkdir()
+        (tmp / "sub" / "weights").write_text("new")
+        inode = (tmp / "sub" / "weights").stat().st_ino
+    assert inode in synced  # on the disk before the folder was swapped in
+    assert (final / "sub" / "weights").read_text() == "new" and not (final / "weights").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # no temporary or old folder left
+
+
+def test_a_failed_swap_puts_the_old_folder_back(tmp_path, monkeypatch):
+    final, new = tmp_path / "last", tmp_path / "last.tmp"
+    final.mkdir()
+    (final / "a").write_text("old")
+    new.mkdir()
+    (new / "a").write_text("new")
+    real_replace = os.replace
+
+    def fail_second(src, dst):
+        if str(src).endswith(".tmp"):
+            raise OSError(13, "Permission denied")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", fail_second)
+    with pytest.raises(OSError):
+        files.replace_atomically(new, final, tmp_path / "last.old")
+    monkeypatch.undo()
+    assert (final / "a").read_text() == "old" and not (tmp_path / "last.old").exists()
+    files.replace_atomically(new, final, tmp_path / "last.old")
+    assert (final / "a").read_text() == "new" and sorted(p.name for p in tmp_path.iterdir()) == ["last"]
+
+
+def test_a_free_folder_never_mixes_with_an_older_one(tmp_path):
+    assert files.free_folder(tmp_path / "export") == tmp_path / "export"
+    (tmp_path / "export").mkdir()
+    (tmp_path / "export-2").mkdir()
+    assert files.free_folder(tmp_path / "export") == tmp_path / "export-3"

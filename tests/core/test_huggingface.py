@@ -13,19 +13,18 @@ from pathlib import Path
 import pytest
 import torch
 
+from playground.core import huggingface as hf
 from playground.core.checkpoints import load_checkpoint, save_checkpoint, write_run_files
 from playground.core.config import ModelConfig
 from playground.core.huggingface import (
     LAYER_NORM_EPSILON,
-    export_checkpoint,
-    import_hf,
     gpt2_config,
     gpt2_differences,
     gpt2_state_dict,
     to_transformers_gpt2,
 )
 from playground.core.model import GPT
-from playground.core.progress import UserError
+from playground.core.progress import UserError, run_quietly
 from playground.core.sampling import SamplingSettings, generate_tokens
 from playground.core.tokenization import open_tokenizer
 from playground.core.training import TrainConfig
@@ -34,6 +33,16 @@ transformers = pytest.importorskip("transformers")
 
 VOCAB = 97
 SIZES = dict(vocab_size=VOCAB, context_length=32, n_layer=2, n_head=4, n_embd=32)
+
+
+def export_checkpoint(*args, **kwargs) -> Path:
+    """The export job run to its end, as the command line does without its bar."""
+    return run_quietly(hf.export_checkpoint(*args, **kwargs))
+
+
+def import_noting(folder: Path, out: Path, notes: list[str]) -> Path:
+    """The import job run to its end, its notes (near misses) collected."""
+    return run_quietly(hf.import_hf(folder, out), on_partial=lambda note: notes.append(note.text))
 
 
 def random_model(**overrides) -> GPT:
@@ -211,7 +220,7 @@ def test_a_model_made_by_transformers_imports_with_the_same_logits(make, sharded
     assert (source / "model.safetensors.index.json").is_file() == sharded
 
     warnings: list[str] = []
-    checkpoint, model = load_checkpoint(import_hf(source, tmp_path / "run", warn=warnings.append))
+    checkpoint, model = load_checkpoint(import_noting(source, tmp_path / "run", warnings))
     assert warnings == []
     assert checkpoint.model_config.tie_weights == hf_model.config.tie_word_embeddings
     assert checkpoint.step == 0 and "imported from" in checkpoint.meta["note"]
@@ -226,7 +235,7 @@ def test_a_llama_with_another_norm_epsilon_imports_with_a_warning(tmp_path, one_
     hf_model.save_pretrained(tmp_path / "hf", safe_serialization=True)
     shutil.copyfile(DEMO_TOKENIZER, tmp_path / "hf" / "tokenizer.json")
     warnings: list[str] = []
-    _, model = load_checkpoint(import_hf(tmp_path / "hf", tmp_path / "run", warn=warnings.append))
+    _, model = load_checkpoint(import_noting(tmp_path / "hf", tmp_path / "run", warnings))
     assert len(warnings) == 1 and "rms_norm_eps is 1e-06" in warnings[0]
     ids = folder_ids()
     with torch.no_grad():  # random weights of 0.1 make large vectors, where epsilon hardly matters

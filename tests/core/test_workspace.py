@@ -15,13 +15,30 @@ from pathlib import Path
 import pytest
 
 import playground.core.workspace as wsmod
+import playground.core.workspace_format as formatmod
+import playground.core.workspace_zip as zipmod
+import playground.core.zip_safety as zip_safety
 from playground.core.corpus import Corpus, default_corpus
-from playground.core.progress import UserError
+from playground.core.progress import UserError, run_quietly
 from playground.core.prompts import Example, PromptTemplate
 from playground.core.tokenization import TokenizerSpec, open_tokenizer
-from playground.core.workspace import (WORKSPACE_FILE, WORKSPACE_VERSION, Workspace, WorkspaceContent,
-                                       export_workspace, import_workspace, open_workspace, plan_workspace,
-                                       read_workspace, save_workspace, template_from_dict)
+from playground.core.workspace import (
+    WorkspaceContent,
+    open_workspace,
+    plan_workspace,
+    read_workspace,
+    save_workspace,
+    template_from_dict,
+)
+from playground.core.workspace_format import WORKSPACE_FILE, WORKSPACE_VERSION, Workspace
+
+
+def export_workspace(*args, **kwargs):
+    return run_quietly(zipmod.export_workspace(*args, **kwargs))
+
+
+def import_workspace(*args, **kwargs):
+    return run_quietly(zipmod.import_workspace(*args, **kwargs))
 
 DEMO = Path(__file__).resolve().parents[2] / "models" / "demo"
 
@@ -188,14 +205,14 @@ def test_an_older_version_is_migrated_step_by_step(tmp_path, monkeypatch):
         data["probe_text"] = data.pop("probe")
         return data
 
-    monkeypatch.setattr(wsmod, "WORKSPACE_VERSION", 2)
-    monkeypatch.setattr(wsmod, "MIGRATIONS", {1: one_to_two})
+    monkeypatch.setattr(formatmod, "WORKSPACE_VERSION", 2)
+    monkeypatch.setattr(formatmod, "MIGRATIONS", {1: one_to_two})
     folder = write_json(tmp_path / "ws", {"format": "llm-playground-workspace", "version": 1, "probe": "Old text."})
     ws = read_workspace(folder)
     assert ws.probe_text == "Old text." and ws.version == 2
     assert ws.to_dict()["version"] == 2
 
-    monkeypatch.setattr(wsmod, "MIGRATIONS", {})  # a version with no way forward is refused, not misread
+    monkeypatch.setattr(formatmod, "MIGRATIONS", {})  # a version with no way forward is refused, not misread
     with pytest.raises(UserError, match="can no longer read"):
         read_workspace(folder)
 
@@ -355,7 +372,7 @@ def test_a_hostile_zip_is_refused_and_nothing_is_written(tmp_path, around, case)
     ("MAX_ZIP_MEMBER_BYTES", 1000, [("workspace.json", VALID), ("f", os.urandom(2000))], "would unpack"),
 ])
 def test_limits_are_checked_before_extracting(tmp_path, around, monkeypatch, limit, value, members, words):
-    monkeypatch.setattr(wsmod, limit, value)
+    monkeypatch.setattr(zip_safety, limit, value)
     refuse(tmp_path, around, make_zip(members), words)
 
 
@@ -377,7 +394,7 @@ def test_a_zip_bigger_than_the_free_space_is_refused(tmp_path, around, monkeypat
     zip_path = tmp_path / "ok.zip"
     zip_path.write_bytes(make_zip([("workspace.json", VALID), ("tokenizers/a.json", os.urandom(5000))]))
     free = shutil.disk_usage(tmp_path)._replace(free=10 * 2**20)
-    monkeypatch.setattr(wsmod.shutil, "disk_usage", lambda path: free)
+    monkeypatch.setattr(zipmod.shutil, "disk_usage", lambda path: free)
     with pytest.raises(UserError, match="has only 10.0 MB free: free some space or choose another folder"):
         import_workspace(zip_path, around)
     assert not around.exists()
@@ -430,3 +447,142 @@ def test_an_outside_file_never_takes_the_name_of_a_file_inside(tmp_path):
     with zipfile.ZipFile(zip_path) as zf:
         texts = sorted(zf.read(n).decode() for n in zf.namelist() if n.startswith("corpus/"))
     assert texts == ["Inside the workspace.\n", "Somewhere else.\n"]
+
+
+# ---------------------------------------------------------------------------- each panel's state has a version
+
+
+def test_a_panel_state_saved_before_versions_loads_and_is_saved_with_one(tmp_path):
+    folder = write_json(tmp_path / "ws", {"format": "llm-playground-workspace", "version": 1,
+                                          "panels": {"build": {"preset": "small"}, "window": {"step": 2}}})
+    ws = read_workspace(folder)
+    assert ws.panels == {"build": {"preset": "small"}, "window": {"step": 2}} and ws.notes == []
+    saved = ws.to_dict()["panels"]
+    assert saved["build"] == {"preset": "small", "version": formatmod.PANEL_STATE_VERSIONS["build"]}
+    assert Workspace.from_dict(ws.to_dict()).panels == ws.panels  # the version is the file's, not the panel's
+
+
+def test_a_panel_state_is_migrated_step_by_step(tmp_path, monkeypatch):
+    # Pretend the Build step moved on to version 2, which renamed "preset" to "size".
+    def one_to_two(state: dict) -> dict:
+        state["size"] = state.pop("preset")
+        return state
+
+    monkeypatch.setitem(formatmod.PANEL_STATE_VERSIONS, "build", 2)
+    monkeypatch.setitem(formatmod.PANEL_MIGRATIONS, "build", {0: formatmod._unversioned_to_first, 1: one_to_two})
+    for state in ({"preset": "small"}, {"preset": "small", "version": 1}):  # unversioned, and version 1
+        folder = write_json(tmp_path / "ws", {"format": "llm-playground-workspace", "version": 1,
+                                              "panels": {"build": state}})
+        assert read_workspace(folder).panels == {"build": {"size": "small"}}
+
+
+def test_a_panel_state_from_a_newer_app_is_left_out_with_a_note(tmp_path):
+    newer = formatmod.PANEL_STATE_VERSIONS["train"] + 1
+    folder = write_json(tmp_path / "ws", {"format": "llm-playground-workspace", "version": 1, "panels": {
+        "train": {"steps": 5, "version": newer}, "build": {"preset": "small", "version": 1},
+        "build-v9": {"anything": True, "version": 3}}})  # a panel this app does not have: kept as it came
+    ws = read_workspace(folder)
+    assert ws.panels == {"build": {"preset": "small"}, "build-v9": {"anything": True, "version": 3}}
+    assert len(ws.notes) == 1 and "The Train step's settings were saved by a newer version" in ws.notes[0]
+    assert open_workspace(folder).problems == ws.notes
+    write_json(folder, {"format": "llm-playground-workspace", "version": 1, "panels": {"train": {"version": "x"}}})
+    assert "unknown version 'x'" in read_workspace(folder).notes[0]
+
+
+# ---------------------------------------------------------------------------- the jobs: progress, results, stopping
+
+
+def test_export_and_import_report_progress_and_return_their_results(tmp_path, content):
+    save_workspace(tmp_path / "ws", content)
+    zip_path = tmp_path / "out" / "ws.zip"
+    items = []
+    export = zipmod.export_workspace(tmp_path / "ws", zip_path)
+    notes = run_quietly(_recording(export, items))
+    fractions = [p.fraction for p in items if p.fraction is not None]
+    assert notes == [] and fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert any(p.message.startswith("Exporting runs/") for p in items)
+
+    items.clear()
+    dest = run_quietly(_recording(zipmod.import_workspace(zip_path, tmp_path / "in"), items))
+    assert dest == (tmp_path / "in").absolute() and read_workspace(dest).tokenizer == content.tokenizer.name
+    assert any(p.message.startswith("Unpacking runs/") for p in items) and items[-1].fraction == 1.0
+
+
+def _recording(gen, items: list):
+    """`gen`, each item it yields noted in `items` as it passes."""
+    while True:
+        try:
+            item = next(gen)
+        except StopIteration as stop:
+            return stop.value
+        items.append(item)
+        yield item
+
+
+def test_an_import_stopped_midway_leaves_nothing(tmp_path, content, around):
+    zip_path = exported(tmp_path, content)
+    before = tree(tmp_path)
+    job = zipmod.import_workspace(zip_path, around)
+    for item in job:
+        if item.message.startswith("Unpacking runs/"):
+            break
+    assert any(p.name.startswith(".dest.") for p in around.parent.iterdir())  # it was unpacking
+    job.close()  # what the engine does when the person cancels
+    assert tree(tmp_path) == before and not around.exists()
+
+
+def test_an_export_stopped_midway_leaves_no_zip(tmp_path, content):
+    save_workspace(tmp_path / "ws", content)
+    (tmp_path / "out").mkdir()
+    job = zipmod.export_workspace(tmp_path / "ws", tmp_path / "out" / "ws.zip")
+    for item in job:
+        if item.message.startswith("Exporting runs/"):
+            break
+    job.close()
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_the_run_is_copied_by_a_job_before_the_save(tmp_path, content, run_elsewhere):
+    folder = tmp_path / "ws"
+    copies = wsmod.runs_to_copy(folder, content)
+    assert copies == [wsmod.RunCopy(run_elsewhere, folder / "runs" / run_elsewhere.name)]
+    assert not (folder / "runs").exists()  # asking wrote nothing
+    items = []
+    run_quietly(_recording(wsmod.copy_runs(copies), items))
+    assert items[-1].fraction == 1.0 and "Copying the run" in items[0].message
+    assert wsmod.runs_to_copy(folder, content) == []  # nothing left: the save that follows copies nothing
+    copied = {p: p.stat().st_mtime_ns for p in (folder / "runs").rglob("*") if p.is_file()}
+    save_workspace(folder, content)
+    assert {p: p.stat().st_mtime_ns for p in copied} == copied
+    assert read_workspace(folder).runs[0].path == f"runs/{run_elsewhere.name}"
+
+    content.training = True  # a run being written is not copied until it ends
+    assert wsmod.runs_to_copy(folder, content) == []
+
+
+def test_a_copy_stopped_midway_leaves_no_half_file_and_skips_unfinished_checkpoints(tmp_path, content, run_elsewhere):
+    (run_elsewhere / "last.tmp").mkdir()
+    (run_elsewhere / "last.tmp" / "model.safetensors").write_bytes(b"half a checkpoint")
+    folder = tmp_path / "ws"
+    job = wsmod.copy_runs(wsmod.runs_to_copy(folder, content))
+    next(job), next(job)
+    job.close()
+    target = folder / "runs" / run_elsewhere.name
+    leftovers = [p for p in target.rglob("*") if p.name.endswith(".tmp")]
+    assert leftovers == []
+    for copied in (p for p in target.rglob("*") if p.is_file()):
+        assert copied.read_bytes() == (run_elsewhere / copied.relative_to(target)).read_bytes()
+    run_quietly(wsmod.copy_runs(wsmod.runs_to_copy(folder, content)))
+    assert not (target / "last.tmp").exists() and (target / "best" / "model.safetensors").is_file()
+
+
+def test_the_workspace_s_model_loads_in_a_job():
+    checkpoint, model = run_quietly(wsmod.load_run(DEMO, "best"))
+    assert checkpoint.run_dir == DEMO and checkpoint.which == "best" and model.config == checkpoint.model_config
+
+
+def test_a_member_that_is_not_a_regular_file_is_refused(tmp_path, around):
+    info = zipfile.ZipInfo("runs/pipe")
+    info.create_system = 3
+    info.external_attr = (stat.S_IFIFO | 0o644) << 16
+    refuse(tmp_path, around, make_zip([("workspace.json", VALID), (info, "")]), "not a regular file")

@@ -277,7 +277,8 @@ def test_a_damaged_model_gives_a_message_and_no_model(qtbot, tmp_path, make_wind
     shutil.copytree(DEMO, run)
     demo_session.set_checkpoint(*load_checkpoint(run))
     window, controller = make_window(demo_session)
-    controller.save_to(tmp_path / "ws", quiet=True)
+    with qtbot.waitSignal(controller.saved, timeout=30_000):  # the run is copied in a job first
+        controller.save_to(tmp_path / "ws", quiet=True)
     weights = tmp_path / "ws" / "runs" / "my-run" / "best" / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:1000])  # cut short, as by a failed copy
 
@@ -291,3 +292,89 @@ def test_a_damaged_model_gives_a_message_and_no_model(qtbot, tmp_path, make_wind
     settle(qtbot, window, w2)
     assert session.checkpoint is None
     assert any(level == "error" and "damaged" in text for level, text in messages)
+
+
+@pytest.fixture
+def finished_run(tmp_path) -> Path:
+    """A training run just finished, made with the core training API (a tiny model, a few steps)."""
+    import torch
+
+    from playground.core.config import ModelConfig
+    from playground.core.corpus import corpus_from_text
+    from playground.core.data import encode_corpus, split_tokens
+    from playground.core.tokenization import open_tokenizer
+    from playground.core.training import TrainConfig, TrainingRun
+
+    text = "\n".join(f"The {w} sat on the mat number {i}, and then the {w} slept." for i, w in
+                     enumerate(["cat", "dog", "bird", "fish", "horse", "mouse"] * 40))
+    tokenizer = open_tokenizer(DEMO / "tokenizer.json")
+    data = split_tokens(encode_corpus(corpus_from_text(text), tokenizer))
+    config = ModelConfig.gpt2_style(vocab_size=tokenizer.vocab_size, context_length=32, n_layer=1, n_head=2,
+                                    n_embd=32)
+    train = TrainConfig(batch_size=4, max_steps=6, eval_interval=3, eval_batches=1, sample_interval=0,
+                        warmup_steps=1, device="cpu")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        run = TrainingRun(config, train, tokenizer, data, tmp_path / "runs" / "tiny")
+        assert list(run.steps())[-1].reason == "finished"
+    finally:
+        torch.set_num_threads(threads)
+    return run.run_dir
+
+
+def test_autosave_after_a_training_run_copies_the_run_without_freezing_the_window(
+        qtbot, tmp_path, make_window, finished_run, watchdog, monkeypatch):
+    """The first autosave after a run copies it into the workspace: in a job, so the window keeps drawing."""
+    import shutil
+    import time
+    from types import SimpleNamespace
+
+    import playground.core.workspace as workspace
+    from playground.core.checkpoints import load_checkpoint
+
+    session = Session()
+    window, controller = make_window(session)
+    folder = tmp_path / "ws"
+    assert controller.save_to(folder, quiet=True)
+    session.set_training(True)
+    session.set_checkpoint(*load_checkpoint(finished_run))
+    assert controller.autosave()  # while it trains, the run is named where it is, not copied
+    assert not (folder / "runs").exists()
+    session.set_training(False)
+
+    def slow_copy(src, dst):  # a slow disk: on the GUI thread each file would freeze the window this long
+        time.sleep(0.3)
+        return shutil.copy2(src, dst)
+
+    monkeypatch.setattr(workspace, "shutil", SimpleNamespace(copy2=slow_copy))
+    watchdog.reset()
+    with qtbot.waitSignal(controller.saved, timeout=60_000):
+        assert controller.autosave()
+    watchdog.assert_smooth("autosaving the first time after a training run")
+
+    data = json.loads((folder / "workspace.json").read_text(encoding="utf-8"))
+    assert data["runs"] == [{"name": "tiny", "path": "runs/tiny"}] and data["checkpoint"]["run"] == "tiny"
+    assert (folder / "runs" / "tiny" / "best" / "model.safetensors").is_file()
+    assert not controller.is_dirty() and not controller.copying.busy
+
+
+def test_a_workspace_saved_before_panel_states_had_versions_opens(qtbot, tmp_path, make_window):
+    w1, c1 = make_window(Session())
+    w1.build_panel.set_preset("small")
+    w1.training_panel.steps.setValue(432)
+    folder = tmp_path / "ws"
+    assert c1.save_to(folder, quiet=True)
+    path = folder / "workspace.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    assert data["panels"]["build"]["version"] == 1
+    for state in data["panels"].values():  # as an app from before panel versions wrote it
+        state.pop("version")
+    path.write_text(json.dumps(data), encoding="utf-8")
+
+    w2, c2 = make_window(Session())
+    with qtbot.waitSignal(c2.opened, timeout=60_000):
+        assert c2.open(folder)
+    assert w2.build_panel.preset.currentData() == "small" and w2.training_panel.steps.value() == 432
+    assert c2.save_to(folder, quiet=True)
+    assert json.loads(path.read_text(encoding="utf-8"))["panels"]["train"]["version"] == 1

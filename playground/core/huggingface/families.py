@@ -1,0 +1,37 @@
+"""The Hugging Face formats this app exchanges, and which one holds a model.
+
+Adding a family: a module beside `gpt2.py` that fills in a `Format` (its
+tensor names, config.json writer and reader), then one entry in `FORMATS`.
+"""
+
+from __future__ import annotations
+
+from playground.core.config import ModelConfig
+
+from .formats import PHRASES, ConversionError, Format, describe, differences, join
+from .gpt2 import GPT2
+from .llama import LLAMA
+
+FORMATS = {f.model_type: f for f in (GPT2, LLAMA)}
+SUPPORTED = "GPT-2 (model_type \"gpt2\", GPT2LMHeadModel) and LLaMA (model_type \"llama\", LlamaForCausalLM)"
+
+
+def format_for(config: ModelConfig) -> Format:
+    """The format that holds `config`'s architecture: its flavour's if that fits, else the other.
+
+    Raises `ConversionError` naming, for each format, what it cannot hold.
+    """
+    ordered = sorted(FORMATS.values(), key=lambda f: f.flavour != config.flavour)
+    for fmt in ordered:
+        if not differences(config, fmt):
+            return fmt
+    nearest = min(ordered, key=lambda f: len(differences(config, f)))
+    lacks = "; ".join(f"{fmt.label} has no place for {join(differences(config, fmt))}" for fmt in ordered)
+    raise ConversionError(
+        f"This model cannot be exported: it mixes the two architectures that Hugging Face's formats hold. "
+        f"{lacks[0].upper()}{lacks[1:]}. "
+        f"The {GPT2.name} format fits a model with {describe(GPT2)}; the {LLAMA.name} format one with "
+        f"{describe(LLAMA)} (tied weights or not). The nearest here is {nearest.name}: build the model with "
+        f"{join([PHRASES[f, v] for f, v in nearest.features.items() if getattr(config, f) != v])} instead "
+        f"of {join(differences(config, nearest))} and train it again to export it."
+    )
