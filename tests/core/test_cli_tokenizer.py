@@ -89,8 +89,15 @@ def test_the_command_imports_neither_numpy_nor_torch(folder):
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT is how Ctrl+C reaches a POSIX process")
 def test_ctrl_c_stops_the_training_at_once(folder):
+    # A corpus of many distinct words, so the merges take several seconds (the built-in corpus is done in ~1 s).
+    import random
+
+    rng = random.Random(0)
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    words = ["".join(rng.choice(letters) for _ in range(rng.randint(4, 12))) for _ in range(200_000)]
+    (folder / "big.txt").write_text(" ".join(words) + "\n", encoding="utf-8")
     out = folder / "tok.json"
-    process = subprocess.Popen([sys.executable, "-m", "playground", "tokenizer", "train", "--corpus", "default",
+    process = subprocess.Popen([sys.executable, "-m", "playground", "tokenizer", "train", "--corpus", "big.txt",
                                 "--vocab-size", "60000", "--out", str(out)], cwd=folder, env=env(),
                                stderr=subprocess.PIPE, text=True, encoding="utf-8")
     for line in process.stderr:  # wait until the training has begun
