@@ -22,7 +22,7 @@ def test_whole_flow(qtbot, tmp_path, monkeypatch):
     try:
         qtbot.waitUntil(lambda: session.corpus_stats is not None and panel.corpus_job is None, timeout=30_000)
         assert session.corpus_stats.characters > 1_000_000      # the built-in corpus is ready
-        assert "Characters" in panel.corpus_stats.text()
+        assert "Characters" in panel.corpus_box.stats.text()
 
         # Train byte-level BPE by clicking, then a character-level one.
         # The demo model (and its tokenizer) load at launch: ready before anything is trained.

@@ -2,7 +2,7 @@
 
 import pytest
 
-from playground.core.progress import UserError
+from playground.core.progress import Progress, UserError
 from playground.engine.jobs import Job
 
 
@@ -53,7 +53,7 @@ def test_a_panel_can_ask_for_another_step(window, session):
 def test_device_appears_in_status_bar(qtbot, window, session):
     from playground.core.devices import detect_device
 
-    job = Job(lambda report, cancel: detect_device(), "looking for a GPU")
+    job = Job(detect_device, doing="looking for a GPU")
     job.result.connect(session.set_device)
     with qtbot.waitSignal(job.done, timeout=60_000):
         job.start()
@@ -65,10 +65,11 @@ def test_device_appears_in_status_bar(qtbot, window, session):
 
 
 def test_job_exception_becomes_message_and_app_survives(qtbot, window, session):
-    def boom(report, cancel):
+    def boom():
+        yield Progress(None, "adding")
         raise ValueError("the numbers did not add up")
 
-    job = Job(boom, "adding numbers")
+    job = Job(boom, doing="adding numbers")
     job.error.connect(session.error)
     with qtbot.waitSignal(job.done, timeout=5000):
         job.start()
@@ -77,7 +78,11 @@ def test_job_exception_becomes_message_and_app_survives(qtbot, window, session):
     assert "the numbers did not add up" in window.message_bar.text.text()
     assert window.message_bar.level == "error"
     # Still alive: a user error reads as the plain sentence.
-    job2 = Job(lambda r, c: (_ for _ in ()).throw(UserError("Choose a file first.")), "opening")
+    def refuse():
+        yield Progress(None, "opening")
+        raise UserError("Choose a file first.")
+
+    job2 = Job(refuse, doing="opening")
     job2.error.connect(session.error)
     with qtbot.waitSignal(job2.done, timeout=5000):
         job2.start()
@@ -89,12 +94,12 @@ def test_progress_is_throttled(qtbot):
 
     received = []
 
-    def chatty(report, cancel):
+    def chatty():
         for i in range(200_000):
-            report(Progress(i / 200_000, "working"))
+            yield Progress(i / 200_000, "working")
         return "ok"
 
-    job = Job(chatty, "chatting")
+    job = Job(chatty, doing="chatting")
     job.progress.connect(received.append)
     with qtbot.waitSignal(job.done, timeout=20_000):
         job.start()
@@ -107,12 +112,13 @@ def test_progress_is_throttled(qtbot):
 def test_cancel_stops_a_job(qtbot):
     import time
 
-    def slow(report, cancel):
+    def slow(cancel):
         while True:
             cancel.raise_if_cancelled()
             time.sleep(0.01)
+            yield Progress(None, "waiting")
 
-    job = Job(slow, "waiting")
+    job = Job(slow, doing="waiting")
     job.start()
     qtbot.wait(50)
     with qtbot.waitSignal(job.cancelled, timeout=2000):

@@ -302,13 +302,14 @@ def finished_run(tmp_path) -> Path:
     from playground.core.config import ModelConfig
     from playground.core.corpus import corpus_from_text
     from playground.core.data import encode_corpus, split_tokens
+    from playground.core.progress import run_quietly
     from playground.core.tokenization import open_tokenizer
     from playground.core.training import TrainConfig, TrainingRun
 
     text = "\n".join(f"The {w} sat on the mat number {i}, and then the {w} slept." for i, w in
                      enumerate(["cat", "dog", "bird", "fish", "horse", "mouse"] * 40))
     tokenizer = open_tokenizer(DEMO / "tokenizer.json")
-    data = split_tokens(encode_corpus(corpus_from_text(text), tokenizer))
+    data = split_tokens(run_quietly(encode_corpus(corpus_from_text(text), tokenizer)))
     config = ModelConfig.gpt2_style(vocab_size=tokenizer.vocab_size, context_length=32, n_layer=1, n_head=2,
                                     n_embd=32)
     train = TrainConfig(batch_size=4, max_steps=6, eval_interval=3, eval_batches=1, sample_interval=0,
