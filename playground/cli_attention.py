@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from playground.cli_args import model_dir, positive_int
+from playground.cli_args import add_device_arguments, add_model_arguments, apply_threads
 from playground.core.progress import UserError
 
 
@@ -32,10 +32,7 @@ def add_command(subparsers: argparse._SubParsersAction) -> None:
         "attention", help="save one head's attention weights over a text as a matrix",
         description="Run a trained model over a text once and save where one attention head looked: a "
                     "query-by-key matrix whose row q holds how token q spread its attention over tokens 0..q.")
-    attention.add_argument("--model", type=model_dir, required=True, metavar="DIR",
-                           help="a run folder (or its best/ or last/ folder); 'demo' for the demo model")
-    attention.add_argument("--which", choices=["best", "last"], default="best",
-                           help="in a run folder, which checkpoint to use")
+    add_model_arguments(attention)
     attention.add_argument("--text", required=True, help="the text the model reads")
     attention.add_argument("--layer", type=int, default=0, help="the layer, counted from 0 (default 0)")
     attention.add_argument("--head", type=head_choice, default="mean", metavar="H|mean",
@@ -44,14 +41,11 @@ def add_command(subparsers: argparse._SubParsersAction) -> None:
     attention.add_argument("--out", type=Path, required=True, metavar="FILE.npy|FILE.csv",
                            help="where to save the matrix: .npy for NumPy, .csv (with the tokens as labels) "
                                 "for a spreadsheet")
-    attention.add_argument("--device", choices=["auto", "cuda", "mps", "cpu"], default="cpu",
-                           help="where to run the model (default cpu: one pass over a text needs no GPU)")
-    attention.add_argument("--threads", type=positive_int, metavar="N", help="CPU threads for PyTorch (default: all cores)")
+    add_device_arguments(attention, "cpu", ": one pass over a text needs no GPU")
     attention.set_defaults(attention_command=attention_command)
 
 
 def attention_command(args: argparse.Namespace) -> int:
-    import torch
 
     from playground.core.attention import capture_attention, save_matrix, select
     from playground.core.checkpoints import load_checkpoint
@@ -59,8 +53,7 @@ def attention_command(args: argparse.Namespace) -> int:
 
     if args.out.suffix.lower() not in (".npy", ".csv"):
         raise UserError(f"Cannot save a matrix as {args.out.name}: choose a name ending in .npy or .csv.")
-    if args.threads is not None:
-        torch.set_num_threads(max(1, args.threads))
+    apply_threads(args)
     checkpoint, model = load_checkpoint(args.model, device=resolve_device(args.device), which=args.which)
     capture = capture_attention(model, checkpoint.tokenizer, args.text)
     if capture.notice:

@@ -16,7 +16,7 @@ import json
 import re
 from pathlib import Path
 
-from playground.cli_args import model_dir, positive_int
+from playground.cli_args import add_device_arguments, add_model_arguments, apply_threads
 from playground.core.progress import UserError
 
 
@@ -68,22 +68,14 @@ def add_command(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _add_model_arguments(parser: argparse.ArgumentParser, several: bool) -> None:
-    parser.add_argument("--model", type=model_dir, required=True, metavar="DIR", action="append" if several else "store",
-                        help="a run folder (or its best/ or last/ folder); 'demo' for the demo model" + (" (repeat to compare)" if several else ""))
-    parser.add_argument("--which", choices=["best", "last"], default="best",
-                        help="in a run folder, which checkpoint to use")
-    parser.add_argument("--device", choices=["auto", "cuda", "mps", "cpu"], default="cpu",
-                        help="where to run the model (default cpu)")
-    parser.add_argument("--threads", type=positive_int, metavar="N", help="CPU threads for PyTorch (default: all cores)")
+    add_model_arguments(parser, several=several)
+    add_device_arguments(parser, "cpu")
 
 
 def _setup(args: argparse.Namespace):
-    import torch
-
     from playground.core.training import resolve_device
 
-    if args.threads is not None:
-        torch.set_num_threads(max(1, args.threads))
+    apply_threads(args)
     return resolve_device(args.device)
 
 

@@ -15,7 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from playground.cli_args import model_dir
+from playground.cli_args import add_model_arguments
 
 
 def add_command(subparsers: argparse._SubParsersAction) -> None:
@@ -25,10 +25,7 @@ def add_command(subparsers: argparse._SubParsersAction) -> None:
         description="Write a checkpoint as a folder that transformers' AutoModelForCausalLM and AutoTokenizer "
                     "read: GPT2LMHeadModel for a GPT-2 style model, LlamaForCausalLM for a LLaMA style one, with "
                     "its tokenizer, a generation config and a short model card.")
-    export.add_argument("--model", type=model_dir, required=True, metavar="DIR",
-                        help="a run folder (or its best/ or last/ folder); 'demo' for the demo model")
-    export.add_argument("--which", choices=["best", "last"], default="best",
-                        help="in a run folder, which checkpoint to export (default best)")
+    add_model_arguments(export, "export", default_note=" (default best)")
     export.add_argument("--out", type=Path, required=True, metavar="DIR", help="the folder to write")
     export.add_argument("--overwrite", action="store_true", help="replace what a non-empty --out holds")
     export.set_defaults(exchange_command=export_command)

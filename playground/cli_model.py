@@ -19,7 +19,14 @@ import time
 from pathlib import Path
 from typing import Optional
 
-from playground.cli_args import model_dir, positive_float, positive_int
+from playground.cli_args import (
+    DEVICES,
+    add_device_arguments,
+    add_model_arguments,
+    apply_threads,
+    positive_float,
+    positive_int,
+)
 from playground.core.progress import UserError
 
 
@@ -43,7 +50,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--batch-size", type=positive_int)
     train.add_argument("--lr", type=positive_float, help="peak learning rate (default 3e-3)")
     train.add_argument("--eval-interval", type=positive_int, help="steps between evaluations and saves (default 50)")
-    train.add_argument("--device", choices=["auto", "cuda", "mps", "cpu"])
+    train.add_argument("--device", choices=DEVICES)
     train.add_argument("--precision", choices=["fp32", "bf16", "fp16"])
     train.add_argument("--seed", type=int)
     train.add_argument("--threads", type=positive_int, metavar="N", help="CPU threads for PyTorch (default: all cores)")
@@ -60,10 +67,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         "generate", help="continue a prompt with a trained model",
         description="Continue a prompt. Without --strategy: greedy, unless a sampling control "
                     "(--temperature, --top-k, --top-p, --min-p) asks for sampling or --beams for beam search.")
-    generate.add_argument("--model", type=model_dir, required=True, metavar="DIR",
-                          help="a run folder (or its best/ or last/ folder); 'demo' for the demo model")
-    generate.add_argument("--which", choices=["best", "last"], default="best",
-                          help="in a run folder, which checkpoint to use")
+    add_model_arguments(generate)
     generate.add_argument("--prompt", default="", help="the text to continue (default: start a new text)")
     generate.add_argument("--template", type=Path, metavar="FILE",
                           help="a prompt template (.toml or .json); its query is --input")
@@ -90,19 +94,13 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     generate.add_argument("--seed", type=int, default=0)
     generate.add_argument("--json", action="store_true",
                           help="print JSON: every new token with its probability and the best candidates")
-    generate.add_argument("--device", choices=["auto", "cuda", "mps", "cpu"], default="auto")
-    generate.add_argument("--threads", type=positive_int, metavar="N", help="CPU threads for PyTorch (default: all cores)")
+    add_device_arguments(generate, "auto")
     generate.set_defaults(model_command=generate_command)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the command `add_commands` attached to the parsed `args`."""
-    if getattr(args, "threads", None) is not None:
-        import torch
-
-        # Small models gain little from many threads, and threads that wait on
-        # a busy core slow every operation down: fewer can be much faster.
-        torch.set_num_threads(max(1, args.threads))
+    apply_threads(args)
     return args.model_command(args)
 
 

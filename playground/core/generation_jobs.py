@@ -24,8 +24,16 @@ from typing import Generator, Optional, Sequence, Union
 import torch
 
 from playground.core.progress import Progress
-from playground.core.sampling import (BeamResult, BeamsUpdate, GeneratedToken, PreparedPrompt, Stage,
-                                      beam_search_steps, generate_tokens, prepare_prompt)
+from playground.core.sampling import (
+    BeamResult,
+    BeamsUpdate,
+    GeneratedToken,
+    PreparedPrompt,
+    Stage,
+    beam_search_steps,
+    generate_tokens,
+    prepare_prompt,
+)
 from playground.core.sampling_settings import SamplingSettings
 
 

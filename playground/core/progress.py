@@ -15,7 +15,6 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Generator, Optional, TypeVar
 
-
 GUI_INTERVAL_S = 1 / 30  # the window needs no more updates than it can draw: the one throttle's interval
 
 

@@ -45,8 +45,8 @@ from playground.core.checkpoints import (
     write_run_files,
 )
 from playground.core.config import BYTES_TO_TRAIN, ModelConfig
-from playground.core.files import is_inside
 from playground.core.data import TokenData, check_data, get_batch
+from playground.core.files import is_inside
 from playground.core.model import GPT
 from playground.core.progress import CancelToken, UserError
 from playground.core.sampling import generate_ids
@@ -55,7 +55,6 @@ from playground.core.tokenization import LoadedTokenizer, open_tokenizer
 # The settings live in their own module (no PyTorch there, so the window shows them at once);
 # TrainConfig is also imported from here by the code that trains.
 from playground.core.train_config import BETAS, DEVICES, TrainConfig, lr_at
-
 
 # -- devices and precision ------------------------------------------------------
 

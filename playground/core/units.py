@@ -7,6 +7,7 @@ comes in powers of two.
 
 from __future__ import annotations
 
+
 def human_count(n: float) -> str:
     """A count with a unit: 950, 12.3K, 124.4M, 1.5B."""
     n = float(n)
