@@ -153,12 +153,11 @@ def causal(rng, shape):
 def measure_redraw(args) -> list[tuple]:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     import numpy as np
+    from PySide6.QtCore import QEvent, QObject
     from PySide6.QtWidgets import QApplication
 
     from playground.ui.widgets.head_grid import HeadGrid, Tile
     from playground.ui.widgets.heatmap import AttentionHeatmap
-
-    from PySide6.QtCore import QEvent, QObject
 
     app = QApplication.instance() or QApplication([])
     rng = np.random.default_rng(0)

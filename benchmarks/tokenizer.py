@@ -36,7 +36,6 @@ from pathlib import Path
 from typing import Callable
 
 import tokenizers
-
 from machine_load import OtherLoad  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -310,12 +310,12 @@ def _measure_gui(args, corpus, stats, tok, model_config) -> dict:
     from PySide6.QtCore import QEventLoop, Qt, QTimer
 
     from playground.app import make_application
-    from playground.core.startup import warm_up_training
     from playground.core.devices import detect_device
+    from playground.core.startup import warm_up_training
     from playground.core.training import StepRecord
+    from playground.core.training_job import StepBatch
     from playground.engine.jobs import Job
     from playground.engine.session import Session
-    from playground.core.training_job import StepBatch
     from playground.ui.main_window import MainWindow
 
     app = make_application(["llm-playground-benchmark"])
@@ -620,9 +620,9 @@ def run(args, skip: set[str], work_dir: Path) -> int:
     from playground.core.config import ModelConfig, flops_per_token, parameter_breakdown
     from playground.core.corpus import default_corpus
     from playground.core.data import encode_corpus, split_tokens
-    from playground.core.progress import run_quietly
     from playground.core.devices import cpu_name
     from playground.core.estimates import memory_estimate
+    from playground.core.progress import run_quietly
     from playground.core.tokenization import LoadedTokenizer, open_tokenizer, spec_for_kind, train_in_process
     from playground.core.training import resolve_device, resolve_precision
 

@@ -32,7 +32,7 @@ from playground.core.evaluation import (
     validation_ids,
 )
 from playground.core.model import GPT
-from playground.core.progress import CancelToken, Cancelled, Progress, UserError, run_quietly
+from playground.core.progress import Cancelled, CancelToken, Progress, UserError, run_quietly
 from playground.core.tokenization import LoadedTokenizer, spec_for_kind, train_in_process
 
 DEMO = Path(__file__).resolve().parents[2] / "models" / "demo"

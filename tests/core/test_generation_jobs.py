@@ -5,9 +5,20 @@ from dataclasses import replace
 
 import pytest
 
-from playground.core.generation_jobs import (ColumnPrompt, ColumnToken, OneModel, PromptPrepared, TokenGenerated,
-                                             explain_next_token, generate_columns, generate_text, sample_seeds,
-                                             search_beams, seeded_generator, step_token)
+from playground.core.generation_jobs import (
+    ColumnPrompt,
+    ColumnToken,
+    OneModel,
+    PromptPrepared,
+    TokenGenerated,
+    explain_next_token,
+    generate_columns,
+    generate_text,
+    sample_seeds,
+    search_beams,
+    seeded_generator,
+    step_token,
+)
 from playground.core.progress import Progress
 from playground.core.sampling import BeamsUpdate, SamplingSettings, beam_search, generate_tokens
 

@@ -52,8 +52,8 @@ def bert_json(tmp_path) -> Path:
 def test_padding_and_truncation_are_turned_off_on_every_path(bert_json, tmp_path):
     from playground.core.attention import _encode as attention_encode
     from playground.core.data import encode_corpus
-    from playground.core.progress import run_quietly
     from playground.core.evaluation import encode_text
+    from playground.core.progress import run_quietly
     from playground.core.prompts import prompt_token_starts
     from playground.core.sampling import prepare_prompt
 

@@ -9,8 +9,19 @@ import time
 import pytest
 
 from playground.core.progress import UserError
-from playground.core.prompts import (MODES, PART_KINDS, Example, PromptTemplate, builtin_templates, fit_prompt,
-                                     generation_reserve, load_template, prompt_token_starts, save_template, to_toml)
+from playground.core.prompts import (
+    MODES,
+    PART_KINDS,
+    Example,
+    PromptTemplate,
+    builtin_templates,
+    fit_prompt,
+    generation_reserve,
+    load_template,
+    prompt_token_starts,
+    save_template,
+    to_toml,
+)
 
 
 def make_template(**changes) -> PromptTemplate:

@@ -10,11 +10,22 @@ import torch
 from playground.core.config import ModelConfig
 from playground.core.model import GPT
 from playground.core.progress import CancelToken, Progress, UserError, run_quietly
-from playground.core.sampling_settings import PRESETS
 from playground.core.sampling import (
-    BeamsUpdate, MinP, RepetitionPenalty, SamplingSettings, Temperature, TopK, TopP, beam_search, beam_search_steps,
-    build_processors, generate_ids, generate_tokens, prepare_prompt,
+    BeamsUpdate,
+    MinP,
+    RepetitionPenalty,
+    SamplingSettings,
+    Temperature,
+    TopK,
+    TopP,
+    beam_search,
+    beam_search_steps,
+    build_processors,
+    generate_ids,
+    generate_tokens,
+    prepare_prompt,
 )
+from playground.core.sampling_settings import PRESETS
 
 VOCAB = 40
 

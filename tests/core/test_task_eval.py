@@ -14,7 +14,7 @@ from rouge_score import rouge_scorer
 from playground.cli import main
 from playground.core import task_eval
 from playground.core.checkpoints import load_checkpoint
-from playground.core.progress import CancelToken, Cancelled, Progress, UserError, run_quietly
+from playground.core.progress import Cancelled, CancelToken, Progress, UserError, run_quietly
 from playground.core.prompts import builtin_templates, load_template
 from playground.core.sampling import SamplingSettings
 from playground.core.task_eval import (

@@ -14,17 +14,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from sample_text import sentences  # tests/core is on sys.path
+
 from playground.core.checkpoints import load_checkpoint, read_meta
 from playground.core.config import ModelConfig, parameter_breakdown
 from playground.core.corpus import corpus_from_text
-from playground.core.estimates import human_bytes, human_count
 from playground.core.data import TokenData, check_data, encode_corpus, get_batch, split_tokens, token_dtype
+from playground.core.estimates import human_bytes, human_count
 from playground.core.model import GPT
 from playground.core.progress import Cancelled, CancelToken, Progress, UserError, run_quietly
 from playground.core.sampling import generate_ids
 from playground.core.tokenization import LoadedTokenizer, spec_for_kind, train_in_process
+from playground.core.train_config import lr_schedule
 from playground.core.training import (
     CheckpointRecord,
     EvalRecord,
@@ -37,7 +38,6 @@ from playground.core.training import (
     resolve_device,
     resolve_precision,
 )
-from playground.core.train_config import lr_schedule
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.usefixtures("one_thread")

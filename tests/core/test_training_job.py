@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from sample_text import sentences  # tests/core is on sys.path
+
 from playground.core.attention import LiveProbe, ProbeRecord
 from playground.core.checkpoints import checkpoint_dir, is_checkpoint
 from playground.core.config import ModelConfig
