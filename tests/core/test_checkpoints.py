@@ -267,7 +267,7 @@ def test_a_full_disk_is_named_and_the_intact_checkpoints_too(tokenizer, data, ru
         try:
             raise OSError(errno.ENOSPC, "No space left on device")
         except OSError:
-            raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 576 vs 534")
+            raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 576 vs 534")  # noqa: B904 - as torch does
 
     monkeypatch.setattr(checkpoints, "_write_state", disk_full)
     with pytest.raises(UserError) as refused:
