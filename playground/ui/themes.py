@@ -213,7 +213,7 @@ def qcolour(role: str, alpha: Optional[int] = None) -> QColor:
     return c
 
 
-def render(template: str, **values: str) -> str:
+def render(template: str, /, **values: str) -> str:
     """`template` with each ``{role}`` replaced by its colour in the current look and each ``{name}``
     of `values` by that value (inserted as it is: it is never searched for placeholders itself)."""
     i = _look_index()
@@ -231,7 +231,7 @@ def themed_style(widget: QWidget, template: str) -> None:
     _restyle_sheet(widget, _look)
 
 
-def themed_text(label, template: str, **values: str) -> None:
+def themed_text(label, template: str, /, **values: str) -> None:
     """Set a rich-text `label`'s text to `template` rendered (see :func:`render`), and render it again
     whenever the look changes. `values` are put in as they are: escape what a person typed."""
     text = render(template, **values)
