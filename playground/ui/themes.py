@@ -217,8 +217,12 @@ def render(template: str, /, **values: str) -> str:
     """`template` with each ``{role}`` replaced by its colour in the current look and each ``{name}``
     of `values` by that value (inserted as it is: it is never searched for placeholders itself)."""
     i = _look_index()
-    return _PLACEHOLDER.sub(lambda m: str(values[m.group(1)]) if m.group(1) in values else ROLES[m.group(1)][i],
-                            template)
+
+    def fill(match: re.Match) -> str:
+        name = match.group(1)
+        return str(values[name]) if name in values else ROLES[name][i]   # a misspelt role is a KeyError
+
+    return _PLACEHOLDER.sub(fill, template)
 
 
 def themed_style(widget: QWidget, template: str) -> None:

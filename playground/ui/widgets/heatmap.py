@@ -37,10 +37,11 @@ def attention_colormap() -> pg.ColorMap:
 def attention_colour_bar(image_item: pg.ImageItem) -> pg.ColorBarItem:
     """The 0..1 colour scale beside an attention image (fixed levels: weights are comparable across views)."""
     bar = pg.ColorBarItem(values=LEVELS, colorMap=attention_colormap(), interactive=False,
-                          width=14, label="attention weight", colorMapMenu=False)
+                          width=14, colorMapMenu=False)
     bar.setImageItem(image_item)
     bar.axis.setPen(pg.mkPen(colour("paper_muted")))
     bar.axis.setTextPen(pg.mkPen(colour("paper_text")))
+    bar.axis.setLabel("attention weight", color=colour("paper_muted"))   # on paper, whatever the theme
     for item in (bar.bar, bar.axis):  # it never changes: painted once, then reused
         item.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
     return bar
