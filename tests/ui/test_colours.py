@@ -6,7 +6,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QRect
+from PySide6.QtCore import QRect, QSettings
 from PySide6.QtGui import QImage, QPalette
 from PySide6.QtWidgets import QApplication, QLabel, QWidget
 
@@ -155,6 +155,7 @@ def test_dark_and_back_to_light_restores_the_light_look_exactly(qtbot, session, 
 
     window.set_theme("light")
     assert _look_of(window) == light
+    QSettings().remove("view/theme")   # set_theme keeps the choice for the next window: not for other tests
 
 
 # ---------------------------------------------------------------------------------------------- issue 14's list
