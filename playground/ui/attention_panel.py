@@ -31,6 +31,7 @@ from playground.core.attention_records import MAX_HISTORY, AttentionSnapshot, Pr
 from playground.core.progress import UserError
 from playground.engine.jobs import Job, JobSlot
 from playground.engine.session import DEFAULT_PROBE_TEXT, Session
+from playground.ui.themes import AMBER_NOTICE, themed_style
 from playground.ui.widgets.attention_controls import SOURCE_GENERATE, SOURCE_PROBE, SOURCE_TEXT, AttentionControls
 from playground.ui.widgets.attention_views import VIEW_ALL, VIEW_HEAD, VIEW_LAYER, VIEW_LINES, VIEW_MEAN, AttentionViews
 from playground.ui.widgets.embedding_tab import EmbeddingTab
@@ -42,7 +43,6 @@ __all__ = ["AttentionPanel", "MAX_HISTORY", "SOURCE_GENERATE", "SOURCE_PROBE", "
            "VIEW_HEAD", "VIEW_LAYER", "VIEW_LINES", "VIEW_MEAN"]
 
 DEFAULT_TEXT = DEFAULT_PROBE_TEXT
-AMBER_STYLE = "background: #fff6e0; color: #7a5500; border: 1px solid #e6cf8f; border-radius: 4px; padding: 4px 8px;"
 NO_ATTENTION_YET = "There is no attention to save yet: look at some text first."
 
 
@@ -120,7 +120,7 @@ class AttentionPanel(QWidget):
 
         self.notice = QLabel()
         self.notice.setWordWrap(True)
-        self.notice.setStyleSheet(AMBER_STYLE)
+        themed_style(self.notice, AMBER_NOTICE)
         self.notice.hide()
 
         # ---- the views, the training history under them, the head summary beside them

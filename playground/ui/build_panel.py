@@ -45,10 +45,8 @@ from playground.core.estimates import (
 )
 from playground.engine.jobs import Job, JobSlot
 from playground.engine.session import Session
+from playground.ui.themes import themed_style, themed_text
 from playground.ui.widgets.build_results import (
-    ERROR_COLOUR,
-    MUTED_COLOUR,
-    WARNING_COLOUR,
     MemoryBox,
     ParameterCount,
     ParametersBox,
@@ -76,7 +74,7 @@ PRECISION_TIPS = {
 def _problem_label() -> QLabel:
     label = QLabel()
     label.setWordWrap(True)
-    label.setStyleSheet(f"color: {ERROR_COLOUR};")
+    themed_style(label, "color: {error};")
     label.setTextInteractionFlags(Qt.TextSelectableByMouse)
     return label
 
@@ -190,7 +188,7 @@ class BuildPanel(QWidget):
         self.preset.currentIndexChanged.connect(self._preset_chosen)
         self.preset_note = QLabel()
         self.preset_note.setWordWrap(True)
-        self.preset_note.setStyleSheet(f"color: {MUTED_COLOUR};")
+        themed_style(self.preset_note, "color: {muted};")
 
         self.flavour = QComboBox()
         for key, (label, tip) in FLAVOUR_CHOICES.items():
@@ -201,7 +199,7 @@ class BuildPanel(QWidget):
         self.flavour.currentIndexChanged.connect(lambda _: self._flavour_changed())
         self.flavour_note = QLabel()
         self.flavour_note.setWordWrap(True)
-        self.flavour_note.setStyleSheet(f"color: {MUTED_COLOUR};")
+        themed_style(self.flavour_note, "color: {muted};")
 
         form = QFormLayout(box)
         form.addRow("Preset", self.preset)
@@ -260,7 +258,7 @@ class BuildPanel(QWidget):
         self.form.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
         self.captions: dict[str, QLabel] = {}
         self.head_note = QLabel()
-        self.head_note.setStyleSheet(f"color: {MUTED_COLOUR};")
+        themed_style(self.head_note, "color: {muted};")
         self.head_note.setToolTip("Each head works on its own slice of the width.")
         rows = [("Layers", self.n_layer, "n_layer"), ("Heads", self.n_head, "n_head"),
                 ("Width", self.n_embd, "n_embd"), ("MLP width", self.mlp_hidden, "mlp_hidden"),
@@ -299,14 +297,14 @@ class BuildPanel(QWidget):
         self.precision.currentIndexChanged.connect(lambda _: self.refresh())
         self.precision_note = QLabel()
         self.precision_note.setWordWrap(True)
-        self.precision_note.setStyleSheet(f"color: {WARNING_COLOUR};")
+        themed_style(self.precision_note, "color: {warning};")
         self.precision_note.hide()
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
         form.addRow("Batch size", self.batch_size)
         form.addRow("Precision", self.precision)
         note = QLabel("Optimizer: AdamW, the usual choice for transformers.")
-        note.setStyleSheet(f"color: {MUTED_COLOUR};")
+        themed_style(note, "color: {muted};")
         layout = QVBoxLayout(box)
         layout.addLayout(form)
         layout.addWidget(self.precision_note)
@@ -437,15 +435,18 @@ class BuildPanel(QWidget):
         for field, label in self.problem_labels.items():
             messages = by_field.get(field, [])
             if field == "vocab_size" and self.session.tokenizer is None:
-                label.setStyleSheet(f"color: {WARNING_COLOUR};")
+                themed_style(label, "color: {warning};")
             else:
-                label.setStyleSheet(f"color: {ERROR_COLOUR};")
+                themed_style(label, "color: {error};")
             label.setText("\n".join(messages))
             label.setVisible(bool(messages))
         # A width that the heads cannot share concerns both controls: mark both captions.
         marked = set(by_field) - {"vocab_size"} | ({"n_head"} if "n_embd" in by_field else set())
         for field, caption in self.captions.items():
-            caption.setStyleSheet(f"color: {ERROR_COLOUR}; font-weight: 600;" if field in marked else "")
+            if field in marked:
+                themed_style(caption, "color: {error}; font-weight: 600;")
+            else:
+                caption.setStyleSheet("")
 
     def _show_preset(self, config: ModelConfig) -> None:
         match = None
@@ -483,14 +484,14 @@ class BuildPanel(QWidget):
 
         tok = self.session.tokenizer
         if tok is not None:
-            self.vocab.setText(f"<b>{tok.vocab_size:,}</b> tokens <span style='color:{MUTED_COLOUR}'>"
-                               f"from {tok.name}</span>")
+            themed_text(self.vocab, "<b>{size}</b> tokens <span style='color:{muted}'>from {name}</span>",
+                        size=f"{tok.vocab_size:,}", name=tok.name)
         elif self._assumed_vocab != self.PROVISIONAL_VOCAB:
-            self.vocab.setText(f"<b>{self._assumed_vocab:,}</b> <span style='color:{MUTED_COLOUR}'>"
-                               f"(GPT-2's tokenizer, to show its cost)</span>")
+            themed_text(self.vocab, "<b>{size}</b> <span style='color:{muted}'>(GPT-2's tokenizer, to show its "
+                                    "cost)</span>", size=f"{self._assumed_vocab:,}")
         else:
-            self.vocab.setText(f"<b>{self._assumed_vocab:,}</b> <span style='color:{MUTED_COLOUR}'>"
-                               f"(assumed until you have a tokenizer)</span>")
+            themed_text(self.vocab, "<b>{size}</b> <span style='color:{muted}'>(assumed until you have a "
+                                    "tokenizer)</span>", size=f"{self._assumed_vocab:,}")
 
     def _show_precision_note(self) -> None:
         chosen, used = self.precision.currentData(), self.effective_precision()

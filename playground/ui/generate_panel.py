@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (QApplication, QHBoxLayout, QLabel, QPushButton, Q
 from playground.core.sampling_settings import SamplingSettings
 from playground.engine.jobs import Job, JobSlot
 from playground.engine.session import GeneratedText, Session
+from playground.ui.themes import themed_style
 from playground.ui.widgets.beams_view import BeamsView
 from playground.ui.widgets.explained_output import ExplainedOutput
 from playground.ui.widgets.generated_text import percent, token_label
@@ -182,7 +183,7 @@ class GeneratePanel(QWidget):
         self.clear_button.setToolTip("Clear the output, so that Step starts again from the prompt.")
         self.clear_button.clicked.connect(self.clear_output)
         self.status = QLabel()
-        self.status.setStyleSheet("color: #2b2f3a;")
+        themed_style(self.status, "color: {body};")
         self.status.setWordWrap(True)
         buttons = QHBoxLayout()
         for b in (self.generate_button, self.step_button, self.stop_button, self.clear_button):

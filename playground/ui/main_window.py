@@ -29,10 +29,12 @@ if TYPE_CHECKING:
 
 SETTINGS_VERSION = 1   # QSettings: window/geometry, view/theme
 SIDEBAR_WIDTH = 170
-STEPS_STYLE = ("#steps { background: #23283a; color: #e8eaf2; border: none; font-size: 12pt; }"
+STEPS_STYLE = ("#steps { background: {sidebar_bg}; color: {sidebar_fg}; border: none; font-size: 12pt; }"
                "#steps::item { padding: 12px 10px; }"
-               "#steps::item:selected { background: #3b4466; color: white; border-left: 4px solid #f4a340; }")
-CONCEPT_STYLE = "#concept {{ background: #23283a; color: {colour}; padding: 12px; font-size: 9.5pt; }}"
+               "#steps::item:selected { background: {sidebar_selected_bg}; color: {sidebar_selected_fg}; "
+               "border-left: 4px solid {marker}; }")
+# White in presentation mode: its high-contrast look gives the concept text the sidebar's strongest colour.
+CONCEPT_STYLE = "#concept { background: {sidebar_bg}; color: {sidebar_concept}; padding: 12px; font-size: 9.5pt; }"
 # The workflow: each step's title (the panel's own `title`, listed here so the sidebar fills before
 # any panel module is imported), and where its panel class lives.
 STEPS = [
@@ -90,7 +92,7 @@ class MainWindow(QMainWindow):
         self.steps.setObjectName("steps")
         self.steps.setFixedWidth(SIDEBAR_WIDTH)
         self.steps.setIconSize(QSize(20, 20))
-        self.steps.setStyleSheet(STEPS_STYLE)
+        themes.themed_style(self.steps, STEPS_STYLE)
         self.stack = QStackedWidget()
         for number, (title, _module, _name) in enumerate(STEPS, start=1):
             item = QListWidgetItem(f"{number}  {title}")
@@ -101,7 +103,7 @@ class MainWindow(QMainWindow):
         self.concept.setObjectName("concept")
         self.concept.setWordWrap(True)
         self.concept.setAlignment(Qt.AlignBottom | Qt.AlignLeft)
-        self.concept.setStyleSheet(CONCEPT_STYLE.format(colour="#b9bed0"))
+        themes.themed_style(self.concept, CONCEPT_STYLE)
         self.steps.currentRowChanged.connect(self._show_step)
         self.steps.setCurrentRow(0)
         session.show_step.connect(self.go_to)
@@ -121,7 +123,7 @@ class MainWindow(QMainWindow):
         layout.setSpacing(0)
         sidebar = QWidget()
         sidebar.setFixedWidth(SIDEBAR_WIDTH)
-        sidebar.setStyleSheet("background: #23283a;")
+        themes.themed_style(sidebar, "background: {sidebar_bg};")
         self.sidebar = sidebar
         sl = QVBoxLayout(sidebar)
         sl.setContentsMargins(0, 0, 0, 0)
@@ -437,7 +439,6 @@ class MainWindow(QMainWindow):
         scale = 1.45 if on else 1.0
         self.sidebar.setFixedWidth(round(SIDEBAR_WIDTH * scale))
         self.steps.setFixedWidth(round(SIDEBAR_WIDTH * scale))
-        self.concept.setStyleSheet(CONCEPT_STYLE.format(colour="#ffffff" if on else "#b9bed0"))
         self._refresh_look(self.sidebar)
         themes.refresh(self.sidebar)   # also when leaving: the sidebar's own sizes come back
         self._fit_steps()

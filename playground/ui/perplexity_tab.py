@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Optional
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (QAbstractItemView, QButtonGroup, QFileDialog, QGroupBox, QHBoxLayout, QHeaderView,
                                QLabel, QPushButton, QRadioButton, QSplitter, QTableWidget, QTableWidgetItem,
                                QVBoxLayout, QWidget)
@@ -22,8 +21,9 @@ from PySide6.QtWidgets import (QAbstractItemView, QButtonGroup, QFileDialog, QGr
 from playground.core.progress import UserError
 from playground.engine.jobs import Job, JobSlot
 from playground.engine.session import Session
+from playground.ui.themes import follow_item_colours, themed_item, themed_style, themed_text
 from playground.ui.widgets.checkpoint_list import CheckpointList
-from playground.ui.widgets.evaluate_parts import (AMBER_STYLE, GOOD, MUTED, NOTE_STYLE, ElideRight, controls_column,
+from playground.ui.widgets.evaluate_parts import (AMBER_STYLE, GOOD, NOTE_STYLE, ElideRight, controls_column,
                                                   note, progress_bar, set_header, show_progress, status_line)
 from playground.ui.widgets.number_item import NumberItem
 
@@ -120,7 +120,7 @@ class PerplexityTab(QWidget):
         self.open_text_button.setToolTip("Choose a text file to score (Ctrl+O).")
         self.open_text_button.clicked.connect(self.choose_text_file)
         self.file_label = QLabel("no file chosen")
-        self.file_label.setStyleSheet(NOTE_STYLE)
+        themed_style(self.file_label, NOTE_STYLE)
         self.file_label.setMinimumWidth(60)
         file_row = QHBoxLayout()
         file_row.setContentsMargins(22, 0, 0, 0)
@@ -166,6 +166,7 @@ class PerplexityTab(QWidget):
 
     def _table_box(self) -> QWidget:
         table = self.results_table = QTableWidget(0, len(COLUMNS))
+        follow_item_colours(table)
         set_header(table, COLUMNS, TIPS)
         table.verticalHeader().hide()
         table.setEditTriggers(QAbstractItemView.NoEditTriggers)
@@ -415,7 +416,7 @@ class PerplexityTab(QWidget):
                 font = cells[-1].font()
                 font.setBold(True)
                 cells[-1].setFont(font)
-                cells[-1].setForeground(QBrush(QColor(GOOD)))
+                themed_item(cells[-1], GOOD)
                 cells[-1].setToolTip(tip + "\nThe lowest bits per byte on this text.")
             if select is not None and m.key == select.key:
                 select_row = cells[0]
@@ -453,8 +454,9 @@ class PerplexityTab(QWidget):
         if shown:
             label = shown[0].source_label
             on = f"the {label}" if shown[0].is_validation else label
-            self.chart_caption.setText(f"<b>Bits per byte on {on}</b> · <span style='color:{MUTED}'>orange: the "
-                                       f"current model; under each value, its perplexity per token</span>")
+            themed_text(self.chart_caption, "<b>Bits per byte on {on}</b> · <span style='color:{muted}'>orange: "
+                                            "the current model; under each value, its perplexity per token</span>",
+                        on=on)
         else:
             self.chart_caption.setText("<b>Bits per byte</b>")
         ids = {m.tokenizer_id for m in shown}

@@ -53,11 +53,10 @@ from playground.core.prompts import (
 )
 from playground.engine.session import Session
 from playground.paths import user_data_dir
+from playground.ui.themes import themed_style, themed_text
 from playground.ui.widgets.examples_editor import ExamplesEditor, examples_used
 from playground.ui.widgets.prompt_preview import PreviewBox
 from playground.ui.widgets.template_formats import FormatsEditor
-
-MUTED_COLOUR = "#5f6368"
 
 
 def _slug(name: str) -> str:
@@ -167,7 +166,7 @@ class PromptPanel(QWidget):
         self.name_edit.textChanged.connect(self._edited_somewhere)
         self.description_label = QLabel()
         self.description_label.setWordWrap(True)
-        self.description_label.setStyleSheet(f"color: {MUTED_COLOUR};")
+        themed_style(self.description_label, "color: {muted};")
         self.description_label.setToolTip("What this template is for.")
         self.open_button = QPushButton("Open…")
         self.open_button.setToolTip("Open a prompt template saved as .toml or .json (Ctrl+O).")
@@ -208,7 +207,7 @@ class PromptPanel(QWidget):
         self.k_spin.valueChanged.connect(self._edited_somewhere)
         self.mode_help = QLabel()
         self.mode_help.setWordWrap(True)
-        self.mode_help.setStyleSheet(f"color: {MUTED_COLOUR};")
+        themed_style(self.mode_help, "color: {muted};")
         self.examples_used_label = QLabel()
         self.examples_used_label.setWordWrap(True)
         self.examples_used_label.setToolTip("The rows of the examples table this prompt shows.")
@@ -512,17 +511,19 @@ class PromptPanel(QWidget):
             else:
                 self.window = window
                 self.fit = fit_prompt(rendered, starts, self.window, exact)
-                self.token_count_label.setText(
-                    f"{more}<b>{self.n_tokens:,}</b> tokens of the <b>{self.window:,}</b> the model reads for a prompt "
-                    f"<span style='color:{MUTED_COLOUR}'>(context {context:,}, {reserve} kept for the answer)</span>")
+                themed_text(self.token_count_label,
+                            "{more}<b>{n}</b> tokens of the <b>{window}</b> the model reads for a prompt "
+                            "<span style='color:{muted}'>(context {context}, {reserve} kept for the answer)</span>",
+                            more=more, n=f"{self.n_tokens:,}", window=f"{self.window:,}", context=f"{context:,}",
+                            reserve=str(reserve))
                 self.token_count_label.setToolTip(
                     f"The model “{checkpoint.name}” reads at most {context:,} tokens at once: its context. "
                     f"{reserve} of them are kept free for the tokens it writes, so a prompt may use "
                     f"{self.window:,}. A longer prompt loses its beginning: only the last tokens are read.")
                 self.usage_bar.setRange(0, max(1, self.window))
                 self.usage_bar.setValue(min(self.n_tokens, self.window))
-                colour = "#d9822b" if not self.fit.fits else "#4e79a7"
-                self.usage_bar.setStyleSheet(f"QProgressBar::chunk {{ background: {colour}; }}")
+                role = "cat_3" if not self.fit.fits else "cat_1"   # orange when it does not fit
+                themed_style(self.usage_bar, f"QProgressBar::chunk {{ background: {{{role}}}; }}")
                 self.usage_bar.show()
         cut = self.fit.cut_chars if self.fit is not None and not self.fit.fits else 0
         self.preview.show_prompt(rendered, cut)

@@ -21,8 +21,9 @@ from playground.core.progress import UserError
 from playground.core.prompts import MODE_HELP, MODES
 from playground.engine.jobs import Job, JobSlot
 from playground.engine.session import Session
-from playground.ui.widgets.evaluate_parts import (AMBER_STYLE, MUTED, controls_column, note, progress_bar,
-                                                  show_progress, status_line)
+from playground.ui.themes import themed_text
+from playground.ui.widgets.evaluate_parts import (AMBER_STYLE, controls_column, note, progress_bar, show_progress,
+                                                  status_line)
 from playground.ui.widgets.task_tables import TaskResultsPane, mode_label
 
 STRATEGIES = [
@@ -489,15 +490,16 @@ class TaskTab(QWidget):
         else:
             self.task_caption.setText(run.caption)
         answered = "" if run is None else f" · {len(run.rows)} of {len(examples) * len(modes)} answered"
-        self.examples_caption.setText(f"<b>Answers</b>{answered} · <span style='color:{MUTED}'>hover a cell "
-                                      f"for its whole text</span>")
+        themed_text(self.examples_caption, "<b>Answers</b>{answered} · <span style='color:{muted}'>hover a cell "
+                                           "for its whole text</span>", answered=answered)
         self._update_preview()
 
     def _show_answer(self, run: TaskRun, row) -> None:
         self.examples_table.show_answer(run.modes, row)
         total = self.examples_table.rowCount() * len(run.modes)
-        self.examples_caption.setText(f"<b>Answers</b> · {len(run.rows)} of {total} answered · "
-                                      f"<span style='color:{MUTED}'>hover a cell for its whole text</span>")
+        themed_text(self.examples_caption, "<b>Answers</b> · {done} of {total} answered · "
+                                           "<span style='color:{muted}'>hover a cell for its whole text</span>",
+                    done=str(len(run.rows)), total=str(total))
 
     def _show_scores(self, run: Optional[TaskRun]) -> None:
         self.scores_table.show_results(run.results if run is not None else None,

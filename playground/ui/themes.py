@@ -1,19 +1,25 @@
 """The look of the app: light, dark or the system's theme, high contrast, and a font scale.
 
-One :class:`Look` holds all three; :func:`apply_look` sets the palette, a small
-style sheet and pyqtgraph's colours, scales the application font, and walks
-every widget once so that what the panels fixed in code follows too:
+One :class:`Look` holds all three. Colours are named roles (``playground.ui.colours``):
+:func:`colour` gives a role's value in the current look. Panels never write a
+colour themselves:
 
-- style sheets: ``font-size`` values are scaled, and a text ``color`` chosen for
-  a light window (in a rule that sets no background of its own) is lightened on
-  a dark one;
-- fonts a panel set explicitly with a size (monospace editors) are scaled;
-- pyqtgraph plots that use the default colours get the theme's background and
-  foreground; every axis gets scaled tick and label fonts.
+- a style sheet with colours is a template, ``themed_style(label, "color: {muted};")``,
+  and a rich-text label whose text has colours is one too, ``themed_text(...)``:
+  both are rendered again, from the roles, whenever the look changes;
+- what is painted, or cached as rich text elsewhere (a text document's formats,
+  table items, plot pens), reads :func:`colour` when it is drawn and is drawn
+  again on :func:`follow_look`'s notification.
 
-What each pass changed is remembered on the widget, so going back to the
-default look restores exactly what the code had set. :func:`refresh` repeats
-the walk for widgets made later (plots are built on first show).
+:func:`apply_look` sets the palette (from the roles), a small style sheet and
+pyqtgraph's colours, scales the application font, renders every template
+again and tells the followers. It also walks every widget for the font scale:
+``font-size`` values in style sheets and fonts a panel set with a size
+(monospace editors) are scaled, pyqtgraph plots that use the default colours
+get the theme's background and foreground, and every axis gets scaled tick and
+label fonts. What the walk changed is remembered on the widget, so going back
+to the default look restores exactly what the code had set. :func:`refresh`
+repeats the walk for widgets made later (plots are built on first show).
 """
 
 from __future__ import annotations
@@ -23,26 +29,27 @@ import sys
 from dataclasses import dataclass, replace
 from typing import Optional
 
-from PySide6.QtCore import QEvent, Qt
-from PySide6.QtGui import QColor, QFont, QGuiApplication, QPalette
+from PySide6.QtCore import QEvent, QObject, Qt, Signal, Slot
+from PySide6.QtGui import QBrush, QColor, QFont, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication, QStyleFactory, QWidget
+
+from playground.ui.colours import ROLES
 
 THEMES = {"system": "System", "light": "Light", "dark": "Dark"}
 SIZE_RESOLVED = 0x2   # QFont::SizeResolved: the font names its own size (PySide6 does not export the enum)
 
 BASE_STYLE = "_pg_base_style"        # dynamic properties: what the code set, and what we set instead
 APPLIED_STYLE = "_pg_applied_style"
+STYLE_TEMPLATE = "_pg_style_template"   # a style sheet with {role} placeholders (themed_style)
 BASE_FONT = "_pg_base_font"
 APPLIED_FONT = "_pg_applied_font"
 
-PLOT_COLOURS = {  # (background, foreground) of pyqtgraph plots
-    ("light", False): ("w", "#333"),
-    ("dark", False): ("#1f2128", "#c9cdd6"),
-    ("light", True): ("w", "#000000"),
-    ("dark", True): ("#000000", "#ffffff"),
-}
+# A notice in a panel (a warning that the person can act on): amber, with its border.
+AMBER_NOTICE = ("background: {amber_bg}; color: {amber_fg}; border: 1px solid {amber_border}; border-radius: 4px; "
+                "padding: 4px 8px;")
 
-_THEME_FOREGROUNDS = {QColor(fg).name() for _bg, fg in PLOT_COLOURS.values()}
+_THEME_FOREGROUNDS = set(ROLES["plot_fg"])   # axes in one of these follow the theme; others chose their own
+_PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")   # {muted}; never a rule's "{ color: ... }"
 
 
 @dataclass(frozen=True)
@@ -66,6 +73,7 @@ class _Saved:
 _look = Look()
 _saved: Optional[_Saved] = None
 _app_font_base: Optional[QFont] = None
+_dark: Optional[bool] = None   # whether the window is dark in the current look (None: not read yet)
 
 
 def current_look() -> Look:
@@ -98,52 +106,59 @@ def _set(palette: QPalette, role: QPalette.ColorRole, colour: str, disabled: Opt
         palette.setColor(QPalette.Disabled, role, QColor(disabled))
 
 
+def _index(dark: bool, high_contrast: bool) -> int:
+    """Where a look's values stand in each role's tuple (colours.LOOKS)."""
+    return (1 if dark else 0) + (2 if high_contrast else 0)
+
+
+def _roles(dark: bool, high_contrast: bool) -> dict[str, str]:
+    i = _index(dark, high_contrast)
+    return {role: values[i] for role, values in ROLES.items()}
+
+
 def dark_palette(high_contrast: bool = False) -> QPalette:
+    c = _roles(True, high_contrast)
     p = QPalette()
-    if high_contrast:
-        window, base, alt, text, button, muted = "#000000", "#000000", "#141414", "#ffffff", "#1a1a1a", "#b0b0b0"
-        highlight, highlighted, link = "#ffd400", "#000000", "#7fd0ff"
-    else:
-        window, base, alt, text, button, muted = "#2b2e37", "#1f2128", "#272a33", "#e6e8ee", "#363a46", "#7a7f8c"
-        highlight, highlighted, link = "#3d7be0", "#ffffff", "#8ab8ff"
-    _set(p, QPalette.Window, window)
-    _set(p, QPalette.WindowText, text, muted)
-    _set(p, QPalette.Base, base)
-    _set(p, QPalette.AlternateBase, alt)
-    _set(p, QPalette.ToolTipBase, button)
-    _set(p, QPalette.ToolTipText, text)
-    _set(p, QPalette.PlaceholderText, muted)
-    _set(p, QPalette.Text, text, muted)
-    _set(p, QPalette.Button, button)
-    _set(p, QPalette.ButtonText, text, muted)
-    _set(p, QPalette.BrightText, "#ff6b6b")
-    _set(p, QPalette.Link, link)
-    _set(p, QPalette.LinkVisited, link)
-    _set(p, QPalette.Highlight, highlight, "#4a4f5c")
-    _set(p, QPalette.HighlightedText, highlighted)
-    for role, colour in ((QPalette.Light, "#4a4f5c"), (QPalette.Midlight, "#3d414d"), (QPalette.Mid, "#2a2d36"),
-                         (QPalette.Dark, "#16181d"), (QPalette.Shadow, "#000000")):
-        _set(p, role, colour)
+    _set(p, QPalette.Window, c["window"])
+    _set(p, QPalette.WindowText, c["text"], c["disabled_text"])
+    _set(p, QPalette.Base, c["base"])
+    _set(p, QPalette.AlternateBase, c["alt_base"])
+    _set(p, QPalette.ToolTipBase, c["button"])
+    _set(p, QPalette.ToolTipText, c["text"])
+    _set(p, QPalette.PlaceholderText, c["placeholder"])
+    _set(p, QPalette.Text, c["text"], c["disabled_text"])
+    _set(p, QPalette.Button, c["button"])
+    _set(p, QPalette.ButtonText, c["text"], c["disabled_text"])
+    _set(p, QPalette.BrightText, c["bright_text"])
+    _set(p, QPalette.Link, c["link"])
+    _set(p, QPalette.LinkVisited, c["link"])
+    _set(p, QPalette.Highlight, c["selection_bg"], c["frame_light"])
+    _set(p, QPalette.HighlightedText, c["selection_fg"])
+    for role, name in ((QPalette.Light, "frame_light"), (QPalette.Midlight, "frame_midlight"),
+                       (QPalette.Mid, "frame_mid"), (QPalette.Dark, "frame_dark"), (QPalette.Shadow, "frame_shadow")):
+        _set(p, role, c[name])
     return p
 
 
 def light_palette(high_contrast: bool = False) -> QPalette:
+    """Fusion's standard palette; in high contrast, black on white with the roles' strong colours."""
     fusion = QStyleFactory.create("Fusion")
     p = QPalette(fusion.standardPalette()) if fusion is not None else QPalette()
     if high_contrast:
-        _set(p, QPalette.Window, "#ffffff")
-        _set(p, QPalette.WindowText, "#000000", "#6b6b6b")
-        _set(p, QPalette.Base, "#ffffff")
-        _set(p, QPalette.AlternateBase, "#f0f0f0")
-        _set(p, QPalette.Text, "#000000", "#6b6b6b")
-        _set(p, QPalette.Button, "#eeeeee")
-        _set(p, QPalette.ButtonText, "#000000", "#6b6b6b")
-        _set(p, QPalette.PlaceholderText, "#4a4a4a")
-        _set(p, QPalette.Highlight, "#0033cc")
-        _set(p, QPalette.HighlightedText, "#ffffff")
-        _set(p, QPalette.Link, "#0033cc")
-        _set(p, QPalette.ToolTipBase, "#ffffdc")
-        _set(p, QPalette.ToolTipText, "#000000")
+        c = _roles(False, True)
+        _set(p, QPalette.Window, c["window"])
+        _set(p, QPalette.WindowText, c["text"], c["disabled_text"])
+        _set(p, QPalette.Base, c["base"])
+        _set(p, QPalette.AlternateBase, c["alt_base"])
+        _set(p, QPalette.Text, c["text"], c["disabled_text"])
+        _set(p, QPalette.Button, c["button"])
+        _set(p, QPalette.ButtonText, c["text"], c["disabled_text"])
+        _set(p, QPalette.PlaceholderText, c["placeholder"])
+        _set(p, QPalette.Highlight, c["selection_bg"])
+        _set(p, QPalette.HighlightedText, c["selection_fg"])
+        _set(p, QPalette.Link, c["link"])
+        _set(p, QPalette.ToolTipBase, c["tooltip_bg"])
+        _set(p, QPalette.ToolTipText, c["tooltip_fg"])
     return p
 
 
@@ -158,13 +173,9 @@ def is_dark() -> bool:
 
 
 def _style_sheet(dark: bool, high_contrast: bool) -> str:
-    if dark:
-        tip = "#ffffff; background-color: #000000; border: 1px solid #ffd400" if high_contrast else \
-              "#e6e8ee; background-color: #363a46; border: 1px solid #555a66"
-    else:
-        tip = "#000000; background-color: #ffffdc; border: 1px solid #000000" if high_contrast else \
-              "#1a1a1a; background-color: #ffffe8; border: 1px solid #b8b8a0"
-    sheet = f"QToolTip {{ color: {tip}; padding: 2px; }}"
+    c = _roles(dark, high_contrast)
+    sheet = (f"QToolTip {{ color: {c['tooltip_fg']}; background-color: {c['tooltip_bg']}; "
+             f"border: 1px solid {c['tooltip_border']}; padding: 2px; }}")
     if high_contrast:
         sheet += " QGroupBox { font-weight: 600; }"
     return sheet
@@ -173,7 +184,134 @@ def _style_sheet(dark: bool, high_contrast: bool) -> str:
 def plot_colours(look: Optional[Look] = None) -> tuple[str, str]:
     """(background, foreground) for pyqtgraph plots in `look` (now: the current one)."""
     look = look or _look
-    return PLOT_COLOURS[("dark" if is_dark() else "light", look.high_contrast)]
+    c = _roles(is_dark(), look.high_contrast)
+    return c["plot_bg"], c["plot_fg"]
+
+
+# ---------------------------------------------------------------------------------------------- roles
+
+
+def _look_index() -> int:
+    global _dark
+    if _dark is None:
+        if QApplication.instance() is None:
+            return _index(False, _look.high_contrast)   # no window yet: nothing is dark
+        _dark = palette_is_dark()
+    return _index(_dark, _look.high_contrast)
+
+
+def colour(role: str) -> str:
+    """The colour of `role` (see ``playground.ui.colours``) in the current look, as ``#rrggbb``."""
+    return ROLES[role][_look_index()]
+
+
+def qcolour(role: str, alpha: Optional[int] = None) -> QColor:
+    """:func:`colour` as a QColor, with `alpha` (0-255) when given."""
+    c = QColor(colour(role))
+    if alpha is not None:
+        c.setAlpha(alpha)
+    return c
+
+
+def render(template: str, /, **values: str) -> str:
+    """`template` with each ``{role}`` replaced by its colour in the current look and each ``{name}``
+    of `values` by that value (inserted as it is: it is never searched for placeholders itself)."""
+    i = _look_index()
+
+    def fill(match: re.Match) -> str:
+        name = match.group(1)
+        return str(values[name]) if name in values else ROLES[name][i]   # a misspelt role is a KeyError
+
+    return _PLACEHOLDER.sub(fill, template)
+
+
+def themed_style(widget: QWidget, template: str) -> None:
+    """Give `widget` the style sheet `template` (with ``{role}`` placeholders), rendered now and again
+    whenever the look changes, its font sizes scaled with the look's. A plain ``setStyleSheet`` later
+    replaces it."""
+    widget.setProperty(STYLE_TEMPLATE, template)
+    widget.setProperty(BASE_STYLE, None)
+    widget.setProperty(APPLIED_STYLE, None)
+    _restyle_sheet(widget, _look)
+
+
+def themed_text(label, template: str, /, **values: str) -> None:
+    """Set a rich-text `label`'s text to `template` rendered (see :func:`render`), and render it again
+    whenever the look changes. `values` are put in as they are: escape what a person typed."""
+    text = render(template, **values)
+    label._pg_text = (template, values)
+    label._pg_text_applied = text
+    label.setText(text)
+
+
+def _retext(widget: QWidget) -> None:
+    spec = getattr(widget, "_pg_text", None)
+    if spec is None:
+        return
+    if widget.text() != widget._pg_text_applied:
+        widget._pg_text = None   # the code set a text of its own since
+        return
+    text = render(spec[0], **spec[1])
+    if text != widget._pg_text_applied:
+        widget._pg_text_applied = text
+        widget.setText(text)
+
+
+class LookNotifier(QObject):
+    """Says when the look has changed (after the palette, the templates and the plots have followed)."""
+
+    look_changed = Signal()
+
+
+_notifier: Optional[LookNotifier] = None
+
+
+def notifier() -> LookNotifier:
+    global _notifier
+    if _notifier is None:
+        _notifier = LookNotifier()
+    return _notifier
+
+
+class _Follower(QObject):
+    """Calls `redraw` on each change of look; a child of the widget, so it goes when the widget goes."""
+
+    def __init__(self, parent: QObject, redraw) -> None:
+        super().__init__(parent)
+        self._redraw = redraw
+        notifier().look_changed.connect(self.fire)
+
+    @Slot()
+    def fire(self) -> None:
+        self._redraw()
+
+
+def follow_look(widget: QObject, redraw) -> None:
+    """Call `redraw()` after every change of look, for as long as `widget` lives: for colours a
+    widget keeps (a text document's formats, table items, plot pens) rather than reads when painting."""
+    _Follower(widget, redraw)
+
+
+ITEM_COLOUR_ROLE = Qt.UserRole + 0x2C0   # item data: the colour role of a table item's text (themed_item)
+
+
+def themed_item(item, role: Optional[str]) -> None:
+    """Colour a table item's text with `role` (None: the table's own colour); its table follows the
+    look when :func:`follow_item_colours` was called for it."""
+    item.setData(ITEM_COLOUR_ROLE, role)
+    item.setForeground(QBrush(qcolour(role)) if role else QBrush())
+
+
+def follow_item_colours(table) -> None:
+    """Recolour the items of `table` (a QTableWidget) coloured with :func:`themed_item` when the look changes."""
+    def recolour() -> None:
+        for r in range(table.rowCount()):
+            for c in range(table.columnCount()):
+                item = table.item(r, c)
+                role = item.data(ITEM_COLOUR_ROLE) if item is not None else None
+                if role:
+                    item.setForeground(QBrush(qcolour(role)))
+    follow_look(table, recolour)
 
 
 # ---------------------------------------------------------------------------------------------- applying
@@ -186,6 +324,7 @@ def apply_look(look: Look) -> Look:
         raise ValueError(f"unknown theme {look.theme!r}: choose one of {', '.join(THEMES)}")
     app = _app()
     saved = _save_original(app)
+    global _dark
     previous, _look = _look, look
     hints = QGuiApplication.styleHints()
 
@@ -208,6 +347,7 @@ def apply_look(look: Look) -> Look:
     # application style sheet is set (with one, Qt does not pass a new font on to a widget's children);
     # then ours.
     app.setPalette(palette)
+    _dark = palette_is_dark(palette)
     app.setStyleSheet(saved.style_sheet)
     _scale_app_font(app, look.font_scale)
     for widget in QApplication.allWidgets():   # fonts set in code, also before the style sheet: see above
@@ -216,6 +356,7 @@ def apply_look(look: Look) -> Look:
 
     _configure_pyqtgraph()
     refresh()
+    notifier().look_changed.emit()
     return previous
 
 
@@ -258,68 +399,15 @@ def _configure_pyqtgraph() -> None:
 
 # ---------------------------------------------------------------------------------------------- style sheets
 
-_RULE = re.compile(r"([^{}]*)\{([^{}]*)\}")
-_TEXT_COLOUR = re.compile(r"(?<![\w-])(color\s*:\s*)(#[0-9a-fA-F]{3,8}\b|white\b|black\b)", re.IGNORECASE)
-_BACKGROUND = re.compile(r"background(?:-color)?\s*:\s*(#[0-9a-fA-F]{3,8}\b|white\b|black\b)", re.IGNORECASE)
-_ANY_TEXT_COLOUR = re.compile(r"(?<![\w-])color\s*:", re.IGNORECASE)
 _FONT_SIZE = re.compile(r"(font-size\s*:\s*)([0-9]*\.?[0-9]+)(\s*)(pt|px)", re.IGNORECASE)
 
 
-def text_colour(colour: QColor, dark: bool, high_contrast: bool) -> QColor:
-    """A text colour picked for a light window, made readable on the current one."""
-    h, s, lightness, a = colour.getHslF()
-    h = max(0.0, h)
-    if dark:
-        if lightness < 0.55:
-            lightness = max(1.0 - lightness, 0.62)
-        if high_contrast:
-            lightness = max(lightness, 0.85)
-    elif high_contrast:
-        lightness = min(lightness, 0.22)
-    return QColor.fromHslF(h, s, lightness, a)
-
-
-def readable(colour: str) -> str:
-    """A colour picked for a light window, as a name readable on the current look (for rich text)."""
-    return text_colour(QColor(colour), is_dark(), current_look().high_contrast).name()
-
-
-def adjust_style_sheet(sheet: str, font_scale: float = 1.0, dark: bool = False, high_contrast: bool = False) -> str:
-    """`sheet` with its font sizes scaled and its text readable on the window (see the module's note).
-
-    On a dark window, text colours in rules without a background of their own are lightened, unless the
-    sheet paints a light background (a message bar): its text stays dark. A light background whose sheet
-    names no text colour at all gets dark text, for it and its labels."""
-    if not sheet:
+def adjust_style_sheet(sheet: str, font_scale: float = 1.0) -> str:
+    """`sheet` with its font sizes scaled by `font_scale` (its colours are the templates' business)."""
+    if not sheet or font_scale == 1.0:
         return sheet
-    light_sheet = _paints_light(sheet)
-    on_dark = dark and not light_sheet
-    chose_colours = bool(_ANY_TEXT_COLOUR.search(sheet))
-
-    def declarations(text: str) -> str:
-        if (on_dark or high_contrast) and "background" not in text.lower():
-            text = _TEXT_COLOUR.sub(
-                lambda m: m.group(1) + text_colour(QColor(m.group(2)), on_dark, high_contrast).name(), text)
-        elif dark and not chose_colours and _paints_light(text):
-            text = text.rstrip().rstrip(";") + "; color: #1a1a1a;"
-        if font_scale != 1.0:
-            text = _FONT_SIZE.sub(lambda m: f"{m.group(1)}{_scaled_number(m.group(2), font_scale, m.group(4))}"
-                                            f"{m.group(3)}{m.group(4)}", text)
-        return text
-
-    if "{" not in sheet:
-        return declarations(sheet)   # bare declarations: they apply to the widget's children too
-
-    def rule(m: re.Match) -> str:
-        selector, body = m.group(1), m.group(2)
-        text = f"{selector}{{{declarations(body)}}}"
-        if dark and not chose_colours and _paints_light(body):
-            # A rule's colour reaches only the widgets it names: its labels need their own.
-            labels = ", ".join(f"{part.strip()} QLabel" for part in selector.split(",") if part.strip())
-            text += f" {labels} {{ color: #1a1a1a; }}"
-        return text
-
-    return _RULE.sub(rule, sheet)
+    return _FONT_SIZE.sub(lambda m: f"{m.group(1)}{_scaled_number(m.group(2), font_scale, m.group(4))}"
+                                    f"{m.group(3)}{m.group(4)}", sheet)
 
 
 def _scaled_number(number: str, scale: float, unit: str) -> str:
@@ -327,36 +415,21 @@ def _scaled_number(number: str, scale: float, unit: str) -> str:
     return str(round(value)) if unit.lower() == "px" else f"{value:.1f}".rstrip("0").rstrip(".")
 
 
-def _paints_light(sheet: str) -> bool:
-    match = _BACKGROUND.search(sheet)
-    return match is not None and QColor(match.group(1)).lightnessF() > 0.6
-
-
-def _on_light_background(widget: QWidget) -> bool:
-    """True when an ancestor's style sheet paints a light background under `widget` (a white plot page):
-    its dark text stays dark there."""
-    parent = widget.parentWidget()
-    while parent is not None:
-        sheet = parent.property(BASE_STYLE) or parent.styleSheet()
-        if sheet and _BACKGROUND.search(sheet):
-            return _paints_light(sheet)
-        parent = parent.parentWidget()
-    return False
-
-
-def _restyle_sheet(widget: QWidget, look: Look, dark: bool) -> None:
+def _restyle_sheet(widget: QWidget, look: Look) -> None:
     current = widget.styleSheet()
+    template = widget.property(STYLE_TEMPLATE)
     base, applied = widget.property(BASE_STYLE), widget.property(APPLIED_STYLE)
-    if base is not None and current != applied:
-        base = None  # the code set a new style sheet since: that is the base now
-    if base is None:
+    if applied is not None and current != applied:
+        base = template = None   # the code set a new style sheet since: that is the base now
+        widget.setProperty(STYLE_TEMPLATE, None)
+    if template is not None:
+        base = render(template)
+    elif base is None:
         base = current
     if not base:
         return
-    if dark and "color" in base and _on_light_background(widget):
-        dark = False   # its text sits on a light background an ancestor paints (a white plot page)
-    wanted = adjust_style_sheet(base, look.font_scale, dark, look.high_contrast)
-    if wanted == base:
+    wanted = adjust_style_sheet(base, look.font_scale)
+    if wanted == base and template is None:
         if widget.property(BASE_STYLE) is not None:
             widget.setProperty(BASE_STYLE, None)
             widget.setProperty(APPLIED_STYLE, None)
@@ -480,18 +553,19 @@ def _scale_title(label, scale: float) -> None:
 
 
 def refresh(root: Optional[QWidget] = None) -> None:
-    """Apply the current look to every widget (or to `root` and its children): style sheets, explicit
-    fonts, plots. Cheap when nothing needs changing; call it after a panel builds widgets lazily."""
+    """Apply the current look to every widget (or to `root` and its children): style sheets and texts
+    from templates, explicit fonts, plots. Cheap when nothing needs changing; call it after a panel
+    builds widgets lazily."""
     if QApplication.instance() is None:
         return
     look = _look
-    dark = is_dark()
     if root is None:
         widgets = QApplication.allWidgets()
     else:
         widgets = [root, *root.findChildren(QWidget)]
     for widget in widgets:
-        _restyle_sheet(widget, look, dark)
+        _restyle_sheet(widget, look)
+        _retext(widget)
         _refont(widget, look.font_scale)
     _configure_pyqtgraph()
     _style_plots(look)

@@ -46,7 +46,7 @@ from playground.core.tokenizer_sweep import vocab_size_sweep
 from playground.engine.jobs import Job, JobSlot
 from playground.engine.session import Session
 from playground.paths import user_data_dir
-from playground.ui.themes import readable
+from playground.ui.themes import themed_style, themed_text
 from playground.ui.widgets.corpus_box import CorpusBox
 from playground.ui.widgets.token_view import TokenView
 from playground.ui.widgets.tokenizer_compare import TokenizerCompare
@@ -188,7 +188,7 @@ class TokenizerPanel(QWidget):
         self.lowercase.setToolTip("Treat 'The' and 'the' as the same text: a smaller vocabulary, but case is lost.")
         self.spec_problem = QLabel()
         self.spec_problem.setWordWrap(True)
-        self.spec_problem.setStyleSheet("color: #b3261e;")
+        themed_style(self.spec_problem, "color: {error};")
         self.spec_problem.hide()
         self.train_button = QPushButton("Train tokenizer")
         self.train_button.setToolTip("Train on the corpus above (Ctrl+Enter).")
@@ -518,10 +518,12 @@ class TokenizerPanel(QWidget):
         self.token_view.set_tokens(text, pieces)
         per = len(text) / len(pieces) if pieces else 0.0
         unknown = sum(p.unknown for p in pieces)
-        lost = f" &nbsp;·&nbsp; <b style='color:{readable('#b3261e')}'>{unknown:,} unknown</b>" if unknown else ""
-        self.counts.setText(f"<b>{len(pieces):,}</b> tokens &nbsp;·&nbsp; <b>{len(text):,}</b> characters"
-                            f" &nbsp;·&nbsp; <b>{per:.2f}</b> characters per token{lost}"
-                            f" &nbsp;·&nbsp; <span style='color:{readable('#555555')}'>{tok.name}</span>")
+        lost = " &nbsp;·&nbsp; <b style='color:{error}'>{unknown} unknown</b>" if unknown else ""
+        themed_text(self.counts, "<b>{n}</b> tokens &nbsp;·&nbsp; <b>{chars}</b> characters"
+                                 " &nbsp;·&nbsp; <b>{per}</b> characters per token" + lost +
+                                 " &nbsp;·&nbsp; <span style='color:{muted}'>{name}</span>",
+                    n=f"{len(pieces):,}", chars=f"{len(text):,}", per=f"{per:.2f}", unknown=f"{unknown:,}",
+                    name=tok.name)
         self.ids.setPlainText(", ".join(str(p.id) for p in pieces))
         self._push_text_to_compare()
 

@@ -16,6 +16,8 @@ from typing import Callable
 from PySide6.QtCore import QEvent, QObject, QPoint, QRect, Qt, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
+from playground.ui.themes import themed_style
+
 # One card per workflow step, found by the panel's title. A panel with no card here gets its own
 # `concept` text, so a step added later still appears in the tour.
 CARDS: dict[str, tuple[str, str]] = {
@@ -142,15 +144,16 @@ class Tour(QFrame):
         self.setObjectName("tour")
         self.setFrameShape(QFrame.NoFrame)
         self.setAutoFillBackground(True)
-        self.setStyleSheet(
-            "#tour { background: #fffdf7; border: 2px solid #f4a340; border-radius: 10px; }"
-            "#tour QLabel { color: #1d2130; background: transparent; }"
-            "#tour QLabel#tourCounter { color: #8a5a00; font-size: 8.5pt; letter-spacing: 1px; }"
+        themed_style(  # a light card in every look
+            self,
+            "#tour { background: {tour_bg}; border: 2px solid {marker}; border-radius: 10px; }"
+            "#tour QLabel { color: {tour_fg}; background: transparent; }"
+            "#tour QLabel#tourCounter { color: {tour_counter}; font-size: 8.5pt; letter-spacing: 1px; }"
             "#tour QLabel#tourHeading { font-size: 14pt; font-weight: 600; }"
-            "#tour QPushButton { color: #1d2130; background: #f3f1ea; border: 1px solid #c9c3b3; "
-            "border-radius: 4px; padding: 4px 14px; }"
-            "#tour QPushButton:disabled { color: #a7a39a; }"
-            "#tour QPushButton#tourNext { background: #f4a340; border-color: #d88a24; font-weight: 600; }")
+            "#tour QPushButton { color: {tour_fg}; background: {tour_button_bg}; border: 1px solid "
+            "{tour_button_border}; border-radius: 4px; padding: 4px 14px; }"
+            "#tour QPushButton:disabled { color: {tour_disabled}; }"
+            "#tour QPushButton#tourNext { background: {marker}; border-color: {marker_edge}; font-weight: 600; }")
         self.counter = QLabel()
         self.counter.setObjectName("tourCounter")
         self.heading = QLabel()

@@ -16,6 +16,7 @@ from playground.core.progress import CancelToken, Progress, UserError
 from playground.core.training_job import RunStarted, StepBatch, TrainingRequest, train
 from playground.engine.jobs import Job, JobSlot
 from playground.engine.session import Session
+from playground.ui.themes import colour, plot_colours, themed_style, themed_text
 
 
 class Stat(QWidget):
@@ -24,9 +25,9 @@ class Stat(QWidget):
     def __init__(self, caption: str, tooltip: str) -> None:
         super().__init__()
         self.value = QLabel("—")
-        self.value.setStyleSheet("font-size: 15pt; font-weight: 600; color: #1d2a4d;")
+        themed_style(self.value, "font-size: 15pt; font-weight: 600; color: {heading};")
         cap = QLabel(caption)
-        cap.setStyleSheet("color: #5a6070; font-size: 9pt;")
+        themed_style(cap, "color: {muted}; font-size: 9pt;")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 2, 6, 2)
         layout.setSpacing(0)
@@ -193,7 +194,8 @@ class TrainingPanel(QWidget):
             return
         import pyqtgraph as pg
 
-        pg.setConfigOptions(antialias=True, background="w", foreground="#333")
+        background, foreground = plot_colours()
+        pg.setConfigOptions(antialias=True, background=background, foreground=foreground)
         self.loss_plot = pg.PlotWidget()
         self.loss_plot.setTitle("Loss")
         self.loss_plot.setLabel("bottom", "step")
@@ -202,18 +204,18 @@ class TrainingPanel(QWidget):
         self.loss_plot.addLegend(offset=(-10, 10))
         self.loss_plot.setClipToView(True)
         self.loss_plot.setDownsampling(auto=True, mode="peak")
-        self.parent_curve = self.loss_plot.plot([], [], pen=pg.mkPen("#b0b4c0", width=1.5))
-        self.train_curve = self.loss_plot.plot([], [], pen=pg.mkPen("#2a6fdb", width=1.5), name="train")
-        self.val_curve = self.loss_plot.plot([], [], pen=pg.mkPen("#e4572e", width=2), symbol="o",
-                                             symbolSize=6, symbolBrush="#e4572e", name="validation")
+        self.parent_curve = self.loss_plot.plot([], [], pen=pg.mkPen(colour("bar_before"), width=1.5))
+        self.train_curve = self.loss_plot.plot([], [], pen=pg.mkPen(colour("series_blue"), width=1.5), name="train")
+        self.val_curve = self.loss_plot.plot([], [], pen=pg.mkPen(colour("series_red"), width=2), symbol="o",
+                                             symbolSize=6, symbolBrush=colour("series_red"), name="validation")
         self.lr_plot = pg.PlotWidget()
         self.lr_plot.setTitle("Learning-rate schedule")
         self.lr_plot.setLabel("bottom", "step")
         self.lr_plot.showGrid(x=True, y=True, alpha=0.25)
         self.lr_plot.getAxis("left").setStyle(tickTextWidth=40)
         self.lr_plot.setMinimumHeight(150)
-        self.lr_curve = self.lr_plot.plot([], [], pen=pg.mkPen("#6a4c93", width=2))
-        self.lr_now = pg.InfiniteLine(angle=90, pen=pg.mkPen("#f4a340", width=2))
+        self.lr_curve = self.lr_plot.plot([], [], pen=pg.mkPen(colour("series_purple"), width=2))
+        self.lr_now = pg.InfiniteLine(angle=90, pen=pg.mkPen(colour("marker"), width=2))
         self.lr_plot.addItem(self.lr_now)
         self.plot_area.setContentsMargins(0, 0, 0, 0)
         self.lr_area.setContentsMargins(0, 0, 0, 0)
@@ -237,7 +239,10 @@ class TrainingPanel(QWidget):
                  if cfg else "not chosen yet")
         self.data_label.setText(f"<b>Corpus</b>: {corpus}<br><b>Tokenizer</b>: {tok}<br><b>Model</b>: {shape}")
         problem = self.readiness_problem()
-        self.ready_label.setText("" if problem is None else f"<span style='color:#b3261e'>{problem}</span>")
+        if problem is None:
+            self.ready_label.setText("")
+        else:
+            themed_text(self.ready_label, "<span style='color:{error}'>{problem}</span>", problem=problem)
         self.ready_label.setVisible(problem is not None)
         if self.job is None:
             self.start_button.setEnabled(problem is None and not self.parent_slot.busy)

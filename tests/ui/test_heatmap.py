@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 from PySide6.QtCore import QPointF
-from PySide6.QtGui import QColor
 
+from playground.ui.themes import qcolour
 from playground.ui.widgets import heatmap as heatmap_module
-from playground.ui.widgets.heatmap import HOVER_COLOUR, AttentionHeatmap, TokenAxis, staircase
+from playground.ui.widgets.heatmap import AttentionHeatmap, TokenAxis, staircase
 
 
 def causal(T: int, seed: int = 0) -> np.ndarray:
@@ -66,7 +66,7 @@ def test_the_highlighted_tokens_are_drawn_in_the_hover_colour(qtbot, heatmap):
 
     def hover_pixels() -> int:
         image = heatmap.grab().toImage()
-        hover = QColor(HOVER_COLOUR)
+        hover = qcolour("paper_select")   # the hovered token's label
         axis = heatmap.left.mapRectToScene(heatmap.left.boundingRect())
         found = 0
         for x in range(int(axis.left()), int(axis.right()), 2):

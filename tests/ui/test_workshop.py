@@ -148,25 +148,30 @@ def test_rich_text_colours_are_readable_in_the_dark_theme(qtbot):
 
     try:
         themes.apply_look(themes.Look(theme="dark"))
-        assert QColor(themes.readable("#b3261e")).lightnessF() > 0.55   # the Tokenizer Lab's "N unknown"
+        assert QColor(themes.colour("error")).lightnessF() > 0.55   # the Tokenizer Lab's "N unknown"
     finally:
         themes.apply_look(themes.Look())
-    assert themes.readable("#b3261e") == "#b3261e"
+    assert themes.colour("error") == "#b3261e"
 
 
-def test_adjusting_style_sheets():
-    adjust = themes.adjust_style_sheet
-    dark = adjust("QLabel { color: #1d2a4d; font-size: 9pt; } QFrame { background: #23283a; color: #111111; }",
-                  font_scale=1.5, dark=True)
+def test_adjusting_style_sheets(qtbot):
+    # Colours come from the roles of the look a template is rendered in; font sizes from the scale.
+    adjust, render = themes.adjust_style_sheet, themes.render
+    sheet = "QLabel { color: {heading}; font-size: 9pt; } QFrame { background: {sidebar_bg}; color: {sidebar_fg}; }"
+    bar = "MessageBar { background: {alert_bg}; } QLabel { color: {alert_fg}; }"
+    card = "#stage { background: {paper}; } #stage QLabel { color: {paper_text}; }"
+    try:
+        themes.apply_look(themes.Look(theme="dark"))
+        dark, dark_bar, dark_card = adjust(render(sheet), font_scale=1.5), render(bar), render(card)
+    finally:
+        themes.apply_look(themes.Look())
     assert "13.5pt" in dark
-    assert "#1d2a4d" not in dark and "color: #111111" in dark   # a rule with its own background keeps its text
+    assert "#1d2a4d" not in dark and "color: #e8eaf2" in dark   # the sidebar keeps its own background and text
     assert adjust("font-size: 12px; color: #5f6368", 2.0) == "font-size: 24px; color: #5f6368"
-    # Text on a light background of the sheet's own stays dark; a light card with no colour gets dark text.
-    bar = "MessageBar { background: #fdecea; } QLabel { color: #8a1c12; }"
-    assert adjust(bar, dark=True) == bar
-    card = adjust("#stage { background: white; }", dark=True)
-    assert "#stage QLabel { color: #1a1a1a; }" in card
-    assert adjust("#stage { background: white; }") == "#stage { background: white; }"   # light: as it was
+    # Text on a light background of its own stays dark; a white card keeps dark text.
+    assert dark_bar == "MessageBar { background: #fdecea; } QLabel { color: #8a1c12; }" == render(bar)
+    assert "#stage QLabel { color: #2b2f3a; }" in dark_card
+    assert render(card) == dark_card   # light: as it was
 
 
 # ---------------------------------------------------------------------------------------------- the tour

@@ -8,7 +8,8 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QSpinBox, QTabBar,
                                QVBoxLayout, QWidget)
 
-from playground.ui.widgets.attention_views import MUTED, VIEW_TIPS, VIEWS
+from playground.ui.themes import themed_style
+from playground.ui.widgets.attention_views import VIEW_TIPS, VIEWS
 
 SOURCE_TEXT, SOURCE_GENERATE, SOURCE_PROBE = range(3)
 SOURCES = ["My text", "Generate (live)", "Training probe (live)"]
@@ -47,7 +48,7 @@ class AttentionControls(QWidget):
         self.look_button.setToolTip("Run the model over the text again and show its attention (Ctrl+Enter).")
         self.caption = QLabel()
         self.caption.setWordWrap(True)
-        self.caption.setStyleSheet(f"color: {MUTED}; font-size: 9pt;")
+        themed_style(self.caption, "color: {muted}; font-size: 9pt;")
         source_box = QVBoxLayout()
         source_box.addWidget(QLabel("<b>Read</b>"))
         source_box.addWidget(self.source)
@@ -68,7 +69,7 @@ class AttentionControls(QWidget):
         self.layer_range = QLabel()
         self.head_range = QLabel()
         for label in (self.layer_range, self.head_range):
-            label.setStyleSheet(f"color: {MUTED};")
+            themed_style(label, "color: {muted};")
         self.view = QTabBar()
         self.view.setExpanding(False)
         self.view.setDrawBase(False)
@@ -105,7 +106,10 @@ class AttentionControls(QWidget):
         self.caption.setText(CAPTION[kind])
         self.look_button.setVisible(kind == SOURCE_TEXT)
         self.text_edit.setReadOnly(kind == SOURCE_GENERATE)
-        self.text_edit.setStyleSheet("background: #f4f5f8;" if kind == SOURCE_GENERATE else "")
+        if kind == SOURCE_GENERATE:   # the app fills it
+            themed_style(self.text_edit, "background: {readonly_bg};")
+        else:
+            self.text_edit.setStyleSheet("")
 
     def set_shape(self, n_layer: int, n_head: int) -> None:
         """Bound the layer and head controls by the model: a head that does not exist cannot be chosen."""

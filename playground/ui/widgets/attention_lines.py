@@ -13,17 +13,14 @@ from typing import Optional, Sequence
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPen
+from PySide6.QtGui import QFont, QFontMetricsF, QPainter, QPen
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
 from playground.core.token_labels import display_token
+from playground.ui.themes import qcolour
 
-LINE_COLOUR = QColor(200, 38, 42)        # the heatmap's strong red
-SELECTED_BG = QColor("#1565c0")
-KEY_BG = QColor(244, 116, 59)            # a key is shaded by the weight it receives
-TEXT = QColor("#2b2f3a")
-FUTURE_TEXT = QColor("#b4b8c2")
-HEADER = QColor("#6b7080")
+# Paper, like the heatmaps: white in every look. Lines in the heatmap's strong red; a key is shaded by the
+# weight it receives, in its orange; keys after the query (it cannot look at them) are faint.
 MIN_ROW, MAX_ROW = 16, 26
 TOP = 34                                  # room for the column headings
 
@@ -49,7 +46,7 @@ class AttentionLines(QWidget):
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
         self.setAutoFillBackground(True)
         palette = self.palette()
-        palette.setColor(self.backgroundRole(), QColor("white"))
+        palette.setColor(self.backgroundRole(), qcolour("paper"))
         self.setPalette(palette)
         self.setToolTip("Click a token on the left to see where it looks; ↑ and ↓ move along.")
 
@@ -126,8 +123,10 @@ class AttentionLines(QWidget):
         p = QPainter(self)
         p.setRenderHint(QPainter.Antialiasing, True)
         p.setRenderHint(QPainter.TextAntialiasing, True)
+        ink, future_ink, header, selected_bg = (qcolour(role) for role in (
+            "paper_text", "paper_ghost", "paper_muted", "paper_select"))
         if self.matrix is None or not self.tokens:
-            p.setPen(HEADER)
+            p.setPen(header)
             p.setFont(self.font_normal)
             p.drawText(self.rect(), int(Qt.AlignCenter), "No attention to draw yet.")
             return
@@ -137,7 +136,7 @@ class AttentionLines(QWidget):
         self.font_normal.setPointSizeF(size)
         self.font_bold.setPointSizeF(size)
         p.setFont(self.font_bold)
-        p.setPen(HEADER)
+        p.setPen(header)
         p.drawText(QRectF(left - label, 4, label, 22), int(Qt.AlignRight | Qt.AlignVCenter), "reading (query)")
         p.drawText(QRectF(right, 4, label, 22), int(Qt.AlignLeft | Qt.AlignVCenter), "being read (keys)")
         q = self.selected
@@ -149,7 +148,7 @@ class AttentionLines(QWidget):
                 w = float(weights[k])
                 if w < 0.005:
                     continue
-                colour = QColor(LINE_COLOUR)
+                colour = qcolour("heat_5")
                 colour.setAlphaF(min(1.0, 0.12 + 0.88 * w))
                 pen = QPen(colour)
                 pen.setWidthF(0.8 + 6.0 * w)
@@ -165,28 +164,28 @@ class AttentionLines(QWidget):
             rect = QRectF(left - label, y - box_h / 2, label, box_h)
             if i == q:
                 p.setPen(Qt.NoPen)
-                p.setBrush(SELECTED_BG)
+                p.setBrush(selected_bg)
                 width = min(label, metrics.horizontalAdvance(text) + 12)
                 p.drawRoundedRect(QRectF(left - width, rect.top(), width, box_h), 3, 3)
-                p.setPen(QColor("white"))
+                p.setPen(qcolour("paper"))
                 p.setFont(self.font_bold)
             else:
                 hovered = self.hover == ("query", i)
-                p.setPen(SELECTED_BG if hovered else TEXT)
+                p.setPen(selected_bg if hovered else ink)
                 p.setFont(self.font_bold if hovered else self.font_normal)
             p.drawText(rect.adjusted(0, 0, -6, 0), int(Qt.AlignRight | Qt.AlignVCenter), text)
             # Right column: the keys, shaded by the weight each receives.
             rect = QRectF(right, y - box_h / 2, label, box_h)
             future = q is not None and i > q
             if not future and q is not None and weights[i] >= 0.005:
-                shade = QColor(KEY_BG)
+                shade = qcolour("heat_4")
                 shade.setAlphaF(min(1.0, float(weights[i])))
                 p.setPen(Qt.NoPen)
                 p.setBrush(shade)
                 width = min(label, metrics.horizontalAdvance(text) + 12)
                 p.drawRoundedRect(QRectF(right, rect.top(), width, box_h), 3, 3)
             p.setFont(self.font_normal)
-            p.setPen(FUTURE_TEXT if future else TEXT)
+            p.setPen(future_ink if future else ink)
             p.drawText(rect.adjusted(6, 0, 0, 0), int(Qt.AlignLeft | Qt.AlignVCenter), text)
         p.end()
 

@@ -11,10 +11,11 @@ from typing import Optional
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor, QPainter, QPixmap
+from PySide6.QtGui import QPainter, QPixmap
 from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QSizePolicy, QStackedWidget, QVBoxLayout, QWidget
 
 from playground.core.token_labels import display_token
+from playground.ui.themes import qcolour, themed_style
 
 VIEW_HEAD, VIEW_MEAN, VIEW_LAYER, VIEW_ALL, VIEW_LINES = range(5)
 VIEWS = ["One head", "Layer mean", "Heads of the layer", "Every layer and head", "Lines"]
@@ -25,7 +26,6 @@ VIEW_TIPS = [
     "Every head of every layer: rows are layers, columns heads. Click one to enlarge it.",
     "Where one token looks, as lines (like BertViz): click a token on the left.",
 ]
-MUTED = "#5f6368"
 
 
 class AttentionViews(QWidget):
@@ -41,10 +41,10 @@ class AttentionViews(QWidget):
         self.blank = QLabel()
         self.blank.setAlignment(Qt.AlignCenter)
         self.blank.setWordWrap(True)
-        self.blank.setStyleSheet(f"color: {MUTED}; font-size: 11pt; background: white;")
+        themed_style(self.blank, "color: {paper_muted}; font-size: 11pt; background: {paper};")
         self.stack.addWidget(self.blank)
         self.readout = QLabel()
-        self.readout.setStyleSheet(f"color: {MUTED};")
+        themed_style(self.readout, "color: {muted};")
         self.readout.setMinimumHeight(22)
         self.readout.setTextInteractionFlags(Qt.TextSelectableByMouse)
         layout = QVBoxLayout(self)
@@ -70,14 +70,14 @@ class AttentionViews(QWidget):
         self._lines = AttentionLines()
         self._lines.token_selected.connect(lambda _q: self._update_lines_title())
         self.lines_title = QLabel()
-        self.lines_title.setStyleSheet("color: #2b2f3a; background: white; padding: 4px;")
+        themed_style(self.lines_title, "color: {paper_text}; background: {paper}; padding: 4px;")
         self.lines_title.setAlignment(Qt.AlignCenter)
         scroll = QScrollArea()
         scroll.setWidget(self._lines)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.NoFrame)
         self.lines_page = QWidget()
-        self.lines_page.setStyleSheet("background: white;")
+        themed_style(self.lines_page, "background: {paper};")
         lp = QVBoxLayout(self.lines_page)
         lp.setContentsMargins(0, 0, 0, 0)
         lp.setSpacing(0)
@@ -182,9 +182,9 @@ class AttentionViews(QWidget):
 
 def _with_title(pixmap: QPixmap, title: str) -> QPixmap:
     out = QPixmap(pixmap.width(), pixmap.height() + 28)
-    out.fill(QColor("white"))
+    out.fill(qcolour("paper"))
     p = QPainter(out)
-    p.setPen(QColor("#2b2f3a"))
+    p.setPen(qcolour("paper_text"))
     p.drawText(0, 0, out.width(), 28, int(Qt.AlignCenter), title)
     p.drawPixmap(0, 28, pixmap)
     p.end()

@@ -13,8 +13,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QTableWid
                                QWidget)
 
 from playground.core.progress import GUI_INTERVAL_S
+from playground.ui.themes import themed_style
 
-MUTED_COLOUR = "#5f6368"
 HEADERS = [
     ("#", "Rank: best score first."),
     ("Continuation", "What the beam adds after the prompt (↵ is a line break)."),
@@ -38,7 +38,7 @@ class BeamsView(QWidget):
                        "the sum of the log of each token's probability: closer to 0 is likelier. "
                        "Choose the strategy <i>Beam search</i> on the left and press Generate.")
         about.setWordWrap(True)
-        about.setStyleSheet(f"color: {MUTED_COLOUR};")
+        themed_style(about, "color: {muted};")
         self.table = QTableWidget(0, len(HEADERS))
         for c, (name, tip) in enumerate(HEADERS):
             item = QTableWidgetItem(name)

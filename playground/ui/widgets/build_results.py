@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Optional
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QFont, QIcon, QPixmap
+from PySide6.QtGui import QFont, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QGridLayout,
@@ -40,11 +40,8 @@ from playground.core.estimates import (
     memory_estimate,
     uses_fused_attention,
 )
+from playground.ui.themes import colour, follow_look, plot_colours, qcolour, themed_style, themed_text
 
-ERROR_COLOUR = "#b3261e"
-WARNING_COLOUR = "#8a5a00"
-OK_COLOUR = "#1e7b34"
-MUTED_COLOUR = "#5f6368"
 GPT2_SMALL = "gpt2-small"
 
 # Rows of the parameter table: (label, what it holds).
@@ -59,8 +56,8 @@ PART_TIPS = {
                    "0 when tied: GPT-2 reuses the token embedding matrix.",
     "Total": "Every number that training adjusts.",
 }
-PART_COLOURS = ["#4e79a7", "#a0cbe8", "#f28e2b", "#59a14f", "#b07aa1", "#e15759"]
-MEMORY_COLOURS = ["#4e79a7", "#f28e2b", "#b07aa1", "#59a14f"]
+PART_COLOURS = ["cat_1", "cat_2", "cat_3", "cat_4", "cat_5", "cat_6"]   # colour roles, part by part
+MEMORY_COLOURS = ["cat_1", "cat_3", "cat_5", "cat_4"]
 MEMORY_TIPS = {
     "Weights": "The parameters, 4 bytes each (float32). In mixed precision, plus a 2-byte copy "
                "of every matrix for the forward pass.",
@@ -75,9 +72,9 @@ MEMORY_TIPS = {
 }
 
 
-def _swatch(colour: str) -> QIcon:
+def _swatch(role: str) -> QIcon:
     pixmap = QPixmap(12, 12)
-    pixmap.fill(QColor(colour))
+    pixmap.fill(qcolour(role))
     return QIcon(pixmap)
 
 
@@ -127,7 +124,8 @@ def _bar_plot(height: int, tip: str):
     """A fixed pyqtgraph plot for bars, which the mouse does not move."""
     import pyqtgraph as pg
 
-    pg.setConfigOptions(antialias=True, background="w", foreground="#333")
+    background, foreground = plot_colours()
+    pg.setConfigOptions(antialias=True, background=background, foreground=foreground)
     plot = pg.PlotWidget()
     plot.setMouseEnabled(False, False)
     plot.hideButtons()
@@ -144,13 +142,13 @@ class ParameterCount(QWidget):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.total_label = QLabel()
-        self.total_label.setStyleSheet("font-size: 26pt; font-weight: 600; color: #23283a;")
+        themed_style(self.total_label, "font-size: 26pt; font-weight: 600; color: {heading};")
         self.total_label.setToolTip("Every number that training adjusts.")
         self.total_note = QLabel()
         self.total_note.setWordWrap(True)
         self.total_note.setTextFormat(Qt.RichText)
         self.total_note.setAlignment(Qt.AlignLeft | Qt.AlignVCenter)
-        self.total_note.setStyleSheet(f"color: {MUTED_COLOUR}; font-size: 10.5pt;")
+        themed_style(self.total_note, "color: {muted}; font-size: 10.5pt;")
         self.setFixedHeight(76)  # the boxes below stay put however many lines the note takes
         row = QHBoxLayout(self)
         row.setContentsMargins(6, 0, 6, 0)
@@ -183,8 +181,8 @@ class ParametersBox(QGroupBox):
         super().__init__("Where the parameters are", parent)
         rows = [label for label, _ in ParameterBreakdown(0, 0, 0, 0, 0, 0).rows()]
         self.table = _table(rows, ["Part", "Parameters", "Share"], PART_TIPS)
-        for r, colour in enumerate(PART_COLOURS):
-            self.table.item(r, 0).setIcon(_swatch(colour))
+        for r, role in enumerate(PART_COLOURS):
+            self.table.item(r, 0).setIcon(_swatch(role))
         self.table.setMinimumWidth(330)
         self.table.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Fixed)
         self.plot = self.bars = None
@@ -210,7 +208,7 @@ class ParametersBox(QGroupBox):
         plot.getAxis("bottom").setTicks([[(x, f"{x}%") for x in range(0, 101, 25)]])
         plot.setLabel("bottom", "share of the parameters")
         self.bars = pg.BarGraphItem(x0=[0] * n, y=list(range(n)), height=0.65, width=[0] * n,
-                                    brushes=PART_COLOURS, pens=[pg.mkPen(None)] * n)
+                                    brushes=[colour(role) for role in PART_COLOURS], pens=[pg.mkPen(None)] * n)
         plot.addItem(self.bars)
         self.plot = plot
         self._plot_host.addWidget(plot)
@@ -245,8 +243,8 @@ class MemoryBox(QGroupBox):
         super().__init__("Memory for one training step", parent)
         rows = ["Weights", "Gradients", "Optimizer state", "Activations", "Total", "Available"]
         self.table = _table(rows, ["Part", "Size", "How it is counted"], MEMORY_TIPS)
-        for r, colour in enumerate(MEMORY_COLOURS):
-            self.table.item(r, 0).setIcon(_swatch(colour))
+        for r, role in enumerate(MEMORY_COLOURS):
+            self.table.item(r, 0).setIcon(_swatch(role))
         for r in range(len(rows)):
             self.table.item(r, 2).setTextAlignment(Qt.AlignLeft | Qt.AlignVCenter)
         self.table.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
@@ -270,15 +268,24 @@ class MemoryBox(QGroupBox):
         mem.getAxis("left").setTicks([[(0, "needed")]])
         mem.setYRange(-0.6, 0.6, padding=0)
         self.bars = pg.BarGraphItem(x0=[0] * 4, y=[0] * 4, height=0.7, width=[0] * 4,
-                                    brushes=MEMORY_COLOURS, pens=[pg.mkPen("w", width=1)] * 4)
+                                    brushes=[colour(role) for role in MEMORY_COLOURS],
+                                    pens=[pg.mkPen(colour("bar_edge"), width=1)] * 4)
         mem.addItem(self.bars)
-        self.available_line = pg.InfiniteLine(angle=90, movable=False,
-                                              pen=pg.mkPen(ERROR_COLOUR, width=2, style=Qt.DashLine))
+        self.available_line = pg.InfiniteLine(angle=90, movable=False)
         mem.addItem(self.available_line)
-        self.available_text = pg.TextItem(color=ERROR_COLOUR, anchor=(1, 0.5))
+        self.available_text = pg.TextItem(anchor=(1, 0.5))
         mem.addItem(self.available_text)
+        self._colour_available()
+        follow_look(mem, self._colour_available)
         self.plot = mem
         self._plot_host.addWidget(mem)
+
+    def _colour_available(self) -> None:
+        """The available memory in the look's red (the plot follows the theme's background)."""
+        import pyqtgraph as pg
+
+        self.available_line.setPen(pg.mkPen(colour("error"), width=2, style=Qt.DashLine))
+        self.available_text.setColor(colour("error"))
 
     def show_memory(self, config: ModelConfig, m: MemoryEstimate, available: AvailableMemory, batch_size: int,
                     precision: str, device_kind: str) -> None:
@@ -310,24 +317,24 @@ class MemoryBox(QGroupBox):
         self.table.item(5, 2).setText(available.source)
 
         if available.bytes is None:
-            self.fit_label.setText(f"<span style='color:{WARNING_COLOUR}'>Needs about <b>{human_bytes(m.total)}</b>; "
-                                   "how much memory is free here is unknown.</span>")
+            themed_text(self.fit_label, "<span style='color:{warning}'>Needs about <b>{total}</b>; "
+                                        "how much memory is free here is unknown.</span>", total=human_bytes(m.total))
         else:
             share = m.total / available.bytes
             if share <= 0.9:
                 used = "under 1%" if share < 0.01 else f"{share:.0%}"
-                colour = OK_COLOUR
+                tone = "ok"
                 verdict = f"✔ <b>Fits</b>: uses {used} of the {human_bytes(available.bytes)} available."
             elif share <= 1.0:
-                colour, verdict = WARNING_COLOUR, (
+                tone, verdict = "warning", (
                     f"⚠ <b>Tight</b>: {share:.0%} of the {human_bytes(available.bytes)} available, with little "
                     "room for the framework itself. A smaller batch would be safer.")
             else:
                 advice = _memory_advice(config, m, batch_size, precision, device_kind)
-                colour, verdict = ERROR_COLOUR, (
+                tone, verdict = "error", (
                     f"✘ <b>Does not fit</b>: needs {human_bytes(m.total)}, only {human_bytes(available.bytes)} "
                     f"available. Try {advice}.")
-            self.fit_label.setText(f"<span style='color:{colour}'>{verdict}</span>")
+            themed_text(self.fit_label, f"<span style='color:{{{tone}}}'>{{verdict}}</span>", verdict=verdict)
         self._draw(m, available)
 
     def _draw(self, m: MemoryEstimate, available: AvailableMemory) -> None:
@@ -409,7 +416,7 @@ class SpeedBox(QGroupBox):
         self.steps_label.setToolTip(f"{steps:,} steps, each on one batch of batch size × context length tokens.")
         self.compare_label = QLabel()
         self.compare_label.setWordWrap(True)
-        self.compare_label.setStyleSheet(f"color: {MUTED_COLOUR};")
+        themed_style(self.compare_label, "color: {muted};")
         self.compare_label.setToolTip("GPT-2 small at the same batch size, with its own context of 1,024 tokens.")
         grid = QGridLayout(self)
         grid.setColumnStretch(1, 1)
@@ -434,16 +441,16 @@ class SpeedBox(QGroupBox):
             self.steps_label.setText("")
             self.compare_label.setText("")
             return
-        self.device_speed_label.setText(
-            f"<b>{human_flops(flops_per_second)}/s</b> measured on {name} "
-            f"<span style='color:{MUTED_COLOUR}'>(float32 matrix multiply)</span>")
+        themed_text(self.device_speed_label, "<b>{speed}/s</b> measured on {name} "
+                    "<span style='color:{muted}'>(float32 matrix multiply)</span>",
+                    speed=human_flops(flops_per_second), name=name)
         if device is not None:
             self.device_speed_label.setToolTip(device.describe() + "\n\n" + self.tokens_label.toolTip())
         per_step = batch * config.context_length
         tps = estimate_tokens_per_second(config, flops_per_second, self.utilization, per_step)
-        self.tokens_label.setText(f"≈ <b>{tps:,.0f}</b> tokens/s "
-                                  f"<span style='color:{MUTED_COLOUR}'>(if a step reaches "
-                                  f"{self.utilization:.0%} of that speed)</span>")
+        themed_text(self.tokens_label, "≈ <b>{tps}</b> tokens/s <span style='color:{muted}'>(if a step reaches "
+                                       "{share} of that speed)</span>", tps=f"{tps:,.0f}",
+                    share=f"{self.utilization:.0%}")
         seconds = self.steps * per_step / tps
         self.steps_label.setText(f"≈ <b>{human_duration(seconds)}</b> for {self.steps:,} steps of "
                                  f"{batch:,} × {config.context_length:,} = {per_step:,} tokens")

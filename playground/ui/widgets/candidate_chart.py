@@ -13,16 +13,12 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from PySide6.QtCore import QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen
+from PySide6.QtGui import QFont, QFontMetrics, QPainter, QPen
 from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
+from playground.ui.themes import qcolour, themed_style, themed_text
 from playground.ui.widgets.generated_text import _escape, percent, token_label
 
-BEFORE_COLOUR = "#aeb7c9"
-AFTER_COLOUR = "#2a6fdb"
-CHOSEN_BG = "#ffedd2"
-CHOSEN_EDGE = "#e07b00"
-MUTED = "#7a8090"
 MAX_ROWS = 10
 
 
@@ -37,12 +33,13 @@ class BarRow:
 
 
 class BarRows(QWidget):
-    """Rows of label + bars, painted; `set_rows` replaces the data and repaints."""
+    """Rows of label + bars, painted; `set_rows` replaces the data and repaints. `roles`: each series'
+    colour role."""
 
-    def __init__(self, colours: list[str], bar_height: int = 9, gap: int = 6, label_points: float = 9.5,
+    def __init__(self, roles: list[str], bar_height: int = 9, gap: int = 6, label_points: float = 9.5,
                  parent=None) -> None:
         super().__init__(parent)
-        self.colours = colours
+        self.roles = roles
         self.bar_height = bar_height
         self.gap = gap
         self.rows: list[BarRow] = []
@@ -56,7 +53,7 @@ class BarRows(QWidget):
         self.setMinimumWidth(100)
 
     def row_height(self) -> int:
-        n = len(self.colours)
+        n = len(self.roles)
         return n * self.bar_height + (n - 1) + self.gap
 
     def set_rows(self, rows: list[BarRow], scale: Optional[float] = None) -> None:
@@ -74,18 +71,18 @@ class BarRows(QWidget):
         return QSize(280, max(1, len(self.rows)) * self.row_height() + 4)
 
     def _value_pieces(self, row: BarRow) -> list[tuple[str, str]]:
-        """The row's numbers as (text, colour) pieces: "9.8% → 19%", "2.1% → removed"."""
+        """The row's numbers as (text, colour role) pieces: "9.8% → 19%", "2.1% → removed"."""
         pieces = []
         for s, value in enumerate(row.values):
             if s:
-                pieces.append((" → ", MUTED))
+                pieces.append((" → ", "paper_muted"))
             if value is None:
                 below = row.below[s] if s < len(row.below) else 0.0
-                pieces.append((f"<{percent(below)}" if below else "?", MUTED))
+                pieces.append((f"<{percent(below)}" if below else "?", "paper_muted"))
             elif value <= 0:
-                pieces.append(("removed", "#b3261e"))
+                pieces.append(("removed", "paper_error"))
             else:
-                pieces.append((percent(value), "#2b2f3a"))
+                pieces.append((percent(value), "paper_text"))
         return pieces
 
     def paintEvent(self, event) -> None:  # noqa: N802
@@ -94,11 +91,11 @@ class BarRows(QWidget):
         painter = QPainter(self)
         painter.setRenderHint(QPainter.Antialiasing)
         # Paper, like the heatmaps: the bar colours and dark labels read the same in either theme.
-        painter.fillRect(self.rect(), QColor("white"))
+        painter.fillRect(self.rect(), qcolour("paper"))
         lfm = QFontMetrics(self.label_font)
         vfm = QFontMetrics(self.value_font)
         label_w = min(max(lfm.horizontalAdvance(r.label) for r in self.rows) + 10, int(self.width() * 0.42))
-        sample = " → ".join(["0.00%"] * len(self.colours))
+        sample = " → ".join(["0.00%"] * len(self.roles))
         value_w = vfm.horizontalAdvance(sample) + 8
         bar_x = label_w + 4
         bar_w = max(10, self.width() - bar_x - value_w - 2)
@@ -109,14 +106,14 @@ class BarRows(QWidget):
             top = 2 + self.gap / 2 + i * rh
             if row.chosen:
                 painter.setPen(Qt.NoPen)
-                painter.setBrush(QColor(CHOSEN_BG))
+                painter.setBrush(qcolour("picked_bg"))
                 painter.drawRoundedRect(QRectF(0, top - self.gap / 2, self.width(), rh), 3, 3)
-                painter.setBrush(QColor(CHOSEN_EDGE))
+                painter.setBrush(qcolour("picked_edge"))
                 painter.drawRect(QRectF(0, top - self.gap / 2, 3, rh))
             font = QFont(self.label_font)
             font.setBold(row.chosen)
             painter.setFont(font)
-            painter.setPen(QColor("#1a1d26"))
+            painter.setPen(qcolour("paper_text"))
             text = lfm.elidedText(row.label, Qt.ElideRight, label_w - 8)
             painter.drawText(QRectF(6, top, label_w - 6, body), Qt.AlignVCenter | Qt.AlignRight | Qt.TextDontClip,
                              text)
@@ -126,14 +123,14 @@ class BarRows(QWidget):
                     continue
                 y = top + s * (self.bar_height + 1)
                 w = max(1.5, bar_w * min(1.0, value / self.scale))
-                painter.setPen(QPen(QColor(CHOSEN_EDGE), 1.5) if row.chosen else Qt.NoPen)
-                painter.setBrush(QColor(self.colours[s]))
+                painter.setPen(QPen(qcolour("picked_edge"), 1.5) if row.chosen else Qt.NoPen)
+                painter.setBrush(qcolour(self.roles[s]))
                 painter.drawRoundedRect(QRectF(bar_x, y, w, self.bar_height), 2, 2)
                 right = max(right, bar_x + w)
             painter.setFont(self.value_font)
             x = right + 5
-            for piece, colour in self._value_pieces(row):
-                painter.setPen(QColor(colour))
+            for piece, role in self._value_pieces(row):
+                painter.setPen(qcolour(role))
                 painter.drawText(QRectF(x, top, value_w, body), flags, piece)
                 x += vfm.horizontalAdvance(piece)
         painter.end()
@@ -184,21 +181,22 @@ class CandidateChart(QWidget):
         self.title = QLabel()
         self.title.setWordWrap(True)
         self.title.setTextFormat(Qt.RichText)
-        self.legend = QLabel(
-            f"<span style='color:{BEFORE_COLOUR}; font-size:13pt'>■</span> before the filters &nbsp; "
-            f"<span style='color:{AFTER_COLOUR}; font-size:13pt'>■</span> after the filters &nbsp; "
-            f"<span style='background:{CHOSEN_BG}; color:#7a4300'>&nbsp;picked&nbsp;</span>")
-        self.legend.setStyleSheet("color: #4a4f5c; font-size: 9pt;")
+        self.legend = QLabel()
+        themed_text(self.legend,
+                    "<span style='color:{bar_before}; font-size:13pt'>■</span> before the filters &nbsp; "
+                    "<span style='color:{series_blue}; font-size:13pt'>■</span> after the filters &nbsp; "
+                    "<span style='background:{picked_bg}; color:{picked_fg}'>&nbsp;picked&nbsp;</span>")
+        themed_style(self.legend, "color: {muted}; font-size: 9pt;")
         self.legend.setWordWrap(True)
         self.legend.setToolTip(
             "Grey: the probability the model itself gave each token. Blue: the probability after the "
             "repetition penalty, temperature, top-k, top-p and min-p reshaped the distribution; the token "
             "was drawn from the blue bars. 'removed' means a filter took the token out.")
-        self.bars = BarRows([BEFORE_COLOUR, AFTER_COLOUR], bar_height=8, gap=7)
+        self.bars = BarRows(["bar_before", "series_blue"], bar_height=8, gap=7)
         self.placeholder = QLabel("Click a token in the text to see the ten tokens the model thought "
                                   "most likely at that point, and the one it picked.")
         self.placeholder.setWordWrap(True)
-        self.placeholder.setStyleSheet(f"color: {MUTED}; padding: 16px 4px;")
+        themed_style(self.placeholder, "color: {muted}; padding: 16px 4px;")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 4, 6, 4)
         layout.addWidget(self.title)
@@ -222,9 +220,10 @@ class CandidateChart(QWidget):
         label = _escape(token_label(token.id, token.text, self.specials))
         extra = ("" if abs(token.chosen_prob - token.prob) < 1e-6
                  else f", {percent(token.chosen_prob)} after the filters")
-        self.title.setText(f"<b>Candidates for token {token.index + 1}</b> "
-                           f"<code style='background:#eef0f5'>&nbsp;{label}&nbsp;</code><br>"
-                           f"<span style='color:#4a4f5c'>The model gave it {percent(token.prob)}{extra}.</span>")
+        themed_text(self.title, "<b>Candidates for token {number}</b> "
+                    "<code style='background:{chip_bg}; color:{chip_fg}'>&nbsp;{label}&nbsp;</code><br>"
+                    "<span style='color:{muted}'>The model gave it {prob}{extra}.</span>",
+                    number=str(token.index + 1), label=label, prob=percent(token.prob), extra=extra)
         self.bars.set_rows(candidate_rows(token, specials=self.specials))
 
     def labels(self) -> list[str]:

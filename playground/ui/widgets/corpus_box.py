@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 from playground.core.corpus import Corpus, CorpusStats, corpus_from_paths, corpus_from_text, default_corpus
 from playground.core.progress import Progress
 from playground.core.units import human_bytes
+from playground.ui.themes import themed_style
 
 
 class PasteDialog(QDialog):
@@ -60,7 +61,7 @@ class CorpusBox(QGroupBox):
         self.stats.setTextFormat(Qt.RichText)
         self.warning = QLabel()
         self.warning.setWordWrap(True)
-        self.warning.setStyleSheet("color: #8a5a00;")
+        themed_style(self.warning, "color: {warning};")
         self.warning.hide()
         b_default = QPushButton("Built-in")
         b_default.setToolTip("Python's own documentation text (2 MB of English prose), shipped with the app.")

@@ -12,21 +12,17 @@ from typing import Optional
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QStringListModel, Qt
-from PySide6.QtGui import QColor, QFont
+from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (QAbstractItemView, QCompleter, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from playground.core.embeddings import EmbeddingMap
-from playground.ui.widgets.heatmap import MUTED_COLOUR, TEXT_COLOUR
+from playground.ui.themes import colour, qcolour, themed_style, themed_text
 from playground.ui.widgets.number_item import NumberItem
 
 N_FEATURED = 24          # common whole words labelled on the map (where they do not crowd each other)
 LABEL_SPACING = 0.05     # labels at least this share of the map's width apart
 N_NEIGHBOURS = 10
-POINT_BRUSH = (110, 120, 145, 70)
-FEATURED_BRUSH = (60, 70, 95, 200)
-CHOSEN_COLOUR = "#c8262a"
-NEIGHBOUR_COLOUR = "#e07b00"
 HOVER_PIXELS = 9         # the mouse names a point this close to it
 
 
@@ -43,26 +39,28 @@ class EmbeddingView(QWidget):
         self._by_label: dict[str, int] = {}
         self._by_lower: dict[str, int] = {}
 
-        self.plot_widget = pg.PlotWidget(background="w")
+        self.plot_widget = pg.PlotWidget(background=colour("paper"))   # paper, like the heatmaps
         self.plot = self.plot_widget.getPlotItem()
         self.plot.setMenuEnabled(False)
         self.plot.hideButtons()
         self.plot.showGrid(x=True, y=True, alpha=0.15)
         for side in ("left", "bottom"):
             axis = self.plot.getAxis(side)
-            axis.setPen(pg.mkPen(MUTED_COLOUR))
-            axis.setTextPen(pg.mkPen(TEXT_COLOUR))
+            axis.setPen(pg.mkPen(colour("paper_muted")))
+            axis.setTextPen(pg.mkPen(colour("paper_text")))
         self.plot.getViewBox().setAspectLocked(True)
         self.title = QLabel()
-        self.title.setStyleSheet(f"color: {TEXT_COLOUR}; font-weight: 600;")
-        self.points = pg.ScatterPlotItem(size=5, pen=None, brush=pg.mkBrush(*POINT_BRUSH), pxMode=True)
-        self.featured_points = pg.ScatterPlotItem(size=6, pen=None, brush=pg.mkBrush(*FEATURED_BRUSH))
-        self.links = pg.PlotDataItem(pen=pg.mkPen(QColor(224, 123, 0, 90), width=1), connect="pairs")
-        self.neighbour_points = pg.ScatterPlotItem(size=10, pen=pg.mkPen("w", width=1),
-                                                   brush=pg.mkBrush(NEIGHBOUR_COLOUR))
-        self.chosen_point = pg.ScatterPlotItem(size=15, pen=pg.mkPen("w", width=1.5), brush=pg.mkBrush(CHOSEN_COLOUR),
-                                               symbol="star")
-        self.hover_point = pg.ScatterPlotItem(size=13, pen=pg.mkPen("#1565c0", width=2), brush=None)
+        themed_style(self.title, "color: {body}; font-weight: 600;")
+        self.points = pg.ScatterPlotItem(size=5, pen=None, brush=pg.mkBrush(qcolour("paper_point", alpha=70)),
+                                         pxMode=True)
+        self.featured_points = pg.ScatterPlotItem(size=6, pen=None,
+                                                  brush=pg.mkBrush(qcolour("paper_featured", alpha=200)))
+        self.links = pg.PlotDataItem(pen=pg.mkPen(qcolour("picked_edge", alpha=90), width=1), connect="pairs")
+        self.neighbour_points = pg.ScatterPlotItem(size=10, pen=pg.mkPen(colour("paper"), width=1),
+                                                   brush=pg.mkBrush(colour("picked_edge")))
+        self.chosen_point = pg.ScatterPlotItem(size=15, pen=pg.mkPen(colour("paper"), width=1.5),
+                                               brush=pg.mkBrush(colour("heat_5")), symbol="star")
+        self.hover_point = pg.ScatterPlotItem(size=13, pen=pg.mkPen(colour("paper_select"), width=2), brush=None)
         for item in (self.points, self.featured_points, self.links, self.neighbour_points, self.chosen_point,
                      self.hover_point):
             self.plot.addItem(item)
@@ -70,7 +68,7 @@ class EmbeddingView(QWidget):
         self.plot.scene().sigMouseMoved.connect(self._mouse_moved)
         self.plot.scene().sigMouseClicked.connect(self._mouse_clicked)
         self.readout = QLabel("Hover over a point to see its token; click one to choose it.")
-        self.readout.setStyleSheet(f"color: {MUTED_COLOUR};")
+        themed_style(self.readout, "color: {muted};")
 
         # ---- the right-hand column: search and neighbours
         self.search_box = QLineEdit()
@@ -112,7 +110,7 @@ class EmbeddingView(QWidget):
                       "the rest is usually tokens training never showed the model (rare bytes): their vectors "
                       "stayed where they started.")
         hint.setWordWrap(True)
-        hint.setStyleSheet(f"color: {MUTED_COLOUR}; font-size: 9pt;")
+        themed_style(hint, "color: {muted}; font-size: 9pt;")
 
         side = QWidget()
         side.setMinimumWidth(250)
@@ -191,8 +189,8 @@ class EmbeddingView(QWidget):
     def search(self, query: str) -> bool:
         token = self.find_token(query)
         if token is None:
-            self.chosen_label.setText(f"<span style='color:#b3261e'>No token is written ‘{query}’.</span> "
-                                      "Try another spelling, or pick one from the suggestions.")
+            themed_text(self.chosen_label, "<span style='color:{error}'>No token is written ‘{query}’.</span> "
+                        "Try another spelling, or pick one from the suggestions.", query=query)
             return False
         self.choose(token)
         return True
@@ -213,8 +211,8 @@ class EmbeddingView(QWidget):
         pairs[1::2] = coords[ids] if ids else pairs[1::2]
         self.links.setData(pairs[:, 0], pairs[:, 1])
         label = self.data.labels[token_id]
-        self.chosen_label.setText(f"<span style='color:{CHOSEN_COLOUR}; font-size: 12pt'>★</span> "
-                                  f"<b>‘{label}’</b> (id {token_id})")
+        themed_text(self.chosen_label, "<span style='color:{heat_5}; font-size: 12pt'>★</span> "
+                    "<b>‘{label}’</b> (id {token_id})", label=label, token_id=str(token_id))
         self.neighbour_table.setSortingEnabled(False)
         self.neighbour_table.setRowCount(len(self.neighbours))
         for row, (i, similarity) in enumerate(self.neighbours):
@@ -248,17 +246,17 @@ class EmbeddingView(QWidget):
             item = pg.TextItem(anchor=(0, 1))
             self.plot.addItem(item, ignoreBounds=True)
             self._label_items.append(item)
-        style = {"chosen": (CHOSEN_COLOUR, True, 11), "neighbour": ("#a85a00", False, 9.5),
-                 "featured": ("#3c465f", False, 8.5)}
+        style = {"chosen": ("heat_5", True, 11), "neighbour": ("paper_neighbour", False, 9.5),
+                 "featured": ("paper_featured", False, 8.5)}
         featured = [i for i, kind in wanted if kind == "featured"]
         self.featured_points.setData(pos=self.data.coords[featured] if featured else np.zeros((0, 2)))
         for item, (i, kind) in zip(self._label_items, wanted):
-            colour, bold, size = style[kind]
+            role, bold, size = style[kind]
             font = QFont("DejaVu Sans")
             font.setPointSizeF(size)
             font.setBold(bold)
             item.setFont(font)
-            item.setColor(QColor(colour))
+            item.setColor(qcolour(role))
             item.setText(self.data.labels[i])
             item.setPos(*self.data.coords[i])
             item.setZValue({"chosen": 22, "neighbour": 21, "featured": 20}[kind])

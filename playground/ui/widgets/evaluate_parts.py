@@ -7,11 +7,10 @@ from PySide6.QtWidgets import QLabel, QProgressBar, QScrollArea, QStyledItemDele
     QWidget
 
 from playground.core.progress import Progress
+from playground.ui.themes import AMBER_NOTICE, themed_style
 
-MUTED = "#5f6368"
-GOOD, BAD = "#1e7a3c", "#b3261e"
-AMBER_STYLE = "background: #fff6e0; color: #7a5500; border: 1px solid #e6cf8f; border-radius: 4px; padding: 4px 8px;"
-NOTE_STYLE = f"color: {MUTED};"
+MUTED, GOOD, BAD = "muted", "ok", "error"   # colour roles
+AMBER_STYLE, NOTE_STYLE = AMBER_NOTICE, "color: {muted};"   # style templates (themes.themed_style)
 MAX_CELL_CHARS = 70
 
 
@@ -48,7 +47,7 @@ def note(text: str = "", style: str = NOTE_STYLE) -> QLabel:
     """A wrapped explanatory line, muted unless `style` says otherwise."""
     label = QLabel(text)
     label.setWordWrap(True)
-    label.setStyleSheet(style)
+    themed_style(label, style)
     return label
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Optional
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor, QKeySequence, QShortcut
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -18,9 +18,9 @@ from PySide6.QtWidgets import (
 )
 
 from playground.core.prompts import Example, PromptTemplate, RenderedPrompt
+from playground.ui.themes import follow_look, qcolour
 from playground.ui.widgets.prompt_preview import EXAMPLE_BGS
 
-UNUSED_FG = "#9a9a9a"
 COL_ON, COL_INPUT, COL_OUTPUT, COL_REASONING = range(4)
 COLUMN_TIPS = ["Ticked examples may be shown; unticked ones never are.",
                "What the example asks: it takes the place of {input}.",
@@ -51,6 +51,8 @@ class ExamplesEditor(QWidget):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self._filling = False  # rows being written by the program, not edited by the person
+        self._used: Optional[list[int]] = None   # the rows the prompt shows, as last marked
+        follow_look(self, lambda: self._used is not None and self.mark_used_rows(self._used))
         self.table = table = QTableWidget(0, 4)
         table.setHorizontalHeaderLabels(["On", "Input", "Output", "Reasoning"])
         table.setToolTip("Worked examples. Untick one to leave it out; double-click a cell to edit it. Few-shot "
@@ -193,6 +195,7 @@ class ExamplesEditor(QWidget):
 
     def mark_used_rows(self, used: list[int]) -> None:
         """Colour the rows the prompt shows like the preview's examples; grey the others."""
+        self._used = list(used)
         table = self.table
         used_at = {index: n for n, index in enumerate(used)}
         was, self._filling = self._filling, True
@@ -203,11 +206,11 @@ class ExamplesEditor(QWidget):
                 item = table.item(row, column)
                 if item is None:
                     continue
-                item.setData(Qt.ForegroundRole, None if shown else QColor(UNUSED_FG))
+                item.setData(Qt.ForegroundRole, None if shown else qcolour("faint"))
                 if column != COL_ON:
                     item.setToolTip(item.text() if len(item.text()) > 30 else "")   # the whole of an elided cell
                 if column == COL_ON:
-                    item.setData(Qt.BackgroundRole, QColor(EXAMPLE_BGS[used_at[row] % 2]) if shown else None)
+                    item.setData(Qt.BackgroundRole, qcolour(EXAMPLE_BGS[used_at[row] % 2]) if shown else None)
                     item.setToolTip(f"Example {row + 1}: in the prompt." if shown else
                                     f"Example {row + 1}: not in the prompt in this mode.")
         table.blockSignals(False)

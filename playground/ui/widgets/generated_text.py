@@ -18,13 +18,11 @@ from PySide6.QtCore import QEvent, QPoint, QRect, QRectF, Qt, Signal
 from PySide6.QtGui import (QColor, QFont, QLinearGradient, QPainter, QPen, QTextCharFormat, QTextCursor)
 from PySide6.QtWidgets import QSizePolicy, QTextEdit, QToolTip, QWidget
 
-# (probability, colour): the shade runs on a log scale between these stops.
-PROB_STOPS = [(0.01, "#f3a39b"), (0.05, "#f8bd8a"), (0.2, "#fbe08a"), (0.5, "#d8eea0"), (1.0, "#a6dea7")]
+from playground.ui.themes import follow_look, qcolour
+
+# (probability, colour role): the shade runs on a log scale between these stops.
+PROB_STOPS = [(0.01, "prob_1"), (0.05, "prob_2"), (0.2, "prob_3"), (0.5, "prob_4"), (1.0, "prob_5")]
 LEGEND_TICKS = [(0.01, "≤1%"), (0.05, "5%"), (0.2, "20%"), (1.0, "100%")]
-PROMPT_FG = "#6b7080"
-CUT_FG = "#b5b9c4"
-TEXT_FG = "#111111"
-OUTLINE = "#1d3f9e"
 
 
 def prob_colour(p: float) -> QColor:
@@ -34,10 +32,10 @@ def prob_colour(p: float) -> QColor:
         x0, x1 = math.log10(p0), math.log10(p1)
         if x <= x1:
             t = (x - x0) / (x1 - x0)
-            a, b = QColor(c0), QColor(c1)
+            a, b = qcolour(c0), qcolour(c1)
             return QColor(round(a.red() + t * (b.red() - a.red())), round(a.green() + t * (b.green() - a.green())),
                           round(a.blue() + t * (b.blue() - a.blue())))
-    return QColor(PROB_STOPS[-1][1])
+    return qcolour(PROB_STOPS[-1][1])
 
 
 def percent(p: float) -> str:
@@ -101,6 +99,7 @@ class ProbabilityLegend(QWidget):
         self.setToolTip("Each generated token is shaded by the probability the model gave it before any "
                         "setting reshaped the distribution: green when it was sure, red when the token was "
                         "an unlikely draw. Click a token to see the alternatives.")
+        follow_look(self, self.update)   # its ticks and caption are painted in the look's text colours
 
     def paintEvent(self, event) -> None:  # noqa: N802 - Qt's name
         painter = QPainter(self)
@@ -114,18 +113,18 @@ class ProbabilityLegend(QWidget):
         x0, y0, h = 6, 3, 10
         gradient = QLinearGradient(x0, 0, x0 + bar_w, 0)
         lo, hi = math.log10(PROB_STOPS[0][0]), 0.0
-        for p, colour in PROB_STOPS:
-            gradient.setColorAt((math.log10(p) - lo) / (hi - lo), QColor(colour))
-        painter.setPen(QPen(QColor("#9aa0ad"), 0.8))
+        for p, role in PROB_STOPS:
+            gradient.setColorAt((math.log10(p) - lo) / (hi - lo), qcolour(role))
+        painter.setPen(QPen(qcolour("faint"), 0.8))
         painter.setBrush(gradient)
         painter.drawRoundedRect(QRectF(x0, y0, bar_w, h), 2, 2)
-        painter.setPen(QColor("#4a4f5c"))
+        painter.setPen(qcolour("muted"))
         for p, label in LEGEND_TICKS:
             x = x0 + bar_w * (math.log10(p) - lo) / (hi - lo)
             w = fm.horizontalAdvance(label)
             tx = min(max(x - w / 2, 0), x0 + bar_w - w)
             painter.drawText(QPoint(round(tx), y0 + h + fm.ascent() + 1), label)
-        painter.setPen(QColor("#3a3f4c"))
+        painter.setPen(qcolour("body"))
         painter.drawText(QPoint(x0 + bar_w + 12, y0 + h), self.CAPTION)
         painter.end()
 
@@ -152,9 +151,11 @@ class GeneratedTextView(QTextEdit):
         self._ends: list[int] = []
         self._selected: Optional[int] = None
         self._prompt = ""
+        self._prompt_span = (0, 0, 0)   # where the cut part ends, and where the prompt ends, in the document
         self._cursor = QTextCursor(self.document())
         self.specials: dict[int, str] = {}  # token id -> what to show for a special token (it decodes to "")
         self.setPlaceholderText("The model's text appears here, one token at a time.")
+        follow_look(self, self._recolour_prompt)
 
     # ------------------------------------------------------------------ content
 
@@ -164,6 +165,7 @@ class GeneratedTextView(QTextEdit):
         self._cursor = QTextCursor(self.document())
         self._tokens, self._starts, self._ends = [], [], []
         self._prompt = ""
+        self._prompt_span = (0, 0, 0)
         if self._selected is not None:
             self._selected = None
             self.token_selected.emit(None)
@@ -174,25 +176,40 @@ class GeneratedTextView(QTextEdit):
         self.clear_all()
         self._prompt = text
         self._cursor.beginEditBlock()
+        start = self._cursor.position()
         if cut:
             fmt = QTextCharFormat()
-            fmt.setForeground(QColor(CUT_FG))
+            fmt.setForeground(qcolour("ghost"))
             fmt.setFontStrikeOut(True)
             fmt.setToolTip("Cut: the model reads only its last tokens of context and never sees this part.")
             shown = cut if len(cut) <= 3000 else "…" + cut[-3000:]
             self._cursor.insertText(shown, fmt)
+        cut_end = self._cursor.position()
         fmt = QTextCharFormat()
-        fmt.setForeground(QColor(PROMPT_FG))
+        fmt.setForeground(qcolour("muted"))
         fmt.setToolTip("The prompt: the text the model continues.")
         self._cursor.insertText(text, fmt)
         self._cursor.endEditBlock()
+        self._prompt_span = (start, cut_end, self._cursor.position())
+
+    def _recolour_prompt(self) -> None:
+        """The prompt's greys for the new look (the tokens' shades are the same in every look)."""
+        start, cut_end, end = self._prompt_span
+        for a, b, role in ((start, cut_end, "ghost"), (cut_end, end, "muted")):
+            if b > a:
+                cursor = QTextCursor(self.document())
+                cursor.setPosition(a)
+                cursor.setPosition(b, QTextCursor.KeepAnchor)
+                fmt = QTextCharFormat()
+                fmt.setForeground(qcolour(role))
+                cursor.mergeCharFormat(fmt)
 
     def append_token(self, token) -> None:
         """Add one token at the end, shaded by its probability."""
         bar = self.verticalScrollBar()
         at_bottom = bar.value() >= bar.maximum() - 4
         fmt = QTextCharFormat()
-        fmt.setForeground(QColor(TEXT_FG))
+        fmt.setForeground(qcolour("on_pastel"))
         fmt.setBackground(prob_colour(token.prob))
         fmt.setAnchor(True)
         fmt.setAnchorHref(str(len(self._tokens)))
@@ -301,7 +318,7 @@ class GeneratedTextView(QTextEdit):
         last = self.cursorForPosition(QPoint(self.viewport().width(), self.viewport().height())).position()
         i = max(0, bisect_right(self._starts, first) - 1)
         j = min(len(self._starts), bisect_right(self._starts, last) + 1)
-        painter.setPen(QPen(QColor("white"), 1.5))
+        painter.setPen(QPen(qcolour("token_edge"), 1.5))
         cursor = QTextCursor(self.document())
         for k in range(i, j):
             if self._starts[k] == self._ends[k]:
@@ -321,7 +338,7 @@ class GeneratedTextView(QTextEdit):
                 r = self.cursorRect(cursor)
                 rows[r.top()] = QRect(r.left(), r.top(), 8, r.height())
             painter.setRenderHint(QPainter.Antialiasing)
-            painter.setPen(QPen(QColor(OUTLINE), 2))
+            painter.setPen(QPen(qcolour("token_outline"), 2))
             painter.setBrush(Qt.NoBrush)
             for r in rows.values():
                 painter.drawRoundedRect(QRectF(r).adjusted(-1.5, -0.5, 1.5, 0.5), 3, 3)

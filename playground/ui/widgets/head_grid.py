@@ -15,15 +15,13 @@ from typing import Optional, Sequence
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QPen
+from PySide6.QtGui import QPen
 from PySide6.QtWidgets import QGraphicsRectItem
 
-from playground.ui.widgets.heatmap import (LEVELS, TEXT_COLOUR, TokenAxis, attention_colour_bar,
-                                           hatch_brush)
+from playground.ui.themes import colour, qcolour
+from playground.ui.widgets.heatmap import LEVELS, TokenAxis, attention_colour_bar, hatch_brush
 
 MAX_TILE = 96             # a tile shows at most this many cells a side (longer texts are averaged down)
-SELECTED_COLOUR = "#1565c0"
-HOVER_TILE_COLOUR = "#ff9800"
 
 
 def pooled_size(T: int, size: int) -> int:
@@ -71,7 +69,7 @@ class HeadGrid(pg.GraphicsLayoutWidget):
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        self.setBackground("w")
+        self.setBackground(colour("paper"))
         self.tiles: list[Tile] = []
         self.rows = self.cols = 0
         self.tile_size = 0                 # cells a side per tile
@@ -85,7 +83,7 @@ class HeadGrid(pg.GraphicsLayoutWidget):
         self._corner_labels: list[pg.TextItem] = []
         self.ci.setContentsMargins(4, 4, 4, 4)
 
-        self.title = self.addLabel("", row=0, col=0, colspan=2, color=TEXT_COLOUR, size="10pt")
+        self.title = self.addLabel("", row=0, col=0, colspan=2, color=colour("paper_text"), size="10pt")
         self.left = TokenAxis("left")
         self.top = TokenAxis("top")
         self.plot = self.addPlot(row=1, col=0, axisItems={"left": self.left, "top": self.top})
@@ -102,8 +100,8 @@ class HeadGrid(pg.GraphicsLayoutWidget):
         self.backgrounds: list[QGraphicsRectItem] = []
         self.image_item = pg.ImageItem(axisOrder="row-major")
         self.plot.addItem(self.image_item)
-        self.select_item = self._outline(SELECTED_COLOUR, 3.0, 11)
-        self.hover_item = self._outline(HOVER_TILE_COLOUR, 2.0, 10)
+        self.select_item = self._outline("paper_select", 3.0, 11)
+        self.hover_item = self._outline("paper_hover", 2.0, 10)
 
         self.colour_bar = attention_colour_bar(self.image_item)
         self.addItem(self.colour_bar, row=1, col=1)
@@ -112,9 +110,9 @@ class HeadGrid(pg.GraphicsLayoutWidget):
         self.scene().sigMouseClicked.connect(self._mouse_clicked)
         self.setMouseTracking(True)
 
-    def _outline(self, colour: str, width: float, z: float) -> QGraphicsRectItem:
+    def _outline(self, role: str, width: float, z: float) -> QGraphicsRectItem:
         item = QGraphicsRectItem(0, 0, 1, 1)
-        pen = QPen(QColor(colour))
+        pen = QPen(qcolour(role))
         pen.setCosmetic(True)
         pen.setWidthF(width)
         item.setPen(pen)
@@ -178,7 +176,7 @@ class HeadGrid(pg.GraphicsLayoutWidget):
         self._corner_labels = []
         if corner_labels:
             for t in tiles:
-                label = pg.TextItem(f"head {t.head}", color=TEXT_COLOUR, anchor=(1, 0))
+                label = pg.TextItem(f"head {t.head}", color=colour("paper_text"), anchor=(1, 0))
                 label.setPos(t.col * step + size, t.row * step)
                 label.setZValue(12)
                 self.plot.addItem(label, ignoreBounds=True)

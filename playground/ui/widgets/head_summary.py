@@ -7,9 +7,9 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTableWidget, QVBoxLayout, QWidget
 
+from playground.ui.themes import qcolour, themed_style
 from playground.ui.widgets.number_item import NumberItem
 
-MUTED = "#5f6368"
 HEAD_COLUMNS = ["Layer", "Head", "Entropy\n(bits)", "Previous\ntoken", "First\ntoken", "Itself"]
 HEAD_TIPS = [
     "The layer, counted from 0 (the first reads the token embeddings).",
@@ -27,7 +27,8 @@ HEAD_TIPS = [
 def weight_shade(value: float) -> QBrush:
     """A cell background as light as the heatmap's low end, stronger for bigger weights."""
     v = max(0.0, min(1.0, value))
-    return QBrush(QColor(255, int(250 - 120 * v), int(240 - 190 * v)))
+    low, high = qcolour("heat_1").getRgb()[:3], qcolour("weight_high").getRgb()[:3]
+    return QBrush(QColor(*(int(a + v * (b - a)) for a, b in zip(low, high))))
 
 
 class HeadSummary(QWidget):
@@ -60,7 +61,7 @@ class HeadSummary(QWidget):
             "(0 bits = one token). The other three: the weight a token puts on the token just before it, on the "
             "first token, on itself. Sort to find previous-token heads and sinks; click a row to see the head.")
         hint.setWordWrap(True)
-        hint.setStyleSheet(f"color: {MUTED}; font-size: 9pt;")
+        themed_style(hint, "color: {muted}; font-size: 9pt;")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 0, 0, 0)
         layout.addWidget(QLabel("<b>Head summary</b>"))
@@ -103,7 +104,7 @@ class HeadSummary(QWidget):
                         item.setText(text)
                     if c >= 3:
                         item.setBackground(weight_shade(value))
-                        item.setForeground(QColor("#1d1d1d"))  # dark on the light shades, whatever the theme
+                        item.setForeground(qcolour("on_pastel"))  # dark on the light shades, whatever the theme
         finally:
             table.setSortingEnabled(True)
             table.sortItems(sort_column, sort_order)

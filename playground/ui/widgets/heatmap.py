@@ -17,40 +17,38 @@ from typing import Optional, Sequence
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QImage, QPainter, QPainterPath, QPen, QTransform
+from PySide6.QtGui import QBrush, QFont, QFontMetricsF, QImage, QPainter, QPainterPath, QPen, QTransform
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QGraphicsRectItem
 
 from playground.core.token_labels import display_token
+from playground.ui.themes import colour, qcolour
 
 LEVELS = (0.0, 1.0)           # attention weights lie in 0..1: the colours never rescale
-MASK_COLOUR = "#c9ccd4"       # hatching where a query cannot look (keys after it)
-HOVER_COLOUR = "#1565c0"
-TEXT_COLOUR = "#2b2f3a"
-MUTED_COLOUR = "#6b7080"
 
 # Cream (nothing) through orange to a dark red (all of a token's attention): dark reads as "a lot".
-_STOPS = [(0.0, "#fffaf0"), (0.08, "#fde9c4"), (0.25, "#fdbb6b"), (0.45, "#f4743b"),
-          (0.7, "#c8262a"), (1.0, "#4a0b1f")]
+# Heatmaps are paper: white in every look, for this scale is made for white.
+_STOPS = [(0.0, "heat_1"), (0.08, "heat_2"), (0.25, "heat_3"), (0.45, "heat_4"), (0.7, "heat_5"), (1.0, "heat_6")]
 
 
 def attention_colormap() -> pg.ColorMap:
-    return pg.ColorMap([p for p, _ in _STOPS], [QColor(c) for _, c in _STOPS], name="attention")
+    return pg.ColorMap([p for p, _ in _STOPS], [qcolour(role) for _, role in _STOPS], name="attention")
 
 
 def attention_colour_bar(image_item: pg.ImageItem) -> pg.ColorBarItem:
     """The 0..1 colour scale beside an attention image (fixed levels: weights are comparable across views)."""
     bar = pg.ColorBarItem(values=LEVELS, colorMap=attention_colormap(), interactive=False,
-                          width=14, label="attention weight", colorMapMenu=False)
+                          width=14, colorMapMenu=False)
     bar.setImageItem(image_item)
-    bar.axis.setPen(pg.mkPen(MUTED_COLOUR))
-    bar.axis.setTextPen(pg.mkPen(TEXT_COLOUR))
+    bar.axis.setPen(pg.mkPen(colour("paper_muted")))
+    bar.axis.setTextPen(pg.mkPen(colour("paper_text")))
+    bar.axis.setLabel("attention weight", color=colour("paper_muted"))   # on paper, whatever the theme
     for item in (bar.bar, bar.axis):  # it never changes: painted once, then reused
         item.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
     return bar
 
 
 def hatch_brush() -> QBrush:
-    brush = QBrush(QColor(MASK_COLOUR), Qt.BDiagPattern)
+    brush = QBrush(qcolour("paper_mask"), Qt.BDiagPattern)
     return brush
 
 
@@ -87,8 +85,8 @@ class TokenAxis(pg.AxisItem):
         self.font = label_font(9)
         self.bold = QFont(self.font)
         self.bold.setBold(True)
-        self.setPen(pg.mkPen(MUTED_COLOUR))
-        self.setTextPen(pg.mkPen(TEXT_COLOUR))
+        self.setPen(pg.mkPen(colour("paper_muted")))
+        self.setTextPen(pg.mkPen(colour("paper_text")))
         self.setStyle(tickLength=0, showValues=False, hideOverlappingLabels=False)
         self.stride = 1
         self._widths: dict[str, tuple[float, float]] = {}   # label -> (advance, bold advance)
@@ -173,7 +171,7 @@ class TokenAxis(pg.AxisItem):
             painter.setRenderHint(QPainter.TextAntialiasing, True)
             painter.scale(ratio, ratio)
             painter.setFont(font)
-            painter.setPen(QColor(HOVER_COLOUR if strong else TEXT_COLOUR))
+            painter.setPen(qcolour("paper_select" if strong else "paper_text"))
             painter.drawText(QPointF(self.PAD, self.PAD + metrics.ascent()), text)
             painter.end()
             if self.rotate:
@@ -299,7 +297,7 @@ class AttentionHeatmap(pg.GraphicsLayoutWidget):
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        self.setBackground("w")
+        self.setBackground(colour("paper"))
         self.tokens: list[str] = []
         self.labels: list[str] = []
         self.matrix: Optional[np.ndarray] = None
@@ -308,18 +306,18 @@ class AttentionHeatmap(pg.GraphicsLayoutWidget):
         self._mask: Optional[np.ndarray] = None
         self.ci.setContentsMargins(4, 4, 4, 4)
 
-        self.title = self.addLabel("", row=0, col=0, colspan=2, color=TEXT_COLOUR, size="10pt")
+        self.title = self.addLabel("", row=0, col=0, colspan=2, color=colour("paper_text"), size="10pt")
         self.left = TokenAxis("left")
         self.bottom = TokenAxis("bottom", rotate=True)
-        self.left.setLabel("query: the token reading ↓", color=MUTED_COLOUR)
-        self.bottom.setLabel("key: the token being read →", color=MUTED_COLOUR)
+        self.left.setLabel("query: the token reading ↓", color=colour("paper_muted"))
+        self.bottom.setLabel("key: the token being read →", color=colour("paper_muted"))
         self.plot = self.addPlot(row=1, col=0, axisItems={"left": self.left, "bottom": self.bottom})
         self.plot.setMenuEnabled(False)
         self.plot.hideButtons()
         vb = self.plot.getViewBox()
         vb.invertY(True)  # row 0 (the first token) at the top, as the matrix prints
         vb.setDefaultPadding(0.0)  # cells fill the view (not square), so the labels stay beside them
-        vb.setBackgroundColor("w")
+        vb.setBackgroundColor(colour("paper"))
 
         self.image_item = pg.ImageItem(axisOrder="row-major")
         self.plot.addItem(self.image_item)
@@ -329,14 +327,14 @@ class AttentionHeatmap(pg.GraphicsLayoutWidget):
         self.mask_item.setZValue(1)   # over the image: the cells above the diagonal are covered, not transparent
         self.plot.addItem(self.mask_item, ignoreBounds=True)
         self.grid_item = QGraphicsPathItem()
-        pen = QPen(QColor(255, 255, 255, 200))
+        pen = QPen(qcolour("paper", alpha=200))
         pen.setCosmetic(True)
         pen.setWidthF(1.0)
         self.grid_item.setPen(pen)
         self.grid_item.setZValue(5)
         self.plot.addItem(self.grid_item, ignoreBounds=True)
         self.hover_item = QGraphicsRectItem(0, 0, 1, 1)
-        hover_pen = QPen(QColor(HOVER_COLOUR))
+        hover_pen = QPen(qcolour("paper_select"))
         hover_pen.setCosmetic(True)
         hover_pen.setWidthF(2.0)
         self.hover_item.setPen(hover_pen)

@@ -5,10 +5,13 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton
 
+from playground.ui.themes import themed_style
+
+# Each level's colour roles (background, text and border: a light bar in every look) and icon.
 STYLES = {
-    "error": ("#fdecea", "#8a1c12", "#e0a39c", "⚠"),
-    "warning": ("#fff6e0", "#7a5500", "#e6cf8f", "⚠"),
-    "info": ("#e8f3ff", "#0b4f8a", "#a9c9ea", "ℹ"),
+    "error": ("alert", "⚠"),
+    "warning": ("amber", "⚠"),
+    "info": ("note", "ℹ"),
 }
 
 
@@ -36,10 +39,10 @@ class MessageBar(QFrame):
         self.hide()
 
     def show_message(self, level: str, text: str) -> None:
-        bg, fg, border, icon = STYLES.get(level, STYLES["info"])
-        self.setStyleSheet(
-            f"MessageBar {{ background: {bg}; border: 1px solid {border}; border-radius: 4px; }}"
-            f" QLabel {{ color: {fg}; font-size: 10.5pt; }}")
+        roles, icon = STYLES.get(level, STYLES["info"])
+        themed_style(self, f"MessageBar {{ background: {{{roles}_bg}}; border: 1px solid {{{roles}_border}}; "
+                           f"border-radius: 4px; }} QLabel {{ color: {{{roles}_fg}}; font-size: 10.5pt; }}"
+                           f" QToolButton {{ color: {{{roles}_fg}}; }}")
         self.level = level
         self.icon.setText(icon)
         self.text.setText(text)

@@ -11,8 +11,9 @@ from typing import Optional
 
 import pyqtgraph as pg
 
-BAR_COLOUR = "#4e79a7"
-HIGHLIGHT_COLOUR = "#f28e2b"
+from playground.ui.themes import colour, follow_look, plot_colours, render
+
+BAR_COLOUR, HIGHLIGHT_COLOUR = "cat_1", "cat_3"   # colour roles
 MAX_TICK_CHARS = 22
 TEXT_WIDTH = 130  # pixels: the text above a bar
 
@@ -39,8 +40,6 @@ class MetricBars(pg.PlotWidget):
     """`set_bars` replaces the bars; the plot, the bar item and the labels are reused."""
 
     def __init__(self, y_label: str, value_format: str = "{:.2f}", parent=None) -> None:
-        from playground.ui.themes import plot_colours
-
         background, self.foreground = plot_colours()  # this plot's colours, not a change to every plot's
         super().__init__(parent=parent, background=background)
         self.setAntialiasing(True)
@@ -52,19 +51,31 @@ class MetricBars(pg.PlotWidget):
         self.showGrid(x=False, y=True, alpha=0.25)
         self.setLabel("left", y_label)
         self.getAxis("bottom").setStyle(tickLength=0)
-        self.item = pg.BarGraphItem(x=[], height=[], width=0.6, brush=BAR_COLOUR, pen=None)
+        self.item = pg.BarGraphItem(x=[], height=[], width=0.6, brush=colour(BAR_COLOUR), pen=None)
         self.addItem(self.item)
         self.texts: list[pg.TextItem] = []
-        self.placeholder = pg.TextItem("", color="#7a8090", anchor=(0.5, 0.5))
+        self.placeholder = pg.TextItem("", color=colour("plot_muted"), anchor=(0.5, 0.5))
         self.addItem(self.placeholder)
+        self._placeholder = ""
         self.set_bars([])
+        follow_look(self, self._follow_look)
+
+    def _follow_look(self) -> None:
+        """The texts above the bars are drawn in the plot's colours: take the new look's."""
+        background, self.foreground = plot_colours()
+        self.setBackground(background)
+        self.placeholder.setColor(colour("plot_muted"))
+        for text in self.texts:
+            text.setColor(self.foreground)
+        self.set_bars(self.bars, self._placeholder)
 
     def set_bars(self, bars: list[Bar], placeholder: str = "") -> None:
         self.bars = list(bars)
+        self._placeholder = placeholder
         n = len(self.bars)
         xs = list(range(n))
         heights = [b.value for b in self.bars]
-        brushes = [pg.mkBrush(HIGHLIGHT_COLOUR if b.highlight else BAR_COLOUR) for b in self.bars]
+        brushes = [pg.mkBrush(colour(HIGHLIGHT_COLOUR if b.highlight else BAR_COLOUR)) for b in self.bars]
         # One shared pen: pyqtgraph 0.14 fails on an empty list of pens.
         self.item.setOpts(x=xs, height=heights, width=0.6, brushes=brushes, pen=None)
         while len(self.texts) < n:
@@ -76,7 +87,7 @@ class MetricBars(pg.PlotWidget):
             if i < n:
                 bar = self.bars[i]
                 value = self.value_format.format(bar.value)
-                note = f"<br><span style='color:#8a8f9a'>{bar.note}</span>" if bar.note else ""
+                note = render("<br><span style='color:{plot_muted}'>{note}</span>", note=bar.note) if bar.note else ""
                 text.setHtml(f"<div align='center'><b>{value}</b>{note}</div>")
                 text.setTextWidth(TEXT_WIDTH)  # a set width lets the lines centre on the bar
                 text.setPos(i, bar.value)

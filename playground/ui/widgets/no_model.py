@@ -11,8 +11,8 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWi
 from playground.core.loading import load_model
 from playground.engine.jobs import Job, JobSlot
 from playground.engine.session import Session
+from playground.ui.themes import themed_style
 
-MUTED = "#5f6368"
 DEMO_TIP = ("Load the small model that ships with the app: GPT-2-style, 4 layers × 4 heads, about a million "
             "parameters, trained for about half an hour on Python's documentation (validation loss 4.12). "
             "It writes docstring-like English phrases, not sense.")
@@ -33,12 +33,12 @@ class NoModelPage(QWidget):
         self._failed = False
 
         self.title = QLabel(title)
-        self.title.setStyleSheet("font-size: 16pt; font-weight: 600; color: #1d2a4d;")
+        themed_style(self.title, "font-size: 16pt; font-weight: 600; color: {heading};")
         self.title.setAlignment(Qt.AlignCenter)
         self.text = QLabel(text)
         self.text.setWordWrap(True)
         self.text.setAlignment(Qt.AlignHCenter)
-        self.text.setStyleSheet("font-size: 11pt; color: #3a3f4c;")
+        themed_style(self.text, "font-size: 11pt; color: {body};")
         self.demo_button = QPushButton("Load the demo model")
         self.demo_button.clicked.connect(self.load_demo)
         self.train_button = QPushButton("Train a model")
@@ -48,7 +48,7 @@ class NoModelPage(QWidget):
             button.setMinimumHeight(34)
             button.setMinimumWidth(180)
         self.status = QLabel()
-        self.status.setStyleSheet(f"color: {MUTED};")
+        themed_style(self.status, "color: {muted};")
         self.status.setAlignment(Qt.AlignCenter)
 
         buttons = QHBoxLayout()

@@ -7,8 +7,8 @@ from PySide6.QtCore import QTimer
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPlainTextEdit, QVBoxLayout, QWidget
 
-AMBER_BG, AMBER_FG = "#fff4db", "#7a5200"
-MUTED_COLOUR = "#5f6368"
+from playground.ui.themes import themed_style, themed_text
+
 COUNT_DELAY_MS = 250      # count once typing pauses
 COUNT_LIMIT_CHARS = 200_000  # counting a longer text would hold up typing; the model reads only the end anyway
 
@@ -30,12 +30,12 @@ class PromptBox(QWidget):
         self.edit.setToolTip("The prompt: the model continues this text. Ctrl+Enter generates.")
         self.edit.textChanged.connect(self._edited)
         self.count = QLabel()
-        self.count.setStyleSheet(f"color: {MUTED_COLOUR};")
+        themed_style(self.count, "color: {muted};")
         self.count.setToolTip("How many tokens the prompt is, against how many the model can read at once.")
         self.notice = QLabel()
         self.notice.setWordWrap(True)
-        self.notice.setStyleSheet(f"background: {AMBER_BG}; color: {AMBER_FG}; padding: 4px 6px; "
-                                  "border: 1px solid #e6cf8f; border-radius: 4px;")
+        themed_style(self.notice, "background: {amber_bg}; color: {amber_fg}; padding: 4px 6px; "
+                                  "border: 1px solid {amber_border}; border-radius: 4px;")
         self.notice.hide()
         self._count_timer = QTimer(self, singleShot=True, interval=COUNT_DELAY_MS, timeout=self.recount)
         top = QHBoxLayout()
@@ -72,12 +72,12 @@ class PromptBox(QWidget):
         text = self.edit.toPlainText()
         context = checkpoint.model_config.context_length
         if len(text) > COUNT_LIMIT_CHARS:
-            self.count.setText(f"<span style='color:{AMBER_FG}'><b>{len(text):,} characters</b>: the "
-                               f"model reads the last {context:,} tokens</span>")
+            themed_text(self.count, "<span style='color:{warning}'><b>{n} characters</b>: the model reads the "
+                                    "last {context} tokens</span>", n=f"{len(text):,}", context=f"{context:,}")
             return
         n = len(checkpoint.tokenizer.encode_ids([text])[0]) if text else 0
         if n > context:
-            self.count.setText(f"<span style='color:{AMBER_FG}'><b>{n:,} tokens</b>: the model reads the "
-                               f"last {context:,}</span>")
+            themed_text(self.count, "<span style='color:{warning}'><b>{n} tokens</b>: the model reads the "
+                                    "last {context}</span>", n=f"{n:,}", context=f"{context:,}")
         else:
             self.count.setText(f"{n:,} of {context:,} tokens")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Optional
 
 from PySide6.QtCore import QEvent, Qt
-from PySide6.QtGui import QColor, QFont, QTextCharFormat, QTextCursor
+from PySide6.QtGui import QFont, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
@@ -18,14 +18,10 @@ from PySide6.QtWidgets import (
 )
 
 from playground.core.prompts import RenderedPrompt
+from playground.ui.themes import qcolour, themed_style
 
-INSTRUCTION_BG = "#fbdcae"
-EXAMPLE_BGS = ("#cfe2fb", "#b5d0f5")   # alternate, so neighbouring examples stay apart
-QUERY_BG = "#c8ebcf"
-PART_FG = "#1a1a1a"
-WARNING_COLOUR = "#8a5a00"
-ERROR_COLOUR = "#b3261e"
-CUT_FG, CUT_BG = "#8c8c8c", "#ececec"
+# The parts' colour roles: light shades with dark text on them, the same in every look.
+EXAMPLE_BGS = ("part_example_1", "part_example_2")   # alternate, so neighbouring examples stay apart
 PREVIEW_END_CHARS = 2000       # a huge prompt's preview shows its first characters,
 PREVIEW_TAIL_CHARS = 40_000    # ... at most this many of its end, and an ellipsis between
 
@@ -35,13 +31,14 @@ def preview_legend() -> QHBoxLayout:
     legend = QHBoxLayout()
     legend.setSpacing(6)
     for text, bg, tip, extra in (
-            ("Instruction", INSTRUCTION_BG, "What to do, in words.", ""),
-            ("Examples", EXAMPLE_BGS[0], "Worked examples, in two shades so neighbours stay apart.", ""),
-            ("Query", QUERY_BG, "Your input; the model writes what comes after its end.", ""),
-            ("Cut", CUT_BG, "Text beyond the context: the model never reads it.",
-             f"color: {CUT_FG}; text-decoration: line-through;")):
+            ("Instruction", "part_instruction", "What to do, in words.", "color: {on_pastel};"),
+            ("Examples", EXAMPLE_BGS[0], "Worked examples, in two shades so neighbours stay apart.",
+             "color: {on_pastel};"),
+            ("Query", "part_query", "Your input; the model writes what comes after its end.", "color: {on_pastel};"),
+            ("Cut", "cut_bg", "Text beyond the context: the model never reads it.",
+             "color: {cut_fg}; text-decoration: line-through;")):
         chip = QLabel(text)
-        chip.setStyleSheet(f"background: {bg}; border-radius: 3px; padding: 1px 8px; {extra}")
+        themed_style(chip, f"background: {{{bg}}}; border-radius: 3px; padding: 1px 8px; {extra}")
         chip.setToolTip(tip)
         legend.addWidget(chip)
     legend.addStretch(1)
@@ -71,8 +68,8 @@ class PromptPreview(QTextEdit):
             return
         cursor = QTextCursor(self.document())
         cut = QTextCharFormat()
-        cut.setForeground(QColor(CUT_FG))
-        cut.setBackground(QColor(CUT_BG))
+        cut.setForeground(qcolour("cut_fg"))
+        cut.setBackground(qcolour("cut_bg"))
         cut.setFontStrikeOut(True)
         # A huge prompt (a pasted book) is shown by its ends: drawing megabytes, most of which
         # the model never reads, would freeze the window.
@@ -83,14 +80,14 @@ class PromptPreview(QTextEdit):
         for part in rendered.parts:
             fmt = QTextCharFormat()
             if part.kind != "separator":
-                fmt.setForeground(QColor(PART_FG))   # dark on the light colours, whatever the theme
+                fmt.setForeground(qcolour("on_pastel"))   # dark on the light colours, whatever the theme
             if part.kind == "instruction":
-                fmt.setBackground(QColor(INSTRUCTION_BG))
+                fmt.setBackground(qcolour("part_instruction"))
             elif part.kind == "example":
-                fmt.setBackground(QColor(EXAMPLE_BGS[n_example % 2]))
+                fmt.setBackground(qcolour(EXAMPLE_BGS[n_example % 2]))
                 n_example += 1
             elif part.kind == "query":
-                fmt.setBackground(QColor(QUERY_BG))
+                fmt.setBackground(qcolour("part_query"))
             split = part.start + min(max(cut_chars - part.start, 0), len(part.text))
             self._insert(cursor, part, part.start, split, cut, hidden)
             self._insert(cursor, part, split, part.end, fmt, hidden)
@@ -150,15 +147,14 @@ class PreviewBox(QGroupBox):
         self.token_count_label.setTextFormat(Qt.RichText)
         self.warning_label = QLabel()
         self.warning_label.setWordWrap(True)
-        self.warning_label.setStyleSheet(
-            f"color: {WARNING_COLOUR}; background: #fff4dc; border: 1px solid #e6cf8f; "
-            "border-radius: 4px; padding: 4px 6px;")
+        themed_style(self.warning_label, "color: {amber_fg}; background: {amber_bg}; "
+                                         "border: 1px solid {amber_border}; border-radius: 4px; padding: 4px 6px;")
         self.warning_label.setToolTip("The model keeps only the last tokens it can read: the struck-through "
                                       "text above is lost.")
         self.warning_label.hide()
         self.problem_label = QLabel()
         self.problem_label.setWordWrap(True)
-        self.problem_label.setStyleSheet(f"color: {ERROR_COLOUR};")
+        themed_style(self.problem_label, "color: {error};")
         self.problem_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
         self.problem_label.hide()
         self.send_button = QPushButton("Send to Generate ▶")

@@ -14,8 +14,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout
                                QPlainTextEdit, QSpinBox, QVBoxLayout, QWidget)
 
 from playground.core.sampling_settings import PRESETS, SamplingSettings
-
-ERROR_COLOUR = "#b3261e"
+from playground.ui.themes import themed_style
 
 # The fields a preset sets; length, stop strings and seed stay as the person chose them.
 PRESET_FIELDS = ("strategy", "temperature", "top_k", "top_p", "min_p", "repetition_penalty")
@@ -212,7 +211,7 @@ class SamplingControls(QWidget):
 
         self.problems_label = QLabel()
         self.problems_label.setWordWrap(True)
-        self.problems_label.setStyleSheet(f"color: {ERROR_COLOUR};")
+        themed_style(self.problems_label, "color: {error};")
         self.problems_label.hide()
         cl.addWidget(self.problems_label)
         cl.addStretch(1)

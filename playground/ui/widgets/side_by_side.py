@@ -11,10 +11,8 @@ from typing import Optional
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSpinBox, QVBoxLayout, QWidget
 
+from playground.ui.themes import themed_style, themed_text
 from playground.ui.widgets.generated_text import GeneratedTextView
-
-AMBER_BG, AMBER_FG = "#fff4db", "#7a5200"
-MUTED_COLOUR = "#5f6368"
 
 
 class OutputColumn(QFrame):
@@ -23,13 +21,13 @@ class OutputColumn(QFrame):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.setObjectName("column")
-        self.setStyleSheet("#column { border: 1px solid #d6dae3; border-radius: 5px; background: #fafbfd; }")
+        themed_style(self, "#column { border: 1px solid {card_border}; border-radius: 5px; background: {card_bg}; }")
         self.title = QLabel()
         self.title.setTextFormat(Qt.RichText)
         self.title.setWordWrap(True)
         self.notice = QLabel()
         self.notice.setWordWrap(True)
-        self.notice.setStyleSheet(f"background: {AMBER_BG}; color: {AMBER_FG}; padding: 3px; border-radius: 3px;")
+        themed_style(self.notice, "background: {amber_bg}; color: {amber_fg}; padding: 3px; border-radius: 3px;")
         self.notice.hide()
         self.view = GeneratedTextView()
         self.view.setMinimumWidth(120)
@@ -124,7 +122,7 @@ class SamplesTab(QWidget):
                                "seeds, and show the texts side by side.")
         self.note = QLabel()
         self.note.setWordWrap(True)
-        self.note.setStyleSheet(f"color: {MUTED_COLOUR};")
+        themed_style(self.note, "color: {muted};")
         row = QHBoxLayout()
         row.addWidget(QLabel("Samples"))
         row.addWidget(self.count)
@@ -173,13 +171,15 @@ class CompareTab(QWidget):
     def show_template(self, template, other_mode: str) -> None:
         """Say which template the columns compare (or how to send one)."""
         if template is None:
-            self.template_label.setText(
+            themed_text(
+                self.template_label,
                 "<b>Send a few-shot prompt from the Prompt panel first.</b><br>"
-                f"<span style='color:{MUTED_COLOUR}'>Then this tab generates from the same template twice, side "
+                "<span style='color:{muted}'>Then this tab generates from the same template twice, side "
                 "by side: once with no examples (zero-shot) and once with its examples, so you can see what "
                 "the examples change.</span>")
             return
         name = getattr(template, "name", "") or "the template"
-        self.template_label.setText(
-            f"<b>Template:</b> {name}<br><span style='color:{MUTED_COLOUR}'>Left: zero-shot (no examples). "
-            f"Right: {other_mode} (its own mode). Same settings and seed for both.</span>")
+        themed_text(self.template_label,
+                    "<b>Template:</b> {name}<br><span style='color:{muted}'>Left: zero-shot (no examples). "
+                    "Right: {other_mode} (its own mode). Same settings and seed for both.</span>",
+                    name=name, other_mode=other_mode)

@@ -13,10 +13,9 @@ from typing import Optional
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QScrollArea, QSizePolicy, QVBoxLayout, QWidget
 
-from playground.ui.widgets.candidate_chart import AFTER_COLOUR, BEFORE_COLOUR, MUTED, BarRow, BarRows
+from playground.ui.themes import colour, themed_style
+from playground.ui.widgets.candidate_chart import BarRow, BarRows
 from playground.ui.widgets.generated_text import token_label
-
-MIDDLE_COLOUR = "#7c9ad6"
 
 STAGE_HELP = {
     "the model": "The model's own probabilities: the softmax of its score for every token of the vocabulary.",
@@ -42,12 +41,12 @@ class StageChart(QFrame):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.setObjectName("stage")
-        self.setStyleSheet("#stage { background: white; border: 1px solid #d6dae3; border-radius: 5px; }"
-                           "#stage QLabel { color: #1a1d26; }")  # dark on the white card in either theme
+        themed_style(self, "#stage { background: {paper}; border: 1px solid {paper_border}; border-radius: 5px; }"
+                           "#stage QLabel { color: {paper_text}; }")  # paper: a white card in every look
         self.title = QLabel()
         self.title.setTextFormat(Qt.RichText)
         self.title.setWordWrap(True)
-        self.bars = BarRows([BEFORE_COLOUR], bar_height=9, gap=4, label_points=8.5)
+        self.bars = BarRows(["bar_before"], bar_height=9, gap=4, label_points=8.5)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 4, 6, 6)
         layout.setSpacing(4)
@@ -59,17 +58,18 @@ class StageChart(QFrame):
         self.name = ""
 
     def set_stage(self, number: int, stage, previous_kept: Optional[int], chosen_id: Optional[int],
-                  colour: str, scale: float, chosen_text: str = "", specials: Optional[dict] = None) -> None:
+                  role: str, scale: float, chosen_text: str = "", specials: Optional[dict] = None) -> None:
         self.name = stage.name
         if previous_kept is None:
             kept = f"all {stage.kept:,} tokens"
         elif stage.kept < previous_kept:
-            kept = f"<span style='color:#b3261e'><b>{stage.kept:,}</b> tokens left</span>"
+            kept = f"<span style='color:{colour('paper_error')}'><b>{stage.kept:,}</b> tokens left</span>"
         else:
             kept = f"{stage.kept:,} tokens left"
-        self.title.setText(f"<b>{number} · {stage.name}</b><br><span style='color:#4a4f5c'>{kept}</span>")
+        muted = colour("paper_muted")
+        self.title.setText(f"<b>{number} · {stage.name}</b><br><span style='color:{muted}'>{kept}</span>")
         self.setToolTip(stage_help(stage.name))
-        self.bars.colours = [colour]
+        self.bars.roles = [role]
         rows = [BarRow(token_label(c.id, c.text, specials), [c.prob], chosen=c.id == chosen_id)
                 for c in stage.candidates]
         if chosen_id is not None and all(c.id != chosen_id for c in stage.candidates):
@@ -93,7 +93,7 @@ class StagesView(QWidget):
         self.heading.setTextFormat(Qt.RichText)
         self.placeholder = QLabel(self.HINT)
         self.placeholder.setWordWrap(True)
-        self.placeholder.setStyleSheet(f"color: {MUTED}; padding: 6px 2px;")
+        themed_style(self.placeholder, "color: {muted}; padding: 6px 2px;")
         self.row = QWidget()
         self.row_layout = QHBoxLayout(self.row)
         self.row_layout.setContentsMargins(0, 0, 0, 0)
@@ -128,7 +128,7 @@ class StagesView(QWidget):
         while len(self.charts) < len(stages):
             if self.charts:
                 arrow = QLabel("›")
-                arrow.setStyleSheet("color: #8a90a0; font-size: 15pt; font-weight: bold;")
+                themed_style(arrow, "color: {faint}; font-size: 15pt; font-weight: bold;")
                 arrow.setFixedWidth(10)
                 arrow.setAlignment(Qt.AlignCenter)
                 self.row_layout.addWidget(arrow)
@@ -146,8 +146,8 @@ class StagesView(QWidget):
             if not shown:
                 continue
             last = i == len(stages) - 1
-            colour = AFTER_COLOUR if last and i > 0 else (BEFORE_COLOUR if i == 0 else MIDDLE_COLOUR)
-            chart.set_stage(i + 1, stages[i], previous, chosen_id, colour, scale, chosen_text, self.specials)
+            role = "series_blue" if last and i > 0 else ("bar_before" if i == 0 else "bar_middle")
+            chart.set_stage(i + 1, stages[i], previous, chosen_id, role, scale, chosen_text, self.specials)
             previous = stages[i].kept
 
     def stage_names(self) -> list[str]:

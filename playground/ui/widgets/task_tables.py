@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Optional
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QPlainTextEdit, QSplitter, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
 from playground.core.prompts import MODE_HELP, MODE_LABELS
+from playground.ui.themes import follow_item_colours, themed_item
 from playground.ui.widgets.evaluate_parts import BAD, GOOD, MUTED, elide, note, set_header, whole_text_tip
 
 METRICS = [
@@ -47,6 +48,7 @@ class ScoresTable(QTableWidget):
 
     def __init__(self, parent=None) -> None:
         super().__init__(len(METRICS), 3, parent)
+        follow_item_colours(self)
         self.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.setSelectionMode(QAbstractItemView.NoSelection)
         self.setFocusPolicy(Qt.NoFocus)
@@ -86,7 +88,7 @@ class ScoresTable(QTableWidget):
                     self.setItem(r, c, item)
                 item.setText("—")
                 item.setToolTip(tip)
-                item.setForeground(QBrush())
+                themed_item(item, None)
                 font = item.font()
                 font.setBold(False)
                 item.setFont(font)
@@ -119,7 +121,7 @@ class ScoresTable(QTableWidget):
             else:
                 item.setText(f"{diff:+.2f}")
             if abs(diff) > 1e-9:
-                item.setForeground(QBrush(QColor(GOOD if diff > 0 else BAD)))
+                themed_item(item, GOOD if diff > 0 else BAD)
 
 
 class AnswersTable(QTableWidget):
@@ -129,6 +131,7 @@ class AnswersTable(QTableWidget):
 
     def __init__(self, parent=None) -> None:
         super().__init__(0, self.COLUMNS, parent)
+        follow_item_colours(self)
         self.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.setSelectionBehavior(QAbstractItemView.SelectRows)
         self.setSelectionMode(QAbstractItemView.SingleSelection)
@@ -190,6 +193,7 @@ class AnswersTable(QTableWidget):
         return rows[0].row() if rows else 0
 
     def _cell(self, r: int, c: int, text: str, tip: str = "", align=None, colour: Optional[str] = None) -> None:
+        """`colour`: a colour role for the text (None: the table's own)."""
         item = self.item(r, c)
         if item is None:
             item = QTableWidgetItem()
@@ -198,7 +202,7 @@ class AnswersTable(QTableWidget):
         item.setToolTip(tip)
         if align is not None:
             item.setTextAlignment(align | Qt.AlignVCenter)
-        item.setForeground(QBrush(QColor(colour)) if colour else QBrush())
+        themed_item(item, colour)
 
 
 class TaskResultsPane(QWidget):

@@ -9,8 +9,8 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit, QVBoxLayout, QWidget
 
 from playground.core.prompts import PromptTemplate
+from playground.ui.themes import themed_style
 
-MUTED_COLOUR = "#5f6368"
 FORMAT_LABELS = {"example_format": "Example", "cot_format": "Example, chain of thought",
                  "query_format": "Query", "cot_query_format": "Query, chain of thought"}
 FORMAT_TIPS = {
@@ -72,7 +72,7 @@ class FormatsEditor(QWidget):
         form.addRow("Separators", seps)
         note = QLabel("Placeholders: {input}, {output}, {reasoning} (a query only {input}). "
                       "Write {{ and }} for a literal brace.")
-        note.setStyleSheet(f"color: {MUTED_COLOUR};")
+        themed_style(note, "color: {muted};")
         note.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.addWidget(note)

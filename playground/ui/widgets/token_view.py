@@ -10,16 +10,14 @@ unknown token ([UNK], <unk>) is red and struck through: the model sees only
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent
-from PySide6.QtGui import QColor, QFont, QTextCharFormat, QTextCursor
+from PySide6.QtGui import QFont, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import QTextEdit, QToolTip
 
 from playground.core.tokenization import TokenPiece
+from playground.ui.themes import follow_look, qcolour
 
-# Soft colours that keep black text readable, cycled token by token.
-PALETTE = ["#ffd6a5", "#caffbf", "#9bf6ff", "#bdb2ff", "#ffc6ff", "#fdffb6", "#a0c4ff", "#ffadad"]
-SPECIAL_BG, SPECIAL_FG = "#3a3a4a", "#ffffff"
-UNKNOWN_BG, UNKNOWN_FG = "#b3261e", "#ffffff"
-GAP_FG = "#9a9a9a"
+# Soft colours that keep dark text readable, cycled token by token (their roles).
+PALETTE = [f"token_{i}" for i in range(1, 9)]
 TOKEN_PROPERTY = QTextCharFormat.UserProperty + 1
 MAX_TOKENS_SHOWN = 20_000
 
@@ -76,6 +74,7 @@ class TokenView(QTextEdit):
         self.show_whitespace = False
         self._text = ""
         self.setPlaceholderText("Tokens appear here.")
+        follow_look(self, self._render)   # the dropped text's grey follows the look
 
     def set_tokens(self, text: str, pieces: list[TokenPiece]) -> None:
         self._text, self.pieces = text, pieces
@@ -90,7 +89,7 @@ class TokenView(QTextEdit):
         cursor = QTextCursor(self.document())
         cursor.beginEditBlock()
         gap_fmt = QTextCharFormat()
-        gap_fmt.setForeground(QColor(GAP_FG))
+        gap_fmt.setForeground(qcolour("faint"))
         shown = self.pieces[:MAX_TOKENS_SHOWN]
         pos = 0
         for piece in shown:
@@ -100,15 +99,15 @@ class TokenView(QTextEdit):
             overlaps = not piece.special and piece.start < pos
             fmt = QTextCharFormat()
             if piece.special:
-                fmt.setBackground(QColor(SPECIAL_BG))
-                fmt.setForeground(QColor(SPECIAL_FG))
+                fmt.setBackground(qcolour("special_bg"))
+                fmt.setForeground(qcolour("special_fg"))
             elif piece.unknown:
-                fmt.setBackground(QColor(UNKNOWN_BG))
-                fmt.setForeground(QColor(UNKNOWN_FG))
+                fmt.setBackground(qcolour("unknown_bg"))
+                fmt.setForeground(qcolour("unknown_fg"))
                 fmt.setFontStrikeOut(True)
             else:
-                fmt.setBackground(QColor(PALETTE[piece.index % len(PALETTE)]))
-                fmt.setForeground(QColor("#111111"))
+                fmt.setBackground(qcolour(PALETTE[piece.index % len(PALETTE)]))
+                fmt.setForeground(qcolour("on_pastel"))
                 if piece.partial or overlaps:
                     fmt.setFontItalic(True)
                     fmt.setUnderlineStyle(QTextCharFormat.DotLine)

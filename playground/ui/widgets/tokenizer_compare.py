@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 
 from playground.core.tokenization import LoadedTokenizer
 from playground.core.tokenizer_sweep import SWEEP_SAMPLE_CHARS, SWEEP_SIZES
+from playground.ui.themes import colour, plot_colours, themed_text
 from playground.ui.widgets.token_view import TokenView
 
 
@@ -44,9 +45,10 @@ class TokenColumn(QFrame):
         self.view.show_whitespace = show_whitespace
         self.view.set_tokens(text, pieces)
         per = len(text) / len(pieces) if pieces else 0.0
-        self.title.setText(
-            f"<b>{self.tok.name}</b><br><span style='color:#555'>{self.tok.kind_label}, vocab {self.tok.vocab_size:,}</span>"
-            f"<br><b>{len(pieces):,}</b> tokens · {per:.2f} chars/token")
+        themed_text(self.title, "<b>{name}</b><br><span style='color:{muted}'>{kind}, vocab {vocab}</span>"
+                                "<br><b>{count}</b> tokens · {per} chars/token",
+                    name=self.tok.name, kind=self.tok.kind_label, vocab=f"{self.tok.vocab_size:,}",
+                    count=f"{len(pieces):,}", per=f"{per:.2f}")
         return len(pieces)
 
 
@@ -187,7 +189,8 @@ class TokenizerCompare(QWidget):
             return
         import pyqtgraph as pg
 
-        pg.setConfigOptions(antialias=True, background="w", foreground="#333")
+        background, foreground = plot_colours()
+        pg.setConfigOptions(antialias=True, background=background, foreground=foreground)
         self.plot = pg.PlotWidget()
         self.plot.setLogMode(x=True, y=False)
         # Plain numbers on the log axis (pyqtgraph would print 3·10²).
@@ -197,8 +200,8 @@ class TokenizerCompare(QWidget):
         self.plot.setLabel("bottom", "vocab size (log scale)")
         self.plot.setLabel("left", "characters per token")
         self.plot.setTitle("Byte-level BPE on this corpus")
-        self.curve = self.plot.plot([], [], pen=pg.mkPen("#2a6fdb", width=2), symbol="o",
-                                    symbolBrush="#2a6fdb", symbolSize=8)
+        self.curve = self.plot.plot([], [], pen=pg.mkPen(colour("series_blue"), width=2), symbol="o",
+                                    symbolBrush=colour("series_blue"), symbolSize=8)
         self.plot_host.addWidget(self.plot)
         if self.points:
             self._draw()

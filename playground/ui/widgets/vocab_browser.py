@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt, QTimer
-from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QHBoxLayout, QHeaderView, QLabel, QLineEdit, QSplitter, QTableView, QVBoxLayout, QWidget
 
 from playground.core.tokenization import LoadedTokenizer, VocabEntry
 from playground.core.tokenizer_kinds import vocabulary_markers_note
+from playground.ui.themes import qcolour
 from playground.ui.widgets.token_view import byte_label, visible_whitespace
 
 
@@ -38,7 +38,7 @@ class RowsModel(QAbstractTableModel):
         if role == Qt.UserRole:  # sort key
             return -1 if value is None else value
         if role == Qt.ForegroundRole and index.row() in self.special_rows:
-            return QColor("#8e44ad")
+            return qcolour("special_token")   # read when drawn: it follows the look
         return None
 
     def headerData(self, section, orientation, role=Qt.DisplayRole):  # noqa: N802
