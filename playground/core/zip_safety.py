@@ -108,8 +108,9 @@ def check_zip(zf: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
                         f"packed ({packed / 2**20:.1f} MB to {total / 2**30:.2f} GB), as only a zip bomb does. "
                         f"{NOTHING}")
     for key in seen:
-        parts = key.split("/")
-        clash = next(("/".join(parts[:n]) for n in range(1, len(parts)) if "/".join(parts[:n]) in files), None)
+        segments = key.split("/")
+        clash = next(("/".join(segments[:n]) for n in range(1, len(segments)) if "/".join(segments[:n]) in files),
+                     None)
         if clash is not None:
             raise UserError(f"The zip is refused: {clash!r} is a file, yet other members lie inside it as in a "
                             f"folder. {NOTHING}")
