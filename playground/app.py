@@ -30,7 +30,8 @@ def app_icon() -> QIcon:
 
 
 def make_application(argv: Optional[list[str]] = None) -> QApplication:
-    app = QApplication.instance() or QApplication(argv or sys.argv[:1])
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(argv or sys.argv[:1])
     app.setApplicationName("llm-playground")
     app.setOrganizationName("llm-playground")
     app.setApplicationDisplayName("LLM Playground")
@@ -73,14 +74,16 @@ class _FirstPaint(QObject):
         QTimer.singleShot(fallback_ms, self, self._run)
 
     def eventFilter(self, obj, event) -> bool:  # noqa: N802
-        if event.type() == QEvent.Paint and self.fn is not None:
+        if event.type() == QEvent.Type.Paint and self.fn is not None:
             QTimer.singleShot(0, self, self._run)
         return False
 
     def _run(self) -> None:
         fn, self.fn = self.fn, None
         if fn is not None:
-            self.parent().removeEventFilter(self)
+            window = self.parent()
+            assert window is not None  # the window is this filter's parent
+            window.removeEventFilter(self)
             fn()
 
 
@@ -105,18 +108,18 @@ def show_crash_dialog(parent: Optional[QWidget], report: CrashReport) -> QMessag
     window keeps running behind it. Tests replace this function (``playground.app.show_crash_dialog``)."""
     where = (f"The details were written to <br><tt>{report.log_path}</tt>" if report.log_path is not None
              else "The details could not be written to the crash log; they are below.")
-    box = QMessageBox(QMessageBox.Warning, "Something unexpected went wrong",
+    box = QMessageBox(QMessageBox.Icon.Warning, "Something unexpected went wrong",
                       "<p><b>Something unexpected went wrong</b>, but the app is still running and your work "
                       "is still here.</p>"
                       f"<p><tt>{html.escape(report.summary())}</tt></p><p>{where}</p>"
                       "<p>If it keeps happening, please send that file with a few words on what you did.</p>",
-                      QMessageBox.Close, parent)
-    box.setTextFormat(Qt.RichText)
+                      QMessageBox.StandardButton.Close, parent)
+    box.setTextFormat(Qt.TextFormat.RichText)
     box.setDetailedText(report.traceback)
     box.setModal(False)
-    box.setAttribute(Qt.WA_DeleteOnClose)
+    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     if report.log_path is not None:
-        folder_button = box.addButton("Open the log folder", QMessageBox.ActionRole)
+        folder_button = box.addButton("Open the log folder", QMessageBox.ButtonRole.ActionRole)
         folder_button.clicked.connect(lambda: _open_folder(report.log_path.parent))
     box.show()
     return box
@@ -140,10 +143,10 @@ class CrashReporter(QObject):
         self.parent_widget = parent_widget
         self.dialog = dialog          # None: playground.app.show_crash_dialog, looked up at each report
         self.hooks: Optional[CrashHooks] = None
-        self.open_dialog = None
+        self.open_dialog: object = None  # what the dialog function returned: a QMessageBox, or a test's stand-in
         self.repeats = 0
         self.shown: list[CrashReport] = []
-        self.reported.connect(self._show, Qt.QueuedConnection)
+        self.reported.connect(self._show, Qt.ConnectionType.QueuedConnection)
 
     def report(self, report: CrashReport) -> None:
         """Called by the hooks, in any thread."""
@@ -216,7 +219,6 @@ def run_gui(screenshot_dir: Optional[Path] = None) -> int:
     reporter = install_excepthook(session)   # before the window: an error while building it is caught too
     window = MainWindow(session)
     reporter.parent_widget = window
-    window.crash_reporter = reporter
     window.show()
     if screenshot_dir is None:
         QTimer.singleShot(1500, window.offer_tour_once)

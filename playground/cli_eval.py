@@ -144,7 +144,7 @@ def _load_task(name: str):
         return load_task(path)
     found = builtin_task(name)
     if found is None:
-        names = ", ".join(re.sub(r"^\d+-", "", t.path.stem) for t in builtin_tasks())
+        names = ", ".join(re.sub(r"^\d+-", "", t.path.stem) for t in builtin_tasks() if t.path is not None)
         raise UserError(f"There is no task file {name} and no built-in task of that name "
                         f"(the built-in tasks are {names}).")
     return found

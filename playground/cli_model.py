@@ -17,7 +17,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from playground.cli_args import (
     DEVICES,
@@ -28,6 +28,9 @@ from playground.cli_args import (
     positive_int,
 )
 from playground.core.progress import UserError
+
+if TYPE_CHECKING:
+    from playground.core.training import StoppedRecord
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -149,7 +152,8 @@ def train_command(args: argparse.Namespace) -> int:
         model_config = ModelConfig.from_preset(args.preset or "tiny", tokenizer.vocab_size,
                                                flavour=args.flavour or "gpt2", **overrides)
 
-    base = saved.train_config if (args.resume and saved.train_config is not None) else TrainConfig()
+    base = (saved.train_config if args.resume and saved is not None and saved.train_config is not None
+            else TrainConfig())
     changes = {
         "max_steps": args.steps, "batch_size": args.batch_size, "learning_rate": args.lr,
         "eval_interval": args.eval_interval, "device": args.device, "precision": args.precision, "seed": args.seed,
@@ -181,7 +185,7 @@ class _TrainingPrinter:
         self.model_config = model_config
         self.train_config = train_config
         self.last_print = 0.0
-        self.stopped = None  # the run's StoppedRecord
+        self.stopped: Optional[StoppedRecord] = None
 
     def show(self, record) -> None:
         from playground.core.training import EvalRecord, SampleRecord, StoppedRecord

@@ -9,7 +9,10 @@ handed its attention over (`AttentionSoFar`) is drawn without running the model.
 
 from __future__ import annotations
 
-from typing import Generator, Optional, Sequence
+from typing import Generator, Optional, Sequence, Union
+
+import numpy as np
+from torch import Tensor
 
 from .attention import capture_attention, capture_ids
 from .attention_records import AttentionSnapshot, AttentionSoFar, snapshot_of
@@ -42,6 +45,7 @@ def look_at_generated(models, checkpoint, ids: Sequence[int], tokens: Sequence[s
         tokens = [checkpoint.tokenizer.decode([i]) for i in ids]
     context = checkpoint.model_config.context_length
     cut = max(0, len(ids) - context)
+    weights: Union[np.ndarray, Tensor]
     if attention is not None and attention.length == len(ids) - cut:
         yield Progress(None, "Gathering the attention the generation handed over…")
         weights = attention.matrix()

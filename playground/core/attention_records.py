@@ -184,12 +184,12 @@ class ProbeHistory:
 
     def add(self, record) -> ProbeEntry:
         """Keep `record` (an `attention.ProbeRecord`), thinning the older ones when full; return its entry."""
-        details = dict(step=int(record.step))
+        step = int(record.step)
         if record.stats is not None:  # worked out on the training thread already
             snapshot = AttentionSnapshot(tokens=list(record.tokens), weights=as_array(record.weights),
-                                         stats=record.stats, **details)
+                                         stats=record.stats, step=step)
         else:  # a record made elsewhere than the trainer's probe
-            snapshot = snapshot_of(record.weights, record.tokens, **details)
+            snapshot = snapshot_of(record.weights, record.tokens, step=step)
         entry = ProbeEntry(snapshot, self.arrivals)
         self.arrivals += 1
         if self.entries and self.entries[-1].index % self.stride:

@@ -226,13 +226,14 @@ def is_disk_full(error: BaseException) -> bool:
     keeps only the text ("No space left on device (os error 28)").
     """
     seen = set()
-    while error is not None and id(error) not in seen:
-        seen.add(id(error))
-        if isinstance(error, OSError) and error.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+    link: Optional[BaseException] = error  # walks the chain of causes
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        if isinstance(link, OSError) and link.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
             return True
-        if f"os error {errno.ENOSPC}" in str(error) or os.strerror(errno.ENOSPC) in str(error):
+        if f"os error {errno.ENOSPC}" in str(link) or os.strerror(errno.ENOSPC) in str(link):
             return True
-        error = error.__cause__ or error.__context__
+        link = link.__cause__ or link.__context__
     return False
 
 
@@ -302,6 +303,7 @@ def _locate(path: Path, which: str) -> tuple[Path, Path]:
     expected = f"expected {CONFIG_FILE}, {TOKENIZER_FILE} and last/{WEIGHTS_FILE}"
     if not path.is_dir():
         raise UserError(f"{path} is a file, not a checkpoint folder: {expected} inside a folder.")
+    folder: Optional[Path]
     if (path / WEIGHTS_FILE).is_file() and (path.parent / CONFIG_FILE).is_file():
         run_dir, folder = path.parent, path
     else:

@@ -12,14 +12,13 @@ from __future__ import annotations
 import ast
 import codecs
 import gzip
-import io
 import os
 import re
 import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Optional
+from typing import BinaryIO, Callable, Iterable, Iterator, Optional, Union
 
 from playground.core.files import is_regular, open_regular
 from playground.core.progress import CancelToken, JobGenerator, Progress, UserError
@@ -116,18 +115,22 @@ def text_file_size(path: Path) -> int:
     return size
 
 
+# What _open_bytes yields: the open file itself, or a gzip reader over it.
+_ByteStream = Union[BinaryIO, gzip.GzipFile]
+
+
 @contextmanager
-def _open_bytes(path: Path) -> Iterator[io.BufferedIOBase]:
+def _open_bytes(path: Path) -> Iterator[_ByteStream]:
     """The file's bytes (uncompressed for .gz); a UserError, never a wait, for what is not a regular file."""
     with open_regular(path, "text") as raw:
         if path.suffix == ".gz":
             with gzip.GzipFile(fileobj=raw, mode="rb") as f:
-                yield f  # type: ignore[misc]
+                yield f
         else:
-            yield raw  # type: ignore[misc]
+            yield raw
 
 
-def _read(f: io.BufferedIOBase, n: int, path: Path) -> bytes:
+def _read(f: _ByteStream, n: int, path: Path) -> bytes:
     """Up to `n` bytes; a damaged or cut-short .gz is a UserError sentence."""
     try:
         return f.read(n)

@@ -17,6 +17,7 @@ class DeviceInfo:
 
     def describe(self) -> str:
         if self.kind == "cuda":
+            assert self.total_memory is not None, "detect_device always measures a GPU"
             free = f"{self.free_memory / 2**30:.1f} of " if self.free_memory is not None else ""
             return f"GPU: {self.name} ({free}{self.total_memory / 2**30:.1f} GiB free)"
         if self.kind == "mps":

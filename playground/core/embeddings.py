@@ -108,10 +108,10 @@ class EmbeddingMap:
 
 def compute_embedding_map(model, tokenizer, name: str = "", n_featured: int = N_CANDIDATES) -> EmbeddingMap:
     """The PCA map of `model`'s token embeddings, for the tokens `tokenizer` knows (seconds for 50k tokens)."""
-    matrix = embedding_matrix(model)
+    table = embedding_matrix(model)
     vocab = tokenizer.vocabulary()
-    V = min(int(matrix.shape[0]), max((e.id for e in vocab), default=-1) + 1)
-    matrix = matrix[:V].numpy()  # rows past the tokenizer's ids are padding the model never trains
+    V = min(int(table.shape[0]), max((e.id for e in vocab), default=-1) + 1)
+    matrix = table[:V].numpy()  # rows past the tokenizer's ids are padding the model never trains
     coords, explained = pca_2d(matrix)
     texts = [""] * V
     labels = [f"<unused {i}>" for i in range(V)]

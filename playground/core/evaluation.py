@@ -170,7 +170,7 @@ def _windows(n_ids: int, context: int, stride: int) -> list[tuple[int, int, int]
     return windows
 
 
-def _score_ids(model: GPT, ids: Sequence[int], batch_size: int,
+def _score_ids(model: GPT, ids: Union[Sequence[int], np.ndarray], batch_size: int,
                stride: Optional[int]) -> JobGenerator[tuple[float, int, int, int, int]]:
     """Job: (total NLL, tokens scored, windows, context, stride) over `ids`, progress after each batch."""
     if batch_size < 1:
@@ -227,7 +227,7 @@ def _result(total: float, scored: int, windows: int, context: int, stride: int,
 
 def perplexity_on_ids(
     model: GPT,
-    ids: Sequence[int],
+    ids: Union[Sequence[int], np.ndarray],
     tokenizer: Optional[LoadedTokenizer] = None,
     batch_size: int = 8,
     stride: Optional[int] = None,

@@ -99,7 +99,7 @@ class LayerKVCache:
 
     def update(self, keys: Tensor, values: Tensor) -> tuple[Tensor, Tensor]:
         """Append the new tokens' keys and values; return all of them."""
-        if self.keys is not None:
+        if self.keys is not None and self.values is not None:  # set together
             keys = torch.cat((self.keys, keys), dim=2)
             values = torch.cat((self.values, values), dim=2)
         self.keys, self.values = keys, values
@@ -125,13 +125,13 @@ class KVCache:
     def crop(self, length: int) -> None:
         """Forget every token after the first `length`."""
         for layer in self.layers:
-            if layer.keys is not None:
+            if layer.keys is not None and layer.values is not None:
                 layer.keys, layer.values = layer.keys[:, :, :length], layer.values[:, :, :length]
 
     def reorder(self, batch_indices: Tensor) -> None:
         """Keep the batch rows in `batch_indices`, in that order (for beam search)."""
         for layer in self.layers:
-            if layer.keys is not None:
+            if layer.keys is not None and layer.values is not None:
                 layer.keys, layer.values = layer.keys[batch_indices], layer.values[batch_indices]
 
 

@@ -52,7 +52,7 @@ import string
 from dataclasses import dataclass, field, fields
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, Iterator, Optional, Union
 
 from playground.core.files import MAX_TOML_BYTES, parse_json, parse_toml, read_bytes, write_text_atomic
 from playground.core.progress import UserError
@@ -128,6 +128,7 @@ class PromptPart:
     def label(self) -> str:
         """How a sentence names this part: "the instruction", "example 2", "the query"."""
         if self.kind == "example":
+            assert self.example is not None, "an example part knows its example"
             return f"example {self.example + 1}"
         return f"the {self.kind}"
 
@@ -146,7 +147,7 @@ class RenderedPrompt:
     @property
     def examples(self) -> list[int]:
         """Indices (into template.examples) of the examples this prompt shows, in order."""
-        return [p.example for p in self.parts if p.kind == "example"]
+        return [p.example for p in self.parts if p.kind == "example" and p.example is not None]
 
     def part_at(self, char_offset: int) -> Optional[PromptPart]:
         """The part holding the character at ``char_offset`` (None outside the text)."""
@@ -265,10 +266,10 @@ class PromptTemplate:
         chunks.append(("query", query_text, None))
 
         parts, offset = [], 0
-        for kind, text, index in chunks:
+        for kind, text, example in chunks:
             if not text and kind == "separator":
                 continue
-            parts.append(PromptPart(kind, text, offset, offset + len(text), index))
+            parts.append(PromptPart(kind, text, offset, offset + len(text), example))
             offset += len(text)
         return RenderedPrompt(parts, mode)
 
@@ -451,7 +452,7 @@ def prompt_token_starts(tokenizer, text: str, window: Optional[int]) -> tuple[li
     return tokenizer.token_starts(text), True
 
 
-def tail_cuts(text: str, window: Optional[int]):
+def tail_cuts(text: str, window: Optional[int]) -> Iterator[int]:
     """Character offsets from which to tokenize the end of a long ``text``, nearest the end first.
 
     Each tail is a generous multiple of ``window`` in characters, four times the

@@ -29,7 +29,7 @@ window each step re-reads the last `context_length` tokens afresh.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Callable, Generator, Iterator, Optional, Sequence, Union
+from typing import Generator, Optional, Protocol, Sequence, Union
 
 import torch
 from torch import Tensor
@@ -56,7 +56,8 @@ class RepetitionPenalty:
     def name(self) -> str:
         return f"repetition penalty {self.penalty:g}"
 
-    def __call__(self, logits: Tensor, seen: Tensor) -> Tensor:
+    def __call__(self, logits: Tensor, seen: Optional[Tensor]) -> Tensor:
+        assert seen is not None, "a chain with a repetition penalty is given the ids seen"
         if seen.numel() == 0:
             return logits
         scores = torch.gather(logits, 1, seen)
@@ -72,7 +73,7 @@ class Temperature:
     def name(self) -> str:
         return f"temperature {self.temperature:g}"
 
-    def __call__(self, logits: Tensor, seen: Tensor) -> Tensor:
+    def __call__(self, logits: Tensor, seen: Optional[Tensor]) -> Tensor:
         return logits / self.temperature
 
 
@@ -84,7 +85,7 @@ class TopK:
     def name(self) -> str:
         return f"top-k {self.k}"
 
-    def __call__(self, logits: Tensor, seen: Tensor) -> Tensor:
+    def __call__(self, logits: Tensor, seen: Optional[Tensor]) -> Tensor:
         if self.k >= logits.size(-1):
             return logits
         kth = torch.topk(logits, self.k, dim=-1).values[:, -1:]
@@ -99,7 +100,7 @@ class TopP:
     def name(self) -> str:
         return f"top-p {self.p:g}"
 
-    def __call__(self, logits: Tensor, seen: Tensor) -> Tensor:
+    def __call__(self, logits: Tensor, seen: Optional[Tensor]) -> Tensor:
         sorted_logits, order = torch.sort(logits, dim=-1, descending=True)
         probs = torch.softmax(sorted_logits, dim=-1)
         # A token stays when the tokens before it add up to less than p: the
@@ -118,13 +119,19 @@ class MinP:
     def name(self) -> str:
         return f"min-p {self.min_p:g}"
 
-    def __call__(self, logits: Tensor, seen: Tensor) -> Tensor:
+    def __call__(self, logits: Tensor, seen: Optional[Tensor]) -> Tensor:
         probs = torch.softmax(logits, dim=-1)
         floor = self.min_p * probs.max(dim=-1, keepdim=True).values
         return logits.masked_fill(probs < floor, float("-inf"))
 
 
-Processor = Callable[[Tensor, Tensor], Tensor]
+class Processor(Protocol):
+    """One link of the chain (the classes above); `seen` may be None when no link in the chain reads it."""
+
+    @property
+    def name(self) -> str: ...
+
+    def __call__(self, logits: Tensor, seen: Optional[Tensor]) -> Tensor: ...
 
 
 def build_processors(settings: SamplingSettings) -> list[Processor]:
@@ -145,7 +152,7 @@ def build_processors(settings: SamplingSettings) -> list[Processor]:
     return chain
 
 
-def apply_processors(logits: Tensor, seen: Tensor, chain: Sequence[Processor]) -> Tensor:
+def apply_processors(logits: Tensor, seen: Optional[Tensor], chain: Sequence[Processor]) -> Tensor:
     for processor in chain:
         logits = processor(logits, seen)
     return logits
@@ -294,7 +301,7 @@ def prepare_prompt(tokenizer, text: str, context_length: int) -> PreparedPrompt:
 class _TokenTexts:
     """Each candidate's text, decoded once per generation (the same few tokens come up every step)."""
 
-    def __init__(self, tokenizer):
+    def __init__(self, tokenizer) -> None:
         self.tokenizer = tokenizer
         self.known: dict[int, str] = {}
 
@@ -364,7 +371,7 @@ class _Detokenizer:
     a long generation costs the same per token as a short one.
     """
 
-    def __init__(self, tokenizer):
+    def __init__(self, tokenizer) -> None:
         self.tokenizer = tokenizer
         self.ids: list[int] = []
         self.text = ""
@@ -400,7 +407,7 @@ def generate_tokens(
     explain: bool = False,
     candidates: bool = True,
     attention: bool = False,
-) -> Iterator[GeneratedToken]:
+) -> Generator[GeneratedToken, None, None]:
     """Continue `prompt_ids` one token at a time (greedy or sample), yielding each new token.
 
     The last token yielded carries `stop_reason`. Stops at `max_new_tokens`, at
@@ -464,6 +471,7 @@ def generate_tokens(
             if attention:
                 # Read the new token now: its own row, and the logits the next step needs.
                 raw, rows = window.read([sequence], attention=True)
+                assert rows is not None and prompt_rows is not None  # both read with attention
                 out.attention = rows.after(prompt_rows) if index == 0 else rows
             tail = text.text[-(len(piece) + longest_stop):]  # a stop string can only end in the new piece
             if token == end_id:

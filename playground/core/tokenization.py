@@ -149,8 +149,8 @@ class SpecialTokensInText(UserError):
 
     def __init__(self, found: dict[str, int]) -> None:
         self.found = found  # token -> occurrences in the part of the corpus read so far
-        names = [f"“{token}”" for token in found]
-        names = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+        quoted = [f"“{token}”" for token in found]
+        names = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
         super().__init__(
             f"The special token{'s' if len(found) > 1 else ''} {names} occur{'' if len(found) > 1 else 's'} in "
             f"the corpus as ordinary text. A special token is never split and decoding leaves it out, so every "
@@ -463,7 +463,8 @@ class LoadedTokenizer:
     def merges(self) -> list[tuple[str, str]]:
         """BPE merges in rank order (empty for other models)."""
         raw = self.description.get("model", {}).get("merges") or []
-        return [tuple(m.split(" ", 1)) if isinstance(m, str) else (m[0], m[1]) for m in raw]
+        pairs = (m.split(" ", 1) if isinstance(m, str) else m for m in raw)  # "a b" (older files) or ["a", "b"]
+        return [(pair[0], pair[1]) for pair in pairs]
 
     def vocabulary(self) -> list["VocabEntry"]:
         """Every token, by id, with its bytes and (for BPE) the rank of the merge that made it."""

@@ -37,6 +37,8 @@ class WorkerProcess:
             worker_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL, text=True, encoding="utf-8", bufsize=1,
             cwd=str(Path(__file__).resolve().parents[2]))
+        assert self.process.stdin is not None and self.process.stdout is not None  # both are pipes
+        self.stdin, self.stdout = self.process.stdin, self.process.stdout
         self.replies: Queue = Queue()
         threading.Thread(target=self._read, daemon=True).start()
 
@@ -44,7 +46,7 @@ class WorkerProcess:
         # Lines that are not replies (a library printing to stdout) are skipped: if this
         # thread died on one, the training waiting for a reply would wait forever.
         try:
-            for line in self.process.stdout:  # type: ignore[union-attr]
+            for line in self.stdout:
                 try:
                     reply = json.loads(line)
                 except ValueError:
@@ -59,8 +61,8 @@ class WorkerProcess:
         return self.process.poll() is None
 
     def send(self, request: dict) -> None:
-        self.process.stdin.write(json.dumps(request) + "\n")  # type: ignore[union-attr]
-        self.process.stdin.flush()  # type: ignore[union-attr]
+        self.stdin.write(json.dumps(request) + "\n")
+        self.stdin.flush()
 
     def kill(self) -> None:
         if self.alive:
@@ -70,7 +72,7 @@ class WorkerProcess:
     def close(self) -> None:
         if self.alive:
             try:
-                self.process.stdin.close()  # type: ignore[union-attr]
+                self.stdin.close()
                 self.process.wait(timeout=2)
             except (OSError, subprocess.TimeoutExpired):
                 self.kill()

@@ -20,7 +20,7 @@ import math
 import time
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Iterator, Optional, Union
+from typing import Any, Callable, Generator, Optional, Union
 
 import torch
 
@@ -231,7 +231,7 @@ class TrainingRun:
         self.optimizer = make_optimizer(self.model, cfg, self.device)
         self.scaler = torch.amp.GradScaler("cuda") if self.precision == "fp16" else None
         self._params = [p for p in self.model.parameters()]
-        self._train_model: torch.nn.Module = self.model
+        self._train_model: Callable[..., Any] = self.model  # or its torch.compile wrapper
         if cfg.compile:
             self._train_model = torch.compile(self.model)
         self._pending: Optional[tuple[torch.Tensor, torch.Tensor]] = None
@@ -327,7 +327,7 @@ class TrainingRun:
 
     # -- the loop -----------------------------------------------------------------
 
-    def steps(self, cancel: Optional[CancelToken] = None) -> Iterator[Record]:
+    def steps(self, cancel: Optional[CancelToken] = None) -> Generator[Record, None, None]:
         """Train until max_steps or `cancel`, yielding a record for everything that happens.
 
         Ends with one `StoppedRecord`. Raises `UserError` when memory runs out
@@ -405,6 +405,7 @@ class TrainingRun:
             total = loss.detach() if total is None else total + loss.detach()
         if self.scaler is not None:
             self.scaler.unscale_(self.optimizer)
+        assert total is not None  # grad_accum is at least 1
         norm = torch.nn.utils.clip_grad_norm_(self._params, cfg.grad_clip if cfg.grad_clip > 0 else math.inf)
         loss_value, norm_value = torch.stack([total.float(), norm.float()]).tolist()  # one sync
 
@@ -471,6 +472,7 @@ class TrainingRun:
         if self._pending is None:
             self._draw_batch()
         batch, self._pending = self._pending, None
+        assert batch is not None  # drawn just above, or after the previous step
         return batch
 
     def _draw_batch(self) -> None:
@@ -534,7 +536,7 @@ class TrainingRun:
             self.model.train(was_training)
         return train_loss, val_loss
 
-    def _evaluate(self) -> Iterator[Record]:
+    def _evaluate(self) -> Generator[Record, None, Optional[StoppedRecord]]:
         """Evaluate, then save `last` (and `best` if it improved); returns a StoppedRecord on NaN."""
         started = time.perf_counter()
         train_loss, val_loss = self.evaluate()
@@ -568,7 +570,7 @@ class TrainingRun:
         self.history.append({"kind": "sample", "step": self.step, "prompt": cfg.sample_prompt, "text": text})
         return SampleRecord(self.step, cfg.sample_prompt, text)
 
-    def _save(self, which: str) -> Iterator[CheckpointRecord]:
+    def _save(self, which: str) -> Generator[CheckpointRecord, None, None]:
         state = {
             "optimizer": self.optimizer.state_dict(),
             "scaler": self.scaler.state_dict() if self.scaler is not None else None,

@@ -201,9 +201,9 @@ def save_workspace(folder: PathLike, content: WorkspaceContent) -> Workspace:
             if stale.name not in written:
                 stale.unlink(missing_ok=True)
     run_quietly(copy_runs(_planned_copies(folder, content, ws)))
-    for ref, data in ((ws.prompt_template, content.template), (ws.sent_prompt, content.sent_prompt)):
-        if ref is not None:
-            _write_if_changed(folder / ref, to_toml(data))
+    for file, data in ((ws.prompt_template, content.template), (ws.sent_prompt, content.sent_prompt)):
+        if file is not None and data is not None:  # planned together
+            _write_if_changed(folder / file, to_toml(data))
     if ws.sent_prompt is None:
         (folder / SENT_PROMPT_FILE).unlink(missing_ok=True)
     write_workspace(folder, ws)
@@ -226,6 +226,7 @@ def _planned_copies(folder: Path, content: WorkspaceContent, ws: Workspace) -> l
     if ws.checkpoint is None or content.checkpoint is None or content.training:
         return []  # a run being written is copied once it has ended
     run_ref = ws.run(ws.checkpoint.run)
+    assert run_ref is not None  # plan_workspace names the checkpoint's run among the runs
     source, _ = run_and_which(content.checkpoint)
     if not run_ref.path.startswith(f"{RUNS_DIR}/") or not source.is_dir() or is_inside(source, folder):
         return []
@@ -323,15 +324,15 @@ def open_workspace(folder: PathLike) -> OpenedWorkspace:
     opened = OpenedWorkspace(folder, ws)
 
     if ws.corpus is not None:
-        ref = ws.corpus
-        if ref.kind == "default":
+        corpus_ref = ws.corpus
+        if corpus_ref.kind == "default":
             opened.corpus = default_corpus()
         else:
-            paths = [resolve(folder, f) for f in ref.files]
+            paths = [resolve(folder, f) for f in corpus_ref.files]
             missing = [p for p in paths if not p.exists()]
             if missing:
                 opened.problems.append(
-                    f"The workspace's corpus “{ref.name}” is missing {', '.join(str(p) for p in missing[:3])}"
+                    f"The workspace's corpus “{corpus_ref.name}” is missing {', '.join(str(p) for p in missing[:3])}"
                     f"{' and more' if len(missing) > 3 else ''}; the built-in corpus is used instead. "
                     "Open the corpus again in the Tokenize step.")
                 opened.corpus = default_corpus()
@@ -344,7 +345,7 @@ def open_workspace(folder: PathLike) -> OpenedWorkspace:
                         text = "".join(read_text_chunks(pasted))
                     except UserError as e:
                         opened.problems.append(f"The pasted corpus text could not be read: {e}")
-                opened.corpus = Corpus(name=ref.name, files=tuple(paths), text=text)
+                opened.corpus = Corpus(name=corpus_ref.name, files=tuple(paths), text=text)
 
     for ref in ws.tokenizers:
         try:
@@ -364,18 +365,20 @@ def open_workspace(folder: PathLike) -> OpenedWorkspace:
 
     opened.problems += ws.notes
     if ws.checkpoint is not None:
-        run = resolve(folder, ws.run(ws.checkpoint.run).path)
+        run_ref = ws.run(ws.checkpoint.run)
+        assert run_ref is not None  # parse_workspace checks that the checkpoint names one of the runs
+        run = resolve(folder, run_ref.path)
         if looks_like_run(run):
             opened.checkpoint, opened.which = run, ws.checkpoint.which
         else:
             opened.problems.append(f"The workspace's model {run.name} is missing or incomplete at {run}; "
                                    "no model was loaded.")
 
-    for attr, ref in (("template", ws.prompt_template), ("sent_prompt", ws.sent_prompt)):
-        if ref is None:
+    for attr, file in (("template", ws.prompt_template), ("sent_prompt", ws.sent_prompt)):
+        if file is None:
             continue
         try:
-            setattr(opened, attr, read_template(resolve(folder, ref)))
+            setattr(opened, attr, read_template(resolve(folder, file)))
         except UserError as e:
             opened.problems.append(str(e))
     return opened

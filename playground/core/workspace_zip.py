@@ -128,8 +128,8 @@ def _plan_export(folder: Path, runs: Optional[Iterable[str]], include_corpus: bo
         paths = [(ref, resolve(folder, ref)) for ref in ws.corpus.files]
         size = sum(p.stat().st_size for _, p in paths if p.is_file())
         fits = size <= MAX_ZIP_TOTAL_BYTES // 2
-        for ref, path in paths:
-            name = place(ref, CORPUS_DIR, taken)
+        for file, path in paths:
+            name = place(file, CORPUS_DIR, taken)
             files.append(name)
             if include_corpus and fits and path.is_file():
                 add(name, path)
@@ -139,6 +139,7 @@ def _plan_export(folder: Path, runs: Optional[Iterable[str]], include_corpus: bo
                          "chooses a corpus again.")
         elif any(not p.is_file() for _, p in paths):
             notes.append(f"Part of the corpus “{ws.corpus.name}” is missing and was left out.")
+        assert out.corpus is not None  # a copy of ws.corpus
         out.corpus.files = files
 
     out.tokenizers = []
@@ -167,17 +168,17 @@ def _plan_export(folder: Path, runs: Optional[Iterable[str]], include_corpus: bo
 
     chosen = None if runs is None else set(runs)
     out.runs = []
-    for ref in ws.runs:
-        if chosen is not None and ref.name not in chosen:
+    for run_ref in ws.runs:
+        if chosen is not None and run_ref.name not in chosen:
             continue
-        if ref.path.startswith(APP_PREFIX):
-            out.runs.append(ref)  # ships with every copy of the app
+        if run_ref.path.startswith(APP_PREFIX):
+            out.runs.append(run_ref)  # ships with every copy of the app
             continue
-        run = resolve(folder, ref.path)
+        run = resolve(folder, run_ref.path)
         if not looks_like_run(run):
-            notes.append(f"The run {ref.name} is missing or incomplete at {run} and was left out.")
+            notes.append(f"The run {run_ref.name} is missing or incomplete at {run} and was left out.")
             continue
-        name = place(ref.path, RUNS_DIR, taken) if is_absolute_reference(ref.path) else ref.path
+        name = place(run_ref.path, RUNS_DIR, taken) if is_absolute_reference(run_ref.path) else run_ref.path
         for file in RUN_FILES:
             if (run / file).is_file():
                 add(f"{name}/{file}", run / file)
@@ -187,7 +188,7 @@ def _plan_export(folder: Path, runs: Optional[Iterable[str]], include_corpus: bo
                 for file in (WEIGHTS_FILE, META_FILE):   # not state.pt: an optimizer state is for resuming
                     if (checkpoint / file).is_file():
                         add(f"{name}/{which}/{file}", checkpoint / file)
-        out.runs.append(RunRef(ref.name, name))
+        out.runs.append(RunRef(run_ref.name, name))
     if out.checkpoint is not None and out.run(out.checkpoint.run) is None:
         notes.append(f"The current model's run {out.checkpoint.run} was not chosen, so the exported workspace "
                      "has no current model.")

@@ -108,8 +108,8 @@ def check_zip(zf: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
                         f"packed ({packed / 2**20:.1f} MB to {total / 2**30:.2f} GB), as only a zip bomb does. "
                         f"{NOTHING}")
     for key in seen:
-        parts = key.split("/")
-        clash = next(("/".join(parts[:n]) for n in range(1, len(parts)) if "/".join(parts[:n]) in files), None)
+        names = key.split("/")  # not `parts`: that holds the member_parts tuple above
+        clash = next(("/".join(names[:n]) for n in range(1, len(names)) if "/".join(names[:n]) in files), None)
         if clash is not None:
             raise UserError(f"The zip is refused: {clash!r} is a file, yet other members lie inside it as in a "
                             f"folder. {NOTHING}")
