@@ -253,7 +253,8 @@ def generate_command(args: argparse.Namespace) -> int:
 
     from playground.cli_progress import run_with_bar
     from playground.core.checkpoints import load_checkpoint
-    from playground.core.sampling import beam_search_steps, generate_tokens, prepare_prompt
+    from playground.core.beam_search import beam_search_steps
+    from playground.core.sampling import generate_tokens, prepare_prompt
     from playground.core.training import resolve_device
 
     settings = sampling_settings(args)

@@ -23,14 +23,12 @@ from typing import Generator, Optional, Sequence, Union
 
 import torch
 
+from playground.core.beam_search import BeamResult, BeamsUpdate, beam_search_steps
 from playground.core.progress import Progress
 from playground.core.sampling import (
-    BeamResult,
-    BeamsUpdate,
     GeneratedToken,
     PreparedPrompt,
     Stage,
-    beam_search_steps,
     generate_tokens,
     prepare_prompt,
 )

@@ -355,7 +355,8 @@ class Generated:
 def generate_answer(model, tokenizer, prompt: str, settings: SamplingSettings, max_new_tokens: int,
                     cancel: Optional[CancelToken] = None) -> Generated:
     """Continue `prompt` with at most `max_new_tokens` tokens, stopping once a line is complete."""
-    from playground.core.sampling import beam_search, generate_tokens, prepare_prompt
+    from playground.core.beam_search import beam_search
+    from playground.core.sampling import generate_tokens, prepare_prompt
 
     prepared = prepare_prompt(tokenizer, prompt, model.config.context_length)
     run = replace(settings, max_new_tokens=max_new_tokens)

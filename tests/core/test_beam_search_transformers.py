@@ -11,7 +11,8 @@ import torch
 from playground.core.config import ModelConfig
 from playground.core.huggingface import to_transformers_gpt2
 from playground.core.model import GPT
-from playground.core.sampling import SamplingSettings, beam_search
+from playground.core.beam_search import beam_search
+from playground.core.sampling import SamplingSettings
 
 transformers = pytest.importorskip("transformers")
 

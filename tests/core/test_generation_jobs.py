@@ -20,7 +20,8 @@ from playground.core.generation_jobs import (
     step_token,
 )
 from playground.core.progress import Progress
-from playground.core.sampling import BeamsUpdate, SamplingSettings, beam_search, generate_tokens
+from playground.core.beam_search import BeamsUpdate, beam_search
+from playground.core.sampling import SamplingSettings, generate_tokens
 
 GREEDY = SamplingSettings(strategy="greedy", repetition_penalty=1.0, max_new_tokens=6, stop_at_end=False)
 SAMPLE = SamplingSettings(strategy="sample", temperature=1.0, top_k=20, top_p=1.0, min_p=0.0, repetition_penalty=1.0,

@@ -10,16 +10,14 @@ import torch
 from playground.core.config import ModelConfig
 from playground.core.model import GPT
 from playground.core.progress import CancelToken, Progress, UserError, run_quietly
+from playground.core.beam_search import BeamsUpdate, beam_search, beam_search_steps
 from playground.core.sampling import (
-    BeamsUpdate,
     MinP,
     RepetitionPenalty,
     SamplingSettings,
     Temperature,
     TopK,
     TopP,
-    beam_search,
-    beam_search_steps,
     build_processors,
     generate_ids,
     generate_tokens,
