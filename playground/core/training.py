@@ -9,6 +9,11 @@ pausing is simply not asking for the next one, and stopping is setting the
 cancel token (the run then saves and says so). Everything a run needs to
 continue exactly (weights, optimizer, step, random generator states, history)
 is saved in its folder; see `checkpoints`.
+
+This module is longer than the project's ~600 lines on purpose: `TrainingRun`
+is one object whose loop, evaluation, checkpoints and resume share its state
+(model, optimizer, step, timers, history); cut in two, each half would reach
+into the other's. The job that runs it for the window is `training_job.py`.
 """
 
 from __future__ import annotations
