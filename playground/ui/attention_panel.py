@@ -139,7 +139,7 @@ class AttentionPanel(QWidget):
         self.summary = HeadSummary()
         self.summary.head_chosen.connect(self._on_summary_choice)
         self.head_table = self.summary.table
-        splitter = QSplitter(Qt.Horizontal)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(left)
         splitter.addWidget(self.summary)
         splitter.setStretchFactor(0, 3)

@@ -74,8 +74,8 @@ class EvaluatePanel(QWidget):
 
         QShortcut(QKeySequence("Ctrl+Return"), self, activated=self._go)
         QShortcut(QKeySequence("Ctrl+Enter"), self, activated=self._go)
-        QShortcut(QKeySequence(Qt.Key_Escape), self, activated=self.cancel)
-        QShortcut(QKeySequence.Open, self, activated=self._open_for_tab)
+        QShortcut(QKeySequence(Qt.Key.Key_Escape), self, activated=self.cancel)
+        QShortcut(QKeySequence.StandardKey.Open, self, activated=self._open_for_tab)
 
     # ---------------------------------------------------------------- the session
 

@@ -134,11 +134,11 @@ class GeneratePanel(QWidget):
         scroll.setWidgetResizable(True)
         scroll.setMinimumWidth(300)
         scroll.setMaximumWidth(330)
-        scroll.setFrameShape(QScrollArea.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
 
         self.header = QLabel()
-        self.header.setTextFormat(Qt.RichText)
+        self.header.setTextFormat(Qt.TextFormat.RichText)
         self.header.setStyleSheet("font-size: 10.5pt; padding: 2px 0;")
         self.empty_state = NoModelPage(
             self.session, "No model to generate with yet",
@@ -162,7 +162,7 @@ class GeneratePanel(QWidget):
         QShortcut(QKeySequence("Ctrl+Return"), self, activated=self.generate)
         QShortcut(QKeySequence("Ctrl+Enter"), self, activated=self.generate)
         QShortcut(QKeySequence("Ctrl+Shift+Return"), self, activated=self.step)
-        QShortcut(QKeySequence(Qt.Key_Escape), self, activated=self.stop)
+        QShortcut(QKeySequence(Qt.Key.Key_Escape), self, activated=self.stop)
 
     def _work_area(self) -> QWidget:
         page = QWidget()

@@ -97,7 +97,7 @@ def describe_from_tooltips(container: QWidget, key: str) -> str:
 
 
 def _portable(sequence: QKeySequence) -> str:
-    return sequence.toString(QKeySequence.PortableText)
+    return sequence.toString(QKeySequence.SequenceFormat.PortableText)
 
 
 def _menu_actions(menu: QMenu, path: str):
@@ -189,8 +189,8 @@ class ShortcutsWindow(QDialog):
         self.table = QTableWidget(len(self.shortcuts), 3)
         self.table.setHorizontalHeaderLabels(["Keys", "What it does", "Where"])
         self.table.verticalHeader().setVisible(False)
-        self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setWordWrap(True)
         for row, info in enumerate(self.shortcuts):
             keys = QTableWidgetItem(info.key_text)
@@ -203,13 +203,13 @@ class ShortcutsWindow(QDialog):
             for column, item in enumerate((keys, what, where)):
                 self.table.setItem(row, column, item)
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeToContents)
-        header.setSectionResizeMode(1, QHeaderView.Stretch)
-        header.setSectionResizeMode(2, QHeaderView.ResizeToContents)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
         self.table.resizeRowsToContents()
         note = QLabel("A panel's shortcuts work while that panel is shown; the others everywhere.")
         note.setWordWrap(True)
-        buttons = QDialogButtonBox(QDialogButtonBox.Close)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.close)
         layout = QVBoxLayout(self)
         layout.addWidget(self.filter)

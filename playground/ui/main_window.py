@@ -102,7 +102,7 @@ class MainWindow(QMainWindow):
         self.concept = QLabel()
         self.concept.setObjectName("concept")
         self.concept.setWordWrap(True)
-        self.concept.setAlignment(Qt.AlignBottom | Qt.AlignLeft)
+        self.concept.setAlignment(Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignLeft)
         themes.themed_style(self.concept, CONCEPT_STYLE)
         self.steps.currentRowChanged.connect(self._show_step)
         self.steps.setCurrentRow(0)
@@ -132,8 +132,8 @@ class MainWindow(QMainWindow):
         self.concept_scroll = QScrollArea()
         self.concept_scroll.setWidget(self.concept)
         self.concept_scroll.setWidgetResizable(True)
-        self.concept_scroll.setFrameShape(QFrame.NoFrame)
-        self.concept_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.concept_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.concept_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         sl.addWidget(self.steps)
         sl.addWidget(self.concept_scroll, 1)
         self._fit_steps()
@@ -274,7 +274,7 @@ class MainWindow(QMainWindow):
         file_menu.addAction(export_action)
         file_menu.setToolTipsVisible(True)
         file_menu.addSeparator()
-        quit_action = QAction("&Quit", self, shortcut=QKeySequence.Quit, triggered=self.close)
+        quit_action = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit, triggered=self.close)
         file_menu.addAction(quit_action)
         self.file_menu = file_menu
 
@@ -326,10 +326,10 @@ class MainWindow(QMainWindow):
 
         device = self.session.device.describe() if self.session.device else None
         if self.about_box is None:
-            self.about_box = QMessageBox(QMessageBox.Information, "About LLM Playground", "",
-                                         QMessageBox.Close, self)
-            self.about_box.setTextFormat(Qt.RichText)
-            self.about_box.setTextInteractionFlags(Qt.TextSelectableByMouse)
+            self.about_box = QMessageBox(QMessageBox.Icon.Information, "About LLM Playground", "",
+                                         QMessageBox.StandardButton.Close, self)
+            self.about_box.setTextFormat(Qt.TextFormat.RichText)
+            self.about_box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             self.about_box.setModal(False)
             self.about_box.setIconPixmap(self.windowIcon().pixmap(64, 64))
         self.about_box.setText(help_window.about_html(device, user_data_dir(), crash_log_path()))
@@ -433,7 +433,7 @@ class MainWindow(QMainWindow):
         if on == self.presentation.active:
             return
         if on:
-            normal = not (self.windowState() & (Qt.WindowMaximized | Qt.WindowFullScreen))
+            normal = not (self.windowState() & (Qt.WindowState.WindowMaximized | Qt.WindowState.WindowFullScreen))
             self._size_before_presentation = self.size() if normal else None
         self.presentation.set_active(on)
         scale = 1.45 if on else 1.0
@@ -460,7 +460,7 @@ class MainWindow(QMainWindow):
             widget.updateGeometry()   # drops the size its layout item remembers
         for layout in self.findChildren(QLayout):
             layout.invalidate()
-        QCoreApplication.sendPostedEvents(None, QEvent.LayoutRequest)
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
         self.resize(size)
 
     @staticmethod
@@ -503,8 +503,8 @@ class MainWindow(QMainWindow):
         answer = QMessageBox.question(
             self, "Training is running",
             "A model is training. Stop it, save a checkpoint of where it got to, and quit?",
-            QMessageBox.Yes | QMessageBox.Cancel, QMessageBox.Cancel)
-        return answer == QMessageBox.Yes
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel)
+        return answer == QMessageBox.StandardButton.Yes
 
     def closeEvent(self, event) -> None:  # noqa: N802
         # Only panels already built can have work to stop: closing builds none.

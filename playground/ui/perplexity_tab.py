@@ -155,7 +155,7 @@ class PerplexityTab(QWidget):
         cl.addWidget(box)
         cl.addStretch(1)
 
-        splitter = QSplitter(Qt.Vertical)
+        splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self._table_box())
         splitter.addWidget(self._chart_box())
         splitter.setSizes([300, 420])
@@ -169,18 +169,18 @@ class PerplexityTab(QWidget):
         follow_item_colours(table)
         set_header(table, COLUMNS, TIPS)
         table.verticalHeader().hide()
-        table.setEditTriggers(QAbstractItemView.NoEditTriggers)
-        table.setSelectionBehavior(QAbstractItemView.SelectRows)
-        table.setSelectionMode(QAbstractItemView.SingleSelection)
+        table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         table.setAlternatingRowColors(True)
         table.setWordWrap(False)
-        table.setTextElideMode(Qt.ElideMiddle)  # run names: date first, what it is last
+        table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # run names: date first, what it is last
         self._elide_right = ElideRight(table)
         table.setItemDelegateForColumn(1, self._elide_right)
         table.setSortingEnabled(True)
         head = table.horizontalHeader()
-        head.setSectionResizeMode(QHeaderView.Interactive)
-        head.setSectionResizeMode(0, QHeaderView.Stretch)  # the run's name gets what the numbers leave
+        head.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        head.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)  # the run's name gets what the numbers leave
         for c, width in enumerate(WIDTHS):
             if width:
                 table.setColumnWidth(c, width)
@@ -205,7 +205,7 @@ class PerplexityTab(QWidget):
 
     def _chart_box(self) -> QWidget:
         self.chart_caption = QLabel()
-        self.chart_caption.setTextFormat(Qt.RichText)
+        self.chart_caption.setTextFormat(Qt.TextFormat.RichText)
         self.chart_caption.setWordWrap(True)
         self.chart_host = QVBoxLayout()
         self.chart_host.setContentsMargins(0, 0, 0, 0)
@@ -410,7 +410,7 @@ class PerplexityTab(QWidget):
                    f"Mean loss {row.mean_loss:.3f} nats per token on the {m.source_label}.")
             for c, item in enumerate(cells):
                 item.setToolTip(tip if c != 1 else (m.source_label if m.is_validation else m.source))
-                item.setData(Qt.UserRole, r)
+                item.setData(Qt.ItemDataRole.UserRole, r)
                 table.setItem(r, c, item)
             if row.bits_per_byte == best[m.source] and sum(x.source == m.source for x in self.results) > 1:
                 font = cells[-1].font()
@@ -431,7 +431,7 @@ class PerplexityTab(QWidget):
         items = self.results_table.selectedItems()
         if not items:
             return
-        index = items[0].data(Qt.UserRole)
+        index = items[0].data(Qt.ItemDataRole.UserRole)
         if index is not None and 0 <= index < len(self.results):
             source = self.results[index].source
             if source != self.chart_source:

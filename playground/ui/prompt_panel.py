@@ -115,8 +115,8 @@ class PromptPanel(QWidget):
         scroll.setWidgetResizable(True)
         scroll.setMinimumWidth(340)
         scroll.setMaximumWidth(400)
-        scroll.setFrameShape(QScrollArea.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
 
         self.tabs = QTabWidget()
         self.examples_editor = ExamplesEditor()
@@ -130,7 +130,7 @@ class PromptPanel(QWidget):
         self.tabs.setTabToolTip(0, "The worked examples: an input, the output to copy, and the reasoning "
                                    "chain-of-thought shows.")
         self.tabs.setTabToolTip(1, "How the examples and the query are written out, and what separates them.")
-        splitter = QSplitter(Qt.Vertical)
+        splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self.tabs)
         self.preview_box = PreviewBox()
         self.preview_box.send_button.clicked.connect(self.send)
@@ -148,8 +148,8 @@ class PromptPanel(QWidget):
         layout.addWidget(scroll)
         layout.addWidget(splitter, 1)
 
-        QShortcut(QKeySequence.Open, self, activated=self._choose_file)
-        QShortcut(QKeySequence.Save, self, activated=self._choose_save_file)
+        QShortcut(QKeySequence.StandardKey.Open, self, activated=self._choose_file)
+        QShortcut(QKeySequence.StandardKey.Save, self, activated=self._choose_save_file)
         QShortcut(QKeySequence("Ctrl+Return"), self, activated=self.send)
         QShortcut(QKeySequence("Ctrl+Enter"), self, activated=self.send)
         QShortcut(QKeySequence("Ctrl+Shift+N"), self, activated=lambda: self.add_example())
@@ -196,7 +196,7 @@ class PromptPanel(QWidget):
         self.mode_combo = QComboBox()
         for mode in MODES:
             self.mode_combo.addItem(MODE_LABELS[mode], mode)
-            self.mode_combo.setItemData(self.mode_combo.count() - 1, MODE_HELP[mode], Qt.ToolTipRole)
+            self.mode_combo.setItemData(self.mode_combo.count() - 1, MODE_HELP[mode], Qt.ItemDataRole.ToolTipRole)
         self.mode_combo.setToolTip("How the prompt is laid out: with no examples, one, or k of them "
                                    "(with their reasoning, for chain of thought). Hover an entry to learn more.")
         self.mode_combo.currentIndexChanged.connect(self._mode_changed)
@@ -259,7 +259,7 @@ class PromptPanel(QWidget):
             key = f"builtin:{i}"
             self._originals[key] = t
             self.template_combo.addItem(t.name, key)
-            self.template_combo.setItemData(i, t.description, Qt.ToolTipRole)
+            self.template_combo.setItemData(i, t.description, Qt.ItemDataRole.ToolTipRole)
         self._loading = False
         self.template_combo.setCurrentIndex(0)
         self._template_chosen(0)
@@ -365,8 +365,8 @@ class PromptPanel(QWidget):
             answer = QMessageBox.question(
                 self, "Reopen the template?",
                 f"{path.name} is open already, with edits. Reopen it from the file and drop those edits?",
-                QMessageBox.Yes | QMessageBox.No, QMessageBox.No)
-            if answer != QMessageBox.Yes:
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
+            if answer != QMessageBox.StandardButton.Yes:
                 self.template_combo.setCurrentIndex(self.template_combo.findData(key))
                 return False
         self._add_entry(key, template)
@@ -381,7 +381,7 @@ class PromptPanel(QWidget):
         if index < 0:
             self.template_combo.addItem(template.name, key)
             index = self.template_combo.count() - 1
-        self.template_combo.setItemData(index, f"{template.description}\n{key[5:]}".strip(), Qt.ToolTipRole)
+        self.template_combo.setItemData(index, f"{template.description}\n{key[5:]}".strip(), Qt.ItemDataRole.ToolTipRole)
         self.template_combo.setCurrentIndex(index)
         self._loading = False
         self._key = key

@@ -145,7 +145,7 @@ class TokenizerPanel(QWidget):
         scroll.setWidgetResizable(True)
         scroll.setMinimumWidth(360)
         scroll.setMaximumWidth(430)
-        scroll.setFrameShape(QScrollArea.NoFrame)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
 
         self.tabs = QTabWidget()
         self.tabs.addTab(self._live_tab(), "Live tokens")
@@ -162,14 +162,14 @@ class TokenizerPanel(QWidget):
         layout.addWidget(self.tabs, 1)
 
         QShortcut(QKeySequence("Ctrl+Return"), self, activated=self.start_training)
-        QShortcut(QKeySequence(Qt.Key_Escape), self, activated=self.cancel_all)
+        QShortcut(QKeySequence(Qt.Key.Key_Escape), self, activated=self.cancel_all)
 
     def _train_box(self) -> QGroupBox:
         box = QGroupBox("2 · Train a tokenizer")
         self.kind = QComboBox()
         for key, kind in KINDS.items():
             self.kind.addItem(kind.label, key)
-            self.kind.setItemData(self.kind.count() - 1, kind.description, Qt.ToolTipRole)
+            self.kind.setItemData(self.kind.count() - 1, kind.description, Qt.ItemDataRole.ToolTipRole)
         self.kind.setToolTip("The algorithm that decides how text is cut into tokens. Hover an entry to learn more.")
         self.vocab_size = QSpinBox()
         self.vocab_size.setRange(1, 1_000_000)
@@ -243,7 +243,7 @@ class TokenizerPanel(QWidget):
         self.save_button.clicked.connect(self._choose_save_file)
         self.save_button.setEnabled(False)
         QShortcut(QKeySequence("Ctrl+Shift+O"), self, activated=self._choose_tokenizer_file)
-        QShortcut(QKeySequence.Save, self, activated=self._choose_save_file)
+        QShortcut(QKeySequence.StandardKey.Save, self, activated=self._choose_save_file)
         row = QHBoxLayout()
         row.addWidget(open_button)
         row.addWidget(self.save_button)
@@ -260,7 +260,7 @@ class TokenizerPanel(QWidget):
         self.token_view = TokenView()
         self.token_view.setPlaceholderText("Train a tokenizer (left) or open a tokenizer.json to see this text split into tokens.")
         self.counts = QLabel()
-        self.counts.setTextFormat(Qt.RichText)
+        self.counts.setTextFormat(Qt.TextFormat.RichText)
         self.whitespace = QCheckBox("Show whitespace")
         self.whitespace.setToolTip("Draw spaces as ·, tabs as → and line breaks as ↵ (Alt+W).")
         QShortcut(QKeySequence("Alt+W"), self, activated=self.whitespace.toggle)
@@ -276,7 +276,7 @@ class TokenizerPanel(QWidget):
         row = QHBoxLayout()
         row.addWidget(self.counts, 1)
         row.addWidget(self.whitespace)
-        splitter = QSplitter(Qt.Vertical)
+        splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self.input)
         splitter.addWidget(self.token_view)
         splitter.setSizes([160, 300])
@@ -399,8 +399,8 @@ class TokenizerPanel(QWidget):
         answer = QMessageBox.question(
             self, "Special tokens found in the corpus",
             f"{message}\n\nTrain anyway? Only if the corpus holds these tokens on purpose, as markers.",
-            QMessageBox.Yes | QMessageBox.No, QMessageBox.No)
-        return answer == QMessageBox.Yes
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
+        return answer == QMessageBox.StandardButton.Yes
 
     def cancel_all(self) -> None:
         for slot in (self.train_slot, self.corpus_slot, self.sweep_slot):

@@ -107,7 +107,7 @@ class TrainingPanel(QWidget):
         scroll.setWidgetResizable(True)
         scroll.setMinimumWidth(330)
         scroll.setMaximumWidth(400)
-        scroll.setFrameShape(QScrollArea.NoFrame)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
 
         # ---- right: buttons, numbers, curves, samples
         self.start_button = QPushButton("Start training")
@@ -124,7 +124,7 @@ class TrainingPanel(QWidget):
         self.resume_run_button.clicked.connect(self.continue_last_run)
         self.resume_run_button.setEnabled(False)
         QShortcut(QKeySequence("Ctrl+Return"), self, activated=self.start)
-        QShortcut(QKeySequence(Qt.Key_Escape), self, activated=self.stop)
+        QShortcut(QKeySequence(Qt.Key.Key_Escape), self, activated=self.stop)
         self.ready_label = QLabel()
         self.ready_label.setWordWrap(True)
         self.progress = QProgressBar()
@@ -163,11 +163,11 @@ class TrainingPanel(QWidget):
         self.lr_area = QVBoxLayout()
         lr_box = QWidget()
         lr_box.setLayout(self.lr_area)
-        bottom = QSplitter(Qt.Horizontal)
+        bottom = QSplitter(Qt.Orientation.Horizontal)
         bottom.addWidget(lr_box)
         bottom.addWidget(self.samples)
         bottom.setSizes([330, 470])
-        splitter = QSplitter(Qt.Vertical)
+        splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(plots)
         splitter.addWidget(bottom)
         splitter.setSizes([430, 230])
@@ -385,8 +385,8 @@ class TrainingPanel(QWidget):
             self, "The folder is not empty",
             f"{folder} already holds files. Training there replaces config.json, train_config.json, "
             f"tokenizer.json, history.json and any checkpoints in it. Train there anyway?",
-            QMessageBox.Yes | QMessageBox.Cancel, QMessageBox.Cancel)
-        return answer == QMessageBox.Yes
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel)
+        return answer == QMessageBox.StandardButton.Yes
 
     def continue_last_run(self) -> Optional[Job]:
         if self.last_run_dir is None:

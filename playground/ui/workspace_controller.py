@@ -247,7 +247,7 @@ class WorkspaceController(QObject):
 
     def _write(self, folder: Path, content: WorkspaceContent, quiet: bool) -> bool:
         """Write the workspace now (anything left to copy is copied here)."""
-        QGuiApplication.setOverrideCursor(Qt.WaitCursor)
+        QGuiApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
             workspace_files().save_workspace(folder, content)
         except UserError as e:
@@ -573,7 +573,7 @@ class WorkspaceController(QObject):
     # ================================================================== closing
 
     def eventFilter(self, obj, event) -> bool:  # noqa: N802
-        if obj is self.window and event.type() == QEvent.Close:
+        if obj is self.window and event.type() == QEvent.Type.Close:
             self.save_layout()
             self._save_now_for_closing()
         return False

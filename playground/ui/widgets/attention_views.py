@@ -39,14 +39,14 @@ class AttentionViews(QWidget):
         self._drawn: Optional[tuple] = None   # (snapshot, layer, head) of the last draw, for the lines title
         self.stack = QStackedWidget()
         self.blank = QLabel()
-        self.blank.setAlignment(Qt.AlignCenter)
+        self.blank.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.blank.setWordWrap(True)
         themed_style(self.blank, "color: {paper_muted}; font-size: 11pt; background: {paper};")
         self.stack.addWidget(self.blank)
         self.readout = QLabel()
         themed_style(self.readout, "color: {muted};")
         self.readout.setMinimumHeight(22)
-        self.readout.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.stack, 1)
@@ -71,11 +71,11 @@ class AttentionViews(QWidget):
         self._lines.token_selected.connect(lambda _q: self._update_lines_title())
         self.lines_title = QLabel()
         themed_style(self.lines_title, "color: {paper_text}; background: {paper}; padding: 4px;")
-        self.lines_title.setAlignment(Qt.AlignCenter)
+        self.lines_title.setAlignment(Qt.AlignmentFlag.AlignCenter)
         scroll = QScrollArea()
         scroll.setWidget(self._lines)
         scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.NoFrame)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
         self.lines_page = QWidget()
         themed_style(self.lines_page, "background: {paper};")
         lp = QVBoxLayout(self.lines_page)
@@ -84,7 +84,7 @@ class AttentionViews(QWidget):
         lp.addWidget(self.lines_title)
         lp.addWidget(scroll, 1)
         for widget in (self._heatmap, self._grid, self.lines_page):
-            widget.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
+            widget.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
             self.stack.addWidget(widget)
 
     @property
@@ -185,7 +185,7 @@ def _with_title(pixmap: QPixmap, title: str) -> QPixmap:
     out.fill(qcolour("paper"))
     p = QPainter(out)
     p.setPen(qcolour("paper_text"))
-    p.drawText(0, 0, out.width(), 28, int(Qt.AlignCenter), title)
+    p.drawText(0, 0, out.width(), 28, int(Qt.AlignmentFlag.AlignCenter), title)
     p.drawPixmap(0, 28, pixmap)
     p.end()
     return out

@@ -83,26 +83,26 @@ def _table(rows: list[str], headers: list[str], tips: dict[str, str]) -> QTableW
     table = QTableWidget(len(rows), len(headers))
     table.setHorizontalHeaderLabels(headers)
     table.verticalHeader().hide()
-    table.setEditTriggers(QAbstractItemView.NoEditTriggers)
-    table.setSelectionMode(QAbstractItemView.NoSelection)
-    table.setFocusPolicy(Qt.NoFocus)
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+    table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
     table.setShowGrid(False)
     table.setAlternatingRowColors(True)
-    table.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
-    table.setVerticalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+    table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
     header = table.horizontalHeader()
     header.setHighlightSections(False)
-    header.setSectionResizeMode(0, QHeaderView.ResizeToContents)
+    header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
     for column in range(1, len(headers)):
-        header.setSectionResizeMode(column, QHeaderView.ResizeToContents)
-    header.setSectionResizeMode(len(headers) - 1, QHeaderView.Stretch)
+        header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+    header.setSectionResizeMode(len(headers) - 1, QHeaderView.ResizeMode.Stretch)
     bold = QFont()
     bold.setBold(True)
     for r, label in enumerate(rows):
         for c in range(len(headers)):
             item = QTableWidgetItem(label if c == 0 else "")
             if c > 0:
-                item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
+                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             if label in tips:
                 item.setToolTip(tips[label])
             if label == "Total":
@@ -146,8 +146,8 @@ class ParameterCount(QWidget):
         self.total_label.setToolTip("Every number that training adjusts.")
         self.total_note = QLabel()
         self.total_note.setWordWrap(True)
-        self.total_note.setTextFormat(Qt.RichText)
-        self.total_note.setAlignment(Qt.AlignLeft | Qt.AlignVCenter)
+        self.total_note.setTextFormat(Qt.TextFormat.RichText)
+        self.total_note.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         themed_style(self.total_note, "color: {muted}; font-size: 10.5pt;")
         self.setFixedHeight(76)  # the boxes below stay put however many lines the note takes
         row = QHBoxLayout(self)
@@ -184,7 +184,7 @@ class ParametersBox(QGroupBox):
         for r, role in enumerate(PART_COLOURS):
             self.table.item(r, 0).setIcon(_swatch(role))
         self.table.setMinimumWidth(330)
-        self.table.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Fixed)
+        self.table.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
         self.plot = self.bars = None
         self._plot_host = QVBoxLayout()
         self._plot_host.setContentsMargins(0, 0, 0, 0)
@@ -246,11 +246,11 @@ class MemoryBox(QGroupBox):
         for r, role in enumerate(MEMORY_COLOURS):
             self.table.item(r, 0).setIcon(_swatch(role))
         for r in range(len(rows)):
-            self.table.item(r, 2).setTextAlignment(Qt.AlignLeft | Qt.AlignVCenter)
-        self.table.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
+            self.table.item(r, 2).setTextAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        self.table.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.fit_label = QLabel()
         self.fit_label.setWordWrap(True)
-        self.fit_label.setTextFormat(Qt.RichText)
+        self.fit_label.setTextFormat(Qt.TextFormat.RichText)
         self.fit_label.setStyleSheet("font-size: 11pt;")
         self.plot = self.bars = self.available_line = self.available_text = None
         self._plot_host = QVBoxLayout()
@@ -284,7 +284,7 @@ class MemoryBox(QGroupBox):
         """The available memory in the look's red (the plot follows the theme's background)."""
         import pyqtgraph as pg
 
-        self.available_line.setPen(pg.mkPen(colour("error"), width=2, style=Qt.DashLine))
+        self.available_line.setPen(pg.mkPen(colour("error"), width=2, style=Qt.PenStyle.DashLine))
         self.available_text.setColor(colour("error"))
 
     def show_memory(self, config: ModelConfig, m: MemoryEstimate, available: AvailableMemory, batch_size: int,
@@ -425,9 +425,9 @@ class SpeedBox(QGroupBox):
         for r, (caption, value) in enumerate(zip(captions, values)):
             label = QLabel(caption)
             label.setToolTip(value.toolTip())
-            grid.addWidget(label, r, 0, Qt.AlignTop)
+            grid.addWidget(label, r, 0, Qt.AlignmentFlag.AlignTop)
             grid.addWidget(value, r, 1)
-        grid.addWidget(self.remeasure, 1, 2, Qt.AlignTop)
+        grid.addWidget(self.remeasure, 1, 2, Qt.AlignmentFlag.AlignTop)
         grid.addWidget(self.compare_label, len(captions), 0, 1, 3)
 
     def show_speed(self, config: ModelConfig, flops_per_second: Optional[float], measure_error: Optional[str],

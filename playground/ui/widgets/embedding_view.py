@@ -78,8 +78,8 @@ class EmbeddingView(QWidget):
         self.search_box.setClearButtonEnabled(True)
         self.completer_model = QStringListModel()
         completer = QCompleter(self.completer_model, self)
-        completer.setCaseSensitivity(Qt.CaseInsensitive)
-        completer.setFilterMode(Qt.MatchContains)
+        completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        completer.setFilterMode(Qt.MatchFlag.MatchContains)
         completer.setMaxVisibleItems(12)
         completer.activated.connect(self.search)
         self.search_box.setCompleter(completer)
@@ -93,13 +93,13 @@ class EmbeddingView(QWidget):
         for column, tip in enumerate(tips):
             self.neighbour_table.horizontalHeaderItem(column).setToolTip(tip)
         self.neighbour_table.verticalHeader().setVisible(False)
-        self.neighbour_table.setEditTriggers(QAbstractItemView.NoEditTriggers)
-        self.neighbour_table.setSelectionBehavior(QAbstractItemView.SelectRows)
-        self.neighbour_table.setSelectionMode(QAbstractItemView.SingleSelection)
+        self.neighbour_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.neighbour_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.neighbour_table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         header = self.neighbour_table.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.Stretch)
-        header.setSectionResizeMode(1, QHeaderView.ResizeToContents)
-        header.setSectionResizeMode(2, QHeaderView.ResizeToContents)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
         self.neighbour_table.cellDoubleClicked.connect(self._neighbour_chosen)
         self.neighbour_table.setToolTip("Double-click a neighbour to choose it and see its own neighbours.")
         mono = QFont("DejaVu Sans Mono")
@@ -298,7 +298,7 @@ class EmbeddingView(QWidget):
         self.plot_widget.setToolTip(text)
 
     def _mouse_clicked(self, event) -> None:
-        if event.button() != Qt.LeftButton:
+        if event.button() != Qt.MouseButton.LeftButton:
             return
         i = self.point_at(event.scenePos())
         if i is not None:

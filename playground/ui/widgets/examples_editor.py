@@ -60,16 +60,16 @@ class ExamplesEditor(QWidget):
         for column, tip in enumerate(COLUMN_TIPS):
             table.horizontalHeaderItem(column).setToolTip(tip)
         header = table.horizontalHeader()
-        header.setSectionResizeMode(COL_ON, QHeaderView.ResizeToContents)
+        header.setSectionResizeMode(COL_ON, QHeaderView.ResizeMode.ResizeToContents)
         for column in (COL_INPUT, COL_OUTPUT, COL_REASONING):
-            header.setSectionResizeMode(column, QHeaderView.Stretch)
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Stretch)
         table.verticalHeader().setToolTip("The example's number, as the token count's warning names it.")
-        table.setSelectionBehavior(QAbstractItemView.SelectRows)
-        table.setSelectionMode(QAbstractItemView.SingleSelection)
-        table.setEditTriggers(QAbstractItemView.DoubleClicked | QAbstractItemView.EditKeyPressed
-                              | QAbstractItemView.AnyKeyPressed)
+        table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        table.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked | QAbstractItemView.EditTrigger.EditKeyPressed
+                              | QAbstractItemView.EditTrigger.AnyKeyPressed)
         table.setWordWrap(False)
-        table.setTextElideMode(Qt.ElideRight)
+        table.setTextElideMode(Qt.TextElideMode.ElideRight)
         table.itemChanged.connect(lambda _: self._filling or self._changed())
         table.itemSelectionChanged.connect(self.update_buttons)
 
@@ -87,9 +87,9 @@ class ExamplesEditor(QWidget):
         self.down_button.setToolTip("Move the selected example later (Alt+Down).")
         self.down_button.clicked.connect(lambda: self.move_example(delta=1))
         QShortcut(QKeySequence("Alt+Up"), table, activated=lambda: self.move_example(delta=-1),
-                  context=Qt.WidgetWithChildrenShortcut)
+                  context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
         QShortcut(QKeySequence("Alt+Down"), table, activated=lambda: self.move_example(delta=1),
-                  context=Qt.WidgetWithChildrenShortcut)
+                  context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
         row = QHBoxLayout()
         for b in (self.add_button, self.remove_button, self.up_button, self.down_button):
             row.addWidget(b)
@@ -107,7 +107,7 @@ class ExamplesEditor(QWidget):
             texts = [table.item(row, column).text() if table.item(row, column) is not None else ""
                      for column in (COL_INPUT, COL_OUTPUT, COL_REASONING)]
             on = table.item(row, COL_ON)
-            examples.append(Example(*texts, on is None or on.checkState() == Qt.Checked))
+            examples.append(Example(*texts, on is None or on.checkState() == Qt.CheckState.Checked))
         return examples
 
     def set_examples(self, examples: list[Example]) -> None:
@@ -126,8 +126,8 @@ class ExamplesEditor(QWidget):
     def _fill_row(self, row: int, example: Example) -> None:
         was, self._filling = self._filling, True
         on = QTableWidgetItem()
-        on.setFlags(Qt.ItemIsEnabled | Qt.ItemIsSelectable | Qt.ItemIsUserCheckable)
-        on.setCheckState(Qt.Checked if example.enabled else Qt.Unchecked)
+        on.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsUserCheckable)
+        on.setCheckState(Qt.CheckState.Checked if example.enabled else Qt.CheckState.Unchecked)
         self.table.setItem(row, COL_ON, on)
         for column, text in ((COL_INPUT, example.input), (COL_OUTPUT, example.output),
                              (COL_REASONING, example.reasoning)):
@@ -137,7 +137,7 @@ class ExamplesEditor(QWidget):
     def _row_example(self, row: int) -> Example:
         t = self.table
         return Example(t.item(row, COL_INPUT).text(), t.item(row, COL_OUTPUT).text(),
-                       t.item(row, COL_REASONING).text(), t.item(row, COL_ON).checkState() == Qt.Checked)
+                       t.item(row, COL_REASONING).text(), t.item(row, COL_ON).checkState() == Qt.CheckState.Checked)
 
     def selected_row(self) -> Optional[int]:
         rows = self.table.selectionModel().selectedRows()
@@ -206,11 +206,11 @@ class ExamplesEditor(QWidget):
                 item = table.item(row, column)
                 if item is None:
                     continue
-                item.setData(Qt.ForegroundRole, None if shown else qcolour("faint"))
+                item.setData(Qt.ItemDataRole.ForegroundRole, None if shown else qcolour("faint"))
                 if column != COL_ON:
                     item.setToolTip(item.text() if len(item.text()) > 30 else "")   # the whole of an elided cell
                 if column == COL_ON:
-                    item.setData(Qt.BackgroundRole, qcolour(EXAMPLE_BGS[used_at[row] % 2]) if shown else None)
+                    item.setData(Qt.ItemDataRole.BackgroundRole, qcolour(EXAMPLE_BGS[used_at[row] % 2]) if shown else None)
                     item.setToolTip(f"Example {row + 1}: in the prompt." if shown else
                                     f"Example {row + 1}: not in the prompt in this mode.")
         table.blockSignals(False)

@@ -34,7 +34,7 @@ class ExplainedOutput(QSplitter):
     EXPLAIN_DELAY_MS = 150
 
     def __init__(self, session, settings: Callable, generating: Callable[[], bool], parent=None) -> None:
-        super().__init__(Qt.Vertical, parent)
+        super().__init__(Qt.Orientation.Vertical, parent)
         self.session = session
         self._settings = settings
         self._generating = generating
@@ -64,10 +64,10 @@ class ExplainedOutput(QSplitter):
         chart_scroll = QScrollArea()
         chart_scroll.setWidget(self.candidate_chart)
         chart_scroll.setWidgetResizable(True)
-        chart_scroll.setFrameShape(QScrollArea.NoFrame)
-        chart_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        chart_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        chart_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         chart_scroll.setMinimumWidth(280)
-        top = QSplitter(Qt.Horizontal)
+        top = QSplitter(Qt.Orientation.Horizontal)
         top.addWidget(text_side)
         top.addWidget(chart_scroll)
         top.setStretchFactor(0, 3)

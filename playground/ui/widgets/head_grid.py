@@ -163,7 +163,7 @@ class HeadGrid(pg.GraphicsLayoutWidget):
         for item in self.backgrounds:
             self.plot.removeItem(item)
         self.backgrounds = []
-        no_pen = QPen(Qt.NoPen)
+        no_pen = QPen(Qt.PenStyle.NoPen)
         for t in tiles:
             rect = QGraphicsRectItem(t.col * step, t.row * step, size, size)
             rect.setBrush(hatch_brush())
@@ -253,7 +253,7 @@ class HeadGrid(pg.GraphicsLayoutWidget):
             self.hovered.emit(text)
 
     def _mouse_clicked(self, event) -> None:
-        if event.button() != Qt.LeftButton:
+        if event.button() != Qt.MouseButton.LeftButton:
             return
         tile = self.tile_at(event.scenePos())
         if tile is not None:

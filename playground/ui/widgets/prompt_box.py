@@ -23,7 +23,7 @@ class PromptBox(QWidget):
         self.edit.setPlaceholderText("Type the start of a text for the model to continue, or send a "
                                      "prompt from the Prompt step.")
         mono = QFont("DejaVu Sans Mono")
-        mono.setStyleHint(QFont.Monospace)
+        mono.setStyleHint(QFont.StyleHint.Monospace)
         mono.setPointSize(10)
         self.edit.setFont(mono)
         self.edit.setFixedHeight(66)

@@ -146,7 +146,7 @@ class SamplingControls(QWidget):
         self.strategy = QComboBox()
         for i, (key, label, tip) in enumerate(STRATEGIES):
             self.strategy.addItem(label, key)
-            self.strategy.setItemData(i, tip, Qt.ToolTipRole)
+            self.strategy.setItemData(i, tip, Qt.ItemDataRole.ToolTipRole)
         self.strategy.setToolTip(TIPS["strategy"] + " " + " ".join(f"{label}: {tip}" for _, label, tip in STRATEGIES))
         self.strategy.currentIndexChanged.connect(self._edited)
         self._row(form, "Preset", self.preset, "preset")
@@ -247,9 +247,9 @@ class SamplingControls(QWidget):
         self._ready = True
         for name in PRESET_ORDER:
             self.preset.addItem(name, name)
-            self.preset.setItemData(self.preset.count() - 1, PRESET_TIPS[name], Qt.ToolTipRole)
+            self.preset.setItemData(self.preset.count() - 1, PRESET_TIPS[name], Qt.ItemDataRole.ToolTipRole)
         self.preset.addItem("custom", "custom")
-        self.preset.setItemData(self.preset.count() - 1, PRESET_TIPS["custom"], Qt.ToolTipRole)
+        self.preset.setItemData(self.preset.count() - 1, PRESET_TIPS["custom"], Qt.ItemDataRole.ToolTipRole)
         self.set_settings(replace(PRESETS["balanced"], max_new_tokens=100))
 
     # ------------------------------------------------------------------ the settings

@@ -44,7 +44,7 @@ class FormatsEditor(QWidget):
         self.format_edits: dict[str, QPlainTextEdit] = {}
         form = QFormLayout()
         mono = QFont("DejaVu Sans Mono")
-        mono.setStyleHint(QFont.Monospace)
+        mono.setStyleHint(QFont.StyleHint.Monospace)
         for key, label in FORMAT_LABELS.items():
             edit = QPlainTextEdit()
             edit.setFont(mono)

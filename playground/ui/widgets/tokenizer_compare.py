@@ -31,7 +31,7 @@ class TokenColumn(QFrame):
     def __init__(self, tok: LoadedTokenizer) -> None:
         super().__init__()
         self.tok = tok
-        self.setFrameShape(QFrame.StyledPanel)
+        self.setFrameShape(QFrame.Shape.StyledPanel)
         self.title = QLabel()
         self.title.setWordWrap(True)
         self.view = TokenView()
@@ -69,13 +69,13 @@ class TokenizerCompare(QWidget):
         self.chooser.setToolTip("Tick the tokenizers to compare. Train or open more on the left.")
         self.chooser.setFixedWidth(250)
         self.chooser.setWordWrap(True)
-        self.chooser.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.chooser.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.chooser.itemChanged.connect(lambda _: self.refresh())
         self.columns_box = QWidget()
         self.columns = QHBoxLayout(self.columns_box)
         self.columns.setContentsMargins(0, 0, 0, 0)
         self.empty = QLabel("Train or open two or more tokenizers to compare them here.")
-        self.empty.setAlignment(Qt.AlignCenter)
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.columns.addWidget(self.empty)
         self._columns: dict[int, TokenColumn] = {}
 
@@ -118,7 +118,7 @@ class TokenizerCompare(QWidget):
         bl.addWidget(self.sweep_status)
         bl.addLayout(self.plot_host, 1)
 
-        splitter = QSplitter(Qt.Vertical)
+        splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(top)
         splitter.addWidget(bottom)
         splitter.setSizes([400, 300])
@@ -129,18 +129,18 @@ class TokenizerCompare(QWidget):
     # ------------------------------------------------------------------ tokenizers and text
 
     def set_tokenizers(self, tokenizers: list[LoadedTokenizer]) -> None:
-        ticked = {self.chooser.item(i).data(Qt.UserRole) for i in range(self.chooser.count())
-                  if self.chooser.item(i).checkState() == Qt.Checked}
-        known = {self.chooser.item(i).data(Qt.UserRole) for i in range(self.chooser.count())}
+        ticked = {self.chooser.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.chooser.count())
+                  if self.chooser.item(i).checkState() == Qt.CheckState.Checked}
+        known = {self.chooser.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.chooser.count())}
         self.tokenizers = list(tokenizers)
         self.chooser.blockSignals(True)
         self.chooser.clear()
         for tok in tokenizers:
             item = QListWidgetItem(tok.name)
-            item.setData(Qt.UserRole, id(tok))
-            item.setFlags(item.flags() | Qt.ItemIsUserCheckable)
+            item.setData(Qt.ItemDataRole.UserRole, id(tok))
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             new = id(tok) not in known
-            item.setCheckState(Qt.Checked if (id(tok) in ticked or new) else Qt.Unchecked)
+            item.setCheckState(Qt.CheckState.Checked if (id(tok) in ticked or new) else Qt.CheckState.Unchecked)
             self.chooser.addItem(item)
         self.chooser.blockSignals(False)
         self.refresh()
@@ -151,8 +151,8 @@ class TokenizerCompare(QWidget):
             self.refresh()
 
     def chosen(self) -> list[LoadedTokenizer]:
-        ticked = {self.chooser.item(i).data(Qt.UserRole) for i in range(self.chooser.count())
-                  if self.chooser.item(i).checkState() == Qt.Checked}
+        ticked = {self.chooser.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.chooser.count())
+                  if self.chooser.item(i).checkState() == Qt.CheckState.Checked}
         return [t for t in self.tokenizers if id(t) in ticked]
 
     def showEvent(self, event) -> None:  # noqa: N802

@@ -31,21 +31,21 @@ class RowsModel(QAbstractTableModel):
     def columnCount(self, parent=QModelIndex()) -> int:  # noqa: N802
         return len(self.headers)
 
-    def data(self, index, role=Qt.DisplayRole):
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
         value = self.rows[index.row()][index.column()]
-        if role == Qt.DisplayRole:
+        if role == Qt.ItemDataRole.DisplayRole:
             return "" if value is None else (f"{value}" if isinstance(value, int) else value)
-        if role == Qt.UserRole:  # sort key
+        if role == Qt.ItemDataRole.UserRole:  # sort key
             return -1 if value is None else value
-        if role == Qt.ForegroundRole and index.row() in self.special_rows:
+        if role == Qt.ItemDataRole.ForegroundRole and index.row() in self.special_rows:
             return qcolour("special_token")   # read when drawn: it follows the look
         return None
 
-    def headerData(self, section, orientation, role=Qt.DisplayRole):  # noqa: N802
-        if orientation == Qt.Horizontal:
-            if role == Qt.DisplayRole:
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):  # noqa: N802
+        if orientation == Qt.Orientation.Horizontal:
+            if role == Qt.ItemDataRole.DisplayRole:
                 return self.headers[section]
-            if role == Qt.ToolTipRole:
+            if role == Qt.ItemDataRole.ToolTipRole:
                 return self.tooltips[section]
         return None
 
@@ -53,8 +53,8 @@ class RowsModel(QAbstractTableModel):
 def make_table(model: RowsModel) -> tuple[QTableView, QSortFilterProxyModel]:
     proxy = QSortFilterProxyModel()
     proxy.setSourceModel(model)
-    proxy.setSortRole(Qt.UserRole)
-    proxy.setFilterCaseSensitivity(Qt.CaseInsensitive)
+    proxy.setSortRole(Qt.ItemDataRole.UserRole)
+    proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
     proxy.setFilterKeyColumn(-1)
     table = QTableView()
     table.setModel(proxy)
@@ -66,8 +66,8 @@ def make_table(model: RowsModel) -> tuple[QTableView, QSortFilterProxyModel]:
     header.sortIndicatorChanged.connect(lambda column, order: proxy.sort(column, order))
     table.verticalHeader().hide()
     table.setAlternatingRowColors(True)
-    table.setSelectionBehavior(QTableView.SelectRows)
-    table.horizontalHeader().setSectionResizeMode(QHeaderView.Interactive)
+    table.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
+    table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
     table.horizontalHeader().setStretchLastSection(True)
     table.verticalHeader().setDefaultSectionSize(22)
     return table, proxy
