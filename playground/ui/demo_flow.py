@@ -63,8 +63,10 @@ class DemoRunner(QObject):
         self.started_at = 0.0
         self.stage_started_at = 0.0
         self.history: list[str] = []            # the names of the stages started, in order
-        self._poll = QTimer(self, interval=self.POLL_MS, timeout=self._check)
-        self._next = QTimer(self, singleShot=True, timeout=self._advance)
+        self._poll = QTimer(self, interval=self.POLL_MS)
+        self._poll.timeout.connect(self._check)
+        self._next = QTimer(self, singleShot=True)
+        self._next.timeout.connect(self._advance)
 
     # ------------------------------------------------------------------ control
 

@@ -159,10 +159,10 @@ class GeneratePanel(QWidget):
         layout.addWidget(scroll)
         layout.addWidget(right, 1)
 
-        QShortcut(QKeySequence("Ctrl+Return"), self, activated=self.generate)
-        QShortcut(QKeySequence("Ctrl+Enter"), self, activated=self.generate)
-        QShortcut(QKeySequence("Ctrl+Shift+Return"), self, activated=self.step)
-        QShortcut(QKeySequence(Qt.Key.Key_Escape), self, activated=self.stop)
+        QShortcut(QKeySequence("Ctrl+Return"), self).activated.connect(self.generate)
+        QShortcut(QKeySequence("Ctrl+Enter"), self).activated.connect(self.generate)
+        QShortcut(QKeySequence("Ctrl+Shift+Return"), self).activated.connect(self.step)
+        QShortcut(QKeySequence(Qt.Key.Key_Escape), self).activated.connect(self.stop)
 
     def _work_area(self) -> QWidget:
         page = QWidget()

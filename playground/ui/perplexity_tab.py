@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QAbstractItemView, QButtonGroup, QFileDialog, QGroupBox, QHBoxLayout, QHeaderView,
@@ -26,6 +26,10 @@ from playground.ui.widgets.checkpoint_list import CheckpointList
 from playground.ui.widgets.evaluate_parts import (AMBER_STYLE, GOOD, NOTE_STYLE, ElideRight, controls_column,
                                                   note, progress_bar, set_header, show_progress, status_line)
 from playground.ui.widgets.number_item import NumberItem
+
+if TYPE_CHECKING:
+    from playground.core.evaluation import PerplexityRow, ValidationSplits
+    from playground.ui.widgets.metric_bars import MetricBars
 
 SOURCE_VALIDATION, SOURCE_FILE = "validation", "file"  # a result's source is "validation:<corpus>" or a path
 READ_NOW_BYTES = 16 * 2**20  # a text file this small is read when chosen, so a bad one is refused at once
@@ -61,7 +65,7 @@ def _count(n: int) -> str:
 class Measured:
     """One row of the table: a checkpoint scored on a text."""
 
-    row: object              # core.evaluation.PerplexityRow
+    row: PerplexityRow
     source: str              # what the text was: "validation:<corpus name>" or a file's path
     source_label: str
     tokenizer_id: str        # to notice checkpoints whose tokenizers differ
@@ -83,8 +87,8 @@ class PerplexityTab(QWidget):
         self.session = session
         self.slot = JobSlot(self)
         self.slot.changed.connect(self.update_buttons)
-        self.bpb_chart = None                      # MetricBars, made once there is a model (it needs pyqtgraph)
-        self.splits = None                         # ValidationSplits, made with the chart (it needs numpy)
+        self.bpb_chart: Optional[MetricBars] = None       # made once there is a model (it needs pyqtgraph)
+        self.splits: Optional[ValidationSplits] = None    # made with the chart (it needs numpy)
         self.text_path: Optional[Path] = None
         self.results: list[Measured] = []
         self.chart_source: Optional[str] = None    # the text the chart shows

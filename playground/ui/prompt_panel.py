@@ -82,14 +82,15 @@ class PromptPanel(QWidget):
         self.rendered: Optional[RenderedPrompt] = None
         self.fit: Optional[PromptFit] = None
         self.n_tokens: Optional[int] = None
-        self.window: Optional[int] = None         # tokens the model reads for a prompt (None: unknown)
+        self.prompt_window: Optional[int] = None  # tokens the model reads for a prompt (None: unknown)
         self.problem = ""                         # why the template does not render, or ""
         self._originals: dict[str, PromptTemplate] = {}   # combo key -> the template as loaded
         self._edited: dict[str, PromptTemplate] = {}      # combo key -> the person's edited copy
         self._key: Optional[str] = None
         self._description = ""
         self._loading = False
-        self._refresh_timer = QTimer(self, singleShot=True, interval=self.DEBOUNCE_MS, timeout=self.refresh)
+        self._refresh_timer = QTimer(self, singleShot=True, interval=self.DEBOUNCE_MS)
+        self._refresh_timer.timeout.connect(self.refresh)
         self._build()
         self._load_builtins()
         session.checkpoint_changed.connect(lambda _: self.schedule_refresh())
@@ -148,12 +149,12 @@ class PromptPanel(QWidget):
         layout.addWidget(scroll)
         layout.addWidget(splitter, 1)
 
-        QShortcut(QKeySequence.StandardKey.Open, self, activated=self._choose_file)
-        QShortcut(QKeySequence.StandardKey.Save, self, activated=self._choose_save_file)
-        QShortcut(QKeySequence("Ctrl+Return"), self, activated=self.send)
-        QShortcut(QKeySequence("Ctrl+Enter"), self, activated=self.send)
-        QShortcut(QKeySequence("Ctrl+Shift+N"), self, activated=lambda: self.add_example())
-        QShortcut(QKeySequence("Ctrl+Shift+Delete"), self, activated=lambda: self.remove_example())
+        QShortcut(QKeySequence.StandardKey.Open, self).activated.connect(self._choose_file)
+        QShortcut(QKeySequence.StandardKey.Save, self).activated.connect(self._choose_save_file)
+        QShortcut(QKeySequence("Ctrl+Return"), self).activated.connect(self.send)
+        QShortcut(QKeySequence("Ctrl+Enter"), self).activated.connect(self.send)
+        QShortcut(QKeySequence("Ctrl+Shift+N"), self).activated.connect(lambda: self.add_example())
+        QShortcut(QKeySequence("Ctrl+Shift+Delete"), self).activated.connect(lambda: self.remove_example())
 
     def _template_box(self) -> QGroupBox:
         box = QGroupBox("1 · Template")
@@ -488,7 +489,7 @@ class PromptPanel(QWidget):
         self.examples_used_label.setText(examples_used(template, rendered))
 
         tokenizer, context, checkpoint = self._tokenizer_and_context()
-        self.fit, self.n_tokens, self.window = None, None, None
+        self.fit, self.n_tokens, self.prompt_window = None, None, None
         if tokenizer is None:
             self.token_count_label.setText(
                 "No tokenizer yet: train one in the Tokenize step (or train a model) to count this prompt's tokens.")
@@ -501,7 +502,7 @@ class PromptPanel(QWidget):
             starts, exact = prompt_token_starts(tokenizer, rendered.text, window)
             self.n_tokens = len(starts)
             more = "" if exact else "More than "
-            if context is None:
+            if window is None:  # no context to compare with
                 self.token_count_label.setText(
                     f"{more}<b>{self.n_tokens:,}</b> tokens with the tokenizer “{tokenizer.name}”"
                     + ("" if exact else " (counted in its last part only)")
@@ -509,19 +510,19 @@ class PromptPanel(QWidget):
                 self.token_count_label.setToolTip("Train a model (or load the demo) to see whether the prompt fits.")
                 self.usage_bar.hide()
             else:
-                self.window = window
-                self.fit = fit_prompt(rendered, starts, self.window, exact)
+                self.prompt_window = window
+                self.fit = fit_prompt(rendered, starts, self.prompt_window, exact)
                 themed_text(self.token_count_label,
                             "{more}<b>{n}</b> tokens of the <b>{window}</b> the model reads for a prompt "
                             "<span style='color:{muted}'>(context {context}, {reserve} kept for the answer)</span>",
-                            more=more, n=f"{self.n_tokens:,}", window=f"{self.window:,}", context=f"{context:,}",
+                            more=more, n=f"{self.n_tokens:,}", window=f"{self.prompt_window:,}", context=f"{context:,}",
                             reserve=str(reserve))
                 self.token_count_label.setToolTip(
                     f"The model “{checkpoint.name}” reads at most {context:,} tokens at once: its context. "
                     f"{reserve} of them are kept free for the tokens it writes, so a prompt may use "
-                    f"{self.window:,}. A longer prompt loses its beginning: only the last tokens are read.")
-                self.usage_bar.setRange(0, max(1, self.window))
-                self.usage_bar.setValue(min(self.n_tokens, self.window))
+                    f"{self.prompt_window:,}. A longer prompt loses its beginning: only the last tokens are read.")
+                self.usage_bar.setRange(0, max(1, self.prompt_window))
+                self.usage_bar.setValue(min(self.n_tokens, self.prompt_window))
                 role = "cat_3" if not self.fit.fits else "cat_1"   # orange when it does not fit
                 themed_style(self.usage_bar, f"QProgressBar::chunk {{ background: {{{role}}}; }}")
                 self.usage_bar.show()

@@ -89,7 +89,8 @@ class WorkspaceController(QObject):
         self._defaults = self.panel_states()  # what New workspace puts back; a later panel adds its own
         if hasattr(window, "panel_built"):
             window.panel_built.connect(self._panel_built)
-        self.timer = QTimer(self, interval=AUTOSAVE_MS, timeout=self.autosave)
+        self.timer = QTimer(self, interval=AUTOSAVE_MS)
+        self.timer.timeout.connect(self.autosave)
         self.timer.start()
         window.installEventFilter(self)
         self.restore_layout()

@@ -64,8 +64,8 @@ class BeamsView(QWidget):
 
         self.latest = None  # the last BeamsUpdate of the search under way
         self._drawn = None
-        self._redraw = QTimer(self, singleShot=True, interval=max(1, round(GUI_INTERVAL_S * 1000)),
-                              timeout=self._draw_latest)
+        self._redraw = QTimer(self, singleShot=True, interval=max(1, round(GUI_INTERVAL_S * 1000)))
+        self._redraw.timeout.connect(self._draw_latest)
 
     def clear(self) -> None:
         self._redraw.stop()

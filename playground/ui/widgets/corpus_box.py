@@ -75,7 +75,7 @@ class CorpusBox(QGroupBox):
         b_paste = QPushButton("Paste text…")
         b_paste.setToolTip("Type or paste a corpus by hand.")
         b_paste.clicked.connect(self.paste_text)
-        QShortcut(QKeySequence.StandardKey.Open, self, activated=self.choose_files)
+        QShortcut(QKeySequence.StandardKey.Open, self).activated.connect(self.choose_files)
         self.buttons = [b_default, b_files, b_folder, b_paste]
         self.progress = QProgressBar()
         self.progress.hide()

@@ -46,8 +46,8 @@ class ExplainedOutput(QSplitter):
         self._waiting = False                     # an explanation waits for the generation to end
         self.explain_slot = JobSlot(self)
         self.explain_slot.changed.connect(self.explain_if_waiting)
-        self.explain_timer = QTimer(self, singleShot=True, interval=self.EXPLAIN_DELAY_MS,
-                                    timeout=self._explain_selected)
+        self.explain_timer = QTimer(self, singleShot=True, interval=self.EXPLAIN_DELAY_MS)
+        self.explain_timer.timeout.connect(self._explain_selected)
         self._build()
         self.output.token_selected.connect(self._token_selected)
 

@@ -34,7 +34,8 @@ class MessageBar(QFrame):
         layout.addWidget(self.icon)
         layout.addWidget(self.text, 1)
         layout.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
-        self._timer = QTimer(self, singleShot=True, timeout=self.hide)
+        self._timer = QTimer(self, singleShot=True)
+        self._timer.timeout.connect(self.hide)
         self.level = ""
         self.hide()
 

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QPlainTex
 from playground.core.prompts import MODE_HELP, MODE_LABELS
 from playground.ui.themes import follow_item_colours, themed_item
 from playground.ui.widgets.evaluate_parts import BAD, GOOD, MUTED, elide, note, set_header, whole_text_tip
+from playground.ui.widgets.table_cells import cell
 
 METRICS = [
     ("bleu", "BLEU (0–100)",
@@ -99,7 +100,7 @@ class ScoresTable(QTableWidget):
     def _show_metric(self, r: int, attr: str, results: list) -> None:
         values = [getattr(res.scores, attr) for res in results]
         for c, (res, value) in enumerate(zip(results, values)):
-            item = self.item(r, c)
+            item = cell(self, r, c)   # show_results made it
             if attr == "exact_match":
                 right = sum(row.exact for row in res.rows)
                 item.setText(f"{value:.0%} ({right} of {len(res.rows)})")
@@ -113,7 +114,7 @@ class ScoresTable(QTableWidget):
                 item.setFont(font)
         if len(values) == 2:
             diff = values[1] - values[0]
-            item = self.item(r, 2)
+            item = cell(self, r, 2)
             if attr == "exact_match":
                 item.setText(f"{diff * 100:+.0f} points")
             elif attr in ("bleu", "chrf"):

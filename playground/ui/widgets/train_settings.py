@@ -11,12 +11,6 @@ from __future__ import annotations
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
                                QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
-# The controls the panel shares by name (tests, presentation mode and workspaces reach them there).
-CONTROLS = ("data_label", "val_fraction", "start_from", "pick_init", "clear_init", "batch", "lr", "warmup", "min_lr",
-            "weight_decay", "grad_clip", "accum", "steps", "eval_interval", "sample_interval", "seed", "device",
-            "precision", "compile")
-
-
 class TrainSettings(QWidget):
     """The training settings, one group box per kind."""
 

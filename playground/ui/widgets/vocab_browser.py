@@ -122,8 +122,8 @@ class VocabBrowser(QWidget):
         layout.addLayout(top)
         layout.addWidget(self.summary)
         layout.addWidget(splitter, 1)
-        self._search_timer = QTimer(self, singleShot=True, interval=150,
-                                    timeout=lambda: self._filter(self.search.text()))
+        self._search_timer = QTimer(self, singleShot=True, interval=150)
+        self._search_timer.timeout.connect(lambda: self._filter(self.search.text()))
         self.search.textChanged.connect(self._search_timer.start)
         self.set_tokenizer(None)
 
