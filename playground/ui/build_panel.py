@@ -125,8 +125,9 @@ class BuildPanel(QWidget):
 
     def advanced_widgets(self) -> list[QWidget]:
         """Controls presentation mode hides: the defaults serve a first look."""
-        return [self.mlp_hidden.parentWidget(), self.dropout.parentWidget(),  # their rows in the shape form
-                self.batch_size.parentWidget()]                               # the training batch box
+        parents = [self.mlp_hidden.parentWidget(), self.dropout.parentWidget(),  # their rows in the shape form
+                   self.batch_size.parentWidget()]                               # the training batch box
+        return [w for w in parents if w is not None]
 
     # ================================================================== layout
 
@@ -182,7 +183,8 @@ class BuildPanel(QWidget):
             self.preset.addItem(name, name)
             self.preset.setItemData(self.preset.count() - 1, preset.description, Qt.ItemDataRole.ToolTipRole)
         self.preset.addItem("custom", None)
-        self.preset.setItemData(self.preset.count() - 1, "Your own sizes: change any control below.", Qt.ItemDataRole.ToolTipRole)
+        self.preset.setItemData(self.preset.count() - 1, "Your own sizes: change any control below.",
+                                Qt.ItemDataRole.ToolTipRole)
         self.preset.setToolTip("Ready-made sizes, from a toy that trains in a minute to GPT-2 small. "
                                "Picking one sets the controls below; change any of them afterwards.")
         self.preset.currentIndexChanged.connect(self._preset_chosen)
@@ -279,8 +281,8 @@ class BuildPanel(QWidget):
             column.addWidget(self.problem_labels[field])
             self.form.addRow(caption, cell)
         self.form.addRow(self.problem_labels["other"])
-        for label in self.problem_labels.values():
-            label.hide()
+        for problem in self.problem_labels.values():
+            problem.hide()
         return box
 
     def _batch_box(self) -> QGroupBox:

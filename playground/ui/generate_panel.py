@@ -257,9 +257,10 @@ class GeneratePanel(QWidget):
     # ================================================================== model and prompt
 
     def _checkpoint_changed(self, checkpoint) -> None:
-        generating = self.slot.busy
-        if generating:
-            self.slot.job.supersede()  # what it still reports belongs to the old model
+        job = self.slot.job
+        generating = job is not None
+        if job is not None:
+            job.supersede()  # what it still reports belongs to the old model
         self.output_tab.drop_explanation()
         self._reset_outputs()
         if generating:
@@ -611,12 +612,11 @@ class GeneratePanel(QWidget):
 
     def state(self) -> dict:
         """The prompt text and the sampling settings, for a workspace."""
-        state = {"prompt": self.prompt_edit.toPlainText(), "samples": self.samples_count.value(),
-                 "tab": self.tabs.currentIndex()}
         settings = self.settings()
-        state["settings"] = {name: getattr(settings, name) for name in settings.__dataclass_fields__}
-        state["settings"]["stop_strings"] = list(settings.stop_strings)
-        return state
+        values = {name: getattr(settings, name) for name in settings.__dataclass_fields__}
+        values["stop_strings"] = list(settings.stop_strings)
+        return {"prompt": self.prompt_edit.toPlainText(), "samples": self.samples_count.value(),
+                "tab": self.tabs.currentIndex(), "settings": values}
 
     def restore_state(self, state: dict) -> None:
         """Set the controls from a `state()` dict; a missing or wrong value leaves its control as it is."""

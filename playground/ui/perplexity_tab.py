@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Optional, Union
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QAbstractItemView, QButtonGroup, QFileDialog, QGroupBox, QHBoxLayout, QHeaderView,
@@ -28,6 +28,7 @@ from playground.ui.widgets.evaluate_parts import (AMBER_STYLE, GOOD, NOTE_STYLE,
 from playground.ui.widgets.number_item import NumberItem
 
 if TYPE_CHECKING:
+    from playground.core.corpus import Corpus
     from playground.core.evaluation import PerplexityRow, ValidationSplits
     from playground.ui.widgets.metric_bars import MetricBars
 
@@ -304,18 +305,19 @@ class PerplexityTab(QWidget):
         if self.session.checkpoint is None:
             self.session.warn("There is no model to measure yet: load the demo model or train one.")
             return None
-        source, corpus = self.source(), self.session.corpus
-        if source == SOURCE_VALIDATION and corpus is None:
-            self.session.warn("There is no corpus yet, so no validation split: choose a corpus in the Tokenize "
-                              "step, or score a text file.")
-            return None
-        if source == SOURCE_FILE and self.text_path is None:
-            self.session.warn("Choose a text file to score first (Open…, Ctrl+O), or score the validation split.")
-            return None
-        if source == SOURCE_VALIDATION:
+        corpus, path = self.session.corpus, self.text_path
+        text: Union[Corpus, Path]
+        if self.source() == SOURCE_VALIDATION:
+            if corpus is None:
+                self.session.warn("There is no corpus yet, so no validation split: choose a corpus in the Tokenize "
+                                  "step, or score a text file.")
+                return None
             text, key, label = corpus, f"{SOURCE_VALIDATION}:{corpus.name}", f"validation split of {corpus.name}"
         else:
-            text, key, label = self.text_path, str(self.text_path), self.text_path.name
+            if path is None:
+                self.session.warn("Choose a text file to score first (Open…, Ctrl+O), or score the validation split.")
+                return None
+            text, key, label = path, str(path), path.name
         targets = self.checkpoints.targets()
         job = Job(compare_checkpoints, targets, text, device="auto", model_of=self.session.models.model_for,
                   splits=self.splits, keep_going=True, doing="measuring perplexity")

@@ -382,7 +382,8 @@ class PromptPanel(QWidget):
         if index < 0:
             self.template_combo.addItem(template.name, key)
             index = self.template_combo.count() - 1
-        self.template_combo.setItemData(index, f"{template.description}\n{key[5:]}".strip(), Qt.ItemDataRole.ToolTipRole)
+        self.template_combo.setItemData(index, f"{template.description}\n{key[5:]}".strip(),
+                                        Qt.ItemDataRole.ToolTipRole)
         self.template_combo.setCurrentIndex(index)
         self._loading = False
         self._key = key

@@ -194,11 +194,13 @@ class TaskTab(QWidget):
             tasks = []
         self.task_combo.blockSignals(True)
         for task in tasks:
+            assert task.path is not None  # a built-in task is read from its file
             key = str(task.path)
             self.tasks[key] = task
             self.task_combo.addItem(task.name, key)
             self.task_combo.setItemData(self.task_combo.count() - 1,
-                                        f"{len(task)} examples · built in ({task.path.name})", Qt.ItemDataRole.ToolTipRole)
+                                        f"{len(task)} examples · built in ({task.path.name})",
+                                        Qt.ItemDataRole.ToolTipRole)
         self.task_combo.blockSignals(False)
         self._task_chosen()
 
@@ -282,7 +284,8 @@ class TaskTab(QWidget):
             self.template_combo.addItem(f"From the Prompt panel: {self.session.prompt.name}",
                                         ("prompt", self.session.prompt))
             self.template_combo.setItemData(self.template_combo.count() - 1,
-                                            "The template you last sent from the Prompt panel.", Qt.ItemDataRole.ToolTipRole)
+                                            "The template you last sent from the Prompt panel.",
+                                            Qt.ItemDataRole.ToolTipRole)
         try:
             builtins = builtin_templates()
         except UserError:
@@ -424,12 +427,14 @@ class TaskTab(QWidget):
 
     def _on_answer(self, row) -> None:
         run = self.running
+        assert run is not None  # set when the job started
         run.rows[(row.mode, row.index)] = row
         if run is self.shown_run:
             self._show_answer(run, row)
 
     def _on_result(self, results) -> None:
         run = self.running
+        assert run is not None  # set when the job started
         run.results = list(results)
         for result in results:
             for row in result.rows:
@@ -448,6 +453,7 @@ class TaskTab(QWidget):
 
     def _on_cancelled(self) -> None:
         run = self.running
+        assert run is not None  # set when the job started
         run.stopped = True
         if run is self.shown_run:
             self._show_scores(run)

@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 import sys
 from dataclasses import dataclass, replace
-from typing import Optional
+from typing import Any, Optional
 
 from PySide6.QtCore import QEvent, QObject, Qt, Signal, Slot
 from PySide6.QtGui import QBrush, QColor, QFont, QGuiApplication, QPalette
@@ -67,7 +67,7 @@ class _Saved:
     palette: QPalette
     style_sheet: str
     font: QFont
-    colour_scheme: object
+    colour_scheme: Optional[Qt.ColorScheme]   # None on a Qt without colour schemes
 
 
 _look = Look()
@@ -82,7 +82,7 @@ def current_look() -> Look:
 
 def _app() -> QApplication:
     app = QApplication.instance()
-    if app is None:
+    if not isinstance(app, QApplication):
         raise RuntimeError("themes need a QApplication")
     return app
 
@@ -135,7 +135,8 @@ def dark_palette(high_contrast: bool = False) -> QPalette:
     _set(p, QPalette.ColorRole.Highlight, c["selection_bg"], c["frame_light"])
     _set(p, QPalette.ColorRole.HighlightedText, c["selection_fg"])
     for role, name in ((QPalette.ColorRole.Light, "frame_light"), (QPalette.ColorRole.Midlight, "frame_midlight"),
-                       (QPalette.ColorRole.Mid, "frame_mid"), (QPalette.ColorRole.Dark, "frame_dark"), (QPalette.ColorRole.Shadow, "frame_shadow")):
+                       (QPalette.ColorRole.Mid, "frame_mid"), (QPalette.ColorRole.Dark, "frame_dark"),
+                       (QPalette.ColorRole.Shadow, "frame_shadow")):
         _set(p, role, c[name])
     return p
 
@@ -248,13 +249,14 @@ def _retext(widget: QWidget) -> None:
     spec = getattr(widget, "_pg_text", None)
     if spec is None:
         return
-    if widget.text() != widget._pg_text_applied:
-        widget._pg_text = None   # the code set a text of its own since
+    label: Any = widget   # one themed_text() set: it has text(), setText() and the attributes it added
+    if label.text() != label._pg_text_applied:
+        label._pg_text = None   # the code set a text of its own since
         return
     text = render(spec[0], **spec[1])
-    if text != widget._pg_text_applied:
-        widget._pg_text_applied = text
-        widget.setText(text)
+    if text != label._pg_text_applied:
+        label._pg_text_applied = text
+        label.setText(text)
 
 
 class LookNotifier(QObject):
@@ -329,7 +331,7 @@ def apply_look(look: Look) -> Look:
     hints = QGuiApplication.styleHints()
 
     if look.theme == "system" and not look.high_contrast:
-        if hasattr(hints, "setColorScheme"):
+        if hasattr(hints, "setColorScheme") and saved.colour_scheme is not None:
             hints.setColorScheme(saved.colour_scheme)
         if app.style().name().lower() != saved.style.lower():
             app.setStyle(saved.style)
@@ -516,7 +518,7 @@ _UNSET = object()
 def _scale_axis(axis, scale: float, app_font: QFont) -> None:
     if axis.label is None:  # closed
         return
-    base_tick = getattr(axis, "_pg_base_tick_font", _UNSET)
+    base_tick: Any = getattr(axis, "_pg_base_tick_font", _UNSET)
     if scale == 1.0:
         if base_tick is not _UNSET:
             axis.setTickFont(base_tick)

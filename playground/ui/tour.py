@@ -111,9 +111,13 @@ class TourStep:
         return self.get_panel()
 
 
-def tour_steps(panels) -> list[TourStep]:
+def tour_steps(panels: list[QWidget]) -> list[TourStep]:
     """One step per panel, in the window's order."""
-    return [_step(row, str(getattr(panel, "title", "")), lambda p=panel: p) for row, panel in enumerate(panels)]
+    return [_step(row, str(getattr(panel, "title", "")), _already_built(panel)) for row, panel in enumerate(panels)]
+
+
+def _already_built(panel: QWidget) -> Callable[[], QWidget]:
+    return lambda: panel
 
 
 def window_tour_steps(window) -> list[TourStep]:

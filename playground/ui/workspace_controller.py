@@ -16,7 +16,7 @@ import copy
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication
@@ -102,8 +102,8 @@ class WorkspaceController(QObject):
         built = getattr(self.window, "built_panels", None)
         return list(built()) if callable(built) else list(getattr(self.window, "panels", None) or [])
 
-    def _panels(self) -> list[tuple[str, object]]:
-        """(key, panel) for each built panel that keeps a state."""
+    def _panels(self) -> list[tuple[str, Any]]:
+        """(key, panel) for each built panel that keeps a state (any object with state() and restore_state())."""
         return [(panel.title.lower(), panel) for panel in self._built_panels()
                 if hasattr(panel, "state") and hasattr(panel, "restore_state") and panel is not self._adopting]
 

@@ -166,11 +166,13 @@ class WorkspaceMenu(WorkspaceController):
         layout.addWidget(buttons)
         if dialog.exec() != QDialog.DialogCode.Accepted:
             return None
-        chosen = [runs.item(i).text() for i in range(runs.count()) if runs.item(i).checkState() == Qt.CheckState.Checked]
+        chosen = [runs.item(i).text() for i in range(runs.count())
+                  if runs.item(i).checkState() == Qt.CheckState.Checked]
         return chosen, corpus.isChecked()
 
     def confirm(self, title: str, text: str) -> bool:
-        answer = QMessageBox.question(self.window, title, text, QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+        answer = QMessageBox.question(self.window, title, text,
+                                      QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
                                       QMessageBox.StandardButton.Cancel)
         return answer == QMessageBox.StandardButton.Yes
 

@@ -137,8 +137,10 @@ class AttentionLines(QWidget):
         self.font_bold.setPointSizeF(size)
         p.setFont(self.font_bold)
         p.setPen(header)
-        p.drawText(QRectF(left - label, 4, label, 22), int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter), "reading (query)")
-        p.drawText(QRectF(right, 4, label, 22), int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), "being read (keys)")
+        p.drawText(QRectF(left - label, 4, label, 22), int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter),
+                   "reading (query)")
+        p.drawText(QRectF(right, 4, label, 22), int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
+                   "being read (keys)")
         q = self.selected
         weights = self.matrix[q] if q is not None else np.zeros(len(self.tokens), dtype=np.float32)
 
@@ -173,7 +175,8 @@ class AttentionLines(QWidget):
                 hovered = self.hover == ("query", i)
                 p.setPen(selected_bg if hovered else ink)
                 p.setFont(self.font_bold if hovered else self.font_normal)
-            p.drawText(rect.adjusted(0, 0, -6, 0), int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter), text)
+            p.drawText(rect.adjusted(0, 0, -6, 0), int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter),
+                       text)
             # Right column: the keys, shaded by the weight each receives.
             rect = QRectF(right, y - box_h / 2, label, box_h)
             future = q is not None and i > q
@@ -203,7 +206,8 @@ class AttentionLines(QWidget):
         hit = self.token_at(event.position())
         if hit != self.hover:
             self.hover = hit
-            self.setCursor(Qt.CursorShape.PointingHandCursor if hit and hit[0] == "query" else Qt.CursorShape.ArrowCursor)
+            self.setCursor(Qt.CursorShape.PointingHandCursor if hit and hit[0] == "query"
+                           else Qt.CursorShape.ArrowCursor)
             self.update()
         if hit and hit[0] == "key":
             QToolTip.showText(event.globalPosition().toPoint(), self.key_text(hit[1]), self)
@@ -225,6 +229,7 @@ class AttentionLines(QWidget):
 
     def keyPressEvent(self, event) -> None:  # noqa: N802
         if self.selected is not None and event.key() in (Qt.Key.Key_Up, Qt.Key.Key_Down):
-            self.select(max(0, min(len(self.tokens) - 1, self.selected + (1 if event.key() == Qt.Key.Key_Down else -1))))
+            step = 1 if event.key() == Qt.Key.Key_Down else -1
+            self.select(max(0, min(len(self.tokens) - 1, self.selected + step)))
             return
         super().keyPressEvent(event)

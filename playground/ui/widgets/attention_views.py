@@ -7,7 +7,7 @@ pyqtgraph takes a moment, and the window opens faster without it).
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
@@ -16,6 +16,11 @@ from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QSizePolicy, QStacked
 
 from playground.core.token_labels import display_token
 from playground.ui.themes import qcolour, themed_style
+
+if TYPE_CHECKING:
+    from playground.ui.widgets.attention_lines import AttentionLines
+    from playground.ui.widgets.head_grid import HeadGrid
+    from playground.ui.widgets.heatmap import AttentionHeatmap
 
 VIEW_HEAD, VIEW_MEAN, VIEW_LAYER, VIEW_ALL, VIEW_LINES = range(5)
 VIEWS = ["One head", "Layer mean", "Heads of the layer", "Every layer and head", "Lines"]
@@ -32,6 +37,10 @@ class AttentionViews(QWidget):
     """A stack of views over an `AttentionSnapshot`, and the read-out of what the mouse is over."""
 
     head_clicked = Signal(int, int)   # layer, head: a small multiple was clicked (enlarge it)
+    # The views, made by ensure_built()
+    _heatmap: AttentionHeatmap
+    _grid: HeadGrid
+    _lines: AttentionLines
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -177,6 +186,7 @@ class AttentionViews(QWidget):
         if current is self.lines_page:
             pixmap = self._lines.grab()
             return _with_title(pixmap, self.lines_title.text()) if self.lines_title.text() else pixmap
+        assert current is not None  # the stack always holds the blank page at least
         return current.grab()
 
 

@@ -115,9 +115,10 @@ class BarRows(QWidget):
             painter.setFont(font)
             painter.setPen(qcolour("paper_text"))
             text = lfm.elidedText(row.label, Qt.TextElideMode.ElideRight, label_w - 8)
-            painter.drawText(QRectF(6, top, label_w - 6, body), Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight | Qt.TextFlag.TextDontClip,
+            painter.drawText(QRectF(6, top, label_w - 6, body),
+                             Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight | Qt.TextFlag.TextDontClip,
                              text)
-            right = bar_x
+            right: float = bar_x
             for s, value in enumerate(row.values):
                 if not value:
                     continue

@@ -218,7 +218,8 @@ class ExamplesEditor(QWidget):
                 if column != COL_ON:
                     item.setToolTip(item.text() if len(item.text()) > 30 else "")   # the whole of an elided cell
                 if column == COL_ON:
-                    item.setData(Qt.ItemDataRole.BackgroundRole, qcolour(EXAMPLE_BGS[used_at[row] % 2]) if shown else None)
+                    item.setData(Qt.ItemDataRole.BackgroundRole,
+                                 qcolour(EXAMPLE_BGS[used_at[row] % 2]) if shown else None)
                     item.setToolTip(f"Example {row + 1}: in the prompt." if shown else
                                     f"Example {row + 1}: not in the prompt in this mode.")
         table.blockSignals(False)

@@ -330,9 +330,9 @@ class GeneratedTextView(QTextEdit):
         if self._selected is not None:
             rows: dict[int, QRect] = {}
             for position in range(self._starts[self._selected], self._ends[self._selected]):
-                r = self._char_rect(position)
-                if r is not None:
-                    rows[r.top()] = rows[r.top()].united(r) if r.top() in rows else r
+                char = self._char_rect(position)
+                if char is not None:
+                    rows[char.top()] = rows[char.top()].united(char) if char.top() in rows else char
             if not rows:  # a bare line break or an empty piece: mark where it is
                 cursor.setPosition(self._starts[self._selected])
                 r = self.cursorRect(cursor)

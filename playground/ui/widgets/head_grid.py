@@ -78,7 +78,7 @@ class HeadGrid(pg.GraphicsLayoutWidget):
         self.selected: Optional[tuple[int, int]] = None
         self.hover_text = ""
         self.notes: dict[tuple[int, int], str] = {}   # (layer, head) -> a line for the tooltip
-        self._layout_key = None
+        self._layout_key: Optional[tuple] = None
         self._tile_mask: Optional[np.ndarray] = None
         self._corner_labels: list[pg.TextItem] = []
         self.ci.setContentsMargins(4, 4, 4, 4)
@@ -140,6 +140,7 @@ class HeadGrid(pg.GraphicsLayoutWidget):
         if key != self._layout_key:
             self._layout(list(tiles), rows, cols, size, gap, row_labels, col_labels, corner_labels)
             self._layout_key = key
+        assert self.mosaic is not None  # _layout() made it, for this call or an earlier one
         layers = np.fromiter((t.layer for t in self.tiles), dtype=np.intp, count=len(self.tiles))
         heads = np.fromiter((t.head for t in self.tiles), dtype=np.intp, count=len(self.tiles))
         chosen = pool(np.asarray(weights[layers, heads], dtype=np.float32), size)  # [n, S, S]

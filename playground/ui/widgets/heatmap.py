@@ -166,7 +166,7 @@ class TokenAxis(pg.AxisItem):
             width = (self._widths.get(text) or self._width_of(text))[strong]
             size = QSize(math.ceil((width + 2 * self.PAD) * ratio), math.ceil((metrics.height() + 2 * self.PAD) * ratio))
             image = QImage(size, QImage.Format.Format_ARGB32_Premultiplied)
-            image.fill(Qt.transparent)
+            image.fill(Qt.GlobalColor.transparent)
             painter = QPainter(image)
             painter.setRenderHint(QPainter.RenderHint.TextAntialiasing, True)
             painter.scale(ratio, ratio)

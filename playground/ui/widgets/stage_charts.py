@@ -100,17 +100,17 @@ class StagesView(QWidget):
         self.row_layout.setSpacing(2)
         self.charts: list[StageChart] = []
         self.arrows: list[QLabel] = []
-        self.scroll = QScrollArea()
-        self.scroll.setWidget(self.row)
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        self.scroll.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        self.scroll_area = QScrollArea()
+        self.scroll_area.setWidget(self.row)
+        self.scroll_area.setWidgetResizable(True)
+        self.scroll_area.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.scroll_area.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(4)
         layout.addWidget(self.heading)
         layout.addWidget(self.placeholder)
-        layout.addWidget(self.scroll, 1)
+        layout.addWidget(self.scroll_area, 1)
         self.stages: list = []
         self.specials: dict[int, str] = {}
         self.set_stages([], None, "")
@@ -124,7 +124,7 @@ class StagesView(QWidget):
         self.heading.setText(heading)
         self.heading.setVisible(bool(heading))
         self.placeholder.setVisible(not stages)
-        self.scroll.setVisible(bool(stages))
+        self.scroll_area.setVisible(bool(stages))
         while len(self.charts) < len(stages):
             if self.charts:
                 arrow = QLabel("›")

@@ -144,7 +144,8 @@ class AnswersTable(QTableWidget):
         self.set_modes(["zero-shot", "few-shot"])
         head = self.horizontalHeader()
         for c in range(self.COLUMNS):
-            head.setSectionResizeMode(c, QHeaderView.ResizeMode.Stretch if c in (1, 2, 3, 6) else QHeaderView.ResizeMode.ResizeToContents)
+            head.setSectionResizeMode(c, QHeaderView.ResizeMode.Stretch if c in (1, 2, 3, 6)
+                                      else QHeaderView.ResizeMode.ResizeToContents)
 
     def set_modes(self, modes: list[str]) -> None:
         labels, tips = ["#", "Input", "Reference"], [

@@ -4,6 +4,7 @@ characters per token against vocab size."""
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
@@ -104,9 +105,10 @@ class TokenizerCompare(QWidget):
             "A bigger vocabulary packs more characters into each token — with diminishing returns.")
         self.sweep_status.setWordWrap(True)
         self.plot_host = QVBoxLayout()
-        self.plot = None
-        self.curve = None
-        self.marks = None
+        # pyqtgraph items, made when first shown (pyqtgraph has no type information)
+        self.plot: Any = None
+        self.curve: Any = None
+        self.marks: Any = None
         bottom = QWidget()
         bl = QVBoxLayout(bottom)
         bl.setContentsMargins(0, 0, 0, 0)
@@ -166,11 +168,11 @@ class TokenizerCompare(QWidget):
         chosen = self.chosen()
         keep = {id(t) for t in chosen}
         for key in [k for k in self._columns if k not in keep]:
-            column = self._columns.pop(key)
-            self.columns.removeWidget(column)
-            column.hide()
-            column.setParent(None)
-            column.deleteLater()
+            gone = self._columns.pop(key)
+            self.columns.removeWidget(gone)
+            gone.hide()
+            gone.setParent(None)
+            gone.deleteLater()
         self.empty.setVisible(not chosen)
         for position, tok in enumerate(chosen):
             column = self._columns.get(id(tok))

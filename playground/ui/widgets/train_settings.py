@@ -82,7 +82,7 @@ class TrainSettings(QWidget):
         fo.addRow("Seed", self.seed)
         cl.addWidget(opt)
 
-        hw = QGroupBox("3 · Hardware")
+        self.hardware_box = hw = QGroupBox("3 · Hardware")
         self.device = QComboBox()
         for label, key in (("Automatic", "auto"), ("CUDA GPU", "cuda"), ("Apple GPU (MPS)", "mps"), ("CPU", "cpu")):
             self.device.addItem(label, key)
@@ -103,7 +103,7 @@ class TrainSettings(QWidget):
     def advanced_widgets(self) -> list[QWidget]:
         """Controls presentation mode hides: the defaults serve a first look."""
         return [self.val_fraction, self.warmup, self.min_lr, self.weight_decay, self.grad_clip, self.accum,
-                self.seed, self.device.parentWidget()]   # the last: the hardware box
+                self.seed, self.hardware_box]
 
     def _spin(self, lo, hi, value, tip) -> QSpinBox:
         w = QSpinBox()

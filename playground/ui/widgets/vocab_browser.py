@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt, QTimer
 from PySide6.QtWidgets import QHBoxLayout, QHeaderView, QLabel, QLineEdit, QSplitter, QTableView, QVBoxLayout, QWidget
 
@@ -20,7 +22,7 @@ class RowsModel(QAbstractTableModel):
         self.rows: list[tuple] = []
         self.special_rows: set[int] = set()
 
-    def set_rows(self, rows: list[tuple], special_rows: set[int] = frozenset()) -> None:
+    def set_rows(self, rows: list[tuple], special_rows: Iterable[int] = frozenset()) -> None:
         self.beginResetModel()
         self.rows, self.special_rows = rows, set(special_rows)
         self.endResetModel()
