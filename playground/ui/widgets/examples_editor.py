@@ -91,10 +91,10 @@ class ExamplesEditor(QWidget):
         self.down_button = QPushButton("Move down")
         self.down_button.setToolTip("Move the selected example later (Alt+Down).")
         self.down_button.clicked.connect(lambda: self.move_example(delta=1))
-        QShortcut(QKeySequence("Alt+Up"), table, context=Qt.ShortcutContext.WidgetWithChildrenShortcut
-                  ).activated.connect(lambda: self.move_example(delta=-1))
-        QShortcut(QKeySequence("Alt+Down"), table, context=Qt.ShortcutContext.WidgetWithChildrenShortcut
-                  ).activated.connect(lambda: self.move_example(delta=1))
+        up = QShortcut(QKeySequence("Alt+Up"), table, context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        up.activated.connect(lambda: self.move_example(delta=-1))
+        down = QShortcut(QKeySequence("Alt+Down"), table, context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        down.activated.connect(lambda: self.move_example(delta=1))
         row = QHBoxLayout()
         for b in (self.add_button, self.remove_button, self.up_button, self.down_button):
             row.addWidget(b)
