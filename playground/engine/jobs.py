@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 MIN_INTERVAL_S = GUI_INTERVAL_S
 
 JobGen = Generator[Any, None, Any]
-JobFn = Callable[..., JobGen]
+JobFn = Callable[..., Any]   # a generator function (JobGen), or a plain one whose value is the result
 
 
 def describe_error(exc: BaseException, doing: str) -> str:

@@ -14,9 +14,11 @@ from playground.engine.models import ModelStore
 
 if TYPE_CHECKING:  # types only: the window paints before numpy and tokenizers load
     from playground.core.attention_records import AttentionSoFar
+    from playground.core.checkpoints import Checkpoint
     from playground.core.config import ModelConfig
     from playground.core.corpus import Corpus, CorpusStats
     from playground.core.devices import DeviceInfo
+    from playground.core.prompts import PromptTemplate
     from playground.core.tokenization import LoadedTokenizer
 
 
@@ -67,10 +69,10 @@ class Session(QObject):
         self.device: Optional[DeviceInfo] = None
         self.model_config: Optional[ModelConfig] = None
         self.model_config_ok = False       # True when the Build panel found no problem
-        self.checkpoint = None             # playground.core.checkpoints.Checkpoint
+        self.checkpoint: Optional[Checkpoint] = None
         self.training = False
         self.models = ModelStore()         # the checkpoint's weights, for Generate and Attention
-        self.prompt = None                 # the last PromptTemplate sent to Generate
+        self.prompt: Optional[PromptTemplate] = None   # the last one sent to Generate
         self.probe_text = DEFAULT_PROBE_TEXT
         # The Attention Lab follows Generate live: generation then hands its attention over with each token.
         self.live_attention_wanted = False

@@ -75,10 +75,10 @@ class AttentionPanel(QWidget):
         self._my_text = DEFAULT_TEXT
         self._setting_text = False
         self._build()
-        self._capture_timer = QTimer(self, singleShot=True, interval=self.CAPTURE_DEBOUNCE_MS,
-                                     timeout=self.capture_text)
-        self._probe_timer = QTimer(self, singleShot=True, interval=self.PROBE_DEBOUNCE_MS,
-                                   timeout=self._send_probe_text)
+        self._capture_timer = QTimer(self, singleShot=True, interval=self.CAPTURE_DEBOUNCE_MS)
+        self._capture_timer.timeout.connect(self.capture_text)
+        self._probe_timer = QTimer(self, singleShot=True, interval=self.PROBE_DEBOUNCE_MS)
+        self._probe_timer.timeout.connect(self._send_probe_text)
         session.checkpoint_changed.connect(self._on_checkpoint)
         session.text_generated.connect(self._on_generated)
         session.attention_probe.connect(self._on_probe)
@@ -139,7 +139,7 @@ class AttentionPanel(QWidget):
         self.summary = HeadSummary()
         self.summary.head_chosen.connect(self._on_summary_choice)
         self.head_table = self.summary.table
-        splitter = QSplitter(Qt.Horizontal)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(left)
         splitter.addWidget(self.summary)
         splitter.setStretchFactor(0, 3)
@@ -169,10 +169,10 @@ class AttentionPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.pages)
 
-        QShortcut(QKeySequence("Ctrl+E"), self, activated=self._choose_picture_file)
-        QShortcut(QKeySequence("Ctrl+Shift+E"), self, activated=self._choose_matrix_file)
-        QShortcut(QKeySequence("Ctrl+Return"), self, activated=self.capture_text)
-        QShortcut(QKeySequence("Ctrl+Enter"), self, activated=self.capture_text)
+        QShortcut(QKeySequence("Ctrl+E"), self).activated.connect(self._choose_picture_file)
+        QShortcut(QKeySequence("Ctrl+Shift+E"), self).activated.connect(self._choose_matrix_file)
+        QShortcut(QKeySequence("Ctrl+Return"), self).activated.connect(self.capture_text)
+        QShortcut(QKeySequence("Ctrl+Enter"), self).activated.connect(self.capture_text)
 
     @property
     def heatmap(self):

@@ -75,7 +75,7 @@ def _problem_label() -> QLabel:
     label = QLabel()
     label.setWordWrap(True)
     themed_style(label, "color: {error};")
-    label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
     return label
 
 
@@ -125,8 +125,9 @@ class BuildPanel(QWidget):
 
     def advanced_widgets(self) -> list[QWidget]:
         """Controls presentation mode hides: the defaults serve a first look."""
-        return [self.mlp_hidden.parentWidget(), self.dropout.parentWidget(),  # their rows in the shape form
-                self.batch_size.parentWidget()]                               # the training batch box
+        parents = [self.mlp_hidden.parentWidget(), self.dropout.parentWidget(),  # their rows in the shape form
+                   self.batch_size.parentWidget()]                               # the training batch box
+        return [w for w in parents if w is not None]
 
     # ================================================================== layout
 
@@ -142,8 +143,8 @@ class BuildPanel(QWidget):
         scroll.setWidgetResizable(True)
         scroll.setMinimumWidth(380)
         scroll.setMaximumWidth(430)
-        scroll.setFrameShape(QScrollArea.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
 
         results = QWidget()
         rl = QVBoxLayout(results)
@@ -168,8 +169,8 @@ class BuildPanel(QWidget):
         right = QScrollArea()
         right.setWidget(results)
         right.setWidgetResizable(True)
-        right.setFrameShape(QScrollArea.NoFrame)
-        right.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        right.setFrameShape(QScrollArea.Shape.NoFrame)
+        right.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
 
         layout = QHBoxLayout(self)
         layout.addWidget(scroll)
@@ -180,9 +181,10 @@ class BuildPanel(QWidget):
         self.preset = QComboBox()
         for name, preset in PRESETS.items():
             self.preset.addItem(name, name)
-            self.preset.setItemData(self.preset.count() - 1, preset.description, Qt.ToolTipRole)
+            self.preset.setItemData(self.preset.count() - 1, preset.description, Qt.ItemDataRole.ToolTipRole)
         self.preset.addItem("custom", None)
-        self.preset.setItemData(self.preset.count() - 1, "Your own sizes: change any control below.", Qt.ToolTipRole)
+        self.preset.setItemData(self.preset.count() - 1, "Your own sizes: change any control below.",
+                                Qt.ItemDataRole.ToolTipRole)
         self.preset.setToolTip("Ready-made sizes, from a toy that trains in a minute to GPT-2 small. "
                                "Picking one sets the controls below; change any of them afterwards.")
         self.preset.currentIndexChanged.connect(self._preset_chosen)
@@ -193,7 +195,7 @@ class BuildPanel(QWidget):
         self.flavour = QComboBox()
         for key, (label, tip) in FLAVOUR_CHOICES.items():
             self.flavour.addItem(label, key)
-            self.flavour.setItemData(self.flavour.count() - 1, tip, Qt.ToolTipRole)
+            self.flavour.setItemData(self.flavour.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
         self.flavour.setToolTip("The family of design choices the model follows. Hover an entry to see what "
                                 "each changes; the sizes stay the same.")
         self.flavour.currentIndexChanged.connect(lambda _: self._flavour_changed())
@@ -237,7 +239,7 @@ class BuildPanel(QWidget):
             "time for attention, which compares every token with every earlier one."))
         self.vocab = QLabel()
         self.vocab.setWordWrap(True)
-        self.vocab.setTextFormat(Qt.RichText)
+        self.vocab.setTextFormat(Qt.TextFormat.RichText)
         self.vocab.setToolTip("How many different tokens the model can read and write. It comes from the "
                               "tokenizer (step 1), so it is not set here.")
         self.dropout = QDoubleSpinBox()
@@ -255,7 +257,7 @@ class BuildPanel(QWidget):
         # Each control sits above its own problem line, in one form row, so a message
         # appears right under the control it concerns.
         self.form = QFormLayout(box)
-        self.form.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
+        self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self.captions: dict[str, QLabel] = {}
         self.head_note = QLabel()
         themed_style(self.head_note, "color: {muted};")
@@ -279,8 +281,8 @@ class BuildPanel(QWidget):
             column.addWidget(self.problem_labels[field])
             self.form.addRow(caption, cell)
         self.form.addRow(self.problem_labels["other"])
-        for label in self.problem_labels.values():
-            label.hide()
+        for problem in self.problem_labels.values():
+            problem.hide()
         return box
 
     def _batch_box(self) -> QGroupBox:
@@ -292,7 +294,7 @@ class BuildPanel(QWidget):
         self.precision = QComboBox()
         for key, label in PRECISION_LABELS.items():
             self.precision.addItem(label, key)
-            self.precision.setItemData(self.precision.count() - 1, PRECISION_TIPS[key], Qt.ToolTipRole)
+            self.precision.setItemData(self.precision.count() - 1, PRECISION_TIPS[key], Qt.ItemDataRole.ToolTipRole)
         self.precision.setToolTip("How many bytes each number takes while training. Hover an entry to learn more.")
         self.precision.currentIndexChanged.connect(lambda _: self.refresh())
         self.precision_note = QLabel()
@@ -300,7 +302,7 @@ class BuildPanel(QWidget):
         themed_style(self.precision_note, "color: {warning};")
         self.precision_note.hide()
         form = QFormLayout()
-        form.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         form.addRow("Batch size", self.batch_size)
         form.addRow("Precision", self.precision)
         note = QLabel("Optimizer: AdamW, the usual choice for transformers.")

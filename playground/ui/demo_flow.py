@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
@@ -63,8 +63,10 @@ class DemoRunner(QObject):
         self.started_at = 0.0
         self.stage_started_at = 0.0
         self.history: list[str] = []            # the names of the stages started, in order
-        self._poll = QTimer(self, interval=self.POLL_MS, timeout=self._check)
-        self._next = QTimer(self, singleShot=True, timeout=self._advance)
+        self._poll = QTimer(self, interval=self.POLL_MS)
+        self._poll.timeout.connect(self._check)
+        self._next = QTimer(self, singleShot=True)
+        self._next.timeout.connect(self._advance)
 
     # ------------------------------------------------------------------ control
 
@@ -161,7 +163,7 @@ class DemoRunner(QObject):
         session = self.session
         tokenizer_panel, build, train = w.tokenizer_panel, w.build_panel, w.training_panel
         prompt, generate, attention = w.prompt_panel, w.generate_panel, w.attention_panel
-        before: dict[str, object] = {}
+        before: dict[str, Any] = {}   # what a stage saw when it started, for its check
 
         # -- 1 corpus
         def corpus_start() -> Optional[str]:

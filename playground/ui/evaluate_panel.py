@@ -72,10 +72,10 @@ class EvaluatePanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.pages)
 
-        QShortcut(QKeySequence("Ctrl+Return"), self, activated=self._go)
-        QShortcut(QKeySequence("Ctrl+Enter"), self, activated=self._go)
-        QShortcut(QKeySequence(Qt.Key_Escape), self, activated=self.cancel)
-        QShortcut(QKeySequence.Open, self, activated=self._open_for_tab)
+        QShortcut(QKeySequence("Ctrl+Return"), self).activated.connect(self._go)
+        QShortcut(QKeySequence("Ctrl+Enter"), self).activated.connect(self._go)
+        QShortcut(QKeySequence(Qt.Key.Key_Escape), self).activated.connect(self.cancel)
+        QShortcut(QKeySequence.StandardKey.Open, self).activated.connect(self._open_for_tab)
 
     # ---------------------------------------------------------------- the session
 

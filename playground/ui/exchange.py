@@ -58,6 +58,7 @@ def export_model_to(session: Session, out: Path) -> Job:
     from playground.core.huggingface import export_checkpoint
 
     checkpoint = session.checkpoint
+    assert checkpoint is not None, "export_model_to needs a current model (export_model checks)"
     job = Job(export_checkpoint, checkpoint.path, out, doing=f"exporting {checkpoint.name}")
     job.result.connect(lambda path: session.info(
         f"Exported {checkpoint.name} to {path}. Load it with transformers: "

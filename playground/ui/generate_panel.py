@@ -5,6 +5,8 @@ the prompt, and tabs: the text streaming in with every token shaded by its
 probability, the candidates of a clicked token and how each setting reshaped
 its distribution (`widgets/explained_output.py`), beam search's beams
 (`widgets/beams_view.py`), and two comparisons (`widgets/side_by_side.py`).
+What the model reads and writes goes out to the Attention Lab
+(`generation_feed.py`).
 
 The work is in `core/generation_jobs.py`, run by the engine: one generation
 at a time (`self.slot`), and the selected token's explanation beside it
@@ -24,20 +26,21 @@ from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (QApplication, QHBoxLayout, QLabel, QPushButton, QScrollArea,
                                QStackedWidget, QTabWidget, QVBoxLayout, QWidget)
 
+from playground.core.prompts import MODE_LABELS
 from playground.core.sampling_settings import SamplingSettings
 from playground.engine.jobs import Job, JobSlot
-from playground.engine.session import GeneratedText, Session
+from playground.engine.session import Session
+from playground.ui.generation_feed import GenerationFeed
 from playground.ui.themes import themed_style
 from playground.ui.widgets.beams_view import BeamsView
 from playground.ui.widgets.explained_output import ExplainedOutput
 from playground.ui.widgets.generated_text import percent, token_label
+from playground.ui.widgets.model_header import ModelHeader
 from playground.ui.widgets.no_model import NoModelPage
 from playground.ui.widgets.prompt_box import PromptBox
 from playground.ui.widgets.sampling_controls import SamplingControls, distribution_key
 from playground.ui.widgets.side_by_side import CompareTab, SamplesTab
 
-MODE_LABELS = {"zero-shot": "Zero-shot", "one-shot": "One-shot", "few-shot": "Few-shot",
-               "chain-of-thought": "Chain of thought", "instruction": "Plain instruction"}
 STOP_LABELS = {
     "max new tokens": "Stopped: max new tokens",
     "the end-of-text token": "Stopped: the end-of-text token",
@@ -49,15 +52,6 @@ STOPPED_BY_YOU = "Stopped by you"
 def _jobs():
     from playground.core import generation_jobs  # imports torch: only once a model is about
     return generation_jobs
-
-
-def _gather_attention(so_far, token):
-    """The text's attention so far with `token`'s rows added; None when generation handed none over."""
-    if token.attention is None:
-        return None
-    from playground.core.attention_records import AttentionSoFar
-
-    return (so_far or AttentionSoFar()).add(token.attention)
 
 
 class GeneratePanel(QWidget):
@@ -77,10 +71,7 @@ class GeneratePanel(QWidget):
         self.slot = JobSlot(self)               # the generation: one at a time
         self._generator = None                  # torch.Generator kept across Generate and Step
         self._generator_seed: object = None
-        self._seen_ids: list[int] = []          # prompt + tokens, as told to the Attention Lab
-        self._seen_attention = None             # their attention, when generation hands it over (AttentionSoFar)
-        self._attention_wanted = False          # the running generation hands its attention over
-        self._seen_texts: list[str] = []
+        self.feed = GenerationFeed(session)     # what the model read and wrote, told to the Attention Lab
         self._output_prompt: Optional[str] = None  # the prompt text the Output tab's ids came from
         self._first_token_at = self._last_token_at = 0.0
         self._template = session.prompt
@@ -134,12 +125,10 @@ class GeneratePanel(QWidget):
         scroll.setWidgetResizable(True)
         scroll.setMinimumWidth(300)
         scroll.setMaximumWidth(330)
-        scroll.setFrameShape(QScrollArea.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
 
-        self.header = QLabel()
-        self.header.setTextFormat(Qt.RichText)
-        self.header.setStyleSheet("font-size: 10.5pt; padding: 2px 0;")
+        self.header = ModelHeader()
         self.empty_state = NoModelPage(
             self.session, "No model to generate with yet",
             "Generation needs a trained model. Load the small demo model that ships with the playground to "
@@ -159,10 +148,10 @@ class GeneratePanel(QWidget):
         layout.addWidget(scroll)
         layout.addWidget(right, 1)
 
-        QShortcut(QKeySequence("Ctrl+Return"), self, activated=self.generate)
-        QShortcut(QKeySequence("Ctrl+Enter"), self, activated=self.generate)
-        QShortcut(QKeySequence("Ctrl+Shift+Return"), self, activated=self.step)
-        QShortcut(QKeySequence(Qt.Key_Escape), self, activated=self.stop)
+        QShortcut(QKeySequence("Ctrl+Return"), self).activated.connect(self.generate)
+        QShortcut(QKeySequence("Ctrl+Enter"), self).activated.connect(self.generate)
+        QShortcut(QKeySequence("Ctrl+Shift+Return"), self).activated.connect(self.step)
+        QShortcut(QKeySequence(Qt.Key.Key_Escape), self).activated.connect(self.stop)
 
     def _work_area(self) -> QWidget:
         page = QWidget()
@@ -257,31 +246,23 @@ class GeneratePanel(QWidget):
     # ================================================================== model and prompt
 
     def _checkpoint_changed(self, checkpoint) -> None:
-        generating = self.slot.busy
-        if generating:
-            self.slot.job.supersede()  # what it still reports belongs to the old model
+        job = self.slot.job
+        generating = job is not None
+        if job is not None:
+            job.supersede()  # what it still reports belongs to the old model
         self.output_tab.drop_explanation()
         self._reset_outputs()
         if generating:
             self.status.setText("Stopped: the model changed.")
+        self.header.show_model(checkpoint)
         specials = {}
         if checkpoint is not None:
-            name = checkpoint.name
-            loss = f" · val loss {checkpoint.val_loss:.2f}" if checkpoint.val_loss is not None else ""
-            cfg = checkpoint.model_config
-            self.header.setText(
-                f"<b>Model:</b> {name} · step {checkpoint.step:,}{loss} · reads up to "
-                f"{cfg.context_length:,} tokens · vocabulary {checkpoint.tokenizer.vocab_size:,}")
-            self.header.setToolTip(f"The model the Generate step uses (the latest you trained or loaded).\n"
-                                   f"{checkpoint.path}")
             for token in checkpoint.tokenizer.special_tokens:
                 token_id = checkpoint.tokenizer.tokenizer.token_to_id(token)
                 if token_id is not None:
                     specials[token_id] = "⟨end of text⟩" if token == "<|endoftext|>" else token
             self.pages.setCurrentWidget(self.work_area)
         else:
-            self.header.setText("<b>Model:</b> none loaded yet")
-            self.header.setToolTip("")
             self.pages.setCurrentWidget(self.empty_state)
         self.output_tab.set_specials(specials)
         self.samples_area.set_specials(specials)
@@ -396,7 +377,7 @@ class GeneratePanel(QWidget):
         generator = self._new_generator(settings.seed)
         self.output_tab.run_key = distribution_key(settings)
         self.status.setText("Generating…")
-        return self._start(_jobs().generate_text, text, settings, generator, self._want_attention(),
+        return self._start(_jobs().generate_text, text, settings, generator, self.feed.want_attention(),
                            doing="generating text",
                            partial=self._on_generated, result=lambda _: self._final_status(False),
                            cancelled=lambda: self._final_status(True))
@@ -416,7 +397,7 @@ class GeneratePanel(QWidget):
         key = distribution_key(settings)
         prompt_ids, generated = list(self._prompt_ids), self.output.generated_ids()
         return self._start(_jobs().step_token, text, prompt_ids, generated, settings, self._generator,
-                           self._want_attention(), doing="generating one token", partial=self._on_generated,
+                           self.feed.want_attention(), doing="generating one token", partial=self._on_generated,
                            result=lambda token: self._stepped(token, key),
                            cancelled=lambda: self.status.setText(STOPPED_BY_YOU))
 
@@ -503,7 +484,7 @@ class GeneratePanel(QWidget):
             self.prompt_box.show_notice(item.prepared)
             self.output.set_prompt(item.shown, item.cut)
             self.output_tab.prompt_ids, self._output_prompt = list(item.prepared.ids), item.text
-            self._announce_text()
+            self.feed.announce(self._prompt_ids)
             return
         token = item.token
         now = time.monotonic()
@@ -511,45 +492,20 @@ class GeneratePanel(QWidget):
         self._last_token_at = now
         self.output.append_token(token)
         self.status.setText(f"Generating… {self.output.token_count():,} tokens")
-        self._announce_text(token)
+        self.feed.announce(self._prompt_ids, token)
 
     def _stepped(self, token, key: tuple) -> None:
         if token is None:
             return
         self.output_tab.step_keys[token.index] = key
         self.output.append_token(token)
-        self._announce_text(token)
+        self.feed.announce(self._prompt_ids, token)
         self.output.select(-1)
         label = escape(token_label(token.id, token.text, self._specials))
         self.status.setText(
             f"Step: token {token.index + 1} <code>{label}</code>: the model gave it {percent(token.prob)}, "
             f"{percent(token.chosen_prob)} after the settings. Step again for the next."
             + (f" ({token.stop_reason})" if token.stop_reason else ""))
-
-    def _announce_text(self, token=None) -> None:
-        """Tell the session (and so the Attention Lab) what the model has read and written so far:
-        the prompt's ids when `token` is None, else one more token (with its attention, when asked for)."""
-        checkpoint = self.session.checkpoint
-        if checkpoint is None:
-            return
-        decode = checkpoint.tokenizer.decode
-        if token is None:
-            self._seen_ids = list(self._prompt_ids)
-            self._seen_texts = [decode([i]) for i in self._seen_ids]
-            self._seen_attention = None
-        else:
-            self._seen_ids.append(token.id)
-            self._seen_texts.append(decode([token.id]))
-            self._seen_attention = _gather_attention(self._seen_attention, token)
-        self.session.text_generated.emit(GeneratedText(
-            checkpoint=checkpoint, ids=list(self._seen_ids), tokens=list(self._seen_texts),
-            prompt_tokens=len(self._prompt_ids), attention=self._seen_attention,
-            attention_follows=self._attention_wanted))
-
-    def _want_attention(self) -> bool:
-        """Whether the next generation hands its attention over (the Attention Lab follows it live)."""
-        self._attention_wanted = bool(self.session.live_attention_wanted)
-        return self._attention_wanted
 
     def _on_beam_partial(self, item) -> None:
         """The prompt (a PromptPrepared) or a step of the search (a BeamsUpdate)."""
@@ -611,12 +567,11 @@ class GeneratePanel(QWidget):
 
     def state(self) -> dict:
         """The prompt text and the sampling settings, for a workspace."""
-        state = {"prompt": self.prompt_edit.toPlainText(), "samples": self.samples_count.value(),
-                 "tab": self.tabs.currentIndex()}
         settings = self.settings()
-        state["settings"] = {name: getattr(settings, name) for name in settings.__dataclass_fields__}
-        state["settings"]["stop_strings"] = list(settings.stop_strings)
-        return state
+        values = {name: getattr(settings, name) for name in settings.__dataclass_fields__}
+        values["stop_strings"] = list(settings.stop_strings)
+        return {"prompt": self.prompt_edit.toPlainText(), "samples": self.samples_count.value(),
+                "tab": self.tabs.currentIndex(), "settings": values}
 
     def restore_state(self, state: dict) -> None:
         """Set the controls from a `state()` dict; a missing or wrong value leaves its control as it is."""

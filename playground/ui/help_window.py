@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (QAbstractButton, QAbstractItemView, QDialog, QDia
                                QLineEdit, QMenu, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from playground import __version__
+from playground.ui.widgets.table_cells import cell
 
 EVERYWHERE = "Everywhere"
 ALIASES = (("Return", "Enter"), ("Del", "Delete"), ("Esc", "Escape"), ("PgUp", "Page Up"),
@@ -97,13 +98,14 @@ def describe_from_tooltips(container: QWidget, key: str) -> str:
 
 
 def _portable(sequence: QKeySequence) -> str:
-    return sequence.toString(QKeySequence.PortableText)
+    return sequence.toString(QKeySequence.SequenceFormat.PortableText)
 
 
 def _menu_actions(menu: QMenu, path: str):
     for action in menu.actions():
-        if action.menu() is not None:
-            yield from _menu_actions(action.menu(), f"{path} ▸ {_plain(action.text())}")
+        submenu = action.menu()   # a QMenu or None (the stubs say QObject)
+        if isinstance(submenu, QMenu):
+            yield from _menu_actions(submenu, f"{path} ▸ {_plain(action.text())}")
         elif not action.isSeparator():
             yield action, path
 
@@ -189,8 +191,8 @@ class ShortcutsWindow(QDialog):
         self.table = QTableWidget(len(self.shortcuts), 3)
         self.table.setHorizontalHeaderLabels(["Keys", "What it does", "Where"])
         self.table.verticalHeader().setVisible(False)
-        self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setWordWrap(True)
         for row, info in enumerate(self.shortcuts):
             keys = QTableWidgetItem(info.key_text)
@@ -203,13 +205,13 @@ class ShortcutsWindow(QDialog):
             for column, item in enumerate((keys, what, where)):
                 self.table.setItem(row, column, item)
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeToContents)
-        header.setSectionResizeMode(1, QHeaderView.Stretch)
-        header.setSectionResizeMode(2, QHeaderView.ResizeToContents)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
         self.table.resizeRowsToContents()
         note = QLabel("A panel's shortcuts work while that panel is shown; the others everywhere.")
         note.setWordWrap(True)
-        buttons = QDialogButtonBox(QDialogButtonBox.Close)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.close)
         layout = QVBoxLayout(self)
         layout.addWidget(self.filter)
@@ -219,13 +221,13 @@ class ShortcutsWindow(QDialog):
 
     def rows(self) -> list[tuple[str, str, str]]:
         """(keys, description, where) of each row shown (not filtered out)."""
-        return [(self.table.item(r, 0).text(), self.table.item(r, 1).text(), self.table.item(r, 2).text())
+        return [(cell(self.table, r, 0).text(), cell(self.table, r, 1).text(), cell(self.table, r, 2).text())
                 for r in range(self.table.rowCount()) if not self.table.isRowHidden(r)]
 
     def _filter(self, text: str) -> None:
         words = text.lower().split()
         for row in range(self.table.rowCount()):
-            line = " ".join(self.table.item(row, c).text().lower() for c in range(3))
+            line = " ".join(cell(self.table, row, c).text().lower() for c in range(3))
             self.table.setRowHidden(row, not all(w in line for w in words))
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 import time
-from typing import TYPE_CHECKING, Optional, Union
+from typing import TYPE_CHECKING, Optional, Union, cast
 
 from PySide6.QtCore import QCoreApplication, QEvent, QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
@@ -26,6 +26,9 @@ from playground.ui.widgets.message_bar import MessageBar
 
 if TYPE_CHECKING:
     from playground.core.devices import DeviceInfo
+    from playground.ui.demo_flow import DemoRunner
+    from playground.ui.tour import Tour
+    from playground.ui.training_panel import TrainingPanel
 
 SETTINGS_VERSION = 1   # QSettings: window/geometry, view/theme
 SIDEBAR_WIDTH = 170
@@ -102,7 +105,7 @@ class MainWindow(QMainWindow):
         self.concept = QLabel()
         self.concept.setObjectName("concept")
         self.concept.setWordWrap(True)
-        self.concept.setAlignment(Qt.AlignBottom | Qt.AlignLeft)
+        self.concept.setAlignment(Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignLeft)
         themes.themed_style(self.concept, CONCEPT_STYLE)
         self.steps.currentRowChanged.connect(self._show_step)
         self.steps.setCurrentRow(0)
@@ -132,8 +135,8 @@ class MainWindow(QMainWindow):
         self.concept_scroll = QScrollArea()
         self.concept_scroll.setWidget(self.concept)
         self.concept_scroll.setWidgetResizable(True)
-        self.concept_scroll.setFrameShape(QFrame.NoFrame)
-        self.concept_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.concept_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.concept_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         sl.addWidget(self.steps)
         sl.addWidget(self.concept_scroll, 1)
         self._fit_steps()
@@ -159,8 +162,8 @@ class MainWindow(QMainWindow):
         session.device_changed.connect(self._show_device)
         session.checkpoint_changed.connect(self._show_model)
 
-        self.tour = None            # playground.ui.tour.Tour, made on first use
-        self.demo = None            # playground.ui.demo_flow.DemoRunner while one runs (or ran last)
+        self.tour: Optional[Tour] = None          # made on first use
+        self.demo: Optional[DemoRunner] = None    # while one runs (or ran last)
         self.shortcuts_window: Optional[QWidget] = None
         self.about_box: Optional[QMessageBox] = None
         self._menus()
@@ -201,6 +204,7 @@ class MainWindow(QMainWindow):
         finally:
             self._building.discard(row)
         placeholder = self.stack.widget(row)
+        assert placeholder is not None  # every step has its widget, a placeholder until built
         self.stack.insertWidget(row, panel)
         self.stack.removeWidget(placeholder)
         placeholder.deleteLater()
@@ -227,6 +231,7 @@ class MainWindow(QMainWindow):
     def _build_next_idle(self) -> None:
         if not self.isVisible():
             return   # closed (or never shown again): nothing left to build for
+        assert self._shown_at is not None  # showEvent set it before it scheduled this
         if Job.running() and time.monotonic() - self._shown_at < IDLE_BUILD_QUIET_WAIT_MS / 1000:
             QTimer.singleShot(200, self, self._build_next_idle)
             return
@@ -262,26 +267,28 @@ class MainWindow(QMainWindow):
 
     def _menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
-        import_action = QAction("&Import a Hugging Face model…", self, shortcut="Ctrl+Shift+I",
-                                triggered=lambda: exchange.import_model(self, self.session))
+        import_action = QAction("&Import a Hugging Face model…", self, shortcut=QKeySequence("Ctrl+Shift+I"))
+        import_action.triggered.connect(lambda: exchange.import_model(self, self.session))
         import_action.setToolTip("Explore a GPT-2 or LLaMA model you downloaded (a folder with config.json, "
                                  "model.safetensors and tokenizer.json) in Generate, Attention and Evaluate.")
-        export_action = QAction("&Export the model for Hugging Face…", self, shortcut="Ctrl+Shift+X",
-                                triggered=lambda: exchange.export_model(self, self.session))
+        export_action = QAction("&Export the model for Hugging Face…", self, shortcut=QKeySequence("Ctrl+Shift+X"))
+        export_action.triggered.connect(lambda: exchange.export_model(self, self.session))
         export_action.setToolTip("Write the current model as a transformers folder (GPT2LMHeadModel or "
                                  "LlamaForCausalLM) with its tokenizer.")
         file_menu.addAction(import_action)
         file_menu.addAction(export_action)
         file_menu.setToolTipsVisible(True)
         file_menu.addSeparator()
-        quit_action = QAction("&Quit", self, shortcut=QKeySequence.Quit, triggered=self.close)
+        quit_action = QAction("&Quit", self, shortcut=QKeySequence(QKeySequence.StandardKey.Quit))
+        quit_action.triggered.connect(self.close)
         file_menu.addAction(quit_action)
         self.file_menu = file_menu
 
         view_menu = self.menuBar().addMenu("&View")
         view_menu.setToolTipsVisible(True)
-        self.presentation_action = QAction("&Presentation mode", self, shortcut="Ctrl+Shift+P", checkable=True,
-                                           toggled=self.set_presentation_mode)
+        self.presentation_action = QAction("&Presentation mode", self, shortcut=QKeySequence("Ctrl+Shift+P"),
+                                           checkable=True)
+        self.presentation_action.toggled.connect(self.set_presentation_mode)
         self.presentation_action.setToolTip("For a workshop: big type, high contrast, and only the controls "
                                             "a first look needs. Press again to go back.")
         view_menu.addAction(self.presentation_action)
@@ -303,16 +310,21 @@ class MainWindow(QMainWindow):
 
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.setToolTipsVisible(True)
-        tour_action = QAction("Guided &tour", self, shortcut="F1", triggered=lambda: self.start_tour())
+        tour_action = QAction("Guided &tour", self, shortcut=QKeySequence("F1"))
+        tour_action.triggered.connect(lambda: self.start_tour())
         tour_action.setToolTip("Walk through the steps in order, with a short explanation of each idea.")
-        self.demo_action = QAction("Run the whole &demo", self, triggered=self._demo_triggered)
+        self.demo_action = QAction("Run the whole &demo", self)
+        self.demo_action.triggered.connect(self._demo_triggered)
         self.demo_action.setToolTip("Tokenizer, model, training, a few-shot prompt, generation and attention, "
                                     "all on the built-in corpus, in a minute or two.")
-        shortcuts_action = QAction("&Keyboard shortcuts", self, shortcut="Ctrl+/", triggered=self.show_shortcuts)
+        shortcuts_action = QAction("&Keyboard shortcuts", self, shortcut=QKeySequence("Ctrl+/"))
+        shortcuts_action.triggered.connect(self.show_shortcuts)
         shortcuts_action.setToolTip("Every shortcut of every step, in one list.")
-        crash_action = QAction("Open the &crash log folder", self, triggered=self.open_crash_log_folder)
+        crash_action = QAction("Open the &crash log folder", self)
+        crash_action.triggered.connect(self.open_crash_log_folder)
         crash_action.setToolTip(f"Unexpected errors are written to {crash_log_path()}.")
-        about_action = QAction("&About LLM Playground", self, triggered=self.show_about)
+        about_action = QAction("&About LLM Playground", self)
+        about_action.triggered.connect(self.show_about)
         about_action.setToolTip("Versions of the app, PyTorch, Qt and Python, and the device.")
         for item in (tour_action, self.demo_action, None, shortcuts_action, crash_action, None, about_action):
             help_menu.addSeparator() if item is None else help_menu.addAction(item)
@@ -326,10 +338,10 @@ class MainWindow(QMainWindow):
 
         device = self.session.device.describe() if self.session.device else None
         if self.about_box is None:
-            self.about_box = QMessageBox(QMessageBox.Information, "About LLM Playground", "",
-                                         QMessageBox.Close, self)
-            self.about_box.setTextFormat(Qt.RichText)
-            self.about_box.setTextInteractionFlags(Qt.TextSelectableByMouse)
+            self.about_box = QMessageBox(QMessageBox.Icon.Information, "About LLM Playground", "",
+                                         QMessageBox.StandardButton.Close, self)
+            self.about_box.setTextFormat(Qt.TextFormat.RichText)
+            self.about_box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             self.about_box.setModal(False)
             self.about_box.setIconPixmap(self.windowIcon().pixmap(64, 64))
         self.about_box.setText(help_window.about_html(device, user_data_dir(), crash_log_path()))
@@ -433,7 +445,7 @@ class MainWindow(QMainWindow):
         if on == self.presentation.active:
             return
         if on:
-            normal = not (self.windowState() & (Qt.WindowMaximized | Qt.WindowFullScreen))
+            normal = not (self.windowState() & (Qt.WindowState.WindowMaximized | Qt.WindowState.WindowFullScreen))
             self._size_before_presentation = self.size() if normal else None
         self.presentation.set_active(on)
         scale = 1.45 if on else 1.0
@@ -460,7 +472,7 @@ class MainWindow(QMainWindow):
             widget.updateGeometry()   # drops the size its layout item remembers
         for layout in self.findChildren(QLayout):
             layout.invalidate()
-        QCoreApplication.sendPostedEvents(None, QEvent.LayoutRequest)
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
         self.resize(size)
 
     @staticmethod
@@ -503,12 +515,12 @@ class MainWindow(QMainWindow):
         answer = QMessageBox.question(
             self, "Training is running",
             "A model is training. Stop it, save a checkpoint of where it got to, and quit?",
-            QMessageBox.Yes | QMessageBox.Cancel, QMessageBox.Cancel)
-        return answer == QMessageBox.Yes
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel)
+        return answer == QMessageBox.StandardButton.Yes
 
     def closeEvent(self, event) -> None:  # noqa: N802
         # Only panels already built can have work to stop: closing builds none.
-        training = self._built[WORKFLOW.index("Train")]
+        training = cast("Optional[TrainingPanel]", self._built[WORKFLOW.index("Train")])
         if getattr(self, "_saving_to_close", False):
             event.ignore()  # already waiting for the save; the window closes when it is done
             return
@@ -522,13 +534,14 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Saving a checkpoint of the training run… "
                                          "the window closes when it is saved.")
             self._saving_to_close = True
-            for part in (self.centralWidget(), self.menuBar()):
+            parts = [part for part in (self.centralWidget(), self.menuBar()) if part is not None]
+            for part in parts:
                 part.setEnabled(False)
             try:
                 training.stop_and_wait()
             finally:
                 self._saving_to_close = False
-                for part in (self.centralWidget(), self.menuBar()):
+                for part in parts:
                     part.setEnabled(True)
             if training.last_error:  # the save failed: keep the window, so the message can be read
                 self.statusBar().showMessage("The checkpoint could not be saved (see the message above). "

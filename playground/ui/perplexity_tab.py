@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional, Union
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QAbstractItemView, QButtonGroup, QFileDialog, QGroupBox, QHBoxLayout, QHeaderView,
@@ -26,6 +26,11 @@ from playground.ui.widgets.checkpoint_list import CheckpointList
 from playground.ui.widgets.evaluate_parts import (AMBER_STYLE, GOOD, NOTE_STYLE, ElideRight, controls_column,
                                                   note, progress_bar, set_header, show_progress, status_line)
 from playground.ui.widgets.number_item import NumberItem
+
+if TYPE_CHECKING:
+    from playground.core.corpus import Corpus
+    from playground.core.evaluation import PerplexityRow, ValidationSplits
+    from playground.ui.widgets.metric_bars import MetricBars
 
 SOURCE_VALIDATION, SOURCE_FILE = "validation", "file"  # a result's source is "validation:<corpus>" or a path
 READ_NOW_BYTES = 16 * 2**20  # a text file this small is read when chosen, so a bad one is refused at once
@@ -61,7 +66,7 @@ def _count(n: int) -> str:
 class Measured:
     """One row of the table: a checkpoint scored on a text."""
 
-    row: object              # core.evaluation.PerplexityRow
+    row: PerplexityRow
     source: str              # what the text was: "validation:<corpus name>" or a file's path
     source_label: str
     tokenizer_id: str        # to notice checkpoints whose tokenizers differ
@@ -83,8 +88,8 @@ class PerplexityTab(QWidget):
         self.session = session
         self.slot = JobSlot(self)
         self.slot.changed.connect(self.update_buttons)
-        self.bpb_chart = None                      # MetricBars, made once there is a model (it needs pyqtgraph)
-        self.splits = None                         # ValidationSplits, made with the chart (it needs numpy)
+        self.bpb_chart: Optional[MetricBars] = None       # made once there is a model (it needs pyqtgraph)
+        self.splits: Optional[ValidationSplits] = None    # made with the chart (it needs numpy)
         self.text_path: Optional[Path] = None
         self.results: list[Measured] = []
         self.chart_source: Optional[str] = None    # the text the chart shows
@@ -155,7 +160,7 @@ class PerplexityTab(QWidget):
         cl.addWidget(box)
         cl.addStretch(1)
 
-        splitter = QSplitter(Qt.Vertical)
+        splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self._table_box())
         splitter.addWidget(self._chart_box())
         splitter.setSizes([300, 420])
@@ -169,18 +174,18 @@ class PerplexityTab(QWidget):
         follow_item_colours(table)
         set_header(table, COLUMNS, TIPS)
         table.verticalHeader().hide()
-        table.setEditTriggers(QAbstractItemView.NoEditTriggers)
-        table.setSelectionBehavior(QAbstractItemView.SelectRows)
-        table.setSelectionMode(QAbstractItemView.SingleSelection)
+        table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         table.setAlternatingRowColors(True)
         table.setWordWrap(False)
-        table.setTextElideMode(Qt.ElideMiddle)  # run names: date first, what it is last
+        table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # run names: date first, what it is last
         self._elide_right = ElideRight(table)
         table.setItemDelegateForColumn(1, self._elide_right)
         table.setSortingEnabled(True)
         head = table.horizontalHeader()
-        head.setSectionResizeMode(QHeaderView.Interactive)
-        head.setSectionResizeMode(0, QHeaderView.Stretch)  # the run's name gets what the numbers leave
+        head.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        head.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)  # the run's name gets what the numbers leave
         for c, width in enumerate(WIDTHS):
             if width:
                 table.setColumnWidth(c, width)
@@ -205,7 +210,7 @@ class PerplexityTab(QWidget):
 
     def _chart_box(self) -> QWidget:
         self.chart_caption = QLabel()
-        self.chart_caption.setTextFormat(Qt.RichText)
+        self.chart_caption.setTextFormat(Qt.TextFormat.RichText)
         self.chart_caption.setWordWrap(True)
         self.chart_host = QVBoxLayout()
         self.chart_host.setContentsMargins(0, 0, 0, 0)
@@ -300,18 +305,19 @@ class PerplexityTab(QWidget):
         if self.session.checkpoint is None:
             self.session.warn("There is no model to measure yet: load the demo model or train one.")
             return None
-        source, corpus = self.source(), self.session.corpus
-        if source == SOURCE_VALIDATION and corpus is None:
-            self.session.warn("There is no corpus yet, so no validation split: choose a corpus in the Tokenize "
-                              "step, or score a text file.")
-            return None
-        if source == SOURCE_FILE and self.text_path is None:
-            self.session.warn("Choose a text file to score first (Open…, Ctrl+O), or score the validation split.")
-            return None
-        if source == SOURCE_VALIDATION:
+        corpus, path = self.session.corpus, self.text_path
+        text: Union[Corpus, Path]
+        if self.source() == SOURCE_VALIDATION:
+            if corpus is None:
+                self.session.warn("There is no corpus yet, so no validation split: choose a corpus in the Tokenize "
+                                  "step, or score a text file.")
+                return None
             text, key, label = corpus, f"{SOURCE_VALIDATION}:{corpus.name}", f"validation split of {corpus.name}"
         else:
-            text, key, label = self.text_path, str(self.text_path), self.text_path.name
+            if path is None:
+                self.session.warn("Choose a text file to score first (Open…, Ctrl+O), or score the validation split.")
+                return None
+            text, key, label = path, str(path), path.name
         targets = self.checkpoints.targets()
         job = Job(compare_checkpoints, targets, text, device="auto", model_of=self.session.models.model_for,
                   splits=self.splits, keep_going=True, doing="measuring perplexity")
@@ -410,7 +416,7 @@ class PerplexityTab(QWidget):
                    f"Mean loss {row.mean_loss:.3f} nats per token on the {m.source_label}.")
             for c, item in enumerate(cells):
                 item.setToolTip(tip if c != 1 else (m.source_label if m.is_validation else m.source))
-                item.setData(Qt.UserRole, r)
+                item.setData(Qt.ItemDataRole.UserRole, r)
                 table.setItem(r, c, item)
             if row.bits_per_byte == best[m.source] and sum(x.source == m.source for x in self.results) > 1:
                 font = cells[-1].font()
@@ -431,7 +437,7 @@ class PerplexityTab(QWidget):
         items = self.results_table.selectedItems()
         if not items:
             return
-        index = items[0].data(Qt.UserRole)
+        index = items[0].data(Qt.ItemDataRole.UserRole)
         if index is not None and 0 <= index < len(self.results):
             source = self.results[index].source
             if source != self.chart_source:

@@ -23,9 +23,10 @@ QWIDGETSIZE_MAX = (1 << 24) - 1
 def _form_label(widget: QWidget) -> Optional[QWidget]:
     """The label of `widget`'s row when it is a field of a QFormLayout."""
     parent = widget.parentWidget()
-    if parent is None or parent.layout() is None:
+    root = parent.layout() if parent is not None else None
+    if root is None:
         return None
-    stack: list[QLayout] = [parent.layout()]
+    stack: list[QLayout] = [root]
     while stack:
         layout = stack.pop()
         if isinstance(layout, QFormLayout):
@@ -33,7 +34,8 @@ def _form_label(widget: QWidget) -> Optional[QWidget]:
             if label is not None:
                 return label
         for i in range(layout.count()):
-            child = layout.itemAt(i).layout()
+            item = layout.itemAt(i)
+            child = item.layout() if item is not None else None
             if child is not None:
                 stack.append(child)
     return None

@@ -82,14 +82,15 @@ class PromptPanel(QWidget):
         self.rendered: Optional[RenderedPrompt] = None
         self.fit: Optional[PromptFit] = None
         self.n_tokens: Optional[int] = None
-        self.window: Optional[int] = None         # tokens the model reads for a prompt (None: unknown)
+        self.prompt_window: Optional[int] = None  # tokens the model reads for a prompt (None: unknown)
         self.problem = ""                         # why the template does not render, or ""
         self._originals: dict[str, PromptTemplate] = {}   # combo key -> the template as loaded
         self._edited: dict[str, PromptTemplate] = {}      # combo key -> the person's edited copy
         self._key: Optional[str] = None
         self._description = ""
         self._loading = False
-        self._refresh_timer = QTimer(self, singleShot=True, interval=self.DEBOUNCE_MS, timeout=self.refresh)
+        self._refresh_timer = QTimer(self, singleShot=True, interval=self.DEBOUNCE_MS)
+        self._refresh_timer.timeout.connect(self.refresh)
         self._build()
         self._load_builtins()
         session.checkpoint_changed.connect(lambda _: self.schedule_refresh())
@@ -115,8 +116,8 @@ class PromptPanel(QWidget):
         scroll.setWidgetResizable(True)
         scroll.setMinimumWidth(340)
         scroll.setMaximumWidth(400)
-        scroll.setFrameShape(QScrollArea.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
 
         self.tabs = QTabWidget()
         self.examples_editor = ExamplesEditor()
@@ -130,7 +131,7 @@ class PromptPanel(QWidget):
         self.tabs.setTabToolTip(0, "The worked examples: an input, the output to copy, and the reasoning "
                                    "chain-of-thought shows.")
         self.tabs.setTabToolTip(1, "How the examples and the query are written out, and what separates them.")
-        splitter = QSplitter(Qt.Vertical)
+        splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self.tabs)
         self.preview_box = PreviewBox()
         self.preview_box.send_button.clicked.connect(self.send)
@@ -148,12 +149,12 @@ class PromptPanel(QWidget):
         layout.addWidget(scroll)
         layout.addWidget(splitter, 1)
 
-        QShortcut(QKeySequence.Open, self, activated=self._choose_file)
-        QShortcut(QKeySequence.Save, self, activated=self._choose_save_file)
-        QShortcut(QKeySequence("Ctrl+Return"), self, activated=self.send)
-        QShortcut(QKeySequence("Ctrl+Enter"), self, activated=self.send)
-        QShortcut(QKeySequence("Ctrl+Shift+N"), self, activated=lambda: self.add_example())
-        QShortcut(QKeySequence("Ctrl+Shift+Delete"), self, activated=lambda: self.remove_example())
+        QShortcut(QKeySequence.StandardKey.Open, self).activated.connect(self._choose_file)
+        QShortcut(QKeySequence.StandardKey.Save, self).activated.connect(self._choose_save_file)
+        QShortcut(QKeySequence("Ctrl+Return"), self).activated.connect(self.send)
+        QShortcut(QKeySequence("Ctrl+Enter"), self).activated.connect(self.send)
+        QShortcut(QKeySequence("Ctrl+Shift+N"), self).activated.connect(lambda: self.add_example())
+        QShortcut(QKeySequence("Ctrl+Shift+Delete"), self).activated.connect(lambda: self.remove_example())
 
     def _template_box(self) -> QGroupBox:
         box = QGroupBox("1 · Template")
@@ -196,7 +197,7 @@ class PromptPanel(QWidget):
         self.mode_combo = QComboBox()
         for mode in MODES:
             self.mode_combo.addItem(MODE_LABELS[mode], mode)
-            self.mode_combo.setItemData(self.mode_combo.count() - 1, MODE_HELP[mode], Qt.ToolTipRole)
+            self.mode_combo.setItemData(self.mode_combo.count() - 1, MODE_HELP[mode], Qt.ItemDataRole.ToolTipRole)
         self.mode_combo.setToolTip("How the prompt is laid out: with no examples, one, or k of them "
                                    "(with their reasoning, for chain of thought). Hover an entry to learn more.")
         self.mode_combo.currentIndexChanged.connect(self._mode_changed)
@@ -259,7 +260,7 @@ class PromptPanel(QWidget):
             key = f"builtin:{i}"
             self._originals[key] = t
             self.template_combo.addItem(t.name, key)
-            self.template_combo.setItemData(i, t.description, Qt.ToolTipRole)
+            self.template_combo.setItemData(i, t.description, Qt.ItemDataRole.ToolTipRole)
         self._loading = False
         self.template_combo.setCurrentIndex(0)
         self._template_chosen(0)
@@ -365,8 +366,8 @@ class PromptPanel(QWidget):
             answer = QMessageBox.question(
                 self, "Reopen the template?",
                 f"{path.name} is open already, with edits. Reopen it from the file and drop those edits?",
-                QMessageBox.Yes | QMessageBox.No, QMessageBox.No)
-            if answer != QMessageBox.Yes:
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
+            if answer != QMessageBox.StandardButton.Yes:
                 self.template_combo.setCurrentIndex(self.template_combo.findData(key))
                 return False
         self._add_entry(key, template)
@@ -381,7 +382,8 @@ class PromptPanel(QWidget):
         if index < 0:
             self.template_combo.addItem(template.name, key)
             index = self.template_combo.count() - 1
-        self.template_combo.setItemData(index, f"{template.description}\n{key[5:]}".strip(), Qt.ToolTipRole)
+        self.template_combo.setItemData(index, f"{template.description}\n{key[5:]}".strip(),
+                                        Qt.ItemDataRole.ToolTipRole)
         self.template_combo.setCurrentIndex(index)
         self._loading = False
         self._key = key
@@ -488,7 +490,7 @@ class PromptPanel(QWidget):
         self.examples_used_label.setText(examples_used(template, rendered))
 
         tokenizer, context, checkpoint = self._tokenizer_and_context()
-        self.fit, self.n_tokens, self.window = None, None, None
+        self.fit, self.n_tokens, self.prompt_window = None, None, None
         if tokenizer is None:
             self.token_count_label.setText(
                 "No tokenizer yet: train one in the Tokenize step (or train a model) to count this prompt's tokens.")
@@ -501,7 +503,7 @@ class PromptPanel(QWidget):
             starts, exact = prompt_token_starts(tokenizer, rendered.text, window)
             self.n_tokens = len(starts)
             more = "" if exact else "More than "
-            if context is None:
+            if window is None:  # no context to compare with
                 self.token_count_label.setText(
                     f"{more}<b>{self.n_tokens:,}</b> tokens with the tokenizer “{tokenizer.name}”"
                     + ("" if exact else " (counted in its last part only)")
@@ -509,19 +511,19 @@ class PromptPanel(QWidget):
                 self.token_count_label.setToolTip("Train a model (or load the demo) to see whether the prompt fits.")
                 self.usage_bar.hide()
             else:
-                self.window = window
-                self.fit = fit_prompt(rendered, starts, self.window, exact)
+                self.prompt_window = window
+                self.fit = fit_prompt(rendered, starts, self.prompt_window, exact)
                 themed_text(self.token_count_label,
                             "{more}<b>{n}</b> tokens of the <b>{window}</b> the model reads for a prompt "
                             "<span style='color:{muted}'>(context {context}, {reserve} kept for the answer)</span>",
-                            more=more, n=f"{self.n_tokens:,}", window=f"{self.window:,}", context=f"{context:,}",
+                            more=more, n=f"{self.n_tokens:,}", window=f"{self.prompt_window:,}", context=f"{context:,}",
                             reserve=str(reserve))
                 self.token_count_label.setToolTip(
                     f"The model “{checkpoint.name}” reads at most {context:,} tokens at once: its context. "
                     f"{reserve} of them are kept free for the tokens it writes, so a prompt may use "
-                    f"{self.window:,}. A longer prompt loses its beginning: only the last tokens are read.")
-                self.usage_bar.setRange(0, max(1, self.window))
-                self.usage_bar.setValue(min(self.n_tokens, self.window))
+                    f"{self.prompt_window:,}. A longer prompt loses its beginning: only the last tokens are read.")
+                self.usage_bar.setRange(0, max(1, self.prompt_window))
+                self.usage_bar.setValue(min(self.n_tokens, self.prompt_window))
                 role = "cat_3" if not self.fit.fits else "cat_1"   # orange when it does not fit
                 themed_style(self.usage_bar, f"QProgressBar::chunk {{ background: {{{role}}}; }}")
                 self.usage_bar.show()

@@ -89,6 +89,7 @@ def take_screenshots(window: MainWindow, out_dir: Path) -> list[Path]:
 
     generate = window.generate_panel
     demo = demo_model_dir()
+    assert session.checkpoint is not None  # waited for above
     if demo is not None and session.checkpoint.path.parent != demo:
         generate.load_demo()
         wait_until(lambda: generate.load_job is None, 60)

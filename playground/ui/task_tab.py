@@ -110,11 +110,11 @@ class TaskTab(QWidget):
         self.mode_combo = QComboBox()
         self.compare_combo = QComboBox()
         self.compare_combo.addItem("(nothing: one mode)", "")
-        self.compare_combo.setItemData(0, "Run the first mode only.", Qt.ToolTipRole)
+        self.compare_combo.setItemData(0, "Run the first mode only.", Qt.ItemDataRole.ToolTipRole)
         for combo in (self.mode_combo, self.compare_combo):
             for mode in MODES:
                 combo.addItem(mode_label(mode), mode)
-                combo.setItemData(combo.count() - 1, MODE_HELP.get(mode, ""), Qt.ToolTipRole)
+                combo.setItemData(combo.count() - 1, MODE_HELP.get(mode, ""), Qt.ItemDataRole.ToolTipRole)
         self.mode_combo.setCurrentIndex(self.mode_combo.findData("zero-shot"))
         self.compare_combo.setCurrentIndex(self.compare_combo.findData("few-shot"))
         self.mode_combo.setToolTip("How the prompt is laid out for the first set of answers. "
@@ -132,7 +132,7 @@ class TaskTab(QWidget):
         self.strategy_combo = QComboBox()
         for i, (key, label, tip) in enumerate(STRATEGIES):
             self.strategy_combo.addItem(label, key)
-            self.strategy_combo.setItemData(i, tip, Qt.ToolTipRole)
+            self.strategy_combo.setItemData(i, tip, Qt.ItemDataRole.ToolTipRole)
         self.strategy_combo.setToolTip("How each answer's tokens are chosen. " + STRATEGIES[0][2])
         self.max_tokens = QSpinBox()
         self.max_tokens.setRange(1, 512)
@@ -194,11 +194,13 @@ class TaskTab(QWidget):
             tasks = []
         self.task_combo.blockSignals(True)
         for task in tasks:
+            assert task.path is not None  # a built-in task is read from its file
             key = str(task.path)
             self.tasks[key] = task
             self.task_combo.addItem(task.name, key)
             self.task_combo.setItemData(self.task_combo.count() - 1,
-                                        f"{len(task)} examples · built in ({task.path.name})", Qt.ToolTipRole)
+                                        f"{len(task)} examples · built in ({task.path.name})",
+                                        Qt.ItemDataRole.ToolTipRole)
         self.task_combo.blockSignals(False)
         self._task_chosen()
 
@@ -229,7 +231,7 @@ class TaskTab(QWidget):
             self.task_combo.addItem(label, key)
             index = self.task_combo.count() - 1
         self.task_combo.setItemText(index, label)
-        self.task_combo.setItemData(index, f"{len(task)} examples · {path}", Qt.ToolTipRole)
+        self.task_combo.setItemData(index, f"{len(task)} examples · {path}", Qt.ItemDataRole.ToolTipRole)
         if self.task_combo.currentIndex() == index:
             self._task_chosen()
         else:
@@ -277,12 +279,13 @@ class TaskTab(QWidget):
             own = self._task_template(key)
             self.template_combo.addItem(f"The task's own: {own.name}", ("task", None))
             self.template_combo.setItemData(0, own.description or "The template made for this task.",
-                                            Qt.ToolTipRole)
+                                            Qt.ItemDataRole.ToolTipRole)
         if self.session.prompt is not None:
             self.template_combo.addItem(f"From the Prompt panel: {self.session.prompt.name}",
                                         ("prompt", self.session.prompt))
             self.template_combo.setItemData(self.template_combo.count() - 1,
-                                            "The template you last sent from the Prompt panel.", Qt.ToolTipRole)
+                                            "The template you last sent from the Prompt panel.",
+                                            Qt.ItemDataRole.ToolTipRole)
         try:
             builtins = builtin_templates()
         except UserError:
@@ -290,7 +293,7 @@ class TaskTab(QWidget):
         for template in builtins:
             self.template_combo.addItem(f"Built-in: {template.name}", ("builtin", template))
             self.template_combo.setItemData(self.template_combo.count() - 1, template.description,
-                                            Qt.ToolTipRole)
+                                            Qt.ItemDataRole.ToolTipRole)
         index = 0
         for i in range(self.template_combo.count()):
             kind, template = self.template_combo.itemData(i)
@@ -424,12 +427,14 @@ class TaskTab(QWidget):
 
     def _on_answer(self, row) -> None:
         run = self.running
+        assert run is not None  # set when the job started
         run.rows[(row.mode, row.index)] = row
         if run is self.shown_run:
             self._show_answer(run, row)
 
     def _on_result(self, results) -> None:
         run = self.running
+        assert run is not None  # set when the job started
         run.results = list(results)
         for result in results:
             for row in result.rows:
@@ -448,6 +453,7 @@ class TaskTab(QWidget):
 
     def _on_cancelled(self) -> None:
         run = self.running
+        assert run is not None  # set when the job started
         run.stopped = True
         if run is self.shown_run:
             self._show_scores(run)

@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 import sys
 from dataclasses import dataclass, replace
-from typing import Optional
+from typing import Any, Optional
 
 from PySide6.QtCore import QEvent, QObject, Qt, Signal, Slot
 from PySide6.QtGui import QBrush, QColor, QFont, QGuiApplication, QPalette
@@ -67,7 +67,7 @@ class _Saved:
     palette: QPalette
     style_sheet: str
     font: QFont
-    colour_scheme: object
+    colour_scheme: Optional[Qt.ColorScheme]   # None on a Qt without colour schemes
 
 
 _look = Look()
@@ -82,7 +82,7 @@ def current_look() -> Look:
 
 def _app() -> QApplication:
     app = QApplication.instance()
-    if app is None:
+    if not isinstance(app, QApplication):
         raise RuntimeError("themes need a QApplication")
     return app
 
@@ -101,9 +101,9 @@ def _save_original(app: QApplication) -> _Saved:
 
 
 def _set(palette: QPalette, role: QPalette.ColorRole, colour: str, disabled: Optional[str] = None) -> None:
-    palette.setColor(QPalette.All, role, QColor(colour))
+    palette.setColor(QPalette.ColorGroup.All, role, QColor(colour))
     if disabled is not None:
-        palette.setColor(QPalette.Disabled, role, QColor(disabled))
+        palette.setColor(QPalette.ColorGroup.Disabled, role, QColor(disabled))
 
 
 def _index(dark: bool, high_contrast: bool) -> int:
@@ -119,23 +119,24 @@ def _roles(dark: bool, high_contrast: bool) -> dict[str, str]:
 def dark_palette(high_contrast: bool = False) -> QPalette:
     c = _roles(True, high_contrast)
     p = QPalette()
-    _set(p, QPalette.Window, c["window"])
-    _set(p, QPalette.WindowText, c["text"], c["disabled_text"])
-    _set(p, QPalette.Base, c["base"])
-    _set(p, QPalette.AlternateBase, c["alt_base"])
-    _set(p, QPalette.ToolTipBase, c["button"])
-    _set(p, QPalette.ToolTipText, c["text"])
-    _set(p, QPalette.PlaceholderText, c["placeholder"])
-    _set(p, QPalette.Text, c["text"], c["disabled_text"])
-    _set(p, QPalette.Button, c["button"])
-    _set(p, QPalette.ButtonText, c["text"], c["disabled_text"])
-    _set(p, QPalette.BrightText, c["bright_text"])
-    _set(p, QPalette.Link, c["link"])
-    _set(p, QPalette.LinkVisited, c["link"])
-    _set(p, QPalette.Highlight, c["selection_bg"], c["frame_light"])
-    _set(p, QPalette.HighlightedText, c["selection_fg"])
-    for role, name in ((QPalette.Light, "frame_light"), (QPalette.Midlight, "frame_midlight"),
-                       (QPalette.Mid, "frame_mid"), (QPalette.Dark, "frame_dark"), (QPalette.Shadow, "frame_shadow")):
+    _set(p, QPalette.ColorRole.Window, c["window"])
+    _set(p, QPalette.ColorRole.WindowText, c["text"], c["disabled_text"])
+    _set(p, QPalette.ColorRole.Base, c["base"])
+    _set(p, QPalette.ColorRole.AlternateBase, c["alt_base"])
+    _set(p, QPalette.ColorRole.ToolTipBase, c["button"])
+    _set(p, QPalette.ColorRole.ToolTipText, c["text"])
+    _set(p, QPalette.ColorRole.PlaceholderText, c["placeholder"])
+    _set(p, QPalette.ColorRole.Text, c["text"], c["disabled_text"])
+    _set(p, QPalette.ColorRole.Button, c["button"])
+    _set(p, QPalette.ColorRole.ButtonText, c["text"], c["disabled_text"])
+    _set(p, QPalette.ColorRole.BrightText, c["bright_text"])
+    _set(p, QPalette.ColorRole.Link, c["link"])
+    _set(p, QPalette.ColorRole.LinkVisited, c["link"])
+    _set(p, QPalette.ColorRole.Highlight, c["selection_bg"], c["frame_light"])
+    _set(p, QPalette.ColorRole.HighlightedText, c["selection_fg"])
+    for role, name in ((QPalette.ColorRole.Light, "frame_light"), (QPalette.ColorRole.Midlight, "frame_midlight"),
+                       (QPalette.ColorRole.Mid, "frame_mid"), (QPalette.ColorRole.Dark, "frame_dark"),
+                       (QPalette.ColorRole.Shadow, "frame_shadow")):
         _set(p, role, c[name])
     return p
 
@@ -146,25 +147,25 @@ def light_palette(high_contrast: bool = False) -> QPalette:
     p = QPalette(fusion.standardPalette()) if fusion is not None else QPalette()
     if high_contrast:
         c = _roles(False, True)
-        _set(p, QPalette.Window, c["window"])
-        _set(p, QPalette.WindowText, c["text"], c["disabled_text"])
-        _set(p, QPalette.Base, c["base"])
-        _set(p, QPalette.AlternateBase, c["alt_base"])
-        _set(p, QPalette.Text, c["text"], c["disabled_text"])
-        _set(p, QPalette.Button, c["button"])
-        _set(p, QPalette.ButtonText, c["text"], c["disabled_text"])
-        _set(p, QPalette.PlaceholderText, c["placeholder"])
-        _set(p, QPalette.Highlight, c["selection_bg"])
-        _set(p, QPalette.HighlightedText, c["selection_fg"])
-        _set(p, QPalette.Link, c["link"])
-        _set(p, QPalette.ToolTipBase, c["tooltip_bg"])
-        _set(p, QPalette.ToolTipText, c["tooltip_fg"])
+        _set(p, QPalette.ColorRole.Window, c["window"])
+        _set(p, QPalette.ColorRole.WindowText, c["text"], c["disabled_text"])
+        _set(p, QPalette.ColorRole.Base, c["base"])
+        _set(p, QPalette.ColorRole.AlternateBase, c["alt_base"])
+        _set(p, QPalette.ColorRole.Text, c["text"], c["disabled_text"])
+        _set(p, QPalette.ColorRole.Button, c["button"])
+        _set(p, QPalette.ColorRole.ButtonText, c["text"], c["disabled_text"])
+        _set(p, QPalette.ColorRole.PlaceholderText, c["placeholder"])
+        _set(p, QPalette.ColorRole.Highlight, c["selection_bg"])
+        _set(p, QPalette.ColorRole.HighlightedText, c["selection_fg"])
+        _set(p, QPalette.ColorRole.Link, c["link"])
+        _set(p, QPalette.ColorRole.ToolTipBase, c["tooltip_bg"])
+        _set(p, QPalette.ColorRole.ToolTipText, c["tooltip_fg"])
     return p
 
 
 def palette_is_dark(palette: Optional[QPalette] = None) -> bool:
     palette = palette if palette is not None else _app().palette()
-    return palette.color(QPalette.Window).lightnessF() < 0.5
+    return palette.color(QPalette.ColorRole.Window).lightnessF() < 0.5
 
 
 def is_dark() -> bool:
@@ -248,13 +249,14 @@ def _retext(widget: QWidget) -> None:
     spec = getattr(widget, "_pg_text", None)
     if spec is None:
         return
-    if widget.text() != widget._pg_text_applied:
-        widget._pg_text = None   # the code set a text of its own since
+    label: Any = widget   # one themed_text() set: it has text(), setText() and the attributes it added
+    if label.text() != label._pg_text_applied:
+        label._pg_text = None   # the code set a text of its own since
         return
     text = render(spec[0], **spec[1])
-    if text != widget._pg_text_applied:
-        widget._pg_text_applied = text
-        widget.setText(text)
+    if text != label._pg_text_applied:
+        label._pg_text_applied = text
+        label.setText(text)
 
 
 class LookNotifier(QObject):
@@ -292,7 +294,7 @@ def follow_look(widget: QObject, redraw) -> None:
     _Follower(widget, redraw)
 
 
-ITEM_COLOUR_ROLE = Qt.UserRole + 0x2C0   # item data: the colour role of a table item's text (themed_item)
+ITEM_COLOUR_ROLE = Qt.ItemDataRole.UserRole + 0x2C0   # item data: the colour role of a table item's text (themed_item)
 
 
 def themed_item(item, role: Optional[str]) -> None:
@@ -329,7 +331,7 @@ def apply_look(look: Look) -> Look:
     hints = QGuiApplication.styleHints()
 
     if look.theme == "system" and not look.high_contrast:
-        if hasattr(hints, "setColorScheme"):
+        if hasattr(hints, "setColorScheme") and saved.colour_scheme is not None:
             hints.setColorScheme(saved.colour_scheme)
         if app.style().name().lower() != saved.style.lower():
             app.setStyle(saved.style)
@@ -378,7 +380,7 @@ def _scale_app_font(app: QApplication, scale: float) -> None:
     # Qt tells the windows only once its event loop runs: tell them now, so the change is there at once
     # (and in tests); each window passes it on to its children.
     for window in app.topLevelWidgets():
-        QApplication.sendEvent(window, QEvent(QEvent.ApplicationFontChange))
+        QApplication.sendEvent(window, QEvent(QEvent.Type.ApplicationFontChange))
 
 
 def scaled_font(font: QFont, scale: float) -> QFont:
@@ -443,7 +445,7 @@ def _restyle_sheet(widget: QWidget, look: Look) -> None:
 
 
 def _refont(widget: QWidget, scale: float) -> None:
-    if not widget.testAttribute(Qt.WA_SetFont):
+    if not widget.testAttribute(Qt.WidgetAttribute.WA_SetFont):
         return  # it follows its parent and the application font
     current = widget.font()
     base, applied = widget.property(BASE_FONT), widget.property(APPLIED_FONT)
@@ -516,7 +518,7 @@ _UNSET = object()
 def _scale_axis(axis, scale: float, app_font: QFont) -> None:
     if axis.label is None:  # closed
         return
-    base_tick = getattr(axis, "_pg_base_tick_font", _UNSET)
+    base_tick: Any = getattr(axis, "_pg_base_tick_font", _UNSET)
     if scale == 1.0:
         if base_tick is not _UNSET:
             axis.setTickFont(base_tick)

@@ -145,7 +145,7 @@ class TokenizerPanel(QWidget):
         scroll.setWidgetResizable(True)
         scroll.setMinimumWidth(360)
         scroll.setMaximumWidth(430)
-        scroll.setFrameShape(QScrollArea.NoFrame)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
 
         self.tabs = QTabWidget()
         self.tabs.addTab(self._live_tab(), "Live tokens")
@@ -161,15 +161,15 @@ class TokenizerPanel(QWidget):
         layout.addWidget(scroll)
         layout.addWidget(self.tabs, 1)
 
-        QShortcut(QKeySequence("Ctrl+Return"), self, activated=self.start_training)
-        QShortcut(QKeySequence(Qt.Key_Escape), self, activated=self.cancel_all)
+        QShortcut(QKeySequence("Ctrl+Return"), self).activated.connect(self.start_training)
+        QShortcut(QKeySequence(Qt.Key.Key_Escape), self).activated.connect(self.cancel_all)
 
     def _train_box(self) -> QGroupBox:
         box = QGroupBox("2 · Train a tokenizer")
         self.kind = QComboBox()
         for key, kind in KINDS.items():
             self.kind.addItem(kind.label, key)
-            self.kind.setItemData(self.kind.count() - 1, kind.description, Qt.ToolTipRole)
+            self.kind.setItemData(self.kind.count() - 1, kind.description, Qt.ItemDataRole.ToolTipRole)
         self.kind.setToolTip("The algorithm that decides how text is cut into tokens. Hover an entry to learn more.")
         self.vocab_size = QSpinBox()
         self.vocab_size.setRange(1, 1_000_000)
@@ -242,8 +242,8 @@ class TokenizerPanel(QWidget):
         self.save_button.setToolTip("Save the current tokenizer as tokenizer.json (Ctrl+S).")
         self.save_button.clicked.connect(self._choose_save_file)
         self.save_button.setEnabled(False)
-        QShortcut(QKeySequence("Ctrl+Shift+O"), self, activated=self._choose_tokenizer_file)
-        QShortcut(QKeySequence.Save, self, activated=self._choose_save_file)
+        QShortcut(QKeySequence("Ctrl+Shift+O"), self).activated.connect(self._choose_tokenizer_file)
+        QShortcut(QKeySequence.StandardKey.Save, self).activated.connect(self._choose_save_file)
         row = QHBoxLayout()
         row.addWidget(open_button)
         row.addWidget(self.save_button)
@@ -260,23 +260,24 @@ class TokenizerPanel(QWidget):
         self.token_view = TokenView()
         self.token_view.setPlaceholderText("Train a tokenizer (left) or open a tokenizer.json to see this text split into tokens.")
         self.counts = QLabel()
-        self.counts.setTextFormat(Qt.RichText)
+        self.counts.setTextFormat(Qt.TextFormat.RichText)
         self.whitespace = QCheckBox("Show whitespace")
         self.whitespace.setToolTip("Draw spaces as ·, tabs as → and line breaks as ↵ (Alt+W).")
-        QShortcut(QKeySequence("Alt+W"), self, activated=self.whitespace.toggle)
+        QShortcut(QKeySequence("Alt+W"), self).activated.connect(self.whitespace.toggle)
         self.whitespace.toggled.connect(self._whitespace_toggled)
         self.ids = QPlainTextEdit()
         self.ids.setReadOnly(True)
         self.ids.setMaximumHeight(90)
         self.ids.setToolTip("The token ids: the numbers the model actually receives.")
         self.ids.setStyleSheet("font-family: 'DejaVu Sans Mono', monospace;")
-        self._retokenize_timer = QTimer(self, singleShot=True, interval=60, timeout=self.retokenize)
+        self._retokenize_timer = QTimer(self, singleShot=True, interval=60)
+        self._retokenize_timer.timeout.connect(self.retokenize)
         self.input.textChanged.connect(self._retokenize_timer.start)
 
         row = QHBoxLayout()
         row.addWidget(self.counts, 1)
         row.addWidget(self.whitespace)
-        splitter = QSplitter(Qt.Vertical)
+        splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self.input)
         splitter.addWidget(self.token_view)
         splitter.setSizes([160, 300])
@@ -399,8 +400,8 @@ class TokenizerPanel(QWidget):
         answer = QMessageBox.question(
             self, "Special tokens found in the corpus",
             f"{message}\n\nTrain anyway? Only if the corpus holds these tokens on purpose, as markers.",
-            QMessageBox.Yes | QMessageBox.No, QMessageBox.No)
-        return answer == QMessageBox.Yes
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
+        return answer == QMessageBox.StandardButton.Yes
 
     def cancel_all(self) -> None:
         for slot in (self.train_slot, self.corpus_slot, self.sweep_slot):

@@ -111,9 +111,13 @@ class TourStep:
         return self.get_panel()
 
 
-def tour_steps(panels) -> list[TourStep]:
+def tour_steps(panels: list[QWidget]) -> list[TourStep]:
     """One step per panel, in the window's order."""
-    return [_step(row, str(getattr(panel, "title", "")), lambda p=panel: p) for row, panel in enumerate(panels)]
+    return [_step(row, str(getattr(panel, "title", "")), _already_built(panel)) for row, panel in enumerate(panels)]
+
+
+def _already_built(panel: QWidget) -> Callable[[], QWidget]:
+    return lambda: panel
 
 
 def window_tour_steps(window) -> list[TourStep]:
@@ -142,7 +146,7 @@ class Tour(QFrame):
         self.steps: list[TourStep] = []
         self.index = -1
         self.setObjectName("tour")
-        self.setFrameShape(QFrame.NoFrame)
+        self.setFrameShape(QFrame.Shape.NoFrame)
         self.setAutoFillBackground(True)
         themed_style(  # a light card in every look
             self,
@@ -161,8 +165,8 @@ class Tour(QFrame):
         self.heading.setWordWrap(True)
         self.text = QLabel()
         self.text.setWordWrap(True)
-        self.text.setTextFormat(Qt.RichText)
-        self.text.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Minimum)
+        self.text.setTextFormat(Qt.TextFormat.RichText)
+        self.text.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
         self.back_button = QPushButton("◀ &Back")
         self.back_button.setToolTip("The previous step of the tour.")
         self.back_button.clicked.connect(self.back)
@@ -257,7 +261,7 @@ class Tour(QFrame):
 
     def changeEvent(self, event) -> None:  # noqa: N802
         super().changeEvent(event)
-        if event.type() in (QEvent.FontChange, QEvent.StyleChange):
+        if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):
             self.place()
 
 
@@ -269,6 +273,6 @@ class _ResizeWatcher(QObject):
         self.tour = tour
 
     def eventFilter(self, watched, event) -> bool:  # noqa: N802
-        if event.type() in (QEvent.Resize, QEvent.LayoutRequest):
+        if event.type() in (QEvent.Type.Resize, QEvent.Type.LayoutRequest):
             self.tour.place()
         return False

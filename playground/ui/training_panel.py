@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from PySide6.QtCore import QEventLoop, Qt, QTimer
 from PySide6.QtGui import QKeySequence, QShortcut
@@ -17,6 +17,10 @@ from playground.core.training_job import RunStarted, StepBatch, TrainingRequest,
 from playground.engine.jobs import Job, JobSlot
 from playground.engine.session import Session
 from playground.ui.themes import colour, plot_colours, themed_style, themed_text
+
+if TYPE_CHECKING:
+    from playground.core.attention import LiveProbe
+    from playground.core.training import TrainingRun
 
 
 class Stat(QWidget):
@@ -55,8 +59,8 @@ class TrainingPanel(QWidget):
         # The run, then the load of the model it saved: one after the other, so the step is busy until both end.
         self.slot = JobSlot(self)
         self.parent_slot = JobSlot(self)   # reading the checkpoint to fine-tune
-        self.run = None                    # the TrainingRun while it trains
-        self.probe = None                  # its LiveProbe (the Attention Lab's sentence)
+        self.run: Optional[TrainingRun] = None  # the run while it trains
+        self.probe: Optional[LiveProbe] = None  # its probe (the Attention Lab's sentence)
         self.stop_token: Optional[CancelToken] = None  # "save, then stop" for the run under way
         self.init_from: Optional[Path] = None
         self.last_run_dir: Optional[Path] = None
@@ -90,11 +94,16 @@ class TrainingPanel(QWidget):
     # ================================================================== layout
 
     def _build(self) -> None:
-        from playground.ui.widgets.train_settings import CONTROLS, TrainSettings
+        from playground.ui.widgets.train_settings import TrainSettings
 
-        self.controls = controls = TrainSettings()
-        for name in CONTROLS:
-            setattr(self, name, getattr(controls, name))
+        # The settings' controls, shared under the same names (tests, presentation mode and workspaces reach them here).
+        self.controls = c = controls = TrainSettings()
+        self.data_label, self.val_fraction, self.start_from = c.data_label, c.val_fraction, c.start_from
+        self.pick_init, self.clear_init = c.pick_init, c.clear_init
+        self.batch, self.lr, self.warmup, self.min_lr = c.batch, c.lr, c.warmup, c.min_lr
+        self.weight_decay, self.grad_clip, self.accum, self.steps = c.weight_decay, c.grad_clip, c.accum, c.steps
+        self.eval_interval, self.sample_interval, self.seed = c.eval_interval, c.sample_interval, c.seed
+        self.device, self.precision, self.compile = c.device, c.precision, c.compile
         self.pick_init.clicked.connect(self._choose_init)
         self.clear_init.clicked.connect(lambda: self.set_init_from(None))
         self.batch.valueChanged.connect(self._update_ready)
@@ -107,7 +116,7 @@ class TrainingPanel(QWidget):
         scroll.setWidgetResizable(True)
         scroll.setMinimumWidth(330)
         scroll.setMaximumWidth(400)
-        scroll.setFrameShape(QScrollArea.NoFrame)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
 
         # ---- right: buttons, numbers, curves, samples
         self.start_button = QPushButton("Start training")
@@ -123,8 +132,8 @@ class TrainingPanel(QWidget):
         self.resume_run_button.setToolTip("Continue the last run from its last checkpoint, for the steps set on the left.")
         self.resume_run_button.clicked.connect(self.continue_last_run)
         self.resume_run_button.setEnabled(False)
-        QShortcut(QKeySequence("Ctrl+Return"), self, activated=self.start)
-        QShortcut(QKeySequence(Qt.Key_Escape), self, activated=self.stop)
+        QShortcut(QKeySequence("Ctrl+Return"), self).activated.connect(self.start)
+        QShortcut(QKeySequence(Qt.Key.Key_Escape), self).activated.connect(self.stop)
         self.ready_label = QLabel()
         self.ready_label.setWordWrap(True)
         self.progress = QProgressBar()
@@ -163,11 +172,11 @@ class TrainingPanel(QWidget):
         self.lr_area = QVBoxLayout()
         lr_box = QWidget()
         lr_box.setLayout(self.lr_area)
-        bottom = QSplitter(Qt.Horizontal)
+        bottom = QSplitter(Qt.Orientation.Horizontal)
         bottom.addWidget(lr_box)
         bottom.addWidget(self.samples)
         bottom.setSizes([330, 470])
-        splitter = QSplitter(Qt.Vertical)
+        splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(plots)
         splitter.addWidget(bottom)
         splitter.setSizes([430, 230])
@@ -277,10 +286,11 @@ class TrainingPanel(QWidget):
         memory: the operating system would kill the app, so it is refused before."""
         from playground.core.estimates import available_system_memory, human_bytes, memory_estimate
         s = self.session
+        assert s.model_config is not None  # readiness_problem() checked it
         on_gpu = s.device is not None and s.device.kind == "cuda" and self.device.currentData() in ("auto", "cuda")
         need = memory_estimate(s.model_config, self.batch.value(), self.precision.currentData(),
                                device="cuda" if on_gpu else "cpu").total
-        free = s.device.free_memory if on_gpu else available_system_memory().bytes
+        free = s.device.free_memory if on_gpu and s.device else available_system_memory().bytes
         if free and need > free:
             return (f"This model needs about {human_bytes(need)} to train at batch size {self.batch.value()}, "
                     f"but only {human_bytes(free)} is free. Choose a smaller batch size or model.")
@@ -344,7 +354,9 @@ class TrainingPanel(QWidget):
             self.session.error(" ".join(problems))
             return None
         s = self.session
+        assert s.model_config is not None  # readiness_problem() checked it
         run_dir = self.last_run_dir if resume else new_run_dir(f"{s.model_config.n_layer}x{s.model_config.n_embd}")
+        assert run_dir is not None  # continue_last_run() checked last_run_dir
         overwrite = False
         if not resume:
             try:
@@ -385,8 +397,8 @@ class TrainingPanel(QWidget):
             self, "The folder is not empty",
             f"{folder} already holds files. Training there replaces config.json, train_config.json, "
             f"tokenizer.json, history.json and any checkpoints in it. Train there anyway?",
-            QMessageBox.Yes | QMessageBox.Cancel, QMessageBox.Cancel)
-        return answer == QMessageBox.Yes
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel)
+        return answer == QMessageBox.StandardButton.Yes
 
     def continue_last_run(self) -> Optional[Job]:
         if self.last_run_dir is None:
@@ -394,7 +406,7 @@ class TrainingPanel(QWidget):
         return self.start(resume=True)
 
     def toggle_pause(self) -> None:
-        if self.stop_token is None:  # no run under way
+        if self.stop_token is None or self.job is None:  # no run under way
             return
         if self.job.paused:
             self.job.resume()
@@ -409,7 +421,8 @@ class TrainingPanel(QWidget):
             return
         self.progress.setFormat("Stopping after this step and saving…")
         self.stop_token.cancel()
-        self.job.resume()  # a paused run must go on to save and stop
+        if self.job is not None:
+            self.job.resume()  # a paused run must go on to save and stop
 
     def _on_paused(self, paused: bool) -> None:
         self.progress.setFormat("Paused" if paused else "Training…")
@@ -592,15 +605,15 @@ class TrainingPanel(QWidget):
                                 (self.eval_interval, cfg.eval_interval), (self.sample_interval, cfg.sample_interval),
                                 (self.seed, cfg.seed)):
                 spin.setValue(int(value))
-            for spin, value in ((self.lr, cfg.learning_rate), (self.min_lr, cfg.min_lr_ratio),
-                                (self.weight_decay, cfg.weight_decay), (self.grad_clip, cfg.grad_clip),
-                                (self.val_fraction, cfg.val_fraction)):
-                spin.setValue(float(value))
+            for dspin, number in ((self.lr, cfg.learning_rate), (self.min_lr, cfg.min_lr_ratio),
+                                  (self.weight_decay, cfg.weight_decay), (self.grad_clip, cfg.grad_clip),
+                                  (self.val_fraction, cfg.val_fraction)):
+                dspin.setValue(float(number))
             self.compile.setChecked(bool(cfg.compile))
         except (UserError, TypeError, ValueError):
             return  # a damaged setting: the controls keep what they had
-        for combo, value in ((self.device, cfg.device), (self.precision, cfg.precision)):
-            index = combo.findData(value)
+        for combo, key in ((self.device, cfg.device), (self.precision, cfg.precision)):
+            index = combo.findData(key)
             if index >= 0:
                 combo.setCurrentIndex(index)
         self._update_ready()

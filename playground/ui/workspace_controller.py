@@ -16,7 +16,7 @@ import copy
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication
@@ -89,7 +89,8 @@ class WorkspaceController(QObject):
         self._defaults = self.panel_states()  # what New workspace puts back; a later panel adds its own
         if hasattr(window, "panel_built"):
             window.panel_built.connect(self._panel_built)
-        self.timer = QTimer(self, interval=AUTOSAVE_MS, timeout=self.autosave)
+        self.timer = QTimer(self, interval=AUTOSAVE_MS)
+        self.timer.timeout.connect(self.autosave)
         self.timer.start()
         window.installEventFilter(self)
         self.restore_layout()
@@ -101,8 +102,8 @@ class WorkspaceController(QObject):
         built = getattr(self.window, "built_panels", None)
         return list(built()) if callable(built) else list(getattr(self.window, "panels", None) or [])
 
-    def _panels(self) -> list[tuple[str, object]]:
-        """(key, panel) for each built panel that keeps a state."""
+    def _panels(self) -> list[tuple[str, Any]]:
+        """(key, panel) for each built panel that keeps a state (any object with state() and restore_state())."""
         return [(panel.title.lower(), panel) for panel in self._built_panels()
                 if hasattr(panel, "state") and hasattr(panel, "restore_state") and panel is not self._adopting]
 
@@ -247,7 +248,7 @@ class WorkspaceController(QObject):
 
     def _write(self, folder: Path, content: WorkspaceContent, quiet: bool) -> bool:
         """Write the workspace now (anything left to copy is copied here)."""
-        QGuiApplication.setOverrideCursor(Qt.WaitCursor)
+        QGuiApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
             workspace_files().save_workspace(folder, content)
         except UserError as e:
@@ -573,7 +574,7 @@ class WorkspaceController(QObject):
     # ================================================================== closing
 
     def eventFilter(self, obj, event) -> bool:  # noqa: N802
-        if obj is self.window and event.type() == QEvent.Close:
+        if obj is self.window and event.type() == QEvent.Type.Close:
             self.save_layout()
             self._save_now_for_closing()
         return False

@@ -148,14 +148,14 @@ class WorkspaceMenu(WorkspaceController):
         runs = QListWidget()
         for name in run_names:
             item = QListWidgetItem(name)
-            item.setFlags(item.flags() | Qt.ItemIsUserCheckable)
-            item.setCheckState(Qt.Checked)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Checked)
             runs.addItem(item)
         corpus = QCheckBox("Include the corpus files")
         corpus.setChecked(has_corpus)
         corpus.setEnabled(has_corpus)
         corpus.setToolTip("Without them, whoever opens the workspace chooses a corpus again.")
-        buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(dialog.accept)
         buttons.rejected.connect(dialog.reject)
         layout = QVBoxLayout(dialog)
@@ -164,15 +164,17 @@ class WorkspaceMenu(WorkspaceController):
         layout.addWidget(runs)
         layout.addWidget(corpus)
         layout.addWidget(buttons)
-        if dialog.exec() != QDialog.Accepted:
+        if dialog.exec() != QDialog.DialogCode.Accepted:
             return None
-        chosen = [runs.item(i).text() for i in range(runs.count()) if runs.item(i).checkState() == Qt.Checked]
+        chosen = [runs.item(i).text() for i in range(runs.count())
+                  if runs.item(i).checkState() == Qt.CheckState.Checked]
         return chosen, corpus.isChecked()
 
     def confirm(self, title: str, text: str) -> bool:
-        answer = QMessageBox.question(self.window, title, text, QMessageBox.Yes | QMessageBox.Cancel,
-                                      QMessageBox.Cancel)
-        return answer == QMessageBox.Yes
+        answer = QMessageBox.question(self.window, title, text,
+                                      QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+                                      QMessageBox.StandardButton.Cancel)
+        return answer == QMessageBox.StandardButton.Yes
 
     # ================================================================== menu actions
 

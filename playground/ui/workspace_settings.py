@@ -17,7 +17,9 @@ def recent_workspaces() -> list[Path]:
     settings = QSettings()
     if settings.value("workspaces/version", 0, int) != RECENT_VERSION:
         return []  # none kept yet, or a newer app's list: not misread
-    value = settings.value("workspaces/recent", [], list) or []
+    value = settings.value("workspaces/recent", [], list)
+    if not isinstance(value, list):
+        return []   # nothing usable kept (None, say)
     return [Path(v) for v in value if isinstance(v, str) and v][:MAX_RECENT]
 
 

@@ -126,7 +126,7 @@ def test_token_count_matches_the_tokenizer(qtbot, prompt_panel, demo_tokenizer):
 
     panel.session.set_checkpoint(fake_checkpoint(demo_tokenizer, 1024))
     settle(qtbot, panel)
-    assert panel.window == 1024 - 64
+    assert panel.prompt_window == 1024 - 64
     assert f"<b>{n:,}</b> tokens of the <b>960</b>" in panel.token_count_label.text()
     assert panel.fit.fits and panel.warning_label.isHidden()
 
@@ -139,7 +139,7 @@ def test_warning_when_the_context_is_too_small(qtbot, prompt_panel, demo_tokeniz
     panel = prompt_panel
     panel.session.set_checkpoint(fake_checkpoint(demo_tokenizer, 64))   # reads 48 tokens of a prompt
     settle(qtbot, panel)
-    assert panel.window == 48
+    assert panel.prompt_window == 48
     assert not panel.fit.fits
     assert panel.warning_label.isVisible()
     assert panel.fit.message() in panel.warning_label.text()

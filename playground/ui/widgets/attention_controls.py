@@ -36,11 +36,11 @@ class AttentionControls(QWidget):
         self.source = QComboBox()
         for i, name in enumerate(SOURCES):
             self.source.addItem(name)
-            self.source.setItemData(i, SOURCE_TIPS[i], Qt.ToolTipRole)
+            self.source.setItemData(i, SOURCE_TIPS[i], Qt.ItemDataRole.ToolTipRole)
         self.source.setToolTip("Where the text comes from. " + " ".join(SOURCE_TIPS))
         self.text_edit = QPlainTextEdit()
         mono = QFont("DejaVu Sans Mono")
-        mono.setStyleHint(QFont.Monospace)
+        mono.setStyleHint(QFont.StyleHint.Monospace)
         self.text_edit.setFont(mono)
         self.text_edit.setFixedHeight(62)
         self.text_edit.setTabChangesFocus(True)
@@ -59,7 +59,7 @@ class AttentionControls(QWidget):
         top = QHBoxLayout()
         top.addLayout(source_box)
         top.addLayout(text_box, 1)
-        top.addWidget(self.look_button, 0, Qt.AlignTop)
+        top.addWidget(self.look_button, 0, Qt.AlignmentFlag.AlignTop)
 
         self.layer = QSpinBox()
         self.layer.setToolTip("The layer, counted from 0: the first layer reads the token embeddings, each "

@@ -42,8 +42,8 @@ class AttentionLines(QWidget):
         self.font_bold = QFont(self.font_normal)
         self.font_bold.setBold(True)
         self.setMouseTracking(True)
-        self.setFocusPolicy(Qt.StrongFocus)
-        self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setAutoFillBackground(True)
         palette = self.palette()
         palette.setColor(self.backgroundRole(), qcolour("paper"))
@@ -121,14 +121,14 @@ class AttentionLines(QWidget):
 
     def paintEvent(self, event) -> None:  # noqa: N802
         p = QPainter(self)
-        p.setRenderHint(QPainter.Antialiasing, True)
-        p.setRenderHint(QPainter.TextAntialiasing, True)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        p.setRenderHint(QPainter.RenderHint.TextAntialiasing, True)
         ink, future_ink, header, selected_bg = (qcolour(role) for role in (
             "paper_text", "paper_ghost", "paper_muted", "paper_select"))
         if self.matrix is None or not self.tokens:
             p.setPen(header)
             p.setFont(self.font_normal)
-            p.drawText(self.rect(), int(Qt.AlignCenter), "No attention to draw yet.")
+            p.drawText(self.rect(), int(Qt.AlignmentFlag.AlignCenter), "No attention to draw yet.")
             return
         left, right, label = self._columns()
         row = self._row_height()
@@ -137,8 +137,10 @@ class AttentionLines(QWidget):
         self.font_bold.setPointSizeF(size)
         p.setFont(self.font_bold)
         p.setPen(header)
-        p.drawText(QRectF(left - label, 4, label, 22), int(Qt.AlignRight | Qt.AlignVCenter), "reading (query)")
-        p.drawText(QRectF(right, 4, label, 22), int(Qt.AlignLeft | Qt.AlignVCenter), "being read (keys)")
+        p.drawText(QRectF(left - label, 4, label, 22), int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter),
+                   "reading (query)")
+        p.drawText(QRectF(right, 4, label, 22), int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
+                   "being read (keys)")
         q = self.selected
         weights = self.matrix[q] if q is not None else np.zeros(len(self.tokens), dtype=np.float32)
 
@@ -152,7 +154,7 @@ class AttentionLines(QWidget):
                 colour.setAlphaF(min(1.0, 0.12 + 0.88 * w))
                 pen = QPen(colour)
                 pen.setWidthF(0.8 + 6.0 * w)
-                pen.setCapStyle(Qt.RoundCap)
+                pen.setCapStyle(Qt.PenCapStyle.RoundCap)
                 p.setPen(pen)
                 p.drawLine(QPointF(left + 4, self._y(q)), QPointF(right - 4, self._y(int(k))))
 
@@ -163,7 +165,7 @@ class AttentionLines(QWidget):
             # Left column: the queries.
             rect = QRectF(left - label, y - box_h / 2, label, box_h)
             if i == q:
-                p.setPen(Qt.NoPen)
+                p.setPen(Qt.PenStyle.NoPen)
                 p.setBrush(selected_bg)
                 width = min(label, metrics.horizontalAdvance(text) + 12)
                 p.drawRoundedRect(QRectF(left - width, rect.top(), width, box_h), 3, 3)
@@ -173,20 +175,21 @@ class AttentionLines(QWidget):
                 hovered = self.hover == ("query", i)
                 p.setPen(selected_bg if hovered else ink)
                 p.setFont(self.font_bold if hovered else self.font_normal)
-            p.drawText(rect.adjusted(0, 0, -6, 0), int(Qt.AlignRight | Qt.AlignVCenter), text)
+            p.drawText(rect.adjusted(0, 0, -6, 0), int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter),
+                       text)
             # Right column: the keys, shaded by the weight each receives.
             rect = QRectF(right, y - box_h / 2, label, box_h)
             future = q is not None and i > q
             if not future and q is not None and weights[i] >= 0.005:
                 shade = qcolour("heat_4")
                 shade.setAlphaF(min(1.0, float(weights[i])))
-                p.setPen(Qt.NoPen)
+                p.setPen(Qt.PenStyle.NoPen)
                 p.setBrush(shade)
                 width = min(label, metrics.horizontalAdvance(text) + 12)
                 p.drawRoundedRect(QRectF(right, rect.top(), width, box_h), 3, 3)
             p.setFont(self.font_normal)
             p.setPen(future_ink if future else ink)
-            p.drawText(rect.adjusted(6, 0, 0, 0), int(Qt.AlignLeft | Qt.AlignVCenter), text)
+            p.drawText(rect.adjusted(6, 0, 0, 0), int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), text)
         p.end()
 
     # ------------------------------------------------------------------ mouse and keys
@@ -203,7 +206,8 @@ class AttentionLines(QWidget):
         hit = self.token_at(event.position())
         if hit != self.hover:
             self.hover = hit
-            self.setCursor(Qt.PointingHandCursor if hit and hit[0] == "query" else Qt.ArrowCursor)
+            self.setCursor(Qt.CursorShape.PointingHandCursor if hit and hit[0] == "query"
+                           else Qt.CursorShape.ArrowCursor)
             self.update()
         if hit and hit[0] == "key":
             QToolTip.showText(event.globalPosition().toPoint(), self.key_text(hit[1]), self)
@@ -220,11 +224,12 @@ class AttentionLines(QWidget):
 
     def mousePressEvent(self, event) -> None:  # noqa: N802
         hit = self.token_at(event.position())
-        if event.button() == Qt.LeftButton and hit and hit[0] == "query":
+        if event.button() == Qt.MouseButton.LeftButton and hit and hit[0] == "query":
             self.select(hit[1])
 
     def keyPressEvent(self, event) -> None:  # noqa: N802
-        if self.selected is not None and event.key() in (Qt.Key_Up, Qt.Key_Down):
-            self.select(max(0, min(len(self.tokens) - 1, self.selected + (1 if event.key() == Qt.Key_Down else -1))))
+        if self.selected is not None and event.key() in (Qt.Key.Key_Up, Qt.Key.Key_Down):
+            step = 1 if event.key() == Qt.Key.Key_Down else -1
+            self.select(max(0, min(len(self.tokens) - 1, self.selected + step)))
             return
         super().keyPressEvent(event)

@@ -7,7 +7,7 @@ pyqtgraph takes a moment, and the window opens faster without it).
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
@@ -16,6 +16,11 @@ from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QSizePolicy, QStacked
 
 from playground.core.token_labels import display_token
 from playground.ui.themes import qcolour, themed_style
+
+if TYPE_CHECKING:
+    from playground.ui.widgets.attention_lines import AttentionLines
+    from playground.ui.widgets.head_grid import HeadGrid
+    from playground.ui.widgets.heatmap import AttentionHeatmap
 
 VIEW_HEAD, VIEW_MEAN, VIEW_LAYER, VIEW_ALL, VIEW_LINES = range(5)
 VIEWS = ["One head", "Layer mean", "Heads of the layer", "Every layer and head", "Lines"]
@@ -32,6 +37,10 @@ class AttentionViews(QWidget):
     """A stack of views over an `AttentionSnapshot`, and the read-out of what the mouse is over."""
 
     head_clicked = Signal(int, int)   # layer, head: a small multiple was clicked (enlarge it)
+    # The views, made by ensure_built()
+    _heatmap: AttentionHeatmap
+    _grid: HeadGrid
+    _lines: AttentionLines
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -39,14 +48,14 @@ class AttentionViews(QWidget):
         self._drawn: Optional[tuple] = None   # (snapshot, layer, head) of the last draw, for the lines title
         self.stack = QStackedWidget()
         self.blank = QLabel()
-        self.blank.setAlignment(Qt.AlignCenter)
+        self.blank.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.blank.setWordWrap(True)
         themed_style(self.blank, "color: {paper_muted}; font-size: 11pt; background: {paper};")
         self.stack.addWidget(self.blank)
         self.readout = QLabel()
         themed_style(self.readout, "color: {muted};")
         self.readout.setMinimumHeight(22)
-        self.readout.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.stack, 1)
@@ -71,11 +80,11 @@ class AttentionViews(QWidget):
         self._lines.token_selected.connect(lambda _q: self._update_lines_title())
         self.lines_title = QLabel()
         themed_style(self.lines_title, "color: {paper_text}; background: {paper}; padding: 4px;")
-        self.lines_title.setAlignment(Qt.AlignCenter)
+        self.lines_title.setAlignment(Qt.AlignmentFlag.AlignCenter)
         scroll = QScrollArea()
         scroll.setWidget(self._lines)
         scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.NoFrame)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
         self.lines_page = QWidget()
         themed_style(self.lines_page, "background: {paper};")
         lp = QVBoxLayout(self.lines_page)
@@ -84,7 +93,7 @@ class AttentionViews(QWidget):
         lp.addWidget(self.lines_title)
         lp.addWidget(scroll, 1)
         for widget in (self._heatmap, self._grid, self.lines_page):
-            widget.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
+            widget.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
             self.stack.addWidget(widget)
 
     @property
@@ -177,6 +186,7 @@ class AttentionViews(QWidget):
         if current is self.lines_page:
             pixmap = self._lines.grab()
             return _with_title(pixmap, self.lines_title.text()) if self.lines_title.text() else pixmap
+        assert current is not None  # the stack always holds the blank page at least
         return current.grab()
 
 
@@ -185,7 +195,7 @@ def _with_title(pixmap: QPixmap, title: str) -> QPixmap:
     out.fill(qcolour("paper"))
     p = QPainter(out)
     p.setPen(qcolour("paper_text"))
-    p.drawText(0, 0, out.width(), 28, int(Qt.AlignCenter), title)
+    p.drawText(0, 0, out.width(), 28, int(Qt.AlignmentFlag.AlignCenter), title)
     p.drawPixmap(0, 28, pixmap)
     p.end()
     return out

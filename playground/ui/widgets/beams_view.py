@@ -45,17 +45,17 @@ class BeamsView(QWidget):
             item.setToolTip(tip)
             self.table.setHorizontalHeaderItem(c, item)
         self.table.verticalHeader().hide()
-        self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setWordWrap(True)
         self.table.setAlternatingRowColors(True)
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeToContents)
-        header.setSectionResizeMode(1, QHeaderView.Stretch)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         for c in (2, 3, 4):
-            header.setSectionResizeMode(c, QHeaderView.ResizeToContents)
+            header.setSectionResizeMode(c, QHeaderView.ResizeMode.ResizeToContents)
         self._mono = QFont("DejaVu Sans Mono")
-        self._mono.setStyleHint(QFont.Monospace)
+        self._mono.setStyleHint(QFont.StyleHint.Monospace)
         self._mono.setPointSize(10)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 6, 4, 4)
@@ -64,8 +64,8 @@ class BeamsView(QWidget):
 
         self.latest = None  # the last BeamsUpdate of the search under way
         self._drawn = None
-        self._redraw = QTimer(self, singleShot=True, interval=max(1, round(GUI_INTERVAL_S * 1000)),
-                              timeout=self._draw_latest)
+        self._redraw = QTimer(self, singleShot=True, interval=max(1, round(GUI_INTERVAL_S * 1000)))
+        self._redraw.timeout.connect(self._draw_latest)
 
     def clear(self) -> None:
         self._redraw.stop()
@@ -113,7 +113,7 @@ class BeamsView(QWidget):
                     if c == 1:
                         item.setFont(self._mono)
                     if c in (0, 2, 3):
-                        item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
+                        item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                     table.setItem(r, c, item)
                 item.setText(value)
                 if c == 1:

@@ -7,7 +7,7 @@ the charts are made on the panel's first show (pyqtgraph takes a moment to impor
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont, QIcon, QPixmap
@@ -41,6 +41,7 @@ from playground.core.estimates import (
     uses_fused_attention,
 )
 from playground.ui.themes import colour, follow_look, plot_colours, qcolour, themed_style, themed_text
+from playground.ui.widgets.table_cells import cell
 
 GPT2_SMALL = "gpt2-small"
 
@@ -83,26 +84,26 @@ def _table(rows: list[str], headers: list[str], tips: dict[str, str]) -> QTableW
     table = QTableWidget(len(rows), len(headers))
     table.setHorizontalHeaderLabels(headers)
     table.verticalHeader().hide()
-    table.setEditTriggers(QAbstractItemView.NoEditTriggers)
-    table.setSelectionMode(QAbstractItemView.NoSelection)
-    table.setFocusPolicy(Qt.NoFocus)
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+    table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
     table.setShowGrid(False)
     table.setAlternatingRowColors(True)
-    table.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
-    table.setVerticalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+    table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
     header = table.horizontalHeader()
     header.setHighlightSections(False)
-    header.setSectionResizeMode(0, QHeaderView.ResizeToContents)
+    header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
     for column in range(1, len(headers)):
-        header.setSectionResizeMode(column, QHeaderView.ResizeToContents)
-    header.setSectionResizeMode(len(headers) - 1, QHeaderView.Stretch)
+        header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+    header.setSectionResizeMode(len(headers) - 1, QHeaderView.ResizeMode.Stretch)
     bold = QFont()
     bold.setBold(True)
     for r, label in enumerate(rows):
         for c in range(len(headers)):
             item = QTableWidgetItem(label if c == 0 else "")
             if c > 0:
-                item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
+                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             if label in tips:
                 item.setToolTip(tips[label])
             if label == "Total":
@@ -146,8 +147,8 @@ class ParameterCount(QWidget):
         self.total_label.setToolTip("Every number that training adjusts.")
         self.total_note = QLabel()
         self.total_note.setWordWrap(True)
-        self.total_note.setTextFormat(Qt.RichText)
-        self.total_note.setAlignment(Qt.AlignLeft | Qt.AlignVCenter)
+        self.total_note.setTextFormat(Qt.TextFormat.RichText)
+        self.total_note.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         themed_style(self.total_note, "color: {muted}; font-size: 10.5pt;")
         self.setFixedHeight(76)  # the boxes below stay put however many lines the note takes
         row = QHBoxLayout(self)
@@ -182,9 +183,9 @@ class ParametersBox(QGroupBox):
         rows = [label for label, _ in ParameterBreakdown(0, 0, 0, 0, 0, 0).rows()]
         self.table = _table(rows, ["Part", "Parameters", "Share"], PART_TIPS)
         for r, role in enumerate(PART_COLOURS):
-            self.table.item(r, 0).setIcon(_swatch(role))
+            cell(self.table, r, 0).setIcon(_swatch(role))
         self.table.setMinimumWidth(330)
-        self.table.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Fixed)
+        self.table.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
         self.plot = self.bars = None
         self._plot_host = QVBoxLayout()
         self._plot_host.setContentsMargins(0, 0, 0, 0)
@@ -218,20 +219,20 @@ class ParametersBox(QGroupBox):
         shares = []
         for r, (label, count) in enumerate(counts.rows()):
             share = 100.0 * count / total if total else 0.0
-            self.table.item(r, 1).setText(f"{count:,}")
-            self.table.item(r, 2).setText(f"{share:.1f}%")
+            cell(self.table, r, 1).setText(f"{count:,}")
+            cell(self.table, r, 2).setText(f"{share:.1f}%")
             if label != "Total":
                 shares.append(share)
         if not config.tie_weights:
-            self.table.item(5, 0).setToolTip(PART_TIPS["Output head"])
-        self.table.item(5, 1).setText("shared" if config.tie_weights else f"{counts.output_head:,}")
+            cell(self.table, 5, 0).setToolTip(PART_TIPS["Output head"])
+        cell(self.table, 5, 1).setText("shared" if config.tie_weights else f"{counts.output_head:,}")
         if self.bars is not None:
             self.bars.setOpts(width=shares)
 
     def show_invalid(self) -> None:
         for r in range(self.table.rowCount()):
-            self.table.item(r, 1).setText("—")
-            self.table.item(r, 2).setText("")
+            cell(self.table, r, 1).setText("—")
+            cell(self.table, r, 2).setText("")
         if self.bars is not None:
             self.bars.setOpts(width=[0] * 6)
 
@@ -244,15 +245,19 @@ class MemoryBox(QGroupBox):
         rows = ["Weights", "Gradients", "Optimizer state", "Activations", "Total", "Available"]
         self.table = _table(rows, ["Part", "Size", "How it is counted"], MEMORY_TIPS)
         for r, role in enumerate(MEMORY_COLOURS):
-            self.table.item(r, 0).setIcon(_swatch(role))
+            cell(self.table, r, 0).setIcon(_swatch(role))
         for r in range(len(rows)):
-            self.table.item(r, 2).setTextAlignment(Qt.AlignLeft | Qt.AlignVCenter)
-        self.table.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
+            cell(self.table, r, 2).setTextAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        self.table.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.fit_label = QLabel()
         self.fit_label.setWordWrap(True)
-        self.fit_label.setTextFormat(Qt.RichText)
+        self.fit_label.setTextFormat(Qt.TextFormat.RichText)
         self.fit_label.setStyleSheet("font-size: 11pt;")
-        self.plot = self.bars = self.available_line = self.available_text = None
+        # pyqtgraph items, made by make_chart (pyqtgraph has no type information)
+        self.plot: Any = None
+        self.bars: Any = None
+        self.available_line: Any = None
+        self.available_text: Any = None
         self._plot_host = QVBoxLayout()
         self._plot_host.setContentsMargins(0, 0, 0, 0)
         layout = QVBoxLayout(self)
@@ -284,7 +289,7 @@ class MemoryBox(QGroupBox):
         """The available memory in the look's red (the plot follows the theme's background)."""
         import pyqtgraph as pg
 
-        self.available_line.setPen(pg.mkPen(colour("error"), width=2, style=Qt.DashLine))
+        self.available_line.setPen(pg.mkPen(colour("error"), width=2, style=Qt.PenStyle.DashLine))
         self.available_text.setColor(colour("error"))
 
     def show_memory(self, config: ModelConfig, m: MemoryEstimate, available: AvailableMemory, batch_size: int,
@@ -309,12 +314,12 @@ class MemoryBox(QGroupBox):
             activations_tip += (" On a CPU, attention with dropout cannot use the fused kernel, so it keeps "
                                 "each head's context × context attention weights too: dropout 0 saves that.")
         for c in range(3):
-            self.table.item(3, c).setToolTip(activations_tip)
+            cell(self.table, 3, c).setToolTip(activations_tip)
         for r, (_, value) in enumerate(m.rows()):
-            self.table.item(r, 1).setText(human_bytes(value))
-            self.table.item(r, 2).setText(how[r] if r < len(how) else "upper bound of the peak")
-        self.table.item(5, 1).setText(human_bytes(available.bytes) if available.bytes else "unknown")
-        self.table.item(5, 2).setText(available.source)
+            cell(self.table, r, 1).setText(human_bytes(value))
+            cell(self.table, r, 2).setText(how[r] if r < len(how) else "upper bound of the peak")
+        cell(self.table, 5, 1).setText(human_bytes(available.bytes) if available.bytes else "unknown")
+        cell(self.table, 5, 2).setText(available.source)
 
         if available.bytes is None:
             themed_text(self.fit_label, "<span style='color:{warning}'>Needs about <b>{total}</b>; "
@@ -343,7 +348,7 @@ class MemoryBox(QGroupBox):
         free = available.bytes
         # Show the available line when it is near; otherwise an arrow says how far off it is.
         near = free is not None and free <= 3 * m.total
-        top = max(m.total, free) * 1.08 if near else m.total * 1.6
+        top = max(m.total, free) * 1.08 if near and free is not None else m.total * 1.6
         unit, scale = "bytes", 1.0
         for name, size in (("KiB", 2**10), ("MiB", 2**20), ("GiB", 2**30), ("TiB", 2**40)):
             if top >= size:
@@ -353,7 +358,7 @@ class MemoryBox(QGroupBox):
         self.bars.setOpts(x0=x0, width=[p / scale for p in parts])
         self.plot.setXRange(0, top / scale, padding=0)
         self.plot.setLabel("bottom", f"memory ({unit})")
-        if near:
+        if near and free is not None:
             self.available_line.setPos(free / scale)
             self.available_line.show()
             self.available_text.hide()
@@ -368,8 +373,8 @@ class MemoryBox(QGroupBox):
 
     def show_invalid(self) -> None:
         for r in range(self.table.rowCount() - 1):
-            self.table.item(r, 1).setText("—")
-            self.table.item(r, 2).setText("")
+            cell(self.table, r, 1).setText("—")
+            cell(self.table, r, 2).setText("")
         self.fit_label.setText("")
         if self.bars is not None:
             self.bars.setOpts(width=[0] * 4)
@@ -425,9 +430,9 @@ class SpeedBox(QGroupBox):
         for r, (caption, value) in enumerate(zip(captions, values)):
             label = QLabel(caption)
             label.setToolTip(value.toolTip())
-            grid.addWidget(label, r, 0, Qt.AlignTop)
+            grid.addWidget(label, r, 0, Qt.AlignmentFlag.AlignTop)
             grid.addWidget(value, r, 1)
-        grid.addWidget(self.remeasure, 1, 2, Qt.AlignTop)
+        grid.addWidget(self.remeasure, 1, 2, Qt.AlignmentFlag.AlignTop)
         grid.addWidget(self.compare_label, len(captions), 0, 1, 3)
 
     def show_speed(self, config: ModelConfig, flops_per_second: Optional[float], measure_error: Optional[str],

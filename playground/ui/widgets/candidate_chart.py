@@ -45,11 +45,11 @@ class BarRows(QWidget):
         self.rows: list[BarRow] = []
         self.scale = 1.0
         self.label_font = QFont("DejaVu Sans Mono")
-        self.label_font.setStyleHint(QFont.Monospace)
+        self.label_font.setStyleHint(QFont.StyleHint.Monospace)
         self.label_font.setPointSizeF(label_points)
         self.value_font = QFont(self.font())
         self.value_font.setPointSizeF(8.5)
-        self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setMinimumWidth(100)
 
     def row_height(self) -> int:
@@ -89,7 +89,7 @@ class BarRows(QWidget):
         if not self.rows:
             return
         painter = QPainter(self)
-        painter.setRenderHint(QPainter.Antialiasing)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         # Paper, like the heatmaps: the bar colours and dark labels read the same in either theme.
         painter.fillRect(self.rect(), qcolour("paper"))
         lfm = QFontMetrics(self.label_font)
@@ -101,11 +101,11 @@ class BarRows(QWidget):
         bar_w = max(10, self.width() - bar_x - value_w - 2)
         rh = self.row_height()
         body = rh - self.gap
-        flags = Qt.AlignVCenter | Qt.AlignLeft | Qt.TextDontClip
+        flags = Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft | Qt.TextFlag.TextDontClip
         for i, row in enumerate(self.rows):
             top = 2 + self.gap / 2 + i * rh
             if row.chosen:
-                painter.setPen(Qt.NoPen)
+                painter.setPen(Qt.PenStyle.NoPen)
                 painter.setBrush(qcolour("picked_bg"))
                 painter.drawRoundedRect(QRectF(0, top - self.gap / 2, self.width(), rh), 3, 3)
                 painter.setBrush(qcolour("picked_edge"))
@@ -114,16 +114,17 @@ class BarRows(QWidget):
             font.setBold(row.chosen)
             painter.setFont(font)
             painter.setPen(qcolour("paper_text"))
-            text = lfm.elidedText(row.label, Qt.ElideRight, label_w - 8)
-            painter.drawText(QRectF(6, top, label_w - 6, body), Qt.AlignVCenter | Qt.AlignRight | Qt.TextDontClip,
+            text = lfm.elidedText(row.label, Qt.TextElideMode.ElideRight, label_w - 8)
+            painter.drawText(QRectF(6, top, label_w - 6, body),
+                             Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight | Qt.TextFlag.TextDontClip,
                              text)
-            right = bar_x
+            right: float = bar_x
             for s, value in enumerate(row.values):
                 if not value:
                     continue
                 y = top + s * (self.bar_height + 1)
                 w = max(1.5, bar_w * min(1.0, value / self.scale))
-                painter.setPen(QPen(qcolour("picked_edge"), 1.5) if row.chosen else Qt.NoPen)
+                painter.setPen(QPen(qcolour("picked_edge"), 1.5) if row.chosen else Qt.PenStyle.NoPen)
                 painter.setBrush(qcolour(self.roles[s]))
                 painter.drawRoundedRect(QRectF(bar_x, y, w, self.bar_height), 2, 2)
                 right = max(right, bar_x + w)
@@ -180,7 +181,7 @@ class CandidateChart(QWidget):
         self.specials: dict[int, str] = {}
         self.title = QLabel()
         self.title.setWordWrap(True)
-        self.title.setTextFormat(Qt.RichText)
+        self.title.setTextFormat(Qt.TextFormat.RichText)
         self.legend = QLabel()
         themed_text(self.legend,
                     "<span style='color:{bar_before}; font-size:13pt'>■</span> before the filters &nbsp; "

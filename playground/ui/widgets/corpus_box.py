@@ -33,8 +33,8 @@ class PasteDialog(QDialog):
         self.resize(640, 420)
         self.edit = QPlainTextEdit()
         self.edit.setPlaceholderText("Paste or type the text to learn from…")
-        buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
-        buttons.button(QDialogButtonBox.Ok).setText("Use this text")
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Use this text")
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
@@ -58,7 +58,7 @@ class CorpusBox(QGroupBox):
         self.name = QLabel()
         self.name.setWordWrap(True)
         self.stats = QLabel("Reading…")
-        self.stats.setTextFormat(Qt.RichText)
+        self.stats.setTextFormat(Qt.TextFormat.RichText)
         self.warning = QLabel()
         self.warning.setWordWrap(True)
         themed_style(self.warning, "color: {warning};")
@@ -75,7 +75,7 @@ class CorpusBox(QGroupBox):
         b_paste = QPushButton("Paste text…")
         b_paste.setToolTip("Type or paste a corpus by hand.")
         b_paste.clicked.connect(self.paste_text)
-        QShortcut(QKeySequence.Open, self, activated=self.choose_files)
+        QShortcut(QKeySequence.StandardKey.Open, self).activated.connect(self.choose_files)
         self.buttons = [b_default, b_files, b_folder, b_paste]
         self.progress = QProgressBar()
         self.progress.hide()
@@ -116,7 +116,7 @@ class CorpusBox(QGroupBox):
 
     def paste_text(self) -> None:
         dialog = PasteDialog(self)
-        if dialog.exec() == QDialog.Accepted:
+        if dialog.exec() == QDialog.DialogCode.Accepted:
             self.corpus_wanted.emit(partial(corpus_from_text, dialog.edit.toPlainText()))
 
     # ------------------------------------------------------------------ showing

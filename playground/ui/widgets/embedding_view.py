@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCompleter, QHBoxLayout, QHead
 from playground.core.embeddings import EmbeddingMap
 from playground.ui.themes import colour, qcolour, themed_style, themed_text
 from playground.ui.widgets.number_item import NumberItem
+from playground.ui.widgets.table_cells import header_cell
 
 N_FEATURED = 24          # common whole words labelled on the map (where they do not crowd each other)
 LABEL_SPACING = 0.05     # labels at least this share of the map's width apart
@@ -44,8 +45,8 @@ class EmbeddingView(QWidget):
         self.plot.setMenuEnabled(False)
         self.plot.hideButtons()
         self.plot.showGrid(x=True, y=True, alpha=0.15)
-        for side in ("left", "bottom"):
-            axis = self.plot.getAxis(side)
+        for edge in ("left", "bottom"):
+            axis = self.plot.getAxis(edge)
             axis.setPen(pg.mkPen(colour("paper_muted")))
             axis.setTextPen(pg.mkPen(colour("paper_text")))
         self.plot.getViewBox().setAspectLocked(True)
@@ -78,8 +79,8 @@ class EmbeddingView(QWidget):
         self.search_box.setClearButtonEnabled(True)
         self.completer_model = QStringListModel()
         completer = QCompleter(self.completer_model, self)
-        completer.setCaseSensitivity(Qt.CaseInsensitive)
-        completer.setFilterMode(Qt.MatchContains)
+        completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        completer.setFilterMode(Qt.MatchFlag.MatchContains)
         completer.setMaxVisibleItems(12)
         completer.activated.connect(self.search)
         self.search_box.setCompleter(completer)
@@ -91,15 +92,15 @@ class EmbeddingView(QWidget):
         tips = ["The neighbour's text (␣ is a space, ⏎ a line break).", "Its id in the vocabulary.",
                 "Cosine similarity of the two vectors: 1 points the same way, 0 unrelated, -1 opposite."]
         for column, tip in enumerate(tips):
-            self.neighbour_table.horizontalHeaderItem(column).setToolTip(tip)
+            header_cell(self.neighbour_table, column).setToolTip(tip)
         self.neighbour_table.verticalHeader().setVisible(False)
-        self.neighbour_table.setEditTriggers(QAbstractItemView.NoEditTriggers)
-        self.neighbour_table.setSelectionBehavior(QAbstractItemView.SelectRows)
-        self.neighbour_table.setSelectionMode(QAbstractItemView.SingleSelection)
+        self.neighbour_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.neighbour_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.neighbour_table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         header = self.neighbour_table.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.Stretch)
-        header.setSectionResizeMode(1, QHeaderView.ResizeToContents)
-        header.setSectionResizeMode(2, QHeaderView.ResizeToContents)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
         self.neighbour_table.cellDoubleClicked.connect(self._neighbour_chosen)
         self.neighbour_table.setToolTip("Double-click a neighbour to choose it and see its own neighbours.")
         mono = QFont("DejaVu Sans Mono")
@@ -225,10 +226,11 @@ class EmbeddingView(QWidget):
 
     def _spread(self, candidates: list[int], taken: list[int]) -> list[int]:
         """Up to N_FEATURED of `candidates`, in order, each far enough from the others and from `taken`."""
+        assert self.data is not None  # choose() has a map
         coords = self.data.coords
         scale = float(np.ptp(coords, axis=0).max()) or 1.0
         placed = [coords[i] / scale for i in taken]
-        chosen = []
+        chosen: list[int] = []
         for i in candidates:
             if len(chosen) >= N_FEATURED:
                 break
@@ -249,16 +251,18 @@ class EmbeddingView(QWidget):
         style = {"chosen": ("heat_5", True, 11), "neighbour": ("paper_neighbour", False, 9.5),
                  "featured": ("paper_featured", False, 8.5)}
         featured = [i for i, kind in wanted if kind == "featured"]
-        self.featured_points.setData(pos=self.data.coords[featured] if featured else np.zeros((0, 2)))
+        data = self.data
+        self.featured_points.setData(pos=data.coords[featured] if data is not None and featured else np.zeros((0, 2)))
         for item, (i, kind) in zip(self._label_items, wanted):
+            assert data is not None  # only a map has points to name (clear() names none)
             role, bold, size = style[kind]
             font = QFont("DejaVu Sans")
             font.setPointSizeF(size)
             font.setBold(bold)
             item.setFont(font)
             item.setColor(qcolour(role))
-            item.setText(self.data.labels[i])
-            item.setPos(*self.data.coords[i])
+            item.setText(data.labels[i])
+            item.setPos(*data.coords[i])
             item.setZValue({"chosen": 22, "neighbour": 21, "featured": 20}[kind])
             item.show()
         for item in self._label_items[len(wanted):]:
@@ -288,6 +292,7 @@ class EmbeddingView(QWidget):
             self.hover_point.setData(pos=np.zeros((0, 2)))
             self.readout.setText("Hover over a point to see its token; click one to choose it.")
             return
+        assert self.data is not None  # point_at() found a point of the map
         self.hover_point.setData(pos=self.data.coords[[i]])
         text = f"‘{self.data.labels[i]}’ (id {i})"
         if self.chosen is not None and i != self.chosen:
@@ -298,7 +303,7 @@ class EmbeddingView(QWidget):
         self.plot_widget.setToolTip(text)
 
     def _mouse_clicked(self, event) -> None:
-        if event.button() != Qt.LeftButton:
+        if event.button() != Qt.MouseButton.LeftButton:
             return
         i = self.point_at(event.scenePos())
         if i is not None:

@@ -40,7 +40,7 @@ class ElideRight(QStyledItemDelegate):
 
     def initStyleOption(self, option, index) -> None:  # noqa: N802
         super().initStyleOption(option, index)
-        option.textElideMode = Qt.ElideRight
+        option.textElideMode = Qt.TextElideMode.ElideRight
 
 
 def note(text: str = "", style: str = NOTE_STYLE) -> QLabel:
@@ -55,7 +55,7 @@ def status_line() -> QLabel:
     """A note two lines high, so the layout does not jump as the status changes."""
     label = note("")
     label.setMinimumHeight(2 * label.fontMetrics().lineSpacing() + 4)
-    label.setAlignment(Qt.AlignLeft | Qt.AlignTop)
+    label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
     return label
 
 
@@ -85,6 +85,6 @@ def controls_column(widget: QWidget) -> QScrollArea:
     scroll.setWidgetResizable(True)
     scroll.setMinimumWidth(320)
     scroll.setMaximumWidth(350)
-    scroll.setFrameShape(QScrollArea.NoFrame)
-    scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+    scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+    scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
     return scroll

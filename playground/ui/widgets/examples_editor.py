@@ -20,12 +20,17 @@ from PySide6.QtWidgets import (
 from playground.core.prompts import Example, PromptTemplate, RenderedPrompt
 from playground.ui.themes import follow_look, qcolour
 from playground.ui.widgets.prompt_preview import EXAMPLE_BGS
+from playground.ui.widgets.table_cells import cell, header_cell
 
 COL_ON, COL_INPUT, COL_OUTPUT, COL_REASONING = range(4)
 COLUMN_TIPS = ["Ticked examples may be shown; unticked ones never are.",
                "What the example asks: it takes the place of {input}.",
                "The answer the model should learn to give: {output}.",
                "The steps from input to output, shown only in chain of thought: {reasoning}."]
+
+
+def _text(item: Optional[QTableWidgetItem]) -> str:
+    return item.text() if item is not None else ""
 
 
 def examples_used(template: PromptTemplate, rendered: RenderedPrompt) -> str:
@@ -58,19 +63,19 @@ class ExamplesEditor(QWidget):
         table.setToolTip("Worked examples. Untick one to leave it out; double-click a cell to edit it. Few-shot "
                          "shows the first k ticked rows; greyed rows are not in the prompt.")
         for column, tip in enumerate(COLUMN_TIPS):
-            table.horizontalHeaderItem(column).setToolTip(tip)
+            header_cell(table, column).setToolTip(tip)
         header = table.horizontalHeader()
-        header.setSectionResizeMode(COL_ON, QHeaderView.ResizeToContents)
+        header.setSectionResizeMode(COL_ON, QHeaderView.ResizeMode.ResizeToContents)
         for column in (COL_INPUT, COL_OUTPUT, COL_REASONING):
-            header.setSectionResizeMode(column, QHeaderView.Stretch)
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Stretch)
         table.verticalHeader().setToolTip("The example's number, as the token count's warning names it.")
-        table.setSelectionBehavior(QAbstractItemView.SelectRows)
-        table.setSelectionMode(QAbstractItemView.SingleSelection)
-        table.setEditTriggers(QAbstractItemView.DoubleClicked | QAbstractItemView.EditKeyPressed
-                              | QAbstractItemView.AnyKeyPressed)
+        table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        table.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked | QAbstractItemView.EditTrigger.EditKeyPressed
+                              | QAbstractItemView.EditTrigger.AnyKeyPressed)
         table.setWordWrap(False)
-        table.setTextElideMode(Qt.ElideRight)
-        table.itemChanged.connect(lambda _: self._filling or self._changed())
+        table.setTextElideMode(Qt.TextElideMode.ElideRight)
+        table.itemChanged.connect(self._on_item_changed)
         table.itemSelectionChanged.connect(self.update_buttons)
 
         self.add_button = QPushButton("Add")
@@ -86,10 +91,10 @@ class ExamplesEditor(QWidget):
         self.down_button = QPushButton("Move down")
         self.down_button.setToolTip("Move the selected example later (Alt+Down).")
         self.down_button.clicked.connect(lambda: self.move_example(delta=1))
-        QShortcut(QKeySequence("Alt+Up"), table, activated=lambda: self.move_example(delta=-1),
-                  context=Qt.WidgetWithChildrenShortcut)
-        QShortcut(QKeySequence("Alt+Down"), table, activated=lambda: self.move_example(delta=1),
-                  context=Qt.WidgetWithChildrenShortcut)
+        up = QShortcut(QKeySequence("Alt+Up"), table, context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        up.activated.connect(lambda: self.move_example(delta=-1))
+        down = QShortcut(QKeySequence("Alt+Down"), table, context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        down.activated.connect(lambda: self.move_example(delta=1))
         row = QHBoxLayout()
         for b in (self.add_button, self.remove_button, self.up_button, self.down_button):
             row.addWidget(b)
@@ -104,10 +109,9 @@ class ExamplesEditor(QWidget):
         """The examples as the table shows them."""
         table, examples = self.table, []
         for row in range(table.rowCount()):
-            texts = [table.item(row, column).text() if table.item(row, column) is not None else ""
-                     for column in (COL_INPUT, COL_OUTPUT, COL_REASONING)]
+            input_, output, reasoning = (_text(table.item(row, c)) for c in (COL_INPUT, COL_OUTPUT, COL_REASONING))
             on = table.item(row, COL_ON)
-            examples.append(Example(*texts, on is None or on.checkState() == Qt.Checked))
+            examples.append(Example(input_, output, reasoning, on is None or on.checkState() == Qt.CheckState.Checked))
         return examples
 
     def set_examples(self, examples: list[Example]) -> None:
@@ -126,8 +130,8 @@ class ExamplesEditor(QWidget):
     def _fill_row(self, row: int, example: Example) -> None:
         was, self._filling = self._filling, True
         on = QTableWidgetItem()
-        on.setFlags(Qt.ItemIsEnabled | Qt.ItemIsSelectable | Qt.ItemIsUserCheckable)
-        on.setCheckState(Qt.Checked if example.enabled else Qt.Unchecked)
+        on.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsUserCheckable)
+        on.setCheckState(Qt.CheckState.Checked if example.enabled else Qt.CheckState.Unchecked)
         self.table.setItem(row, COL_ON, on)
         for column, text in ((COL_INPUT, example.input), (COL_OUTPUT, example.output),
                              (COL_REASONING, example.reasoning)):
@@ -136,8 +140,8 @@ class ExamplesEditor(QWidget):
 
     def _row_example(self, row: int) -> Example:
         t = self.table
-        return Example(t.item(row, COL_INPUT).text(), t.item(row, COL_OUTPUT).text(),
-                       t.item(row, COL_REASONING).text(), t.item(row, COL_ON).checkState() == Qt.Checked)
+        return Example(cell(t, row, COL_INPUT).text(), cell(t, row, COL_OUTPUT).text(),
+                       cell(t, row, COL_REASONING).text(), cell(t, row, COL_ON).checkState() == Qt.CheckState.Checked)
 
     def selected_row(self) -> Optional[int]:
         rows = self.table.selectionModel().selectedRows()
@@ -154,7 +158,7 @@ class ExamplesEditor(QWidget):
         self.table.selectRow(row)
         if edit:
             self.table.setFocus()
-            self.table.editItem(self.table.item(row, COL_INPUT))
+            self.table.editItem(cell(self.table, row, COL_INPUT))
         self._changed()
         return row
 
@@ -179,6 +183,10 @@ class ExamplesEditor(QWidget):
         self._fill_row(other, a)
         self.table.selectRow(other)
         self._changed()
+
+    def _on_item_changed(self, _item: QTableWidgetItem) -> None:
+        if not self._filling:   # rows the program writes are no edit of the person's
+            self._changed()
 
     def _changed(self) -> None:
         self.update_buttons()
@@ -206,11 +214,12 @@ class ExamplesEditor(QWidget):
                 item = table.item(row, column)
                 if item is None:
                     continue
-                item.setData(Qt.ForegroundRole, None if shown else qcolour("faint"))
+                item.setData(Qt.ItemDataRole.ForegroundRole, None if shown else qcolour("faint"))
                 if column != COL_ON:
                     item.setToolTip(item.text() if len(item.text()) > 30 else "")   # the whole of an elided cell
                 if column == COL_ON:
-                    item.setData(Qt.BackgroundRole, qcolour(EXAMPLE_BGS[used_at[row] % 2]) if shown else None)
+                    item.setData(Qt.ItemDataRole.BackgroundRole,
+                                 qcolour(EXAMPLE_BGS[used_at[row] % 2]) if shown else None)
                     item.setToolTip(f"Example {row + 1}: in the prompt." if shown else
                                     f"Example {row + 1}: not in the prompt in this mode.")
         table.blockSignals(False)

@@ -34,7 +34,7 @@ class ExplainedOutput(QSplitter):
     EXPLAIN_DELAY_MS = 150
 
     def __init__(self, session, settings: Callable, generating: Callable[[], bool], parent=None) -> None:
-        super().__init__(Qt.Vertical, parent)
+        super().__init__(Qt.Orientation.Vertical, parent)
         self.session = session
         self._settings = settings
         self._generating = generating
@@ -46,8 +46,8 @@ class ExplainedOutput(QSplitter):
         self._waiting = False                     # an explanation waits for the generation to end
         self.explain_slot = JobSlot(self)
         self.explain_slot.changed.connect(self.explain_if_waiting)
-        self.explain_timer = QTimer(self, singleShot=True, interval=self.EXPLAIN_DELAY_MS,
-                                    timeout=self._explain_selected)
+        self.explain_timer = QTimer(self, singleShot=True, interval=self.EXPLAIN_DELAY_MS)
+        self.explain_timer.timeout.connect(self._explain_selected)
         self._build()
         self.output.token_selected.connect(self._token_selected)
 
@@ -64,10 +64,10 @@ class ExplainedOutput(QSplitter):
         chart_scroll = QScrollArea()
         chart_scroll.setWidget(self.candidate_chart)
         chart_scroll.setWidgetResizable(True)
-        chart_scroll.setFrameShape(QScrollArea.NoFrame)
-        chart_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        chart_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        chart_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         chart_scroll.setMinimumWidth(280)
-        top = QSplitter(Qt.Horizontal)
+        top = QSplitter(Qt.Orientation.Horizontal)
         top.addWidget(text_side)
         top.addWidget(chart_scroll)
         top.setStretchFactor(0, 3)

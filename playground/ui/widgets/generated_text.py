@@ -95,7 +95,7 @@ class ProbabilityLegend(QWidget):
         super().__init__(parent)
         self.setFixedHeight(30)
         self.setMinimumWidth(300)
-        self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setToolTip("Each generated token is shaded by the probability the model gave it before any "
                         "setting reshaped the distribution: green when it was sure, red when the token was "
                         "an unlikely draw. Click a token to see the alternatives.")
@@ -103,7 +103,7 @@ class ProbabilityLegend(QWidget):
 
     def paintEvent(self, event) -> None:  # noqa: N802 - Qt's name
         painter = QPainter(self)
-        painter.setRenderHint(QPainter.Antialiasing)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         font = QFont(self.font())
         font.setPointSizeF(max(7.5, font.pointSizeF() - 1))
         painter.setFont(font)
@@ -140,9 +140,9 @@ class GeneratedTextView(QTextEdit):
         self.setUndoRedoEnabled(False)
         self.setMouseTracking(True)
         self.viewport().setMouseTracking(True)
-        self.viewport().setCursor(Qt.PointingHandCursor)
+        self.viewport().setCursor(Qt.CursorShape.PointingHandCursor)
         font = QFont("DejaVu Sans Mono")
-        font.setStyleHint(QFont.Monospace)
+        font.setStyleHint(QFont.StyleHint.Monospace)
         font.setPointSize(11)
         self.setFont(font)
         self.document().setDocumentMargin(8)
@@ -199,7 +199,7 @@ class GeneratedTextView(QTextEdit):
             if b > a:
                 cursor = QTextCursor(self.document())
                 cursor.setPosition(a)
-                cursor.setPosition(b, QTextCursor.KeepAnchor)
+                cursor.setPosition(b, QTextCursor.MoveMode.KeepAnchor)
                 fmt = QTextCharFormat()
                 fmt.setForeground(qcolour(role))
                 cursor.mergeCharFormat(fmt)
@@ -281,7 +281,7 @@ class GeneratedTextView(QTextEdit):
         return None
 
     def mousePressEvent(self, event) -> None:  # noqa: N802
-        if event.button() == Qt.LeftButton:
+        if event.button() == Qt.MouseButton.LeftButton:
             index = self.index_at(event.position().toPoint())
             if index is not None:
                 self.select(index)
@@ -289,7 +289,7 @@ class GeneratedTextView(QTextEdit):
         super().mousePressEvent(event)
 
     def viewportEvent(self, event) -> bool:  # noqa: N802
-        if event.type() == QEvent.ToolTip:
+        if event.type() == QEvent.Type.ToolTip:
             index = self.index_at(event.pos())
             if index is not None:
                 QToolTip.showText(event.globalPos(), token_tooltip(self._tokens[index], self.specials), self.viewport())
@@ -330,16 +330,16 @@ class GeneratedTextView(QTextEdit):
         if self._selected is not None:
             rows: dict[int, QRect] = {}
             for position in range(self._starts[self._selected], self._ends[self._selected]):
-                r = self._char_rect(position)
-                if r is not None:
-                    rows[r.top()] = rows[r.top()].united(r) if r.top() in rows else r
+                char = self._char_rect(position)
+                if char is not None:
+                    rows[char.top()] = rows[char.top()].united(char) if char.top() in rows else char
             if not rows:  # a bare line break or an empty piece: mark where it is
                 cursor.setPosition(self._starts[self._selected])
                 r = self.cursorRect(cursor)
                 rows[r.top()] = QRect(r.left(), r.top(), 8, r.height())
-            painter.setRenderHint(QPainter.Antialiasing)
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing)
             painter.setPen(QPen(qcolour("token_outline"), 2))
-            painter.setBrush(Qt.NoBrush)
+            painter.setBrush(Qt.BrushStyle.NoBrush)
             for r in rows.values():
                 painter.drawRoundedRect(QRectF(r).adjusted(-1.5, -0.5, 1.5, 0.5), 3, 3)
         painter.end()

@@ -78,7 +78,7 @@ class HeadGrid(pg.GraphicsLayoutWidget):
         self.selected: Optional[tuple[int, int]] = None
         self.hover_text = ""
         self.notes: dict[tuple[int, int], str] = {}   # (layer, head) -> a line for the tooltip
-        self._layout_key = None
+        self._layout_key: Optional[tuple] = None
         self._tile_mask: Optional[np.ndarray] = None
         self._corner_labels: list[pg.TextItem] = []
         self.ci.setContentsMargins(4, 4, 4, 4)
@@ -140,6 +140,7 @@ class HeadGrid(pg.GraphicsLayoutWidget):
         if key != self._layout_key:
             self._layout(list(tiles), rows, cols, size, gap, row_labels, col_labels, corner_labels)
             self._layout_key = key
+        assert self.mosaic is not None  # _layout() made it, for this call or an earlier one
         layers = np.fromiter((t.layer for t in self.tiles), dtype=np.intp, count=len(self.tiles))
         heads = np.fromiter((t.head for t in self.tiles), dtype=np.intp, count=len(self.tiles))
         chosen = pool(np.asarray(weights[layers, heads], dtype=np.float32), size)  # [n, S, S]
@@ -163,7 +164,7 @@ class HeadGrid(pg.GraphicsLayoutWidget):
         for item in self.backgrounds:
             self.plot.removeItem(item)
         self.backgrounds = []
-        no_pen = QPen(Qt.NoPen)
+        no_pen = QPen(Qt.PenStyle.NoPen)
         for t in tiles:
             rect = QGraphicsRectItem(t.col * step, t.row * step, size, size)
             rect.setBrush(hatch_brush())
@@ -253,7 +254,7 @@ class HeadGrid(pg.GraphicsLayoutWidget):
             self.hovered.emit(text)
 
     def _mouse_clicked(self, event) -> None:
-        if event.button() != Qt.LeftButton:
+        if event.button() != Qt.MouseButton.LeftButton:
             return
         tile = self.tile_at(event.scenePos())
         if tile is not None:

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTableWidg
 
 from playground.ui.themes import qcolour, themed_style
 from playground.ui.widgets.number_item import NumberItem
+from playground.ui.widgets.table_cells import header_cell
 
 HEAD_COLUMNS = ["Layer", "Head", "Entropy\n(bits)", "Previous\ntoken", "First\ntoken", "Itself"]
 HEAD_TIPS = [
@@ -27,7 +28,7 @@ HEAD_TIPS = [
 def weight_shade(value: float) -> QBrush:
     """A cell background as light as the heatmap's low end, stronger for bigger weights."""
     v = max(0.0, min(1.0, value))
-    low, high = qcolour("heat_1").getRgb()[:3], qcolour("weight_high").getRgb()[:3]
+    low, high = ((c.red(), c.green(), c.blue()) for c in (qcolour("heat_1"), qcolour("weight_high")))
     return QBrush(QColor(*(int(a + v * (b - a)) for a, b in zip(low, high))))
 
 
@@ -42,17 +43,17 @@ class HeadSummary(QWidget):
         self.table = table = QTableWidget(0, len(HEAD_COLUMNS))
         table.setHorizontalHeaderLabels(HEAD_COLUMNS)
         for column, tip in enumerate(HEAD_TIPS):
-            table.horizontalHeaderItem(column).setToolTip(tip)
+            header_cell(table, column).setToolTip(tip)
         table.verticalHeader().setVisible(False)
-        table.setEditTriggers(QAbstractItemView.NoEditTriggers)
-        table.setSelectionBehavior(QAbstractItemView.SelectRows)
-        table.setSelectionMode(QAbstractItemView.SingleSelection)
-        table.horizontalHeader().setSortIndicator(0, Qt.AscendingOrder)
+        table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        table.horizontalHeader().setSortIndicator(0, Qt.SortOrder.AscendingOrder)
         table.setSortingEnabled(True)
         header = table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.Stretch)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         for column, width in ((0, 56), (1, 50)):   # room for the title and its sort arrow
-            header.setSectionResizeMode(column, QHeaderView.Fixed)
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Fixed)
             table.setColumnWidth(column, width)
         table.itemSelectionChanged.connect(self._on_selection)
         table.setToolTip("One row per head. Click a column's title to sort by it; click a row to see that head.")
@@ -88,9 +89,8 @@ class HeadSummary(QWidget):
                     rows[(int(li.value), int(hi.value))] = r
             free = iter([r for r in range(table.rowCount()) if r not in rows.values()])
             for s in stats:
-                r = rows.get((s.layer, s.head))
-                if r is None:
-                    r = next(free)
+                known = rows.get((s.layer, s.head))
+                r = known if known is not None else next(free)
                 values = [(s.layer, str(s.layer)), (s.head, str(s.head)), (s.entropy, f"{s.entropy:.2f}"),
                           (s.previous_token, f"{s.previous_token:.2f}"), (s.first_token, f"{s.first_token:.2f}"),
                           (s.self_token, f"{s.self_token:.2f}")]
@@ -119,7 +119,8 @@ class HeadSummary(QWidget):
         table = self.table
         for r in range(table.rowCount()):
             li, hi = table.item(r, 0), table.item(r, 1)
-            if li is not None and hi is not None and (int(li.value), int(hi.value)) == (layer, head):
+            if (isinstance(li, NumberItem) and isinstance(hi, NumberItem)
+                    and (int(li.value), int(hi.value)) == (layer, head)):
                 if table.currentRow() != r or not table.selectedItems():
                     self._filling = True
                     table.selectRow(r)
@@ -133,4 +134,6 @@ class HeadSummary(QWidget):
         if not items:
             return
         r = items[0].row()
-        self.head_chosen.emit(int(self.table.item(r, 0).value), int(self.table.item(r, 1).value))
+        layer, head = self.table.item(r, 0), self.table.item(r, 1)
+        assert isinstance(layer, NumberItem) and isinstance(head, NumberItem)  # fill() made every row's items
+        self.head_chosen.emit(int(layer.value), int(head.value))

@@ -43,12 +43,12 @@ def attention_colour_bar(image_item: pg.ImageItem) -> pg.ColorBarItem:
     bar.axis.setTextPen(pg.mkPen(colour("paper_text")))
     bar.axis.setLabel("attention weight", color=colour("paper_muted"))   # on paper, whatever the theme
     for item in (bar.bar, bar.axis):  # it never changes: painted once, then reused
-        item.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
+        item.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
     return bar
 
 
 def hatch_brush() -> QBrush:
-    brush = QBrush(qcolour("paper_mask"), Qt.BDiagPattern)
+    brush = QBrush(qcolour("paper_mask"), Qt.BrushStyle.BDiagPattern)
     return brush
 
 
@@ -93,7 +93,7 @@ class TokenAxis(pg.AxisItem):
         self._label_widths: list[tuple[float, float]] = []  # of each label, in order
         self._longest = 0.0                                 # the widest label in the normal font
         self._images: dict[tuple[str, bool, float], QImage] = {}
-        self.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
+        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
 
     def _width_of(self, text: str) -> tuple[float, float]:
         width = self._widths.get(text)
@@ -165,10 +165,10 @@ class TokenAxis(pg.AxisItem):
             metrics = QFontMetricsF(font)
             width = (self._widths.get(text) or self._width_of(text))[strong]
             size = QSize(math.ceil((width + 2 * self.PAD) * ratio), math.ceil((metrics.height() + 2 * self.PAD) * ratio))
-            image = QImage(size, QImage.Format_ARGB32_Premultiplied)
-            image.fill(Qt.transparent)
+            image = QImage(size, QImage.Format.Format_ARGB32_Premultiplied)
+            image.fill(Qt.GlobalColor.transparent)
             painter = QPainter(image)
-            painter.setRenderHint(QPainter.TextAntialiasing, True)
+            painter.setRenderHint(QPainter.RenderHint.TextAntialiasing, True)
             painter.scale(ratio, ratio)
             painter.setFont(font)
             painter.setPen(qcolour("paper_select" if strong else "paper_text"))
@@ -281,7 +281,7 @@ class MaskOverlay(QGraphicsPathItem):
     def __init__(self, view_box: pg.ViewBox) -> None:
         super().__init__()
         self.view_box = view_box
-        self.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
+        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
 
     def paint(self, p, opt, widget=None) -> None:  # noqa: D401 - Qt's name
         path = self.path()
@@ -323,7 +323,7 @@ class AttentionHeatmap(pg.GraphicsLayoutWidget):
         self.plot.addItem(self.image_item)
         self.mask_item = MaskOverlay(vb)
         self.mask_item.setBrush(hatch_brush())
-        self.mask_item.setPen(QPen(Qt.NoPen))
+        self.mask_item.setPen(QPen(Qt.PenStyle.NoPen))
         self.mask_item.setZValue(1)   # over the image: the cells above the diagonal are covered, not transparent
         self.plot.addItem(self.mask_item, ignoreBounds=True)
         self.grid_item = QGraphicsPathItem()
@@ -453,7 +453,7 @@ class AttentionHeatmap(pg.GraphicsLayoutWidget):
         self.hovered.emit(self.hover_text)
 
     def _mouse_clicked(self, event) -> None:
-        if event.button() != Qt.LeftButton:
+        if event.button() != Qt.MouseButton.LeftButton:
             return
         if event.double():
             self.plot.getViewBox().enableAutoRange()

@@ -23,7 +23,7 @@ class MessageBar(QFrame):
         self.icon = QLabel()
         self.text = QLabel()
         self.text.setWordWrap(True)
-        self.text.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         close = QToolButton()
         close.setText("✕")
         close.setAutoRaise(True)
@@ -33,8 +33,9 @@ class MessageBar(QFrame):
         layout.setContentsMargins(10, 6, 6, 6)
         layout.addWidget(self.icon)
         layout.addWidget(self.text, 1)
-        layout.addWidget(close, 0, Qt.AlignTop)
-        self._timer = QTimer(self, singleShot=True, timeout=self.hide)
+        layout.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
+        self._timer = QTimer(self, singleShot=True)
+        self._timer.timeout.connect(self.hide)
         self.level = ""
         self.hide()
 

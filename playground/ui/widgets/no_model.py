@@ -34,10 +34,10 @@ class NoModelPage(QWidget):
 
         self.title = QLabel(title)
         themed_style(self.title, "font-size: 16pt; font-weight: 600; color: {heading};")
-        self.title.setAlignment(Qt.AlignCenter)
+        self.title.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.text = QLabel(text)
         self.text.setWordWrap(True)
-        self.text.setAlignment(Qt.AlignHCenter)
+        self.text.setAlignment(Qt.AlignmentFlag.AlignHCenter)
         themed_style(self.text, "font-size: 11pt; color: {body};")
         self.demo_button = QPushButton("Load the demo model")
         self.demo_button.clicked.connect(self.load_demo)
@@ -49,7 +49,7 @@ class NoModelPage(QWidget):
             button.setMinimumWidth(180)
         self.status = QLabel()
         themed_style(self.status, "color: {muted};")
-        self.status.setAlignment(Qt.AlignCenter)
+        self.status.setAlignment(Qt.AlignmentFlag.AlignCenter)
 
         buttons = QHBoxLayout()
         buttons.addStretch(1)

@@ -8,7 +8,7 @@ class NumberItem(QTableWidgetItem):
     def __init__(self, value: float, text: str) -> None:
         super().__init__(text)
         self.value = value
-        self.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
+        self.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 
     def __lt__(self, other) -> bool:
         if isinstance(other, NumberItem):

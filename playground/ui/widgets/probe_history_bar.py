@@ -19,7 +19,7 @@ class ProbeHistoryBar(QWidget):
         super().__init__(parent)
         self.history = history
         self._setting = False
-        self.slider = QSlider(Qt.Horizontal)
+        self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(0, 0)
         self.slider.setToolTip("Scrub back through the training steps the probe captured "
                                "(← and → step through them).")

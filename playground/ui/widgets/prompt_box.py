@@ -23,7 +23,7 @@ class PromptBox(QWidget):
         self.edit.setPlaceholderText("Type the start of a text for the model to continue, or send a "
                                      "prompt from the Prompt step.")
         mono = QFont("DejaVu Sans Mono")
-        mono.setStyleHint(QFont.Monospace)
+        mono.setStyleHint(QFont.StyleHint.Monospace)
         mono.setPointSize(10)
         self.edit.setFont(mono)
         self.edit.setFixedHeight(66)
@@ -37,7 +37,8 @@ class PromptBox(QWidget):
         themed_style(self.notice, "background: {amber_bg}; color: {amber_fg}; padding: 4px 6px; "
                                   "border: 1px solid {amber_border}; border-radius: 4px;")
         self.notice.hide()
-        self._count_timer = QTimer(self, singleShot=True, interval=COUNT_DELAY_MS, timeout=self.recount)
+        self._count_timer = QTimer(self, singleShot=True, interval=COUNT_DELAY_MS)
+        self._count_timer.timeout.connect(self.recount)
         top = QHBoxLayout()
         top.addWidget(QLabel("<b>Prompt</b>"))
         top.addStretch(1)

@@ -53,7 +53,7 @@ class PromptPreview(QTextEdit):
         self.setReadOnly(True)
         self.setMouseTracking(True)
         font = QFont("DejaVu Sans Mono")
-        font.setStyleHint(QFont.Monospace)
+        font.setStyleHint(QFont.StyleHint.Monospace)
         font.setPointSize(10)
         self.setFont(font)
         self.rendered: Optional[RenderedPrompt] = None
@@ -91,7 +91,7 @@ class PromptPreview(QTextEdit):
             split = part.start + min(max(cut_chars - part.start, 0), len(part.text))
             self._insert(cursor, part, part.start, split, cut, hidden)
             self._insert(cursor, part, split, part.end, fmt, hidden)
-        self.moveCursor(QTextCursor.End)  # the end is what the model continues
+        self.moveCursor(QTextCursor.MoveOperation.End)  # the end is what the model continues
         self.ensureCursorVisible()
 
     def _insert(self, cursor: QTextCursor, part, start: int, end: int, fmt, hidden: tuple[int, int]) -> None:
@@ -113,7 +113,7 @@ class PromptPreview(QTextEdit):
         return position + left_out if left_out and position >= at else position
 
     def viewportEvent(self, event) -> bool:  # noqa: N802
-        if event.type() == QEvent.ToolTip and self.rendered is not None:
+        if event.type() == QEvent.Type.ToolTip and self.rendered is not None:
             offset = self.text_offset(self.cursorForPosition(event.pos()).position())
             part = self.rendered.part_at(offset)
             if part is None or part.kind == "separator":
@@ -144,7 +144,7 @@ class PreviewBox(QGroupBox):
         self.usage_bar.setToolTip("How much of the context the prompt fills.")
         self.token_count_label = QLabel()
         self.token_count_label.setWordWrap(True)
-        self.token_count_label.setTextFormat(Qt.RichText)
+        self.token_count_label.setTextFormat(Qt.TextFormat.RichText)
         self.warning_label = QLabel()
         self.warning_label.setWordWrap(True)
         themed_style(self.warning_label, "color: {amber_fg}; background: {amber_bg}; "
@@ -155,7 +155,7 @@ class PreviewBox(QGroupBox):
         self.problem_label = QLabel()
         self.problem_label.setWordWrap(True)
         themed_style(self.problem_label, "color: {error};")
-        self.problem_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.problem_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.problem_label.hide()
         self.send_button = QPushButton("Send to Generate ▶")
         self.send_button.setToolTip("Use this prompt in the Generate step, where the model continues it "
@@ -165,7 +165,7 @@ class PreviewBox(QGroupBox):
         self.send_button.setStyleSheet("QPushButton { font-weight: 600; padding: 4px 18px; }")
         bottom = QHBoxLayout()
         bottom.addWidget(self.token_count_label, 1)
-        bottom.addWidget(self.send_button, 0, Qt.AlignBottom)
+        bottom.addWidget(self.send_button, 0, Qt.AlignmentFlag.AlignBottom)
         layout = QVBoxLayout(self)
         layout.addLayout(preview_legend())
         layout.addWidget(self.preview, 1)

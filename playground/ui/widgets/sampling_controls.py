@@ -132,8 +132,8 @@ class SamplingControls(QWidget):
 
     def advanced_widgets(self) -> list[QWidget]:
         """Controls presentation mode hides: the less common sampling settings."""
-        return [self.min_p, self.repetition_penalty, self.beams.parentWidget(),   # the beam search box
-                self.stop_strings, self.stop_at_end, self.seed.parentWidget().parentWidget()]  # the seed box
+        return [self.min_p, self.repetition_penalty, self.beam_box, self.stop_strings, self.stop_at_end,
+                self.seed_box]
 
     def _build(self) -> None:
         cl = QVBoxLayout(self)
@@ -146,7 +146,7 @@ class SamplingControls(QWidget):
         self.strategy = QComboBox()
         for i, (key, label, tip) in enumerate(STRATEGIES):
             self.strategy.addItem(label, key)
-            self.strategy.setItemData(i, tip, Qt.ToolTipRole)
+            self.strategy.setItemData(i, tip, Qt.ItemDataRole.ToolTipRole)
         self.strategy.setToolTip(TIPS["strategy"] + " " + " ".join(f"{label}: {tip}" for _, label, tip in STRATEGIES))
         self.strategy.currentIndexChanged.connect(self._edited)
         self._row(form, "Preset", self.preset, "preset")
@@ -167,7 +167,7 @@ class SamplingControls(QWidget):
         self._row(form, "Repetition penalty", self.repetition_penalty, "repetition_penalty")
         cl.addWidget(box)
 
-        box = QGroupBox("3 · Beam search")
+        self.beam_box = box = QGroupBox("3 · Beam search")
         form = QFormLayout(box)
         self.beams = self._spin(1, 32)
         self.length_penalty = self._dspin(-3.0, 5.0, 0.1, 2)
@@ -193,7 +193,7 @@ class SamplingControls(QWidget):
         self._row(form, "", self.stop_at_end, "stop_at_end")
         cl.addWidget(box)
 
-        box = QGroupBox("5 · Randomness")
+        self.seed_box = box = QGroupBox("5 · Randomness")
         form = QFormLayout(box)
         self.seed = self._spin(0, 2**31 - 1)
         self.seed.setGroupSeparatorShown(False)
@@ -247,9 +247,9 @@ class SamplingControls(QWidget):
         self._ready = True
         for name in PRESET_ORDER:
             self.preset.addItem(name, name)
-            self.preset.setItemData(self.preset.count() - 1, PRESET_TIPS[name], Qt.ToolTipRole)
+            self.preset.setItemData(self.preset.count() - 1, PRESET_TIPS[name], Qt.ItemDataRole.ToolTipRole)
         self.preset.addItem("custom", "custom")
-        self.preset.setItemData(self.preset.count() - 1, PRESET_TIPS["custom"], Qt.ToolTipRole)
+        self.preset.setItemData(self.preset.count() - 1, PRESET_TIPS["custom"], Qt.ItemDataRole.ToolTipRole)
         self.set_settings(replace(PRESETS["balanced"], max_new_tokens=100))
 
     # ------------------------------------------------------------------ the settings

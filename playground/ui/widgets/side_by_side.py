@@ -23,7 +23,7 @@ class OutputColumn(QFrame):
         self.setObjectName("column")
         themed_style(self, "#column { border: 1px solid {card_border}; border-radius: 5px; background: {card_bg}; }")
         self.title = QLabel()
-        self.title.setTextFormat(Qt.RichText)
+        self.title.setTextFormat(Qt.TextFormat.RichText)
         self.title.setWordWrap(True)
         self.notice = QLabel()
         self.notice.setWordWrap(True)
@@ -82,7 +82,7 @@ class ColumnsArea(QWidget):
         while len(self.columns) < len(captions):
             column = OutputColumn()
             column.view.specials = self.specials
-            column.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
+            column.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
             self._layout.addWidget(column, 1)
             self.columns.append(column)
         for column, caption in zip(self.columns, captions):
@@ -155,13 +155,13 @@ class CompareTab(QWidget):
         super().__init__(parent)
         self.template_label = QLabel()
         self.template_label.setWordWrap(True)
-        self.template_label.setTextFormat(Qt.RichText)
+        self.template_label.setTextFormat(Qt.TextFormat.RichText)
         self.button = QPushButton("Generate both")
         self.button.setToolTip("Generate from the template without its examples (zero-shot) and with "
                                "them, with the same settings and seed, side by side.")
         row = QHBoxLayout()
         row.addWidget(self.template_label, 1)
-        row.addWidget(self.button, 0, Qt.AlignTop)
+        row.addWidget(self.button, 0, Qt.AlignmentFlag.AlignTop)
         self.area = ColumnsArea()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 6, 4, 4)

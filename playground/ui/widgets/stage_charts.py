@@ -44,7 +44,7 @@ class StageChart(QFrame):
         themed_style(self, "#stage { background: {paper}; border: 1px solid {paper_border}; border-radius: 5px; }"
                            "#stage QLabel { color: {paper_text}; }")  # paper: a white card in every look
         self.title = QLabel()
-        self.title.setTextFormat(Qt.RichText)
+        self.title.setTextFormat(Qt.TextFormat.RichText)
         self.title.setWordWrap(True)
         self.bars = BarRows(["bar_before"], bar_height=9, gap=4, label_points=8.5)
         layout = QVBoxLayout(self)
@@ -54,7 +54,7 @@ class StageChart(QFrame):
         layout.addWidget(self.bars)
         layout.addStretch(1)
         self.setMinimumWidth(128)
-        self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Preferred)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self.name = ""
 
     def set_stage(self, number: int, stage, previous_kept: Optional[int], chosen_id: Optional[int],
@@ -90,7 +90,7 @@ class StagesView(QWidget):
         super().__init__(parent)
         self.heading = QLabel()
         self.heading.setWordWrap(True)
-        self.heading.setTextFormat(Qt.RichText)
+        self.heading.setTextFormat(Qt.TextFormat.RichText)
         self.placeholder = QLabel(self.HINT)
         self.placeholder.setWordWrap(True)
         themed_style(self.placeholder, "color: {muted}; padding: 6px 2px;")
@@ -100,17 +100,17 @@ class StagesView(QWidget):
         self.row_layout.setSpacing(2)
         self.charts: list[StageChart] = []
         self.arrows: list[QLabel] = []
-        self.scroll = QScrollArea()
-        self.scroll.setWidget(self.row)
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setFrameShape(QScrollArea.NoFrame)
-        self.scroll.setVerticalScrollBarPolicy(Qt.ScrollBarAsNeeded)
+        self.scroll_area = QScrollArea()
+        self.scroll_area.setWidget(self.row)
+        self.scroll_area.setWidgetResizable(True)
+        self.scroll_area.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.scroll_area.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(4)
         layout.addWidget(self.heading)
         layout.addWidget(self.placeholder)
-        layout.addWidget(self.scroll, 1)
+        layout.addWidget(self.scroll_area, 1)
         self.stages: list = []
         self.specials: dict[int, str] = {}
         self.set_stages([], None, "")
@@ -124,13 +124,13 @@ class StagesView(QWidget):
         self.heading.setText(heading)
         self.heading.setVisible(bool(heading))
         self.placeholder.setVisible(not stages)
-        self.scroll.setVisible(bool(stages))
+        self.scroll_area.setVisible(bool(stages))
         while len(self.charts) < len(stages):
             if self.charts:
                 arrow = QLabel("›")
                 themed_style(arrow, "color: {faint}; font-size: 15pt; font-weight: bold;")
                 arrow.setFixedWidth(10)
-                arrow.setAlignment(Qt.AlignCenter)
+                arrow.setAlignment(Qt.AlignmentFlag.AlignCenter)
                 self.row_layout.addWidget(arrow)
                 self.arrows.append(arrow)
             chart = StageChart()

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QPlainTex
 from playground.core.prompts import MODE_HELP, MODE_LABELS
 from playground.ui.themes import follow_item_colours, themed_item
 from playground.ui.widgets.evaluate_parts import BAD, GOOD, MUTED, elide, note, set_header, whole_text_tip
+from playground.ui.widgets.table_cells import cell
 
 METRICS = [
     ("bleu", "BLEU (0–100)",
@@ -49,19 +50,19 @@ class ScoresTable(QTableWidget):
     def __init__(self, parent=None) -> None:
         super().__init__(len(METRICS), 3, parent)
         follow_item_colours(self)
-        self.setEditTriggers(QAbstractItemView.NoEditTriggers)
-        self.setSelectionMode(QAbstractItemView.NoSelection)
-        self.setFocusPolicy(Qt.NoFocus)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         for r, (_, label, tip) in enumerate(METRICS):
             item = QTableWidgetItem(label)
             item.setToolTip(tip)
             self.setVerticalHeaderItem(r, item)
         self.set_modes(["zero-shot", "few-shot"])
-        self.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
-        self.verticalHeader().setSectionResizeMode(QHeaderView.Fixed)
+        self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         self.verticalHeader().setDefaultSectionSize(ROW_HEIGHT)
         self.setFixedHeight(ROW_HEIGHT * len(METRICS) + self.horizontalHeader().sizeHint().height() + 4)
-        self.setVerticalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
 
     def set_modes(self, modes: list[str]) -> None:
         labels = [mode_label(m) for m in modes]
@@ -84,7 +85,7 @@ class ScoresTable(QTableWidget):
                 item = self.item(r, c)
                 if item is None:
                     item = QTableWidgetItem()
-                    item.setTextAlignment(Qt.AlignCenter)
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
                     self.setItem(r, c, item)
                 item.setText("—")
                 item.setToolTip(tip)
@@ -99,7 +100,7 @@ class ScoresTable(QTableWidget):
     def _show_metric(self, r: int, attr: str, results: list) -> None:
         values = [getattr(res.scores, attr) for res in results]
         for c, (res, value) in enumerate(zip(results, values)):
-            item = self.item(r, c)
+            item = cell(self, r, c)   # show_results made it
             if attr == "exact_match":
                 right = sum(row.exact for row in res.rows)
                 item.setText(f"{value:.0%} ({right} of {len(res.rows)})")
@@ -113,7 +114,7 @@ class ScoresTable(QTableWidget):
                 item.setFont(font)
         if len(values) == 2:
             diff = values[1] - values[0]
-            item = self.item(r, 2)
+            item = cell(self, r, 2)
             if attr == "exact_match":
                 item.setText(f"{diff * 100:+.0f} points")
             elif attr in ("bleu", "chrf"):
@@ -132,18 +133,19 @@ class AnswersTable(QTableWidget):
     def __init__(self, parent=None) -> None:
         super().__init__(0, self.COLUMNS, parent)
         follow_item_colours(self)
-        self.setEditTriggers(QAbstractItemView.NoEditTriggers)
-        self.setSelectionBehavior(QAbstractItemView.SelectRows)
-        self.setSelectionMode(QAbstractItemView.SingleSelection)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setAlternatingRowColors(True)
         self.setWordWrap(False)
-        self.setTextElideMode(Qt.ElideRight)
+        self.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.verticalHeader().hide()
         self.verticalHeader().setDefaultSectionSize(ROW_HEIGHT)
         self.set_modes(["zero-shot", "few-shot"])
         head = self.horizontalHeader()
         for c in range(self.COLUMNS):
-            head.setSectionResizeMode(c, QHeaderView.Stretch if c in (1, 2, 3, 6) else QHeaderView.ResizeToContents)
+            head.setSectionResizeMode(c, QHeaderView.ResizeMode.Stretch if c in (1, 2, 3, 6)
+                                      else QHeaderView.ResizeMode.ResizeToContents)
 
     def set_modes(self, modes: list[str]) -> None:
         labels, tips = ["#", "Input", "Reference"], [
@@ -165,7 +167,7 @@ class AnswersTable(QTableWidget):
         """The examples with empty answers."""
         self.setRowCount(len(examples))
         for r, example in enumerate(examples):
-            self._cell(r, 0, str(r + 1), align=Qt.AlignRight)
+            self._cell(r, 0, str(r + 1), align=Qt.AlignmentFlag.AlignRight)
             self._cell(r, 1, elide(example.input), whole_text_tip(example.input))
             self._cell(r, 2, elide(example.reference), whole_text_tip(example.reference))
             for c in range(3, self.COLUMNS):
@@ -184,9 +186,9 @@ class AnswersTable(QTableWidget):
                    colour=MUTED if not row.output else None)
         self._cell(row.index, base + 1, "✓" if row.exact else "✗",
                    "Exactly the reference." if row.exact else "Not exactly the reference.",
-                   align=Qt.AlignCenter, colour=GOOD if row.exact else BAD)
+                   align=Qt.AlignmentFlag.AlignCenter, colour=GOOD if row.exact else BAD)
         self._cell(row.index, base + 2, f"{row.chrf:.0f}", f"chrF {row.chrf:.1f} (0–100) · ROUGE-L "
-                   f"{row.rouge_l:.2f} (0–1)", align=Qt.AlignRight)
+                   f"{row.rouge_l:.2f} (0–1)", align=Qt.AlignmentFlag.AlignRight)
 
     def selected_index(self) -> int:
         rows = self.selectionModel().selectedRows() if self.selectionModel() else []
@@ -201,7 +203,7 @@ class AnswersTable(QTableWidget):
         item.setText(text)
         item.setToolTip(tip)
         if align is not None:
-            item.setTextAlignment(align | Qt.AlignVCenter)
+            item.setTextAlignment(align | Qt.AlignmentFlag.AlignVCenter)
         themed_item(item, colour)
 
 
@@ -211,7 +213,7 @@ class TaskResultsPane(QWidget):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.caption = QLabel()
-        self.caption.setTextFormat(Qt.RichText)
+        self.caption.setTextFormat(Qt.TextFormat.RichText)
         self.caption.setWordWrap(True)
         self.scores = ScoresTable()
         self.caveat = note(CAVEAT)
@@ -219,14 +221,14 @@ class TaskResultsPane(QWidget):
         self.preview = QPlainTextEdit()
         self.preview.setReadOnly(True)
         mono = QFont("DejaVu Sans Mono")
-        mono.setStyleHint(QFont.Monospace)
+        mono.setStyleHint(QFont.StyleHint.Monospace)
         mono.setPointSizeF(8.5)
         self.preview.setFont(mono)
         self.preview.setToolTip("What the model reads for the selected example, in each mode: it writes "
                                 "its answer right after the last line.")
-        self.preview.setLineWrapMode(QPlainTextEdit.WidgetWidth)
+        self.preview.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
         self.preview_caption = QLabel("<b>What the model reads</b>")
-        self.preview_caption.setTextFormat(Qt.RichText)
+        self.preview_caption.setTextFormat(Qt.TextFormat.RichText)
 
         left = QWidget()
         ll = QVBoxLayout(left)
@@ -239,7 +241,7 @@ class TaskResultsPane(QWidget):
         rl.setContentsMargins(0, 0, 0, 0)
         rl.addWidget(self.preview_caption)
         rl.addWidget(self.preview, 1)
-        top = QSplitter(Qt.Horizontal)
+        top = QSplitter(Qt.Orientation.Horizontal)
         top.addWidget(left)
         top.addWidget(right)
         top.setSizes([440, 340])
@@ -248,14 +250,14 @@ class TaskResultsPane(QWidget):
         self.answers = AnswersTable()
         self.answers_caption = QLabel("<b>Answers</b>")
         self.answers_caption.setToolTip("Hover an answer for everything the model wrote.")
-        self.answers_caption.setTextFormat(Qt.RichText)
+        self.answers_caption.setTextFormat(Qt.TextFormat.RichText)
         bottom = QWidget()
         bol = QVBoxLayout(bottom)
         bol.setContentsMargins(0, 0, 0, 0)
         bol.addWidget(self.answers_caption)
         bol.addWidget(self.answers, 1)
 
-        splitter = QSplitter(Qt.Vertical)
+        splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(top)
         splitter.addWidget(bottom)
         splitter.setSizes([260, 440])

@@ -44,7 +44,7 @@ class FormatsEditor(QWidget):
         self.format_edits: dict[str, QPlainTextEdit] = {}
         form = QFormLayout()
         mono = QFont("DejaVu Sans Mono")
-        mono.setStyleHint(QFont.Monospace)
+        mono.setStyleHint(QFont.StyleHint.Monospace)
         for key, label in FORMAT_LABELS.items():
             edit = QPlainTextEdit()
             edit.setFont(mono)
@@ -60,9 +60,9 @@ class FormatsEditor(QWidget):
         self.example_separator_edit = QLineEdit()
         self.example_separator_edit.setToolTip("Text between examples, and between the last example and the "
                                                "query. \\n is a line break, \\t a tab.")
-        for edit in (self.instruction_separator_edit, self.example_separator_edit):
-            edit.setFont(mono)
-            edit.textChanged.connect(self.edited)
+        for separator_edit in (self.instruction_separator_edit, self.example_separator_edit):
+            separator_edit.setFont(mono)
+            separator_edit.textChanged.connect(self.edited)
         seps = QHBoxLayout()
         seps.addWidget(QLabel("After the instruction"))
         seps.addWidget(self.instruction_separator_edit)

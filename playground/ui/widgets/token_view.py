@@ -18,7 +18,7 @@ from playground.ui.themes import follow_look, qcolour
 
 # Soft colours that keep dark text readable, cycled token by token (their roles).
 PALETTE = [f"token_{i}" for i in range(1, 9)]
-TOKEN_PROPERTY = QTextCharFormat.UserProperty + 1
+TOKEN_PROPERTY = QTextCharFormat.Property.UserProperty + 1
 MAX_TOKENS_SHOWN = 20_000
 
 
@@ -67,7 +67,7 @@ class TokenView(QTextEdit):
         self.setMouseTracking(True)
         self.viewport().setMouseTracking(True)
         font = QFont("DejaVu Sans Mono")
-        font.setStyleHint(QFont.Monospace)
+        font.setStyleHint(QFont.StyleHint.Monospace)
         font.setPointSize(11)
         self.setFont(font)
         self.pieces: list[TokenPiece] = []
@@ -110,7 +110,7 @@ class TokenView(QTextEdit):
                 fmt.setForeground(qcolour("on_pastel"))
                 if piece.partial or overlaps:
                     fmt.setFontItalic(True)
-                    fmt.setUnderlineStyle(QTextCharFormat.DotLine)
+                    fmt.setUnderlineStyle(QTextCharFormat.UnderlineStyle.DotLine)
             fmt.setProperty(TOKEN_PROPERTY, piece.index)
             cursor.insertText(self._show(piece_label(piece, overlaps)) or "∅", fmt)
             pos = max(pos, piece.end)
@@ -130,7 +130,7 @@ class TokenView(QTextEdit):
         for step in (1, 0):
             c = QTextCursor(cursor)
             if step:
-                c.movePosition(QTextCursor.NextCharacter)
+                c.movePosition(QTextCursor.MoveOperation.NextCharacter)
             index = c.charFormat().property(TOKEN_PROPERTY)
             if isinstance(index, int) and 0 <= index < len(self.pieces):
                 rect = self.cursorRect(c)
@@ -139,7 +139,7 @@ class TokenView(QTextEdit):
         return None
 
     def viewportEvent(self, event) -> bool:  # noqa: N802 - Qt's name
-        if event.type() == QEvent.ToolTip:
+        if event.type() == QEvent.Type.ToolTip:
             piece = self.piece_at(event.pos())
             if piece is not None:
                 QToolTip.showText(event.globalPos(), piece_tooltip(piece), self)

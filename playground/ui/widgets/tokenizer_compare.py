@@ -4,6 +4,7 @@ characters per token against vocab size."""
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
@@ -31,7 +32,7 @@ class TokenColumn(QFrame):
     def __init__(self, tok: LoadedTokenizer) -> None:
         super().__init__()
         self.tok = tok
-        self.setFrameShape(QFrame.StyledPanel)
+        self.setFrameShape(QFrame.Shape.StyledPanel)
         self.title = QLabel()
         self.title.setWordWrap(True)
         self.view = TokenView()
@@ -69,13 +70,13 @@ class TokenizerCompare(QWidget):
         self.chooser.setToolTip("Tick the tokenizers to compare. Train or open more on the left.")
         self.chooser.setFixedWidth(250)
         self.chooser.setWordWrap(True)
-        self.chooser.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.chooser.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.chooser.itemChanged.connect(lambda _: self.refresh())
         self.columns_box = QWidget()
         self.columns = QHBoxLayout(self.columns_box)
         self.columns.setContentsMargins(0, 0, 0, 0)
         self.empty = QLabel("Train or open two or more tokenizers to compare them here.")
-        self.empty.setAlignment(Qt.AlignCenter)
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.columns.addWidget(self.empty)
         self._columns: dict[int, TokenColumn] = {}
 
@@ -104,9 +105,10 @@ class TokenizerCompare(QWidget):
             "A bigger vocabulary packs more characters into each token — with diminishing returns.")
         self.sweep_status.setWordWrap(True)
         self.plot_host = QVBoxLayout()
-        self.plot = None
-        self.curve = None
-        self.marks = None
+        # pyqtgraph items, made when first shown (pyqtgraph has no type information)
+        self.plot: Any = None
+        self.curve: Any = None
+        self.marks: Any = None
         bottom = QWidget()
         bl = QVBoxLayout(bottom)
         bl.setContentsMargins(0, 0, 0, 0)
@@ -118,7 +120,7 @@ class TokenizerCompare(QWidget):
         bl.addWidget(self.sweep_status)
         bl.addLayout(self.plot_host, 1)
 
-        splitter = QSplitter(Qt.Vertical)
+        splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(top)
         splitter.addWidget(bottom)
         splitter.setSizes([400, 300])
@@ -129,18 +131,18 @@ class TokenizerCompare(QWidget):
     # ------------------------------------------------------------------ tokenizers and text
 
     def set_tokenizers(self, tokenizers: list[LoadedTokenizer]) -> None:
-        ticked = {self.chooser.item(i).data(Qt.UserRole) for i in range(self.chooser.count())
-                  if self.chooser.item(i).checkState() == Qt.Checked}
-        known = {self.chooser.item(i).data(Qt.UserRole) for i in range(self.chooser.count())}
+        ticked = {self.chooser.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.chooser.count())
+                  if self.chooser.item(i).checkState() == Qt.CheckState.Checked}
+        known = {self.chooser.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.chooser.count())}
         self.tokenizers = list(tokenizers)
         self.chooser.blockSignals(True)
         self.chooser.clear()
         for tok in tokenizers:
             item = QListWidgetItem(tok.name)
-            item.setData(Qt.UserRole, id(tok))
-            item.setFlags(item.flags() | Qt.ItemIsUserCheckable)
+            item.setData(Qt.ItemDataRole.UserRole, id(tok))
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             new = id(tok) not in known
-            item.setCheckState(Qt.Checked if (id(tok) in ticked or new) else Qt.Unchecked)
+            item.setCheckState(Qt.CheckState.Checked if (id(tok) in ticked or new) else Qt.CheckState.Unchecked)
             self.chooser.addItem(item)
         self.chooser.blockSignals(False)
         self.refresh()
@@ -151,8 +153,8 @@ class TokenizerCompare(QWidget):
             self.refresh()
 
     def chosen(self) -> list[LoadedTokenizer]:
-        ticked = {self.chooser.item(i).data(Qt.UserRole) for i in range(self.chooser.count())
-                  if self.chooser.item(i).checkState() == Qt.Checked}
+        ticked = {self.chooser.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.chooser.count())
+                  if self.chooser.item(i).checkState() == Qt.CheckState.Checked}
         return [t for t in self.tokenizers if id(t) in ticked]
 
     def showEvent(self, event) -> None:  # noqa: N802
@@ -166,11 +168,11 @@ class TokenizerCompare(QWidget):
         chosen = self.chosen()
         keep = {id(t) for t in chosen}
         for key in [k for k in self._columns if k not in keep]:
-            column = self._columns.pop(key)
-            self.columns.removeWidget(column)
-            column.hide()
-            column.setParent(None)
-            column.deleteLater()
+            gone = self._columns.pop(key)
+            self.columns.removeWidget(gone)
+            gone.hide()
+            gone.setParent(None)
+            gone.deleteLater()
         self.empty.setVisible(not chosen)
         for position, tok in enumerate(chosen):
             column = self._columns.get(id(tok))

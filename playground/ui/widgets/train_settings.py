@@ -11,12 +11,6 @@ from __future__ import annotations
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
                                QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
-# The controls the panel shares by name (tests, presentation mode and workspaces reach them there).
-CONTROLS = ("data_label", "val_fraction", "start_from", "pick_init", "clear_init", "batch", "lr", "warmup", "min_lr",
-            "weight_decay", "grad_clip", "accum", "steps", "eval_interval", "sample_interval", "seed", "device",
-            "precision", "compile")
-
-
 class TrainSettings(QWidget):
     """The training settings, one group box per kind."""
 
@@ -88,7 +82,7 @@ class TrainSettings(QWidget):
         fo.addRow("Seed", self.seed)
         cl.addWidget(opt)
 
-        hw = QGroupBox("3 · Hardware")
+        self.hardware_box = hw = QGroupBox("3 · Hardware")
         self.device = QComboBox()
         for label, key in (("Automatic", "auto"), ("CUDA GPU", "cuda"), ("Apple GPU (MPS)", "mps"), ("CPU", "cpu")):
             self.device.addItem(label, key)
@@ -109,7 +103,7 @@ class TrainSettings(QWidget):
     def advanced_widgets(self) -> list[QWidget]:
         """Controls presentation mode hides: the defaults serve a first look."""
         return [self.val_fraction, self.warmup, self.min_lr, self.weight_decay, self.grad_clip, self.accum,
-                self.seed, self.device.parentWidget()]   # the last: the hardware box
+                self.seed, self.hardware_box]
 
     def _spin(self, lo, hi, value, tip) -> QSpinBox:
         w = QSpinBox()

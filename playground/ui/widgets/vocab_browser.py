@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt, QTimer
 from PySide6.QtWidgets import QHBoxLayout, QHeaderView, QLabel, QLineEdit, QSplitter, QTableView, QVBoxLayout, QWidget
 
@@ -20,7 +22,7 @@ class RowsModel(QAbstractTableModel):
         self.rows: list[tuple] = []
         self.special_rows: set[int] = set()
 
-    def set_rows(self, rows: list[tuple], special_rows: set[int] = frozenset()) -> None:
+    def set_rows(self, rows: list[tuple], special_rows: Iterable[int] = frozenset()) -> None:
         self.beginResetModel()
         self.rows, self.special_rows = rows, set(special_rows)
         self.endResetModel()
@@ -31,21 +33,21 @@ class RowsModel(QAbstractTableModel):
     def columnCount(self, parent=QModelIndex()) -> int:  # noqa: N802
         return len(self.headers)
 
-    def data(self, index, role=Qt.DisplayRole):
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
         value = self.rows[index.row()][index.column()]
-        if role == Qt.DisplayRole:
+        if role == Qt.ItemDataRole.DisplayRole:
             return "" if value is None else (f"{value}" if isinstance(value, int) else value)
-        if role == Qt.UserRole:  # sort key
+        if role == Qt.ItemDataRole.UserRole:  # sort key
             return -1 if value is None else value
-        if role == Qt.ForegroundRole and index.row() in self.special_rows:
+        if role == Qt.ItemDataRole.ForegroundRole and index.row() in self.special_rows:
             return qcolour("special_token")   # read when drawn: it follows the look
         return None
 
-    def headerData(self, section, orientation, role=Qt.DisplayRole):  # noqa: N802
-        if orientation == Qt.Horizontal:
-            if role == Qt.DisplayRole:
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):  # noqa: N802
+        if orientation == Qt.Orientation.Horizontal:
+            if role == Qt.ItemDataRole.DisplayRole:
                 return self.headers[section]
-            if role == Qt.ToolTipRole:
+            if role == Qt.ItemDataRole.ToolTipRole:
                 return self.tooltips[section]
         return None
 
@@ -53,8 +55,8 @@ class RowsModel(QAbstractTableModel):
 def make_table(model: RowsModel) -> tuple[QTableView, QSortFilterProxyModel]:
     proxy = QSortFilterProxyModel()
     proxy.setSourceModel(model)
-    proxy.setSortRole(Qt.UserRole)
-    proxy.setFilterCaseSensitivity(Qt.CaseInsensitive)
+    proxy.setSortRole(Qt.ItemDataRole.UserRole)
+    proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
     proxy.setFilterKeyColumn(-1)
     table = QTableView()
     table.setModel(proxy)
@@ -66,8 +68,8 @@ def make_table(model: RowsModel) -> tuple[QTableView, QSortFilterProxyModel]:
     header.sortIndicatorChanged.connect(lambda column, order: proxy.sort(column, order))
     table.verticalHeader().hide()
     table.setAlternatingRowColors(True)
-    table.setSelectionBehavior(QTableView.SelectRows)
-    table.horizontalHeader().setSectionResizeMode(QHeaderView.Interactive)
+    table.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
+    table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
     table.horizontalHeader().setStretchLastSection(True)
     table.verticalHeader().setDefaultSectionSize(22)
     return table, proxy
@@ -122,8 +124,8 @@ class VocabBrowser(QWidget):
         layout.addLayout(top)
         layout.addWidget(self.summary)
         layout.addWidget(splitter, 1)
-        self._search_timer = QTimer(self, singleShot=True, interval=150,
-                                    timeout=lambda: self._filter(self.search.text()))
+        self._search_timer = QTimer(self, singleShot=True, interval=150)
+        self._search_timer.timeout.connect(lambda: self._filter(self.search.text()))
         self.search.textChanged.connect(self._search_timer.start)
         self.set_tokenizer(None)
 
