@@ -59,7 +59,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 REDRAW_TARGET_MS = 16.0
-REDRAW_RATIO_TARGET = 1.5   # the heatmap on new tokens against a bare pyqtgraph ImageItem's setImage
+REDRAW_RATIO_TARGET = 1.5  # the heatmap on new tokens against a bare pyqtgraph ImageItem's setImage
 PROBE_TARGET = 0.9
 TEN_M = dict(vocab_size=2000, context_length=512, n_layer=6, n_head=6, n_embd=384)
 
@@ -112,8 +112,9 @@ def measure_capture(args) -> list[tuple]:
         models.append(("demo", demo, [128]))
     torch.manual_seed(0)
     config = ModelConfig.gpt2_style(**TEN_M)
-    models.append((f"~10M ({parameter_breakdown(config).total / 1e6:.1f}M)", GPT.from_config(config).eval(),
-                   [128, 256, 512]))
+    models.append(
+        (f"~10M ({parameter_breakdown(config).total / 1e6:.1f}M)", GPT.from_config(config).eval(), [128, 256, 512])
+    )
     rows = []
     for name, model, lengths in models:
         model.eval()
@@ -131,8 +132,17 @@ def measure_capture(args) -> list[tuple]:
             log(f"capture: {name}, T={T}…")
             got = interleaved({"fused": fused, "capture": capture}, args.repeats)
             size = cfg.n_layer * cfg.n_head * T * T * 4
-            rows.append((name, f"{cfg.n_layer}×{cfg.n_head}", T, got["fused"] * 1000, got["capture"] * 1000,
-                         got["capture"] / got["fused"], size))
+            rows.append(
+                (
+                    name,
+                    f"{cfg.n_layer}×{cfg.n_head}",
+                    T,
+                    got["fused"] * 1000,
+                    got["capture"] * 1000,
+                    got["capture"] / got["fused"],
+                    size,
+                )
+            )
     return rows
 
 
@@ -162,7 +172,7 @@ def measure_redraw(args) -> list[tuple]:
     app = QApplication.instance() or QApplication([])
     rng = np.random.default_rng(0)
     rows = []
-    ratios: list[tuple[str, str, float]] = []   # (view, baseline, p50 ratio)
+    ratios: list[tuple[str, str, float]] = []  # (view, baseline, p50 ratio)
 
     class Paints(QObject):
         """Counts the paint events a view's viewport gets."""
@@ -189,7 +199,7 @@ def measure_redraw(args) -> list[tuple]:
 
     def run(label: str, widget, draw: Callable[[int], None], n: int) -> None:
         widget.viewport().installEventFilter(counter)
-        for i in range(3):   # warm-up: the first draws lay out the axes and build caches
+        for i in range(3):  # warm-up: the first draws lay out the axes and build caches
             draw_and_paint(widget, draw, i)
         times = []
         for i in range(n):
@@ -242,16 +252,25 @@ def measure_redraw(args) -> list[tuple]:
     bare_image.setLookupTable(attention_colormap().getLookupTable(nPts=256, alpha=True))
     bare.addPlot().addItem(bare_image)
     bare.show()
-    run_against("heatmap 256×256, new tokens each redraw", heatmap,
-                lambda i: heatmap.set_matrix(pair[i % 2], texts[i % 2]),
-                "bare pyqtgraph ImageItem.setImage 256×256", bare,
-                lambda i: bare_image.setImage(pair[i % 2], autoLevels=False, levels=(0.0, 1.0)), args.redraws)
+    run_against(
+        "heatmap 256×256, new tokens each redraw",
+        heatmap,
+        lambda i: heatmap.set_matrix(pair[i % 2], texts[i % 2]),
+        "bare pyqtgraph ImageItem.setImage 256×256",
+        bare,
+        lambda i: bare_image.setImage(pair[i % 2], autoLevels=False, levels=(0.0, 1.0)),
+        args.redraws,
+    )
     bare.close()
 
     grown = causal(rng, (192 + 3, 192 + 3))
     words = [f"w{i}" for i in range(192 + 3)]
-    run("heatmap growing by a token, T=128→192", heatmap,
-        lambda i: heatmap.set_matrix(grown[: 128 + i, : 128 + i], words[: 128 + i]), 64)
+    run(
+        "heatmap growing by a token, T=128→192",
+        heatmap,
+        lambda i: heatmap.set_matrix(grown[: 128 + i, : 128 + i], words[: 128 + i]),
+        64,
+    )
 
     grid = HeadGrid()
     grid.resize(760, 600)
@@ -260,9 +279,12 @@ def measure_redraw(args) -> list[tuple]:
     heads = [causal(rng, (8, 8, 64, 64)), causal(rng, (8, 8, 64, 64))]
     labels_r = [f"layer {i}" for i in range(8)]
     labels_c = [f"head {i}" for i in range(8)]
-    run("grid of 8×8 heads, 64×64 each", grid,
+    run(
+        "grid of 8×8 heads, 64×64 each",
+        grid,
         lambda i: grid.set_heads(heads[i % 2], tiles, 8, 8, row_labels=labels_r, col_labels=labels_c),
-        args.redraws)
+        args.redraws,
+    )
 
     # The panel's whole path for one training-probe record (what arrives ~4 times a second).
     import torch
@@ -304,12 +326,13 @@ def measure_training(args, preset: str, tok, data, work_dir: Path) -> dict:
 
     model_config = ModelConfig.from_preset(preset, tok.vocab_size)
     big = 10**6
-    cfg = TrainConfig(batch_size=args.batch, max_steps=big, eval_interval=big, sample_interval=0, device="cpu",
-                      seed=1337)
+    cfg = TrainConfig(
+        batch_size=args.batch, max_steps=big, eval_interval=big, sample_interval=0, device="cpu", seed=1337
+    )
     run = TrainingRun(model_config, cfg, tok, data, work_dir / f"run-{preset}")
     records = run.steps()
     probe = LiveProbe(tok, DEFAULT_PROBE_TEXT)
-    clock = {"on": 0.0}   # seconds spent in "on" blocks: the probe's view of how long training has run
+    clock = {"on": 0.0}  # seconds spent in "on" blocks: the probe's view of how long training has run
     probes = {"n": 0, "s": 0.0}
 
     def block(n: int, with_probe: bool) -> float:
@@ -320,7 +343,7 @@ def measure_training(args, preset: str, tok, data, work_dir: Path) -> dict:
             if not isinstance(record, StepRecord):
                 continue
             done += 1
-            if with_probe:   # as core/training_job.py does after each step
+            if with_probe:  # as core/training_job.py does after each step
                 now = clock["on"] + (time.perf_counter() - start)
                 if probe.due(now, now):
                     t = time.perf_counter()
@@ -348,11 +371,19 @@ def measure_training(args, preset: str, tok, data, work_dir: Path) -> dict:
     tokens = args.steps * cfg.tokens_per_step(model_config.context_length)
     ratios = [b / a for a, b in zip(on, off)]
     return {
-        "preset": preset, "config": model_config, "tps_on": tokens / statistics.median(on),
-        "tps_off": tokens / statistics.median(off), "ratio": statistics.median(ratios),
-        "ratio_min": min(ratios), "ratio_max": max(ratios), "probes": probes["n"],
-        "probe_ms": 1000 * probes["s"] / max(1, probes["n"]), "on_s": sum(on), "other_load": load.share(),
-        "step_ms": 1000 * statistics.median(off) / args.steps, "threads": torch.get_num_threads(),
+        "preset": preset,
+        "config": model_config,
+        "tps_on": tokens / statistics.median(on),
+        "tps_off": tokens / statistics.median(off),
+        "ratio": statistics.median(ratios),
+        "ratio_min": min(ratios),
+        "ratio_max": max(ratios),
+        "probes": probes["n"],
+        "probe_ms": 1000 * probes["s"] / max(1, probes["n"]),
+        "on_s": sum(on),
+        "other_load": load.share(),
+        "step_ms": 1000 * statistics.median(off) / args.steps,
+        "threads": torch.get_num_threads(),
     }
 
 
@@ -389,8 +420,10 @@ def run(args, skip: set[str], work_dir: Path) -> int:
     threads = args.threads or max(1, (os.cpu_count() or 2) - 1)
     torch.set_num_threads(threads)
     print("# Attention Lab benchmark: capture cost, heatmap redraws, training with the live probe\n")
-    print(f"- device: CPU: {cpu_name()}, {os.cpu_count()} cores; torch {torch.__version__}, "
-          f"Python {platform.python_version()}, {platform.system()} {platform.machine()}")
+    print(
+        f"- device: CPU: {cpu_name()}, {os.cpu_count()} cores; torch {torch.__version__}, "
+        f"Python {platform.python_version()}, {platform.system()} {platform.machine()}"
+    )
     print(f"- threads: torch.set_num_threads({threads}); medians of {args.repeats} interleaved runs\n", flush=True)
     load = OtherLoad()
     failed = False
@@ -436,17 +469,21 @@ def run(args, skip: set[str], work_dir: Path) -> int:
         data = split_tokens(run_quietly(encode_corpus(corpus, tok)), 0.1)
         results = [measure_training(args, p.strip(), tok, data, work_dir) for p in args.presets.split(",") if p]
         print("## Training with the live attention probe (default budget 5%, at most every 0.25 s)\n")
-        print("| preset | step | probe on, tokens/s | probe off, tokens/s | on / off | probes (cost each) "
-              f"| on / off ≥ {PROBE_TARGET} |")
+        print(
+            "| preset | step | probe on, tokens/s | probe off, tokens/s | on / off | probes (cost each) "
+            f"| on / off ≥ {PROBE_TARGET} |"
+        )
         print("|---|---:|---:|---:|---:|---:|---|")
         for r in results:
             c = r["config"]
             ok = r["ratio"] >= PROBE_TARGET
             failed |= not ok
-            print(f"| {r['preset']} ({c.n_layer}×{c.n_head}×{c.n_embd}, ctx {c.context_length}) | "
-                  f"{r['step_ms']:.0f} ms | {r['tps_on']:,.0f} | {r['tps_off']:,.0f} | {r['ratio']:.3f} "
-                  f"({r['ratio_min']:.2f}–{r['ratio_max']:.2f}) | {r['probes']} in {r['on_s']:.0f} s "
-                  f"({r['probe_ms']:.1f} ms) | {mark(ok)} |")
+            print(
+                f"| {r['preset']} ({c.n_layer}×{c.n_head}×{c.n_embd}, ctx {c.context_length}) | "
+                f"{r['step_ms']:.0f} ms | {r['tps_on']:,.0f} | {r['tps_off']:,.0f} | {r['ratio']:.3f} "
+                f"({r['ratio_min']:.2f}–{r['ratio_max']:.2f}) | {r['probes']} in {r['on_s']:.0f} s "
+                f"({r['probe_ms']:.1f} ms) | {mark(ok)} |"
+            )
         print()
     print(f"- {load.report()}")
     return 1 if failed else 0

@@ -86,8 +86,10 @@ def compare(sides: dict[str, Callable[[int], list[int]]], repeats: int, new_toke
         for name in order if r % 2 == 0 else reversed(order):
             s, ids[name] = timed(name, sides[name], new_tokens)
             seconds[name].append(s)
-    return {name: {"tps": new_tokens / statistics.median(seconds[name]), "ids": ids[name],
-                   "runs": seconds[name]} for name in sides}
+    return {
+        name: {"tps": new_tokens / statistics.median(seconds[name]), "ids": ids[name], "runs": seconds[name]}
+        for name in sides
+    }
 
 
 # -- the sides: each returns a function of the number of new tokens -------------------
@@ -130,9 +132,15 @@ def hf_generate(hf_model, prompt: list[int]) -> Callable[[int], list[int]]:
 
     def run(new_tokens: int) -> list[int]:
         with torch.no_grad():
-            out = hf_model.generate(input_ids, max_new_tokens=new_tokens, min_new_tokens=new_tokens,
-                                    do_sample=False, use_cache=True, pad_token_id=0)
-        return out[0, len(prompt):].tolist()
+            out = hf_model.generate(
+                input_ids,
+                max_new_tokens=new_tokens,
+                min_new_tokens=new_tokens,
+                do_sample=False,
+                use_cache=True,
+                pad_token_id=0,
+            )
+        return out[0, len(prompt) :].tolist()
 
     return run
 
@@ -153,8 +161,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, help="torch threads (default: all cores)")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per side; the median counts (default 3)")
-    parser.add_argument("--quick", action="store_true",
-                        help=f"a smoke run: {QUICK_TOKENS} new tokens instead of {NEW_TOKENS}, one repeat")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"a smoke run: {QUICK_TOKENS} new tokens instead of {NEW_TOKENS}, one repeat",
+    )
     parser.add_argument("--demo", type=Path, default=ROOT / "models" / "demo", help="the demo checkpoint")
     args = parser.parse_args(argv)
 
@@ -180,56 +191,89 @@ def main(argv: Optional[list[str]] = None) -> int:
 
     torch.manual_seed(0)
     ten_m = GPT.from_config(ModelConfig.gpt2_style(**TEN_M)).eval()
-    ten_m_prompt = torch.randint(0, TEN_M["vocab_size"], (RANDOM_PROMPT_LENGTH,),
-                                 generator=torch.Generator().manual_seed(1)).tolist()
+    ten_m_prompt = torch.randint(
+        0, TEN_M["vocab_size"], (RANDOM_PROMPT_LENGTH,), generator=torch.Generator().manual_seed(1)
+    ).tolist()
     c = ten_m.config
 
     print("# Generation benchmark: KV cache against no cache, and against Hugging Face transformers\n")
-    print(f"- machine: {cpu_name()}, {os.cpu_count()} cores; torch {torch.__version__}, "
-          f"torch.set_num_threads({threads}); Python {platform.python_version()}, "
-          f"{platform.system()} {platform.machine()}; transformers {hf_version or 'not installed'}")
-    print(f"- decoding: greedy through `generate_tokens` (SamplingSettings(strategy='greedy', "
-          f"max_new_tokens=N, stop_at_end=False)); median of {repeats} timed run(s) per side, sides alternating, "
-          f"one untimed warm-up each")
-    print(f"- demo model: {args.demo.name}, {demo.config.n_layer} layers x {demo.config.n_head} heads x "
-          f"{demo.config.n_embd} wide, context {demo_context}, vocab {demo.config.vocab_size:,}, "
-          f"{demo.num_parameters():,} parameters; prompt {DEMO_PROMPT!r} = {len(demo_prompt)} tokens")
-    print(f"- ~10M model: GPT-2 style, random weights, {c.n_layer} layers x {c.n_head} heads x {c.n_embd} wide, "
-          f"context {c.context_length}, vocab {c.vocab_size:,}, {ten_m.num_parameters():,} parameters; "
-          f"prompt {RANDOM_PROMPT_LENGTH} random ids\n", flush=True)
+    print(
+        f"- machine: {cpu_name()}, {os.cpu_count()} cores; torch {torch.__version__}, "
+        f"torch.set_num_threads({threads}); Python {platform.python_version()}, "
+        f"{platform.system()} {platform.machine()}; transformers {hf_version or 'not installed'}"
+    )
+    print(
+        f"- decoding: greedy through `generate_tokens` (SamplingSettings(strategy='greedy', "
+        f"max_new_tokens=N, stop_at_end=False)); median of {repeats} timed run(s) per side, sides alternating, "
+        f"one untimed warm-up each"
+    )
+    print(
+        f"- demo model: {args.demo.name}, {demo.config.n_layer} layers x {demo.config.n_head} heads x "
+        f"{demo.config.n_embd} wide, context {demo_context}, vocab {demo.config.vocab_size:,}, "
+        f"{demo.num_parameters():,} parameters; prompt {DEMO_PROMPT!r} = {len(demo_prompt)} tokens"
+    )
+    print(
+        f"- ~10M model: GPT-2 style, random weights, {c.n_layer} layers x {c.n_head} heads x {c.n_embd} wide, "
+        f"context {c.context_length}, vocab {c.vocab_size:,}, {ten_m.num_parameters():,} parameters; "
+        f"prompt {RANDOM_PROMPT_LENGTH} random ids\n",
+        flush=True,
+    )
 
     load = OtherLoad()
     rows = []
 
     def cache_row(label: str, model, prompt: list[int], n: int, target: bool) -> dict:
         log(f"{label}:")
-        result = compare({"KV cache": app_generate(model, prompt, True),
-                          "no cache": app_generate(model, prompt, False)}, repeats, n)
+        result = compare(
+            {"KV cache": app_generate(model, prompt, True), "no cache": app_generate(model, prompt, False)}, repeats, n
+        )
         cached, uncached = result["KV cache"], result["no cache"]
         ratio = cached["tps"] / uncached["tps"]
         verdict = f"{ratio:.2f}x" + (f" {mark(ratio >= SPEEDUP_TARGET)}" if target else "")
         same = "yes" if cached["ids"] == uncached["ids"] else "no"
-        rows.append((label, f"KV cache {cached['tps']:,.0f}", f"no cache {uncached['tps']:,.0f}", verdict,
-                     f"same tokens: {same}", f"cache ≥ {SPEEDUP_TARGET:g}x" if target else ""))
+        rows.append(
+            (
+                label,
+                f"KV cache {cached['tps']:,.0f}",
+                f"no cache {uncached['tps']:,.0f}",
+                verdict,
+                f"same tokens: {same}",
+                f"cache ≥ {SPEEDUP_TARGET:g}x" if target else "",
+            )
+        )
         return result
 
-    where = (f"past the {demo_context}-token window: the last {rereads} steps re-read it whole"
-             if rereads else f"inside the {demo_context}-token window")
+    where = (
+        f"past the {demo_context}-token window: the last {rereads} steps re-read it whole"
+        if rereads
+        else f"inside the {demo_context}-token window"
+    )
     cache_row(f"demo, {new_tokens} new tokens ({where}), tokens/s", demo, demo_prompt, new_tokens, target=False)
     cache_row(f"demo, {inside} new tokens (inside the window), tokens/s", demo, demo_prompt, inside, target=False)
     judged = new_tokens == NEW_TOKENS  # the target is for 256 new tokens, not a --quick run's few
-    ten_m_result = cache_row(f"~10M model, {new_tokens} new tokens, tokens/s", ten_m, ten_m_prompt, new_tokens,
-                             target=judged)
+    ten_m_result = cache_row(
+        f"~10M model, {new_tokens} new tokens, tokens/s", ten_m, ten_m_prompt, new_tokens, target=judged
+    )
     speedup = ten_m_result["KV cache"]["tps"] / ten_m_result["no cache"]["tps"]
 
     log("~10M model, the app's generator against a bare cached loop:")
-    result = compare({"app": app_generate(ten_m, ten_m_prompt, True),
-                      "bare loop": bare_generate(ten_m, ten_m_prompt)}, repeats, new_tokens)
+    result = compare(
+        {"app": app_generate(ten_m, ten_m_prompt, True), "bare loop": bare_generate(ten_m, ten_m_prompt)},
+        repeats,
+        new_tokens,
+    )
     app, bare = result["app"], result["bare loop"]
-    rows.append((f"~10M model, {new_tokens} new tokens, KV cache: generate_tokens against a bare loop "
-                 f"(model.step + argmax), tokens/s", f"app {app['tps']:,.0f}", f"bare loop {bare['tps']:,.0f}",
-                 f"{app['tps'] / bare['tps']:.2f}x", f"same tokens: {'yes' if bare['ids'] == app['ids'] else 'no'}",
-                 ""))
+    rows.append(
+        (
+            f"~10M model, {new_tokens} new tokens, KV cache: generate_tokens against a bare loop "
+            f"(model.step + argmax), tokens/s",
+            f"app {app['tps']:,.0f}",
+            f"bare loop {bare['tps']:,.0f}",
+            f"{app['tps'] / bare['tps']:.2f}x",
+            f"same tokens: {'yes' if bare['ids'] == app['ids'] else 'no'}",
+            "",
+        )
+    )
 
     hf_note = None
     if hf_version is not None:
@@ -237,17 +281,29 @@ def main(argv: Optional[list[str]] = None) -> int:
 
         log("~10M model, ours against transformers:")
         hf_model = to_transformers_gpt2(ten_m)
-        result = compare({"ours": app_generate(ten_m, ten_m_prompt, True),
-                          "transformers": hf_generate(hf_model, ten_m_prompt)}, repeats, new_tokens)
+        result = compare(
+            {"ours": app_generate(ten_m, ten_m_prompt, True), "transformers": hf_generate(hf_model, ten_m_prompt)},
+            repeats,
+            new_tokens,
+        )
         ours_tps, theirs_tps = result["ours"]["tps"], result["transformers"]["tps"]
         same = "yes" if result["ours"]["ids"] == result["transformers"]["ids"] else "no"
-        rows.append((f"~10M model, {new_tokens} new tokens, KV cache: ours (generate_tokens) against "
-                     f"transformers GPT2LMHeadModel.generate, tokens/s", f"ours {ours_tps:,.0f}",
-                     f"transformers {theirs_tps:,.0f}", f"{ours_tps / theirs_tps:.2f}x (ours/theirs)",
-                     f"same tokens: {same}", ""))
+        rows.append(
+            (
+                f"~10M model, {new_tokens} new tokens, KV cache: ours (generate_tokens) against "
+                f"transformers GPT2LMHeadModel.generate, tokens/s",
+                f"ours {ours_tps:,.0f}",
+                f"transformers {theirs_tps:,.0f}",
+                f"{ours_tps / theirs_tps:.2f}x (ours/theirs)",
+                f"same tokens: {same}",
+                "",
+            )
+        )
     else:
-        hf_note = ("- transformers comparison skipped: the package is not installed. Enable it with "
-                   "`pip install transformers` (optional for the app) and run again.")
+        hf_note = (
+            "- transformers comparison skipped: the package is not installed. Enable it with "
+            "`pip install transformers` (optional for the app) and run again."
+        )
 
     other = load.report()
     print("| measure | ours | compared with | ratio | check | target |")
@@ -256,22 +312,28 @@ def main(argv: Optional[list[str]] = None) -> int:
         print("| " + " | ".join(row) + " |")
     print()
     if judged:
-        print(f"- target: the KV cache at least {SPEEDUP_TARGET:g}x the tokens/s of no cache on the ~10M model "
-              f"with {new_tokens} new tokens: {'met' if speedup >= SPEEDUP_TARGET else 'NOT met'} ({speedup:.2f}x)")
+        print(
+            f"- target: the KV cache at least {SPEEDUP_TARGET:g}x the tokens/s of no cache on the ~10M model "
+            f"with {new_tokens} new tokens: {'met' if speedup >= SPEEDUP_TARGET else 'NOT met'} ({speedup:.2f}x)"
+        )
     else:
         print(f"- target: not judged in a --quick run ({new_tokens} new tokens; the target is for {NEW_TOKENS})")
     if rereads:
-        print(f"- demo, {new_tokens} new tokens: the text outgrows the {demo_context}-token window, so "
-              f"{rereads} of the {new_tokens} steps re-read the last {demo_context} tokens afresh with the "
-              f"cache too (positions are numbered from the window's start, so a full cache cannot slide)")
+        print(
+            f"- demo, {new_tokens} new tokens: the text outgrows the {demo_context}-token window, so "
+            f"{rereads} of the {new_tokens} steps re-read the last {demo_context} tokens afresh with the "
+            f"cache too (positions are numbered from the window's start, so a full cache cannot slide)"
+        )
     if hf_note:
         print(hf_note)
     print(f"- {other}")
     share = load.share()
     if share is not None and threads > 1 and share * (os.cpu_count() or 1) > 0.5:
-        print(f"- note: other processes kept about {share * (os.cpu_count() or 1):.1f} of the "
-              f"{os.cpu_count()} cores busy while torch ran {threads} threads; each operation then waits for "
-              f"its slowest thread's time slice. Compare a run with --threads 1.")
+        print(
+            f"- note: other processes kept about {share * (os.cpu_count() or 1):.1f} of the "
+            f"{os.cpu_count()} cores busy while torch ran {threads} threads; each operation then waits for "
+            f"its slowest thread's time slice. Compare a run with --threads 1."
+        )
     return 0
 
 

@@ -31,7 +31,7 @@ def own_jiffies() -> int:
                 raw = f.read()
         except OSError:
             continue
-        rest = raw[raw.rindex(")") + 2:].split()  # fields after "pid (comm)"
+        rest = raw[raw.rindex(")") + 2 :].split()  # fields after "pid (comm)"
         if int(entry) == me or int(rest[1]) == me:
             total += int(rest[11]) + int(rest[12])  # utime + stime
     return total
@@ -69,5 +69,7 @@ class OtherLoad:
         if shares is None:
             return "other load: unknown (no /proc)"
         other, steal = shares
-        return (f"other load while measuring: other processes used {100 * other:.0f}% of the machine's "
-                f"CPU time, hypervisor steal {100 * steal:.0f}% (0% means a quiet machine)")
+        return (
+            f"other load while measuring: other processes used {100 * other:.0f}% of the machine's "
+            f"CPU time, hypervisor steal {100 * steal:.0f}% (0% means a quiet machine)"
+        )

@@ -168,7 +168,7 @@ print("STARTUP-BENCH " + json.dumps(T), flush=True)
 '''
 
 # The baseline: a bare PySide6 QMainWindow, watched the same way, quitting once painted.
-BARE_DRIVER = r'''
+BARE_DRIVER = r"""
 import time
 def now():
     return time.clock_gettime(time.CLOCK_MONOTONIC)
@@ -209,7 +209,7 @@ window.show()
 QTimer.singleShot(30_000, app.quit)
 app.exec()
 print("STARTUP-BENCH " + json.dumps(T), flush=True)
-'''
+"""
 
 MILESTONES = [  # key, row label
     ("python", "Python running (interpreter started)"),
@@ -256,8 +256,9 @@ def run_driver(env: dict, timeout_s: float, driver: str = DRIVER) -> dict:
     """One in-process measurement: seconds from spawn to each milestone."""
     env = dict(env, STARTUP_BENCH_TIMEOUT=str(timeout_s))
     spawned = now()
-    proc = subprocess.run([sys.executable, "-c", driver], capture_output=True, text=True, env=env,
-                          cwd=str(REPO), timeout=timeout_s + 60)
+    proc = subprocess.run(
+        [sys.executable, "-c", driver], capture_output=True, text=True, env=env, cwd=str(REPO), timeout=timeout_s + 60
+    )
     line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("STARTUP-BENCH ")), None)
     if line is None:
         raise RuntimeError(f"the driver printed no result (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
@@ -280,8 +281,9 @@ def mapped_window(title: str) -> bool:
 def run_outside(command: list[str], env: dict, timeout_s: float, poll_s: float) -> Optional[float]:
     """Seconds from spawn until the window is mapped, watched from outside with xwininfo."""
     spawned = now()
-    proc = subprocess.Popen(command, env=env, cwd=str(REPO), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        command, env=env, cwd=str(REPO), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     found = None
     try:
         while now() - spawned < timeout_s and proc.poll() is None:
@@ -326,9 +328,14 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--runs", type=int, default=5, help="timed runs (default 5), after one untimed warm-up")
     parser.add_argument("--warmup", type=int, default=1, help="untimed runs first (default 1)")
     parser.add_argument("--timeout", type=float, default=120, help="seconds a run may take to get ready")
-    parser.add_argument("--frozen", nargs="?", type=Path, const=REPO / "dist" / "llm-playground" / "llm-playground",
-                        default=REPO / "dist" / "llm-playground" / "llm-playground",
-                        help="the built app's binary (default dist/llm-playground/llm-playground, if built)")
+    parser.add_argument(
+        "--frozen",
+        nargs="?",
+        type=Path,
+        const=REPO / "dist" / "llm-playground" / "llm-playground",
+        default=REPO / "dist" / "llm-playground" / "llm-playground",
+        help="the built app's binary (default dist/llm-playground/llm-playground, if built)",
+    )
     parser.add_argument("--no-frozen", action="store_true", help="skip the built app")
     parser.add_argument("--poll-ms", type=float, default=20, help="how often the outside watch asks X (default 20)")
     parser.add_argument("--offscreen", action="store_true", help="Qt's offscreen platform even with a display")
@@ -344,21 +351,29 @@ def main(argv: Optional[list[str]] = None) -> int:
         load = OtherLoad()
         runs, bare = [], []
         for i in range(args.runs):  # alternating, so both see the same machine
-            for side in (("bare", "app") if i % 2 == 0 else ("app", "bare")):
+            for side in ("bare", "app") if i % 2 == 0 else ("app", "bare"):
                 r = run_driver(env, args.timeout, BARE_DRIVER if side == "bare" else DRIVER)
                 (bare if side == "bare" else runs).append(r)
                 times = sorted(((k, v) for k, v in r.items() if isinstance(v, float)), key=lambda kv: kv[1])
-                print(f"run {i + 1}, {side}: " + ", ".join(f"{k} {v:.3f}" for k, v in times)
-                      + ("" if side == "bare" else f"; torch first imported from {r.get('torch_where')}"),
-                      file=sys.stderr, flush=True)
+                print(
+                    f"run {i + 1}, {side}: "
+                    + ", ".join(f"{k} {v:.3f}" for k, v in times)
+                    + ("" if side == "bare" else f"; torch first imported from {r.get('torch_where')}"),
+                    file=sys.stderr,
+                    flush=True,
+                )
         other = load.share()
 
         outside = None
         frozen = None if args.no_frozen else args.frozen
         if frozen is not None and not frozen.exists():
             frozen = None
-        x_ok = bool(os.environ.get("DISPLAY")) and shutil.which("xwininfo") is not None \
-            and os.environ.get("QT_QPA_PLATFORM", "xcb") == "xcb" and not args.offscreen
+        x_ok = (
+            bool(os.environ.get("DISPLAY"))
+            and shutil.which("xwininfo") is not None
+            and os.environ.get("QT_QPA_PLATFORM", "xcb") == "xcb"
+            and not args.offscreen
+        )
         if frozen is not None and x_ok:
             outside = {"source": [], "frozen": []}
             commands = {"source": [sys.executable, "-m", "playground"], "frozen": [str(frozen)]}
@@ -366,23 +381,28 @@ def main(argv: Optional[list[str]] = None) -> int:
             for side in ("source", "frozen"):  # one untimed start each: the disk cache
                 run_outside(commands[side], envs[side], args.timeout, args.poll_ms / 1000)
             for i in range(args.runs):
-                for side in (("source", "frozen") if i % 2 == 0 else ("frozen", "source")):
+                for side in ("source", "frozen") if i % 2 == 0 else ("frozen", "source"):
                     t = run_outside(commands[side], envs[side], args.timeout, args.poll_ms / 1000)
                     if t is not None:
                         outside[side].append(t)
-                    print(f"outside run {i + 1}, {side}: " + ("not seen" if t is None else f"{t:.3f} s"),
-                          file=sys.stderr, flush=True)
+                    print(
+                        f"outside run {i + 1}, {side}: " + ("not seen" if t is None else f"{t:.3f} s"),
+                        file=sys.stderr,
+                        flush=True,
+                    )
     finally:
         shutil.rmtree(data, ignore_errors=True)
 
     import PySide6
     import torch
 
-    print(f"Start-up, median of {args.runs} fresh processes each for the app and a bare QMainWindow (alternating, "
-          f"after {args.warmup} warm-up), seconds from "
-          f"spawning the process; Qt platform {platform_name()}; Python {platform.python_version()}, "
-          f"PySide6 {PySide6.__version__}, torch {torch.__version__}, {os.cpu_count()} CPUs, "
-          f"{platform.system()} {platform.machine()}")
+    print(
+        f"Start-up, median of {args.runs} fresh processes each for the app and a bare QMainWindow (alternating, "
+        f"after {args.warmup} warm-up), seconds from "
+        f"spawning the process; Qt platform {platform_name()}; Python {platform.python_version()}, "
+        f"PySide6 {PySide6.__version__}, torch {torch.__version__}, {os.cpu_count()} CPUs, "
+        f"{platform.system()} {platform.machine()}"
+    )
     print()
     print("| measure | median s | min–max s | bare QMainWindow s | app / bare | result | target |")
     print("|---|---:|---:|---:|---:|---:|---|")
@@ -398,31 +418,41 @@ def main(argv: Optional[list[str]] = None) -> int:
         missing = len(runs) - len(values)
         if missing:
             result = (result + " " if result else "") + f"({missing} of {len(runs)} runs never got there)"
-        print(f"| {label} | {med} | {spread} | {'' if base is None else f'{base:.2f}'} "
-              f"| {'' if ratio is None else f'{ratio:.2f}×'} | {result} | {target} |")
+        print(
+            f"| {label} | {med} | {spread} | {'' if base is None else f'{base:.2f}'} "
+            f"| {'' if ratio is None else f'{ratio:.2f}×'} | {result} | {target} |"
+        )
     if outside is not None:
         for side, label in (("source", "python -m playground"), ("frozen", f"built app ({args.frozen.name})")):
             med, spread = fmt(outside[side])
-            print(f"| {label}: window mapped, seen from outside (xwininfo every {args.poll_ms:g} ms) | {med} "
-                  f"| {spread} | | | | |")
+            print(
+                f"| {label}: window mapped, seen from outside (xwininfo every {args.poll_ms:g} ms) | {med} "
+                f"| {spread} | | | | |"
+            )
     print()
     if other is not None:
-        print(f"- other processes used {100 * other:.0f}% of the machine's CPU during the in-process runs "
-              f"(0% is a quiet machine)")
+        print(
+            f"- other processes used {100 * other:.0f}% of the machine's CPU during the in-process runs "
+            f"(0% is a quiet machine)"
+        )
     early = [r for r in runs if "torch_import" in r and "shown" in r and r["torch_import"] < r["shown"]]
     if early:
         where = sorted({r["torch_where"] for r in early})
         started = statistics.median(r["torch_import"] for r in early)
-        print(f"- torch was imported before the window showed in {len(early)} of {len(runs)} runs (at "
-              f"{started:.2f} s, first from {', '.join(where)}): the window waits for it. The app means to "
-              f"import it after the window shows, in start_background_work's job.")
+        print(
+            f"- torch was imported before the window showed in {len(early)} of {len(runs)} runs (at "
+            f"{started:.2f} s, first from {', '.join(where)}): the window waits for it. The app means to "
+            f"import it after the window shows, in start_background_work's job."
+        )
     elif runs:
         print("- torch was first imported after the window showed (in the background job), in every run")
     if frozen is None and not args.no_frozen:
         print("- the built app was not measured: build it first (bash packaging/build.sh)")
     elif frozen is not None and outside is None:
-        print("- the built app was not measured: that needs an X display and xwininfo "
-              "(run under xvfb-run -a, without QT_QPA_PLATFORM=offscreen)")
+        print(
+            "- the built app was not measured: that needs an X display and xwininfo "
+            "(run under xvfb-run -a, without QT_QPA_PLATFORM=offscreen)"
+        )
     return 0
 
 

@@ -39,7 +39,7 @@ import tokenizers
 from machine_load import OtherLoad  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 ROOT = Path(__file__).resolve().parents[1]
-TRAIN_TARGET = 1.2   # the command line may take at most this many times the direct script
+TRAIN_TARGET = 1.2  # the command line may take at most this many times the direct script
 ENCODE_TARGET = 1.1  # encode_ids may take at most this many times the library call it wraps
 MIN_FREQUENCY = 2
 
@@ -137,22 +137,33 @@ def main(argv: list[str] | None = None) -> int:
     corpus = default_corpus_path()
     python = sys.executable
     print("# Tokenizer benchmark: the app against direct `tokenizers` calls\n")
-    print(f"- machine: {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-          f"tokenizers {tokenizers.__version__}, {platform.system()} {platform.machine()}")
-    print(f"- corpus: {corpus.name}; byte-level BPE, min_frequency {MIN_FREQUENCY}; "
-          f"median of {repeats} interleaved repeats")
-    print(f"- app: {Path(python).name} -m playground tokenizer train --corpus default --vocab-size N --out F "
-          f"--overwrite\n- direct: {Path(python).name} -c '<tokenizers alone>' (see DIRECT in this file)\n",
-          flush=True)
+    print(
+        f"- machine: {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+        f"tokenizers {tokenizers.__version__}, {platform.system()} {platform.machine()}"
+    )
+    print(
+        f"- corpus: {corpus.name}; byte-level BPE, min_frequency {MIN_FREQUENCY}; "
+        f"median of {repeats} interleaved repeats"
+    )
+    print(
+        f"- app: {Path(python).name} -m playground tokenizer train --corpus default --vocab-size N --out F "
+        f"--overwrite\n- direct: {Path(python).name} -c '<tokenizers alone>' (see DIRECT in this file)\n",
+        flush=True,
+    )
 
     rows, same = [], []
     load = OtherLoadWithChildren()
     with tempfile.TemporaryDirectory() as tmp:
         app_out, direct_out = Path(tmp) / "app.json", Path(tmp) / "direct.json"
-        app_cmd = lambda n: [python, "-m", "playground", "tokenizer", "train", "--corpus", "default",  # noqa: E731
-                             "--vocab-size", str(n), "--out", str(app_out), "--overwrite"]
-        direct_cmd = lambda n: [python, "-c", DIRECT, str(corpus), str(n), str(direct_out)]  # noqa: E731
-        timed_process(app_cmd(sizes[0]))     # warm-up, not timed: page cache, .pyc files
+
+        def app_cmd(n: int) -> list[str]:
+            return [python, "-m", "playground", "tokenizer", "train", "--corpus", "default",
+                    "--vocab-size", str(n), "--out", str(app_out), "--overwrite"]  # fmt: skip
+
+        def direct_cmd(n: int) -> list[str]:
+            return [python, "-c", DIRECT, str(corpus), str(n), str(direct_out)]
+
+        timed_process(app_cmd(sizes[0]))  # warm-up, not timed: page cache, .pyc files
         timed_process(direct_cmd(sizes[0]))
         for size in sizes:
             app, direct = [], []
@@ -161,8 +172,11 @@ def main(argv: list[str] | None = None) -> int:
                 direct.append(timed_process(direct_cmd(size)))
             same.append((size, merges_of(app_out) == merges_of(direct_out), len(merges_of(app_out))))
             rows.append((size, *(statistics.median(x[i] for x in runs) for runs in (app, direct) for i in (0, 1))))
-            print(f"vocab {size:,}: app {[round(x, 3) for x, _ in app]} s, "
-                  f"direct {[round(x, 3) for x, _ in direct]} s", file=sys.stderr, flush=True)
+            print(
+                f"vocab {size:,}: app {[round(x, 3) for x, _ in app]} s, direct {[round(x, 3) for x, _ in direct]} s",
+                file=sys.stderr,
+                flush=True,
+            )
         encode_rows = measure_encoding(app_out if sizes else None, repeats)
     other_load = load.report()
 
@@ -170,8 +184,10 @@ def main(argv: list[str] | None = None) -> int:
     print("| vocab | app s | direct s | ratio (app/direct) | app CPU s | direct CPU s | CPU ratio |")
     print("|---:|---:|---:|---:|---:|---:|---:|")
     for size, a, a_cpu, d, d_cpu in rows:
-        print(f"| {size:,} | {a:.3f} | {d:.3f} | {a / d:.2f} {mark(a / d, TRAIN_TARGET)} "
-              f"| {a_cpu:.3f} | {d_cpu:.3f} | {a_cpu / d_cpu:.2f} |")
+        print(
+            f"| {size:,} | {a:.3f} | {d:.3f} | {a / d:.2f} {mark(a / d, TRAIN_TARGET)} "
+            f"| {a_cpu:.3f} | {d_cpu:.3f} | {a_cpu / d_cpu:.2f} |"
+        )
     print(f"\nEncoding the corpus lines with the last tokenizer trained (vocab {sizes[-1]:,}), in this process:\n")
     print("| call | MB/s | s | ratio (to encode_batch_fast) |")
     print("|---|---:|---:|---:|")
@@ -200,8 +216,10 @@ def measure_encoding(tokenizer_json: Path, repeats: int) -> list[tuple[str, floa
         app.append(timed(lambda: tok.encode_ids(lines)))
         direct.append(timed(lambda: [e.ids for e in lib.encode_batch_fast(lines, add_special_tokens=False)]))
     a, d = statistics.median(app), statistics.median(direct)
-    return [("LoadedTokenizer.encode_ids(lines)", mb / a, a, a / d),
-            ("[e.ids for e in Tokenizer.encode_batch_fast(lines, add_special_tokens=False)]", mb / d, d, 1.0)]
+    return [
+        ("LoadedTokenizer.encode_ids(lines)", mb / a, a, a / d),
+        ("[e.ids for e in Tokenizer.encode_batch_fast(lines, add_special_tokens=False)]", mb / d, d, 1.0),
+    ]
 
 
 def mark(ratio: float, target: float) -> str:

@@ -61,7 +61,7 @@ from typing import Callable, Optional
 
 from machine_load import OtherLoad  # benchmarks/ is on sys.path when run as a script
 
-SPEED_TARGET = 0.95   # the app's tokens/s at least this share of the bare loop's
+SPEED_TARGET = 0.95  # the app's tokens/s at least this share of the bare loop's
 STALL_TARGET_MS = 50  # p99 of the window's event-loop stalls while training
 MEMORY_TARGET = 0.25  # the measured increase within this share of the estimate
 
@@ -132,8 +132,15 @@ def bench_train_config(args, max_steps: int = 10**6):
     """
     from playground.core.training import TrainConfig
 
-    return TrainConfig(batch_size=args.batch, max_steps=max_steps, eval_interval=max_steps,
-                       sample_interval=0, device=args.device, precision=args.precision, seed=args.seed)
+    return TrainConfig(
+        batch_size=args.batch,
+        max_steps=max_steps,
+        eval_interval=max_steps,
+        sample_interval=0,
+        device=args.device,
+        precision=args.precision,
+        seed=args.seed,
+    )
 
 
 class BareLoop:
@@ -157,8 +164,10 @@ class BareLoop:
         torch.manual_seed(train_config.seed)
         self.model = GPT.from_config(model_config, device=device).train()
         params = list(self.model.parameters())
-        groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": train_config.weight_decay},
-                  {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
+        groups = [
+            {"params": [p for p in params if p.dim() >= 2], "weight_decay": train_config.weight_decay},
+            {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+        ]
         extra = {"fused": True} if device.type == "cuda" else {}
         self.opt = torch.optim.AdamW(groups, lr=train_config.learning_rate, betas=BETAS, eps=1e-8, **extra)
         self.params = params
@@ -249,8 +258,10 @@ def measure_speed(args, model_config, tok, data, device, work_dir: Path) -> dict
             got[name] = timed(fn, args.steps)
         app_t.append(got["app"])
         bare_t.append(got["bare"])
-        log(f"  repeat {r + 1}/{args.repeats}: app {got['app']:.3f} s, bare {got['bare']:.3f} s "
-            f"for {args.steps} steps (app/bare speed {got['bare'] / got['app']:.3f})")
+        log(
+            f"  repeat {r + 1}/{args.repeats}: app {got['app']:.3f} s, bare {got['bare']:.3f} s "
+            f"for {args.steps} steps (app/bare speed {got['bare'] / got['app']:.3f})"
+        )
     other = load.share()
     tokens = args.steps * tokens_per_step
     app_tps = [tokens / t for t in app_t]
@@ -258,9 +269,13 @@ def measure_speed(args, model_config, tok, data, device, work_dir: Path) -> dict
     ratios = [b / a for a, b in zip(app_t, bare_t)]
     records.close()
     return {
-        "app_tps": statistics.median(app_tps), "bare_tps": statistics.median(bare_tps),
-        "ratio": statistics.median(ratios), "ratio_min": min(ratios), "ratio_max": max(ratios),
-        "other_load": other, "tokens_per_step": tokens_per_step,
+        "app_tps": statistics.median(app_tps),
+        "bare_tps": statistics.median(bare_tps),
+        "ratio": statistics.median(ratios),
+        "ratio_min": min(ratios),
+        "ratio_max": max(ratios),
+        "other_load": other,
+        "tokens_per_step": tokens_per_step,
         "app_step_ms": 1000 * statistics.median(app_t) / args.steps,
         "bare_step_ms": 1000 * statistics.median(bare_t) / args.steps,
     }
@@ -275,17 +290,23 @@ def measure_gui(args, tok, work_dir: Path) -> dict:
     tok_path = work_dir / "tokenizer-gui.json"
     tok.save(tok_path)
     spec_path = work_dir / "gui.json"
-    spec_path.write_text(json.dumps({"args": {k: v for k, v in vars(args).items() if k != "tokenizer"},
-                                     "tokenizer": str(tok_path)}))
-    log(f"gui: a fresh process: idle baseline for {args.gui_seconds:.0f} s, then training for "
-        f"{args.gui_seconds:.0f} s…")
-    done = subprocess.run([sys.executable, __file__, "--gui-child", str(spec_path)], capture_output=True,
-                          text=True, timeout=600, env={**os.environ, "QT_QPA_PLATFORM": os.environ.get(
-                              "QT_QPA_PLATFORM", "offscreen")})
+    spec_path.write_text(
+        json.dumps({"args": {k: v for k, v in vars(args).items() if k != "tokenizer"}, "tokenizer": str(tok_path)})
+    )
+    log(
+        f"gui: a fresh process: idle baseline for {args.gui_seconds:.0f} s, then training for {args.gui_seconds:.0f} s…"
+    )
+    done = subprocess.run(
+        [sys.executable, __file__, "--gui-child", str(spec_path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "QT_QPA_PLATFORM": os.environ.get("QT_QPA_PLATFORM", "offscreen")},
+    )
     lines = [line for line in done.stdout.splitlines() if line.startswith("GUI ")]
     if done.returncode != 0 or not lines:
         raise RuntimeError(f"the window's process failed:\n{done.stdout}\n{done.stderr}")
-    return json.loads(lines[-1][len("GUI "):])
+    return json.loads(lines[-1][len("GUI ") :])
 
 
 def gui_child(spec_path: str) -> int:
@@ -373,7 +394,7 @@ def _measure_gui(args, corpus, stats, tok, model_config) -> dict:
 
     idle = stalls(sample_ticks(args.gui_seconds))
 
-    steps: list[tuple[float, object]] = []   # (arrival time, StepRecord)
+    steps: list[tuple[float, object]] = []  # (arrival time, StepRecord)
     kinds: dict[str, int] = {}
 
     def on_record(record) -> None:
@@ -410,8 +431,11 @@ def _measure_gui(args, corpus, stats, tok, model_config) -> dict:
     longest_startup = None
     if longest is not None:
         before = [m for t, m in phases if t <= longest[1]]
-        longest_startup = {"ms": 1000 * longest[0] - interval_ms, "at_s": longest[1] - clicked,
-                           "phase": before[-1] if before else "before the first progress message"}
+        longest_startup = {
+            "ms": 1000 * longest[0] - interval_ms,
+            "at_s": longest[1] - clicked,
+            "phase": before[-1] if before else "before the first progress message",
+        }
     training = stalls(ticks, after=first_step)
     # Training speed inside the window, from step records after the first one.
     records = [r for _, r in steps if isinstance(r, StepRecord)]
@@ -426,9 +450,14 @@ def _measure_gui(args, corpus, stats, tok, model_config) -> dict:
     app.processEvents()
     return {
         "torch_threads": worker_threads[0] if worker_threads else None,
-        "idle": idle, "startup": startup, "training": training,
-        "startup_s": first_step - clicked if steps else None, "longest_startup": longest_startup,
-        "steps": len(records), "records": kinds, "gui_tps": gui_tps,
+        "idle": idle,
+        "startup": startup,
+        "training": training,
+        "startup_s": first_step - clicked if steps else None,
+        "longest_startup": longest_startup,
+        "steps": len(records),
+        "records": kinds,
+        "gui_tps": gui_tps,
         "panel_estimate_total": estimate_panel.total,
     }
 
@@ -493,11 +522,18 @@ def memory_child(spec_path: str) -> int:
     sync(device)
     after = proc_status()
     out = {
-        "side": spec["side"], "reset": reset, "lazy_import": lazy_import,
-        "rss_before": before.get("VmRSS"), "hwm_before": before.get("VmHWM"),
-        "rss_built": built.get("VmRSS"), "rss_after": after.get("VmRSS"), "hwm_after": after.get("VmHWM"),
-        "file_before": before.get("RssFile"), "file_after": after.get("RssFile"),
-        "anon_before": before.get("RssAnon"), "anon_after": after.get("RssAnon"),
+        "side": spec["side"],
+        "reset": reset,
+        "lazy_import": lazy_import,
+        "rss_before": before.get("VmRSS"),
+        "hwm_before": before.get("VmHWM"),
+        "rss_built": built.get("VmRSS"),
+        "rss_after": after.get("VmRSS"),
+        "hwm_after": after.get("VmHWM"),
+        "file_before": before.get("RssFile"),
+        "file_after": after.get("RssFile"),
+        "anon_before": before.get("RssAnon"),
+        "anon_after": after.get("RssAnon"),
         "cuda_peak": (torch.cuda.max_memory_allocated(device) - cuda_before) if cuda else None,
         "cuda_reserved": torch.cuda.max_memory_reserved(device) if cuda else None,
     }
@@ -521,20 +557,29 @@ def measure_memory(args, model_config, tok, ids, threads: int, work_dir: Path) -
         runs.append(("app-mmap", "app", {"MALLOC_MMAP_THRESHOLD_": "65536"}))
     for key, side, env in runs:
         spec = {
-            "side": side, "threads": threads, "steps": args.mem_steps,
+            "side": side,
+            "threads": threads,
+            "steps": args.mem_steps,
             "model_config": model_config.to_dict(),
             "train_config": bench_train_config(args).to_dict(),
-            "tokenizer": str(tok_path), "ids": str(ids_path), "run_dir": str(work_dir / f"memory-run-{key}"),
+            "tokenizer": str(tok_path),
+            "ids": str(ids_path),
+            "run_dir": str(work_dir / f"memory-run-{key}"),
         }
         spec_path = work_dir / f"memory-{key}.json"
         spec_path.write_text(json.dumps(spec))
         log(f"memory: {key} in a fresh process ({args.mem_steps} steps)…")
-        done = subprocess.run([sys.executable, __file__, "--memory-child", str(spec_path)],
-                              capture_output=True, text=True, timeout=600, env={**os.environ, **env})
+        done = subprocess.run(
+            [sys.executable, __file__, "--memory-child", str(spec_path)],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env={**os.environ, **env},
+        )
         lines = [line for line in done.stdout.splitlines() if line.startswith("MEMORY ")]
         if done.returncode != 0 or not lines:
             raise RuntimeError(f"the memory child ({key}) failed:\n{done.stdout}\n{done.stderr}")
-        results[key] = json.loads(lines[-1][len("MEMORY "):])
+        results[key] = json.loads(lines[-1][len("MEMORY ") :])
     return results
 
 
@@ -579,18 +624,33 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--tokenizer", type=Path, help="a tokenizer.json to use instead of training one")
     parser.add_argument("--device", default="auto", choices=("auto", "cuda", "mps", "cpu"))
     parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "fp16"))
-    parser.add_argument("--threads", type=int,
-                        help="torch threads for the speed and memory runs (default: cores - 1, as the app's "
-                             "training job sets; the window's run always uses the app's own setting)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="torch threads for the speed and memory runs (default: cores - 1, as the app's "
+        "training job sets; the window's run always uses the app's own setting)",
+    )
     parser.add_argument("--seed", type=int, default=1337)
-    parser.add_argument("--gui-seconds", type=float, default=15.0,
-                        help="seconds of idle baseline, then of training, in the window (default 15)")
-    parser.add_argument("--gui-eval-interval", type=int, default=10,
-                        help="evaluate, save and sample every N steps in the window's run (default 10, so that "
-                             "they happen while measuring; the app's default is 50 and 100)")
-    parser.add_argument("--gui-max-steps", type=int, default=500,
-                        help="the Train panel's Steps for the window's run (default 500, the app's); the "
-                             "learning-rate plot draws one point per step")
+    parser.add_argument(
+        "--gui-seconds",
+        type=float,
+        default=15.0,
+        help="seconds of idle baseline, then of training, in the window (default 15)",
+    )
+    parser.add_argument(
+        "--gui-eval-interval",
+        type=int,
+        default=10,
+        help="evaluate, save and sample every N steps in the window's run (default 10, so that "
+        "they happen while measuring; the app's default is 50 and 100)",
+    )
+    parser.add_argument(
+        "--gui-max-steps",
+        type=int,
+        default=500,
+        help="the Train panel's Steps for the window's run (default 500, the app's); the "
+        "learning-rate plot draws one point per step",
+    )
     parser.add_argument("--interval-ms", type=int, default=5, help="the probe timer's interval (default 5)")
     parser.add_argument("--mem-steps", type=int, default=6, help="steps in each memory run (default 6)")
     parser.add_argument("--peak-tflops", type=float, help="the GPU's peak TFLOP/s for MFU (CUDA only)")
@@ -650,22 +710,34 @@ def run(args, skip: set[str], work_dir: Path) -> int:
     else:
         device_text = f"{device.type.upper()}: {cpu_name()}, {os.cpu_count()} cores"
     print("# Training benchmark: the app's trainer and window vs a bare PyTorch loop\n")
-    print(f"- device: {device_text}; torch {torch.__version__}, Python {platform.python_version()}, "
-          f"{platform.system()} {platform.machine()}")
-    print(f"- threads: torch.set_num_threads({threads}) for the speed and memory runs "
-          f"(the app's training job uses cores - 1 = {max(1, (os.cpu_count() or 2) - 1)})")
-    print(f"- model: preset {args.preset!r}, {model_config.flavour}, {model_config.n_layer} layers x "
-          f"{model_config.n_head} heads x {model_config.n_embd} wide, context {model_config.context_length}, "
-          f"vocab {model_config.vocab_size:,}, dropout {model_config.dropout}, {n_params:,} parameters, "
-          f"{fpt / 1e6:.1f} MFLOP per token")
-    print(f"- training: batch {args.batch} x context {model_config.context_length} = "
-          f"{cfg.tokens_per_step(model_config.context_length):,} tokens a step, {precision}"
-          f"{' (' + note + ')' if note else ''}, AdamW lr {cfg.learning_rate}, weight decay {cfg.weight_decay}, "
-          f"grad clip {cfg.grad_clip}")
-    print(f"- data: built-in corpus, byte-level BPE {tok.vocab_size:,}, {len(ids):,} tokens "
-          f"({len(data.train):,} train)")
-    print(f"- speed: {args.warmup} warm-up steps each, then {args.repeats} interleaved blocks of "
-          f"{args.steps} steps per side, medians\n", flush=True)
+    print(
+        f"- device: {device_text}; torch {torch.__version__}, Python {platform.python_version()}, "
+        f"{platform.system()} {platform.machine()}"
+    )
+    print(
+        f"- threads: torch.set_num_threads({threads}) for the speed and memory runs "
+        f"(the app's training job uses cores - 1 = {max(1, (os.cpu_count() or 2) - 1)})"
+    )
+    print(
+        f"- model: preset {args.preset!r}, {model_config.flavour}, {model_config.n_layer} layers x "
+        f"{model_config.n_head} heads x {model_config.n_embd} wide, context {model_config.context_length}, "
+        f"vocab {model_config.vocab_size:,}, dropout {model_config.dropout}, {n_params:,} parameters, "
+        f"{fpt / 1e6:.1f} MFLOP per token"
+    )
+    print(
+        f"- training: batch {args.batch} x context {model_config.context_length} = "
+        f"{cfg.tokens_per_step(model_config.context_length):,} tokens a step, {precision}"
+        f"{' (' + note + ')' if note else ''}, AdamW lr {cfg.learning_rate}, weight decay {cfg.weight_decay}, "
+        f"grad clip {cfg.grad_clip}"
+    )
+    print(
+        f"- data: built-in corpus, byte-level BPE {tok.vocab_size:,}, {len(ids):,} tokens ({len(data.train):,} train)"
+    )
+    print(
+        f"- speed: {args.warmup} warm-up steps each, then {args.repeats} interleaved blocks of "
+        f"{args.steps} steps per side, medians\n",
+        flush=True,
+    )
 
     speed = gui = memory = None
     if "speed" not in skip:
@@ -678,27 +750,54 @@ def run(args, skip: set[str], work_dir: Path) -> int:
     rows = []
     if speed is not None:
         ok = speed["ratio"] >= SPEED_TARGET
-        rows.append(("training speed, tokens/s", f"app {speed['app_tps']:,.0f}",
-                     f"bare loop {speed['bare_tps']:,.0f}",
-                     f"{speed['ratio']:.3f} {mark(ok)} (blocks {speed['ratio_min']:.2f} to "
-                     f"{speed['ratio_max']:.2f})", f"app/bare ≥ {SPEED_TARGET}"))
+        rows.append(
+            (
+                "training speed, tokens/s",
+                f"app {speed['app_tps']:,.0f}",
+                f"bare loop {speed['bare_tps']:,.0f}",
+                f"{speed['ratio']:.3f} {mark(ok)} (blocks {speed['ratio_min']:.2f} to {speed['ratio_max']:.2f})",
+                f"app/bare ≥ {SPEED_TARGET}",
+            )
+        )
         rows.append(("time per step", f"{speed['app_step_ms']:.0f} ms", f"{speed['bare_step_ms']:.0f} ms", "", ""))
     if gui is not None:
+
         def dist(xs: list[float]) -> str:
             if not xs:
                 return "—"
             return f"{percentile(xs, 50):.1f} / {percentile(xs, 99):.1f} / {max(xs):.1f} ms"
 
         ok = bool(gui["training"]) and percentile(gui["training"], 99) < STALL_TARGET_MS
-        rows.append(("window stall while training (p50 / p99 / max)", dist(gui["training"]),
-                     f"idle: {dist(gui['idle'])}", f"p99 {mark(ok)}", f"p99 < {STALL_TARGET_MS} ms"))
+        rows.append(
+            (
+                "window stall while training (p50 / p99 / max)",
+                dist(gui["training"]),
+                f"idle: {dist(gui['idle'])}",
+                f"p99 {mark(ok)}",
+                f"p99 < {STALL_TARGET_MS} ms",
+            )
+        )
         if gui["startup_s"] is not None:
             ok = bool(gui["startup"]) and percentile(gui["startup"], 99) < STALL_TARGET_MS
-            rows.append((f"window stall from Start to the first step ({gui['startup_s']:.1f} s: encoding, "
-                         f"building)", dist(gui["startup"]), "", f"p99 {mark(ok)}", f"p99 < {STALL_TARGET_MS} ms"))
+            rows.append(
+                (
+                    f"window stall from Start to the first step ({gui['startup_s']:.1f} s: encoding, building)",
+                    dist(gui["startup"]),
+                    "",
+                    f"p99 {mark(ok)}",
+                    f"p99 < {STALL_TARGET_MS} ms",
+                )
+            )
         if gui["gui_tps"] is not None and speed is not None:
-            rows.append(("training speed in the window, tokens/s", f"{gui['gui_tps']:,.0f}",
-                         f"headless app {speed['app_tps']:,.0f}", f"{gui['gui_tps'] / speed['app_tps']:.3f}", ""))
+            rows.append(
+                (
+                    "training speed in the window, tokens/s",
+                    f"{gui['gui_tps']:,.0f}",
+                    f"headless app {speed['app_tps']:,.0f}",
+                    f"{gui['gui_tps'] / speed['app_tps']:.3f}",
+                    "",
+                )
+            )
     if memory is not None:
         app_m, bare_m = memory["app"], memory["bare"]
         if device.type == "cuda":
@@ -709,21 +808,40 @@ def run(args, skip: set[str], work_dir: Path) -> int:
             what = "peak RSS increase"
         ratio = measured / estimate.total
         ok = abs(ratio - 1) <= MEMORY_TARGET
-        rows.append((f"memory: {what} while training", f"app {mib(measured)}",
-                     f"estimate {mib(estimate.total)} (bare loop {mib(bare_peak)})",
-                     f"{ratio:.2f} x estimate {mark(ok)}", f"within ±{MEMORY_TARGET:.0%}"))
+        rows.append(
+            (
+                f"memory: {what} while training",
+                f"app {mib(measured)}",
+                f"estimate {mib(estimate.total)} (bare loop {mib(bare_peak)})",
+                f"{ratio:.2f} x estimate {mark(ok)}",
+                f"within ±{MEMORY_TARGET:.0%}",
+            )
+        )
         if "app-mmap" in memory:
             m = memory["app-mmap"]
             fixed = m["hwm_after"] - m["rss_before"]
-            rows.append(("memory, diagnostic: the same with glibc's mmap threshold fixed at 64 KiB",
-                         f"app {mib(fixed)}", f"estimate {mib(estimate.total)}",
-                         f"{fixed / estimate.total:.2f} x estimate", ""))
+            rows.append(
+                (
+                    "memory, diagnostic: the same with glibc's mmap threshold fixed at 64 KiB",
+                    f"app {mib(fixed)}",
+                    f"estimate {mib(estimate.total)}",
+                    f"{fixed / estimate.total:.2f} x estimate",
+                    "",
+                )
+            )
     tps = speed["app_tps"] if speed is not None else None
     if device.type == "cuda":
         peak, source = peak_tflops(args, device, precision)
         if peak and tps:
-            rows.append(("model FLOPs utilisation (MFU)", f"{100 * fpt * tps / (peak * 1e12):.1f}%",
-                         f"{fpt * tps / 1e12:.2f} of {peak:g} TFLOP/s ({source})", "", ""))
+            rows.append(
+                (
+                    "model FLOPs utilisation (MFU)",
+                    f"{100 * fpt * tps / (peak * 1e12):.1f}%",
+                    f"{fpt * tps / 1e12:.2f} of {peak:g} TFLOP/s ({source})",
+                    "",
+                    "",
+                )
+            )
         else:
             rows.append(("model FLOPs utilisation (MFU)", "n/a", "unknown GPU: pass --peak-tflops", "", ""))
     else:
@@ -737,44 +855,63 @@ def run(args, skip: set[str], work_dir: Path) -> int:
     print()
 
     if speed is not None and speed["other_load"] is not None:
-        print(f"- other processes used {100 * speed['other_load']:.0f}% of the machine's CPU during the "
-              f"speed blocks (0% is a quiet machine)")
+        print(
+            f"- other processes used {100 * speed['other_load']:.0f}% of the machine's CPU during the "
+            f"speed blocks (0% is a quiet machine)"
+        )
     if gui is not None:
-        print(f"- window: {len(gui['idle'])} idle and {len(gui['training']) + len(gui['startup'])} training "
-              f"ticks of a {args.interval_ms} ms timer; {gui['steps']} steps trained in "
-              f"{args.gui_seconds:.0f} s"
-              + (f" at {gui['gui_tps']:,.0f} tokens/s (their step times)" if gui["gui_tps"] else "")
-              + "; records besides steps: "
-              + ", ".join(f"{k} {v}" for k, v in sorted(gui["records"].items())))
+        print(
+            f"- window: {len(gui['idle'])} idle and {len(gui['training']) + len(gui['startup'])} training "
+            f"ticks of a {args.interval_ms} ms timer; {gui['steps']} steps trained in "
+            f"{args.gui_seconds:.0f} s"
+            + (f" at {gui['gui_tps']:,.0f} tokens/s (their step times)" if gui["gui_tps"] else "")
+            + "; records besides steps: "
+            + ", ".join(f"{k} {v}" for k, v in sorted(gui["records"].items()))
+        )
         if gui["panel_estimate_total"] != estimate.total:
-            print(f"- note: the Build panel showed {mib(gui['panel_estimate_total'])}, "
-                  f"this script's estimate {mib(estimate.total)}")
+            print(
+                f"- note: the Build panel showed {mib(gui['panel_estimate_total'])}, "
+                f"this script's estimate {mib(estimate.total)}"
+            )
         if gui.get("longest_startup"):
             ls = gui["longest_startup"]
-            print(f"- the longest stall before the first step ({ls['ms']:.0f} ms) ended {ls['at_s']:.1f} s after "
-                  f"Start; the last progress message before it: {ls['phase']!r}")
-        print(f"- the window's run: Steps {args.gui_max_steps:,}, evaluate and sample every "
-              f"{args.gui_eval_interval}; its training thread ran with torch.get_num_threads() = "
-              f"{gui['torch_threads']} (the training job sets cores - 1)")
+            print(
+                f"- the longest stall before the first step ({ls['ms']:.0f} ms) ended {ls['at_s']:.1f} s after "
+                f"Start; the last progress message before it: {ls['phase']!r}"
+            )
+        print(
+            f"- the window's run: Steps {args.gui_max_steps:,}, evaluate and sample every "
+            f"{args.gui_eval_interval}; its training thread ran with torch.get_num_threads() = "
+            f"{gui['torch_threads']} (the training job sets cores - 1)"
+        )
     if memory is not None and device.type != "cuda":
         for side in memory:
             m = memory[side]
-            print(f"- memory ({side}): baseline RSS {mib(m['rss_before'])} after importing torch and the app "
-                  f"and loading the data; after building model and optimizer {mib(m['rss_built'])}; peak "
-                  f"{mib(m['hwm_after'])}; of the increase, {mib(m['file_after'] - m['file_before'])} is "
-                  f"file-backed (library code paged in), at the end {mib(m['anon_after'] - m['anon_before'])} "
-                  f"more anonymous memory than at the baseline; the first AdamW's import of torch._dynamo "
-                  f"before the baseline took {mib(m['lazy_import'])}"
-                  + ("" if m["reset"] else "; the high-water mark could not be reset, so the peak may "
-                     "include the loading"))
-        print(f"- estimate (memory_estimate, device {device.type!r}): weights {mib(estimate.weights)}, "
-              f"gradients {mib(estimate.gradients)}, AdamW {mib(estimate.optimizer_state)}, activations "
-              f"{mib(estimate.activations)} (logits {mib(estimate.logits)})")
+            print(
+                f"- memory ({side}): baseline RSS {mib(m['rss_before'])} after importing torch and the app "
+                f"and loading the data; after building model and optimizer {mib(m['rss_built'])}; peak "
+                f"{mib(m['hwm_after'])}; of the increase, {mib(m['file_after'] - m['file_before'])} is "
+                f"file-backed (library code paged in), at the end {mib(m['anon_after'] - m['anon_before'])} "
+                f"more anonymous memory than at the baseline; the first AdamW's import of torch._dynamo "
+                f"before the baseline took {mib(m['lazy_import'])}"
+                + (
+                    ""
+                    if m["reset"]
+                    else "; the high-water mark could not be reset, so the peak may include the loading"
+                )
+            )
+        print(
+            f"- estimate (memory_estimate, device {device.type!r}): weights {mib(estimate.weights)}, "
+            f"gradients {mib(estimate.gradients)}, AdamW {mib(estimate.optimizer_state)}, activations "
+            f"{mib(estimate.activations)} (logits {mib(estimate.logits)})"
+        )
     elif memory is not None:
         for side in ("app", "bare"):
             m = memory[side]
-            print(f"- memory ({side}): peak allocated {mib(m['cuda_peak'])}, peak reserved by the caching "
-                  f"allocator {mib(m['cuda_reserved'])}")
+            print(
+                f"- memory ({side}): peak allocated {mib(m['cuda_peak'])}, peak reserved by the caching "
+                f"allocator {mib(m['cuda_reserved'])}"
+            )
     return 0
 
 

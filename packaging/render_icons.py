@@ -2,6 +2,7 @@
 
 Run with the project's Python (needs PySide6):  python packaging/render_icons.py
 """
+
 import os
 import sys
 from pathlib import Path

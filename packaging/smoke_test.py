@@ -52,16 +52,28 @@ class Smoke:
         self.tmp = tmp
         self.timeout = timeout
         self.failures: list[str] = []
-        self.env = dict(os.environ, XDG_DATA_HOME=str(tmp / "data"), XDG_CONFIG_HOME=str(tmp / "config"),
-                        XDG_CACHE_HOME=str(tmp / "cache"), PYTHONDONTWRITEBYTECODE="1")
+        self.env = dict(
+            os.environ,
+            XDG_DATA_HOME=str(tmp / "data"),
+            XDG_CONFIG_HOME=str(tmp / "config"),
+            XDG_CACHE_HOME=str(tmp / "cache"),
+            PYTHONDONTWRITEBYTECODE="1",
+        )
         for var in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV"):  # the frozen app must need none of them
             self.env.pop(var, None)
 
     def run(self, args: list[str], timeout: float = 120, prefix: list[str] = (), env=None):
         started = time.perf_counter()
-        proc = subprocess.run([*prefix, str(self.exe), *args], capture_output=True, text=True,
-                              encoding="utf-8", errors="replace", timeout=timeout,
-                              env=env or self.env, cwd=str(self.tmp))
+        proc = subprocess.run(
+            [*prefix, str(self.exe), *args],
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+            timeout=timeout,
+            env=env or self.env,
+            cwd=str(self.tmp),
+        )
         return proc, time.perf_counter() - started
 
     def check(self, name: str, ok: bool, detail: str = "") -> bool:
@@ -78,22 +90,28 @@ class Smoke:
 
     def version(self) -> None:
         proc, secs = self.run(["--version"], timeout=60)
-        if not self.check("--version", proc.returncode == 0 and "LLM Playground" in proc.stdout,
-                          f"{proc.stdout.strip()!r}, {secs:.1f} s"):
+        if not self.check(
+            "--version",
+            proc.returncode == 0 and "LLM Playground" in proc.stdout,
+            f"{proc.stdout.strip()!r}, {secs:.1f} s",
+        ):
             self.show_output(proc)
 
     def tokenizer(self) -> None:
         out = self.tmp / "tok.json"
-        proc, secs = self.run(["tokenizer", "train", "--corpus", "default", "--kind", "bpe",
-                               "--vocab-size", "500", "--out", str(out)], timeout=300)
+        proc, secs = self.run(
+            ["tokenizer", "train", "--corpus", "default", "--kind", "bpe", "--vocab-size", "500", "--out", str(out)],
+            timeout=300,
+        )
         vocab = 0
         if proc.returncode == 0 and out.exists():
             try:
                 vocab = len(json.loads(out.read_text(encoding="utf-8"))["model"]["vocab"])
             except (ValueError, KeyError, TypeError):
                 vocab = 0
-        if not self.check("tokenizer train (command line, built-in corpus)", vocab == 500,
-                          f"vocabulary {vocab}, {secs:.1f} s"):
+        if not self.check(
+            "tokenizer train (command line, built-in corpus)", vocab == 500, f"vocabulary {vocab}, {secs:.1f} s"
+        ):
             self.show_output(proc)
             return
         proc, _ = self.run(["tokenizer", "encode", "--tokenizer", str(out), "def add(a, b): return a + b"])
@@ -105,27 +123,40 @@ class Smoke:
             self.show_output(proc)
 
     def evaluate(self) -> None:
-        proc, secs = self.run(["generate", "--model", "demo", "--prompt", "Return the", "--max-new-tokens", "12",
-                               "--seed", "1"], timeout=300)
-        if not self.check("generate (the demo model that ships with the app)",
-                          proc.returncode == 0 and proc.stdout.startswith("Return the")
-                          and len(proc.stdout.strip()) > len("Return the"), f"{proc.stdout.strip()[:60]!r}, {secs:.1f} s"):
+        proc, secs = self.run(
+            ["generate", "--model", "demo", "--prompt", "Return the", "--max-new-tokens", "12", "--seed", "1"],
+            timeout=300,
+        )
+        if not self.check(
+            "generate (the demo model that ships with the app)",
+            proc.returncode == 0
+            and proc.stdout.startswith("Return the")
+            and len(proc.stdout.strip()) > len("Return the"),
+            f"{proc.stdout.strip()[:60]!r}, {secs:.1f} s",
+        ):
             self.show_output(proc)
             return
         demo = "demo"
-        proc, secs = self.run(["eval", "task", "--model", demo, "--task", "sentiment",
-                               "--max-new-tokens", "8", "--json"], timeout=300)
+        proc, secs = self.run(
+            ["eval", "task", "--model", demo, "--task", "sentiment", "--max-new-tokens", "8", "--json"], timeout=300
+        )
         try:
             result = json.loads(proc.stdout)
         except ValueError:
             result = None
-        if not self.check("eval task (demo model, built-in task, sacrebleu + rouge-score)",
-                          proc.returncode == 0 and result is not None, f"{secs:.1f} s"):
+        if not self.check(
+            "eval task (demo model, built-in task, sacrebleu + rouge-score)",
+            proc.returncode == 0 and result is not None,
+            f"{secs:.1f} s",
+        ):
             self.show_output(proc)
         out = self.tmp / "export"
         proc, secs = self.run(["export", "--model", demo, "--out", str(out)], timeout=300)
-        if not self.check("export (Hugging Face folder)",
-                          proc.returncode == 0 and (out / "model.safetensors").exists(), f"{secs:.1f} s"):
+        if not self.check(
+            "export (Hugging Face folder)",
+            proc.returncode == 0 and (out / "model.safetensors").exists(),
+            f"{secs:.1f} s",
+        ):
             self.show_output(proc)
 
     def gui(self, xvfb: bool) -> None:
@@ -148,22 +179,38 @@ class Smoke:
             return
         log = proc.stdout + proc.stderr
         printed = [Path(line.strip()) for line in proc.stdout.splitlines() if line.strip().endswith(".png")]
-        if not self.check("--screenshot finished", proc.returncode == 0,
-                          f"exit {proc.returncode}, {secs:.1f} s, {'xvfb + xcb' if xvfb else 'offscreen'}"):
+        if not self.check(
+            "--screenshot finished",
+            proc.returncode == 0,
+            f"exit {proc.returncode}, {secs:.1f} s, {'xvfb + xcb' if xvfb else 'offscreen'}",
+        ):
             self.show_output(proc)
-        bad = [p.name for p in printed if not (p.exists() and p.stat().st_size > 1000
-                                               and p.read_bytes()[:8] == PNG_SIGNATURE)]
-        self.check("screenshots written", bool(printed) and not bad,
-                   f"{len(printed)} PNGs: {', '.join(p.stem for p in printed)}"
-                   + (f"; missing or not PNG: {', '.join(bad)}" if bad else ""))
+        bad = [
+            p.name
+            for p in printed
+            if not (p.exists() and p.stat().st_size > 1000 and p.read_bytes()[:8] == PNG_SIGNATURE)
+        ]
+        self.check(
+            "screenshots written",
+            bool(printed) and not bad,
+            f"{len(printed)} PNGs: {', '.join(p.stem for p in printed)}"
+            + (f"; missing or not PNG: {', '.join(bad)}" if bad else ""),
+        )
         saved = sorted((self.tmp / "data" / "llm-playground" / "tokenizers").glob("*.json"))
-        self.check("Tokenize panel trained its tokenizers in the worker", len(saved) >= 2,
-                   f"{len(saved)} saved: {', '.join(p.stem.split('-', 2)[-1] for p in saved)}")
+        self.check(
+            "Tokenize panel trained its tokenizers in the worker",
+            len(saved) >= 2,
+            f"{len(saved)} saved: {', '.join(p.stem.split('-', 2)[-1] for p in saved)}",
+        )
         runs = [p for p in (self.tmp / "data" / "llm-playground" / "runs").glob("*") if p.is_dir()]
         self.check("Train panel saved a run", bool(runs), ", ".join(p.name for p in runs))
-        problems = [line for line in log.splitlines()
-                    if "Traceback" in line or line.startswith(("ERROR", "CRITICAL", "[PYI-"))
-                    or "Something unexpected went wrong" in line]
+        problems = [
+            line
+            for line in log.splitlines()
+            if "Traceback" in line
+            or line.startswith(("ERROR", "CRITICAL", "[PYI-"))
+            or "Something unexpected went wrong" in line
+        ]
         if not self.check("no tracebacks or errors logged", not problems, "; ".join(problems[:3])):
             self.show_output(proc)
         time.sleep(0.5)
@@ -186,18 +233,26 @@ def leftover_workers(exe: Path) -> list[int]:
             args = [a.decode(errors="replace") for a in (entry / "cmdline").read_bytes().split(b"\0")]
         except OSError:
             continue
-        if len(args) > 2 and ((args[1] == "--tokenizer-worker" and os.path.realpath(args[0]) == frozen)
-                              or (args[0] == python and args[1:3] == ["-m", "playground.core.tokenizer_worker"])):
+        if len(args) > 2 and (
+            (args[1] == "--tokenizer-worker" and os.path.realpath(args[0]) == frozen)
+            or (args[0] == python and args[1:3] == ["-m", "playground.core.tokenizer_worker"])
+        ):
             found.append(int(entry.name))
     return found
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("app_dir", nargs="?", type=Path, default=REPO / "dist" / "llm-playground",
-                        help="the built one-folder app (default dist/llm-playground)")
-    parser.add_argument("--exe", type=Path,
-                        help="instead of a built app: an installed launcher, e.g. VENV/bin/playground")
+    parser.add_argument(
+        "app_dir",
+        nargs="?",
+        type=Path,
+        default=REPO / "dist" / "llm-playground",
+        help="the built one-folder app (default dist/llm-playground)",
+    )
+    parser.add_argument(
+        "--exe", type=Path, help="instead of a built app: an installed launcher, e.g. VENV/bin/playground"
+    )
     parser.add_argument("--xvfb", action="store_true", help="run the window under xvfb-run with Qt's xcb platform")
     parser.add_argument("--skip-gui", action="store_true", help="only the command-line checks")
     parser.add_argument("--timeout", type=float, default=900, help="seconds for the --screenshot run (default 900)")

@@ -106,14 +106,21 @@ def adopt_demo(session, checkpoint, model=None) -> None:
 def show_crash_dialog(parent: Optional[QWidget], report: CrashReport) -> QMessageBox:
     """The crash dialog: what happened, where the details are, and that the work is safe. Not modal: the
     window keeps running behind it. Tests replace this function (``playground.app.show_crash_dialog``)."""
-    where = (f"The details were written to <br><tt>{report.log_path}</tt>" if report.log_path is not None
-             else "The details could not be written to the crash log; they are below.")
-    box = QMessageBox(QMessageBox.Icon.Warning, "Something unexpected went wrong",
-                      "<p><b>Something unexpected went wrong</b>, but the app is still running and your work "
-                      "is still here.</p>"
-                      f"<p><tt>{html.escape(report.summary())}</tt></p><p>{where}</p>"
-                      "<p>If it keeps happening, please send that file with a few words on what you did.</p>",
-                      QMessageBox.StandardButton.Close, parent)
+    where = (
+        f"The details were written to <br><tt>{report.log_path}</tt>"
+        if report.log_path is not None
+        else "The details could not be written to the crash log; they are below."
+    )
+    box = QMessageBox(
+        QMessageBox.Icon.Warning,
+        "Something unexpected went wrong",
+        "<p><b>Something unexpected went wrong</b>, but the app is still running and your work "
+        "is still here.</p>"
+        f"<p><tt>{html.escape(report.summary())}</tt></p><p>{where}</p>"
+        "<p>If it keeps happening, please send that file with a few words on what you did.</p>",
+        QMessageBox.StandardButton.Close,
+        parent,
+    )
     box.setTextFormat(Qt.TextFormat.RichText)
     box.setDetailedText(report.traceback)
     box.setModal(False)
@@ -127,6 +134,7 @@ def show_crash_dialog(parent: Optional[QWidget], report: CrashReport) -> QMessag
 
 def _open_folder(folder: Path) -> None:
     from playground.ui.help_window import open_folder
+
     open_folder(folder)
 
 
@@ -134,14 +142,15 @@ class CrashReporter(QObject):
     """Receives crash reports from any thread and shows them on the GUI thread: a message in the window's
     message bar and one dialog at a time (errors that repeat while it is open are counted, not stacked)."""
 
-    reported = Signal(object)   # CrashReport, emitted from the thread where the error happened
+    reported = Signal(object)  # CrashReport, emitted from the thread where the error happened
 
-    def __init__(self, session=None, parent_widget: Optional[QWidget] = None,
-                 dialog: Optional[Callable[..., object]] = None) -> None:
+    def __init__(
+        self, session=None, parent_widget: Optional[QWidget] = None, dialog: Optional[Callable[..., object]] = None
+    ) -> None:
         super().__init__()
         self.session = session
         self.parent_widget = parent_widget
-        self.dialog = dialog          # None: playground.app.show_crash_dialog, looked up at each report
+        self.dialog = dialog  # None: playground.app.show_crash_dialog, looked up at each report
         self.hooks: Optional[CrashHooks] = None
         self.open_dialog: object = None  # what the dialog function returned: a QMessageBox, or a test's stand-in
         self.repeats = 0
@@ -158,16 +167,20 @@ class CrashReporter(QObject):
         log.error("Unhandled error (%s); written to %s\n%s", report.summary(), report.log_path, report.traceback)
         if self.session is not None:
             where = f"the details are in {report.log_path}" if report.log_path else "the details are in the terminal"
-            self.session.error(f"Something unexpected went wrong: {report.summary()}. Your work is still here; "
-                               f"{where} (Help ▸ Open the crash log folder).")
+            self.session.error(
+                f"Something unexpected went wrong: {report.summary()}. Your work is still here; "
+                f"{where} (Help ▸ Open the crash log folder)."
+            )
         box = self.open_dialog
         if box is not None and isinstance(box, QWidget):
             try:
-                if box.isVisible():   # one dialog at a time: count the others in it
+                if box.isVisible():  # one dialog at a time: count the others in it
                     self.repeats += 1
                     if isinstance(box, QMessageBox):
-                        box.setInformativeText(f"{self.repeats} more unexpected error"
-                                               f"{'s' if self.repeats > 1 else ''} since; the log has them all.")
+                        box.setInformativeText(
+                            f"{self.repeats} more unexpected error"
+                            f"{'s' if self.repeats > 1 else ''} since; the log has them all."
+                        )
                     return
             except RuntimeError:  # closed and deleted
                 pass
@@ -180,8 +193,12 @@ class CrashReporter(QObject):
             self.hooks.uninstall()
 
 
-def install_excepthook(session=None, window: Optional[QWidget] = None, log_path: Optional[Path] = None,
-                       dialog: Optional[Callable[..., object]] = None) -> CrashReporter:
+def install_excepthook(
+    session=None,
+    window: Optional[QWidget] = None,
+    log_path: Optional[Path] = None,
+    dialog: Optional[Callable[..., object]] = None,
+) -> CrashReporter:
     """Unhandled exceptions (in the GUI thread, in Qt callbacks and in Python threads) go to the crash log
     (`core.crash_log`), to a message in the window and to a dialog; the app keeps running.
     Returns the reporter; ``.uninstall()`` puts the previous hooks back."""
@@ -200,8 +217,10 @@ def display_problem(env: Optional[Mapping[str, str]] = None, platform: str = sys
         return None  # offscreen, vnc, eglfs …: no desktop needed
     if env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"):
         return None
-    return ("LLM Playground needs a display: start it from a desktop session (or over ssh -X), or set "
-            "QT_QPA_PLATFORM=offscreen to take screenshots without one (playground --screenshot DIR).")
+    return (
+        "LLM Playground needs a display: start it from a desktop session (or over ssh -X), or set "
+        "QT_QPA_PLATFORM=offscreen to take screenshots without one (playground --screenshot DIR)."
+    )
 
 
 def run_gui(screenshot_dir: Optional[Path] = None) -> int:
@@ -216,7 +235,7 @@ def run_gui(screenshot_dir: Optional[Path] = None) -> int:
     from playground.ui.main_window import MainWindow
 
     session = Session()
-    reporter = install_excepthook(session)   # before the window: an error while building it is caught too
+    reporter = install_excepthook(session)  # before the window: an error while building it is caught too
     window = MainWindow(session)
     reporter.parent_widget = window
     window.show()
@@ -232,5 +251,6 @@ def run_gui(screenshot_dir: Optional[Path] = None) -> int:
                 print(path)
             window.close()
             app.quit()
+
         QTimer.singleShot(50, shoot)
     return app.exec()

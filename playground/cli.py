@@ -1,9 +1,9 @@
 """The command line: the same core code as the window, for scripted workshop preparation.
 
-    playground                                  open the window
-    playground --screenshot DIR                 save a PNG of every panel, then quit
-    playground tokenizer train --corpus PATH --kind bpe --vocab-size N --out FILE.json
-    playground tokenizer encode --tokenizer FILE.json "TEXT"
+playground                                  open the window
+playground --screenshot DIR                 save a PNG of every panel, then quit
+playground tokenizer train --corpus PATH --kind bpe --vocab-size N --out FILE.json
+playground tokenizer encode --tokenizer FILE.json "TEXT"
 """
 
 from __future__ import annotations
@@ -21,10 +21,13 @@ from playground.core.progress import Cancelled, UserError
 
 def build_parser(with_commands: bool = True, only: Optional[str] = None) -> argparse.ArgumentParser:
     """The command line's parser; `only` = "tokenizer" leaves out the other commands and their imports."""
-    parser = argparse.ArgumentParser(prog="playground", description="LLM Playground: build a small language model and watch it from the inside.")
+    parser = argparse.ArgumentParser(
+        prog="playground", description="LLM Playground: build a small language model and watch it from the inside."
+    )
     parser.add_argument("--version", action="version", version=f"LLM Playground {__version__}")
-    parser.add_argument("--screenshot", metavar="DIR", type=Path,
-                        help="save a PNG of every working panel into DIR, then quit")
+    parser.add_argument(
+        "--screenshot", metavar="DIR", type=Path, help="save a PNG of every working panel into DIR, then quit"
+    )
     if not with_commands:
         parser.set_defaults(command=None)
         return parser
@@ -35,17 +38,24 @@ def build_parser(with_commands: bool = True, only: Optional[str] = None) -> argp
     from playground.core.tokenization import KINDS
 
     train = tok_commands.add_parser("train", help="train a tokenizer on a corpus and save tokenizer.json")
-    train.add_argument("--corpus", action="append", required=True, metavar="PATH",
-                       help="a text file or folder (repeat for more); 'default' for the built-in corpus")
+    train.add_argument(
+        "--corpus",
+        action="append",
+        required=True,
+        metavar="PATH",
+        help="a text file or folder (repeat for more); 'default' for the built-in corpus",
+    )
     train.add_argument("--kind", choices=list(KINDS), default="bpe")
     train.add_argument("--vocab-size", type=int, default=2000)
     train.add_argument("--min-frequency", type=int, default=2)
-    train.add_argument("--special-tokens", default=None,
-                       help="comma-separated; the default suits the kind")
+    train.add_argument("--special-tokens", default=None, help="comma-separated; the default suits the kind")
     train.add_argument("--lowercase", action="store_true")
-    train.add_argument("--allow-special-in-text", action="store_true",
-                       help="train even when a special token occurs in the corpus as ordinary text "
-                            "(a marker the corpus holds on purpose)")
+    train.add_argument(
+        "--allow-special-in-text",
+        action="store_true",
+        help="train even when a special token occurs in the corpus as ordinary text "
+        "(a marker the corpus holds on purpose)",
+    )
     train.add_argument("--out", type=Path, required=True, metavar="FILE.json")
     train.add_argument("--overwrite", action="store_true", help="replace --out if it already exists")
 
@@ -55,12 +65,16 @@ def build_parser(with_commands: bool = True, only: Optional[str] = None) -> argp
     if only == "tokenizer":
         return parser
     from playground.cli_model import add_commands
+
     add_commands(commands)
     from playground import cli_attention
+
     cli_attention.add_command(commands)
     from playground import cli_eval
+
     cli_eval.add_command(commands)
     from playground import cli_exchange
+
     cli_exchange.add_command(commands)
     return parser
 
@@ -86,19 +100,25 @@ def tokenizer_train(args) -> int:
     )
 
     # Every path is made absolute here, before anything else reads it.
-    corpus = (default_corpus() if args.corpus == ["default"]
-              else corpus_from_paths([Path(p).expanduser().resolve() for p in args.corpus]))
+    corpus = (
+        default_corpus()
+        if args.corpus == ["default"]
+        else corpus_from_paths([Path(p).expanduser().resolve() for p in args.corpus])
+    )
     out = check_output_path(args.out, corpus.files, args.overwrite)
-    spec = spec_for_kind(args.kind, vocab_size=args.vocab_size, min_frequency=args.min_frequency,
-                         lowercase=args.lowercase)
+    spec = spec_for_kind(
+        args.kind, vocab_size=args.vocab_size, min_frequency=args.min_frequency, lowercase=args.lowercase
+    )
     if args.special_tokens is not None:
         from dataclasses import replace
+
         spec = replace(spec, special_tokens=tuple(s.strip() for s in args.special_tokens.split(",") if s.strip()))
     check_spec(spec)  # before the corpus is read: a bad size needs no scan to be refused
     stats = run_with_bar(scan_corpus(corpus), "Reading the corpus")
     check_spec(spec, stats)
-    print(f"Corpus {corpus.name}: {stats.characters:,} characters, {stats.distinct_characters} distinct",
-          file=sys.stderr)
+    print(
+        f"Corpus {corpus.name}: {stats.characters:,} characters, {stats.distinct_characters} distinct", file=sys.stderr
+    )
     for warning in stats.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     started = time.monotonic()
@@ -108,8 +128,10 @@ def tokenizer_train(args) -> int:
         raise UserError(f"{e} If the corpus holds them on purpose, train with --allow-special-in-text.") from e
     tok = LoadedTokenizer(trained, name=spec.label, spec=spec)
     tok.save(out)
-    print(f"Trained {spec.label} ({tok.vocab_size:,} tokens) in {time.monotonic() - started:.1f} s -> {out}",
-          file=sys.stderr)
+    print(
+        f"Trained {spec.label} ({tok.vocab_size:,} tokens) in {time.monotonic() - started:.1f} s -> {out}",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -148,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--tokenizer-worker"]:  # the frozen app starting its own worker
         from playground.core.tokenizer_worker import serve
+
         serve()
         return 0
     command = next((a for a in argv if not a.startswith("-")), None)
@@ -155,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command in ("train", "generate"):
             from playground.cli_model import run
+
             return run(args)
         if args.command == "attention":
             return args.attention_command(args)
@@ -171,4 +195,5 @@ def main(argv: list[str] | None = None) -> int:
         print("cancelled", file=sys.stderr)
         return 130
     from playground.app import run_gui
+
     return run_gui(screenshot_dir=args.screenshot)

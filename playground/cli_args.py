@@ -50,23 +50,34 @@ def positive_float(text: str) -> float:
 DEVICES = ["auto", "cuda", "mps", "cpu"]
 
 
-def add_model_arguments(parser: argparse.ArgumentParser, what: str = "use", several: bool = False,
-                        default_note: str = "") -> None:
+def add_model_arguments(
+    parser: argparse.ArgumentParser, what: str = "use", several: bool = False, default_note: str = ""
+) -> None:
     """``--model DIR`` (``demo`` for the demo model) and ``--which best|last``."""
-    parser.add_argument("--model", type=model_dir, required=True, metavar="DIR",
-                        action="append" if several else "store",
-                        help="a run folder (or its best/ or last/ folder); 'demo' for the demo model"
-                             + (" (repeat to compare)" if several else ""))
-    parser.add_argument("--which", choices=["best", "last"], default="best",
-                        help=f"in a run folder, which checkpoint to {what}{default_note}")
+    parser.add_argument(
+        "--model",
+        type=model_dir,
+        required=True,
+        metavar="DIR",
+        action="append" if several else "store",
+        help="a run folder (or its best/ or last/ folder); 'demo' for the demo model"
+        + (" (repeat to compare)" if several else ""),
+    )
+    parser.add_argument(
+        "--which",
+        choices=["best", "last"],
+        default="best",
+        help=f"in a run folder, which checkpoint to {what}{default_note}",
+    )
 
 
 def add_device_arguments(parser: argparse.ArgumentParser, default: str | None = "auto", why: str = "") -> None:
     """``--device`` and ``--threads``; ``apply_threads`` and ``resolve_device`` read them."""
     help_text = "where to run the model" + (f" (default {default}{why})" if default else "")
     parser.add_argument("--device", choices=DEVICES, default=default, help=help_text)
-    parser.add_argument("--threads", type=positive_int, metavar="N",
-                        help="CPU threads for PyTorch (default: all cores)")
+    parser.add_argument(
+        "--threads", type=positive_int, metavar="N", help="CPU threads for PyTorch (default: all cores)"
+    )
 
 
 def apply_threads(args: argparse.Namespace) -> None:

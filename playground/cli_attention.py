@@ -29,18 +29,28 @@ def head_choice(text: str):
 def add_command(subparsers: argparse._SubParsersAction) -> None:
     """Add `attention` to `subparsers` (it sets `attention_command` to its function)."""
     attention = subparsers.add_parser(
-        "attention", help="save one head's attention weights over a text as a matrix",
+        "attention",
+        help="save one head's attention weights over a text as a matrix",
         description="Run a trained model over a text once and save where one attention head looked: a "
-                    "query-by-key matrix whose row q holds how token q spread its attention over tokens 0..q.")
+        "query-by-key matrix whose row q holds how token q spread its attention over tokens 0..q.",
+    )
     add_model_arguments(attention)
     attention.add_argument("--text", required=True, help="the text the model reads")
     attention.add_argument("--layer", type=int, default=0, help="the layer, counted from 0 (default 0)")
-    attention.add_argument("--head", type=head_choice, default="mean", metavar="H|mean",
-                           help="the head, counted from 0, or 'mean' for the average of the layer's heads "
-                                "(default mean)")
-    attention.add_argument("--out", type=Path, required=True, metavar="FILE.npy|FILE.csv",
-                           help="where to save the matrix: .npy for NumPy, .csv (with the tokens as labels) "
-                                "for a spreadsheet")
+    attention.add_argument(
+        "--head",
+        type=head_choice,
+        default="mean",
+        metavar="H|mean",
+        help="the head, counted from 0, or 'mean' for the average of the layer's heads (default mean)",
+    )
+    attention.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        metavar="FILE.npy|FILE.csv",
+        help="where to save the matrix: .npy for NumPy, .csv (with the tokens as labels) for a spreadsheet",
+    )
     add_device_arguments(attention, "cpu", ": one pass over a text needs no GPU")
     attention.set_defaults(attention_command=attention_command)
 

@@ -26,32 +26,52 @@ def add_command(subparsers: argparse._SubParsersAction) -> None:
     commands = evaluate.add_subparsers(dest="eval_name", required=True)
 
     ppl = commands.add_parser(
-        "perplexity", help="how well a model predicts a text: perplexity per token and bits per byte",
+        "perplexity",
+        help="how well a model predicts a text: perplexity per token and bits per byte",
         description="Score every token of a text (but the first) with the model. Perplexity is per token, so "
-                    "it only compares models with the same tokenizer; bits per byte compares any two models. "
-                    "Give --model more than once to compare models on the same text.")
+        "it only compares models with the same tokenizer; bits per byte compares any two models. "
+        "Give --model more than once to compare models on the same text.",
+    )
     _add_model_arguments(ppl, several=True)
-    ppl.add_argument("--text", required=True, metavar="FILE|default",
-                     help="a text file (UTF-8), or 'default' for the built-in corpus")
+    ppl.add_argument(
+        "--text",
+        required=True,
+        metavar="FILE|default",
+        help="a text file (UTF-8), or 'default' for the built-in corpus",
+    )
     ppl.add_argument("--max-chars", type=int, metavar="N", help="score only the first N characters of the text")
-    ppl.add_argument("--stride", type=int, metavar="TOKENS",
-                     help="windows start this many tokens apart (default: the context length, no overlap); "
-                          "smaller gives every token more context and takes longer")
+    ppl.add_argument(
+        "--stride",
+        type=int,
+        metavar="TOKENS",
+        help="windows start this many tokens apart (default: the context length, no overlap); "
+        "smaller gives every token more context and takes longer",
+    )
     ppl.add_argument("--batch-size", type=int, default=8, help="windows per forward pass (default 8)")
     ppl.add_argument("--json", action="store_true", help="print the results as JSON")
     ppl.set_defaults(eval_command=perplexity_command)
 
     task = commands.add_parser(
-        "task", help="ask a model a task's examples through a prompt template and score the answers",
+        "task",
+        help="ask a model a task's examples through a prompt template and score the answers",
         description="Render the template with each example's input, let the model answer (greedy unless told "
-                    "otherwise; the answer is its first line) and score the answers against the references: "
-                    "BLEU and chrF (sacrebleu, 0-100), ROUGE-1/2/L (rouge-score, 0-1) and exact match.")
+        "otherwise; the answer is its first line) and score the answers against the references: "
+        "BLEU and chrF (sacrebleu, 0-100), ROUGE-1/2/L (rouge-score, 0-1) and exact match.",
+    )
     _add_model_arguments(task, several=False)
-    task.add_argument("--task", required=True, metavar="FILE|NAME",
-                      help="a .csv (columns input, reference) or .jsonl task file, or a built-in task's name "
-                           "(sentiment, translation, questions, python-phrases)")
-    task.add_argument("--template", type=Path, metavar="FILE",
-                      help="the prompt template (.toml or .json); default: the one that goes with the task")
+    task.add_argument(
+        "--task",
+        required=True,
+        metavar="FILE|NAME",
+        help="a .csv (columns input, reference) or .jsonl task file, or a built-in task's name "
+        "(sentiment, translation, questions, python-phrases)",
+    )
+    task.add_argument(
+        "--template",
+        type=Path,
+        metavar="FILE",
+        help="the prompt template (.toml or .json); default: the one that goes with the task",
+    )
     task.add_argument("--mode", help="the prompt mode (zero-shot, one-shot, few-shot, ...); default the template's")
     task.add_argument("--compare", metavar="MODE", help="run a second mode too and print both side by side")
     task.add_argument("--strategy", choices=["greedy", "sample", "beam"], default="greedy")
@@ -60,8 +80,12 @@ def add_command(subparsers: argparse._SubParsersAction) -> None:
     task.add_argument("--top-p", type=float, default=1.0)
     task.add_argument("--beams", type=int, default=4)
     task.add_argument("--seed", type=int, default=0)
-    task.add_argument("--max-new-tokens", type=int, default=64,
-                      help="the most tokens an answer may take (it also stops at the reference's length + 8)")
+    task.add_argument(
+        "--max-new-tokens",
+        type=int,
+        default=64,
+        help="the most tokens an answer may take (it also stops at the reference's length + 8)",
+    )
     task.add_argument("--show", action="store_true", help="print every example's answer")
     task.add_argument("--json", action="store_true", help="print the scores and every answer as JSON")
     task.set_defaults(eval_command=task_command)
@@ -91,7 +115,7 @@ def _read_text(args: argparse.Namespace) -> tuple[str, str]:
     from playground.core.evaluation import read_text_file
 
     text = read_text_file(Path(args.text))
-    return (text if args.max_chars is None else text[:args.max_chars]), Path(args.text).name
+    return (text if args.max_chars is None else text[: args.max_chars]), Path(args.text).name
 
 
 def perplexity_command(args: argparse.Namespace) -> int:
@@ -104,13 +128,23 @@ def perplexity_command(args: argparse.Namespace) -> int:
     reports = []
     for path in args.model:
         checkpoint, model = load_checkpoint(path, device=device, which=args.which)
-        result = run_with_bar(perplexity(model, checkpoint.tokenizer, text, batch_size=args.batch_size,
-                                         stride=args.stride), desc=checkpoint.name)
-        reports.append({
-            "model": checkpoint.name, "path": str(checkpoint.path), "which": checkpoint.which,
-            "step": checkpoint.step, "parameters": model.num_parameters(),
-            "tokenizer": checkpoint.tokenizer.kind_label, "vocab_size": checkpoint.model_config.vocab_size,
-            "text": text_name, **result.to_dict()})
+        result = run_with_bar(
+            perplexity(model, checkpoint.tokenizer, text, batch_size=args.batch_size, stride=args.stride),
+            desc=checkpoint.name,
+        )
+        reports.append(
+            {
+                "model": checkpoint.name,
+                "path": str(checkpoint.path),
+                "which": checkpoint.which,
+                "step": checkpoint.step,
+                "parameters": model.num_parameters(),
+                "tokenizer": checkpoint.tokenizer.kind_label,
+                "vocab_size": checkpoint.model_config.vocab_size,
+                "text": text_name,
+                **result.to_dict(),
+            }
+        )
         del model
     if args.json:
         print(json.dumps(reports[0] if len(reports) == 1 else reports, indent=1))
@@ -119,8 +153,10 @@ def perplexity_command(args: argparse.Namespace) -> int:
     print(f"Text: {text_name}, {first['characters']:,} characters, {first['bytes']:,} bytes")
     if len(reports) == 1:
         r = first
-        print(f"Model: {r['model']} ({r['which']}, step {r['step']:,}, {r['parameters']:,} parameters, "
-              f"{r['tokenizer']} of {r['vocab_size']:,} tokens)")
+        print(
+            f"Model: {r['model']} ({r['which']}, step {r['step']:,}, {r['parameters']:,} parameters, "
+            f"{r['tokenizer']} of {r['vocab_size']:,} tokens)"
+        )
         print(f"  tokens scored    {r['tokens']:,} (every token but the first; {r['scored_bytes']:,} bytes)")
         print(f"  mean loss        {r['mean_loss']:.4f} nats per token")
         print(f"  perplexity       {r['perplexity']:.2f} per token")
@@ -130,8 +166,10 @@ def perplexity_command(args: argparse.Namespace) -> int:
     print(header)
     for r in reports:
         tokenizer = f"{r['tokenizer']} {r['vocab_size']:,}"
-        print(f"{r['model'][:24]:<24} {r['parameters']:>11,} {tokenizer[:28]:<28} {r['step']:>7,} {r['tokens']:>8,} "
-              f"{r['perplexity']:>11.2f} {r['bits_per_byte']:>10.4f}")
+        print(
+            f"{r['model'][:24]:<24} {r['parameters']:>11,} {tokenizer[:28]:<28} {r['step']:>7,} {r['tokens']:>8,} "
+            f"{r['perplexity']:>11.2f} {r['bits_per_byte']:>10.4f}"
+        )
     print("Perplexity compares models with the same tokenizer only; bits per byte compares any.")
     return 0
 
@@ -145,8 +183,9 @@ def _load_task(name: str):
     found = builtin_task(name)
     if found is None:
         names = ", ".join(re.sub(r"^\d+-", "", t.path.stem) for t in builtin_tasks() if t.path is not None)
-        raise UserError(f"There is no task file {name} and no built-in task of that name "
-                        f"(the built-in tasks are {names}).")
+        raise UserError(
+            f"There is no task file {name} and no built-in task of that name (the built-in tasks are {names})."
+        )
     return found
 
 
@@ -159,25 +198,49 @@ def task_command(args: argparse.Namespace) -> int:
 
     task = _load_task(args.task)
     template = load_template(args.template) if args.template is not None else template_for(task)
-    settings = SamplingSettings(strategy=args.strategy, temperature=args.temperature, top_k=args.top_k,
-                                top_p=args.top_p, beams=args.beams, seed=args.seed,
-                                max_new_tokens=args.max_new_tokens)
+    settings = SamplingSettings(
+        strategy=args.strategy,
+        temperature=args.temperature,
+        top_k=args.top_k,
+        top_p=args.top_p,
+        beams=args.beams,
+        seed=args.seed,
+        max_new_tokens=args.max_new_tokens,
+    )
     settings.raise_if_invalid()
     modes = [args.mode or template.mode] + ([args.compare] if args.compare else [])
     device = _setup(args)
     checkpoint, model = load_checkpoint(args.model, device=device, which=args.which)
-    results = run_with_bar(compare_modes(model, checkpoint.tokenizer, template, task, modes=modes,
-                                         settings=settings), desc=task.name)
+    results = run_with_bar(
+        compare_modes(model, checkpoint.tokenizer, template, task, modes=modes, settings=settings), desc=task.name
+    )
     if args.json:
-        print(json.dumps({"model": checkpoint.name, "task": task.name, "template": template.name,
-                          "examples": len(task), "results": [r.to_dict() for r in results]},
-                         indent=1))
+        print(
+            json.dumps(
+                {
+                    "model": checkpoint.name,
+                    "task": task.name,
+                    "template": template.name,
+                    "examples": len(task),
+                    "results": [r.to_dict() for r in results],
+                },
+                indent=1,
+            )
+        )
         return 0
-    print(f"Task {task.name} ({len(task)} examples), template \"{template.name}\", model {checkpoint.name}, "
-          f"{settings.strategy}")
+    print(
+        f'Task {task.name} ({len(task)} examples), template "{template.name}", model {checkpoint.name}, '
+        f"{settings.strategy}"
+    )
     print(f"{'':<14}" + "".join(f"{r.mode:>18}" for r in results))
-    lines = [("BLEU", "bleu", "{:.1f}"), ("chrF", "chrf", "{:.1f}"), ("ROUGE-1", "rouge1", "{:.3f}"),
-             ("ROUGE-2", "rouge2", "{:.3f}"), ("ROUGE-L", "rouge_l", "{:.3f}"), ("exact match", "exact_match", "{:.3f}")]
+    lines = [
+        ("BLEU", "bleu", "{:.1f}"),
+        ("chrF", "chrf", "{:.1f}"),
+        ("ROUGE-1", "rouge1", "{:.3f}"),
+        ("ROUGE-2", "rouge2", "{:.3f}"),
+        ("ROUGE-L", "rouge_l", "{:.3f}"),
+        ("exact match", "exact_match", "{:.3f}"),
+    ]
     for label, key, fmt in lines:
         print(f"{label:<14}" + "".join(f"{fmt.format(getattr(r.scores, key)):>18}" for r in results))
     print(f"{'seconds':<14}" + "".join(f"{r.seconds:>18.1f}" for r in results))

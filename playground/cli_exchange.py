@@ -21,20 +21,24 @@ from playground.cli_args import add_model_arguments
 def add_command(subparsers: argparse._SubParsersAction) -> None:
     """Add `export` and `import` to `subparsers` (each sets `exchange_command` to its function)."""
     export = subparsers.add_parser(
-        "export", help="write a trained model as a Hugging Face transformers folder",
+        "export",
+        help="write a trained model as a Hugging Face transformers folder",
         description="Write a checkpoint as a folder that transformers' AutoModelForCausalLM and AutoTokenizer "
-                    "read: GPT2LMHeadModel for a GPT-2 style model, LlamaForCausalLM for a LLaMA style one, with "
-                    "its tokenizer, a generation config and a short model card.")
+        "read: GPT2LMHeadModel for a GPT-2 style model, LlamaForCausalLM for a LLaMA style one, with "
+        "its tokenizer, a generation config and a short model card.",
+    )
     add_model_arguments(export, "export", default_note=" (default best)")
     export.add_argument("--out", type=Path, required=True, metavar="DIR", help="the folder to write")
     export.add_argument("--overwrite", action="store_true", help="replace what a non-empty --out holds")
     export.set_defaults(exchange_command=export_command)
 
     imp = subparsers.add_parser(
-        "import", help="make a run folder from a Hugging Face GPT-2 or LLaMA folder",
+        "import",
+        help="make a run folder from a Hugging Face GPT-2 or LLaMA folder",
         description="Read a local Hugging Face folder (config.json, tokenizer.json and model.safetensors, or "
-                    "sharded safetensors with model.safetensors.index.json) of a GPT-2 or LLaMA model into a run "
-                    "folder this app opens. Pickled weights (pytorch_model.bin) are refused, never opened.")
+        "sharded safetensors with model.safetensors.index.json) of a GPT-2 or LLaMA model into a run "
+        "folder this app opens. Pickled weights (pytorch_model.bin) are refused, never opened.",
+    )
     imp.add_argument("--hf", type=Path, required=True, metavar="DIR", help="the Hugging Face folder to read")
     imp.add_argument("--out", type=Path, required=True, metavar="DIR", help="the run folder to write")
     imp.add_argument("--overwrite", action="store_true", help="replace what a non-empty --out holds")
@@ -45,8 +49,7 @@ def export_command(args: argparse.Namespace) -> int:
     from playground.cli_progress import run_with_bar
     from playground.core.huggingface import export_checkpoint
 
-    out = run_with_bar(export_checkpoint(args.model, args.out, which=args.which, overwrite=args.overwrite),
-                       "Exporting")
+    out = run_with_bar(export_checkpoint(args.model, args.out, which=args.which, overwrite=args.overwrite), "Exporting")
     _report(out, f"Exported {args.model} ({args.which}) as a Hugging Face model:")
     return 0
 

@@ -38,14 +38,23 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     from playground.core.config import FLAVOURS, PRESETS
 
     train = subparsers.add_parser("train", help="train a model on a corpus and save it in a run folder")
-    train.add_argument("--corpus", action="append", metavar="PATH",
-                       help="a text file or folder (repeat for more); 'default' for the built-in corpus "
-                            "(the default when neither this nor --resume is given)")
-    train.add_argument("--tokenizer", type=Path, metavar="FILE.json",
-                       help="the tokenizer to use; without it a byte-level BPE of --vocab-size is trained "
-                            "on the corpus (fine-tuning and resuming use the model's own)")
-    train.add_argument("--vocab-size", type=positive_int, default=1000,
-                       help="for the tokenizer trained when none is given")
+    train.add_argument(
+        "--corpus",
+        action="append",
+        metavar="PATH",
+        help="a text file or folder (repeat for more); 'default' for the built-in corpus "
+        "(the default when neither this nor --resume is given)",
+    )
+    train.add_argument(
+        "--tokenizer",
+        type=Path,
+        metavar="FILE.json",
+        help="the tokenizer to use; without it a byte-level BPE of --vocab-size is trained "
+        "on the corpus (fine-tuning and resuming use the model's own)",
+    )
+    train.add_argument(
+        "--vocab-size", type=positive_int, default=1000, help="for the tokenizer trained when none is given"
+    )
     train.add_argument("--preset", choices=list(PRESETS), help="the model's size (default tiny)")
     train.add_argument("--flavour", choices=list(FLAVOURS), help="the architecture family (default gpt2)")
     train.add_argument("--context", type=positive_int, metavar="TOKENS", help="override the preset's context length")
@@ -58,45 +67,66 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--seed", type=int)
     train.add_argument("--threads", type=positive_int, metavar="N", help="CPU threads for PyTorch (default: all cores)")
     train.add_argument("--init-from", type=Path, metavar="DIR", help="fine-tune the model in this run folder")
-    train.add_argument("--out", type=Path, metavar="DIR",
-                       help="the run folder (default: a new folder in the app's data folder)")
-    train.add_argument("--resume", action="store_true",
-                       help="continue the stopped run in --out (give the same --corpus as before)")
-    train.add_argument("--overwrite", action="store_true",
-                       help="train into a non-empty --out, replacing the run files and checkpoints there")
+    train.add_argument(
+        "--out", type=Path, metavar="DIR", help="the run folder (default: a new folder in the app's data folder)"
+    )
+    train.add_argument(
+        "--resume", action="store_true", help="continue the stopped run in --out (give the same --corpus as before)"
+    )
+    train.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="train into a non-empty --out, replacing the run files and checkpoints there",
+    )
     train.set_defaults(model_command=train_command)
 
     generate = subparsers.add_parser(
-        "generate", help="continue a prompt with a trained model",
+        "generate",
+        help="continue a prompt with a trained model",
         description="Continue a prompt. Without --strategy: greedy, unless a sampling control "
-                    "(--temperature, --top-k, --top-p, --min-p) asks for sampling or --beams for beam search.")
+        "(--temperature, --top-k, --top-p, --min-p) asks for sampling or --beams for beam search.",
+    )
     add_model_arguments(generate)
     generate.add_argument("--prompt", default="", help="the text to continue (default: start a new text)")
-    generate.add_argument("--template", type=Path, metavar="FILE",
-                          help="a prompt template (.toml or .json); its query is --input")
+    generate.add_argument(
+        "--template", type=Path, metavar="FILE", help="a prompt template (.toml or .json); its query is --input"
+    )
     generate.add_argument("--mode", help="render the template in this mode (zero-shot, one-shot, few-shot, ...)")
     generate.add_argument("--input", help="the query to put into --template")
     generate.add_argument("--strategy", choices=["greedy", "sample", "beam"])
     generate.add_argument("--max-new-tokens", type=int, default=100)
     generate.add_argument("--temperature", type=float, help="divide the scores by T before sampling (default 1)")
     generate.add_argument("--top-k", type=int, help="sample from the k most likely tokens only")
-    generate.add_argument("--top-p", type=float, help="sample from the smallest set of tokens whose probability reaches p")
+    generate.add_argument(
+        "--top-p", type=float, help="sample from the smallest set of tokens whose probability reaches p"
+    )
     generate.add_argument("--min-p", type=float, help="drop tokens less than min-p times as likely as the best")
-    generate.add_argument("--repetition-penalty", type=float, default=1.0,
-                          help="above 1, tokens already in the text become less likely")
+    generate.add_argument(
+        "--repetition-penalty", type=float, default=1.0, help="above 1, tokens already in the text become less likely"
+    )
     generate.add_argument("--beams", type=int, help="beam search with this many beams")
-    generate.add_argument("--length-penalty", type=float, default=1.0,
-                          help="beam search: a beam's score is its log-probability / length ** this")
-    generate.add_argument("--early-stopping", action=argparse.BooleanOptionalAction, default=True,
-                          help="beam search returns finished beams (ended by the end-of-text token) unless "
-                               "--max-new-tokens cuts it; with early stopping (the default) it ends as soon as "
-                               "there are --beams of them, without it it searches on while a live beam could "
-                               "still beat the worst finished one")
-    generate.add_argument("--stop", action="append", default=[], metavar="TEXT",
-                          help="stop when the text contains this (repeat for more)")
+    generate.add_argument(
+        "--length-penalty",
+        type=float,
+        default=1.0,
+        help="beam search: a beam's score is its log-probability / length ** this",
+    )
+    generate.add_argument(
+        "--early-stopping",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="beam search returns finished beams (ended by the end-of-text token) unless "
+        "--max-new-tokens cuts it; with early stopping (the default) it ends as soon as "
+        "there are --beams of them, without it it searches on while a live beam could "
+        "still beat the worst finished one",
+    )
+    generate.add_argument(
+        "--stop", action="append", default=[], metavar="TEXT", help="stop when the text contains this (repeat for more)"
+    )
     generate.add_argument("--seed", type=int, default=0)
-    generate.add_argument("--json", action="store_true",
-                          help="print JSON: every new token with its probability and the best candidates")
+    generate.add_argument(
+        "--json", action="store_true", help="print JSON: every new token with its probability and the best candidates"
+    )
     add_device_arguments(generate, "auto")
     generate.set_defaults(model_command=generate_command)
 
@@ -149,11 +179,11 @@ def train_command(args: argparse.Namespace) -> int:
             print(f"note: {', '.join(ignored)} ignored: the model keeps its shape", file=sys.stderr)
     else:
         overrides = {"context_length": args.context} if args.context is not None else {}
-        model_config = ModelConfig.from_preset(args.preset or "tiny", tokenizer.vocab_size,
-                                               flavour=args.flavour or "gpt2", **overrides)
+        model_config = ModelConfig.from_preset(
+            args.preset or "tiny", tokenizer.vocab_size, flavour=args.flavour or "gpt2", **overrides
+        )
 
-    base = (saved.train_config if args.resume and saved is not None and saved.train_config is not None
-            else TrainConfig())
+    base = saved.train_config if args.resume and saved is not None and saved.train_config is not None else TrainConfig()
     changes = {
         "max_steps": args.steps, "batch_size": args.batch_size, "learning_rate": args.lr,
         "eval_interval": args.eval_interval, "device": args.device, "precision": args.precision, "seed": args.seed,
@@ -163,8 +193,16 @@ def train_command(args: argparse.Namespace) -> int:
 
     print(f"Encoding {corpus.name} with a tokenizer of {tokenizer.vocab_size:,} tokens…", file=sys.stderr)
     run_dir = args.out if args.out is not None else new_run_dir(args.preset or "run")
-    request = TrainingRequest(model_config, train_config, tokenizer, corpus, run_dir,
-                              init_from=args.init_from, resume=args.resume, overwrite=args.overwrite)
+    request = TrainingRequest(
+        model_config,
+        train_config,
+        tokenizer,
+        corpus,
+        run_dir,
+        init_from=args.init_from,
+        resume=args.resume,
+        overwrite=args.overwrite,
+    )
     printer = _TrainingPrinter(model_config, train_config)
     with ctrl_c_cancels() as stop:  # Ctrl+C: save, then stop
         run_ = run_with_bar(train(request, stop), "Training", on_partial=printer.show)
@@ -197,8 +235,12 @@ class _TrainingPrinter:
             for step in record.records:
                 self._step(step)
         elif isinstance(record, EvalRecord):
-            print(f"step {record.step:>6,}  train loss {record.train_loss:.4f}  val loss {record.val_loss:.4f}  "
-                  f"perplexity {record.perplexity:,.1f}", file=sys.stderr, flush=True)
+            print(
+                f"step {record.step:>6,}  train loss {record.train_loss:.4f}  val loss {record.val_loss:.4f}  "
+                f"perplexity {record.perplexity:,.1f}",
+                file=sys.stderr,
+                flush=True,
+            )
         elif isinstance(record, SampleRecord):
             print(f"sample at step {record.step:,}: {record.prompt + record.text!r}", file=sys.stderr, flush=True)
         elif isinstance(record, StoppedRecord):
@@ -209,10 +251,13 @@ class _TrainingPrinter:
 
         data = run.data
         params = parameter_breakdown(self.model_config).total
-        print(f"Training {params:,} parameters on {len(data.train):,} tokens ({len(data.val):,} held out) "
-              f"on {run.device.type}, {self.train_config.max_steps:,} steps"
-              + (f", from step {run.step:,}" if run.step else "")
-              + (f", fine-tuning {run.parent}" if run.parent else ""), file=sys.stderr)
+        print(
+            f"Training {params:,} parameters on {len(data.train):,} tokens ({len(data.val):,} held out) "
+            f"on {run.device.type}, {self.train_config.max_steps:,} steps"
+            + (f", from step {run.step:,}" if run.step else "")
+            + (f", fine-tuning {run.parent}" if run.parent else ""),
+            file=sys.stderr,
+        )
         for note in run.notes:
             print(f"note: {note}", file=sys.stderr)
 
@@ -223,9 +268,13 @@ class _TrainingPrinter:
         if now - self.last_print >= 1.0 or record.step in (1, record.max_steps):
             self.last_print = now
             memory = f"  {record.memory_bytes / 2**20:,.0f} MiB" if record.memory_bytes else ""
-            print(f"step {record.step:>6,}/{record.max_steps:,}  loss {record.loss:.4f}  "
-                  f"lr {record.lr:.2e}  {record.tokens_per_s:,.0f} tok/s  "
-                  f"eta {human_duration(record.eta_s)}{memory}", file=sys.stderr, flush=True)
+            print(
+                f"step {record.step:>6,}/{record.max_steps:,}  loss {record.loss:.4f}  "
+                f"lr {record.lr:.2e}  {record.tokens_per_s:,.0f} tok/s  "
+                f"eta {human_duration(record.eta_s)}{memory}",
+                file=sys.stderr,
+                flush=True,
+            )
 
 
 def _corpus(paths: Optional[list[str]]):
@@ -252,8 +301,8 @@ def generate_command(args: argparse.Namespace) -> int:
     import json
 
     from playground.cli_progress import run_with_bar
-    from playground.core.checkpoints import load_checkpoint
     from playground.core.beam_search import beam_search_steps
+    from playground.core.checkpoints import load_checkpoint
     from playground.core.sampling import generate_tokens, prepare_prompt
     from playground.core.training import resolve_device
 
@@ -268,32 +317,70 @@ def generate_command(args: argparse.Namespace) -> int:
     if settings.strategy == "beam":
         result = run_with_bar(beam_search_steps(model, prepared.ids, settings, tokenizer=tokenizer), "Beam search")
         if args.json:
-            print_text(json.dumps({"prompt": prompt, "strategy": "beam", "notice": prepared.notice, "beams": [
-                {"text": b.text, "ids": b.ids, "logprob": b.logprob, "score": b.score, "finished": b.finished}
-                for b in result.beams]}, ensure_ascii=False, indent=1))
+            print_text(
+                json.dumps(
+                    {
+                        "prompt": prompt,
+                        "strategy": "beam",
+                        "notice": prepared.notice,
+                        "beams": [
+                            {
+                                "text": b.text,
+                                "ids": b.ids,
+                                "logprob": b.logprob,
+                                "score": b.score,
+                                "finished": b.finished,
+                            }
+                            for b in result.beams
+                        ],
+                    },
+                    ensure_ascii=False,
+                    indent=1,
+                )
+            )
         else:
             print_text(prompt + result.beams[0].text)
             for rank, beam in enumerate(result.beams, 1):
-                print(f"beam {rank}: score {beam.score:.3f}, log-prob {beam.logprob:.2f}: {beam.text!r}",
-                      file=sys.stderr)
+                print(
+                    f"beam {rank}: score {beam.score:.3f}, log-prob {beam.logprob:.2f}: {beam.text!r}", file=sys.stderr
+                )
         count = len(result.beams[0].ids)
     else:
         tokens = list(generate_tokens(model, prepared.ids, settings, tokenizer=tokenizer))
         text = tokenizer.decode([t.id for t in tokens])
         if args.json:
-            print_text(json.dumps({
-                "prompt": prompt, "strategy": settings.strategy, "notice": prepared.notice, "text": text,
-                "stop_reason": tokens[-1].stop_reason if tokens else "",
-                "tokens": [{"id": t.id, "text": t.text, "prob": round(t.prob, 6),
-                            "chosen_prob": round(t.chosen_prob, 6),
-                            "top": [{"id": c.id, "text": c.text, "prob": round(c.prob, 6)} for c in t.before]}
-                           for t in tokens]}, ensure_ascii=False, indent=1))
+            print_text(
+                json.dumps(
+                    {
+                        "prompt": prompt,
+                        "strategy": settings.strategy,
+                        "notice": prepared.notice,
+                        "text": text,
+                        "stop_reason": tokens[-1].stop_reason if tokens else "",
+                        "tokens": [
+                            {
+                                "id": t.id,
+                                "text": t.text,
+                                "prob": round(t.prob, 6),
+                                "chosen_prob": round(t.chosen_prob, 6),
+                                "top": [{"id": c.id, "text": c.text, "prob": round(c.prob, 6)} for c in t.before],
+                            }
+                            for t in tokens
+                        ],
+                    },
+                    ensure_ascii=False,
+                    indent=1,
+                )
+            )
         else:
             print_text(prompt + text)
         count = len(tokens)
-    print(f"{count} tokens from {checkpoint.path} (step {checkpoint.step:,}"
-          + (f", val loss {checkpoint.val_loss:.3f}" if checkpoint.val_loss is not None else "") + ")",
-          file=sys.stderr)
+    print(
+        f"{count} tokens from {checkpoint.path} (step {checkpoint.step:,}"
+        + (f", val loss {checkpoint.val_loss:.3f}" if checkpoint.val_loss is not None else "")
+        + ")",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -309,11 +396,17 @@ def sampling_settings(args: argparse.Namespace):
     settings = SamplingSettings(
         strategy=strategy,
         temperature=1.0 if args.temperature is None else args.temperature,
-        top_k=args.top_k or 0, top_p=1.0 if args.top_p is None else args.top_p,
-        min_p=args.min_p or 0.0, repetition_penalty=args.repetition_penalty,
-        beams=4 if args.beams is None else args.beams, length_penalty=args.length_penalty,
+        top_k=args.top_k or 0,
+        top_p=1.0 if args.top_p is None else args.top_p,
+        min_p=args.min_p or 0.0,
+        repetition_penalty=args.repetition_penalty,
+        beams=4 if args.beams is None else args.beams,
+        length_penalty=args.length_penalty,
         early_stopping=args.early_stopping,
-        max_new_tokens=args.max_new_tokens, stop_strings=tuple(args.stop), seed=args.seed)
+        max_new_tokens=args.max_new_tokens,
+        stop_strings=tuple(args.stop),
+        seed=args.seed,
+    )
     settings.raise_if_invalid()
     return settings
 

@@ -22,8 +22,13 @@ BAR_STEPS = 1000  # a fraction becomes a position out of this many
 LOG_INTERVAL_S = 1.0  # where stderr is not a terminal: at most one progress line a second
 
 
-def run_with_bar(gen: JobGenerator[T], desc: str = "", on_partial: Optional[Callable[[Any], None]] = None,
-                 quiet: bool = False, delay_s: float = 0.5) -> T:
+def run_with_bar(
+    gen: JobGenerator[T],
+    desc: str = "",
+    on_partial: Optional[Callable[[Any], None]] = None,
+    quiet: bool = False,
+    delay_s: float = 0.5,
+) -> T:
     """Run ``gen`` to its end with a progress bar; return its result.
 
     The bar shows nothing for the first ``delay_s`` and nothing at all when
@@ -44,8 +49,7 @@ def run_with_bar(gen: JobGenerator[T], desc: str = "", on_partial: Optional[Call
             if isinstance(item, Progress):
                 if item.fraction is not None:
                     fraction = item.fraction
-                if view is None and not quiet and sys.stderr is not None \
-                        and time.monotonic() - started >= delay_s:
+                if view is None and not quiet and sys.stderr is not None and time.monotonic() - started >= delay_s:
                     view = _Bar(desc, fraction) if sys.stderr.isatty() else _Lines()
                 if view is not None:
                     view.show(item, fraction)
@@ -64,9 +68,15 @@ class _Bar:
     def __init__(self, desc: str, fraction: float) -> None:
         from tqdm import tqdm
 
-        self.bar = tqdm(total=BAR_STEPS, initial=round(fraction * BAR_STEPS), desc=desc, file=sys.stderr,
-                        leave=False, dynamic_ncols=True,
-                        bar_format="{desc} {percentage:3.0f}%|{bar}| {elapsed}<{remaining}")
+        self.bar = tqdm(
+            total=BAR_STEPS,
+            initial=round(fraction * BAR_STEPS),
+            desc=desc,
+            file=sys.stderr,
+            leave=False,
+            dynamic_ncols=True,
+            bar_format="{desc} {percentage:3.0f}%|{bar}| {elapsed}<{remaining}",
+        )
 
     def show(self, p: Progress, fraction: float) -> None:
         new_message = bool(p.message) and p.message != self.bar.desc
@@ -74,7 +84,7 @@ class _Bar:
             self.bar.set_description_str(p.message, refresh=False)
         position = round(fraction * BAR_STEPS)
         if position < self.bar.n and p.fraction is not None:  # the next phase (encoding, then training)
-            self.bar.reset(total=BAR_STEPS)                     # starts from the left again
+            self.bar.reset(total=BAR_STEPS)  # starts from the left again
         if position > self.bar.n:
             self.bar.update(position - self.bar.n)  # redraws at most ten times a second
         elif new_message:

@@ -63,7 +63,7 @@ def capture_ids(model, ids: Union[Sequence[int], Tensor]) -> Tensor:
     idx = torch.as_tensor(ids, dtype=torch.long).reshape(-1)
     if idx.numel() == 0:
         raise UserError("There are no tokens to look at: give the model some text first.")
-    idx = idx[-model.config.context_length:]
+    idx = idx[-model.config.context_length :]
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
@@ -94,11 +94,15 @@ def capture_attention(model, tokenizer, text: str, max_tokens: Optional[int] = N
         cut = len(ids) - limit
         ids, tokens = ids[cut:], tokens[cut:]
         if limit == context:
-            notice = (f"The text has {cut + limit:,} tokens; the model reads at most {context:,}, "
-                      f"so the heatmap shows the last {limit:,}.")
+            notice = (
+                f"The text has {cut + limit:,} tokens; the model reads at most {context:,}, "
+                f"so the heatmap shows the last {limit:,}."
+            )
         else:
-            notice = (f"The text has {cut + limit:,} tokens; the heatmap shows at most {limit:,}, "
-                      f"so it shows the last {limit:,}.")
+            notice = (
+                f"The text has {cut + limit:,} tokens; the heatmap shows at most {limit:,}, "
+                f"so it shows the last {limit:,}."
+            )
     weights = capture_ids(model, ids)
     return AttentionCapture(tokens=tokens, ids=ids, weights=weights, cut_tokens=cut, notice=notice)
 
@@ -135,8 +139,9 @@ def select(weights: Weights, layer: int, head: Union[int, str]) -> np.ndarray:
         return per_layer.astype(np.float32).mean(axis=0)
     index = _index(head)
     if index is None or not 0 <= index < n_head:
-        raise UserError(f"head {head} does not exist: this model has {_range('head', n_head)} "
-                        f"(or '{HEAD_MEAN}' for their average).")
+        raise UserError(
+            f"head {head} does not exist: this model has {_range('head', n_head)} (or '{HEAD_MEAN}' for their average)."
+        )
     return per_layer[index].astype(np.float32)
 
 
@@ -195,9 +200,16 @@ def head_stats(weights: Weights) -> list[HeadStats]:
         first = w[..., 0, 0]
         self_ = diagonal[..., 0]
     return [
-        HeadStats(layer=i, head=h, entropy=max(0.0, float(entropy[i, h])), previous_token=float(previous[i, h]),
-                  first_token=float(first[i, h]), self_token=float(self_[i, h]))
-        for i in range(n_layer) for h in range(n_head)
+        HeadStats(
+            layer=i,
+            head=h,
+            entropy=max(0.0, float(entropy[i, h])),
+            previous_token=float(previous[i, h]),
+            first_token=float(first[i, h]),
+            self_token=float(self_[i, h]),
+        )
+        for i in range(n_layer)
+        for h in range(n_head)
     ]
 
 

@@ -31,8 +31,14 @@ def look_at_text(models, checkpoint, text: str) -> Generator[Progress, None, Att
     return snapshot_of(capture.weights, capture.tokens, notice=capture.notice)
 
 
-def look_at_generated(models, checkpoint, ids: Sequence[int], tokens: Sequence[str], prompt_tokens: int,
-                      attention: Optional[AttentionSoFar] = None) -> Generator[Progress, None, AttentionSnapshot]:
+def look_at_generated(
+    models,
+    checkpoint,
+    ids: Sequence[int],
+    tokens: Sequence[str],
+    prompt_tokens: int,
+    attention: Optional[AttentionSoFar] = None,
+) -> Generator[Progress, None, AttentionSnapshot]:
     """Where each head looked over a generated text (the prompt's `prompt_tokens` ids, then the written ones).
 
     Only the model's window (its last `context_length` ids) is shown, with a
@@ -54,8 +60,12 @@ def look_at_generated(models, checkpoint, ids: Sequence[int], tokens: Sequence[s
         model = models.model_for(checkpoint)
         yield Progress(None, "Reading the text…")
         weights = capture_ids(model, ids[cut:])
-    notice = (f"The text has {len(ids):,} tokens; the model reads at most {context:,}, so the heatmap shows "
-              f"the last {context:,} (the visible window)." if cut else "")
+    notice = (
+        f"The text has {len(ids):,} tokens; the model reads at most {context:,}, so the heatmap shows "
+        f"the last {context:,} (the visible window)."
+        if cut
+        else ""
+    )
     tokens = tokens[cut:]
     prompt = max(0, min(len(tokens), int(prompt_tokens) - cut))
     return snapshot_of(weights, tokens, notice=notice, prompt_tokens=prompt)

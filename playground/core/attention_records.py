@@ -90,7 +90,7 @@ class AttentionSoFar:
         out = np.zeros((L, H, T, T), dtype=np.float32)
         row = 0
         for block in self.blocks:
-            out[:, :, row: row + block.n_rows, : block.n_keys] = block.weights
+            out[:, :, row : row + block.n_rows, : block.n_keys] = block.weights
             row += block.n_rows
         return out
 
@@ -137,8 +137,8 @@ def snapshot_of(weights, tokens: Sequence[str], **details) -> AttentionSnapshot:
     return AttentionSnapshot(tokens=list(tokens), weights=array, stats=head_stats(array), **details)
 
 
-MAX_HISTORY = 200                 # probe records kept (older ones are thinned evenly)
-HISTORY_BYTES = 256 * 2**20       # ... and at most this much memory for them
+MAX_HISTORY = 200  # probe records kept (older ones are thinned evenly)
+HISTORY_BYTES = 256 * 2**20  # ... and at most this much memory for them
 
 
 @dataclass(frozen=True)
@@ -186,14 +186,15 @@ class ProbeHistory:
         """Keep `record` (an `attention.ProbeRecord`), thinning the older ones when full; return its entry."""
         step = int(record.step)
         if record.stats is not None:  # worked out on the training thread already
-            snapshot = AttentionSnapshot(tokens=list(record.tokens), weights=as_array(record.weights),
-                                         stats=record.stats, step=step)
+            snapshot = AttentionSnapshot(
+                tokens=list(record.tokens), weights=as_array(record.weights), stats=record.stats, step=step
+            )
         else:  # a record made elsewhere than the trainer's probe
             snapshot = snapshot_of(record.weights, record.tokens, step=step)
         entry = ProbeEntry(snapshot, self.arrivals)
         self.arrivals += 1
         if self.entries and self.entries[-1].index % self.stride:
-            self.entries.pop()   # the previous newest was kept only while it was the newest
+            self.entries.pop()  # the previous newest was kept only while it was the newest
         self.entries.append(entry)
         if len(self.entries) > self.cap(snapshot.weights.nbytes):
             self.stride *= 2

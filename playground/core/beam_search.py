@@ -23,14 +23,14 @@ class Beam:
 
     ids: list[int]
     text: str
-    logprob: float        # summed log-probability of its tokens
-    score: float          # logprob / len(ids) ** length_penalty: what finished beams are ranked by
-    finished: bool        # ended with the end-of-text token (else the length limit or Stop cut it)
+    logprob: float  # summed log-probability of its tokens
+    score: float  # logprob / len(ids) ** length_penalty: what finished beams are ranked by
+    finished: bool  # ended with the end-of-text token (else the length limit or Stop cut it)
 
 
 @dataclass
 class BeamResult:
-    beams: list[Beam]     # best first
+    beams: list[Beam]  # best first
     steps: int
     stopped: bool = False  # Stop was pressed: these are the beams so far
 
@@ -40,8 +40,8 @@ class BeamsUpdate:
     """Beam search after one more step: the live beams, and what Stop would return now."""
 
     steps: int
-    live: tuple[Beam, ...]     # the beams still searching, best log-probability first
-    if_stopped: BeamResult     # the hypotheses so far with the live beams joined, cut short
+    live: tuple[Beam, ...]  # the beams still searching, best log-probability first
+    if_stopped: BeamResult  # the hypotheses so far with the live beams joined, cut short
 
 
 # -- beam search -------------------------------------------------------------------------
@@ -113,7 +113,7 @@ def beam_search_steps(
                 return _cut_short(done, [as_beam(ids, lp, False) for ids, lp in live], width, steps - 1)
             sequences = [prompt + ids for ids, _ in live]
             raw = window.logits(sequences)
-            seen = torch.tensor([s[-window.context:] for s in sequences], device=raw.device)
+            seen = torch.tensor([s[-window.context :] for s in sequences], device=raw.device)
             logprobs = torch.log_softmax(apply_processors(raw, seen, chain), dim=-1)
             totals = torch.tensor([lp for _, lp in live], device=raw.device)[:, None] + logprobs
             values, flat = torch.topk(totals.flatten(), min(2 * width, totals.numel()))
@@ -178,5 +178,5 @@ def _search_done(settings: SamplingSettings, done: list[Beam], live, steps: int)
         return False
     if settings.early_stopping:
         return True
-    best_live = max(lp for _, lp in live) / steps ** settings.length_penalty
+    best_live = max(lp for _, lp in live) / steps**settings.length_penalty
     return best_live <= done[-1].score

@@ -45,8 +45,15 @@ from playground.core.run_layout import (
 )
 from playground.core.tokenization import LoadedTokenizer, open_tokenizer
 
-META_FIELDS = {"step": "count", "val_step": "count?", "val_loss": "number?", "train_loss": "number?",
-               "elapsed_s": "number", "parent": "text?", "parent_step": "count?"}  # checked when read
+META_FIELDS = {
+    "step": "count",
+    "val_step": "count?",
+    "val_loss": "number?",
+    "train_loss": "number?",
+    "elapsed_s": "number",
+    "parent": "text?",
+    "parent_step": "count?",
+}  # checked when read
 
 # The tied output head is the token embedding under a second name; it is stored once.
 TIED_HEAD = "lm_head.weight"
@@ -134,9 +141,7 @@ def check_new_run_dir(run_dir: Path, overwrite: bool = False) -> None:
         return
     how = "allow replacing what is there (--overwrite on the command line)"
     if any(checkpoint_dir(run_dir, name) for name in CHECKPOINT_NAMES):
-        raise UserError(
-            f"{run_dir} already holds a training run. Continue it, train into a new folder, or {how}."
-        )
+        raise UserError(f"{run_dir} already holds a training run. Continue it, train into a new folder, or {how}.")
     shown = ", ".join(held[:5]) + (f" and {len(held) - 5} more" if len(held) > 5 else "")
     raise UserError(
         f"{run_dir} is not empty (it holds {shown}), and a run writes {CONFIG_FILE}, {TRAIN_CONFIG_FILE}, "
@@ -184,8 +189,9 @@ def save_history(run_dir: PathLike, history: list[dict]) -> None:
         write_json_atomic(path, history)
     except OSError as e:
         if is_disk_full(e):
-            raise UserError(f"Could not save the training history to {path} ({_DISK_FULL}). "
-                            f"{intact_sentence(run_dir)}") from e
+            raise UserError(
+                f"Could not save the training history to {path} ({_DISK_FULL}). {intact_sentence(run_dir)}"
+            ) from e
         raise UserError(f"Could not save the training history to {path}: {e.strerror or e}.") from e
 
 
@@ -211,8 +217,9 @@ def save_checkpoint(run_dir: PathLike, which: str, model: GPT, state: dict, meta
         full = is_disk_full(e)
         reason = _DISK_FULL if full else getattr(e, "strerror", None) or _first_line(e)
         kept = "the previous checkpoint is kept" if had_previous else f"no {which} checkpoint was saved"
-        raise UserError(f"Could not save the checkpoint to {final} ({reason}); {kept}. "
-                        f"{intact_sentence(run_dir, full)}") from e
+        raise UserError(
+            f"Could not save the checkpoint to {final} ({reason}); {kept}. {intact_sentence(run_dir, full)}"
+        ) from e
     return final
 
 
@@ -254,8 +261,13 @@ def intact_sentence(run_dir: PathLike, disk_full: bool = True) -> str:
         said = "No checkpoint of this run is on disk yet."
     else:
         said = f"Intact on disk: {' and '.join(found)}."
-    return said + (" Free some space on the disk, then continue the run from there." if disk_full and found else
-                   " Free some space on the disk and train again." if disk_full else "")
+    return said + (
+        " Free some space on the disk, then continue the run from there."
+        if disk_full and found
+        else " Free some space on the disk and train again."
+        if disk_full
+        else ""
+    )
 
 
 def model_tensors(model: GPT) -> dict[str, torch.Tensor]:
@@ -430,8 +442,12 @@ def _raise_mismatch(path: Path, problems: list[str]) -> None:
     )
 
 
-def check_model_fits(config: ModelConfig, device: Union[str, torch.device], bytes_per_parameter: int = BYTES_TO_LOAD,
-                     doing: str = "Loading this model") -> None:
+def check_model_fits(
+    config: ModelConfig,
+    device: Union[str, torch.device],
+    bytes_per_parameter: int = BYTES_TO_LOAD,
+    doing: str = "Loading this model",
+) -> None:
     """Raise `ConfigError` when `config`'s parameters alone outgrow all of `device`'s memory.
 
     Call it before building a model from sizes read from a file: nothing is allocated here.

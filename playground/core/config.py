@@ -209,9 +209,7 @@ class ModelConfig:
         a file from a newer version. Values are checked by `validate`, not here.
         """
         if not isinstance(data, Mapping):
-            raise ConfigError(
-                f"A model configuration must be a set of named values, not {type(data).__name__}."
-            )
+            raise ConfigError(f"A model configuration must be a set of named values, not {type(data).__name__}.")
         known = [f.name for f in fields(cls)]
         unknown = [key for key in data if key not in known]
         if unknown:
@@ -264,15 +262,11 @@ class Preset:
     dropout: float = 0.0
     vocab_size: Optional[int] = None  # None: whatever the tokenizer has
 
-    def config(
-        self, vocab_size: Optional[int] = None, flavour: str = "gpt2", **overrides: Any
-    ) -> ModelConfig:
+    def config(self, vocab_size: Optional[int] = None, flavour: str = "gpt2", **overrides: Any) -> ModelConfig:
         """A `ModelConfig` of these sizes in the given flavour ("gpt2" or "llama")."""
         vocab_size = vocab_size if vocab_size is not None else self.vocab_size
         if vocab_size is None:
-            raise ConfigError(
-                f"The {self.name!r} preset needs a vocabulary size: train or load a tokenizer first."
-            )
+            raise ConfigError(f"The {self.name!r} preset needs a vocabulary size: train or load a tokenizer first.")
         if flavour not in FLAVOURS:
             raise ConfigError(f"Flavour must be {_either(tuple(FLAVOURS))}, not {flavour!r}.")
         sizes = dict(
@@ -454,8 +448,13 @@ def _part_sizes(config: ModelConfig, part: str) -> str:
     }[part]
 
 
-def raise_if_too_big(config: ModelConfig, memory_bytes: Optional[int], where: str = "this computer",
-                     bytes_per_parameter: int = BYTES_TO_LOAD, doing: str = "Loading this model") -> None:
+def raise_if_too_big(
+    config: ModelConfig,
+    memory_bytes: Optional[int],
+    where: str = "this computer",
+    bytes_per_parameter: int = BYTES_TO_LOAD,
+    doing: str = "Loading this model",
+) -> None:
     """`memory_problem` as a `ConfigError`."""
     problem = memory_problem(config, memory_bytes, where, bytes_per_parameter, doing)
     if problem:

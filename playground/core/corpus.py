@@ -26,15 +26,41 @@ from playground.paths import resources_dir
 
 # Suffixes taken when a folder is opened; single files of any suffix may be opened.
 TEXT_SUFFIXES = {
-    ".txt", ".md", ".rst", ".py", ".text", ".csv", ".tsv", ".json", ".jsonl", ".html",
-    ".htm", ".xml", ".tex", ".c", ".h", ".js", ".ts", ".java", ".rs", ".go", ".toml",
-    ".yaml", ".yml", ".ini", ".cfg", ".log", ".srt", ".gz",
+    ".txt",
+    ".md",
+    ".rst",
+    ".py",
+    ".text",
+    ".csv",
+    ".tsv",
+    ".json",
+    ".jsonl",
+    ".html",
+    ".htm",
+    ".xml",
+    ".tex",
+    ".c",
+    ".h",
+    ".js",
+    ".ts",
+    ".java",
+    ".rs",
+    ".go",
+    ".toml",
+    ".yaml",
+    ".yml",
+    ".ini",
+    ".cfg",
+    ".log",
+    ".srt",
+    ".gz",
 }
 CHUNK_BYTES = 1 << 20
 _ASCII = [chr(i) for i in range(128)]
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 SNIFF_BYTES = 8192
 DEFAULT_CORPUS_FILE = "python-docs.txt.gz"
+
 
 @dataclass(frozen=True)
 class Corpus:
@@ -135,8 +161,10 @@ def _read(f: _ByteStream, n: int, path: Path) -> bytes:
     try:
         return f.read(n)
     except EOFError:
-        raise UserError(f"{path.name} is cut short: the compressed file ends before its end-of-stream marker "
-                        "(it may not have been copied whole). Copy it again, or choose another file.") from None
+        raise UserError(
+            f"{path.name} is cut short: the compressed file ends before its end-of-stream marker "
+            "(it may not have been copied whole). Copy it again, or choose another file."
+        ) from None
     except (gzip.BadGzipFile, zlib.error) as e:
         raise UserError(f"{path.name} is damaged: it is not a valid gzip file ({e}).") from None
     except OSError as e:
@@ -238,8 +266,10 @@ def corpus_from_paths(paths: Iterable[os.PathLike | str]) -> Corpus:
         path = Path(raw)
         if path.is_dir():
             found = sorted(
-                p for p in path.rglob("*")
-                if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES
+                p
+                for p in path.rglob("*")
+                if p.is_file()
+                and p.suffix.lower() in TEXT_SUFFIXES
                 and not any(part.startswith(".") for part in p.relative_to(path).parts)
             )
             kept = 0
@@ -309,11 +339,13 @@ def scan_corpus(corpus: Corpus, *, cancel: Optional[CancelToken] = None) -> JobG
         last_char = chunk[-1]
 
     for path in corpus.files:
+
         def invalid(offset: int, path: Path = path) -> None:
             warnings.append(
                 f"{path.name} is not valid UTF-8 (first bad byte at offset {offset:,}); "
                 "those bytes were replaced by �. Save the file as UTF-8 for exact results."
             )
+
         for chunk in read_text_chunks(path, cancel, on_invalid_utf8=invalid, on_bytes=count_bytes):
             measure(chunk)
             yield read_so_far()
@@ -337,8 +369,9 @@ def scan_corpus(corpus: Corpus, *, cancel: Optional[CancelToken] = None) -> JobG
     )
 
 
-def open_corpus(make_corpus: Callable[[], Corpus], *,
-                cancel: Optional[CancelToken] = None) -> JobGenerator[tuple[Corpus, CorpusStats]]:
+def open_corpus(
+    make_corpus: Callable[[], Corpus], *, cancel: Optional[CancelToken] = None
+) -> JobGenerator[tuple[Corpus, CorpusStats]]:
     """Make a corpus and scan it: the job behind opening files, a folder, pasted text or the built-in corpus.
 
     ``make_corpus`` (``default_corpus``, or ``corpus_from_paths`` with its paths bound) runs in

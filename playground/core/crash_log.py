@@ -18,8 +18,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Callable, Optional
 
-MAX_BYTES = 512 * 1024   # one log file grows to about this size before it is rotated
-BACKUPS = 2              # crash.log.1, crash.log.2: older ones are deleted
+MAX_BYTES = 512 * 1024  # one log file grows to about this size before it is rotated
+BACKUPS = 2  # crash.log.1, crash.log.2: older ones are deleted
 _lock = threading.Lock()
 
 
@@ -36,11 +36,11 @@ def crash_log_path() -> Path:
 class CrashReport:
     """One unhandled exception, as written to the log and shown to the person."""
 
-    kind: str                 # the exception's class name, e.g. "ValueError"
-    message: str              # str(exception)
-    traceback: str            # the formatted traceback
-    thread: str               # the thread it happened in
-    when: str                 # local time, ISO format
+    kind: str  # the exception's class name, e.g. "ValueError"
+    message: str  # str(exception)
+    traceback: str  # the formatted traceback
+    thread: str  # the thread it happened in
+    when: str  # local time, ISO format
     log_path: Optional[Path]  # where it was written, or None when the log could not be written
 
     def summary(self) -> str:
@@ -48,15 +48,18 @@ class CrashReport:
         return f"{self.kind}: {self.message}" if self.message else self.kind
 
 
-def format_entry(kind: type, value: BaseException, tb: Optional[TracebackType], thread: str = "",
-                 when: Optional[_dt.datetime] = None) -> tuple[str, str]:
+def format_entry(
+    kind: type, value: BaseException, tb: Optional[TracebackType], thread: str = "", when: Optional[_dt.datetime] = None
+) -> tuple[str, str]:
     """(timestamp, log entry): a header with versions, then the full traceback."""
     from playground import __version__
 
     stamp = (when or _dt.datetime.now()).isoformat(timespec="seconds")
     trace = "".join(traceback.format_exception(kind, value, tb))
-    header = (f"===== {stamp} · LLM Playground {__version__} · Python {platform.python_version()} · "
-              f"{platform.system()} {platform.release()} · thread {thread or threading.current_thread().name}")
+    header = (
+        f"===== {stamp} · LLM Playground {__version__} · Python {platform.python_version()} · "
+        f"{platform.system()} {platform.release()} · thread {thread or threading.current_thread().name}"
+    )
     return stamp, f"{header}\n{trace.rstrip()}\n\n"
 
 
@@ -68,8 +71,9 @@ def _rotate(path: Path, backups: int) -> None:
             os.replace(newer, older)
 
 
-def write_entry(text: str, path: Optional[Path] = None, max_bytes: int = MAX_BYTES,
-                backups: int = BACKUPS) -> Optional[Path]:
+def write_entry(
+    text: str, path: Optional[Path] = None, max_bytes: int = MAX_BYTES, backups: int = BACKUPS
+) -> Optional[Path]:
     """Append `text` to the crash log, rotating it first when it has grown past `max_bytes`.
     Returns the path written, or None when it could not be written (never raises)."""
     try:
@@ -92,15 +96,21 @@ def write_entry(text: str, path: Optional[Path] = None, max_bytes: int = MAX_BYT
         return None
 
 
-def record_exception(kind: type, value: BaseException, tb: Optional[TracebackType], thread: str = "",
-                     path: Optional[Path] = None) -> CrashReport:
+def record_exception(
+    kind: type, value: BaseException, tb: Optional[TracebackType], thread: str = "", path: Optional[Path] = None
+) -> CrashReport:
     """Write one exception to the crash log and describe it."""
     thread = thread or threading.current_thread().name
     stamp, entry = format_entry(kind, value, tb, thread)
     written = write_entry(entry, path)
-    return CrashReport(kind=getattr(kind, "__name__", str(kind)), message=str(value),
-                       traceback="".join(traceback.format_exception(kind, value, tb)),
-                       thread=thread, when=stamp, log_path=written)
+    return CrashReport(
+        kind=getattr(kind, "__name__", str(kind)),
+        message=str(value),
+        traceback="".join(traceback.format_exception(kind, value, tb)),
+        thread=thread,
+        when=stamp,
+        log_path=written,
+    )
 
 
 class CrashHooks:

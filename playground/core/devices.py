@@ -9,10 +9,10 @@ from typing import Optional
 
 @dataclass(frozen=True)
 class DeviceInfo:
-    kind: str                      # "cuda", "mps" or "cpu"
+    kind: str  # "cuda", "mps" or "cpu"
     name: str
-    total_memory: Optional[int] = None   # bytes
-    free_memory: Optional[int] = None    # bytes
+    total_memory: Optional[int] = None  # bytes
+    free_memory: Optional[int] = None  # bytes
     threads: Optional[int] = None
 
     def describe(self) -> str:
@@ -34,6 +34,7 @@ def cpu_name() -> str:
     except OSError:
         pass
     import platform
+
     return platform.processor() or platform.machine() or "CPU"
 
 
@@ -47,6 +48,7 @@ def detect_device() -> DeviceInfo:
         return DeviceInfo("cuda", torch.cuda.get_device_name(index), total, free)
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
         import platform
+
         return DeviceInfo("mps", platform.machine())
     return DeviceInfo("cpu", cpu_name(), threads=torch.get_num_threads() or os.cpu_count())
 

@@ -17,7 +17,7 @@ from .progress import UserError
 from .token_labels import display_token
 
 Matrix = Union[Tensor, np.ndarray]
-N_CANDIDATES = 200       # common whole words offered for labels on the map
+N_CANDIDATES = 200  # common whole words offered for labels on the map
 
 
 def embedding_matrix(model) -> Tensor:
@@ -95,9 +95,9 @@ class EmbeddingMap:
 
     coords: np.ndarray
     explained: tuple[float, float]
-    texts: list[str]            # what each id stands for ('' for an id the tokenizer lacks)
-    matrix: np.ndarray          # the embedding table [V, C], float32
-    featured: list[int]         # ids labelled on the map
+    texts: list[str]  # what each id stands for ('' for an id the tokenizer lacks)
+    matrix: np.ndarray  # the embedding table [V, C], float32
+    featured: list[int]  # ids labelled on the map
     name: str = ""
     labels: list[str] = field(default_factory=list)
 
@@ -125,11 +125,18 @@ def compute_embedding_map(model, tokenizer, name: str = "", n_featured: int = N_
             else:
                 labels[e.id] = display_token(e.text, 16)
     # Label common whole words: the tokenizer learned the most frequent first (a BPE's merge order).
-    words = [e for e in vocab if e.id < V and not e.special and "\ufffd" not in e.text
-             and e.text.strip().isalpha() and len(e.text.strip()) >= 2]
+    words = [
+        e
+        for e in vocab
+        if e.id < V
+        and not e.special
+        and "\ufffd" not in e.text
+        and e.text.strip().isalpha()
+        and len(e.text.strip()) >= 2
+    ]
     # Whole words first: with a space before them (a byte-level BPE writes words that way).
-    words.sort(key=lambda e: (not e.text.startswith(" "), e.merge_rank if e.merge_rank is not None else 10**9,
-                              e.id))
+    words.sort(key=lambda e: (not e.text.startswith(" "), e.merge_rank if e.merge_rank is not None else 10**9, e.id))
     featured = [e.id for e in words[:n_featured]]
-    return EmbeddingMap(coords=coords, explained=explained, texts=texts, matrix=matrix, featured=featured,
-                        name=name, labels=labels)
+    return EmbeddingMap(
+        coords=coords, explained=explained, texts=texts, matrix=matrix, featured=featured, name=name, labels=labels
+    )

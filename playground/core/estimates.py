@@ -108,9 +108,7 @@ def uses_fused_attention(config: ModelConfig, device: str = "cuda") -> bool:
     return not (device == "cpu" and config.dropout > 0)
 
 
-def saved_activation_bytes(
-    config: ModelConfig, batch_size: int, precision: str = "fp32", device: str = "cuda"
-) -> int:
+def saved_activation_bytes(config: ModelConfig, batch_size: int, precision: str = "fp32", device: str = "cuda") -> int:
     """Bytes of the tensors autograd keeps from the forward pass for the backward pass.
 
     Counted per token (B * T of them), with d the width, h the MLP's hidden
@@ -399,8 +397,14 @@ def measure_saved_activation_bytes(
                 return False
             if type(fn).__name__ == "ToCopyBackward0":
                 return any(id(getattr(nxt, "variable", None)) in parameter_ids for nxt, _ in fn.next_functions)
-            if type(fn).__name__ not in ("TBackward0", "TransposeBackward0", "ViewBackward0",
-                                         "UnsafeViewBackward0", "ExpandBackward0", "PermuteBackward0"):
+            if type(fn).__name__ not in (
+                "TBackward0",
+                "TransposeBackward0",
+                "ViewBackward0",
+                "UnsafeViewBackward0",
+                "ExpandBackward0",
+                "PermuteBackward0",
+            ):
                 return False
             fn = fn.next_functions[0][0] if fn.next_functions else None
         return False
@@ -416,8 +420,10 @@ def measure_saved_activation_bytes(
     idx = torch.randint(0, config.vocab_size, (batch_size, config.context_length), generator=generator)
     targets = torch.randint(0, config.vocab_size, (batch_size, config.context_length), generator=generator)
     dtype = torch.bfloat16 if precision == "bf16" else torch.float16
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), \
-            torch.autocast(dev.type, dtype=dtype, enabled=a < 4):
+    with (
+        torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t),
+        torch.autocast(dev.type, dtype=dtype, enabled=a < 4),
+    ):
         model(idx.to(dev), targets=targets.to(dev))
     activations = sum(n for n, copy in seen.values() if not copy)
     copies = sum(n for n, copy in seen.values() if copy)

@@ -132,7 +132,8 @@ def read_text_file(path: PathLike, cancel: Optional[CancelToken] = None, what: s
     if bad:
         raise UserError(
             f"{path.name} is not valid UTF-8 (the first bad byte is at offset {bad[0]:,}). "
-            f"Save it as UTF-8 text and open it again.")
+            f"Save it as UTF-8 text and open it again."
+        )
     if not text.strip():
         raise UserError(f"{path.name} is empty: it holds no {what}.")
     return text
@@ -170,8 +171,9 @@ def _windows(n_ids: int, context: int, stride: int) -> list[tuple[int, int, int]
     return windows
 
 
-def _score_ids(model: GPT, ids: Union[Sequence[int], np.ndarray], batch_size: int,
-               stride: Optional[int]) -> JobGenerator[tuple[float, int, int, int, int]]:
+def _score_ids(
+    model: GPT, ids: Union[Sequence[int], np.ndarray], batch_size: int, stride: Optional[int]
+) -> JobGenerator[tuple[float, int, int, int, int]]:
     """Job: (total NLL, tokens scored, windows, context, stride) over `ids`, progress after each batch."""
     if batch_size < 1:
         raise UserError(f"The batch size must be at least 1, not {batch_size}.")
@@ -181,8 +183,10 @@ def _score_ids(model: GPT, ids: Union[Sequence[int], np.ndarray], batch_size: in
         raise UserError(f"The stride must be between 1 and the context length ({context}), not {stride}.")
     data = torch.as_tensor(np.asarray(ids, dtype=np.int64))
     if int(data.max()) >= model.config.vocab_size or int(data.min()) < 0:
-        raise UserError(f"The token ids run up to {int(data.max()):,}, but this model knows only "
-                        f"{model.config.vocab_size:,} tokens: the ids come from another tokenizer.")
+        raise UserError(
+            f"The token ids run up to {int(data.max()):,}, but this model knows only "
+            f"{model.config.vocab_size:,} tokens: the ids come from another tokenizer."
+        )
     windows = _windows(len(data), context, stride)
     width = max(end - start for start, end, _ in windows)
     device = next(model.parameters()).device
@@ -192,20 +196,24 @@ def _score_ids(model: GPT, ids: Union[Sequence[int], np.ndarray], batch_size: in
     scored = 0
     try:  # the finally also runs when the job is stopped between two batches (the generator is closed)
         for b in range(0, len(windows), batch_size):
-            batch = windows[b:b + batch_size]
+            batch = windows[b : b + batch_size]
             x = torch.zeros(len(batch), width, dtype=torch.int64)
             y = torch.full((len(batch), width), -1, dtype=torch.int64)  # -1: not scored (padding or done)
             for row, (start, end, first) in enumerate(batch):
                 n = end - start
                 x[row, :n] = data[start:end]
-                targets = data[start + 1:end + 1].clone()
-                targets[:first - (start + 1)] = -1  # scored by an earlier window
+                targets = data[start + 1 : end + 1].clone()
+                targets[: first - (start + 1)] = -1  # scored by an earlier window
                 y[row, :n] = targets
             # Padding sits after the real tokens, so causal attention never lets it change them.
             with torch.no_grad():
                 logits = model(x.to(device)).logits
-                nll = F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), y.to(device).reshape(-1),
-                                      ignore_index=-1, reduction="sum")
+                nll = F.cross_entropy(
+                    logits.float().reshape(-1, logits.size(-1)),
+                    y.to(device).reshape(-1),
+                    ignore_index=-1,
+                    reduction="sum",
+                )
             total += float(nll)
             scored += int((y >= 0).sum())
             done = min(len(windows), b + batch_size)
@@ -215,14 +223,24 @@ def _score_ids(model: GPT, ids: Union[Sequence[int], np.ndarray], batch_size: in
     return total, scored, len(windows), context, stride
 
 
-def _result(total: float, scored: int, windows: int, context: int, stride: int,
-            characters: int, n_bytes: int, first_bytes: int) -> PerplexityResult:
+def _result(
+    total: float, scored: int, windows: int, context: int, stride: int, characters: int, n_bytes: int, first_bytes: int
+) -> PerplexityResult:
     mean = total / scored
     scored_bytes = max(1, n_bytes - first_bytes)
     return PerplexityResult(
-        tokens=scored, total_nll=total, mean_loss=mean, perplexity=math.exp(min(mean, 700.0)),
-        bits_per_byte=total / LN2 / scored_bytes, characters=characters, bytes=n_bytes,
-        scored_bytes=scored_bytes, windows=windows, context_length=context, stride=stride)
+        tokens=scored,
+        total_nll=total,
+        mean_loss=mean,
+        perplexity=math.exp(min(mean, 700.0)),
+        bits_per_byte=total / LN2 / scored_bytes,
+        characters=characters,
+        bytes=n_bytes,
+        scored_bytes=scored_bytes,
+        windows=windows,
+        context_length=context,
+        stride=stride,
+    )
 
 
 def perplexity_on_ids(
@@ -241,15 +259,25 @@ def perplexity_on_ids(
     """
     ids = np.asarray(ids).reshape(-1)
     if len(ids) < 2:
-        raise UserError(f"The text has {len(ids)} token{'s' if len(ids) != 1 else ''}: at least two are needed, "
-                        "one to read and one to predict. Use a longer text.")
+        raise UserError(
+            f"The text has {len(ids)} token{'s' if len(ids) != 1 else ''}: at least two are needed, "
+            "one to read and one to predict. Use a longer text."
+        )
     if text is None:
         if tokenizer is None:
             raise UserError("Counting bytes needs the tokenizer (or the text) that the ids came from.")
         text = tokenizer.decode(ids.tolist())
     total, scored, windows, context, stride = yield from _score_ids(model, ids, batch_size, stride)
-    return _result(total, scored, windows, context, stride, len(text), len(text.encode("utf-8")),
-                   _first_token_bytes(tokenizer, ids[0]))
+    return _result(
+        total,
+        scored,
+        windows,
+        context,
+        stride,
+        len(text),
+        len(text.encode("utf-8")),
+        _first_token_bytes(tokenizer, ids[0]),
+    )
 
 
 def perplexity(
@@ -416,8 +444,9 @@ def compare_checkpoints(
         yield Progress(i / n, prefix + "loading…")
         try:
             checkpoint, model, loaded = _load(item, device, which, model_of)
-            row = yield from _score_checkpoint(checkpoint, model, text, (i / n, (i + 1) / n), prefix,
-                                               batch_size, stride, splits, cancel)
+            row = yield from _score_checkpoint(
+                checkpoint, model, text, (i / n, (i + 1) / n), prefix, batch_size, stride, splits, cancel
+            )
         except UserError as e:
             if not keep_going:
                 raise
@@ -431,8 +460,9 @@ def compare_checkpoints(
     return rows
 
 
-def _load(item: Union[PathLike, Checkpoint], device, which: str,
-          model_of: Optional[Callable[[Checkpoint], GPT]]) -> tuple[Checkpoint, GPT, bool]:
+def _load(
+    item: Union[PathLike, Checkpoint], device, which: str, model_of: Optional[Callable[[Checkpoint], GPT]]
+) -> tuple[Checkpoint, GPT, bool]:
     """(checkpoint, model, whether it was loaded here) for a folder or a checkpoint already read."""
     if isinstance(item, Checkpoint):
         if model_of is not None:
@@ -446,9 +476,17 @@ def _load(item: Union[PathLike, Checkpoint], device, which: str,
     return checkpoint, model, True
 
 
-def _score_checkpoint(checkpoint: Checkpoint, model: GPT, text: Union[str, Corpus], span: tuple[float, float],
-                      prefix: str, batch_size: int, stride: Optional[int], splits: Optional[ValidationSplits],
-                      cancel: Optional[CancelToken]) -> JobGenerator[CheckpointScored]:
+def _score_checkpoint(
+    checkpoint: Checkpoint,
+    model: GPT,
+    text: Union[str, Corpus],
+    span: tuple[float, float],
+    prefix: str,
+    batch_size: int,
+    stride: Optional[int],
+    splits: Optional[ValidationSplits],
+    cancel: Optional[CancelToken],
+) -> JobGenerator[CheckpointScored]:
     lo, hi = span
     tokenizer = checkpoint.tokenizer
     fingerprint = tokenizer_id(tokenizer)
@@ -465,9 +503,17 @@ def _score_checkpoint(checkpoint: Checkpoint, model: GPT, text: Union[str, Corpu
     else:
         result = yield from _within(perplexity(model, tokenizer, text, batch_size, stride), lo, hi, prefix)
     row = PerplexityRow(
-        name=checkpoint.name, path=str(Path(checkpoint.path).resolve()), which=checkpoint.which,
-        parameters=model.num_parameters(), vocab_size=checkpoint.model_config.vocab_size,
-        tokenizer_kind=tokenizer.kind_label, context_length=checkpoint.model_config.context_length,
-        steps=checkpoint.step, tokens=result.tokens, mean_loss=result.mean_loss, perplexity=result.perplexity,
-        bits_per_byte=result.bits_per_byte)
+        name=checkpoint.name,
+        path=str(Path(checkpoint.path).resolve()),
+        which=checkpoint.which,
+        parameters=model.num_parameters(),
+        vocab_size=checkpoint.model_config.vocab_size,
+        tokenizer_kind=tokenizer.kind_label,
+        context_length=checkpoint.model_config.context_length,
+        steps=checkpoint.step,
+        tokens=result.tokens,
+        mean_loss=result.mean_loss,
+        perplexity=result.perplexity,
+        bits_per_byte=result.bits_per_byte,
+    )
     return CheckpointScored(row, fingerprint)

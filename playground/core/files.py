@@ -61,8 +61,10 @@ def _kind(mode: int) -> str:
 def _refusal(path: Path, mode: int, what: str) -> UserError:
     if stat.S_ISDIR(mode):
         return UserError(f"{path} is a folder, not {what or 'a file'}.")
-    return UserError(f"{path} is {_kind(mode)}, not a regular file: it is not read, because reading it could "
-                     f"wait forever. Choose an ordinary file{' (' + what + ')' if what else ''}.")
+    return UserError(
+        f"{path} is {_kind(mode)}, not a regular file: it is not read, because reading it could "
+        f"wait forever. Choose an ordinary file{' (' + what + ')' if what else ''}."
+    )
 
 
 def is_regular(path: PathLike) -> bool:
@@ -120,8 +122,7 @@ def read_bytes(path: PathLike, what: str, limit: int = MAX_JSON_BYTES) -> bytes:
     except OSError as e:
         raise UserError(f"Could not read {path}: {e.strerror or e}.") from None
     if len(raw) > limit:
-        raise UserError(f"{path} is too big to be {what}: it holds more than {_size(limit)}. "
-                        "Is it the right file?")
+        raise UserError(f"{path} is too big to be {what}: it holds more than {_size(limit)}. Is it the right file?")
     return raw
 
 
@@ -153,7 +154,7 @@ def _too_deep(data: Any) -> bool:
     for _ in range(MAX_DEPTH):
         deeper = []
         for value in level:
-            for child in (value.values() if type(value) is dict else value):
+            for child in value.values() if type(value) is dict else value:
                 if type(child) is list or type(child) is dict:  # what json and tomllib make
                     deeper.append(child)
         if not deeper:
@@ -249,8 +250,10 @@ def check_record(data: Mapping[str, Any], source: PathLike, fields: Mapping[str,
             continue
         if not _fits(value, kind.rstrip("?")):
             shown = short_repr(value)
-            raise UserError(f"{source} is damaged: its {key} should be {_KINDS[kind.rstrip('?')]}"
-                            f"{' or null' if optional else ''}, not {shown}.")
+            raise UserError(
+                f"{source} is damaged: its {key} should be {_KINDS[kind.rstrip('?')]}"
+                f"{' or null' if optional else ''}, not {shown}."
+            )
     return data
 
 
@@ -260,7 +263,7 @@ def short_repr(value: Any, limit: int = 40) -> str:
         text = repr(value)
     except ValueError:  # an int too long to print
         return "a number of thousands of digits"
-    return text if len(text) <= limit else text[:limit - 3] + "..."
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def same_file(a: Path, b: Path) -> bool:
@@ -290,7 +293,7 @@ def is_inside(path: Path, folder: Path) -> bool:
 # -- writing ---------------------------------------------------------------------------------
 
 TEMP_SUFFIX = ".tmp"  # what a file or folder being written is named with; copies and readers skip it
-OLD_SUFFIX = ".old"   # a folder being replaced, kept until its successor is in place
+OLD_SUFFIX = ".old"  # a folder being replaced, kept until its successor is in place
 
 
 def write_synced(path: Path, data: bytes) -> None:

@@ -65,7 +65,7 @@ class PromptPrepared:
     def cut(self) -> str:
         """The beginning the model does not read ("" when nothing was cut, or it cannot be told apart)."""
         if self.prepared.cut_tokens and self.text.endswith(self.kept):
-            return self.text[:len(self.text) - len(self.kept)]
+            return self.text[: len(self.text) - len(self.kept)]
         return ""
 
 
@@ -97,9 +97,14 @@ def prepare(checkpoint, text: str) -> PromptPrepared:
     return PromptPrepared(text, prepared, tokenizer.decode(prepared.ids))
 
 
-def generate_text(models, checkpoint, text: str, settings: SamplingSettings,
-                  generator: Optional[torch.Generator] = None, attention: bool = False
-                  ) -> Generator[Union[PromptPrepared, TokenGenerated], None, list[GeneratedToken]]:
+def generate_text(
+    models,
+    checkpoint,
+    text: str,
+    settings: SamplingSettings,
+    generator: Optional[torch.Generator] = None,
+    attention: bool = False,
+) -> Generator[Union[PromptPrepared, TokenGenerated], None, list[GeneratedToken]]:
     """Continue `text` (greedy or sample), one TokenGenerated per new token; return the tokens.
 
     With `attention`, each token carries its attention rows from the same cached forward pass.
@@ -108,17 +113,32 @@ def generate_text(models, checkpoint, text: str, settings: SamplingSettings,
     prompt = prepare(checkpoint, text)
     yield prompt
     tokens = []
-    with closing(generate_tokens(model, prompt.prepared.ids, settings, tokenizer=checkpoint.tokenizer,
-                                 generator=generator, attention=attention)) as stream:
+    with closing(
+        generate_tokens(
+            model,
+            prompt.prepared.ids,
+            settings,
+            tokenizer=checkpoint.tokenizer,
+            generator=generator,
+            attention=attention,
+        )
+    ) as stream:
         for token in stream:
             tokens.append(token)
             yield TokenGenerated(token)
     return tokens
 
 
-def step_token(models, checkpoint, text: str, prompt_ids: Sequence[int], generated: Sequence[int],
-               settings: SamplingSettings, generator: Optional[torch.Generator] = None, attention: bool = False
-               ) -> Generator[PromptPrepared, None, Optional[GeneratedToken]]:
+def step_token(
+    models,
+    checkpoint,
+    text: str,
+    prompt_ids: Sequence[int],
+    generated: Sequence[int],
+    settings: SamplingSettings,
+    generator: Optional[torch.Generator] = None,
+    attention: bool = False,
+) -> Generator[PromptPrepared, None, Optional[GeneratedToken]]:
     """One more token after ``prompt_ids + generated``, with the stages that chose it; return it.
 
     With no `prompt_ids` it starts afresh from `text` (yielding its PromptPrepared).
@@ -132,23 +152,35 @@ def step_token(models, checkpoint, text: str, prompt_ids: Sequence[int], generat
         yield prompt
         ids = list(prompt.prepared.ids)
     generated = list(generated)
-    with closing(generate_tokens(model, ids + generated, replace(settings, max_new_tokens=1), tokenizer=tokenizer,
-                                 generator=generator, explain=True, attention=attention)) as stream:
+    with closing(
+        generate_tokens(
+            model,
+            ids + generated,
+            replace(settings, max_new_tokens=1),
+            tokenizer=tokenizer,
+            generator=generator,
+            explain=True,
+            attention=attention,
+        )
+    ) as stream:
         token = next(stream, None)
     if token is None:
         return None
     before = tokenizer.decode(generated)
     after = tokenizer.decode(generated + [token.id])
     return replace(
-        token, index=token.index + len(generated),
+        token,
+        index=token.index + len(generated),
         # the piece this token adds to the text so far (decoded alone it may differ)
-        text=after[len(before):] if after.startswith(before) else token.text,
+        text=after[len(before) :] if after.startswith(before) else token.text,
         # one token was asked for: that is no reason to report
-        stop_reason="" if token.stop_reason == "max new tokens" else token.stop_reason)
+        stop_reason="" if token.stop_reason == "max new tokens" else token.stop_reason,
+    )
 
 
-def search_beams(models, checkpoint, text: str, settings: SamplingSettings
-                 ) -> Generator[Union[PromptPrepared, Progress, BeamsUpdate], None, BeamResult]:
+def search_beams(
+    models, checkpoint, text: str, settings: SamplingSettings
+) -> Generator[Union[PromptPrepared, Progress, BeamsUpdate], None, BeamResult]:
     """Beam search from `text`: the prompt, then every step's beams; return the hypotheses."""
     model = models.model_for(checkpoint)
     prompt = prepare(checkpoint, text)
@@ -156,8 +188,9 @@ def search_beams(models, checkpoint, text: str, settings: SamplingSettings
     return (yield from beam_search_steps(model, prompt.prepared.ids, settings, tokenizer=checkpoint.tokenizer))
 
 
-def generate_columns(models, checkpoint, columns: Sequence[tuple[str, SamplingSettings]]
-                     ) -> Generator[Union[ColumnPrompt, ColumnToken], None, None]:
+def generate_columns(
+    models, checkpoint, columns: Sequence[tuple[str, SamplingSettings]]
+) -> Generator[Union[ColumnPrompt, ColumnToken], None, None]:
     """Generate from each (prompt text, settings) in turn, for texts side by side."""
     model = models.model_for(checkpoint)
     prepared: dict[str, PromptPrepared] = {}

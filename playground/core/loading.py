@@ -34,8 +34,9 @@ def read_checkpoint(path: PathLike) -> JobGenerator[Any]:
     return checkpoint
 
 
-def load_trained_model(run_dir: PathLike, device: str = "auto",
-                       keep_if_empty: bool = False) -> JobGenerator[Optional[tuple[Any, Any]]]:
+def load_trained_model(
+    run_dir: PathLike, device: str = "auto", keep_if_empty: bool = False
+) -> JobGenerator[Optional[tuple[Any, Any]]]:
     """What a run that just ended saved, loaded to be the current model: (Checkpoint, GPT) of its
     best checkpoint (its last when it has no best), or None when it saved nothing.
 

@@ -71,15 +71,15 @@ MODE_LABELS = {
 }
 MODE_HELP = {
     "zero-shot": "No examples: the instruction and the query alone. The model has to guess the task "
-                 "and the form of the answer from the words.",
+    "and the form of the answer from the words.",
     "one-shot": "One worked example before the query: it shows the form an answer takes.",
     "few-shot": "The first k enabled examples before the query: the model copies the pattern. More "
-                "examples usually help, until the prompt no longer fits the context.",
+    "examples usually help, until the prompt no longer fits the context.",
     "chain-of-thought": "The first k enabled examples with their reasoning written out, and the query "
-                        "cued to reason first: the model writes steps before its answer.",
+    "cued to reason first: the model writes steps before its answer.",
     "instruction": "The instruction and the input as plain text, with no examples and no output prefix: "
-                   "how one asks a chat assistant. A small base model was never taught to obey, "
-                   "so it often just continues the text.",
+    "how one asks a chat assistant. A small base model was never taught to obey, "
+    "so it often just continues the text.",
 }
 
 EXAMPLE_FIELDS = ("input", "output", "reasoning")
@@ -118,11 +118,11 @@ class Example:
 class PromptPart:
     """One named span of a rendered prompt: ``text == rendered.text[start:end]``."""
 
-    kind: str                       # one of PART_KINDS
+    kind: str  # one of PART_KINDS
     text: str
     start: int
     end: int
-    example: Optional[int] = None   # index into template.examples, for kind "example"
+    example: Optional[int] = None  # index into template.examples, for kind "example"
 
     @property
     def label(self) -> str:
@@ -168,8 +168,10 @@ def _parse_format(fmt: str, key: str) -> list[tuple[str, Optional[str]]]:
     try:
         parsed = list(string.Formatter().parse(fmt))
     except ValueError as e:
-        raise UserError(f"The {name} {fmt!r} has a stray brace ({e}). Placeholders are written "
-                        f"{known}; write {{{{ or }}}} for a literal brace.") from None
+        raise UserError(
+            f"The {name} {fmt!r} has a stray brace ({e}). Placeholders are written "
+            f"{known}; write {{{{ or }}}} for a literal brace."
+        ) from None
     pieces: list[tuple[str, Optional[str]]] = []
     for literal, field_name, spec, conversion in parsed:
         if field_name is None:
@@ -178,8 +180,9 @@ def _parse_format(fmt: str, key: str) -> list[tuple[str, Optional[str]]]:
         if field_name not in allowed:
             shown = "{" + field_name + "}"
             what = "an example" if key in ("example_format", "cot_format") else "a query"
-            raise UserError(f"The {name} names {shown}, which is not a part of {what}. "
-                            f"The parts it can name are {known}.")
+            raise UserError(
+                f"The {name} names {shown}, which is not a part of {what}. The parts it can name are {known}."
+            )
         if spec or conversion:
             shown = "{" + field_name + ("!" + conversion if conversion else "") + (":" + spec if spec else "") + "}"
             raise UserError(f"The {name} writes {shown}: write the placeholder plainly, as {{{field_name}}}.")
@@ -232,7 +235,7 @@ class PromptTemplate:
         if mode == "one-shot":
             return enabled[:1]
         if mode in ("few-shot", "chain-of-thought"):
-            return enabled[:max(0, self.k)]
+            return enabled[: max(0, self.k)]
         return []
 
     def render(self, mode: Optional[str] = None, input: Optional[str] = None) -> RenderedPrompt:
@@ -243,15 +246,16 @@ class PromptTemplate:
         self.validate()
         _check_mode(mode)
         cot = mode == "chain-of-thought"
-        example_pieces = _parse_format(self.cot_format if cot else self.example_format,
-                                       "cot_format" if cot else "example_format")
+        example_pieces = _parse_format(
+            self.cot_format if cot else self.example_format, "cot_format" if cot else "example_format"
+        )
         if mode == "instruction":
             query_text = query_input
         else:
             key = "cot_query_format" if cot else "query_format"
             query_text = _fill(_parse_format(getattr(self, key), key), {"input": query_input})
 
-        chunks: list[tuple[str, str, Optional[int]]] = []   # (kind, text, example index)
+        chunks: list[tuple[str, str, Optional[int]]] = []  # (kind, text, example index)
         if self.instruction:
             chunks += [("instruction", self.instruction, None), ("separator", self.instruction_separator, None)]
         shown = self.examples_for(mode)
@@ -291,8 +295,10 @@ class PromptTemplate:
             if f.name == "examples":
                 continue
             data[f.name] = getattr(self, f.name)
-        data["examples"] = [{"input": e.input, "output": e.output, "reasoning": e.reasoning, "enabled": e.enabled}
-                            for e in self.examples]
+        data["examples"] = [
+            {"input": e.input, "output": e.output, "reasoning": e.reasoning, "enabled": e.enabled}
+            for e in self.examples
+        ]
         return data
 
     @classmethod
@@ -305,16 +311,20 @@ class PromptTemplate:
         if isinstance(version, bool) or not isinstance(version, int):
             raise UserError(f"The template's version must be a whole number, not {version!r}.")
         if version > TEMPLATE_VERSION:
-            raise UserError(f"This template was written by a newer version of the app (template version "
-                            f"{version}; this app reads up to {TEMPLATE_VERSION}). Update the app to open it.")
+            raise UserError(
+                f"This template was written by a newer version of the app (template version "
+                f"{version}; this app reads up to {TEMPLATE_VERSION}). Update the app to open it."
+            )
         known = [f.name for f in fields(cls)]
         unknown = [k for k in data if k not in known]
         if unknown:
-            raise UserError(f"The template has unknown key{'s' if len(unknown) > 1 else ''} "
-                            f"{', '.join(repr(k) for k in unknown)}; the known keys are "
-                            f"version, {', '.join(known)}.")
+            raise UserError(
+                f"The template has unknown key{'s' if len(unknown) > 1 else ''} "
+                f"{', '.join(repr(k) for k in unknown)}; the known keys are "
+                f"version, {', '.join(known)}."
+            )
         if "name" not in data:
-            raise UserError("The template has no name: add a line such as name = \"My template\".")
+            raise UserError('The template has no name: add a line such as name = "My template".')
         values: dict[str, Any] = {}
         for f in fields(cls):
             if f.name not in data:
@@ -324,8 +334,9 @@ class PromptTemplate:
                 values["examples"] = _examples_from(value)
             elif f.name == "k":
                 if isinstance(value, bool) or not isinstance(value, int):
-                    raise UserError(f"The template's k (how many examples few-shot uses) must be a whole "
-                                    f"number, not {value!r}.")
+                    raise UserError(
+                        f"The template's k (how many examples few-shot uses) must be a whole number, not {value!r}."
+                    )
                 values["k"] = value
             else:
                 if not isinstance(value, str):
@@ -350,9 +361,11 @@ def _examples_from(value: Any) -> list[Example]:
             raise UserError(f"Example {n} must be a table with an input and an output, not {item!r}.")
         unknown = [k for k in item if k not in ("input", "output", "reasoning", "enabled")]
         if unknown:
-            raise UserError(f"Example {n} has unknown key{'s' if len(unknown) > 1 else ''} "
-                            f"{', '.join(repr(k) for k in unknown)}; the known keys are "
-                            f"input, output, reasoning, enabled.")
+            raise UserError(
+                f"Example {n} has unknown key{'s' if len(unknown) > 1 else ''} "
+                f"{', '.join(repr(k) for k in unknown)}; the known keys are "
+                f"input, output, reasoning, enabled."
+            )
         for key in ("input", "output"):
             if key not in item:
                 raise UserError(f"Example {n} has no {key}.")
@@ -374,12 +387,12 @@ class PromptFit:
     """How a prompt fares against the number of tokens the model reads."""
 
     n_tokens: int
-    window: int                                  # tokens the model reads for the prompt
+    window: int  # tokens the model reads for the prompt
     fits: bool
-    cut_tokens: int                              # tokens dropped from the left
-    cut_parts: list[tuple[PromptPart, bool]]     # (part, wholly cut) for each part that loses text
-    cut_chars: int = 0                           # the text before this offset is cut
-    exact: bool = True                           # False: a huge text, only its tail counted; n_tokens is a floor
+    cut_tokens: int  # tokens dropped from the left
+    cut_parts: list[tuple[PromptPart, bool]]  # (part, wholly cut) for each part that loses text
+    cut_chars: int = 0  # the text before this offset is cut
+    exact: bool = True  # False: a huge text, only its tail counted; n_tokens is a floor
 
     def message(self) -> str:
         """A sentence saying what the cut removes; "" when the prompt fits."""
@@ -402,8 +415,10 @@ class PromptFit:
         else:
             advice = ""
         more = "" if self.exact else "more than "
-        return (f"The prompt has {more}{self.n_tokens:,} tokens but the model reads {self.window:,}: "
-                f"{first} cut{what}. {advice}").strip()
+        return (
+            f"The prompt has {more}{self.n_tokens:,} tokens but the model reads {self.window:,}: "
+            f"{first} cut{what}. {advice}"
+        ).strip()
 
 
 def _join(items: list[str]) -> str:
@@ -430,10 +445,10 @@ def fit_prompt(rendered: RenderedPrompt, token_starts: list[int], window: int, e
     return PromptFit(n, window, False, cut, cut_parts, cut_chars, exact)
 
 
-TAIL_CHARS_PER_TOKEN = 16       # generous: English averages about 4 characters a token
+TAIL_CHARS_PER_TOKEN = 16  # generous: English averages about 4 characters a token
 TAIL_MIN_CHARS = 4096
-TAIL_DROP_TOKENS = 4            # tokens at the cut may split differently than in the whole text
-COUNT_CHARS_WITHOUT_WINDOW = 32_000   # counted on the GUI thread at every edit: kept under ~50 ms
+TAIL_DROP_TOKENS = 4  # tokens at the cut may split differently than in the whole text
+COUNT_CHARS_WITHOUT_WINDOW = 32_000  # counted on the GUI thread at every edit: kept under ~50 ms
 
 
 def prompt_token_starts(tokenizer, text: str, window: Optional[int]) -> tuple[list[int], bool]:

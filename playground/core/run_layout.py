@@ -73,8 +73,11 @@ def is_unfinished(name: str) -> bool:
 def looks_like_run(path: PathLike) -> bool:
     """A run folder: its description and at least one checkpoint's weights (nothing is read)."""
     path = Path(path)
-    return (path / CONFIG_FILE).is_file() and (path / TOKENIZER_FILE).is_file() and any(
-        checkpoint_dir(path, which) is not None for which in CHECKPOINT_NAMES)
+    return (
+        (path / CONFIG_FILE).is_file()
+        and (path / TOKENIZER_FILE).is_file()
+        and any(checkpoint_dir(path, which) is not None for which in CHECKPOINT_NAMES)
+    )
 
 
 def is_checkpoint(path: PathLike) -> bool:

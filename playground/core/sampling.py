@@ -209,10 +209,10 @@ class PreparedPrompt:
     """Prompt ids as the model will read them, and a notice when some were cut."""
 
     ids: list[int]
-    total_tokens: int             # all of the prompt's tokens (at least this many when not exact)
+    total_tokens: int  # all of the prompt's tokens (at least this many when not exact)
     cut_tokens: int = 0
     notice: str = ""
-    exact: bool = True            # False for a huge prompt of which only the end was tokenized
+    exact: bool = True  # False for a huge prompt of which only the end was tokenized
 
 
 # -- helpers ------------------------------------------------------------------------
@@ -249,10 +249,16 @@ def prepare_prompt(tokenizer, text: str, context_length: int) -> PreparedPrompt:
         ids = tokenizer.encode_ids([text[cut:]])[0][TAIL_DROP_TOKENS:]
         if len(ids) > context_length:
             return PreparedPrompt(
-                ids=ids[-context_length:], total_tokens=len(ids), cut_tokens=len(ids) - context_length, exact=False,
-                notice=(f"The prompt has more than {len(ids):,} tokens (its first {cut:,} characters were not even "
-                        f"counted) but the model reads at most {context_length:,}: only the last "
-                        f"{context_length:,} are kept."))
+                ids=ids[-context_length:],
+                total_tokens=len(ids),
+                cut_tokens=len(ids) - context_length,
+                exact=False,
+                notice=(
+                    f"The prompt has more than {len(ids):,} tokens (its first {cut:,} characters were not even "
+                    f"counted) but the model reads at most {context_length:,}: only the last "
+                    f"{context_length:,} are kept."
+                ),
+            )
     ids = tokenizer.encode_ids([text])[0] if text else []
     if not ids:
         start = end_token_id(tokenizer)
@@ -260,15 +266,25 @@ def prepare_prompt(tokenizer, text: str, context_length: int) -> PreparedPrompt:
         notice = "The prompt is empty, so the model starts from the beginning of a text."
         if not ids:
             raise UserError("This tokenizer cannot encode even a new line, so there is nothing to start from.")
-        return PreparedPrompt(ids=ids, total_tokens=0, notice=notice if text == "" else
-                              "The prompt gave no tokens with this tokenizer, so the model starts from the beginning.")
+        return PreparedPrompt(
+            ids=ids,
+            total_tokens=0,
+            notice=notice
+            if text == ""
+            else "The prompt gave no tokens with this tokenizer, so the model starts from the beginning.",
+        )
     if len(ids) <= context_length:
         return PreparedPrompt(ids=ids, total_tokens=len(ids))
     cut = len(ids) - context_length
     return PreparedPrompt(
-        ids=ids[cut:], total_tokens=len(ids), cut_tokens=cut,
-        notice=(f"The prompt has {len(ids):,} tokens but the model reads at most {context_length:,}: "
-                f"the first {cut:,} are cut and the model sees only the last {context_length:,}."))
+        ids=ids[cut:],
+        total_tokens=len(ids),
+        cut_tokens=cut,
+        notice=(
+            f"The prompt has {len(ids):,} tokens but the model reads at most {context_length:,}: "
+            f"the first {cut:,} are cut and the model sees only the last {context_length:,}."
+        ),
+    )
 
 
 class _TokenTexts:
@@ -280,8 +296,7 @@ class _TokenTexts:
 
     def __call__(self, token_id: int) -> str:
         if token_id not in self.known:
-            self.known[token_id] = (str(token_id) if self.tokenizer is None
-                                    else self.tokenizer.token_text(token_id))
+            self.known[token_id] = str(token_id) if self.tokenizer is None else self.tokenizer.token_text(token_id)
         return self.known[token_id]
 
 
@@ -311,7 +326,7 @@ class ContextWindow:
         length = len(sequences[0])
         capture = {"capture_attention": True} if attention else {}
         if not self.use_cache:
-            batch = torch.tensor([s[-self.context:] for s in sequences], device=self.device)
+            batch = torch.tensor([s[-self.context :] for s in sequences], device=self.device)
             output = self.model(batch, last_only=True, **capture)
             logits = output.logits[:, -1, :]
         else:
@@ -319,7 +334,7 @@ class ContextWindow:
                 # Positions are numbered from the window's start, so a full cache
                 # cannot slide along: read the last `context` tokens afresh.
                 self.cache, self.fed = None, max(0, length - self.context)
-            pending = torch.tensor([s[self.fed:] for s in sequences], device=self.device)
+            pending = torch.tensor([s[self.fed :] for s in sequences], device=self.device)
             if not attention:
                 logits, self.cache = self.model.step(pending, self.cache)
             else:
@@ -349,17 +364,17 @@ class _Detokenizer:
         self.ids: list[int] = []
         self.text = ""
         self.start = 0  # context: decoding begins here
-        self.done = 0   # the tokens before this are in `text`
+        self.done = 0  # the tokens before this are in `text`
 
     def add(self, token_id: int) -> str:
         self.ids.append(token_id)
         if self.tokenizer is None:
             return ""
-        before = self.tokenizer.decode(self.ids[self.start:self.done])
-        now = self.tokenizer.decode(self.ids[self.start:])
+        before = self.tokenizer.decode(self.ids[self.start : self.done])
+        now = self.tokenizer.decode(self.ids[self.start :])
         if now.endswith("\ufffd") or len(now) <= len(before):  # half a character: wait for the rest
             return ""
-        piece = now[len(before):]
+        piece = now[len(before) :]
         self.start, self.done = self.done, len(self.ids)
         self.text += piece
         return piece
@@ -424,7 +439,7 @@ def generate_tokens(
                 return
             if raw is None:
                 raw, prompt_rows = window.read([sequence], attention)
-            seen = torch.tensor([sequence[-window.context:]], device=raw.device) if needs_seen else None
+            seen = torch.tensor([sequence[-window.context :]], device=raw.device) if needs_seen else None
             stages = _stages(raw, seen, chain, texts) if explain else []
             logits = apply_processors(raw, seen, chain)[0]
             probs = torch.softmax(logits, dim=-1)
@@ -437,16 +452,22 @@ def generate_tokens(
             sequence.append(token)
             piece = text.add(token)
             out = GeneratedToken(
-                index=index, id=token, text=piece, prob=float(raw_probs[token]), chosen_prob=float(probs[token]),
+                index=index,
+                id=token,
+                text=piece,
+                prob=float(raw_probs[token]),
+                chosen_prob=float(probs[token]),
                 before=_top(raw_probs, texts) if candidates else [],
-                after=_top(probs, texts) if candidates else [], stages=stages)
+                after=_top(probs, texts) if candidates else [],
+                stages=stages,
+            )
             raw = None
             if attention:
                 # Read the new token now: its own row, and the logits the next step needs.
                 raw, rows = window.read([sequence], attention=True)
                 assert rows is not None and prompt_rows is not None  # both read with attention
                 out.attention = rows.after(prompt_rows) if index == 0 else rows
-            tail = text.text[-(len(piece) + longest_stop):]  # a stop string can only end in the new piece
+            tail = text.text[-(len(piece) + longest_stop) :]  # a stop string can only end in the new piece
             if token == end_id:
                 out.stop_reason = "the end-of-text token"
             elif piece and any(s and s in tail for s in settings.stop_strings):
@@ -489,7 +510,12 @@ def generate_ids(
     if max_new_tokens <= 0:  # a training run may ask for no sample text
         return []
     settings = SamplingSettings(
-        strategy="greedy" if temperature <= 0 else "sample", temperature=temperature if temperature > 0 else 1.0,
-        top_k=top_k or 0, max_new_tokens=max_new_tokens, stop_at_end=False)
-    return [t.id for t in generate_tokens(model, ids, settings, generator=generator or torch.Generator(),
-                                          candidates=False)]
+        strategy="greedy" if temperature <= 0 else "sample",
+        temperature=temperature if temperature > 0 else 1.0,
+        top_k=top_k or 0,
+        max_new_tokens=max_new_tokens,
+        stop_at_end=False,
+    )
+    return [
+        t.id for t in generate_tokens(model, ids, settings, generator=generator or torch.Generator(), candidates=False)
+    ]

@@ -18,17 +18,17 @@ class SamplingSettings:
 
     strategy: str = "sample"
     temperature: float = 0.8
-    top_k: int = 0                   # 0: off
-    top_p: float = 1.0               # 1: off
-    min_p: float = 0.0               # 0: off
+    top_k: int = 0  # 0: off
+    top_p: float = 1.0  # 1: off
+    min_p: float = 0.0  # 0: off
     repetition_penalty: float = 1.0  # 1: off
     beams: int = 4
     length_penalty: float = 1.0
     early_stopping: bool = True
     max_new_tokens: int = 100
     stop_strings: tuple[str, ...] = ()
-    seed: Optional[int] = 0          # None: a different draw every time
-    stop_at_end: bool = True         # stop at the tokenizer's end-of-text token
+    seed: Optional[int] = 0  # None: a different draw every time
+    stop_at_end: bool = True  # stop at the tokenizer's end-of-text token
 
     def problems(self) -> list[str]:
         """Sentences naming each setting that cannot work, whatever the strategy (the window and the
@@ -37,8 +37,10 @@ class SamplingSettings:
         if self.strategy not in STRATEGIES:
             found.append(f"Unknown strategy {self.strategy!r}: choose one of {', '.join(STRATEGIES)}.")
         if not (self.temperature >= 0 and math.isfinite(self.temperature)):
-            found.append(f"The temperature cannot be {self.temperature:g}: it divides the scores, so use a "
-                         "number above 0 (or greedy for always the most likely token).")
+            found.append(
+                f"The temperature cannot be {self.temperature:g}: it divides the scores, so use a "
+                "number above 0 (or greedy for always the most likely token)."
+            )
         elif self.strategy == "sample" and self.temperature == 0:
             found.append("Sampling needs a temperature above 0 (use greedy for always the most likely token).")
         if self.top_k < 0:

@@ -86,8 +86,10 @@ def load_task(path: PathLike) -> Task:
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in TASK_SUFFIXES:
-        raise UserError(f"{path.name} is not a task file: use a .csv file with the columns input and reference, "
-                        f"or a .jsonl file with one {{\"input\": ..., \"reference\": ...}} a line.")
+        raise UserError(
+            f"{path.name} is not a task file: use a .csv file with the columns input and reference, "
+            f'or a .jsonl file with one {{"input": ..., "reference": ...}} a line.'
+        )
     text = read_text_file(path, what="examples")  # missing, binary, not UTF-8 or empty: a sentence each
     if suffix == ".csv":
         examples = _parse_csv(text, path.name)
@@ -101,7 +103,7 @@ def load_task(path: PathLike) -> Task:
 
 
 def task_name(path: Path) -> str:
-    """"1-sentiment.jsonl" -> "Sentiment": the file's name without a leading number."""
+    """ "1-sentiment.jsonl" -> "Sentiment": the file's name without a leading number."""
     stem = re.sub(r"^\d+[-_ ]", "", path.stem).replace("-", " ").replace("_", " ").strip()
     return (stem[:1].upper() + stem[1:]) if stem else path.stem
 
@@ -118,7 +120,8 @@ def _parse_csv(text: str, name: str) -> list[TaskExample]:
             found = ", ".join(repr(h) for h in header) or "nothing"
             raise UserError(
                 f"{name} has no {' and no '.join(repr(m) for m in missing)} column: its first line names "
-                f"{found}. The first line of a task's CSV file names the columns, input and reference.")
+                f"{found}. The first line of a task's CSV file names the columns, input and reference."
+            )
         at_input, at_reference = columns.index("input"), columns.index("reference")
         examples = []
         for row in reader:
@@ -128,9 +131,12 @@ def _parse_csv(text: str, name: str) -> list[TaskExample]:
             if len(row) > len(header):
                 raise UserError(
                     f"Line {line} of {name} has {len(row)} values but the first line names {len(header)} "
-                    f"columns. Put a value that holds a comma in double quotes.")
-            values = {"input": row[at_input] if at_input < len(row) else None,
-                      "reference": row[at_reference] if at_reference < len(row) else None}
+                    f"columns. Put a value that holds a comma in double quotes."
+                )
+            values = {
+                "input": row[at_input] if at_input < len(row) else None,
+                "reference": row[at_reference] if at_reference < len(row) else None,
+            }
             examples.append(_example(values, f"Line {line} of {name}"))
     except csv.Error as e:
         raise UserError(f"{name} is not a readable CSV file (line {reader.line_num}: {e}).") from None
@@ -142,8 +148,11 @@ def _parse_jsonl(text: str, name: str) -> list[TaskExample]:
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
-        item = parse_json(line, f"Line {number} of {name}",
-                          hint=" Each line holds one object such as {\"input\": \"...\", \"reference\": \"...\"}.")
+        item = parse_json(
+            line,
+            f"Line {number} of {name}",
+            hint=' Each line holds one object such as {"input": "...", "reference": "..."}.',
+        )
         examples.append(_example(item, f"Line {number} of {name}"))
     return examples
 
@@ -155,8 +164,9 @@ def _parse_json_list(text: str, name: str) -> list[TaskExample]:
 
 def _example(item: object, where: str) -> TaskExample:
     if not isinstance(item, dict):
-        raise UserError(f"{where} is not an object with an input and a reference: "
-                        f"expected {{\"input\": \"...\", \"reference\": \"...\"}}.")
+        raise UserError(
+            f'{where} is not an object with an input and a reference: expected {{"input": "...", "reference": "..."}}.'
+        )
     values = {}
     for key in ("input", "reference"):
         value = item.get(key)
@@ -195,8 +205,13 @@ def builtin_task(name: str) -> Optional[Task]:
 
 def continuation_template() -> PromptTemplate:
     """A template that asks for nothing: the input is the prompt and the model just goes on."""
-    return PromptTemplate(name="Continue the text", mode="zero-shot", k=0, query_format="{input}",
-                          description="The input alone, for tasks that complete a phrase.")
+    return PromptTemplate(
+        name="Continue the text",
+        mode="zero-shot",
+        k=0,
+        query_format="{input}",
+        description="The input alone, for tasks that complete a phrase.",
+    )
 
 
 def template_for(task: Task) -> PromptTemplate:
@@ -316,8 +331,14 @@ class TaskResult:
     settings: SamplingSettings = field(default_factory=lambda: DEFAULT_SETTINGS)
 
     def to_dict(self) -> dict:
-        return {"task": self.task, "template": self.template, "mode": self.mode, "seconds": self.seconds,
-                "scores": self.scores.to_dict(), "rows": [asdict(r) for r in self.rows]}
+        return {
+            "task": self.task,
+            "template": self.template,
+            "mode": self.mode,
+            "seconds": self.seconds,
+            "scores": self.scores.to_dict(),
+            "rows": [asdict(r) for r in self.rows],
+        }
 
 
 def cut_answer(raw: str, stop_strings: Sequence[str] = ()) -> str:
@@ -327,7 +348,7 @@ def cut_answer(raw: str, stop_strings: Sequence[str] = ()) -> str:
     text = re.split(r"\r\n|\r|\n", text, maxsplit=1)[0]
     for stop in stop_strings:
         if stop and stop in text:
-            text = text[:text.index(stop)]
+            text = text[: text.index(stop)]
     return text.strip()
 
 
@@ -352,8 +373,9 @@ class Generated:
     cut_tokens: int = 0
 
 
-def generate_answer(model, tokenizer, prompt: str, settings: SamplingSettings, max_new_tokens: int,
-                    cancel: Optional[CancelToken] = None) -> Generated:
+def generate_answer(
+    model, tokenizer, prompt: str, settings: SamplingSettings, max_new_tokens: int, cancel: Optional[CancelToken] = None
+) -> Generated:
     """Continue `prompt` with at most `max_new_tokens` tokens, stopping once a line is complete."""
     from playground.core.beam_search import beam_search
     from playground.core.sampling import generate_tokens, prepare_prompt
@@ -452,15 +474,31 @@ def _run(model, tokenizer, template, examples, settings, modes, cancel) -> JobGe
                 cancel.raise_if_cancelled()  # generation stops quietly when cancelled: a cut answer is no answer
             output = cut_answer(generated.raw, settings.stop_strings)
             row = TaskRow(
-                index=index, mode=mode, input=example.input, reference=example.reference, output=output,
-                raw=generated.raw, exact=is_exact(output, example.reference),
+                index=index,
+                mode=mode,
+                input=example.input,
+                reference=example.reference,
+                output=output,
+                raw=generated.raw,
+                exact=is_exact(output, example.reference),
                 chrf=sacrebleu.sentence_chrf(output, [example.reference]).score,
                 rouge_l=scorer.score(example.reference, output)["rougeL"].fmeasure,
-                prompt_tokens=generated.prompt_tokens, cut_tokens=generated.cut_tokens)
+                prompt_tokens=generated.prompt_tokens,
+                cut_tokens=generated.cut_tokens,
+            )
             rows.append(row)
             yield row
         scores = score_outputs([r.output for r in rows], [r.reference for r in rows])
-        results.append(TaskResult(template=template.name, mode=mode, rows=rows, scores=scores,
-                                  seconds=time.perf_counter() - started, task=task_label, settings=settings))
+        results.append(
+            TaskResult(
+                template=template.name,
+                mode=mode,
+                rows=rows,
+                scores=scores,
+                seconds=time.perf_counter() - started,
+                task=task_label,
+                settings=settings,
+            )
+        )
     yield Progress(1.0, "Scored.")
     return results

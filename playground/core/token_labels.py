@@ -10,8 +10,7 @@ MAX_LABEL_CHARS = 12
 @lru_cache(maxsize=65536)  # the same tokens come back redraw after redraw (typing, generating)
 def display_token(text: str, limit: int = MAX_LABEL_CHARS) -> str:
     """A token as a label: spaces as '␣', line breaks as '⏎', tabs as '⇥'; long ones shortened with '…'."""
-    shown = (text.replace("\r\n", "⏎").replace("\n", "⏎").replace("\r", "⏎")
-             .replace("\t", "⇥").replace(" ", "␣"))
+    shown = text.replace("\r\n", "⏎").replace("\n", "⏎").replace("\r", "⏎").replace("\t", "⇥").replace(" ", "␣")
     if not shown:
         shown = "∅"
     if limit and len(shown) > limit:

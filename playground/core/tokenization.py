@@ -41,14 +41,23 @@ class TokenizerSpec:
     lowercase: bool = False
 
     def to_dict(self) -> dict:
-        return {"kind": self.kind, "vocab_size": self.vocab_size, "min_frequency": self.min_frequency,
-                "special_tokens": list(self.special_tokens), "lowercase": self.lowercase}
+        return {
+            "kind": self.kind,
+            "vocab_size": self.vocab_size,
+            "min_frequency": self.min_frequency,
+            "special_tokens": list(self.special_tokens),
+            "lowercase": self.lowercase,
+        }
 
     @classmethod
     def from_dict(cls, data: dict) -> "TokenizerSpec":
-        return cls(kind=data["kind"], vocab_size=int(data["vocab_size"]),
-                   min_frequency=int(data["min_frequency"]),
-                   special_tokens=tuple(data["special_tokens"]), lowercase=bool(data["lowercase"]))
+        return cls(
+            kind=data["kind"],
+            vocab_size=int(data["vocab_size"]),
+            min_frequency=int(data["min_frequency"]),
+            special_tokens=tuple(data["special_tokens"]),
+            lowercase=bool(data["lowercase"]),
+        )
 
     @property
     def label(self) -> str:
@@ -61,8 +70,14 @@ class TokenizerSpec:
 
 def spec_for_kind(kind: str, **changes) -> TokenizerSpec:
     """A spec with the special tokens that suit ``kind``."""
-    return replace(TokenizerSpec(kind=kind, special_tokens=_unk_first(kind, KINDS[kind].special_tokens),
-                                 vocab_size=KINDS[kind].default_vocab_size), **changes)
+    return replace(
+        TokenizerSpec(
+            kind=kind,
+            special_tokens=_unk_first(kind, KINDS[kind].special_tokens),
+            vocab_size=KINDS[kind].default_vocab_size,
+        ),
+        **changes,
+    )
 
 
 def _unk_first(kind: str, specials: Iterable[str]) -> tuple[str, ...]:
@@ -95,7 +110,9 @@ def check_spec(spec: TokenizerSpec, stats: Optional[CorpusStats] = None) -> None
     if spec.min_frequency < 1:
         raise UserError("Minimum frequency must be at least 1.")
     if spec.vocab_size > MAX_VOCAB_SIZE:
-        raise UserError(f"A vocab size above {MAX_VOCAB_SIZE:,} is more than any real model uses; choose a smaller one.")
+        raise UserError(
+            f"A vocab size above {MAX_VOCAB_SIZE:,} is more than any real model uses; choose a smaller one."
+        )
     least = minimum_vocab_size(spec, stats)
     if spec.vocab_size < least:
         alphabet = KINDS[spec.kind].alphabet
@@ -106,8 +123,7 @@ def check_spec(spec: TokenizerSpec, stats: Optional[CorpusStats] = None) -> None
         else:
             why = "the special tokens alone take that many"
         raise UserError(
-            f"Vocab size {spec.vocab_size:,} is smaller than the alphabet: {why}. "
-            f"Choose at least {least:,}."
+            f"Vocab size {spec.vocab_size:,} is smaller than the alphabet: {why}. Choose at least {least:,}."
         )
 
 
@@ -155,7 +171,8 @@ class SpecialTokensInText(UserError):
             f"The special token{'s' if len(found) > 1 else ''} {names} occur{'' if len(found) > 1 else 's'} in "
             f"the corpus as ordinary text. A special token is never split and decoding leaves it out, so every "
             f"{names} would vanish from what the model writes. Choose special tokens that do not occur in the "
-            "text, such as <|endoftext|>.")
+            "text, such as <|endoftext|>."
+        )
 
 
 class _SpecialTokenFinder:
@@ -172,7 +189,7 @@ class _SpecialTokenFinder:
         found = {s: text.count(s) for s in self.specials if s in text}
         if found:
             raise SpecialTokensInText(found)
-        self.carry = text[len(text) - self.keep:] if self.keep else ""
+        self.carry = text[len(text) - self.keep :] if self.keep else ""
 
 
 @dataclass(frozen=True)
@@ -206,7 +223,7 @@ def train_in_process(
     tok, trainer = build_tokenizer(spec)
     total = max(1, corpus.size_bytes)
     finder = None if allow_special_in_text else _SpecialTokenFinder(_unk_first(spec.kind, spec.special_tokens))
-    events: Queue = Queue()   # Progress, then one _TrainingEnded
+    events: Queue = Queue()  # Progress, then one _TrainingEnded
     stop = threading.Event()  # this generator was closed: stop reading
 
     def chunks() -> Iterator[str]:
@@ -264,7 +281,8 @@ def _raise_training_error(error: BaseException, spec: TokenizerSpec, cancel: Opt
     if "not large enough to contain all chars" in str(error):  # the library reports problems as plain exceptions
         raise UserError(
             f"Vocab size {spec.vocab_size:,} is smaller than the alphabet: Unigram needs a token for "
-            "every distinct character of the corpus. Choose a larger vocab size.") from error
+            "every distinct character of the corpus. Choose a larger vocab size."
+        ) from error
     raise error
 
 
@@ -305,7 +323,9 @@ def train_tokenizer_or_refusal(
 
 def _bytes_to_unicode() -> dict[int, str]:
     """GPT-2's printable stand-in character for each byte value."""
-    printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    printable = (
+        list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    )
     mapping, extra = {}, 0
     for b in range(256):
         if b in printable:
@@ -325,9 +345,9 @@ class TokenPiece:
 
     index: int
     id: int
-    token: str           # the vocabulary entry, e.g. 'Ġworld' or '##ing'
-    text: str            # the slice of the input it covers ('' for added special tokens)
-    raw: bytes           # the bytes this token stands for
+    token: str  # the vocabulary entry, e.g. 'Ġworld' or '##ing'
+    text: str  # the slice of the input it covers ('' for added special tokens)
+    raw: bytes  # the bytes this token stands for
     start: int
     end: int
     special: bool = False
@@ -384,6 +404,7 @@ class LoadedTokenizer:
             if isinstance(node, list):
                 return any(has_bytelevel(v) for v in node)
             return False
+
         d = self.description
         return has_bytelevel(d.get("pre_tokenizer")) or has_bytelevel(d.get("decoder"))
 
@@ -415,7 +436,7 @@ class LoadedTokenizer:
         model = self.description.get("model", {})
         prefix = model.get("continuing_subword_prefix") or ""
         if prefix and token.startswith(prefix) and token != prefix:
-            token = token[len(prefix):]
+            token = token[len(prefix) :]
         return token.replace("▁", " ").encode("utf-8")
 
     def encode(self, text: str) -> list[TokenPiece]:
@@ -426,19 +447,30 @@ class LoadedTokenizer:
         pieces, prev_span = [], None
         for i, (tid, token, (start, end)) in enumerate(zip(ids, tokens, offsets)):
             special = token in self.special_tokens and start == end
-            shares_span = prev_span == (start, end) or (
-                i + 1 < len(offsets) and offsets[i + 1] == (start, end))
+            shares_span = prev_span == (start, end) or (i + 1 < len(offsets) and offsets[i + 1] == (start, end))
             raw = self.token_bytes(token)
             # A byte-level token such as 'ĠðŁ' (a space and the first bytes of an emoji)
             # shares no span with its neighbours yet still ends inside a character.
             cut_character = self.is_byte_level and not _is_complete_utf8(raw)
             partial = not special and start != end and (shares_span or cut_character)
             # (Unigram names its unknown token by the text it replaces; "[UNK]" typed is not unknown.)
-            unknown = (tid == self.unk_id and start != end
-                       and not (token in self.special_tokens and text[start:end] == token))
-            pieces.append(TokenPiece(
-                index=i, id=tid, token=token, text="" if special else text[start:end],
-                raw=raw, start=start, end=end, special=special, partial=partial, unknown=unknown))
+            unknown = (
+                tid == self.unk_id and start != end and not (token in self.special_tokens and text[start:end] == token)
+            )
+            pieces.append(
+                TokenPiece(
+                    index=i,
+                    id=tid,
+                    token=token,
+                    text="" if special else text[start:end],
+                    raw=raw,
+                    start=start,
+                    end=end,
+                    special=special,
+                    partial=partial,
+                    unknown=unknown,
+                )
+            )
             prev_span = (start, end)
         return pieces
 
@@ -473,8 +505,16 @@ class LoadedTokenizer:
         rows = []
         for token, tid in sorted(vocab.items(), key=lambda kv: kv[1]):
             raw = self.token_bytes(token)
-            rows.append(VocabEntry(id=tid, token=token, text=raw.decode("utf-8", errors="replace"),
-                                   raw=raw, merge_rank=rank.get(token), special=token in self.special_tokens))
+            rows.append(
+                VocabEntry(
+                    id=tid,
+                    token=token,
+                    text=raw.decode("utf-8", errors="replace"),
+                    raw=raw,
+                    merge_rank=rank.get(token),
+                    special=token in self.special_tokens,
+                )
+            )
         return rows
 
     def save(self, path: Path) -> None:
@@ -496,8 +536,10 @@ def check_output_path(out: Path, inputs: Iterable[Path] = (), overwrite: bool = 
     out = Path(out).expanduser().resolve()
     for source in inputs:
         if same_file(out, Path(source)):
-            raise UserError(f"{out} is the corpus the tokenizer learns from: saving there would replace your "
-                            "text with JSON. Choose another file name.")
+            raise UserError(
+                f"{out} is the corpus the tokenizer learns from: saving there would replace your "
+                "text with JSON. Choose another file name."
+            )
     if out.is_dir():
         raise UserError(f"{out} is a folder: give the file to save, such as {out / 'tokenizer.json'}.")
     if out.exists() and not overwrite:
@@ -535,7 +577,7 @@ def open_tokenizer(path: Path | str) -> LoadedTokenizer:
         raise UserError(f"{path.name} is empty: a tokenizer.json holds a JSON description of a tokenizer.")
     data = parse_json(raw, path.name, "a tokenizer.json")  # depth and size checked before Rust parses it
     if not isinstance(data, dict) or "model" not in data:
-        raise UserError(f"{path.name} is JSON but not a tokenizer.json: it has no \"model\" section.")
+        raise UserError(f'{path.name} is JSON but not a tokenizer.json: it has no "model" section.')
     try:
         tok = Tokenizer.from_str(raw.decode("utf-8-sig"))
     except Exception as e:
@@ -560,10 +602,12 @@ def _check_ids(tok: Tokenizer, name: str) -> None:
         raise UserError(
             f"{name} has {entries:,} tokens but its largest id is {size - 1:,}: a model would need "
             f"{size:,} embedding rows, more than the {MAX_VOCAB_SIZE:,} this app allows. "
-            "The file is damaged or not meant for a model; renumber its ids from 0.")
+            "The file is damaged or not meant for a model; renumber its ids from 0."
+        )
     # A few unused ids are normal (a vocabulary padded by hand); most of the table unused is not.
     if size - entries > max(1000, entries):
         raise UserError(
             f"{name} has {entries:,} tokens but its largest id is {size - 1:,}: {size - entries:,} ids "
             "would be unused rows in the model. The file is damaged or its ids are not numbered from 0; "
-            "renumber them.")
+            "renumber them."
+        )

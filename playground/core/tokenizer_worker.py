@@ -34,9 +34,15 @@ class WorkerProcess:
 
     def __init__(self) -> None:
         self.process = subprocess.Popen(
-            worker_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL, text=True, encoding="utf-8", bufsize=1,
-            cwd=str(Path(__file__).resolve().parents[2]))
+            worker_command(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            encoding="utf-8",
+            bufsize=1,
+            cwd=str(Path(__file__).resolve().parents[2]),
+        )
         assert self.process.stdin is not None and self.process.stdout is not None  # both are pipes
         self.stdin, self.stdout = self.process.stdin, self.process.stdout
         self.replies: Queue = Queue()
@@ -124,8 +130,13 @@ def run_in_worker(
     Cancel (the token, or closing this generator) kills the worker at once."""
     worker = _acquire()
     # Absolute paths: the worker runs in another folder, where a relative path means another file.
-    request = {"files": [str(Path(p).resolve()) for p in corpus.files], "text": corpus.text, "name": corpus.name,
-               "spec": spec.to_dict(), "allow_special_in_text": allow_special_in_text}
+    request = {
+        "files": [str(Path(p).resolve()) for p in corpus.files],
+        "text": corpus.text,
+        "name": corpus.name,
+        "spec": spec.to_dict(),
+        "allow_special_in_text": allow_special_in_text,
+    }
     try:
         worker.send(request)
     except OSError:
@@ -154,6 +165,7 @@ def run_in_worker(
                 return reply["result"]
             if "special_in_text" in reply:
                 from playground.core.tokenization import SpecialTokensInText
+
                 raise SpecialTokensInText(reply["special_in_text"])
             if "user_error" in reply:
                 raise UserError(reply["user_error"])
@@ -173,10 +185,10 @@ def serve() -> None:
 
     for line in sys.stdin:
         request = json.loads(line)
-        corpus = Corpus(name=request["name"], files=tuple(Path(p) for p in request["files"]),
-                        text=request["text"])
-        training = train_in_process(corpus, TokenizerSpec.from_dict(request["spec"]),
-                                    request.get("allow_special_in_text", False))
+        corpus = Corpus(name=request["name"], files=tuple(Path(p) for p in request["files"]), text=request["text"])
+        training = train_in_process(
+            corpus, TokenizerSpec.from_dict(request["spec"]), request.get("allow_special_in_text", False)
+        )
         try:
             while True:
                 try:

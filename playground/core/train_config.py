@@ -90,8 +90,7 @@ class TrainConfig:
             problems.append(f"The seed must be a whole number, not {self.seed!r}.")
         if not _is_number(self.learning_rate) or not 0 < self.learning_rate < 1:
             problems.append(
-                f"The learning rate must be above 0 and below 1 (3e-3 suits a small model), "
-                f"not {self.learning_rate!r}."
+                f"The learning rate must be above 0 and below 1 (3e-3 suits a small model), not {self.learning_rate!r}."
             )
         if not _is_number(self.min_lr_ratio) or not 0 <= self.min_lr_ratio <= 1:
             problems.append(f"The final learning-rate share must be between 0 and 1, not {self.min_lr_ratio!r}.")
@@ -99,8 +98,11 @@ class TrainConfig:
             problems.append(
                 f"The validation share must be above 0 and below 1 (0.1 is typical), not {self.val_fraction!r}."
             )
-        for name, label in (("weight_decay", "Weight decay"), ("grad_clip", "Gradient clipping"),
-                            ("sample_temperature", "The sample temperature")):
+        for name, label in (
+            ("weight_decay", "Weight decay"),
+            ("grad_clip", "Gradient clipping"),
+            ("sample_temperature", "The sample temperature"),
+        ):
             value = getattr(self, name)
             if not _is_number(value) or value < 0 or not math.isfinite(value):
                 problems.append(f"{label} must be 0 or more, not {value!r}.")

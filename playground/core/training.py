@@ -72,8 +72,7 @@ def resolve_device(name: str = "auto") -> torch.device:
         return torch.device("cuda" if cuda else "mps" if mps else "cpu")
     if name == "cuda" and not cuda:
         raise UserError(
-            "No CUDA GPU is available: PyTorch finds none (or was installed without CUDA). "
-            "Choose “auto” or “cpu”."
+            "No CUDA GPU is available: PyTorch finds none (or was installed without CUDA). Choose “auto” or “cpu”."
         )
     if name == "mps" and not mps:
         raise UserError("Apple's GPU (MPS) is not available on this machine. Choose “auto” or “cpu”.")
@@ -302,7 +301,9 @@ class TrainingRun:
             if self.device.type == "cuda" and rng.get("cuda") is not None:
                 torch.cuda.set_rng_state(rng["cuda"])
         except (KeyError, ValueError, TypeError, RuntimeError) as e:
-            raise UserError(f"The training state in {folder} does not fit this run ({e}); it cannot be continued.") from e
+            raise UserError(
+                f"The training state in {folder} does not fit this run ({e}); it cannot be continued."
+            ) from e
         self.elapsed_s = float(meta.get("elapsed_s", 0.0))
         self.last_val_loss = meta.get("val_loss")
         self.last_train_loss = meta.get("train_loss")
@@ -352,7 +353,8 @@ class TrainingRun:
                     if self._saved_step.get("last") != self.step:
                         yield from self._save("last")
                     yield StoppedRecord(
-                        self.step, "stopped",
+                        self.step,
+                        "stopped",
                         f"Training stopped at step {self.step:,} of {cfg.max_steps:,}. "
                         f"The model is saved in {self.run_dir}, so training can continue from there.",
                     )
@@ -432,7 +434,9 @@ class TrainingRun:
         elapsed = time.perf_counter() - started
         self.elapsed_s += elapsed
         # The first step pays for warming up (allocations, compilation): skip it.
-        self._step_time = elapsed if self._step_time is None or self.step <= 2 else 0.9 * self._step_time + 0.1 * elapsed
+        self._step_time = (
+            elapsed if self._step_time is None or self.step <= 2 else 0.9 * self._step_time + 0.1 * elapsed
+        )
         tokens = cfg.tokens_per_step(self.model_config.context_length)
         remaining = cfg.max_steps - self.step
         evals_left = remaining // cfg.eval_interval + (1 if remaining % cfg.eval_interval else 0)
@@ -500,7 +504,8 @@ class TrainingRun:
         self.history.append({"kind": "nan", "step": failed_step, "what": what})
         suggestion = _short_number(self.train_config.learning_rate / 3)
         return StoppedRecord(
-            self.step, "nan",
+            self.step,
+            "nan",
             f"The {what} became {became} at step {failed_step:,}, so training stopped. {self._kept_sentence()} "
             f"Try a lower learning rate (e.g. {suggestion}) or more warmup steps.",
         )
@@ -510,8 +515,11 @@ class TrainingRun:
         if folder is None:
             return "No checkpoint had been saved yet."
         step = read_meta(folder).get("step", "?")
-        return f"The last good checkpoint (step {step:,}) is kept." if isinstance(step, int) else (
-            "The last good checkpoint is kept.")
+        return (
+            f"The last good checkpoint (step {step:,}) is kept."
+            if isinstance(step, int)
+            else ("The last good checkpoint is kept.")
+        )
 
     # -- evaluating, sampling, saving -------------------------------------------------
 
@@ -568,8 +576,9 @@ class TrainingRun:
             ids = [int(self.data.train[0])]
         generator = torch.Generator().manual_seed(cfg.seed + self.step)
         with self._autocast():
-            new = generate_ids(self.model, ids, cfg.sample_tokens, temperature=cfg.sample_temperature,
-                               generator=generator)
+            new = generate_ids(
+                self.model, ids, cfg.sample_tokens, temperature=cfg.sample_temperature, generator=generator
+            )
         text = self.tokenizer.decode(new)
         self._sample_step = self.step
         self.history.append({"kind": "sample", "step": self.step, "prompt": cfg.sample_prompt, "text": text})

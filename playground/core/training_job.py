@@ -41,15 +41,15 @@ from playground.core.progress import GUI_INTERVAL_S, CancelToken, JobGenerator, 
 class TrainingRequest:
     """Everything one training run needs (the window's settings, or the command line's)."""
 
-    model_config: Any             # ModelConfig
-    train_config: Any             # TrainConfig
-    tokenizer: Any                # LoadedTokenizer
-    corpus: Any                   # Corpus
+    model_config: Any  # ModelConfig
+    train_config: Any  # TrainConfig
+    tokenizer: Any  # LoadedTokenizer
+    corpus: Any  # Corpus
     run_dir: Path
     init_from: Optional[Path] = None
     resume: bool = False
-    overwrite: bool = False       # train into a non-empty run_dir (the person agreed)
-    probe_text: str = ""          # a sentence whose attention is captured now and then (the Attention Lab)
+    overwrite: bool = False  # train into a non-empty run_dir (the person agreed)
+    probe_text: str = ""  # a sentence whose attention is captured now and then (the Attention Lab)
 
 
 @dataclass(frozen=True)
@@ -61,19 +61,24 @@ class RunStarted:
     thread; an empty sentence probes nothing).
     """
 
-    run: Any                      # TrainingRun
-    probe: Any                    # LiveProbe
+    run: Any  # TrainingRun
+    probe: Any  # LiveProbe
 
 
 @dataclass(frozen=True)
 class StepBatch:
     """Step records gathered since the last batch (one curve update for many steps)."""
 
-    records: tuple                # StepRecord, ...
+    records: tuple  # StepRecord, ...
 
 
-def train(request: TrainingRequest, stop: Optional[CancelToken] = None, *, spare_a_core: bool = False,
-          batch_interval_s: float = GUI_INTERVAL_S) -> JobGenerator[Any]:
+def train(
+    request: TrainingRequest,
+    stop: Optional[CancelToken] = None,
+    *,
+    spare_a_core: bool = False,
+    batch_interval_s: float = GUI_INTERVAL_S,
+) -> JobGenerator[Any]:
     """Encode, build and train as ``request`` says; ``stop`` saves and stops (see the module's docstring).
 
     ``spare_a_core`` leaves one CPU core to the window: with every core busy
@@ -93,8 +98,16 @@ def train(request: TrainingRequest, stop: Optional[CancelToken] = None, *, spare
     data = split_tokens(ids, r.train_config.val_fraction)
     check_data(data, r.model_config.context_length, r.train_config.batch_size)
     yield Progress(None, "Building the model…")
-    run = TrainingRun(r.model_config, r.train_config, r.tokenizer, data, r.run_dir,
-                      init_from=r.init_from, resume=r.resume, overwrite=r.overwrite)
+    run = TrainingRun(
+        r.model_config,
+        r.train_config,
+        r.tokenizer,
+        data,
+        r.run_dir,
+        init_from=r.init_from,
+        resume=r.resume,
+        overwrite=r.overwrite,
+    )
     probe = LiveProbe(r.tokenizer, r.probe_text)
     yield RunStarted(run, probe)
 

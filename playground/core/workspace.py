@@ -70,8 +70,10 @@ def read_workspace(folder: PathLike) -> Workspace:
     if not folder.is_dir():
         raise UserError(f"{folder} is not a folder: a workspace is a folder holding {WORKSPACE_FILE}.")
     if not path.is_file():
-        raise UserError(f"{folder} is not a workspace: it has no {WORKSPACE_FILE}. Choose the folder you saved "
-                        "a workspace in, or import a workspace .zip.")
+        raise UserError(
+            f"{folder} is not a workspace: it has no {WORKSPACE_FILE}. Choose the folder you saved "
+            "a workspace in, or import a workspace .zip."
+        )
     return parse_workspace(read_bytes(path, "a workspace", MAX_WORKSPACE_JSON_BYTES), str(path))
 
 
@@ -101,10 +103,10 @@ class WorkspaceContent:
 
     corpus: Optional[Corpus] = None
     tokenizers: list = field(default_factory=list)  # LoadedTokenizer
-    tokenizer: Any = None                            # the current one (one of `tokenizers`)
-    checkpoint: Optional[Path] = None                # the current checkpoint folder (or its run folder)
-    template: Optional[dict] = None                  # PromptTemplate.to_dict() of the Prompt step
-    sent_prompt: Optional[dict] = None               # ... of the template last sent to Generate
+    tokenizer: Any = None  # the current one (one of `tokenizers`)
+    checkpoint: Optional[Path] = None  # the current checkpoint folder (or its run folder)
+    template: Optional[dict] = None  # PromptTemplate.to_dict() of the Prompt step
+    sent_prompt: Optional[dict] = None  # ... of the template last sent to Generate
     probe_text: Optional[str] = None
     panels: dict = field(default_factory=dict)
     training: bool = False  # a run is writing now: runs are not copied until it ends
@@ -152,7 +154,7 @@ def plan_workspace(folder: PathLike, content: WorkspaceContent) -> Workspace:
         if not (ref.startswith(APP_PREFIX) or not is_absolute_reference(ref)):
             copied = runs_here / run.name
             if copied.is_dir() and (content.training or not run.is_dir()):
-                ref = f"{RUNS_DIR}/{run.name}"   # the copy stands in until the run can be copied again
+                ref = f"{RUNS_DIR}/{run.name}"  # the copy stands in until the run can be copied again
             elif not content.training and run.is_dir() and folder_size(run) <= RUN_COPY_LIMIT_BYTES:
                 ref = f"{RUNS_DIR}/{run.name}"
         existing = next((r for r in ws.runs if r.path == ref), None)
@@ -284,8 +286,10 @@ def sync_folder(source: Path, target: Path) -> JobGenerator[None]:
     done = 0
     try:
         for src, dst in pairs:
-            yield Progress(done / max(1, total), f"Copying the run {source.name} into the workspace: "
-                                                 f"{src.relative_to(source).as_posix()}")
+            yield Progress(
+                done / max(1, total),
+                f"Copying the run {source.name} into the workspace: {src.relative_to(source).as_posix()}",
+            )
             dst.parent.mkdir(parents=True, exist_ok=True)
             with atomic_file(dst) as tmp:
                 shutil.copy2(src, tmp)
@@ -309,8 +313,8 @@ class OpenedWorkspace:
     tokenizer: Any = None
     checkpoint: Optional[Path] = None  # the run folder to load, with `which`
     which: str = "best"
-    template: Any = None               # PromptTemplate
-    sent_prompt: Any = None            # PromptTemplate
+    template: Any = None  # PromptTemplate
+    sent_prompt: Any = None  # PromptTemplate
     problems: list[str] = field(default_factory=list)
 
 
@@ -334,7 +338,8 @@ def open_workspace(folder: PathLike) -> OpenedWorkspace:
                 opened.problems.append(
                     f"The workspace's corpus “{corpus_ref.name}” is missing {', '.join(str(p) for p in missing[:3])}"
                     f"{' and more' if len(missing) > 3 else ''}; the built-in corpus is used instead. "
-                    "Open the corpus again in the Tokenize step.")
+                    "Open the corpus again in the Tokenize step."
+                )
                 opened.corpus = default_corpus()
             else:
                 pasted = folder / PASTED_CORPUS_FILE
@@ -371,8 +376,9 @@ def open_workspace(folder: PathLike) -> OpenedWorkspace:
         if looks_like_run(run):
             opened.checkpoint, opened.which = run, ws.checkpoint.which
         else:
-            opened.problems.append(f"The workspace's model {run.name} is missing or incomplete at {run}; "
-                                   "no model was loaded.")
+            opened.problems.append(
+                f"The workspace's model {run.name} is missing or incomplete at {run}; no model was loaded."
+            )
 
     for attr, file in (("template", ws.prompt_template), ("sent_prompt", ws.sent_prompt)):
         if file is None:
@@ -414,10 +420,23 @@ def template_from_dict(data: Any, source: str = "the template"):
         known = {f.name for f in fields(PromptTemplate)} - {"examples"}
         values = {k: v for k, v in data.items() if k in known}
         examples = data.get("examples", [])
-        if (not isinstance(values.get("name"), str) or not isinstance(values.get("k", 0), int)
-                or not all(isinstance(v, str) for k, v in values.items() if k != "k")
-                or not isinstance(examples, list) or not all(isinstance(e, dict) for e in examples)):
+        if (
+            not isinstance(values.get("name"), str)
+            or not isinstance(values.get("k", 0), int)
+            or not all(isinstance(v, str) for k, v in values.items() if k != "k")
+            or not isinstance(examples, list)
+            or not all(isinstance(e, dict) for e in examples)
+        ):
             raise UserError(f"{source} is not a usable prompt template: {first}") from None
-        return PromptTemplate(**values, examples=[
-            Example(str(e.get("input", "")), str(e.get("output", "")), str(e.get("reasoning", "")),
-                    bool(e.get("enabled", True))) for e in examples])
+        return PromptTemplate(
+            **values,
+            examples=[
+                Example(
+                    str(e.get("input", "")),
+                    str(e.get("output", "")),
+                    str(e.get("reasoning", "")),
+                    bool(e.get("enabled", True)),
+                )
+                for e in examples
+            ],
+        )

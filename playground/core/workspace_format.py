@@ -48,7 +48,13 @@ MIGRATIONS: dict[int, Callable[[dict], dict]] = {}
 # a panel saves bumps its number here and adds a step to PANEL_MIGRATIONS[key]: PANEL_MIGRATIONS[key][n]
 # turns its version-n state into version n + 1. A panel not named here is kept as it was saved.
 PANEL_STATE_VERSIONS: dict[str, int] = {
-    "tokenize": 1, "build": 1, "train": 1, "prompt": 1, "generate": 1, "attention": 1, "evaluate": 1,
+    "tokenize": 1,
+    "build": 1,
+    "train": 1,
+    "prompt": 1,
+    "generate": 1,
+    "attention": 1,
+    "evaluate": 1,
     "window": 1,  # the window's own: which step is shown
 }
 PANEL_VERSION_KEY = "version"
@@ -61,7 +67,8 @@ def _unversioned_to_first(state: dict) -> dict:
 
 
 PANEL_MIGRATIONS: dict[str, dict[int, Callable[[dict], dict]]] = {
-    key: {UNVERSIONED: _unversioned_to_first} for key in PANEL_STATE_VERSIONS}
+    key: {UNVERSIONED: _unversioned_to_first} for key in PANEL_STATE_VERSIONS
+}
 
 
 # =========================================================================== the file's content
@@ -91,8 +98,8 @@ class RunRef:
 
 @dataclass
 class CheckpointRef:
-    run: str     # a RunRef's name
-    which: str   # "best" or "last"
+    run: str  # a RunRef's name
+    which: str  # "best" or "last"
 
 
 @dataclass
@@ -101,12 +108,12 @@ class Workspace:
 
     corpus: Optional[CorpusRef] = None
     tokenizers: list[TokenizerRef] = field(default_factory=list)
-    tokenizer: Optional[str] = None        # the current tokenizer's name
+    tokenizer: Optional[str] = None  # the current tokenizer's name
     runs: list[RunRef] = field(default_factory=list)
     checkpoint: Optional[CheckpointRef] = None
     prompt_template: Optional[str] = None  # the Prompt step's template (a .toml file)
-    sent_prompt: Optional[str] = None      # the template last sent to Generate
-    probe_text: Optional[str] = None       # the sentence training probes
+    sent_prompt: Optional[str] = None  # the template last sent to Generate
+    probe_text: Optional[str] = None  # the sentence training probes
     panels: dict[str, dict] = field(default_factory=dict)  # each panel's state()
     version: int = WORKSPACE_VERSION
     # Sentences about what was read but not used (a panel's state from a newer app); not saved.
@@ -163,8 +170,10 @@ class Workspace:
             if spec is not None and not isinstance(spec, dict):
                 raise bad("a tokenizer's spec should be a table")
             tokenizers.append(TokenizerRef(t["name"], t["file"], spec))
-        runs = [RunRef(**{k: r[k] for k in ("name", "path")})
-                for r in (table(r, ("name", "path"), "each run") for r in _list(data.get("runs"), bad, "the runs"))]
+        runs = [
+            RunRef(**{k: r[k] for k in ("name", "path")})
+            for r in (table(r, ("name", "path"), "each run") for r in _list(data.get("runs"), bad, "the runs"))
+        ]
         checkpoint = None
         if data.get("checkpoint") is not None:
             c = table(data["checkpoint"], ("run", "which"), "the checkpoint")
@@ -183,12 +192,18 @@ class Workspace:
             if migrated is not None:
                 current[key] = migrated
         return cls(
-            corpus=corpus, tokenizers=tokenizers, tokenizer=text(data.get("tokenizer"), "the tokenizer"),
-            runs=runs, checkpoint=checkpoint,
+            corpus=corpus,
+            tokenizers=tokenizers,
+            tokenizer=text(data.get("tokenizer"), "the tokenizer"),
+            runs=runs,
+            checkpoint=checkpoint,
             prompt_template=text(data.get("prompt_template"), "the prompt template"),
             sent_prompt=text(data.get("sent_prompt"), "the sent prompt"),
             probe_text=text(data.get("probe_text"), "the probe text"),
-            panels=current, version=WORKSPACE_VERSION, notes=notes)
+            panels=current,
+            version=WORKSPACE_VERSION,
+            notes=notes,
+        )
 
     def references(self) -> list[str]:
         """Every path the workspace names."""
@@ -217,11 +232,15 @@ def migrate(data: Any, source: str = WORKSPACE_FILE) -> dict:
         raise UserError(f"{source} is not an LLM Playground workspace (its format is {data.get('format')!r}).")
     version = data.get("version")
     if isinstance(version, bool) or not isinstance(version, int):
-        raise UserError(f"{source} is not a workspace this app can read: its version number is "
-                        f"{'missing' if version is None else repr(version)}.")
+        raise UserError(
+            f"{source} is not a workspace this app can read: its version number is "
+            f"{'missing' if version is None else repr(version)}."
+        )
     if version > WORKSPACE_VERSION:
-        raise UserError(f"{source} was saved by a newer version of LLM Playground (workspace version {version}; "
-                        f"this app reads up to {WORKSPACE_VERSION}). Update the app to open it.")
+        raise UserError(
+            f"{source} was saved by a newer version of LLM Playground (workspace version {version}; "
+            f"this app reads up to {WORKSPACE_VERSION}). Update the app to open it."
+        )
     if version < 1:
         raise UserError(f"{source} has an unknown workspace version {version}: it cannot be read.")
     data = copy.deepcopy(data)
@@ -260,19 +279,22 @@ def migrate_panel_state(key: str, state: dict, notes: Optional[list[str]] = None
     version = state.pop(PANEL_VERSION_KEY, UNVERSIONED)
     what = "The window's settings" if key == "window" else f"The {key.capitalize()} step's settings"
     if isinstance(version, bool) or not isinstance(version, int) or version < UNVERSIONED:
-        notes.append(f"{what} in the workspace have an unknown version {version!r}; "
-                     "they were left at their defaults.")
+        notes.append(f"{what} in the workspace have an unknown version {version!r}; they were left at their defaults.")
         return None
     if version > current:
-        notes.append(f"{what} were saved by a newer version of LLM Playground (version "
-                     f"{version}; this app reads up to {current}); they were left at their defaults.")
+        notes.append(
+            f"{what} were saved by a newer version of LLM Playground (version "
+            f"{version}; this app reads up to {current}); they were left at their defaults."
+        )
         return None
     steps = PANEL_MIGRATIONS.get(key, {})
     while version < current:
         step = steps.get(version)
         if step is None:
-            notes.append(f"{what} are of an old version ({version}) this app can no longer "
-                         "read; they were left at their defaults.")
+            notes.append(
+                f"{what} are of an old version ({version}) this app can no longer "
+                "read; they were left at their defaults."
+            )
             return None
         state = step(state)
         version += 1
@@ -305,7 +327,7 @@ def relative_parts(ref: str, what: str) -> tuple[str, ...]:
 def resolve(folder: PathLike, ref: str) -> Path:
     """The path a reference names: relative to `folder`, ``app:`` inside the app, or absolute."""
     if ref.startswith(APP_PREFIX):
-        return app_root().joinpath(*relative_parts(ref[len(APP_PREFIX):], "The workspace"))
+        return app_root().joinpath(*relative_parts(ref[len(APP_PREFIX) :], "The workspace"))
     if is_absolute_reference(ref):
         return Path(ref)
     return Path(folder).joinpath(*relative_parts(ref, "The workspace"))
@@ -326,11 +348,13 @@ def check_references(ws: Workspace, allow_absolute: bool = True, source: str = W
     """UserError for a reference that climbs out of the workspace (or any absolute one, when not allowed)."""
     for ref in ws.references():
         if ref.startswith(APP_PREFIX):
-            relative_parts(ref[len(APP_PREFIX):], source)
+            relative_parts(ref[len(APP_PREFIX) :], source)
         elif is_absolute_reference(ref):
             if not allow_absolute:
-                raise UserError(f"{source} names the absolute path {ref!r}; an exchanged workspace may only "
-                                "name files inside itself, so it is refused.")
+                raise UserError(
+                    f"{source} names the absolute path {ref!r}; an exchanged workspace may only "
+                    "name files inside itself, so it is refused."
+                )
         else:
             relative_parts(ref, source)
 

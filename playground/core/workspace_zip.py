@@ -75,14 +75,18 @@ def export_workspace(
     out, members, notes = _plan_export(folder, runs, include_corpus)
     total = sum(p.stat().st_size for p in members.values())
     if total > MAX_ZIP_TOTAL_BYTES:
-        raise UserError(f"The workspace holds {total / 2**30:.1f} GB to export, more than a workspace .zip may "
-                        f"({MAX_ZIP_TOTAL_BYTES / 2**30:.0f} GB). Choose fewer runs, or leave the corpus out.")
+        raise UserError(
+            f"The workspace holds {total / 2**30:.1f} GB to export, more than a workspace .zip may "
+            f"({MAX_ZIP_TOTAL_BYTES / 2**30:.0f} GB). Choose fewer runs, or leave the corpus out."
+        )
 
     done = 0
     try:
         zip_path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_file(zip_path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED,
-                                                           strict_timestamps=False) as zf:
+        with (
+            atomic_file(zip_path) as tmp,
+            zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, strict_timestamps=False) as zf,
+        ):
             zf.writestr(WORKSPACE_FILE, json.dumps(out.to_dict(), indent=1, ensure_ascii=False) + "\n")
             for name, path in members.items():
                 yield Progress(done / max(1, total), f"Exporting {name}")
@@ -120,8 +124,12 @@ def _plan_export(folder: Path, runs: Optional[Iterable[str]], include_corpus: bo
         return f"{fallback_dir}/{base}"
 
     # Files inside the workspace keep their names, so a file from outside must not take one of them.
-    refs = ([*ws.corpus.files] if ws.corpus is not None else []) + [t.file for t in ws.tokenizers] \
-        + [ws.prompt_template, ws.sent_prompt] + [r.path for r in ws.runs]
+    refs = (
+        ([*ws.corpus.files] if ws.corpus is not None else [])
+        + [t.file for t in ws.tokenizers]
+        + [ws.prompt_template, ws.sent_prompt]
+        + [r.path for r in ws.runs]
+    )
     taken: set[str] = {r for r in refs if r and not is_absolute_reference(r) and not r.startswith(APP_PREFIX)}
     if ws.corpus is not None and ws.corpus.kind != "default":
         files = []
@@ -135,8 +143,10 @@ def _plan_export(folder: Path, runs: Optional[Iterable[str]], include_corpus: bo
                 add(name, path)
         if not (include_corpus and fits):
             why = "as asked" if not include_corpus else f"it is too big for an exchange ({size / 2**30:.1f} GB)"
-            notes.append(f"The corpus “{ws.corpus.name}” was left out ({why}): whoever opens the workspace "
-                         "chooses a corpus again.")
+            notes.append(
+                f"The corpus “{ws.corpus.name}” was left out ({why}): whoever opens the workspace "
+                "chooses a corpus again."
+            )
         elif any(not p.is_file() for _, p in paths):
             notes.append(f"Part of the corpus “{ws.corpus.name}” is missing and was left out.")
         assert out.corpus is not None  # a copy of ws.corpus
@@ -185,13 +195,15 @@ def _plan_export(folder: Path, runs: Optional[Iterable[str]], include_corpus: bo
         for which in CHECKPOINT_NAMES:
             checkpoint = checkpoint_dir(run, which)
             if checkpoint is not None:
-                for file in (WEIGHTS_FILE, META_FILE):   # not state.pt: an optimizer state is for resuming
+                for file in (WEIGHTS_FILE, META_FILE):  # not state.pt: an optimizer state is for resuming
                     if (checkpoint / file).is_file():
                         add(f"{name}/{which}/{file}", checkpoint / file)
         out.runs.append(RunRef(run_ref.name, name))
     if out.checkpoint is not None and out.run(out.checkpoint.run) is None:
-        notes.append(f"The current model's run {out.checkpoint.run} was not chosen, so the exported workspace "
-                     "has no current model.")
+        notes.append(
+            f"The current model's run {out.checkpoint.run} was not chosen, so the exported workspace "
+            "has no current model."
+        )
         out.checkpoint = None
 
     check_references(out, allow_absolute=False)
@@ -277,5 +289,7 @@ def _check_free_space(folder: Path, needed: int) -> None:
     except OSError:
         return  # unknown: extraction itself reports a full disk
     if needed + FREE_SPACE_MARGIN_BYTES > free:
-        raise UserError(f"The workspace would unpack to {needed / 2**20:,.1f} MB but {folder} has only "
-                        f"{free / 2**20:,.1f} MB free: free some space or choose another folder. {NOTHING}")
+        raise UserError(
+            f"The workspace would unpack to {needed / 2**20:,.1f} MB but {folder} has only "
+            f"{free / 2**20:,.1f} MB free: free some space or choose another folder. {NOTHING}"
+        )

@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 MIN_INTERVAL_S = GUI_INTERVAL_S
 
 JobGen = Generator[Any, None, Any]
-JobFn = Callable[..., Any]   # a generator function (JobGen), or a plain one whose value is the result
+JobFn = Callable[..., Any]  # a generator function (JobGen), or a plain one whose value is the result
 
 
 def describe_error(exc: BaseException, doing: str) -> str:
@@ -77,13 +77,13 @@ class Job(QThread):
     ``Job(fn, *args, doing="training the model", **kwargs)`` runs ``fn(*args, **kwargs)``.
     """
 
-    progress = Signal(object)   # Progress, throttled with a trailing flush
-    partial = Signal(object)    # partial results, in order
-    result = Signal(object)     # what the generator returned
-    error = Signal(str)         # a sentence for the person
+    progress = Signal(object)  # Progress, throttled with a trailing flush
+    partial = Signal(object)  # partial results, in order
+    result = Signal(object)  # what the generator returned
+    error = Signal(str)  # a sentence for the person
     cancelled = Signal()
     paused_changed = Signal(bool)
-    done = Signal()             # after result, error or cancelled
+    done = Signal()  # after result, error or cancelled
 
     # Worker-thread side: relayed on the GUI thread, where a superseded job's are dropped.
     _partial_from_worker = Signal(object)

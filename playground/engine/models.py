@@ -23,11 +23,11 @@ class ModelStore:
 
     def __init__(self, device_name: str = "auto") -> None:
         self.device_name = device_name
-        self._lock = threading.Lock()          # guards the key and model: held only to read or swap them
-        self._loading = threading.Lock()       # one load at a time (jobs wait here, never the GUI thread)
+        self._lock = threading.Lock()  # guards the key and model: held only to read or swap them
+        self._loading = threading.Lock()  # one load at a time (jobs wait here, never the GUI thread)
         self._key: Optional[tuple] = None
         self._model = None
-        self._placed = False                   # the kept model is on `device()`, in eval mode
+        self._placed = False  # the kept model is on `device()`, in eval mode
 
     @staticmethod
     def _key_of(checkpoint) -> tuple:

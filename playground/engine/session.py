@@ -45,20 +45,20 @@ class GeneratedText:
 
 
 class Session(QObject):
-    corpus_changed = Signal(object)        # Corpus
+    corpus_changed = Signal(object)  # Corpus
     corpus_stats_changed = Signal(object)  # CorpusStats or None while unknown
-    tokenizers_changed = Signal()          # the list grew or shrank
-    tokenizer_changed = Signal(object)     # the current LoadedTokenizer (or None)
-    device_changed = Signal(object)        # DeviceInfo
+    tokenizers_changed = Signal()  # the list grew or shrank
+    tokenizer_changed = Signal(object)  # the current LoadedTokenizer (or None)
+    device_changed = Signal(object)  # DeviceInfo
     model_config_changed = Signal(object)  # ModelConfig from the Build panel (may be invalid)
-    checkpoint_changed = Signal(object)    # the current trained model: a Checkpoint (or None)
-    training_changed = Signal(bool)        # a training run started (True) or ended (False)
-    message = Signal(str, str)             # level ("error", "warning", "info"), text
-    prompt_sent = Signal(object)           # a PromptTemplate the Prompt panel hands to Generate
-    text_generated = Signal(object)        # GeneratedText: the Generate panel's text so far, after each token
-    attention_probe = Signal(object)       # ProbeRecord: the probe sentence's attention during training
-    probe_text_changed = Signal(str)       # the sentence training probes (edited in the Attention Lab)
-    show_step = Signal(str)                # a panel asks the window to show another step ("generate", "train", ...)
+    checkpoint_changed = Signal(object)  # the current trained model: a Checkpoint (or None)
+    training_changed = Signal(bool)  # a training run started (True) or ended (False)
+    message = Signal(str, str)  # level ("error", "warning", "info"), text
+    prompt_sent = Signal(object)  # a PromptTemplate the Prompt panel hands to Generate
+    text_generated = Signal(object)  # GeneratedText: the Generate panel's text so far, after each token
+    attention_probe = Signal(object)  # ProbeRecord: the probe sentence's attention during training
+    probe_text_changed = Signal(str)  # the sentence training probes (edited in the Attention Lab)
+    show_step = Signal(str)  # a panel asks the window to show another step ("generate", "train", ...)
 
     def __init__(self) -> None:
         super().__init__()
@@ -68,11 +68,11 @@ class Session(QObject):
         self.tokenizer: Optional[LoadedTokenizer] = None
         self.device: Optional[DeviceInfo] = None
         self.model_config: Optional[ModelConfig] = None
-        self.model_config_ok = False       # True when the Build panel found no problem
+        self.model_config_ok = False  # True when the Build panel found no problem
         self.checkpoint: Optional[Checkpoint] = None
         self.training = False
-        self.models = ModelStore()         # the checkpoint's weights, for Generate and Attention
-        self.prompt: Optional[PromptTemplate] = None   # the last one sent to Generate
+        self.models = ModelStore()  # the checkpoint's weights, for Generate and Attention
+        self.prompt: Optional[PromptTemplate] = None  # the last one sent to Generate
         self.probe_text = DEFAULT_PROBE_TEXT
         # The Attention Lab follows Generate live: generation then hands its attention over with each token.
         self.live_attention_wanted = False

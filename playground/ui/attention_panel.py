@@ -39,8 +39,18 @@ from playground.ui.widgets.head_summary import HeadSummary
 from playground.ui.widgets.no_model import NoModelPage
 from playground.ui.widgets.probe_history_bar import ProbeHistoryBar
 
-__all__ = ["AttentionPanel", "MAX_HISTORY", "SOURCE_GENERATE", "SOURCE_PROBE", "SOURCE_TEXT", "VIEW_ALL",
-           "VIEW_HEAD", "VIEW_LAYER", "VIEW_LINES", "VIEW_MEAN"]
+__all__ = [
+    "AttentionPanel",
+    "MAX_HISTORY",
+    "SOURCE_GENERATE",
+    "SOURCE_PROBE",
+    "SOURCE_TEXT",
+    "VIEW_ALL",
+    "VIEW_HEAD",
+    "VIEW_LAYER",
+    "VIEW_LINES",
+    "VIEW_MEAN",
+]
 
 DEFAULT_TEXT = DEFAULT_PROBE_TEXT
 NO_ATTENTION_YET = "There is no attention to save yet: look at some text first."
@@ -55,7 +65,8 @@ class AttentionPanel(QWidget):
         "earlier token (never a later one). A heatmap row is one token reading: its weights over the tokens "
         "so far sum to 1.<br><br>Look for <i>previous-token heads</i> (a bright line just below the diagonal), "
         "<i>first-token sinks</i> (a bright first column) and, in repeated text, heads that look back at what "
-        "followed the same token last time.")
+        "followed the same token last time."
+    )
 
     CAPTURE_DEBOUNCE_MS = 250
     PROBE_DEBOUNCE_MS = 500
@@ -64,14 +75,14 @@ class AttentionPanel(QWidget):
         super().__init__(parent)
         self.session = session
         self.shown: Optional[AttentionSnapshot] = None
-        self.current_matrix: Optional[np.ndarray] = None   # what "Save matrix" writes
+        self.current_matrix: Optional[np.ndarray] = None  # what "Save matrix" writes
         self.probe_history = ProbeHistory()
         self.shown_entry: Optional[ProbeEntry] = None
-        self.last_generated = None                          # the latest GeneratedText
+        self.last_generated = None  # the latest GeneratedText
         self.capture_slot = JobSlot(self)
         self.capture_slot.changed.connect(self._pump)
-        self._pending: Optional[tuple] = None               # (job function, checkpoint, arguments): the latest request
-        self._threads: set[Job] = set()                     # looks started, until their threads end
+        self._pending: Optional[tuple] = None  # (job function, checkpoint, arguments): the latest request
+        self._threads: set[Job] = set()  # looks started, until their threads end
         self._my_text = DEFAULT_TEXT
         self._setting_text = False
         self._build()
@@ -97,10 +108,12 @@ class AttentionPanel(QWidget):
 
     def _build(self) -> None:
         self.empty_page = NoModelPage(
-            self.session, "No model to look inside yet",
+            self.session,
+            "No model to look inside yet",
             "This step shows where a trained model's attention heads look, and how it arranges its tokens. "
             "Load the small demo model that comes with the app, or train your own: while it trains, its "
-            "attention on a probe sentence appears here, live.")
+            "attention on a probe sentence appears here, live.",
+        )
         self.load_demo_button = self.empty_page.demo_button
         self.train_button = self.empty_page.train_button
 
@@ -234,8 +247,10 @@ class AttentionPanel(QWidget):
             text, placeholder = self._my_text, "Type some text for the model to read…"
         elif kind == SOURCE_GENERATE:
             gen = self.last_generated
-            text, placeholder = ("".join(gen.tokens) if gen is not None else "",
-                                 "Nothing generated yet: write something in the Generate step.")
+            text, placeholder = (
+                "".join(gen.tokens) if gen is not None else "",
+                "Nothing generated yet: write something in the Generate step.",
+            )
         else:
             text, placeholder = self.session.probe_text, "A sentence to watch during training…"
         self.text_edit.setPlaceholderText(placeholder)
@@ -256,7 +271,7 @@ class AttentionPanel(QWidget):
         self._pending = None
         self._capture_timer.stop()
         if self.capture_slot.job is not None:
-            self.capture_slot.job.supersede()   # a look at the old source: drop what it still reports
+            self.capture_slot.job.supersede()  # a look at the old source: drop what it still reports
         self._set_source_ui()
         self._refresh_source()
 
@@ -275,8 +290,10 @@ class AttentionPanel(QWidget):
 
             self._request(look_at_text, self.session.checkpoint, self.session.probe_text)
         else:
-            self._show_nothing("No training captures yet. Start training in the Train step: the probe "
-                               "sentence's attention appears here as the model learns.")
+            self._show_nothing(
+                "No training captures yet. Start training in the Train step: the probe "
+                "sentence's attention appears here as the model learns."
+            )
         self.history_row.update_label()
 
     def capture_text(self) -> None:
@@ -332,17 +349,23 @@ class AttentionPanel(QWidget):
 
     def _look_at_generated(self, generated) -> None:
         if generated is None or not generated.ids:
-            self._show_nothing("Nothing generated yet. Generate text in the Generate step: each new token "
-                               "adds a row here.")
+            self._show_nothing(
+                "Nothing generated yet. Generate text in the Generate step: each new token adds a row here."
+            )
         elif generated.attention is None and generated.attention_follows:
-            self._pending = None   # the first token brings the prompt's attention: no need to run the model
-            self._show_nothing("The model is reading the prompt: its attention comes with the first token "
-                               "it writes.")
+            self._pending = None  # the first token brings the prompt's attention: no need to run the model
+            self._show_nothing("The model is reading the prompt: its attention comes with the first token it writes.")
         else:
             from playground.core.attention_jobs import look_at_generated
 
-            self._request(look_at_generated, generated.checkpoint, generated.ids, generated.tokens,
-                          generated.prompt_tokens, generated.attention)
+            self._request(
+                look_at_generated,
+                generated.checkpoint,
+                generated.ids,
+                generated.tokens,
+                generated.prompt_tokens,
+                generated.attention,
+            )
 
     def _on_checkpoint(self, checkpoint) -> None:
         self._update_empty_state()
@@ -358,7 +381,7 @@ class AttentionPanel(QWidget):
 
     def _on_training_changed(self, running: bool) -> None:
         if running:
-            self.probe_history.clear()   # a new run: its own history
+            self.probe_history.clear()  # a new run: its own history
             self.shown_entry = None
             self.follow_latest.setChecked(True)
             self.history_row.refresh(None)
@@ -520,8 +543,9 @@ class AttentionPanel(QWidget):
         if self.shown is None:
             raise UserError(NO_ATTENTION_YET)
         if not self.views.picture().save(str(path), "PNG"):
-            raise UserError(f"Could not save the picture to {path}: check that the folder exists and you "
-                            "may write there.")
+            raise UserError(
+                f"Could not save the picture to {path}: check that the folder exists and you may write there."
+            )
         return path
 
     def export_matrix(self, path) -> Path:
@@ -540,8 +564,9 @@ class AttentionPanel(QWidget):
         if self.shown is None:
             self.session.warn(NO_ATTENTION_YET)
             return
-        path, _ = QFileDialog.getSaveFileName(self, "Save the view as a picture",
-                                              str(Path.home() / f"{self._matrix_name()}.png"), "PNG picture (*.png)")
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save the view as a picture", str(Path.home() / f"{self._matrix_name()}.png"), "PNG picture (*.png)"
+        )
         if path:
             self._export(lambda: f"Saved the picture to {self.export_picture(path)}.")
 
@@ -550,8 +575,11 @@ class AttentionPanel(QWidget):
             self.session.warn(NO_ATTENTION_YET)
             return
         path, chosen = QFileDialog.getSaveFileName(
-            self, "Save the weights as a matrix", str(Path.home() / f"{self._matrix_name()}.csv"),
-            "CSV table, with the tokens (*.csv);;NumPy array (*.npy)")
+            self,
+            "Save the weights as a matrix",
+            str(Path.home() / f"{self._matrix_name()}.csv"),
+            "CSV table, with the tokens (*.csv);;NumPy array (*.npy)",
+        )
         if not path:
             return
         if Path(path).suffix.lower() not in (".csv", ".npy"):
@@ -570,12 +598,18 @@ class AttentionPanel(QWidget):
 
     def state(self) -> dict:
         """What to read and which head to show, for a workspace (the probe sentence is the session's)."""
-        return {"source": self.source.currentIndex(), "text": self._my_text, "layer": self.layer.value(),
-                "head": self.head.value(), "view": self.view.currentIndex(),
-                "follow_latest": self.follow_latest.isChecked()}
+        return {
+            "source": self.source.currentIndex(),
+            "text": self._my_text,
+            "layer": self.layer.value(),
+            "head": self.head.value(),
+            "view": self.view.currentIndex(),
+            "follow_latest": self.follow_latest.isChecked(),
+        }
 
     def restore_state(self, state: dict) -> None:
         """Set the controls from a `state()` dict; the layer and head are kept within the current model."""
+
         def number(key):
             value = state.get(key)
             return value if isinstance(value, int) and not isinstance(value, bool) else None

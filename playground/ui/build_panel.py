@@ -55,18 +55,22 @@ from playground.ui.widgets.build_results import (
 )
 
 FLAVOUR_CHOICES = {
-    "gpt2": ("GPT-2 style",
-             "GPT-2 (2019): learns a vector for each position, normalises with LayerNorm, uses a GELU MLP, "
-             "reads and writes tokens with one shared matrix (tied weights) and adds a bias to every layer."),
-    "llama": ("LLaMA style",
-              "LLaMA (2023): rotates queries and keys by position (RoPE: nothing to learn, and no fixed "
-              "limit baked into a table), normalises with the simpler RMSNorm, gates its MLP (SwiGLU, three "
-              "matrices a little narrower), keeps separate input and output matrices and drops the biases."),
+    "gpt2": (
+        "GPT-2 style",
+        "GPT-2 (2019): learns a vector for each position, normalises with LayerNorm, uses a GELU MLP, "
+        "reads and writes tokens with one shared matrix (tied weights) and adds a bias to every layer.",
+    ),
+    "llama": (
+        "LLaMA style",
+        "LLaMA (2023): rotates queries and keys by position (RoPE: nothing to learn, and no fixed "
+        "limit baked into a table), normalises with the simpler RMSNorm, gates its MLP (SwiGLU, three "
+        "matrices a little narrower), keeps separate input and output matrices and drops the biases.",
+    ),
 }
 PRECISION_TIPS = {
     "fp32": "Every number in 4 bytes. Simple and exact; the most memory.",
     "bf16": "Mixed precision: weights, gradients and optimizer stay 4-byte float32, most activations are "
-            "kept in 2 bytes. Less memory, and much faster on a recent GPU.",
+    "kept in 2 bytes. Less memory, and much faster on a recent GPU.",
     "fp16": "Like bfloat16 but with a smaller range, so training needs loss scaling; for GPUs without bfloat16.",
 }
 
@@ -89,12 +93,13 @@ class BuildPanel(QWidget):
         "<i>heads</i> that each look for something different; an <i>MLP</i> then reworks each vector."
         "<br><br>The <i>parameters</i> are the numbers training adjusts: about 12 × layers × width², "
         "plus a vector per vocabulary token. The <i>context</i> is how many tokens the model reads at once."
-        "<br><br>Bigger models learn more but cost memory and time: watch the numbers on the right.")
+        "<br><br>Bigger models learn more but cost memory and time: watch the numbers on the right."
+    )
 
-    MEASURE_SECONDS = 0.3     # length of the matrix-multiply benchmark
+    MEASURE_SECONDS = 0.3  # length of the matrix-multiply benchmark
     PROVISIONAL_VOCAB = 2000  # assumed until a tokenizer exists (the Tokenize step's default)
-    UTILIZATION = 0.3         # share of the measured speed a training step is assumed to reach
-    STEPS = 1000              # the "time for N steps" line
+    UTILIZATION = 0.3  # share of the measured speed a training step is assumed to reach
+    STEPS = 1000  # the "time for N steps" line
 
     def __init__(self, session: Session, parent=None) -> None:
         super().__init__(parent)
@@ -125,8 +130,11 @@ class BuildPanel(QWidget):
 
     def advanced_widgets(self) -> list[QWidget]:
         """Controls presentation mode hides: the defaults serve a first look."""
-        parents = [self.mlp_hidden.parentWidget(), self.dropout.parentWidget(),  # their rows in the shape form
-                   self.batch_size.parentWidget()]                               # the training batch box
+        parents = [
+            self.mlp_hidden.parentWidget(),
+            self.dropout.parentWidget(),  # their rows in the shape form
+            self.batch_size.parentWidget(),
+        ]  # the training batch box
         return [w for w in parents if w is not None]
 
     # ================================================================== layout
@@ -159,10 +167,16 @@ class BuildPanel(QWidget):
         self.breakdown_table = self.parameters_box.table
         self.memory_table, self.fit_label = self.memory_box.table, self.memory_box.fit_label
         speed = self.speed_box
-        self.flops_label, self.device_speed_label, self.remeasure = (speed.flops_label, speed.device_speed_label,
-                                                                     speed.remeasure)
-        self.tokens_label, self.steps_label, self.compare_label = (speed.tokens_label, speed.steps_label,
-                                                                   speed.compare_label)
+        self.flops_label, self.device_speed_label, self.remeasure = (
+            speed.flops_label,
+            speed.device_speed_label,
+            speed.remeasure,
+        )
+        self.tokens_label, self.steps_label, self.compare_label = (
+            speed.tokens_label,
+            speed.steps_label,
+            speed.compare_label,
+        )
         for section in (self.headline, self.parameters_box, self.memory_box, self.speed_box):
             rl.addWidget(section)
         rl.addStretch(1)
@@ -183,10 +197,13 @@ class BuildPanel(QWidget):
             self.preset.addItem(name, name)
             self.preset.setItemData(self.preset.count() - 1, preset.description, Qt.ItemDataRole.ToolTipRole)
         self.preset.addItem("custom", None)
-        self.preset.setItemData(self.preset.count() - 1, "Your own sizes: change any control below.",
-                                Qt.ItemDataRole.ToolTipRole)
-        self.preset.setToolTip("Ready-made sizes, from a toy that trains in a minute to GPT-2 small. "
-                               "Picking one sets the controls below; change any of them afterwards.")
+        self.preset.setItemData(
+            self.preset.count() - 1, "Your own sizes: change any control below.", Qt.ItemDataRole.ToolTipRole
+        )
+        self.preset.setToolTip(
+            "Ready-made sizes, from a toy that trains in a minute to GPT-2 small. "
+            "Picking one sets the controls below; change any of them afterwards."
+        )
         self.preset.currentIndexChanged.connect(self._preset_chosen)
         self.preset_note = QLabel()
         self.preset_note.setWordWrap(True)
@@ -196,8 +213,10 @@ class BuildPanel(QWidget):
         for key, (label, tip) in FLAVOUR_CHOICES.items():
             self.flavour.addItem(label, key)
             self.flavour.setItemData(self.flavour.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
-        self.flavour.setToolTip("The family of design choices the model follows. Hover an entry to see what "
-                                "each changes; the sizes stay the same.")
+        self.flavour.setToolTip(
+            "The family of design choices the model follows. Hover an entry to see what "
+            "each changes; the sizes stay the same."
+        )
         self.flavour.currentIndexChanged.connect(lambda _: self._flavour_changed())
         self.flavour_note = QLabel()
         self.flavour_note.setWordWrap(True)
@@ -222,38 +241,82 @@ class BuildPanel(QWidget):
 
     def _shape_box(self) -> QGroupBox:
         box = QGroupBox("2 · Shape")
-        self.n_layer = self._spin(1, 96, 1, (
-            "How many transformer blocks are stacked. Each block attends, then thinks (MLP); "
-            "more layers let the model build more steps of reasoning on top of each other."))
-        self.n_head = self._spin(1, 128, 1, (
-            "Attention is split into this many heads, each free to look for something different "
-            "(the previous word, the subject of the sentence…). The width must divide evenly among them."))
-        self.n_embd = self._spin(1, 16384, 16, (
-            "The width: how many numbers describe each token inside the model. Wider vectors can hold "
-            "more meaning; the parameter count grows with its square."))
-        self.mlp_hidden = self._spin(0, 65536, 64, (
-            "The MLP widens each vector to this size, applies a non-linearity and narrows it back. "
-            "0 means automatic: 4 × width for GPT-2's GELU, about 8/3 × width for LLaMA's SwiGLU."))
-        self.context_length = self._spin(1, 32768, 32, (
-            "The most tokens the model reads at once: its memory span. Longer contexts cost memory and "
-            "time for attention, which compares every token with every earlier one."))
+        self.n_layer = self._spin(
+            1,
+            96,
+            1,
+            (
+                "How many transformer blocks are stacked. Each block attends, then thinks (MLP); "
+                "more layers let the model build more steps of reasoning on top of each other."
+            ),
+        )
+        self.n_head = self._spin(
+            1,
+            128,
+            1,
+            (
+                "Attention is split into this many heads, each free to look for something different "
+                "(the previous word, the subject of the sentence…). The width must divide evenly among them."
+            ),
+        )
+        self.n_embd = self._spin(
+            1,
+            16384,
+            16,
+            (
+                "The width: how many numbers describe each token inside the model. Wider vectors can hold "
+                "more meaning; the parameter count grows with its square."
+            ),
+        )
+        self.mlp_hidden = self._spin(
+            0,
+            65536,
+            64,
+            (
+                "The MLP widens each vector to this size, applies a non-linearity and narrows it back. "
+                "0 means automatic: 4 × width for GPT-2's GELU, about 8/3 × width for LLaMA's SwiGLU."
+            ),
+        )
+        self.context_length = self._spin(
+            1,
+            32768,
+            32,
+            (
+                "The most tokens the model reads at once: its memory span. Longer contexts cost memory and "
+                "time for attention, which compares every token with every earlier one."
+            ),
+        )
         self.vocab = QLabel()
         self.vocab.setWordWrap(True)
         self.vocab.setTextFormat(Qt.TextFormat.RichText)
-        self.vocab.setToolTip("How many different tokens the model can read and write. It comes from the "
-                              "tokenizer (step 1), so it is not set here.")
+        self.vocab.setToolTip(
+            "How many different tokens the model can read and write. It comes from the "
+            "tokenizer (step 1), so it is not set here."
+        )
         self.dropout = QDoubleSpinBox()
         self.dropout.setRange(0.0, 0.9)
         self.dropout.setSingleStep(0.05)
         self.dropout.setDecimals(2)
-        self.dropout.setToolTip("While training, switch off this share of numbers at random, so the model "
-                                "cannot lean on any one of them: it fights memorising a small corpus. "
-                                "0.1 is typical; 0 for tiny models or huge corpora. It adds no parameters.")
+        self.dropout.setToolTip(
+            "While training, switch off this share of numbers at random, so the model "
+            "cannot lean on any one of them: it fights memorising a small corpus. "
+            "0.1 is typical; 0 for tiny models or huge corpora. It adds no parameters."
+        )
         self.dropout.valueChanged.connect(lambda _: self.refresh())
 
         self.problem_labels: dict[str, QLabel] = {
-            name: _problem_label() for name in
-            ("n_layer", "n_head", "n_embd", "mlp_hidden", "context_length", "vocab_size", "dropout", "other")}
+            name: _problem_label()
+            for name in (
+                "n_layer",
+                "n_head",
+                "n_embd",
+                "mlp_hidden",
+                "context_length",
+                "vocab_size",
+                "dropout",
+                "other",
+            )
+        }
         # Each control sits above its own problem line, in one form row, so a message
         # appears right under the control it concerns.
         self.form = QFormLayout(box)
@@ -262,10 +325,15 @@ class BuildPanel(QWidget):
         self.head_note = QLabel()
         themed_style(self.head_note, "color: {muted};")
         self.head_note.setToolTip("Each head works on its own slice of the width.")
-        rows = [("Layers", self.n_layer, "n_layer"), ("Heads", self.n_head, "n_head"),
-                ("Width", self.n_embd, "n_embd"), ("MLP width", self.mlp_hidden, "mlp_hidden"),
-                ("Context length", self.context_length, "context_length"),
-                ("Vocabulary", self.vocab, "vocab_size"), ("Dropout", self.dropout, "dropout")]
+        rows = [
+            ("Layers", self.n_layer, "n_layer"),
+            ("Heads", self.n_head, "n_head"),
+            ("Width", self.n_embd, "n_embd"),
+            ("MLP width", self.mlp_hidden, "mlp_hidden"),
+            ("Context length", self.context_length, "context_length"),
+            ("Vocabulary", self.vocab, "vocab_size"),
+            ("Dropout", self.dropout, "dropout"),
+        ]
         for label, widget, field in rows:
             caption = QLabel(label)
             caption.setToolTip(widget.toolTip())
@@ -287,9 +355,15 @@ class BuildPanel(QWidget):
 
     def _batch_box(self) -> QGroupBox:
         box = QGroupBox("3 · Training batch (for the estimates)")
-        self.batch_size = self._spin(1, 4096, 1, (
-            "How many text snippets, each a full context long, the model learns from at once. "
-            "It does not change the model, only the memory and time of each training step."))
+        self.batch_size = self._spin(
+            1,
+            4096,
+            1,
+            (
+                "How many text snippets, each a full context long, the model learns from at once. "
+                "It does not change the model, only the memory and time of each training step."
+            ),
+        )
         self.batch_size.setValue(16)
         self.precision = QComboBox()
         for key, label in PRECISION_LABELS.items():
@@ -379,8 +453,12 @@ class BuildPanel(QWidget):
         """What stops the model from being built or trained: `ConfigProblem`s, plus a missing tokenizer."""
         found = self.config().validate()
         if self.session.tokenizer is None:
-            found.append(ConfigProblem("vocab_size", "Train or open a tokenizer first (step 1, Tokenize): "
-                                                     "the model's vocabulary is the tokenizer's."))
+            found.append(
+                ConfigProblem(
+                    "vocab_size",
+                    "Train or open a tokenizer first (step 1, Tokenize): the model's vocabulary is the tokenizer's.",
+                )
+            )
         return found
 
     def effective_precision(self) -> str:
@@ -393,8 +471,9 @@ class BuildPanel(QWidget):
 
     def memory(self) -> MemoryEstimate:
         """The memory estimate for the current controls."""
-        return memory_estimate(self.config(), self.batch_size.value(), self.effective_precision(),
-                               "adamw", self._device_kind())
+        return memory_estimate(
+            self.config(), self.batch_size.value(), self.effective_precision(), "adamw", self._device_kind()
+        )
 
     def _device(self) -> Optional[DeviceInfo]:
         return self.session.device or self.measured_device
@@ -420,10 +499,10 @@ class BuildPanel(QWidget):
             precision, device_kind, batch = self.effective_precision(), self._device_kind(), self.batch_size.value()
             self.headline.show_count(config, counts.total)
             self.parameters_box.show_counts(config, counts)
-            self.memory_box.show_memory(config, self.memory(), self._available_memory(), batch, precision,
-                                        device_kind)
-            self.speed_box.show_speed(config, self.flops_per_second, self.measure_error, self._device(), batch,
-                                      precision, device_kind)
+            self.memory_box.show_memory(config, self.memory(), self._available_memory(), batch, precision, device_kind)
+            self.speed_box.show_speed(
+                config, self.flops_per_second, self.measure_error, self._device(), batch, precision, device_kind
+            )
         else:
             for section in (self.headline, self.parameters_box, self.memory_box, self.speed_box):
                 section.show_invalid()
@@ -453,17 +532,21 @@ class BuildPanel(QWidget):
     def _show_preset(self, config: ModelConfig) -> None:
         match = None
         for name, preset in PRESETS.items():
-            if (preset.n_layer, preset.n_head, preset.n_embd, preset.context_length) == (
-                    config.n_layer, config.n_head, config.n_embd, config.context_length) \
-                    and math.isclose(preset.dropout, config.dropout) and config.mlp_hidden is None:
+            if (
+                (preset.n_layer, preset.n_head, preset.n_embd, preset.context_length)
+                == (config.n_layer, config.n_head, config.n_embd, config.context_length)
+                and math.isclose(preset.dropout, config.dropout)
+                and config.mlp_hidden is None
+            ):
                 match = name
                 break
         index = self.preset.findData(match) if match else self.preset.count() - 1
         self.preset.blockSignals(True)
         self.preset.setCurrentIndex(index)
         self.preset.blockSignals(False)
-        self.preset_note.setText(PRESETS[match].description if match else
-                                 "Your own sizes. Pick a preset to start again from known ones.")
+        self.preset_note.setText(
+            PRESETS[match].description if match else "Your own sizes. Pick a preset to start again from known ones."
+        )
 
     def _show_shape_notes(self, config: ModelConfig) -> None:
         choices = FLAVOURS[config.flavour]
@@ -472,7 +555,8 @@ class BuildPanel(QWidget):
             f"{'LayerNorm' if choices['norm'] == 'layernorm' else 'RMSNorm'} · "
             f"{'GELU' if choices['mlp'] == 'gelu' else 'SwiGLU'} MLP · "
             f"{'tied' if choices['tie_weights'] else 'separate'} output head · "
-            f"{'biases' if choices['bias'] else 'no biases'}")
+            f"{'biases' if choices['bias'] else 'no biases'}"
+        )
         auto = default_mlp_hidden(config.n_embd, config.mlp) if config.n_embd >= 1 else 0
         self.mlp_hidden.setSpecialValueText(f"automatic ({auto:,})")
         rope = config.positions == "rope"
@@ -486,20 +570,33 @@ class BuildPanel(QWidget):
 
         tok = self.session.tokenizer
         if tok is not None:
-            themed_text(self.vocab, "<b>{size}</b> tokens <span style='color:{muted}'>from {name}</span>",
-                        size=f"{tok.vocab_size:,}", name=tok.name)
+            themed_text(
+                self.vocab,
+                "<b>{size}</b> tokens <span style='color:{muted}'>from {name}</span>",
+                size=f"{tok.vocab_size:,}",
+                name=tok.name,
+            )
         elif self._assumed_vocab != self.PROVISIONAL_VOCAB:
-            themed_text(self.vocab, "<b>{size}</b> <span style='color:{muted}'>(GPT-2's tokenizer, to show its "
-                                    "cost)</span>", size=f"{self._assumed_vocab:,}")
+            themed_text(
+                self.vocab,
+                "<b>{size}</b> <span style='color:{muted}'>(GPT-2's tokenizer, to show its cost)</span>",
+                size=f"{self._assumed_vocab:,}",
+            )
         else:
-            themed_text(self.vocab, "<b>{size}</b> <span style='color:{muted}'>(assumed until you have a "
-                                    "tokenizer)</span>", size=f"{self._assumed_vocab:,}")
+            themed_text(
+                self.vocab,
+                "<b>{size}</b> <span style='color:{muted}'>(assumed until you have a tokenizer)</span>",
+                size=f"{self._assumed_vocab:,}",
+            )
 
     def _show_precision_note(self) -> None:
         chosen, used = self.precision.currentData(), self.effective_precision()
         device = "the CPU" if self._device_kind() == "cpu" else "this device"
-        self.precision_note.setText(f"Mixed precision needs a CUDA GPU: on {device}, training "
-                                    "uses float32, and so do the estimates." if chosen != used else "")
+        self.precision_note.setText(
+            f"Mixed precision needs a CUDA GPU: on {device}, training uses float32, and so do the estimates."
+            if chosen != used
+            else ""
+        )
         self.precision_note.setVisible(chosen != used)
 
     def _available_memory(self) -> AvailableMemory:
@@ -517,8 +614,9 @@ class BuildPanel(QWidget):
         """Benchmark the device's matrix multiplies in the background (under a second)."""
         if self.measure_job is not None:
             return None
-        job = Job(measure_device_speed, self.session.device, self.MEASURE_SECONDS,
-                  doing="measuring this device's speed")
+        job = Job(
+            measure_device_speed, self.session.device, self.MEASURE_SECONDS, doing="measuring this device's speed"
+        )
         job.result.connect(self._measured)
         job.error.connect(self._measure_failed)
         self.measure_error = None
@@ -544,14 +642,23 @@ class BuildPanel(QWidget):
 
     def state(self) -> dict:
         """The controls' settings, for a workspace."""
-        return {"preset": self.preset.currentData(), "flavour": self.flavour.currentData(),
-                "n_layer": self.n_layer.value(), "n_head": self.n_head.value(), "n_embd": self.n_embd.value(),
-                "mlp_hidden": self.mlp_hidden.value(), "context_length": self.context_length.value(),
-                "dropout": round(self.dropout.value(), 4), "batch_size": self.batch_size.value(),
-                "precision": self.precision.currentData(), "assumed_vocab": self._assumed_vocab}
+        return {
+            "preset": self.preset.currentData(),
+            "flavour": self.flavour.currentData(),
+            "n_layer": self.n_layer.value(),
+            "n_head": self.n_head.value(),
+            "n_embd": self.n_embd.value(),
+            "mlp_hidden": self.mlp_hidden.value(),
+            "context_length": self.context_length.value(),
+            "dropout": round(self.dropout.value(), 4),
+            "batch_size": self.batch_size.value(),
+            "precision": self.precision.currentData(),
+            "assumed_vocab": self._assumed_vocab,
+        }
 
     def restore_state(self, state: dict) -> None:
         """Set the controls from a `state()` dict (sizes win over the preset), then recount once."""
+
         def number(key, kind=int):
             value = state.get(key)
             ok = isinstance(value, (int, float) if kind is float else int) and not isinstance(value, bool)

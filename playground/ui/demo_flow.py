@@ -16,30 +16,30 @@ from typing import Any, Callable, Optional
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-DEFAULT_TEMPLATE = "Python keywords"   # the built-in corpus is Python's documentation: its home ground
+DEFAULT_TEMPLATE = "Python keywords"  # the built-in corpus is Python's documentation: its home ground
 
 
 @dataclass(frozen=True)
 class DemoSettings:
-    vocab_size: int = 1000          # a small byte-level BPE: trains in seconds
-    preset: str = "tiny"            # about 0.1M parameters
-    steps: int = 600                # ~10-30 s on a laptop CPU for the tiny preset
+    vocab_size: int = 1000  # a small byte-level BPE: trains in seconds
+    preset: str = "tiny"  # about 0.1M parameters
+    steps: int = 600  # ~10-30 s on a laptop CPU for the tiny preset
     batch_size: int = 16
     eval_interval: int = 50
     sample_interval: int = 100
     template: str = DEFAULT_TEMPLATE
     max_new_tokens: int = 40
     use_default_corpus: bool = True  # False: keep the session's corpus (tests use a tiny one)
-    pause_ms: int = 1500            # a moment on each panel, so the room can see what happened
+    pause_ms: int = 1500  # a moment on each panel, so the room can see what happened
 
 
 @dataclass
 class Stage:
-    name: str                                   # "tokenizer", "train", ...
-    label: str                                  # what the status bar says while it runs
-    start: Callable[[], Optional[str]]          # begins the work; returns a problem sentence, or None
-    done: Callable[[], bool]                    # polled until True
-    check: Callable[[], Optional[str]] = lambda: None   # after done: a problem sentence, or None
+    name: str  # "tokenizer", "train", ...
+    label: str  # what the status bar says while it runs
+    start: Callable[[], Optional[str]]  # begins the work; returns a problem sentence, or None
+    done: Callable[[], bool]  # polled until True
+    check: Callable[[], Optional[str]] = lambda: None  # after done: a problem sentence, or None
     cancel: Callable[[], None] = lambda: None
     timeout_s: float = 300.0
 
@@ -47,8 +47,8 @@ class Stage:
 class DemoRunner(QObject):
     """Runs the stages one after another. Connect to the signals, then :meth:`start`."""
 
-    stage_started = Signal(int, int, str, str)   # index, count, name, label
-    finished = Signal(bool, str)                 # ok, a sentence for the person
+    stage_started = Signal(int, int, str, str)  # index, count, name, label
+    finished = Signal(bool, str)  # ok, a sentence for the person
 
     POLL_MS = 100
 
@@ -62,7 +62,7 @@ class DemoRunner(QObject):
         self.running = False
         self.started_at = 0.0
         self.stage_started_at = 0.0
-        self.history: list[str] = []            # the names of the stages started, in order
+        self.history: list[str] = []  # the names of the stages started, in order
         self._poll = QTimer(self, interval=self.POLL_MS)
         self._poll.timeout.connect(self._check)
         self._next = QTimer(self, singleShot=True)
@@ -76,8 +76,9 @@ class DemoRunner(QObject):
             return False
         busy = self._busy_with()
         if busy:
-            self.session.warn(f"The demo needs the window to itself, but {busy}. Stop that first, then run "
-                              "the demo again.")
+            self.session.warn(
+                f"The demo needs the window to itself, but {busy}. Stop that first, then run the demo again."
+            )
             return False
         self.running = True
         self.started_at = time.monotonic()
@@ -139,8 +140,11 @@ class DemoRunner(QObject):
         if not stage.done():
             if time.monotonic() - self.stage_started_at > stage.timeout_s:
                 stage.cancel()
-                self._finish(False, f"The demo stopped: {stage.label[0].lower()}{stage.label[1:]} took more than "
-                                    f"{stage.timeout_s:.0f} s.")
+                self._finish(
+                    False,
+                    f"The demo stopped: {stage.label[0].lower()}{stage.label[1:]} took more than "
+                    f"{stage.timeout_s:.0f} s.",
+                )
             return
         self._poll.stop()
         problem = stage.check()
@@ -163,13 +167,14 @@ class DemoRunner(QObject):
         session = self.session
         tokenizer_panel, build, train = w.tokenizer_panel, w.build_panel, w.training_panel
         prompt, generate, attention = w.prompt_panel, w.generate_panel, w.attention_panel
-        before: dict[str, Any] = {}   # what a stage saw when it started, for its check
+        before: dict[str, Any] = {}  # what a stage saw when it started, for its check
 
         # -- 1 corpus
         def corpus_start() -> Optional[str]:
             w.go_to(tokenizer_panel.title)
             if s.use_default_corpus:
                 from playground.core.corpus import default_corpus
+
                 if session.corpus is None or session.corpus.files != default_corpus().files:
                     tokenizer_panel.use_default_corpus()
             elif session.corpus is None:
@@ -182,7 +187,7 @@ class DemoRunner(QObject):
         # -- 2 tokenizer
         def tokenizer_start() -> Optional[str]:
             tokenizer_panel.kind.setCurrentIndex(tokenizer_panel.kind.findData("bpe"))
-            tokenizer_panel.vocab_size.setValue(s.vocab_size)   # after the kind: choosing a kind resets it
+            tokenizer_panel.vocab_size.setValue(s.vocab_size)  # after the kind: choosing a kind resets it
             tokenizer_panel.tabs.setCurrentIndex(0)
             before["tokenizers"] = len(session.tokenizers)
             if tokenizer_panel.start_training() is None:
@@ -228,8 +233,7 @@ class DemoRunner(QObject):
         def prompt_start() -> Optional[str]:
             w.go_to(prompt.title)
             combo = prompt.template_combo
-            index = next((i for i in range(combo.count())
-                          if combo.itemText(i).split(" (")[0] == s.template), 0)
+            index = next((i for i in range(combo.count()) if combo.itemText(i).split(" (")[0] == s.template), 0)
             combo.setCurrentIndex(index)
             prompt.mode_combo.setCurrentIndex(max(0, prompt.mode_combo.findData("few-shot")))
             prompt.refresh()
@@ -241,7 +245,7 @@ class DemoRunner(QObject):
 
         # -- 6 generate
         def generate_start() -> Optional[str]:
-            prompt.send()   # hands the template to Generate and shows that step
+            prompt.send()  # hands the template to Generate and shows that step
             w.go_to(generate.title)
             generate.apply_preset("balanced")
             generate.max_new_tokens.setValue(s.max_new_tokens)
@@ -255,12 +259,13 @@ class DemoRunner(QObject):
         # -- 7 attention
         def attention_start() -> Optional[str]:
             from playground.ui.attention_panel import SOURCE_GENERATE, VIEW_HEAD
+
             w.go_to(attention.title)
             attention.tabs.setCurrentIndex(0)
             attention.view.setCurrentIndex(VIEW_HEAD)
             before["shown"] = attention.shown
             if attention.source.currentIndex() == SOURCE_GENERATE:
-                attention.capture_text()   # already following Generate: look again at the new text
+                attention.capture_text()  # already following Generate: look again at the new text
             else:
                 attention.source.setCurrentIndex(SOURCE_GENERATE)
             return None
@@ -271,17 +276,50 @@ class DemoRunner(QObject):
             return None
 
         return [
-            Stage("corpus", "Reading the built-in corpus" if s.use_default_corpus else "Reading the corpus",
-                  corpus_start, corpus_done, cancel=tokenizer_panel.cancel_all, timeout_s=120),
-            Stage("tokenizer", f"Training a byte-level BPE tokenizer with {s.vocab_size:,} tokens",
-                  tokenizer_start, lambda: tokenizer_panel.train_job is None, tokenizer_check,
-                  cancel=tokenizer_panel.cancel_all, timeout_s=300),
+            Stage(
+                "corpus",
+                "Reading the built-in corpus" if s.use_default_corpus else "Reading the corpus",
+                corpus_start,
+                corpus_done,
+                cancel=tokenizer_panel.cancel_all,
+                timeout_s=120,
+            ),
+            Stage(
+                "tokenizer",
+                f"Training a byte-level BPE tokenizer with {s.vocab_size:,} tokens",
+                tokenizer_start,
+                lambda: tokenizer_panel.train_job is None,
+                tokenizer_check,
+                cancel=tokenizer_panel.cancel_all,
+                timeout_s=300,
+            ),
             Stage("build", f"Choosing the {s.preset} model size", build_start, lambda: True, build_check),
-            Stage("train", f"Training the model for {s.steps:,} steps", train_start,
-                  lambda: train.job is None, train_check, cancel=train.stop, timeout_s=120 + 2.0 * s.steps),
+            Stage(
+                "train",
+                f"Training the model for {s.steps:,} steps",
+                train_start,
+                lambda: train.job is None,
+                train_check,
+                cancel=train.stop,
+                timeout_s=120 + 2.0 * s.steps,
+            ),
             Stage("prompt", "Writing a few-shot prompt", prompt_start, lambda: True, prompt_check),
-            Stage("generate", f"Generating up to {s.max_new_tokens} tokens", generate_start,
-                  lambda: not generate.is_busy(), generate_check, cancel=generate.stop, timeout_s=180),
-            Stage("attention", "Looking at the attention of the generated text", attention_start,
-                  attention.is_idle, attention_check, cancel=lambda: attention.stop_and_wait(2000), timeout_s=120),
+            Stage(
+                "generate",
+                f"Generating up to {s.max_new_tokens} tokens",
+                generate_start,
+                lambda: not generate.is_busy(),
+                generate_check,
+                cancel=generate.stop,
+                timeout_s=180,
+            ),
+            Stage(
+                "attention",
+                "Looking at the attention of the generated text",
+                attention_start,
+                attention.is_idle,
+                attention_check,
+                cancel=lambda: attention.stop_and_wait(2000),
+                timeout_s=120,
+            ),
         ]

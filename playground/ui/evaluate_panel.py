@@ -36,7 +36,8 @@ class EvaluatePanel(QWidget):
         "trained on; <i>bits per byte</i> is the same surprise per byte of text, so models with different "
         "tokenizers compare fairly.<br><br><i>Task scores</i> (BLEU, chrF, ROUGE, exact match) measure its "
         "answers against reference answers: asked <i>zero-shot</i> (no examples) or <i>few-shot</i> (a few "
-        "worked examples in the prompt).")
+        "worked examples in the prompt)."
+    )
 
     def __init__(self, session: Session, parent=None) -> None:
         super().__init__(parent)
@@ -52,19 +53,27 @@ class EvaluatePanel(QWidget):
 
     def _build(self) -> None:
         self.empty_page = NoModelPage(
-            self.session, "No model to evaluate yet",
+            self.session,
+            "No model to evaluate yet",
             "This step measures a trained model: how surprised it is by text it has not seen (perplexity and "
             "bits per byte), and how well it answers small tasks, zero-shot and few-shot. Load the demo model "
-            "that comes with the app, or train your own.")
+            "that comes with the app, or train your own.",
+        )
         self.perplexity = PerplexityTab(self.session)
         self.tasks = TaskTab(self.session)
         self.tabs = QTabWidget()
         self.tabs.addTab(self.perplexity, "Perplexity")
         self.tabs.addTab(self.tasks, "Tasks")
-        self.tabs.setTabToolTip(PERPLEXITY, "How well the model predicts a text: perplexity per token and bits "
-                                            "per byte, checkpoint against checkpoint.")
-        self.tabs.setTabToolTip(TASKS, "How well the model answers a task's examples, scored against reference "
-                                       "answers: zero-shot against few-shot.")
+        self.tabs.setTabToolTip(
+            PERPLEXITY,
+            "How well the model predicts a text: perplexity per token and bits "
+            "per byte, checkpoint against checkpoint.",
+        )
+        self.tabs.setTabToolTip(
+            TASKS,
+            "How well the model answers a task's examples, scored against reference "
+            "answers: zero-shot against few-shot.",
+        )
         self.pages = QStackedWidget()
         self.pages.addWidget(self.empty_page)
         self.pages.addWidget(self.tabs)

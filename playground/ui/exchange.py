@@ -19,8 +19,9 @@ from playground.engine.session import Session
 def import_model(parent: QWidget, session: Session) -> Optional[Job]:
     """Ask for a Hugging Face model folder, then import it."""
     folder = QFileDialog.getExistingDirectory(
-        parent, "Import a Hugging Face GPT-2 or LLaMA model (a folder with config.json, "
-                "model.safetensors and tokenizer.json)")
+        parent,
+        "Import a Hugging Face GPT-2 or LLaMA model (a folder with config.json, model.safetensors and tokenizer.json)",
+    )
     return import_model_from(session, Path(folder)) if folder else None
 
 
@@ -31,8 +32,10 @@ def import_model_from(session: Session, folder: Path) -> Job:
     def adopt(imported) -> None:
         session.set_checkpoint(imported.checkpoint, imported.model)
         note = f" Note: {' '.join(imported.notes)}" if imported.notes else ""
-        session.info(f"Imported {folder.name} as {imported.run_dir.name}: it is now the model in Generate, "
-                     f"Attention and Evaluate.{note}")
+        session.info(
+            f"Imported {folder.name} as {imported.run_dir.name}: it is now the model in Generate, "
+            f"Attention and Evaluate.{note}"
+        )
 
     job = Job(import_as_new_run, folder, doing=f"importing {folder.name}")
     job.result.connect(adopt)
@@ -47,7 +50,8 @@ def export_model(parent: QWidget, session: Session) -> Optional[Job]:
         session.warn("There is no model to export yet: train one, or load the demo model in Generate.")
         return None
     folder = QFileDialog.getExistingDirectory(
-        parent, "Export the model for Hugging Face transformers: choose where to put its folder")
+        parent, "Export the model for Hugging Face transformers: choose where to put its folder"
+    )
     if not folder:
         return None
     return export_model_to(session, free_folder(Path(folder) / f"{session.checkpoint.name}-hf"))
@@ -60,10 +64,12 @@ def export_model_to(session: Session, out: Path) -> Job:
     checkpoint = session.checkpoint
     assert checkpoint is not None, "export_model_to needs a current model (export_model checks)"
     job = Job(export_checkpoint, checkpoint.path, out, doing=f"exporting {checkpoint.name}")
-    job.result.connect(lambda path: session.info(
-        f"Exported {checkpoint.name} to {path}. Load it with transformers: "
-        f"AutoModelForCausalLM.from_pretrained(\"{path}\")."))
+    job.result.connect(
+        lambda path: session.info(
+            f"Exported {checkpoint.name} to {path}. Load it with transformers: "
+            f'AutoModelForCausalLM.from_pretrained("{path}").'
+        )
+    )
     job.error.connect(session.error)
     job.start()
     return job
-

@@ -16,15 +16,24 @@ is loaded): the jobs' module is imported only once there is a model.
 
 from __future__ import annotations
 
-from html import escape
 import time
 from dataclasses import replace
+from html import escape
 from typing import Callable, Optional
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import (QApplication, QHBoxLayout, QLabel, QPushButton, QScrollArea,
-                               QStackedWidget, QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QApplication,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QStackedWidget,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from playground.core.prompts import MODE_LABELS
 from playground.core.sampling_settings import SamplingSettings
@@ -51,6 +60,7 @@ STOPPED_BY_YOU = "Stopped by you"
 
 def _jobs():
     from playground.core import generation_jobs  # imports torch: only once a model is about
+
     return generation_jobs
 
 
@@ -63,19 +73,20 @@ class GeneratePanel(QWidget):
         "vocabulary. A <i>decoding strategy</i> picks one: greedy takes the most likely, sampling draws at "
         "random, beam search follows several continuations at once.<br><br><i>Temperature</i>, <i>top-k</i> "
         "and <i>top-p</i> reshape the distribution before the draw: sharper for safe text, flatter for "
-        "surprises.")
+        "surprises."
+    )
 
     def __init__(self, session: Session, parent=None) -> None:
         super().__init__(parent)
         self.session = session
-        self.slot = JobSlot(self)               # the generation: one at a time
-        self._generator = None                  # torch.Generator kept across Generate and Step
+        self.slot = JobSlot(self)  # the generation: one at a time
+        self._generator = None  # torch.Generator kept across Generate and Step
         self._generator_seed: object = None
-        self.feed = GenerationFeed(session)     # what the model read and wrote, told to the Attention Lab
+        self.feed = GenerationFeed(session)  # what the model read and wrote, told to the Attention Lab
         self._output_prompt: Optional[str] = None  # the prompt text the Output tab's ids came from
         self._first_token_at = self._last_token_at = 0.0
         self._template = session.prompt
-        self._specials: dict[int, str] = {}     # special token ids -> a readable name
+        self._specials: dict[int, str] = {}  # special token ids -> a readable name
         self._build()
         self.explain_slot = self.output_tab.explain_slot  # the selected token's explanation runs beside
         self.controls.changed.connect(self._settings_changed)
@@ -114,11 +125,26 @@ class GeneratePanel(QWidget):
         self.controls = SamplingControls()
         c = self.controls  # its controls by their names here too: the window, tests and the demo use them
         self.preset, self.strategy, self.temperature, self.top_k, self.top_p = (
-            c.preset, c.strategy, c.temperature, c.top_k, c.top_p)
+            c.preset,
+            c.strategy,
+            c.temperature,
+            c.top_k,
+            c.top_p,
+        )
         self.min_p, self.repetition_penalty, self.beams, self.length_penalty, self.early_stopping = (
-            c.min_p, c.repetition_penalty, c.beams, c.length_penalty, c.early_stopping)
+            c.min_p,
+            c.repetition_penalty,
+            c.beams,
+            c.length_penalty,
+            c.early_stopping,
+        )
         self.max_new_tokens, self.stop_strings, self.stop_at_end, self.seed, self.random_seed = (
-            c.max_new_tokens, c.stop_strings, c.stop_at_end, c.seed, c.random_seed)
+            c.max_new_tokens,
+            c.stop_strings,
+            c.stop_at_end,
+            c.seed,
+            c.random_seed,
+        )
         self.problems_label = c.problems_label
         scroll = QScrollArea()
         scroll.setWidget(self.controls)
@@ -130,10 +156,12 @@ class GeneratePanel(QWidget):
 
         self.header = ModelHeader()
         self.empty_state = NoModelPage(
-            self.session, "No model to generate with yet",
+            self.session,
+            "No model to generate with yet",
             "Generation needs a trained model. Load the small demo model that ships with the playground to "
             "try it now, or train your own in the Train step: it becomes the model here as soon as training "
-            "saves a checkpoint.")
+            "saves a checkpoint.",
+        )
         self.demo_button, self.train_button = self.empty_state.demo_button, self.empty_state.train_button
         self.pages = QStackedWidget()
         self.pages.addWidget(self.empty_state)
@@ -324,9 +352,13 @@ class GeneratePanel(QWidget):
         self.step_button.setEnabled(idle and ok and strategy != "beam")
         self.step_button.setToolTip(
             "Generate exactly one token and show, step by step, how each setting reshaped the distribution "
-            "it was drawn from (Ctrl+Shift+Enter)." +
-            ("<br><i>Off now: beam search keeps several continuations at once; Step works for greedy and "
-             "sample.</i>" if strategy == "beam" else ""))
+            "it was drawn from (Ctrl+Shift+Enter)."
+            + (
+                "<br><i>Off now: beam search keeps several continuations at once; Step works for greedy and sample.</i>"
+                if strategy == "beam"
+                else ""
+            )
+        )
         self.stop_button.setEnabled(not idle)
         self.clear_button.setEnabled(idle)
         self.samples_tab.update_for(strategy, idle and ok)
@@ -342,8 +374,12 @@ class GeneratePanel(QWidget):
         self.output_tab.drop_explanation()  # it explains the output this job replaces or extends
         job = Job(fn, self.session.models, self.session.checkpoint, *args, doing=doing)
         self._first_token_at = self._last_token_at = 0.0
-        for signal, slot in ((job.partial, partial), (job.result, result), (job.cancelled, cancelled),
-                             (job.error, self._on_error)):
+        for signal, slot in (
+            (job.partial, partial),
+            (job.result, result),
+            (job.cancelled, cancelled),
+            (job.error, self._on_error),
+        ):
             if slot is not None:
                 signal.connect(slot)
         return self.slot.start(job)
@@ -377,10 +413,17 @@ class GeneratePanel(QWidget):
         generator = self._new_generator(settings.seed)
         self.output_tab.run_key = distribution_key(settings)
         self.status.setText("Generating…")
-        return self._start(_jobs().generate_text, text, settings, generator, self.feed.want_attention(),
-                           doing="generating text",
-                           partial=self._on_generated, result=lambda _: self._final_status(False),
-                           cancelled=lambda: self._final_status(True))
+        return self._start(
+            _jobs().generate_text,
+            text,
+            settings,
+            generator,
+            self.feed.want_attention(),
+            doing="generating text",
+            partial=self._on_generated,
+            result=lambda _: self._final_status(False),
+            cancelled=lambda: self._final_status(True),
+        )
 
     def step(self) -> Optional[Job]:
         """Generate exactly one more token and show how each setting shaped its distribution."""
@@ -396,18 +439,34 @@ class GeneratePanel(QWidget):
             self._new_generator(settings.seed)
         key = distribution_key(settings)
         prompt_ids, generated = list(self._prompt_ids), self.output.generated_ids()
-        return self._start(_jobs().step_token, text, prompt_ids, generated, settings, self._generator,
-                           self.feed.want_attention(), doing="generating one token", partial=self._on_generated,
-                           result=lambda token: self._stepped(token, key),
-                           cancelled=lambda: self.status.setText(STOPPED_BY_YOU))
+        return self._start(
+            _jobs().step_token,
+            text,
+            prompt_ids,
+            generated,
+            settings,
+            self._generator,
+            self.feed.want_attention(),
+            doing="generating one token",
+            partial=self._on_generated,
+            result=lambda token: self._stepped(token, key),
+            cancelled=lambda: self.status.setText(STOPPED_BY_YOU),
+        )
 
     def _start_beam(self, settings) -> Job:
         text = self.prompt_edit.toPlainText()
         self.tabs.setCurrentWidget(self.beams_tab)
         self.beams_tab.clear()
         self.status.setText("Beam search…")
-        return self._start(_jobs().search_beams, text, settings, doing="searching beams",
-                           partial=self._on_beam_partial, result=self._beams_found, cancelled=self._beams_stopped)
+        return self._start(
+            _jobs().search_beams,
+            text,
+            settings,
+            doing="searching beams",
+            partial=self._on_beam_partial,
+            result=self._beams_found,
+            cancelled=self._beams_stopped,
+        )
 
     def generate_samples(self) -> Optional[Job]:
         """N samples of the prompt with seeds seed, seed + 1, …, side by side."""
@@ -420,9 +479,14 @@ class GeneratePanel(QWidget):
         self.status.setText(f"Generating {len(seeds)} samples…")
         text = self.prompt_edit.toPlainText()
         runs = [(text, replace(settings, seed=seed)) for seed in seeds]
-        return self._start(_jobs().generate_columns, runs, doing="generating samples",
-                           partial=lambda item: self._on_column(self.samples_area, item), result=self._columns_done,
-                           cancelled=lambda: self.status.setText(STOPPED_BY_YOU))
+        return self._start(
+            _jobs().generate_columns,
+            runs,
+            doing="generating samples",
+            partial=lambda item: self._on_column(self.samples_area, item),
+            result=self._columns_done,
+            cancelled=lambda: self.status.setText(STOPPED_BY_YOU),
+        )
 
     def compare_prompts(self) -> Optional[Job]:
         """The template zero-shot and in its own mode, generated with the same settings, side by side."""
@@ -441,9 +505,14 @@ class GeneratePanel(QWidget):
         self.compare_area.start([MODE_LABELS.get(mode, mode) for mode in modes])
         self.tabs.setCurrentWidget(self.compare_tab)
         self.status.setText("Generating zero-shot and " + modes[1] + "…")
-        return self._start(_jobs().generate_columns, [(text, settings) for text in texts],
-                           doing="comparing prompts", partial=lambda item: self._on_column(self.compare_area, item),
-                           result=self._columns_done, cancelled=lambda: self.status.setText(STOPPED_BY_YOU))
+        return self._start(
+            _jobs().generate_columns,
+            [(text, settings) for text in texts],
+            doing="comparing prompts",
+            partial=lambda item: self._on_column(self.compare_area, item),
+            result=self._columns_done,
+            cancelled=lambda: self.status.setText(STOPPED_BY_YOU),
+        )
 
     def stop(self) -> None:
         """Stop the running generation; what it made so far stays."""
@@ -505,7 +574,8 @@ class GeneratePanel(QWidget):
         self.status.setText(
             f"Step: token {token.index + 1} <code>{label}</code>: the model gave it {percent(token.prob)}, "
             f"{percent(token.chosen_prob)} after the settings. Step again for the next."
-            + (f" ({token.stop_reason})" if token.stop_reason else ""))
+            + (f" ({token.stop_reason})" if token.stop_reason else "")
+        )
 
     def _on_beam_partial(self, item) -> None:
         """The prompt (a PromptPrepared) or a step of the search (a BeamsUpdate)."""
@@ -521,8 +591,10 @@ class GeneratePanel(QWidget):
     def _beams_found(self, result) -> None:
         self.beams_tab.show_result(result)
         finished = sum(b.finished for b in result.beams)
-        self.status.setText(f"Beam search finished after {result.steps:,} steps: {finished} of "
-                            f"{len(result.beams)} beams reached the end-of-text token.")
+        self.status.setText(
+            f"Beam search finished after {result.steps:,} steps: {finished} of "
+            f"{len(result.beams)} beams reached the end-of-text token."
+        )
 
     def _beams_stopped(self) -> None:
         result = self.beams_tab.result_so_far()
@@ -570,8 +642,12 @@ class GeneratePanel(QWidget):
         settings = self.settings()
         values = {name: getattr(settings, name) for name in settings.__dataclass_fields__}
         values["stop_strings"] = list(settings.stop_strings)
-        return {"prompt": self.prompt_edit.toPlainText(), "samples": self.samples_count.value(),
-                "tab": self.tabs.currentIndex(), "settings": values}
+        return {
+            "prompt": self.prompt_edit.toPlainText(),
+            "samples": self.samples_count.value(),
+            "tab": self.tabs.currentIndex(),
+            "settings": values,
+        }
 
     def restore_state(self, state: dict) -> None:
         """Set the controls from a `state()` dict; a missing or wrong value leaves its control as it is."""

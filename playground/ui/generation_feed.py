@@ -30,10 +30,10 @@ class GenerationFeed:
 
     def __init__(self, session: Session) -> None:
         self.session = session
-        self.ids: list[int] = []            # prompt + tokens, as told to the Attention Lab
+        self.ids: list[int] = []  # prompt + tokens, as told to the Attention Lab
         self.texts: list[str] = []
         self.attention: Optional[AttentionSoFar] = None  # their attention, when generation hands it over
-        self.attention_wanted = False       # the running generation hands its attention over
+        self.attention_wanted = False  # the running generation hands its attention over
 
     def want_attention(self) -> bool:
         """Whether the next generation hands its attention over (the Attention Lab follows it live)."""
@@ -55,7 +55,13 @@ class GenerationFeed:
             self.ids.append(token.id)
             self.texts.append(decode([token.id]))
             self.attention = _gather_attention(self.attention, token)
-        self.session.text_generated.emit(GeneratedText(
-            checkpoint=checkpoint, ids=list(self.ids), tokens=list(self.texts),
-            prompt_tokens=len(prompt_ids), attention=self.attention,
-            attention_follows=self.attention_wanted))
+        self.session.text_generated.emit(
+            GeneratedText(
+                checkpoint=checkpoint,
+                ids=list(self.ids),
+                tokens=list(self.texts),
+                prompt_tokens=len(prompt_ids),
+                attention=self.attention,
+                attention_follows=self.attention_wanted,
+            )
+        )

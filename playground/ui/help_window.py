@@ -20,23 +20,41 @@ from typing import Optional
 from PySide6 import __version__ as pyside_version
 from PySide6.QtCore import QUrl, qVersion
 from PySide6.QtGui import QAction, QDesktopServices, QKeySequence, QShortcut
-from PySide6.QtWidgets import (QAbstractButton, QAbstractItemView, QDialog, QDialogButtonBox, QHeaderView, QLabel,
-                               QLineEdit, QMenu, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractButton,
+    QAbstractItemView,
+    QDialog,
+    QDialogButtonBox,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMenu,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from playground import __version__
 from playground.ui.widgets.table_cells import cell
 
 EVERYWHERE = "Everywhere"
-ALIASES = (("Return", "Enter"), ("Del", "Delete"), ("Esc", "Escape"), ("PgUp", "Page Up"),
-           ("PgDown", "Page Down"), ("Ins", "Insert"))
+ALIASES = (
+    ("Return", "Enter"),
+    ("Del", "Delete"),
+    ("Esc", "Escape"),
+    ("PgUp", "Page Up"),
+    ("PgDown", "Page Down"),
+    ("Ins", "Insert"),
+)
 
 
 @dataclass
 class ShortcutInfo:
-    keys: list[str]        # portable key names, e.g. ["Ctrl+Return", "Ctrl+Enter"]
+    keys: list[str]  # portable key names, e.g. ["Ctrl+Return", "Ctrl+Enter"]
     description: str
-    where: str             # "Everywhere · File menu", or a panel's title
-    conflicts: list[str] = field(default_factory=list)   # other shortcuts active at the same time with the same keys
+    where: str  # "Everywhere · File menu", or a panel's title
+    conflicts: list[str] = field(default_factory=list)  # other shortcuts active at the same time with the same keys
 
     @property
     def key_text(self) -> str:
@@ -103,7 +121,7 @@ def _portable(sequence: QKeySequence) -> str:
 
 def _menu_actions(menu: QMenu, path: str):
     for action in menu.actions():
-        submenu = action.menu()   # a QMenu or None (the stubs say QObject)
+        submenu = action.menu()  # a QMenu or None (the stubs say QObject)
         if isinstance(submenu, QMenu):
             yield from _menu_actions(submenu, f"{path} ▸ {_plain(action.text())}")
         elif not action.isSeparator():
@@ -112,7 +130,7 @@ def _menu_actions(menu: QMenu, path: str):
 
 def gather_shortcuts(window) -> list[ShortcutInfo]:
     """Every shortcut of the window's menus and panels, with a description, grouped and checked for clashes."""
-    rows: list[tuple[str, str, str, object]] = []   # (key, description, where, owner)
+    rows: list[tuple[str, str, str, object]] = []  # (key, description, where, owner)
     seen_actions: set[int] = set()
 
     for top in window.menuBar().actions():
@@ -134,8 +152,12 @@ def gather_shortcuts(window) -> list[ShortcutInfo]:
             key = _portable(shortcut.key())
             if not key:
                 continue
-            description = (shortcut.whatsThis() or shortcut.objectName()
-                           or describe_from_tooltips(panel, key) or "(no description)")
+            description = (
+                shortcut.whatsThis()
+                or shortcut.objectName()
+                or describe_from_tooltips(panel, key)
+                or "(no description)"
+            )
             rows.append((key, description, title, panel))
         for action in panel.findChildren(QAction):
             if id(action) in seen_actions:
@@ -146,8 +168,11 @@ def gather_shortcuts(window) -> list[ShortcutInfo]:
 
     # Shortcuts of the window that live outside the panels and the menus.
     for shortcut in window.findChildren(QShortcut):
-        if any(panel.isAncestorOf(shortcut.parent()) or panel is shortcut.parent() for panel in panels
-               if isinstance(shortcut.parent(), QWidget)):
+        if any(
+            panel.isAncestorOf(shortcut.parent()) or panel is shortcut.parent()
+            for panel in panels
+            if isinstance(shortcut.parent(), QWidget)
+        ):
             continue
         key = _portable(shortcut.key())
         if key:
@@ -171,8 +196,9 @@ def gather_shortcuts(window) -> list[ShortcutInfo]:
             if same_place and set(map(str.lower, a.keys)) & set(map(str.lower, b.keys)):
                 a.conflicts.append(f"{b.description} ({b.where})")
     order = {str(getattr(p, "title", "")): i for i, p in enumerate(panels)}
-    infos.sort(key=lambda i: (0 if i.where.startswith(EVERYWHERE) else 1 + order.get(i.where, len(order)),
-                              i.where, i.key_text))
+    infos.sort(
+        key=lambda i: (0 if i.where.startswith(EVERYWHERE) else 1 + order.get(i.where, len(order)), i.where, i.key_text)
+    )
     return infos
 
 
@@ -196,11 +222,13 @@ class ShortcutsWindow(QDialog):
         self.table.setWordWrap(True)
         for row, info in enumerate(self.shortcuts):
             keys = QTableWidgetItem(info.key_text)
-            what = QTableWidgetItem(info.description + (" ⚠ clashes with: " + "; ".join(info.conflicts)
-                                                        if info.conflicts else ""))
+            what = QTableWidgetItem(
+                info.description + (" ⚠ clashes with: " + "; ".join(info.conflicts) if info.conflicts else "")
+            )
             if info.conflicts:
-                what.setToolTip("Both shortcuts are active at the same time, so Qt runs neither. "
-                                "Give one of them other keys.")
+                what.setToolTip(
+                    "Both shortcuts are active at the same time, so Qt runs neither. Give one of them other keys."
+                )
             where = QTableWidgetItem(info.where)
             for column, item in enumerate((keys, what, where)):
                 self.table.setItem(row, column, item)
@@ -221,8 +249,11 @@ class ShortcutsWindow(QDialog):
 
     def rows(self) -> list[tuple[str, str, str]]:
         """(keys, description, where) of each row shown (not filtered out)."""
-        return [(cell(self.table, r, 0).text(), cell(self.table, r, 1).text(), cell(self.table, r, 2).text())
-                for r in range(self.table.rowCount()) if not self.table.isRowHidden(r)]
+        return [
+            (cell(self.table, r, 0).text(), cell(self.table, r, 1).text(), cell(self.table, r, 2).text())
+            for r in range(self.table.rowCount())
+            if not self.table.isRowHidden(r)
+        ]
 
     def _filter(self, text: str) -> None:
         words = text.lower().split()
@@ -246,7 +277,7 @@ def package_version(name: str) -> str:
 
 def versions(device_text: Optional[str] = None) -> dict[str, str]:
     """What the About box lists: the app and the libraries it stands on, and the device."""
-    torch = sys.modules.get("torch")   # never imported here: that takes seconds on the GUI thread
+    torch = sys.modules.get("torch")  # never imported here: that takes seconds on the GUI thread
     torch_text = "loading" if torch is None or not hasattr(torch, "__version__") else str(torch.__version__)
     if torch is not None and hasattr(torch, "version") and getattr(torch.version, "cuda", None):
         torch_text += f" (CUDA {torch.version.cuda})"
@@ -264,13 +295,17 @@ def versions(device_text: Optional[str] = None) -> dict[str, str]:
 
 
 def about_html(device_text: Optional[str], data_folder: Path, crash_log: Path) -> str:
-    rows = "".join(f"<tr><td>{html.escape(k)}&nbsp;&nbsp;</td><td><b>{html.escape(v)}</b></td></tr>"
-                   for k, v in versions(device_text).items())
-    return (f"<h3>LLM Playground {html.escape(__version__)}</h3>"
-            "<p>Build a small language model with your own hands and watch it from the inside.</p>"
-            f"<table cellspacing=2>{rows}</table>"
-            f"<p>Your data (tokenizers, runs): <br><tt>{html.escape(str(data_folder))}</tt></p>"
-            f"<p>Crash log (unexpected errors are written here): <br><tt>{html.escape(str(crash_log))}</tt></p>")
+    rows = "".join(
+        f"<tr><td>{html.escape(k)}&nbsp;&nbsp;</td><td><b>{html.escape(v)}</b></td></tr>"
+        for k, v in versions(device_text).items()
+    )
+    return (
+        f"<h3>LLM Playground {html.escape(__version__)}</h3>"
+        "<p>Build a small language model with your own hands and watch it from the inside.</p>"
+        f"<table cellspacing=2>{rows}</table>"
+        f"<p>Your data (tokenizers, runs): <br><tt>{html.escape(str(data_folder))}</tt></p>"
+        f"<p>Crash log (unexpected errors are written here): <br><tt>{html.escape(str(crash_log))}</tt></p>"
+    )
 
 
 def open_folder(path: Path) -> bool:

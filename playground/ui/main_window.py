@@ -13,16 +13,29 @@ from typing import TYPE_CHECKING, Optional, Union, cast
 
 from PySide6.QtCore import QCoreApplication, QEvent, QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QLayout, QListWidget, QListWidgetItem, QMainWindow,
-                               QMessageBox, QPushButton, QScrollArea, QStackedWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLayout,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QMessageBox,
+    QPushButton,
+    QScrollArea,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from playground.core.crash_log import crash_log_path
 from playground.engine.jobs import Job
 from playground.engine.session import Session
 from playground.ui import exchange, help_window, themes
-from playground.ui.workspace_menu import install_workspace_menu
 from playground.ui.presentation import PresentationMode
 from playground.ui.widgets.message_bar import MessageBar
+from playground.ui.workspace_menu import install_workspace_menu
 
 if TYPE_CHECKING:
     from playground.core.devices import DeviceInfo
@@ -30,12 +43,14 @@ if TYPE_CHECKING:
     from playground.ui.tour import Tour
     from playground.ui.training_panel import TrainingPanel
 
-SETTINGS_VERSION = 1   # QSettings: window/geometry, view/theme
+SETTINGS_VERSION = 1  # QSettings: window/geometry, view/theme
 SIDEBAR_WIDTH = 170
-STEPS_STYLE = ("#steps { background: {sidebar_bg}; color: {sidebar_fg}; border: none; font-size: 12pt; }"
-               "#steps::item { padding: 12px 10px; }"
-               "#steps::item:selected { background: {sidebar_selected_bg}; color: {sidebar_selected_fg}; "
-               "border-left: 4px solid {marker}; }")
+STEPS_STYLE = (
+    "#steps { background: {sidebar_bg}; color: {sidebar_fg}; border: none; font-size: 12pt; }"
+    "#steps::item { padding: 12px 10px; }"
+    "#steps::item:selected { background: {sidebar_selected_bg}; color: {sidebar_selected_fg}; "
+    "border-left: 4px solid {marker}; }"
+)
 # White in presentation mode: its high-contrast look gives the concept text the sidebar's strongest colour.
 CONCEPT_STYLE = "#concept { background: {sidebar_bg}; color: {sidebar_concept}; padding: 12px; font-size: 9.5pt; }"
 # The workflow: each step's title (the panel's own `title`, listed here so the sidebar fills before
@@ -65,11 +80,12 @@ IDLE_BUILD_QUIET_WAIT_MS = 10_000
 def _panel_attribute(row: int) -> property:
     def get(self: "MainWindow") -> QWidget:
         return self.panel(row)
+
     return property(get, doc=f"The {STEPS[row][0]} panel, built on first use.")
 
 
 class MainWindow(QMainWindow):
-    panel_built = Signal(object)   # a panel, just built (the workspace controller gives it its saved state)
+    panel_built = Signal(object)  # a panel, just built (the workspace controller gives it its saved state)
 
     tokenizer_panel = _panel_attribute(0)
     build_panel = _panel_attribute(1)
@@ -87,7 +103,7 @@ class MainWindow(QMainWindow):
 
         self._built: list[Optional[QWidget]] = [None] * len(STEPS)
         self._building: set[int] = set()
-        self._shown_at: Optional[float] = None   # time.monotonic() when first shown
+        self._shown_at: Optional[float] = None  # time.monotonic() when first shown
         self.presentation = PresentationMode(self.built_panels)
         # The model being trained cannot change shape mid-run.
         session.training_changed.connect(self._lock_build_step)
@@ -101,7 +117,7 @@ class MainWindow(QMainWindow):
             item = QListWidgetItem(f"{number}  {title}")
             item.setToolTip(f"Step {number} of the workflow: {' → '.join(WORKFLOW)}")
             self.steps.addItem(item)
-            self.stack.addWidget(QWidget())   # a placeholder until the panel is built
+            self.stack.addWidget(QWidget())  # a placeholder until the panel is built
         self.concept = QLabel()
         self.concept.setObjectName("concept")
         self.concept.setWordWrap(True)
@@ -162,8 +178,8 @@ class MainWindow(QMainWindow):
         session.device_changed.connect(self._show_device)
         session.checkpoint_changed.connect(self._show_model)
 
-        self.tour: Optional[Tour] = None          # made on first use
-        self.demo: Optional[DemoRunner] = None    # while one runs (or ran last)
+        self.tour: Optional[Tour] = None  # made on first use
+        self.demo: Optional[DemoRunner] = None  # while one runs (or ran last)
         self.shortcuts_window: Optional[QWidget] = None
         self.about_box: Optional[QMessageBox] = None
         self._menus()
@@ -194,7 +210,7 @@ class MainWindow(QMainWindow):
 
     def _build_panel(self, row: int) -> QWidget:
         if row > BUILD_STEP and self._built[BUILD_STEP] is None:
-            self._build_panel(BUILD_STEP)   # the session's model config, which the later steps read, is its
+            self._build_panel(BUILD_STEP)  # the session's model config, which the later steps read, is its
         if row in self._building:
             raise RuntimeError(f"the {STEPS[row][0]} panel asked for itself while it was being built")
         self._building.add(row)
@@ -212,7 +228,7 @@ class MainWindow(QMainWindow):
         self._built[row] = panel
         if row == BUILD_STEP:
             panel.setEnabled(not self.session.training)
-        self.panel_built.emit(panel)          # its saved state and layout, before presentation mode looks
+        self.panel_built.emit(panel)  # its saved state and layout, before presentation mode looks
         self.presentation.adopt(panel)
         self._refresh_look(panel)
         return panel
@@ -230,7 +246,7 @@ class MainWindow(QMainWindow):
 
     def _build_next_idle(self) -> None:
         if not self.isVisible():
-            return   # closed (or never shown again): nothing left to build for
+            return  # closed (or never shown again): nothing left to build for
         assert self._shown_at is not None  # showEvent set it before it scheduled this
         if Job.running() and time.monotonic() - self._shown_at < IDLE_BUILD_QUIET_WAIT_MS / 1000:
             QTimer.singleShot(200, self, self._build_next_idle)
@@ -269,12 +285,15 @@ class MainWindow(QMainWindow):
         file_menu = self.menuBar().addMenu("&File")
         import_action = QAction("&Import a Hugging Face model…", self, shortcut=QKeySequence("Ctrl+Shift+I"))
         import_action.triggered.connect(lambda: exchange.import_model(self, self.session))
-        import_action.setToolTip("Explore a GPT-2 or LLaMA model you downloaded (a folder with config.json, "
-                                 "model.safetensors and tokenizer.json) in Generate, Attention and Evaluate.")
+        import_action.setToolTip(
+            "Explore a GPT-2 or LLaMA model you downloaded (a folder with config.json, "
+            "model.safetensors and tokenizer.json) in Generate, Attention and Evaluate."
+        )
         export_action = QAction("&Export the model for Hugging Face…", self, shortcut=QKeySequence("Ctrl+Shift+X"))
         export_action.triggered.connect(lambda: exchange.export_model(self, self.session))
-        export_action.setToolTip("Write the current model as a transformers folder (GPT2LMHeadModel or "
-                                 "LlamaForCausalLM) with its tokenizer.")
+        export_action.setToolTip(
+            "Write the current model as a transformers folder (GPT2LMHeadModel or LlamaForCausalLM) with its tokenizer."
+        )
         file_menu.addAction(import_action)
         file_menu.addAction(export_action)
         file_menu.setToolTipsVisible(True)
@@ -286,11 +305,13 @@ class MainWindow(QMainWindow):
 
         view_menu = self.menuBar().addMenu("&View")
         view_menu.setToolTipsVisible(True)
-        self.presentation_action = QAction("&Presentation mode", self, shortcut=QKeySequence("Ctrl+Shift+P"),
-                                           checkable=True)
+        self.presentation_action = QAction(
+            "&Presentation mode", self, shortcut=QKeySequence("Ctrl+Shift+P"), checkable=True
+        )
         self.presentation_action.toggled.connect(self.set_presentation_mode)
-        self.presentation_action.setToolTip("For a workshop: big type, high contrast, and only the controls "
-                                            "a first look needs. Press again to go back.")
+        self.presentation_action.setToolTip(
+            "For a workshop: big type, high contrast, and only the controls a first look needs. Press again to go back."
+        )
         view_menu.addAction(self.presentation_action)
         theme_menu = view_menu.addMenu("&Theme")
         theme_menu.setToolTipsVisible(True)
@@ -298,9 +319,13 @@ class MainWindow(QMainWindow):
         self.theme_actions: dict[str, QAction] = {}
         for key, label in themes.THEMES.items():
             action = QAction(label, self, checkable=True)
-            action.setToolTip({"system": "Follow the operating system's colours.",
-                               "light": "Dark text on a light window.",
-                               "dark": "Light text on a dark window: easier on the eyes in a dim room."}[key])
+            action.setToolTip(
+                {
+                    "system": "Follow the operating system's colours.",
+                    "light": "Dark text on a light window.",
+                    "dark": "Light text on a dark window: easier on the eyes in a dim room.",
+                }[key]
+            )
             action.triggered.connect(lambda _=False, key=key: self.set_theme(key))
             self.theme_group.addAction(action)
             theme_menu.addAction(action)
@@ -315,8 +340,10 @@ class MainWindow(QMainWindow):
         tour_action.setToolTip("Walk through the steps in order, with a short explanation of each idea.")
         self.demo_action = QAction("Run the whole &demo", self)
         self.demo_action.triggered.connect(self._demo_triggered)
-        self.demo_action.setToolTip("Tokenizer, model, training, a few-shot prompt, generation and attention, "
-                                    "all on the built-in corpus, in a minute or two.")
+        self.demo_action.setToolTip(
+            "Tokenizer, model, training, a few-shot prompt, generation and attention, "
+            "all on the built-in corpus, in a minute or two."
+        )
         shortcuts_action = QAction("&Keyboard shortcuts", self, shortcut=QKeySequence("Ctrl+/"))
         shortcuts_action.triggered.connect(self.show_shortcuts)
         shortcuts_action.setToolTip("Every shortcut of every step, in one list.")
@@ -338,8 +365,9 @@ class MainWindow(QMainWindow):
 
         device = self.session.device.describe() if self.session.device else None
         if self.about_box is None:
-            self.about_box = QMessageBox(QMessageBox.Icon.Information, "About LLM Playground", "",
-                                         QMessageBox.StandardButton.Close, self)
+            self.about_box = QMessageBox(
+                QMessageBox.Icon.Information, "About LLM Playground", "", QMessageBox.StandardButton.Close, self
+            )
             self.about_box.setTextFormat(Qt.TextFormat.RichText)
             self.about_box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             self.about_box.setModal(False)
@@ -381,10 +409,12 @@ class MainWindow(QMainWindow):
         """On the very first launch, say where the tour and the demo are."""
         settings = QSettings()
         if settings.value("tour/offered", False, bool) or self.message_bar.isVisible():
-            return   # offered before, or something more important is on show: next launch, then
+            return  # offered before, or something more important is on show: next launch, then
         settings.setValue("tour/offered", True)
-        self.session.info("New here? Help ▸ Guided tour (F1) walks through each step and the idea behind it; "
-                          "Help ▸ Run the whole demo shows the whole flow in a minute or two.")
+        self.session.info(
+            "New here? Help ▸ Guided tour (F1) walks through each step and the idea behind it; "
+            "Help ▸ Run the whole demo shows the whole flow in a minute or two."
+        )
 
     # ------------------------------------------------------------------ the one-click demo
 
@@ -429,7 +459,7 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ look
 
     def set_theme(self, theme: str) -> None:
-        """"system", "light" or "dark"; kept for the next launch."""
+        """ "system", "light" or "dark"; kept for the next launch."""
         themes.set_theme(theme)
         self.theme_actions[theme].setChecked(True)
         settings = QSettings()
@@ -452,7 +482,7 @@ class MainWindow(QMainWindow):
         self.sidebar.setFixedWidth(round(SIDEBAR_WIDTH * scale))
         self.steps.setFixedWidth(round(SIDEBAR_WIDTH * scale))
         self._refresh_look(self.sidebar)
-        themes.refresh(self.sidebar)   # also when leaving: the sidebar's own sizes come back
+        themes.refresh(self.sidebar)  # also when leaving: the sidebar's own sizes come back
         self._fit_steps()
         if self.presentation_action.isChecked() != on:
             self.presentation_action.setChecked(on)
@@ -463,13 +493,13 @@ class MainWindow(QMainWindow):
         else:
             self.statusBar().clearMessage()
             size = getattr(self, "_size_before_presentation", None)
-            if size is not None:   # big type widened the window: give it its size back
+            if size is not None:  # big type widened the window: give it its size back
                 QTimer.singleShot(0, self, lambda: self._resize_after_layout(size))
 
     def _resize_after_layout(self, size: QSize) -> None:
         # Hidden steps keep the minimum sizes their big type needed until asked again: ask, then resize.
         for widget in self.findChildren(QWidget):
-            widget.updateGeometry()   # drops the size its layout item remembers
+            widget.updateGeometry()  # drops the size its layout item remembers
         for layout in self.findChildren(QLayout):
             layout.invalidate()
         QCoreApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
@@ -489,6 +519,7 @@ class MainWindow(QMainWindow):
             return
         from playground.core.config import parameter_breakdown
         from playground.core.estimates import human_count
+
         params = human_count(parameter_breakdown(checkpoint.model_config).total)
         loss = f", val loss {checkpoint.val_loss:.2f}" if checkpoint.val_loss is not None else ""
         self.model_label.setText(f"Model: {checkpoint.name} ({params} parameters, step {checkpoint.step:,}{loss})")
@@ -513,9 +544,12 @@ class MainWindow(QMainWindow):
     def ask_stop_training(self) -> bool:
         """Asked when the window closes during training (tests replace it)."""
         answer = QMessageBox.question(
-            self, "Training is running",
+            self,
+            "Training is running",
             "A model is training. Stop it, save a checkpoint of where it got to, and quit?",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel)
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel,
+        )
         return answer == QMessageBox.StandardButton.Yes
 
     def closeEvent(self, event) -> None:  # noqa: N802
@@ -531,8 +565,7 @@ class MainWindow(QMainWindow):
             # Wait for the save however long it takes, with the window drawn and
             # saying so, but nothing in it to click: quitting meanwhile would
             # destroy the training thread mid-write.
-            self.statusBar().showMessage("Saving a checkpoint of the training run… "
-                                         "the window closes when it is saved.")
+            self.statusBar().showMessage("Saving a checkpoint of the training run… the window closes when it is saved.")
             self._saving_to_close = True
             parts = [part for part in (self.centralWidget(), self.menuBar()) if part is not None]
             for part in parts:
@@ -544,8 +577,9 @@ class MainWindow(QMainWindow):
                 for part in parts:
                     part.setEnabled(True)
             if training.last_error:  # the save failed: keep the window, so the message can be read
-                self.statusBar().showMessage("The checkpoint could not be saved (see the message above). "
-                                             "Close the window again to quit anyway.")
+                self.statusBar().showMessage(
+                    "The checkpoint could not be saved (see the message above). Close the window again to quit anyway."
+                )
                 event.ignore()
                 return
         self.stop_demo()

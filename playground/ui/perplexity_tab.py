@@ -14,17 +14,40 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Optional, Union
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QAbstractItemView, QButtonGroup, QFileDialog, QGroupBox, QHBoxLayout, QHeaderView,
-                               QLabel, QPushButton, QRadioButton, QSplitter, QTableWidget, QTableWidgetItem,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QButtonGroup,
+    QFileDialog,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QRadioButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from playground.core.progress import UserError
 from playground.engine.jobs import Job, JobSlot
 from playground.engine.session import Session
 from playground.ui.themes import follow_item_colours, themed_item, themed_style, themed_text
 from playground.ui.widgets.checkpoint_list import CheckpointList
-from playground.ui.widgets.evaluate_parts import (AMBER_STYLE, GOOD, NOTE_STYLE, ElideRight, controls_column,
-                                                  note, progress_bar, set_header, show_progress, status_line)
+from playground.ui.widgets.evaluate_parts import (
+    AMBER_STYLE,
+    GOOD,
+    NOTE_STYLE,
+    ElideRight,
+    controls_column,
+    note,
+    progress_bar,
+    set_header,
+    show_progress,
+    status_line,
+)
 from playground.ui.widgets.number_item import NumberItem
 
 if TYPE_CHECKING:
@@ -35,8 +58,16 @@ if TYPE_CHECKING:
 SOURCE_VALIDATION, SOURCE_FILE = "validation", "file"  # a result's source is "validation:<corpus>" or a path
 READ_NOW_BYTES = 16 * 2**20  # a text file this small is read when chosen, so a bad one is refused at once
 
-COLUMNS = ["Checkpoint", "Text", "Params", "Vocab", "Steps", "Tokens\nscored", "Perplexity\nper token",
-           "Bits per\nbyte"]
+COLUMNS = [
+    "Checkpoint",
+    "Text",
+    "Params",
+    "Vocab",
+    "Steps",
+    "Tokens\nscored",
+    "Perplexity\nper token",
+    "Bits per\nbyte",
+]
 WIDTHS = [0, 150, 64, 56, 56, 66, 80, 66]  # pixels; the first column stretches
 TIPS = [
     "The run the checkpoint belongs to; ● marks the current model.",
@@ -50,9 +81,11 @@ TIPS = [
     "The surprise summed over the text, in bits, divided by the text's bytes (UTF-8). Lower is better, and "
     "it compares any two models, whatever their tokenizers: the text's bytes are the same for all.",
 ]
-FAIRNESS = ("Bits per byte divide the model's surprise by the bytes of the text, not by its tokens, so every "
-            "model pays for the same text: the fair way to compare checkpoints with different tokenizers. "
-            "Lower is better.")
+FAIRNESS = (
+    "Bits per byte divide the model's surprise by the bytes of the text, not by its tokens, so every "
+    "model pays for the same text: the fair way to compare checkpoints with different tokenizers. "
+    "Lower is better."
+)
 
 
 def _count(n: int) -> str:
@@ -67,9 +100,9 @@ class Measured:
     """One row of the table: a checkpoint scored on a text."""
 
     row: PerplexityRow
-    source: str              # what the text was: "validation:<corpus name>" or a file's path
+    source: str  # what the text was: "validation:<corpus name>" or a file's path
     source_label: str
-    tokenizer_id: str        # to notice checkpoints whose tokenizers differ
+    tokenizer_id: str  # to notice checkpoints whose tokenizers differ
     key: tuple = ()
 
     def __post_init__(self) -> None:
@@ -88,11 +121,11 @@ class PerplexityTab(QWidget):
         self.session = session
         self.slot = JobSlot(self)
         self.slot.changed.connect(self.update_buttons)
-        self.bpb_chart: Optional[MetricBars] = None       # made once there is a model (it needs pyqtgraph)
-        self.splits: Optional[ValidationSplits] = None    # made with the chart (it needs numpy)
+        self.bpb_chart: Optional[MetricBars] = None  # made once there is a model (it needs pyqtgraph)
+        self.splits: Optional[ValidationSplits] = None  # made with the chart (it needs numpy)
         self.text_path: Optional[Path] = None
         self.results: list[Measured] = []
-        self.chart_source: Optional[str] = None    # the text the chart shows
+        self.chart_source: Optional[str] = None  # the text the chart shows
         self._measuring: tuple[str, str] = ("", "")  # the running job's (source, source label)
         self._failures: list[str] = []
         self._started = 0.0
@@ -112,10 +145,13 @@ class PerplexityTab(QWidget):
         self.source_validation = QRadioButton("Validation split of the current corpus")
         self.source_validation.setToolTip(
             "The tail of the corpus that training held out (its last 10% of tokens, or the share the run "
-            "was trained with): text the model never trained on, as its validation loss measured it.")
+            "was trained with): text the model never trained on, as its validation loss measured it."
+        )
         self.source_file = QRadioButton("A text file")
-        self.source_file.setToolTip("Any UTF-8 text file: say, writing in the style of your corpus that it "
-                                    "never saw, or text of a different kind, to see how surprised the model is.")
+        self.source_file.setToolTip(
+            "Any UTF-8 text file: say, writing in the style of your corpus that it "
+            "never saw, or text of a different kind, to see how surprised the model is."
+        )
         self.source_group = QButtonGroup(self)
         self.source_group.addButton(self.source_validation)
         self.source_group.addButton(self.source_file)
@@ -143,8 +179,10 @@ class PerplexityTab(QWidget):
         box = QGroupBox("3 · Measure")
         bl = QVBoxLayout(box)
         self.measure_button = QPushButton("Measure")
-        self.measure_button.setToolTip("Score every checkpoint on the list on the text (Ctrl+Enter). Results "
-                                       "are added to the table; nothing measured before is lost.")
+        self.measure_button.setToolTip(
+            "Score every checkpoint on the list on the text (Ctrl+Enter). Results "
+            "are added to the table; nothing measured before is lost."
+        )
         self.measure_button.clicked.connect(self.measure)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setToolTip("Stop measuring (Esc). Checkpoints scored so far keep their rows.")
@@ -191,8 +229,9 @@ class PerplexityTab(QWidget):
                 table.setColumnWidth(c, width)
         table.itemSelectionChanged.connect(self._row_selected)
         self.clear_results_button = QPushButton("Clear table")
-        self.clear_results_button.setToolTip("Remove every result from the table and the chart (the checkpoints "
-                                             "stay on the list).")
+        self.clear_results_button.setToolTip(
+            "Remove every result from the table and the chart (the checkpoints stay on the list)."
+        )
         self.clear_results_button.clicked.connect(self.clear_results)
         self.results_caption = QLabel("<b>Results</b>")
         top_row = QHBoxLayout()
@@ -250,7 +289,8 @@ class PerplexityTab(QWidget):
         self.source_validation.setEnabled(has)
         if has:
             self.validation_note.setText(
-                f"{corpus.name}: the held-out text only if the model was trained on this corpus.")
+                f"{corpus.name}: the held-out text only if the model was trained on this corpus."
+            )
             if self.text_path is None:
                 self.source_validation.setChecked(True)
         else:
@@ -260,8 +300,12 @@ class PerplexityTab(QWidget):
     # ---------------------------------------------------------------- what to score
 
     def choose_text_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Choose a text file to score", "",
-                                              "Text files (*.txt *.md *.rst *.py *.csv *.json *.gz);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(
+            self,
+            "Choose a text file to score",
+            "",
+            "Text files (*.txt *.md *.rst *.py *.csv *.json *.gz);;All files (*)",
+        )
         if path:
             self.set_text_file(path)
 
@@ -309,8 +353,10 @@ class PerplexityTab(QWidget):
         text: Union[Corpus, Path]
         if self.source() == SOURCE_VALIDATION:
             if corpus is None:
-                self.session.warn("There is no corpus yet, so no validation split: choose a corpus in the Tokenize "
-                                  "step, or score a text file.")
+                self.session.warn(
+                    "There is no corpus yet, so no validation split: choose a corpus in the Tokenize "
+                    "step, or score a text file."
+                )
                 return None
             text, key, label = corpus, f"{SOURCE_VALIDATION}:{corpus.name}", f"validation split of {corpus.name}"
         else:
@@ -319,8 +365,16 @@ class PerplexityTab(QWidget):
                 return None
             text, key, label = path, str(path), path.name
         targets = self.checkpoints.targets()
-        job = Job(compare_checkpoints, targets, text, device="auto", model_of=self.session.models.model_for,
-                  splits=self.splits, keep_going=True, doing="measuring perplexity")
+        job = Job(
+            compare_checkpoints,
+            targets,
+            text,
+            device="auto",
+            model_of=self.session.models.model_for,
+            splits=self.splits,
+            keep_going=True,
+            doing="measuring perplexity",
+        )
         job.progress.connect(lambda p: show_progress(self.progress, p))
         job.partial.connect(self._on_partial)
         job.result.connect(self._on_result)
@@ -331,8 +385,7 @@ class PerplexityTab(QWidget):
         self.progress.setRange(0, 1000)
         self.progress.setValue(0)
         self.progress.setFormat("Starting…")
-        self.status.setText(f"Measuring {len(targets)} checkpoint{'s' if len(targets) != 1 else ''} on "
-                            f"the {label}…")
+        self.status.setText(f"Measuring {len(targets)} checkpoint{'s' if len(targets) != 1 else ''} on the {label}…")
         return self.slot.start(job)
 
     def _on_partial(self, item) -> None:
@@ -386,8 +439,12 @@ class PerplexityTab(QWidget):
     def _is_current(self, m: Measured) -> bool:
         current = self.checkpoints.current_folder()
         checkpoint = self.session.checkpoint
-        return (current is not None and Path(m.row.path) == current and checkpoint is not None
-                and m.row.steps == checkpoint.step)
+        return (
+            current is not None
+            and Path(m.row.path) == current
+            and checkpoint is not None
+            and m.row.steps == checkpoint.step
+        )
 
     def _refresh_results(self, select: Optional[Measured] = None) -> None:
         table = self.results_table
@@ -408,12 +465,16 @@ class PerplexityTab(QWidget):
                 NumberItem(row.vocab_size, f"{row.vocab_size:,}"),
                 NumberItem(row.steps, f"{row.steps:,}"),
                 NumberItem(row.tokens, f"{row.tokens:,}"),
-                NumberItem(row.perplexity, f"{row.perplexity:,.1f}" if row.perplexity < 1e6 else f"{row.perplexity:.2e}"),
+                NumberItem(
+                    row.perplexity, f"{row.perplexity:,.1f}" if row.perplexity < 1e6 else f"{row.perplexity:.2e}"
+                ),
                 NumberItem(row.bits_per_byte, f"{row.bits_per_byte:.3f}"),
             ]
-            tip = (f"{row.name} ({row.which}), step {row.steps:,}\n{row.path}\n{row.tokenizer_kind}, "
-                   f"{row.vocab_size:,} tokens; context {row.context_length:,}\n"
-                   f"Mean loss {row.mean_loss:.3f} nats per token on the {m.source_label}.")
+            tip = (
+                f"{row.name} ({row.which}), step {row.steps:,}\n{row.path}\n{row.tokenizer_kind}, "
+                f"{row.vocab_size:,} tokens; context {row.context_length:,}\n"
+                f"Mean loss {row.mean_loss:.3f} nats per token on the {m.source_label}."
+            )
             for c, item in enumerate(cells):
                 item.setToolTip(tip if c != 1 else (m.source_label if m.is_validation else m.source))
                 item.setData(Qt.ItemDataRole.UserRole, r)
@@ -429,8 +490,11 @@ class PerplexityTab(QWidget):
         table.setSortingEnabled(True)
         if select_row is not None:
             table.selectRow(select_row.row())
-        self.results_caption.setText(f"<b>Results</b> · {len(self.results)} row{'s' if len(self.results) != 1 else ''}"
-                                     if self.results else "<b>Results</b> · press Measure")
+        self.results_caption.setText(
+            f"<b>Results</b> · {len(self.results)} row{'s' if len(self.results) != 1 else ''}"
+            if self.results
+            else "<b>Results</b> · press Measure"
+        )
         self._refresh_chart()
 
     def _row_selected(self) -> None:
@@ -453,25 +517,37 @@ class PerplexityTab(QWidget):
         if not shown and self.results:
             self.chart_source = self.results[-1].source
             shown = [m for m in self.results if m.source == self.chart_source]
-        bars = [Bar(label=f"{m.row.name} ({m.row.which})" if m.row.which != "best" else m.row.name,
-                    value=m.row.bits_per_byte, note=f"perplexity {m.row.perplexity:,.1f}",
-                    highlight=self._is_current(m)) for m in shown]
+        bars = [
+            Bar(
+                label=f"{m.row.name} ({m.row.which})" if m.row.which != "best" else m.row.name,
+                value=m.row.bits_per_byte,
+                note=f"perplexity {m.row.perplexity:,.1f}",
+                highlight=self._is_current(m),
+            )
+            for m in shown
+        ]
         self.bpb_chart.set_bars(bars, placeholder="Press Measure to score the checkpoints on the list.")
         if shown:
             label = shown[0].source_label
             on = f"the {label}" if shown[0].is_validation else label
-            themed_text(self.chart_caption, "<b>Bits per byte on {on}</b> · <span style='color:{muted}'>orange: "
-                                            "the current model; under each value, its perplexity per token</span>",
-                        on=on)
+            themed_text(
+                self.chart_caption,
+                "<b>Bits per byte on {on}</b> · <span style='color:{muted}'>orange: "
+                "the current model; under each value, its perplexity per token</span>",
+                on=on,
+            )
         else:
             self.chart_caption.setText("<b>Bits per byte</b>")
         ids = {m.tokenizer_id for m in shown}
         if len(ids) > 1:
-            text = ("These checkpoints use different tokenizers: compare them by bits per byte, not perplexity "
-                    "per token.")
+            text = (
+                "These checkpoints use different tokenizers: compare them by bits per byte, not perplexity per token."
+            )
             if shown and shown[0].is_validation:
-                text += (" Each validation split is the corpus's tail as its own tokenizer counts it, so the texts "
-                         "differ slightly at the start; for an exact comparison, score a text file.")
+                text += (
+                    " Each validation split is the corpus's tail as its own tokenizer counts it, so the texts "
+                    "differ slightly at the start; for an exact comparison, score a text file."
+                )
             self.tokenizer_note.setText(text)
         self.tokenizer_note.setVisible(len(ids) > 1)
 

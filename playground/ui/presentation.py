@@ -109,7 +109,7 @@ class PresentationMode:
             for area in panel.findChildren(QScrollArea):
                 if area.maximumWidth() < QWIDGETSIZE_MAX:
                     self._widened.append((area, area.minimumWidth(), area.maximumWidth()))
-                    area.setMaximumWidth(round(area.maximumWidth() * FONT_SCALE))   # the minimum stays:
+                    area.setMaximumWidth(round(area.maximumWidth() * FONT_SCALE))  # the minimum stays:
                     # on a small projector the column scrolls rather than push the window off the screen
 
     def _restore_columns(self) -> None:

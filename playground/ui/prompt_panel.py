@@ -72,7 +72,8 @@ class PromptPanel(QWidget):
         "a document whose natural continuation is the answer.<br><br><i>Zero-shot</i> gives only the "
         "request; <i>one-shot</i> and <i>few-shot</i> first show worked examples, so the model can copy "
         "the pattern: the format, the labels, how long an answer is. <i>Chain-of-thought</i> examples "
-        "show their steps too.<br><br>Examples cost context: watch the token count.")
+        "show their steps too.<br><br>Examples cost context: watch the token count."
+    )
 
     DEBOUNCE_MS = 100
 
@@ -83,9 +84,9 @@ class PromptPanel(QWidget):
         self.fit: Optional[PromptFit] = None
         self.n_tokens: Optional[int] = None
         self.prompt_window: Optional[int] = None  # tokens the model reads for a prompt (None: unknown)
-        self.problem = ""                         # why the template does not render, or ""
-        self._originals: dict[str, PromptTemplate] = {}   # combo key -> the template as loaded
-        self._edited: dict[str, PromptTemplate] = {}      # combo key -> the person's edited copy
+        self.problem = ""  # why the template does not render, or ""
+        self._originals: dict[str, PromptTemplate] = {}  # combo key -> the template as loaded
+        self._edited: dict[str, PromptTemplate] = {}  # combo key -> the person's edited copy
         self._key: Optional[str] = None
         self._description = ""
         self._loading = False
@@ -128,8 +129,9 @@ class PromptPanel(QWidget):
         self.format_edits = self.formats.format_edits
         self.tabs.addTab(self.examples_editor, "Examples")
         self.tabs.addTab(self.formats, "Formats")
-        self.tabs.setTabToolTip(0, "The worked examples: an input, the output to copy, and the reasoning "
-                                   "chain-of-thought shows.")
+        self.tabs.setTabToolTip(
+            0, "The worked examples: an input, the output to copy, and the reasoning chain-of-thought shows."
+        )
         self.tabs.setTabToolTip(1, "How the examples and the query are written out, and what separates them.")
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self.tabs)
@@ -137,8 +139,11 @@ class PromptPanel(QWidget):
         self.preview_box.send_button.clicked.connect(self.send)
         box = self.preview_box
         self.preview, self.usage_bar, self.send_button = box.preview, box.usage_bar, box.send_button
-        self.token_count_label, self.warning_label, self.problem_label = (box.token_count_label, box.warning_label,
-                                                                          box.problem_label)
+        self.token_count_label, self.warning_label, self.problem_label = (
+            box.token_count_label,
+            box.warning_label,
+            box.problem_label,
+        )
         splitter.addWidget(self.preview_box)
         splitter.setStretchFactor(0, 2)
         splitter.setStretchFactor(1, 3)
@@ -159,8 +164,10 @@ class PromptPanel(QWidget):
     def _template_box(self) -> QGroupBox:
         box = QGroupBox("1 · Template")
         self.template_combo = QComboBox()
-        self.template_combo.setToolTip("A ready-made task to start from, or a template file you opened. "
-                                       "Your edits to each are kept while you switch between them.")
+        self.template_combo.setToolTip(
+            "A ready-made task to start from, or a template file you opened. "
+            "Your edits to each are kept while you switch between them."
+        )
         self.template_combo.currentIndexChanged.connect(self._template_chosen)
         self.name_edit = QLineEdit()
         self.name_edit.setToolTip("The template's name, saved with it.")
@@ -198,13 +205,16 @@ class PromptPanel(QWidget):
         for mode in MODES:
             self.mode_combo.addItem(MODE_LABELS[mode], mode)
             self.mode_combo.setItemData(self.mode_combo.count() - 1, MODE_HELP[mode], Qt.ItemDataRole.ToolTipRole)
-        self.mode_combo.setToolTip("How the prompt is laid out: with no examples, one, or k of them "
-                                   "(with their reasoning, for chain of thought). Hover an entry to learn more.")
+        self.mode_combo.setToolTip(
+            "How the prompt is laid out: with no examples, one, or k of them "
+            "(with their reasoning, for chain of thought). Hover an entry to learn more."
+        )
         self.mode_combo.currentIndexChanged.connect(self._mode_changed)
         self.k_spin = QSpinBox()
         self.k_spin.setRange(0, 99)
-        self.k_spin.setToolTip("k: how many examples few-shot and chain of thought show "
-                               "(the first k enabled ones in the table).")
+        self.k_spin.setToolTip(
+            "k: how many examples few-shot and chain of thought show (the first k enabled ones in the table)."
+        )
         self.k_spin.valueChanged.connect(self._edited_somewhere)
         self.mode_help = QLabel()
         self.mode_help.setWordWrap(True)
@@ -225,8 +235,9 @@ class PromptPanel(QWidget):
         box = QGroupBox("3 · Instruction")
         self.instruction_edit = QPlainTextEdit()
         self.instruction_edit.setPlaceholderText("What to do, in words (optional)…")
-        self.instruction_edit.setToolTip("Says what the task is. It comes first in every mode. "
-                                         "Leave it empty to rely on the examples alone.")
+        self.instruction_edit.setToolTip(
+            "Says what the task is. It comes first in every mode. Leave it empty to rely on the examples alone."
+        )
         self.instruction_edit.setFixedHeight(88)
         self.instruction_edit.textChanged.connect(self._edited_somewhere)
         layout = QVBoxLayout(box)
@@ -237,8 +248,10 @@ class PromptPanel(QWidget):
         box = QGroupBox("4 · Query: what you ask")
         self.query_edit = QPlainTextEdit()
         self.query_edit.setPlaceholderText("The input you want an answer for…")
-        self.query_edit.setToolTip("The input you ask about. It comes last, written like the examples' "
-                                   "inputs, and the model continues after it.")
+        self.query_edit.setToolTip(
+            "The input you ask about. It comes last, written like the examples' "
+            "inputs, and the model continues after it."
+        )
         self.query_edit.setFixedHeight(88)
         self.query_edit.textChanged.connect(self._edited_somewhere)
         layout = QVBoxLayout(box)
@@ -364,9 +377,12 @@ class PromptPanel(QWidget):
         key = f"file:{path.resolve()}"
         if key in self._originals and key in self._edited:
             answer = QMessageBox.question(
-                self, "Reopen the template?",
+                self,
+                "Reopen the template?",
                 f"{path.name} is open already, with edits. Reopen it from the file and drop those edits?",
-                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                QMessageBox.StandardButton.No,
+            )
             if answer != QMessageBox.StandardButton.Yes:
                 self.template_combo.setCurrentIndex(self.template_combo.findData(key))
                 return False
@@ -382,8 +398,9 @@ class PromptPanel(QWidget):
         if index < 0:
             self.template_combo.addItem(template.name, key)
             index = self.template_combo.count() - 1
-        self.template_combo.setItemData(index, f"{template.description}\n{key[5:]}".strip(),
-                                        Qt.ItemDataRole.ToolTipRole)
+        self.template_combo.setItemData(
+            index, f"{template.description}\n{key[5:]}".strip(), Qt.ItemDataRole.ToolTipRole
+        )
         self.template_combo.setCurrentIndex(index)
         self._loading = False
         self._key = key
@@ -400,7 +417,7 @@ class PromptPanel(QWidget):
             self.session.error(str(e))
             return False
         if self._key is not None and self._key.startswith("builtin:"):
-            self._edited.pop(self._key, None)   # the edits live in the file now
+            self._edited.pop(self._key, None)  # the edits live in the file now
         self._key = None
         self._add_entry(f"file:{path.resolve()}", template)
         self.session.info(f"Saved the template “{template.name}” to {path}.")
@@ -409,8 +426,11 @@ class PromptPanel(QWidget):
     def _choose_file(self) -> None:
         start = user_data_dir() / "prompts"
         path, _ = QFileDialog.getOpenFileName(
-            self, "Open a prompt template", str(start if start.exists() else Path.home()),
-            "Prompt templates (*.toml *.json);;All files (*)")
+            self,
+            "Open a prompt template",
+            str(start if start.exists() else Path.home()),
+            "Prompt templates (*.toml *.json);;All files (*)",
+        )
         if path:
             self.open_template(path)
 
@@ -421,8 +441,11 @@ class PromptPanel(QWidget):
         except OSError:
             folder = Path.home()
         path, chosen = QFileDialog.getSaveFileName(
-            self, "Save the prompt template", str(folder / f"{_slug(self.name_edit.text())}.toml"),
-            "TOML (*.toml);;JSON (*.json)")
+            self,
+            "Save the prompt template",
+            str(folder / f"{_slug(self.name_edit.text())}.toml"),
+            "TOML (*.toml);;JSON (*.json)",
+        )
         if not path:
             return
         if Path(path).suffix.lower() not in (".toml", ".json"):
@@ -493,7 +516,8 @@ class PromptPanel(QWidget):
         self.fit, self.n_tokens, self.prompt_window = None, None, None
         if tokenizer is None:
             self.token_count_label.setText(
-                "No tokenizer yet: train one in the Tokenize step (or train a model) to count this prompt's tokens.")
+                "No tokenizer yet: train one in the Tokenize step (or train a model) to count this prompt's tokens."
+            )
             self.token_count_label.setToolTip("")
             self.usage_bar.hide()
         else:
@@ -507,24 +531,31 @@ class PromptPanel(QWidget):
                 self.token_count_label.setText(
                     f"{more}<b>{self.n_tokens:,}</b> tokens with the tokenizer “{tokenizer.name}”"
                     + ("" if exact else " (counted in its last part only)")
-                    + ". There is no trained model yet, so no context length to compare with.")
+                    + ". There is no trained model yet, so no context length to compare with."
+                )
                 self.token_count_label.setToolTip("Train a model (or load the demo) to see whether the prompt fits.")
                 self.usage_bar.hide()
             else:
                 self.prompt_window = window
                 self.fit = fit_prompt(rendered, starts, self.prompt_window, exact)
-                themed_text(self.token_count_label,
-                            "{more}<b>{n}</b> tokens of the <b>{window}</b> the model reads for a prompt "
-                            "<span style='color:{muted}'>(context {context}, {reserve} kept for the answer)</span>",
-                            more=more, n=f"{self.n_tokens:,}", window=f"{self.prompt_window:,}", context=f"{context:,}",
-                            reserve=str(reserve))
+                themed_text(
+                    self.token_count_label,
+                    "{more}<b>{n}</b> tokens of the <b>{window}</b> the model reads for a prompt "
+                    "<span style='color:{muted}'>(context {context}, {reserve} kept for the answer)</span>",
+                    more=more,
+                    n=f"{self.n_tokens:,}",
+                    window=f"{self.prompt_window:,}",
+                    context=f"{context:,}",
+                    reserve=str(reserve),
+                )
                 self.token_count_label.setToolTip(
                     f"The model “{checkpoint.name}” reads at most {context:,} tokens at once: its context. "
                     f"{reserve} of them are kept free for the tokens it writes, so a prompt may use "
-                    f"{self.prompt_window:,}. A longer prompt loses its beginning: only the last tokens are read.")
+                    f"{self.prompt_window:,}. A longer prompt loses its beginning: only the last tokens are read."
+                )
                 self.usage_bar.setRange(0, max(1, self.prompt_window))
                 self.usage_bar.setValue(min(self.n_tokens, self.prompt_window))
-                role = "cat_3" if not self.fit.fits else "cat_1"   # orange when it does not fit
+                role = "cat_3" if not self.fit.fits else "cat_1"  # orange when it does not fit
                 themed_style(self.usage_bar, f"QProgressBar::chunk {{ background: {{{role}}}; }}")
                 self.usage_bar.show()
         cut = self.fit.cut_chars if self.fit is not None and not self.fit.fits else 0

@@ -14,29 +14,52 @@ from pathlib import Path
 from typing import Any, Optional
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QPushButton, QSpinBox,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
 from playground.core.progress import UserError
 from playground.core.prompts import MODE_HELP, MODES
 from playground.engine.jobs import Job, JobSlot
 from playground.engine.session import Session
 from playground.ui.themes import themed_text
-from playground.ui.widgets.evaluate_parts import (AMBER_STYLE, controls_column, note, progress_bar, show_progress,
-                                                  status_line)
+from playground.ui.widgets.evaluate_parts import (
+    AMBER_STYLE,
+    controls_column,
+    note,
+    progress_bar,
+    show_progress,
+    status_line,
+)
 from playground.ui.widgets.task_tables import TaskResultsPane, mode_label
 
 STRATEGIES = [
-    ("greedy", "Greedy", "Always the most likely token: the same answers every run (the usual choice for "
-                         "scoring)."),
-    ("sample", "Sample", "Draw tokens at random (temperature 0.8, seed 0, so a run can be repeated): varied "
-                         "answers, usually lower scores."),
-    ("beam", "Beam search", "Follow 4 continuations at once and keep the most likely: slower, sometimes better "
-                            "on short answers."),
+    ("greedy", "Greedy", "Always the most likely token: the same answers every run (the usual choice for scoring)."),
+    (
+        "sample",
+        "Sample",
+        "Draw tokens at random (temperature 0.8, seed 0, so a run can be repeated): varied "
+        "answers, usually lower scores.",
+    ),
+    (
+        "beam",
+        "Beam search",
+        "Follow 4 continuations at once and keep the most likely: slower, sometimes better on short answers.",
+    ),
 ]
-TEMPLATE_TIP = ("The prompt each example is asked through: its instruction, worked examples and the query the "
-                "input goes into. The task's own template is the one made for it; a template you sent from the "
-                "Prompt panel appears here too.")
+TEMPLATE_TIP = (
+    "The prompt each example is asked through: its instruction, worked examples and the query the "
+    "input goes into. The task's own template is the one made for it; a template you sent from the "
+    "Prompt panel appears here too."
+)
 
 
 @dataclass
@@ -46,8 +69,8 @@ class TaskRun:
     task_key: str
     modes: list[str]
     caption: str
-    rows: dict = field(default_factory=dict)      # (mode, index) -> TaskRow
-    results: Optional[list] = None                # [TaskResult] once every answer is scored
+    rows: dict = field(default_factory=dict)  # (mode, index) -> TaskRow
+    results: Optional[list] = None  # [TaskResult] once every answer is scored
     stopped: bool = False
 
 
@@ -59,10 +82,10 @@ class TaskTab(QWidget):
         self.session = session
         self.slot = JobSlot(self)
         self.slot.changed.connect(self.update_buttons)
-        self.tasks: dict[str, Any] = {}            # key -> Task
-        self.task_runs: dict[str, TaskRun] = {}    # key -> the latest run of that task
+        self.tasks: dict[str, Any] = {}  # key -> Task
+        self.task_runs: dict[str, TaskRun] = {}  # key -> the latest run of that task
         self.shown_run: Optional[TaskRun] = None
-        self.running: Optional[TaskRun] = None     # the run the job in the slot fills
+        self.running: Optional[TaskRun] = None  # the run the job in the slot fills
         self._task_templates: dict[str, Any] = {}  # task key -> template_for(task)
         self._started = 0.0
         self._ready = False
@@ -79,12 +102,16 @@ class TaskTab(QWidget):
         box = QGroupBox("1 · Task")
         bl = QVBoxLayout(box)
         self.task_combo = QComboBox()
-        self.task_combo.setToolTip("A set of questions with reference answers. The built-in ones are tiny "
-                                   "examples; open your own CSV (columns input, reference) or JSON Lines file.")
+        self.task_combo.setToolTip(
+            "A set of questions with reference answers. The built-in ones are tiny "
+            "examples; open your own CSV (columns input, reference) or JSON Lines file."
+        )
         self.task_combo.currentIndexChanged.connect(self._task_chosen)
         self.open_task_button = QPushButton("Open…")
-        self.open_task_button.setToolTip("Open a task file: CSV with the columns input and reference, or JSON "
-                                         "Lines with one {\"input\": …, \"reference\": …} a line (Ctrl+O).")
+        self.open_task_button.setToolTip(
+            "Open a task file: CSV with the columns input and reference, or JSON "
+            'Lines with one {"input": …, "reference": …} a line (Ctrl+O).'
+        )
         self.open_task_button.clicked.connect(self.choose_task_file)
         row = QHBoxLayout()
         row.addWidget(self.task_combo, 1)
@@ -117,10 +144,10 @@ class TaskTab(QWidget):
                 combo.setItemData(combo.count() - 1, MODE_HELP.get(mode, ""), Qt.ItemDataRole.ToolTipRole)
         self.mode_combo.setCurrentIndex(self.mode_combo.findData("zero-shot"))
         self.compare_combo.setCurrentIndex(self.compare_combo.findData("few-shot"))
-        self.mode_combo.setToolTip("How the prompt is laid out for the first set of answers. "
-                                   + MODE_HELP["zero-shot"])
-        self.compare_combo.setToolTip("The mode to compare it with, on the same examples and settings. "
-                                      + MODE_HELP["few-shot"])
+        self.mode_combo.setToolTip("How the prompt is laid out for the first set of answers. " + MODE_HELP["zero-shot"])
+        self.compare_combo.setToolTip(
+            "The mode to compare it with, on the same examples and settings. " + MODE_HELP["few-shot"]
+        )
         for combo in (self.mode_combo, self.compare_combo):
             combo.currentIndexChanged.connect(self._modes_changed)
         form.addRow("Mode", self.mode_combo)
@@ -137,9 +164,11 @@ class TaskTab(QWidget):
         self.max_tokens = QSpinBox()
         self.max_tokens.setRange(1, 512)
         self.max_tokens.setValue(32)
-        self.max_tokens.setToolTip("The most tokens an answer may take. The model stops earlier at the end of "
-                                   "the first line (the answer), and never writes more than the reference's "
-                                   "length plus 8 tokens.")
+        self.max_tokens.setToolTip(
+            "The most tokens an answer may take. The model stops earlier at the end of "
+            "the first line (the answer), and never writes more than the reference's "
+            "length plus 8 tokens."
+        )
         form.addRow("Strategy", self.strategy_combo)
         form.addRow("Max new tokens", self.max_tokens)
         cl.addWidget(box)
@@ -165,8 +194,11 @@ class TaskTab(QWidget):
 
         pane = TaskResultsPane()
         self.task_caption, self.scores_table, self.prompt_preview = pane.caption, pane.scores, pane.preview
-        self.preview_caption, self.examples_table, self.examples_caption = (pane.preview_caption, pane.answers,
-                                                                            pane.answers_caption)
+        self.preview_caption, self.examples_table, self.examples_caption = (
+            pane.preview_caption,
+            pane.answers,
+            pane.answers_caption,
+        )
         self.examples_table.itemSelectionChanged.connect(self._update_preview)
         layout = QHBoxLayout(self)
         layout.addWidget(controls_column(controls))
@@ -198,15 +230,18 @@ class TaskTab(QWidget):
             key = str(task.path)
             self.tasks[key] = task
             self.task_combo.addItem(task.name, key)
-            self.task_combo.setItemData(self.task_combo.count() - 1,
-                                        f"{len(task)} examples · built in ({task.path.name})",
-                                        Qt.ItemDataRole.ToolTipRole)
+            self.task_combo.setItemData(
+                self.task_combo.count() - 1,
+                f"{len(task)} examples · built in ({task.path.name})",
+                Qt.ItemDataRole.ToolTipRole,
+            )
         self.task_combo.blockSignals(False)
         self._task_chosen()
 
     def choose_task_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open a task file", "",
-                                              "Task files (*.csv *.jsonl *.json *.ndjson);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open a task file", "", "Task files (*.csv *.jsonl *.json *.ndjson);;All files (*)"
+        )
         if path:
             self.open_task(path)
 
@@ -258,8 +293,9 @@ class TaskTab(QWidget):
         if task is None:
             self.task_info.setText("No task chosen.")
             return
-        self.task_info.setText(f"{len(task)} example{'s' if len(task) != 1 else ''}"
-                               + (f" · {task.path.name}" if task.path else ""))
+        self.task_info.setText(
+            f"{len(task)} example{'s' if len(task) != 1 else ''}" + (f" · {task.path.name}" if task.path else "")
+        )
         self.refresh_templates()
         self._show_run(self.task_runs.get(self.task_combo.currentData()))
 
@@ -278,22 +314,27 @@ class TaskTab(QWidget):
         if key is not None:
             own = self._task_template(key)
             self.template_combo.addItem(f"The task's own: {own.name}", ("task", None))
-            self.template_combo.setItemData(0, own.description or "The template made for this task.",
-                                            Qt.ItemDataRole.ToolTipRole)
+            self.template_combo.setItemData(
+                0, own.description or "The template made for this task.", Qt.ItemDataRole.ToolTipRole
+            )
         if self.session.prompt is not None:
-            self.template_combo.addItem(f"From the Prompt panel: {self.session.prompt.name}",
-                                        ("prompt", self.session.prompt))
-            self.template_combo.setItemData(self.template_combo.count() - 1,
-                                            "The template you last sent from the Prompt panel.",
-                                            Qt.ItemDataRole.ToolTipRole)
+            self.template_combo.addItem(
+                f"From the Prompt panel: {self.session.prompt.name}", ("prompt", self.session.prompt)
+            )
+            self.template_combo.setItemData(
+                self.template_combo.count() - 1,
+                "The template you last sent from the Prompt panel.",
+                Qt.ItemDataRole.ToolTipRole,
+            )
         try:
             builtins = builtin_templates()
         except UserError:
             builtins = []
         for template in builtins:
             self.template_combo.addItem(f"Built-in: {template.name}", ("builtin", template))
-            self.template_combo.setItemData(self.template_combo.count() - 1, template.description,
-                                            Qt.ItemDataRole.ToolTipRole)
+            self.template_combo.setItemData(
+                self.template_combo.count() - 1, template.description, Qt.ItemDataRole.ToolTipRole
+            )
         index = 0
         for i in range(self.template_combo.count()):
             kind, template = self.template_combo.itemData(i)
@@ -318,10 +359,14 @@ class TaskTab(QWidget):
         template = self.current_template()
         text = ""
         if template is not None:
-            if any(m in ("one-shot", "few-shot", "chain-of-thought") for m in self.modes()) and \
-                    not template.enabled_examples():
-                text = (f"“{template.name}” has no worked examples, so one-shot and few-shot prompts are the same "
-                        "as zero-shot. Choose a template with examples to see what examples add.")
+            if (
+                any(m in ("one-shot", "few-shot", "chain-of-thought") for m in self.modes())
+                and not template.enabled_examples()
+            ):
+                text = (
+                    f"“{template.name}” has no worked examples, so one-shot and few-shot prompts are the same "
+                    "as zero-shot. Choose a template with examples to see what examples add."
+                )
             elif template.description:
                 self.template_combo.setToolTip(f"{TEMPLATE_TIP}\n\nThis one: {template.description}")
         self.template_note.setText(text)
@@ -335,11 +380,14 @@ class TaskTab(QWidget):
 
     def _modes_changed(self, *_: Any) -> None:
         first = self.mode_combo.currentData()
-        self.mode_combo.setToolTip("How the prompt is laid out for the first set of answers. "
-                                   + MODE_HELP.get(first, ""))
+        self.mode_combo.setToolTip(
+            "How the prompt is laid out for the first set of answers. " + MODE_HELP.get(first, "")
+        )
         second = self.compare_combo.currentData()
-        self.compare_combo.setToolTip("The mode to compare it with, on the same examples and settings. "
-                                      + (MODE_HELP.get(second, "") if second else "Nothing: one mode only."))
+        self.compare_combo.setToolTip(
+            "The mode to compare it with, on the same examples and settings. "
+            + (MODE_HELP.get(second, "") if second else "Nothing: one mode only.")
+        )
         if self.shown_run is None:
             self.scores_table.set_modes(self.modes())
             self.examples_table.set_modes(self.modes())
@@ -365,8 +413,9 @@ class TaskTab(QWidget):
             if checkpoint is not None:
                 n = len(checkpoint.tokenizer.encode_ids([text])[0])
                 context = checkpoint.model_config.context_length
-                length = f" · {n:,} tokens" + (f", more than the context ({context:,}): the start is cut"
-                                               if n > context else "")
+                length = f" · {n:,} tokens" + (
+                    f", more than the context ({context:,}): the start is cut" if n > context else ""
+                )
             parts.append(f"── {mode_label(mode)}{length} ──\n{text}")
         self.preview_caption.setText(f"<b>What the model reads</b> · example {index + 1}")
         self.prompt_preview.setPlainText("\n\n".join(parts))
@@ -406,13 +455,23 @@ class TaskTab(QWidget):
             return None
         settings, template = self.settings(), template.copy()  # a copy: later edits do not reach the job
         key = self.task_combo.currentData()
-        caption = (f"<b>{task.name}</b> · {len(task)} examples · template “{template.name}” · "
-                   f"{checkpoint.name} (step {checkpoint.step:,}) · {self.strategy_combo.currentText().lower()}, "
-                   f"at most {settings.max_new_tokens} new tokens")
+        caption = (
+            f"<b>{task.name}</b> · {len(task)} examples · template “{template.name}” · "
+            f"{checkpoint.name} (step {checkpoint.step:,}) · {self.strategy_combo.currentText().lower()}, "
+            f"at most {settings.max_new_tokens} new tokens"
+        )
         run = self.running = self.task_runs[key] = TaskRun(task_key=key, modes=modes, caption=caption)
         self._show_run(run)
-        job = Job(ask_checkpoint, checkpoint, self.session.models.model_for, template, task, modes=modes,
-                  settings=settings, doing=f"running the task {task.name}")
+        job = Job(
+            ask_checkpoint,
+            checkpoint,
+            self.session.models.model_for,
+            template,
+            task,
+            modes=modes,
+            settings=settings,
+            doing=f"running the task {task.name}",
+        )
         job.progress.connect(lambda p: show_progress(self.progress, p))
         job.partial.connect(self._on_answer)
         job.result.connect(self._on_result)
@@ -460,8 +519,9 @@ class TaskTab(QWidget):
         answered = len(run.rows)
         self.progress.setRange(0, 1000)
         self.progress.setFormat("Stopped")
-        self.status.setText(f"Stopped by you after {answered} answer{'s' if answered != 1 else ''}: "
-                            "no scores for an unfinished run.")
+        self.status.setText(
+            f"Stopped by you after {answered} answer{'s' if answered != 1 else ''}: no scores for an unfinished run."
+        )
 
     def cancel(self) -> None:
         if self.slot.busy:
@@ -491,25 +551,34 @@ class TaskTab(QWidget):
                 self._show_answer(run, row)
         self._show_scores(run)
         if run is None:
-            self.task_caption.setText(f"<b>{task.name}</b> · {len(task)} examples · press Run to ask the model"
-                                      if task is not None else "")
+            self.task_caption.setText(
+                f"<b>{task.name}</b> · {len(task)} examples · press Run to ask the model" if task is not None else ""
+            )
         else:
             self.task_caption.setText(run.caption)
         answered = "" if run is None else f" · {len(run.rows)} of {len(examples) * len(modes)} answered"
-        themed_text(self.examples_caption, "<b>Answers</b>{answered} · <span style='color:{muted}'>hover a cell "
-                                           "for its whole text</span>", answered=answered)
+        themed_text(
+            self.examples_caption,
+            "<b>Answers</b>{answered} · <span style='color:{muted}'>hover a cell for its whole text</span>",
+            answered=answered,
+        )
         self._update_preview()
 
     def _show_answer(self, run: TaskRun, row) -> None:
         self.examples_table.show_answer(run.modes, row)
         total = self.examples_table.rowCount() * len(run.modes)
-        themed_text(self.examples_caption, "<b>Answers</b> · {done} of {total} answered · "
-                                           "<span style='color:{muted}'>hover a cell for its whole text</span>",
-                    done=str(len(run.rows)), total=str(total))
+        themed_text(
+            self.examples_caption,
+            "<b>Answers</b> · {done} of {total} answered · "
+            "<span style='color:{muted}'>hover a cell for its whole text</span>",
+            done=str(len(run.rows)),
+            total=str(total),
+        )
 
     def _show_scores(self, run: Optional[TaskRun]) -> None:
-        self.scores_table.show_results(run.results if run is not None else None,
-                                       stopped=run is not None and run.stopped)
+        self.scores_table.show_results(
+            run.results if run is not None else None, stopped=run is not None and run.stopped
+        )
 
     # ---------------------------------------------------------------- workspace
 
@@ -525,6 +594,7 @@ class TaskTab(QWidget):
 
     def restore_settings(self, state: dict) -> None:
         """The modes and decoding of a workspace; what is missing or unknown is left as it is."""
+
         def choose(combo: QComboBox, value) -> None:
             index = combo.findData(value) if isinstance(value, str) else -1
             if index >= 0:
@@ -542,8 +612,10 @@ class TaskTab(QWidget):
         task = state.get("task")
         if isinstance(task, str) and Path(task).is_file():
             key = str(Path(task).resolve())
-            index = next((i for i in range(self.task_combo.count())
-                          if str(Path(self.task_combo.itemData(i)).resolve()) == key), -1)
+            index = next(
+                (i for i in range(self.task_combo.count()) if str(Path(self.task_combo.itemData(i)).resolve()) == key),
+                -1,
+            )
             if index >= 0:
                 self.task_combo.setCurrentIndex(index)
             else:

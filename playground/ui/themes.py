@@ -36,25 +36,26 @@ from PySide6.QtWidgets import QApplication, QStyleFactory, QWidget
 from playground.ui.colours import ROLES
 
 THEMES = {"system": "System", "light": "Light", "dark": "Dark"}
-SIZE_RESOLVED = 0x2   # QFont::SizeResolved: the font names its own size (PySide6 does not export the enum)
+SIZE_RESOLVED = 0x2  # QFont::SizeResolved: the font names its own size (PySide6 does not export the enum)
 
-BASE_STYLE = "_pg_base_style"        # dynamic properties: what the code set, and what we set instead
+BASE_STYLE = "_pg_base_style"  # dynamic properties: what the code set, and what we set instead
 APPLIED_STYLE = "_pg_applied_style"
-STYLE_TEMPLATE = "_pg_style_template"   # a style sheet with {role} placeholders (themed_style)
+STYLE_TEMPLATE = "_pg_style_template"  # a style sheet with {role} placeholders (themed_style)
 BASE_FONT = "_pg_base_font"
 APPLIED_FONT = "_pg_applied_font"
 
 # A notice in a panel (a warning that the person can act on): amber, with its border.
-AMBER_NOTICE = ("background: {amber_bg}; color: {amber_fg}; border: 1px solid {amber_border}; border-radius: 4px; "
-                "padding: 4px 8px;")
+AMBER_NOTICE = (
+    "background: {amber_bg}; color: {amber_fg}; border: 1px solid {amber_border}; border-radius: 4px; padding: 4px 8px;"
+)
 
-_THEME_FOREGROUNDS = set(ROLES["plot_fg"])   # axes in one of these follow the theme; others chose their own
-_PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")   # {muted}; never a rule's "{ color: ... }"
+_THEME_FOREGROUNDS = set(ROLES["plot_fg"])  # axes in one of these follow the theme; others chose their own
+_PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")  # {muted}; never a rule's "{ color: ... }"
 
 
 @dataclass(frozen=True)
 class Look:
-    theme: str = "system"         # "system", "light" or "dark"
+    theme: str = "system"  # "system", "light" or "dark"
     high_contrast: bool = False
     font_scale: float = 1.0
 
@@ -67,13 +68,13 @@ class _Saved:
     palette: QPalette
     style_sheet: str
     font: QFont
-    colour_scheme: Optional[Qt.ColorScheme]   # None on a Qt without colour schemes
+    colour_scheme: Optional[Qt.ColorScheme]  # None on a Qt without colour schemes
 
 
 _look = Look()
 _saved: Optional[_Saved] = None
 _app_font_base: Optional[QFont] = None
-_dark: Optional[bool] = None   # whether the window is dark in the current look (None: not read yet)
+_dark: Optional[bool] = None  # whether the window is dark in the current look (None: not read yet)
 
 
 def current_look() -> Look:
@@ -91,9 +92,13 @@ def _save_original(app: QApplication) -> _Saved:
     global _saved
     if _saved is None:
         hints = QGuiApplication.styleHints()
-        _saved = _Saved(style=app.style().name(), palette=QPalette(app.palette()), style_sheet=app.styleSheet(),
-                        font=QFont(app.font()),
-                        colour_scheme=hints.colorScheme() if hasattr(hints, "colorScheme") else None)
+        _saved = _Saved(
+            style=app.style().name(),
+            palette=QPalette(app.palette()),
+            style_sheet=app.styleSheet(),
+            font=QFont(app.font()),
+            colour_scheme=hints.colorScheme() if hasattr(hints, "colorScheme") else None,
+        )
     return _saved
 
 
@@ -134,9 +139,13 @@ def dark_palette(high_contrast: bool = False) -> QPalette:
     _set(p, QPalette.ColorRole.LinkVisited, c["link"])
     _set(p, QPalette.ColorRole.Highlight, c["selection_bg"], c["frame_light"])
     _set(p, QPalette.ColorRole.HighlightedText, c["selection_fg"])
-    for role, name in ((QPalette.ColorRole.Light, "frame_light"), (QPalette.ColorRole.Midlight, "frame_midlight"),
-                       (QPalette.ColorRole.Mid, "frame_mid"), (QPalette.ColorRole.Dark, "frame_dark"),
-                       (QPalette.ColorRole.Shadow, "frame_shadow")):
+    for role, name in (
+        (QPalette.ColorRole.Light, "frame_light"),
+        (QPalette.ColorRole.Midlight, "frame_midlight"),
+        (QPalette.ColorRole.Mid, "frame_mid"),
+        (QPalette.ColorRole.Dark, "frame_dark"),
+        (QPalette.ColorRole.Shadow, "frame_shadow"),
+    ):
         _set(p, role, c[name])
     return p
 
@@ -175,8 +184,10 @@ def is_dark() -> bool:
 
 def _style_sheet(dark: bool, high_contrast: bool) -> str:
     c = _roles(dark, high_contrast)
-    sheet = (f"QToolTip {{ color: {c['tooltip_fg']}; background-color: {c['tooltip_bg']}; "
-             f"border: 1px solid {c['tooltip_border']}; padding: 2px; }}")
+    sheet = (
+        f"QToolTip {{ color: {c['tooltip_fg']}; background-color: {c['tooltip_bg']}; "
+        f"border: 1px solid {c['tooltip_border']}; padding: 2px; }}"
+    )
     if high_contrast:
         sheet += " QGroupBox { font-weight: 600; }"
     return sheet
@@ -196,7 +207,7 @@ def _look_index() -> int:
     global _dark
     if _dark is None:
         if QApplication.instance() is None:
-            return _index(False, _look.high_contrast)   # no window yet: nothing is dark
+            return _index(False, _look.high_contrast)  # no window yet: nothing is dark
         _dark = palette_is_dark()
     return _index(_dark, _look.high_contrast)
 
@@ -221,7 +232,7 @@ def render(template: str, /, **values: str) -> str:
 
     def fill(match: re.Match) -> str:
         name = match.group(1)
-        return str(values[name]) if name in values else ROLES[name][i]   # a misspelt role is a KeyError
+        return str(values[name]) if name in values else ROLES[name][i]  # a misspelt role is a KeyError
 
     return _PLACEHOLDER.sub(fill, template)
 
@@ -249,9 +260,9 @@ def _retext(widget: QWidget) -> None:
     spec = getattr(widget, "_pg_text", None)
     if spec is None:
         return
-    label: Any = widget   # one themed_text() set: it has text(), setText() and the attributes it added
+    label: Any = widget  # one themed_text() set: it has text(), setText() and the attributes it added
     if label.text() != label._pg_text_applied:
-        label._pg_text = None   # the code set a text of its own since
+        label._pg_text = None  # the code set a text of its own since
         return
     text = render(spec[0], **spec[1])
     if text != label._pg_text_applied:
@@ -294,7 +305,7 @@ def follow_look(widget: QObject, redraw) -> None:
     _Follower(widget, redraw)
 
 
-ITEM_COLOUR_ROLE = Qt.ItemDataRole.UserRole + 0x2C0   # item data: the colour role of a table item's text (themed_item)
+ITEM_COLOUR_ROLE = Qt.ItemDataRole.UserRole + 0x2C0  # item data: the colour role of a table item's text (themed_item)
 
 
 def themed_item(item, role: Optional[str]) -> None:
@@ -306,6 +317,7 @@ def themed_item(item, role: Optional[str]) -> None:
 
 def follow_item_colours(table) -> None:
     """Recolour the items of `table` (a QTableWidget) coloured with :func:`themed_item` when the look changes."""
+
     def recolour() -> None:
         for r in range(table.rowCount()):
             for c in range(table.columnCount()):
@@ -313,6 +325,7 @@ def follow_item_colours(table) -> None:
                 role = item.data(ITEM_COLOUR_ROLE) if item is not None else None
                 if role:
                     item.setForeground(QBrush(qcolour(role)))
+
     follow_look(table, recolour)
 
 
@@ -352,7 +365,7 @@ def apply_look(look: Look) -> Look:
     _dark = palette_is_dark(palette)
     app.setStyleSheet(saved.style_sheet)
     _scale_app_font(app, look.font_scale)
-    for widget in QApplication.allWidgets():   # fonts set in code, also before the style sheet: see above
+    for widget in QApplication.allWidgets():  # fonts set in code, also before the style sheet: see above
         _refont(widget, look.font_scale)
     app.setStyleSheet(sheet)
 
@@ -408,8 +421,9 @@ def adjust_style_sheet(sheet: str, font_scale: float = 1.0) -> str:
     """`sheet` with its font sizes scaled by `font_scale` (its colours are the templates' business)."""
     if not sheet or font_scale == 1.0:
         return sheet
-    return _FONT_SIZE.sub(lambda m: f"{m.group(1)}{_scaled_number(m.group(2), font_scale, m.group(4))}"
-                                    f"{m.group(3)}{m.group(4)}", sheet)
+    return _FONT_SIZE.sub(
+        lambda m: f"{m.group(1)}{_scaled_number(m.group(2), font_scale, m.group(4))}{m.group(3)}{m.group(4)}", sheet
+    )
 
 
 def _scaled_number(number: str, scale: float, unit: str) -> str:
@@ -422,7 +436,7 @@ def _restyle_sheet(widget: QWidget, look: Look) -> None:
     template = widget.property(STYLE_TEMPLATE)
     base, applied = widget.property(BASE_STYLE), widget.property(APPLIED_STYLE)
     if applied is not None and current != applied:
-        base = template = None   # the code set a new style sheet since: that is the base now
+        base = template = None  # the code set a new style sheet since: that is the base now
         widget.setProperty(STYLE_TEMPLATE, None)
     if template is not None:
         base = render(template)

@@ -55,7 +55,7 @@ from playground.ui.widgets.vocab_browser import VocabBrowser
 SAMPLE_TEXT = (
     "Tokenizers split text into pieces called tokens. Common words become one token; "
     "rare ones, like antidisestablishmentarianism, break into several.\n"
-    "def greet(name):\n    return f\"Hello, {name}!\"  # code, too\n"
+    'def greet(name):\n    return f"Hello, {name}!"  # code, too\n'
     "Numbers: 2026 and 3.14159. Accents: café, naïve. Emoji: 🙂🚀"
 )
 
@@ -91,7 +91,8 @@ class TokenizerPanel(QWidget):
         "<b>Tokens</b><br>A model never sees letters: text is cut into <i>tokens</i>, and each token "
         "becomes a number.<br><br>Common words get one token; rare words are built from "
         "<i>subword</i> pieces, so any text can be written with a fixed vocabulary.<br><br>"
-        "Train a tokenizer, then type: watch where the cuts fall.")
+        "Train a tokenizer, then type: watch where the cuts fall."
+    )
     busy_changed = Signal(bool)
 
     def __init__(self, session: Session, parent=None) -> None:
@@ -183,7 +184,8 @@ class TokenizerPanel(QWidget):
         self.specials = QLineEdit()
         self.specials.setToolTip(
             "Tokens that are never split, separated by commas: e.g. an end-of-text marker "
-            "the model learns to predict when a document ends.")
+            "the model learns to predict when a document ends."
+        )
         self.lowercase = QCheckBox("Lower-case everything first")
         self.lowercase.setToolTip("Treat 'The' and 'the' as the same text: a smaller vocabulary, but case is lost.")
         self.spec_problem = QLabel()
@@ -223,8 +225,12 @@ class TokenizerPanel(QWidget):
         layout.addWidget(self.train_status)
 
         self.kind.currentIndexChanged.connect(self._kind_changed)
-        for signal in (self.vocab_size.valueChanged, self.min_freq.valueChanged,
-                       self.specials.textChanged, self.lowercase.toggled):
+        for signal in (
+            self.vocab_size.valueChanged,
+            self.min_freq.valueChanged,
+            self.specials.textChanged,
+            self.lowercase.toggled,
+        ):
             signal.connect(self._check_spec)
         self._kind_changed()
         return box
@@ -258,7 +264,9 @@ class TokenizerPanel(QWidget):
         self.input.setToolTip("Type here: the text is split into tokens as you type.")
         self.input.setPlaceholderText("Type or paste text to tokenize…")
         self.token_view = TokenView()
-        self.token_view.setPlaceholderText("Train a tokenizer (left) or open a tokenizer.json to see this text split into tokens.")
+        self.token_view.setPlaceholderText(
+            "Train a tokenizer (left) or open a tokenizer.json to see this text split into tokens."
+        )
         self.counts = QLabel()
         self.counts.setTextFormat(Qt.TextFormat.RichText)
         self.whitespace = QCheckBox("Show whitespace")
@@ -312,9 +320,13 @@ class TokenizerPanel(QWidget):
 
     def spec(self) -> TokenizerSpec:
         specials = tuple(s.strip() for s in self.specials.text().split(",") if s.strip())
-        return TokenizerSpec(kind=self.kind.currentData(), vocab_size=self.vocab_size.value(),
-                             min_frequency=self.min_freq.value(), special_tokens=specials,
-                             lowercase=self.lowercase.isChecked())
+        return TokenizerSpec(
+            kind=self.kind.currentData(),
+            vocab_size=self.vocab_size.value(),
+            min_frequency=self.min_freq.value(),
+            special_tokens=specials,
+            lowercase=self.lowercase.isChecked(),
+        )
 
     def _kind_changed(self) -> None:
         kind = KINDS[self.kind.currentData()]
@@ -345,8 +357,9 @@ class TokenizerPanel(QWidget):
             return None
         spec = self.spec()
         started = time.monotonic()
-        job = Job(train_tokenizer_or_refusal, corpus, spec, stats, allow_special_in_text,
-                  doing="training the tokenizer")
+        job = Job(
+            train_tokenizer_or_refusal, corpus, spec, stats, allow_special_in_text, doing="training the tokenizer"
+        )
         job.progress.connect(self._train_progress)
         job.result.connect(lambda tok: self._trained(tok, time.monotonic() - started, corpus.name))
         job.error.connect(self.session.error)
@@ -373,8 +386,9 @@ class TokenizerPanel(QWidget):
         tok.name = f"{tok.spec.short_label} · {corpus_name}"
         self.session.add_tokenizer(tok)
         saved = autosave_tokenizer(tok)
-        self.train_status.setText(f"Trained {tok.vocab_size:,} tokens in {seconds:.1f} s."
-                                  + (f" Kept in {saved.parent}." if saved else ""))
+        self.train_status.setText(
+            f"Trained {tok.vocab_size:,} tokens in {seconds:.1f} s." + (f" Kept in {saved.parent}." if saved else "")
+        )
 
     def _training_changed(self) -> None:
         busy = self.train_slot.busy
@@ -398,9 +412,12 @@ class TokenizerPanel(QWidget):
     def confirm_special_in_text(self, message: str) -> bool:
         """Ask whether to train anyway with special tokens that occur in the corpus."""
         answer = QMessageBox.question(
-            self, "Special tokens found in the corpus",
+            self,
+            "Special tokens found in the corpus",
             f"{message}\n\nTrain anyway? Only if the corpus holds these tokens on purpose, as markers.",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
         return answer == QMessageBox.StandardButton.Yes
 
     def cancel_all(self) -> None:
@@ -459,8 +476,9 @@ class TokenizerPanel(QWidget):
             self.session.add_tokenizer(tok)
 
     def _choose_tokenizer_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open a tokenizer", str(user_data_dir()),
-                                              "Tokenizer (*.json);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open a tokenizer", str(user_data_dir()), "Tokenizer (*.json);;All files (*)"
+        )
         if path:
             self.open_tokenizer_file(Path(path))
 
@@ -471,8 +489,11 @@ class TokenizerPanel(QWidget):
             self.session.error(str(e))
             return None
         self.session.add_tokenizer(tok)
-        off = (f" Its {' and '.join(tok.turned_off)} are turned off: the app cuts text to the model's context itself."
-               if tok.turned_off else "")
+        off = (
+            f" Its {' and '.join(tok.turned_off)} are turned off: the app cuts text to the model's context itself."
+            if tok.turned_off
+            else ""
+        )
         self.session.info(f"Opened {tok.name}: {tok.kind_label}, {tok.vocab_size:,} tokens.{off}")
         return tok
 
@@ -520,11 +541,18 @@ class TokenizerPanel(QWidget):
         per = len(text) / len(pieces) if pieces else 0.0
         unknown = sum(p.unknown for p in pieces)
         lost = " &nbsp;·&nbsp; <b style='color:{error}'>{unknown} unknown</b>" if unknown else ""
-        themed_text(self.counts, "<b>{n}</b> tokens &nbsp;·&nbsp; <b>{chars}</b> characters"
-                                 " &nbsp;·&nbsp; <b>{per}</b> characters per token" + lost +
-                                 " &nbsp;·&nbsp; <span style='color:{muted}'>{name}</span>",
-                    n=f"{len(pieces):,}", chars=f"{len(text):,}", per=f"{per:.2f}", unknown=f"{unknown:,}",
-                    name=tok.name)
+        themed_text(
+            self.counts,
+            "<b>{n}</b> tokens &nbsp;·&nbsp; <b>{chars}</b> characters"
+            " &nbsp;·&nbsp; <b>{per}</b> characters per token"
+            + lost
+            + " &nbsp;·&nbsp; <span style='color:{muted}'>{name}</span>",
+            n=f"{len(pieces):,}",
+            chars=f"{len(text):,}",
+            per=f"{per:.2f}",
+            unknown=f"{unknown:,}",
+            name=tok.name,
+        )
         self.ids.setPlainText(", ".join(str(p.id) for p in pieces))
         self._push_text_to_compare()
 
@@ -539,13 +567,20 @@ class TokenizerPanel(QWidget):
 
     def state(self) -> dict:
         """The controls' settings, for a workspace (the corpus and tokenizers are the session's)."""
-        return {"kind": self.kind.currentData(), "vocab_size": self.vocab_size.value(),
-                "min_frequency": self.min_freq.value(), "special_tokens": self.specials.text(),
-                "lowercase": self.lowercase.isChecked(), "text": self.input.toPlainText(),
-                "show_whitespace": self.whitespace.isChecked(), "tab": self.tabs.currentIndex()}
+        return {
+            "kind": self.kind.currentData(),
+            "vocab_size": self.vocab_size.value(),
+            "min_frequency": self.min_freq.value(),
+            "special_tokens": self.specials.text(),
+            "lowercase": self.lowercase.isChecked(),
+            "text": self.input.toPlainText(),
+            "show_whitespace": self.whitespace.isChecked(),
+            "tab": self.tabs.currentIndex(),
+        }
 
     def restore_state(self, state: dict) -> None:
         """Set the controls from a `state()` dict; a missing or wrong value leaves its control as it is."""
+
         def get(key, kind):
             value = state.get(key)
             return value if isinstance(value, kind) and not (kind is int and isinstance(value, bool)) else None

@@ -30,7 +30,8 @@ CARDS: dict[str, tuple[str, str]] = {
         "vocabulary of a few thousand pieces.</p>"
         "<p><b>BPE</b> (byte-pair encoding) learns its pieces from a corpus: it starts from single bytes and "
         "keeps gluing together the pair that occurs most often.</p>"
-        "<p><i>Try it:</i> train a tokenizer, then type on the right and watch where the cuts fall.</p>"),
+        "<p><i>Try it:</i> train a tokenizer, then type on the right and watch where the cuts fall.</p>",
+    ),
     "build": (
         "Embeddings, layers and heads",
         "The model first turns each token number into a list of numbers, its <b>embedding</b>: a point in a "
@@ -41,7 +42,8 @@ CARDS: dict[str, tuple[str, str]] = {
         "gathered.</p>"
         "<p>Attention is split into <b>heads</b>: each head can look for something different, such as the "
         "previous word or the start of the sentence.</p>"
-        "<p><i>Try it:</i> pick a preset and change the sizes: parameters, memory and time follow.</p>"),
+        "<p><i>Try it:</i> pick a preset and change the sizes: parameters, memory and time follow.</p>",
+    ),
     "train": (
         "Learning to predict the next token",
         "Training shows the model a window of text and asks it, at every position, to guess the <b>next "
@@ -53,7 +55,8 @@ CARDS: dict[str, tuple[str, str]] = {
         "and guessed from both sides. Good for understanding text, but it cannot write left to right.</p>"
         "<p>Watch the <b>validation loss</b>, measured on text the model never trains on: when it stops "
         "falling while the training loss keeps falling, the model is memorising. "
-        "e<sup>loss</sup> is the <b>perplexity</b>: roughly how many tokens the model is torn between.</p>"),
+        "e<sup>loss</sup> is the <b>perplexity</b>: roughly how many tokens the model is torn between.</p>",
+    ),
     "prompt": (
         "Zero-shot and few-shot prompting",
         "A language model only continues text. To give it a task, write the start of a document whose "
@@ -63,7 +66,8 @@ CARDS: dict[str, tuple[str, str]] = {
         "the pattern: the format, the labels, how long an answer is.</p>"
         "<p>No weights change: the examples are simply part of the text the model reads (<i>in-context "
         "learning</i>). They cost context, though: watch the token count.</p>"
-        "<p>Small models like ours follow a pattern only roughly; very large ones do it remarkably well.</p>"),
+        "<p>Small models like ours follow a pattern only roughly; very large ones do it remarkably well.</p>",
+    ),
     "generate": (
         "Sampling: choosing the next token",
         "For every next token the model gives a probability to each token of its vocabulary. Something has "
@@ -73,7 +77,8 @@ CARDS: dict[str, tuple[str, str]] = {
         "<p><b>Temperature</b> reshapes the probabilities first: below 1 the favourites get even likelier "
         "(safer text), above 1 the odds even out (more surprises, more mistakes). <b>Top-k</b> and "
         "<b>top-p</b> cut off the long tail of unlikely tokens before the draw.</p>"
-        "<p><i>Try it:</i> click a generated token to see the candidates it was drawn from.</p>"),
+        "<p><i>Try it:</i> click a generated token to see the candidates it was drawn from.</p>",
+    ),
     "attention": (
         "Self-attention and heads, seen from inside",
         "For every token, each head gives a weight to each token so far: how much to take from it. "
@@ -84,7 +89,8 @@ CARDS: dict[str, tuple[str, str]] = {
         "token</i>; a bright first column is a head parking its attention on the first token when it has "
         "nothing better to do.</p>"
         "<p>The <b>Token embeddings</b> tab draws each token's vector on a map: tokens the model uses alike "
-        "sit close together.</p>"),
+        "sit close together.</p>",
+    ),
     "evaluate": (
         "Perplexity: how surprised is the model?",
         "To judge a model, show it text it has never seen and measure how surprised it is by each real next "
@@ -94,16 +100,17 @@ CARDS: dict[str, tuple[str, str]] = {
         "random scores the size of the vocabulary.</p>"
         "<p>Perplexities compare fairly only with the same tokenizer (longer tokens mean fewer, harder "
         "guesses); <i>bits per byte</i> does not have that problem. Task scores, like exact match or BLEU, "
-        "measure something else: whether a prompt's answers are right.</p>"),
+        "measure something else: whether a prompt's answers are right.</p>",
+    ),
 }
 
 
 @dataclass
 class TourStep:
-    row: int                         # the step's row in the window's workflow
+    row: int  # the step's row in the window's workflow
     title: str
     heading: str
-    text: str                        # rich text
+    text: str  # rich text
     get_panel: Callable[[], QWidget]  # the panel, built only when its step is shown
 
     @property
@@ -135,7 +142,7 @@ def _step(row: int, title: str, get_panel: Callable[[], QWidget]) -> TourStep:
 class Tour(QFrame):
     """The tour's card. `window` needs `step_titles` and `panel(row)` (in order), `steps` (the sidebar list) and `stack`."""
 
-    step_changed = Signal(int)   # the index of the step now shown
+    step_changed = Signal(int)  # the index of the step now shown
     closed = Signal()
 
     MARGIN = 18
@@ -157,7 +164,8 @@ class Tour(QFrame):
             "#tour QPushButton { color: {tour_fg}; background: {tour_button_bg}; border: 1px solid "
             "{tour_button_border}; border-radius: 4px; padding: 4px 14px; }"
             "#tour QPushButton:disabled { color: {tour_disabled}; }"
-            "#tour QPushButton#tourNext { background: {marker}; border-color: {marker_edge}; font-weight: 600; }")
+            "#tour QPushButton#tourNext { background: {marker}; border-color: {marker_edge}; font-weight: 600; }",
+        )
         self.counter = QLabel()
         self.counter.setObjectName("tourCounter")
         self.heading = QLabel()

@@ -7,8 +7,20 @@ from typing import TYPE_CHECKING, Optional
 
 from PySide6.QtCore import QEventLoop, Qt, QTimer
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import (QFileDialog, QGridLayout, QHBoxLayout, QLabel, QMessageBox, QPlainTextEdit,
-                               QProgressBar, QPushButton, QScrollArea, QSplitter, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
 
 from playground.core.estimates import human_duration
 from playground.core.loading import load_trained_model, read_checkpoint
@@ -51,14 +63,15 @@ class TrainingPanel(QWidget):
         "to be a little less surprised.<br><br><i>Validation loss</i> is measured on text the "
         "model never trains on: when it stops falling while training loss keeps falling, "
         "the model is memorising.<br><br><i>Perplexity</i> = e<sup>loss</sup>: roughly how many "
-        "tokens the model is torn between.")
+        "tokens the model is torn between."
+    )
 
     def __init__(self, session: Session, parent=None) -> None:
         super().__init__(parent)
         self.session = session
         # The run, then the load of the model it saved: one after the other, so the step is busy until both end.
         self.slot = JobSlot(self)
-        self.parent_slot = JobSlot(self)   # reading the checkpoint to fine-tune
+        self.parent_slot = JobSlot(self)  # reading the checkpoint to fine-tune
         self.run: Optional[TrainingRun] = None  # the run while it trains
         self.probe: Optional[LiveProbe] = None  # its probe (the Attention Lab's sentence)
         self.stop_token: Optional[CancelToken] = None  # "save, then stop" for the run under way
@@ -75,8 +88,12 @@ class TrainingPanel(QWidget):
         self.stop_reason = ""
         self.last_error: Optional[str] = None  # why the latest run failed (a failed save, say)
         self._build()
-        for signal in (session.model_config_changed, session.tokenizer_changed, session.corpus_changed,
-                       session.device_changed):
+        for signal in (
+            session.model_config_changed,
+            session.tokenizer_changed,
+            session.corpus_changed,
+            session.device_changed,
+        ):
             signal.connect(lambda *_: self._update_ready())
         session.probe_text_changed.connect(self._on_probe_text_changed)
         self.parent_slot.changed.connect(self._update_ready)
@@ -129,7 +146,9 @@ class TrainingPanel(QWidget):
         self.stop_button.setToolTip("Stop after the current step and save a checkpoint (Esc).")
         self.stop_button.clicked.connect(self.stop)
         self.resume_run_button = QPushButton("Continue last run")
-        self.resume_run_button.setToolTip("Continue the last run from its last checkpoint, for the steps set on the left.")
+        self.resume_run_button.setToolTip(
+            "Continue the last run from its last checkpoint, for the steps set on the left."
+        )
         self.resume_run_button.clicked.connect(self.continue_last_run)
         self.resume_run_button.setEnabled(False)
         QShortcut(QKeySequence("Ctrl+Return"), self).activated.connect(self.start)
@@ -165,7 +184,9 @@ class TrainingPanel(QWidget):
         self.plot_area = QVBoxLayout()
         self.samples = QPlainTextEdit()
         self.samples.setReadOnly(True)
-        self.samples.setPlaceholderText("Every few steps the model writes a short sample here: watch it go from noise to words.")
+        self.samples.setPlaceholderText(
+            "Every few steps the model writes a short sample here: watch it go from noise to words."
+        )
         self.samples.setStyleSheet("font-family: 'DejaVu Sans Mono', monospace;")
         plots = QWidget()
         plots.setLayout(self.plot_area)
@@ -215,8 +236,15 @@ class TrainingPanel(QWidget):
         self.loss_plot.setDownsampling(auto=True, mode="peak")
         self.parent_curve = self.loss_plot.plot([], [], pen=pg.mkPen(colour("bar_before"), width=1.5))
         self.train_curve = self.loss_plot.plot([], [], pen=pg.mkPen(colour("series_blue"), width=1.5), name="train")
-        self.val_curve = self.loss_plot.plot([], [], pen=pg.mkPen(colour("series_red"), width=2), symbol="o",
-                                             symbolSize=6, symbolBrush=colour("series_red"), name="validation")
+        self.val_curve = self.loss_plot.plot(
+            [],
+            [],
+            pen=pg.mkPen(colour("series_red"), width=2),
+            symbol="o",
+            symbolSize=6,
+            symbolBrush=colour("series_red"),
+            name="validation",
+        )
         self.lr_plot = pg.PlotWidget()
         self.lr_plot.setTitle("Learning-rate schedule")
         self.lr_plot.setLabel("bottom", "step")
@@ -244,8 +272,11 @@ class TrainingPanel(QWidget):
         cfg = s.model_config
         corpus = s.corpus.name if s.corpus else "none"
         tok = s.tokenizer.name if s.tokenizer else "none"
-        shape = (f"{cfg.n_layer} layers × {cfg.n_head} heads × {cfg.n_embd} wide, context {cfg.context_length}"
-                 if cfg else "not chosen yet")
+        shape = (
+            f"{cfg.n_layer} layers × {cfg.n_head} heads × {cfg.n_embd} wide, context {cfg.context_length}"
+            if cfg
+            else "not chosen yet"
+        )
         self.data_label.setText(f"<b>Corpus</b>: {corpus}<br><b>Tokenizer</b>: {tok}<br><b>Model</b>: {shape}")
         problem = self.readiness_problem()
         if problem is None:
@@ -260,8 +291,10 @@ class TrainingPanel(QWidget):
         self.precision.setEnabled(wants_cuda)
         if not wants_cuda:
             self.precision.setCurrentIndex(0)
-        self.precision.setToolTip("Mixed precision computes in 16-bit floats: faster, less memory." +
-                                  ("" if wants_cuda else " Only on a CUDA GPU; this run uses fp32."))
+        self.precision.setToolTip(
+            "Mixed precision computes in 16-bit floats: faster, less memory."
+            + ("" if wants_cuda else " Only on a CUDA GPU; this run uses fp32.")
+        )
 
     def readiness_problem(self) -> Optional[str]:
         s = self.session
@@ -277,23 +310,29 @@ class TrainingPanel(QWidget):
         if too_big:
             return too_big
         if s.model_config.vocab_size != s.tokenizer.vocab_size:
-            return (f"The model's vocabulary ({s.model_config.vocab_size:,}) does not match the tokenizer's "
-                    f"({s.tokenizer.vocab_size:,}); revisit step 2.")
+            return (
+                f"The model's vocabulary ({s.model_config.vocab_size:,}) does not match the tokenizer's "
+                f"({s.tokenizer.vocab_size:,}); revisit step 2."
+            )
         return None
 
     def _memory_problem(self) -> Optional[str]:
         """A sentence when this model and batch would not fit in the device's free
         memory: the operating system would kill the app, so it is refused before."""
         from playground.core.estimates import available_system_memory, human_bytes, memory_estimate
+
         s = self.session
         assert s.model_config is not None  # readiness_problem() checked it
         on_gpu = s.device is not None and s.device.kind == "cuda" and self.device.currentData() in ("auto", "cuda")
-        need = memory_estimate(s.model_config, self.batch.value(), self.precision.currentData(),
-                               device="cuda" if on_gpu else "cpu").total
+        need = memory_estimate(
+            s.model_config, self.batch.value(), self.precision.currentData(), device="cuda" if on_gpu else "cpu"
+        ).total
         free = s.device.free_memory if on_gpu and s.device else available_system_memory().bytes
         if free and need > free:
-            return (f"This model needs about {human_bytes(need)} to train at batch size {self.batch.value()}, "
-                    f"but only {human_bytes(free)} is free. Choose a smaller batch size or model.")
+            return (
+                f"This model needs about {human_bytes(need)} to train at batch size {self.batch.value()}, "
+                f"but only {human_bytes(free)} is free. Choose a smaller batch size or model."
+            )
         return None
 
     def _set_running(self, running: bool) -> None:
@@ -308,6 +347,7 @@ class TrainingPanel(QWidget):
 
     def _choose_init(self) -> None:
         from playground.core.checkpoints import runs_dir
+
         folder = QFileDialog.getExistingDirectory(self, "Choose a checkpoint folder to fine-tune", str(runs_dir()))
         if folder:
             self.set_init_from(Path(folder))
@@ -334,7 +374,9 @@ class TrainingPanel(QWidget):
         self.init_from = path
         self.start_from.setText(
             f"Fine-tune <b>{path.name}</b> (step {checkpoint.step:,}"
-            + (f", val loss {checkpoint.val_loss:.3f}" if checkpoint.val_loss is not None else "") + ")")
+            + (f", val loss {checkpoint.val_loss:.3f}" if checkpoint.val_loss is not None else "")
+            + ")"
+        )
         self.clear_init.setEnabled(True)
         self.parent_x = [h["step"] - checkpoint.step for h in checkpoint.history if "loss" in h]
         self.parent_y = [h["loss"] for h in checkpoint.history if "loss" in h]
@@ -348,6 +390,7 @@ class TrainingPanel(QWidget):
             self.session.error(problem)
             return None
         from playground.core.checkpoints import check_new_run_dir, new_run_dir
+
         cfg = self.train_config()
         problems = cfg.validate()
         if problems:
@@ -365,9 +408,17 @@ class TrainingPanel(QWidget):
                 if not self.ask_overwrite(run_dir):
                     return None
                 overwrite = True
-        request = TrainingRequest(s.model_config, cfg, s.tokenizer, s.corpus, run_dir,
-                                  init_from=None if resume else self.init_from, resume=resume,
-                                  overwrite=overwrite, probe_text=s.probe_text)
+        request = TrainingRequest(
+            s.model_config,
+            cfg,
+            s.tokenizer,
+            s.corpus,
+            run_dir,
+            init_from=None if resume else self.init_from,
+            resume=resume,
+            overwrite=overwrite,
+            probe_text=s.probe_text,
+        )
         if not resume:
             self.steps_x, self.steps_y, self.val_x, self.val_y = [], [], [], []
             self.samples.clear()
@@ -394,10 +445,13 @@ class TrainingPanel(QWidget):
     def ask_overwrite(self, folder: Path) -> bool:
         """Asked before training into a folder that already holds files (tests replace it)."""
         answer = QMessageBox.question(
-            self, "The folder is not empty",
+            self,
+            "The folder is not empty",
             f"{folder} already holds files. Training there replaces config.json, train_config.json, "
             f"tokenizer.json, history.json and any checkpoints in it. Train there anyway?",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel)
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel,
+        )
         return answer == QMessageBox.StandardButton.Yes
 
     def continue_last_run(self) -> Optional[Job]:
@@ -446,6 +500,7 @@ class TrainingPanel(QWidget):
     def _on_record(self, record) -> None:
         from playground.core.attention import ProbeRecord
         from playground.core.training import CheckpointRecord, EvalRecord, SampleRecord, StoppedRecord
+
         if isinstance(record, StepBatch):
             for r in record.records:
                 self.steps_x.append(r.step)
@@ -515,6 +570,7 @@ class TrainingPanel(QWidget):
         if not self.plots_ready:
             return
         from playground.core.train_config import lr_schedule
+
         cfg = self.train_config()
         steps, lrs = lr_schedule(cfg)
         self.lr_curve.setData([s + 1 for s in steps], lrs)
@@ -542,8 +598,13 @@ class TrainingPanel(QWidget):
         self.pause_button.setEnabled(False)
         self.stop_button.setEnabled(False)
         run_dir = self.run_dir
-        job = Job(load_trained_model, run_dir, self.session.models.device_name,
-                  keep_if_empty=run_dir == self.last_run_dir, doing="loading the trained model")
+        job = Job(
+            load_trained_model,
+            run_dir,
+            self.session.models.device_name,
+            keep_if_empty=run_dir == self.last_run_dir,
+            doing="loading the trained model",
+        )
         job.result.connect(self._adopt)
         job.error.connect(self.session.error)
         job.done.connect(self._on_adopted)
@@ -600,14 +661,23 @@ class TrainingPanel(QWidget):
         known = {f.name for f in fields(TrainConfig)}
         try:
             cfg = TrainConfig.from_dict({k: v for k, v in data.items() if k in known})
-            for spin, value in ((self.batch, cfg.batch_size), (self.warmup, cfg.warmup_steps),
-                                (self.accum, cfg.grad_accum), (self.steps, cfg.max_steps),
-                                (self.eval_interval, cfg.eval_interval), (self.sample_interval, cfg.sample_interval),
-                                (self.seed, cfg.seed)):
+            for spin, value in (
+                (self.batch, cfg.batch_size),
+                (self.warmup, cfg.warmup_steps),
+                (self.accum, cfg.grad_accum),
+                (self.steps, cfg.max_steps),
+                (self.eval_interval, cfg.eval_interval),
+                (self.sample_interval, cfg.sample_interval),
+                (self.seed, cfg.seed),
+            ):
                 spin.setValue(int(value))
-            for dspin, number in ((self.lr, cfg.learning_rate), (self.min_lr, cfg.min_lr_ratio),
-                                  (self.weight_decay, cfg.weight_decay), (self.grad_clip, cfg.grad_clip),
-                                  (self.val_fraction, cfg.val_fraction)):
+            for dspin, number in (
+                (self.lr, cfg.learning_rate),
+                (self.min_lr, cfg.min_lr_ratio),
+                (self.weight_decay, cfg.weight_decay),
+                (self.grad_clip, cfg.grad_clip),
+                (self.val_fraction, cfg.val_fraction),
+            ):
                 dspin.setValue(float(number))
             self.compile.setChecked(bool(cfg.compile))
         except (UserError, TypeError, ValueError):

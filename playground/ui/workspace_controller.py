@@ -32,12 +32,14 @@ if TYPE_CHECKING:
 def workspace_files():
     """`core.workspace`, imported on first use: the window paints without its zip and file machinery."""
     from playground.core import workspace
+
     return workspace
 
 
 def workspace_zips():
     """`core.workspace_zip`, imported on first use too."""
     from playground.core import workspace_zip
+
     return workspace_zip
 
 
@@ -66,26 +68,26 @@ class WorkspaceController(QObject):
     """The open workspace (a folder, or None), and every way to make, open, save and exchange one."""
 
     opened = Signal(object)  # the folder, once everything is restored (models and corpus loaded)
-    saved = Signal(object)   # the folder
+    saved = Signal(object)  # the folder
 
     def __init__(self, window) -> None:
         super().__init__(window)
         self.window = window
         self.session = window.session
         self.folder: Optional[Path] = None
-        self.exporting = JobSlot(self)        # the .zip export
-        self.importing = JobSlot(self)        # the .zip import
-        self.copying = JobSlot(self)          # a run copied in before a save writes the rest
+        self.exporting = JobSlot(self)  # the .zip export
+        self.importing = JobSlot(self)  # the .zip import
+        self.copying = JobSlot(self)  # a run copied in before a save writes the rest
         self._save_in_flight: Optional[_SaveInFlight] = None
-        self._closing = False                 # the window is closing: a save does all its work at once
-        self._pending: set[Job] = set()       # corpus and model loads of an opening workspace
+        self._closing = False  # the window is closing: a save does all its work at once
+        self._pending: set[Job] = set()  # corpus and model loads of an opening workspace
         self._opening = False
         self._save_when_ready = False
-        self._saved: Optional[dict] = None    # the workspace.json last written or read (normalized)
+        self._saved: Optional[dict] = None  # the workspace.json last written or read (normalized)
         # The states of panels not built yet (the window builds a panel when its step is first shown),
         # given to each when it is built, and saved as they are meanwhile.
         self._pending_states: dict[str, dict] = {}
-        self._adopting = None                 # a panel being given its waiting state (still counts as waiting)
+        self._adopting = None  # a panel being given its waiting state (still counts as waiting)
         self._defaults = self.panel_states()  # what New workspace puts back; a later panel adds its own
         if hasattr(window, "panel_built"):
             window.panel_built.connect(self._panel_built)
@@ -104,8 +106,11 @@ class WorkspaceController(QObject):
 
     def _panels(self) -> list[tuple[str, Any]]:
         """(key, panel) for each built panel that keeps a state (any object with state() and restore_state())."""
-        return [(panel.title.lower(), panel) for panel in self._built_panels()
-                if hasattr(panel, "state") and hasattr(panel, "restore_state") and panel is not self._adopting]
+        return [
+            (panel.title.lower(), panel)
+            for panel in self._built_panels()
+            if hasattr(panel, "state") and hasattr(panel, "restore_state") and panel is not self._adopting
+        ]
 
     def panel_states(self) -> dict:
         """Each built panel's state, and the state waiting for each panel not built yet."""
@@ -120,8 +125,11 @@ class WorkspaceController(QObject):
         panels = self._panels()
         built = {key for key, _ in panels}
         # A panel not built yet gets exactly this state when it is built (none: its defaults).
-        self._pending_states = {key: copy.deepcopy(state) for key, state in states.items()
-                                if key not in built and key != "window" and isinstance(state, dict)}
+        self._pending_states = {
+            key: copy.deepcopy(state)
+            for key, state in states.items()
+            if key not in built and key != "window" and isinstance(state, dict)
+        }
         for key, panel in panels:
             self._restore_panel(panel, states.get(key))
         step = (states.get("window") or {}).get("step")
@@ -141,7 +149,7 @@ class WorkspaceController(QObject):
         if not (hasattr(panel, "state") and hasattr(panel, "restore_state")):
             return
         key = panel.title.lower()
-        self._adopting = panel   # as it was a moment ago: not built, its state waiting
+        self._adopting = panel  # as it was a moment ago: not built, its state waiting
         try:
             clean = not self.is_dirty()
         finally:
@@ -166,8 +174,16 @@ class WorkspaceController(QObject):
         sent = s.prompt.to_dict() if s.prompt is not None else None
         checkpoint = Path(s.checkpoint.path) if s.checkpoint is not None else None
         return workspace_files().WorkspaceContent(
-            corpus=s.corpus, tokenizers=list(s.tokenizers), tokenizer=s.tokenizer, checkpoint=checkpoint,
-            template=template, sent_prompt=sent, probe_text=s.probe_text, panels=panels, training=s.training)
+            corpus=s.corpus,
+            tokenizers=list(s.tokenizers),
+            tokenizer=s.tokenizer,
+            checkpoint=checkpoint,
+            template=template,
+            sent_prompt=sent,
+            probe_text=s.probe_text,
+            panels=panels,
+            training=s.training,
+        )
 
     def snapshot(self) -> Optional[dict]:
         """What saving now would write (nothing is written): workspace.json, the templates, and which
@@ -176,12 +192,15 @@ class WorkspaceController(QObject):
             return None
         content = self.content()
         corpus = content.corpus
-        return _normalized({
-            "workspace": workspace_files().plan_workspace(self.folder, content).to_dict(),
-            "template": content.template, "sent_prompt": content.sent_prompt,
-            "tokenizers": [id(t) for t in content.tokenizers],
-            "corpus_text": hash(corpus.text) if corpus is not None else None,
-        })
+        return _normalized(
+            {
+                "workspace": workspace_files().plan_workspace(self.folder, content).to_dict(),
+                "template": content.template,
+                "sent_prompt": content.sent_prompt,
+                "tokenizers": [id(t) for t in content.tokenizers],
+                "corpus_text": hash(corpus.text) if corpus is not None else None,
+            }
+        )
 
     def is_dirty(self) -> bool:
         """True when the open workspace differs from what its folder holds."""
@@ -210,10 +229,16 @@ class WorkspaceController(QObject):
         if folder.exists() and not folder.is_dir():
             self.session.error(f"{folder} is a file: choose a folder for the workspace.")
             return self._told(then, False)
-        if (folder != self.folder and folder.is_dir() and any(folder.iterdir())
-                and not workspace_files().is_workspace(folder)):
-            self.session.error(f"{folder} already holds other files: choose an empty folder (make a new one in the "
-                               "dialog) or an existing workspace.")
+        if (
+            folder != self.folder
+            and folder.is_dir()
+            and any(folder.iterdir())
+            and not workspace_files().is_workspace(folder)
+        ):
+            self.session.error(
+                f"{folder} already holds other files: choose an empty folder (make a new one in the "
+                "dialog) or an existing workspace."
+            )
             return self._told(then, False)
         return self._save_checked(folder, quiet, then)
 
@@ -222,8 +247,10 @@ class WorkspaceController(QObject):
         in_flight = self._save_in_flight
         if in_flight is not None:
             if in_flight.folder != folder:
-                self.session.warn(f"The workspace is still being saved in {in_flight.folder.name} (a run is being "
-                                  "copied into it); try again when it is done.")
+                self.session.warn(
+                    f"The workspace is still being saved in {in_flight.folder.name} (a run is being "
+                    "copied into it); try again when it is done."
+                )
                 return self._told(then, False)
             if then is not None:
                 in_flight.waiting.append(then)  # that save writes what the session holds once the copy is done
@@ -266,8 +293,7 @@ class WorkspaceController(QObject):
     def _copy_then_save(self, copies: list, save: _SaveInFlight) -> None:
         """Copy the runs in a job; when it is done, save (writing what the session holds by then)."""
         self._save_in_flight = save
-        job = Job(workspace_files().copy_runs, copies,
-                  doing=f"copying the run into the workspace {save.folder.name}")
+        job = Job(workspace_files().copy_runs, copies, doing=f"copying the run into the workspace {save.folder.name}")
         job.progress.connect(self._show_progress)
         job.result.connect(lambda _: self._copied(save))
         job.error.connect(lambda message: self._copy_ended(save, message))
@@ -285,6 +311,7 @@ class WorkspaceController(QObject):
     def _copied(self, save: _SaveInFlight) -> None:
         if not self._take_save(save):
             return
+
         def tell_all(ok: bool) -> None:
             for tell in save.waiting:
                 tell(ok)
@@ -338,8 +365,9 @@ class WorkspaceController(QObject):
 
     def open_recent(self, folder: Path) -> bool:
         if not workspace_files().is_workspace(folder):
-            self.session.error(f"The workspace {folder} is no longer there (moved or deleted); it was taken off "
-                               "the recent list.")
+            self.session.error(
+                f"The workspace {folder} is no longer there (moved or deleted); it was taken off the recent list."
+            )
             self.forget(folder)
             return False
         return self.open(folder)
@@ -352,8 +380,9 @@ class WorkspaceController(QObject):
             self.session.warn("A workspace is still opening; try again when it is done.")
             return False
         if self._save_in_flight is not None:
-            self.session.warn("The workspace is still being saved (a run is being copied into it); try again "
-                              "when it is done.")
+            self.session.warn(
+                "The workspace is still being saved (a run is being copied into it); try again when it is done."
+            )
             return False
         return True
 
@@ -379,8 +408,7 @@ class WorkspaceController(QObject):
         try:
             self._restore(opened)
         except Exception as e:  # never left half-open: say what happened, keep what was restored
-            self.session.error(f"The workspace {opened.folder.name} was only partly restored: "
-                               f"{type(e).__name__}: {e}")
+            self.session.error(f"The workspace {opened.folder.name} was only partly restored: {type(e).__name__}: {e}")
         finally:
             self._maybe_ready()
 
@@ -394,8 +422,9 @@ class WorkspaceController(QObject):
             s.remove_tokenizer(tok)
         for tok in opened.tokenizers:
             s.add_tokenizer(tok, make_current=False)
-        s.set_tokenizer(opened.tokenizer if opened.tokenizer is not None or not opened.tokenizers
-                        else opened.tokenizers[-1])
+        s.set_tokenizer(
+            opened.tokenizer if opened.tokenizer is not None or not opened.tokenizers else opened.tokenizers[-1]
+        )
         if opened.workspace.probe_text is not None and opened.workspace.probe_text != s.probe_text:
             s.set_probe_text(opened.workspace.probe_text)
         s.prompt = opened.sent_prompt
@@ -423,8 +452,9 @@ class WorkspaceController(QObject):
         """Start afresh in `folder` (new or empty): built-in corpus, no tokenizers, the demo model, defaults."""
         folder = Path(folder).absolute()
         if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
-            self.session.error(f"{folder} is not empty: choose an empty folder (or make a new one) for the new "
-                               "workspace.")
+            self.session.error(
+                f"{folder} is not empty: choose an empty folder (or make a new one) for the new workspace."
+            )
             return False
         if not self._can_switch():
             return False
@@ -457,6 +487,7 @@ class WorkspaceController(QObject):
 
     def _load_model(self, path: Path, which: str, attention_state: Optional[dict]) -> Job:
         """Load a checkpoint in a job; it becomes the session's model (its weights go to `session.models`)."""
+
         def adopt(loaded) -> None:
             checkpoint, model = loaded
             self.session.set_checkpoint(checkpoint, model)
@@ -522,11 +553,20 @@ class WorkspaceController(QObject):
         return self.exporting.job or self.copying.job
 
     def _start_export(self, folder: Path, path: Path, runs: Optional[list[str]], include_corpus: bool) -> Job:
-        job = Job(workspace_zips().export_workspace, folder, path, runs, include_corpus,
-                  doing=f"exporting the workspace {folder.name}")
+        job = Job(
+            workspace_zips().export_workspace,
+            folder,
+            path,
+            runs,
+            include_corpus,
+            doing=f"exporting the workspace {folder.name}",
+        )
         job.progress.connect(self._show_progress)
-        job.result.connect(lambda notes: self.session.info(
-            f"Exported the workspace {folder.name} to {path}." + (" " + " ".join(notes) if notes else "")))
+        job.result.connect(
+            lambda notes: self.session.info(
+                f"Exported the workspace {folder.name} to {path}." + (" " + " ".join(notes) if notes else "")
+            )
+        )
         job.error.connect(self.session.error)
         job.done.connect(lambda: self.window.statusBar().clearMessage())
         return self.exporting.start(job)

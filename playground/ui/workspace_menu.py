@@ -67,24 +67,44 @@ class WorkspaceMenu(WorkspaceController):
             return a
 
         self.new_action = action(
-            "&New workspace…", "Start afresh in a new folder: built-in corpus, no tokenizers, the demo model, "
-            "every step at its defaults. The open workspace is saved first.", self._new_triggered, "Ctrl+Alt+N")
+            "&New workspace…",
+            "Start afresh in a new folder: built-in corpus, no tokenizers, the demo model, "
+            "every step at its defaults. The open workspace is saved first.",
+            self._new_triggered,
+            "Ctrl+Alt+N",
+        )
         self.open_action = action(
-            "&Open workspace…", "Open a workspace folder: corpus, tokenizers, model, prompt and every step's "
-            "settings come back as they were saved.", self._open_triggered, "Ctrl+Alt+O")
+            "&Open workspace…",
+            "Open a workspace folder: corpus, tokenizers, model, prompt and every step's "
+            "settings come back as they were saved.",
+            self._open_triggered,
+            "Ctrl+Alt+O",
+        )
         self.save_action = action(
-            "&Save workspace", "Save everything into the open workspace folder (it is also saved every minute "
-            "and when the window closes).", self.save, "Ctrl+Alt+S")
+            "&Save workspace",
+            "Save everything into the open workspace folder (it is also saved every minute "
+            "and when the window closes).",
+            self.save,
+            "Ctrl+Alt+S",
+        )
         self.save_as_action = action(
-            "Save workspace &as…", "Save everything into a new workspace folder, which becomes the open one.",
-            self.save_as, "Ctrl+Alt+Shift+S")
+            "Save workspace &as…",
+            "Save everything into a new workspace folder, which becomes the open one.",
+            self.save_as,
+            "Ctrl+Alt+Shift+S",
+        )
         self.export_action = action(
-            "&Export workspace as .zip…", "Write the workspace as one .zip to share or move: tokenizers, the "
+            "&Export workspace as .zip…",
+            "Write the workspace as one .zip to share or move: tokenizers, the "
             "models you choose (without their optimizer state), templates and settings, no absolute paths.",
-            self._export_triggered)
+            self._export_triggered,
+        )
         self.import_action = action(
-            "I&mport workspace from .zip…", "Unpack a workspace .zip into an empty folder and open it. "
-            "A damaged or unsafe zip is refused before anything is written.", self._import_triggered)
+            "I&mport workspace from .zip…",
+            "Unpack a workspace .zip into an empty folder and open it. "
+            "A damaged or unsafe zip is refused before anything is written.",
+            self._import_triggered,
+        )
         self.recent_menu = QMenu("&Recent workspaces", w)
         self.recent_menu.setToolTipsVisible(True)
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
@@ -101,8 +121,17 @@ class WorkspaceMenu(WorkspaceController):
             else:
                 menu.insertAction(first, item) if first is not None else menu.addAction(item)
 
-        for item in (self.new_action, self.open_action, self.recent_menu, self.save_action, self.save_as_action,
-                     None, self.export_action, self.import_action, None):
+        for item in (
+            self.new_action,
+            self.open_action,
+            self.recent_menu,
+            self.save_action,
+            self.save_as_action,
+            None,
+            self.export_action,
+            self.import_action,
+            None,
+        ):
             put(item)
 
     def _fill_recent_menu(self) -> None:
@@ -128,15 +157,17 @@ class WorkspaceMenu(WorkspaceController):
 
     def ask_zip_to_write(self) -> Optional[Path]:
         start = (self.folder.parent / f"{self.folder.name}.zip") if self.folder else Path.home() / "workspace.zip"
-        path, _ = QFileDialog.getSaveFileName(self.window, "Export the workspace as a .zip", str(start),
-                                              "Workspace (*.zip)")
+        path, _ = QFileDialog.getSaveFileName(
+            self.window, "Export the workspace as a .zip", str(start), "Workspace (*.zip)"
+        )
         if not path:
             return None
         return Path(path) if path.lower().endswith(".zip") else Path(path + ".zip")
 
     def ask_zip_to_read(self) -> Optional[Path]:
-        path, _ = QFileDialog.getOpenFileName(self.window, "Import a workspace .zip", str(Path.home()),
-                                              "Workspace (*.zip);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(
+            self.window, "Import a workspace .zip", str(Path.home()), "Workspace (*.zip);;All files (*)"
+        )
         return Path(path) if path else None
 
     def ask_export_choices(self, run_names: list[str], has_corpus: bool) -> Optional[tuple[list[str], bool]]:
@@ -159,21 +190,30 @@ class WorkspaceMenu(WorkspaceController):
         buttons.accepted.connect(dialog.accept)
         buttons.rejected.connect(dialog.reject)
         layout = QVBoxLayout(dialog)
-        layout.addWidget(QLabel("Models (runs) to include: their weights and settings, without the optimizer "
-                                "state that only resuming needs."))
+        layout.addWidget(
+            QLabel(
+                "Models (runs) to include: their weights and settings, without the optimizer "
+                "state that only resuming needs."
+            )
+        )
         layout.addWidget(runs)
         layout.addWidget(corpus)
         layout.addWidget(buttons)
         if dialog.exec() != QDialog.DialogCode.Accepted:
             return None
-        chosen = [runs.item(i).text() for i in range(runs.count())
-                  if runs.item(i).checkState() == Qt.CheckState.Checked]
+        chosen = [
+            runs.item(i).text() for i in range(runs.count()) if runs.item(i).checkState() == Qt.CheckState.Checked
+        ]
         return chosen, corpus.isChecked()
 
     def confirm(self, title: str, text: str) -> bool:
-        answer = QMessageBox.question(self.window, title, text,
-                                      QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
-                                      QMessageBox.StandardButton.Cancel)
+        answer = QMessageBox.question(
+            self.window,
+            title,
+            text,
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel,
+        )
         return answer == QMessageBox.StandardButton.Yes
 
     # ================================================================== menu actions
@@ -194,8 +234,13 @@ class WorkspaceMenu(WorkspaceController):
 
     def save_as(self, then: Optional[AfterSave] = None) -> bool:
         folder = self.ask_folder("Save the workspace: choose or make an empty folder")
-        if folder is None or (folder != self.folder and workspace_files().is_workspace(folder) and not self.confirm(
-                "Replace the workspace?", f"{folder} holds another workspace. Replace it with this one?")):
+        if folder is None or (
+            folder != self.folder
+            and workspace_files().is_workspace(folder)
+            and not self.confirm(
+                "Replace the workspace?", f"{folder} holds another workspace. Replace it with this one?"
+            )
+        ):
             return self._told(then, False)
         return self.save_to(folder, then=then)
 
@@ -217,8 +262,9 @@ class WorkspaceMenu(WorkspaceController):
         except UserError as e:
             self.session.error(str(e))
             return
-        choices = self.ask_export_choices([r.name for r in ws.runs],
-                                          ws.corpus is not None and ws.corpus.kind != "default")
+        choices = self.ask_export_choices(
+            [r.name for r in ws.runs], ws.corpus is not None and ws.corpus.kind != "default"
+        )
         if choices is None:
             return
         path = self.ask_zip_to_write()
@@ -235,7 +281,6 @@ class WorkspaceMenu(WorkspaceController):
         if folder.exists() and any(folder.iterdir()):
             folder = free_folder(folder / zip_path.stem)  # beside what is there, never mixed with it
         self.import_zip(zip_path, folder)
-
 
 
 def install_workspace_menu(window) -> WorkspaceController:

@@ -8,8 +8,8 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, QSettings
 from PySide6.QtWidgets import QSplitter
 
-RECENT_VERSION = 1   # QSettings "workspaces/...": the list of recent workspace folders
-LAYOUT_VERSION = 1   # QSettings "layout/...": each panel's splitter sizes
+RECENT_VERSION = 1  # QSettings "workspaces/...": the list of recent workspace folders
+LAYOUT_VERSION = 1  # QSettings "layout/...": each panel's splitter sizes
 MAX_RECENT = 8
 
 
@@ -19,7 +19,7 @@ def recent_workspaces() -> list[Path]:
         return []  # none kept yet, or a newer app's list: not misread
     value = settings.value("workspaces/recent", [], list)
     if not isinstance(value, list):
-        return []   # nothing usable kept (None, say)
+        return []  # nothing usable kept (None, say)
     return [Path(v) for v in value if isinstance(v, str) and v][:MAX_RECENT]
 
 

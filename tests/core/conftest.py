@@ -5,7 +5,8 @@ import pytest
 
 def pytest_configure(config):
     config.addinivalue_line(
-        "markers", "slow: a test that takes more than ~15 s (still run by default; deselect with -m 'not slow')")
+        "markers", "slow: a test that takes more than ~15 s (still run by default; deselect with -m 'not slow')"
+    )
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -38,8 +38,7 @@ def tokenizer():
 def tiny(style="gpt2", vocab_size=64, **sizes):
     torch.manual_seed(0)
     make = ModelConfig.gpt2_style if style == "gpt2" else ModelConfig.llama_style
-    config = make(**{"vocab_size": vocab_size, "context_length": 16, "n_layer": 2, "n_head": 2, "n_embd": 16,
-                     **sizes})
+    config = make(**{"vocab_size": vocab_size, "context_length": 16, "n_layer": 2, "n_head": 2, "n_embd": 16, **sizes})
     model = GPT(config)
     # Sharper than a fresh model's near-uniform weights, so that the checks bite.
     with torch.no_grad():
@@ -74,7 +73,7 @@ def test_weights_match_a_hand_computation(one_thread):
         q, k = qkv[:, :8], qkv[:, 8:16]
         expected = []
         for head in range(2):
-            qh, kh = q[:, head * d:(head + 1) * d], k[:, head * d:(head + 1) * d]
+            qh, kh = q[:, head * d : (head + 1) * d], k[:, head * d : (head + 1) * d]
             scores = qh @ kh.T / math.sqrt(d)
             scores = scores.masked_fill(torch.ones(T, T).triu(1).bool(), float("-inf"))
             expected.append(torch.softmax(scores, dim=-1))
@@ -109,10 +108,11 @@ def test_a_text_longer_than_the_context_keeps_its_last_tokens_with_a_notice(one_
     capture = capture_attention(model, tokenizer, text)
     assert capture.ids == all_ids[-8:] and len(capture.tokens) == 8
     assert capture.cut_tokens == len(all_ids) - 8
-    assert capture.notice == (f"The text has {len(all_ids)} tokens; the model reads at most 8, "
-                              "so the heatmap shows the last 8.")
+    assert capture.notice == (
+        f"The text has {len(all_ids)} tokens; the model reads at most 8, so the heatmap shows the last 8."
+    )
     assert capture.weights.shape == (2, 2, 8, 8)
-    assert "".join(capture.tokens) == text[-len("".join(capture.tokens)):]
+    assert "".join(capture.tokens) == text[-len("".join(capture.tokens)) :]
 
     fewer = capture_attention(model, tokenizer, text, max_tokens=5)
     assert fewer.ids == all_ids[-5:] and "shows the last 5" in fewer.notice
@@ -136,12 +136,15 @@ def test_select_picks_a_head_or_their_mean():
     assert select(weights, 0, 0).dtype == np.float32
 
 
-@pytest.mark.parametrize("layer, head, message", [
-    (7, 0, "layer 7 does not exist: this model has layers 0–2"),
-    (-1, 0, "layer -1 does not exist: this model has layers 0–2"),
-    (0, 4, "head 4 does not exist: this model has heads 0–3"),
-    (0, "average", "head average does not exist: this model has heads 0–3"),
-])
+@pytest.mark.parametrize(
+    "layer, head, message",
+    [
+        (7, 0, "layer 7 does not exist: this model has layers 0–2"),
+        (-1, 0, "layer -1 does not exist: this model has layers 0–2"),
+        (0, 4, "head 4 does not exist: this model has heads 0–3"),
+        (0, "average", "head average does not exist: this model has heads 0–3"),
+    ],
+)
 def test_select_errors_name_the_valid_range(layer, head, message):
     with pytest.raises(UserError, match=message):
         select(torch.rand(3, 4, 5, 5), layer, head)
@@ -209,8 +212,7 @@ def test_save_matrix_round_trips_npy_and_csv(tmp_path):
     np.testing.assert_array_equal(np.array([r[1:] for r in rows[1:]], dtype=np.float32), matrix.numpy())
 
     save_matrix(matrix.numpy(), tmp_path / "bare.csv")
-    np.testing.assert_array_equal(np.loadtxt(tmp_path / "bare.csv", delimiter=",", dtype=np.float32),
-                                  matrix.numpy())
+    np.testing.assert_array_equal(np.loadtxt(tmp_path / "bare.csv", delimiter=",", dtype=np.float32), matrix.numpy())
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bare.csv", "m.csv", "m.npy"]  # no temporary left
 
 
@@ -227,8 +229,23 @@ def test_save_matrix_refuses_other_formats_and_missing_folders(tmp_path):
 @pytest.mark.parametrize("head, suffix", [("mean", ".npy"), ("1", ".csv")])
 def test_cli_exports_a_tokens_by_tokens_matrix(capsys, one_thread, tmp_path, tokenizer, head, suffix):
     out = tmp_path / f"attention{suffix}"
-    code = main(["attention", "--model", str(DEMO), "--text", TEXT, "--layer", "1", "--head", head,
-                 "--out", str(out), "--threads", "1"])
+    code = main(
+        [
+            "attention",
+            "--model",
+            str(DEMO),
+            "--text",
+            TEXT,
+            "--layer",
+            "1",
+            "--head",
+            head,
+            "--out",
+            str(out),
+            "--threads",
+            "1",
+        ]
+    )
     _, err = capsys.readouterr()
     assert code == 0, err
     T = len(tokenizer.encode_ids([TEXT])[0])
@@ -290,7 +307,7 @@ def count_forwards(model) -> list:
 @pytest.mark.parametrize("style", ["gpt2", "llama"])
 def test_generation_hands_over_the_attention_a_separate_full_forward_finds(one_thread, style, use_cache):
     """Every token's gathered attention equals capture_ids over the model's window, past the context too."""
-    model = tiny(style)   # a context of 16: 5 prompt tokens and 20 new ones outgrow it
+    model = tiny(style)  # a context of 16: 5 prompt tokens and 20 new ones outgrow it
     settings = SamplingSettings(strategy="sample", seed=3, max_new_tokens=20, stop_at_end=False)
     prompt = [3, 1, 4, 1, 5]
     plain = [t.id for t in generate_tokens(model, prompt, settings, use_cache=use_cache)]
@@ -302,7 +319,7 @@ def test_generation_hands_over_the_attention_a_separate_full_forward_finds(one_t
         assert so_far.length == len(window)
         np.testing.assert_allclose(so_far.matrix(), capture_ids(model, window).numpy(), atol=1e-5, rtol=0)
         checked += 1
-    assert checked == 20 and sequence[len(prompt):] == plain   # the same text as without attention
+    assert checked == 20 and sequence[len(prompt) :] == plain  # the same text as without attention
 
 
 def test_generation_with_attention_reads_each_new_token_once(one_thread):
@@ -316,7 +333,7 @@ def test_generation_with_attention_reads_each_new_token_once(one_thread):
     tokens = list(generate_tokens(model, [1, 2, 3], settings, attention=True))
     assert len(calls) == 1 + 6
     first, *rest = [t.attention for t in tokens]
-    assert first.fresh and first.weights.shape == (2, 2, 4, 4)   # the prompt's rows and its own
+    assert first.fresh and first.weights.shape == (2, 2, 4, 4)  # the prompt's rows and its own
     assert [(r.n_rows, r.n_keys) for r in rest] == [(1, k) for k in range(5, 10)]
 
 
@@ -335,7 +352,7 @@ def test_rows_that_do_not_follow_are_refused():
 
 def test_the_probe_history_thins_evenly_and_keeps_the_newest():
     history = ProbeHistory()
-    weights = torch.tensor([[[[1.0, 0.0], [0.5, 0.5]]]])   # rows of 0 and 1 bit
+    weights = torch.tensor([[[[1.0, 0.0], [0.5, 0.5]]]])  # rows of 0 and 1 bit
     for step in range(1, 1001):
         entry = history.add(ProbeRecord(step=step, tokens=["a", "b"], weights=weights))
     steps = [e.step for e in history]
@@ -343,6 +360,6 @@ def test_the_probe_history_thins_evenly_and_keeps_the_newest():
     gaps = np.diff(steps[:-1])
     assert gaps.min() == gaps.max() == history.stride
     assert history.index_of(entry) == len(history) - 1
-    assert entry.snapshot.stats[0].entropy == pytest.approx(0.5)   # worked out when the record had none
+    assert entry.snapshot.stats[0].entropy == pytest.approx(0.5)  # worked out when the record had none
     history.clear()
     assert history.entries == [] and history.arrivals == 0

@@ -35,8 +35,7 @@ class Store:
 def lab(one_thread):
     tokenizer = open_tokenizer(DEMO / "tokenizer.json")
     torch.manual_seed(0)
-    config = ModelConfig.llama_style(vocab_size=tokenizer.vocab_size, context_length=12, n_layer=2, n_head=2,
-                                     n_embd=16)
+    config = ModelConfig.llama_style(vocab_size=tokenizer.vocab_size, context_length=12, n_layer=2, n_head=2, n_embd=16)
     model = GPT(config).eval()
     checkpoint = SimpleNamespace(tokenizer=tokenizer, model_config=config, name="tiny")
     return checkpoint, model
@@ -56,7 +55,7 @@ def test_looking_at_a_text_yields_progress_and_returns_a_snapshot(lab):
     checkpoint, model = lab
     store = Store(model)
     gen = look_at_text(store, checkpoint, "The cat sat.")
-    assert isinstance(next(gen), Progress) and store.asked == 0   # says what it does before it loads
+    assert isinstance(next(gen), Progress) and store.asked == 0  # says what it does before it loads
     snapshot = run_quietly(gen)
     assert "".join(snapshot.tokens) == "The cat sat." and store.asked == 1
     T = len(snapshot.tokens)
@@ -76,7 +75,7 @@ def test_a_generated_text_with_handed_over_attention_is_drawn_without_the_model(
     store = Store(model)
     items, snapshot = drain(look_at_generated(store, checkpoint, ids, tokens, len(prompt), so_far))
     assert store.asked == 0 and items and all(isinstance(i, Progress) for i in items)
-    cut = len(ids) - 12   # the text outgrew the context: the window is shown, and said so
+    cut = len(ids) - 12  # the text outgrew the context: the window is shown, and said so
     assert snapshot.tokens == tokens[cut:] and "the last 12" in snapshot.notice
     assert snapshot.prompt_tokens == max(0, len(prompt) - cut)
     np.testing.assert_allclose(snapshot.weights, capture_ids(model, ids[cut:]).numpy(), atol=1e-5, rtol=0)
@@ -99,8 +98,11 @@ def test_a_job_closed_before_it_loads_the_model_never_loads_it(lab):
     """The engine's cancel stops asking and closes the generator: nothing more runs."""
     checkpoint, model = lab
     store = Store(model)
-    for gen in (look_at_text(store, checkpoint, "hello"), map_embeddings(store, checkpoint),
-                look_at_generated(store, checkpoint, [1, 2], ["a", "b"], 1)):
+    for gen in (
+        look_at_text(store, checkpoint, "hello"),
+        map_embeddings(store, checkpoint),
+        look_at_generated(store, checkpoint, [1, 2], ["a", "b"], 1),
+    ):
         next(gen)
         gen.close()
     assert store.asked == 0

@@ -8,10 +8,10 @@ from __future__ import annotations
 import pytest
 import torch
 
+from playground.core.beam_search import beam_search
 from playground.core.config import ModelConfig
 from playground.core.huggingface import to_transformers_gpt2
 from playground.core.model import GPT
-from playground.core.beam_search import beam_search
 from playground.core.sampling import SamplingSettings
 
 transformers = pytest.importorskip("transformers")
@@ -42,8 +42,9 @@ def models(one_thread):
     """A random GPT-2 sharp enough that beams part ways, whose end token wins now and then:
     some beams end after 1 token, others after 5 or 6, others reach the length limit."""
     torch.manual_seed(0)
-    model = GPT.from_config(ModelConfig.gpt2_style(vocab_size=VOCAB, context_length=32, n_layer=2, n_head=4,
-                                                   n_embd=32, tie_weights=False)).eval()
+    model = GPT.from_config(
+        ModelConfig.gpt2_style(vocab_size=VOCAB, context_length=32, n_layer=2, n_head=4, n_embd=32, tie_weights=False)
+    ).eval()
     with torch.no_grad():
         for p in model.parameters():
             p.normal_(0.0, 0.1)
@@ -63,15 +64,24 @@ def theirs(hf_model, prompt, beams, early_stopping, length_penalty):
     """transformers' hypotheses: (new ids up to and including the end token, score), best first."""
     with torch.no_grad():
         out = hf_model.generate(
-            torch.tensor([prompt]), attention_mask=torch.ones(1, len(prompt), dtype=torch.long),
-            num_beams=beams, num_return_sequences=beams, early_stopping=early_stopping,
-            length_penalty=length_penalty, do_sample=False, max_new_tokens=MAX_NEW, eos_token_id=EOS,
-            pad_token_id=EOS, output_scores=True, return_dict_in_generate=True)
+            torch.tensor([prompt]),
+            attention_mask=torch.ones(1, len(prompt), dtype=torch.long),
+            num_beams=beams,
+            num_return_sequences=beams,
+            early_stopping=early_stopping,
+            length_penalty=length_penalty,
+            do_sample=False,
+            max_new_tokens=MAX_NEW,
+            eos_token_id=EOS,
+            pad_token_id=EOS,
+            output_scores=True,
+            return_dict_in_generate=True,
+        )
     found = []
     for row, score in zip(out.sequences.tolist(), out.sequences_scores.tolist()):
-        new = row[len(prompt):]
+        new = row[len(prompt) :]
         if EOS in new:  # what follows the end token is padding
-            new = new[:new.index(EOS) + 1]
+            new = new[: new.index(EOS) + 1]
         found.append((new, score))
     return found
 
@@ -83,13 +93,19 @@ def test_beam_search_returns_what_transformers_returns(models, beams, early_stop
     compared, ended, cut, mismatches = 0, set(), 0, []
     for length_penalty in LENGTH_PENALTIES:
         for prompt in prompts():
-            settings = SamplingSettings(strategy="beam", beams=beams, early_stopping=early_stopping,
-                                        length_penalty=length_penalty, max_new_tokens=MAX_NEW)
+            settings = SamplingSettings(
+                strategy="beam",
+                beams=beams,
+                early_stopping=early_stopping,
+                length_penalty=length_penalty,
+                max_new_tokens=MAX_NEW,
+            )
             ours = beam_search(model, prompt, settings, tokenizer=EndTokenizer()).beams
             expected = theirs(hf_model, prompt, beams, early_stopping, length_penalty)
             compared += 1
             if [b.ids for b in ours] != [ids for ids, _ in expected] or any(
-                    b.score != pytest.approx(score, rel=1e-4, abs=1e-4) for b, (_, score) in zip(ours, expected)):
+                b.score != pytest.approx(score, rel=1e-4, abs=1e-4) for b, (_, score) in zip(ours, expected)
+            ):
                 mismatches.append((length_penalty, prompt, [(b.ids, b.score) for b in ours], expected))
             for beam in ours:
                 assert beam.finished == (beam.ids[-1] == EOS)

@@ -38,8 +38,9 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 @pytest.fixture(scope="module")
 def tokenizer() -> LoadedTokenizer:
-    return LoadedTokenizer(run_quietly(train_in_process(corpus_from_text(sentences(300)),
-                                                        spec_for_kind("bpe", vocab_size=300))))
+    return LoadedTokenizer(
+        run_quietly(train_in_process(corpus_from_text(sentences(300)), spec_for_kind("bpe", vocab_size=300)))
+    )
 
 
 @pytest.fixture(scope="module")
@@ -53,8 +54,9 @@ def tiny_config(tokenizer: LoadedTokenizer, flavour: str = "gpt2") -> ModelConfi
 
 
 def train(tokenizer, data, run_dir: Path, flavour: str = "gpt2", steps: int = 10) -> TrainingRun:
-    config = TrainConfig(batch_size=4, max_steps=steps, eval_interval=5, eval_batches=2, sample_interval=0,
-                         warmup_steps=2, device="cpu")
+    config = TrainConfig(
+        batch_size=4, max_steps=steps, eval_interval=5, eval_batches=2, sample_interval=0, warmup_steps=2, device="cpu"
+    )
     run = TrainingRun(tiny_config(tokenizer, flavour), config, tokenizer, data, run_dir)
     records = list(run.steps())
     assert records[-1].reason == "finished"
@@ -125,7 +127,9 @@ def test_a_run_without_best_falls_back_to_last(run_copy):
 
 
 def test_a_folder_that_is_not_a_checkpoint(tmp_path):
-    with pytest.raises(UserError, match="is not a checkpoint folder: expected config.json, tokenizer.json and last/model.safetensors"):
+    with pytest.raises(
+        UserError, match="is not a checkpoint folder: expected config.json, tokenizer.json and last/model.safetensors"
+    ):
         load_checkpoint(tmp_path)
     with pytest.raises(UserError, match="does not exist"):
         load_checkpoint(tmp_path / "nowhere")
@@ -175,16 +179,22 @@ def test_weights_whose_shapes_do_not_match_the_config(run_copy):
     config = json.loads((run_copy / "config.json").read_text())
     config["n_embd"] = 48
     (run_copy / "config.json").write_text(json.dumps(config))
-    with pytest.raises(UserError, match=r"do not fit config.json: .*token_embedding.weight is \d+×32 but the configuration needs \d+×48"):
+    with pytest.raises(
+        UserError,
+        match=r"do not fit config.json: .*token_embedding.weight is \d+×32 but the configuration needs \d+×48",
+    ):
         load_checkpoint(run_copy)
 
 
-@pytest.mark.parametrize("size, phrase", [
-    ("n_embd", r"token_embedding.weight is \d+×32 but the configuration needs \d+×1000000000"),
-    ("context_length", r"position_embedding.weight is 32×32 but the configuration needs 1000000000×32"),
-    ("vocab_size", r"token_embedding.weight is \d+×32 but the configuration needs 1000000000×32"),
-    ("n_layer", r"the weights hold 1 layers but the configuration needs 1,000,000,000"),
-])
+@pytest.mark.parametrize(
+    "size, phrase",
+    [
+        ("n_embd", r"token_embedding.weight is \d+×32 but the configuration needs \d+×1000000000"),
+        ("context_length", r"position_embedding.weight is 32×32 but the configuration needs 1000000000×32"),
+        ("vocab_size", r"token_embedding.weight is \d+×32 but the configuration needs 1000000000×32"),
+        ("n_layer", r"the weights hold 1 layers but the configuration needs 1,000,000,000"),
+    ],
+)
 def test_a_damaged_size_is_refused_before_anything_is_built(run_copy, monkeypatch, size, phrase):
     config = json.loads((run_copy / "config.json").read_text())
     config[size] = 1_000_000_000  # terabytes of weights
@@ -204,9 +214,12 @@ def test_a_model_larger_than_the_memory_is_refused_before_it_is_built(run_copy, 
 
     monkeypatch.setattr(devices, "physical_memory", lambda: 50_000)
     monkeypatch.setattr(GPT, "from_config", lambda *a, **k: pytest.fail("built a model too big to fit"))
-    with pytest.raises(UserError, match=r"^Loading this model needs at least .* \(4 bytes for each of its .* "
-                                        r"parameters\), but this computer has 48.8 KiB of memory in all\. "
-                                        r"Most of the parameters are in the token embedding"):
+    with pytest.raises(
+        UserError,
+        match=r"^Loading this model needs at least .* \(4 bytes for each of its .* "
+        r"parameters\), but this computer has 48.8 KiB of memory in all\. "
+        r"Most of the parameters are in the token embedding",
+    ):
         load_checkpoint(run_copy)
 
 
@@ -241,22 +254,31 @@ def test_a_bad_train_config_and_history(run_copy):
 
 def test_a_failed_write_keeps_the_previous_checkpoint(tokenizer, data, run_copy, monkeypatch):
     before, model_before = load_checkpoint(run_copy, which="last")
-    run = TrainingRun(before.model_config, before.train_config.replace(max_steps=14), tokenizer, data,
-                      run_copy, resume=True)
+    run = TrainingRun(
+        before.model_config, before.train_config.replace(max_steps=14), tokenizer, data, run_copy, resume=True
+    )
 
     def disk_full(path, state):  # the weights are written; the disk fills up on the next file
         assert (path.parent / "model.safetensors").exists()
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(checkpoints, "_write_state", disk_full)
-    with pytest.raises(UserError, match=r"Could not save the checkpoint .*No space left on device.*the previous checkpoint is kept\."):
+    with pytest.raises(
+        UserError, match=r"Could not save the checkpoint .*No space left on device.*the previous checkpoint is kept\."
+    ):
         list(run.steps())
     after, model_after = load_checkpoint(run_copy, which="last")
     assert after.step == before.step == 10
     ids = torch.from_numpy(data.val[:32].astype("int64"))[None]
     assert torch.equal(logits_of(model_after, ids), logits_of(model_before, ids))
     assert sorted(p.name for p in run_copy.iterdir()) == [
-        "best", "config.json", "history.json", "last", "tokenizer.json", "train_config.json"]
+        "best",
+        "config.json",
+        "history.json",
+        "last",
+        "tokenizer.json",
+        "train_config.json",
+    ]
 
 
 def test_a_full_disk_is_named_and_the_intact_checkpoints_too(tokenizer, data, run_copy, monkeypatch):
@@ -275,7 +297,8 @@ def test_a_full_disk_is_named_and_the_intact_checkpoints_too(tokenizer, data, ru
     assert str(refused.value) == (
         f"Could not save the checkpoint to {run_copy / 'best'} (the disk is full: No space left on device); "
         f"no best checkpoint was saved. Intact on disk: the last checkpoint (step 10, in {run_copy / 'last'}). "
-        f"Free some space on the disk, then continue the run from there.")
+        f"Free some space on the disk, then continue the run from there."
+    )
     assert not (run_copy / "best.tmp").exists() and load_checkpoint(run_copy, which="last")[0].step == 10
 
 
@@ -287,7 +310,7 @@ def test_checkpoint_files_reach_the_disk_before_the_rename(run_copy, monkeypatch
     monkeypatch.setattr(checkpoints.os, "replace", lambda a, b: events.append(Path(a).name) or real_replace(a, b))
     checkpoints.save_checkpoint(run_copy, "last", model, {"step": 11}, {"step": 11})
     files = {(run_copy / "last" / name).stat().st_ino for name in ("model.safetensors", "state.pt", "meta.json")}
-    assert set(events[:events.index("last.tmp")]) >= files  # each file synced before the folder is swapped in
+    assert set(events[: events.index("last.tmp")]) >= files  # each file synced before the folder is swapped in
 
 
 def test_a_failed_rename_puts_the_previous_checkpoint_back(run_copy, monkeypatch):
@@ -317,8 +340,9 @@ def test_a_crash_between_the_renames_recovers_from_last_old(tokenizer, data, run
     assert checkpoint.step == 10 and checkpoint.path == run_copy / "last.old"
 
     # Training continues from it, and the next save tidies up.
-    run = TrainingRun(checkpoint.model_config, checkpoint.train_config.replace(max_steps=12), tokenizer, data,
-                      run_copy, resume=True)
+    run = TrainingRun(
+        checkpoint.model_config, checkpoint.train_config.replace(max_steps=12), tokenizer, data, run_copy, resume=True
+    )
     assert run.step == 10
     records = list(run.steps())
     assert any(isinstance(r, CheckpointRecord) and r.which == "last" for r in records)
@@ -388,8 +412,11 @@ def test_the_run_layout_names_what_a_run_folder_holds(trained_run):
     assert {p.name for p in trained_run.iterdir() if p.is_dir()} == set(run_layout.CHECKPOINT_NAMES)
     for which in run_layout.CHECKPOINT_NAMES:
         folder = run_layout.checkpoint_dir(trained_run, which)
-        assert {p.name for p in folder.iterdir()} == {run_layout.WEIGHTS_FILE, run_layout.STATE_FILE,
-                                                      run_layout.META_FILE}
+        assert {p.name for p in folder.iterdir()} == {
+            run_layout.WEIGHTS_FILE,
+            run_layout.STATE_FILE,
+            run_layout.META_FILE,
+        }
         assert run_layout.run_and_which(folder) == (trained_run, which)
     assert run_layout.looks_like_run(trained_run) and run_layout.run_and_which(trained_run) == (trained_run, "best")
     assert run_layout.writing_dir(trained_run, "last").name == "last.tmp"

@@ -18,8 +18,15 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def playground(*args: str, timeout: float = 120, encoding: str = "utf-8") -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONIOENCODING": encoding}
-    return subprocess.run([sys.executable, "-m", "playground", *map(str, args)], cwd=ROOT, env=env,
-                          capture_output=True, text=True, encoding=encoding, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "playground", *map(str, args)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        encoding=encoding,
+        timeout=timeout,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +45,9 @@ def test_version():
 
 def test_train_then_encode(tmp_path, small_corpus):
     out = tmp_path / "tok.json"
-    trained = playground("tokenizer", "train", "--corpus", small_corpus, "--kind", "bpe",
-                         "--vocab-size", 300, "--out", out)
+    trained = playground(
+        "tokenizer", "train", "--corpus", small_corpus, "--kind", "bpe", "--vocab-size", 300, "--out", out
+    )
     assert trained.returncode == 0, trained.stderr
     assert "Trained Byte-level BPE" in trained.stderr and "300 tokens" in trained.stderr
     assert out.exists() and not out.with_name("tok.json.tmp").exists()
@@ -66,8 +74,19 @@ def test_encode_to_a_narrow_console(tmp_path, small_corpus):
 
 def test_train_other_kind_and_lowercase(tmp_path, small_corpus):
     out = tmp_path / "words.json"
-    trained = playground("tokenizer", "train", "--corpus", small_corpus, "--kind", "wordlevel",
-                         "--vocab-size", 50, "--lowercase", "--out", out)
+    trained = playground(
+        "tokenizer",
+        "train",
+        "--corpus",
+        small_corpus,
+        "--kind",
+        "wordlevel",
+        "--vocab-size",
+        50,
+        "--lowercase",
+        "--out",
+        out,
+    )
     assert trained.returncode == 0, trained.stderr
     encoded = json.loads(playground("tokenizer", "encode", "--tokenizer", out, "HELLO World").stdout)
     assert encoded["tokens"] == ["hello", "world"]
@@ -91,13 +110,21 @@ def test_binary_corpus_is_an_error_not_a_traceback(tmp_path):
     assert not (tmp_path / "t.json").exists()
 
 
-@pytest.mark.parametrize("args, words", [
-    (["tokenizer", "train", "--corpus", "{missing}", "--out", "{tmp}/t.json"], "does not exist"),
-    (["tokenizer", "train", "--corpus", "{corpus}", "--vocab-size", "100", "--out", "{tmp}/t.json"], "at least 257"),
-    (["tokenizer", "train", "--corpus", "{corpus}", "--vocab-size", "300", "--out", "{tmp}/no/such/t.json"],
-     "Could not save"),
-    (["tokenizer", "encode", "--tokenizer", "{corpus}", "hello"], "not a tokenizer.json"),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["tokenizer", "train", "--corpus", "{missing}", "--out", "{tmp}/t.json"], "does not exist"),
+        (
+            ["tokenizer", "train", "--corpus", "{corpus}", "--vocab-size", "100", "--out", "{tmp}/t.json"],
+            "at least 257",
+        ),
+        (
+            ["tokenizer", "train", "--corpus", "{corpus}", "--vocab-size", "300", "--out", "{tmp}/no/such/t.json"],
+            "Could not save",
+        ),
+        (["tokenizer", "encode", "--tokenizer", "{corpus}", "hello"], "not a tokenizer.json"),
+    ],
+)
 def test_user_errors_exit_2(tmp_path, small_corpus, args, words):
     filled = [a.format(missing=tmp_path / "missing.txt", tmp=tmp_path, corpus=small_corpus) for a in args]
     result = playground(*filled)

@@ -28,9 +28,31 @@ def test_json_lists_every_token_with_its_probability_and_candidates(capsys, one_
 
 
 def test_sampling_flags_choose_sampling_and_a_seed_repeats(capsys, one_thread):
-    runs = [json.loads(generate(capsys, "--prompt", "def", "--max-new-tokens", 8, "--temperature", 1.2,
-                                "--top-k", 20, "--top-p", 0.9, "--min-p", 0.01, "--repetition-penalty", 1.2,
-                                "--seed", seed, "--json")[1]) for seed in (1, 1, 2)]
+    runs = [
+        json.loads(
+            generate(
+                capsys,
+                "--prompt",
+                "def",
+                "--max-new-tokens",
+                8,
+                "--temperature",
+                1.2,
+                "--top-k",
+                20,
+                "--top-p",
+                0.9,
+                "--min-p",
+                0.01,
+                "--repetition-penalty",
+                1.2,
+                "--seed",
+                seed,
+                "--json",
+            )[1]
+        )
+        for seed in (1, 1, 2)
+    ]
     assert runs[0]["strategy"] == "sample"
     assert runs[0]["tokens"] == runs[1]["tokens"] and runs[0]["text"] != runs[2]["text"]
 
@@ -45,25 +67,37 @@ def test_beam_search_prints_the_beams(capsys, one_thread):
 
 def test_a_template_renders_with_the_input(capsys, one_thread, tmp_path):
     template = tmp_path / "t.json"
-    template.write_text(json.dumps({"name": "t", "instruction": "Say it.", "mode": "zero-shot",
-                                    "examples": [], "query_format": "Q: {input}\nA:"}))
+    template.write_text(
+        json.dumps(
+            {
+                "name": "t",
+                "instruction": "Say it.",
+                "mode": "zero-shot",
+                "examples": [],
+                "query_format": "Q: {input}\nA:",
+            }
+        )
+    )
     code, out, err = generate(capsys, "--template", template, "--input", "hello", "--max-new-tokens", 2, "--json")
     assert code == 0, err
     assert json.loads(out)["prompt"] == "Say it.\n\nQ: hello\nA:"
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--top-p", 0], "top-p"),
-    (["--strategy", "sample", "--temperature", 0], "temperature above 0"),
-    (["--input", "x"], "--template"),
-    (["--temperature", -1], "temperature cannot be -1"),   # was greedy, silently
-    (["--top-k", -1], "top-k"),
-    (["--top-p", 1.5], "top-p"),
-    (["--min-p", 1], "min-p"),
-    (["--beams", 0], "at least 1 beam"),                  # was greedy, silently
-    (["--max-new-tokens", 0], "at least 1"),
-    (["--repetition-penalty", 0], "repetition penalty"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--top-p", 0], "top-p"),
+        (["--strategy", "sample", "--temperature", 0], "temperature above 0"),
+        (["--input", "x"], "--template"),
+        (["--temperature", -1], "temperature cannot be -1"),  # was greedy, silently
+        (["--top-k", -1], "top-k"),
+        (["--top-p", 1.5], "top-p"),
+        (["--min-p", 1], "min-p"),
+        (["--beams", 0], "at least 1 beam"),  # was greedy, silently
+        (["--max-new-tokens", 0], "at least 1"),
+        (["--repetition-penalty", 0], "repetition penalty"),
+    ],
+)
 def test_settings_that_cannot_work_are_refused_with_a_sentence(capsys, args, message):
     code, _, err = generate(capsys, *args)
     assert code == 2 and message in err
@@ -86,20 +120,25 @@ def test_early_stopping_is_on_by_default_and_can_be_turned_off():
 
 
 def test_beam_search_without_early_stopping_returns_finished_beams(capsys, one_thread):
-    code, out, err = generate(capsys, "--prompt", "def", "--beams", 2, "--no-early-stopping",
-                              "--max-new-tokens", 40, "--json")
+    code, out, err = generate(
+        capsys, "--prompt", "def", "--beams", 2, "--no-early-stopping", "--max-new-tokens", 40, "--json"
+    )
     beams = json.loads(out)["beams"]
     assert code == 0 and len(beams) == 2
     assert all(b["finished"] or len(b["ids"]) == 40 for b in beams)
 
 
-@pytest.mark.parametrize("command", [
-    ["generate", "--model", "m", "--prompt", "x"],
-    ["attention", "--model", "m", "--text", "x", "--layer", "0", "--head", "0", "--out", "a.npy"],
-    ["eval", "perplexity", "--model", "m", "--text", "default"],
-])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["generate", "--model", "m", "--prompt", "x"],
+        ["attention", "--model", "m", "--text", "x", "--layer", "0", "--head", "0", "--out", "a.npy"],
+        ["eval", "perplexity", "--model", "m", "--text", "default"],
+    ],
+)
 def test_zero_threads_is_refused_not_taken_for_all_cores(capsys, command):
     from playground.cli import build_parser
+
     with pytest.raises(SystemExit) as exit_:
         build_parser().parse_args([*command, "--threads", "0"])
     assert exit_.value.code == 2 and "--threads: must be at least 1, not 0" in capsys.readouterr().err

@@ -26,7 +26,9 @@ from playground.core.corpus import (
 from playground.core.progress import Cancelled, CancelToken, UserError, run_quietly
 from playground.core.tokenization import spec_for_kind, train_tokenizer
 
-PNG_BYTES = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x10\x00\x00\x00\x10\x08\x06\x00\x00\x00" + bytes(range(256))
+PNG_BYTES = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x10\x00\x00\x00\x10\x08\x06\x00\x00\x00" + bytes(
+    range(256)
+)
 
 
 def write(path: Path, data: str | bytes) -> Path:
@@ -91,9 +93,9 @@ def test_folder_takes_text_files_and_skips_binary_and_hidden(tmp_path):
     a = write(folder / "a.txt", "first file\n")
     b = write(folder / "b.md", "# second\n")
     c = write(folder / "sub" / "c.py", "print('third')\n")
-    write(folder / "image.png", PNG_BYTES)                 # not a text suffix
-    write(folder / "fake.txt", PNG_BYTES)                  # text suffix, binary content
-    write(folder / ".git" / "config.txt", "hidden\n")      # inside a hidden folder
+    write(folder / "image.png", PNG_BYTES)  # not a text suffix
+    write(folder / "fake.txt", PNG_BYTES)  # text suffix, binary content
+    write(folder / ".git" / "config.txt", "hidden\n")  # inside a hidden folder
     write(folder / "data.bin", "not a text suffix\n")
     corpus = corpus_from_paths([folder])
     assert corpus.files == (a, b, c)
@@ -253,8 +255,12 @@ def test_utf16_with_bom(tmp_path, encoding, bom):
 
 def test_bytes_reported_add_up_to_the_file_size(tmp_path):
     """Progress counts each byte once (the sniffed head was once counted twice)."""
-    for name, data in [("plain.txt", b"abc\n" * 1000), ("bom.txt", codecs.BOM_UTF8 + b"abc\n" * 1000),
-                       ("wide.txt", "abc\n".encode("utf-16")), ("tiny.txt", b"ab")]:
+    for name, data in [
+        ("plain.txt", b"abc\n" * 1000),
+        ("bom.txt", codecs.BOM_UTF8 + b"abc\n" * 1000),
+        ("wide.txt", "abc\n".encode("utf-16")),
+        ("tiny.txt", b"ab"),
+    ]:
         path = write(tmp_path / name, data)
         counted = []
         list(read_text_chunks(path, on_bytes=counted.append))

@@ -28,12 +28,12 @@ def test_an_exception_is_written_with_its_traceback(tmp_path):
     text = log.read_text(encoding="utf-8")
     assert "Traceback (most recent call last)" in text
     assert "ValueError: the numbers did not add up" in text
-    assert "_raise_and_catch" in text                    # the frame where it happened
+    assert "_raise_and_catch" in text  # the frame where it happened
     assert "thread worker-7" in text and "LLM Playground" in text
     assert report.kind == "ValueError" and report.message == "the numbers did not add up"
     assert report.log_path == log and report.summary() == "ValueError: the numbers did not add up"
     record_exception(*_raise_and_catch("again"), path=log)
-    assert log.read_text(encoding="utf-8").count("=====") == 2   # appended, not overwritten
+    assert log.read_text(encoding="utf-8").count("=====") == 2  # appended, not overwritten
 
 
 def test_the_log_is_capped_and_rotated(tmp_path):
@@ -43,7 +43,7 @@ def test_the_log_is_capped_and_rotated(tmp_path):
         write_entry(entry, log, max_bytes=1000, backups=2)
     assert log.stat().st_size <= 1000
     assert (tmp_path / "crash.log.1").exists() and (tmp_path / "crash.log.2").exists()
-    assert not (tmp_path / "crash.log.3").exists()      # older ones are deleted
+    assert not (tmp_path / "crash.log.3").exists()  # older ones are deleted
     # One huge entry keeps its start and end, within the cap.
     write_entry("START" + "y" * 5000 + "END", log, max_bytes=1000, backups=0)
     text = log.read_text()
@@ -53,7 +53,7 @@ def test_the_log_is_capped_and_rotated(tmp_path):
 def test_writing_never_raises(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
-    assert write_entry("hello", blocker / "crash.log") is None   # its folder cannot be made
+    assert write_entry("hello", blocker / "crash.log") is None  # its folder cannot be made
     report = record_exception(*_raise_and_catch(), path=blocker / "crash.log")
     assert report.log_path is None and report.kind == "ValueError"
 
@@ -103,7 +103,7 @@ def test_a_failing_callback_does_not_loop(tmp_path, capsys):
     hooks = CrashHooks(broken, tmp_path / "crash.log")
     report = hooks.handle(*_raise_and_catch())
     assert report is not None and "ValueError" in (tmp_path / "crash.log").read_text()
-    assert "the dialog broke" in capsys.readouterr().err   # printed to the terminal instead
+    assert "the dialog broke" in capsys.readouterr().err  # printed to the terminal instead
 
 
 def test_no_qt_in_the_crash_log_module():

@@ -131,8 +131,9 @@ def test_tokens_per_second_follows_the_stated_assumption():
     with_overhead = estimate_tokens_per_second(cfg, flops, tokens_per_step=8 * 256)
     assert 0 < with_overhead < tps
     tiny = config("tiny")
-    assert (estimate_tokens_per_second(tiny, flops, tokens_per_step=8)
-            < 0.5 * estimate_tokens_per_second(tiny, flops, tokens_per_step=64 * 64))
+    assert estimate_tokens_per_second(tiny, flops, tokens_per_step=8) < 0.5 * estimate_tokens_per_second(
+        tiny, flops, tokens_per_step=64 * 64
+    )
     with pytest.raises(ValueError):
         estimate_tokens_per_second(cfg, 0.0)
 

@@ -36,9 +36,11 @@ from playground.core.progress import Cancelled, CancelToken, Progress, UserError
 from playground.core.tokenization import LoadedTokenizer, spec_for_kind, train_in_process
 
 DEMO = Path(__file__).resolve().parents[2] / "models" / "demo"
-TEXT = ("Return the number of items in the list.\n"
-        "If the argument is omitted, the default value is used.\n"
-        "Raise ValueError if the value is not present.\n")
+TEXT = (
+    "Return the number of items in the list.\n"
+    "If the argument is omitted, the default value is used.\n"
+    "Raise ValueError if the value is not present.\n"
+)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -92,8 +94,9 @@ def test_a_uniform_model_has_the_vocabulary_size_as_perplexity(demo):
     assert result.perplexity == pytest.approx(tokenizer.vocab_size, rel=1e-4)
     assert result.bits_per_token == pytest.approx(math.log2(tokenizer.vocab_size), rel=1e-5)
     # bits per byte: every token costs log2(V) bits, spread over the bytes the scored tokens cover
-    assert result.bits_per_byte == pytest.approx(result.tokens * math.log2(tokenizer.vocab_size)
-                                                 / result.scored_bytes, rel=1e-5)
+    assert result.bits_per_byte == pytest.approx(
+        result.tokens * math.log2(tokenizer.vocab_size) / result.scored_bytes, rel=1e-5
+    )
     assert result.characters == len(TEXT) and result.bytes == len(TEXT.encode())
 
 
@@ -106,13 +109,13 @@ def test_the_sum_is_the_models_own_loss_token_by_token(demo):
     with torch.no_grad():
         sliding = 0.0
         for j in range(1, len(ids)):
-            x = torch.tensor([ids[max(0, j - 8):j]])
+            x = torch.tensor([ids[max(0, j - 8) : j]])
             sliding += float(F.cross_entropy(model(x).logits[0, -1:], torch.tensor([ids[j]])))
         chunked = 0.0
         for start in range(0, len(ids) - 1, 8):
-            x = torch.tensor([ids[start:start + 8]])
-            y = torch.tensor([ids[start + 1:start + 9]])
-            x = x[:, :y.size(1)]
+            x = torch.tensor([ids[start : start + 8]])
+            y = torch.tensor([ids[start + 1 : start + 9]])
+            x = x[:, : y.size(1)]
             chunked += float(model(x, y).loss) * y.size(1)
     one = run_quietly(perplexity_on_ids(model, ids, tokenizer, stride=1, batch_size=5))
     full = run_quietly(perplexity_on_ids(model, ids, tokenizer, batch_size=3))
@@ -252,8 +255,9 @@ def test_validation_ids_are_the_tail_training_held_out(demo):
 @pytest.fixture(scope="module")
 def char_run(tmp_path_factory, docs_text) -> Path:
     """An untrained model with a character-level tokenizer, saved as a run folder."""
-    tokenizer = LoadedTokenizer(run_quietly(train_in_process(corpus_from_text(docs_text),
-                                                             spec_for_kind("char", vocab_size=120))))
+    tokenizer = LoadedTokenizer(
+        run_quietly(train_in_process(corpus_from_text(docs_text), spec_for_kind("char", vocab_size=120)))
+    )
     config = ModelConfig(vocab_size=tokenizer.vocab_size, context_length=32, n_layer=1, n_head=2, n_embd=16)
     run_dir = tmp_path_factory.mktemp("runs") / "char-run"
     write_run_files(run_dir, config, {}, tokenizer)
@@ -271,7 +275,9 @@ def test_compare_checkpoints_with_different_tokenizers(demo, char_run, docs_text
     assert demo_row.vocab_size == 2000 and "BPE" in demo_row.tokenizer_kind
     assert char_row.vocab_size < 200 and char_row.steps == 7 and char_row.context_length == 32
     assert demo_row.parameters == demo[1].num_parameters() and char_row.parameters < 50_000
-    assert demo_row.bits_per_byte == pytest.approx(run_quietly(perplexity(demo[1], demo[0].tokenizer, text)).bits_per_byte)
+    assert demo_row.bits_per_byte == pytest.approx(
+        run_quietly(perplexity(demo[1], demo[0].tokenizer, text)).bits_per_byte
+    )
     # Per token the two look alike (an untrained model of 58 characters is unsure among about 58,
     # the demo among about 37 much longer tokens); per byte the untrained one is far worse.
     assert char_row.perplexity < 2 * demo_row.perplexity
@@ -288,7 +294,7 @@ def test_compare_checkpoints_yields_each_row_as_it_is_scored(demo, char_run, doc
     # the row comes right after its checkpoint's progress, before the next checkpoint's
     at = items.index(scored[0])
     assert all("demo (1 of 2)" in i.message for i in items[:at] if isinstance(i, Progress))
-    assert all("char-run (2 of 2)" in i.message for i in items[at + 1:] if isinstance(i, Progress))
+    assert all("char-run (2 of 2)" in i.message for i in items[at + 1 :] if isinstance(i, Progress))
     fractions = [i.fraction for i in items if isinstance(i, Progress)]
     assert fractions == sorted(fractions)
     assert scored[0].tokenizer_id == tokenizer_id(demo[0].tokenizer) != scored[1].tokenizer_id
@@ -308,7 +314,9 @@ def test_compare_checkpoints_reads_a_file_a_corpus_and_the_current_model(demo, c
 
     items, rows = drive(compare_checkpoints([checkpoint, char_run], path, model_of=model_of))
     assert asked == [checkpoint] and "Reading text.txt" in items[0].message
-    assert rows[0].bits_per_byte == pytest.approx(run_quietly(perplexity(model, checkpoint.tokenizer, text)).bits_per_byte)
+    assert rows[0].bits_per_byte == pytest.approx(
+        run_quietly(perplexity(model, checkpoint.tokenizer, text)).bits_per_byte
+    )
 
     corpus = corpus_from_text(TEXT * 20, name="docs")
     splits = ValidationSplits()
@@ -379,8 +387,9 @@ def test_cli_perplexity_prints_a_summary_and_compares_models(capsys):
     code, out, err = run_cli(capsys, "--model", DEMO, "--text", "default", "--max-chars", 1500)
     assert code == 0, err
     assert "perplexity" in out and "bits per byte" in out and "1,500 characters" in out
-    code, out, err = run_cli(capsys, "--model", DEMO, "--model", DEMO / "best", "--text", "default",
-                             "--max-chars", 800, "--json")
+    code, out, err = run_cli(
+        capsys, "--model", DEMO, "--model", DEMO / "best", "--text", "default", "--max-chars", 800, "--json"
+    )
     rows = json.loads(out)
     assert code == 0 and len(rows) == 2 and rows[0]["bits_per_byte"] == rows[1]["bits_per_byte"]
 

@@ -90,8 +90,14 @@ def edit_json(path: Path, **changes) -> None:
 def test_export_writes_every_file(exported, runs):
     for name, folder in exported.items():
         assert sorted(p.name for p in folder.iterdir()) == [
-            "README.md", "config.json", "generation_config.json", "model.safetensors",
-            "special_tokens_map.json", "tokenizer.json", "tokenizer_config.json"]
+            "README.md",
+            "config.json",
+            "generation_config.json",
+            "model.safetensors",
+            "special_tokens_map.json",
+            "tokenizer.json",
+            "tokenizer_config.json",
+        ]
         assert not [p for p in folder.parent.iterdir() if p.name.startswith(".")]  # no temporary folder left
         assert (folder / "tokenizer.json").read_bytes() == (runs[name][0] / "tokenizer.json").read_bytes()
         tok_config = json.loads((folder / "tokenizer_config.json").read_text())
@@ -111,7 +117,12 @@ def test_exported_gpt2_config_and_tensors(exported, runs):
     config = json.loads((folder / "config.json").read_text())
     assert config["architectures"] == ["GPT2LMHeadModel"] and config["model_type"] == "gpt2"
     assert (config["n_positions"], config["n_embd"], config["n_layer"], config["n_head"], config["n_inner"]) == (
-        16, 32, 2, 4, 128)
+        16,
+        32,
+        2,
+        4,
+        128,
+    )
     assert config["vocab_size"] == 2000 and config["tie_word_embeddings"] is True
     assert config["activation_function"] == "gelu_new" and config["layer_norm_epsilon"] == 1e-5
     assert config["bos_token_id"] == config["eos_token_id"] == 0 and config["torch_dtype"] == "float32"
@@ -127,9 +138,14 @@ def test_exported_llama_config_and_tensors(exported, runs):
     folder, model = exported["llama"], runs["llama"][1]
     config = json.loads((folder / "config.json").read_text())
     assert config["architectures"] == ["LlamaForCausalLM"] and config["model_type"] == "llama"
-    assert (config["hidden_size"], config["num_hidden_layers"], config["num_attention_heads"],
-            config["num_key_value_heads"], config["intermediate_size"], config["max_position_embeddings"]) == (
-        32, 2, 4, 4, model.config.mlp_hidden_size, 16)
+    assert (
+        config["hidden_size"],
+        config["num_hidden_layers"],
+        config["num_attention_heads"],
+        config["num_key_value_heads"],
+        config["intermediate_size"],
+        config["max_position_embeddings"],
+    ) == (32, 2, 4, 4, model.config.mlp_hidden_size, 16)
     assert config["rms_norm_eps"] == 1e-5 and config["rope_theta"] == 10000
     assert config["hidden_act"] == "silu" and config["tie_word_embeddings"] is False
     tensors = load_file(folder / "model.safetensors")
@@ -157,7 +173,10 @@ def test_export_then_import_gives_identical_weights(config, tmp_path, one_thread
     checkpoint, loaded = load_checkpoint(back)
     assert checkpoint.model_config == config.replace(dropout=0.0)
     assert checkpoint.step == 0 and checkpoint.val_loss is None
-    assert checkpoint.meta["note"].startswith("imported from ") and str((tmp_path / "hf").resolve()) in checkpoint.meta["note"]
+    assert (
+        checkpoint.meta["note"].startswith("imported from ")
+        and str((tmp_path / "hf").resolve()) in checkpoint.meta["note"]
+    )
     assert (loaded.lm_head.weight is loaded.token_embedding.weight) == config.tie_weights
     ours, theirs = model.state_dict(), loaded.state_dict()
     assert ours.keys() == theirs.keys()
@@ -172,12 +191,15 @@ def test_a_model_is_exported_in_the_format_its_architecture_fits():
     assert format_for(style("gpt2", positions="rope", norm="rmsnorm", mlp="swiglu", bias=False)) is LLAMA
 
 
-@pytest.mark.parametrize("flavour, change, named, nearest", [
-    ("gpt2", dict(norm="rmsnorm"), ["RMSNorm", "learned positions", "a GELU MLP", "biases"], "GPT-2"),
-    ("llama", dict(positions="learned"), ["learned positions", "RoPE", "RMSNorm", "SwiGLU"], "LLaMA"),
-    ("llama", dict(bias=True), ["biases"], "LLaMA"),
-    ("llama", dict(norm="layernorm", mlp="gelu"), ["LayerNorm", "a GELU MLP", "RoPE"], None),
-])
+@pytest.mark.parametrize(
+    "flavour, change, named, nearest",
+    [
+        ("gpt2", dict(norm="rmsnorm"), ["RMSNorm", "learned positions", "a GELU MLP", "biases"], "GPT-2"),
+        ("llama", dict(positions="learned"), ["learned positions", "RoPE", "RMSNorm", "SwiGLU"], "LLaMA"),
+        ("llama", dict(bias=True), ["biases"], "LLaMA"),
+        ("llama", dict(norm="layernorm", mlp="gelu"), ["LayerNorm", "a GELU MLP", "RoPE"], None),
+    ],
+)
 def test_features_no_format_holds_are_named(flavour, change, named, nearest, tmp_path):
     config = style(flavour, **change)
     make_run(tmp_path / "run", config)
@@ -262,12 +284,18 @@ def test_a_near_miss_is_a_warning_not_an_error(exported, tmp_path):
 # -- import: refusals -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("remove, named", [
-    (["config.json"], "lacks config.json:"),
-    (["tokenizer.json"], "lacks tokenizer.json:"),
-    (["model.safetensors"], "lacks model.safetensors:"),
-    (["config.json", "tokenizer.json", "model.safetensors"], "lacks config.json, tokenizer.json and model.safetensors:"),
-])
+@pytest.mark.parametrize(
+    "remove, named",
+    [
+        (["config.json"], "lacks config.json:"),
+        (["tokenizer.json"], "lacks tokenizer.json:"),
+        (["model.safetensors"], "lacks model.safetensors:"),
+        (
+            ["config.json", "tokenizer.json", "model.safetensors"],
+            "lacks config.json, tokenizer.json and model.safetensors:",
+        ),
+    ],
+)
 def test_missing_files_are_named(exported, tmp_path, remove, named):
     folder = hf_copy(exported, "gpt2", tmp_path)
     for name in remove:
@@ -276,7 +304,10 @@ def test_missing_files_are_named(exported, tmp_path, remove, named):
         import_hf(folder, tmp_path / "out")
     message = str(raised.value)
     assert named in message
-    assert "expected config.json, tokenizer.json and model.safetensors (or model.safetensors.index.json with its shards)" in message
+    assert (
+        "expected config.json, tokenizer.json and model.safetensors (or model.safetensors.index.json with its shards)"
+        in message
+    )
     assert not (tmp_path / "out").exists()
 
 
@@ -314,8 +345,11 @@ def test_a_run_folder_needs_no_import(runs, tmp_path):
 def test_an_unsupported_architecture_names_the_supported_ones(exported, tmp_path):
     folder = hf_copy(exported, "gpt2", tmp_path)
     edit_json(folder / "config.json", model_type="bert", architectures=["BertForMaskedLM"])
-    with pytest.raises(UserError, match=r"cannot import: model_type 'bert' \(BertForMaskedLM\). Supported are "
-                                        r"GPT-2 .*GPT2LMHeadModel.* and LLaMA .*LlamaForCausalLM"):
+    with pytest.raises(
+        UserError,
+        match=r"cannot import: model_type 'bert' \(BertForMaskedLM\). Supported are "
+        r"GPT-2 .*GPT2LMHeadModel.* and LLaMA .*LlamaForCausalLM",
+    ):
         import_hf(folder, tmp_path / "out")
 
 
@@ -349,17 +383,23 @@ def test_a_damaged_weights_file(exported, tmp_path):
         import_hf(folder, tmp_path / "out")
 
 
-@pytest.mark.parametrize("model, changes, named", [
-    ("llama", dict(num_key_value_heads=2), ["num_key_value_heads is 2", "grouped-query attention", "GQA"]),
-    ("llama", dict(rope_theta=500000.0, rope_parameters=None), ["rope_theta is 500000", "base 10000"]),
-    ("llama", dict(rope_parameters={"rope_type": "default", "rope_theta": 1e6}), ["rope_theta is 1e+06"]),
-    ("llama", dict(rope_scaling={"rope_type": "linear", "factor": 2.0}), ["rope_scaling is set (linear)"]),
-    ("llama", dict(rope_parameters={"rope_type": "yarn", "rope_theta": 10000.0, "factor": 4.0}),
-     ["rope_scaling is set (yarn)"]),
-    ("llama", dict(hidden_act="gelu", attention_bias=True), ["hidden_act is 'gelu'", "attention_bias is on"]),
-    ("gpt2", dict(activation_function="relu"), ["activation_function is 'relu'", "gelu_new", "gelu_pytorch_tanh"]),
-    ("gpt2", dict(n_head=None), ["n_head is missing"]),
-])
+@pytest.mark.parametrize(
+    "model, changes, named",
+    [
+        ("llama", dict(num_key_value_heads=2), ["num_key_value_heads is 2", "grouped-query attention", "GQA"]),
+        ("llama", dict(rope_theta=500000.0, rope_parameters=None), ["rope_theta is 500000", "base 10000"]),
+        ("llama", dict(rope_parameters={"rope_type": "default", "rope_theta": 1e6}), ["rope_theta is 1e+06"]),
+        ("llama", dict(rope_scaling={"rope_type": "linear", "factor": 2.0}), ["rope_scaling is set (linear)"]),
+        (
+            "llama",
+            dict(rope_parameters={"rope_type": "yarn", "rope_theta": 10000.0, "factor": 4.0}),
+            ["rope_scaling is set (yarn)"],
+        ),
+        ("llama", dict(hidden_act="gelu", attention_bias=True), ["hidden_act is 'gelu'", "attention_bias is on"]),
+        ("gpt2", dict(activation_function="relu"), ["activation_function is 'relu'", "gelu_new", "gelu_pytorch_tanh"]),
+        ("gpt2", dict(n_head=None), ["n_head is missing"]),
+    ],
+)
 def test_configs_the_model_cannot_reproduce_are_refused(exported, tmp_path, model, changes, named):
     folder = hf_copy(exported, model, tmp_path)
     edit_json(folder / "config.json", **changes)
@@ -370,18 +410,28 @@ def test_configs_the_model_cannot_reproduce_are_refused(exported, tmp_path, mode
 
 
 @pytest.mark.timeout(120)  # a regression would allocate instead: fail rather than swap
-@pytest.mark.parametrize("model, changes, named", [
-    ("gpt2", dict(n_embd=10**9), "n_embd is 1,000,000,000 but transformer.wte.weight holds vectors of 32 numbers"),
-    ("gpt2", dict(vocab_size=10**9), "vocab_size is 1,000,000,000 but transformer.wte.weight holds 2,000 token vectors"),
-    ("gpt2", dict(n_positions=10**9), "n_positions is 1,000,000,000 but transformer.wpe.weight holds [16, 32]"),
-    ("gpt2", dict(n_layer=10**7), "n_layer is 10,000,000 but the weights hold 2 layers"),
-    ("gpt2", dict(n_inner=10**18), "n_inner is 1,000,000,000,000,000,000, more than any side of any tensor"),
-    ("llama", dict(hidden_size=10**9, head_dim=None), "hidden_size is 1,000,000,000 but model.embed_tokens.weight"),
-    ("llama", dict(num_hidden_layers=10**7), "num_hidden_layers is 10,000,000 but the weights hold 2 layers"),
-    ("llama", dict(intermediate_size=10**12), "intermediate_size is 1,000,000,000,000, more than any side"),
-    ("llama", dict(max_position_embeddings=10**12), "max_position_embeddings 1,000,000,000,000: reading that many "
-                                                     "tokens at once takes at least 116.4 TiB"),
-])
+@pytest.mark.parametrize(
+    "model, changes, named",
+    [
+        ("gpt2", dict(n_embd=10**9), "n_embd is 1,000,000,000 but transformer.wte.weight holds vectors of 32 numbers"),
+        (
+            "gpt2",
+            dict(vocab_size=10**9),
+            "vocab_size is 1,000,000,000 but transformer.wte.weight holds 2,000 token vectors",
+        ),
+        ("gpt2", dict(n_positions=10**9), "n_positions is 1,000,000,000 but transformer.wpe.weight holds [16, 32]"),
+        ("gpt2", dict(n_layer=10**7), "n_layer is 10,000,000 but the weights hold 2 layers"),
+        ("gpt2", dict(n_inner=10**18), "n_inner is 1,000,000,000,000,000,000, more than any side of any tensor"),
+        ("llama", dict(hidden_size=10**9, head_dim=None), "hidden_size is 1,000,000,000 but model.embed_tokens.weight"),
+        ("llama", dict(num_hidden_layers=10**7), "num_hidden_layers is 10,000,000 but the weights hold 2 layers"),
+        ("llama", dict(intermediate_size=10**12), "intermediate_size is 1,000,000,000,000, more than any side"),
+        (
+            "llama",
+            dict(max_position_embeddings=10**12),
+            "max_position_embeddings 1,000,000,000,000: reading that many tokens at once takes at least 116.4 TiB",
+        ),
+    ],
+)
 def test_sizes_are_checked_against_the_weights_before_anything_is_built(exported, tmp_path, model, changes, named):
     folder = hf_copy(exported, model, tmp_path)
     edit_json(folder / "config.json", **changes)
@@ -391,14 +441,17 @@ def test_sizes_are_checked_against_the_weights_before_anything_is_built(exported
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("model, changes, named", [
-    ("gpt2", dict(model_type={"a": 1}), "gives model_type {'a': 1}: expected a name"),
-    ("gpt2", dict(model_type=None, architectures=5), "no model_type (5)"),
-    ("gpt2", dict(model_type=None, architectures=[{"a": 1}]), "cannot import: no model_type"),
-    ("llama", dict(head_dim={"a": 1}), "head_dim is {'a': 1}"),
-    ("llama", dict(rope_theta="big", rope_parameters=None), "rope_theta is 'big'"),
-    ("gpt2", dict(n_layer=[1] * 1000), "n_layer must be a whole number of at least 1, not [1, 1, 1"),
-])
+@pytest.mark.parametrize(
+    "model, changes, named",
+    [
+        ("gpt2", dict(model_type={"a": 1}), "gives model_type {'a': 1}: expected a name"),
+        ("gpt2", dict(model_type=None, architectures=5), "no model_type (5)"),
+        ("gpt2", dict(model_type=None, architectures=[{"a": 1}]), "cannot import: no model_type"),
+        ("llama", dict(head_dim={"a": 1}), "head_dim is {'a': 1}"),
+        ("llama", dict(rope_theta="big", rope_parameters=None), "rope_theta is 'big'"),
+        ("gpt2", dict(n_layer=[1] * 1000), "n_layer must be a whole number of at least 1, not [1, 1, 1"),
+    ],
+)
 def test_values_of_the_wrong_kind_are_sentences(exported, tmp_path, model, changes, named):
     folder = hf_copy(exported, model, tmp_path)
     edit_json(folder / "config.json", **changes)
@@ -411,8 +464,11 @@ def test_a_model_bigger_than_the_memory_is_refused(exported, tmp_path, monkeypat
     from playground.core import estimates
 
     monkeypatch.setattr(estimates, "available_system_memory", lambda: estimates.AvailableMemory(10**5, "a test"))
-    with pytest.raises(UserError, match=r"needs about \d+\.\d (KiB|MiB) of memory \(its [\d,]+ weights, read and then made "
-                                        r"float32\), but only 97.7 KiB is available \(a test\)"):
+    with pytest.raises(
+        UserError,
+        match=r"needs about \d+\.\d (KiB|MiB) of memory \(its [\d,]+ weights, read and then made "
+        r"float32\), but only 97.7 KiB is available \(a test\)",
+    ):
         import_hf(exported["gpt2"], tmp_path / "out")
 
 
@@ -422,13 +478,16 @@ def shard_index(folder: Path, index: Path, shard: str) -> None:
     index.write_text(json.dumps({"weight_map": {n: shard for n in names}}))
 
 
-@pytest.mark.parametrize("shard, named", [
-    ("/abs/model.safetensors", "names the absolute path '/abs/model.safetensors'"),
-    ("../outside.safetensors", "names the path that climbs out with '..' '../outside.safetensors'"),
-    ("sub\\..\\..\\outside.safetensors", "climbs out with '..'"),
-    ("C:/model.safetensors", "names the absolute path"),
-    ("link.safetensors", "is a link to"),
-])
+@pytest.mark.parametrize(
+    "shard, named",
+    [
+        ("/abs/model.safetensors", "names the absolute path '/abs/model.safetensors'"),
+        ("../outside.safetensors", "names the path that climbs out with '..' '../outside.safetensors'"),
+        ("sub\\..\\..\\outside.safetensors", "climbs out with '..'"),
+        ("C:/model.safetensors", "names the absolute path"),
+        ("link.safetensors", "is a link to"),
+    ],
+)
 def test_index_shards_stay_inside_the_folder(exported, tmp_path, shard, named):
     folder = hf_copy(exported, "gpt2", tmp_path)
     outside = tmp_path / "outside.safetensors"
@@ -437,7 +496,9 @@ def test_index_shards_stay_inside_the_folder(exported, tmp_path, shard, named):
     if shard.startswith("/abs/"):
         shard = str(outside)
         named = f"names the absolute path {shard!r}"
-    (folder / "model.safetensors.index.json").write_text(json.dumps({"weight_map": {n: shard for n in load_file(outside)}}))
+    (folder / "model.safetensors.index.json").write_text(
+        json.dumps({"weight_map": {n: shard for n in load_file(outside)}})
+    )
     with pytest.raises(UserError) as raised:
         import_hf(folder, tmp_path / "out")
     assert named in str(raised.value) and "refused" in str(raised.value)
@@ -514,13 +575,23 @@ def test_cli_import_of_a_hostile_folder_is_an_error_line(exported, tmp_path):
     edit_json(folder / "config.json", n_layer=10**7)
     (folder / "tokenizer.json").write_text("[" * 50_000 + "]" * 50_000)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    result = subprocess.run([sys.executable, "-m", "playground", "import", "--hf", str(folder), "--out",
-                             str(tmp_path / "out")], capture_output=True, text=True, env=env, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "playground", "import", "--hf", str(folder), "--out", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.startswith("error: tokenizer.json is not a tokenizer.json: it nests lists or tables")
     (folder / "tokenizer.json").write_text((TOKENIZER).read_text(encoding="utf-8"), encoding="utf-8")
-    result = subprocess.run([sys.executable, "-m", "playground", "import", "--hf", str(folder), "--out",
-                             str(tmp_path / "out")], capture_output=True, text=True, env=env, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "playground", "import", "--hf", str(folder), "--out", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert result.returncode == 2 and "n_layer is 10,000,000 but the weights hold 2 layers" in result.stderr
 
 

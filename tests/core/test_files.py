@@ -27,8 +27,8 @@ DEMO = ROOT / "models" / "demo"
 pytestmark = pytest.mark.timeout(120)
 needs_fifo = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
 
-DEEP_JSON = "[" * 100_000 + "]" * 100_000          # past Python's recursion limit
-NESTED_JSON = '{"a": ' * 500 + "1" + "}" * 500      # parses in Python, deeper than any file of ours
+DEEP_JSON = "[" * 100_000 + "]" * 100_000  # past Python's recursion limit
+NESTED_JSON = '{"a": ' * 500 + "1" + "}" * 500  # parses in Python, deeper than any file of ours
 LONG_INT_JSON = '{"vocab_size": ' + "7" * 5000 + "}"  # past the 4,300-digit limit of int()
 
 
@@ -81,13 +81,16 @@ def test_a_file_too_big_is_refused(tmp_path):
         read_json(path, "a list", limit=1000)
 
 
-@pytest.mark.parametrize("text, words", [
-    (DEEP_JSON, "nests lists or tables more than 100 levels deep"),
-    (NESTED_JSON, "nests lists or tables more than 100 levels deep"),
-    (LONG_INT_JSON, "a number of thousands of digits"),
-    ('{"a": ', "is not valid JSON (Expecting value at column 7)"),
-    ('{\n"a": ', "is not valid JSON (Expecting value at line 2, column 6)"),
-])
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        (DEEP_JSON, "nests lists or tables more than 100 levels deep"),
+        (NESTED_JSON, "nests lists or tables more than 100 levels deep"),
+        (LONG_INT_JSON, "a number of thousands of digits"),
+        ('{"a": ', "is not valid JSON (Expecting value at column 7)"),
+        ('{\n"a": ', "is not valid JSON (Expecting value at line 2, column 6)"),
+    ],
+)
 def test_hostile_json_is_a_sentence(text, words):
     with pytest.raises(UserError) as raised:
         parse_json(text, "x.json", "a model configuration")
@@ -102,12 +105,15 @@ def test_a_hundred_levels_are_fine_and_one_more_is_not():
         parse_json("[" * 101 + "]" * 101, "x.json")
 
 
-@pytest.mark.parametrize("text, words", [
-    ("a = " + "[" * 100_000 + "]" * 100_000, "more than 100 levels deep"),
-    ("a = " + "[" * 200 + "]" * 200, "more than 100 levels deep"),
-    ("a = " + "7" * 5000, "a number of thousands of digits"),
-    ('name = "x\n', "is not valid TOML"),
-])
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("a = " + "[" * 100_000 + "]" * 100_000, "more than 100 levels deep"),
+        ("a = " + "[" * 200 + "]" * 200, "more than 100 levels deep"),
+        ("a = " + "7" * 5000, "a number of thousands of digits"),
+        ('name = "x\n', "is not valid TOML"),
+    ],
+)
 def test_hostile_toml_is_a_sentence(text, words):
     with pytest.raises(UserError, match=words):
         parse_toml(text, "t.toml")
@@ -116,21 +122,24 @@ def test_hostile_toml_is_a_sentence(text, words):
 def test_a_byte_order_mark_is_accepted_and_other_encodings_refused():
     assert parse_json(b'\xef\xbb\xbf{"a": 1}', "x.json") == {"a": 1}
     assert parse_json('\ufeff{"a": 1}', "x.json") == {"a": 1}
-    assert parse_toml(b'\xef\xbb\xbfa = 1\n', "x.toml") == {"a": 1}
+    assert parse_toml(b"\xef\xbb\xbfa = 1\n", "x.toml") == {"a": 1}
     with pytest.raises(UserError, match="x.json is not valid JSON: it is not UTF-8 text"):
         parse_json('{"a": "é"}'.encode("utf-16"), "x.json")
 
 
-@pytest.mark.parametrize("record, words", [
-    ({"step": "abc"}, "its step should be a whole number of at least 0, not 'abc'"),
-    ({"step": -1}, "not -1"),
-    ({"step": True}, "not True"),
-    ({"step": 2**70}, "whole number"),
-    ({"step": 1, "val_loss": float("inf")}, "its val_loss should be a finite number or null, not inf"),
-    ({"step": 1, "val_loss": 10**400}, "not 1000000000"),
-    ({"step": 1, "val_loss": "low"}, "not 'low'"),
-    ({"step": 1, "parent": 3}, "its parent should be text or null"),
-])
+@pytest.mark.parametrize(
+    "record, words",
+    [
+        ({"step": "abc"}, "its step should be a whole number of at least 0, not 'abc'"),
+        ({"step": -1}, "not -1"),
+        ({"step": True}, "not True"),
+        ({"step": 2**70}, "whole number"),
+        ({"step": 1, "val_loss": float("inf")}, "its val_loss should be a finite number or null, not inf"),
+        ({"step": 1, "val_loss": 10**400}, "not 1000000000"),
+        ({"step": 1, "val_loss": "low"}, "not 'low'"),
+        ({"step": 1, "parent": 3}, "its parent should be text or null"),
+    ],
+)
 def test_record_values_are_checked(record, words):
     fields = {"step": "count", "val_loss": "number?", "parent": "text?"}
     with pytest.raises(UserError, match="meta.json is damaged: ") as raised:
@@ -160,7 +169,9 @@ def test_corpus_pipes_named_and_in_a_folder(tmp_path):
 
 
 @needs_fifo
-@pytest.mark.parametrize("opener", ["tokenizer", "text", "template", "task", "workspace", "zip", "template in workspace"])
+@pytest.mark.parametrize(
+    "opener", ["tokenizer", "text", "template", "task", "workspace", "zip", "template in workspace"]
+)
 def test_each_opener_refuses_a_pipe(tmp_path, opener):
     from playground.core.evaluation import read_text_file
     from playground.core.progress import run_quietly
@@ -201,8 +212,9 @@ def test_run_and_hf_folders_with_pipes(tmp_path, exported):
     hf = Path(shutil.copytree(exported, tmp_path / "hf"))
     (hf / "model.safetensors").rename(tmp_path / "shard.safetensors")
     fifo(hf / "model-00001-of-00001.safetensors")
-    (hf / "model.safetensors.index.json").write_text(json.dumps(
-        {"weight_map": {"transformer.wte.weight": "model-00001-of-00001.safetensors"}}))
+    (hf / "model.safetensors.index.json").write_text(
+        json.dumps({"weight_map": {"transformer.wte.weight": "model-00001-of-00001.safetensors"}})
+    )
     with pytest.raises(UserError, match="named pipe"):
         run_quietly(import_hf(hf, tmp_path / "out"))
 
@@ -211,12 +223,17 @@ def test_run_and_hf_folders_with_pipes(tmp_path, exported):
 def test_the_command_line_refuses_a_pipe(tmp_path):
     pipe = fifo(tmp_path / "corpus.txt")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    for args in (["tokenizer", "train", "--corpus", str(pipe), "--out", str(tmp_path / "t.json")],
-                 ["eval", "perplexity", "--model", str(DEMO), "--text", str(pipe)]):
-        result = subprocess.run([sys.executable, "-m", "playground", *args], capture_output=True, text=True,
-                                timeout=100, env=env)
+    for args in (
+        ["tokenizer", "train", "--corpus", str(pipe), "--out", str(tmp_path / "t.json")],
+        ["eval", "perplexity", "--model", str(DEMO), "--text", str(pipe)],
+    ):
+        result = subprocess.run(
+            [sys.executable, "-m", "playground", *args], capture_output=True, text=True, timeout=100, env=env
+        )
         assert result.returncode == 2, result.stderr
-        assert result.stderr.startswith("error: ") and "named pipe" in result.stderr and "Traceback" not in result.stderr
+        assert (
+            result.stderr.startswith("error: ") and "named pipe" in result.stderr and "Traceback" not in result.stderr
+        )
 
 
 # -- every JSON and TOML reader turns hostile content into a sentence ------------------------------
@@ -266,6 +283,7 @@ def _in_run(name: str):
         run = _run(tmp_path)
         (run / name).write_text(text)
         return _load(run)
+
     return read
 
 
@@ -276,6 +294,7 @@ def _in_hf(name: str):
             (folder / "model.safetensors").rename(folder / "model-00001-of-00001.safetensors")
         (folder / name).write_text(text)
         return _import(folder)
+
     return read
 
 
@@ -284,6 +303,7 @@ def _file(name: str, read):
         path = tmp_path / name
         path.write_text(text, encoding="utf-8")
         return read(path)
+
     return go
 
 
@@ -344,12 +364,15 @@ def test_every_reader_turns_hostile_content_into_a_sentence(tmp_path, exported, 
     assert "levels deep" in message or "thousands of digits" in message, message
 
 
-@pytest.mark.parametrize("meta, words", [
-    ({"step": "abc"}, "its step should be a whole number"),
-    ({"step": 3, "val_loss": 1e400}, "its val_loss should be a finite number or null, not inf"),
-    ({"step": 3, "elapsed_s": "long"}, "its elapsed_s should be a finite number"),
-    ({"step": 3, "parent": ["x"]}, "its parent should be text"),
-])
+@pytest.mark.parametrize(
+    "meta, words",
+    [
+        ({"step": "abc"}, "its step should be a whole number"),
+        ({"step": 3, "val_loss": 1e400}, "its val_loss should be a finite number or null, not inf"),
+        ({"step": 3, "elapsed_s": "long"}, "its elapsed_s should be a finite number"),
+        ({"step": 3, "parent": ["x"]}, "its parent should be text"),
+    ],
+)
 def test_meta_json_values_are_checked(tmp_path, meta, words):
     run = _run(tmp_path)
     text = json.dumps(meta).replace("Infinity", "1e400")  # as a hand-edited file would say it

@@ -5,6 +5,7 @@ from dataclasses import replace
 
 import pytest
 
+from playground.core.beam_search import BeamsUpdate, beam_search
 from playground.core.generation_jobs import (
     ColumnPrompt,
     ColumnToken,
@@ -20,12 +21,20 @@ from playground.core.generation_jobs import (
     step_token,
 )
 from playground.core.progress import Progress
-from playground.core.beam_search import BeamsUpdate, beam_search
 from playground.core.sampling import SamplingSettings, generate_tokens
 
 GREEDY = SamplingSettings(strategy="greedy", repetition_penalty=1.0, max_new_tokens=6, stop_at_end=False)
-SAMPLE = SamplingSettings(strategy="sample", temperature=1.0, top_k=20, top_p=1.0, min_p=0.0, repetition_penalty=1.0,
-                          max_new_tokens=5, stop_at_end=False, seed=7)
+SAMPLE = SamplingSettings(
+    strategy="sample",
+    temperature=1.0,
+    top_k=20,
+    top_p=1.0,
+    min_p=0.0,
+    repetition_penalty=1.0,
+    max_new_tokens=5,
+    stop_at_end=False,
+    seed=7,
+)
 
 
 @pytest.fixture(scope="module")
@@ -85,15 +94,17 @@ def test_a_prompt_longer_than_the_context_is_shown_cut(demo):
 def test_steps_continue_one_seeded_run(demo):
     """Step after Step with one generator draws what one seeded run draws, indexed from the first."""
     checkpoint, models, _ = demo
-    _, run = items_and_result(generate_text(models, checkpoint, "The", replace(SAMPLE, max_new_tokens=3),
-                                            seeded_generator(7)))
+    _, run = items_and_result(
+        generate_text(models, checkpoint, "The", replace(SAMPLE, max_new_tokens=3), seeded_generator(7))
+    )
     generator = seeded_generator(7)
     items, first = items_and_result(step_token(models, checkpoint, "The", [], [], SAMPLE, generator))
     assert len(items) == 1 and isinstance(items[0], PromptPrepared)  # a fresh start prepares the prompt
     prompt_ids, made = items[0].prepared.ids, [first]
     for _ in range(2):
-        more, token = items_and_result(step_token(models, checkpoint, "The", prompt_ids, [t.id for t in made],
-                                                  SAMPLE, generator))
+        more, token = items_and_result(
+            step_token(models, checkpoint, "The", prompt_ids, [t.id for t in made], SAMPLE, generator)
+        )
         assert more == []  # continuing: the prompt is known
         made.append(token)
     assert [t.id for t in made] == [t.id for t in run]

@@ -87,9 +87,15 @@ def test_greedy_generation_matches_transformers(one_thread):
     settings = SamplingSettings(strategy="greedy", max_new_tokens=20, stop_at_end=False)
     ours = [t.id for t in generate_tokens(model, prompt, settings)]
     with torch.no_grad():
-        out = hf_model.generate(torch.tensor([prompt]), max_new_tokens=20, min_new_tokens=20, do_sample=False,
-                                use_cache=True, pad_token_id=0)
-    assert out[0, len(prompt):].tolist() == ours
+        out = hf_model.generate(
+            torch.tensor([prompt]),
+            max_new_tokens=20,
+            min_new_tokens=20,
+            do_sample=False,
+            use_cache=True,
+            pad_token_id=0,
+        )
+    assert out[0, len(prompt) :].tolist() == ours
 
 
 def test_config_and_weights_layout():
@@ -120,12 +126,15 @@ def test_a_llama_style_model_is_refused_with_its_features_named():
         assert feature in message
 
 
-@pytest.mark.parametrize("change, feature", [
-    (dict(positions="rope"), "RoPE"),
-    (dict(norm="rmsnorm"), "RMSNorm"),
-    (dict(mlp="swiglu"), "SwiGLU"),
-    (dict(bias=False), "no biases"),
-])
+@pytest.mark.parametrize(
+    "change, feature",
+    [
+        (dict(positions="rope"), "RoPE"),
+        (dict(norm="rmsnorm"), "RMSNorm"),
+        (dict(mlp="swiglu"), "SwiGLU"),
+        (dict(bias=False), "no biases"),
+    ],
+)
 def test_each_feature_gpt2_lacks_is_named_alone(change, feature):
     config = ModelConfig.gpt2_style(**SIZES, **change)
     differences = gpt2_differences(config)
@@ -161,8 +170,9 @@ def from_pretrained(folder: Path):
 
 
 def folder_ids() -> torch.Tensor:
-    return torch.randint(0, FOLDER_SIZES["vocab_size"], (2, FOLDER_SIZES["context_length"]),
-                         generator=torch.Generator().manual_seed(2))
+    return torch.randint(
+        0, FOLDER_SIZES["vocab_size"], (2, FOLDER_SIZES["context_length"]), generator=torch.Generator().manual_seed(2)
+    )
 
 
 EXPORTS = {
@@ -196,17 +206,52 @@ def test_an_exported_folder_loads_in_transformers_with_the_same_logits(config, t
 
 
 IMPORTS = {
-    "gpt2": lambda: transformers.GPT2LMHeadModel(transformers.GPT2Config(
-        vocab_size=2000, n_positions=24, n_embd=32, n_layer=2, n_head=4, bos_token_id=0, eos_token_id=0)),
-    "gpt2 untied, gelu_pytorch_tanh": lambda: transformers.GPT2LMHeadModel(transformers.GPT2Config(
-        vocab_size=2000, n_positions=24, n_embd=32, n_layer=2, n_head=4, n_inner=48, bos_token_id=0,
-        eos_token_id=0, tie_word_embeddings=False, activation_function="gelu_pytorch_tanh")),
-    "llama": lambda: transformers.LlamaForCausalLM(transformers.LlamaConfig(
-        vocab_size=2000, max_position_embeddings=24, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-        num_attention_heads=4, rms_norm_eps=1e-5, bos_token_id=0, eos_token_id=0)),
-    "llama tied": lambda: transformers.LlamaForCausalLM(transformers.LlamaConfig(
-        vocab_size=2000, max_position_embeddings=24, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-        num_attention_heads=4, rms_norm_eps=1e-5, bos_token_id=0, eos_token_id=0, tie_word_embeddings=True)),
+    "gpt2": lambda: transformers.GPT2LMHeadModel(
+        transformers.GPT2Config(
+            vocab_size=2000, n_positions=24, n_embd=32, n_layer=2, n_head=4, bos_token_id=0, eos_token_id=0
+        )
+    ),
+    "gpt2 untied, gelu_pytorch_tanh": lambda: transformers.GPT2LMHeadModel(
+        transformers.GPT2Config(
+            vocab_size=2000,
+            n_positions=24,
+            n_embd=32,
+            n_layer=2,
+            n_head=4,
+            n_inner=48,
+            bos_token_id=0,
+            eos_token_id=0,
+            tie_word_embeddings=False,
+            activation_function="gelu_pytorch_tanh",
+        )
+    ),
+    "llama": lambda: transformers.LlamaForCausalLM(
+        transformers.LlamaConfig(
+            vocab_size=2000,
+            max_position_embeddings=24,
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            rms_norm_eps=1e-5,
+            bos_token_id=0,
+            eos_token_id=0,
+        )
+    ),
+    "llama tied": lambda: transformers.LlamaForCausalLM(
+        transformers.LlamaConfig(
+            vocab_size=2000,
+            max_position_embeddings=24,
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            rms_norm_eps=1e-5,
+            bos_token_id=0,
+            eos_token_id=0,
+            tie_word_embeddings=True,
+        )
+    ),
 }
 
 

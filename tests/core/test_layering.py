@@ -54,8 +54,13 @@ SCRIPT = textwrap.dedent("""
 
 
 def import_without(blocked: list[str], targets: list[str]) -> dict:
-    result = subprocess.run([sys.executable, "-c", SCRIPT, ",".join(blocked), ",".join(targets)],
-                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", SCRIPT, ",".join(blocked), ",".join(targets)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -63,8 +68,11 @@ def import_without(blocked: list[str], targets: list[str]) -> dict:
 def test_core_imports_without_qt():
     report = import_without(["PySide6", "shiboken6"], ["playground.core.*"])
     core = ROOT / "playground" / "core"  # its modules and its packages' (core/huggingface/...), dotted
-    core_modules = sorted(".".join(p.relative_to(core).with_suffix("").parts).removesuffix(".__init__")
-                          for p in core.rglob("*.py") if p != core / "__init__.py")
+    core_modules = sorted(
+        ".".join(p.relative_to(core).with_suffix("").parts).removesuffix(".__init__")
+        for p in core.rglob("*.py")
+        if p != core / "__init__.py"
+    )
     assert sorted(m.removeprefix("playground.core.") for m in report["imported"][1:]) == core_modules
     assert {"corpus", "tokenization", "tokenizer_worker", "model"} <= set(core_modules)
     assert "PySide6" not in report["loaded"] and "shiboken6" not in report["loaded"]
@@ -73,7 +81,8 @@ def test_core_imports_without_qt():
 def test_corpus_and_tokenization_import_without_torch():
     report = import_without(
         ["PySide6", "shiboken6", "torch"],
-        ["playground.core.corpus", "playground.core.tokenization", "playground.core.tokenizer_worker"])
+        ["playground.core.corpus", "playground.core.tokenization", "playground.core.tokenizer_worker"],
+    )
     assert "torch" not in report["loaded"]
     assert "tokenizers" in report["loaded"]  # the import really happened
 

@@ -56,9 +56,7 @@ def test_output_shapes(flavour):
 
 def count_by_part(model: GPT) -> dict[str, int]:
     """The model's parameters grouped as `parameter_breakdown` groups them."""
-    parts = dict.fromkeys(
-        ["token_embedding", "position_embedding", "attention", "mlp", "norms", "output_head"], 0
-    )
+    parts = dict.fromkeys(["token_embedding", "position_embedding", "attention", "mlp", "norms", "output_head"], 0)
     for name, p in model.named_parameters():  # a tied matrix appears once, as the embedding
         part = (
             "token_embedding" if name.startswith("token_embedding")

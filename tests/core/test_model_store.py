@@ -23,15 +23,15 @@ def test_an_offered_model_moves_to_the_stores_device_and_into_eval_mode(model, m
     """A model handed over from training (in train mode, on the device it trained on) or imported
     goes where the store keeps its models before anyone uses it; offering it costs nothing."""
     store = ModelStore()
-    moved_to = torch.device("meta")   # stands for a device other than the one the model came on
+    moved_to = torch.device("meta")  # stands for a device other than the one the model came on
     monkeypatch.setattr(store, "device", lambda: moved_to)
     model.train()
     checkpoint = FakeCheckpoint("/runs/a/best")
     store.offer(checkpoint, model)
-    assert next(model.parameters()).device.type == "cpu"        # offer moves nothing (the GUI thread calls it)
+    assert next(model.parameters()).device.type == "cpu"  # offer moves nothing (the GUI thread calls it)
     got = store.model_for(checkpoint)
     assert got is model and {p.device for p in got.parameters()} == {moved_to} and not got.training
-    assert store.model_for(checkpoint) is model                 # kept, not moved or loaded again
+    assert store.model_for(checkpoint) is model  # kept, not moved or loaded again
 
 
 def test_a_loaded_model_is_loaded_on_the_stores_device(model, monkeypatch):

@@ -28,12 +28,14 @@ def bert_style(padded: bool = True) -> Tokenizer:
     tok.normalizer = normalizers.BertNormalizer(lowercase=True)
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     tok.decoder = decoders.WordPiece()
-    trainer = trainers.WordPieceTrainer(vocab_size=200, special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"],
-                                        show_progress=False)
+    trainer = trainers.WordPieceTrainer(
+        vocab_size=200, special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"], show_progress=False
+    )
     tok.train_from_iterator(TEXT.splitlines(), trainer)
     cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
     tok.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls), ("[SEP]", sep)])
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls), ("[SEP]", sep)]
+    )
     if padded:
         tok.enable_padding(length=128, pad_id=tok.token_to_id("[PAD]"), pad_token="[PAD]")
         tok.enable_truncation(128)
@@ -80,9 +82,14 @@ def test_padding_and_truncation_are_turned_off_on_every_path(bert_json, tmp_path
 
 
 def test_the_command_line_encodes_without_padding(bert_json):
-    result = subprocess.run([sys.executable, "-m", "playground", "tokenizer", "encode", "--tokenizer", bert_json,
-                             "the cat"], capture_output=True, text=True, timeout=60, cwd=ROOT,
-                            env={**os.environ, "PYTHONIOENCODING": "utf-8"})
+    result = subprocess.run(
+        [sys.executable, "-m", "playground", "tokenizer", "encode", "--tokenizer", bert_json, "the cat"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONIOENCODING": "utf-8"},
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["tokens"] == ["[CLS]", "the", "cat", "[SEP]"]
 
@@ -124,8 +131,10 @@ def test_an_absurd_largest_id_is_refused(tmp_path):
     path = _word_level({"[UNK]": 0, "hello": 1, "world": 50_000_000}, tmp_path / "big.json")
     with pytest.raises(UserError) as e:
         open_tokenizer(path)
-    assert str(e.value).startswith("big.json has 3 tokens but its largest id is 50,000,000: a model would need "
-                                   "50,000,001 embedding rows, more than the 1,000,000 this app allows.")
+    assert str(e.value).startswith(
+        "big.json has 3 tokens but its largest id is 50,000,000: a model would need "
+        "50,000,001 embedding rows, more than the 1,000,000 this app allows."
+    )
 
 
 def test_ids_that_leave_most_of_the_table_unused_are_refused(tmp_path):

@@ -28,8 +28,12 @@ def make_template(**changes) -> PromptTemplate:
     values = dict(
         name="Colours",
         instruction="Name the colour.",
-        examples=[Example("sky", "blue", "the sky is blue"), Example("grass", "green", "grass is green"),
-                  Example("snow", "white", "snow is white"), Example("coal", "black", "coal is black")],
+        examples=[
+            Example("sky", "blue", "the sky is blue"),
+            Example("grass", "green", "grass is green"),
+            Example("snow", "white", "snow is white"),
+            Example("coal", "black", "coal is black"),
+        ],
         input="blood",
         k=2,
     )
@@ -46,15 +50,14 @@ def test_zero_shot():
 
 def test_one_shot():
     assert make_template().render("one-shot").text == (
-        "Name the colour.\n\nInput: sky\nOutput: blue\n\nInput: blood\nOutput:")
+        "Name the colour.\n\nInput: sky\nOutput: blue\n\nInput: blood\nOutput:"
+    )
 
 
 def test_few_shot_uses_the_first_k():
     assert make_template().render("few-shot").text == (
-        "Name the colour.\n\n"
-        "Input: sky\nOutput: blue\n\n"
-        "Input: grass\nOutput: green\n\n"
-        "Input: blood\nOutput:")
+        "Name the colour.\n\nInput: sky\nOutput: blue\n\nInput: grass\nOutput: green\n\nInput: blood\nOutput:"
+    )
     three = make_template(k=3).render("few-shot")
     assert three.examples == [0, 1, 2]
     assert three.text.count("Output:") == 4
@@ -68,7 +71,8 @@ def test_chain_of_thought():
         "Name the colour.\n\n"
         "Input: sky\nReasoning: the sky is blue\nOutput: blue\n\n"
         "Input: grass\nReasoning: grass is green\nOutput: green\n\n"
-        "Input: blood\nReasoning:")
+        "Input: blood\nReasoning:"
+    )
 
 
 def test_instruction_mode_is_the_plain_request():
@@ -85,10 +89,12 @@ def test_default_mode_and_input_and_overrides():
 def test_no_instruction_and_custom_separators():
     t = make_template(instruction="", example_separator="\n---\n", k=2)
     assert t.render("few-shot").text == (
-        "Input: sky\nOutput: blue\n---\nInput: grass\nOutput: green\n---\nInput: blood\nOutput:")
+        "Input: sky\nOutput: blue\n---\nInput: grass\nOutput: green\n---\nInput: blood\nOutput:"
+    )
     t = make_template(instruction_separator="\n", example_separator="")
     assert t.render("few-shot").text == (
-        "Name the colour.\nInput: sky\nOutput: blueInput: grass\nOutput: greenInput: blood\nOutput:")
+        "Name the colour.\nInput: sky\nOutput: blueInput: grass\nOutput: greenInput: blood\nOutput:"
+    )
     assert all(p.text for p in t.render("few-shot").parts)  # an empty separator makes no part
 
 
@@ -104,14 +110,21 @@ def test_disabled_examples_are_skipped():
 
 def test_parts_cover_the_text_in_order():
     r = make_template().render("few-shot")
-    assert [p.kind for p in r.parts] == ["instruction", "separator", "example", "separator", "example",
-                                         "separator", "query"]
+    assert [p.kind for p in r.parts] == [
+        "instruction",
+        "separator",
+        "example",
+        "separator",
+        "example",
+        "separator",
+        "query",
+    ]
     assert {p.kind for p in r.parts} <= set(PART_KINDS)
     assert [p.example for p in r.parts if p.kind == "example"] == [0, 1]
     offset = 0
     for p in r.parts:
         assert p.start == offset and p.end == offset + len(p.text)
-        assert r.text[p.start:p.end] == p.text
+        assert r.text[p.start : p.end] == p.text
         offset = p.end
     assert offset == len(r.text)
     assert r.part_at(0).kind == "instruction"
@@ -126,11 +139,16 @@ def test_custom_formats_and_literal_braces():
 
 
 def test_braces_in_text_are_safe():
-    t = make_template(instruction="Fill {output} and {0} in {{x}}",
-                      examples=[Example("{input}", "{reasoning}", "{", True)], input="} {oops", k=1)
+    t = make_template(
+        instruction="Fill {output} and {0} in {{x}}",
+        examples=[Example("{input}", "{reasoning}", "{", True)],
+        input="} {oops",
+        k=1,
+    )
     assert t.render("chain-of-thought").text == (
         "Fill {output} and {0} in {{x}}\n\nInput: {input}\nReasoning: {\nOutput: {reasoning}\n\n"
-        "Input: } {oops\nReasoning:")
+        "Input: } {oops\nReasoning:"
+    )
 
 
 def test_unknown_placeholder_is_named():
@@ -174,8 +192,14 @@ TRICKY = 'quote " backslash \\ tab \t newline \n cr \r bell \x07 del \x7f unicod
 
 @pytest.mark.parametrize("suffix", [".toml", ".json"])
 def test_round_trip(tmp_path, suffix):
-    t = make_template(description=TRICKY, instruction="Line one\nLine two", input=TRICKY,
-                      example_separator="\n---\n", mode="chain-of-thought", k=3)
+    t = make_template(
+        description=TRICKY,
+        instruction="Line one\nLine two",
+        input=TRICKY,
+        example_separator="\n---\n",
+        mode="chain-of-thought",
+        k=3,
+    )
     t.examples[1].enabled = False
     t.examples.append(Example(TRICKY, "'single' \"double\"", "a\\nb"))
     path = tmp_path / f"template{suffix}"
@@ -230,21 +254,24 @@ def test_unknown_keys_are_named(tmp_path):
         load_template(path)
 
 
-@pytest.mark.parametrize("name, content, expected", [
-    ("bad.toml", 'name = "x\n', "not valid TOML"),
-    ("bad.json", '{"name": ', "not valid JSON"),
-    ("list.json", '["name"]', "table"),
-    ("types.toml", 'name = "x"\nk = "three"\n', "whole number"),
-    ("types2.toml", 'name = 3\n', "must be text"),
-    ("examples.toml", 'name = "x"\nexamples = "none"\n', "list of tables"),
-    ("noout.toml", 'name = "x"\n[[examples]]\ninput = "a"\n', "Example 1 has no output"),
-    ("noname.toml", 'mode = "few-shot"\n', "no name"),
-    ("mode.toml", 'name = "x"\nmode = "lots-of-shots"\n', "Unknown prompt mode"),
-    ("newer.json", '{"version": 99, "name": "x"}', "newer version"),
-    ("format.toml", 'name = "x"\nexample_format = "{input} => {answer}"\n', "{answer}"),
-    ("binary.toml", None, "not UTF-8"),
-    ("template.txt", 'name = "x"\n', ".toml or .json"),
-])
+@pytest.mark.parametrize(
+    "name, content, expected",
+    [
+        ("bad.toml", 'name = "x\n', "not valid TOML"),
+        ("bad.json", '{"name": ', "not valid JSON"),
+        ("list.json", '["name"]', "table"),
+        ("types.toml", 'name = "x"\nk = "three"\n', "whole number"),
+        ("types2.toml", "name = 3\n", "must be text"),
+        ("examples.toml", 'name = "x"\nexamples = "none"\n', "list of tables"),
+        ("noout.toml", 'name = "x"\n[[examples]]\ninput = "a"\n', "Example 1 has no output"),
+        ("noname.toml", 'mode = "few-shot"\n', "no name"),
+        ("mode.toml", 'name = "x"\nmode = "lots-of-shots"\n', "Unknown prompt mode"),
+        ("newer.json", '{"version": 99, "name": "x"}', "newer version"),
+        ("format.toml", 'name = "x"\nexample_format = "{input} => {answer}"\n', "{answer}"),
+        ("binary.toml", None, "not UTF-8"),
+        ("template.txt", 'name = "x"\n', ".toml or .json"),
+    ],
+)
 def test_malformed_files_name_the_file(tmp_path, name, content, expected):
     path = tmp_path / name
     if content is None:
@@ -275,8 +302,11 @@ def test_every_shipped_template_loads_and_renders():
         assert all(e.reasoning for e in t.examples), t.name  # chain-of-thought has steps to show
         for mode in MODES:
             r = t.render(mode)
-            cue = t.query_format.replace("{input}", t.input) if mode != "chain-of-thought" else \
-                t.cot_query_format.replace("{input}", t.input)
+            cue = (
+                t.query_format.replace("{input}", t.input)
+                if mode != "chain-of-thought"
+                else t.cot_query_format.replace("{input}", t.input)
+            )
             assert r.text.endswith(t.input if mode == "instruction" else cue), (t.name, mode)
             assert "{" not in r.text and "}" not in r.text
         assert len(t.render("few-shot").examples) == min(t.k, len(t.examples))
@@ -305,12 +335,17 @@ def test_fit_cuts_from_the_left():
     fit = fit_prompt(r, char_tokens(r.text), len(r.text) - keep_from)
     assert not fit.fits and fit.cut_tokens == keep_from and fit.cut_chars == keep_from
     assert [(p.kind, p.example, whole) for p, whole in fit.cut_parts] == [
-        ("instruction", None, True), ("separator", None, True), ("example", 0, True),
-        ("separator", None, True), ("example", 1, False)]
+        ("instruction", None, True),
+        ("separator", None, True),
+        ("example", 0, True),
+        ("separator", None, True),
+        ("example", 1, False),
+    ]
     assert fit.message() == (
         f"The prompt has {len(r.text)} tokens but the model reads {len(r.text) - keep_from}: "
         f"the first {keep_from} are cut, which removes the instruction, example 1 and part of example 2. "
-        "Use fewer or shorter examples (a smaller k, or one-shot).")
+        "Use fewer or shorter examples (a smaller k, or one-shot)."
+    )
 
 
 def test_fit_with_real_token_offsets():
@@ -318,8 +353,10 @@ def test_fit_with_real_token_offsets():
     words = [i for i, ch in enumerate(r.text) if i == 0 or (r.text[i - 1] in " \n" and ch not in " \n")]
     fit = fit_prompt(r, words, len(words) - 1)
     assert fit.cut_tokens == 1
-    assert fit.message().startswith(f"The prompt has {len(words)} tokens but the model reads {len(words) - 1}: "
-                                    "the first token is cut, which removes part of the instruction.")
+    assert fit.message().startswith(
+        f"The prompt has {len(words)} tokens but the model reads {len(words) - 1}: "
+        "the first token is cut, which removes part of the instruction."
+    )
     assert fit.message().endswith("Shorten the instruction.")
 
 
@@ -365,8 +402,10 @@ def test_huge_prompt_is_not_tokenized_whole():
     fit = fit_prompt(r, starts, 960, exact)
     assert not fit.fits and not fit.exact
     assert fit.cut_chars == _Tokenizer().token_starts(r.text)[-960]
-    assert fit.message().startswith(f"The prompt has more than {len(starts):,} tokens but the model reads 960: "
-                                    "all but the last 960 are cut, which removes part of the instruction.")
+    assert fit.message().startswith(
+        f"The prompt has more than {len(starts):,} tokens but the model reads 960: "
+        "all but the last 960 are cut, which removes part of the instruction."
+    )
 
 
 def test_prompt_token_starts_counts_a_short_prompt_whole():

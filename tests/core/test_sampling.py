@@ -7,10 +7,10 @@ from types import SimpleNamespace
 import pytest
 import torch
 
+from playground.core.beam_search import BeamsUpdate, beam_search, beam_search_steps
 from playground.core.config import ModelConfig
 from playground.core.model import GPT
 from playground.core.progress import CancelToken, Progress, UserError, run_quietly
-from playground.core.beam_search import BeamsUpdate, beam_search, beam_search_steps
 from playground.core.sampling import (
     MinP,
     RepetitionPenalty,
@@ -53,8 +53,9 @@ class LetterTokenizer:
 @pytest.fixture(scope="module")
 def model(one_thread):
     torch.manual_seed(0)
-    model = GPT(ModelConfig.gpt2_style(vocab_size=VOCAB, context_length=16, n_layer=2, n_head=2, n_embd=32,
-                                        tie_weights=False))
+    model = GPT(
+        ModelConfig.gpt2_style(vocab_size=VOCAB, context_length=16, n_layer=2, n_head=2, n_embd=32, tie_weights=False)
+    )
     # Sharper than a fresh model's near-uniform scores, so that the filters matter.
     with torch.no_grad():
         model.lm_head.weight.mul_(15)
@@ -63,7 +64,7 @@ def model(one_thread):
 
 def full_logits(model, sequence):
     with torch.no_grad():
-        return model(torch.tensor([sequence[-model.config.context_length:]])).logits[0, -1]
+        return model(torch.tensor([sequence[-model.config.context_length :]])).logits[0, -1]
 
 
 def run(model, settings, prompt=(1, 2, 3), **kwargs):
@@ -96,7 +97,7 @@ def test_top_p_keeps_the_smallest_set_reaching_p():
     keep = lambda p: torch.isfinite(TopP(p)(logits, None))[0].tolist()  # noqa: E731
     assert keep(0.5) == [True, False, False, False]
     assert keep(0.6) == [True, True, False, False]
-    assert keep(0.8) == [True, True, False, False]   # 0.5 + 0.3 already reaches 0.8
+    assert keep(0.8) == [True, True, False, False]  # 0.5 + 0.3 already reaches 0.8
     assert keep(0.81) == [True, True, True, False]
     assert keep(0.01) == [True, False, False, False]  # the best token always stays
 
@@ -107,13 +108,19 @@ def test_min_p_drops_tokens_far_below_the_best():
 
 
 def test_processors_come_in_the_documented_order_and_only_when_on():
-    names = [p.name for p in build_processors(SamplingSettings(
-        strategy="sample", temperature=0.7, top_k=5, top_p=0.9, min_p=0.1, repetition_penalty=1.2))]
+    names = [
+        p.name
+        for p in build_processors(
+            SamplingSettings(strategy="sample", temperature=0.7, top_k=5, top_p=0.9, min_p=0.1, repetition_penalty=1.2)
+        )
+    ]
     assert names == ["repetition penalty 1.2", "temperature 0.7", "top-k 5", "top-p 0.9", "min-p 0.1"]
     assert build_processors(SamplingSettings(strategy="sample", temperature=1.0)) == []
     # greedy and beam only rank: temperature and the filters never change the best token
-    assert [p.name for p in build_processors(SamplingSettings(
-        strategy="greedy", temperature=0.5, top_k=3, repetition_penalty=1.3))] == ["repetition penalty 1.3"]
+    assert [
+        p.name
+        for p in build_processors(SamplingSettings(strategy="greedy", temperature=0.5, top_k=3, repetition_penalty=1.3))
+    ] == ["repetition penalty 1.3"]
 
 
 def test_settings_that_cannot_work_are_named():
@@ -125,9 +132,14 @@ def test_settings_that_cannot_work_are_named():
 
 
 IMPOSSIBLE = {
-    "temperature": [-1.0, float("nan"), float("inf")], "top_k": [-1], "top_p": [0.0, -0.5, 1.5, float("nan")],
-    "min_p": [-0.1, 1.0, float("nan")], "repetition_penalty": [0.0, -1.0, float("nan"), float("inf")],
-    "beams": [0, -2], "length_penalty": [float("nan"), float("inf")], "max_new_tokens": [0, -5],
+    "temperature": [-1.0, float("nan"), float("inf")],
+    "top_k": [-1],
+    "top_p": [0.0, -0.5, 1.5, float("nan")],
+    "min_p": [-0.1, 1.0, float("nan")],
+    "repetition_penalty": [0.0, -1.0, float("nan"), float("inf")],
+    "beams": [0, -2],
+    "length_penalty": [float("nan"), float("inf")],
+    "max_new_tokens": [0, -5],
 }
 
 
@@ -144,8 +156,20 @@ def test_an_impossible_value_is_refused_whatever_the_strategy(strategy, name, va
 
 def test_the_neutral_values_are_accepted():
     for strategy in ("greedy", "sample", "beam"):
-        assert SamplingSettings(strategy=strategy, temperature=1.0, top_k=0, top_p=1.0, min_p=0.0,
-                                repetition_penalty=1.0, beams=1, length_penalty=-1.0, max_new_tokens=1).problems() == []
+        assert (
+            SamplingSettings(
+                strategy=strategy,
+                temperature=1.0,
+                top_k=0,
+                top_p=1.0,
+                min_p=0.0,
+                repetition_penalty=1.0,
+                beams=1,
+                length_penalty=-1.0,
+                max_new_tokens=1,
+            ).problems()
+            == []
+        )
     assert SamplingSettings(strategy="greedy", temperature=0).problems() == []  # greedy ignores the temperature
 
 
@@ -168,8 +192,9 @@ def test_greedy_is_the_argmax_at_every_step(model):
 
 
 def test_greedy_with_a_repetition_penalty_is_the_argmax_of_the_penalised_scores(model):
-    tokens = run(model, SamplingSettings(strategy="greedy", repetition_penalty=1.5, max_new_tokens=12,
-                                         stop_at_end=False))
+    tokens = run(
+        model, SamplingSettings(strategy="greedy", repetition_penalty=1.5, max_new_tokens=12, stop_at_end=False)
+    )
     sequence = [1, 2, 3]
     for token in tokens:
         logits = RepetitionPenalty(1.5)(full_logits(model, sequence)[None], torch.tensor([sequence[-16:]]))
@@ -180,8 +205,12 @@ def test_greedy_with_a_repetition_penalty_is_the_argmax_of_the_penalised_scores(
 
 def test_a_temperature_near_zero_gives_the_greedy_text(model):
     greedy = [t.id for t in run(model, SamplingSettings(strategy="greedy", max_new_tokens=15, stop_at_end=False))]
-    cold = [t.id for t in run(model, SamplingSettings(strategy="sample", temperature=1e-4, max_new_tokens=15,
-                                                      stop_at_end=False, seed=7))]
+    cold = [
+        t.id
+        for t in run(
+            model, SamplingSettings(strategy="sample", temperature=1e-4, max_new_tokens=15, stop_at_end=False, seed=7)
+        )
+    ]
     assert cold == greedy and len(greedy) == 15
 
 
@@ -249,8 +278,11 @@ def test_stop_strings_and_the_end_token_stop_generation(model):
     assert len(free) == 30
     text = "".join(t.text for t in free)
     stop = text[5:7]
-    stopped = run(model, SamplingSettings(strategy="greedy", max_new_tokens=30, stop_at_end=False,
-                                          stop_strings=(stop,)), tokenizer=tokenizer)
+    stopped = run(
+        model,
+        SamplingSettings(strategy="greedy", max_new_tokens=30, stop_at_end=False, stop_strings=(stop,)),
+        tokenizer=tokenizer,
+    )
     assert stopped[-1].stop_reason == "a stop string"
     assert stop in "".join(t.text for t in stopped) and len(stopped) <= 7
 
@@ -272,15 +304,17 @@ def test_cancel_stops_the_stream(model):
 
 def test_beam_width_one_is_greedy(model):
     greedy = [t.id for t in run(model, SamplingSettings(strategy="greedy", max_new_tokens=20, stop_at_end=False))]
-    result = beam_search(model, [1, 2, 3], SamplingSettings(strategy="beam", beams=1, max_new_tokens=20,
-                                                            stop_at_end=False))
+    result = beam_search(
+        model, [1, 2, 3], SamplingSettings(strategy="beam", beams=1, max_new_tokens=20, stop_at_end=False)
+    )
     assert result.beams[0].ids == greedy and result.steps == 20
 
 
 def test_a_wide_enough_beam_finds_the_most_likely_continuation(model):
     # Keeping every two-token continuation makes a three-token search exhaustive.
-    settings = SamplingSettings(strategy="beam", beams=VOCAB * VOCAB, length_penalty=0.0, max_new_tokens=3,
-                                stop_at_end=False)
+    settings = SamplingSettings(
+        strategy="beam", beams=VOCAB * VOCAB, length_penalty=0.0, max_new_tokens=3, stop_at_end=False
+    )
     result = beam_search(model, [4, 5], settings)
 
     pairs = torch.tensor(list(itertools.product(range(VOCAB), repeat=2)))
@@ -313,8 +347,9 @@ def test_stop_in_the_middle_of_beam_search_keeps_the_beams_so_far(model):
         if update.steps == 4:
             cancel.cancel()
 
-    search = beam_search_steps(model, [1, 2], SamplingSettings(strategy="beam", beams=3, max_new_tokens=30,
-                                                               stop_at_end=False), cancel=cancel)
+    search = beam_search_steps(
+        model, [1, 2], SamplingSettings(strategy="beam", beams=3, max_new_tokens=30, stop_at_end=False), cancel=cancel
+    )
     result = run_quietly(search, on_partial=on_step)
     assert result.stopped and result.steps == 4 and seen == [1, 2, 3, 4]
     assert all(len(b.ids) == 4 for b in result.beams)
@@ -337,8 +372,9 @@ def test_beam_search_reports_every_step_and_what_a_stop_would_keep(model):
     update = next(i for i in search if isinstance(i, BeamsUpdate) and i.steps == 4)
     search.close()
     cancel = CancelToken()
-    cancelled = run_quietly(beam_search_steps(model, [1, 2], longer, cancel=cancel),
-                            on_partial=lambda u: u.steps == 4 and cancel.cancel())
+    cancelled = run_quietly(
+        beam_search_steps(model, [1, 2], longer, cancel=cancel), on_partial=lambda u: u.steps == 4 and cancel.cancel()
+    )
     assert update.if_stopped == cancelled and cancelled.stopped and cancelled.steps == 4
 
 
@@ -364,12 +400,14 @@ def test_an_end_token_ranked_below_the_beams_finishes_nothing():
     # "ba" (-1.51, lives), "c<end>" (-2.00): third of the 2 x 2 candidates, a spare, so it never
     # finishes, although no hypothesis found later beats it. Step 3, the limit, finishes "baa" (-2.71).
     uniform = [1 / 6] * 6
-    table = [uniform,
-             [0.05, 0.3, 0.25, 0.2, 0.12, 0.08],         # after a
-             [0.55, 0.44, 0.0025, 0.0025, 0.0025, 0.0025],  # after b
-             [0.3, 0.2, 0.15, 0.13, 0.12, 0.1],          # after c
-             uniform,
-             [0.01, 0.02, 0.5, 0.45, 0.01, 0.01]]        # after e
+    table = [
+        uniform,
+        [0.05, 0.3, 0.25, 0.2, 0.12, 0.08],  # after a
+        [0.55, 0.44, 0.0025, 0.0025, 0.0025, 0.0025],  # after b
+        [0.3, 0.2, 0.15, 0.13, 0.12, 0.1],  # after c
+        uniform,
+        [0.01, 0.02, 0.5, 0.45, 0.01, 0.01],
+    ]  # after e
     result = table_beams(table, prompt=[5], max_new_tokens=3, early_stopping=False)
     assert [b.ids for b in result.beams] == [[2, 0], [2, 1, 1]]
     assert [b.finished for b in result.beams] == [True, False]

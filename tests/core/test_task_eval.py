@@ -39,10 +39,24 @@ PROMPTS = Path(__file__).resolve().parents[2] / "resources" / "prompts"
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 # The last pair is long enough to have 4-grams.
-OUTPUTS = ["le chat noir", "la maison", "Bonjour", "merci beaucoup", "", "the red apple",
-           "Return the number of items in a list."]
-REFERENCES = ["le chat noir", "la petite maison", "bonjour", "merci", "oui", "la pomme rouge",
-              "Return the number of items in the list."]
+OUTPUTS = [
+    "le chat noir",
+    "la maison",
+    "Bonjour",
+    "merci beaucoup",
+    "",
+    "the red apple",
+    "Return the number of items in a list.",
+]
+REFERENCES = [
+    "le chat noir",
+    "la petite maison",
+    "bonjour",
+    "merci",
+    "oui",
+    "la pomme rouge",
+    "Return the number of items in the list.",
+]
 
 
 def drive(job):
@@ -91,15 +105,18 @@ def test_exact_match_is_normalised_and_nothing_else():
         score_outputs(["a"], ["a", "b"])
 
 
-@pytest.mark.parametrize("raw, stops, answer", [
-    (" positive\n\nReview: more", (), "positive"),
-    ("\n\n  la maison\nEnglish:", (), "la maison"),
-    (" Paris. Q: next", ("Q:",), "Paris."),
-    ("", (), ""),
-    ("\n\n", (), ""),
-    (" no line break at all ", (), "no line break at all"),
-    (" one\r\ntwo", (), "one"),
-])
+@pytest.mark.parametrize(
+    "raw, stops, answer",
+    [
+        (" positive\n\nReview: more", (), "positive"),
+        ("\n\n  la maison\nEnglish:", (), "la maison"),
+        (" Paris. Q: next", ("Q:",), "Paris."),
+        ("", (), ""),
+        ("\n\n", (), ""),
+        (" no line break at all ", (), "no line break at all"),
+        (" one\r\ntwo", (), "one"),
+    ],
+)
 def test_cut_answer_takes_the_first_line(raw, stops, answer):
     assert cut_answer(raw, stops) == answer
 
@@ -115,8 +132,11 @@ def test_answer_budget_follows_the_reference_and_the_settings(demo):
 # -- running a task with a stand-in model ------------------------------------------------------------
 
 
-EXAMPLES = [TaskExample("I loved the food.", "positive"), TaskExample("The bus was late.", "negative"),
-            TaskExample("A fine day out.", "positive")]
+EXAMPLES = [
+    TaskExample("I loved the food.", "positive"),
+    TaskExample("The bus was late.", "negative"),
+    TaskExample("A fine day out.", "positive"),
+]
 
 
 @pytest.fixture
@@ -146,9 +166,14 @@ def test_a_perfect_model_scores_perfectly(perfect, demo, sentiment):
 
 
 def test_a_perfect_model_gets_bleu_100(monkeypatch, demo, sentiment):
-    monkeypatch.setattr(task_eval, "generate_answer", lambda model, tok, prompt, settings, n, cancel=None: Generated(
-        raw=" " + next(e.reference for e in EXAMPLES if f"Review: {e.input}\nSentiment:" in prompt) + "\nMore",
-        prompt_tokens=1))
+    monkeypatch.setattr(
+        task_eval,
+        "generate_answer",
+        lambda model, tok, prompt, settings, n, cancel=None: Generated(
+            raw=" " + next(e.reference for e in EXAMPLES if f"Review: {e.input}\nSentiment:" in prompt) + "\nMore",
+            prompt_tokens=1,
+        ),
+    )
     result = run_quietly(evaluate_task(None, demo[0].tokenizer, sentiment, EXAMPLES))
     s = result.scores
     assert (s.exact_match, s.rouge1, s.rouge2, s.rouge_l) == (1.0, 1.0, 0.0, 1.0)  # one word: no bigrams
@@ -194,15 +219,18 @@ def test_a_cancel_token_stops_between_examples_too(perfect, demo, sentiment):
         token.cancel()
 
     with pytest.raises(Cancelled):
-        run_quietly(evaluate_task(None, demo[0].tokenizer, sentiment, EXAMPLES, cancel=token), on_partial=stop_after_first)
+        run_quietly(
+            evaluate_task(None, demo[0].tokenizer, sentiment, EXAMPLES, cancel=token), on_partial=stop_after_first
+        )
     assert len(done) == 1 and len(perfect) == 1
 
 
 def test_ask_checkpoint_loads_the_model_inside_the_job(perfect, demo, sentiment):
     checkpoint = demo[0]
     asked = []
-    job = ask_checkpoint(checkpoint, lambda c: asked.append(c) or "the model", sentiment, EXAMPLES,
-                         modes=("zero-shot",))
+    job = ask_checkpoint(
+        checkpoint, lambda c: asked.append(c) or "the model", sentiment, EXAMPLES, modes=("zero-shot",)
+    )
     first = next(job)
     assert first.message == "Loading the model…" and asked == []  # nothing loaded before the job runs
     items, results = drive(job)
@@ -231,7 +259,9 @@ def test_cancel_inside_generation(demo):
     token = CancelToken()
     token.cancel()
     with pytest.raises(Cancelled):
-        run_quietly(evaluate_task(model, checkpoint.tokenizer, task_eval.continuation_template(), EXAMPLES, cancel=token))
+        run_quietly(
+            evaluate_task(model, checkpoint.tokenizer, task_eval.continuation_template(), EXAMPLES, cancel=token)
+        )
 
 
 def test_sampling_and_beam_search_run_too(demo):
@@ -252,8 +282,11 @@ def write(path: Path, text: str, bom: bool = False) -> Path:
 
 
 def test_csv_with_a_header_a_bom_quotes_and_extra_columns(tmp_path):
-    path = write(tmp_path / "my-task.csv",
-                 'id,Input , REFERENCE,note\n1,"the cat, the dog","le chat, le chien",x\n\n2,café,thé,\n', bom=True)
+    path = write(
+        tmp_path / "my-task.csv",
+        'id,Input , REFERENCE,note\n1,"the cat, the dog","le chat, le chien",x\n\n2,café,thé,\n',
+        bom=True,
+    )
     task = load_task(path)
     assert task.name == "My task" and task.path == path
     assert task.examples == [TaskExample("the cat, the dog", "le chat, le chien"), TaskExample("café", "thé")]
@@ -267,21 +300,28 @@ def test_jsonl_and_a_json_list(tmp_path):
     assert load_task(listed).examples == load_task(path).examples
 
 
-@pytest.mark.parametrize("name, text, message", [
-    ("a.csv", "question,answer\nhi,there\n", "no 'input' and no 'reference' column"),
-    ("a.csv", "input,output\nhi,there\n", "no 'reference' column"),
-    ("a.csv", "input,reference\nhi,there\nfine,ok\nx,y,z\n", "Line 4 of a.csv has 3 values"),
-    ("a.csv", "input,reference\nhi,there\nalone\n", "Line 3 of a.csv has no reference"),
-    ("a.csv", "input,reference\nhi,\n", "Line 2 of a.csv has an empty reference"),
-    ("a.csv", "input,reference\n", "holds no examples"),
-    ("a.csv", "", "empty"),
-    ("a.jsonl", '{"input": "a", "reference": "b"}\n{"input": "c", "reference": }\n', "Line 2 of a.jsonl is not valid JSON"),
-    ("a.jsonl", '{"input": "a", "reference": "b"}\n\n{"input": "c"}\n', "Line 3 of a.jsonl has no reference"),
-    ("a.jsonl", '["a", "b"]\n', "Line 1 of a.jsonl is not an object"),
-    ("a.jsonl", '{"input": "a", "reference": ["b"]}\n', "reference that is not text"),
-    ("a.jsonl", "\n\n", "empty"),
-    ("a.txt", "input,reference\na,b\n", "not a task file"),
-])
+@pytest.mark.parametrize(
+    "name, text, message",
+    [
+        ("a.csv", "question,answer\nhi,there\n", "no 'input' and no 'reference' column"),
+        ("a.csv", "input,output\nhi,there\n", "no 'reference' column"),
+        ("a.csv", "input,reference\nhi,there\nfine,ok\nx,y,z\n", "Line 4 of a.csv has 3 values"),
+        ("a.csv", "input,reference\nhi,there\nalone\n", "Line 3 of a.csv has no reference"),
+        ("a.csv", "input,reference\nhi,\n", "Line 2 of a.csv has an empty reference"),
+        ("a.csv", "input,reference\n", "holds no examples"),
+        ("a.csv", "", "empty"),
+        (
+            "a.jsonl",
+            '{"input": "a", "reference": "b"}\n{"input": "c", "reference": }\n',
+            "Line 2 of a.jsonl is not valid JSON",
+        ),
+        ("a.jsonl", '{"input": "a", "reference": "b"}\n\n{"input": "c"}\n', "Line 3 of a.jsonl has no reference"),
+        ("a.jsonl", '["a", "b"]\n', "Line 1 of a.jsonl is not an object"),
+        ("a.jsonl", '{"input": "a", "reference": ["b"]}\n', "reference that is not text"),
+        ("a.jsonl", "\n\n", "empty"),
+        ("a.txt", "input,reference\na,b\n", "not a task file"),
+    ],
+)
 def test_malformed_task_files_are_sentences(tmp_path, name, text, message):
     with pytest.raises(UserError, match=message):
         load_task(write(tmp_path / name, text))
@@ -347,8 +387,17 @@ def run_cli(capsys, *args):
 
 
 def test_cli_task_prints_scores_side_by_side(capsys):
-    code, out, err = run_cli(capsys, "--task", "sentiment", "--template", PROMPTS / "1-sentiment.toml",
-                             "--mode", "few-shot", "--compare", "zero-shot")
+    code, out, err = run_cli(
+        capsys,
+        "--task",
+        "sentiment",
+        "--template",
+        PROMPTS / "1-sentiment.toml",
+        "--mode",
+        "few-shot",
+        "--compare",
+        "zero-shot",
+    )
     assert code == 0, err
     assert "Task Sentiment (14 examples)" in out
     header = next(line for line in out.splitlines() if "few-shot" in line)
@@ -364,7 +413,9 @@ def test_cli_task_json_matches_the_core(capsys, demo, tmp_path):
     data = json.loads(out)
     assert data["template"] == "Continue the text" and data["examples"] == 2
     (result,) = data["results"]
-    expected = run_quietly(evaluate_task(demo[1], demo[0].tokenizer, task_eval.continuation_template(), load_task(path)))
+    expected = run_quietly(
+        evaluate_task(demo[1], demo[0].tokenizer, task_eval.continuation_template(), load_task(path))
+    )
     assert result["scores"] == pytest.approx(expected.scores.to_dict())
     assert [r["output"] for r in result["rows"]] == [r.output for r in expected.rows]
     assert result["rows"][0]["exact"] is True
@@ -375,11 +426,36 @@ def test_cli_reads_a_json_task_in_a_subprocess(tmp_path):
     import subprocess
     import sys
 
-    path = write(tmp_path / "phrases.json", json.dumps([{"input": "Traceback (most recent call", "reference": "last):"},
-                                                        {"input": "Emit a", "reference": "record."}]))
+    path = write(
+        tmp_path / "phrases.json",
+        json.dumps(
+            [
+                {"input": "Traceback (most recent call", "reference": "last):"},
+                {"input": "Emit a", "reference": "record."},
+            ]
+        ),
+    )
     env = {**os.environ, "PYTHONPATH": str(DEMO.parents[1])}
-    result = subprocess.run([sys.executable, "-m", "playground", "eval", "task", "--model", str(DEMO), "--threads", "1",
-                             "--task", str(path), "--json"], capture_output=True, text=True, env=env, timeout=300)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "playground",
+            "eval",
+            "task",
+            "--model",
+            str(DEMO),
+            "--threads",
+            "1",
+            "--task",
+            str(path),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["template"] == "Continue the text" and data["examples"] == 2

@@ -29,12 +29,31 @@ from playground.core.tokenization import (
 )
 from playground.core.tokenizer_sweep import chars_per_token, vocab_size_sweep
 
-SUBJECTS = ["The cat", "A small model", "My neighbour", "The old tokenizer", "Every student", "The river",
-            "A curious child", "The teacher", "Our garden", "The machine"]
+SUBJECTS = [
+    "The cat",
+    "A small model",
+    "My neighbour",
+    "The old tokenizer",
+    "Every student",
+    "The river",
+    "A curious child",
+    "The teacher",
+    "Our garden",
+    "The machine",
+]
 VERBS = ["reads", "writes", "learns", "counts", "merges", "splits", "finds", "keeps", "follows", "builds"]
-OBJECTS = ["the longest words", "a few short sentences", "every frequent pair", "the quiet morning",
-           "some numbers like 42 and 1999", "a café on the corner", "the naïve answer", "bright red apples",
-           "the tokens of a story", "thousands of letters"]
+OBJECTS = [
+    "the longest words",
+    "a few short sentences",
+    "every frequent pair",
+    "the quiet morning",
+    "some numbers like 42 and 1999",
+    "a café on the corner",
+    "the naïve answer",
+    "bright red apples",
+    "the tokens of a story",
+    "thousands of letters",
+]
 ENDINGS = [".", "!", "?", ", slowly.", " again and again.", " (as usual).", "; then it rests.", " today."]
 MODEL_TYPES = {"bpe": "BPE", "wordpiece": "WordPiece", "unigram": "Unigram", "wordlevel": "WordLevel", "char": "BPE"}
 SIZES = {"bpe": 500, "wordpiece": 400, "unigram": 300, "wordlevel": 150, "char": 100}
@@ -43,8 +62,8 @@ SIZES = {"bpe": 500, "wordpiece": 400, "unigram": 300, "wordlevel": 150, "char":
 def english_lines(n: int, seed: int = 0) -> str:
     rng = random.Random(seed)
     return "".join(
-        f"{rng.choice(SUBJECTS)} {rng.choice(VERBS)} {rng.choice(OBJECTS)}{rng.choice(ENDINGS)}\n"
-        for _ in range(n))
+        f"{rng.choice(SUBJECTS)} {rng.choice(VERBS)} {rng.choice(OBJECTS)}{rng.choice(ENDINGS)}\n" for _ in range(n)
+    )
 
 
 TEXT = english_lines(400)
@@ -54,9 +73,13 @@ CORPUS = corpus_from_text(TEXT, name="test sentences")
 @pytest.fixture(scope="module")
 def trained():
     """One tokenizer of every kind, trained in this process on the test sentences."""
-    return {kind: LoadedTokenizer(run_quietly(train_in_process(CORPUS, spec_for_kind(kind, vocab_size=SIZES[kind]))),
-                                  spec=spec_for_kind(kind, vocab_size=SIZES[kind]))
-            for kind in KINDS}
+    return {
+        kind: LoadedTokenizer(
+            run_quietly(train_in_process(CORPUS, spec_for_kind(kind, vocab_size=SIZES[kind]))),
+            spec=spec_for_kind(kind, vocab_size=SIZES[kind]),
+        )
+        for kind in KINDS
+    }
 
 
 # --------------------------------------------------------------------------- training
@@ -149,8 +172,11 @@ def test_train_in_process_obeys_cancel_while_reading():
 # --------------------------------------------------------------------------- round trips
 
 
-ROUND_TRIP_TEXTS = ["The cat reads the quiet morning.", "Every student learns, slowly.\nThe river rests!",
-                    "a café on the corner  (as usual)"]
+ROUND_TRIP_TEXTS = [
+    "The cat reads the quiet morning.",
+    "Every student learns, slowly.\nThe river rests!",
+    "a café on the corner  (as usual)",
+]
 
 
 @pytest.mark.parametrize("text", ROUND_TRIP_TEXTS + ["Ünïcödé, emoji 🙂🚀, tabs\tand  spaces\r\n", ""])
@@ -213,7 +239,7 @@ def test_byte_level_pieces_of_cafe_and_emoji(trained):
     assert all(p.partial for p in emoji_pieces)
     assert b"".join(p.raw for p in emoji_pieces).endswith("🙂".encode("utf-8"))
     for p in pieces:
-        assert p.text == text[p.start:p.end] and not p.special
+        assert p.text == text[p.start : p.end] and not p.special
         try:
             p.raw.decode("utf-8")
         except UnicodeDecodeError:
@@ -227,8 +253,7 @@ def test_token_that_ends_inside_a_character_is_partial():
     neighbours, yet covers part of a character."""
     rng = random.Random(1)
     emoji = [chr(c) for c in range(0x1F600, 0x1F640)]
-    text = "".join(" ".join(f"w{rng.randint(0, 3)} {rng.choice(emoji)}" for _ in range(8)) + "\n"
-                   for _ in range(300))
+    text = "".join(" ".join(f"w{rng.randint(0, 3)} {rng.choice(emoji)}" for _ in range(8)) + "\n" for _ in range(300))
     tok = LoadedTokenizer(run_quietly(train_in_process(corpus_from_text(text), spec_for_kind("bpe", vocab_size=262))))
     assert ("Ġ", "ðŁ") in tok.merges()
     pieces = tok.encode("x 🙂 y")
@@ -380,18 +405,21 @@ EMPTY_VOCAB = json.dumps({"version": "1.0", "model": {"type": "BPE", "vocab": {}
 NO_UNK = json.dumps({"version": "1.0", "model": {"type": "WordLevel", "vocab": {"a": 0}, "unk_token": "[UNK]"}})
 
 
-@pytest.mark.parametrize("content, words", [
-    (b"", ["empty"]),
-    (b"   \n", ["empty"]),
-    (b"this is not json", ["not a tokenizer.json", "not valid JSON"]),
-    (b'{"version": "1.0", "truncated": ', ["not valid JSON"]),
-    (b'{"version": "1.0", "added_tokens": []}', ["no \"model\" section"]),
-    (b"[1, 2, 3]", ["no \"model\" section"]),
-    (BROKEN_MODEL.encode(), ["could not be opened as a tokenizer"]),
-    (EMPTY_VOCAB.encode(), ["empty vocabulary"]),
-    (NO_UNK.encode(), ["cannot encode ordinary text"]),
-    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe", ["not valid JSON"]),
-])
+@pytest.mark.parametrize(
+    "content, words",
+    [
+        (b"", ["empty"]),
+        (b"   \n", ["empty"]),
+        (b"this is not json", ["not a tokenizer.json", "not valid JSON"]),
+        (b'{"version": "1.0", "truncated": ', ["not valid JSON"]),
+        (b'{"version": "1.0", "added_tokens": []}', ['no "model" section']),
+        (b"[1, 2, 3]", ['no "model" section']),
+        (BROKEN_MODEL.encode(), ["could not be opened as a tokenizer"]),
+        (EMPTY_VOCAB.encode(), ["empty vocabulary"]),
+        (NO_UNK.encode(), ["cannot encode ordinary text"]),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe", ["not valid JSON"]),
+    ],
+)
 def test_open_malformed(tmp_path, content, words):
     path = tmp_path / "bad.json"
     path.write_bytes(content)
@@ -412,8 +440,13 @@ def test_open_missing_file(tmp_path):
 # --------------------------------------------------------------------------- tokenizers made elsewhere
 
 
-ELSEWHERE_TEXTS = ["Hello, world!", "The naïve café serves crème brûlée.", "Emoji: 🙂🚀 and 日本語",
-                   "  two  spaces\tand a tab\nand a new line", "numbers 1234567 and UPPER case"]
+ELSEWHERE_TEXTS = [
+    "Hello, world!",
+    "The naïve café serves crème brûlée.",
+    "Emoji: 🙂🚀 and 日本語",
+    "  two  spaces\tand a tab\nand a new line",
+    "numbers 1234567 and UPPER case",
+]
 
 
 def assert_same_as_library(opened: LoadedTokenizer, path: Path) -> None:
@@ -428,12 +461,18 @@ def assert_same_as_library(opened: LoadedTokenizer, path: Path) -> None:
 
 def test_bert_style_wordpiece(tmp_path):
     bert = BertWordPieceTokenizer(lowercase=True)
-    bert.train_from_iterator(TEXT.splitlines(), vocab_size=300, min_frequency=1, show_progress=False,
-                             special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"])
+    bert.train_from_iterator(
+        TEXT.splitlines(),
+        vocab_size=300,
+        min_frequency=1,
+        show_progress=False,
+        special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"],
+    )
     # Set after training, when [CLS] and [SEP] have ids (as BERT's own tokenizer.json has it).
     cls, sep = bert.token_to_id("[CLS]"), bert.token_to_id("[SEP]")
     bert._tokenizer.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls), ("[SEP]", sep)])
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls), ("[SEP]", sep)]
+    )
     folder = tmp_path / "bert-mini"
     folder.mkdir()
     bert.save(str(folder / "tokenizer.json"))
@@ -455,8 +494,13 @@ def test_bert_style_wordpiece(tmp_path):
 @pytest.mark.parametrize("trim_offsets", [False, True])
 def test_gpt2_style_byte_level_bpe(tmp_path, trim_offsets):
     gpt2 = ByteLevelBPETokenizer(add_prefix_space=False, trim_offsets=trim_offsets)
-    gpt2.train_from_iterator(TEXT.splitlines(keepends=True), vocab_size=400, min_frequency=2,
-                             special_tokens=["<|endoftext|>"], show_progress=False)
+    gpt2.train_from_iterator(
+        TEXT.splitlines(keepends=True),
+        vocab_size=400,
+        min_frequency=2,
+        special_tokens=["<|endoftext|>"],
+        show_progress=False,
+    )
     gpt2._tokenizer.post_processor = processors.ByteLevel(trim_offsets=trim_offsets)
     path = tmp_path / "gpt2-mini.json"
     gpt2.save(str(path))

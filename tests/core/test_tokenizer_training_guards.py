@@ -55,7 +55,12 @@ def test_the_worker_reports_special_tokens_in_text():
     with pytest.raises(SpecialTokensInText) as e:
         run_quietly(train_tokenizer(corpus_from_text(TEXT), spec))
     assert list(e.value.found) == ["cat"]
-    assert run_quietly(train_tokenizer(corpus_from_text(TEXT), spec, allow_special_in_text=True)).tokenizer.token_to_id("cat") is not None
+    assert (
+        run_quietly(train_tokenizer(corpus_from_text(TEXT), spec, allow_special_in_text=True)).tokenizer.token_to_id(
+            "cat"
+        )
+        is not None
+    )
 
 
 def test_the_worker_reads_a_relative_path_where_the_app_stands(tmp_path, monkeypatch):
@@ -63,8 +68,9 @@ def test_the_worker_reads_a_relative_path_where_the_app_stands(tmp_path, monkeyp
     the repository's file of that name (here: its README)."""
     (tmp_path / "README.md").write_text("quokka wombat numbat " * 200 + "\n", encoding="utf-8")
     monkeypatch.chdir(tmp_path)
-    tok = run_quietly(train_tokenizer(Corpus(name="mine", files=(Path("README.md"),)),
-                                      spec_for_kind("wordlevel", vocab_size=50)))
+    tok = run_quietly(
+        train_tokenizer(Corpus(name="mine", files=(Path("README.md"),)), spec_for_kind("wordlevel", vocab_size=50))
+    )
     assert set(tok.tokenizer.get_vocab()) == {"[UNK]", "quokka", "wombat", "numbat"}
 
 

@@ -64,8 +64,9 @@ def tiny_config(tokenizer: LoadedTokenizer, **changes) -> ModelConfig:
 
 
 def fast(**changes) -> TrainConfig:
-    settings = dict(batch_size=4, max_steps=10, warmup_steps=2, eval_interval=5, eval_batches=2,
-                    sample_interval=0, device="cpu")
+    settings = dict(
+        batch_size=4, max_steps=10, warmup_steps=2, eval_interval=5, eval_batches=2, sample_interval=0, device="cpu"
+    )
     return TrainConfig(**{**settings, **changes})
 
 
@@ -98,11 +99,19 @@ def test_train_config_round_trip_and_problems():
     assert TrainConfig.from_dict({"max_steps": 7}) == TrainConfig(max_steps=7)
     with pytest.raises(UserError, match="'max_stpes'"):
         TrainConfig.from_dict({"max_stpes": 7})
-    bad = TrainConfig(batch_size=0, learning_rate=0, val_fraction=1.0, device="tpu", precision="fp8",
-                      grad_clip=-1, min_lr_ratio=2)
+    bad = TrainConfig(
+        batch_size=0, learning_rate=0, val_fraction=1.0, device="tpu", precision="fp8", grad_clip=-1, min_lr_ratio=2
+    )
     problems = " ".join(bad.validate())
-    for words in ("batch size", "learning rate", "validation share", "device", "precision",
-                  "Gradient clipping", "final learning-rate share"):
+    for words in (
+        "batch size",
+        "learning rate",
+        "validation share",
+        "device",
+        "precision",
+        "Gradient clipping",
+        "final learning-rate share",
+    ):
         assert words in problems
     with pytest.raises(UserError, match="batch size"):
         bad.raise_if_invalid()
@@ -163,8 +172,10 @@ def test_a_corpus_shorter_than_the_context_is_refused(tokenizer):
     short = split_tokens(np.arange(200, dtype=np.uint16), 0.1)
     with pytest.raises(UserError) as error:
         check_data(short, 256, 16)
-    assert str(error.value) == ("The corpus has 180 tokens for training, fewer than one context window "
-                                "(256 tokens) plus one. Use a longer corpus or a shorter context.")
+    assert str(error.value) == (
+        "The corpus has 180 tokens for training, fewer than one context window "
+        "(256 tokens) plus one. Use a longer corpus or a shorter context."
+    )
     with pytest.raises(UserError, match="20 tokens for validation"):
         check_data(short, 32, 16)
     with pytest.raises(UserError, match="fewer than one context window"):
@@ -180,10 +191,16 @@ def test_records_come_in_order_and_the_loss_falls(tokenizer, data, tmp_path):
     records = list(run.steps())
     kinds = [type(r).__name__ for r in records]
     assert kinds[0] == "EvalRecord" and records[0].step == 0  # the untrained model first
-    assert kinds.count("StepRecord") == 60 and [r.step for r in records if isinstance(r, StepRecord)] == list(range(1, 61))
+    assert kinds.count("StepRecord") == 60 and [r.step for r in records if isinstance(r, StepRecord)] == list(
+        range(1, 61)
+    )
     assert [r.step for r in records if isinstance(r, EvalRecord)] == [0, 20, 40, 60]
     assert [r.step for r in records if isinstance(r, SampleRecord)] == [30, 60]
-    assert {(r.step, r.which) for r in records if isinstance(r, CheckpointRecord)} >= {(20, "last"), (20, "best"), (60, "last")}
+    assert {(r.step, r.which) for r in records if isinstance(r, CheckpointRecord)} >= {
+        (20, "last"),
+        (20, "best"),
+        (60, "last"),
+    }
     assert isinstance(records[-1], StoppedRecord) and records[-1].reason == "finished"
     assert "finished after 60 steps" in records[-1].message
 
@@ -263,7 +280,8 @@ def test_a_nan_loss_stops_and_keeps_the_last_good_checkpoint(tokenizer, data, tm
     assert stopped.reason == "nan" and stopped.step == 5
     assert stopped.message == (
         "The loss became NaN (not a number) at step 6, so training stopped. The last good checkpoint "
-        "(step 5) is kept. Try a lower learning rate (e.g. 1e-3) or more warmup steps.")
+        "(step 5) is kept. Try a lower learning rate (e.g. 1e-3) or more warmup steps."
+    )
     checkpoint, model = load_checkpoint(tmp_path / "run", which="last")
     assert checkpoint.step == 5
     assert all(torch.isfinite(p).all() for p in model.parameters())
@@ -277,7 +295,8 @@ def test_an_infinite_gradient_stops_before_the_optimizer_step(tokenizer, data, t
     records = list(run.steps())
     assert [type(r) for r in records] == [EvalRecord, StoppedRecord]
     assert records[-1].reason == "nan" and records[-1].message.startswith(
-        "The gradient became infinite at step 1, so training stopped. No checkpoint had been saved yet.")
+        "The gradient became infinite at step 1, so training stopped. No checkpoint had been saved yet."
+    )
     assert all(torch.equal(a, b) for a, b in zip(before, run.model.parameters()))  # no step was taken
     assert not (tmp_path / "run" / "last").exists()
 
@@ -291,10 +310,17 @@ def test_weights_that_overflow_stop_at_the_evaluation(tokenizer, data, tmp_path)
     assert records[0].message.startswith("The validation loss became NaN (not a number) at step 0")
 
 
-@pytest.mark.parametrize("error", [RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB"),
-                                   RuntimeError("[enforce fail at alloc_cpu.cpp:83] DefaultCPUAllocator: "
-                                                "can't allocate memory: you tried to allocate 123 bytes"),
-                                   MemoryError()])
+@pytest.mark.parametrize(
+    "error",
+    [
+        RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB"),
+        RuntimeError(
+            "[enforce fail at alloc_cpu.cpp:83] DefaultCPUAllocator: "
+            "can't allocate memory: you tried to allocate 123 bytes"
+        ),
+        MemoryError(),
+    ],
+)
 def test_running_out_of_memory_becomes_a_sentence(tokenizer, data, tmp_path, error):
     run = TrainingRun(tiny_config(tokenizer), fast(), tokenizer, data, tmp_path / "run")
 
@@ -334,7 +360,8 @@ def test_resuming_with_more_steps_follows_the_new_plan_and_says_what_differs(tok
     assert second.notes == [
         "The learning-rate schedule is now planned for 40 steps: from step 31 on, every step gets exactly the "
         "learning rate of a run planned for 40 steps from the start, but steps 22 to 30 were trained on the "
-        "earlier plan, so the result will differ from 40 steps trained in one go."]
+        "earlier plan, so the result will differ from 40 steps trained in one go."
+    ]
     lrs = [r.lr for r in second.steps() if isinstance(r, StepRecord)]
     assert lrs == [lr_at(step, longer) for step in range(30, 40)]
 
@@ -361,8 +388,9 @@ def test_a_folder_that_holds_files_is_not_trained_into_unasked(tokenizer, data, 
     run = TrainingRun(tiny_config(tokenizer), fast(max_steps=5), tokenizer, data, folder, overwrite=True)
     list(run.steps())
     assert json.loads((folder / "config.json").read_text())["n_embd"] == 32
-    again = TrainingRun(tiny_config(tokenizer), fast(max_steps=2, eval_interval=50), tokenizer, data, folder,
-                        overwrite=True)
+    again = TrainingRun(
+        tiny_config(tokenizer), fast(max_steps=2, eval_interval=50), tokenizer, data, folder, overwrite=True
+    )
     assert not (folder / "last").exists() and not (folder / "best").exists()
     list(again.steps())
     assert load_checkpoint(folder, which="best")[0].step == 2
@@ -400,7 +428,8 @@ def test_a_model_too_big_for_the_device_is_refused_before_it_is_built(tokenizer,
         f"Training this model needs at least {human_bytes(16 * params)} (16 bytes for each of its "
         f"{human_count(params)} parameters), but this computer has 97.7 KiB of memory in all. Most of the "
         f"parameters are in the token embedding (vocabulary size {tokenizer.vocab_size:,} × width 32): "
-        f"choose smaller sizes.")
+        f"choose smaller sizes."
+    )
 
 
 # -- fine-tuning --------------------------------------------------------------------------
@@ -422,14 +451,17 @@ def test_fine_tuning_with_another_tokenizer_is_refused(parent_run, tmp_path):
 
 def test_fine_tuning_keeps_the_shape(tokenizer, data, parent_run, tmp_path):
     with pytest.raises(UserError, match="shape must stay the same: n_embd is 32 there but 64 here"):
-        TrainingRun(tiny_config(tokenizer, n_embd=64), fast(), tokenizer, data, tmp_path / "child", init_from=parent_run)
+        TrainingRun(
+            tiny_config(tokenizer, n_embd=64), fast(), tokenizer, data, tmp_path / "child", init_from=parent_run
+        )
 
 
 def test_fine_tuning_starts_from_the_parent_and_records_it(tokenizer, data, parent_run, tmp_path):
     parent, _ = load_checkpoint(parent_run)
     reopened = LoadedTokenizer(parent.tokenizer.tokenizer)  # the same tokenizer, read back from disk
-    child = TrainingRun(tiny_config(tokenizer, dropout=0.1), fast(max_steps=5), reopened, data, tmp_path / "child",
-                        init_from=parent_run)
+    child = TrainingRun(
+        tiny_config(tokenizer, dropout=0.1), fast(max_steps=5), reopened, data, tmp_path / "child", init_from=parent_run
+    )
     assert child.parent == str(parent_run / "best") and child.parent_step == parent.step
     assert child.parent_history == parent.history and child.history[0]["kind"] == "parent"
     records = list(child.steps())
@@ -439,8 +471,12 @@ def test_fine_tuning_starts_from_the_parent_and_records_it(tokenizer, data, pare
     checkpoint, _ = load_checkpoint(tmp_path / "child", which="last")
     assert checkpoint.parent == str(parent_run / "best")
     assert checkpoint.meta["parent_step"] == parent.step
-    assert checkpoint.history[0] == {"kind": "parent", "step": 0, "path": str(parent_run / "best"),
-                                     "parent_step": parent.step}
+    assert checkpoint.history[0] == {
+        "kind": "parent",
+        "step": 0,
+        "path": str(parent_run / "best"),
+        "parent_step": parent.step,
+    }
 
 
 # -- sampling -----------------------------------------------------------------------------
@@ -475,16 +511,44 @@ def test_generate_ids_crops_to_the_context_and_matches_a_full_forward(flavour):
 
 def cli(*args) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
-    return subprocess.run([sys.executable, "-m", "playground", *map(str, args)], cwd=ROOT, env=env,
-                          capture_output=True, text=True, encoding="utf-8", timeout=180)
+    return subprocess.run(
+        [sys.executable, "-m", "playground", *map(str, args)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=180,
+    )
 
 
 def test_cli_train_then_generate(tmp_path):
     corpus = tmp_path / "corpus.txt"
     corpus.write_text(sentences(600, seed=4), encoding="utf-8")
     out = tmp_path / "run"
-    trained = cli("train", "--corpus", corpus, "--vocab-size", 300, "--preset", "tiny", "--context", 32,
-                  "--steps", 30, "--eval-interval", 15, "--batch-size", 8, "--device", "cpu", "--threads", 1, "--out", out)
+    trained = cli(
+        "train",
+        "--corpus",
+        corpus,
+        "--vocab-size",
+        300,
+        "--preset",
+        "tiny",
+        "--context",
+        32,
+        "--steps",
+        30,
+        "--eval-interval",
+        15,
+        "--batch-size",
+        8,
+        "--device",
+        "cpu",
+        "--threads",
+        1,
+        "--out",
+        out,
+    )
     assert trained.returncode == 0, trained.stderr
     assert trained.stdout.strip() == str(out)
     assert "val loss" in trained.stderr and "tok/s" in trained.stderr and "Training finished" in trained.stderr
@@ -499,8 +563,20 @@ def test_cli_train_then_generate(tmp_path):
     assert missing.returncode == 2 and "error:" in missing.stderr and "does not exist" in missing.stderr
 
 
-CLI_SMALL = ("--vocab-size", 300, "--context", 32, "--batch-size", 8, "--eval-interval", 50, "--device", "cpu",
-             "--threads", 1)
+CLI_SMALL = (
+    "--vocab-size",
+    300,
+    "--context",
+    32,
+    "--batch-size",
+    8,
+    "--eval-interval",
+    50,
+    "--device",
+    "cpu",
+    "--threads",
+    1,
+)
 
 
 def test_cli_resume_with_more_steps_says_the_plan_changed(tmp_path):
@@ -510,17 +586,22 @@ def test_cli_resume_with_more_steps_says_the_plan_changed(tmp_path):
     assert cli("train", "--corpus", corpus, *CLI_SMALL, "--steps", 30, "--out", out).returncode == 0
     resumed = cli("train", "--corpus", corpus, "--resume", "--out", out, "--steps", 40, "--threads", 1)
     assert resumed.returncode == 0, resumed.stderr
-    assert ("note: The learning-rate schedule is now planned for 40 steps: from step 31 on, every step gets exactly "
-            "the learning rate of a run planned for 40 steps from the start, but steps 22 to 30 were trained on the "
-            "earlier plan") in resumed.stderr
+    assert (
+        "note: The learning-rate schedule is now planned for 40 steps: from step 31 on, every step gets exactly "
+        "the learning rate of a run planned for 40 steps from the start, but steps 22 to 30 were trained on the "
+        "earlier plan"
+    ) in resumed.stderr
 
     # A config.json whose width was damaged is refused from the weights' shapes, before anything is built.
     config = json.loads((out / "config.json").read_text())
     (out / "config.json").write_text(json.dumps({**config, "n_embd": 1_000_000_000, "n_head": 1}))
     damaged = cli("train", "--corpus", corpus, "--resume", "--out", out, "--steps", 50, "--threads", 1)
     assert damaged.returncode == 2
-    assert re.search(r"do not fit config.json: token_embedding.weight is \d+×48 but the configuration needs "
-                     r"\d+×1000000000", damaged.stderr), damaged.stderr
+    assert re.search(
+        r"do not fit config.json: token_embedding.weight is \d+×48 but the configuration needs "
+        r"\d+×1000000000",
+        damaged.stderr,
+    ), damaged.stderr
 
 
 def test_cli_does_not_train_into_a_folder_that_holds_files_unasked(tmp_path):
@@ -541,10 +622,20 @@ def test_cli_does_not_train_into_a_folder_that_holds_files_unasked(tmp_path):
     assert again.returncode == 2 and "already holds a training run" in again.stderr
 
 
-@pytest.mark.parametrize("option, value", [
-    ("--context", 0), ("--context", -3), ("--threads", 0), ("--steps", 0), ("--batch-size", 0),
-    ("--eval-interval", 0), ("--lr", -1), ("--lr", 0), ("--vocab-size", 0),
-])
+@pytest.mark.parametrize(
+    "option, value",
+    [
+        ("--context", 0),
+        ("--context", -3),
+        ("--threads", 0),
+        ("--steps", 0),
+        ("--batch-size", 0),
+        ("--eval-interval", 0),
+        ("--lr", -1),
+        ("--lr", 0),
+        ("--vocab-size", 0),
+    ],
+)
 def test_cli_refuses_a_zero_or_negative_size_at_once(tmp_path, option, value):
     result = cli("train", "--corpus", "default", "--steps", 3, "--out", tmp_path / "run", option, value)
     assert result.returncode == 2
@@ -560,9 +651,15 @@ def test_cli_ctrl_c_saves_then_stops(tmp_path):
     corpus.write_text(sentences(600, seed=4), encoding="utf-8")
     out = tmp_path / "run"
     args = ["train", "--corpus", corpus, *CLI_SMALL, "--steps", 1_000_000, "--eval-interval", 1_000_000, "--out", out]
-    process = subprocess.Popen([sys.executable, "-m", "playground", *map(str, args)], cwd=ROOT,
-                               env={**os.environ, "PYTHONIOENCODING": "utf-8"}, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, encoding="utf-8")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "playground", *map(str, args)],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONIOENCODING": "utf-8"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        encoding="utf-8",
+    )
     seen = []
     for line in process.stderr:  # wait until the run takes steps
         seen.append(line)
@@ -572,5 +669,5 @@ def test_cli_ctrl_c_saves_then_stops(tmp_path):
     stdout, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, "".join(seen) + stderr
     assert "Training stopped at step" in stderr and stdout.strip() == str(out)
-    checkpoint, _ = load_checkpoint(out, which="last")   # saved, although no evaluation was due
+    checkpoint, _ = load_checkpoint(out, which="last")  # saved, although no evaluation was due
     assert checkpoint.step >= 1

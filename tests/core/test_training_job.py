@@ -30,10 +30,10 @@ def tokenizer(corpus) -> LoadedTokenizer:
 
 
 def request_for(tokenizer, corpus, run_dir, **changes) -> TrainingRequest:
-    config = ModelConfig.gpt2_style(vocab_size=tokenizer.vocab_size, context_length=32, n_layer=1, n_head=2,
-                                    n_embd=32)
-    settings = dict(batch_size=4, max_steps=10, warmup_steps=2, eval_interval=5, eval_batches=2,
-                    sample_interval=0, device="cpu")
+    config = ModelConfig.gpt2_style(vocab_size=tokenizer.vocab_size, context_length=32, n_layer=1, n_head=2, n_embd=32)
+    settings = dict(
+        batch_size=4, max_steps=10, warmup_steps=2, eval_interval=5, eval_batches=2, sample_interval=0, device="cpu"
+    )
     train_config = TrainConfig(**{**settings, **changes})
     return TrainingRequest(config, train_config, tokenizer, corpus, run_dir)
 
@@ -60,7 +60,7 @@ def test_a_run_reports_encoding_then_its_start_then_batched_steps_and_returns_th
     assert not any(isinstance(item, StepRecord) for item in items)
     batches = [item for item in items if isinstance(item, StepBatch)]
     assert [[r.step for r in b.records] for b in batches] == [[1, 2, 3, 4, 5], [6, 7, 8, 9, 10]]
-    for batch in batches:   # each batch is followed by how far the run is
+    for batch in batches:  # each batch is followed by how far the run is
         after = items[items.index(batch) + 1]
         assert isinstance(after, Progress) and after.fraction == batch.records[-1].step / 10
     assert [e.step for e in items if isinstance(e, EvalRecord)] == [0, 5, 10]
@@ -72,7 +72,7 @@ def test_a_run_reports_encoding_then_its_start_then_batched_steps_and_returns_th
 def test_steps_are_gathered_for_at_most_the_batching_interval(tokenizer, corpus, tmp_path):
     items, _ = drive(train(request_for(tokenizer, corpus, tmp_path / "run", eval_interval=100), batch_interval_s=0))
     batches = [item.records for item in items if isinstance(item, StepBatch)]
-    assert [len(b) for b in batches] == [1] * 10   # no time to gather: every step is its own batch
+    assert [len(b) for b in batches] == [1] * 10  # no time to gather: every step is its own batch
 
 
 def test_stop_saves_then_stops(tokenizer, corpus, tmp_path):
@@ -89,16 +89,17 @@ def test_stop_saves_then_stops(tokenizer, corpus, tmp_path):
     assert item.reason == "stopped" and item.step >= 3
     _, run = drive(gen)
     assert run.step == item.step
-    assert run_quietly(read_checkpoint(tmp_path / "run")).step == item.step   # saved, though no evaluation was due
+    assert run_quietly(read_checkpoint(tmp_path / "run")).step == item.step  # saved, though no evaluation was due
 
 
 def test_closing_the_generator_abandons_the_run_unsaved(tokenizer, corpus, tmp_path):
-    gen = train(request_for(tokenizer, corpus, tmp_path / "run", max_steps=100_000, eval_interval=1000),
-                batch_interval_s=0)
+    gen = train(
+        request_for(tokenizer, corpus, tmp_path / "run", max_steps=100_000, eval_interval=1000), batch_interval_s=0
+    )
     for item in gen:
         if isinstance(item, StepBatch) and item.records[-1].step >= 3:
             break
-    gen.close()   # what the engine does on cancel
+    gen.close()  # what the engine does on cancel
     assert not is_checkpoint(tmp_path / "run")
 
 
@@ -111,7 +112,7 @@ def test_stop_while_encoding_cancels(tokenizer, corpus, tmp_path):
 
 
 def test_probe_records_follow_the_sentence_set_while_training(tokenizer, corpus, tmp_path, monkeypatch):
-    monkeypatch.setattr(LiveProbe, "due", lambda self, elapsed_s, now: True)   # probe after every step
+    monkeypatch.setattr(LiveProbe, "due", lambda self, elapsed_s, now: True)  # probe after every step
     request = request_for(tokenizer, corpus, tmp_path / "run", max_steps=6, eval_interval=100)
     from dataclasses import replace
 
@@ -122,7 +123,7 @@ def test_probe_records_follow_the_sentence_set_while_training(tokenizer, corpus,
         elif isinstance(item, ProbeRecord):
             probes.append(item)
             if item.step == 3:
-                probe.set_text("A dog ran.")   # as the Attention Lab does, from another thread
+                probe.set_text("A dog ran.")  # as the Attention Lab does, from another thread
     assert [p.step for p in probes] == [1, 2, 3, 4, 5, 6]
     assert "".join(probes[0].tokens) == "The cat sat." and "".join(probes[-1].tokens) == "A dog ran."
     assert probes[0].weights.shape[:2] == (1, 2)
@@ -132,7 +133,7 @@ def test_loads_are_job_generators(tokenizer, corpus, tmp_path):
     run_quietly(train(request_for(tokenizer, corpus, tmp_path / "run")))
     gen = load_model(tmp_path / "run", device="cpu")
     first = next(gen)
-    assert isinstance(first, Progress) and first.fraction is None   # says what it does before the slow part
+    assert isinstance(first, Progress) and first.fraction is None  # says what it does before the slow part
     _, (checkpoint, model) = drive(gen)
     assert checkpoint.step == 10 and not model.training
     assert run_quietly(read_checkpoint(tmp_path / "run")).step == 10

@@ -40,6 +40,7 @@ def export_workspace(*args, **kwargs):
 def import_workspace(*args, **kwargs):
     return run_quietly(zipmod.import_workspace(*args, **kwargs))
 
+
 DEMO = Path(__file__).resolve().parents[2] / "models" / "demo"
 
 
@@ -59,9 +60,14 @@ def tokenizers():
 
 @pytest.fixture
 def template():
-    return PromptTemplate(name="Capitals", instruction="Name the capital.", mode="few-shot", k=2,
-                          examples=[Example("France", "Paris"), Example("Peru", "Lima", enabled=False)],
-                          input="Japan")
+    return PromptTemplate(
+        name="Capitals",
+        instruction="Name the capital.",
+        mode="few-shot",
+        k=2,
+        examples=[Example("France", "Paris"), Example("Peru", "Lima", enabled=False)],
+        input="Japan",
+    )
 
 
 @pytest.fixture
@@ -83,10 +89,17 @@ def content(tmp_path, tokenizers, template, run_elsewhere):
     outside.write_text("Text kept somewhere else.\n", encoding="utf-8")
     return WorkspaceContent(
         corpus=Corpus(name="two files", files=(inside, outside)),
-        tokenizers=tokenizers, tokenizer=tokenizers[1], checkpoint=run_elsewhere / "best",
-        template=template.to_dict(), sent_prompt=template.with_mode("zero-shot").to_dict(),
+        tokenizers=tokenizers,
+        tokenizer=tokenizers[1],
+        checkpoint=run_elsewhere / "best",
+        template=template.to_dict(),
+        sent_prompt=template.with_mode("zero-shot").to_dict(),
         probe_text="A probe sentence.",
-        panels={"build": {"preset": "small", "n_layer": 4}, "generate": {"prompt": "Once", "settings": {"temperature": 1.3}}})
+        panels={
+            "build": {"preset": "small", "n_layer": 4},
+            "generate": {"prompt": "Once", "settings": {"temperature": 1.3}},
+        },
+    )
 
 
 # ---------------------------------------------------------------------------- workspace.json
@@ -103,7 +116,9 @@ def test_save_and_open_round_trip(tmp_path, content, template, run_elsewhere):
     assert data["checkpoint"] == {"run": run_elsewhere.name, "which": "best"}
     assert (folder / "runs" / run_elsewhere.name / "best" / "state.pt").read_bytes() == b"optimizer state"
     assert sorted(p.name for p in (folder / "tokenizers").iterdir()) == [
-        "01-BPE-2-000-demo.json", "02-another-one-with-odd-characters.json"]
+        "01-BPE-2-000-demo.json",
+        "02-another-one-with-odd-characters.json",
+    ]
     assert data == saved.to_dict()
 
     opened = open_workspace(folder)
@@ -176,19 +191,26 @@ def write_json(folder: Path, data) -> Path:
     return folder
 
 
-@pytest.mark.parametrize("data, words", [
-    ({"format": "llm-playground-workspace", "version": WORKSPACE_VERSION + 1}, "newer version"),
-    ({"format": "llm-playground-workspace"}, "version number is missing"),
-    ({"format": "llm-playground-workspace", "version": "1"}, "version number is '1'"),
-    ({"format": "something-else", "version": 1}, "not an LLM Playground workspace"),
-    ([1, 2, 3], "holds list"),
-    ("{not json", "not valid JSON"),
-    ({"format": "llm-playground-workspace", "version": 1, "tokenizers": [{"name": "x", "file": "../../x.json"}]},
-     "outside the workspace"),
-    ({"format": "llm-playground-workspace", "version": 1, "runs": "all"}, "should be a list"),
-    ({"format": "llm-playground-workspace", "version": 1, "checkpoint": {"run": "gone", "which": "best"}},
-     "not among the workspace's runs"),
-])
+@pytest.mark.parametrize(
+    "data, words",
+    [
+        ({"format": "llm-playground-workspace", "version": WORKSPACE_VERSION + 1}, "newer version"),
+        ({"format": "llm-playground-workspace"}, "version number is missing"),
+        ({"format": "llm-playground-workspace", "version": "1"}, "version number is '1'"),
+        ({"format": "something-else", "version": 1}, "not an LLM Playground workspace"),
+        ([1, 2, 3], "holds list"),
+        ("{not json", "not valid JSON"),
+        (
+            {"format": "llm-playground-workspace", "version": 1, "tokenizers": [{"name": "x", "file": "../../x.json"}]},
+            "outside the workspace",
+        ),
+        ({"format": "llm-playground-workspace", "version": 1, "runs": "all"}, "should be a list"),
+        (
+            {"format": "llm-playground-workspace", "version": 1, "checkpoint": {"run": "gone", "which": "best"}},
+            "not among the workspace's runs",
+        ),
+    ],
+)
 def test_a_bad_workspace_json_is_refused_with_a_sentence(tmp_path, data, words):
     with pytest.raises(UserError, match=words):
         read_workspace(write_json(tmp_path / "ws", data))
@@ -252,8 +274,15 @@ def test_export_names_no_absolute_path_and_leaves_state_out(tmp_path, content, m
     assert not any(n.startswith("/") or ".." in n.split("/") or ":" in n for n in names)
     assert not any(n.endswith("state.pt") for n in names)
     run = f"runs/{run_elsewhere.name}"
-    assert {f"{run}/best/model.safetensors", f"{run}/best/meta.json", f"{run}/config.json",
-            f"{run}/tokenizer.json", "texts/inside.txt", "corpus/outside.txt", "prompts/template.toml"} <= set(names)
+    assert {
+        f"{run}/best/model.safetensors",
+        f"{run}/best/meta.json",
+        f"{run}/config.json",
+        f"{run}/tokenizer.json",
+        "texts/inside.txt",
+        "corpus/outside.txt",
+        "prompts/template.toml",
+    } <= set(names)
     assert data["corpus"]["files"] == ["texts/inside.txt", "corpus/outside.txt"]
     assert data["runs"] == [{"name": run_elsewhere.name, "path": run}]
     assert not any(str(tmp_path) in text for text in texts)
@@ -320,8 +349,10 @@ def symlink(name: str) -> zipfile.ZipInfo:
 HOSTILE = {
     "no workspace.json": ([("tokenizers/a.json", "{}")], "has no workspace.json"),
     "bad json": ([("workspace.json", "{oops")], "not valid JSON"),
-    "newer version": ([("workspace.json", json.dumps({"format": "llm-playground-workspace", "version": 99}))],
-                      "newer version"),
+    "newer version": (
+        [("workspace.json", json.dumps({"format": "llm-playground-workspace", "version": 99}))],
+        "newer version",
+    ),
     "climbs out": ([("workspace.json", VALID), ("../evil.txt", "x")], "climbs out"),
     "climbs out deeper": ([("workspace.json", VALID), ("runs/../../../evil.txt", "x")], "climbs out"),
     "absolute": ([("workspace.json", VALID), ("/tmp/evil.txt", "x")], "absolute path"),
@@ -331,14 +362,27 @@ HOSTILE = {
     "duplicate": ([("workspace.json", VALID), ("a.txt", "1"), ("a.txt", "2")], "twice"),
     "zip bomb": ([("workspace.json", VALID), ("big.txt", b"\0" * (8 * 2**20))], "zip bomb"),
     # Each member at 1 MiB stays under the per-member check; together they are a bomb all the same.
-    "many small bombs": ([("workspace.json", VALID)] + [(f"z/{i}.bin", b"\0" * 2**20) for i in range(4)],
-                         "zip bomb"),
-    "a file that is also a folder": ([("workspace.json", VALID), ("runs", "x"), ("runs/x/config.json", "{}")],
-                                     "'runs' is a file, yet other members lie inside it"),
+    "many small bombs": ([("workspace.json", VALID)] + [(f"z/{i}.bin", b"\0" * 2**20) for i in range(4)], "zip bomb"),
+    "a file that is also a folder": (
+        [("workspace.json", VALID), ("runs", "x"), ("runs/x/config.json", "{}")],
+        "'runs' is a file, yet other members lie inside it",
+    ),
     "deeply nested workspace.json": ([("workspace.json", "[" * 50_000 + "]" * 50_000)], "levels deep"),
     "absolute path inside workspace.json": (
-        [("workspace.json", json.dumps({"format": "llm-playground-workspace", "version": 1,
-                                        "tokenizers": [{"name": "t", "file": "/etc/passwd"}]}))], "absolute path"),
+        [
+            (
+                "workspace.json",
+                json.dumps(
+                    {
+                        "format": "llm-playground-workspace",
+                        "version": 1,
+                        "tokenizers": [{"name": "t", "file": "/etc/passwd"}],
+                    }
+                ),
+            )
+        ],
+        "absolute path",
+    ),
 }
 
 
@@ -365,12 +409,19 @@ def test_a_hostile_zip_is_refused_and_nothing_is_written(tmp_path, around, case)
     refuse(tmp_path, around, make_zip(members), words)
 
 
-@pytest.mark.parametrize("limit, value, members, words", [
-    ("MAX_ZIP_MEMBERS", 5, [("workspace.json", VALID)] + [(f"f{i}.txt", "x") for i in range(9)], "members"),
-    ("MAX_ZIP_TOTAL_BYTES", 4000, [("workspace.json", VALID)] + [(f"f{i}", os.urandom(1500)) for i in range(3)],
-     "more than"),
-    ("MAX_ZIP_MEMBER_BYTES", 1000, [("workspace.json", VALID), ("f", os.urandom(2000))], "would unpack"),
-])
+@pytest.mark.parametrize(
+    "limit, value, members, words",
+    [
+        ("MAX_ZIP_MEMBERS", 5, [("workspace.json", VALID)] + [(f"f{i}.txt", "x") for i in range(9)], "members"),
+        (
+            "MAX_ZIP_TOTAL_BYTES",
+            4000,
+            [("workspace.json", VALID)] + [(f"f{i}", os.urandom(1500)) for i in range(3)],
+            "more than",
+        ),
+        ("MAX_ZIP_MEMBER_BYTES", 1000, [("workspace.json", VALID), ("f", os.urandom(2000))], "would unpack"),
+    ],
+)
 def test_limits_are_checked_before_extracting(tmp_path, around, monkeypatch, limit, value, members, words):
     monkeypatch.setattr(zip_safety, limit, value)
     refuse(tmp_path, around, make_zip(members), words)
@@ -411,7 +462,7 @@ def test_a_template_saved_with_a_byte_order_mark_opens_with_the_workspace(tmp_pa
 def test_a_damaged_member_stops_the_import_and_leaves_nothing(tmp_path, around):
     data = bytearray(make_zip([("workspace.json", VALID), ("tokenizers/a.json", os.urandom(5000))]))
     start = data.find(b"tokenizers/a.json") + len("tokenizers/a.json") + 20  # inside the member's data
-    data[start:start + 64] = bytes(64)
+    data[start : start + 64] = bytes(64)
     refuse(tmp_path, around, bytes(data), "damaged")
 
 
@@ -453,8 +504,14 @@ def test_an_outside_file_never_takes_the_name_of_a_file_inside(tmp_path):
 
 
 def test_a_panel_state_saved_before_versions_loads_and_is_saved_with_one(tmp_path):
-    folder = write_json(tmp_path / "ws", {"format": "llm-playground-workspace", "version": 1,
-                                          "panels": {"build": {"preset": "small"}, "window": {"step": 2}}})
+    folder = write_json(
+        tmp_path / "ws",
+        {
+            "format": "llm-playground-workspace",
+            "version": 1,
+            "panels": {"build": {"preset": "small"}, "window": {"step": 2}},
+        },
+    )
     ws = read_workspace(folder)
     assert ws.panels == {"build": {"preset": "small"}, "window": {"step": 2}} and ws.notes == []
     saved = ws.to_dict()["panels"]
@@ -471,16 +528,26 @@ def test_a_panel_state_is_migrated_step_by_step(tmp_path, monkeypatch):
     monkeypatch.setitem(formatmod.PANEL_STATE_VERSIONS, "build", 2)
     monkeypatch.setitem(formatmod.PANEL_MIGRATIONS, "build", {0: formatmod._unversioned_to_first, 1: one_to_two})
     for state in ({"preset": "small"}, {"preset": "small", "version": 1}):  # unversioned, and version 1
-        folder = write_json(tmp_path / "ws", {"format": "llm-playground-workspace", "version": 1,
-                                              "panels": {"build": state}})
+        folder = write_json(
+            tmp_path / "ws", {"format": "llm-playground-workspace", "version": 1, "panels": {"build": state}}
+        )
         assert read_workspace(folder).panels == {"build": {"size": "small"}}
 
 
 def test_a_panel_state_from_a_newer_app_is_left_out_with_a_note(tmp_path):
     newer = formatmod.PANEL_STATE_VERSIONS["train"] + 1
-    folder = write_json(tmp_path / "ws", {"format": "llm-playground-workspace", "version": 1, "panels": {
-        "train": {"steps": 5, "version": newer}, "build": {"preset": "small", "version": 1},
-        "build-v9": {"anything": True, "version": 3}}})  # a panel this app does not have: kept as it came
+    folder = write_json(
+        tmp_path / "ws",
+        {
+            "format": "llm-playground-workspace",
+            "version": 1,
+            "panels": {
+                "train": {"steps": 5, "version": newer},
+                "build": {"preset": "small", "version": 1},
+                "build-v9": {"anything": True, "version": 3},
+            },
+        },
+    )  # a panel this app does not have: kept as it came
     ws = read_workspace(folder)
     assert ws.panels == {"build": {"preset": "small"}, "build-v9": {"anything": True, "version": 3}}
     assert len(ws.notes) == 1 and "The Train step's settings were saved by a newer version" in ws.notes[0]

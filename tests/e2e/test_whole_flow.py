@@ -1,11 +1,11 @@
 """End to end: the real window, as launched, through the whole Tokenizer Lab flow."""
 
-
 from PySide6.QtCore import Qt
 
 
 def test_whole_flow(qtbot, tmp_path, monkeypatch):
     import playground.core.checkpoints as checkpoints
+
     monkeypatch.setattr(checkpoints, "runs_dir", lambda: tmp_path / "runs")
 
     from playground.app import start_background_work
@@ -21,7 +21,7 @@ def test_whole_flow(qtbot, tmp_path, monkeypatch):
     panel = window.tokenizer_panel
     try:
         qtbot.waitUntil(lambda: session.corpus_stats is not None and panel.corpus_job is None, timeout=30_000)
-        assert session.corpus_stats.characters > 1_000_000      # the built-in corpus is ready
+        assert session.corpus_stats.characters > 1_000_000  # the built-in corpus is ready
         assert "Characters" in panel.corpus_box.stats.text()
 
         # Train byte-level BPE by clicking, then a character-level one.
@@ -85,8 +85,10 @@ def test_whole_flow(qtbot, tmp_path, monkeypatch):
         train.eval_interval.setValue(10)
         train.sample_interval.setValue(10)
         qtbot.mouseClick(train.start_button, Qt.LeftButton)
-        qtbot.waitUntil(lambda: train.job is None and session.checkpoint is not None
-                        and session.checkpoint.step == 20, timeout=120_000)
+        qtbot.waitUntil(
+            lambda: train.job is None and session.checkpoint is not None and session.checkpoint.step == 20,
+            timeout=120_000,
+        )
         assert len(train.train_curve.getData()[0]) == 20
         assert train.val_y[-1] < train.val_y[0]
         assert "step 10" in train.samples.toPlainText()
@@ -120,8 +122,14 @@ def test_whole_flow(qtbot, tmp_path, monkeypatch):
         read = attention.last_generated
         assert len(read.ids) == read.prompt_tokens + len(generate.output.tokens())
         visible = min(len(read.ids), session.checkpoint.model_config.context_length)
-        qtbot.waitUntil(lambda: attention.is_idle() and attention.heatmap.image is not None
-                        and attention.heatmap.image.shape == (visible, visible), timeout=30_000)
+        qtbot.waitUntil(
+            lambda: (
+                attention.is_idle()
+                and attention.heatmap.image is not None
+                and attention.heatmap.image.shape == (visible, visible)
+            ),
+            timeout=30_000,
+        )
 
         # The device was found in the background and is shown.
         qtbot.waitUntil(lambda: session.device is not None, timeout=60_000)

@@ -7,10 +7,13 @@ from playground.core.progress import run_quietly
 from playground.core.tokenizer_worker import shutdown_workers
 from playground.engine.session import Session
 
-TINY_TEXT = "\n".join(
-    f"The {w} sat on the mat number {i}. Tokens, subwords and merges: {w}ing {w}ed {w}s."
-    for i, w in enumerate(["cat", "dog", "bird", "fish", "horse", "mouse", "lion", "tiger"] * 20)
-) + "\n"
+TINY_TEXT = (
+    "\n".join(
+        f"The {w} sat on the mat number {i}. Tokens, subwords and merges: {w}ing {w}ed {w}s."
+        for i, w in enumerate(["cat", "dog", "bird", "fish", "horse", "mouse", "lion", "tiger"] * 20)
+    )
+    + "\n"
+)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -83,7 +86,8 @@ class EventLoopWatchdog:
         self._tick()  # a stall that is still going on counts too
         assert self.gaps, "the watchdog never ticked: the event loop did not run"
         assert self.longest_ms <= self.limit_ms, (
-            f"the window froze for {self.longest_ms:.0f} ms while {what} (limit {self.limit_ms:.0f} ms)")
+            f"the window froze for {self.longest_ms:.0f} ms while {what} (limit {self.limit_ms:.0f} ms)"
+        )
 
 
 @pytest.fixture

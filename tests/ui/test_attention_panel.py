@@ -13,8 +13,18 @@ from PySide6.QtTest import QTest
 
 from playground.core.attention import ProbeRecord
 from playground.engine.session import GeneratedText, Session
-from playground.ui.attention_panel import (MAX_HISTORY, SOURCE_GENERATE, SOURCE_PROBE, SOURCE_TEXT, VIEW_ALL,
-                                          VIEW_HEAD, VIEW_LAYER, VIEW_LINES, VIEW_MEAN, AttentionPanel)
+from playground.ui.attention_panel import (
+    MAX_HISTORY,
+    SOURCE_GENERATE,
+    SOURCE_PROBE,
+    SOURCE_TEXT,
+    VIEW_ALL,
+    VIEW_HEAD,
+    VIEW_LAYER,
+    VIEW_LINES,
+    VIEW_MEAN,
+    AttentionPanel,
+)
 
 CODE = "def add(a, b):\n    return a + b"
 
@@ -80,7 +90,7 @@ def test_my_text_fills_the_heatmap_with_one_row_and_column_per_token(qtbot, lab,
     image = lab.heatmap.image
     assert np.isnan(image[np.triu_indices(T, 1)]).all()
     assert np.allclose(np.nansum(image, axis=1), 1.0, atol=1e-4)
-    assert lab.head_table.rowCount() == 16   # 4 layers × 4 heads
+    assert lab.head_table.rowCount() == 16  # 4 layers × 4 heads
     assert not lab.notice.isVisible()
     # the heatmap's labels show spaces and new lines
     assert "⏎␣␣␣" in lab.heatmap.labels and "␣return" in lab.heatmap.labels
@@ -104,9 +114,9 @@ def test_generated_text_adds_a_row_per_token_only_when_generate_is_the_source(qt
     before = lab.heatmap.image.shape
     emit(5)
     idle(qtbot, lab)
-    assert lab.heatmap.image.shape == before   # My text is the source: generation is not followed
+    assert lab.heatmap.image.shape == before  # My text is the source: generation is not followed
 
-    lab.source.setCurrentIndex(SOURCE_GENERATE)   # shows the latest generated text at once
+    lab.source.setCurrentIndex(SOURCE_GENERATE)  # shows the latest generated text at once
     idle(qtbot, lab)
     assert lab.heatmap.image.shape == (5, 5)
     assert lab.text_edit.isReadOnly() and lab.text_edit.toPlainText() == "".join(tokens[:5])
@@ -143,7 +153,7 @@ def test_a_look_at_the_old_source_that_ends_after_a_switch_is_dropped(qtbot, lab
     lab.text_edit.setPlainText("a text whose look ends too late")
     lab.capture_text()
     qtbot.waitUntil(looking.is_set, timeout=10_000)
-    lab.source.setCurrentIndex(SOURCE_GENERATE)   # nothing generated yet
+    lab.source.setCurrentIndex(SOURCE_GENERATE)  # nothing generated yet
     release.set()
     idle(qtbot, lab)
     assert lab.shown is None and "Nothing generated yet" in lab.views.blank.text()
@@ -168,16 +178,16 @@ def test_probe_records_update_the_heatmap_and_the_slider_scrubs_back(qtbot, lab)
     assert lab.history_slider.maximum() == 2 and lab.history_slider.value() == 2
     assert "step 30" in lab.history_label.text() and lab.follow_latest.isChecked()
 
-    lab.history_slider.setValue(0)   # back in time
+    lab.history_slider.setValue(0)  # back in time
     assert "step 10" in lab.history_label.text() and not lab.follow_latest.isChecked()
     assert np.array_equal(shown_image(lab), images[0])
     assert "training step 10" in lab.heatmap.title.text
-    lab.session.attention_probe.emit(probe(40, seed=3))   # not following: the view stays at step 10
+    lab.session.attention_probe.emit(probe(40, seed=3))  # not following: the view stays at step 10
     assert lab.shown.step == 10 and lab.history_slider.maximum() == 3 and lab.history_slider.value() == 0
     lab.follow_latest.setChecked(True)
     assert lab.shown.step == 40 and lab.history_slider.value() == 3
     lab.history_slider.setValue(1)
-    lab.history_slider.setValue(3)   # back at the end: following again
+    lab.history_slider.setValue(3)  # back at the end: following again
     assert lab.follow_latest.isChecked()
 
 
@@ -190,7 +200,7 @@ def test_the_probe_history_is_thinned_evenly_and_keeps_the_first_and_latest(qtbo
     assert len(steps) <= MAX_HISTORY and len(steps) > MAX_HISTORY // 3
     assert steps[0] == 1 and steps[-1] == 3 * MAX_HISTORY and steps == sorted(steps)
     gaps = np.diff(steps[:-1])
-    assert gaps.min() == gaps.max()   # evenly spaced from the first step on (the newest is extra)
+    assert gaps.min() == gaps.max()  # evenly spaced from the first step on (the newest is extra)
     # a new run starts a new history
     lab.session.set_training(True)
     assert lab.history == [] and lab.history_slider.maximum() == 0
@@ -203,7 +213,7 @@ def test_editing_the_probe_sentence_tells_the_session(qtbot, lab):
     with qtbot.waitSignal(lab.session.probe_text_changed, timeout=3000) as blocker:
         lab.text_edit.setPlainText("A dog ran to the dog.")
     assert blocker.args == ["A dog ran to the dog."] and lab.session.probe_text == "A dog ran to the dog."
-    idle(qtbot, lab)   # before training, the probe sentence is shown as the current model sees it
+    idle(qtbot, lab)  # before training, the probe sentence is shown as the current model sees it
     assert lab.shown is not None and "".join(lab.shown.tokens) == "A dog ran to the dog."
 
 
@@ -221,16 +231,22 @@ def test_a_real_training_run_sends_probe_records_that_change_the_heatmap(qtbot, 
     corpus, _ = tiny_corpus
     spec = spec_for_kind("bpe", vocab_size=300)
     tokenizer = LoadedTokenizer(run_quietly(train_in_process(corpus, spec)), spec=spec)
-    config = ModelConfig.gpt2_style(vocab_size=tokenizer.vocab_size, context_length=32, n_layer=2, n_head=2,
-                                    n_embd=32)
-    train_config = TrainConfig(batch_size=4, max_steps=5000, eval_interval=5000, sample_interval=0, device="cpu",
-                               learning_rate=1e-2, warmup_steps=5)
+    config = ModelConfig.gpt2_style(vocab_size=tokenizer.vocab_size, context_length=32, n_layer=2, n_head=2, n_embd=32)
+    train_config = TrainConfig(
+        batch_size=4,
+        max_steps=5000,
+        eval_interval=5000,
+        sample_interval=0,
+        device="cpu",
+        learning_rate=1e-2,
+        warmup_steps=5,
+    )
     session.set_probe_text("The cat sat on the mat. The cat sat on the mat.")
     request = TrainingRequest(config, train_config, tokenizer, corpus, tmp_path / "run", probe_text=session.probe_text)
     job = Job(train, request, doing="training the model")
     records = []
 
-    def forward(record) -> None:   # what the Train panel does with the job's records
+    def forward(record) -> None:  # what the Train panel does with the job's records
         if isinstance(record, ProbeRecord):
             records.append(record)
             session.attention_probe.emit(record)
@@ -252,7 +268,7 @@ def test_a_real_training_run_sends_probe_records_that_change_the_heatmap(qtbot, 
     T = len(records[0].tokens)
     assert panel.heatmap.image.shape == (T, T) and panel.layer.maximum() == 1 and panel.head.maximum() == 1
     assert panel.shown.step == panel.history[-1].step == records[-1].step
-    assert not np.array_equal(shown_image(panel), first)   # the pattern moved as the model learned
+    assert not np.array_equal(shown_image(panel), first)  # the pattern moved as the model learned
     panel.stop_and_wait()
 
 
@@ -271,14 +287,14 @@ def hover(qtbot, widget, where) -> QPoint:
 def test_hovering_a_cell_names_its_query_and_key_tokens_and_weight(qtbot, lab):
     look_at(qtbot, lab, CODE)
     heatmap = lab.heatmap
-    q, k = 8, 3   # '␣return' reading 'a'
+    q, k = 8, 3  # '␣return' reading 'a'
     hover(qtbot, heatmap, lambda: heatmap.scene_pos_of(q, k))
     qtbot.waitUntil(lambda: heatmap.hover_cell == (q, k), timeout=3000)
     weight = lab.current_matrix[q, k]
     assert heatmap.hover_text == f"‘␣return’ (#8) → ‘a’ (#3): {weight:.3f}"
     assert lab.readout.text() == heatmap.hover_text
     assert heatmap.left.highlight == q and heatmap.bottom.highlight == k
-    hover(qtbot, heatmap, lambda: heatmap.scene_pos_of(2, 9))   # above the diagonal: the future
+    hover(qtbot, heatmap, lambda: heatmap.scene_pos_of(2, 9))  # above the diagonal: the future
     qtbot.waitUntil(lambda: heatmap.hover_cell == (2, 9), timeout=3000)
     assert heatmap.hover_text.startswith("‘(’ (#2) → ‘␣a’ (#9)") and "cannot look" in heatmap.hover_text
 
@@ -315,7 +331,7 @@ def test_the_mean_and_lines_views(qtbot, lab):
     np.testing.assert_allclose(lab.current_matrix, lab.shown.weights[2].mean(0), atol=1e-6)
     lab.view.setCurrentIndex(VIEW_LINES)
     lines = lab.lines
-    assert lines.selected == len(lab.shown.tokens) - 1   # the newest token, at first
+    assert lines.selected == len(lab.shown.tokens) - 1  # the newest token, at first
     point = lines.query_pos(4).toPoint()
     QTest.mouseClick(lines, Qt.LeftButton, Qt.NoModifier, point)
     assert lines.selected == 4 and "(#4)" in lab.lines_title.text()
@@ -325,7 +341,7 @@ def test_the_mean_and_lines_views(qtbot, lab):
 def test_the_head_table_sorts_and_a_click_selects_that_head(qtbot, lab):
     look_at(qtbot, lab, CODE)
     table = lab.head_table
-    table.sortItems(3, Qt.DescendingOrder)   # weight on the previous token, highest first
+    table.sortItems(3, Qt.DescendingOrder)  # weight on the previous token, highest first
     values = [table.item(r, 3).value for r in range(table.rowCount())]
     assert values == sorted(values, reverse=True)
     best = max(lab.shown.stats, key=lambda s: s.previous_token)
@@ -345,7 +361,7 @@ def test_layer_and_head_are_bounded_by_the_model_and_a_bad_choice_is_a_message(q
     assert lab.layer.maximum() == 3 and lab.head.maximum() == 3
     lab.head.setValue(9)
     assert lab.head.value() == 3
-    lab.layer.setMaximum(9)   # only code can do this: select() refuses, and the window says why
+    lab.layer.setMaximum(9)  # only code can do this: select() refuses, and the window says why
     with qtbot.waitSignal(lab.session.message, timeout=3000) as blocker:
         lab.layer.setValue(7)
     assert blocker.args[0] == "error" and "layer 7 does not exist" in blocker.args[1]
@@ -382,15 +398,15 @@ def test_a_map_that_fails_says_why_and_waits_for_the_next_look_before_trying_aga
 
     monkeypatch.setattr(attention_jobs, "map_embeddings", failing)
     idle(qtbot, lab)
-    before = jobs.started   # the lab's first look at the probe sentence may count
+    before = jobs.started  # the lab's first look at the probe sentence may count
     with qtbot.waitSignal(lab.session.message, timeout=10_000) as blocker:
         lab.tabs.setCurrentIndex(1)
     assert blocker.args == ["error", "The map could not be made."]
     jobs.wait(qtbot)
     qtbot.wait(100)
-    assert jobs.started == before + 1 and lab.is_idle()   # no retry by itself
+    assert jobs.started == before + 1 and lab.is_idle()  # no retry by itself
     lab.tabs.setCurrentIndex(0)
-    lab.tabs.setCurrentIndex(1)   # looking again tries again
+    lab.tabs.setCurrentIndex(1)  # looking again tries again
     jobs.wait(qtbot)
     assert jobs.started == before + 2
 

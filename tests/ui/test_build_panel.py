@@ -51,8 +51,7 @@ def choose_preset(panel, name: str) -> None:
 
 @pytest.mark.parametrize("with_tokenizer", [False, True])
 @pytest.mark.parametrize("flavour", FLAVOURS)
-def test_every_preset_shows_the_real_models_parameter_count(build_panel, session, tokenizer, flavour,
-                                                            with_tokenizer):
+def test_every_preset_shows_the_real_models_parameter_count(build_panel, session, tokenizer, flavour, with_tokenizer):
     panel = build_panel
     if with_tokenizer:
         session.add_tokenizer(tokenizer)
@@ -83,8 +82,7 @@ def test_moving_the_layers_control_updates_the_count(build_panel, session):
     assert session.model_config.n_layer == panel.n_layer.value()
 
 
-def test_width_the_heads_cannot_share_is_shown_next_to_width_and_blocks_training(build_panel, session,
-                                                                                 tokenizer):
+def test_width_the_heads_cannot_share_is_shown_next_to_width_and_blocks_training(build_panel, session, tokenizer):
     panel = build_panel
     session.add_tokenizer(tokenizer)
     assert session.model_config_ok is True
@@ -185,8 +183,9 @@ def test_mixed_precision_counts_only_where_the_trainer_uses_it(build_panel, sess
     assert panel.precision_note.isHidden()
     bf16 = panel.memory()
     assert bf16 == memory_estimate(panel.config(), panel.batch_size.value(), "bf16", device="cuda")
-    assert bf16.activations < memory_estimate(panel.config(), panel.batch_size.value(), "fp32",
-                                              device="cuda").activations
+    assert (
+        bf16.activations < memory_estimate(panel.config(), panel.batch_size.value(), "fp32", device="cuda").activations
+    )
     table = panel.memory_table
     assert table.item(3, 1).text() == human_bytes(bf16.activations)
 
@@ -227,9 +226,20 @@ def test_showing_the_panel_draws_the_charts_and_measures_the_speed(qtbot, build_
 
 def test_every_control_explains_itself(build_panel):
     panel = build_panel
-    controls = [panel.preset, panel.flavour, panel.n_layer, panel.n_head, panel.n_embd, panel.mlp_hidden,
-                panel.context_length, panel.vocab, panel.dropout, panel.batch_size, panel.precision,
-                panel.remeasure]
+    controls = [
+        panel.preset,
+        panel.flavour,
+        panel.n_layer,
+        panel.n_head,
+        panel.n_embd,
+        panel.mlp_hidden,
+        panel.context_length,
+        panel.vocab,
+        panel.dropout,
+        panel.batch_size,
+        panel.precision,
+        panel.remeasure,
+    ]
     for control in controls:
         assert len(control.toolTip()) > 20, control
     for combo in (panel.preset, panel.flavour, panel.precision):

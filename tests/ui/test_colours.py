@@ -14,7 +14,7 @@ import playground.ui
 from playground.ui import themes
 from playground.ui.colours import LOOKS, ROLES, TEXT_ON, contrast_ratio
 
-AA = 4.5   # WCAG AA for text
+AA = 4.5  # WCAG AA for text
 COLOUR_IN_HTML = re.compile(r"color:\s*(#[0-9a-f]{6})")
 
 
@@ -27,7 +27,7 @@ def default_look(qapp):
 
 def apply(look: "themes.Look") -> None:
     themes.apply_look(look)
-    QApplication.processEvents()   # the new palette reaches each widget through the event queue
+    QApplication.processEvents()  # the new palette reaches each widget through the event queue
 
 
 def window_colour(widget: QWidget) -> str:
@@ -39,8 +39,12 @@ def ink_contrast(image: QImage, rect: QRect = None, skip: QRect = None) -> float
     common colour there is the background, the strongest contrast against it the text (its strokes reach
     its full colour)."""
     rect = rect or image.rect()
-    pixels = [image.pixelColor(x, y).name() for x in range(rect.left(), rect.right() + 1)
-              for y in range(rect.top(), rect.bottom() + 1) if skip is None or not skip.contains(x, y)]
+    pixels = [
+        image.pixelColor(x, y).name()
+        for x in range(rect.left(), rect.right() + 1)
+        for y in range(rect.top(), rect.bottom() + 1)
+        if skip is None or not skip.contains(x, y)
+    ]
     background = Counter(pixels).most_common(1)[0][0]
     return max(contrast_ratio(p, background) for p in set(pixels))
 
@@ -63,7 +67,7 @@ def test_text_is_readable_on_its_background_in_every_look(look):
     poor = []
     for fg, bg in TEXT_ON:
         if (look, fg, bg) == ("light", "selection_fg", "selection_bg"):
-            continue   # Fusion's own light highlight (3.7:1), kept as it is: the light look does not change
+            continue  # Fusion's own light highlight (3.7:1), kept as it is: the light look does not change
         ratio = contrast_ratio(ROLES[fg][i], ROLES[bg][i])
         if ratio < AA:
             poor.append(f"{fg} {ROLES[fg][i]} on {bg} {ROLES[bg][i]}: {ratio:.2f}")
@@ -81,10 +85,15 @@ def test_faint_text_stays_fainter_than_muted_text_but_visible(look):
 
 def test_the_palettes_are_made_of_the_roles(qapp):
     light, dark, light_hc = themes.light_palette(), themes.dark_palette(), themes.light_palette(True)
-    for role, palette_role in (("window", QPalette.Window), ("base", QPalette.Base), ("text", QPalette.Text),
-                               ("button", QPalette.Button), ("selection_bg", QPalette.Highlight),
-                               ("selection_fg", QPalette.HighlightedText)):
-        assert light.color(palette_role).name() == ROLES[role][0], role   # Fusion's own, unchanged
+    for role, palette_role in (
+        ("window", QPalette.Window),
+        ("base", QPalette.Base),
+        ("text", QPalette.Text),
+        ("button", QPalette.Button),
+        ("selection_bg", QPalette.Highlight),
+        ("selection_fg", QPalette.HighlightedText),
+    ):
+        assert light.color(palette_role).name() == ROLES[role][0], role  # Fusion's own, unchanged
         assert dark.color(palette_role).name() == ROLES[role][1], role
         assert light_hc.color(palette_role).name() == ROLES[role][2], role
     assert themes.dark_palette(True).color(QPalette.Highlight).name() == ROLES["selection_bg"][3]
@@ -102,8 +111,8 @@ def test_colour_follows_the_look(default_look):
 def test_no_colour_is_written_outside_the_roles_table():
     ui = Path(playground.ui.__file__).parent
     patterns = [
-        re.compile(r"(?<![&\w])#(?:[0-9a-fA-F]{8}|[0-9a-fA-F]{6}|[0-9a-fA-F]{3})\b"),        # "#5f6368"
-        re.compile(r"QColor\(\s*(?:\d|[\"'])"),                                               # QColor(255, ..)
+        re.compile(r"(?<![&\w])#(?:[0-9a-fA-F]{8}|[0-9a-fA-F]{6}|[0-9a-fA-F]{3})\b"),  # "#5f6368"
+        re.compile(r"QColor\(\s*(?:\d|[\"'])"),  # QColor(255, ..)
         re.compile(r"\bQt\.(?:white|black|red|green|blue|cyan|magenta|yellow|gray|darkGray|lightGray)\b"),
         re.compile(r"(?:mkPen|mkBrush|setBackground|setBackgroundColor)\(\s*[\"']\w+[\"']"),  # pg's "w"
         re.compile(r"\b(?:background|foreground|color|brush|symbolBrush)=[\"']\w+[\"']"),
@@ -126,8 +135,14 @@ def _look_of(window) -> list:
     """What the look decides in the window: every widget's style sheet, every label's text, the palette."""
     state = [tuple(QApplication.palette().color(role).name() for role in (QPalette.Window, QPalette.Text))]
     for widget in [window, *window.findChildren(QWidget)]:
-        state.append((type(widget).__name__, widget.objectName(), widget.styleSheet(),
-                      widget.text() if isinstance(widget, QLabel) else None))
+        state.append(
+            (
+                type(widget).__name__,
+                widget.objectName(),
+                widget.styleSheet(),
+                widget.text() if isinstance(widget, QLabel) else None,
+            )
+        )
     return state
 
 
@@ -155,7 +170,7 @@ def test_dark_and_back_to_light_restores_the_light_look_exactly(qtbot, session, 
 
     window.set_theme("light")
     assert _look_of(window) == light
-    QSettings().remove("view/theme")   # set_theme keeps the choice for the next window: not for other tests
+    QSettings().remove("view/theme")  # set_theme keeps the choice for the next window: not for other tests
 
 
 # ---------------------------------------------------------------------------------------------- issue 14's list
@@ -171,7 +186,7 @@ def test_the_tokenizer_name_in_the_counts_line_is_readable_in_dark(qtbot, sessio
     qtbot.addWidget(panel)
     panel.input.setPlainText("def add(a, b):\n    return a + b")
     panel.retokenize()
-    apply(themes.Look(theme="dark"))                       # the line was drawn in the light look: it follows
+    apply(themes.Look(theme="dark"))  # the line was drawn in the light look: it follows
     text = panel.counts.text()
     colours = COLOUR_IN_HTML.findall(text)
     assert session.tokenizer.name in text and colours
@@ -186,7 +201,7 @@ def test_the_probability_legend_is_readable_in_dark(qtbot, default_look):
     qtbot.addWidget(legend)
     legend.resize(560, 30)
     image = legend.grab().toImage()
-    bar = QRect(0, 0, 250, 15)   # the colour scale itself, over its ticks
+    bar = QRect(0, 0, 250, 15)  # the colour scale itself, over its ticks
     assert ink_contrast(image, skip=bar) >= AA
 
 
@@ -194,8 +209,15 @@ def _token(prob=0.4, chosen=0.65):
     from playground.core.sampling import Candidate, GeneratedToken
 
     before = [Candidate(5, " of", prob), Candidate(6, ".", 0.08)]
-    return GeneratedToken(index=2, id=5, text=" of", prob=prob, chosen_prob=chosen, before=before,
-                          after=[Candidate(5, " of", chosen), Candidate(6, ".", 0.1)])
+    return GeneratedToken(
+        index=2,
+        id=5,
+        text=" of",
+        prob=prob,
+        chosen_prob=chosen,
+        before=before,
+        after=[Candidate(5, " of", chosen), Candidate(6, ".", 0.1)],
+    )
 
 
 def test_the_candidate_chip_and_its_line_are_readable_in_dark(qtbot, default_look):
@@ -207,7 +229,7 @@ def test_the_candidate_chip_and_its_line_are_readable_in_dark(qtbot, default_loo
     apply(themes.Look(theme="dark"))
     title = chart.title.text()
     chip = re.search(r"<code style='background:(#[0-9a-f]{6}); color:(#[0-9a-f]{6})'>", title)
-    assert chip and contrast_ratio(chip.group(1), chip.group(2)) >= AA           # no longer white on white
+    assert chip and contrast_ratio(chip.group(1), chip.group(2)) >= AA  # no longer white on white
     gave = re.search(r"color:(#[0-9a-f]{6})'>The model gave it", title)
     assert gave and contrast_ratio(gave.group(1), window_colour(chart)) >= AA
     for colour in COLOUR_IN_HTML.findall(chart.legend.styleSheet()):

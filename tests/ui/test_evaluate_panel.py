@@ -62,8 +62,7 @@ def untrained_run(tmp_path, demo) -> Path:
     import torch
 
     run = tmp_path / "untrained-run"
-    config = ModelConfig(vocab_size=demo[0].model_config.vocab_size, context_length=32, n_layer=1, n_head=2,
-                         n_embd=16)
+    config = ModelConfig(vocab_size=demo[0].model_config.vocab_size, context_length=32, n_layer=1, n_head=2, n_embd=16)
     write_run_files(run, config, {}, demo[0].tokenizer)
     torch.manual_seed(0)
     save_checkpoint(run, "best", GPT(config), state={}, meta={"step": 7})
@@ -156,7 +155,9 @@ def test_measuring_a_file_gives_the_cores_numbers(qtbot, with_model, demo, text_
     assert row.perplexity == pytest.approx(expected.perplexity)
     assert row.bits_per_byte == pytest.approx(expected.bits_per_byte)
     assert row.parameters == model.num_parameters() and row.vocab_size == 2000 and row.steps == checkpoint.step
-    cells = [panel.perplexity.results_table.item(0, c).text() for c in range(panel.perplexity.results_table.columnCount())]
+    cells = [
+        panel.perplexity.results_table.item(0, c).text() for c in range(panel.perplexity.results_table.columnCount())
+    ]
     assert cells[0] == "● demo (best)" and cells[1] == "docs.txt"
     assert cells[3] == "2,000" and cells[4] == f"{checkpoint.step:,}" and cells[5] == f"{expected.tokens:,}"
     assert cells[6] == f"{expected.perplexity:,.1f}" and cells[7] == f"{expected.bits_per_byte:.3f}"
@@ -166,14 +167,18 @@ def test_measuring_a_file_gives_the_cores_numbers(qtbot, with_model, demo, text_
     assert panel.perplexity.measure_button.isEnabled() and not panel.perplexity.cancel_button.isEnabled()
 
 
-def test_a_second_checkpoint_adds_a_row_and_a_bar_and_keeps_earlier_results(qtbot, with_model, text_file,
-                                                                            untrained_run, tmp_path, docs_text):
+def test_a_second_checkpoint_adds_a_row_and_a_bar_and_keeps_earlier_results(
+    qtbot, with_model, text_file, untrained_run, tmp_path, docs_text
+):
     panel = with_model
     panel.perplexity.set_text_file(text_file)
     panel.perplexity.measure()
     wait_idle(qtbot, panel)
     assert panel.perplexity.checkpoints.add(untrained_run)
-    assert panel.perplexity.checkpoints.view.count() == 2 and "untrained-run" in panel.perplexity.checkpoints.view.item(1).text()
+    assert (
+        panel.perplexity.checkpoints.view.count() == 2
+        and "untrained-run" in panel.perplexity.checkpoints.view.item(1).text()
+    )
     assert not panel.perplexity.checkpoints.add(untrained_run / "best")  # the same checkpoint, once
     panel.perplexity.measure()
     wait_idle(qtbot, panel)
@@ -184,8 +189,9 @@ def test_a_second_checkpoint_adds_a_row_and_a_bar_and_keeps_earlier_results(qtbo
     assert rows["untrained-run"].perplexity > 1000
     assert rows["untrained-run"].bits_per_byte > 2 * rows["demo"].bits_per_byte
     assert panel.perplexity.bpb_chart.labels() == ["demo", "untrained-run"]
-    assert panel.perplexity.bpb_chart.values() == pytest.approx([rows["demo"].bits_per_byte,
-                                                      rows["untrained-run"].bits_per_byte])
+    assert panel.perplexity.bpb_chart.values() == pytest.approx(
+        [rows["demo"].bits_per_byte, rows["untrained-run"].bits_per_byte]
+    )
 
     # Another text: new rows beside the old ones; the chart shows the latest text.
     other = tmp_path / "other.txt"
@@ -258,8 +264,9 @@ def test_the_validation_split_is_what_the_core_scores(qtbot, session, with_model
     panel.perplexity.measure()
     wait_idle(qtbot, panel)
     checkpoint, model = demo
-    expected = run_quietly(perplexity_on_ids(model, run_quietly(validation_ids(corpus, checkpoint.tokenizer)),
-                                           checkpoint.tokenizer))
+    expected = run_quietly(
+        perplexity_on_ids(model, run_quietly(validation_ids(corpus, checkpoint.tokenizer)), checkpoint.tokenizer)
+    )
     row = measured(panel)["demo"]
     assert row.tokens == expected.tokens and row.bits_per_byte == pytest.approx(expected.bits_per_byte)
     assert panel.perplexity.results_table.item(0, 1).text() == "validation split of docs"
@@ -274,8 +281,9 @@ def test_cancel_stops_measuring(qtbot, with_model, text_file):
     assert "Stopped" in panel.perplexity.status.text() and panel.perplexity.results_table.rowCount() == 0
 
 
-def test_a_checkpoint_that_cannot_be_read_is_named_and_the_others_are_scored(qtbot, with_model, text_file,
-                                                                             untrained_run, messages):
+def test_a_checkpoint_that_cannot_be_read_is_named_and_the_others_are_scored(
+    qtbot, with_model, text_file, untrained_run, messages
+):
     panel = with_model
     panel.perplexity.set_text_file(text_file)
     assert panel.perplexity.checkpoints.add(untrained_run)
@@ -289,8 +297,9 @@ def test_a_checkpoint_that_cannot_be_read_is_named_and_the_others_are_scored(qtb
     assert panel.perplexity.progress.format() == "Done, with problems"
 
 
-def test_measuring_loads_checkpoints_off_the_gui_thread(qtbot, session, panel, demo, text_file, untrained_run,
-                                                        settled_gc, watchdog, jobs):
+def test_measuring_loads_checkpoints_off_the_gui_thread(
+    qtbot, session, panel, demo, text_file, untrained_run, settled_gc, watchdog, jobs
+):
     session.set_checkpoint(demo[0])  # no model offered: the shared store loads it in the job
     threads = loads_on(session)
     panel.perplexity.set_text_file(text_file)
@@ -324,13 +333,17 @@ def test_a_task_run_fills_both_modes_and_every_example(qtbot, with_model, demo, 
     assert panel.tasks.examples_table.rowCount() == 3 and column(panel.tasks.examples_table, 2)[0] == "positive"
     assert "3 examples" in panel.tasks.task_info.text()
     assert panel.tasks.template_combo.currentText() == "The task's own: Sentiment"
-    assert "Few-shot" in panel.tasks.prompt_preview.toPlainText() and "I loved every minute" in \
-        panel.tasks.prompt_preview.toPlainText()
+    assert (
+        "Few-shot" in panel.tasks.prompt_preview.toPlainText()
+        and "I loved every minute" in panel.tasks.prompt_preview.toPlainText()
+    )
     panel.tasks.max_tokens.setValue(6)
     shown = []  # (mode, index, whether the scored results were in yet) for each answer put in the table
     show_answer = panel.tasks._show_answer
-    panel.tasks._show_answer = lambda run, row: (shown.append((row.mode, row.index, run.results is not None)),
-                                           show_answer(run, row))
+    panel.tasks._show_answer = lambda run, row: (
+        shown.append((row.mode, row.index, run.results is not None)),
+        show_answer(run, row),
+    )
     panel.tasks.run_task()
     wait_idle(qtbot, panel, 120_000)
     assert "Done" in panel.tasks.status.text()
@@ -340,8 +353,16 @@ def test_a_task_run_fills_both_modes_and_every_example(qtbot, with_model, demo, 
 
     checkpoint, model = demo
     task = load_task(task_file)
-    expected = run_quietly(compare_modes(model, checkpoint.tokenizer, template_for(task), task, ("zero-shot", "few-shot"),
-                             SamplingSettings(strategy="greedy", temperature=1.0, max_new_tokens=6)))
+    expected = run_quietly(
+        compare_modes(
+            model,
+            checkpoint.tokenizer,
+            template_for(task),
+            task,
+            ("zero-shot", "few-shot"),
+            SamplingSettings(strategy="greedy", temperature=1.0, max_new_tokens=6),
+        )
+    )
     scores = panel.tasks.scores_table
     assert [scores.horizontalHeaderItem(c).text() for c in range(3)] == ["Zero-shot", "Few-shot", "Difference"]
     assert scores.verticalHeaderItem(0).toolTip().startswith("BLEU")
@@ -360,8 +381,9 @@ def test_a_task_run_fills_both_modes_and_every_example(qtbot, with_model, demo, 
     assert scores.item(1, 0).text() == f"{expected[0].scores.chrf:.1f}"
 
 
-def test_a_task_run_loads_the_model_and_answers_off_the_gui_thread(qtbot, session, panel, demo, task_file,
-                                                                    settled_gc, watchdog, jobs):
+def test_a_task_run_loads_the_model_and_answers_off_the_gui_thread(
+    qtbot, session, panel, demo, task_file, settled_gc, watchdog, jobs
+):
     session.set_checkpoint(demo[0])  # no model offered: the shared store loads it in the job
     threads = loads_on(session)
     panel.tabs.setCurrentIndex(1)

@@ -20,6 +20,7 @@ def demo(session):
 
 def test_export_then_import_makes_the_same_model_current(qtbot, session, demo, tmp_path, monkeypatch, jobs):
     import playground.core.checkpoints as checkpoints
+
     monkeypatch.setattr(checkpoints, "runs_dir", lambda: tmp_path / "runs")
     messages = []
     session.message.connect(lambda level, text: messages.append((level, text)))
@@ -42,6 +43,7 @@ def test_export_then_import_makes_the_same_model_current(qtbot, session, demo, t
 
 def test_a_folder_that_is_not_a_model_gives_a_message_and_leaves_no_run(qtbot, session, tmp_path, monkeypatch, jobs):
     import playground.core.checkpoints as checkpoints
+
     monkeypatch.setattr(checkpoints, "runs_dir", lambda: tmp_path / "runs")
     (tmp_path / "weights").mkdir()
     (tmp_path / "weights" / "pytorch_model.bin").write_bytes(b"not unpickled")

@@ -158,8 +158,18 @@ def test_step_adds_one_token_per_click_and_shows_the_stages(qtbot, panel):
 
 def test_seeded_steps_continue_the_draw(qtbot, panel):
     """Three Steps draw the same tokens as one seeded run of three: the generator carries on."""
-    use(panel, strategy="sample", temperature=1.0, top_k=0, top_p=1.0, min_p=0.0, repetition_penalty=1.0,
-        seed=11, max_new_tokens=3, stop_at_end=False)
+    use(
+        panel,
+        strategy="sample",
+        temperature=1.0,
+        top_k=0,
+        top_p=1.0,
+        min_p=0.0,
+        repetition_penalty=1.0,
+        seed=11,
+        max_new_tokens=3,
+        stop_at_end=False,
+    )
     panel.prompt_edit.setPlainText("The")
     panel.generate()
     finish(qtbot, panel)
@@ -325,9 +335,21 @@ def test_presets_set_the_controls(panel):
 def test_settings_round_trip(panel):
     from playground.core.sampling import SamplingSettings
 
-    s = SamplingSettings(strategy="beam", temperature=1.3, top_k=7, top_p=0.85, min_p=0.05, repetition_penalty=1.2,
-                         beams=5, length_penalty=0.7, early_stopping=False, max_new_tokens=42,
-                         stop_strings=("\n\n", "Input:", "a, b", " x", "\\"), seed=None, stop_at_end=False)
+    s = SamplingSettings(
+        strategy="beam",
+        temperature=1.3,
+        top_k=7,
+        top_p=0.85,
+        min_p=0.05,
+        repetition_penalty=1.2,
+        beams=5,
+        length_penalty=0.7,
+        early_stopping=False,
+        max_new_tokens=42,
+        stop_strings=("\n\n", "Input:", "a, b", " x", "\\"),
+        seed=None,
+        stop_at_end=False,
+    )
     panel.set_settings(s)
     assert panel.settings() == s
     assert panel.beams.isEnabled() and not panel.top_k.isEnabled() and not panel.stop_strings.isEnabled()
@@ -362,8 +384,17 @@ def test_problems_show_inline_and_block_generation(panel):
 
 
 def test_samples_side_by_side(qtbot, panel):
-    use(panel, strategy="sample", temperature=1.0, top_k=0, top_p=1.0, min_p=0.0, seed=5, max_new_tokens=12,
-        stop_at_end=False)
+    use(
+        panel,
+        strategy="sample",
+        temperature=1.0,
+        top_k=0,
+        top_p=1.0,
+        min_p=0.0,
+        seed=5,
+        max_new_tokens=12,
+        stop_at_end=False,
+    )
     panel.prompt_edit.setPlainText("The")
     panel.samples_count.setValue(3)
     assert panel.generate_samples() is not None

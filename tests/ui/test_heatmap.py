@@ -33,8 +33,8 @@ def test_new_tokens_reuse_the_mask_the_layout_and_each_label_s_measure(qtbot, he
 
     heatmap.set_matrix(causal(64), first)
     qtbot.wait(10)
-    assert shapes == [64] and len(measured) == 2 * 64          # both axes measure each new label once
-    heatmap.set_matrix(causal(64, 1), second)                  # longer labels: the axes grow at once
+    assert shapes == [64] and len(measured) == 2 * 64  # both axes measure each new label once
+    heatmap.set_matrix(causal(64, 1), second)  # longer labels: the axes grow at once
     qtbot.wait(10)
     room = (heatmap.left.width(), heatmap.bottom.height())
     heatmap.set_matrix(causal(64, 2), first)
@@ -42,12 +42,12 @@ def test_new_tokens_reuse_the_mask_the_layout_and_each_label_s_measure(qtbot, he
     assert (heatmap.left.width(), heatmap.bottom.height()) == room  # and keep their room for a bit shorter ones
     heatmap.set_matrix(causal(64, 3), second)
     qtbot.wait(10)
-    assert shapes == [64]                                       # same count: the mask stays
-    assert len(measured) == 4 * 64                              # the second text measured once, then known
+    assert shapes == [64]  # same count: the mask stays
+    assert len(measured) == 4 * 64  # the second text measured once, then known
     assert heatmap.labels == second and heatmap.left.labels == second
 
     heatmap.set_matrix(causal(65), second + ["x"])
-    assert shapes == [64, 65]                                   # one more token: a new staircase
+    assert shapes == [64, 65]  # one more token: a new staircase
     assert np.isnan(heatmap.image[np.triu_indices(65, 1)]).all()
 
 
@@ -66,7 +66,7 @@ def test_the_highlighted_tokens_are_drawn_in_the_hover_colour(qtbot, heatmap):
 
     def hover_pixels() -> int:
         image = heatmap.grab().toImage()
-        hover = qcolour("paper_select")   # the hovered token's label
+        hover = qcolour("paper_select")  # the hovered token's label
         axis = heatmap.left.mapRectToScene(heatmap.left.boundingRect())
         found = 0
         for x in range(int(axis.left()), int(axis.right()), 2):

@@ -133,9 +133,14 @@ def test_pause_stops_asking_for_items_until_resumed(qtbot, jobs):
     assert seen["paused"] == [True, False] and seen["result"] == [1000]
 
 
-@pytest.mark.parametrize("exc, words", [(UserError("The corpus is empty."), "The corpus is empty."),
-                                        (MemoryError(), "Ran out of memory while parsing"),
-                                        (ValueError("bad"), "ValueError: bad")])
+@pytest.mark.parametrize(
+    "exc, words",
+    [
+        (UserError("The corpus is empty."), "The corpus is empty."),
+        (MemoryError(), "Ran out of memory while parsing"),
+        (ValueError("bad"), "ValueError: bad"),
+    ],
+)
 def test_an_exception_becomes_a_sentence(qtbot, jobs, exc, words):
     def work():
         yield Progress(None, "starting")

@@ -85,12 +85,19 @@ def test_live_mode_draws_the_generation_s_attention_without_a_forward_of_its_own
     ids, so_far = list(prompt), None
 
     def announce() -> None:
-        lab.session.text_generated.emit(GeneratedText(
-            checkpoint, list(ids), [tokenizer.decode([i]) for i in ids], prompt_tokens=len(prompt),
-            attention=so_far, attention_follows=True))
+        lab.session.text_generated.emit(
+            GeneratedText(
+                checkpoint,
+                list(ids),
+                [tokenizer.decode([i]) for i in ids],
+                prompt_tokens=len(prompt),
+                attention=so_far,
+                attention_follows=True,
+            )
+        )
         qtbot.waitUntil(lab.is_idle, timeout=30_000)
 
-    announce()   # the prompt: its attention comes with the first token
+    announce()  # the prompt: its attention comes with the first token
     assert lab.shown is None and "reading the prompt" in lab.views.blank.text()
     settings = SamplingSettings(strategy="greedy", max_new_tokens=NEW_TOKENS, stop_at_end=False)
     for token in generate_tokens(model, prompt, settings, tokenizer=tokenizer, attention=True):
@@ -98,7 +105,7 @@ def test_live_mode_draws_the_generation_s_attention_without_a_forward_of_its_own
         so_far = (so_far or AttentionSoFar()).add(token.attention)
         announce()
         assert lab.heatmap.image.shape == (len(ids), len(ids))
-    assert len(forwards) == 1 + NEW_TOKENS   # the generation's own: the prompt, then each new token once
+    assert len(forwards) == 1 + NEW_TOKENS  # the generation's own: the prompt, then each new token once
     assert f"{len(prompt)} prompt + {NEW_TOKENS} written tokens" in lab.heatmap.title.text
     assert_draws(lab, model, ids)
 
@@ -110,13 +117,22 @@ def test_generating_while_the_lab_follows_runs_only_the_generation_s_forwards(qt
     checkpoint, model = demo
     generate = show(qtbot, GeneratePanel(lab.session))
     try:
-        generate.set_settings(replace(generate.settings(), strategy="greedy", repetition_penalty=1.0,
-                                      stop_at_end=False, max_new_tokens=NEW_TOKENS))
+        generate.set_settings(
+            replace(
+                generate.settings(),
+                strategy="greedy",
+                repetition_penalty=1.0,
+                stop_at_end=False,
+                max_new_tokens=NEW_TOKENS,
+            )
+        )
         generate.prompt_edit.setPlainText("def add(a, b):")
         assert generate.generate() is not None
         qtbot.waitUntil(lambda: not generate.is_busy() and not Job.running(), timeout=60_000)
-        qtbot.waitUntil(lambda: lab.is_idle() and lab.shown is not None
-                        and len(lab.shown.tokens) == len(lab.last_generated.ids), timeout=30_000)
+        qtbot.waitUntil(
+            lambda: lab.is_idle() and lab.shown is not None and len(lab.shown.tokens) == len(lab.last_generated.ids),
+            timeout=30_000,
+        )
         read = lab.last_generated
         assert len(read.ids) == read.prompt_tokens + NEW_TOKENS and read.attention is not None
         assert len(forwards) == 1 + NEW_TOKENS
@@ -129,8 +145,9 @@ def test_text_generated_without_attention_is_still_read_once(qtbot, lab, demo, f
     """A generation that did not hand attention over (the Lab was not live then) is looked at with one forward."""
     checkpoint, model = demo
     ids = checkpoint.tokenizer.encode_ids(["The cat sat on the mat."])[0]
-    lab.session.text_generated.emit(GeneratedText(checkpoint, ids, [checkpoint.tokenizer.decode([i]) for i in ids],
-                                                  prompt_tokens=2))
+    lab.session.text_generated.emit(
+        GeneratedText(checkpoint, ids, [checkpoint.tokenizer.decode([i]) for i in ids], prompt_tokens=2)
+    )
     qtbot.waitUntil(lambda: lab.is_idle() and lab.shown is not None, timeout=30_000)
     assert len(forwards) == 1
     assert_draws(lab, model, ids)

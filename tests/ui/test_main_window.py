@@ -18,8 +18,15 @@ def window(qtbot, session):
 
 def test_only_working_panels_are_listed(window):
     steps = [window.steps.item(i).text() for i in range(window.steps.count())]
-    assert steps == ["1  Tokenize", "2  Build", "3  Train", "4  Prompt", "5  Generate",
-                     "6  Attention", "7  Evaluate"]   # in workflow order, nothing unbuilt
+    assert steps == [
+        "1  Tokenize",
+        "2  Build",
+        "3  Train",
+        "4  Prompt",
+        "5  Generate",
+        "6  Attention",
+        "7  Evaluate",
+    ]  # in workflow order, nothing unbuilt
     assert window.stack.count() == len(steps)
     window.steps.setCurrentRow(2)
     assert window.stack.currentWidget() is window.training_panel
@@ -29,18 +36,18 @@ def test_only_working_panels_are_listed(window):
 def test_panels_are_built_when_first_shown_and_the_rest_once_the_window_is_up(qtbot, window):
     from playground.ui.main_window import WORKFLOW
 
-    assert window.built_panels() == [window.tokenizer_panel]       # only the step on show
-    window.go_to("train")                                           # built on first show
+    assert window.built_panels() == [window.tokenizer_panel]  # only the step on show
+    window.go_to("train")  # built on first show
     assert window.stack.currentWidget() is window.training_panel
     # ...with Build before it: Build gives the session the model config the later steps read
     assert window.built_panels() == [window.tokenizer_panel, window.build_panel, window.training_panel]
     assert window.session.model_config is not None
     assert "loss" in window.concept.text()
     qtbot.waitUntil(lambda: len(window.built_panels()) == len(WORKFLOW), timeout=30_000)  # the rest, idle
-    assert [panel.title for panel in window.panels] == WORKFLOW     # the sidebar's titles are the panels'
+    assert [panel.title for panel in window.panels] == WORKFLOW  # the sidebar's titles are the panels'
     assert window.stack.count() == len(WORKFLOW)
     assert [window.stack.widget(row) for row in range(len(WORKFLOW))] == window.panels
-    assert window.stack.currentWidget() is window.training_panel    # building others moved nothing
+    assert window.stack.currentWidget() is window.training_panel  # building others moved nothing
 
 
 def test_a_panel_can_ask_for_another_step(window, session):
@@ -77,6 +84,7 @@ def test_job_exception_becomes_message_and_app_survives(qtbot, window, session):
     assert "adding numbers" in window.message_bar.text.text()
     assert "the numbers did not add up" in window.message_bar.text.text()
     assert window.message_bar.level == "error"
+
     # Still alive: a user error reads as the plain sentence.
     def refuse():
         yield Progress(None, "opening")
@@ -130,8 +138,13 @@ def test_view_and_help_menus(window):
     titles = [a.text().replace("&", "") for a in window.menuBar().actions()]
     assert titles[:1] == ["File"] and "View" in titles and titles[-1] == "Help"
     help_items = [a.text().replace("&", "") for a in window.help_menu.actions() if not a.isSeparator()]
-    assert help_items == ["Guided tour", "Run the whole demo", "Keyboard shortcuts", "Open the crash log folder",
-                          "About LLM Playground"]
+    assert help_items == [
+        "Guided tour",
+        "Run the whole demo",
+        "Keyboard shortcuts",
+        "Open the crash log folder",
+        "About LLM Playground",
+    ]
     assert window.presentation_action.shortcut().toString() == "Ctrl+Shift+P"
     assert set(window.theme_actions) == {"system", "light", "dark"} and window.theme_actions["system"].isChecked()
 
@@ -179,11 +192,18 @@ def test_the_window_is_built_before_torch_is_imported():
     import subprocess
     import sys
 
-    code = ("import sys; from playground.app import make_application; from playground.engine.session import Session; "
-            "from playground.ui.main_window import MainWindow; app = make_application(); MainWindow(Session()); "
-            "print('torch loaded' if 'torch' in sys.modules else 'no torch')")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    code = (
+        "import sys; from playground.app import make_application; from playground.engine.session import Session; "
+        "from playground.ui.main_window import MainWindow; app = make_application(); MainWindow(Session()); "
+        "print('torch loaded' if 'torch' in sys.modules else 'no torch')"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+    )
     assert done.stdout.strip().splitlines()[-1] == "no torch", done.stderr
 
 
@@ -193,8 +213,13 @@ def _run_python(code: str, timeout: int = 180) -> str:
     import subprocess
     import sys
 
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+    )
     lines = done.stdout.strip().splitlines()
     assert lines, done.stderr[-3000:]
     return lines[-1]

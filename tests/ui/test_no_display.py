@@ -9,13 +9,16 @@ import pytest
 from playground.app import display_problem
 
 
-@pytest.mark.parametrize("env, problem", [
-    ({}, True),
-    ({"QT_QPA_PLATFORM": "xcb"}, True),
-    ({"DISPLAY": ":0"}, False),
-    ({"WAYLAND_DISPLAY": "wayland-0"}, False),
-    ({"QT_QPA_PLATFORM": "offscreen"}, False),
-])
+@pytest.mark.parametrize(
+    "env, problem",
+    [
+        ({}, True),
+        ({"QT_QPA_PLATFORM": "xcb"}, True),
+        ({"DISPLAY": ":0"}, False),
+        ({"WAYLAND_DISPLAY": "wayland-0"}, False),
+        ({"QT_QPA_PLATFORM": "offscreen"}, False),
+    ],
+)
 def test_a_linux_session_without_a_display_is_named(env, problem):
     assert (display_problem(env, "linux") is not None) == problem
 

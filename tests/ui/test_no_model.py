@@ -52,6 +52,7 @@ def test_loading_the_demo_model_keeps_the_window_smooth(qtbot, session, watchdog
     import time
 
     import torch  # noqa: F401  - loaded by the app's start-up job before anyone can click
+
     import playground.core.checkpoints as checkpoints
 
     real = checkpoints.load_checkpoint

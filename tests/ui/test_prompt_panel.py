@@ -32,8 +32,9 @@ def demo_tokenizer():
 
 def fake_checkpoint(tokenizer, context_length: int):
     """What the panel reads from a Checkpoint, without loading a model."""
-    return SimpleNamespace(tokenizer=tokenizer, model_config=SimpleNamespace(context_length=context_length),
-                           name="test-model")
+    return SimpleNamespace(
+        tokenizer=tokenizer, model_config=SimpleNamespace(context_length=context_length), name="test-model"
+    )
 
 
 @pytest.fixture
@@ -65,11 +66,16 @@ def test_starts_with_the_first_builtin_template(prompt_panel):
 
 def test_preview_follows_the_examples(qtbot, prompt_panel):
     panel = prompt_panel
-    panel.set_template(PromptTemplate(
-        name="t", instruction="Do it.", k=2, input="q",
-        examples=[Example("a1", "b1"), Example("a2", "b2"), Example("a3", "b3")]))
-    assert panel.preview_text() == ("Do it.\n\nInput: a1\nOutput: b1\n\nInput: a2\nOutput: b2\n\n"
-                                    "Input: q\nOutput:")
+    panel.set_template(
+        PromptTemplate(
+            name="t",
+            instruction="Do it.",
+            k=2,
+            input="q",
+            examples=[Example("a1", "b1"), Example("a2", "b2"), Example("a3", "b3")],
+        )
+    )
+    assert panel.preview_text() == ("Do it.\n\nInput: a1\nOutput: b1\n\nInput: a2\nOutput: b2\n\nInput: q\nOutput:")
     table = panel.examples_table
 
     # Untick the first example: the next ticked one takes its place.
@@ -137,7 +143,7 @@ def test_token_count_matches_the_tokenizer(qtbot, prompt_panel, demo_tokenizer):
 
 def test_warning_when_the_context_is_too_small(qtbot, prompt_panel, demo_tokenizer):
     panel = prompt_panel
-    panel.session.set_checkpoint(fake_checkpoint(demo_tokenizer, 64))   # reads 48 tokens of a prompt
+    panel.session.set_checkpoint(fake_checkpoint(demo_tokenizer, 64))  # reads 48 tokens of a prompt
     settle(qtbot, panel)
     assert panel.prompt_window == 48
     assert not panel.fit.fits
@@ -231,6 +237,7 @@ def test_open_and_save(qtbot, prompt_panel, tmp_path):
     other = tmp_path / "other.toml"
     t = PromptTemplate(name="Other", description="From a file.", examples=[Example("x", "y")], input="z")
     from playground.core.prompts import save_template
+
     save_template(t, other)
     assert panel.open_template(other)
     assert panel.template() == t
@@ -270,10 +277,11 @@ def test_huge_template_counts_and_draws_only_its_end(qtbot, prompt_panel, demo_t
     from playground.ui.widgets.prompt_preview import PREVIEW_TAIL_CHARS
 
     panel = prompt_panel
-    panel.session.set_checkpoint(fake_checkpoint(demo_tokenizer, 256))   # reads 192 tokens of a prompt
+    panel.session.set_checkpoint(fake_checkpoint(demo_tokenizer, 256))  # reads 192 tokens of a prompt
     line = "The quick brown fox jumps over the lazy dog, 1234 times.\n"
-    template = PromptTemplate(name="Huge", instruction=line * (4_000_000 // len(line)), input="the dog",
-                              mode="zero-shot")
+    template = PromptTemplate(
+        name="Huge", instruction=line * (4_000_000 // len(line)), input="the dog", mode="zero-shot"
+    )
     panel.set_template(template)
     started = time.perf_counter()
     panel.refresh()

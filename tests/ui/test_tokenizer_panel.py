@@ -75,8 +75,8 @@ def test_compare_two_tokenizers_side_by_side(qtbot, panel):
     qtbot.waitUntil(lambda: len(panel.compare.column_widgets()) == 2)
     qtbot.waitUntil(lambda: all(c.view.toPlainText() == "The horse sat." for c in panel.compare.column_widgets()))
     counts = [len(c.view.pieces) for c in panel.compare.column_widgets()]
-    assert counts[1] == len("The horse sat.")   # character level: one token per character
-    assert counts[0] < counts[1]                  # BPE packs characters together
+    assert counts[1] == len("The horse sat.")  # character level: one token per character
+    assert counts[0] < counts[1]  # BPE packs characters together
     # Unticking one removes its column.
     panel.compare.chooser.item(1).setCheckState(Qt.Unchecked)
     assert len(panel.compare.column_widgets()) == 1
@@ -100,7 +100,7 @@ def test_vocabulary_browser_search_and_merges(qtbot, panel):
     assert vocab.vocab_model.rowCount() == tok.vocab_size
     assert vocab.merge_model.rowCount() == len(tok.merges()) > 0
     merged = tok.merges()[-1]
-    needle = merged[0] + merged[1]   # the last token BPE learned
+    needle = merged[0] + merged[1]  # the last token BPE learned
     vocab.search.setText(needle)
     qtbot.waitUntil(lambda: vocab.vocab_proxy.rowCount() < tok.vocab_size)
     assert 0 < vocab.vocab_proxy.rowCount() < tok.vocab_size
@@ -147,6 +147,7 @@ def test_a_named_pipe_as_corpus_shows_a_sentence_and_keeps_the_old_corpus(qtbot,
     pipe = tmp_path / "corpus.txt"
     os.mkfifo(pipe)
     from playground.core.corpus import corpus_from_paths
+
     with qtbot.waitSignal(session.message, timeout=10_000) as blocker:
         panel.load_corpus(lambda: corpus_from_paths([pipe]))
     qtbot.waitUntil(lambda: panel.corpus_job is None)
@@ -170,6 +171,7 @@ def test_cancel_training_keeps_previous_tokenizer(qtbot, panel, session, tmp_pat
     # A corpus big enough that training takes a while.
     from playground.core.corpus import corpus_from_paths, scan_corpus
     from playground.core.progress import run_quietly
+
     big = tmp_path / "big.txt"
     big.write_text("".join(f"word{i} other{i % 977} thing{i % 13}\n" for i in range(400_000)))
     corpus = corpus_from_paths([big])
@@ -190,6 +192,7 @@ def test_binary_corpus_is_refused_and_old_corpus_kept(qtbot, panel, session, tmp
     binary = tmp_path / "picture.png"
     binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 10)
     from playground.core.corpus import corpus_from_paths
+
     with qtbot.waitSignal(session.message, timeout=10_000) as blocker:
         panel.load_corpus(lambda: corpus_from_paths([binary]))
     qtbot.waitUntil(lambda: panel.corpus_job is None)
@@ -201,6 +204,7 @@ def test_binary_corpus_is_refused_and_old_corpus_kept(qtbot, panel, session, tmp
 def test_empty_pasted_corpus_is_refused(qtbot, panel, session):
     before = session.corpus
     from playground.core.corpus import corpus_from_text
+
     with qtbot.waitSignal(session.message, timeout=10_000) as blocker:
         panel.load_corpus(lambda: corpus_from_text("   \n  "))
     qtbot.waitUntil(lambda: panel.corpus_job is None)
@@ -210,11 +214,14 @@ def test_empty_pasted_corpus_is_refused(qtbot, panel, session):
 
 def test_opened_bert_tokenizer_shows_special_tokens(qtbot, panel, tmp_path):
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
+
     vocab = {"[PAD]": 0, "[UNK]": 1, "[CLS]": 2, "[SEP]": 3, "the": 4, "cat": 5, "##s": 6, "sat": 7, ".": 8}
     tok = Tokenizer(models.WordPiece(vocab, unk_token="[UNK]"))
     tok.normalizer = normalizers.BertNormalizer(lowercase=True)
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tok.post_processor = processors.TemplateProcessing(single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 2), ("[SEP]", 3)])
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 2), ("[SEP]", 3)]
+    )
     tok.add_special_tokens(["[PAD]", "[UNK]", "[CLS]", "[SEP]"])
     path = tmp_path / "tokenizer.json"
     tok.save(str(path))
@@ -247,6 +254,7 @@ def test_trained_tokenizers_are_kept_for_the_next_session(qtbot, panel, session)
 def test_opened_padded_tokenizer_says_what_was_turned_off_and_marks_unknown_tokens(qtbot, panel, tmp_path):
     from PySide6.QtGui import QTextCursor
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
+
     vocab = {"[PAD]": 0, "[UNK]": 1, "the": 2, "cat": 3, "sat": 4}
     tok = Tokenizer(models.WordPiece(vocab, unk_token="[UNK]"))
     tok.normalizer = normalizers.BertNormalizer(lowercase=True)
@@ -259,8 +267,9 @@ def test_opened_padded_tokenizer_says_what_was_turned_off_and_marks_unknown_toke
     messages = []
     panel.session.message.connect(lambda *args: messages.append(args))
     panel.open_tokenizer_file(path)
-    assert any("padding to 64 tokens with [PAD] and truncation at 64 tokens are turned off" in str(m)
-               for m in messages), messages
+    assert any(
+        "padding to 64 tokens with [PAD] and truncation at 64 tokens are turned off" in str(m) for m in messages
+    ), messages
     panel.input.setPlainText("The dog sat")
     qtbot.waitUntil(lambda: [p.token for p in panel.token_view.pieces] == ["the", "[UNK]", "sat"])
     assert "1 unknown" in panel.counts.text()
@@ -300,8 +309,7 @@ def test_special_tokens_in_the_corpus_ask_before_training(qtbot, panel):
     assert panel.train_job is None and panel.train_button.isEnabled()  # "no" starts nothing
 
     assert panel.start_training() is not None  # asked again, answered yes: a second job trains anyway
-    qtbot.waitUntil(lambda: panel.session.tokenizer not in before + [None] and panel.train_job is None,
-                    timeout=30_000)
+    qtbot.waitUntil(lambda: panel.session.tokenizer not in before + [None] and panel.train_job is None, timeout=30_000)
     assert len(asked) == 2
     tok = panel.session.tokenizer
     assert tok not in before and "the" in tok.special_tokens

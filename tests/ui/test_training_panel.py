@@ -4,8 +4,7 @@ import pytest
 
 from playground.core.config import ModelConfig
 from playground.core.progress import run_quietly
-from playground.core.tokenization import spec_for_kind, train_in_process
-from playground.core.tokenization import LoadedTokenizer
+from playground.core.tokenization import LoadedTokenizer, spec_for_kind, train_in_process
 
 
 @pytest.fixture
@@ -23,6 +22,7 @@ def ready_session(session, tiny_corpus):
 @pytest.fixture
 def train_panel(qtbot, ready_session, tmp_path, monkeypatch, jobs):
     import playground.core.checkpoints as checkpoints
+
     monkeypatch.setattr(checkpoints, "runs_dir", lambda: tmp_path / "runs")
     from playground.ui.training_panel import TrainingPanel
 
@@ -45,6 +45,7 @@ def finish(qtbot, jobs, timeout=60_000):
 
 def test_start_is_disabled_until_the_model_can_be_built(qtbot, session):
     from playground.ui.training_panel import TrainingPanel
+
     panel = TrainingPanel(session)
     qtbot.addWidget(panel)
     assert not panel.start_button.isEnabled()
@@ -68,7 +69,7 @@ def test_short_run_draws_curves_and_samples(qtbot, train_panel, ready_session, j
     assert len(xs) == 30 and xs[-1] == 30
     vx, vy = train_panel.val_curve.getData()
     assert list(vx) == [0, 10, 20, 30]
-    assert vy[-1] < vy[0]                       # it learned something
+    assert vy[-1] < vy[0]  # it learned something
     assert "step 20" in train_panel.samples.toPlainText()
     assert train_panel.stats["step"].value.text() == "30 / 30"
     assert ready_session.checkpoint is not None and ready_session.checkpoint.step == 30
@@ -84,7 +85,7 @@ def test_pause_resume_and_stop(qtbot, train_panel, jobs):
     qtbot.wait(300)
     n = len(train_panel.steps_x)
     qtbot.wait(500)
-    assert len(train_panel.steps_x) <= n + 1   # at most the step in flight
+    assert len(train_panel.steps_x) <= n + 1  # at most the step in flight
     train_panel.toggle_pause()
     qtbot.waitUntil(lambda: len(train_panel.steps_x) > n + 2, timeout=30_000)
     train_panel.stop()
@@ -108,10 +109,12 @@ def test_continue_last_run_keeps_counting(qtbot, train_panel, jobs):
 def test_nan_loss_stops_with_advice(qtbot, train_panel, ready_session, jobs):
     train_panel.steps.setValue(400)
     import playground.core.training as training
+
     real = training.TrainingRun.steps
 
     def poisoned(self, cancel=None):  # a NaN loss at step 15, whatever the data
         import torch
+
         original = self.model.forward
 
         def forward(*a, **k):
@@ -119,8 +122,10 @@ def test_nan_loss_stops_with_advice(qtbot, train_panel, ready_session, jobs):
             if self.step >= 14 and out.loss is not None:
                 out.loss = out.loss * torch.tensor(float("nan"))
             return out
+
         self.model.forward = forward
         yield from real(self, cancel)
+
     training.TrainingRun.steps = poisoned
     try:
         messages = []
@@ -138,6 +143,7 @@ def test_nan_loss_stops_with_advice(qtbot, train_panel, ready_session, jobs):
 def window_training(qtbot, ready_session, tmp_path, monkeypatch, jobs):
     """The real window with a long run under way (a few steps done)."""
     import playground.core.checkpoints as checkpoints
+
     monkeypatch.setattr(checkpoints, "runs_dir", lambda: tmp_path / "runs")
     from playground.ui.main_window import MainWindow
 
@@ -159,11 +165,13 @@ def test_closing_the_window_mid_run_stops_and_saves(qtbot, ready_session, window
     window.ask_stop_training = lambda: asked.append(True) or True
     window.close()
     from playground.engine.jobs import Job
+
     assert asked and Job.running() == [] and panel.job is None
     assert not ready_session.training
     meta = (panel.last_run_dir / "last" / "meta.json").read_text()
     assert '"step"' in meta
     from playground.core.checkpoints import load_checkpoint
+
     checkpoint, _ = load_checkpoint(panel.last_run_dir, which="last")
     assert checkpoint.step >= 3
 
@@ -179,6 +187,7 @@ def test_closing_can_be_refused(qtbot, window_training, jobs):
 
 def test_corpus_shorter_than_context_is_explained(qtbot, train_panel, ready_session, jobs):
     from playground.core.corpus import corpus_from_text, scan_corpus
+
     short = corpus_from_text("The cat sat.\n", name="short")
     ready_session.set_corpus(short, run_quietly(scan_corpus(short)))
     messages = []
@@ -194,7 +203,7 @@ def test_fine_tune_refuses_a_folder_that_is_not_a_checkpoint(qtbot, train_panel,
     messages = []
     ready_session.message.connect(lambda level, text: messages.append((level, text)))
     (tmp_path / "holiday-photos").mkdir()
-    assert train_panel.set_init_from(tmp_path / "holiday-photos") is not None   # read in a job
+    assert train_panel.set_init_from(tmp_path / "holiday-photos") is not None  # read in a job
     finish(qtbot, jobs)
     assert messages and "not a checkpoint" in messages[-1][1]
     assert train_panel.init_from is None
@@ -205,7 +214,7 @@ def test_fine_tune_shows_the_parent_run(qtbot, train_panel, ready_session, jobs)
     assert train_panel.start() is not None
     finish(qtbot, jobs)
     parent = train_panel.last_run_dir
-    assert train_panel.set_init_from(parent) is not None   # read in a job
+    assert train_panel.set_init_from(parent) is not None  # read in a job
     finish(qtbot, jobs)
     assert "Fine-tune" in train_panel.start_from.text()
     assert len(train_panel.parent_x) == 20 and max(train_panel.parent_x) <= 0
@@ -214,14 +223,14 @@ def test_fine_tune_shows_the_parent_run(qtbot, train_panel, ready_session, jobs)
     finish(qtbot, jobs)
     assert train_panel.steps_x == list(range(1, 11))
     assert train_panel.parent_curve.getData()[0] is not None
-    assert ready_session.checkpoint.parent is not None   # the new model remembers its parent
+    assert ready_session.checkpoint.parent is not None  # the new model remembers its parent
 
 
 def test_stop_makes_the_saved_model_current_and_locks_settings_while_running(qtbot, train_panel, ready_session, jobs):
     train_panel.steps.setValue(100_000)
     train_panel.eval_interval.setValue(5)
     assert train_panel.start() is not None
-    assert not train_panel.controls.isEnabled()          # settings cannot drift from the run
+    assert not train_panel.controls.isEnabled()  # settings cannot drift from the run
     qtbot.waitUntil(lambda: train_panel.last_run_dir is not None, timeout=30_000)
     train_panel.stop()
     finish(qtbot, jobs, 30_000)
@@ -231,6 +240,7 @@ def test_stop_makes_the_saved_model_current_and_locks_settings_while_running(qtb
 
 def test_a_failed_start_leaves_no_empty_run_behind(qtbot, train_panel, ready_session, tmp_path, jobs):
     from playground.core.corpus import corpus_from_text, scan_corpus
+
     short = corpus_from_text("The cat sat.\n", name="short")
     ready_session.set_corpus(short, run_quietly(scan_corpus(short)))
     assert train_panel.start() is not None
@@ -242,6 +252,7 @@ def test_a_failed_start_leaves_no_empty_run_behind(qtbot, train_panel, ready_ses
 
 def test_a_model_too_big_for_memory_cannot_start(qtbot, train_panel, ready_session, monkeypatch):
     import playground.core.estimates as estimates
+
     monkeypatch.setattr(estimates, "available_system_memory", lambda: estimates.AvailableMemory(1024, "test"))
     train_panel.batch.setValue(8)
     assert not train_panel.start_button.isEnabled()
@@ -252,8 +263,9 @@ def test_a_model_too_big_for_memory_cannot_start(qtbot, train_panel, ready_sessi
 def test_closing_waits_for_a_slow_save_with_the_window_shown(qtbot, ready_session, window_training, monkeypatch):
     import time
 
-    import playground.core.training as training
     from PySide6.QtCore import QTimer
+
+    import playground.core.training as training
 
     window, panel, _ = window_training
     real_save = training.save_checkpoint
@@ -265,13 +277,19 @@ def test_closing_waits_for_a_slow_save_with_the_window_shown(qtbot, ready_sessio
     monkeypatch.setattr(training, "save_checkpoint", slow_save)
     window.ask_stop_training = lambda: True
     seen = []
-    QTimer.singleShot(500, lambda: seen.append((window.isVisible(), window.statusBar().currentMessage(),
-                                                window.centralWidget().isEnabled())))
+    QTimer.singleShot(
+        500,
+        lambda: seen.append(
+            (window.isVisible(), window.statusBar().currentMessage(), window.centralWidget().isEnabled())
+        ),
+    )
     window.close()
     from playground.engine.jobs import Job
+
     assert seen and seen[0][0] and seen[0][1].startswith("Saving a checkpoint") and not seen[0][2]
     assert not window.isVisible() and Job.running() == [] and panel.job is None
     from playground.core.checkpoints import load_checkpoint
+
     assert load_checkpoint(panel.last_run_dir, which="last")[0].step >= 3
 
 
@@ -325,9 +343,12 @@ def test_continuing_with_more_steps_says_the_schedule_was_replanned(qtbot, train
     train_panel.steps.setValue(20)
     assert train_panel.continue_last_run() is not None
     finish(qtbot, jobs)
-    assert ("info", "The learning-rate schedule is now planned for 20 steps: from step 11 on, every step gets "
-            "exactly the learning rate of a run planned for 20 steps from the start, but steps 4 to 10 were "
-            "trained on the earlier plan, so the result will differ from 20 steps trained in one go.") in messages
+    assert (
+        "info",
+        "The learning-rate schedule is now planned for 20 steps: from step 11 on, every step gets "
+        "exactly the learning rate of a run planned for 20 steps from the start, but steps 4 to 10 were "
+        "trained on the earlier plan, so the result will differ from 20 steps trained in one go.",
+    ) in messages
 
 
 # -- nothing slow on the GUI thread ------------------------------------------------------------------
@@ -366,22 +387,24 @@ def slow_loads(monkeypatch):
                 on_gui_thread.append(name)
             time.sleep(delay_s)
             return fn(*args, **kwargs)
+
         return call
 
     slow_load = watched("load_checkpoint", checkpoints.load_checkpoint, 0.3)
     monkeypatch.setattr(checkpoints, "load_checkpoint", slow_load)
-    monkeypatch.setattr(training, "load_checkpoint", slow_load)   # a fine-tune's parent, read by the run
+    monkeypatch.setattr(training, "load_checkpoint", slow_load)  # a fine-tune's parent, read by the run
     monkeypatch.setattr(training, "make_optimizer", watched("make_optimizer", training.make_optimizer))
     yield on_gui_thread
 
 
-def test_finishing_a_run_keeps_the_window_smooth(qtbot, train_panel, ready_session, jobs, watchdog, warmed_up,
-                                                 slow_loads):
+def test_finishing_a_run_keeps_the_window_smooth(
+    qtbot, train_panel, ready_session, jobs, watchdog, warmed_up, slow_loads
+):
     """From the run's last record to its saved model being the current one: the load happens in a job."""
     ended = []
 
     def on_message(level: str, text: str) -> None:
-        if text.startswith("Training finished"):   # the run's StoppedRecord has reached the panel
+        if text.startswith("Training finished"):  # the run's StoppedRecord has reached the panel
             watchdog.reset()
             ended.append(text)
 
@@ -396,8 +419,9 @@ def test_finishing_a_run_keeps_the_window_smooth(qtbot, train_panel, ready_sessi
     assert not ready_session.training and train_panel.start_button.isEnabled()
 
 
-def test_starting_a_fine_tune_keeps_the_window_smooth(qtbot, train_panel, ready_session, jobs, watchdog, warmed_up,
-                                                      slow_loads):
+def test_starting_a_fine_tune_keeps_the_window_smooth(
+    qtbot, train_panel, ready_session, jobs, watchdog, warmed_up, slow_loads
+):
     """Choosing the checkpoint to fine-tune (read in a job), then starting: up to the run's first step."""
     train_panel.steps.setValue(10)
     assert train_panel.start() is not None
@@ -405,11 +429,11 @@ def test_starting_a_fine_tune_keeps_the_window_smooth(qtbot, train_panel, ready_
     parent = train_panel.last_run_dir
 
     train_panel.steps.setValue(100_000)
-    qtbot.wait(50)                                     # the new schedule is drawn
+    qtbot.wait(50)  # the new schedule is drawn
 
     watchdog.reset()
     train_panel.set_init_from(parent)
-    assert not train_panel.start_button.isEnabled()   # until the parent is read
+    assert not train_panel.start_button.isEnabled()  # until the parent is read
     finish(qtbot, jobs)
     assert train_panel.init_from == parent and train_panel.start_button.isEnabled()
     assert train_panel.start() is not None

@@ -30,6 +30,7 @@ def window(qtbot, session):
 
 def _form_label(widget):
     from playground.ui.presentation import _form_label as find
+
     return find(widget)
 
 
@@ -42,23 +43,23 @@ def test_presentation_mode_enlarges_hides_and_restores_exactly(qtbot, window):
     steps_style = window.steps.styleSheet()
     tokenizer, generate, prompt = window.tokenizer_panel, window.generate_panel, window.prompt_panel
     min_freq, min_freq_label = tokenizer.min_freq, _form_label(tokenizer.min_freq)
-    mono_size = generate.prompt_edit.font().pointSizeF()          # a size the panel set in code
-    stat = window.training_panel.stats["loss"].value               # a size set in a style sheet
+    mono_size = generate.prompt_edit.font().pointSizeF()  # a size the panel set in code
+    stat = window.training_panel.stats["loss"].value  # a size set in a style sheet
     stat_style = stat.styleSheet()
     sidebar_width = window.sidebar.width()
     assert min_freq_label is not None and min_freq_label.text() == "Min frequency"
     assert not min_freq.isHidden() and prompt.tabs.isTabVisible(1)
 
-    window.presentation_action.trigger()                           # View ▸ Presentation mode (Ctrl+Shift+P)
+    window.presentation_action.trigger()  # View ▸ Presentation mode (Ctrl+Shift+P)
     assert window.presentation_mode
     assert app.font().pointSizeF() == pytest.approx(1.5 * font_before.pointSizeF(), abs=0.1)
     assert generate.prompt_edit.font().pointSizeF() == pytest.approx(1.5 * mono_size, abs=0.1)
     assert "22.5pt" in stat.styleSheet() and "18pt" in window.steps.styleSheet()
     assert window.sidebar.width() > sidebar_width
-    assert min_freq.isHidden() and min_freq_label.isHidden()       # the row goes, its label too
+    assert min_freq.isHidden() and min_freq_label.isHidden()  # the row goes, its label too
     assert window.training_panel.device.parentWidget().isHidden()  # a whole box
-    assert not prompt.tabs.isTabVisible(1)                         # the Formats tab
-    assert not window.tokenizer_panel.vocab_size.isHidden()        # the basics stay
+    assert not prompt.tabs.isTabVisible(1)  # the Formats tab
+    assert not window.tokenizer_panel.vocab_size.isHidden()  # the basics stay
 
     window.presentation_action.trigger()
     assert not window.presentation_mode
@@ -106,21 +107,22 @@ def test_theme_switch_changes_the_palette_plots_and_text_and_is_kept(qtbot, wind
     train = window.training_panel
     window.go_to("train")
     qtbot.waitUntil(lambda: train.plots_ready)
-    stat = train.stats["loss"].value                 # "color: #1d2a4d": dark blue, for a light window
+    stat = train.stats["loss"].value  # "color: #1d2a4d": dark blue, for a light window
     stat_style = stat.styleSheet()
 
-    window.theme_actions["dark"].trigger()           # View ▸ Theme ▸ Dark
+    window.theme_actions["dark"].trigger()  # View ▸ Theme ▸ Dark
     assert themes.is_dark()
     assert app.palette().color(QPalette.Window) != system_window
     assert app.palette().color(QPalette.WindowText).lightnessF() > 0.8
     assert QSettings().value("view/theme") == "dark"
     assert window.theme_actions["dark"].isChecked()
-    assert train.loss_plot.backgroundBrush().color().lightnessF() < 0.3      # the plot follows
-    assert "#1d2a4d" not in stat.styleSheet()                                # the text stays readable
+    assert train.loss_plot.backgroundBrush().color().lightnessF() < 0.3  # the plot follows
+    assert "#1d2a4d" not in stat.styleSheet()  # the text stays readable
     import pyqtgraph as pg
+
     assert pg.getConfigOption("background") != "w"
     window.session.error("A message on its own light background")
-    assert "#8a1c12" in window.message_bar.styleSheet()                     # keeps its dark text
+    assert "#8a1c12" in window.message_bar.styleSheet()  # keeps its dark text
 
     window.set_theme("light")
     assert not themes.is_dark()
@@ -136,7 +138,7 @@ def test_the_saved_theme_comes_back_in_a_new_window(qtbot, session, window):
     from playground.ui.main_window import MainWindow
 
     window.set_theme("dark")
-    themes.apply_look(themes.Look())                 # as if the app started again
+    themes.apply_look(themes.Look())  # as if the app started again
     second = MainWindow(session)
     qtbot.addWidget(second)
     assert themes.current_look().theme == "dark" and second.theme_actions["dark"].isChecked()
@@ -148,7 +150,7 @@ def test_rich_text_colours_are_readable_in_the_dark_theme(qtbot):
 
     try:
         themes.apply_look(themes.Look(theme="dark"))
-        assert QColor(themes.colour("error")).lightnessF() > 0.55   # the Tokenizer Lab's "N unknown"
+        assert QColor(themes.colour("error")).lightnessF() > 0.55  # the Tokenizer Lab's "N unknown"
     finally:
         themes.apply_look(themes.Look())
     assert themes.colour("error") == "#b3261e"
@@ -166,12 +168,12 @@ def test_adjusting_style_sheets(qtbot):
     finally:
         themes.apply_look(themes.Look())
     assert "13.5pt" in dark
-    assert "#1d2a4d" not in dark and "color: #e8eaf2" in dark   # the sidebar keeps its own background and text
+    assert "#1d2a4d" not in dark and "color: #e8eaf2" in dark  # the sidebar keeps its own background and text
     assert adjust("font-size: 12px; color: #5f6368", 2.0) == "font-size: 24px; color: #5f6368"
     # Text on a light background of its own stays dark; a white card keeps dark text.
     assert dark_bar == "MessageBar { background: #fdecea; } QLabel { color: #8a1c12; }" == render(bar)
     assert "#stage QLabel { color: #2b2f3a; }" in dark_card
-    assert render(card) == dark_card   # light: as it was
+    assert render(card) == dark_card  # light: as it was
 
 
 # ---------------------------------------------------------------------------------------------- the tour
@@ -184,7 +186,7 @@ def test_starting_the_tour_builds_only_the_panel_it_shows(qtbot, window):
 
 
 def test_the_tour_walks_through_every_panel_in_order(qtbot, window):
-    tour = window.start_tour()                       # Help ▸ Guided tour (F1)
+    tour = window.start_tour()  # Help ▸ Guided tour (F1)
     n = len(window.panels)
     texts = []
     for i in range(n):
@@ -201,16 +203,26 @@ def test_the_tour_walks_through_every_panel_in_order(qtbot, window):
     assert tour.next_button.text().replace("&", "") == "Finish"
     qtbot.mouseClick(tour.back_button, Qt.LeftButton)
     assert tour.current_panel is window.panels[n - 2]
-    assert len(set(texts)) == n                      # a card of its own for each step
+    assert len(set(texts)) == n  # a card of its own for each step
     words = " ".join(texts).lower()
-    for idea in ("subword", "embedding", "self-attention", "heads", "causal", "masked", "sampling",
-                 "zero-shot", "few-shot", "perplexity"):
+    for idea in (
+        "subword",
+        "embedding",
+        "self-attention",
+        "heads",
+        "causal",
+        "masked",
+        "sampling",
+        "zero-shot",
+        "few-shot",
+        "perplexity",
+    ):
         assert idea in words, idea
     # The card sits inside the window, over the panel.
     assert window.rect().contains(tour.geometry())
     tour.next()
     with qtbot.waitSignal(tour.closed, timeout=1000):
-        tour.next()                                  # Finish
+        tour.next()  # Finish
     assert not tour.isVisible()
 
 
@@ -237,7 +249,7 @@ def test_the_tour_includes_a_panel_added_later():
 
 
 def test_the_shortcuts_window_lists_every_panel_and_menu(qtbot, window):
-    shown = window.show_shortcuts()                  # Help ▸ Keyboard shortcuts
+    shown = window.show_shortcuts()  # Help ▸ Keyboard shortcuts
     rows = shown.rows()
     places = {where for _, _, where in rows}
     assert {"Tokenize", "Train", "Prompt", "Generate", "Attention"} <= places
@@ -250,8 +262,8 @@ def test_the_shortcuts_window_lists_every_panel_and_menu(qtbot, window):
     assert "Start training" in row("Train", "Ctrl+Return")[1]
     assert "Train tokenizer" in row("Tokenize", "Ctrl+Return")[1]
     assert "Presentation mode" in row("Everywhere · View menu", "Ctrl+Shift+P")[1]
-    assert "Ctrl+Enter" in row("Prompt", "Ctrl+Return")[0]           # two keys, one row
-    assert "Step" in row("Generate", "Ctrl+Shift+Return")[1]          # found through "Ctrl+Shift+Enter"
+    assert "Ctrl+Enter" in row("Prompt", "Ctrl+Return")[0]  # two keys, one row
+    assert "Step" in row("Generate", "Ctrl+Shift+Return")[1]  # found through "Ctrl+Shift+Enter"
     shown.filter.setText("whitespace")
     assert [r[2] for r in shown.rows()] == ["Tokenize"]
     shown.close()
@@ -260,6 +272,7 @@ def test_the_shortcuts_window_lists_every_panel_and_menu(qtbot, window):
     added = QShortcut(QKeySequence("Ctrl+Shift+P"), window.build_panel)
     added.setWhatsThis("Print the parameter table")
     from playground.ui.help_window import gather_shortcuts
+
     infos = gather_shortcuts(window)
     mine = next(i for i in infos if i.description == "Print the parameter table")
     assert mine.where == "Build" and mine.keys == ["Ctrl+Shift+P"]
@@ -272,16 +285,23 @@ def test_about_lists_the_versions_and_the_crash_log(window, session):
     from playground import __version__
     from playground.core.crash_log import crash_log_path
 
-    box = window.show_about()                        # Help ▸ About
+    box = window.show_about()  # Help ▸ About
     text = box.text()
     torch = sys.modules.get("torch")
-    for expected in (__version__, qVersion(), PySide6.__version__, platform.python_version(),
-                     metadata.version("tokenizers"), str(crash_log_path())):
+    for expected in (
+        __version__,
+        qVersion(),
+        PySide6.__version__,
+        platform.python_version(),
+        metadata.version("tokenizers"),
+        str(crash_log_path()),
+    ):
         assert expected in text, expected
     assert "PyTorch" in text and (torch.__version__.split("+")[0] in text if torch else "loading" in text)
     assert "still detecting" in text
     assert not box.isModal()
     from playground.core.devices import DeviceInfo
+
     session.set_device(DeviceInfo("cpu", "Test CPU", threads=4))
     assert "Test CPU" in window.show_about().text()
     box.close()
@@ -296,8 +316,9 @@ def crashes(window, session, tmp_path):
     from playground.app import install_excepthook
 
     shown = []
-    reporter = install_excepthook(session, window, log_path=tmp_path / "crash.log",
-                                  dialog=lambda parent, report: shown.append(report))
+    reporter = install_excepthook(
+        session, window, log_path=tmp_path / "crash.log", dialog=lambda parent, report: shown.append(report)
+    )
     yield shown, tmp_path / "crash.log"
     reporter.uninstall()
 
@@ -339,7 +360,7 @@ def test_an_exception_in_a_qt_callback_or_a_thread_is_caught(qtbot, window, cras
     text = log.read_text(encoding="utf-8")
     assert "in_a_timer" in text and "in_a_thread" in text
     assert window.isVisible()
-    window.go_to("build")                             # and it still works
+    window.go_to("build")  # and it still works
     assert window.stack.currentWidget() is window.build_panel
 
 
@@ -371,8 +392,17 @@ def demo_window(window, session, tiny_corpus, tmp_path, monkeypatch):
     return window
 
 
-TINY_DEMO = dict(vocab_size=300, preset="tiny", steps=12, batch_size=4, eval_interval=6, sample_interval=0,
-                 max_new_tokens=6, use_default_corpus=False, pause_ms=0)
+TINY_DEMO = dict(
+    vocab_size=300,
+    preset="tiny",
+    steps=12,
+    batch_size=4,
+    eval_interval=6,
+    sample_interval=0,
+    max_new_tokens=6,
+    use_default_corpus=False,
+    pause_ms=0,
+)
 
 
 def test_the_one_click_demo_runs_the_whole_flow(qtbot, demo_window, session):
@@ -389,10 +419,10 @@ def test_the_one_click_demo_runs_the_whole_flow(qtbot, demo_window, session):
     qtbot.waitUntil(lambda: bool(results), timeout=120_000)
     assert results[0][0], results[0][1]
     assert runner.history == ["corpus", "tokenizer", "build", "train", "prompt", "generate", "attention"]
-    assert ("train", "Demo · step 4 of 7: Training the model for 12 steps…") in stages   # said where it is
+    assert ("train", "Demo · step 4 of 7: Training the model for 12 steps…") in stages  # said where it is
     assert session.tokenizer.vocab_size == 300
     assert session.checkpoint.step == 12 and len(window.training_panel.train_curve.getData()[0]) == 12
-    assert "Keyword: while" in window.generate_panel.prompt_edit.toPlainText()      # the few-shot prompt
+    assert "Keyword: while" in window.generate_panel.prompt_edit.toPlainText()  # the few-shot prompt
     assert window.generate_panel.output.tokens()
     assert window.stack.currentWidget() is window.attention_panel
     assert window.attention_panel.shown is not None and window.attention_panel.shown.prompt_tokens is not None
@@ -406,9 +436,8 @@ def test_the_demo_can_be_stopped(qtbot, demo_window, session):
     runner = window.run_demo(DemoSettings(**{**TINY_DEMO, "steps": 100_000, "eval_interval": 1000}))
     results = []
     runner.finished.connect(lambda ok, message: results.append((ok, message)))
-    qtbot.waitUntil(lambda: runner.history[-1:] == ["train"] and window.training_panel.job is not None,
-                    timeout=60_000)
-    assert window.run_demo() is runner               # one demo at a time
+    qtbot.waitUntil(lambda: runner.history[-1:] == ["train"] and window.training_panel.job is not None, timeout=60_000)
+    assert window.run_demo() is runner  # one demo at a time
     qtbot.mouseClick(window.demo_stop_button, Qt.LeftButton)
     assert results and not results[0][0] and "stopped" in results[0][1]
     qtbot.waitUntil(lambda: window.training_panel.job is None, timeout=30_000)
@@ -419,7 +448,7 @@ def test_the_demo_waits_while_the_window_is_busy(demo_window, session):
     from playground.ui.demo_flow import DemoSettings
 
     window = demo_window
-    window.training_panel.slot.job = object()         # as if a model were training
+    window.training_panel.slot.job = object()  # as if a model were training
     try:
         assert window.run_demo(DemoSettings(**TINY_DEMO)) is None
         assert window.message_bar.level == "warning" and "training" in window.message_bar.text.text()

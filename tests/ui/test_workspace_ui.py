@@ -25,16 +25,22 @@ def make_window(qtbot):
         qtbot.addWidget(window)
         window.show()
         return window, install_workspace_menu(window)
+
     return make
 
 
 def settle(qtbot, *windows) -> None:
     """Wait until no panel has a job running or about to start (a hidden Attention step only notes
     what to look at, and looks once it is shown)."""
+
     def quiet() -> bool:
-        return all(not w.attention_panel.is_busy()
-                   and not w.attention_panel._capture_timer.isActive() and not w.generate_panel.is_busy()
-                   for w in windows)
+        return all(
+            not w.attention_panel.is_busy()
+            and not w.attention_panel._capture_timer.isActive()
+            and not w.generate_panel.is_busy()
+            for w in windows
+        )
+
     qtbot.waitUntil(quiet, timeout=60_000)
 
 
@@ -145,9 +151,9 @@ def test_a_panel_built_after_a_workspace_opened_gets_its_state(qtbot, tmp_path, 
     with qtbot.waitSignal(c2.opened, timeout=60_000):
         assert c2.open(folder)
     assert "Train" not in [panel.title for panel in w2.built_panels()]
-    assert c2.panel_states()["train"]["train_config"]["max_steps"] == 444   # kept while the panel waits
+    assert c2.panel_states()["train"]["train_config"]["max_steps"] == 444  # kept while the panel waits
     assert not c2.is_dirty()
-    assert w2.training_panel.steps.value() == 444                           # given to it when built
+    assert w2.training_panel.steps.value() == 444  # given to it when built
     assert not c2.is_dirty()
     assert "Evaluate" not in [panel.title for panel in w2.built_panels()]
     assert w2.evaluate_panel is not None and not c2.is_dirty()  # a panel the file has no state for: defaults
@@ -162,8 +168,15 @@ def test_file_menu_holds_the_workspace_actions_and_recent_list(qtbot, tmp_path, 
     assert install_workspace_menu(window) is controller  # once per window
     file_menu = next(a.menu() for a in window.menuBar().actions() if a.menu() and a.text() == "&File")
     texts = [a.text() for a in file_menu.actions() if not a.isSeparator()]
-    assert texts[:7] == ["&New workspace…", "&Open workspace…", "&Recent workspaces", "&Save workspace",
-                         "Save workspace &as…", "&Export workspace as .zip…", "I&mport workspace from .zip…"]
+    assert texts[:7] == [
+        "&New workspace…",
+        "&Open workspace…",
+        "&Recent workspaces",
+        "&Save workspace",
+        "Save workspace &as…",
+        "&Export workspace as .zip…",
+        "I&mport workspace from .zip…",
+    ]
     assert texts.index("I&mport workspace from .zip…") < texts.index("&Import a Hugging Face model…")
     assert controller.save_action.shortcut().toString() == "Ctrl+Alt+S"
 
@@ -306,14 +319,16 @@ def finished_run(tmp_path) -> Path:
     from playground.core.tokenization import open_tokenizer
     from playground.core.training import TrainConfig, TrainingRun
 
-    text = "\n".join(f"The {w} sat on the mat number {i}, and then the {w} slept." for i, w in
-                     enumerate(["cat", "dog", "bird", "fish", "horse", "mouse"] * 40))
+    text = "\n".join(
+        f"The {w} sat on the mat number {i}, and then the {w} slept."
+        for i, w in enumerate(["cat", "dog", "bird", "fish", "horse", "mouse"] * 40)
+    )
     tokenizer = open_tokenizer(DEMO / "tokenizer.json")
     data = split_tokens(run_quietly(encode_corpus(corpus_from_text(text), tokenizer)))
-    config = ModelConfig.gpt2_style(vocab_size=tokenizer.vocab_size, context_length=32, n_layer=1, n_head=2,
-                                    n_embd=32)
-    train = TrainConfig(batch_size=4, max_steps=6, eval_interval=3, eval_batches=1, sample_interval=0,
-                        warmup_steps=1, device="cpu")
+    config = ModelConfig.gpt2_style(vocab_size=tokenizer.vocab_size, context_length=32, n_layer=1, n_head=2, n_embd=32)
+    train = TrainConfig(
+        batch_size=4, max_steps=6, eval_interval=3, eval_batches=1, sample_interval=0, warmup_steps=1, device="cpu"
+    )
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -325,7 +340,8 @@ def finished_run(tmp_path) -> Path:
 
 
 def test_autosave_after_a_training_run_copies_the_run_without_freezing_the_window(
-        qtbot, tmp_path, make_window, finished_run, watchdog, monkeypatch):
+    qtbot, tmp_path, make_window, finished_run, watchdog, monkeypatch
+):
     """The first autosave after a run copies it into the workspace: in a job, so the window keeps drawing."""
     import shutil
     import time

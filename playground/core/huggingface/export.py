@@ -29,8 +29,9 @@ if TYPE_CHECKING:
 PathLike = Union[str, os.PathLike]
 
 
-def hf_config_dict(config: ModelConfig, fmt: Format, *, bos_token_id: Optional[int] = None,
-                   eos_token_id: Optional[int] = None) -> dict[str, Any]:
+def hf_config_dict(
+    config: ModelConfig, fmt: Format, *, bos_token_id: Optional[int] = None, eos_token_id: Optional[int] = None
+) -> dict[str, Any]:
     """config.json for `transformers`, as plain values (no `transformers` needed)."""
     common = dict(
         architectures=[fmt.hf_class],
@@ -57,8 +58,9 @@ def hf_tensors(model: GPT, fmt: Format) -> dict[str, Tensor]:
     return {name: t.clone().contiguous() for name, t in to_hf_tensors(fmt, ours).items()}
 
 
-def export_checkpoint(path: PathLike, out: PathLike, which: str = "best",
-                      overwrite: bool = False) -> JobGenerator[Path]:
+def export_checkpoint(
+    path: PathLike, out: PathLike, which: str = "best", overwrite: bool = False
+) -> JobGenerator[Path]:
     """Write the checkpoint at `path` (a run folder or its best/ or last/) as a Hugging Face folder `out`.
 
     A job generator: yields `Progress` at each stage, returns `out`. `out` gets
@@ -138,8 +140,10 @@ def special_tokens_map(tokenizer, bos: Optional[int], eos: Optional[int]) -> dic
 def tokenizer_config(tokenizer, special: dict[str, Any], context_length: int) -> dict[str, Any]:
     """tokenizer_config.json: a `PreTrainedTokenizerFast` over tokenizer.json, adding no tokens of its own."""
     added = {
-        str(entry["id"]): {key: entry.get(key, False) for key in
-                           ("content", "lstrip", "normalized", "rstrip", "single_word", "special")}
+        str(entry["id"]): {
+            key: entry.get(key, False)
+            for key in ("content", "lstrip", "normalized", "rstrip", "single_word", "special")
+        }
         for entry in tokenizer.description.get("added_tokens", [])
     }
     return dict(

@@ -13,7 +13,7 @@ from .gpt2 import GPT2
 from .llama import LLAMA
 
 FORMATS = {f.model_type: f for f in (GPT2, LLAMA)}
-SUPPORTED = "GPT-2 (model_type \"gpt2\", GPT2LMHeadModel) and LLaMA (model_type \"llama\", LlamaForCausalLM)"
+SUPPORTED = 'GPT-2 (model_type "gpt2", GPT2LMHeadModel) and LLaMA (model_type "llama", LlamaForCausalLM)'
 
 
 def format_for(config: ModelConfig) -> Format:

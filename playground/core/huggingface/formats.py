@@ -24,9 +24,7 @@ HF_CONFIG = "config.json"
 HF_WEIGHTS = "model.safetensors"
 HF_INDEX = "model.safetensors.index.json"
 HF_TOKENIZER = "tokenizer.json"
-EXPECTED_FILES = (
-    f"{HF_CONFIG}, {HF_TOKENIZER} and {HF_WEIGHTS} (or {HF_INDEX} with its shards)"
-)
+EXPECTED_FILES = f"{HF_CONFIG}, {HF_TOKENIZER} and {HF_WEIGHTS} (or {HF_INDEX} with its shards)"
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
 
 
@@ -97,8 +95,11 @@ PHRASES = {
 
 def differences(config: ModelConfig, fmt: Format) -> list[str]:
     """What in `config` the format cannot hold, each a short phrase ("RMSNorm"); empty when it fits."""
-    return [PHRASES[field, getattr(config, field)] for field, value in fmt.features.items()
-            if getattr(config, field) != value]
+    return [
+        PHRASES[field, getattr(config, field)]
+        for field, value in fmt.features.items()
+        if getattr(config, field) != value
+    ]
 
 
 def describe(fmt: Format) -> str:
@@ -171,8 +172,10 @@ def whole_number(data: dict, key: str, problems: list[str], *alternatives: str) 
 def epsilon_note(data: dict, key: str, ours: float, default: float, notes: list[str]) -> None:
     value = data.get(key, default)
     if isinstance(value, (int, float)) and not isinstance(value, bool) and value != ours:
-        notes.append(f"{key} is {value:g} where this app's model uses {ours:g}: the logits may differ slightly "
-                     f"(most where the hidden vectors are small).")
+        notes.append(
+            f"{key} is {value:g} where this app's model uses {ours:g}: the logits may differ slightly "
+            f"(most where the hidden vectors are small)."
+        )
 
 
 # -- helpers ------------------------------------------------------------------------

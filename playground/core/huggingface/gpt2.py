@@ -91,8 +91,9 @@ GPT2 = Format(
     },
     write_config=_config_dict,
     read_config=_read_fields,
-    size_keys=dict(vocab_size="vocab_size", context_length="n_positions", n_layer="n_layer", n_embd="n_embd",
-                   mlp_hidden="n_inner"),
+    size_keys=dict(
+        vocab_size="vocab_size", context_length="n_positions", n_layer="n_layer", n_embd="n_embd", mlp_hidden="n_inner"
+    ),
     transposed=frozenset({"attn.qkv", "attn.out", "mlp.up", "mlp.down"}),
     # The causal mask that older versions saved with the weights.
     buffers=r"(transformer\.)?h\.\d+\.attn\.(masked_)?bias",
@@ -111,8 +112,11 @@ def raise_unless_gpt2(config: ModelConfig) -> None:
     """Raise `ConversionError` naming each feature that GPT-2's architecture cannot hold."""
     found = gpt2_differences(config)
     if found:
-        also = " A LLaMA style model goes to LlamaForCausalLM instead: export it (playground export)." \
-            if not llama_differences(config) else ""
+        also = (
+            " A LLaMA style model goes to LlamaForCausalLM instead: export it (playground export)."
+            if not llama_differences(config)
+            else ""
+        )
         raise ConversionError(
             f"Only a GPT-2 style model can be converted to Hugging Face's GPT-2, and this one has "
             f"{join(found)}. Build it with {describe(GPT2)} to convert it.{also}"

@@ -166,7 +166,7 @@ def read_hf_config(data: Any, path: Path, notes: Optional[list[str]] = None) -> 
     if not isinstance(architectures, list):
         architectures = [architectures]
     if model_type is not None and not isinstance(model_type, str):
-        raise ConversionError(f"{path} gives model_type {short_repr(model_type)}: expected a name such as \"gpt2\".")
+        raise ConversionError(f'{path} gives model_type {short_repr(model_type)}: expected a name such as "gpt2".')
     if model_type not in FORMATS:
         known = {f.hf_class: f for f in FORMATS.values()}
         guess = next((known[a] for a in architectures if isinstance(a, str) and a in known), None)
@@ -181,16 +181,16 @@ def read_hf_config(data: Any, path: Path, notes: Optional[list[str]] = None) -> 
     fmt = FORMATS[model_type]
     odd = [a for a in architectures if a != fmt.hf_class and not str(a).endswith("Model")]
     if odd:
-        notes.append(f"{path.name} names {', '.join(map(str, odd))}; only the language model ({fmt.hf_class}) "
-                     f"weights are read.")
+        notes.append(
+            f"{path.name} names {', '.join(map(str, odd))}; only the language model ({fmt.hf_class}) weights are read."
+        )
     problems: list[str] = []
     sizes, tied = fmt.read_config(data, problems, notes)
     if problems:
-        raise ConversionError(
-            f"{path} describes a {fmt.name} model this app cannot reproduce: {'; '.join(problems)}."
-        )
-    config = ModelConfig(**{"flavour": fmt.flavour, **FLAVOURS[fmt.flavour], **sizes, "tie_weights": tied,
-                            "dropout": 0.0})
+        raise ConversionError(f"{path} describes a {fmt.name} model this app cannot reproduce: {'; '.join(problems)}.")
+    config = ModelConfig(
+        **{"flavour": fmt.flavour, **FLAVOURS[fmt.flavour], **sizes, "tie_weights": tied, "dropout": 0.0}
+    )
     if config.mlp_hidden == config.replace(mlp_hidden=None).mlp_hidden_size:
         config = config.replace(mlp_hidden=None)  # the usual width: leave it implied
     try:
@@ -223,19 +223,27 @@ def _check_hf_folder(folder: Path) -> None:
                 f"Loading a pickle can run any code hidden in it, so this app reads weights only from "
                 f"safetensors files, which hold nothing but numbers. To convert it, on a machine you trust "
                 f"and with transformers installed, run: "
-                f"python -c \"from transformers import AutoModelForCausalLM as M; "
+                f'python -c "from transformers import AutoModelForCausalLM as M; '
                 f"M.from_pretrained('{folder}').save_pretrained('{folder}-safetensors', safe_serialization=True)\" "
                 f"then copy {HF_TOKENIZER} next to the new {HF_WEIGHTS} and import that folder."
             )
-    missing = [name for name, ok in ((HF_CONFIG, (folder / HF_CONFIG).is_file()),
-                                     (HF_TOKENIZER, (folder / HF_TOKENIZER).is_file()),
-                                     (HF_WEIGHTS, has_weights)) if not ok]
+    missing = [
+        name
+        for name, ok in (
+            (HF_CONFIG, (folder / HF_CONFIG).is_file()),
+            (HF_TOKENIZER, (folder / HF_TOKENIZER).is_file()),
+            (HF_WEIGHTS, has_weights),
+        )
+        if not ok
+    ]
     if missing:
         hint = ""
         if HF_TOKENIZER in missing and (folder / "tokenizer.model").is_file():
-            hint = (f" Its tokenizer is a SentencePiece tokenizer.model; to write {HF_TOKENIZER}, on a machine with "
-                    f"transformers run: python -c \"from transformers import AutoTokenizer; "
-                    f"AutoTokenizer.from_pretrained('{folder}').save_pretrained('{folder}')\"")
+            hint = (
+                f" Its tokenizer is a SentencePiece tokenizer.model; to write {HF_TOKENIZER}, on a machine with "
+                f'transformers run: python -c "from transformers import AutoTokenizer; '
+                f"AutoTokenizer.from_pretrained('{folder}').save_pretrained('{folder}')\""
+            )
         raise ConversionError(f"{folder} lacks {join(missing)}: expected {EXPECTED_FILES}.{hint}")
 
 
@@ -246,7 +254,7 @@ def _weight_files(folder: Path) -> dict[str, Path]:
     index = read_json(folder / HF_INDEX, "a safetensors index")
     weight_map = index.get("weight_map") if isinstance(index, dict) else None
     if not isinstance(weight_map, dict) or not weight_map:
-        raise ConversionError(f"{folder / HF_INDEX} is not a safetensors index: it has no \"weight_map\".")
+        raise ConversionError(f'{folder / HF_INDEX} is not a safetensors index: it has no "weight_map".')
     files = {name: _shard(folder, file) for name, file in weight_map.items()}
     absent = sorted({p.name for p in files.values() if not p.exists()})
     if absent:
@@ -268,15 +276,19 @@ def _shard(folder: Path, name: Any) -> Path:
         refuse = "the path that climbs out with '..'"
     if refuse is None:
         return _confined(folder, folder / name)
-    raise ConversionError(f"{folder / HF_INDEX} names {refuse} {str(name)[:120]!r}: an import reads only files "
-                          f"inside {folder}, so it is refused.")
+    raise ConversionError(
+        f"{folder / HF_INDEX} names {refuse} {str(name)[:120]!r}: an import reads only files "
+        f"inside {folder}, so it is refused."
+    )
 
 
 def _confined(folder: Path, path: Path) -> Path:
     """`path`, unless it is a link that leads out of `folder` (ConversionError)."""
     if path.exists() and not _inside_folder(path, folder):
-        raise ConversionError(f"{path} is a link to {path.resolve()}, outside {folder}: an import reads only files "
-                              f"inside the folder, so it is refused.")
+        raise ConversionError(
+            f"{path} is a link to {path.resolve()}, outside {folder}: an import reads only files "
+            f"inside the folder, so it is refused."
+        )
     return path
 
 
@@ -309,22 +321,30 @@ def check_sizes(fmt: Format, config: ModelConfig, found: "Headers", folder: Path
     if embedding is not None and len(embedding[2]) == 2:
         rows, width = embedding[2]
         if config.vocab_size != rows:
-            problems.append(f"{keys['vocab_size']} is {config.vocab_size:,} but {embedding[1]} holds "
-                            f"{rows:,} token vectors")
+            problems.append(
+                f"{keys['vocab_size']} is {config.vocab_size:,} but {embedding[1]} holds {rows:,} token vectors"
+            )
         if config.n_embd != width:
-            problems.append(f"{keys['n_embd']} is {config.n_embd:,} but {embedding[1]} holds vectors of "
-                            f"{width:,} numbers")
+            problems.append(
+                f"{keys['n_embd']} is {config.n_embd:,} but {embedding[1]} holds vectors of {width:,} numbers"
+            )
     positions = found.get(f"{fmt.top['position_embedding']}.weight") if "position_embedding" in fmt.top else None
     if positions is not None and positions[2][:1] != [config.context_length]:
-        problems.append(f"{keys['context_length']} is {config.context_length:,} but {positions[1]} holds "
-                        f"{shape_text(positions[2])} (a vector per position)")
+        problems.append(
+            f"{keys['context_length']} is {config.context_length:,} but {positions[1]} holds "
+            f"{shape_text(positions[2])} (a vector per position)"
+        )
     largest = max((side for _, _, shape in found.values() for side in shape), default=0)
     if config.mlp_hidden_size > largest and not problems:  # a wrong width already explains a wrong MLP
-        problems.append(f"{keys['mlp_hidden']} is {config.mlp_hidden_size:,}, more than any side of any tensor in "
-                        f"the weights (the longest is {largest:,})")
+        problems.append(
+            f"{keys['mlp_hidden']} is {config.mlp_hidden_size:,}, more than any side of any tensor in "
+            f"the weights (the longest is {largest:,})"
+        )
     if problems:
-        raise ConversionError(f"{folder / HF_CONFIG} does not fit the weights in {folder}: "
-                              f"{'; '.join(problems)}. They do not belong together.")
+        raise ConversionError(
+            f"{folder / HF_CONFIG} does not fit the weights in {folder}: "
+            f"{'; '.join(problems)}. They do not belong together."
+        )
     _check_memory(fmt, config, found, folder, keys)
 
 
@@ -342,7 +362,8 @@ def _check_memory(fmt: Format, config: ModelConfig, found: "Headers", folder: Pa
             f"Importing {folder} needs about {human_bytes(needed)} of memory (its {numbers:,} weights, read and then "
             f"made float32), but only {human_bytes(memory.bytes)} is available ({memory.source}). "
             f"Close other programs, "
-            f"or import a smaller model.")
+            f"or import a smaller model."
+        )
     if "position_embedding" not in fmt.top:
         # RoPE has no table to check against: one full context of vectors is the least it costs to read one.
         context = 4 * config.context_length * config.n_embd
@@ -351,7 +372,8 @@ def _check_memory(fmt: Format, config: ModelConfig, found: "Headers", folder: Pa
                 f"{folder / HF_CONFIG} gives {keys['context_length']} {config.context_length:,}: reading that many "
                 f"tokens at once takes at least {human_bytes(context)} (a vector of {config.n_embd:,} numbers a "
                 f"token), more than the {human_bytes(memory.bytes)} of memory available. Import a model with a "
-                f"shorter context.")
+                f"shorter context."
+            )
 
 
 Headers = dict[str, tuple[Path, str, list[int]]]  # our spelling of a tensor's name -> (file, its name, shape)
@@ -373,8 +395,9 @@ def read_hf_headers(folder: Path, fmt: Format) -> Headers:
     return found
 
 
-def read_hf_tensors(folder: Path, fmt: Format, expected: dict[str, list[int]], tied: bool,
-                    found: Optional[Headers] = None) -> dict[str, Tensor]:
+def read_hf_tensors(
+    folder: Path, fmt: Format, expected: dict[str, list[int]], tied: bool, found: Optional[Headers] = None
+) -> dict[str, Tensor]:
     """The tensors of a Hugging Face folder, after checking every name and shape against `expected`."""
     found = read_hf_headers(folder, fmt) if found is None else found
     paths = sorted({path for path, _, _ in found.values()})
@@ -387,16 +410,19 @@ def read_hf_tensors(folder: Path, fmt: Format, expected: dict[str, list[int]], t
     if missing:
         problems.append(f"{count(len(missing), 'tensor')} missing: {some(missing)}")
     if unexpected:
-        problems.append(f"{count(len(unexpected), 'tensor')} this {fmt.name} model has no place for: "
-                        f"{some(unexpected)}")
-    wrong = [f"{name} is {shape_text(found[name][2])} where {HF_CONFIG} needs {shape_text(shape)}"
-             for name, shape in expected.items() if name in found and found[name][2] != shape]
+        problems.append(
+            f"{count(len(unexpected), 'tensor')} this {fmt.name} model has no place for: {some(unexpected)}"
+        )
+    wrong = [
+        f"{name} is {shape_text(found[name][2])} where {HF_CONFIG} needs {shape_text(shape)}"
+        for name, shape in expected.items()
+        if name in found and found[name][2] != shape
+    ]
     if wrong:
         problems.append(f"{count(len(wrong), 'tensor')} of the wrong shape: {some(wrong)}")
     if problems:
         raise ConversionError(
-            f"The weights in {folder} do not fit its {HF_CONFIG} ({fmt.name}, {fmt.hf_class}): "
-            f"{'; '.join(problems)}."
+            f"The weights in {folder} do not fit its {HF_CONFIG} ({fmt.name}, {fmt.hf_class}): {'; '.join(problems)}."
         )
 
     tensors: dict[str, Tensor] = {}

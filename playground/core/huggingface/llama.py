@@ -60,9 +60,11 @@ def _read_fields(data: dict, problems: list[str], notes: list[str]) -> tuple[dic
         )
     head_dim = data.get("head_dim")
     if head_dim is not None and (not isinstance(head_dim, int) or head_dim * n_head != n_embd):
-        problems.append(f"head_dim is {short_repr(head_dim)}, but this app's heads are "
-                        f"hidden_size / num_attention_heads "
-                        f"= {n_embd / n_head:g} wide")
+        problems.append(
+            f"head_dim is {short_repr(head_dim)}, but this app's heads are "
+            f"hidden_size / num_attention_heads "
+            f"= {n_embd / n_head:g} wide"
+        )
     for key in ("attention_bias", "mlp_bias"):
         if data.get(key):
             problems.append(f"{key} is on (this app's LLaMA style model has no biases)")
@@ -107,8 +109,13 @@ LLAMA = Format(
     },
     write_config=_config_dict,
     read_config=_read_fields,
-    size_keys=dict(vocab_size="vocab_size", context_length="max_position_embeddings", n_layer="num_hidden_layers",
-                   n_embd="hidden_size", mlp_hidden="intermediate_size"),
+    size_keys=dict(
+        vocab_size="vocab_size",
+        context_length="max_position_embeddings",
+        n_layer="num_hidden_layers",
+        n_embd="hidden_size",
+        mlp_hidden="intermediate_size",
+    ),
     # Both conventions rotate (x[i], x[i + head_dim/2]), so q and k need no permuting.
     buffers=r"(model\.)?layers\.\d+\.self_attn\.rotary_emb\.inv_freq",
 )

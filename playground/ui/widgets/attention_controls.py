@@ -5,8 +5,17 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QSpinBox, QTabBar,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QTabBar,
+    QVBoxLayout,
+    QWidget,
+)
 
 from playground.ui.themes import themed_style
 from playground.ui.widgets.attention_views import VIEW_TIPS, VIEWS
@@ -62,8 +71,10 @@ class AttentionControls(QWidget):
         top.addWidget(self.look_button, 0, Qt.AlignmentFlag.AlignTop)
 
         self.layer = QSpinBox()
-        self.layer.setToolTip("The layer, counted from 0: the first layer reads the token embeddings, each "
-                              "later one what the layers before it wrote.")
+        self.layer.setToolTip(
+            "The layer, counted from 0: the first layer reads the token embeddings, each "
+            "later one what the layers before it wrote."
+        )
         self.head = QSpinBox()
         self.head.setToolTip("The head within the layer, counted from 0: each head has its own way of looking.")
         self.layer_range = QLabel()
@@ -79,9 +90,11 @@ class AttentionControls(QWidget):
         self.save_picture_button = QPushButton("Save picture…")
         self.save_picture_button.setToolTip("Save the view as a PNG picture (Ctrl+E).")
         self.save_matrix_button = QPushButton("Save matrix…")
-        self.save_matrix_button.setToolTip("Save the weights of the chosen head (or the layer mean) as a CSV "
-                                           "table with the tokens as labels, or as a NumPy .npy file "
-                                           "(Ctrl+Shift+E).")
+        self.save_matrix_button.setToolTip(
+            "Save the weights of the chosen head (or the layer mean) as a CSV "
+            "table with the tokens as labels, or as a NumPy .npy file "
+            "(Ctrl+Shift+E)."
+        )
         choose = QHBoxLayout()
         choose.addWidget(QLabel("Layer"))
         choose.addWidget(self.layer)
@@ -106,15 +119,17 @@ class AttentionControls(QWidget):
         self.caption.setText(CAPTION[kind])
         self.look_button.setVisible(kind == SOURCE_TEXT)
         self.text_edit.setReadOnly(kind == SOURCE_GENERATE)
-        if kind == SOURCE_GENERATE:   # the app fills it
+        if kind == SOURCE_GENERATE:  # the app fills it
             themed_style(self.text_edit, "background: {readonly_bg};")
         else:
             self.text_edit.setStyleSheet("")
 
     def set_shape(self, n_layer: int, n_head: int) -> None:
         """Bound the layer and head controls by the model: a head that does not exist cannot be chosen."""
-        for spin, n, label, noun in ((self.layer, n_layer, self.layer_range, "layer"),
-                                     (self.head, n_head, self.head_range, "head")):
+        for spin, n, label, noun in (
+            (self.layer, n_layer, self.layer_range, "layer"),
+            (self.head, n_head, self.head_range, "head"),
+        ):
             if spin.maximum() != n - 1 or spin.minimum() != 0:
                 spin.blockSignals(True)
                 spin.setRange(0, max(0, n - 1))

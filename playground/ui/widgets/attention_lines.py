@@ -22,7 +22,7 @@ from playground.ui.themes import qcolour
 # Paper, like the heatmaps: white in every look. Lines in the heatmap's strong red; a key is shaded by the
 # weight it receives, in its orange; keys after the query (it cannot look at them) are faint.
 MIN_ROW, MAX_ROW = 16, 26
-TOP = 34                                  # room for the column headings
+TOP = 34  # room for the column headings
 
 
 class AttentionLines(QWidget):
@@ -36,7 +36,7 @@ class AttentionLines(QWidget):
         self.labels: list[str] = []
         self.matrix: Optional[np.ndarray] = None
         self.selected: Optional[int] = None
-        self.hover: Optional[tuple[str, int]] = None   # ("query" | "key", index)
+        self.hover: Optional[tuple[str, int]] = None  # ("query" | "key", index)
         self.font_normal = QFont("DejaVu Sans")
         self.font_normal.setPointSizeF(10)
         self.font_bold = QFont(self.font_normal)
@@ -123,8 +123,9 @@ class AttentionLines(QWidget):
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         p.setRenderHint(QPainter.RenderHint.TextAntialiasing, True)
-        ink, future_ink, header, selected_bg = (qcolour(role) for role in (
-            "paper_text", "paper_ghost", "paper_muted", "paper_select"))
+        ink, future_ink, header, selected_bg = (
+            qcolour(role) for role in ("paper_text", "paper_ghost", "paper_muted", "paper_select")
+        )
         if self.matrix is None or not self.tokens:
             p.setPen(header)
             p.setFont(self.font_normal)
@@ -137,10 +138,16 @@ class AttentionLines(QWidget):
         self.font_bold.setPointSizeF(size)
         p.setFont(self.font_bold)
         p.setPen(header)
-        p.drawText(QRectF(left - label, 4, label, 22), int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter),
-                   "reading (query)")
-        p.drawText(QRectF(right, 4, label, 22), int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
-                   "being read (keys)")
+        p.drawText(
+            QRectF(left - label, 4, label, 22),
+            int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter),
+            "reading (query)",
+        )
+        p.drawText(
+            QRectF(right, 4, label, 22),
+            int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
+            "being read (keys)",
+        )
         q = self.selected
         weights = self.matrix[q] if q is not None else np.zeros(len(self.tokens), dtype=np.float32)
 
@@ -175,8 +182,9 @@ class AttentionLines(QWidget):
                 hovered = self.hover == ("query", i)
                 p.setPen(selected_bg if hovered else ink)
                 p.setFont(self.font_bold if hovered else self.font_normal)
-            p.drawText(rect.adjusted(0, 0, -6, 0), int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter),
-                       text)
+            p.drawText(
+                rect.adjusted(0, 0, -6, 0), int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter), text
+            )
             # Right column: the keys, shaded by the weight each receives.
             rect = QRectF(right, y - box_h / 2, label, box_h)
             future = q is not None and i > q
@@ -206,14 +214,16 @@ class AttentionLines(QWidget):
         hit = self.token_at(event.position())
         if hit != self.hover:
             self.hover = hit
-            self.setCursor(Qt.CursorShape.PointingHandCursor if hit and hit[0] == "query"
-                           else Qt.CursorShape.ArrowCursor)
+            self.setCursor(
+                Qt.CursorShape.PointingHandCursor if hit and hit[0] == "query" else Qt.CursorShape.ArrowCursor
+            )
             self.update()
         if hit and hit[0] == "key":
             QToolTip.showText(event.globalPosition().toPoint(), self.key_text(hit[1]), self)
         elif hit and hit[0] == "query":
-            QToolTip.showText(event.globalPosition().toPoint(),
-                              f"Click to see where ‘{self.labels[hit[1]]}’ looks", self)
+            QToolTip.showText(
+                event.globalPosition().toPoint(), f"Click to see where ‘{self.labels[hit[1]]}’ looks", self
+            )
         else:
             QToolTip.hideText()
 

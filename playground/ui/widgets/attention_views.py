@@ -36,7 +36,7 @@ VIEW_TIPS = [
 class AttentionViews(QWidget):
     """A stack of views over an `AttentionSnapshot`, and the read-out of what the mouse is over."""
 
-    head_clicked = Signal(int, int)   # layer, head: a small multiple was clicked (enlarge it)
+    head_clicked = Signal(int, int)  # layer, head: a small multiple was clicked (enlarge it)
     # The views, made by ensure_built()
     _heatmap: AttentionHeatmap
     _grid: HeadGrid
@@ -45,7 +45,7 @@ class AttentionViews(QWidget):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.built = False
-        self._drawn: Optional[tuple] = None   # (snapshot, layer, head) of the last draw, for the lines title
+        self._drawn: Optional[tuple] = None  # (snapshot, layer, head) of the last draw, for the lines title
         self.stack = QStackedWidget()
         self.blank = QLabel()
         self.blank.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -131,8 +131,10 @@ class AttentionViews(QWidget):
             what = f"mean of its {H} heads" if view == VIEW_MEAN else f"head {head}"
             self._heatmap.set_matrix(matrix, tokens, f"Layer {layer} · {what}{step} — each row sums to 1")
             self.stack.setCurrentWidget(self._heatmap)
-            self.readout.setText(self._heatmap.hover_text or "Hover over a cell to read its weight; "
-                                 "scroll to zoom, double-click to see it all.")
+            self.readout.setText(
+                self._heatmap.hover_text
+                or "Hover over a cell to read its weight; scroll to zoom, double-click to see it all."
+            )
         elif view in (VIEW_LAYER, VIEW_ALL):
             self._draw_grid(snapshot, view, layer, head)
         else:
@@ -146,20 +148,35 @@ class AttentionViews(QWidget):
 
         weights, step = snapshot.weights, snapshot.describe()
         L, H = weights.shape[:2]
-        self._grid.notes = {(s.layer, s.head): f"entropy {s.entropy:.2f} bits, previous {s.previous_token:.2f}, "
-                            f"first {s.first_token:.2f}" for s in snapshot.stats}
+        self._grid.notes = {
+            (s.layer, s.head): f"entropy {s.entropy:.2f} bits, previous {s.previous_token:.2f}, "
+            f"first {s.first_token:.2f}"
+            for s in snapshot.stats
+        }
         if view == VIEW_LAYER:
             rows, cols = grid_shape(H)
             if H == 4 and self._grid.width() < 1.6 * self._grid.height():
-                rows, cols = 2, 2   # four heads fill a squarish view better as 2 × 2
+                rows, cols = 2, 2  # four heads fill a squarish view better as 2 × 2
             tiles = [Tile(layer, h, h // cols, h % cols) for h in range(H)]
-            self._grid.set_heads(weights, tiles, rows, cols, corner_labels=True,
-                                 title=f"Layer {layer}: its {H} heads{step} — click one to enlarge")
+            self._grid.set_heads(
+                weights,
+                tiles,
+                rows,
+                cols,
+                corner_labels=True,
+                title=f"Layer {layer}: its {H} heads{step} — click one to enlarge",
+            )
         else:
             tiles = [Tile(i, h, i, h) for i in range(L) for h in range(H)]
-            self._grid.set_heads(weights, tiles, L, H, row_labels=[f"layer {i}" for i in range(L)],
-                                 col_labels=[f"head {h}" for h in range(H)],
-                                 title=f"Every layer and head ({L} × {H}){step} — click one to enlarge")
+            self._grid.set_heads(
+                weights,
+                tiles,
+                L,
+                H,
+                row_labels=[f"layer {i}" for i in range(L)],
+                col_labels=[f"head {h}" for h in range(H)],
+                title=f"Every layer and head ({L} × {H}){step} — click one to enlarge",
+            )
         self._grid.set_selected(layer, head)
         self.stack.setCurrentWidget(self._grid)
         self.readout.setText("Hover over a head to read its summary; click it to enlarge it.")
@@ -170,8 +187,9 @@ class AttentionViews(QWidget):
         snapshot, layer, head = self._drawn
         q = self._lines.selected
         who = f"where ‘{display_token(self._lines.tokens[q], 16)}’ (#{q}) looks" if q is not None else ""
-        self.lines_title.setText(f"Layer {layer} · head {head}{snapshot.describe()}: {who} — "
-                                 "thicker, darker lines carry more weight")
+        self.lines_title.setText(
+            f"Layer {layer} · head {head}{snapshot.describe()}: {who} — thicker, darker lines carry more weight"
+        )
 
     def _on_hover(self, text: str) -> None:
         if text:

@@ -9,8 +9,15 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QLabel,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from playground.core.progress import GUI_INTERVAL_S
 from playground.ui.themes import themed_style
@@ -19,10 +26,16 @@ HEADERS = [
     ("#", "Rank: best score first."),
     ("Continuation", "What the beam adds after the prompt (↵ is a line break)."),
     ("log-prob", "Sum of the log-probabilities of its tokens: 0 would be certain, lower is less likely."),
-    ("score", "log-prob ÷ length^length penalty: what finished beams are ranked by (beams still "
-              "searching are ranked by their log-prob)."),
-    ("finished", "Whether the beam ended with the end-of-text token (else it hit the length "
-                 "limit, was cut by Stop, or is still being searched)."),
+    (
+        "score",
+        "log-prob ÷ length^length penalty: what finished beams are ranked by (beams still "
+        "searching are ranked by their log-prob).",
+    ),
+    (
+        "finished",
+        "Whether the beam ended with the end-of-text token (else it hit the length "
+        "limit, was cut by Stop, or is still being searched).",
+    ),
 ]
 
 
@@ -33,10 +46,12 @@ class BeamsView(QWidget):
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        about = QLabel("Beam search keeps the most likely continuations at every step and ranks them by "
-                       "<b>score</b> = log-probability ÷ length<sup>length penalty</sup>. A log-probability is "
-                       "the sum of the log of each token's probability: closer to 0 is likelier. "
-                       "Choose the strategy <i>Beam search</i> on the left and press Generate.")
+        about = QLabel(
+            "Beam search keeps the most likely continuations at every step and ranks them by "
+            "<b>score</b> = log-probability ÷ length<sup>length penalty</sup>. A log-probability is "
+            "the sum of the log of each token's probability: closer to 0 is likelier. "
+            "Choose the strategy <i>Beam search</i> on the left and press Generate."
+        )
         about.setWordWrap(True)
         themed_style(about, "color: {muted};")
         self.table = QTableWidget(0, len(HEADERS))

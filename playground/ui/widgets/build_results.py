@@ -49,26 +49,26 @@ GPT2_SMALL = "gpt2-small"
 PART_TIPS = {
     "Token embedding": "vocabulary × width: one learned vector for each token of the vocabulary.",
     "Position embedding": "context length × width: one learned vector for each position (GPT-2). "
-                          "RoPE computes positions instead, so LLaMA style has none.",
+    "RoPE computes positions instead, so LLaMA style has none.",
     "Attention": "Per layer: queries, keys, values and the output, four width × width matrices (plus biases).",
     "MLP": "Per layer: widen to the MLP width and back, 2 × width × MLP width (SwiGLU has three such matrices).",
     "Norms": "A scale (and, with biases, a shift) per number: two norms per layer and one at the end.",
     "Output head": "width × vocabulary: turns the last vector into a score for every token. "
-                   "0 when tied: GPT-2 reuses the token embedding matrix.",
+    "0 when tied: GPT-2 reuses the token embedding matrix.",
     "Total": "Every number that training adjusts.",
 }
-PART_COLOURS = ["cat_1", "cat_2", "cat_3", "cat_4", "cat_5", "cat_6"]   # colour roles, part by part
+PART_COLOURS = ["cat_1", "cat_2", "cat_3", "cat_4", "cat_5", "cat_6"]  # colour roles, part by part
 MEMORY_COLOURS = ["cat_1", "cat_3", "cat_5", "cat_4"]
 MEMORY_TIPS = {
     "Weights": "The parameters, 4 bytes each (float32). In mixed precision, plus a 2-byte copy "
-               "of every matrix for the forward pass.",
+    "of every matrix for the forward pass.",
     "Gradients": "How each parameter should change: one 4-byte number per parameter.",
     "Optimizer state": "AdamW remembers two running averages per parameter: 8 bytes each.",
     "Activations": "What the forward pass keeps for the backward pass: grows with batch size "
-                   "× context length. Includes the logits: a score for every vocabulary token "
-                   "at every position.",
+    "× context length. Includes the logits: a score for every vocabulary token "
+    "at every position.",
     "Total": "An upper bound of the peak. Not counted: the framework itself (on a GPU its CUDA "
-             "context takes 0.3–1 GB) and the allocator's spare room.",
+    "context takes 0.3–1 GB) and the allocator's spare room.",
     "Available": "What this machine can give a training run now.",
 }
 
@@ -162,8 +162,11 @@ class ParameterCount(QWidget):
         gpt2 = parameter_breakdown(PRESETS[GPT2_SMALL].config(50257)).total  # the real one: GPT-2 style
         note = f"exactly {total:,}"
         if total < gpt2:
-            note += (f"<br>GPT-2 small ({human_count(gpt2)}) is <b>{gpt2 / total:,.0f}×</b> bigger"
-                     if gpt2 / total >= 1.5 else f"<br>about the size of GPT-2 small ({human_count(gpt2)})")
+            note += (
+                f"<br>GPT-2 small ({human_count(gpt2)}) is <b>{gpt2 / total:,.0f}×</b> bigger"
+                if gpt2 / total >= 1.5
+                else f"<br>about the size of GPT-2 small ({human_count(gpt2)})"
+            )
         if config.tie_weights:
             note += "<br>The output head reuses the token embedding matrix (tied weights)."
         else:
@@ -198,8 +201,9 @@ class ParametersBox(QGroupBox):
 
         labels = [label for label, _ in ParameterBreakdown(0, 0, 0, 0, 0, 0).rows()[:-1]]
         n = len(labels)
-        plot = _bar_plot(self.table.height(), "Each part's share of the parameters. Drag the controls and "
-                                              "watch the bars.")
+        plot = _bar_plot(
+            self.table.height(), "Each part's share of the parameters. Drag the controls and watch the bars."
+        )
         plot.setXRange(0, 110, padding=0)
         plot.setYRange(-0.6, n - 0.4, padding=0)
         plot.getViewBox().invertY(True)
@@ -208,8 +212,14 @@ class ParametersBox(QGroupBox):
         plot.getAxis("left").setStyle(hideOverlappingLabels=False)
         plot.getAxis("bottom").setTicks([[(x, f"{x}%") for x in range(0, 101, 25)]])
         plot.setLabel("bottom", "share of the parameters")
-        self.bars = pg.BarGraphItem(x0=[0] * n, y=list(range(n)), height=0.65, width=[0] * n,
-                                    brushes=[colour(role) for role in PART_COLOURS], pens=[pg.mkPen(None)] * n)
+        self.bars = pg.BarGraphItem(
+            x0=[0] * n,
+            y=list(range(n)),
+            height=0.65,
+            width=[0] * n,
+            brushes=[colour(role) for role in PART_COLOURS],
+            pens=[pg.mkPen(None)] * n,
+        )
         plot.addItem(self.bars)
         self.plot = plot
         self._plot_host.addWidget(plot)
@@ -268,13 +278,21 @@ class MemoryBox(QGroupBox):
     def make_chart(self) -> None:
         import pyqtgraph as pg
 
-        mem = _bar_plot(96, "The memory a training step needs, stacked: weights, gradients, optimizer state, "
-                            "activations. The red line is what this machine has available.")
+        mem = _bar_plot(
+            96,
+            "The memory a training step needs, stacked: weights, gradients, optimizer state, "
+            "activations. The red line is what this machine has available.",
+        )
         mem.getAxis("left").setTicks([[(0, "needed")]])
         mem.setYRange(-0.6, 0.6, padding=0)
-        self.bars = pg.BarGraphItem(x0=[0] * 4, y=[0] * 4, height=0.7, width=[0] * 4,
-                                    brushes=[colour(role) for role in MEMORY_COLOURS],
-                                    pens=[pg.mkPen(colour("bar_edge"), width=1)] * 4)
+        self.bars = pg.BarGraphItem(
+            x0=[0] * 4,
+            y=[0] * 4,
+            height=0.7,
+            width=[0] * 4,
+            brushes=[colour(role) for role in MEMORY_COLOURS],
+            pens=[pg.mkPen(colour("bar_edge"), width=1)] * 4,
+        )
         mem.addItem(self.bars)
         self.available_line = pg.InfiniteLine(angle=90, movable=False)
         mem.addItem(self.available_line)
@@ -292,8 +310,15 @@ class MemoryBox(QGroupBox):
         self.available_line.setPen(pg.mkPen(colour("error"), width=2, style=Qt.PenStyle.DashLine))
         self.available_text.setColor(colour("error"))
 
-    def show_memory(self, config: ModelConfig, m: MemoryEstimate, available: AvailableMemory, batch_size: int,
-                    precision: str, device_kind: str) -> None:
+    def show_memory(
+        self,
+        config: ModelConfig,
+        m: MemoryEstimate,
+        available: AvailableMemory,
+        batch_size: int,
+        precision: str,
+        device_kind: str,
+    ) -> None:
         n = parameter_breakdown(config).total
         tokens = batch_size * config.context_length
         states = OPTIMIZER_STATES["adamw"]
@@ -309,10 +334,13 @@ class MemoryBox(QGroupBox):
         activations_tip = (
             "What the forward pass keeps for the backward pass: it grows with batch size × context length. "
             f"The logits, a score for each of the {config.vocab_size:,} tokens at each position, "
-            f"take {human_bytes(m.logits)} of it.")
+            f"take {human_bytes(m.logits)} of it."
+        )
         if not fused:
-            activations_tip += (" On a CPU, attention with dropout cannot use the fused kernel, so it keeps "
-                                "each head's context × context attention weights too: dropout 0 saves that.")
+            activations_tip += (
+                " On a CPU, attention with dropout cannot use the fused kernel, so it keeps "
+                "each head's context × context attention weights too: dropout 0 saves that."
+            )
         for c in range(3):
             cell(self.table, 3, c).setToolTip(activations_tip)
         for r, (_, value) in enumerate(m.rows()):
@@ -322,8 +350,12 @@ class MemoryBox(QGroupBox):
         cell(self.table, 5, 2).setText(available.source)
 
         if available.bytes is None:
-            themed_text(self.fit_label, "<span style='color:{warning}'>Needs about <b>{total}</b>; "
-                                        "how much memory is free here is unknown.</span>", total=human_bytes(m.total))
+            themed_text(
+                self.fit_label,
+                "<span style='color:{warning}'>Needs about <b>{total}</b>; "
+                "how much memory is free here is unknown.</span>",
+                total=human_bytes(m.total),
+            )
         else:
             share = m.total / available.bytes
             if share <= 0.9:
@@ -331,14 +363,22 @@ class MemoryBox(QGroupBox):
                 tone = "ok"
                 verdict = f"✔ <b>Fits</b>: uses {used} of the {human_bytes(available.bytes)} available."
             elif share <= 1.0:
-                tone, verdict = "warning", (
-                    f"⚠ <b>Tight</b>: {share:.0%} of the {human_bytes(available.bytes)} available, with little "
-                    "room for the framework itself. A smaller batch would be safer.")
+                tone, verdict = (
+                    "warning",
+                    (
+                        f"⚠ <b>Tight</b>: {share:.0%} of the {human_bytes(available.bytes)} available, with little "
+                        "room for the framework itself. A smaller batch would be safer."
+                    ),
+                )
             else:
                 advice = _memory_advice(config, m, batch_size, precision, device_kind)
-                tone, verdict = "error", (
-                    f"✘ <b>Does not fit</b>: needs {human_bytes(m.total)}, only {human_bytes(available.bytes)} "
-                    f"available. Try {advice}.")
+                tone, verdict = (
+                    "error",
+                    (
+                        f"✘ <b>Does not fit</b>: needs {human_bytes(m.total)}, only {human_bytes(available.bytes)} "
+                        f"available. Try {advice}."
+                    ),
+                )
             themed_text(self.fit_label, f"<span style='color:{{{tone}}}'>{{verdict}}</span>", verdict=verdict)
         self._draw(m, available)
 
@@ -401,21 +441,26 @@ class SpeedBox(QGroupBox):
         self.flops_label = QLabel()
         self.flops_label.setToolTip(
             "Floating-point operations to learn from one token, forward and backward: about 6 per "
-            "parameter used in a matrix multiply, plus attention's comparisons with earlier tokens.")
+            "parameter used in a matrix multiply, plus attention's comparisons with earlier tokens."
+        )
         self.device_speed_label = QLabel("measuring…")
         self.device_speed_label.setWordWrap(True)
         self.device_speed_label.setToolTip(
             "Measured here: how fast this device multiplies two large float32 matrices, the heart of "
-            "every training step.")
+            "every training step."
+        )
         self.remeasure = QPushButton("Measure again")
-        self.remeasure.setToolTip("Run the short matrix-multiply benchmark again (it takes under a second). "
-                                  "Close other heavy programs for a fair figure.")
+        self.remeasure.setToolTip(
+            "Run the short matrix-multiply benchmark again (it takes under a second). "
+            "Close other heavy programs for a fair figure."
+        )
         self.tokens_label = QLabel("measuring…")
         self.tokens_label.setWordWrap(True)
         self.tokens_label.setToolTip(
             f"Assumes a training step runs at {utilization:.0%} of the measured speed, plus a "
             "fixed cost per step for launching work. Small layers, attention, norms and the optimizer "
-            "keep real training below the benchmark's best case. A guide, good to within 2–3×.")
+            "keep real training below the benchmark's best case. A guide, good to within 2–3×."
+        )
         self.steps_label = QLabel("measuring…")
         self.steps_label.setWordWrap(True)
         self.steps_label.setToolTip(f"{steps:,} steps, each on one batch of batch size × context length tokens.")
@@ -435,8 +480,16 @@ class SpeedBox(QGroupBox):
         grid.addWidget(self.remeasure, 1, 2, Qt.AlignmentFlag.AlignTop)
         grid.addWidget(self.compare_label, len(captions), 0, 1, 3)
 
-    def show_speed(self, config: ModelConfig, flops_per_second: Optional[float], measure_error: Optional[str],
-                   device: Optional[DeviceInfo], batch: int, precision: str, device_kind: str) -> None:
+    def show_speed(
+        self,
+        config: ModelConfig,
+        flops_per_second: Optional[float],
+        measure_error: Optional[str],
+        device: Optional[DeviceInfo],
+        batch: int,
+        precision: str,
+        device_kind: str,
+    ) -> None:
         fpt = flops_per_token(config)
         self.flops_label.setText(f"<b>{human_flops(fpt)}</b> per token (forward + backward)")
         name = "this device" if device is None else ("the CPU" if device.kind == "cpu" else "the GPU")
@@ -446,28 +499,36 @@ class SpeedBox(QGroupBox):
             self.steps_label.setText("")
             self.compare_label.setText("")
             return
-        themed_text(self.device_speed_label, "<b>{speed}/s</b> measured on {name} "
-                    "<span style='color:{muted}'>(float32 matrix multiply)</span>",
-                    speed=human_flops(flops_per_second), name=name)
+        themed_text(
+            self.device_speed_label,
+            "<b>{speed}/s</b> measured on {name} <span style='color:{muted}'>(float32 matrix multiply)</span>",
+            speed=human_flops(flops_per_second),
+            name=name,
+        )
         if device is not None:
             self.device_speed_label.setToolTip(device.describe() + "\n\n" + self.tokens_label.toolTip())
         per_step = batch * config.context_length
         tps = estimate_tokens_per_second(config, flops_per_second, self.utilization, per_step)
-        themed_text(self.tokens_label, "≈ <b>{tps}</b> tokens/s <span style='color:{muted}'>(if a step reaches "
-                                       "{share} of that speed)</span>", tps=f"{tps:,.0f}",
-                    share=f"{self.utilization:.0%}")
+        themed_text(
+            self.tokens_label,
+            "≈ <b>{tps}</b> tokens/s <span style='color:{muted}'>(if a step reaches {share} of that speed)</span>",
+            tps=f"{tps:,.0f}",
+            share=f"{self.utilization:.0%}",
+        )
         seconds = self.steps * per_step / tps
-        self.steps_label.setText(f"≈ <b>{human_duration(seconds)}</b> for {self.steps:,} steps of "
-                                 f"{batch:,} × {config.context_length:,} = {per_step:,} tokens")
+        self.steps_label.setText(
+            f"≈ <b>{human_duration(seconds)}</b> for {self.steps:,} steps of "
+            f"{batch:,} × {config.context_length:,} = {per_step:,} tokens"
+        )
         gpt2 = PRESETS[GPT2_SMALL].config(50257)
         if parameter_breakdown(config).total < 0.67 * parameter_breakdown(gpt2).total:
-            g_tps = estimate_tokens_per_second(gpt2, flops_per_second, self.utilization,
-                                               batch * gpt2.context_length)
+            g_tps = estimate_tokens_per_second(gpt2, flops_per_second, self.utilization, batch * gpt2.context_length)
             g_seconds = self.steps * batch * gpt2.context_length / g_tps
             g_mem = memory_estimate(gpt2, batch, precision, "adamw", device_kind)
             self.compare_label.setText(
                 f"For comparison, GPT-2 small here: ≈ {g_tps:,.0f} tokens/s, {human_duration(g_seconds)} "
-                f"for {self.steps:,} steps of {batch:,} × 1,024 tokens, and {human_bytes(g_mem.total)} of memory.")
+                f"for {self.steps:,} steps of {batch:,} × 1,024 tokens, and {human_bytes(g_mem.total)} of memory."
+            )
         else:
             self.compare_label.setText("")
 

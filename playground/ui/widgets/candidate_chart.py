@@ -36,8 +36,9 @@ class BarRows(QWidget):
     """Rows of label + bars, painted; `set_rows` replaces the data and repaints. `roles`: each series'
     colour role."""
 
-    def __init__(self, roles: list[str], bar_height: int = 9, gap: int = 6, label_points: float = 9.5,
-                 parent=None) -> None:
+    def __init__(
+        self, roles: list[str], bar_height: int = 9, gap: int = 6, label_points: float = 9.5, parent=None
+    ) -> None:
         super().__init__(parent)
         self.roles = roles
         self.bar_height = bar_height
@@ -115,9 +116,11 @@ class BarRows(QWidget):
             painter.setFont(font)
             painter.setPen(qcolour("paper_text"))
             text = lfm.elidedText(row.label, Qt.TextElideMode.ElideRight, label_w - 8)
-            painter.drawText(QRectF(6, top, label_w - 6, body),
-                             Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight | Qt.TextFlag.TextDontClip,
-                             text)
+            painter.drawText(
+                QRectF(6, top, label_w - 6, body),
+                Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight | Qt.TextFlag.TextDontClip,
+                text,
+            )
             right: float = bar_x
             for s, value in enumerate(row.values):
                 if not value:
@@ -168,7 +171,9 @@ def candidate_rows(token, limit: int = MAX_ROWS, specials: Optional[dict] = None
             a = None
         if b is None and i == token.id:
             b = token.prob
-        rows.append(BarRow(token_label(i, texts[i], specials), [b, a], chosen=i == token.id, below=[min_before, min_after]))
+        rows.append(
+            BarRow(token_label(i, texts[i], specials), [b, a], chosen=i == token.id, below=[min_before, min_after])
+        )
     return rows
 
 
@@ -183,19 +188,24 @@ class CandidateChart(QWidget):
         self.title.setWordWrap(True)
         self.title.setTextFormat(Qt.TextFormat.RichText)
         self.legend = QLabel()
-        themed_text(self.legend,
-                    "<span style='color:{bar_before}; font-size:13pt'>■</span> before the filters &nbsp; "
-                    "<span style='color:{series_blue}; font-size:13pt'>■</span> after the filters &nbsp; "
-                    "<span style='background:{picked_bg}; color:{picked_fg}'>&nbsp;picked&nbsp;</span>")
+        themed_text(
+            self.legend,
+            "<span style='color:{bar_before}; font-size:13pt'>■</span> before the filters &nbsp; "
+            "<span style='color:{series_blue}; font-size:13pt'>■</span> after the filters &nbsp; "
+            "<span style='background:{picked_bg}; color:{picked_fg}'>&nbsp;picked&nbsp;</span>",
+        )
         themed_style(self.legend, "color: {muted}; font-size: 9pt;")
         self.legend.setWordWrap(True)
         self.legend.setToolTip(
             "Grey: the probability the model itself gave each token. Blue: the probability after the "
             "repetition penalty, temperature, top-k, top-p and min-p reshaped the distribution; the token "
-            "was drawn from the blue bars. 'removed' means a filter took the token out.")
+            "was drawn from the blue bars. 'removed' means a filter took the token out."
+        )
         self.bars = BarRows(["bar_before", "series_blue"], bar_height=8, gap=7)
-        self.placeholder = QLabel("Click a token in the text to see the ten tokens the model thought "
-                                  "most likely at that point, and the one it picked.")
+        self.placeholder = QLabel(
+            "Click a token in the text to see the ten tokens the model thought "
+            "most likely at that point, and the one it picked."
+        )
         self.placeholder.setWordWrap(True)
         themed_style(self.placeholder, "color: {muted}; padding: 16px 4px;")
         layout = QVBoxLayout(self)
@@ -219,12 +229,19 @@ class CandidateChart(QWidget):
             self.bars.set_rows([])
             return
         label = _escape(token_label(token.id, token.text, self.specials))
-        extra = ("" if abs(token.chosen_prob - token.prob) < 1e-6
-                 else f", {percent(token.chosen_prob)} after the filters")
-        themed_text(self.title, "<b>Candidates for token {number}</b> "
-                    "<code style='background:{chip_bg}; color:{chip_fg}'>&nbsp;{label}&nbsp;</code><br>"
-                    "<span style='color:{muted}'>The model gave it {prob}{extra}.</span>",
-                    number=str(token.index + 1), label=label, prob=percent(token.prob), extra=extra)
+        extra = (
+            "" if abs(token.chosen_prob - token.prob) < 1e-6 else f", {percent(token.chosen_prob)} after the filters"
+        )
+        themed_text(
+            self.title,
+            "<b>Candidates for token {number}</b> "
+            "<code style='background:{chip_bg}; color:{chip_fg}'>&nbsp;{label}&nbsp;</code><br>"
+            "<span style='color:{muted}'>The model gave it {prob}{extra}.</span>",
+            number=str(token.index + 1),
+            label=label,
+            prob=percent(token.prob),
+            extra=extra,
+        )
         self.bars.set_rows(candidate_rows(token, specials=self.specials))
 
     def labels(self) -> list[str]:

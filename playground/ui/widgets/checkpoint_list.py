@@ -7,8 +7,18 @@ from pathlib import Path
 from typing import Optional, Union
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QGroupBox, QHBoxLayout, QListWidget, QListWidgetItem,
-                               QMenu, QPushButton, QToolButton, QVBoxLayout)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFileDialog,
+    QGroupBox,
+    QHBoxLayout,
+    QListWidget,
+    QListWidgetItem,
+    QMenu,
+    QPushButton,
+    QToolButton,
+    QVBoxLayout,
+)
 
 from playground.core.progress import UserError
 from playground.engine.session import Session
@@ -37,7 +47,7 @@ def checkpoint_folder(path: Path) -> Optional[Path]:
 
 
 class CheckpointList(QGroupBox):
-    """"2 · Checkpoints to compare": the list with Add…, Recent runs and Remove.
+    """ "2 · Checkpoints to compare": the list with Add…, Recent runs and Remove.
 
     The current model is always the first line; when another becomes current,
     the one before stays on the list to compare with.
@@ -50,8 +60,10 @@ class CheckpointList(QGroupBox):
         self._shown_checkpoint = None  # the current model as this list last saw it
 
         self.view = QListWidget()
-        self.view.setToolTip("Every checkpoint here is scored on the same text. The current model is "
-                             "always on the list; add others to compare them with it.")
+        self.view.setToolTip(
+            "Every checkpoint here is scored on the same text. The current model is "
+            "always on the list; add others to compare them with it."
+        )
         self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.view.setMinimumHeight(70)
         self.view.setMaximumHeight(150)
@@ -70,8 +82,10 @@ class CheckpointList(QGroupBox):
         self.recent_menu.aboutToShow.connect(self.fill_recent_menu)
         self.recent_button.setMenu(self.recent_menu)
         self.remove_button = QPushButton("Remove")
-        self.remove_button.setToolTip("Take the selected checkpoints off the list (their results stay in the "
-                                      "table). The current model always stays.")
+        self.remove_button.setToolTip(
+            "Take the selected checkpoints off the list (their results stay in the "
+            "table). The current model always stays."
+        )
         self.remove_button.clicked.connect(self.remove_selected)
         row = QHBoxLayout()
         row.addWidget(self.add_button)
@@ -117,8 +131,9 @@ class CheckpointList(QGroupBox):
         if folder == self.current_folder() or any(e.folder == folder for e in self.entries):
             return
         which = folder.name.split(".")[0]
-        self.entries.insert(1, CheckpointEntry(folder, f"{folder.parent.name} · {which} · step {checkpoint.step:,}",
-                                               str(folder)))
+        self.entries.insert(
+            1, CheckpointEntry(folder, f"{folder.parent.name} · {which} · step {checkpoint.step:,}", str(folder))
+        )
 
     def refresh(self) -> None:
         selected = {self.view.row(i) for i in self.view.selectedItems()}
@@ -152,8 +167,9 @@ class CheckpointList(QGroupBox):
     def choose_checkpoint(self) -> None:
         from playground.core.checkpoints import runs_dir
 
-        folder = QFileDialog.getExistingDirectory(self, "Add a run folder (or its best/ or last/ folder)",
-                                                  str(runs_dir()))
+        folder = QFileDialog.getExistingDirectory(
+            self, "Add a run folder (or its best/ or last/ folder)", str(runs_dir())
+        )
         if folder:
             self.add(folder)
 
@@ -168,7 +184,8 @@ class CheckpointList(QGroupBox):
             self.session.error(
                 f"{path.name or path} is not a checkpoint: a run folder holds {CONFIG_FILE}, {TOKENIZER_FILE} "
                 f"and a best/ or last/ folder with {WEIGHTS_FILE}. Choose one of your runs (Recent runs lists "
-                f"them) or the folder of a model you imported.")
+                f"them) or the folder of a model you imported."
+            )
             return False
         folder = folder.resolve()
         if folder == self.current_folder():

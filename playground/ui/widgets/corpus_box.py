@@ -104,8 +104,11 @@ class CorpusBox(QGroupBox):
 
     def choose_files(self) -> None:
         paths, _ = QFileDialog.getOpenFileNames(
-            self, "Open text files", str(Path.home()),
-            "Text files (*.txt *.md *.rst *.py *.csv *.json *.html *.gz);;All files (*)")
+            self,
+            "Open text files",
+            str(Path.home()),
+            "Text files (*.txt *.md *.rst *.py *.csv *.json *.html *.gz);;All files (*)",
+        )
         if paths:
             self.corpus_wanted.emit(partial(corpus_from_paths, paths))
 
@@ -152,7 +155,8 @@ class CorpusBox(QGroupBox):
             f"<tr><td>Lines</td><td align=right><b>{stats.lines:,}</b></td></tr>"
             "<tr><td>Distinct characters&nbsp;&nbsp;</td>"
             f"<td align=right><b>{stats.distinct_characters:,}</b></td></tr>"
-            "</table>")
+            "</table>"
+        )
         sample = "".join(c for c in stats.alphabet if not c.isspace())[:120]
         self.stats.setToolTip(f"Distinct characters: {sample}{'…' if len(stats.alphabet) > 120 else ''}")
         self.warning.setVisible(bool(stats.warnings))

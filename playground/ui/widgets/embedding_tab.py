@@ -16,7 +16,7 @@ class EmbeddingTab(QWidget):
         self.session = session
         self.slot = JobSlot(self)
         self.slot.changed.connect(self._on_slot_changed)
-        self._for = None            # the checkpoint the map shows (or is being computed for)
+        self._for = None  # the checkpoint the map shows (or is being computed for)
         self._threads: set[Job] = set()
         self._view = None
         self._layout = QVBoxLayout(self)
@@ -59,12 +59,16 @@ class EmbeddingTab(QWidget):
             self.view.set_map(data)
 
     def _failed(self, _message: str) -> None:
-        self._for = None   # the next look at the tab tries again (not at once: the same error would come back)
+        self._for = None  # the next look at the tab tries again (not at once: the same error would come back)
 
     def _on_slot_changed(self) -> None:
         # A newer checkpoint came while the map of the last one was computed: map it too, if it is on view.
-        if (not self.slot.busy and self._for is not None and self.session.checkpoint is not self._for
-                and self.isVisible()):
+        if (
+            not self.slot.busy
+            and self._for is not None
+            and self.session.checkpoint is not self._for
+            and self.isVisible()
+        ):
             self.compute()
 
     def is_busy(self) -> bool:

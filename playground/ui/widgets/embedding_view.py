@@ -13,18 +13,28 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QStringListModel, Qt
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import (QAbstractItemView, QCompleter, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
-                               QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCompleter,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from playground.core.embeddings import EmbeddingMap
 from playground.ui.themes import colour, qcolour, themed_style, themed_text
 from playground.ui.widgets.number_item import NumberItem
 from playground.ui.widgets.table_cells import header_cell
 
-N_FEATURED = 24          # common whole words labelled on the map (where they do not crowd each other)
-LABEL_SPACING = 0.05     # labels at least this share of the map's width apart
+N_FEATURED = 24  # common whole words labelled on the map (where they do not crowd each other)
+LABEL_SPACING = 0.05  # labels at least this share of the map's width apart
 N_NEIGHBOURS = 10
-HOVER_PIXELS = 9         # the mouse names a point this close to it
+HOVER_PIXELS = 9  # the mouse names a point this close to it
 
 
 class EmbeddingView(QWidget):
@@ -40,7 +50,7 @@ class EmbeddingView(QWidget):
         self._by_label: dict[str, int] = {}
         self._by_lower: dict[str, int] = {}
 
-        self.plot_widget = pg.PlotWidget(background=colour("paper"))   # paper, like the heatmaps
+        self.plot_widget = pg.PlotWidget(background=colour("paper"))  # paper, like the heatmaps
         self.plot = self.plot_widget.getPlotItem()
         self.plot.setMenuEnabled(False)
         self.plot.hideButtons()
@@ -52,18 +62,28 @@ class EmbeddingView(QWidget):
         self.plot.getViewBox().setAspectLocked(True)
         self.title = QLabel()
         themed_style(self.title, "color: {body}; font-weight: 600;")
-        self.points = pg.ScatterPlotItem(size=5, pen=None, brush=pg.mkBrush(qcolour("paper_point", alpha=70)),
-                                         pxMode=True)
-        self.featured_points = pg.ScatterPlotItem(size=6, pen=None,
-                                                  brush=pg.mkBrush(qcolour("paper_featured", alpha=200)))
+        self.points = pg.ScatterPlotItem(
+            size=5, pen=None, brush=pg.mkBrush(qcolour("paper_point", alpha=70)), pxMode=True
+        )
+        self.featured_points = pg.ScatterPlotItem(
+            size=6, pen=None, brush=pg.mkBrush(qcolour("paper_featured", alpha=200))
+        )
         self.links = pg.PlotDataItem(pen=pg.mkPen(qcolour("picked_edge", alpha=90), width=1), connect="pairs")
-        self.neighbour_points = pg.ScatterPlotItem(size=10, pen=pg.mkPen(colour("paper"), width=1),
-                                                   brush=pg.mkBrush(colour("picked_edge")))
-        self.chosen_point = pg.ScatterPlotItem(size=15, pen=pg.mkPen(colour("paper"), width=1.5),
-                                               brush=pg.mkBrush(colour("heat_5")), symbol="star")
+        self.neighbour_points = pg.ScatterPlotItem(
+            size=10, pen=pg.mkPen(colour("paper"), width=1), brush=pg.mkBrush(colour("picked_edge"))
+        )
+        self.chosen_point = pg.ScatterPlotItem(
+            size=15, pen=pg.mkPen(colour("paper"), width=1.5), brush=pg.mkBrush(colour("heat_5")), symbol="star"
+        )
         self.hover_point = pg.ScatterPlotItem(size=13, pen=pg.mkPen(colour("paper_select"), width=2), brush=None)
-        for item in (self.points, self.featured_points, self.links, self.neighbour_points, self.chosen_point,
-                     self.hover_point):
+        for item in (
+            self.points,
+            self.featured_points,
+            self.links,
+            self.neighbour_points,
+            self.chosen_point,
+            self.hover_point,
+        ):
             self.plot.addItem(item)
         self._label_items: list[pg.TextItem] = []
         self.plot.scene().sigMouseMoved.connect(self._mouse_moved)
@@ -74,8 +94,10 @@ class EmbeddingView(QWidget):
         # ---- the right-hand column: search and neighbours
         self.search_box = QLineEdit()
         self.search_box.setPlaceholderText("a token, e.g. the")
-        self.search_box.setToolTip("Type a token's text and press Enter. A leading space matters: ' the' "
-                                   "(written ␣the) is the word, 'the' may be part of another word.")
+        self.search_box.setToolTip(
+            "Type a token's text and press Enter. A leading space matters: ' the' "
+            "(written ␣the) is the word, 'the' may be part of another word."
+        )
         self.search_box.setClearButtonEnabled(True)
         self.completer_model = QStringListModel()
         completer = QCompleter(self.completer_model, self)
@@ -89,8 +111,11 @@ class EmbeddingView(QWidget):
         self.chosen_label.setWordWrap(True)
         self.neighbour_table = QTableWidget(0, 3)
         self.neighbour_table.setHorizontalHeaderLabels(["Token", "Id", "Similarity"])
-        tips = ["The neighbour's text (␣ is a space, ⏎ a line break).", "Its id in the vocabulary.",
-                "Cosine similarity of the two vectors: 1 points the same way, 0 unrelated, -1 opposite."]
+        tips = [
+            "The neighbour's text (␣ is a space, ⏎ a line break).",
+            "Its id in the vocabulary.",
+            "Cosine similarity of the two vectors: 1 points the same way, 0 unrelated, -1 opposite.",
+        ]
         for column, tip in enumerate(tips):
             header_cell(self.neighbour_table, column).setToolTip(tip)
         self.neighbour_table.verticalHeader().setVisible(False)
@@ -105,11 +130,13 @@ class EmbeddingView(QWidget):
         self.neighbour_table.setToolTip("Double-click a neighbour to choose it and see its own neighbours.")
         mono = QFont("DejaVu Sans Mono")
         self.neighbour_table.setFont(mono)
-        hint = QLabel("Tokens the model uses alike get similar vectors: close on the map and high in this "
-                      "list. The map keeps only the two directions in which the vectors differ most, so "
-                      "closeness on it is approximate; the list measures all of them. A tight clump far from "
-                      "the rest is usually tokens training never showed the model (rare bytes): their vectors "
-                      "stayed where they started.")
+        hint = QLabel(
+            "Tokens the model uses alike get similar vectors: close on the map and high in this "
+            "list. The map keeps only the two directions in which the vectors differ most, so "
+            "closeness on it is approximate; the list measures all of them. A tight clump far from "
+            "the rest is usually tokens training never showed the model (rare bytes): their vectors "
+            "stayed where they started."
+        )
         hint.setWordWrap(True)
         themed_style(hint, "color: {muted}; font-size: 9pt;")
 
@@ -155,8 +182,10 @@ class EmbeddingView(QWidget):
         self.plot.setLabel("bottom", f"principal direction 1 ({ex:.1%} of the variance)")
         self.plot.setLabel("left", f"principal direction 2 ({ey:.1%} of the variance)")
         V, C = data.matrix.shape
-        self.title.setText(f"Token embeddings{' of ' + data.name if data.name else ''}: {V:,} tokens, "
-                           f"each a vector of {C} numbers, seen from the two directions in which they differ most")
+        self.title.setText(
+            f"Token embeddings{' of ' + data.name if data.name else ''}: {V:,} tokens, "
+            f"each a vector of {C} numbers, seen from the two directions in which they differ most"
+        )
         self.plot.getViewBox().autoRange(padding=0.05)
         if choose is None and previous is not None:
             choose = self._by_text.get(previous)
@@ -181,8 +210,12 @@ class EmbeddingView(QWidget):
         label ('␣the'), or the same letters in any case; None when none matches."""
         if self.data is None or not query:
             return None
-        for candidate in (self._by_text.get(query), self._by_text.get(" " + query),
-                          self._by_label.get(query), self._by_lower.get(query.strip().lower())):
+        for candidate in (
+            self._by_text.get(query),
+            self._by_text.get(" " + query),
+            self._by_label.get(query),
+            self._by_lower.get(query.strip().lower()),
+        ):
             if candidate is not None:
                 return candidate
         return None
@@ -190,8 +223,12 @@ class EmbeddingView(QWidget):
     def search(self, query: str) -> bool:
         token = self.find_token(query)
         if token is None:
-            themed_text(self.chosen_label, "<span style='color:{error}'>No token is written ‘{query}’.</span> "
-                        "Try another spelling, or pick one from the suggestions.", query=query)
+            themed_text(
+                self.chosen_label,
+                "<span style='color:{error}'>No token is written ‘{query}’.</span> "
+                "Try another spelling, or pick one from the suggestions.",
+                query=query,
+            )
             return False
         self.choose(token)
         return True
@@ -212,8 +249,12 @@ class EmbeddingView(QWidget):
         pairs[1::2] = coords[ids] if ids else pairs[1::2]
         self.links.setData(pairs[:, 0], pairs[:, 1])
         label = self.data.labels[token_id]
-        themed_text(self.chosen_label, "<span style='color:{heat_5}; font-size: 12pt'>★</span> "
-                    "<b>‘{label}’</b> (id {token_id})", label=label, token_id=str(token_id))
+        themed_text(
+            self.chosen_label,
+            "<span style='color:{heat_5}; font-size: 12pt'>★</span> <b>‘{label}’</b> (id {token_id})",
+            label=label,
+            token_id=str(token_id),
+        )
         self.neighbour_table.setSortingEnabled(False)
         self.neighbour_table.setRowCount(len(self.neighbours))
         for row, (i, similarity) in enumerate(self.neighbours):
@@ -221,8 +262,11 @@ class EmbeddingView(QWidget):
             self.neighbour_table.setItem(row, 1, NumberItem(i, str(i)))
             self.neighbour_table.setItem(row, 2, NumberItem(similarity, f"{similarity:+.3f}"))
         highlighted = [token_id] + ids
-        self._set_labels([(token_id, "chosen")] + [(i, "neighbour") for i in ids]
-                         + [(i, "featured") for i in self._spread(self.data.featured, highlighted)])
+        self._set_labels(
+            [(token_id, "chosen")]
+            + [(i, "neighbour") for i in ids]
+            + [(i, "featured") for i in self._spread(self.data.featured, highlighted)]
+        )
 
     def _spread(self, candidates: list[int], taken: list[int]) -> list[int]:
         """Up to N_FEATURED of `candidates`, in order, each far enough from the others and from `taken`."""
@@ -248,8 +292,11 @@ class EmbeddingView(QWidget):
             item = pg.TextItem(anchor=(0, 1))
             self.plot.addItem(item, ignoreBounds=True)
             self._label_items.append(item)
-        style = {"chosen": ("heat_5", True, 11), "neighbour": ("paper_neighbour", False, 9.5),
-                 "featured": ("paper_featured", False, 8.5)}
+        style = {
+            "chosen": ("heat_5", True, 11),
+            "neighbour": ("paper_neighbour", False, 9.5),
+            "featured": ("paper_featured", False, 8.5),
+        }
         featured = [i for i, kind in wanted if kind == "featured"]
         data = self.data
         self.featured_points.setData(pos=data.coords[featured] if data is not None and featured else np.zeros((0, 2)))
@@ -265,7 +312,7 @@ class EmbeddingView(QWidget):
             item.setPos(*data.coords[i])
             item.setZValue({"chosen": 22, "neighbour": 21, "featured": 20}[kind])
             item.show()
-        for item in self._label_items[len(wanted):]:
+        for item in self._label_items[len(wanted) :]:
             item.hide()
 
     # ------------------------------------------------------------------ mouse
@@ -281,7 +328,7 @@ class EmbeddingView(QWidget):
         coords = self.data.coords
         d2 = ((coords[:, 0] - point.x()) / px) ** 2 + ((coords[:, 1] - point.y()) / py) ** 2
         i = int(np.argmin(d2))
-        return i if d2[i] <= HOVER_PIXELS ** 2 else None
+        return i if d2[i] <= HOVER_PIXELS**2 else None
 
     def _mouse_moved(self, scene_pos) -> None:
         i = self.point_at(scene_pos)

@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QProgressBar, QScrollArea, QStyledItemDelegate, QTableWidget, QTableWidgetItem, \
-    QWidget
+from PySide6.QtWidgets import (
+    QLabel,
+    QProgressBar,
+    QScrollArea,
+    QStyledItemDelegate,
+    QTableWidget,
+    QTableWidgetItem,
+    QWidget,
+)
 
 from playground.core.progress import Progress
 from playground.ui.themes import AMBER_NOTICE, themed_style
 
-MUTED, GOOD, BAD = "muted", "ok", "error"   # colour roles
-AMBER_STYLE, NOTE_STYLE = AMBER_NOTICE, "color: {muted};"   # style templates (themes.themed_style)
+MUTED, GOOD, BAD = "muted", "ok", "error"  # colour roles
+AMBER_STYLE, NOTE_STYLE = AMBER_NOTICE, "color: {muted};"  # style templates (themes.themed_style)
 MAX_CELL_CHARS = 70
 
 
 def elide(text: str, limit: int = MAX_CELL_CHARS) -> str:
     """One line of at most `limit` characters: line breaks shown as ↵, the rest cut with …"""
     line = text.replace("\r\n", "↵").replace("\n", "↵").replace("\r", "↵").replace("\t", " ")
-    return line if len(line) <= limit else line[:limit - 1] + "…"
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 def whole_text_tip(text: str) -> str:

@@ -23,10 +23,12 @@ from playground.ui.widgets.prompt_preview import EXAMPLE_BGS
 from playground.ui.widgets.table_cells import cell, header_cell
 
 COL_ON, COL_INPUT, COL_OUTPUT, COL_REASONING = range(4)
-COLUMN_TIPS = ["Ticked examples may be shown; unticked ones never are.",
-               "What the example asks: it takes the place of {input}.",
-               "The answer the model should learn to give: {output}.",
-               "The steps from input to output, shown only in chain of thought: {reasoning}."]
+COLUMN_TIPS = [
+    "Ticked examples may be shown; unticked ones never are.",
+    "What the example asks: it takes the place of {input}.",
+    "The answer the model should learn to give: {output}.",
+    "The steps from input to output, shown only in chain of thought: {reasoning}.",
+]
 
 
 def _text(item: Optional[QTableWidgetItem]) -> str:
@@ -56,12 +58,14 @@ class ExamplesEditor(QWidget):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self._filling = False  # rows being written by the program, not edited by the person
-        self._used: Optional[list[int]] = None   # the rows the prompt shows, as last marked
+        self._used: Optional[list[int]] = None  # the rows the prompt shows, as last marked
         follow_look(self, lambda: self._used is not None and self.mark_used_rows(self._used))
         self.table = table = QTableWidget(0, 4)
         table.setHorizontalHeaderLabels(["On", "Input", "Output", "Reasoning"])
-        table.setToolTip("Worked examples. Untick one to leave it out; double-click a cell to edit it. Few-shot "
-                         "shows the first k ticked rows; greyed rows are not in the prompt.")
+        table.setToolTip(
+            "Worked examples. Untick one to leave it out; double-click a cell to edit it. Few-shot "
+            "shows the first k ticked rows; greyed rows are not in the prompt."
+        )
         for column, tip in enumerate(COLUMN_TIPS):
             header_cell(table, column).setToolTip(tip)
         header = table.horizontalHeader()
@@ -71,8 +75,11 @@ class ExamplesEditor(QWidget):
         table.verticalHeader().setToolTip("The example's number, as the token count's warning names it.")
         table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        table.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked | QAbstractItemView.EditTrigger.EditKeyPressed
-                              | QAbstractItemView.EditTrigger.AnyKeyPressed)
+        table.setEditTriggers(
+            QAbstractItemView.EditTrigger.DoubleClicked
+            | QAbstractItemView.EditTrigger.EditKeyPressed
+            | QAbstractItemView.EditTrigger.AnyKeyPressed
+        )
         table.setWordWrap(False)
         table.setTextElideMode(Qt.TextElideMode.ElideRight)
         table.itemChanged.connect(self._on_item_changed)
@@ -82,8 +89,9 @@ class ExamplesEditor(QWidget):
         self.add_button.setToolTip("Add an empty example at the end and start typing its input (Ctrl+Shift+N).")
         self.add_button.clicked.connect(lambda: self.add_example())
         self.remove_button = QPushButton("Remove")
-        self.remove_button.setToolTip("Remove the selected example (Ctrl+Shift+Delete). "
-                                      "Revert brings a template's examples back.")
+        self.remove_button.setToolTip(
+            "Remove the selected example (Ctrl+Shift+Delete). Revert brings a template's examples back."
+        )
         self.remove_button.clicked.connect(lambda: self.remove_example())
         self.up_button = QPushButton("Move up")
         self.up_button.setToolTip("Move the selected example earlier (Alt+Up): few-shot takes the first k.")
@@ -133,15 +141,22 @@ class ExamplesEditor(QWidget):
         on.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsUserCheckable)
         on.setCheckState(Qt.CheckState.Checked if example.enabled else Qt.CheckState.Unchecked)
         self.table.setItem(row, COL_ON, on)
-        for column, text in ((COL_INPUT, example.input), (COL_OUTPUT, example.output),
-                             (COL_REASONING, example.reasoning)):
+        for column, text in (
+            (COL_INPUT, example.input),
+            (COL_OUTPUT, example.output),
+            (COL_REASONING, example.reasoning),
+        ):
             self.table.setItem(row, column, QTableWidgetItem(text))
         self._filling = was
 
     def _row_example(self, row: int) -> Example:
         t = self.table
-        return Example(cell(t, row, COL_INPUT).text(), cell(t, row, COL_OUTPUT).text(),
-                       cell(t, row, COL_REASONING).text(), cell(t, row, COL_ON).checkState() == Qt.CheckState.Checked)
+        return Example(
+            cell(t, row, COL_INPUT).text(),
+            cell(t, row, COL_OUTPUT).text(),
+            cell(t, row, COL_REASONING).text(),
+            cell(t, row, COL_ON).checkState() == Qt.CheckState.Checked,
+        )
 
     def selected_row(self) -> Optional[int]:
         rows = self.table.selectionModel().selectedRows()
@@ -185,7 +200,7 @@ class ExamplesEditor(QWidget):
         self._changed()
 
     def _on_item_changed(self, _item: QTableWidgetItem) -> None:
-        if not self._filling:   # rows the program writes are no edit of the person's
+        if not self._filling:  # rows the program writes are no edit of the person's
             self._changed()
 
     def _changed(self) -> None:
@@ -216,11 +231,15 @@ class ExamplesEditor(QWidget):
                     continue
                 item.setData(Qt.ItemDataRole.ForegroundRole, None if shown else qcolour("faint"))
                 if column != COL_ON:
-                    item.setToolTip(item.text() if len(item.text()) > 30 else "")   # the whole of an elided cell
+                    item.setToolTip(item.text() if len(item.text()) > 30 else "")  # the whole of an elided cell
                 if column == COL_ON:
-                    item.setData(Qt.ItemDataRole.BackgroundRole,
-                                 qcolour(EXAMPLE_BGS[used_at[row] % 2]) if shown else None)
-                    item.setToolTip(f"Example {row + 1}: in the prompt." if shown else
-                                    f"Example {row + 1}: not in the prompt in this mode.")
+                    item.setData(
+                        Qt.ItemDataRole.BackgroundRole, qcolour(EXAMPLE_BGS[used_at[row] % 2]) if shown else None
+                    )
+                    item.setToolTip(
+                        f"Example {row + 1}: in the prompt."
+                        if shown
+                        else f"Example {row + 1}: not in the prompt in this mode."
+                    )
         table.blockSignals(False)
         self._filling = was

@@ -41,9 +41,9 @@ class ExplainedOutput(QSplitter):
         self.prompt_ids: list[int] = []
         self.run_key: Optional[tuple] = None
         self.step_keys: dict[int, tuple] = {}
-        self._shown_key: Optional[tuple] = None   # the distribution settings of the stages on show
+        self._shown_key: Optional[tuple] = None  # the distribution settings of the stages on show
         self._specials: dict[int, str] = {}
-        self._waiting = False                     # an explanation waits for the generation to end
+        self._waiting = False  # an explanation waits for the generation to end
         self.explain_slot = JobSlot(self)
         self.explain_slot.changed.connect(self.explain_if_waiting)
         self.explain_timer = QTimer(self, singleShot=True, interval=self.EXPLAIN_DELAY_MS)
@@ -76,8 +76,10 @@ class ExplainedOutput(QSplitter):
 
         self.stages = StagesView()
         stages_box = QGroupBox("Step by step: how the settings reshape the next-token distribution")
-        stages_box.setToolTip("Each chart is the distribution after one more setting, in the order they are "
-                              "applied; the title says how many tokens are still possible.")
+        stages_box.setToolTip(
+            "Each chart is the distribution after one more setting, in the order they are "
+            "applied; the title says how many tokens are still possible."
+        )
         sl = QVBoxLayout(stages_box)
         sl.setContentsMargins(6, 4, 6, 4)
         sl.addWidget(self.stages)
@@ -130,8 +132,7 @@ class ExplainedOutput(QSplitter):
             return
         if token.stages:
             self._shown_key = self._token_key(token)
-            self.stages.set_stages(token.stages, token.id, self._stages_heading(token, recomputed=False),
-                                   token.text)
+            self.stages.set_stages(token.stages, token.id, self._stages_heading(token, recomputed=False), token.text)
         else:
             self.explain_timer.start(0)
 
@@ -141,8 +142,10 @@ class ExplainedOutput(QSplitter):
     def _stages_heading(self, token, recomputed: bool) -> str:
         label = escape(token_label(token.id, token.text, self._specials))
         if recomputed:
-            return (f"Token {token.index + 1} <code>{label}</code>, recomputed with the settings now on the left "
-                    f"(it was chosen with the settings of its run):")
+            return (
+                f"Token {token.index + 1} <code>{label}</code>, recomputed with the settings now on the left "
+                f"(it was chosen with the settings of its run):"
+            )
         return f"How token {token.index + 1} <code>{label}</code> was chosen, setting by setting:"
 
     def _explain_selected(self) -> None:
@@ -154,10 +157,17 @@ class ExplainedOutput(QSplitter):
         settings = self._settings()
         if settings.strategy == "beam" or settings.problems():
             self._shown_key = None
-            self.stages.set_stages([], None, "", placeholder=(
-                "Step by step works for greedy and sample: beam search follows several continuations at once "
-                "(see the Beams tab)." if settings.strategy == "beam" else
-                "Fix the settings on the left to see the distribution step by step."))
+            self.stages.set_stages(
+                [],
+                None,
+                "",
+                placeholder=(
+                    "Step by step works for greedy and sample: beam search follows several continuations at once "
+                    "(see the Beams tab)."
+                    if settings.strategy == "beam"
+                    else "Fix the settings on the left to see the distribution step by step."
+                ),
+            )
             return
         if self._generating() or self.explain_slot.busy:
             self._waiting = True

@@ -15,7 +15,7 @@ from bisect import bisect_right
 from typing import Optional
 
 from PySide6.QtCore import QEvent, QPoint, QRect, QRectF, Qt, Signal
-from PySide6.QtGui import (QColor, QFont, QLinearGradient, QPainter, QPen, QTextCharFormat, QTextCursor)
+from PySide6.QtGui import QColor, QFont, QLinearGradient, QPainter, QPen, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import QSizePolicy, QTextEdit, QToolTip, QWidget
 
 from playground.ui.themes import follow_look, qcolour
@@ -33,8 +33,11 @@ def prob_colour(p: float) -> QColor:
         if x <= x1:
             t = (x - x0) / (x1 - x0)
             a, b = qcolour(c0), qcolour(c1)
-            return QColor(round(a.red() + t * (b.red() - a.red())), round(a.green() + t * (b.green() - a.green())),
-                          round(a.blue() + t * (b.blue() - a.blue())))
+            return QColor(
+                round(a.red() + t * (b.red() - a.red())),
+                round(a.green() + t * (b.green() - a.green())),
+                round(a.blue() + t * (b.blue() - a.blue())),
+            )
     return qcolour(PROB_STOPS[-1][1])
 
 
@@ -74,8 +77,10 @@ def _escape(text: str) -> str:
 
 def token_tooltip(token, specials: Optional[dict] = None) -> str:
     label = token_label(token.id, token.text, specials)
-    lines = [f"<b>Token {token.index + 1}</b>: <code>{_escape(label)}</code> (id {token.id})",
-             f"The model gave it <b>{percent(token.prob)}</b>."]
+    lines = [
+        f"<b>Token {token.index + 1}</b>: <code>{_escape(label)}</code> (id {token.id})",
+        f"The model gave it <b>{percent(token.prob)}</b>.",
+    ]
     if abs(token.chosen_prob - token.prob) > 1e-6:
         lines.append(f"After the settings reshaped the distribution it had {percent(token.chosen_prob)}.")
     if token.text == "" and not (specials and token.id in specials):
@@ -96,10 +101,12 @@ class ProbabilityLegend(QWidget):
         self.setFixedHeight(30)
         self.setMinimumWidth(300)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        self.setToolTip("Each generated token is shaded by the probability the model gave it before any "
-                        "setting reshaped the distribution: green when it was sure, red when the token was "
-                        "an unlikely draw. Click a token to see the alternatives.")
-        follow_look(self, self.update)   # its ticks and caption are painted in the look's text colours
+        self.setToolTip(
+            "Each generated token is shaded by the probability the model gave it before any "
+            "setting reshaped the distribution: green when it was sure, red when the token was "
+            "an unlikely draw. Click a token to see the alternatives."
+        )
+        follow_look(self, self.update)  # its ticks and caption are painted in the look's text colours
 
     def paintEvent(self, event) -> None:  # noqa: N802 - Qt's name
         painter = QPainter(self)
@@ -147,11 +154,11 @@ class GeneratedTextView(QTextEdit):
         self.setFont(font)
         self.document().setDocumentMargin(8)
         self._tokens: list = []
-        self._starts: list[int] = []   # where each token's span starts in the document
+        self._starts: list[int] = []  # where each token's span starts in the document
         self._ends: list[int] = []
         self._selected: Optional[int] = None
         self._prompt = ""
-        self._prompt_span = (0, 0, 0)   # where the cut part ends, and where the prompt ends, in the document
+        self._prompt_span = (0, 0, 0)  # where the cut part ends, and where the prompt ends, in the document
         self._cursor = QTextCursor(self.document())
         self.specials: dict[int, str] = {}  # token id -> what to show for a special token (it decodes to "")
         self.setPlaceholderText("The model's text appears here, one token at a time.")

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import QGraphicsRectItem
 from playground.ui.themes import colour, qcolour
 from playground.ui.widgets.heatmap import LEVELS, TokenAxis, attention_colour_bar, hatch_brush
 
-MAX_TILE = 96             # a tile shows at most this many cells a side (longer texts are averaged down)
+MAX_TILE = 96  # a tile shows at most this many cells a side (longer texts are averaged down)
 
 
 def pooled_size(T: int, size: int) -> int:
@@ -64,7 +64,7 @@ class Tile:
 class HeadGrid(pg.GraphicsLayoutWidget):
     """Attention heads as tiles of a grid; each tile a small query-by-key heatmap."""
 
-    head_clicked = Signal(int, int)   # layer, head
+    head_clicked = Signal(int, int)  # layer, head
     hovered = Signal(str)
 
     def __init__(self, parent=None) -> None:
@@ -72,12 +72,12 @@ class HeadGrid(pg.GraphicsLayoutWidget):
         self.setBackground(colour("paper"))
         self.tiles: list[Tile] = []
         self.rows = self.cols = 0
-        self.tile_size = 0                 # cells a side per tile
+        self.tile_size = 0  # cells a side per tile
         self.gap = 1
         self.mosaic: Optional[np.ndarray] = None
         self.selected: Optional[tuple[int, int]] = None
         self.hover_text = ""
-        self.notes: dict[tuple[int, int], str] = {}   # (layer, head) -> a line for the tooltip
+        self.notes: dict[tuple[int, int], str] = {}  # (layer, head) -> a line for the tooltip
         self._layout_key: Optional[tuple] = None
         self._tile_mask: Optional[np.ndarray] = None
         self._corner_labels: list[pg.TextItem] = []
@@ -123,9 +123,18 @@ class HeadGrid(pg.GraphicsLayoutWidget):
 
     # ------------------------------------------------------------------ data
 
-    def set_heads(self, weights: np.ndarray, tiles: Sequence[Tile], rows: int, cols: int, *,
-                  row_labels: Sequence[str] = (), col_labels: Sequence[str] = (),
-                  corner_labels: bool = False, title: str = "") -> None:
+    def set_heads(
+        self,
+        weights: np.ndarray,
+        tiles: Sequence[Tile],
+        rows: int,
+        cols: int,
+        *,
+        row_labels: Sequence[str] = (),
+        col_labels: Sequence[str] = (),
+        corner_labels: bool = False,
+        title: str = "",
+    ) -> None:
         """Show `weights[tile.layer, tile.head]` ([L, H, T, T]) for each tile at its row and column.
 
         Row and column labels go on the left and top axes; with
@@ -149,8 +158,7 @@ class HeadGrid(pg.GraphicsLayoutWidget):
         filled = np.full((rows * cols, size, size), np.nan, dtype=np.float32)
         filled[[t.row * cols + t.col for t in self.tiles]] = chosen * self._tile_mask
         blocks[:, :size, :, :size] = filled.reshape(rows, cols, size, size).transpose(0, 2, 1, 3)
-        self.image_item.setImage(self.mosaic[: rows * step - gap, : cols * step - gap], autoLevels=False,
-                                 levels=LEVELS)
+        self.image_item.setImage(self.mosaic[: rows * step - gap, : cols * step - gap], autoLevels=False, levels=LEVELS)
         if title != self.title.text:
             self.title.setText(title)
 
@@ -230,7 +238,8 @@ class HeadGrid(pg.GraphicsLayoutWidget):
         step = self.tile_size + self.gap
         tile = next(t for t in self.tiles if (t.layer, t.head) == (layer, head))
         return self.plot.getViewBox().mapViewToScene(
-            QPointF(tile.col * step + self.tile_size / 2, tile.row * step + self.tile_size / 2))
+            QPointF(tile.col * step + self.tile_size / 2, tile.row * step + self.tile_size / 2)
+        )
 
     def tile_text(self, tile: Tile) -> str:
         note = self.notes.get((tile.layer, tile.head), "")

@@ -35,7 +35,7 @@ def weight_shade(value: float) -> QBrush:
 class HeadSummary(QWidget):
     """A title, a hint and the table of every head's habits (HeadStats)."""
 
-    head_chosen = Signal(int, int)   # layer, head: the person clicked its row
+    head_chosen = Signal(int, int)  # layer, head: the person clicked its row
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -52,7 +52,7 @@ class HeadSummary(QWidget):
         table.setSortingEnabled(True)
         header = table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        for column, width in ((0, 56), (1, 50)):   # room for the title and its sort arrow
+        for column, width in ((0, 56), (1, 50)):  # room for the title and its sort arrow
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.Fixed)
             table.setColumnWidth(column, width)
         table.itemSelectionChanged.connect(self._on_selection)
@@ -60,7 +60,8 @@ class HeadSummary(QWidget):
         hint = QLabel(
             "Each head's habits, averaged over the tokens. <i>Entropy</i>: how spread out its attention is "
             "(0 bits = one token). The other three: the weight a token puts on the token just before it, on the "
-            "first token, on itself. Sort to find previous-token heads and sinks; click a row to see the head.")
+            "first token, on itself. Sort to find previous-token heads and sinks; click a row to see the head."
+        )
         hint.setWordWrap(True)
         themed_style(hint, "color: {muted}; font-size: 9pt;")
         layout = QVBoxLayout(self)
@@ -91,9 +92,14 @@ class HeadSummary(QWidget):
             for s in stats:
                 known = rows.get((s.layer, s.head))
                 r = known if known is not None else next(free)
-                values = [(s.layer, str(s.layer)), (s.head, str(s.head)), (s.entropy, f"{s.entropy:.2f}"),
-                          (s.previous_token, f"{s.previous_token:.2f}"), (s.first_token, f"{s.first_token:.2f}"),
-                          (s.self_token, f"{s.self_token:.2f}")]
+                values = [
+                    (s.layer, str(s.layer)),
+                    (s.head, str(s.head)),
+                    (s.entropy, f"{s.entropy:.2f}"),
+                    (s.previous_token, f"{s.previous_token:.2f}"),
+                    (s.first_token, f"{s.first_token:.2f}"),
+                    (s.self_token, f"{s.self_token:.2f}"),
+                ]
                 for c, (value, text) in enumerate(values):
                     item = table.item(r, c)
                     if not isinstance(item, NumberItem):
@@ -119,8 +125,11 @@ class HeadSummary(QWidget):
         table = self.table
         for r in range(table.rowCount()):
             li, hi = table.item(r, 0), table.item(r, 1)
-            if (isinstance(li, NumberItem) and isinstance(hi, NumberItem)
-                    and (int(li.value), int(hi.value)) == (layer, head)):
+            if (
+                isinstance(li, NumberItem)
+                and isinstance(hi, NumberItem)
+                and (int(li.value), int(hi.value)) == (layer, head)
+            ):
                 if table.currentRow() != r or not table.selectedItems():
                     self._filling = True
                     table.selectRow(r)

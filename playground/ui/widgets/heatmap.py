@@ -23,7 +23,7 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QGraphicsRectIte
 from playground.core.token_labels import display_token
 from playground.ui.themes import colour, qcolour
 
-LEVELS = (0.0, 1.0)           # attention weights lie in 0..1: the colours never rescale
+LEVELS = (0.0, 1.0)  # attention weights lie in 0..1: the colours never rescale
 
 # Cream (nothing) through orange to a dark red (all of a token's attention): dark reads as "a lot".
 # Heatmaps are paper: white in every look, for this scale is made for white.
@@ -36,12 +36,11 @@ def attention_colormap() -> pg.ColorMap:
 
 def attention_colour_bar(image_item: pg.ImageItem) -> pg.ColorBarItem:
     """The 0..1 colour scale beside an attention image (fixed levels: weights are comparable across views)."""
-    bar = pg.ColorBarItem(values=LEVELS, colorMap=attention_colormap(), interactive=False,
-                          width=14, colorMapMenu=False)
+    bar = pg.ColorBarItem(values=LEVELS, colorMap=attention_colormap(), interactive=False, width=14, colorMapMenu=False)
     bar.setImageItem(image_item)
     bar.axis.setPen(pg.mkPen(colour("paper_muted")))
     bar.axis.setTextPen(pg.mkPen(colour("paper_text")))
-    bar.axis.setLabel("attention weight", color=colour("paper_muted"))   # on paper, whatever the theme
+    bar.axis.setLabel("attention weight", color=colour("paper_muted"))  # on paper, whatever the theme
     for item in (bar.bar, bar.axis):  # it never changes: painted once, then reused
         item.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
     return bar
@@ -72,8 +71,8 @@ class TokenAxis(pg.AxisItem):
     into a pixmap that is reused until its labels, range or highlight change.
     """
 
-    PAD = 2             # room around a label's image for antialiased edges
-    MAX_IMAGES = 4096   # label images kept (a few MB); the oldest half goes when full
+    PAD = 2  # room around a label's image for antialiased edges
+    MAX_IMAGES = 4096  # label images kept (a few MB); the oldest half goes when full
 
     def __init__(self, orientation: str, rotate: bool = False, max_size: int = 120) -> None:
         super().__init__(orientation)
@@ -89,9 +88,9 @@ class TokenAxis(pg.AxisItem):
         self.setTextPen(pg.mkPen(colour("paper_text")))
         self.setStyle(tickLength=0, showValues=False, hideOverlappingLabels=False)
         self.stride = 1
-        self._widths: dict[str, tuple[float, float]] = {}   # label -> (advance, bold advance)
+        self._widths: dict[str, tuple[float, float]] = {}  # label -> (advance, bold advance)
         self._label_widths: list[tuple[float, float]] = []  # of each label, in order
-        self._longest = 0.0                                 # the widest label in the normal font
+        self._longest = 0.0  # the widest label in the normal font
         self._images: dict[tuple[str, bool, float], QImage] = {}
         self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
 
@@ -100,14 +99,15 @@ class TokenAxis(pg.AxisItem):
         if width is None:
             if len(self._widths) > 50_000:
                 self._widths.clear()
-            width = self._widths[text] = (QFontMetricsF(self.font).horizontalAdvance(text),
-                                          QFontMetricsF(self.bold).horizontalAdvance(text))
+            width = self._widths[text] = (
+                QFontMetricsF(self.font).horizontalAdvance(text),
+                QFontMetricsF(self.bold).horizontalAdvance(text),
+            )
         return width
 
     def set_labels(self, labels: Sequence[str], centres: Optional[Sequence[float]] = None) -> None:
         self.labels = list(labels)
-        self.centres = (np.arange(len(self.labels)) + 0.5 if centres is None
-                        else np.asarray(centres, dtype=float))
+        self.centres = np.arange(len(self.labels)) + 0.5 if centres is None else np.asarray(centres, dtype=float)
         self.highlight = None
         known = self._widths.get
         self._label_widths = [known(s) or self._width_of(s) for s in self.labels]
@@ -164,7 +164,9 @@ class TokenAxis(pg.AxisItem):
             font = self.bold if strong else self.font
             metrics = QFontMetricsF(font)
             width = (self._widths.get(text) or self._width_of(text))[strong]
-            size = QSize(math.ceil((width + 2 * self.PAD) * ratio), math.ceil((metrics.height() + 2 * self.PAD) * ratio))
+            size = QSize(
+                math.ceil((width + 2 * self.PAD) * ratio), math.ceil((metrics.height() + 2 * self.PAD) * ratio)
+            )
             image = QImage(size, QImage.Format.Format_ARGB32_Premultiplied)
             image.fill(Qt.GlobalColor.transparent)
             painter = QPainter(image)
@@ -201,14 +203,21 @@ class TokenAxis(pg.AxisItem):
         # line), as Qt would align the text in a box; labels stay off the axis title.
         pad = self.PAD
         if self.orientation == "left":
-            p.setClipRect(QRectF(bounds.left() + label_room, bounds.top() - line,
-                                 bounds.width() - label_room - 6, bounds.height() + 2 * line))
+            p.setClipRect(
+                QRectF(
+                    bounds.left() + label_room,
+                    bounds.top() - line,
+                    bounds.width() - label_room - 6,
+                    bounds.height() + 2 * line,
+                )
+            )
 
             def corner(i: int, width: float) -> tuple[float, float]:
                 return bounds.right() - 6 - width, pixels[i] - line / 2
         elif self.orientation == "right":
-            p.setClipRect(QRectF(bounds.left() + 6, bounds.top() - line, bounds.width() - 6,
-                                 bounds.height() + 2 * line))
+            p.setClipRect(
+                QRectF(bounds.left() + 6, bounds.top() - line, bounds.width() - 6, bounds.height() + 2 * line)
+            )
 
             def corner(i: int, width: float) -> tuple[float, float]:
                 return bounds.left() + 6, pixels[i] - line / 2
@@ -226,6 +235,7 @@ class TokenAxis(pg.AxisItem):
 
             def corner(i: int, width: float) -> tuple[float, float]:
                 return pixels[i] - width / 2, top
+
         ratio = p.device().devicePixelRatioF() if p.device() is not None else 1.0
         images, labels, widths = self._images, self.labels, self._label_widths
         for i in sorted(shown):
@@ -292,7 +302,7 @@ class MaskOverlay(QGraphicsPathItem):
 class AttentionHeatmap(pg.GraphicsLayoutWidget):
     """One query-by-key attention matrix: row q is how token q spread its attention over tokens 0..q."""
 
-    hovered = Signal(str)            # what the cell under the mouse holds ("" when none)
+    hovered = Signal(str)  # what the cell under the mouse holds ("" when none)
     cell_clicked = Signal(int, int)  # query, key
 
     def __init__(self, parent=None) -> None:
@@ -324,7 +334,7 @@ class AttentionHeatmap(pg.GraphicsLayoutWidget):
         self.mask_item = MaskOverlay(vb)
         self.mask_item.setBrush(hatch_brush())
         self.mask_item.setPen(QPen(Qt.PenStyle.NoPen))
-        self.mask_item.setZValue(1)   # over the image: the cells above the diagonal are covered, not transparent
+        self.mask_item.setZValue(1)  # over the image: the cells above the diagonal are covered, not transparent
         self.plot.addItem(self.mask_item, ignoreBounds=True)
         self.grid_item = QGraphicsPathItem()
         pen = QPen(qcolour("paper", alpha=200))
@@ -348,8 +358,9 @@ class AttentionHeatmap(pg.GraphicsLayoutWidget):
         self.scene().sigMouseMoved.connect(self._mouse_moved)
         self.scene().sigMouseClicked.connect(self._mouse_clicked)
         self.setMouseTracking(True)
-        self.setToolTip("Hover over a cell to read its weight. Scroll to zoom, drag to pan, "
-                        "double-click to see the whole matrix.")
+        self.setToolTip(
+            "Hover over a cell to read its weight. Scroll to zoom, drag to pan, double-click to see the whole matrix."
+        )
 
     # ------------------------------------------------------------------ data
 
@@ -362,7 +373,7 @@ class AttentionHeatmap(pg.GraphicsLayoutWidget):
         if list(tokens) != self.tokens:
             self._set_tokens(list(tokens))
         self.matrix = matrix
-        self.image_item.setImage(matrix, autoLevels=False, levels=LEVELS)   # the mask covers what is above
+        self.image_item.setImage(matrix, autoLevels=False, levels=LEVELS)  # the mask covers what is above
         if title != self.title.text:
             self.title.setText(title)
         if self.hover_cell is not None:
@@ -383,7 +394,7 @@ class AttentionHeatmap(pg.GraphicsLayoutWidget):
         self.hover_cell = None
         self.hover_item.hide()
         vb = self.plot.getViewBox()
-        if T != before:   # the shape, only when it changes
+        if T != before:  # the shape, only when it changes
             self.mask_item.setPath(staircase(T))
             self.grid_item.setPath(cell_grid(T))
             if T:
@@ -409,8 +420,7 @@ class AttentionHeatmap(pg.GraphicsLayoutWidget):
             return ""
         query, key = self.labels[q], self.labels[k]
         if k > q:
-            return (f"‘{query}’ (#{q}) → ‘{key}’ (#{k}): not allowed — a token cannot look at tokens "
-                    "after it")
+            return f"‘{query}’ (#{q}) → ‘{key}’ (#{k}): not allowed — a token cannot look at tokens after it"
         return f"‘{query}’ (#{q}) → ‘{key}’ (#{k}): {self.matrix[q, k]:.3f}"
 
     def cell_at(self, scene_pos) -> Optional[tuple[int, int]]:

@@ -41,9 +41,12 @@ class MessageBar(QFrame):
 
     def show_message(self, level: str, text: str) -> None:
         roles, icon = STYLES.get(level, STYLES["info"])
-        themed_style(self, f"MessageBar {{ background: {{{roles}_bg}}; border: 1px solid {{{roles}_border}}; "
-                           f"border-radius: 4px; }} QLabel {{ color: {{{roles}_fg}}; font-size: 10.5pt; }}"
-                           f" QToolButton {{ color: {{{roles}_fg}}; }}")
+        themed_style(
+            self,
+            f"MessageBar {{ background: {{{roles}_bg}}; border: 1px solid {{{roles}_border}}; "
+            f"border-radius: 4px; }} QLabel {{ color: {{{roles}_fg}}; font-size: 10.5pt; }}"
+            f" QToolButton {{ color: {{{roles}_fg}}; }}",
+        )
         self.level = level
         self.icon.setText(icon)
         self.text.setText(text)

@@ -13,7 +13,7 @@ import pyqtgraph as pg
 
 from playground.ui.themes import colour, follow_look, plot_colours, render
 
-BAR_COLOUR, HIGHLIGHT_COLOUR = "cat_1", "cat_3"   # colour roles
+BAR_COLOUR, HIGHLIGHT_COLOUR = "cat_1", "cat_3"  # colour roles
 MAX_TICK_CHARS = 22
 TEXT_WIDTH = 130  # pixels: the text above a bar
 
@@ -33,7 +33,7 @@ def _elide(text: str, limit: int = MAX_TICK_CHARS) -> str:
     if len(text) <= limit:
         return text
     head = (limit - 1) // 2
-    return text[:head] + "…" + text[len(text) - (limit - 1 - head):]
+    return text[:head] + "…" + text[len(text) - (limit - 1 - head) :]
 
 
 class MetricBars(pg.PlotWidget):
@@ -99,8 +99,12 @@ class MetricBars(pg.PlotWidget):
         self.setYRange(0, top * 1.3, padding=0)
         self.placeholder.setText("" if n else placeholder)
         self.placeholder.setPos((max(n, 1) - 1) / 2, top * 0.65)
-        self.setToolTip("\n".join(f"{b.label}: {self.value_format.format(b.value)}"
-                                  + (f" ({b.note})" if b.note else "") for b in self.bars))
+        self.setToolTip(
+            "\n".join(
+                f"{b.label}: {self.value_format.format(b.value)}" + (f" ({b.note})" if b.note else "")
+                for b in self.bars
+            )
+        )
 
     def values(self) -> list[float]:
         """The heights on show, left to right."""
@@ -111,4 +115,3 @@ class MetricBars(pg.PlotWidget):
 
     def highlighted(self) -> Optional[int]:
         return next((i for i, b in enumerate(self.bars) if b.highlight), None)
-

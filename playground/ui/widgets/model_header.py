@@ -21,6 +21,6 @@ class ModelHeader(QLabel):
         loss = f" · val loss {checkpoint.val_loss:.2f}" if checkpoint.val_loss is not None else ""
         self.setText(
             f"<b>Model:</b> {checkpoint.name} · step {checkpoint.step:,}{loss} · reads up to "
-            f"{checkpoint.model_config.context_length:,} tokens · vocabulary {checkpoint.tokenizer.vocab_size:,}")
-        self.setToolTip(f"The model the Generate step uses (the latest you trained or loaded).\n"
-                        f"{checkpoint.path}")
+            f"{checkpoint.model_config.context_length:,} tokens · vocabulary {checkpoint.tokenizer.vocab_size:,}"
+        )
+        self.setToolTip(f"The model the Generate step uses (the latest you trained or loaded).\n{checkpoint.path}")

@@ -13,9 +13,11 @@ from playground.engine.jobs import Job, JobSlot
 from playground.engine.session import Session
 from playground.ui.themes import themed_style
 
-DEMO_TIP = ("Load the small model that ships with the app: GPT-2-style, 4 layers × 4 heads, about a million "
-            "parameters, trained for about half an hour on Python's documentation (validation loss 4.12). "
-            "It writes docstring-like English phrases, not sense.")
+DEMO_TIP = (
+    "Load the small model that ships with the app: GPT-2-style, 4 layers × 4 heads, about a million "
+    "parameters, trained for about half an hour on Python's documentation (validation loss 4.12). "
+    "It writes docstring-like English phrases, not sense."
+)
 NO_DEMO_TIP = "This installation has no demo model (models/demo is missing): train a model instead."
 LOADING_TIP = "Loading the demo model…"
 TRAIN_TIP = "Go to the Train step and train a model on your corpus."
@@ -106,8 +108,9 @@ class NoModelPage(QWidget):
         folder = demo_model_dir()
         if folder is None:
             self.refresh()
-            self.session.error("This installation has no demo model (models/demo is missing). "
-                               "Train a model in the Train step instead.")
+            self.session.error(
+                "This installation has no demo model (models/demo is missing). Train a model in the Train step instead."
+            )
             return None
         # On the device every model of the session sits on (the store moves nothing then).
         job = Job(load_model, folder, self.session.models.device_name, doing="loading the demo model")
@@ -116,7 +119,7 @@ class NoModelPage(QWidget):
         job.error.connect(self._on_error)
         job.done.connect(self._finished)
         self.status.setText("Loading the demo model…")
-        return self.slot.start(job)   # refreshes the buttons (slot.changed)
+        return self.slot.start(job)  # refreshes the buttons (slot.changed)
 
     def _loaded(self, result) -> None:
         checkpoint, model = result

@@ -13,7 +13,7 @@ from playground.core.attention_records import ProbeEntry, ProbeHistory
 class ProbeHistoryBar(QWidget):
     """Scrubs through a `ProbeHistory`; emits the entry chosen by moving the slider or by following again."""
 
-    chosen = Signal(object)   # ProbeEntry
+    chosen = Signal(object)  # ProbeEntry
 
     def __init__(self, history: ProbeHistory, parent=None) -> None:
         super().__init__(parent)
@@ -21,15 +21,16 @@ class ProbeHistoryBar(QWidget):
         self._setting = False
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(0, 0)
-        self.slider.setToolTip("Scrub back through the training steps the probe captured "
-                               "(← and → step through them).")
+        self.slider.setToolTip("Scrub back through the training steps the probe captured (← and → step through them).")
         self.slider.valueChanged.connect(self._on_slider)
         self.label = QLabel("no steps yet")
         self.label.setMinimumWidth(190)
         self.follow_latest = QCheckBox("Follow latest")
         self.follow_latest.setChecked(True)
-        self.follow_latest.setToolTip("Show each new capture as it arrives. Moving the slider back turns "
-                                      "this off; moving it to the end turns it on.")
+        self.follow_latest.setToolTip(
+            "Show each new capture as it arrives. Moving the slider back turns "
+            "this off; moving it to the end turns it on."
+        )
         self.follow_latest.toggled.connect(self._on_follow_toggled)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

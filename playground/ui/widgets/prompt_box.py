@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPlainTextEdit, QVBoxLayout, 
 
 from playground.ui.themes import themed_style, themed_text
 
-COUNT_DELAY_MS = 250      # count once typing pauses
+COUNT_DELAY_MS = 250  # count once typing pauses
 COUNT_LIMIT_CHARS = 200_000  # counting a longer text would hold up typing; the model reads only the end anyway
 
 
@@ -20,8 +20,9 @@ class PromptBox(QWidget):
         super().__init__(parent)
         self.checkpoint = None  # whose tokenizer counts, and whose context the count is against
         self.edit = QPlainTextEdit()
-        self.edit.setPlaceholderText("Type the start of a text for the model to continue, or send a "
-                                     "prompt from the Prompt step.")
+        self.edit.setPlaceholderText(
+            "Type the start of a text for the model to continue, or send a prompt from the Prompt step."
+        )
         mono = QFont("DejaVu Sans Mono")
         mono.setStyleHint(QFont.StyleHint.Monospace)
         mono.setPointSize(10)
@@ -34,8 +35,11 @@ class PromptBox(QWidget):
         self.count.setToolTip("How many tokens the prompt is, against how many the model can read at once.")
         self.notice = QLabel()
         self.notice.setWordWrap(True)
-        themed_style(self.notice, "background: {amber_bg}; color: {amber_fg}; padding: 4px 6px; "
-                                  "border: 1px solid {amber_border}; border-radius: 4px;")
+        themed_style(
+            self.notice,
+            "background: {amber_bg}; color: {amber_fg}; padding: 4px 6px; "
+            "border: 1px solid {amber_border}; border-radius: 4px;",
+        )
         self.notice.hide()
         self._count_timer = QTimer(self, singleShot=True, interval=COUNT_DELAY_MS)
         self._count_timer.timeout.connect(self.recount)
@@ -73,12 +77,20 @@ class PromptBox(QWidget):
         text = self.edit.toPlainText()
         context = checkpoint.model_config.context_length
         if len(text) > COUNT_LIMIT_CHARS:
-            themed_text(self.count, "<span style='color:{warning}'><b>{n} characters</b>: the model reads the "
-                                    "last {context} tokens</span>", n=f"{len(text):,}", context=f"{context:,}")
+            themed_text(
+                self.count,
+                "<span style='color:{warning}'><b>{n} characters</b>: the model reads the last {context} tokens</span>",
+                n=f"{len(text):,}",
+                context=f"{context:,}",
+            )
             return
         n = len(checkpoint.tokenizer.encode_ids([text])[0]) if text else 0
         if n > context:
-            themed_text(self.count, "<span style='color:{warning}'><b>{n} tokens</b>: the model reads the "
-                                    "last {context}</span>", n=f"{n:,}", context=f"{context:,}")
+            themed_text(
+                self.count,
+                "<span style='color:{warning}'><b>{n} tokens</b>: the model reads the last {context}</span>",
+                n=f"{n:,}",
+                context=f"{context:,}",
+            )
         else:
             self.count.setText(f"{n:,} of {context:,} tokens")

@@ -21,9 +21,9 @@ from playground.core.prompts import RenderedPrompt
 from playground.ui.themes import qcolour, themed_style
 
 # The parts' colour roles: light shades with dark text on them, the same in every look.
-EXAMPLE_BGS = ("part_example_1", "part_example_2")   # alternate, so neighbouring examples stay apart
-PREVIEW_END_CHARS = 2000       # a huge prompt's preview shows its first characters,
-PREVIEW_TAIL_CHARS = 40_000    # ... at most this many of its end, and an ellipsis between
+EXAMPLE_BGS = ("part_example_1", "part_example_2")  # alternate, so neighbouring examples stay apart
+PREVIEW_END_CHARS = 2000  # a huge prompt's preview shows its first characters,
+PREVIEW_TAIL_CHARS = 40_000  # ... at most this many of its end, and an ellipsis between
 
 
 def preview_legend() -> QHBoxLayout:
@@ -31,12 +31,16 @@ def preview_legend() -> QHBoxLayout:
     legend = QHBoxLayout()
     legend.setSpacing(6)
     for text, bg, tip, extra in (
-            ("Instruction", "part_instruction", "What to do, in words.", "color: {on_pastel};"),
-            ("Examples", EXAMPLE_BGS[0], "Worked examples, in two shades so neighbours stay apart.",
-             "color: {on_pastel};"),
-            ("Query", "part_query", "Your input; the model writes what comes after its end.", "color: {on_pastel};"),
-            ("Cut", "cut_bg", "Text beyond the context: the model never reads it.",
-             "color: {cut_fg}; text-decoration: line-through;")):
+        ("Instruction", "part_instruction", "What to do, in words.", "color: {on_pastel};"),
+        ("Examples", EXAMPLE_BGS[0], "Worked examples, in two shades so neighbours stay apart.", "color: {on_pastel};"),
+        ("Query", "part_query", "Your input; the model writes what comes after its end.", "color: {on_pastel};"),
+        (
+            "Cut",
+            "cut_bg",
+            "Text beyond the context: the model never reads it.",
+            "color: {cut_fg}; text-decoration: line-through;",
+        ),
+    ):
         chip = QLabel(text)
         themed_style(chip, f"background: {{{bg}}}; border-radius: 3px; padding: 1px 8px; {extra}")
         chip.setToolTip(tip)
@@ -80,7 +84,7 @@ class PromptPreview(QTextEdit):
         for part in rendered.parts:
             fmt = QTextCharFormat()
             if part.kind != "separator":
-                fmt.setForeground(qcolour("on_pastel"))   # dark on the light colours, whatever the theme
+                fmt.setForeground(qcolour("on_pastel"))  # dark on the light colours, whatever the theme
             if part.kind == "instruction":
                 fmt.setBackground(qcolour("part_instruction"))
             elif part.kind == "example":
@@ -100,7 +104,7 @@ class PromptPreview(QTextEdit):
         pieces = ((start, min(end, hide_from)), (max(start, hide_to), end)) if hide_from < hide_to else ((start, end),)
         for a, b in pieces:
             if a < b:
-                cursor.insertText(part.text[a - part.start:b - part.start], fmt)
+                cursor.insertText(part.text[a - part.start : b - part.start], fmt)
             if hide_from < hide_to and a == start and start <= hide_from < end:
                 what = "cut" if hide_to <= self.cut_chars else "not shown"
                 note = f"\n[… {hide_to - hide_from:,} more characters {what} …]\n"
@@ -119,10 +123,14 @@ class PromptPreview(QTextEdit):
             if part is None or part.kind == "separator":
                 QToolTip.hideText()
             else:
-                tip = {"instruction": "<b>Instruction</b>: what to do, in words.",
-                       "query": "<b>Query</b>: the input you ask about. The model writes what comes next."}.get(
-                    part.kind, f"<b>Example {part.example + 1 if part.example is not None else ''}</b>: "
-                               "a worked input and output the model can copy.")
+                tip = {
+                    "instruction": "<b>Instruction</b>: what to do, in words.",
+                    "query": "<b>Query</b>: the input you ask about. The model writes what comes next.",
+                }.get(
+                    part.kind,
+                    f"<b>Example {part.example + 1 if part.example is not None else ''}</b>: "
+                    "a worked input and output the model can copy.",
+                )
                 if offset < self.cut_chars:
                     tip += "<br><i>Cut: this lies beyond the context, so the model never reads it.</i>"
                 QToolTip.showText(event.globalPos(), tip, self)
@@ -147,10 +155,14 @@ class PreviewBox(QGroupBox):
         self.token_count_label.setTextFormat(Qt.TextFormat.RichText)
         self.warning_label = QLabel()
         self.warning_label.setWordWrap(True)
-        themed_style(self.warning_label, "color: {amber_fg}; background: {amber_bg}; "
-                                         "border: 1px solid {amber_border}; border-radius: 4px; padding: 4px 6px;")
-        self.warning_label.setToolTip("The model keeps only the last tokens it can read: the struck-through "
-                                      "text above is lost.")
+        themed_style(
+            self.warning_label,
+            "color: {amber_fg}; background: {amber_bg}; "
+            "border: 1px solid {amber_border}; border-radius: 4px; padding: 4px 6px;",
+        )
+        self.warning_label.setToolTip(
+            "The model keeps only the last tokens it can read: the struck-through text above is lost."
+        )
         self.warning_label.hide()
         self.problem_label = QLabel()
         self.problem_label.setWordWrap(True)
@@ -158,8 +170,7 @@ class PreviewBox(QGroupBox):
         self.problem_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.problem_label.hide()
         self.send_button = QPushButton("Send to Generate ▶")
-        self.send_button.setToolTip("Use this prompt in the Generate step, where the model continues it "
-                                    "(Ctrl+Enter).")
+        self.send_button.setToolTip("Use this prompt in the Generate step, where the model continues it (Ctrl+Enter).")
         self.send_button.setDefault(True)
         self.send_button.setMinimumHeight(32)
         self.send_button.setStyleSheet("QPushButton { font-weight: 600; padding: 4px 18px; }")

@@ -10,8 +10,19 @@ from __future__ import annotations
 from dataclasses import replace
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
-                               QPlainTextEdit, QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
 from playground.core.sampling_settings import PRESETS, SamplingSettings
 from playground.ui.themes import themed_style
@@ -22,47 +33,55 @@ PRESET_ORDER = ("deterministic", "balanced", "creative")
 PRESET_TIPS = {
     "deterministic": "Greedy: always the most likely token. The same prompt gives the same text every time.",
     "balanced": "Sampling at temperature 0.8 from the 50 best tokens (top-p 0.95), with a mild repetition "
-                "penalty: varied but sensible text.",
+    "penalty: varied but sensible text.",
     "creative": "Sampling at temperature 1.1 from almost the whole distribution: surprising, sometimes odd.",
     "custom": "Your own mix: the settings below no longer match a preset.",
 }
 STRATEGIES = [
     ("greedy", "Greedy", "Always take the most likely next token. Repeatable, but often dull and repetitive."),
-    ("sample", "Sample", "Draw the next token at random, in proportion to its probability (after the settings "
-                         "below reshape the distribution). Varied text; the seed makes it repeatable."),
-    ("beam", "Beam search", "Follow several continuations at once and keep the ones whose tokens together are "
-                            "most likely. Good for short, 'correct' answers; results appear in the Beams tab."),
+    (
+        "sample",
+        "Sample",
+        "Draw the next token at random, in proportion to its probability (after the settings "
+        "below reshape the distribution). Varied text; the seed makes it repeatable.",
+    ),
+    (
+        "beam",
+        "Beam search",
+        "Follow several continuations at once and keep the ones whose tokens together are "
+        "most likely. Good for short, 'correct' answers; results appear in the Beams tab.",
+    ),
 ]
 TIPS = {
     "preset": "Ready-made settings. Choose one, then change anything: the preset turns into 'custom'.",
     "strategy": "How the next token is picked from the model's probabilities.",
     "temperature": "Divides every score before the softmax. Below 1 sharpens the distribution (safer, more "
-                   "repetitive text); above 1 flattens it (more surprising, more mistakes).",
+    "repetitive text); above 1 flattens it (more surprising, more mistakes).",
     "top_k": "Keep only the k most likely tokens and draw among them. Lower it to cut off odd tokens; "
-             "'off' keeps every token.",
+    "'off' keeps every token.",
     "top_p": "Nucleus sampling: keep the smallest set of best tokens whose probabilities add up to p. "
-             "Lower it (0.9) to drop the long tail of unlikely tokens; 1 is off.",
+    "Lower it (0.9) to drop the long tail of unlikely tokens; 1 is off.",
     "min_p": "Keep only tokens at least this fraction as likely as the best one. Adapts to the model's "
-             "confidence: when it is sure, little else survives. 'off' at 0.",
+    "confidence: when it is sure, little else survives. 'off' at 0.",
     "repetition_penalty": "Tokens already in the text lose score, so the model repeats itself less. "
-                          "Raise it (1.1–1.3) against loops; 1 is off. Works for every strategy.",
+    "Raise it (1.1–1.3) against loops; 1 is off. Works for every strategy.",
     "beams": "How many continuations beam search keeps at each step. More beams search wider but take longer.",
     "length_penalty": "Beams are ranked by log-probability ÷ length^this. Above 1 favours longer texts, "
-                      "below 1 shorter ones (log-probabilities only fall as a text grows).",
+    "below 1 shorter ones (log-probabilities only fall as a text grows).",
     "early_stopping": "A beam is finished when it writes the end-of-text token, and only finished beams are "
-                      "shown (unless Max new tokens cuts the search). On: stop as soon as there are as many "
-                      "finished beams as beams. Off: search on while a live beam could still beat the worst "
-                      "finished one (a better answer, more steps).",
+    "shown (unless Max new tokens cuts the search). On: stop as soon as there are as many "
+    "finished beams as beams. Off: search on while a live beam could still beat the worst "
+    "finished one (a better answer, more steps).",
     "max_new_tokens": "The most tokens the model writes before it is stopped.",
     "stop_strings": "Stop as soon as the text contains one of these. Separate them by commas or new lines; "
-                    "write \\n for a line break, \\s for a space, \\, for a comma. Spaces around each are ignored.",
+    "write \\n for a line break, \\s for a space, \\, for a comma. Spaces around each are ignored.",
     "stop_at_end": "Stop when the model writes the end-of-text token, as it learned to do between documents.",
     "seed": "The random seed: the same seed, prompt and settings give the same text. Change it for another draw.",
     "random_seed": "A fresh random draw every time (no fixed seed).",
 }
 WHY_OFF = {
     "sample": "Used only when sampling: greedy and beam search just rank tokens, and this setting never changes "
-              "which token ranks first.",
+    "which token ranks first.",
     "beam": "Used only by beam search.",
     "seed": "Only sampling is random: greedy and beam search give the same text every time.",
     "stop_strings": "Beam search does not look for stop strings.",
@@ -81,7 +100,7 @@ def parse_stop_strings(text: str) -> tuple[str, ...]:
         item, i = [], 0
         while i < len(line):
             if line[i] == "\\" and i + 1 < len(line):
-                item.append(line[i:i + 2])
+                item.append(line[i : i + 2])
                 i += 2
             elif line[i] == ",":
                 raw_items.append("".join(item))
@@ -96,7 +115,7 @@ def parse_stop_strings(text: str) -> tuple[str, ...]:
         raw, out, i = raw.strip(), [], 0
         while i < len(raw):
             if raw[i] == "\\" and i + 1 < len(raw):
-                out.append(escapes.get(raw[i + 1], raw[i:i + 2]))
+                out.append(escapes.get(raw[i + 1], raw[i : i + 2]))
                 i += 2
             else:
                 out.append(raw[i])
@@ -109,11 +128,13 @@ def parse_stop_strings(text: str) -> tuple[str, ...]:
 
 def format_stop_strings(strings) -> str:
     """The text `parse_stop_strings` reads back as `strings`."""
+
     def one(s: str) -> str:
         s = s.replace("\\", "\\\\").replace("\n", "\\n").replace("\t", "\\t").replace(",", "\\,")
         core = s.strip(" ")
         lead, trail = len(s) - len(s.lstrip(" ")), len(s) - len(s.rstrip(" "))
         return "\\s" * lead + core + "\\s" * trail if core else "\\s" * len(s)
+
     return ", ".join(one(s) for s in strings)
 
 
@@ -125,15 +146,14 @@ class SamplingControls(QWidget):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self._labels: dict[str, QLabel] = {}
-        self._ready = False      # edits count once the presets are in
-        self._updating = False   # set_settings moves many controls: one `changed` at the end
+        self._ready = False  # edits count once the presets are in
+        self._updating = False  # set_settings moves many controls: one `changed` at the end
         self._build()
         self._fill_presets()
 
     def advanced_widgets(self) -> list[QWidget]:
         """Controls presentation mode hides: the less common sampling settings."""
-        return [self.min_p, self.repetition_penalty, self.beam_box, self.stop_strings, self.stop_at_end,
-                self.seed_box]
+        return [self.min_p, self.repetition_penalty, self.beam_box, self.stop_strings, self.stop_at_end, self.seed_box]
 
     def _build(self) -> None:
         cl = QVBoxLayout(self)
@@ -332,17 +352,35 @@ class SamplingControls(QWidget):
 
     def _enable_for_strategy(self, strategy: str) -> None:
         groups = {
-            "temperature": strategy == "sample", "top_k": strategy == "sample", "top_p": strategy == "sample",
-            "min_p": strategy == "sample", "beams": strategy == "beam", "length_penalty": strategy == "beam",
-            "early_stopping": strategy == "beam", "seed": strategy == "sample",
+            "temperature": strategy == "sample",
+            "top_k": strategy == "sample",
+            "top_p": strategy == "sample",
+            "min_p": strategy == "sample",
+            "beams": strategy == "beam",
+            "length_penalty": strategy == "beam",
+            "early_stopping": strategy == "beam",
+            "seed": strategy == "sample",
             "stop_strings": strategy != "beam",
         }
-        widgets = {"temperature": self.temperature, "top_k": self.top_k, "top_p": self.top_p,
-                   "min_p": self.min_p, "beams": self.beams, "length_penalty": self.length_penalty,
-                   "early_stopping": self.early_stopping, "seed": self.seed, "stop_strings": self.stop_strings}
+        widgets = {
+            "temperature": self.temperature,
+            "top_k": self.top_k,
+            "top_p": self.top_p,
+            "min_p": self.min_p,
+            "beams": self.beams,
+            "length_penalty": self.length_penalty,
+            "early_stopping": self.early_stopping,
+            "seed": self.seed,
+            "stop_strings": self.stop_strings,
+        }
         for key, on in groups.items():
-            why = WHY_OFF["sample" if key in ("temperature", "top_k", "top_p", "min_p") else
-                          "beam" if key in ("beams", "length_penalty", "early_stopping") else key]
+            why = WHY_OFF[
+                "sample"
+                if key in ("temperature", "top_k", "top_p", "min_p")
+                else "beam"
+                if key in ("beams", "length_penalty", "early_stopping")
+                else key
+            ]
             tip = TIPS[key] + ("" if on else f"<br><i>Off now: {why}</i>")
             widget = widgets[key]
             widget.setEnabled(on)
@@ -351,5 +389,6 @@ class SamplingControls(QWidget):
             self._labels[key].setToolTip(tip)
         self.random_seed.setEnabled(strategy == "sample")
         self.seed.setEnabled(strategy == "sample" and not self.random_seed.isChecked())
-        self.random_seed.setToolTip(TIPS["random_seed"] + ("" if strategy == "sample" else
-                                                           f"<br><i>Off now: {WHY_OFF['seed']}</i>"))
+        self.random_seed.setToolTip(
+            TIPS["random_seed"] + ("" if strategy == "sample" else f"<br><i>Off now: {WHY_OFF['seed']}</i>")
+        )

@@ -118,8 +118,10 @@ class SamplesTab(QWidget):
         self.count.setValue(3)
         self.count.setToolTip("How many samples to draw, each with the next seed (seed, seed + 1, …).")
         self.button = QPushButton("Generate samples")
-        self.button.setToolTip("Continue the prompt several times with the same settings and different "
-                               "seeds, and show the texts side by side.")
+        self.button.setToolTip(
+            "Continue the prompt several times with the same settings and different "
+            "seeds, and show the texts side by side."
+        )
         self.note = QLabel()
         self.note.setWordWrap(True)
         themed_style(self.note, "color: {muted};")
@@ -141,8 +143,10 @@ class SamplesTab(QWidget):
         if strategy == "beam":
             note = "Side by side works with greedy and sample: choose one of them on the left."
         elif strategy == "greedy":
-            note = ("Greedy ignores the seed, so every sample is the same text: choose the strategy "
-                    "'Sample' to see the draws differ.")
+            note = (
+                "Greedy ignores the seed, so every sample is the same text: choose the strategy "
+                "'Sample' to see the draws differ."
+            )
         else:
             note = "Each sample uses the next seed: seed, seed + 1, …"
         self.note.setText(note)
@@ -157,8 +161,10 @@ class CompareTab(QWidget):
         self.template_label.setWordWrap(True)
         self.template_label.setTextFormat(Qt.TextFormat.RichText)
         self.button = QPushButton("Generate both")
-        self.button.setToolTip("Generate from the template without its examples (zero-shot) and with "
-                               "them, with the same settings and seed, side by side.")
+        self.button.setToolTip(
+            "Generate from the template without its examples (zero-shot) and with "
+            "them, with the same settings and seed, side by side."
+        )
         row = QHBoxLayout()
         row.addWidget(self.template_label, 1)
         row.addWidget(self.button, 0, Qt.AlignmentFlag.AlignTop)
@@ -176,10 +182,14 @@ class CompareTab(QWidget):
                 "<b>Send a few-shot prompt from the Prompt panel first.</b><br>"
                 "<span style='color:{muted}'>Then this tab generates from the same template twice, side "
                 "by side: once with no examples (zero-shot) and once with its examples, so you can see what "
-                "the examples change.</span>")
+                "the examples change.</span>",
+            )
             return
         name = getattr(template, "name", "") or "the template"
-        themed_text(self.template_label,
-                    "<b>Template:</b> {name}<br><span style='color:{muted}'>Left: zero-shot (no examples). "
-                    "Right: {other_mode} (its own mode). Same settings and seed for both.</span>",
-                    name=name, other_mode=other_mode)
+        themed_text(
+            self.template_label,
+            "<b>Template:</b> {name}<br><span style='color:{muted}'>Left: zero-shot (no examples). "
+            "Right: {other_mode} (its own mode). Same settings and seed for both.</span>",
+            name=name,
+            other_mode=other_mode,
+        )

@@ -21,7 +21,7 @@ STAGE_HELP = {
     "the model": "The model's own probabilities: the softmax of its score for every token of the vocabulary.",
     "repetition penalty": "Tokens already in the text lose score, so the model repeats itself less.",
     "temperature": "Every score is divided by the temperature: below 1 the likely tokens get likelier "
-                   "(sharper), above 1 the distribution flattens.",
+    "(sharper), above 1 the distribution flattens.",
     "top-k": "Only the k most likely tokens stay; every other token is removed.",
     "top-p": "Only the smallest set of best tokens whose probabilities add up to p stays (the nucleus).",
     "min-p": "Only tokens at least min-p times as likely as the best one stay.",
@@ -41,8 +41,11 @@ class StageChart(QFrame):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.setObjectName("stage")
-        themed_style(self, "#stage { background: {paper}; border: 1px solid {paper_border}; border-radius: 5px; }"
-                           "#stage QLabel { color: {paper_text}; }")  # paper: a white card in every look
+        themed_style(
+            self,
+            "#stage { background: {paper}; border: 1px solid {paper_border}; border-radius: 5px; }"
+            "#stage QLabel { color: {paper_text}; }",
+        )  # paper: a white card in every look
         self.title = QLabel()
         self.title.setTextFormat(Qt.TextFormat.RichText)
         self.title.setWordWrap(True)
@@ -57,8 +60,17 @@ class StageChart(QFrame):
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self.name = ""
 
-    def set_stage(self, number: int, stage, previous_kept: Optional[int], chosen_id: Optional[int],
-                  role: str, scale: float, chosen_text: str = "", specials: Optional[dict] = None) -> None:
+    def set_stage(
+        self,
+        number: int,
+        stage,
+        previous_kept: Optional[int],
+        chosen_id: Optional[int],
+        role: str,
+        scale: float,
+        chosen_text: str = "",
+        specials: Optional[dict] = None,
+    ) -> None:
         self.name = stage.name
         if previous_kept is None:
             kept = f"all {stage.kept:,} tokens"
@@ -70,21 +82,30 @@ class StageChart(QFrame):
         self.title.setText(f"<b>{number} · {stage.name}</b><br><span style='color:{muted}'>{kept}</span>")
         self.setToolTip(stage_help(stage.name))
         self.bars.roles = [role]
-        rows = [BarRow(token_label(c.id, c.text, specials), [c.prob], chosen=c.id == chosen_id)
-                for c in stage.candidates]
+        rows = [
+            BarRow(token_label(c.id, c.text, specials), [c.prob], chosen=c.id == chosen_id) for c in stage.candidates
+        ]
         if chosen_id is not None and all(c.id != chosen_id for c in stage.candidates):
             listed_all = stage.kept <= len(stage.candidates)  # every token left is listed: the chosen one is gone
             lowest = min((c.prob for c in stage.candidates), default=0.0)
-            rows.append(BarRow(token_label(chosen_id, chosen_text, specials), [0.0 if listed_all else None],
-                               chosen=True, below=[lowest]))
+            rows.append(
+                BarRow(
+                    token_label(chosen_id, chosen_text, specials),
+                    [0.0 if listed_all else None],
+                    chosen=True,
+                    below=[lowest],
+                )
+            )
         self.bars.set_rows(rows, scale)
 
 
 class StagesView(QWidget):
     """The chain of stages for one token position, left to right."""
 
-    HINT = ("Press <b>Step</b> to generate one token at a time: here you will see the distribution after "
-            "each setting on the left, in the order they are applied. Clicking any token shows its steps too.")
+    HINT = (
+        "Press <b>Step</b> to generate one token at a time: here you will see the distribution after "
+        "each setting on the left, in the order they are applied. Clicking any token shows its steps too."
+    )
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -115,8 +136,9 @@ class StagesView(QWidget):
         self.specials: dict[int, str] = {}
         self.set_stages([], None, "")
 
-    def set_stages(self, stages: list, chosen_id: Optional[int], heading: str, chosen_text: str = "",
-                   placeholder: str = "") -> None:
+    def set_stages(
+        self, stages: list, chosen_id: Optional[int], heading: str, chosen_text: str = "", placeholder: str = ""
+    ) -> None:
         """Show `stages` (a list of sampling.Stage), highlighting the token `chosen_id`; with no stages,
         `placeholder` (or the hint to press Step)."""
         self.stages = list(stages)

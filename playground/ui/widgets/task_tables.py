@@ -6,8 +6,17 @@ from typing import Optional
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QPlainTextEdit, QSplitter, QTableWidget,
-                               QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QLabel,
+    QPlainTextEdit,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from playground.core.prompts import MODE_HELP, MODE_LABELS
 from playground.ui.themes import follow_item_colours, themed_item
@@ -15,28 +24,48 @@ from playground.ui.widgets.evaluate_parts import BAD, GOOD, MUTED, elide, note, 
 from playground.ui.widgets.table_cells import cell
 
 METRICS = [
-    ("bleu", "BLEU (0–100)",
-     "BLEU: how many of the reference's words and word sequences (up to 4 words) the answers contain, over "
-     "all answers, with a penalty for answers shorter than the references. 0–100, higher is better; "
-     "often 0 for short answers that are not quite right."),
-    ("chrf", "chrF (0–100)",
-     "chrF: the overlap of character sequences (up to 6 characters) between answer and reference, over all "
-     "answers. 0–100, higher is better; kind to near misses (‘chien’ for ‘chiens’) and to short answers."),
-    ("rouge1", "ROUGE-1 (0–1)",
-     "ROUGE-1: the share of single words answer and reference have in common (F-measure), averaged over the "
-     "answers. 0–1, higher is better. Only a–z and 0–9 count: accents and punctuation are dropped."),
-    ("rouge2", "ROUGE-2 (0–1)",
-     "ROUGE-2: like ROUGE-1 for pairs of neighbouring words, so word order starts to matter. 0–1, higher is "
-     "better; 0 when answer or reference has a single word."),
-    ("rouge_l", "ROUGE-L (0–1)",
-     "ROUGE-L: the longest run of words the answer has in the reference's order, gaps allowed (F-measure), "
-     "averaged over the answers. 0–1, higher is better."),
-    ("exact_match", "Exact match",
-     "Exact match: the share of answers equal to their reference, ignoring case and extra spaces. 0–1 "
-     "(shown as a percentage): strict, so a single wrong letter counts as wrong."),
+    (
+        "bleu",
+        "BLEU (0–100)",
+        "BLEU: how many of the reference's words and word sequences (up to 4 words) the answers contain, over "
+        "all answers, with a penalty for answers shorter than the references. 0–100, higher is better; "
+        "often 0 for short answers that are not quite right.",
+    ),
+    (
+        "chrf",
+        "chrF (0–100)",
+        "chrF: the overlap of character sequences (up to 6 characters) between answer and reference, over all "
+        "answers. 0–100, higher is better; kind to near misses (‘chien’ for ‘chiens’) and to short answers.",
+    ),
+    (
+        "rouge1",
+        "ROUGE-1 (0–1)",
+        "ROUGE-1: the share of single words answer and reference have in common (F-measure), averaged over the "
+        "answers. 0–1, higher is better. Only a–z and 0–9 count: accents and punctuation are dropped.",
+    ),
+    (
+        "rouge2",
+        "ROUGE-2 (0–1)",
+        "ROUGE-2: like ROUGE-1 for pairs of neighbouring words, so word order starts to matter. 0–1, higher is "
+        "better; 0 when answer or reference has a single word.",
+    ),
+    (
+        "rouge_l",
+        "ROUGE-L (0–1)",
+        "ROUGE-L: the longest run of words the answer has in the reference's order, gaps allowed (F-measure), "
+        "averaged over the answers. 0–1, higher is better.",
+    ),
+    (
+        "exact_match",
+        "Exact match",
+        "Exact match: the share of answers equal to their reference, ignoring case and extra spaces. 0–1 "
+        "(shown as a percentage): strict, so a single wrong letter counts as wrong.",
+    ),
 ]
-CAVEAT = ("Small models score low on tasks, and that is expected: compare modes, templates and checkpoints with "
-          "each other rather than reading the numbers on their own.")
+CAVEAT = (
+    "Small models score low on tasks, and that is expected: compare modes, templates and checkpoints with "
+    "each other rather than reading the numbers on their own."
+)
 ROW_HEIGHT = 24
 
 
@@ -69,8 +98,9 @@ class ScoresTable(QTableWidget):
         tips = [f"{mode_label(m)}: {MODE_HELP.get(m, '')}" for m in modes]
         if len(modes) == 2:
             labels.append("Difference")
-            tips.append(f"{labels[1]} minus {labels[0]}: how much {labels[1].lower()} gains (green: better, "
-                        "red: worse).")
+            tips.append(
+                f"{labels[1]} minus {labels[0]}: how much {labels[1].lower()} gains (green: better, red: worse)."
+            )
         while len(labels) < 3:
             labels.append("")
             tips.append("")
@@ -100,7 +130,7 @@ class ScoresTable(QTableWidget):
     def _show_metric(self, r: int, attr: str, results: list) -> None:
         values = [getattr(res.scores, attr) for res in results]
         for c, (res, value) in enumerate(zip(results, values)):
-            item = cell(self, r, c)   # show_results made it
+            item = cell(self, r, c)  # show_results made it
             if attr == "exact_match":
                 right = sum(row.exact for row in res.rows)
                 item.setText(f"{value:.0%} ({right} of {len(res.rows)})")
@@ -144,21 +174,27 @@ class AnswersTable(QTableWidget):
         self.set_modes(["zero-shot", "few-shot"])
         head = self.horizontalHeader()
         for c in range(self.COLUMNS):
-            head.setSectionResizeMode(c, QHeaderView.ResizeMode.Stretch if c in (1, 2, 3, 6)
-                                      else QHeaderView.ResizeMode.ResizeToContents)
+            head.setSectionResizeMode(
+                c, QHeaderView.ResizeMode.Stretch if c in (1, 2, 3, 6) else QHeaderView.ResizeMode.ResizeToContents
+            )
 
     def set_modes(self, modes: list[str]) -> None:
-        labels, tips = ["#", "Input", "Reference"], [
-            "The example's number in the task.", "The question, put into the template's query.",
-            "The answer the task expects."]
+        labels, tips = (
+            ["#", "Input", "Reference"],
+            [
+                "The example's number in the task.",
+                "The question, put into the template's query.",
+                "The answer the task expects.",
+            ],
+        )
         for i in range(2):
             name = mode_label(modes[i] if i < len(modes) else "")
             labels += [f"{name} answer", "✓", "chrF"]
-            tips += [f"What the model answered, {name.lower()}: the first line it wrote, trimmed. "
-                     "Hover for all it wrote.",
-                     f"Exact match, {name.lower()}: ✓ when the answer equals the reference (case and spaces "
-                     "aside).",
-                     f"chrF of this answer, {name.lower()} (0–100): its character overlap with the reference."]
+            tips += [
+                f"What the model answered, {name.lower()}: the first line it wrote, trimmed. Hover for all it wrote.",
+                f"Exact match, {name.lower()}: ✓ when the answer equals the reference (case and spaces aside).",
+                f"chrF of this answer, {name.lower()} (0–100): its character overlap with the reference.",
+            ]
         set_header(self, labels, tips)
         for c in range(6, 9):
             self.setColumnHidden(c, len(modes) < 2)
@@ -179,16 +215,35 @@ class AnswersTable(QTableWidget):
             return
         base = 3 + 3 * modes.index(row.mode)
         raw_note = f"\n\nAll it wrote: {row.raw!r}" if row.raw.strip() != row.output else ""
-        cut = (f"\n\nThe prompt ({row.prompt_tokens:,} tokens) was longer than the context: its first "
-               f"{row.cut_tokens:,} tokens were cut." if row.cut_tokens else "")
+        cut = (
+            f"\n\nThe prompt ({row.prompt_tokens:,} tokens) was longer than the context: its first "
+            f"{row.cut_tokens:,} tokens were cut."
+            if row.cut_tokens
+            else ""
+        )
         shown = row.output if row.output else "(nothing)"
-        self._cell(row.index, base, elide(shown), whole_text_tip(f"{row.output}{raw_note}{cut}"),
-                   colour=MUTED if not row.output else None)
-        self._cell(row.index, base + 1, "✓" if row.exact else "✗",
-                   "Exactly the reference." if row.exact else "Not exactly the reference.",
-                   align=Qt.AlignmentFlag.AlignCenter, colour=GOOD if row.exact else BAD)
-        self._cell(row.index, base + 2, f"{row.chrf:.0f}", f"chrF {row.chrf:.1f} (0–100) · ROUGE-L "
-                   f"{row.rouge_l:.2f} (0–1)", align=Qt.AlignmentFlag.AlignRight)
+        self._cell(
+            row.index,
+            base,
+            elide(shown),
+            whole_text_tip(f"{row.output}{raw_note}{cut}"),
+            colour=MUTED if not row.output else None,
+        )
+        self._cell(
+            row.index,
+            base + 1,
+            "✓" if row.exact else "✗",
+            "Exactly the reference." if row.exact else "Not exactly the reference.",
+            align=Qt.AlignmentFlag.AlignCenter,
+            colour=GOOD if row.exact else BAD,
+        )
+        self._cell(
+            row.index,
+            base + 2,
+            f"{row.chrf:.0f}",
+            f"chrF {row.chrf:.1f} (0–100) · ROUGE-L {row.rouge_l:.2f} (0–1)",
+            align=Qt.AlignmentFlag.AlignRight,
+        )
 
     def selected_index(self) -> int:
         rows = self.selectionModel().selectedRows() if self.selectionModel() else []
@@ -224,8 +279,10 @@ class TaskResultsPane(QWidget):
         mono.setStyleHint(QFont.StyleHint.Monospace)
         mono.setPointSizeF(8.5)
         self.preview.setFont(mono)
-        self.preview.setToolTip("What the model reads for the selected example, in each mode: it writes "
-                                "its answer right after the last line.")
+        self.preview.setToolTip(
+            "What the model reads for the selected example, in each mode: it writes "
+            "its answer right after the last line."
+        )
         self.preview.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
         self.preview_caption = QLabel("<b>What the model reads</b>")
         self.preview_caption.setTextFormat(Qt.TextFormat.RichText)

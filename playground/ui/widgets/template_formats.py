@@ -11,17 +11,21 @@ from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPlai
 from playground.core.prompts import PromptTemplate
 from playground.ui.themes import themed_style
 
-FORMAT_LABELS = {"example_format": "Example", "cot_format": "Example, chain of thought",
-                 "query_format": "Query", "cot_query_format": "Query, chain of thought"}
+FORMAT_LABELS = {
+    "example_format": "Example",
+    "cot_format": "Example, chain of thought",
+    "query_format": "Query",
+    "cot_query_format": "Query, chain of thought",
+}
 FORMAT_TIPS = {
     "example_format": "How each example is written out. Placeholders: {input}, {output}, {reasoning}. "
-                      "Write {{ and }} for a literal brace.",
+    "Write {{ and }} for a literal brace.",
     "cot_format": "How each example is written in chain-of-thought mode: its reasoning comes before the output. "
-                  "Placeholders: {input}, {output}, {reasoning}.",
+    "Placeholders: {input}, {output}, {reasoning}.",
     "query_format": "How the query is written. Only {input} (the output is what the model writes). Its end, "
-                    "such as \"Output:\", is the output prefix: where the model starts writing.",
+    'such as "Output:", is the output prefix: where the model starts writing.',
     "cot_query_format": "The query in chain-of-thought mode: it ends where the reasoning should start, "
-                        "so the model writes its steps before the answer. Only {input}.",
+    "so the model writes its steps before the answer. Only {input}.",
 }
 
 
@@ -55,11 +59,13 @@ class FormatsEditor(QWidget):
             self.format_edits[key] = edit
             form.addRow(label, edit)
         self.instruction_separator_edit = QLineEdit()
-        self.instruction_separator_edit.setToolTip("Text between the instruction and what follows it. "
-                                                   "\\n is a line break, \\t a tab.")
+        self.instruction_separator_edit.setToolTip(
+            "Text between the instruction and what follows it. \\n is a line break, \\t a tab."
+        )
         self.example_separator_edit = QLineEdit()
-        self.example_separator_edit.setToolTip("Text between examples, and between the last example and the "
-                                               "query. \\n is a line break, \\t a tab.")
+        self.example_separator_edit.setToolTip(
+            "Text between examples, and between the last example and the query. \\n is a line break, \\t a tab."
+        )
         for separator_edit in (self.instruction_separator_edit, self.example_separator_edit):
             separator_edit.setFont(mono)
             separator_edit.textChanged.connect(self.edited)
@@ -70,8 +76,9 @@ class FormatsEditor(QWidget):
         seps.addWidget(QLabel("Between examples"))
         seps.addWidget(self.example_separator_edit)
         form.addRow("Separators", seps)
-        note = QLabel("Placeholders: {input}, {output}, {reasoning} (a query only {input}). "
-                      "Write {{ and }} for a literal brace.")
+        note = QLabel(
+            "Placeholders: {input}, {output}, {reasoning} (a query only {input}). Write {{ and }} for a literal brace."
+        )
         themed_style(note, "color: {muted};")
         note.setWordWrap(True)
         layout = QVBoxLayout(self)

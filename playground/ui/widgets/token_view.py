@@ -46,12 +46,16 @@ def piece_label(piece: TokenPiece, overlaps: bool) -> str:
 def piece_tooltip(piece: TokenPiece) -> str:
     kind = "special token" if piece.special else ("part of a character" if piece.partial else "token")
     if piece.unknown:
-        kind = (f"unknown token: the vocabulary cannot write <code>{_escape(repr(piece.text))}</code>, "
-                f"so the model sees only {_escape(piece.token)}")
-    return (f"<b>Token #{piece.index}</b> ({kind})<br>id <b>{piece.id}</b><br>"
-            f"vocabulary entry <code>{_escape(repr(piece.token))}</code><br>"
-            f"bytes <code>{byte_label(piece.raw) or '—'}</code> ({len(piece.raw)})<br>"
-            f"characters {piece.start}–{piece.end}")
+        kind = (
+            f"unknown token: the vocabulary cannot write <code>{_escape(repr(piece.text))}</code>, "
+            f"so the model sees only {_escape(piece.token)}"
+        )
+    return (
+        f"<b>Token #{piece.index}</b> ({kind})<br>id <b>{piece.id}</b><br>"
+        f"vocabulary entry <code>{_escape(repr(piece.token))}</code><br>"
+        f"bytes <code>{byte_label(piece.raw) or '—'}</code> ({len(piece.raw)})<br>"
+        f"characters {piece.start}–{piece.end}"
+    )
 
 
 def _escape(text: str) -> str:
@@ -74,7 +78,7 @@ class TokenView(QTextEdit):
         self.show_whitespace = False
         self._text = ""
         self.setPlaceholderText("Tokens appear here.")
-        follow_look(self, self._render)   # the dropped text's grey follows the look
+        follow_look(self, self._render)  # the dropped text's grey follows the look
 
     def set_tokens(self, text: str, pieces: list[TokenPiece]) -> None:
         self._text, self.pieces = text, pieces
@@ -95,7 +99,7 @@ class TokenView(QTextEdit):
         for piece in shown:
             if not piece.special and piece.start > pos:
                 # Text the tokenizer dropped (BERT and word-level drop spaces).
-                cursor.insertText(self._show(self._text[pos:piece.start]), gap_fmt)
+                cursor.insertText(self._show(self._text[pos : piece.start]), gap_fmt)
             overlaps = not piece.special and piece.start < pos
             fmt = QTextCharFormat()
             if piece.special:

@@ -46,10 +46,16 @@ class TokenColumn(QFrame):
         self.view.show_whitespace = show_whitespace
         self.view.set_tokens(text, pieces)
         per = len(text) / len(pieces) if pieces else 0.0
-        themed_text(self.title, "<b>{name}</b><br><span style='color:{muted}'>{kind}, vocab {vocab}</span>"
-                                "<br><b>{count}</b> tokens · {per} chars/token",
-                    name=self.tok.name, kind=self.tok.kind_label, vocab=f"{self.tok.vocab_size:,}",
-                    count=f"{len(pieces):,}", per=f"{per:.2f}")
+        themed_text(
+            self.title,
+            "<b>{name}</b><br><span style='color:{muted}'>{kind}, vocab {vocab}</span>"
+            "<br><b>{count}</b> tokens · {per} chars/token",
+            name=self.tok.name,
+            kind=self.tok.kind_label,
+            vocab=f"{self.tok.vocab_size:,}",
+            count=f"{len(pieces):,}",
+            per=f"{per:.2f}",
+        )
         return len(pieces)
 
 
@@ -93,7 +99,8 @@ class TokenizerCompare(QWidget):
         self.sweep_button = QPushButton("Measure chars/token vs vocab size")
         self.sweep_button.setToolTip(
             f"Trains byte-level BPE at vocab sizes {', '.join(f'{s:,}' for s in SWEEP_SIZES)} on the first "
-            f"{SWEEP_SAMPLE_CHARS // 1_000_000} MB of the corpus and measures characters per token on it.")
+            f"{SWEEP_SAMPLE_CHARS // 1_000_000} MB of the corpus and measures characters per token on it."
+        )
         self.sweep_button.clicked.connect(self.sweep_requested)
         self.sweep_cancel = QPushButton("Cancel")
         self.sweep_cancel.setEnabled(False)
@@ -102,7 +109,8 @@ class TokenizerCompare(QWidget):
         self.sweep_progress.setTextVisible(True)
         self.sweep_progress.setFormat("")
         self.sweep_status = QLabel(
-            "A bigger vocabulary packs more characters into each token — with diminishing returns.")
+            "A bigger vocabulary packs more characters into each token — with diminishing returns."
+        )
         self.sweep_status.setWordWrap(True)
         self.plot_host = QVBoxLayout()
         # pyqtgraph items, made when first shown (pyqtgraph has no type information)
@@ -131,8 +139,11 @@ class TokenizerCompare(QWidget):
     # ------------------------------------------------------------------ tokenizers and text
 
     def set_tokenizers(self, tokenizers: list[LoadedTokenizer]) -> None:
-        ticked = {self.chooser.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.chooser.count())
-                  if self.chooser.item(i).checkState() == Qt.CheckState.Checked}
+        ticked = {
+            self.chooser.item(i).data(Qt.ItemDataRole.UserRole)
+            for i in range(self.chooser.count())
+            if self.chooser.item(i).checkState() == Qt.CheckState.Checked
+        }
         known = {self.chooser.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.chooser.count())}
         self.tokenizers = list(tokenizers)
         self.chooser.blockSignals(True)
@@ -153,8 +164,11 @@ class TokenizerCompare(QWidget):
             self.refresh()
 
     def chosen(self) -> list[LoadedTokenizer]:
-        ticked = {self.chooser.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.chooser.count())
-                  if self.chooser.item(i).checkState() == Qt.CheckState.Checked}
+        ticked = {
+            self.chooser.item(i).data(Qt.ItemDataRole.UserRole)
+            for i in range(self.chooser.count())
+            if self.chooser.item(i).checkState() == Qt.CheckState.Checked
+        }
         return [t for t in self.tokenizers if id(t) in ticked]
 
     def showEvent(self, event) -> None:  # noqa: N802
@@ -196,14 +210,19 @@ class TokenizerCompare(QWidget):
         self.plot = pg.PlotWidget()
         self.plot.setLogMode(x=True, y=False)
         # Plain numbers on the log axis (pyqtgraph would print 3·10²).
-        self.plot.getAxis("bottom").setTicks(
-            [[(math.log10(s), f"{s:,}") for s in self.sizes], []])
+        self.plot.getAxis("bottom").setTicks([[(math.log10(s), f"{s:,}") for s in self.sizes], []])
         self.plot.showGrid(x=True, y=True, alpha=0.25)
         self.plot.setLabel("bottom", "vocab size (log scale)")
         self.plot.setLabel("left", "characters per token")
         self.plot.setTitle("Byte-level BPE on this corpus")
-        self.curve = self.plot.plot([], [], pen=pg.mkPen(colour("series_blue"), width=2), symbol="o",
-                                    symbolBrush=colour("series_blue"), symbolSize=8)
+        self.curve = self.plot.plot(
+            [],
+            [],
+            pen=pg.mkPen(colour("series_blue"), width=2),
+            symbol="o",
+            symbolBrush=colour("series_blue"),
+            symbolSize=8,
+        )
         self.plot_host.addWidget(self.plot)
         if self.points:
             self._draw()
@@ -233,7 +252,8 @@ class TokenizerCompare(QWidget):
         self.sweep_progress.setFormat(note)
         if note:
             self.sweep_status.setText(
-                ("  ·  ".join(f"{s:,}: {c:.2f}" for s, c in self.points) + "\n" if self.points else "") + note)
+                ("  ·  ".join(f"{s:,}: {c:.2f}" for s, c in self.points) + "\n" if self.points else "") + note
+            )
 
     def _draw(self) -> None:
         if self.curve is None:

@@ -8,8 +8,20 @@ fine-tune buttons): this widget only lays them out.
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
-                               QPushButton, QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
 
 class TrainSettings(QWidget):
     """The training settings, one group box per kind."""
@@ -17,19 +29,23 @@ class TrainSettings(QWidget):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         from playground.core.train_config import TrainConfig
+
         d = TrainConfig()
         cl = QVBoxLayout(self)
 
         data_box = QGroupBox("1 · Data and model")
         self.data_label = QLabel()
         self.data_label.setWordWrap(True)
-        self.val_fraction = self._dspin(0.01, 0.5, d.val_fraction, 0.05, 2,
-                                        "Share of the corpus (its end) kept aside to measure validation loss.")
+        self.val_fraction = self._dspin(
+            0.01, 0.5, d.val_fraction, 0.05, 2, "Share of the corpus (its end) kept aside to measure validation loss."
+        )
         self.start_from = QLabel("A new model with random weights")
         self.start_from.setWordWrap(True)
         self.pick_init = pick = QPushButton("Fine-tune a checkpoint…")
-        pick.setToolTip("Start from a trained model instead of random weights, and keep training it on the "
-                        "current corpus. It must use the same tokenizer.")
+        pick.setToolTip(
+            "Start from a trained model instead of random weights, and keep training it on the "
+            "current corpus. It must use the same tokenizer."
+        )
         self.clear_init = QPushButton("New model")
         self.clear_init.setToolTip("Start from random weights again.")
         self.clear_init.setEnabled(False)
@@ -48,25 +64,48 @@ class TrainSettings(QWidget):
 
         opt = QGroupBox("2 · Optimisation")
         self.batch = self._spin(1, 4096, d.batch_size, "Sequences per step. Bigger: smoother steps, more memory.")
-        self.lr = self._dspin(1e-5, 1.0, d.learning_rate, 1e-4, 5,
-                              "Peak learning rate: how big each step is. Too high and the loss explodes (NaN); "
-                              "too low and it crawls.")
+        self.lr = self._dspin(
+            1e-5,
+            1.0,
+            d.learning_rate,
+            1e-4,
+            5,
+            "Peak learning rate: how big each step is. Too high and the loss explodes (NaN); too low and it crawls.",
+        )
         self.warmup = self._spin(0, 100_000, d.warmup_steps, "Steps over which the learning rate ramps up from 0.")
-        self.min_lr = self._dspin(0.0, 1.0, d.min_lr_ratio, 0.05, 2,
-                                  "The cosine decay ends at this fraction of the peak learning rate.")
-        self.weight_decay = self._dspin(0.0, 1.0, d.weight_decay, 0.01, 3,
-                                        "Pulls weights gently toward zero each step (AdamW), which fights memorising.")
-        self.grad_clip = self._dspin(0.0, 100.0, d.grad_clip, 0.1, 2,
-                                     "If the gradient's length exceeds this, it is scaled down: guards against "
-                                     "sudden huge steps. 0 turns it off.")
-        self.accum = self._spin(1, 1024, d.grad_accum,
-                                "Add up the gradients of this many batches before each step: a bigger effective "
-                                "batch without more memory.")
+        self.min_lr = self._dspin(
+            0.0, 1.0, d.min_lr_ratio, 0.05, 2, "The cosine decay ends at this fraction of the peak learning rate."
+        )
+        self.weight_decay = self._dspin(
+            0.0,
+            1.0,
+            d.weight_decay,
+            0.01,
+            3,
+            "Pulls weights gently toward zero each step (AdamW), which fights memorising.",
+        )
+        self.grad_clip = self._dspin(
+            0.0,
+            100.0,
+            d.grad_clip,
+            0.1,
+            2,
+            "If the gradient's length exceeds this, it is scaled down: guards against "
+            "sudden huge steps. 0 turns it off.",
+        )
+        self.accum = self._spin(
+            1,
+            1024,
+            d.grad_accum,
+            "Add up the gradients of this many batches before each step: a bigger effective batch without more memory.",
+        )
         self.steps = self._spin(1, 10_000_000, d.max_steps, "How many optimizer steps to train for.")
-        self.eval_interval = self._spin(1, 1_000_000, d.eval_interval,
-                                        "Measure validation loss and save a checkpoint every this many steps.")
-        self.sample_interval = self._spin(0, 1_000_000, d.sample_interval,
-                                          "Show a short sample from the model every this many steps (0: never).")
+        self.eval_interval = self._spin(
+            1, 1_000_000, d.eval_interval, "Measure validation loss and save a checkpoint every this many steps."
+        )
+        self.sample_interval = self._spin(
+            0, 1_000_000, d.sample_interval, "Show a short sample from the model every this many steps (0: never)."
+        )
         self.seed = self._spin(0, 2**31 - 1, d.seed, "The random seed: the same seed gives the same run.")
         fo = QFormLayout(opt)
         fo.addRow("Batch size", self.batch)
@@ -102,8 +141,16 @@ class TrainSettings(QWidget):
 
     def advanced_widgets(self) -> list[QWidget]:
         """Controls presentation mode hides: the defaults serve a first look."""
-        return [self.val_fraction, self.warmup, self.min_lr, self.weight_decay, self.grad_clip, self.accum,
-                self.seed, self.hardware_box]
+        return [
+            self.val_fraction,
+            self.warmup,
+            self.min_lr,
+            self.weight_decay,
+            self.grad_clip,
+            self.accum,
+            self.seed,
+            self.hardware_box,
+        ]
 
     def _spin(self, lo, hi, value, tip) -> QSpinBox:
         w = QSpinBox()
@@ -125,11 +172,21 @@ class TrainSettings(QWidget):
     def config(self):
         """The settings as a TrainConfig (not yet validated)."""
         from playground.core.train_config import TrainConfig
+
         return TrainConfig(
-            batch_size=self.batch.value(), learning_rate=self.lr.value(), min_lr_ratio=self.min_lr.value(),
-            warmup_steps=self.warmup.value(), max_steps=self.steps.value(),
-            weight_decay=self.weight_decay.value(), grad_clip=self.grad_clip.value(),
-            grad_accum=self.accum.value(), eval_interval=self.eval_interval.value(),
-            sample_interval=self.sample_interval.value(), seed=self.seed.value(),
-            device=self.device.currentData(), precision=self.precision.currentData(),
-            compile=self.compile.isChecked(), val_fraction=self.val_fraction.value())
+            batch_size=self.batch.value(),
+            learning_rate=self.lr.value(),
+            min_lr_ratio=self.min_lr.value(),
+            warmup_steps=self.warmup.value(),
+            max_steps=self.steps.value(),
+            weight_decay=self.weight_decay.value(),
+            grad_clip=self.grad_clip.value(),
+            grad_accum=self.accum.value(),
+            eval_interval=self.eval_interval.value(),
+            sample_interval=self.sample_interval.value(),
+            seed=self.seed.value(),
+            device=self.device.currentData(),
+            precision=self.precision.currentData(),
+            compile=self.compile.isChecked(),
+            val_fraction=self.val_fraction.value(),
+        )

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt, QTimer
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt, QTimer
 from PySide6.QtWidgets import QHBoxLayout, QHeaderView, QLabel, QLineEdit, QSplitter, QTableView, QVBoxLayout, QWidget
 
 from playground.core.tokenization import LoadedTokenizer, VocabEntry
 from playground.core.tokenizer_kinds import vocabulary_markers_note
 from playground.ui.themes import qcolour
 from playground.ui.widgets.token_view import byte_label, visible_whitespace
+
+ROOT = QModelIndex()  # the invalid index: "the table itself", the parent of its rows
 
 
 class RowsModel(QAbstractTableModel):
@@ -27,10 +29,10 @@ class RowsModel(QAbstractTableModel):
         self.rows, self.special_rows = rows, set(special_rows)
         self.endResetModel()
 
-    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: N802
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = ROOT) -> int:  # Qt's name
         return 0 if parent.isValid() else len(self.rows)
 
-    def columnCount(self, parent=QModelIndex()) -> int:  # noqa: N802
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = ROOT) -> int:  # Qt's name
         return len(self.headers)
 
     def data(self, index, role=Qt.ItemDataRole.DisplayRole):
@@ -40,7 +42,7 @@ class RowsModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.UserRole:  # sort key
             return -1 if value is None else value
         if role == Qt.ItemDataRole.ForegroundRole and index.row() in self.special_rows:
-            return qcolour("special_token")   # read when drawn: it follows the look
+            return qcolour("special_token")  # read when drawn: it follows the look
         return None
 
     def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):  # noqa: N802
@@ -89,16 +91,24 @@ class VocabBrowser(QWidget):
 
         self.vocab_model = RowsModel(
             ["id", "token", "text", "bytes", "merge rank"],
-            ["The number the model sees for this token.",
-             f"The entry as stored in tokenizer.json ({vocabulary_markers_note()}).",
-             "The text the token stands for (spaces shown as ·).",
-             "The token's bytes in hexadecimal.",
-             "For BPE: which merge made this token (0 = the first, most frequent pair)."])
+            [
+                "The number the model sees for this token.",
+                f"The entry as stored in tokenizer.json ({vocabulary_markers_note()}).",
+                "The text the token stands for (spaces shown as ·).",
+                "The token's bytes in hexadecimal.",
+                "For BPE: which merge made this token (0 = the first, most frequent pair).",
+            ],
+        )
         self.vocab_table, self.vocab_proxy = make_table(self.vocab_model)
         self.merge_model = RowsModel(
             ["rank", "left", "right", "result"],
-            ["Order in which BPE learned the merge: lower ranks apply first.",
-             "Left piece", "Right piece", "The new token the merge makes"])
+            [
+                "Order in which BPE learned the merge: lower ranks apply first.",
+                "Left piece",
+                "Right piece",
+                "The new token the merge makes",
+            ],
+        )
         self.merge_table, self.merge_proxy = make_table(self.merge_model)
         self.merge_label = QLabel("<b>Merges</b> — how BPE built its tokens, in order")
 
@@ -145,7 +155,8 @@ class VocabBrowser(QWidget):
         specials = sum(e.special for e in entries)
         self.summary.setText(
             f"<b>{tok.name}</b>: {tok.kind_label}, {len(entries):,} tokens "
-            f"({specials} special, shown in purple)" + (f", {len(merges):,} merges." if merges else "."))
+            f"({specials} special, shown in purple)" + (f", {len(merges):,} merges." if merges else ".")
+        )
         # Fixed widths: measuring 50,000 rows would freeze the window.
         for table, widths in ((self.vocab_table, (60, 105, 105, 125)), (self.merge_table, (55, 75, 75))):
             for column, width in enumerate(widths):
