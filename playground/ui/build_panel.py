@@ -14,13 +14,11 @@ from typing import Optional
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QComboBox,
-    QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QScrollArea,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
@@ -30,7 +28,6 @@ from playground.core.config import (
     PRESETS,
     ConfigProblem,
     ModelConfig,
-    default_mlp_hidden,
     parameter_breakdown,
 )
 from playground.core.devices import DeviceInfo
@@ -53,6 +50,7 @@ from playground.ui.widgets.build_results import (
     SpeedBox,
     fit_height,
 )
+from playground.ui.widgets.model_shape import ShapeBox, size_spin
 
 FLAVOUR_CHOICES = {
     "gpt2": (
@@ -73,14 +71,6 @@ PRECISION_TIPS = {
     "kept in 2 bytes. Less memory, and much faster on a recent GPU.",
     "fp16": "Like bfloat16 but with a smaller range, so training needs loss scaling; for GPUs without bfloat16.",
 }
-
-
-def _problem_label() -> QLabel:
-    label = QLabel()
-    label.setWordWrap(True)
-    themed_style(label, "color: {error};")
-    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-    return label
 
 
 class BuildPanel(QWidget):
@@ -143,7 +133,14 @@ class BuildPanel(QWidget):
         controls = QWidget()
         cl = QVBoxLayout(controls)
         cl.addWidget(self._preset_box())
-        cl.addWidget(self._shape_box())
+        self.shape_box = shape = ShapeBox()
+        shape.changed.connect(self.refresh)
+        # The size controls, by the names the tests, the workspace and `config()` read on the panel.
+        self.n_layer, self.n_head, self.n_embd = shape.n_layer, shape.n_head, shape.n_embd
+        self.mlp_hidden, self.context_length = shape.mlp_hidden, shape.context_length
+        self.vocab, self.dropout = shape.vocab, shape.dropout
+        self.problem_labels, self.captions = shape.problem_labels, shape.captions
+        cl.addWidget(shape)
         cl.addWidget(self._batch_box())
         cl.addStretch(1)
         scroll = QScrollArea()
@@ -229,133 +226,9 @@ class BuildPanel(QWidget):
         form.addRow("", self.flavour_note)
         return box
 
-    def _spin(self, low: int, high: int, step: int, tip: str) -> QSpinBox:
-        spin = QSpinBox()
-        spin.setRange(low, high)
-        spin.setSingleStep(step)
-        spin.setGroupSeparatorShown(True)
-        spin.setToolTip(tip)
-        spin.setAccelerated(True)
-        spin.valueChanged.connect(lambda _: self.refresh())
-        return spin
-
-    def _shape_box(self) -> QGroupBox:
-        box = QGroupBox("2 · Shape")
-        self.n_layer = self._spin(
-            1,
-            96,
-            1,
-            (
-                "How many transformer blocks are stacked. Each block attends, then thinks (MLP); "
-                "more layers let the model build more steps of reasoning on top of each other."
-            ),
-        )
-        self.n_head = self._spin(
-            1,
-            128,
-            1,
-            (
-                "Attention is split into this many heads, each free to look for something different "
-                "(the previous word, the subject of the sentence…). The width must divide evenly among them."
-            ),
-        )
-        self.n_embd = self._spin(
-            1,
-            16384,
-            16,
-            (
-                "The width: how many numbers describe each token inside the model. Wider vectors can hold "
-                "more meaning; the parameter count grows with its square."
-            ),
-        )
-        self.mlp_hidden = self._spin(
-            0,
-            65536,
-            64,
-            (
-                "The MLP widens each vector to this size, applies a non-linearity and narrows it back. "
-                "0 means automatic: 4 × width for GPT-2's GELU, about 8/3 × width for LLaMA's SwiGLU."
-            ),
-        )
-        self.context_length = self._spin(
-            1,
-            32768,
-            32,
-            (
-                "The most tokens the model reads at once: its memory span. Longer contexts cost memory and "
-                "time for attention, which compares every token with every earlier one."
-            ),
-        )
-        self.vocab = QLabel()
-        self.vocab.setWordWrap(True)
-        self.vocab.setTextFormat(Qt.TextFormat.RichText)
-        self.vocab.setToolTip(
-            "How many different tokens the model can read and write. It comes from the "
-            "tokenizer (step 1), so it is not set here."
-        )
-        self.dropout = QDoubleSpinBox()
-        self.dropout.setRange(0.0, 0.9)
-        self.dropout.setSingleStep(0.05)
-        self.dropout.setDecimals(2)
-        self.dropout.setToolTip(
-            "While training, switch off this share of numbers at random, so the model "
-            "cannot lean on any one of them: it fights memorising a small corpus. "
-            "0.1 is typical; 0 for tiny models or huge corpora. It adds no parameters."
-        )
-        self.dropout.valueChanged.connect(lambda _: self.refresh())
-
-        self.problem_labels: dict[str, QLabel] = {
-            name: _problem_label()
-            for name in (
-                "n_layer",
-                "n_head",
-                "n_embd",
-                "mlp_hidden",
-                "context_length",
-                "vocab_size",
-                "dropout",
-                "other",
-            )
-        }
-        # Each control sits above its own problem line, in one form row, so a message
-        # appears right under the control it concerns.
-        self.form = QFormLayout(box)
-        self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        self.captions: dict[str, QLabel] = {}
-        self.head_note = QLabel()
-        themed_style(self.head_note, "color: {muted};")
-        self.head_note.setToolTip("Each head works on its own slice of the width.")
-        rows = [
-            ("Layers", self.n_layer, "n_layer"),
-            ("Heads", self.n_head, "n_head"),
-            ("Width", self.n_embd, "n_embd"),
-            ("MLP width", self.mlp_hidden, "mlp_hidden"),
-            ("Context length", self.context_length, "context_length"),
-            ("Vocabulary", self.vocab, "vocab_size"),
-            ("Dropout", self.dropout, "dropout"),
-        ]
-        for label, widget, field in rows:
-            caption = QLabel(label)
-            caption.setToolTip(widget.toolTip())
-            caption.setBuddy(widget)
-            self.captions[field] = caption
-            cell = QWidget()
-            column = QVBoxLayout(cell)
-            column.setContentsMargins(0, 0, 0, 0)
-            column.setSpacing(2)
-            column.addWidget(widget)
-            if field == "n_head":
-                column.addWidget(self.head_note)
-            column.addWidget(self.problem_labels[field])
-            self.form.addRow(caption, cell)
-        self.form.addRow(self.problem_labels["other"])
-        for problem in self.problem_labels.values():
-            problem.hide()
-        return box
-
     def _batch_box(self) -> QGroupBox:
         box = QGroupBox("3 · Training batch (for the estimates)")
-        self.batch_size = self._spin(
+        self.batch_size = size_spin(
             1,
             4096,
             1,
@@ -364,6 +237,7 @@ class BuildPanel(QWidget):
                 "It does not change the model, only the memory and time of each training step."
             ),
         )
+        self.batch_size.valueChanged.connect(lambda _: self.refresh())
         self.batch_size.setValue(16)
         self.precision = QComboBox()
         for key, label in PRECISION_LABELS.items():
@@ -508,26 +382,8 @@ class BuildPanel(QWidget):
                 section.show_invalid()
         self.session.set_model_config(config, not problems)
 
-    def _show_problems(self, problems) -> None:
-        by_field: dict[str, list[str]] = {}
-        for p in problems:
-            field = p.field if p.field in self.problem_labels else "other"
-            by_field.setdefault(field, []).append(p.message)
-        for field, label in self.problem_labels.items():
-            messages = by_field.get(field, [])
-            if field == "vocab_size" and self.session.tokenizer is None:
-                themed_style(label, "color: {warning};")
-            else:
-                themed_style(label, "color: {error};")
-            label.setText("\n".join(messages))
-            label.setVisible(bool(messages))
-        # A width that the heads cannot share concerns both controls: mark both captions.
-        marked = set(by_field) - {"vocab_size"} | ({"n_head"} if "n_embd" in by_field else set())
-        for field, caption in self.captions.items():
-            if field in marked:
-                themed_style(caption, "color: {error}; font-weight: 600;")
-            else:
-                caption.setStyleSheet("")
+    def _show_problems(self, problems: list[ConfigProblem]) -> None:
+        self.shape_box.show_problems(problems, tokenizer_missing=self.session.tokenizer is None)
 
     def _show_preset(self, config: ModelConfig) -> None:
         match = None
@@ -557,16 +413,7 @@ class BuildPanel(QWidget):
             f"{'tied' if choices['tie_weights'] else 'separate'} output head · "
             f"{'biases' if choices['bias'] else 'no biases'}"
         )
-        auto = default_mlp_hidden(config.n_embd, config.mlp) if config.n_embd >= 1 else 0
-        self.mlp_hidden.setSpecialValueText(f"automatic ({auto:,})")
-        rope = config.positions == "rope"
-        step = math.lcm(16, config.n_head * (2 if rope else 1)) if config.n_head >= 1 else 16
-        self.n_embd.setSingleStep(step)
-        if config.n_head >= 1 and config.n_embd % config.n_head == 0:
-            self.head_note.setText(f"{config.n_head} heads × {config.head_dim} numbers each")
-        else:
-            self.head_note.setText("")
-        self.head_note.setVisible(bool(self.head_note.text()))
+        self.shape_box.show_notes(config)
 
         tok = self.session.tokenizer
         if tok is not None:
