@@ -9,7 +9,6 @@ from PySide6.QtCore import QEventLoop, Qt, QTimer
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QFileDialog,
-    QGridLayout,
     QHBoxLayout,
     QLabel,
     QMessageBox,
@@ -22,37 +21,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from playground.core.estimates import human_duration
 from playground.core.loading import load_trained_model, read_checkpoint
 from playground.core.progress import CancelToken, Progress, UserError
 from playground.core.training_job import RunStarted, StepBatch, TrainingRequest, train
 from playground.engine.jobs import Job, JobSlot
 from playground.engine.session import Session
-from playground.ui.themes import colour, plot_colours, themed_style, themed_text
+from playground.ui.themes import themed_text
 
 if TYPE_CHECKING:
     from playground.core.attention import LiveProbe
     from playground.core.training import TrainingRun
-
-
-class Stat(QWidget):
-    """A small labelled number: the caption above, the value large."""
-
-    def __init__(self, caption: str, tooltip: str) -> None:
-        super().__init__()
-        self.value = QLabel("—")
-        themed_style(self.value, "font-size: 15pt; font-weight: 600; color: {heading};")
-        cap = QLabel(caption)
-        themed_style(cap, "color: {muted}; font-size: 9pt;")
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(6, 2, 6, 2)
-        layout.setSpacing(0)
-        layout.addWidget(cap)
-        layout.addWidget(self.value)
-        self.setToolTip(tooltip)
-
-    def set(self, text: str) -> None:
-        self.value.setText(text)
 
 
 class TrainingPanel(QWidget):
@@ -84,7 +62,6 @@ class TrainingPanel(QWidget):
         self.train_eval_y: list[float] = []
         self.parent_x: list[float] = []
         self.parent_y: list[float] = []
-        self.plots_ready = False
         self.stop_reason = ""
         self.last_error: Optional[str] = None  # why the latest run failed (a failed save, say)
         self._build()
@@ -104,6 +81,11 @@ class TrainingPanel(QWidget):
         """The training job while a run goes on, then the job that loads the model it saved; else None."""
         return self.slot.job
 
+    @property
+    def plots_ready(self) -> bool:
+        """Whether the charts are made (on the panel's first show)."""
+        return self.charts.ready
+
     def advanced_widgets(self) -> list[QWidget]:
         """Controls presentation mode hides: the defaults serve a first look."""
         return self.controls.advanced_widgets()
@@ -112,6 +94,8 @@ class TrainingPanel(QWidget):
 
     def _build(self) -> None:
         from playground.ui.widgets.train_settings import TrainSettings
+        from playground.ui.widgets.training_charts import TrainingCharts
+        from playground.ui.widgets.training_stats import TrainingStats
 
         # The settings' controls, shared under the same names (tests, presentation mode and workspaces reach them here).
         self.controls = c = controls = TrainSettings()
@@ -165,40 +149,22 @@ class TrainingPanel(QWidget):
             buttons.addWidget(b)
         buttons.addWidget(self.progress, 1)
 
-        self.stats = {
-            "step": Stat("step", "Optimizer steps done of the total."),
-            "loss": Stat("train loss", "Cross-entropy on the latest training batch (lower is better)."),
-            "val": Stat("val loss", "Cross-entropy on held-out text, measured every evaluation."),
-            "ppl": Stat("perplexity", "e^(val loss): how many tokens the model is, in effect, choosing between."),
-            "tps": Stat("tokens/s", "Training tokens processed per second."),
-            "step_time": Stat("step time", "Seconds per optimizer step."),
-            "eta": Stat("time left", "Estimated from the recent speed."),
-            "lr": Stat("learning rate", "The learning rate of the latest step (warm-up, then cosine decay)."),
-            "gnorm": Stat("grad norm", "Length of the gradient before clipping: spikes warn of instability."),
-            "mem": Stat("GPU memory", "Memory the GPU holds for this run (CUDA only)."),
-        }
-        grid = QGridLayout()
-        for i, stat in enumerate(self.stats.values()):
-            grid.addWidget(stat, i // 5, i % 5)
+        self.stat_grid = TrainingStats()
+        self.stats = self.stat_grid.stats  # shared under this name (presentation mode and tests reach it)
 
-        self.plot_area = QVBoxLayout()
+        self.charts = TrainingCharts()
         self.samples = QPlainTextEdit()
         self.samples.setReadOnly(True)
         self.samples.setPlaceholderText(
             "Every few steps the model writes a short sample here: watch it go from noise to words."
         )
         self.samples.setStyleSheet("font-family: 'DejaVu Sans Mono', monospace;")
-        plots = QWidget()
-        plots.setLayout(self.plot_area)
-        self.lr_area = QVBoxLayout()
-        lr_box = QWidget()
-        lr_box.setLayout(self.lr_area)
         bottom = QSplitter(Qt.Orientation.Horizontal)
-        bottom.addWidget(lr_box)
+        bottom.addWidget(self.charts.lr_box)
         bottom.addWidget(self.samples)
         bottom.setSizes([330, 470])
         splitter = QSplitter(Qt.Orientation.Vertical)
-        splitter.addWidget(plots)
+        splitter.addWidget(self.charts.loss_box)
         splitter.addWidget(bottom)
         splitter.setSizes([430, 230])
 
@@ -206,7 +172,7 @@ class TrainingPanel(QWidget):
         rl = QVBoxLayout(right)
         rl.addLayout(buttons)
         rl.addWidget(self.ready_label)
-        rl.addLayout(grid)
+        rl.addWidget(self.stat_grid)
         rl.addWidget(splitter, 1)
 
         layout = QHBoxLayout(self)
@@ -222,43 +188,11 @@ class TrainingPanel(QWidget):
     def _make_plots(self) -> None:
         if self.plots_ready:
             return
-        import pyqtgraph as pg
-
-        background, foreground = plot_colours()
-        pg.setConfigOptions(antialias=True, background=background, foreground=foreground)
-        self.loss_plot = pg.PlotWidget()
-        self.loss_plot.setTitle("Loss")
-        self.loss_plot.setLabel("bottom", "step")
-        self.loss_plot.setLabel("left", "cross-entropy")
-        self.loss_plot.showGrid(x=True, y=True, alpha=0.25)
-        self.loss_plot.addLegend(offset=(-10, 10))
-        self.loss_plot.setClipToView(True)
-        self.loss_plot.setDownsampling(auto=True, mode="peak")
-        self.parent_curve = self.loss_plot.plot([], [], pen=pg.mkPen(colour("bar_before"), width=1.5))
-        self.train_curve = self.loss_plot.plot([], [], pen=pg.mkPen(colour("series_blue"), width=1.5), name="train")
-        self.val_curve = self.loss_plot.plot(
-            [],
-            [],
-            pen=pg.mkPen(colour("series_red"), width=2),
-            symbol="o",
-            symbolSize=6,
-            symbolBrush=colour("series_red"),
-            name="validation",
-        )
-        self.lr_plot = pg.PlotWidget()
-        self.lr_plot.setTitle("Learning-rate schedule")
-        self.lr_plot.setLabel("bottom", "step")
-        self.lr_plot.showGrid(x=True, y=True, alpha=0.25)
-        self.lr_plot.getAxis("left").setStyle(tickTextWidth=40)
-        self.lr_plot.setMinimumHeight(150)
-        self.lr_curve = self.lr_plot.plot([], [], pen=pg.mkPen(colour("series_purple"), width=2))
-        self.lr_now = pg.InfiniteLine(angle=90, pen=pg.mkPen(colour("marker"), width=2))
-        self.lr_plot.addItem(self.lr_now)
-        self.plot_area.setContentsMargins(0, 0, 0, 0)
-        self.lr_area.setContentsMargins(0, 0, 0, 0)
-        self.plot_area.addWidget(self.loss_plot)
-        self.lr_area.addWidget(self.lr_plot)
-        self.plots_ready = True
+        c = self.charts
+        c.make()
+        # The plots, shared under the panel's names (tests reach them here).
+        self.loss_plot, self.train_curve = c.loss_plot, c.train_curve
+        self.val_curve, self.parent_curve = c.val_curve, c.parent_curve
         self._draw_schedule()
         self._draw_curves()
 
@@ -269,15 +203,7 @@ class TrainingPanel(QWidget):
 
     def _update_ready(self) -> None:
         s = self.session
-        cfg = s.model_config
-        corpus = s.corpus.name if s.corpus else "none"
-        tok = s.tokenizer.name if s.tokenizer else "none"
-        shape = (
-            f"{cfg.n_layer} layers × {cfg.n_head} heads × {cfg.n_embd} wide, context {cfg.context_length}"
-            if cfg
-            else "not chosen yet"
-        )
-        self.data_label.setText(f"<b>Corpus</b>: {corpus}<br><b>Tokenizer</b>: {tok}<br><b>Model</b>: {shape}")
+        self.controls.show_data(s.corpus, s.tokenizer, s.model_config)
         problem = self.readiness_problem()
         if problem is None:
             self.ready_label.setText("")
@@ -510,8 +436,7 @@ class TrainingPanel(QWidget):
         elif isinstance(record, EvalRecord):
             self.val_x.append(record.step)
             self.val_y.append(record.val_loss)
-            self.stats["val"].set(f"{record.val_loss:.3f}")
-            self.stats["ppl"].set(f"{record.perplexity:,.1f}")
+            self.stat_grid.show_eval(record)
             self._draw_curves()
         elif isinstance(record, SampleRecord):
             self.samples.appendPlainText(f"── step {record.step:,} ──\n{record.prompt}{record.text}\n")
@@ -538,42 +463,18 @@ class TrainingPanel(QWidget):
             self.progress.setRange(0, 1000)
 
     def _show_step(self, r) -> None:
-        self.stats["step"].set(f"{r.step:,} / {r.max_steps:,}")
-        self.stats["loss"].set(f"{r.loss:.3f}")
-        self.stats["tps"].set(f"{r.tokens_per_s:,.0f}")
-        self.stats["step_time"].set(f"{1000 * r.step_time_s:,.0f} ms")
-        self.stats["eta"].set(human_duration(r.eta_s))
-        self.stats["lr"].set(f"{r.lr:.2e}")
-        self.stats["gnorm"].set(f"{r.grad_norm:.2f}")
-        self.stats["mem"].set("—" if r.memory_bytes is None else f"{r.memory_bytes / 2**20:,.0f} MiB")
+        self.stat_grid.show_step(r)
         self.progress.setRange(0, 1000)
         self.progress.setValue(int(1000 * r.step / max(1, r.max_steps)))
         self.progress.setFormat(f"Step {r.step:,} of {r.max_steps:,}")
-        if self.plots_ready:
-            self.lr_now.setValue(r.step)
+        self.charts.mark_step(r.step)
 
     def _draw_curves(self) -> None:
-        if not self.plots_ready:
-            return
-        self.train_curve.setData(self.steps_x, self.steps_y)
-        self.val_curve.setData(self.val_x, self.val_y)
-        self.parent_curve.setData(self.parent_x, self.parent_y)
-        # The parent run is in the legend only while there is one (fine-tuning).
-        legend = self.loss_plot.plotItem.legend
-        listed = any(item is self.parent_curve for item, _ in legend.items)
-        if self.parent_x and not listed:
-            legend.addItem(self.parent_curve, "before (parent run)")
-        elif not self.parent_x and listed:
-            legend.removeItem(self.parent_curve)
+        self.charts.draw_losses((self.steps_x, self.steps_y), (self.val_x, self.val_y), (self.parent_x, self.parent_y))
 
     def _draw_schedule(self) -> None:
-        if not self.plots_ready:
-            return
-        from playground.core.train_config import lr_schedule
-
-        cfg = self.train_config()
-        steps, lrs = lr_schedule(cfg)
-        self.lr_curve.setData([s + 1 for s in steps], lrs)
+        if self.plots_ready:
+            self.charts.draw_schedule(self.train_config())
 
     def _on_finished(self, run) -> None:
         if self.stop_reason == "stopped":

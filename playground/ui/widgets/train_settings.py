@@ -3,10 +3,13 @@
 Its controls are attributes (`batch`, `lr`, `steps`, `device`, ...), which
 the Train panel shares under the same names; `config()` reads them into a
 `TrainConfig`. The panel connects to them (readiness, the schedule plot, the
-fine-tune buttons): this widget only lays them out.
+fine-tune buttons): this widget only lays them out, and shows what the run
+would train on (`show_data`).
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Optional
 
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -21,6 +24,11 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+if TYPE_CHECKING:
+    from playground.core.config import ModelConfig
+    from playground.core.corpus import Corpus
+    from playground.core.tokenization import LoadedTokenizer
 
 
 class TrainSettings(QWidget):
@@ -138,6 +146,20 @@ class TrainSettings(QWidget):
         fh.addRow("", self.compile)
         cl.addWidget(hw)
         cl.addStretch(1)
+
+    def show_data(
+        self, corpus: Optional[Corpus], tokenizer: Optional[LoadedTokenizer], cfg: Optional[ModelConfig]
+    ) -> None:
+        """The corpus, tokenizer and model shape the session holds: what a run would train."""
+        shape = (
+            f"{cfg.n_layer} layers × {cfg.n_head} heads × {cfg.n_embd} wide, context {cfg.context_length}"
+            if cfg
+            else "not chosen yet"
+        )
+        self.data_label.setText(
+            f"<b>Corpus</b>: {corpus.name if corpus else 'none'}<br>"
+            f"<b>Tokenizer</b>: {tokenizer.name if tokenizer else 'none'}<br><b>Model</b>: {shape}"
+        )
 
     def advanced_widgets(self) -> list[QWidget]:
         """Controls presentation mode hides: the defaults serve a first look."""
