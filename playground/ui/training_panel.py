@@ -352,6 +352,7 @@ class TrainingPanel(QWidget):
                 self.parent_x, self.parent_y = [], []
         self.stop_token = CancelToken()
         job = Job(train, request, self.stop_token, spare_a_core=True, doing="training the model")
+        self.progress.setToolTip("")  # the last run's "Saved in …" no longer applies
         self.stop_reason = ""
         self.last_error = None
         job.progress.connect(self._on_progress)
@@ -480,7 +481,10 @@ class TrainingPanel(QWidget):
         if self.stop_reason == "stopped":
             self.progress.setFormat("Stopped.")
         elif self.stop_reason != "nan":
-            self.progress.setFormat(f"Done: saved to {self.run_dir}")
+            # The folder's name fits the bar; its whole path is in the tooltip and the message above.
+            name = Path(self.run_dir).name if self.run_dir else ""
+            self.progress.setFormat(f"Done: saved as {name}" if name else "Done.")
+            self.progress.setToolTip(f"Saved in {self.run_dir}" if self.run_dir else "")
 
     def _on_cancelled(self) -> None:
         self.progress.setFormat("Stopped.")

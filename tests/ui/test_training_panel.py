@@ -1,5 +1,7 @@
 """pytest-qt tests for the Train step: curves fill in, Pause/Stop work, closing mid-run saves."""
 
+from pathlib import Path
+
 import pytest
 
 from playground.core.config import ModelConfig
@@ -74,6 +76,10 @@ def test_short_run_draws_curves_and_samples(qtbot, train_panel, ready_session, j
     assert train_panel.stats["step"].value.text() == "30 / 30"
     assert ready_session.checkpoint is not None and ready_session.checkpoint.step == 30
     assert train_panel.start_button.isEnabled() and train_panel.resume_run_button.isEnabled()
+    # The bar names the run folder (a whole path would not fit); the tooltip has the path.
+    run_dir = Path(train_panel.run_dir)
+    assert train_panel.progress.format() == f"Done: saved as {run_dir.name}"
+    assert train_panel.progress.toolTip() == f"Saved in {run_dir}"
 
 
 def test_pause_resume_and_stop(qtbot, train_panel, jobs):
