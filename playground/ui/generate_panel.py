@@ -1,12 +1,12 @@
 """The Generate step: prompt the trained model and watch it write, token by token.
 
 Sampling settings on the left (`widgets/sampling_controls.py`); on the right
-the prompt, and tabs: the text streaming in with every token shaded by its
-probability, the candidates of a clicked token and how each setting reshaped
-its distribution (`widgets/explained_output.py`), beam search's beams
-(`widgets/beams_view.py`), and two comparisons (`widgets/side_by_side.py`).
-What the model reads and writes goes out to the Attention Lab
-(`generation_feed.py`).
+the prompt, a status line (`widgets/generation_status.py`), and tabs: the
+text streaming in with every token shaded by its probability, the candidates
+of a clicked token and how each setting reshaped its distribution
+(`widgets/explained_output.py`), beam search's beams (`widgets/beams_view.py`),
+and two comparisons (`widgets/side_by_side.py`). What the model reads and
+writes goes out to the Attention Lab (`generation_feed.py`).
 
 The work is in `core/generation_jobs.py`, run by the engine: one generation
 at a time (`self.slot`), and the selected token's explanation beside it
@@ -16,9 +16,7 @@ is loaded): the jobs' module is imported only once there is a model.
 
 from __future__ import annotations
 
-import time
 from dataclasses import replace
-from html import escape
 from typing import Callable, Optional
 
 from PySide6.QtCore import Qt
@@ -26,7 +24,6 @@ from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QApplication,
     QHBoxLayout,
-    QLabel,
     QPushButton,
     QScrollArea,
     QStackedWidget,
@@ -35,27 +32,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from playground.core.prompts import MODE_LABELS
 from playground.core.sampling_settings import SamplingSettings
 from playground.engine.jobs import Job, JobSlot
 from playground.engine.session import Session
 from playground.ui.generation_feed import GenerationFeed
-from playground.ui.themes import themed_style
 from playground.ui.widgets.beams_view import BeamsView
 from playground.ui.widgets.explained_output import ExplainedOutput
-from playground.ui.widgets.generated_text import percent, token_label
+from playground.ui.widgets.generation_status import GenerationStatus
 from playground.ui.widgets.model_header import ModelHeader
 from playground.ui.widgets.no_model import NoModelPage
 from playground.ui.widgets.prompt_box import PromptBox
 from playground.ui.widgets.sampling_controls import SamplingControls, distribution_key
 from playground.ui.widgets.side_by_side import CompareTab, SamplesTab
-
-STOP_LABELS = {
-    "max new tokens": "Stopped: max new tokens",
-    "the end-of-text token": "Stopped: the end-of-text token",
-    "a stop string": "Stopped: a stop string",
-}
-STOPPED_BY_YOU = "Stopped by you"
 
 
 def _jobs():
@@ -84,8 +72,6 @@ class GeneratePanel(QWidget):
         self._generator_seed: object = None
         self.feed = GenerationFeed(session)  # what the model read and wrote, told to the Attention Lab
         self._output_prompt: Optional[str] = None  # the prompt text the Output tab's ids came from
-        self._first_token_at = self._last_token_at = 0.0
-        self._template = session.prompt
         self._specials: dict[int, str] = {}  # special token ids -> a readable name
         self._build()
         self.explain_slot = self.output_tab.explain_slot  # the selected token's explanation runs beside
@@ -96,9 +82,8 @@ class GeneratePanel(QWidget):
         app = QApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self.stop_and_wait)
-        if self._template is not None:
-            self.set_template(self._template)
-        self._update_template_label()
+        if session.prompt is not None:
+            self.set_template(session.prompt)
         self._checkpoint_changed(session.checkpoint)
 
     @property
@@ -124,27 +109,12 @@ class GeneratePanel(QWidget):
     def _build(self) -> None:
         self.controls = SamplingControls()
         c = self.controls  # its controls by their names here too: the window, tests and the demo use them
-        self.preset, self.strategy, self.temperature, self.top_k, self.top_p = (
-            c.preset,
-            c.strategy,
-            c.temperature,
-            c.top_k,
-            c.top_p,
-        )
-        self.min_p, self.repetition_penalty, self.beams, self.length_penalty, self.early_stopping = (
-            c.min_p,
-            c.repetition_penalty,
-            c.beams,
-            c.length_penalty,
-            c.early_stopping,
-        )
-        self.max_new_tokens, self.stop_strings, self.stop_at_end, self.seed, self.random_seed = (
-            c.max_new_tokens,
-            c.stop_strings,
-            c.stop_at_end,
-            c.seed,
-            c.random_seed,
-        )
+        self.preset, self.strategy, self.temperature = c.preset, c.strategy, c.temperature
+        self.top_k, self.top_p, self.min_p = c.top_k, c.top_p, c.min_p
+        self.repetition_penalty, self.beams = c.repetition_penalty, c.beams
+        self.length_penalty, self.early_stopping = c.length_penalty, c.early_stopping
+        self.max_new_tokens, self.stop_strings, self.stop_at_end = c.max_new_tokens, c.stop_strings, c.stop_at_end
+        self.seed, self.random_seed = c.seed, c.random_seed
         self.problems_label = c.problems_label
         scroll = QScrollArea()
         scroll.setWidget(self.controls)
@@ -199,9 +169,7 @@ class GeneratePanel(QWidget):
         self.clear_button = QPushButton("Clear")
         self.clear_button.setToolTip("Clear the output, so that Step starts again from the prompt.")
         self.clear_button.clicked.connect(self.clear_output)
-        self.status = QLabel()
-        themed_style(self.status, "color: {body};")
-        self.status.setWordWrap(True)
+        self.status = GenerationStatus()
         buttons = QHBoxLayout()
         for b in (self.generate_button, self.step_button, self.stop_button, self.clear_button):
             b.setMinimumHeight(30)
@@ -318,7 +286,7 @@ class GeneratePanel(QWidget):
     def set_template(self, template) -> None:
         """A prompt template from the Prompt step: its text goes in the prompt box, and it is kept for the
         zero-shot vs few-shot comparison."""
-        self._template = template
+        self.compare_tab.set_template(template)
         try:
             text = template.render().text
         except Exception as e:  # a template the Prompt step could not render: say so, keep the old prompt
@@ -326,15 +294,7 @@ class GeneratePanel(QWidget):
             text = None
         if text is not None:
             self.prompt_edit.setPlainText(text)
-        self._update_template_label()
         self._update_buttons()
-
-    def _other_mode(self) -> str:
-        mode = getattr(self._template, "mode", "few-shot") or "few-shot"
-        return "few-shot" if mode == "zero-shot" else mode
-
-    def _update_template_label(self) -> None:
-        self.compare_tab.show_template(self._template, self._other_mode())
 
     # ================================================================== state
 
@@ -362,7 +322,7 @@ class GeneratePanel(QWidget):
         self.stop_button.setEnabled(not idle)
         self.clear_button.setEnabled(idle)
         self.samples_tab.update_for(strategy, idle and ok)
-        self.compare_button.setEnabled(idle and ok and strategy != "beam" and self._template is not None)
+        self.compare_button.setEnabled(idle and ok and strategy != "beam" and self.compare_tab.template is not None)
 
     def _jobs_changed(self) -> None:
         """The generation started or ended: the buttons, and an explanation that waited for it to end."""
@@ -373,7 +333,7 @@ class GeneratePanel(QWidget):
         """Run job `fn(models, checkpoint, *args)` in the generation slot, its signals to these slots."""
         self.output_tab.drop_explanation()  # it explains the output this job replaces or extends
         job = Job(fn, self.session.models, self.session.checkpoint, *args, doing=doing)
-        self._first_token_at = self._last_token_at = 0.0
+        self.status.start_timing()
         for signal, slot in (
             (job.partial, partial),
             (job.result, result),
@@ -421,8 +381,8 @@ class GeneratePanel(QWidget):
             self.feed.want_attention(),
             doing="generating text",
             partial=self._on_generated,
-            result=lambda _: self._final_status(False),
-            cancelled=lambda: self._final_status(True),
+            result=lambda _: self.status.finished(self.output.tokens(), cancelled=False),
+            cancelled=lambda: self.status.finished(self.output.tokens(), cancelled=True),
         )
 
     def step(self) -> Optional[Job]:
@@ -450,7 +410,7 @@ class GeneratePanel(QWidget):
             doing="generating one token",
             partial=self._on_generated,
             result=lambda token: self._stepped(token, key),
-            cancelled=lambda: self.status.setText(STOPPED_BY_YOU),
+            cancelled=self.status.stopped_by_you,
         )
 
     def _start_beam(self, settings) -> Job:
@@ -474,44 +434,37 @@ class GeneratePanel(QWidget):
         if settings is None or settings.strategy == "beam":
             return None
         seeds = _jobs().sample_seeds(settings.seed, self.samples_count.value())
-        self.samples_area.start([f"seed {seed}" if settings.strategy == "sample" else "greedy" for seed in seeds])
+        runs = self.samples_tab.start_runs(self.prompt_edit.toPlainText(), settings, seeds)
         self.tabs.setCurrentWidget(self.samples_tab)
         self.status.setText(f"Generating {len(seeds)} samples…")
-        text = self.prompt_edit.toPlainText()
-        runs = [(text, replace(settings, seed=seed)) for seed in seeds]
-        return self._start(
-            _jobs().generate_columns,
-            runs,
-            doing="generating samples",
-            partial=lambda item: self._on_column(self.samples_area, item),
-            result=self._columns_done,
-            cancelled=lambda: self.status.setText(STOPPED_BY_YOU),
-        )
+        return self._start_columns(runs, self.samples_area, doing="generating samples")
 
     def compare_prompts(self) -> Optional[Job]:
         """The template zero-shot and in its own mode, generated with the same settings, side by side."""
-        if self._template is None:
+        if self.compare_tab.template is None:
             self.session.warn("Send a few-shot prompt from the Prompt panel first.")
             return None
         settings = self._ready_settings()
         if settings is None or settings.strategy == "beam":
             return None
-        modes = ["zero-shot", self._other_mode()]
         try:
-            texts = [self._template.render(mode=mode).text for mode in modes]
+            runs = self.compare_tab.start_runs(settings)
         except Exception as e:
             self.session.error(f"The prompt template could not be rendered: {e}")
             return None
-        self.compare_area.start([MODE_LABELS.get(mode, mode) for mode in modes])
         self.tabs.setCurrentWidget(self.compare_tab)
-        self.status.setText("Generating zero-shot and " + modes[1] + "…")
+        self.status.setText("Generating zero-shot and " + self.compare_tab.other_mode() + "…")
+        return self._start_columns(runs, self.compare_area, doing="comparing prompts")
+
+    def _start_columns(self, runs: list, area, *, doing: str) -> Job:
+        """Generate `runs` (prompt, settings) side by side into the columns of `area`."""
         return self._start(
             _jobs().generate_columns,
-            [(text, settings) for text in texts],
-            doing="comparing prompts",
-            partial=lambda item: self._on_column(self.compare_area, item),
+            runs,
+            doing=doing,
+            partial=lambda item: self._on_column(area, item),
             result=self._columns_done,
-            cancelled=lambda: self.status.setText(STOPPED_BY_YOU),
+            cancelled=self.status.stopped_by_you,
         )
 
     def stop(self) -> None:
@@ -556,11 +509,8 @@ class GeneratePanel(QWidget):
             self.feed.announce(self._prompt_ids)
             return
         token = item.token
-        now = time.monotonic()
-        self._first_token_at = self._first_token_at or now
-        self._last_token_at = now
         self.output.append_token(token)
-        self.status.setText(f"Generating… {self.output.token_count():,} tokens")
+        self.status.token_streamed(self.output.token_count())
         self.feed.announce(self._prompt_ids, token)
 
     def _stepped(self, token, key: tuple) -> None:
@@ -570,12 +520,7 @@ class GeneratePanel(QWidget):
         self.output.append_token(token)
         self.feed.announce(self._prompt_ids, token)
         self.output.select(-1)
-        label = escape(token_label(token.id, token.text, self._specials))
-        self.status.setText(
-            f"Step: token {token.index + 1} <code>{label}</code>: the model gave it {percent(token.prob)}, "
-            f"{percent(token.chosen_prob)} after the settings. Step again for the next."
-            + (f" ({token.stop_reason})" if token.stop_reason else "")
-        )
+        self.status.stepped(token, self._specials)
 
     def _on_beam_partial(self, item) -> None:
         """The prompt (a PromptPrepared) or a step of the search (a BeamsUpdate)."""
@@ -586,23 +531,17 @@ class GeneratePanel(QWidget):
 
     def _beams_drawn(self, steps: int, live: int) -> None:
         if self.job is not None:
-            self.status.setText(f"Beam search, step {steps:,}: the {live} live beams so far…")
+            self.status.beams_drawn(steps, live)
 
     def _beams_found(self, result) -> None:
         self.beams_tab.show_result(result)
-        finished = sum(b.finished for b in result.beams)
-        self.status.setText(
-            f"Beam search finished after {result.steps:,} steps: {finished} of "
-            f"{len(result.beams)} beams reached the end-of-text token."
-        )
+        self.status.beams_found(result)
 
     def _beams_stopped(self) -> None:
         result = self.beams_tab.result_so_far()
-        if result is None:
-            self.status.setText(f"{STOPPED_BY_YOU} before the first step.")
-            return
-        self.beams_tab.show_result(result)
-        self.status.setText(f"Stopped after {result.steps:,} steps: these are the beams so far.")
+        if result is not None:
+            self.beams_tab.show_result(result)
+        self.status.beams_stopped(result)
 
     def _on_column(self, area, item) -> None:
         """A column's prompt (a ColumnPrompt) or its next token (a ColumnToken)."""
@@ -617,23 +556,6 @@ class GeneratePanel(QWidget):
     def _on_error(self, message: str) -> None:
         self.session.error(message)
         self.status.setText("Generation failed: see the message above.")
-
-    def _final_status(self, cancelled: bool) -> None:
-        tokens = self.output.tokens()
-        n = len(tokens)
-        if cancelled:
-            head = f"{STOPPED_BY_YOU} after {n:,} tokens"
-        elif tokens and tokens[-1].stop_reason:
-            head = STOP_LABELS.get(tokens[-1].stop_reason, f"Stopped: {tokens[-1].stop_reason}")
-        else:
-            head = "Done"
-        rate = ""
-        elapsed = self._last_token_at - self._first_token_at
-        if n > 1 and elapsed > 0:
-            rate = f" · {n:,} tokens, {(n - 1) / elapsed:,.0f} tokens/s"
-        elif n:
-            rate = f" · {n:,} tokens"
-        self.status.setText(head + rate)
 
     # ================================================================== workspace
 

@@ -1,16 +1,20 @@
 """The Generate step's comparisons: texts generated side by side in columns.
 
 `SamplesTab`: several samples of one prompt with different seeds. `CompareTab`:
-a template's zero-shot and few-shot prompts. Both show their columns in a `ColumnsArea`.
+a template's zero-shot and few-shot prompts. Both show their columns in a `ColumnsArea`,
+and say what each column generates from (`start_runs`); the panel runs them.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Optional
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSpinBox, QVBoxLayout, QWidget
 
+from playground.core.prompts import MODE_LABELS, PromptTemplate
+from playground.core.sampling_settings import SamplingSettings
 from playground.ui.themes import themed_style, themed_text
 from playground.ui.widgets.generated_text import GeneratedTextView
 
@@ -151,6 +155,11 @@ class SamplesTab(QWidget):
             note = "Each sample uses the next seed: seed, seed + 1, …"
         self.note.setText(note)
 
+    def start_runs(self, text: str, settings: SamplingSettings, seeds: list[int]) -> list[tuple[str, SamplingSettings]]:
+        """Empty columns for samples of `text` with `seeds`, and each sample's (prompt, settings)."""
+        self.area.start([f"seed {seed}" if settings.strategy == "sample" else "greedy" for seed in seeds])
+        return [(text, replace(settings, seed=seed)) for seed in seeds]
+
 
 class CompareTab(QWidget):
     """Which template is compared, a button, and the two columns."""
@@ -173,9 +182,12 @@ class CompareTab(QWidget):
         layout.setContentsMargins(4, 6, 4, 4)
         layout.addLayout(row)
         layout.addWidget(self.area, 1)
+        self.template: Optional[PromptTemplate] = None  # from the Prompt step: compared with itself zero-shot
+        self.set_template(None)
 
-    def show_template(self, template, other_mode: str) -> None:
-        """Say which template the columns compare (or how to send one)."""
+    def set_template(self, template: Optional[PromptTemplate]) -> None:
+        """Keep `template` to compare, and say which it is (or how to send one)."""
+        self.template = template
         if template is None:
             themed_text(
                 self.template_label,
@@ -191,5 +203,19 @@ class CompareTab(QWidget):
             "<b>Template:</b> {name}<br><span style='color:{muted}'>Left: zero-shot (no examples). "
             "Right: {other_mode} (its own mode). Same settings and seed for both.</span>",
             name=name,
-            other_mode=other_mode,
+            other_mode=self.other_mode(),
         )
+
+    def other_mode(self) -> str:
+        """The mode the right column renders the template in: its own, few-shot when that is zero-shot."""
+        mode = getattr(self.template, "mode", "few-shot") or "few-shot"
+        return "few-shot" if mode == "zero-shot" else mode
+
+    def start_runs(self, settings: SamplingSettings) -> list[tuple[str, SamplingSettings]]:
+        """Empty columns for the template zero-shot and in its own mode, and each one's (prompt, settings).
+        Raises what rendering the template raises, before the columns change."""
+        assert self.template is not None  # the panel asks for one first
+        modes = ["zero-shot", self.other_mode()]
+        texts = [self.template.render(mode=mode).text for mode in modes]
+        self.area.start([MODE_LABELS.get(mode, mode) for mode in modes])
+        return [(text, settings) for text in texts]
