@@ -61,6 +61,8 @@ def start_background_work(window) -> None:
         loader = Job(load_model, demo, doing="loading the demo model")
         loader.result.connect(lambda loaded: adopt_demo(window.session, *loaded))
         loader.error.connect(window.session.warn)
+        loader.done.connect(lambda: window.session.set_demo_loading(False))
+        window.session.set_demo_loading(True)
         loader.start()
 
 

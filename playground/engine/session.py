@@ -59,6 +59,7 @@ class Session(QObject):
     attention_probe = Signal(object)  # ProbeRecord: the probe sentence's attention during training
     probe_text_changed = Signal(str)  # the sentence training probes (edited in the Attention Lab)
     show_step = Signal(str)  # a panel asks the window to show another step ("generate", "train", ...)
+    demo_loading_changed = Signal(bool)  # the demo model started (True) or stopped (False) loading
 
     def __init__(self) -> None:
         super().__init__()
@@ -76,6 +77,7 @@ class Session(QObject):
         self.probe_text = DEFAULT_PROBE_TEXT
         # The Attention Lab follows Generate live: generation then hands its attention over with each token.
         self.live_attention_wanted = False
+        self.demo_loading = False  # a job loads the demo model (at start-up, or asked for by a page)
 
     def set_corpus(self, corpus: Corpus, stats: Optional[CorpusStats]) -> None:
         self.corpus, self.corpus_stats = corpus, stats
@@ -119,6 +121,12 @@ class Session(QObject):
         self.prompt = template
         self.prompt_sent.emit(template)
         self.show_step.emit("generate")
+
+    def set_demo_loading(self, loading: bool) -> None:
+        """Say that the demo model is (no longer) loading, so every 'Load the demo model' offer waits."""
+        if loading != self.demo_loading:
+            self.demo_loading = loading
+            self.demo_loading_changed.emit(loading)
 
     def set_probe_text(self, text: str) -> None:
         self.probe_text = text

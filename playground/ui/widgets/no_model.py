@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Optional
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
 from playground.core.loading import load_model
 from playground.engine.jobs import Job, JobSlot
@@ -20,18 +20,22 @@ DEMO_TIP = (
 )
 NO_DEMO_TIP = "This installation has no demo model (models/demo is missing): train a model instead."
 LOADING_TIP = "Loading the demo model…"
+DEMO_LABEL = "Load the demo model"
 TRAIN_TIP = "Go to the Train step and train a model on your corpus."
 
 
 class NoModelPage(QWidget):
     """'No model yet': `demo_button` loads the demo model into the session, `train_button` asks the
-    window for the Train step; `status` says what the loading does, `load_job` is the job while it runs."""
+    window for the Train step; `status` says what the loading does, `load_job` is the job while it runs.
+    While the demo model loads (this page's job, or the one the app starts at launch, which the session
+    announces) the button is off, says so, and `busy` spins."""
 
     def __init__(self, session: Session, title: str, text: str, parent=None) -> None:
         super().__init__(parent)
         self.session = session
         self.slot = JobSlot(self)
         self.slot.changed.connect(self.refresh)
+        session.demo_loading_changed.connect(self.refresh)
         self._failed = False
 
         self.title = QLabel(title)
@@ -41,7 +45,7 @@ class NoModelPage(QWidget):
         self.text.setWordWrap(True)
         self.text.setAlignment(Qt.AlignmentFlag.AlignHCenter)
         themed_style(self.text, "font-size: 11pt; color: {body};")
-        self.demo_button = QPushButton("Load the demo model")
+        self.demo_button = QPushButton(DEMO_LABEL)
         self.demo_button.clicked.connect(self.load_demo)
         self.train_button = QPushButton("Train a model")
         self.train_button.setToolTip(TRAIN_TIP)
@@ -52,6 +56,11 @@ class NoModelPage(QWidget):
         self.status = QLabel()
         themed_style(self.status, "color: {muted};")
         self.status.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.busy = QProgressBar()  # no range: a busy indicator while the demo model loads
+        self.busy.setRange(0, 0)
+        self.busy.setTextVisible(False)
+        self.busy.setMaximumHeight(8)
+        self.busy.hide()
 
         buttons = QHBoxLayout()
         buttons.addStretch(1)
@@ -65,6 +74,7 @@ class NoModelPage(QWidget):
         bl.addWidget(self.text)
         bl.addSpacing(12)
         bl.addLayout(buttons)
+        bl.addWidget(self.busy)
         bl.addWidget(self.status)
         centre = QHBoxLayout()
         centre.addStretch(1)
@@ -81,15 +91,22 @@ class NoModelPage(QWidget):
         """The job loading the demo model, while it runs."""
         return self.slot.job
 
+    def is_loading(self) -> bool:
+        """True while the demo model loads, whoever started it."""
+        return self.load_job is not None or self.session.demo_loading
+
     def refresh(self) -> None:
         """Enable the demo button only when the demo model exists and is not loading already."""
         from playground.paths import demo_model_dir
 
         has_demo = demo_model_dir() is not None
-        self.demo_button.setEnabled(has_demo and self.load_job is None)
+        loading = has_demo and self.is_loading()
+        self.demo_button.setEnabled(has_demo and not loading)
+        self.demo_button.setText(LOADING_TIP if loading else DEMO_LABEL)
+        self.busy.setVisible(loading)
         if not has_demo:
             self.demo_button.setToolTip(NO_DEMO_TIP)
-        elif self.load_job is not None:
+        elif loading:
             self.demo_button.setToolTip(LOADING_TIP)
         else:
             self.demo_button.setToolTip(DEMO_TIP)
@@ -105,6 +122,9 @@ class NoModelPage(QWidget):
 
         if self.load_job is not None:
             return self.load_job
+        if self.session.demo_loading:  # the start-up load (or another page's) will make it current
+            self.refresh()
+            return None
         folder = demo_model_dir()
         if folder is None:
             self.refresh()
@@ -119,7 +139,9 @@ class NoModelPage(QWidget):
         job.error.connect(self._on_error)
         job.done.connect(self._finished)
         self.status.setText("Loading the demo model…")
-        return self.slot.start(job)  # refreshes the buttons (slot.changed)
+        self.slot.start(job)  # refreshes the buttons (slot.changed)
+        self.session.set_demo_loading(True)  # the other steps' offers wait for this one
+        return job
 
     def _loaded(self, result) -> None:
         checkpoint, model = result
@@ -130,6 +152,7 @@ class NoModelPage(QWidget):
         self.session.error(message)
 
     def _finished(self) -> None:
+        self.session.set_demo_loading(False)
         self.status.setText("The demo model could not be loaded: see the message above." if self._failed else "")
 
     def is_busy(self) -> bool:

@@ -1,0 +1,59 @@
+"""First run (issue 14, item 4): the demo model's loading state on every 'Load the demo model' offer,
+stop strings from a template's separator, defaults that suit the shipped Python-docs model, and the
+Start here card."""
+
+from types import SimpleNamespace
+
+from playground.ui.widgets.no_model import DEMO_LABEL, LOADING_TIP, NoModelPage
+
+
+def make_page(qtbot, session) -> NoModelPage:
+    page = NoModelPage(session, "No model yet", "Load the demo model or train one.")
+    qtbot.addWidget(page)
+    page.show()
+    return page
+
+
+# (b) "Load the demo model" shows the loading state while the demo model loads
+
+
+def test_the_offer_waits_while_the_start_up_load_runs(qtbot, session):
+    page = make_page(qtbot, session)
+    assert page.demo_button.isEnabled() and page.demo_button.text() == DEMO_LABEL
+    assert not page.busy.isVisible()
+
+    session.set_demo_loading(True)  # what app.py says when it starts loading the demo model
+    assert not page.demo_button.isEnabled()
+    assert page.demo_button.text() == LOADING_TIP and page.busy.isVisible()
+    assert page.load_demo() is None and page.load_job is None  # no second load
+
+    session.set_demo_loading(False)
+    assert page.demo_button.isEnabled() and page.demo_button.text() == DEMO_LABEL
+    assert not page.busy.isVisible()
+
+
+def test_a_page_shows_the_loading_state_of_its_own_load_and_every_other_offer_too(qtbot, session, jobs):
+    generate_page, attention_page = make_page(qtbot, session), make_page(qtbot, session)
+    with qtbot.waitSignal(session.checkpoint_changed, timeout=60_000):
+        generate_page.demo_button.click()
+        for page in (generate_page, attention_page):
+            assert not page.demo_button.isEnabled() and page.demo_button.text() == LOADING_TIP
+            assert page.busy.isVisible()
+        assert session.demo_loading
+    jobs.wait(qtbot)
+    assert not session.demo_loading
+    for page in (generate_page, attention_page):
+        assert page.demo_button.isEnabled() and not page.busy.isVisible()
+
+
+def test_the_start_up_load_announces_itself(qtbot, session, jobs):
+    from playground.app import start_background_work
+
+    quiet_panel = SimpleNamespace(use_default_corpus=lambda: None, restore_saved_tokenizers=lambda: None)
+    window = SimpleNamespace(session=session, tokenizer_panel=quiet_panel)
+    page = make_page(qtbot, session)
+    start_background_work(window)
+    assert session.demo_loading and page.demo_button.text() == LOADING_TIP
+    jobs.wait(qtbot)
+    assert not session.demo_loading and session.checkpoint is not None
+    assert page.demo_button.text() == DEMO_LABEL
