@@ -284,9 +284,10 @@ class GeneratePanel(QWidget):
         self.notice.hide()
 
     def set_template(self, template) -> None:
-        """A prompt template from the Prompt step: its text goes in the prompt box, and it is kept for the
-        zero-shot vs few-shot comparison."""
+        """A prompt template from the Prompt step: its text goes in the prompt box, its example separator
+        becomes a stop string, and it is kept for the zero-shot vs few-shot comparison."""
         self.compare_tab.set_template(template)
+        self.controls.use_template_stop(getattr(template, "example_separator", ""))
         try:
             text = template.render().text
         except Exception as e:  # a template the Prompt step could not render: say so, keep the old prompt

@@ -57,3 +57,33 @@ def test_the_start_up_load_announces_itself(qtbot, session, jobs):
     jobs.wait(qtbot)
     assert not session.demo_loading and session.checkpoint is not None
     assert page.demo_button.text() == DEMO_LABEL
+
+
+# (d) a prompt template's example separator becomes a stop string
+
+
+def python_phrases():
+    from playground.core.prompts import builtin_templates
+
+    return next(t for t in builtin_templates() if t.name == "Python phrases")
+
+
+def test_a_sent_template_stops_at_its_example_separator(qtbot, session):
+    from dataclasses import replace
+
+    from playground.ui.generate_panel import GeneratePanel
+
+    panel = GeneratePanel(session)
+    qtbot.addWidget(panel)
+    panel.stop_strings.setPlainText("END")  # the learner's own stop string stays
+    template = python_phrases()
+    assert template.example_separator == "\n\n"
+    session.send_prompt(template)
+    assert panel.settings().stop_strings == ("END", "\n\n")
+    assert "\\n\\n" in panel.stop_strings.toPlainText()  # shown where the learner sees it
+
+    session.send_prompt(replace(template, example_separator="\n---\n"))  # the next template's replaces it
+    assert panel.settings().stop_strings == ("END", "\n---\n")
+    session.send_prompt(replace(template, example_separator=""))
+    assert panel.settings().stop_strings == ("END",)
+    panel.stop_and_wait()

@@ -148,6 +148,7 @@ class SamplingControls(QWidget):
         self._labels: dict[str, QLabel] = {}
         self._ready = False  # edits count once the presets are in
         self._updating = False  # set_settings moves many controls: one `changed` at the end
+        self._template_stop = ""  # the stop string the last prompt template added (its example separator)
         self._build()
         self._fill_presets()
 
@@ -315,6 +316,17 @@ class SamplingControls(QWidget):
         finally:
             self._updating = False
         self._edited()
+
+    def use_template_stop(self, separator: str) -> None:
+        """Stop at a prompt template's example separator, so a few-shot answer ends where the next
+        example would begin instead of inventing one; it replaces the previous template's and is written
+        in the Stop strings box, where the learner sees it (and can remove it)."""
+        stops = [s for s in parse_stop_strings(self.stop_strings.toPlainText()) if s != self._template_stop]
+        added = bool(separator) and separator not in stops
+        if added:
+            stops.append(separator)
+        self._template_stop = separator if added else ""
+        self.stop_strings.setPlainText(format_stop_strings(stops))
 
     def preset_name(self) -> str:
         """The preset the controls match, or "custom"."""
