@@ -58,6 +58,8 @@ from playground.ui.widgets.examples_editor import ExamplesEditor, examples_used
 from playground.ui.widgets.prompt_preview import PreviewBox
 from playground.ui.widgets.template_formats import FormatsEditor
 
+DEFAULT_TEMPLATE = "Python phrases"  # the template shown first: the one that suits the shipped demo model
+
 
 def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-").lower() or "template"
@@ -275,8 +277,10 @@ class PromptPanel(QWidget):
             self.template_combo.addItem(t.name, key)
             self.template_combo.setItemData(i, t.description, Qt.ItemDataRole.ToolTipRole)
         self._loading = False
-        self.template_combo.setCurrentIndex(0)
-        self._template_chosen(0)
+        # Start on the template the shipped demo model can do (it learned Python's documentation).
+        first = next((i for i, t in enumerate(templates) if t.name == DEFAULT_TEMPLATE), 0)
+        self.template_combo.setCurrentIndex(first)
+        self._template_chosen(first)
 
     def _template_chosen(self, index: int) -> None:
         if self._loading or index < 0:

@@ -41,6 +41,8 @@ from playground.ui.widgets.evaluate_parts import (
 )
 from playground.ui.widgets.task_tables import TaskResultsPane, mode_label
 
+DEFAULT_TASK = "Python phrases"  # the task chosen first: the one the shipped demo model can partly do
+
 STRATEGIES = [
     ("greedy", "Greedy", "Always the most likely token: the same answers every run (the usual choice for scoring)."),
     (
@@ -235,6 +237,8 @@ class TaskTab(QWidget):
                 f"{len(task)} examples · built in ({task.path.name})",
                 Qt.ItemDataRole.ToolTipRole,
             )
+        # Start on the task the shipped demo model can do (it learned Python's documentation).
+        self.task_combo.setCurrentIndex(max(0, self.task_combo.findText(DEFAULT_TASK)))
         self.task_combo.blockSignals(False)
         self._task_chosen()
 

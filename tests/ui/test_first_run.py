@@ -87,3 +87,43 @@ def test_a_sent_template_stops_at_its_example_separator(qtbot, session):
     session.send_prompt(replace(template, example_separator=""))
     assert panel.settings().stop_strings == ("END",)
     panel.stop_and_wait()
+
+
+# (c) the defaults suit the shipped model, trained on Python's documentation
+
+
+def demo_checkpoint():
+    from playground.core.checkpoints import load_checkpoint
+    from playground.paths import demo_model_dir
+
+    folder = demo_model_dir()
+    assert folder is not None, "models/demo is missing: it ships with the repository, so restore it"
+    return load_checkpoint(folder)[0]
+
+
+def test_the_prompt_panel_starts_on_the_python_template_and_it_fits_the_demo_model(qtbot, session):
+    from playground.ui.prompt_panel import PromptPanel
+
+    session.set_checkpoint(demo_checkpoint())
+    panel = PromptPanel(session)
+    qtbot.addWidget(panel)
+    assert panel.template().name == "Python phrases" and panel.template().mode == "few-shot"
+    qtbot.waitUntil(lambda: not panel._refresh_timer.isActive(), timeout=3000)
+    assert panel.fit.fits and panel.warning_label.isHidden()  # k examples and the query: nothing is cut
+
+
+def test_the_evaluate_task_defaults_to_python_phrases_and_every_prompt_fits(qtbot, session):
+    from playground.ui.task_tab import TaskTab
+
+    checkpoint = demo_checkpoint()
+    session.set_checkpoint(checkpoint)
+    tab = TaskTab(session)
+    qtbot.addWidget(tab)
+    tab.make_ready()  # what the Evaluate step does when first shown
+    task, template = tab.current_task(), tab.current_template()
+    assert task is not None and task.name == "Python phrases"
+    assert template is not None and template.k >= 1
+    encode, context = checkpoint.tokenizer.encode, checkpoint.model_config.context_length
+    for example in task.examples:  # the few-shot prompt, the answer it may write: all in the model's context
+        few_shot = template.render("few-shot", input=example.input).text
+        assert len(encode(few_shot)) + tab.max_tokens.value() <= context
