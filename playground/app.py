@@ -241,8 +241,6 @@ def run_gui(screenshot_dir: Optional[Path] = None) -> int:
     window = MainWindow(session)
     reporter.parent_widget = window
     window.show()
-    if screenshot_dir is None:
-        QTimer.singleShot(1500, window.offer_tour_once)
     app.aboutToQuit.connect(shutdown_workers)
     after_first_paint(window, lambda: start_background_work(window))
     if screenshot_dir is not None:

@@ -353,6 +353,11 @@ class MainWindow(QMainWindow):
         about_action = QAction("&About LLM Playground", self)
         about_action.triggered.connect(self.show_about)
         about_action.setToolTip("Versions of the app, PyTorch, Qt and Python, and the device.")
+        start_here_action = QAction("&Start here", self)
+        start_here_action.triggered.connect(self.show_start_here)
+        start_here_action.setToolTip("The first step's card: try the demo model, build your own, or watch the demo.")
+        self.tokenizer_panel.start_here.watch_wanted.connect(lambda: self.run_demo())
+        help_menu.addAction(start_here_action)
         for item in (tour_action, self.demo_action, None, shortcuts_action, crash_action, None, about_action):
             help_menu.addSeparator() if item is None else help_menu.addAction(item)
         self.help_menu = help_menu
@@ -405,16 +410,10 @@ class MainWindow(QMainWindow):
         self.tour.place()
         return self.tour
 
-    def offer_tour_once(self) -> None:
-        """On the very first launch, say where the tour and the demo are."""
-        settings = QSettings()
-        if settings.value("tour/offered", False, bool) or self.message_bar.isVisible():
-            return  # offered before, or something more important is on show: next launch, then
-        settings.setValue("tour/offered", True)
-        self.session.info(
-            "New here? Help ▸ Guided tour (F1) walks through each step and the idea behind it; "
-            "Help ▸ Run the whole demo shows the whole flow in a minute or two."
-        )
+    def show_start_here(self) -> None:
+        """Help ▸ Start here: the first step, with its Start here card shown again."""
+        self.go_to("tokenize")
+        self.tokenizer_panel.start_here.reopen()
 
     # ------------------------------------------------------------------ the one-click demo
 

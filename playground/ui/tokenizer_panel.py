@@ -48,6 +48,7 @@ from playground.engine.session import Session
 from playground.paths import user_data_dir
 from playground.ui.themes import themed_style, themed_text
 from playground.ui.widgets.corpus_box import CorpusBox
+from playground.ui.widgets.start_here import StartHereCard
 from playground.ui.widgets.token_view import TokenView
 from playground.ui.widgets.tokenizer_compare import TokenizerCompare
 from playground.ui.widgets.vocab_browser import VocabBrowser
@@ -158,9 +159,16 @@ class TokenizerPanel(QWidget):
         self.tabs.addTab(self.vocab, "Vocabulary")
         self.tabs.currentChanged.connect(lambda _: self._push_text_to_compare())
 
-        layout = QHBoxLayout(self)
+        # The Start here card (a fresh profile's first sight) above the step, until dismissed.
+        self.start_here = StartHereCard(self.session)
+        self.start_here.build_wanted.connect(lambda: self.train_button.setFocus())
+        layout = QHBoxLayout()
+        layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(scroll)
         layout.addWidget(self.tabs, 1)
+        outer = QVBoxLayout(self)
+        outer.addWidget(self.start_here)
+        outer.addLayout(layout, 1)
 
         QShortcut(QKeySequence("Ctrl+Return"), self).activated.connect(self.start_training)
         QShortcut(QKeySequence(Qt.Key.Key_Escape), self).activated.connect(self.cancel_all)

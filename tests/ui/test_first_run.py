@@ -4,6 +4,8 @@ Start here card."""
 
 from types import SimpleNamespace
 
+import pytest
+
 from playground.ui.widgets.no_model import DEMO_LABEL, LOADING_TIP, NoModelPage
 
 
@@ -127,3 +129,101 @@ def test_the_evaluate_task_defaults_to_python_phrases_and_every_prompt_fits(qtbo
     for example in task.examples:  # the few-shot prompt, the answer it may write: all in the model's context
         few_shot = template.render("few-shot", input=example.input).text
         assert len(encode(few_shot)) + tab.max_tokens.value() <= context
+
+
+# (a) the Start here card
+
+
+@pytest.fixture
+def fresh_profile():
+    """No 'dismissed' remembered (the settings live in the tests' own XDG_CONFIG_HOME)."""
+    from PySide6.QtCore import QSettings
+
+    from playground.ui.widgets.start_here import DISMISSED_KEY
+
+    QSettings().remove(DISMISSED_KEY)
+    yield
+    QSettings().remove(DISMISSED_KEY)
+
+
+@pytest.fixture
+def window(qtbot, session, fresh_profile):
+    from playground.ui.main_window import MainWindow
+
+    w = MainWindow(session)
+    qtbot.addWidget(w)
+    w.resize(1280, 720)
+    w.show()
+    yield w
+    w.tokenizer_panel.start_here.hide()
+
+
+def test_a_fresh_profile_starts_on_the_card_until_it_is_dismissed(qtbot, session, fresh_profile):
+    from playground.ui.tokenizer_panel import TokenizerPanel
+
+    panel = TokenizerPanel(session)
+    qtbot.addWidget(panel)
+    panel.show()
+    card = panel.start_here
+    assert card.isVisible()
+    assert [b.text() for b in (card.demo_button, card.build_button, card.watch_button)] == [
+        "▶  Try the demo model",
+        "Build your own",
+        "Watch the demo",
+    ]
+    card.close_button.click()
+    assert not card.isVisible()
+
+    again = TokenizerPanel(session)  # the next launch: still dismissed
+    qtbot.addWidget(again)
+    again.show()
+    assert not again.start_here.isVisible()
+
+
+def test_help_start_here_reopens_the_card_on_the_first_step(window):
+    card = window.tokenizer_panel.start_here
+    assert window.stack.currentWidget() is window.tokenizer_panel and card.isVisible()
+    card.dismiss()
+    window.go_to("generate")
+    action = next(a for a in window.help_menu.actions() if a.text() == "&Start here")
+    action.trigger()
+    assert window.stack.currentWidget() is window.tokenizer_panel and card.isVisible()
+
+
+def test_try_the_demo_model_shows_generate_with_the_demo_model(qtbot, window, session, jobs):
+    from playground.ui.widgets.no_model import is_demo
+
+    assert session.checkpoint is None
+    with qtbot.waitSignal(session.checkpoint_changed, timeout=60_000):
+        window.tokenizer_panel.start_here.demo_button.click()
+        assert window.stack.currentWidget() is window.generate_panel
+        assert session.demo_loading  # Generate's offer shows that it loads
+    jobs.wait(qtbot)
+    assert is_demo(session.checkpoint) and not session.demo_loading
+
+    window.go_to("tokenize")  # the demo model is current already: no second load
+    assert window.tokenizer_panel.start_here.try_demo_model() is None
+    assert window.stack.currentWidget() is window.generate_panel
+
+
+def test_try_the_demo_model_while_it_loads_at_start_up_starts_no_second_load(window, session):
+    session.set_demo_loading(True)
+    assert window.tokenizer_panel.start_here.try_demo_model() is None
+    assert window.stack.currentWidget() is window.generate_panel
+    session.set_demo_loading(False)
+
+
+def test_build_your_own_stays_on_tokenize_with_the_train_button_focused(qtbot, window):
+    from PySide6.QtWidgets import QApplication
+
+    window.activateWindow()
+    window.tokenizer_panel.start_here.build_button.click()
+    assert window.stack.currentWidget() is window.tokenizer_panel
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is window.tokenizer_panel.train_button, timeout=2000)
+
+
+def test_watch_the_demo_starts_the_one_click_demo(window, monkeypatch):
+    started = []
+    monkeypatch.setattr(window, "run_demo", lambda settings=None: started.append(True))
+    window.tokenizer_panel.start_here.watch_button.click()
+    assert started == [True]

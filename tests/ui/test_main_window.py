@@ -139,6 +139,7 @@ def test_view_and_help_menus(window):
     assert titles[:1] == ["File"] and "View" in titles and titles[-1] == "Help"
     help_items = [a.text().replace("&", "") for a in window.help_menu.actions() if not a.isSeparator()]
     assert help_items == [
+        "Start here",
         "Guided tour",
         "Run the whole demo",
         "Keyboard shortcuts",
@@ -157,17 +158,6 @@ def test_crash_log_folder_item_opens_the_folder(window, monkeypatch):
     monkeypatch.setattr(help_window, "open_folder", lambda path: opened.append(path) or True)
     window.open_crash_log_folder()
     assert opened == [crash_log_path().parent]
-
-
-def test_the_tour_is_offered_once(window):
-    from PySide6.QtCore import QSettings
-
-    QSettings().remove("tour/offered")
-    window.offer_tour_once()
-    assert window.message_bar.isVisible() and "Guided tour" in window.message_bar.text.text()
-    window.message_bar.hide()
-    window.offer_tour_once()
-    assert not window.message_bar.isVisible()
 
 
 def test_closing_in_presentation_mode_gives_the_font_back(qtbot, session):

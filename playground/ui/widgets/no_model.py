@@ -3,6 +3,7 @@ load the demo model that ships with the app (in a job), or go and train one."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Optional
 
 from PySide6.QtCore import Qt
@@ -22,6 +23,33 @@ NO_DEMO_TIP = "This installation has no demo model (models/demo is missing): tra
 LOADING_TIP = "Loading the demo model…"
 DEMO_LABEL = "Load the demo model"
 TRAIN_TIP = "Go to the Train step and train a model on your corpus."
+
+
+def demo_load_job(session: Session) -> Optional[Job]:
+    """A job, to start, that loads the demo model and makes it the session's model; the session says the
+    demo model is loading until the job ends. None when this installation has no demo model."""
+    from playground.paths import demo_model_dir
+
+    folder = demo_model_dir()
+    if folder is None:
+        return None
+    # On the device every model of the session sits on (the store moves nothing then).
+    job = Job(load_model, folder, session.models.device_name, doing="loading the demo model")
+    job.result.connect(lambda loaded: session.set_checkpoint(*loaded))
+    job.done.connect(lambda: session.set_demo_loading(False))
+    session.set_demo_loading(True)
+    return job
+
+
+def is_demo(checkpoint) -> bool:
+    """True when `checkpoint` was read from the demo model's folder."""
+    from playground.paths import demo_model_dir
+
+    folder, path = demo_model_dir(), getattr(checkpoint, "path", None)
+    if folder is None or path is None:
+        return False
+    folder, path = Path(folder).resolve(), Path(path).resolve()
+    return path == folder or folder in path.parents
 
 
 class NoModelPage(QWidget):
@@ -132,27 +160,19 @@ class NoModelPage(QWidget):
                 "This installation has no demo model (models/demo is missing). Train a model in the Train step instead."
             )
             return None
-        # On the device every model of the session sits on (the store moves nothing then).
-        job = Job(load_model, folder, self.session.models.device_name, doing="loading the demo model")
+        job = demo_load_job(self.session)
+        assert job is not None  # the demo folder is there: checked above
         self._failed = False
-        job.result.connect(self._loaded)
         job.error.connect(self._on_error)
         job.done.connect(self._finished)
         self.status.setText("Loading the demo model…")
-        self.slot.start(job)  # refreshes the buttons (slot.changed)
-        self.session.set_demo_loading(True)  # the other steps' offers wait for this one
-        return job
-
-    def _loaded(self, result) -> None:
-        checkpoint, model = result
-        self.session.set_checkpoint(checkpoint, model)
+        return self.slot.start(job)  # refreshes the buttons (slot.changed)
 
     def _on_error(self, message: str) -> None:
         self._failed = True
         self.session.error(message)
 
     def _finished(self) -> None:
-        self.session.set_demo_loading(False)
         self.status.setText("The demo model could not be loaded: see the message above." if self._failed else "")
 
     def is_busy(self) -> bool:
