@@ -300,7 +300,8 @@ PRESETS: dict[str, Preset] = {
         ),
         Preset(
             "gpt2-small",
-            "GPT-2 small, 124M parameters: needs a GPU and a large corpus.",
+            "GPT-2 small: 124M parameters with GPT-2's 50,257-token vocabulary (38.6M of them its token "
+            "embedding). Needs a GPU and a large corpus.",
             n_layer=12, n_head=12, n_embd=768, context_length=1024, dropout=0.1, vocab_size=50257,
         ),
     )

@@ -272,6 +272,7 @@ class AttentionPanel(QWidget):
         self._capture_timer.stop()
         if self.capture_slot.job is not None:
             self.capture_slot.job.supersede()  # a look at the old source: drop what it still reports
+        self.views.clear_readout()
         self._set_source_ui()
         self._refresh_source()
 
@@ -321,6 +322,7 @@ class AttentionPanel(QWidget):
             return
         text = self.text_edit.toPlainText()
         kind = self.source_kind
+        self.views.clear_readout()  # the hovered cell was the old text's
         if kind == SOURCE_TEXT:
             self._my_text = text
             self._capture_timer.start()

@@ -40,6 +40,7 @@ from playground.core.estimates import (
     measure_device_speed,
     memory_estimate,
 )
+from playground.core.units import human_count
 from playground.engine.jobs import Job, JobSlot
 from playground.engine.session import Session
 from playground.ui.themes import themed_style, themed_text
@@ -401,8 +402,26 @@ class BuildPanel(QWidget):
         self.preset.setCurrentIndex(index)
         self.preset.blockSignals(False)
         self.preset_note.setText(
-            PRESETS[match].description if match else "Your own sizes. Pick a preset to start again from known ones."
+            self._preset_note(match, config)
+            if match
+            else "Your own sizes. Pick a preset to start again from known ones."
         )
+
+    @staticmethod
+    def _preset_note(name: str, config: ModelConfig) -> str:
+        """The preset's description; where it names a count for another vocabulary, the count shown here too."""
+        preset = PRESETS[name]
+        if preset.vocab_size is None:
+            return preset.description  # its count is approximate for any vocabulary
+        reasons = []
+        if config.vocab_size != preset.vocab_size:
+            reasons.append(f"your {config.vocab_size:,}-token vocabulary")
+        if config.flavour == "llama":
+            reasons.append("LLaMA-style layers")
+        if not reasons:
+            return preset.description
+        total = human_count(parameter_breakdown(config).total)
+        return f"{preset.description} Here, with {' and '.join(reasons)}: {total}."
 
     def _show_shape_notes(self, config: ModelConfig) -> None:
         choices = FLAVOURS[config.flavour]

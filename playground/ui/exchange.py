@@ -9,11 +9,25 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
+from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QFileDialog, QWidget
 
+from playground.core.checkpoints import runs_dir
 from playground.core.files import free_folder
 from playground.engine.jobs import Job
 from playground.engine.session import Session
+
+FOLDER_KEY = "exchange/folder"  # QSettings: where the last import or export dialog was used
+
+
+def start_folder() -> str:
+    """Where both dialogs open: the folder last used, else the runs folder (never the process's own)."""
+    last = QSettings().value(FOLDER_KEY, "", str)
+    return last if isinstance(last, str) and last and Path(last).is_dir() else str(runs_dir())
+
+
+def remember_folder(folder: Path) -> None:
+    QSettings().setValue(FOLDER_KEY, str(folder))
 
 
 def import_model(parent: QWidget, session: Session) -> Optional[Job]:
@@ -21,8 +35,12 @@ def import_model(parent: QWidget, session: Session) -> Optional[Job]:
     folder = QFileDialog.getExistingDirectory(
         parent,
         "Import a Hugging Face GPT-2 or LLaMA model (a folder with config.json, model.safetensors and tokenizer.json)",
+        start_folder(),
     )
-    return import_model_from(session, Path(folder)) if folder else None
+    if not folder:
+        return None
+    remember_folder(Path(folder).parent)  # next time its neighbours are in view
+    return import_model_from(session, Path(folder))
 
 
 def import_model_from(session: Session, folder: Path) -> Job:
@@ -50,10 +68,11 @@ def export_model(parent: QWidget, session: Session) -> Optional[Job]:
         session.warn("There is no model to export yet: train one, or load the demo model in Generate.")
         return None
     folder = QFileDialog.getExistingDirectory(
-        parent, "Export the model for Hugging Face transformers: choose where to put its folder"
+        parent, "Export the model for Hugging Face transformers: choose where to put its folder", start_folder()
     )
     if not folder:
         return None
+    remember_folder(Path(folder))
     return export_model_to(session, free_folder(Path(folder) / f"{session.checkpoint.name}-hf"))
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -138,6 +139,7 @@ class TaskTab(QWidget):
         form = QFormLayout(box)
         self.mode_combo = QComboBox()
         self.compare_combo = QComboBox()
+        self._first_mode: str | None = None  # the "Mode" before its last change, for a swap
         self.compare_combo.addItem("(nothing: one mode)", "")
         self.compare_combo.setItemData(0, "Run the first mode only.", Qt.ItemDataRole.ToolTipRole)
         for combo in (self.mode_combo, self.compare_combo):
@@ -152,6 +154,7 @@ class TaskTab(QWidget):
         )
         for combo in (self.mode_combo, self.compare_combo):
             combo.currentIndexChanged.connect(self._modes_changed)
+        self._keep_modes_apart(self.mode_combo.currentData())
         form.addRow("Mode", self.mode_combo)
         form.addRow("Compare with", self.compare_combo)
         cl.addWidget(box)
@@ -384,6 +387,8 @@ class TaskTab(QWidget):
 
     def _modes_changed(self, *_: Any) -> None:
         first = self.mode_combo.currentData()
+        if self._keep_modes_apart(first):
+            return  # the compare combo moved: its own signal brings us back here
         self.mode_combo.setToolTip(
             "How the prompt is laid out for the first set of answers. " + MODE_HELP.get(first, "")
         )
@@ -396,6 +401,20 @@ class TaskTab(QWidget):
             self.scores_table.set_modes(self.modes())
             self.examples_table.set_modes(self.modes())
         self._template_chosen()
+
+    def _keep_modes_apart(self, first: str) -> bool:
+        """A mode compared with itself says nothing: "Compare with" offers every mode but the first.
+        When the first is changed to the one being compared with, the two swap. True when it moved."""
+        items = self.compare_combo.model()
+        assert isinstance(items, QStandardItemModel)  # a QComboBox's own model
+        for row in range(self.compare_combo.count()):
+            items.item(row).setEnabled(self.compare_combo.itemData(row) != first)
+        previous, self._first_mode = self._first_mode, first
+        if self.compare_combo.currentData() != first:
+            return False
+        other = previous if previous and previous != first else ""
+        self.compare_combo.setCurrentIndex(self.compare_combo.findData(other))
+        return True
 
     def _update_preview(self) -> None:
         """The prompt of the selected example (the first when none is), in each mode, with its length."""

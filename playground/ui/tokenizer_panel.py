@@ -48,6 +48,7 @@ from playground.engine.session import Session
 from playground.paths import user_data_dir
 from playground.ui.themes import themed_style, themed_text
 from playground.ui.widgets.corpus_box import CorpusBox
+from playground.ui.widgets.kind_note import KindNote
 from playground.ui.widgets.start_here import StartHereCard
 from playground.ui.widgets.token_view import TokenView
 from playground.ui.widgets.tokenizer_compare import TokenizerCompare
@@ -218,6 +219,8 @@ class TokenizerPanel(QWidget):
 
         form = QFormLayout()
         form.addRow("Kind", self.kind)
+        self.kind_note = KindNote()  # warns before a long (Unigram) training
+        form.addRow("", self.kind_note)
         form.addRow("Vocab size", self.vocab_size)
         form.addRow("Min frequency", self.min_freq)
         form.addRow("Special tokens", self.specials)
@@ -345,6 +348,7 @@ class TokenizerPanel(QWidget):
         self._check_spec()
 
     def _check_spec(self) -> bool:
+        self.kind_note.show_for(self.kind.currentData(), self.session.corpus_stats)
         try:
             check_spec(self.spec(), self.session.corpus_stats)
         except UserError as e:

@@ -299,6 +299,26 @@ def test_hovering_a_cell_names_its_query_and_key_tokens_and_weight(qtbot, lab):
     assert heatmap.hover_text.startswith("‘(’ (#2) → ‘␣a’ (#9)") and "cannot look" in heatmap.hover_text
 
 
+def test_the_hover_readout_is_forgotten_when_the_text_or_source_changes(qtbot, lab):
+    look_at(qtbot, lab, CODE)
+    heatmap = lab.heatmap
+    hover(qtbot, heatmap, lambda: heatmap.scene_pos_of(8, 3))
+    qtbot.waitUntil(lambda: heatmap.hover_cell == (8, 3), timeout=3000)
+    old = lab.readout.text()
+    assert "␣return" in old
+
+    look_at(qtbot, lab, "hello world, hello there")  # other tokens: that cell is gone
+    assert lab.readout.text() != old and lab.readout.text().startswith("Hover over a cell")
+
+    hover(qtbot, heatmap, lambda: heatmap.scene_pos_of(3, 1))
+    qtbot.waitUntil(lambda: heatmap.hover_cell == (3, 1), timeout=3000)
+    old = lab.readout.text()
+    lab.source.setCurrentIndex(SOURCE_PROBE)  # cleared at once, before the new look ends
+    assert lab.readout.text() != old
+    idle(qtbot, lab)
+    assert lab.readout.text() != old
+
+
 def click(qtbot, widget, where) -> None:
     point = hover(qtbot, widget, where)
     QTest.mouseClick(widget.viewport(), Qt.LeftButton, Qt.NoModifier, point)

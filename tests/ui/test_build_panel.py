@@ -10,6 +10,7 @@ from playground.core.estimates import human_bytes, memory_estimate
 from playground.core.model import GPT
 from playground.core.progress import run_quietly
 from playground.core.tokenization import LoadedTokenizer, spec_for_kind, train_in_process
+from playground.core.units import human_count
 
 FLAVOURS = ["gpt2", "llama"]
 
@@ -257,3 +258,18 @@ def test_measuring_runs_one_job_at_a_time_and_shows_its_result(qtbot, build_pane
     assert panel.measure_job is None and panel.remeasure.isEnabled()
     assert panel.flops_per_second > 0 and panel.measured_device is not None
     assert "measured on" in panel.device_speed_label.text() and "tokens/s" in panel.tokens_label.text()
+
+
+def test_the_gpt2_small_note_explains_the_count_shown_with_another_vocabulary(build_panel, session, tokenizer):
+    panel = build_panel
+    choose_preset(panel, "gpt2-small")
+    note = panel.preset_note.text()
+    assert "124M" in note and "50,257" in note and "Here" not in note  # GPT-2's own vocabulary: its own count
+
+    session.add_tokenizer(tokenizer)
+    shown = human_count(shown_total(panel))
+    assert shown != "124.4M"
+    assert f"Here, with your {tokenizer.vocab_size:,}-token vocabulary: {shown}." in panel.preset_note.text()
+
+    panel.set_flavour("llama")
+    assert f"vocabulary and LLaMA-style layers: {human_count(shown_total(panel))}." in panel.preset_note.text()

@@ -53,3 +53,29 @@ def test_a_folder_that_is_not_a_model_gives_a_message_and_leaves_no_run(qtbot, s
     assert message.args[0] == "error" and "safetensors" in message.args[1]
     assert list((tmp_path / "runs").iterdir()) == []
     assert session.checkpoint is None
+
+
+def test_the_dialogs_start_in_the_runs_folder_then_in_the_last_one_used(qtbot, session, demo, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog, QWidget
+
+    from playground.ui import exchange
+
+    runs, models = tmp_path / "runs", tmp_path / "downloads"
+    (models / "gpt2").mkdir(parents=True)
+    runs.mkdir()
+    monkeypatch.setattr(exchange, "runs_dir", lambda: runs)
+    monkeypatch.setattr(exchange, "import_model_from", lambda session, folder: None)
+    monkeypatch.setattr(exchange, "export_model_to", lambda session, out: None)
+    exchange.QSettings().remove(exchange.FOLDER_KEY)
+    starts, answers = [], [str(models / "gpt2"), "", str(tmp_path)]
+    monkeypatch.setattr(
+        QFileDialog, "getExistingDirectory", lambda parent, title, start: (starts.append(start), answers.pop(0))[1]
+    )
+    parent = QWidget()
+    qtbot.addWidget(parent)
+
+    exchange.import_model(parent, session)  # chooses downloads/gpt2
+    exchange.import_model(parent, session)  # cancelled: nothing remembered
+    exchange.export_model(parent, session)  # chooses tmp_path
+    assert starts == [str(runs), str(models), str(models)]
+    assert exchange.start_folder() == str(tmp_path)

@@ -131,9 +131,12 @@ class AttentionViews(QWidget):
             what = f"mean of its {H} heads" if view == VIEW_MEAN else f"head {head}"
             self._heatmap.set_matrix(matrix, tokens, f"Layer {layer} · {what}{step} — each row sums to 1")
             self.stack.setCurrentWidget(self._heatmap)
+            # The hovered cell's text only while a cell is hovered: new tokens forget the old one.
+            hovering = self._heatmap.hover_cell is not None and self._heatmap.hover_text
             self.readout.setText(
                 self._heatmap.hover_text
-                or "Hover over a cell to read its weight; scroll to zoom, double-click to see it all."
+                if hovering
+                else "Hover over a cell to read its weight; scroll to zoom, double-click to see it all."
             )
         elif view in (VIEW_LAYER, VIEW_ALL):
             self._draw_grid(snapshot, view, layer, head)
@@ -190,6 +193,10 @@ class AttentionViews(QWidget):
         self.lines_title.setText(
             f"Layer {layer} · head {head}{snapshot.describe()}: {who} — thicker, darker lines carry more weight"
         )
+
+    def clear_readout(self) -> None:
+        """Forget what was hovered: it belonged to another text or source."""
+        self.readout.setText("")
 
     def _on_hover(self, text: str) -> None:
         if text:

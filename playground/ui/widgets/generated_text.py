@@ -198,6 +198,16 @@ class GeneratedTextView(QTextEdit):
         self._cursor.insertText(text, fmt)
         self._cursor.endEditBlock()
         self._prompt_span = (start, cut_end, self._cursor.position())
+        self._scroll_to_end()  # where the tokens arrive, not the top of a long struck-through prompt
+
+    def _scroll_to_end(self) -> None:
+        # A long document may be laid out lazily: asking for the end's rectangle lays it out up to there,
+        # so the scroll bar's range is the whole text before it moves.
+        end = QTextCursor(self.document())
+        end.movePosition(QTextCursor.MoveOperation.End)
+        self.cursorRect(end)
+        bar = self.verticalScrollBar()
+        bar.setValue(bar.maximum())
 
     def _recolour_prompt(self) -> None:
         """The prompt's greys for the new look (the tokens' shades are the same in every look)."""
@@ -233,7 +243,7 @@ class GeneratedTextView(QTextEdit):
         self._ends.append(self._cursor.position())
         self._tokens.append(token)
         if at_bottom:
-            bar.setValue(bar.maximum())
+            self._scroll_to_end()
 
     def append_tokens(self, tokens) -> None:
         for token in tokens:

@@ -9,6 +9,8 @@ unknown token ([UNK], <unk>) is red and struck through: the model sees only
 
 from __future__ import annotations
 
+import re
+
 from PySide6.QtCore import QEvent
 from PySide6.QtGui import QFont, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import QTextEdit, QToolTip
@@ -31,16 +33,30 @@ def byte_label(raw: bytes) -> str:
     return " ".join(f"{b:02X}" for b in raw)
 
 
-def piece_label(piece: TokenPiece, overlaps: bool) -> str:
-    """What a token's chip shows: its slice of the text, or its bytes when it shares a character."""
+def readable_bytes(raw: bytes) -> str:
+    """A token's bytes as text where they are whole characters, hex only where they are not:
+    a space merged with the first bytes of '€' reads '·<E2 80>', not '<20 E2 80>'."""
+    # surrogateescape turns each byte that is no whole character into U+DC80..U+DCFF.
+    text = raw.decode("utf-8", errors="surrogateescape")
+    parts = re.split(r"([\udc80-\udcff]+)", text)
+    return "".join(
+        f"<{byte_label(part.encode('utf-8', errors='surrogateescape'))}>" if i % 2 else visible_whitespace(part)
+        for i, part in enumerate(parts)
+    )
+
+
+def piece_label(piece: TokenPiece, overlaps: bool, show_whitespace: bool = False) -> str:
+    """What a token's chip shows: its slice of the text, or its bytes when it shares a character
+    (whole characters among them as text, so a merged space shows as '·', not as '20')."""
     if piece.special:
         return piece.token
+    text = piece.text
     if piece.partial or overlaps:
         try:
-            return piece.raw.decode("utf-8")
+            text = piece.raw.decode("utf-8")
         except UnicodeDecodeError:
-            return f"<{byte_label(piece.raw)}>"
-    return piece.text
+            return readable_bytes(piece.raw)
+    return visible_whitespace(text) if show_whitespace else text
 
 
 def piece_tooltip(piece: TokenPiece) -> str:
@@ -116,7 +132,7 @@ class TokenView(QTextEdit):
                     fmt.setFontItalic(True)
                     fmt.setUnderlineStyle(QTextCharFormat.UnderlineStyle.DotLine)
             fmt.setProperty(TOKEN_PROPERTY, piece.index)
-            cursor.insertText(self._show(piece_label(piece, overlaps)) or "∅", fmt)
+            cursor.insertText(piece_label(piece, overlaps, self.show_whitespace) or "∅", fmt)
             pos = max(pos, piece.end)
         if len(self.pieces) > len(shown):
             cursor.insertText(f"\n… {len(self.pieces) - len(shown):,} more tokens not drawn", gap_fmt)

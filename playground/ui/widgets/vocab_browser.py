@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QHBoxLayout, QHeaderView, QLabel, QLineEdit, QSpli
 from playground.core.tokenization import LoadedTokenizer, VocabEntry
 from playground.core.tokenizer_kinds import vocabulary_markers_note
 from playground.ui.themes import qcolour
-from playground.ui.widgets.token_view import byte_label, visible_whitespace
+from playground.ui.widgets.token_view import byte_label, readable_bytes
 
 ROOT = QModelIndex()  # the invalid index: "the table itself", the parent of its rows
 
@@ -94,7 +94,7 @@ class VocabBrowser(QWidget):
             [
                 "The number the model sees for this token.",
                 f"The entry as stored in tokenizer.json ({vocabulary_markers_note()}).",
-                "The text the token stands for (spaces shown as ·).",
+                "The text the token stands for (spaces shown as ·; bytes that are only part of a character in hex, <E2 80>).",
                 "The token's bytes in hexadecimal.",
                 "For BPE: which merge made this token (0 = the first, most frequent pair).",
             ],
@@ -147,7 +147,7 @@ class VocabBrowser(QWidget):
             self.merge_box.hide()
             return
         entries: list[VocabEntry] = tok.vocabulary()
-        rows = [(e.id, e.token, visible_whitespace(e.text), byte_label(e.raw), e.merge_rank) for e in entries]
+        rows = [(e.id, e.token, readable_bytes(e.raw), byte_label(e.raw), e.merge_rank) for e in entries]
         self.vocab_model.set_rows(rows, {i for i, e in enumerate(entries) if e.special})
         merges = tok.merges()
         self.merge_model.set_rows([(r, a, b, a + b) for r, (a, b) in enumerate(merges)])
