@@ -22,6 +22,9 @@ def no_running_jobs(request):
         return
     from playground.engine.jobs import Job
 
+    for job in Job.running():
+        if job.work_ended:  # it has reported its end; its thread is returning: not left running
+            job.wait(5000)
     running = Job.running()
     if running:
         Job.cancel_all()

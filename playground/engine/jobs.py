@@ -100,6 +100,7 @@ class Job(QThread):
         self.doing = doing
         self.token = CancelToken()
         self.superseded = False
+        self.work_ended = False
         self._resume = threading.Event()
         self._resume.set()
         self._lock = threading.Lock()
@@ -145,6 +146,7 @@ class Job(QThread):
 
     def run(self) -> None:
         kind, value = self._execute()
+        self.work_ended = True  # only the thread's last instructions are left
         self._ended_in_worker.emit(kind, value)
 
     def _execute(self) -> tuple[str, Any]:
