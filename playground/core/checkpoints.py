@@ -41,6 +41,7 @@ from playground.core.run_layout import (
     checkpoint_dir,
     is_checkpoint,  # noqa: F401  (the panels ask for it here)
     old_dir,
+    runs_dir,
     writing_dir,
 )
 from playground.core.tokenization import LoadedTokenizer, open_tokenizer
@@ -93,15 +94,6 @@ class Checkpoint:
 
 
 # -- where runs live ----------------------------------------------------------
-
-
-def runs_dir() -> Path:
-    """The folder that holds the user's training runs (created on first use)."""
-    from playground.paths import user_data_dir
-
-    path = user_data_dir() / "runs"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def new_run_dir(name: str = "run", parent: Optional[PathLike] = None) -> Path:

@@ -95,3 +95,15 @@ def run_and_which(path: PathLike) -> tuple[Path, str]:
     if (path / WEIGHTS_FILE).is_file() and name in CHECKPOINT_NAMES:
         return path.parent, name
     return path, BEST
+
+
+def runs_dir() -> Path:
+    """The folder that holds the user's training runs (created on first use).
+
+    Here, not in `checkpoints`, so the window can name it without importing PyTorch.
+    """
+    from playground.paths import user_data_dir
+
+    path = user_data_dir() / "runs"
+    path.mkdir(parents=True, exist_ok=True)
+    return path

@@ -12,8 +12,8 @@ from typing import Optional
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QFileDialog, QWidget
 
-from playground.core.checkpoints import runs_dir
 from playground.core.files import free_folder
+from playground.core.run_layout import runs_dir
 from playground.engine.jobs import Job
 from playground.engine.session import Session
 
