@@ -428,10 +428,7 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ the one-click demo
 
     def _demo_triggered(self) -> None:
-        if self.demo is not None and self.demo.running:
-            self.stop_demo()
-        else:
-            self.run_demo()
+        (self.stop_demo if self.demo is not None and self.demo.running else self.run_demo)()
 
     def run_demo(self, settings=None):
         """Run the whole workflow on the built-in corpus (returns the DemoRunner, or None when busy)."""
