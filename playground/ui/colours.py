@@ -122,6 +122,7 @@ ROLES: dict[str, tuple[str, str, str, str]] = {
     "sidebar_selected_bg": _same("#3b4466"),
     "sidebar_selected_fg": _same("#ffffff"),
     "sidebar_concept": ("#b9bed0", "#b9bed0", "#ffffff", "#ffffff"),
+    "sidebar_scroll": ("#737b9c", "#737b9c", "#9aa1bd", "#9aa1bd"),  # the handle of its scroll bar
     # ---- paper: heatmaps, attention lines, the embedding map, the candidate bars
     "paper": _same("#ffffff"),
     "paper_text": _same("#2b2f3a"),

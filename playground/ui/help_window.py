@@ -178,6 +178,11 @@ def gather_shortcuts(window) -> list[ShortcutInfo]:
         if key:
             rows.append((key, shortcut.whatsThis() or shortcut.objectName() or "(no description)", EVERYWHERE, None))
 
+    # Keys the window watches for itself only at times (Esc stops the demo while it runs).
+    host_keys = getattr(window, "host_keys", None)
+    for key, description, when in host_keys.situational() if host_keys is not None else ():
+        rows.append((key, description, when, None))
+
     # Group the keys that do the same thing in the same place (Ctrl+Return and Ctrl+Enter).
     grouped: dict[tuple[str, str], ShortcutInfo] = {}
     for key, description, where, _owner in rows:

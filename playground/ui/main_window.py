@@ -33,6 +33,7 @@ from playground.core.crash_log import crash_log_path
 from playground.engine.jobs import Job
 from playground.engine.session import Session
 from playground.ui import exchange, help_window, themes
+from playground.ui.host_keys import HostKeys
 from playground.ui.presentation import PresentationMode
 from playground.ui.widgets.message_bar import MessageBar
 from playground.ui.workspace_menu import install_workspace_menu
@@ -45,11 +46,19 @@ if TYPE_CHECKING:
 
 SETTINGS_VERSION = 1  # QSettings: window/geometry, view/theme
 SIDEBAR_WIDTH = 170
+# The sidebar's scroll bars: slim, on its navy in every look (the style's own is a light bar beside the text).
+SIDEBAR_SCROLL_STYLE = (
+    "QScrollBar:vertical { background: {sidebar_bg}; width: 10px; margin: 0; border: none; }"
+    "QScrollBar::handle:vertical { background: {sidebar_scroll}; border-radius: 3px; min-height: 24px; margin: 2px; }"
+    "QScrollBar::handle:vertical:hover, QScrollBar::handle:vertical:pressed { background: {sidebar_concept}; }"
+    "QScrollBar::add-line:vertical, QScrollBar::sub-line:vertical { height: 0; border: none; background: none; }"
+    "QScrollBar::add-page:vertical, QScrollBar::sub-page:vertical { background: none; }"
+)
 STEPS_STYLE = (
     "#steps { background: {sidebar_bg}; color: {sidebar_fg}; border: none; font-size: 12pt; }"
     "#steps::item { padding: 12px 10px; }"
     "#steps::item:selected { background: {sidebar_selected_bg}; color: {sidebar_selected_fg}; "
-    "border-left: 4px solid {marker}; }"
+    "border-left: 4px solid {marker}; }" + SIDEBAR_SCROLL_STYLE
 )
 # White in presentation mode: its high-contrast look gives the concept text the sidebar's strongest colour.
 CONCEPT_STYLE = "#concept { background: {sidebar_bg}; color: {sidebar_concept}; padding: 12px; font-size: 9.5pt; }"
@@ -153,6 +162,7 @@ class MainWindow(QMainWindow):
         self.concept_scroll.setWidgetResizable(True)
         self.concept_scroll.setFrameShape(QFrame.Shape.NoFrame)
         self.concept_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        themes.themed_style(self.concept_scroll, SIDEBAR_SCROLL_STYLE)
         sl.addWidget(self.steps)
         sl.addWidget(self.concept_scroll, 1)
         self._fit_steps()
@@ -185,6 +195,7 @@ class MainWindow(QMainWindow):
         self._menus()
         self._restore()
         self.workspaces = install_workspace_menu(self)  # after the File menu and the first panel exist
+        self.host_keys = HostKeys(self)  # Ctrl+1…7 show a step, F5 runs the demo, Esc stops it
 
     # ------------------------------------------------------------------ panels, built on demand
 
@@ -382,8 +393,6 @@ class MainWindow(QMainWindow):
         self.about_box.raise_()
         return self.about_box
 
-    _about = show_about
-
     def show_shortcuts(self) -> QWidget:
         """The keyboard shortcuts window, gathered afresh from the menus and panels."""
         if self.shortcuts_window is not None:
@@ -418,10 +427,7 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ the one-click demo
 
     def _demo_triggered(self) -> None:
-        if self.demo is not None and self.demo.running:
-            self.stop_demo()
-        else:
-            self.run_demo()
+        (self.stop_demo if self.demo is not None and self.demo.running else self.run_demo)()
 
     def run_demo(self, settings=None):
         """Run the whole workflow on the built-in corpus (returns the DemoRunner, or None when busy)."""
@@ -435,6 +441,7 @@ class MainWindow(QMainWindow):
         self.demo = runner
         if not runner.start():
             return None
+        self.host_keys.watch_demo(runner)
         return runner
 
     def stop_demo(self) -> None:

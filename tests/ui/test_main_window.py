@@ -273,3 +273,23 @@ print("device", window.session.device is not None, "dynamo", "torch._dynamo" in 
 """
     # ...and freezes what it imported, so later full collections (whichever thread runs them) skip it
     assert _run_python(code) == "device True dynamo True frozen True"
+
+
+def test_the_sidebar_scroll_bar_is_navy_like_the_sidebar_in_every_look(qtbot, window):
+    from PySide6.QtGui import QColor
+
+    from playground.ui import themes
+
+    window.resize(1100, 420)  # short: the concept text scrolls
+    window.go_to("Train")
+    bar = window.concept_scroll.verticalScrollBar()
+    qtbot.waitUntil(bar.isVisible, timeout=3000)
+    try:
+        for theme in ("light", "dark"):
+            window.set_theme(theme)
+            assert themes.colour("sidebar_scroll") in window.concept_scroll.styleSheet()
+            image = bar.grab().toImage()
+            groove = QColor(image.pixel(image.width() - 1, image.height() - 1)).name()
+            assert groove == themes.colour("sidebar_bg"), theme  # not the style's light groove
+    finally:
+        window.set_theme("system")
