@@ -43,10 +43,9 @@ def make_application(argv: Optional[list[str]] = None) -> QApplication:
 
 def start_background_work(window) -> None:
     """After the window shows: read the built-in corpus, find the device, warm a tokenizer worker."""
-    from playground.core.loading import load_model
     from playground.core.startup import start_up
     from playground.engine.jobs import Job
-    from playground.paths import demo_model_dir
+    from playground.ui.widgets.no_model import demo_load_job
 
     window.tokenizer_panel.use_default_corpus()
     window.tokenizer_panel.restore_saved_tokenizers()
@@ -56,14 +55,12 @@ def start_background_work(window) -> None:
     job.error.connect(window.session.error)
     job.start()
 
-    demo = demo_model_dir()
-    if demo is not None and window.session.checkpoint is None:
-        loader = Job(load_model, demo, doing="loading the demo model")
-        loader.result.connect(lambda loaded: adopt_demo(window.session, *loaded))
-        loader.error.connect(window.session.warn)
-        loader.done.connect(lambda: window.session.set_demo_loading(False))
-        window.session.set_demo_loading(True)
-        loader.start()
+    if window.session.checkpoint is None:
+        session = window.session
+        loader = demo_load_job(session, adopt=lambda checkpoint, model: adopt_demo(session, checkpoint, model))
+        if loader is not None:
+            loader.error.connect(session.warn)
+            loader.start()
 
 
 class _FirstPaint(QObject):

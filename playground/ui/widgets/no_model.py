@@ -4,7 +4,7 @@ load the demo model that ships with the app (in a job), or go and train one."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Any, Callable, Optional
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
@@ -25,9 +25,10 @@ DEMO_LABEL = "Load the demo model"
 TRAIN_TIP = "Go to the Train step and train a model on your corpus."
 
 
-def demo_load_job(session: Session) -> Optional[Job]:
-    """A job, to start, that loads the demo model and makes it the session's model; the session says the
-    demo model is loading until the job ends. None when this installation has no demo model."""
+def demo_load_job(session: Session, adopt: Optional[Callable[[Any, Any], None]] = None) -> Optional[Job]:
+    """A job, to start, that loads the demo model and hands it to `adopt(checkpoint, model)` (by default it
+    becomes the session's model); the session says the demo model is loading until the job ends. None when
+    this installation has no demo model."""
     from playground.paths import demo_model_dir
 
     folder = demo_model_dir()
@@ -35,7 +36,8 @@ def demo_load_job(session: Session) -> Optional[Job]:
         return None
     # On the device every model of the session sits on (the store moves nothing then).
     job = Job(load_model, folder, session.models.device_name, doing="loading the demo model")
-    job.result.connect(lambda loaded: session.set_checkpoint(*loaded))
+    take = adopt or session.set_checkpoint
+    job.result.connect(lambda loaded: take(*loaded))
     job.done.connect(lambda: session.set_demo_loading(False))
     session.set_demo_loading(True)
     return job
