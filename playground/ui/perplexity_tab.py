@@ -41,12 +41,11 @@ from playground.ui.widgets.evaluate_parts import (
     GOOD,
     NOTE_STYLE,
     ElideRight,
+    RunBox,
     controls_column,
     note,
-    progress_bar,
     set_header,
     show_progress,
-    status_line,
 )
 from playground.ui.widgets.number_item import NumberItem
 
@@ -176,25 +175,17 @@ class PerplexityTab(QWidget):
         self.checkpoints = CheckpointList(self.session)
         cl.addWidget(self.checkpoints)
 
-        box = QGroupBox("3 · Measure")
-        bl = QVBoxLayout(box)
-        self.measure_button = QPushButton("Measure")
-        self.measure_button.setToolTip(
+        box = RunBox(
+            "3 · Measure",
+            "Measure",
             "Score every checkpoint on the list on the text (Ctrl+Enter). Results "
-            "are added to the table; nothing measured before is lost."
+            "are added to the table; nothing measured before is lost.",
+            "Stop measuring (Esc). Checkpoints scored so far keep their rows.",
         )
+        self.measure_button, self.cancel_button = box.start_button, box.cancel_button
+        self.progress, self.status = box.progress, box.status
         self.measure_button.clicked.connect(self.measure)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setToolTip("Stop measuring (Esc). Checkpoints scored so far keep their rows.")
         self.cancel_button.clicked.connect(self.cancel)
-        row = QHBoxLayout()
-        row.addWidget(self.measure_button, 1)
-        row.addWidget(self.cancel_button)
-        self.progress = progress_bar()
-        self.status = status_line()
-        bl.addLayout(row)
-        bl.addWidget(self.progress)
-        bl.addWidget(self.status)
         cl.addWidget(box)
         cl.addStretch(1)
 

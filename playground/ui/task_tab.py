@@ -34,11 +34,10 @@ from playground.engine.session import Session
 from playground.ui.themes import themed_text
 from playground.ui.widgets.evaluate_parts import (
     AMBER_STYLE,
+    RunBox,
     controls_column,
     note,
-    progress_bar,
     show_progress,
-    status_line,
 )
 from playground.ui.widgets.task_tables import TaskResultsPane, mode_label
 
@@ -178,22 +177,16 @@ class TaskTab(QWidget):
         form.addRow("Max new tokens", self.max_tokens)
         cl.addWidget(box)
 
-        box = QGroupBox("5 · Run")
-        bl = QVBoxLayout(box)
-        self.run_button = QPushButton("Run")
-        self.run_button.setToolTip("Ask the model every example in each mode and score the answers (Ctrl+Enter).")
+        box = RunBox(
+            "5 · Run",
+            "Run",
+            "Ask the model every example in each mode and score the answers (Ctrl+Enter).",
+            "Stop the run (Esc). Answers given so far stay in the table.",
+        )
+        self.run_button, self.cancel_button = box.start_button, box.cancel_button
+        self.progress, self.status = box.progress, box.status
         self.run_button.clicked.connect(self.run_task)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setToolTip("Stop the run (Esc). Answers given so far stay in the table.")
         self.cancel_button.clicked.connect(self.cancel)
-        row = QHBoxLayout()
-        row.addWidget(self.run_button, 1)
-        row.addWidget(self.cancel_button)
-        self.progress = progress_bar()
-        self.status = status_line()
-        bl.addLayout(row)
-        bl.addWidget(self.progress)
-        bl.addWidget(self.status)
         cl.addWidget(box)
         cl.addStretch(1)
 

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
+    QGroupBox,
+    QHBoxLayout,
     QLabel,
     QProgressBar,
+    QPushButton,
     QScrollArea,
     QStyledItemDelegate,
     QTableWidget,
     QTableWidgetItem,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -95,3 +99,23 @@ def controls_column(widget: QWidget) -> QScrollArea:
     scroll.setFrameShape(QScrollArea.Shape.NoFrame)
     scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
     return scroll
+
+
+class RunBox(QGroupBox):
+    """A tab's last section: its start button with Cancel beside it, the job's bar and a status line."""
+
+    def __init__(self, title: str, label: str, tip: str, cancel_tip: str) -> None:
+        super().__init__(title)
+        self.start_button = QPushButton(label)
+        self.start_button.setToolTip(tip)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip(cancel_tip)
+        row = QHBoxLayout()
+        row.addWidget(self.start_button, 1)
+        row.addWidget(self.cancel_button)
+        self.progress = progress_bar()
+        self.status = status_line()
+        layout = QVBoxLayout(self)
+        layout.addLayout(row)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.status)
