@@ -15,6 +15,17 @@ import pytest  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
+def own_data_folder(tmp_path_factory, monkeypatch):
+    """Each test gets an empty data folder (runs, tokenizers, logs).
+
+    A shared one let a test that reopens "the saved tokenizers" find another
+    test's tokenizer of the same name, saved in the same second, first.
+    Settings (XDG_CONFIG_HOME) stay shared: Qt reads that path once.
+    """
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("data")))
+
+
+@pytest.fixture(autouse=True)
 def no_running_jobs(request):
     """Fail any test that leaves a background job (a QThread) running."""
     yield

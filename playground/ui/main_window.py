@@ -86,6 +86,22 @@ IDLE_BUILD_GAP_MS = 30
 IDLE_BUILD_QUIET_WAIT_MS = 10_000
 
 
+class PanelPage(QScrollArea):
+    """Holds one step's panel: the window's minimum size never depends on what a panel shows.
+
+    A panel that needs more room than the window has (six tokenizers in Compare, big type on a
+    small projector) scrolls inside its page instead of pushing the window off the screen.
+    """
+
+    def __init__(self, panel: QWidget) -> None:
+        super().__init__()
+        self.setWidget(panel)
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.viewport().setAutoFillBackground(False)
+        panel.setAutoFillBackground(False)
+
+
 def _panel_attribute(row: int) -> property:
     def get(self: "MainWindow") -> QWidget:
         return self.panel(row)
@@ -215,6 +231,10 @@ class MainWindow(QMainWindow):
         """Every panel in workflow order (builds the ones not built yet)."""
         return [self.panel(row) for row in range(len(STEPS))]
 
+    def current_panel(self) -> Optional[QWidget]:
+        """The panel on screen (None before its step is built)."""
+        return self._built[self.stack.currentIndex()]
+
     def built_panels(self) -> list[QWidget]:
         """The panels built so far, in workflow order."""
         return [panel for panel in self._built if panel is not None]
@@ -232,7 +252,7 @@ class MainWindow(QMainWindow):
             self._building.discard(row)
         placeholder = self.stack.widget(row)
         assert placeholder is not None  # every step has its widget, a placeholder until built
-        self.stack.insertWidget(row, panel)
+        self.stack.insertWidget(row, PanelPage(panel))
         self.stack.removeWidget(placeholder)
         placeholder.deleteLater()
         self.stack.setCurrentIndex(max(0, self.steps.currentRow()))

@@ -102,7 +102,7 @@ def test_whole_flow(qtbot, tmp_path, monkeypatch):
         assert "tokens" in prompt.token_count_label.text()
         qtbot.mouseClick(prompt.send_button, Qt.LeftButton)
         generate = window.generate_panel
-        assert window.stack.currentWidget() is generate
+        assert window.current_panel() is generate
         assert generate.prompt_edit.toPlainText() == prompt.preview_text()
 
         # Generate with the model just trained: tokens stream in, and one can be inspected.

@@ -182,12 +182,12 @@ def test_a_fresh_profile_starts_on_the_card_until_it_is_dismissed(qtbot, session
 
 def test_help_start_here_reopens_the_card_on_the_first_step(window):
     card = window.tokenizer_panel.start_here
-    assert window.stack.currentWidget() is window.tokenizer_panel and card.isVisible()
+    assert window.current_panel() is window.tokenizer_panel and card.isVisible()
     card.dismiss()
     window.go_to("generate")
     action = next(a for a in window.help_menu.actions() if a.text() == "&Start here")
     action.trigger()
-    assert window.stack.currentWidget() is window.tokenizer_panel and card.isVisible()
+    assert window.current_panel() is window.tokenizer_panel and card.isVisible()
 
 
 def test_try_the_demo_model_shows_generate_with_the_demo_model(qtbot, window, session, jobs):
@@ -196,20 +196,20 @@ def test_try_the_demo_model_shows_generate_with_the_demo_model(qtbot, window, se
     assert session.checkpoint is None
     with qtbot.waitSignal(session.checkpoint_changed, timeout=60_000):
         window.tokenizer_panel.start_here.demo_button.click()
-        assert window.stack.currentWidget() is window.generate_panel
+        assert window.current_panel() is window.generate_panel
         assert session.demo_loading  # Generate's offer shows that it loads
     jobs.wait(qtbot)
     assert is_demo(session.checkpoint) and not session.demo_loading
 
     window.go_to("tokenize")  # the demo model is current already: no second load
     assert window.tokenizer_panel.start_here.try_demo_model() is None
-    assert window.stack.currentWidget() is window.generate_panel
+    assert window.current_panel() is window.generate_panel
 
 
 def test_try_the_demo_model_while_it_loads_at_start_up_starts_no_second_load(window, session):
     session.set_demo_loading(True)
     assert window.tokenizer_panel.start_here.try_demo_model() is None
-    assert window.stack.currentWidget() is window.generate_panel
+    assert window.current_panel() is window.generate_panel
     session.set_demo_loading(False)
 
 
@@ -218,7 +218,7 @@ def test_build_your_own_stays_on_tokenize_with_the_train_button_focused(qtbot, w
 
     window.activateWindow()
     window.tokenizer_panel.start_here.build_button.click()
-    assert window.stack.currentWidget() is window.tokenizer_panel
+    assert window.current_panel() is window.tokenizer_panel
     qtbot.waitUntil(lambda: QApplication.focusWidget() is window.tokenizer_panel.train_button, timeout=2000)
 
 

@@ -38,21 +38,21 @@ def test_ctrl_number_shows_that_step_even_while_typing(qtbot, window):
     _type_into(qtbot, prompt)
     text = prompt.toPlainText()
     qtbot.keyClick(prompt, Qt.Key_3, Qt.ControlModifier)  # from a text box, focused
-    assert window.stack.currentWidget() is window.training_panel
+    assert window.current_panel() is window.training_panel
     assert prompt.toPlainText() == text  # the text box did not get a "3"
     for row, title in enumerate(WORKFLOW):
         focused = QApplication.focusWidget() or window
         qtbot.keyClick(focused, getattr(Qt, f"Key_{row + 1}"), Qt.ControlModifier)
-        assert window.steps.currentRow() == row and window.stack.currentWidget() is window.panel(title), title
+        assert window.steps.currentRow() == row and window.current_panel() is window.panel(title), title
     # The tokenizer's text box and a spin box too.
     window.go_to("Tokenize")
     _type_into(qtbot, window.tokenizer_panel.input)
     qtbot.keyClick(window.tokenizer_panel.input, Qt.Key_7, Qt.ControlModifier)
-    assert window.stack.currentWidget() is window.evaluate_panel
+    assert window.current_panel() is window.evaluate_panel
     window.go_to("Train")
     _type_into(qtbot, window.training_panel.steps)
     qtbot.keyClick(window.training_panel.steps, Qt.Key_2, Qt.ControlModifier)
-    assert window.stack.currentWidget() is window.build_panel
+    assert window.current_panel() is window.build_panel
     assert "Ctrl+2" in window.steps.item(1).toolTip()  # the sidebar says so
 
 

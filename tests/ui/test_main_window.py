@@ -29,7 +29,7 @@ def test_only_working_panels_are_listed(window):
     ]  # in workflow order, nothing unbuilt
     assert window.stack.count() == len(steps)
     window.steps.setCurrentRow(2)
-    assert window.stack.currentWidget() is window.training_panel
+    assert window.current_panel() is window.training_panel
     assert "loss" in window.concept.text()
 
 
@@ -38,7 +38,7 @@ def test_panels_are_built_when_first_shown_and_the_rest_once_the_window_is_up(qt
 
     assert window.built_panels() == [window.tokenizer_panel]  # only the step on show
     window.go_to("train")  # built on first show
-    assert window.stack.currentWidget() is window.training_panel
+    assert window.current_panel() is window.training_panel
     # ...with Build before it: Build gives the session the model config the later steps read
     assert window.built_panels() == [window.tokenizer_panel, window.build_panel, window.training_panel]
     assert window.session.model_config is not None
@@ -46,15 +46,15 @@ def test_panels_are_built_when_first_shown_and_the_rest_once_the_window_is_up(qt
     qtbot.waitUntil(lambda: len(window.built_panels()) == len(WORKFLOW), timeout=30_000)  # the rest, idle
     assert [panel.title for panel in window.panels] == WORKFLOW  # the sidebar's titles are the panels'
     assert window.stack.count() == len(WORKFLOW)
-    assert [window.stack.widget(row) for row in range(len(WORKFLOW))] == window.panels
-    assert window.stack.currentWidget() is window.training_panel  # building others moved nothing
+    assert [window.stack.widget(row).widget() for row in range(len(WORKFLOW))] == window.panels
+    assert window.current_panel() is window.training_panel  # building others moved nothing
 
 
 def test_a_panel_can_ask_for_another_step(window, session):
     session.show_step.emit("train")
-    assert window.stack.currentWidget() is window.training_panel
+    assert window.current_panel() is window.training_panel
     session.show_step.emit("no such step")  # a step not built yet: nothing happens
-    assert window.stack.currentWidget() is window.training_panel
+    assert window.current_panel() is window.training_panel
 
 
 def test_device_appears_in_status_bar(qtbot, window, session):

@@ -192,7 +192,7 @@ def test_the_tour_walks_through_every_panel_in_order(qtbot, window):
     for i in range(n):
         assert tour.isVisible()
         assert tour.current_panel is window.panels[i]
-        assert window.stack.currentWidget() is window.panels[i]
+        assert window.current_panel() is window.panels[i]
         assert window.steps.currentRow() == i
         assert f"step {i + 1} of {n}" in tour.counter.text()
         assert tour.heading.text() and tour.text.text()
@@ -361,7 +361,7 @@ def test_an_exception_in_a_qt_callback_or_a_thread_is_caught(qtbot, window, cras
     assert "in_a_timer" in text and "in_a_thread" in text
     assert window.isVisible()
     window.go_to("build")  # and it still works
-    assert window.stack.currentWidget() is window.build_panel
+    assert window.current_panel() is window.build_panel
 
 
 def test_the_crash_dialog_is_not_modal(qtbot, window, tmp_path):
@@ -424,7 +424,7 @@ def test_the_one_click_demo_runs_the_whole_flow(qtbot, demo_window, session):
     assert session.checkpoint.step == 12 and len(window.training_panel.train_curve.getData()[0]) == 12
     assert "Keyword: while" in window.generate_panel.prompt_edit.toPlainText()  # the few-shot prompt
     assert window.generate_panel.output.tokens()
-    assert window.stack.currentWidget() is window.attention_panel
+    assert window.current_panel() is window.attention_panel
     assert window.attention_panel.shown is not None and window.attention_panel.shown.prompt_tokens is not None
     assert not window.demo_stop_button.isVisible() and "done" in window.message_bar.text.text()
 

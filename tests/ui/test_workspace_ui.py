@@ -76,7 +76,7 @@ def test_a_saved_workspace_reopens_every_panel_in_a_new_window(qtbot, tmp_path, 
     attention.text_edit.setPlainText("Look at this text.")
     attention.select_head(2, 3)
     generate = w1.generate_panel
-    assert w1.stack.currentWidget() is generate  # shown by the sent prompt: its controls are filled
+    assert w1.current_panel() is generate  # shown by the sent prompt: its controls are filled
     generate.temperature.setValue(1.3)
     generate.prompt_edit.setPlainText("Once upon a time")
     settle(qtbot, w1)
@@ -111,7 +111,7 @@ def test_a_saved_workspace_reopens_every_panel_in_a_new_window(qtbot, tmp_path, 
     assert f"Template:</b> {session.prompt.name}" in w2.generate_panel.template_label.text()
     assert w2.generate_panel.temperature.value() == pytest.approx(1.3)
     assert w2.generate_panel.prompt_edit.toPlainText() == "Once upon a time"
-    assert w2.stack.currentWidget() is w2.generate_panel
+    assert w2.current_panel() is w2.generate_panel
     a2 = w2.attention_panel
     assert (a2.text_edit.toPlainText(), a2.layer.value(), a2.head.value()) == ("Look at this text.", 2, 3)
     assert not c2.is_dirty() and c2.folder == folder.absolute()
