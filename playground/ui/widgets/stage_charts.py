@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Optional
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QScrollArea, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QScrollArea, QSizePolicy, QVBoxLayout, QWidget
 
 from playground.ui.themes import colour, themed_style
 from playground.ui.widgets.candidate_chart import BarRow, BarRows
@@ -100,7 +100,10 @@ class StageChart(QFrame):
 
 
 class StagesView(QWidget):
-    """The chain of stages for one token position, left to right."""
+    """The chain of stages for one token position, left to right, wrapping onto more rows when the
+    cards do not fit side by side (rows of equal length, so six stages read as 3 + 3, never 5 + 1)."""
+
+    ARROW_WIDTH = 10
 
     HINT = (
         "Press <b>Step</b> to generate one token at a time: here you will see the distribution after "
@@ -116,9 +119,11 @@ class StagesView(QWidget):
         self.placeholder.setWordWrap(True)
         themed_style(self.placeholder, "color: {muted}; padding: 6px 2px;")
         self.row = QWidget()
-        self.row_layout = QHBoxLayout(self.row)
+        self.row_layout = QGridLayout(self.row)
         self.row_layout.setContentsMargins(0, 0, 0, 0)
-        self.row_layout.setSpacing(2)
+        self.row_layout.setHorizontalSpacing(2)
+        self.row_layout.setVerticalSpacing(6)
+        self.columns = 0  # cards per row, as last laid out
         self.charts: list[StageChart] = []
         self.arrows: list[QLabel] = []
         self.scroll_area = QScrollArea()
@@ -149,15 +154,12 @@ class StagesView(QWidget):
         self.scroll_area.setVisible(bool(stages))
         while len(self.charts) < len(stages):
             if self.charts:
-                arrow = QLabel("›")
+                arrow = QLabel("›", self.row)
                 themed_style(arrow, "color: {faint}; font-size: 15pt; font-weight: bold;")
-                arrow.setFixedWidth(10)
+                arrow.setFixedWidth(self.ARROW_WIDTH)
                 arrow.setAlignment(Qt.AlignmentFlag.AlignCenter)
-                self.row_layout.addWidget(arrow)
                 self.arrows.append(arrow)
-            chart = StageChart()
-            self.row_layout.addWidget(chart, 1)
-            self.charts.append(chart)
+            self.charts.append(StageChart(self.row))
         scale = max((c.prob for s in stages for c in s.candidates), default=1.0)
         previous = None
         for i, chart in enumerate(self.charts):
@@ -171,6 +173,38 @@ class StagesView(QWidget):
             role = "series_blue" if last and i > 0 else ("bar_before" if i == 0 else "bar_middle")
             chart.set_stage(i + 1, stages[i], previous, chosen_id, role, scale, chosen_text, self.specials)
             previous = stages[i].kept
+        self._lay_out(force=True)
+
+    def columns_for(self, width: int) -> int:
+        """How many cards go on one row at `width`: as many as fit, then evened out over the rows."""
+        count = max(1, len(self.stages))
+        first = self.charts[0] if self.charts else None
+        card = (max(first.minimumWidth(), first.minimumSizeHint().width()) if first else 128) + self.ARROW_WIDTH + 4
+        fit = max(1, min(count, (width + self.ARROW_WIDTH + 4) // card))
+        rows = -(-count // fit)
+        return -(-count // rows)
+
+    def _lay_out(self, force: bool = False) -> None:
+        columns = self.columns_for(self.scroll_area.viewport().width())
+        if columns == self.columns and not force:
+            return
+        self.columns = columns
+        while self.row_layout.count():
+            self.row_layout.takeAt(0)
+        for c in range(self.row_layout.columnCount()):
+            self.row_layout.setColumnStretch(c, 0)
+        for i, chart in enumerate(self.charts[: len(self.stages)]):
+            row, col = divmod(i, columns)
+            if i > 0:  # an arrow before each card but a row's first: the chain reads on from the row above
+                self.arrows[i - 1].setVisible(col > 0)
+            if col > 0:
+                self.row_layout.addWidget(self.arrows[i - 1], row, 2 * col - 1)
+            self.row_layout.addWidget(chart, row, 2 * col)
+            self.row_layout.setColumnStretch(2 * col, 1)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self._lay_out()
 
     def stage_names(self) -> list[str]:
         return [s.name for s in self.stages]
