@@ -60,6 +60,7 @@ class Session(QObject):
     probe_text_changed = Signal(str)  # the sentence training probes (edited in the Attention Lab)
     show_step = Signal(str)  # a panel asks the window to show another step ("generate", "train", ...)
     demo_loading_changed = Signal(bool)  # the demo model started (True) or stopped (False) loading
+    batch_size_changed = Signal(int)  # one batch size: Build estimates with it, Train trains with it
 
     def __init__(self) -> None:
         super().__init__()
@@ -78,6 +79,7 @@ class Session(QObject):
         # The Attention Lab follows Generate live: generation then hands its attention over with each token.
         self.live_attention_wanted = False
         self.demo_loading = False  # a job loads the demo model (at start-up, or asked for by a page)
+        self.batch_size = 16
 
     def set_corpus(self, corpus: Corpus, stats: Optional[CorpusStats]) -> None:
         self.corpus, self.corpus_stats = corpus, stats
@@ -127,6 +129,11 @@ class Session(QObject):
         if loading != self.demo_loading:
             self.demo_loading = loading
             self.demo_loading_changed.emit(loading)
+
+    def set_batch_size(self, size: int) -> None:
+        if size != self.batch_size:
+            self.batch_size = size
+            self.batch_size_changed.emit(size)
 
     def set_probe_text(self, text: str) -> None:
         self.probe_text = text

@@ -228,7 +228,7 @@ class BuildPanel(QWidget):
         return box
 
     def _batch_box(self) -> QGroupBox:
-        box = QGroupBox("3 · Training batch (for the estimates)")
+        box = QGroupBox("3 · Training batch (the Train step uses it too)")
         self.batch_size = size_spin(
             1,
             4096,
@@ -239,7 +239,10 @@ class BuildPanel(QWidget):
             ),
         )
         self.batch_size.valueChanged.connect(lambda _: self.refresh())
-        self.batch_size.setValue(16)
+        self.batch_size.setValue(self.session.batch_size)
+        # One batch size in the app: Train's box and this one are two views of the session's.
+        self.batch_size.valueChanged.connect(self.session.set_batch_size)
+        self.session.batch_size_changed.connect(self.batch_size.setValue)
         self.precision = QComboBox()
         for key, label in PRECISION_LABELS.items():
             self.precision.addItem(label, key)

@@ -108,6 +108,10 @@ class TrainingPanel(QWidget):
         self.pick_init.clicked.connect(self._choose_init)
         self.clear_init.clicked.connect(lambda: self.set_init_from(None))
         self.batch.valueChanged.connect(self._update_ready)
+        # One batch size in the app: Build's estimates use the one Train trains with.
+        self.batch.setValue(self.session.batch_size)
+        self.batch.valueChanged.connect(self.session.set_batch_size)
+        self.session.batch_size_changed.connect(self.batch.setValue)
         self.device.currentIndexChanged.connect(self._update_ready)
         for w in (self.lr, self.warmup, self.min_lr, self.steps):
             w.valueChanged.connect(self._draw_schedule)
