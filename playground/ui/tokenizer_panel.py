@@ -46,6 +46,11 @@ from playground.core.tokenizer_sweep import vocab_size_sweep
 from playground.engine.jobs import Job, JobSlot
 from playground.engine.session import Session
 from playground.paths import user_data_dir
+from playground.ui.saved_tokenizers import (
+    autosave_tokenizer,
+    remember_current,
+    reopen_saved_tokenizers,
+)
 from playground.ui.themes import themed_style, themed_text
 from playground.ui.widgets.corpus_box import CorpusBox
 from playground.ui.widgets.kind_note import KindNote
@@ -60,29 +65,6 @@ SAMPLE_TEXT = (
     'def greet(name):\n    return f"Hello, {name}!"  # code, too\n'
     "Numbers: 2026 and 3.14159. Accents: café, naïve. Emoji: 🙂🚀"
 )
-
-
-def saved_tokenizers_dir() -> Path:
-    return user_data_dir() / "tokenizers"
-
-
-def autosave_tokenizer(tok: LoadedTokenizer) -> Optional[Path]:
-    """Keep every trained tokenizer in the data folder, so closing the app loses none."""
-    folder = saved_tokenizers_dir()
-    slug = "".join("_" if c in '/\\:*?"<>|' else c for c in tok.name).strip()[:80]
-    path = folder / f"{time.strftime('%Y%m%d-%H%M%S')}-{slug}.json"
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        tok.save(path)
-    except (OSError, UserError):
-        return None
-    tok.path = path
-    return path
-
-
-def recent_saved_tokenizers(limit: int = 4) -> list[Path]:
-    folder = saved_tokenizers_dir()
-    return sorted(folder.glob("*.json"))[-limit:] if folder.exists() else []
 
 
 class TokenizerPanel(QWidget):
@@ -474,18 +456,15 @@ class TokenizerPanel(QWidget):
             self.current.setCurrentIndex(self.session.tokenizers.index(tok))
             self.current.blockSignals(False)
         self.save_button.setEnabled(tok is not None)
+        remember_current(tok)
         self.vocab.set_tokenizer(tok)
         self.retokenize()
 
     def restore_saved_tokenizers(self) -> None:
-        """Reopen the tokenizers trained in earlier sessions (newest current)."""
-        for path in recent_saved_tokenizers():
-            try:
-                tok = open_tokenizer(path)
-            except UserError:
-                continue  # a damaged file from an earlier session is skipped
-            tok.name = path.stem.split("-", 2)[-1] or tok.name  # drop the date-time prefix
-            self.session.add_tokenizer(tok)
+        """Reopen the tokenizers trained in earlier sessions; the one current when the app closed is current again."""
+        said = reopen_saved_tokenizers(self.session)
+        if said:
+            self.session.info(said)
 
     def _choose_tokenizer_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(

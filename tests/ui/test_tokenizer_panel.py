@@ -236,7 +236,8 @@ def test_opened_bert_tokenizer_shows_special_tokens(qtbot, panel, tmp_path):
 
 def test_trained_tokenizers_are_kept_for_the_next_session(qtbot, panel, session):
     from playground.engine.session import Session
-    from playground.ui.tokenizer_panel import TokenizerPanel, saved_tokenizers_dir
+    from playground.ui.saved_tokenizers import saved_tokenizers_dir
+    from playground.ui.tokenizer_panel import TokenizerPanel
 
     tok = train(qtbot, panel)
     assert tok.path is not None and tok.path.parent == saved_tokenizers_dir() and tok.path.exists()
@@ -249,6 +250,27 @@ def test_trained_tokenizers_are_kept_for_the_next_session(qtbot, panel, session)
     assert tok.name in names
     restored = later.tokenizers[names.index(tok.name)]
     assert [p.id for p in restored.encode("The cat sat.")] == [p.id for p in tok.encode("The cat sat.")]
+
+
+def test_a_relaunch_keeps_the_tokenizer_that_was_current(qtbot, panel):
+    from playground.engine.session import Session
+    from playground.ui.tokenizer_panel import TokenizerPanel
+
+    first = train(qtbot, panel, vocab=280)
+    second = train(qtbot, panel, vocab=320)
+    assert panel.session.tokenizer is second  # the newest is current after training
+    panel.current.setCurrentIndex(panel.session.tokenizers.index(first))  # the person goes back to the first
+    assert panel.session.tokenizer is first
+    later = Session()
+    said = []
+    later.message.connect(lambda level, text: said.append(text))
+    again = TokenizerPanel(later)
+    qtbot.addWidget(again)
+    again.restore_saved_tokenizers()
+    assert [t.vocab_size for t in later.tokenizers] == [280, 320]
+    assert later.tokenizer is not None and later.tokenizer.vocab_size == 280  # not silently the newest
+    assert again.current.currentText() == later.tokenizer.name
+    assert any("Reopened 2 tokenizers" in s and "as when you left" in s for s in said)
 
 
 def test_opened_padded_tokenizer_says_what_was_turned_off_and_marks_unknown_tokens(qtbot, panel, tmp_path):
