@@ -355,8 +355,8 @@ class TrainingRun:
                     yield StoppedRecord(
                         self.step,
                         "stopped",
-                        f"Training stopped at step {self.step:,} of {cfg.max_steps:,}. "
-                        f"The model is saved in {self.run_dir}, so training can continue from there.",
+                        f"Training stopped at step {self.step:,} of {cfg.max_steps:,}. {self._in_use_sentence()}"
+                        f" Saved in {self.run_dir}, so training can continue from there.",
                     )
                     return
                 record = self._train_step()
@@ -382,7 +382,9 @@ class TrainingRun:
             best = f" (best {self.best_val_loss:.3f} at step {self.best_step:,})" if self.best_step else ""
             val = f", validation loss {self.last_val_loss:.3f}{best}" if self.last_val_loss is not None else ""
             yield StoppedRecord(
-                self.step, "finished", f"Training finished after {self.step:,} steps{val}. Saved in {self.run_dir}."
+                self.step,
+                "finished",
+                f"Training finished after {self.step:,} steps{val}. {self._in_use_sentence()} Saved in {self.run_dir}.",
             )
         except Exception as e:
             if not is_out_of_memory(e):
@@ -509,6 +511,17 @@ class TrainingRun:
             f"The {what} became {became} at step {failed_step:,}, so training stopped. {self._kept_sentence()} "
             f"Try a lower learning rate (e.g. {suggestion}) or more warmup steps.",
         )
+
+    def _in_use_sentence(self) -> str:
+        """Which checkpoint the app goes on with (the best, as `load_trained_model` picks), named by its
+        step, so the message and the status bar's model never seem to disagree."""
+        best_known = self.best_step is not None and self.best_val_loss is not None
+        if best_known and self.best_step != self.step and checkpoint_dir(self.run_dir, "best") is not None:
+            return (
+                f"The model now in use is its best checkpoint, from step {self.best_step:,} "
+                f"(validation loss {self.best_val_loss:.3f}); the last one is kept too."
+            )
+        return f"The model now in use is the one at step {self.step:,}."
 
     def _kept_sentence(self) -> str:
         folder = checkpoint_dir(self.run_dir, "last")

@@ -482,8 +482,10 @@ class TrainingPanel(QWidget):
             self.charts.draw_schedule(self.train_config())
 
     def _on_finished(self, run) -> None:
+        self.stat_grid.run_ended()
         if self.stop_reason == "stopped":
-            self.progress.setFormat("Stopped.")
+            step = f" at step {run.step:,} of {run.train_config.max_steps:,}" if run is not None else ""
+            self.progress.setFormat(f"Stopped{step}.")
         elif self.stop_reason != "nan":
             # The folder's name fits the bar; its whole path is in the tooltip and the message above.
             name = Path(self.run_dir).name if self.run_dir else ""
@@ -491,9 +493,11 @@ class TrainingPanel(QWidget):
             self.progress.setToolTip(f"Saved in {self.run_dir}" if self.run_dir else "")
 
     def _on_cancelled(self) -> None:
+        self.stat_grid.run_ended()
         self.progress.setFormat("Stopped.")
 
     def _on_error(self, message: str) -> None:
+        self.stat_grid.run_ended()
         self.last_error = message
         self.session.error(message)
         self.progress.setFormat("Training failed; see the message above.")

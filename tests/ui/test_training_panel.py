@@ -237,11 +237,20 @@ def test_stop_makes_the_saved_model_current_and_locks_settings_while_running(qtb
     train_panel.eval_interval.setValue(5)
     assert train_panel.start() is not None
     assert not train_panel.controls.isEnabled()  # settings cannot drift from the run
+    said = []
+    ready_session.message.connect(lambda level, text: said.append(text))
     qtbot.waitUntil(lambda: train_panel.last_run_dir is not None, timeout=30_000)
+    qtbot.waitUntil(lambda: train_panel.stat_grid.stats["eta"].value.text() not in ("", "—"), timeout=30_000)
     train_panel.stop()
     finish(qtbot, jobs, 30_000)
     assert train_panel.controls.isEnabled() and train_panel.run is None
-    assert ready_session.checkpoint is not None and ready_session.checkpoint.step >= 5
+    checkpoint = ready_session.checkpoint
+    assert checkpoint is not None and checkpoint.step >= 5
+    # The banner names the step of the model now in use: the status bar's model shows the same step.
+    stopped = [t for t in said if t.startswith("Training stopped at step")]
+    assert len(stopped) == 1 and f"step {checkpoint.step:,}" in stopped[0].split(".", 1)[1]
+    assert train_panel.progress.format().startswith("Stopped at step")
+    assert train_panel.stat_grid.stats["eta"].value.text() == "—"  # no "time left" once the run is over
 
 
 def test_a_failed_start_leaves_no_empty_run_behind(qtbot, train_panel, ready_session, tmp_path, jobs):

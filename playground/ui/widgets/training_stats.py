@@ -70,6 +70,10 @@ class TrainingStats(QWidget):
         self.stats["gnorm"].set(f"{r.grad_norm:.2f}")
         self.stats["mem"].set("—" if r.memory_bytes is None else f"{r.memory_bytes / 2**20:,.0f} MiB")
 
+    def run_ended(self) -> None:
+        """No run under way: nothing is left to wait for (the other numbers stay, as the run left them)."""
+        self.stats["eta"].set("—")
+
     def show_eval(self, record: EvalRecord) -> None:
         self.stats["val"].set(f"{record.val_loss:.3f}")
         self.stats["ppl"].set(f"{record.perplexity:,.1f}")
