@@ -55,7 +55,7 @@ ROLES: dict[str, tuple[str, str, str, str]] = {
     "tooltip_fg": ("#1a1a1a", "#e6e8ee", "#000000", "#ffffff"),
     "tooltip_border": ("#b8b8a0", "#555a66", "#000000", "#ffd400"),
     # ---- text on the window and in editors and tables
-    "muted": ("#5f6368", "#a3a7ab", "#36383b", "#d7d9da"),  # notes, captions, hints
+    "muted": ("#5f6368", "#bdc1c5", "#36383b", "#d7d9da"),  # notes, captions, hints (dark: AA on tab panes too)
     "body": ("#2b2f3a", "#c5c9d4", "#2b2f3a", "#d3d6de"),  # text a little softer than `text`
     "heading": ("#1d2a4d", "#b2bfe2", "#1d2a4d", "#c7d1ea"),  # big numbers and titles
     "error": ("#b3261e", "#f28b82", "#601410", "#f4c0bd"),
