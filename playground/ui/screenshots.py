@@ -1,4 +1,5 @@
-"""``playground --screenshot DIR``: a PNG of every working panel, in a state that shows what it does."""
+"""``playground --screenshot DIR``: a PNG of every working panel, in a state that shows what it does,
+all at a projector's 1280×720; then every step in each look a room may see (light, dark, presentation)."""
 
 from __future__ import annotations
 
@@ -21,8 +22,13 @@ def wait_until(condition, timeout_s: float = 60.0) -> bool:
     return True
 
 
+SCREEN = (1280, 720)  # a common projector: what a workshop host has
+LOOKS = ("light", "dark", "presentation")
+
+
 def take_screenshots(window: MainWindow, out_dir: Path) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
+    window.resize(*SCREEN)
     session = window.session
     panel = window.tokenizer_panel
     written: list[Path] = []
@@ -159,5 +165,29 @@ def take_screenshots(window: MainWindow, out_dir: Path) -> list[Path]:
     themes.set_theme("dark")
     window.steps.setCurrentRow(window.panels.index(attention))
     grab("dark-attention")
+    themes.set_theme("system")
+    for look in LOOKS:
+        written.extend(shoot_every_step(window, out_dir / "steps", look))
+    return written
+
+
+def shoot_every_step(window: MainWindow, out_dir: Path, look: str) -> list[Path]:
+    """`look`-N-step.png for every step as it stands, in `look` ("light", "dark" or "presentation");
+    the look is put back afterwards (and not kept as a setting)."""
+    from playground.ui import themes
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    themes.set_theme("dark" if look == "dark" else "light")
+    window.set_presentation_mode(look == "presentation")
+    written = []
+    for row, title in enumerate(window.step_titles):
+        window.steps.setCurrentRow(row)
+        for _ in range(3):
+            QApplication.processEvents()
+            time.sleep(0.05)
+        path = out_dir / f"{look}-{row + 1}-{title.lower()}.png"
+        window.grab().save(str(path))
+        written.append(path)
+    window.set_presentation_mode(False)
     themes.set_theme("system")
     return written
