@@ -134,8 +134,8 @@ def test_each_stage_waits_for_next_and_back_shows_without_redoing(qtbot, window,
     assert bar.next_button.text().startswith("Finish") and runner.running  # the last stage waits too
     results = []
     runner.finished.connect(lambda ok, message: results.append((ok, message)))
-    qtbot.mouseClick(bar.next_button, Qt.LeftButton)
-    assert results and results[0][0] and not bar.isVisible()
+    qtbot.keyClick(QApplication.focusWidget() or window, Qt.Key_Escape)  # Esc here ends it as Finish does
+    assert results and results[0][0] and "done" in results[0][1] and not bar.isVisible()
     assert runner.history == STAGES
 
 
@@ -194,6 +194,21 @@ def test_presenter_keys_page_the_demo_but_arrows_stay_a_text_boxs(qtbot, window)
     assert runner.history[-1] == "build"
 
 
+def test_the_bar_fits_a_small_screen_also_in_presentation_mode(qtbot, window):
+    from playground.ui.main_window import SIDEBAR_WIDTH
+
+    runner = _run(window)
+    _wait_for(qtbot, runner, "corpus")
+    room = 1000 - SIDEBAR_WIDTH - 20  # the window's narrowest, less the sidebar and margins
+    try:
+        for presenting in (False, True):
+            window.set_presentation_mode(presenting)
+            QApplication.processEvents()
+            assert window.presenter_bar.minimumSizeHint().width() <= room, presenting
+    finally:
+        window.set_presentation_mode(False)
+
+
 def test_the_shortcuts_window_lists_the_presenter_keys(window):
     from playground.ui.help_window import gather_shortcuts
     from playground.ui.host_keys import WHILE_THE_DEMO_RUNS
@@ -211,6 +226,7 @@ def test_the_shortcuts_window_lists_the_presenter_keys(window):
 
 def test_the_whole_demo_fits_its_prompt_stops_at_the_separator_and_ends_on_a_clear_head(qtbot, window, session):
     from playground.ui.attention_panel import VIEW_HEAD
+    from playground.ui.demo_flow import DemoSettings
 
     messages = []
     session.message.connect(lambda *args: messages.append(" ".join(map(str, args))))
@@ -238,6 +254,7 @@ def test_the_whole_demo_fits_its_prompt_stops_at_the_separator_and_ends_on_a_cle
     # The answer stops at the template's example separator.
     separator = prompt.template().example_separator
     assert separator in stops[0].stop_strings
+    assert stops[0].temperature == DemoSettings().temperature  # cooler: a short line, then the separator
     assert separator not in "".join(t.text for t in generate.output.tokens()).rstrip()
 
     # It ends on the head the head summary shows as the most distinctive, with every label drawn.
