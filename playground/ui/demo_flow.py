@@ -1,72 +1,132 @@
-"""The one-click demo: the whole workflow on the built-in corpus, driven through the real panels.
+"""The one-click demo, paced by the host: the whole workflow on the built-in corpus, through the real panels.
 
-A small state machine on a QTimer: each stage switches to its panel, starts its
-work through the panel's public methods (the same ones its buttons call), and
-the timer checks now and then whether the work is done, never blocking the
-event loop. A stage that cannot start, fails or takes far too long ends the
-demo with a sentence; Stop cancels the running work. Sizes are chosen so the
-whole demo takes a minute or two on a laptop's CPU.
+A small state machine on QTimers, never blocking the event loop. Each stage
+switches to its panel and starts its work through the panel's public methods
+(the same ones its buttons call); a timer checks now and then whether the work
+is done. Then the stage *waits for the host*: Next (the presenter bar's button,
+→ or PageDown) starts the next stage, unless auto-advance is on, which moves on
+by itself a few seconds later (Hold pauses it). A stage that cannot start,
+fails or takes far too long ends the demo with a sentence; Stop cancels the
+running work. The stages themselves are in ``demo_stages.py``.
+
+Back and Next only *show*: Back goes to an earlier stage's panel, which still
+shows that stage's result, and Next from there shows the following stage as it
+was left. No finished work runs again: redoing a stage would train again (a
+minute) or write a different text, and the room would no longer see what the
+host just talked about. Work that is still running goes on while the host
+looks back; the stage at the front waits for Next once it is done and the host
+is back on it.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Callable, Optional
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-DEFAULT_TEMPLATE = "Python keywords"  # the built-in corpus is Python's documentation: its home ground
+# The built-in corpus is Python's documentation: finishing one of its phrases is the task a model this small
+# can partly do (resources/tasks/7-python-phrases.jsonl); asked what a keyword means, it only writes a blank line.
+DEFAULT_TEMPLATE = "Python phrases"
+# The attention stage reads one short sentence in the style of the corpus: short, so every token's
+# label fits under the heatmap; "list" comes twice, so a head that looks back at it has a reason to.
+ATTENTION_TEXT = "Return a new list of the items in the list."
 
 
 @dataclass(frozen=True)
 class DemoSettings:
     vocab_size: int = 1000  # a small byte-level BPE: trains in seconds
-    preset: str = "tiny"  # about 0.1M parameters
-    steps: int = 600  # ~10-30 s on a laptop CPU for the tiny preset
+    preset: str = "tiny"  # about 0.1M parameters; its context grows to hold the few-shot prompt (to 96 tokens)
+    steps: int = 800  # ~30-60 s on a laptop CPU for the tiny preset at a 96-token context
     batch_size: int = 16
     eval_interval: int = 50
     sample_interval: int = 100
     template: str = DEFAULT_TEMPLATE
     max_new_tokens: int = 40
+    # Cooler than the "balanced" preset's 0.8: a model this small then writes a short line and stops at the
+    # template's separator, instead of rambling on for all its tokens.
+    temperature: float = 0.5
+    attention_text: str = ATTENTION_TEXT
     use_default_corpus: bool = True  # False: keep the session's corpus (tests use a tiny one)
-    pause_ms: int = 1500  # a moment on each panel, so the room can see what happened
+    # None: each stage waits for the host's Next. A number: seconds after a stage's work is done, the
+    # demo moves on by itself (0 runs straight through, as tests do).
+    auto_advance_s: Optional[float] = None
 
 
 @dataclass
 class Stage:
     name: str  # "tokenizer", "train", ...
-    label: str  # what the status bar says while it runs
+    label: str  # what the presenter bar says while it runs
+    talk: Callable[[], str]  # a talking point for the host to read aloud (read again once the work is done)
     start: Callable[[], Optional[str]]  # begins the work; returns a problem sentence, or None
     done: Callable[[], bool]  # polled until True
+    show: Callable[[], None]  # shows the stage's panel again (Back and Next), without redoing anything
     check: Callable[[], Optional[str]] = lambda: None  # after done: a problem sentence, or None
     cancel: Callable[[], None] = lambda: None
     timeout_s: float = 300.0
 
 
 class DemoRunner(QObject):
-    """Runs the stages one after another. Connect to the signals, then :meth:`start`."""
+    """Runs the stages as the host moves on. Connect to the signals, then :meth:`start`.
 
-    stage_started = Signal(int, int, str, str)  # index, count, name, label
+    ``index`` is the stage on screen, ``front`` the furthest one started; only
+    the front stage ever works.
+    """
+
+    stage_started = Signal(int, int, str, str)  # index, count, name, label: a stage's work begins
+    changed = Signal()  # the stage on screen, its state, hold or auto-advance changed
     finished = Signal(bool, str)  # ok, a sentence for the person
 
     POLL_MS = 100
 
     def __init__(self, window, settings: DemoSettings = DemoSettings(), parent=None) -> None:
         super().__init__(parent or window)
+        from playground.ui.demo_stages import demo_stages
+
         self.window = window
         self.session = window.session
         self.settings = settings
-        self.stages = self._stages()
+        self.chosen_head: Optional[tuple[int, int]] = None  # the attention stage's (layer, head)
+        self.stages: list[Stage] = demo_stages(self)
         self.index = -1
+        self.front = -1
+        self.working = False  # the front stage's work runs
         self.running = False
+        self.held = False
+        self.auto_advance_s: Optional[float] = settings.auto_advance_s
         self.started_at = 0.0
         self.stage_started_at = 0.0
         self.history: list[str] = []  # the names of the stages started, in order
         self._poll = QTimer(self, interval=self.POLL_MS)
         self._poll.timeout.connect(self._check)
-        self._next = QTimer(self, singleShot=True)
-        self._next.timeout.connect(self._advance)
+        self._auto = QTimer(self, singleShot=True)
+        self._auto.timeout.connect(self.next)
+
+    # ------------------------------------------------------------------ what the bar reads
+
+    @property
+    def current_stage(self) -> Optional[Stage]:
+        """The stage on screen (None when the demo does not run)."""
+        return self.stages[self.index] if self.running and 0 <= self.index < len(self.stages) else None
+
+    @property
+    def waiting(self) -> bool:
+        """True while the stage on screen is the front one, its work done: the demo waits for Next."""
+        return self.running and self.index == self.front and not self.working
+
+    def can_go_next(self) -> bool:
+        return self.running and (self.index < self.front or not self.working)
+
+    def can_go_back(self) -> bool:
+        return self.running and self.index > 0
+
+    def is_last(self) -> bool:
+        return self.index == len(self.stages) - 1
+
+    def auto_advancing(self) -> bool:
+        """True while the auto-advance timer runs."""
+        return self._auto.isActive()
 
     # ------------------------------------------------------------------ control
 
@@ -82,23 +142,66 @@ class DemoRunner(QObject):
             return False
         self.running = True
         self.started_at = time.monotonic()
-        self.index = -1
+        self.index = self.front = -1
         self.history = []
-        self._advance()
+        self._begin(0)
         return True
 
     def stop(self) -> None:
-        """Cancel the running stage's work and end the demo."""
+        """Cancel the running stage's work and end the demo (at the last stage, done: it ends as Finish does)."""
         if not self.running:
             return
-        stage = self.current_stage
-        if stage is not None:
-            stage.cancel()
+        if self.is_last() and self.waiting:
+            self.next()
+            return
+        if self.working:
+            self.stages[self.front].cancel()
         self._finish(False, "Demo stopped. Everything it made so far is still here.")
 
-    @property
-    def current_stage(self) -> Optional[Stage]:
-        return self.stages[self.index] if self.running and 0 <= self.index < len(self.stages) else None
+    def next(self) -> bool:
+        """Show the next stage (already done: as it was left), or start it; after the last, end the demo.
+
+        False while the stage on screen still works (the host waits for it) or when no demo runs.
+        """
+        if not self.can_go_next():
+            return False
+        self._auto.stop()
+        if self.index < self.front:
+            self.index += 1
+            self.stages[self.index].show()
+            self._arm()
+            self.changed.emit()
+        elif self.index + 1 >= len(self.stages):
+            seconds = time.monotonic() - self.started_at
+            self._finish(True, f"The demo is done ({seconds:.0f} s). Help ▸ Guided tour explains each step.")
+        else:
+            self._begin(self.index + 1)
+        return True
+
+    def back(self) -> bool:
+        """Show the previous stage's panel with its result; nothing runs again. False at the first stage."""
+        if not self.can_go_back():
+            return False
+        self._auto.stop()
+        self.index -= 1
+        self.stages[self.index].show()
+        self.changed.emit()
+        return True
+
+    def set_held(self, held: bool) -> None:
+        """Hold: the auto-advance waits (the host talks longer); letting go counts down afresh."""
+        self.held = held
+        self._arm()
+        self.changed.emit()
+
+    def set_auto_advance(self, seconds: Optional[float]) -> None:
+        """Move on by itself `seconds` after a stage's work is done; None: wait for Next."""
+        self.auto_advance_s = seconds
+        self._auto.stop()  # a new time counts afresh
+        self._arm()
+        self.changed.emit()
+
+    # ------------------------------------------------------------------ the machine
 
     def _busy_with(self) -> str:
         w = self.window
@@ -110,216 +213,60 @@ class DemoRunner(QObject):
             return "the Generate step is busy"
         return ""
 
-    def _advance(self) -> None:
-        if not self.running:
-            return
-        self.index += 1
-        if self.index >= len(self.stages):
-            seconds = time.monotonic() - self.started_at
-            self._finish(True, f"The demo is done ({seconds:.0f} s). Help ▸ Guided tour explains each step.")
-            return
-        stage = self.stages[self.index]
+    def _begin(self, index: int) -> None:
+        self.index = self.front = index
+        stage = self.stages[index]
         self.history.append(stage.name)
         self.stage_started_at = time.monotonic()
-        self.stage_started.emit(self.index, len(self.stages), stage.name, stage.label)
+        self.working = True
+        self.stage_started.emit(index, len(self.stages), stage.name, stage.label)
         try:
             problem = stage.start()
         except Exception as e:  # noqa: BLE001 - a panel refused: say so and stop, never crash the show
             problem = f"{type(e).__name__}: {e}"
         if problem:
-            self._finish(False, f"The demo stopped while {stage.label[0].lower()}{stage.label[1:]}: {problem}")
+            self._finish(False, f"The demo stopped while {_lower_first(stage.label)}: {problem}")
             return
+        self.changed.emit()
         self._poll.start()
         self._check()
 
     def _check(self) -> None:
-        stage = self.current_stage
-        if stage is None:
+        if not self.running or not self.working:
             self._poll.stop()
             return
+        stage = self.stages[self.front]
         if not stage.done():
             if time.monotonic() - self.stage_started_at > stage.timeout_s:
                 stage.cancel()
                 self._finish(
-                    False,
-                    f"The demo stopped: {stage.label[0].lower()}{stage.label[1:]} took more than "
-                    f"{stage.timeout_s:.0f} s.",
+                    False, f"The demo stopped: {_lower_first(stage.label)} took more than {stage.timeout_s:.0f} s."
                 )
             return
         self._poll.stop()
         problem = stage.check()
         if problem:
-            self._finish(False, f"The demo stopped after {stage.label[0].lower()}{stage.label[1:]}: {problem}")
+            self._finish(False, f"The demo stopped after {_lower_first(stage.label)}: {problem}")
             return
-        self._next.start(self.settings.pause_ms)
+        self.working = False
+        self._arm()
+        self.changed.emit()
+
+    def _arm(self) -> None:
+        """Start the auto-advance countdown when it is on, not held, and the demo waits for Next."""
+        if self.auto_advance_s is not None and not self.held and self.waiting:
+            if not self._auto.isActive():
+                self._auto.start(int(self.auto_advance_s * 1000))
+        else:
+            self._auto.stop()
 
     def _finish(self, ok: bool, message: str) -> None:
         self._poll.stop()
-        self._next.stop()
+        self._auto.stop()
         self.running = False
+        self.working = False
         self.finished.emit(ok, message)
 
-    # ------------------------------------------------------------------ the stages
 
-    def _stages(self) -> list[Stage]:
-        s = self.settings
-        w = self.window
-        session = self.session
-        tokenizer_panel, build, train = w.tokenizer_panel, w.build_panel, w.training_panel
-        prompt, generate, attention = w.prompt_panel, w.generate_panel, w.attention_panel
-        before: dict[str, Any] = {}  # what a stage saw when it started, for its check
-
-        # -- 1 corpus
-        def corpus_start() -> Optional[str]:
-            w.go_to(tokenizer_panel.title)
-            if s.use_default_corpus:
-                from playground.core.corpus import default_corpus
-
-                if session.corpus is None or session.corpus.files != default_corpus().files:
-                    tokenizer_panel.use_default_corpus()
-            elif session.corpus is None:
-                return "there is no corpus to learn from."
-            return None
-
-        def corpus_done() -> bool:
-            return tokenizer_panel.corpus_job is None and session.corpus_stats is not None
-
-        # -- 2 tokenizer
-        def tokenizer_start() -> Optional[str]:
-            tokenizer_panel.kind.setCurrentIndex(tokenizer_panel.kind.findData("bpe"))
-            tokenizer_panel.vocab_size.setValue(s.vocab_size)  # after the kind: choosing a kind resets it
-            tokenizer_panel.tabs.setCurrentIndex(0)
-            before["tokenizers"] = len(session.tokenizers)
-            if tokenizer_panel.start_training() is None:
-                return tokenizer_panel.spec_problem.text() or "the tokenizer could not start training."
-            return None
-
-        def tokenizer_check() -> Optional[str]:
-            if len(session.tokenizers) <= before["tokenizers"]:
-                return "no tokenizer came out of it; see the message above."
-            return None
-
-        # -- 3 build
-        def build_start() -> Optional[str]:
-            w.go_to(build.title)
-            build.set_preset(s.preset)
-            return None
-
-        def build_check() -> Optional[str]:
-            cfg = session.model_config
-            if cfg is None or not session.model_config_ok:
-                return "the model size has a problem; see the Build step."
-            return None
-
-        # -- 4 train
-        def train_start() -> Optional[str]:
-            w.go_to(train.title)
-            train.set_init_from(None)
-            train.steps.setValue(s.steps)
-            train.batch.setValue(s.batch_size)
-            train.eval_interval.setValue(s.eval_interval)
-            train.sample_interval.setValue(s.sample_interval)
-            before["checkpoint"] = session.checkpoint
-            if train.start() is None:
-                return train.readiness_problem() or "training could not start; see the message above."
-            return None
-
-        def train_check() -> Optional[str]:
-            if session.checkpoint is before.get("checkpoint") or session.checkpoint is None:
-                return "training saved no model; see the message above."
-            return None
-
-        # -- 5 prompt
-        def prompt_start() -> Optional[str]:
-            w.go_to(prompt.title)
-            combo = prompt.template_combo
-            index = next((i for i in range(combo.count()) if combo.itemText(i).split(" (")[0] == s.template), 0)
-            combo.setCurrentIndex(index)
-            prompt.mode_combo.setCurrentIndex(max(0, prompt.mode_combo.findData("few-shot")))
-            prompt.refresh()
-            return None
-
-        def prompt_check() -> Optional[str]:
-            prompt.refresh()
-            return f"the prompt cannot be used: {prompt.problem}" if prompt.problem else None
-
-        # -- 6 generate
-        def generate_start() -> Optional[str]:
-            prompt.send()  # hands the template to Generate and shows that step
-            w.go_to(generate.title)
-            generate.apply_preset("balanced")
-            generate.max_new_tokens.setValue(s.max_new_tokens)
-            if generate.generate() is None:
-                return generate.readiness_problem() or "generation could not start; see the message above."
-            return None
-
-        def generate_check() -> Optional[str]:
-            return None if generate.output.tokens() else "the model wrote nothing."
-
-        # -- 7 attention
-        def attention_start() -> Optional[str]:
-            from playground.ui.attention_panel import SOURCE_GENERATE, VIEW_HEAD
-
-            w.go_to(attention.title)
-            attention.tabs.setCurrentIndex(0)
-            attention.view.setCurrentIndex(VIEW_HEAD)
-            before["shown"] = attention.shown
-            if attention.source.currentIndex() == SOURCE_GENERATE:
-                attention.capture_text()  # already following Generate: look again at the new text
-            else:
-                attention.source.setCurrentIndex(SOURCE_GENERATE)
-            return None
-
-        def attention_check() -> Optional[str]:
-            if attention.shown is None or attention.shown is before.get("shown"):
-                return "the attention could not be captured; see the message above."
-            return None
-
-        return [
-            Stage(
-                "corpus",
-                "Reading the built-in corpus" if s.use_default_corpus else "Reading the corpus",
-                corpus_start,
-                corpus_done,
-                cancel=tokenizer_panel.cancel_all,
-                timeout_s=120,
-            ),
-            Stage(
-                "tokenizer",
-                f"Training a byte-level BPE tokenizer with {s.vocab_size:,} tokens",
-                tokenizer_start,
-                lambda: tokenizer_panel.train_job is None,
-                tokenizer_check,
-                cancel=tokenizer_panel.cancel_all,
-                timeout_s=300,
-            ),
-            Stage("build", f"Choosing the {s.preset} model size", build_start, lambda: True, build_check),
-            Stage(
-                "train",
-                f"Training the model for {s.steps:,} steps",
-                train_start,
-                lambda: train.job is None,
-                train_check,
-                cancel=train.stop,
-                timeout_s=120 + 2.0 * s.steps,
-            ),
-            Stage("prompt", "Writing a few-shot prompt", prompt_start, lambda: True, prompt_check),
-            Stage(
-                "generate",
-                f"Generating up to {s.max_new_tokens} tokens",
-                generate_start,
-                lambda: not generate.is_busy(),
-                generate_check,
-                cancel=generate.stop,
-                timeout_s=180,
-            ),
-            Stage(
-                "attention",
-                "Looking at the attention of the generated text",
-                attention_start,
-                attention.is_idle,
-                attention_check,
-                cancel=lambda: attention.stop_and_wait(2000),
-                timeout_s=120,
-            ),
-        ]
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]

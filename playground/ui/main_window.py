@@ -22,7 +22,6 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QMainWindow,
     QMessageBox,
-    QPushButton,
     QScrollArea,
     QStackedWidget,
     QVBoxLayout,
@@ -36,6 +35,7 @@ from playground.ui import exchange, help_window, themes
 from playground.ui.host_keys import HostKeys
 from playground.ui.presentation import PresentationMode
 from playground.ui.widgets.message_bar import MessageBar
+from playground.ui.widgets.presenter_bar import PresenterBar
 from playground.ui.workspace_menu import install_workspace_menu
 
 if TYPE_CHECKING:
@@ -190,15 +190,12 @@ class MainWindow(QMainWindow):
         self.device_label.setToolTip("The device that trains and runs models.")
         self.model_label = QLabel("Model: none yet")
         self.model_label.setToolTip("The trained model the later steps use: the demo model until you train one.")
-        self.demo_label = QLabel()
-        self.demo_label.setToolTip("Where the one-click demo is.")
-        self.demo_stop_button = QPushButton("■  Stop the demo")
-        self.demo_stop_button.setToolTip("Stop the demo now; what it made so far stays.")
+        # The demo's presenter bar, at the top while it runs: where it is, a talking point, Back/Next/Hold/Stop.
+        self.presenter_bar = PresenterBar()
+        rl.insertWidget(0, self.presenter_bar)
+        self.demo_label = self.presenter_bar.step_label
+        self.demo_stop_button = self.presenter_bar.stop_button
         self.demo_stop_button.clicked.connect(self.stop_demo)
-        self.statusBar().addPermanentWidget(self.demo_label)
-        self.statusBar().addPermanentWidget(self.demo_stop_button)
-        self.demo_label.hide()
-        self.demo_stop_button.hide()
         self.statusBar().addPermanentWidget(self.model_label)
         self.statusBar().addPermanentWidget(self.device_label)
         session.device_changed.connect(self._show_device)
@@ -456,6 +453,7 @@ class MainWindow(QMainWindow):
         if self.demo is not None and self.demo.running:
             return self.demo
         runner = DemoRunner(self, settings or DemoSettings())
+        self.presenter_bar.attach(runner)
         runner.stage_started.connect(self._demo_stage)
         runner.finished.connect(self._demo_finished)
         self.demo = runner
@@ -468,17 +466,10 @@ class MainWindow(QMainWindow):
         if self.demo is not None:
             self.demo.stop()
 
-    def _demo_stage(self, index: int, count: int, _name: str, label: str) -> None:
-        text = f"Demo · step {index + 1} of {count}: {label}…"
-        self.demo_label.setText(text)
-        self.demo_label.show()
-        self.demo_stop_button.show()
-        self.demo_action.setText("Stop the &demo")
-        self.session.info(text)
+    def _demo_stage(self, *_stage) -> None:
+        self.demo_action.setText("Stop the &demo")  # the presenter bar says where the demo is
 
     def _demo_finished(self, ok: bool, message: str) -> None:
-        self.demo_label.hide()
-        self.demo_stop_button.hide()
         self.demo_action.setText("Run the whole &demo")
         (self.session.info if ok else self.session.warn)(message)
 

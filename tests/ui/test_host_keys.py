@@ -77,7 +77,7 @@ def demo_window(window, session, tiny_corpus, tmp_path, monkeypatch):
     slow = dict(vocab_size=300, steps=100_000, batch_size=4, eval_interval=1000, sample_interval=0)
     real = demo_flow.DemoSettings
     monkeypatch.setattr(
-        demo_flow, "DemoSettings", functools.partial(real, **slow, use_default_corpus=False, pause_ms=0)
+        demo_flow, "DemoSettings", functools.partial(real, **slow, use_default_corpus=False, auto_advance_s=0)
     )
     return window
 
