@@ -107,9 +107,9 @@ class TrainingPanel(QWidget):
         self.device, self.precision, self.compile = c.device, c.precision, c.compile
         self.pick_init.clicked.connect(self._choose_init)
         self.clear_init.clicked.connect(lambda: self.set_init_from(None))
-        self.batch.valueChanged.connect(self._update_ready)
         # One batch size in the app: Build's estimates use the one Train trains with.
-        self.batch.setValue(self.session.batch_size)
+        self.batch.setValue(self.session.batch_size)  # before anything listens: the panel is half-built
+        self.batch.valueChanged.connect(self._update_ready)
         self.batch.valueChanged.connect(self.session.set_batch_size)
         self.session.batch_size_changed.connect(self.batch.setValue)
         self.device.currentIndexChanged.connect(self._update_ready)

@@ -14,6 +14,7 @@ def test_build_and_train_share_one_batch_size(qtbot, session):
     train.batch.setValue(8)
     assert build.batch_size.value() == 8
     # A panel built later starts from the session's value, not its own default.
-    late = BuildPanel(session)
+    late, late_train = BuildPanel(session), TrainingPanel(session)
     qtbot.addWidget(late)
-    assert late.batch_size.value() == 8
+    qtbot.addWidget(late_train)
+    assert late.batch_size.value() == late_train.batch.value() == 8
