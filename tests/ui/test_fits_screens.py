@@ -117,6 +117,12 @@ def problems_on_screen(window, size) -> list[str]:
                 found.append(
                     f"{title}: a {type(inner).__name__} needs {inner.minimumSizeHint().width()} px, cut to {area.viewport().width()}"
                 )
+    for bar in panel.findChildren(QTabBar):
+        tabs = sum(bar.tabRect(index).width() for index in range(bar.count()))
+        if bar.isVisible() and tabs > bar.width():
+            found.append(
+                f"{title}: tabs {[bar.tabText(i) for i in range(bar.count())]} need {tabs} px, have {bar.width()}"
+            )
     for control in panel.findChildren(QWidget):
         if isinstance(control, CONTROLS) and control.isVisible():
             why = clipped(control, window)
@@ -322,3 +328,19 @@ def test_the_probability_legend_keeps_room_for_its_whole_caption(qtbot, session,
     legend = window.generate_panel.legend
     caption = QFontMetrics(legend._caption_font()).horizontalAdvance(legend.CAPTION)
     assert legend.width() >= 6 + legend.BAR_MIN + 12 + caption + 6  # the bar, a gap, all of the caption
+
+
+@pytest.mark.parametrize("size", [(1024, 640), (2560, 1440)], ids=["1024x640", "2560x1440"])
+def test_build_puts_the_note_and_chart_below_on_a_small_screen_and_beside_on_a_big_one(qtbot, session, size):
+    window = make_window(qtbot, session, size)
+    window.go_to("build")
+    panel = window.build_panel
+    qtbot.waitUntil(lambda: panel.parameters_box.plot is not None)
+    QApplication.processEvents()
+    headline, table, chart = panel.headline, panel.breakdown_table, panel.parameters_box.plot
+    note = headline.total_note
+    assert note.height() >= note.heightForWidth(note.width())  # every line of the note shows
+    below = chart.mapTo(panel, QPoint(0, 0)).y() >= table.mapTo(panel, QPoint(0, table.height())).y()
+    assert below == (size[0] < 2000)
+    note_below = note.y() >= headline.total_label.geometry().bottom()
+    assert note_below == (size[0] < 2000)

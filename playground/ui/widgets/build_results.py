@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QBoxLayout,
     QGridLayout,
     QGroupBox,
-    QHBoxLayout,
     QHeaderView,
     QLabel,
     QPushButton,
@@ -156,17 +155,19 @@ class ParameterCount(QWidget):
         self.row = QBoxLayout(QBoxLayout.Direction.TopToBottom, self)
         self.row.setContentsMargins(6, 0, 6, 0)
         self.row.addWidget(self.total_label)
-        self.row.addSpacing(12)
         self.row.addWidget(self.total_note, 1)
         self._arrange(self.width())
 
     NOTE_WIDTH = 220  # the least room beside the number for the note to sit there
 
     def _arrange(self, width: int) -> None:
-        beside = width >= self.total_label.sizeHint().width() + 12 + self.NOTE_WIDTH
+        for label in (self.total_label, self.total_note):
+            label.ensurePolished()  # their style sheet fonts give their sizes
+        beside = width >= self.total_label.sizeHint().width() + 18 + self.NOTE_WIDTH
         self.row.setDirection(QBoxLayout.Direction.LeftToRight if beside else QBoxLayout.Direction.TopToBottom)
-        self.row.setSpacing(6 if beside else 0)
-        self.setFixedHeight(76 if beside else self.total_label.sizeHint().height() + 70)
+        self.row.setSpacing(18 if beside else 0)
+        below = self.total_label.sizeHint().height() + self.total_note.heightForWidth(max(1, width - 12)) + 4
+        self.setFixedHeight(76 if beside else below)
 
     def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
         super().resizeEvent(event)
@@ -209,9 +210,17 @@ class ParametersBox(QGroupBox):
         self.plot = self.bars = None
         self._plot_host = QVBoxLayout()
         self._plot_host.setContentsMargins(0, 0, 0, 0)
-        layout = QHBoxLayout(self)
-        layout.addWidget(self.table)
-        layout.addLayout(self._plot_host, 1)
+        # The chart sits beside the table where there is room for its labels, below it otherwise.
+        self.row = QBoxLayout(QBoxLayout.Direction.TopToBottom, self)
+        self.row.addWidget(self.table)
+        self.row.addLayout(self._plot_host, 1)
+
+    CHART_WIDTH = 280  # the least room beside the table for the chart and its labels
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        beside = event.size().width() >= self.table.minimumWidth() + self.CHART_WIDTH + 30
+        self.row.setDirection(QBoxLayout.Direction.LeftToRight if beside else QBoxLayout.Direction.TopToBottom)
 
     def make_chart(self) -> None:
         import pyqtgraph as pg
