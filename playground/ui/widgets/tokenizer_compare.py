@@ -79,7 +79,7 @@ class TokenizerCompare(QWidget):
         self.chooser = QListWidget()
         self.chooser.setToolTip("Tick the tokenizers to compare. Train or open more on the left.")
         self.chooser.setMinimumWidth(150)
-        self.chooser.setMaximumWidth(250)
+        self.chooser.setMaximumWidth(200)
         self.chooser.setWordWrap(True)
         self.chooser.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.chooser.itemChanged.connect(lambda _: self.refresh())
