@@ -12,7 +12,7 @@ class ControlsColumn(QScrollArea):
     Its minimum width is what the contents need plus room for the vertical scroll bar, so
     on a small screen the column is exactly as wide as its widest control row (word-wrapped
     labels give way first) and the step's work beside it keeps the rest; ``maximum_width``
-    stops it from taking half of a large screen.
+    stops it from taking half of a large screen. Build's results use one too, with no maximum.
     """
 
     def __init__(self, widget: QWidget, maximum_width: int = 430, parent=None) -> None:
