@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -51,6 +50,7 @@ from playground.ui.widgets.build_results import (
     SpeedBox,
     fit_height,
 )
+from playground.ui.widgets.controls_column import QWIDGETSIZE_MAX, ControlsColumn
 from playground.ui.widgets.model_shape import ShapeBox, size_spin
 
 FLAVOUR_CHOICES = {
@@ -144,13 +144,7 @@ class BuildPanel(QWidget):
         cl.addWidget(shape)
         cl.addWidget(self._batch_box())
         cl.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidget(controls)
-        scroll.setWidgetResizable(True)
-        scroll.setMinimumWidth(380)
-        scroll.setMaximumWidth(430)
-        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll = ControlsColumn(controls, maximum_width=430)
 
         results = QWidget()
         rl = QVBoxLayout(results)
@@ -178,11 +172,7 @@ class BuildPanel(QWidget):
         for section in (self.headline, self.parameters_box, self.memory_box, self.speed_box):
             rl.addWidget(section)
         rl.addStretch(1)
-        right = QScrollArea()
-        right.setWidget(results)
-        right.setWidgetResizable(True)
-        right.setFrameShape(QScrollArea.Shape.NoFrame)
-        right.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        right = ControlsColumn(results, maximum_width=QWIDGETSIZE_MAX)  # as wide as the window allows
 
         layout = QHBoxLayout(self)
         layout.addWidget(scroll)
@@ -258,6 +248,7 @@ class BuildPanel(QWidget):
         form.addRow("Batch size", self.batch_size)
         form.addRow("Precision", self.precision)
         note = QLabel("Optimizer: AdamW, the usual choice for transformers.")
+        note.setWordWrap(True)
         themed_style(note, "color: {muted};")
         layout = QVBoxLayout(box)
         layout.addLayout(form)

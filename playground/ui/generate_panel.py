@@ -25,7 +25,6 @@ from PySide6.QtWidgets import (
     QApplication,
     QHBoxLayout,
     QPushButton,
-    QScrollArea,
     QStackedWidget,
     QTabWidget,
     QVBoxLayout,
@@ -37,6 +36,7 @@ from playground.engine.jobs import Job, JobSlot
 from playground.engine.session import Session
 from playground.ui.generation_feed import GenerationFeed
 from playground.ui.widgets.beams_view import BeamsView
+from playground.ui.widgets.controls_column import ControlsColumn
 from playground.ui.widgets.explained_output import ExplainedOutput
 from playground.ui.widgets.generation_status import GenerationStatus
 from playground.ui.widgets.model_header import ModelHeader
@@ -116,13 +116,7 @@ class GeneratePanel(QWidget):
         self.max_new_tokens, self.stop_strings, self.stop_at_end = c.max_new_tokens, c.stop_strings, c.stop_at_end
         self.seed, self.random_seed = c.seed, c.random_seed
         self.problems_label = c.problems_label
-        scroll = QScrollArea()
-        scroll.setWidget(self.controls)
-        scroll.setWidgetResizable(True)
-        scroll.setMinimumWidth(300)
-        scroll.setMaximumWidth(330)
-        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll = ControlsColumn(self.controls, maximum_width=330)
 
         self.header = ModelHeader()
         self.empty_state = NoModelPage(
@@ -196,8 +190,8 @@ class GeneratePanel(QWidget):
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.output_tab, "Output")
         self.tabs.addTab(self.beams_tab, "Beams")
-        self.tabs.addTab(self.samples_tab, "Samples side by side")
-        self.tabs.addTab(self.compare_tab, "Zero-shot vs few-shot")
+        self.tabs.addTab(self.samples_tab, "Side by side")
+        self.tabs.addTab(self.compare_tab, "Zero vs few-shot")
         self.tabs.setTabToolTip(0, "The generated text; click a token to see its candidates and how it was chosen.")
         self.tabs.setTabToolTip(1, "Beam search's best continuations (choose the strategy 'Beam search').")
         self.tabs.setTabToolTip(2, "Several samples of the same prompt with different seeds.")

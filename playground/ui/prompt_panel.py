@@ -27,7 +27,6 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPlainTextEdit,
     QPushButton,
-    QScrollArea,
     QSpinBox,
     QSplitter,
     QTabWidget,
@@ -54,6 +53,7 @@ from playground.core.prompts import (
 from playground.engine.session import Session
 from playground.paths import user_data_dir
 from playground.ui.themes import themed_style, themed_text
+from playground.ui.widgets.controls_column import ControlsColumn
 from playground.ui.widgets.examples_editor import ExamplesEditor, examples_used
 from playground.ui.widgets.prompt_preview import PreviewBox
 from playground.ui.widgets.template_formats import FormatsEditor
@@ -114,13 +114,7 @@ class PromptPanel(QWidget):
         cl.addWidget(self._instruction_box())
         cl.addWidget(self._query_box())
         cl.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidget(controls)
-        scroll.setWidgetResizable(True)
-        scroll.setMinimumWidth(340)
-        scroll.setMaximumWidth(400)
-        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll = ControlsColumn(controls, maximum_width=400)
 
         self.tabs = QTabWidget()
         self.examples_editor = ExamplesEditor()

@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
-    QScrollArea,
     QSpinBox,
     QSplitter,
     QTabWidget,
@@ -52,6 +51,7 @@ from playground.ui.saved_tokenizers import (
     reopen_saved_tokenizers,
 )
 from playground.ui.themes import themed_style, themed_text
+from playground.ui.widgets.controls_column import ControlsColumn
 from playground.ui.widgets.corpus_box import CorpusBox
 from playground.ui.widgets.kind_note import KindNote
 from playground.ui.widgets.start_here import StartHereCard
@@ -125,12 +125,7 @@ class TokenizerPanel(QWidget):
         cl.addWidget(self._train_box())
         cl.addWidget(self._tokenizer_box())
         cl.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidget(controls)
-        scroll.setWidgetResizable(True)
-        scroll.setMinimumWidth(360)
-        scroll.setMaximumWidth(430)
-        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll = ControlsColumn(controls, maximum_width=430)
 
         self.tabs = QTabWidget()
         self.tabs.addTab(self._live_tab(), "Live tokens")
@@ -283,7 +278,9 @@ class TokenizerPanel(QWidget):
         splitter.addWidget(self.token_view)
         splitter.setSizes([160, 300])
         layout = QVBoxLayout(tab)
-        layout.addWidget(QLabel("Text — type anything; hover a token to see its id and bytes"))
+        heading = QLabel("Text — type anything; hover a token to see its id and bytes")
+        heading.setWordWrap(True)
+        layout.addWidget(heading)
         layout.addWidget(splitter, 1)
         layout.addLayout(row)
         layout.addWidget(QLabel("Token ids — what the model sees"))

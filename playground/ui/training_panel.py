@@ -15,7 +15,6 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
-    QScrollArea,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -93,6 +92,7 @@ class TrainingPanel(QWidget):
     # ================================================================== layout
 
     def _build(self) -> None:
+        from playground.ui.widgets.controls_column import ControlsColumn
         from playground.ui.widgets.train_settings import TrainSettings
         from playground.ui.widgets.training_charts import TrainingCharts
         from playground.ui.widgets.training_stats import TrainingStats
@@ -116,12 +116,7 @@ class TrainingPanel(QWidget):
         for w in (self.lr, self.warmup, self.min_lr, self.steps):
             w.valueChanged.connect(self._draw_schedule)
 
-        scroll = QScrollArea()
-        scroll.setWidget(controls)
-        scroll.setWidgetResizable(True)
-        scroll.setMinimumWidth(330)
-        scroll.setMaximumWidth(400)
-        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll = ControlsColumn(controls, maximum_width=400)
 
         # ---- right: buttons, numbers, curves, samples
         self.start_button = QPushButton("Start training")
@@ -151,7 +146,7 @@ class TrainingPanel(QWidget):
         buttons = QHBoxLayout()
         for b in (self.start_button, self.pause_button, self.stop_button, self.resume_run_button):
             buttons.addWidget(b)
-        buttons.addWidget(self.progress, 1)
+        buttons.addStretch(1)
 
         self.stat_grid = TrainingStats()
         self.stats = self.stat_grid.stats  # shared under this name (presentation mode and tests reach it)
@@ -175,6 +170,7 @@ class TrainingPanel(QWidget):
         right = QWidget()
         rl = QVBoxLayout(right)
         rl.addLayout(buttons)
+        rl.addWidget(self.progress)  # a row of its own: beside the buttons it would widen the step
         rl.addWidget(self.ready_label)
         rl.addWidget(self.stat_grid)
         rl.addWidget(splitter, 1)

@@ -48,4 +48,8 @@ def restore_splitters(splitters: list[tuple[str, QSplitter]]) -> None:
     for key, splitter in splitters:
         state = settings.value(key)
         if isinstance(state, (QByteArray, bytes)):
+            # A saved state carries an orientation too: one saved from another splitter (the panel
+            # held other splitters then) would turn a column into a row twice as wide as the screen.
+            orientation = splitter.orientation()
             splitter.restoreState(state)
+            splitter.setOrientation(orientation)

@@ -65,11 +65,6 @@ class AttentionControls(QWidget):
         text_box = QVBoxLayout()
         text_box.addWidget(self.text_edit)
         text_box.addWidget(self.caption)
-        top = QHBoxLayout()
-        top.addLayout(source_box)
-        top.addLayout(text_box, 1)
-        top.addWidget(self.look_button, 0, Qt.AlignmentFlag.AlignTop)
-
         self.layer = QSpinBox()
         self.layer.setToolTip(
             "The layer, counted from 0: the first layer reads the token embeddings, each "
@@ -95,6 +90,15 @@ class AttentionControls(QWidget):
             "table with the tokens as labels, or as a NumPy .npy file "
             "(Ctrl+Shift+E)."
         )
+        top = QHBoxLayout()
+        top.addLayout(source_box)
+        top.addLayout(text_box, 1)
+        actions = QVBoxLayout()  # beside the text, so the row of views below keeps its room
+        for button in (self.look_button, self.save_picture_button, self.save_matrix_button):
+            actions.addWidget(button)
+        actions.addStretch(1)
+        top.addLayout(actions)
+
         choose = QHBoxLayout()
         choose.addWidget(QLabel("Layer"))
         choose.addWidget(self.layer)
@@ -106,8 +110,6 @@ class AttentionControls(QWidget):
         choose.addSpacing(14)
         choose.addWidget(self.view)
         choose.addStretch(1)
-        choose.addWidget(self.save_picture_button)
-        choose.addWidget(self.save_matrix_button)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

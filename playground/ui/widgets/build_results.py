@@ -13,9 +13,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QBoxLayout,
     QGridLayout,
     QGroupBox,
-    QHBoxLayout,
     QHeaderView,
     QLabel,
     QPushButton,
@@ -150,12 +150,28 @@ class ParameterCount(QWidget):
         self.total_note.setTextFormat(Qt.TextFormat.RichText)
         self.total_note.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         themed_style(self.total_note, "color: {muted}; font-size: 10.5pt;")
-        self.setFixedHeight(76)  # the boxes below stay put however many lines the note takes
-        row = QHBoxLayout(self)
-        row.setContentsMargins(6, 0, 6, 0)
-        row.addWidget(self.total_label)
-        row.addSpacing(12)
-        row.addWidget(self.total_note, 1)
+        # The note sits beside the number where there is room, below it on a narrow screen; the
+        # height is fixed either way, so the boxes below stay put however many lines the note takes.
+        self.row = QBoxLayout(QBoxLayout.Direction.TopToBottom, self)
+        self.row.setContentsMargins(6, 0, 6, 0)
+        self.row.addWidget(self.total_label)
+        self.row.addWidget(self.total_note, 1)
+        self._arrange(self.width())
+
+    NOTE_WIDTH = 220  # the least room beside the number for the note to sit there
+
+    def _arrange(self, width: int) -> None:
+        for label in (self.total_label, self.total_note):
+            label.ensurePolished()  # their style sheet fonts give their sizes
+        beside = width >= self.total_label.sizeHint().width() + 18 + self.NOTE_WIDTH
+        self.row.setDirection(QBoxLayout.Direction.LeftToRight if beside else QBoxLayout.Direction.TopToBottom)
+        self.row.setSpacing(18 if beside else 0)
+        below = self.total_label.sizeHint().height() + self.total_note.heightForWidth(max(1, width - 12)) + 4
+        self.setFixedHeight(76 if beside else below)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        self._arrange(event.size().width())
 
     def show_count(self, config: ModelConfig, total: int) -> None:
         self.total_label.setText(f"{human_count(total)} parameters")
@@ -172,10 +188,12 @@ class ParameterCount(QWidget):
         else:
             note += "<br>A separate output head: as many parameters again as the token embedding."
         self.total_note.setText(note)
+        self._arrange(self.width())
 
     def show_invalid(self) -> None:
         self.total_label.setText("— parameters")
         self.total_note.setText("Fix the problem shown in red on the left to see the numbers.")
+        self._arrange(self.width())
 
 
 class ParametersBox(QGroupBox):
@@ -192,9 +210,17 @@ class ParametersBox(QGroupBox):
         self.plot = self.bars = None
         self._plot_host = QVBoxLayout()
         self._plot_host.setContentsMargins(0, 0, 0, 0)
-        layout = QHBoxLayout(self)
-        layout.addWidget(self.table)
-        layout.addLayout(self._plot_host, 1)
+        # The chart sits beside the table where there is room for its labels, below it otherwise.
+        self.row = QBoxLayout(QBoxLayout.Direction.TopToBottom, self)
+        self.row.addWidget(self.table)
+        self.row.addLayout(self._plot_host, 1)
+
+    CHART_WIDTH = 280  # the least room beside the table for the chart and its labels
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        beside = event.size().width() >= self.table.minimumWidth() + self.CHART_WIDTH + 30
+        self.row.setDirection(QBoxLayout.Direction.LeftToRight if beside else QBoxLayout.Direction.TopToBottom)
 
     def make_chart(self) -> None:
         import pyqtgraph as pg
@@ -439,6 +465,7 @@ class SpeedBox(QGroupBox):
         super().__init__("Speed", parent)
         self.utilization, self.steps = utilization, steps
         self.flops_label = QLabel()
+        self.flops_label.setWordWrap(True)
         self.flops_label.setToolTip(
             "Floating-point operations to learn from one token, forward and backward: about 6 per "
             "parameter used in a matrix multiply, plus attention's comparisons with earlier tokens."

@@ -9,7 +9,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
-    QScrollArea,
     QStyledItemDelegate,
     QTableWidget,
     QTableWidgetItem,
@@ -19,6 +18,7 @@ from PySide6.QtWidgets import (
 
 from playground.core.progress import Progress
 from playground.ui.themes import AMBER_NOTICE, themed_style
+from playground.ui.widgets.controls_column import ControlsColumn
 
 MUTED, GOOD, BAD = "muted", "ok", "error"  # colour roles
 AMBER_STYLE, NOTE_STYLE = AMBER_NOTICE, "color: {muted};"  # style templates (themes.themed_style)
@@ -89,16 +89,9 @@ def show_progress(bar: QProgressBar, p: Progress) -> None:
     bar.setFormat(p.message)
 
 
-def controls_column(widget: QWidget) -> QScrollArea:
+def controls_column(widget: QWidget) -> ControlsColumn:
     """The controls on a tab's left, in a narrow column that scrolls when the window is short."""
-    scroll = QScrollArea()
-    scroll.setWidget(widget)
-    scroll.setWidgetResizable(True)
-    scroll.setMinimumWidth(320)
-    scroll.setMaximumWidth(350)
-    scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-    scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-    return scroll
+    return ControlsColumn(widget, maximum_width=350)
 
 
 class RunBox(QGroupBox):

@@ -66,7 +66,7 @@ class ExplainedOutput(QSplitter):
         chart_scroll.setWidgetResizable(True)
         chart_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         chart_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        chart_scroll.setMinimumWidth(280)
+        chart_scroll.setMinimumWidth(180)
         top = QSplitter(Qt.Orientation.Horizontal)
         top.addWidget(text_side)
         top.addWidget(chart_scroll)

@@ -14,11 +14,12 @@ import math
 from bisect import bisect_right
 from typing import Optional
 
-from PySide6.QtCore import QEvent, QPoint, QRect, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QLinearGradient, QPainter, QPen, QTextCharFormat, QTextCursor
-from PySide6.QtWidgets import QSizePolicy, QTextEdit, QToolTip, QWidget
+from PySide6.QtCore import QEvent, QPoint, QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QLinearGradient, QPainter, QPen, QTextCharFormat, QTextCursor
+from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
 from playground.ui.themes import follow_look, qcolour
+from playground.ui.widgets.wrapped_placeholder import WrappedPlaceholderTextEdit
 
 # (probability, colour role): the shade runs on a log scale between these stops.
 PROB_STOPS = [(0.01, "prob_1"), (0.05, "prob_2"), (0.2, "prob_3"), (0.5, "prob_4"), (1.0, "prob_5")]
@@ -94,12 +95,12 @@ def token_tooltip(token, specials: Optional[dict] = None) -> str:
 class ProbabilityLegend(QWidget):
     """The colour scale of the shading, with a caption."""
 
-    CAPTION = "shade = probability the model gave the token"
+    CAPTION = "shade = probability"  # short, so it never cuts; the tooltip says the rest
+    BAR_MIN = 150  # the colour bar's least width
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.setFixedHeight(30)
-        self.setMinimumWidth(300)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setToolTip(
             "Each generated token is shaded by the probability the model gave it before any "
@@ -108,15 +109,23 @@ class ProbabilityLegend(QWidget):
         )
         follow_look(self, self.update)  # its ticks and caption are painted in the look's text colours
 
+    def _caption_font(self) -> QFont:
+        font = QFont(self.font())
+        font.setPointSizeF(max(7.5, font.pointSizeF() - 1))
+        return font
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+        """Room for the shortest bar and the whole caption: the caption is never cut."""
+        caption = QFontMetrics(self._caption_font()).horizontalAdvance(self.CAPTION)
+        return QSize(6 + self.BAR_MIN + 12 + caption + 6, 30)
+
     def paintEvent(self, event) -> None:  # noqa: N802 - Qt's name
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        font = QFont(self.font())
-        font.setPointSizeF(max(7.5, font.pointSizeF() - 1))
-        painter.setFont(font)
+        painter.setFont(self._caption_font())
         fm = painter.fontMetrics()
         caption_w = fm.horizontalAdvance(self.CAPTION) + 12
-        bar_w = max(150, min(240, self.width() - caption_w - 16))
+        bar_w = max(self.BAR_MIN, min(240, self.width() - caption_w - 16))
         x0, y0, h = 6, 3, 10
         gradient = QLinearGradient(x0, 0, x0 + bar_w, 0)
         lo, hi = math.log10(PROB_STOPS[0][0]), 0.0
@@ -136,7 +145,7 @@ class ProbabilityLegend(QWidget):
         painter.end()
 
 
-class GeneratedTextView(QTextEdit):
+class GeneratedTextView(WrappedPlaceholderTextEdit):
     """The prompt, then the generated tokens, appended one by one."""
 
     token_selected = Signal(object)  # the clicked GeneratedToken (None when the selection clears)

@@ -10,6 +10,7 @@ class ModelHeader(QLabel):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.setTextFormat(Qt.TextFormat.RichText)
+        self.setWordWrap(True)  # a long model name wraps instead of widening the step
         self.setStyleSheet("font-size: 10.5pt; padding: 2px 0;")
 
     def show_model(self, checkpoint) -> None:

@@ -71,6 +71,7 @@ class NoModelPage(QWidget):
         self.title = QLabel(title)
         themed_style(self.title, "font-size: 16pt; font-weight: 600; color: {heading};")
         self.title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.title.setWordWrap(True)
         self.text = QLabel(text)
         self.text.setWordWrap(True)
         self.text.setAlignment(Qt.AlignmentFlag.AlignHCenter)
@@ -98,7 +99,8 @@ class NoModelPage(QWidget):
         buttons.addWidget(self.train_button)
         buttons.addStretch(1)
         box = QWidget()
-        box.setFixedWidth(560)
+        box.setMinimumWidth(400)  # narrower beside a column of controls on a small screen
+        box.setMaximumWidth(560)
         bl = QVBoxLayout(box)
         bl.addWidget(self.title)
         bl.addWidget(self.text)

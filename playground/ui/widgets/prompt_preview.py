@@ -12,13 +12,13 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
-    QTextEdit,
     QToolTip,
     QVBoxLayout,
 )
 
 from playground.core.prompts import RenderedPrompt
 from playground.ui.themes import qcolour, themed_style
+from playground.ui.widgets.wrapped_placeholder import WrappedPlaceholderTextEdit
 
 # The parts' colour roles: light shades with dark text on them, the same in every look.
 EXAMPLE_BGS = ("part_example_1", "part_example_2")  # alternate, so neighbouring examples stay apart
@@ -50,7 +50,7 @@ def preview_legend() -> QHBoxLayout:
     return legend
 
 
-class PromptPreview(QTextEdit):
+class PromptPreview(WrappedPlaceholderTextEdit):
     """The rendered prompt, read-only, its parts coloured; hovering tells which part is where."""
 
     def __init__(self, parent=None) -> None:

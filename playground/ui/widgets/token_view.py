@@ -13,10 +13,11 @@ import re
 
 from PySide6.QtCore import QEvent
 from PySide6.QtGui import QFont, QTextCharFormat, QTextCursor
-from PySide6.QtWidgets import QTextEdit, QToolTip
+from PySide6.QtWidgets import QToolTip
 
 from playground.core.tokenization import TokenPiece
 from playground.ui.themes import follow_look, qcolour
+from playground.ui.widgets.wrapped_placeholder import WrappedPlaceholderTextEdit
 
 # Soft colours that keep dark text readable, cycled token by token (their roles).
 PALETTE = [f"token_{i}" for i in range(1, 9)]
@@ -78,7 +79,7 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-class TokenView(QTextEdit):
+class TokenView(WrappedPlaceholderTextEdit):
     """Read-only view of text split into tokens."""
 
     def __init__(self, parent=None) -> None:

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -24,6 +25,8 @@ from playground.core.tokenization import LoadedTokenizer
 from playground.core.tokenizer_sweep import SWEEP_SAMPLE_CHARS, SWEEP_SIZES
 from playground.ui.themes import colour, plot_colours, themed_text
 from playground.ui.widgets.token_view import TokenView
+
+COLUMN_MIN_WIDTH = 170  # a tokenizer's column stays readable; the rest scroll
 
 
 class TokenColumn(QFrame):
@@ -36,6 +39,7 @@ class TokenColumn(QFrame):
         self.title = QLabel()
         self.title.setWordWrap(True)
         self.view = TokenView()
+        self.setMinimumWidth(COLUMN_MIN_WIDTH)  # more columns than fit scroll sideways in their own area
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self.title)
@@ -74,7 +78,8 @@ class TokenizerCompare(QWidget):
 
         self.chooser = QListWidget()
         self.chooser.setToolTip("Tick the tokenizers to compare. Train or open more on the left.")
-        self.chooser.setFixedWidth(250)
+        self.chooser.setMinimumWidth(150)
+        self.chooser.setMaximumWidth(200)
         self.chooser.setWordWrap(True)
         self.chooser.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.chooser.itemChanged.connect(lambda _: self.refresh())
@@ -83,6 +88,7 @@ class TokenizerCompare(QWidget):
         self.columns.setContentsMargins(0, 0, 0, 0)
         self.empty = QLabel("Train or open two or more tokenizers to compare them here.")
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty.setWordWrap(True)
         self.columns.addWidget(self.empty)
         self._columns: dict[int, TokenColumn] = {}
 
@@ -93,10 +99,17 @@ class TokenizerCompare(QWidget):
         pick.addWidget(QLabel("<b>Compare</b>"))
         pick.addWidget(self.chooser, 1)
         top_layout.addLayout(pick)
-        top_layout.addWidget(self.columns_box, 1)
+        # The columns scroll sideways inside their own area: six tokenizers never widen the window.
+        self.columns_scroll = QScrollArea()
+        self.columns_scroll.setWidget(self.columns_box)
+        self.columns_scroll.setWidgetResizable(True)
+        self.columns_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.columns_scroll.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        top_layout.addWidget(self.columns_scroll, 1)
 
         # The sweep chart (pyqtgraph loads on first show: it takes a second to import).
         self.sweep_button = QPushButton("Measure chars/token vs vocab size")
+        self.sweep_button.setMinimumWidth(0)
         self.sweep_button.setToolTip(
             f"Trains byte-level BPE at vocab sizes {', '.join(f'{s:,}' for s in SWEEP_SIZES)} on the first "
             f"{SWEEP_SAMPLE_CHARS // 1_000_000} MB of the corpus and measures characters per token on it."
