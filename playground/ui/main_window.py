@@ -95,11 +95,42 @@ class PanelPage(QScrollArea):
 
     def __init__(self, panel: QWidget) -> None:
         super().__init__()
-        self.setWidget(panel)
+        self.panel = panel
+        self.setWidget(_PanelHolder(panel))
         self.setWidgetResizable(True)
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.viewport().setAutoFillBackground(False)
         panel.setAutoFillBackground(False)
+
+
+class _PanelHolder(QWidget):
+    """The panel's frame inside its page: as big as the page, never smaller than the panel's minimum.
+
+    Why not the panel itself: a scroll area asks a widget whose layout wraps text for its height at
+    the page's width, which is its *preferred* height (every label on its preferred lines), so pages
+    scrolled down on a 640-px screen although the panel's minimum fitted. This frame has no layout;
+    it reports the panel's minimum and gives the panel its whole rectangle.
+    """
+
+    def __init__(self, panel: QWidget) -> None:
+        super().__init__()
+        self.panel = panel
+        panel.setParent(self)
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802
+        return self.panel.minimumSizeHint().expandedTo(self.panel.minimumSize())
+
+    def sizeHint(self) -> QSize:  # noqa: N802
+        return self.minimumSizeHint()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self.panel.setGeometry(self.rect())
+
+    def event(self, event) -> bool:
+        if event.type() == QEvent.Type.LayoutRequest:  # the panel's minimum may have changed
+            self.updateGeometry()
+        return super().event(event)
 
 
 def _panel_attribute(row: int) -> property:

@@ -257,6 +257,7 @@ class TokenizerPanel(QWidget):
         )
         self.counts = QLabel()
         self.counts.setTextFormat(Qt.TextFormat.RichText)
+        self.counts.setWordWrap(True)  # a long tokenizer name wraps rather than widen the panel
         self.whitespace = QCheckBox("Show whitespace")
         self.whitespace.setToolTip("Draw spaces as ·, tabs as → and line breaks as ↵ (Alt+W).")
         QShortcut(QKeySequence("Alt+W"), self).activated.connect(self.whitespace.toggle)

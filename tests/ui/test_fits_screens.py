@@ -100,7 +100,7 @@ def problems_on_screen(window, size) -> list[str]:
     """Everything wrong with the step on show, in words."""
     QApplication.processEvents()
     page = window.stack.currentWidget()
-    panel = page.widget()
+    panel = page.panel
     title = type(panel).__name__
     found = []
     if window.width() > size[0]:
@@ -152,6 +152,7 @@ def test_every_step_fits_without_a_model(qtbot, session, size):
 def test_every_step_fits_with_the_demo_model(qtbot, session, demo, size):
     checkpoint, model = demo
     session.set_checkpoint(checkpoint, model)
+    session.add_tokenizer(checkpoint.tokenizer)  # as at start-up: its counts line under the live tokens
     window = make_window(qtbot, session, size)
     assert check_every_step(window, size) == []
 

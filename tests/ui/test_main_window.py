@@ -46,7 +46,7 @@ def test_panels_are_built_when_first_shown_and_the_rest_once_the_window_is_up(qt
     qtbot.waitUntil(lambda: len(window.built_panels()) == len(WORKFLOW), timeout=30_000)  # the rest, idle
     assert [panel.title for panel in window.panels] == WORKFLOW  # the sidebar's titles are the panels'
     assert window.stack.count() == len(WORKFLOW)
-    assert [window.stack.widget(row).widget() for row in range(len(WORKFLOW))] == window.panels
+    assert [window.stack.widget(row).panel for row in range(len(WORKFLOW))] == window.panels
     assert window.current_panel() is window.training_panel  # building others moved nothing
 
 

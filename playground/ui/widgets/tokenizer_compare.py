@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QSize, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -25,6 +25,32 @@ from playground.core.tokenization import LoadedTokenizer
 from playground.core.tokenizer_sweep import SWEEP_SAMPLE_CHARS, SWEEP_SIZES
 from playground.ui.themes import colour, plot_colours, themed_text
 from playground.ui.widgets.token_view import TokenView
+
+
+class SidewaysScroll(QScrollArea):
+    """A scroll area that scrolls only sideways, so it asks for its content's whole minimum height
+    (plus its scroll bar): squeezed below that, the columns' bottoms would be cut off."""
+
+    def setWidget(self, widget: QWidget) -> None:  # noqa: N802
+        super().setWidget(widget)
+        widget.installEventFilter(self)  # its height follows its columns: ask the layout again
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802
+        if watched is self.widget() and event.type() in (QEvent.Type.LayoutRequest, QEvent.Type.Resize):
+            self.updateGeometry()
+        return super().eventFilter(watched, event)
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802
+        hint = super().minimumSizeHint()
+        inner = self.widget()
+        if inner is None:
+            return hint
+        height = inner.minimumSizeHint().height()
+        if inner.hasHeightForWidth():  # wrapped column titles: their height at the columns' width
+            height = max(height, inner.heightForWidth(max(inner.width(), self.viewport().width())))
+        height += self.horizontalScrollBar().sizeHint().height()
+        return QSize(hint.width(), max(hint.height(), height + 2 * self.frameWidth()))
+
 
 COLUMN_MIN_WIDTH = 170  # a tokenizer's column stays readable; the rest scroll
 
@@ -100,11 +126,11 @@ class TokenizerCompare(QWidget):
         pick.addWidget(self.chooser, 1)
         top_layout.addLayout(pick)
         # The columns scroll sideways inside their own area: six tokenizers never widen the window.
-        self.columns_scroll = QScrollArea()
+        self.columns_scroll = SidewaysScroll()
         self.columns_scroll.setWidget(self.columns_box)
         self.columns_scroll.setWidgetResizable(True)
         self.columns_scroll.setFrameShape(QFrame.Shape.NoFrame)
-        self.columns_scroll.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.columns_scroll.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)  # a rare squeeze
         top_layout.addWidget(self.columns_scroll, 1)
 
         # The sweep chart (pyqtgraph loads on first show: it takes a second to import).

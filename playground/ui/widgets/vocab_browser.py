@@ -111,11 +111,14 @@ class VocabBrowser(QWidget):
         )
         self.merge_table, self.merge_proxy = make_table(self.merge_model)
         self.merge_label = QLabel("<b>Merges</b> — how BPE built its tokens, in order")
+        self.merge_label.setWordWrap(True)  # the two tables share a narrow tab on a small screen
 
         left = QWidget()
         lv = QVBoxLayout(left)
         lv.setContentsMargins(0, 0, 0, 0)
-        lv.addWidget(QLabel("<b>Vocabulary</b> — every token the tokenizer knows"))
+        vocab_label = QLabel("<b>Vocabulary</b> — every token the tokenizer knows")
+        vocab_label.setWordWrap(True)
+        lv.addWidget(vocab_label)
         lv.addWidget(self.vocab_table)
         self.merge_box = QWidget()
         rv = QVBoxLayout(self.merge_box)
