@@ -32,6 +32,7 @@ from typing import Any, Optional
 from PySide6.QtCore import QEvent, QObject, Qt, Signal, Slot
 from PySide6.QtGui import QBrush, QColor, QFont, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication, QStyleFactory, QWidget
+from shiboken6 import isValid
 
 from playground.ui.colours import ROLES
 
@@ -361,6 +362,9 @@ def apply_look(look: Look) -> Look:
     # widget, so those with style sheets of their own take up the new palette too. Then the fonts, while no
     # application style sheet is set (with one, Qt does not pass a new font on to a widget's children);
     # then ours.
+    global _fonts_at_scale_one
+    if previous.font_scale == 1.0 and look.font_scale != 1.0:
+        _fonts_at_scale_one = _FontSnapshot()
     app.setPalette(palette)
     _dark = palette_is_dark(palette)
     app.setStyleSheet(saved.style_sheet)
@@ -370,9 +374,72 @@ def apply_look(look: Look) -> Look:
     app.setStyleSheet(sheet)
 
     _configure_pyqtgraph()
-    refresh()
+    refresh(previous_scale=previous.font_scale)
+    if look.font_scale == 1.0 and _fonts_at_scale_one is not None:  # after the style sheets' sizes came back
+        _fonts_at_scale_one.restore()
+        _fonts_at_scale_one = None
     notifier().look_changed.emit()
     return previous
+
+
+_QT_SAVED_FONT = "_q_styleSheetWidgetFont"  # Qt's own: the font a style sheet puts back when it goes
+
+
+@dataclass
+class _WidgetFont:
+    widget: QWidget
+    depth: int
+    font: QFont
+    explicit: bool  # the code set a font (Qt.WA_SetFont)
+    qt_saved: Any  # Qt's _QT_SAVED_FONT property (None when it has none)
+
+
+class _FontSnapshot:
+    """Every widget's font before the type grew, to put back exactly when it shrinks again.
+
+    Scaling the application font alone does not come back exactly: a widget styled by a style
+    sheet (its own or an ancestor's, and a scroll area's viewport with it) copies the font it
+    inherits into its own when it is polished. One polished while the type was large keeps the
+    large font after the application font shrinks (the token-id box, the token view, the prompt
+    preview), and Qt's remembered font (_QT_SAVED_FONT) would bring it back at the next polish.
+    """
+
+    def __init__(self) -> None:
+        self.entries: list[_WidgetFont] = []
+        for widget in QApplication.allWidgets():
+            depth, parent = 0, widget.parentWidget()
+            while parent is not None:
+                depth, parent = depth + 1, parent.parentWidget()
+            self.entries.append(
+                _WidgetFont(
+                    widget,
+                    depth,
+                    QFont(widget.font()),
+                    widget.testAttribute(Qt.WidgetAttribute.WA_SetFont),
+                    widget.property(_QT_SAVED_FONT),
+                )
+            )
+        self.entries.sort(key=lambda entry: entry.depth)  # parents first: children inherit from them
+
+    def restore(self) -> None:
+        for entry in self.entries:
+            widget = entry.widget
+            if not isValid(widget):
+                continue
+            explicit = widget.testAttribute(Qt.WidgetAttribute.WA_SetFont)
+            if widget.font() != entry.font or explicit != entry.explicit:
+                if not entry.explicit:  # inherit again, then let its style sheet have its say
+                    widget.setFont(QFont())
+                    if widget.testAttribute(Qt.WidgetAttribute.WA_StyleSheet):
+                        widget.style().unpolish(widget)
+                        widget.style().polish(widget)
+                if widget.font() != entry.font:
+                    widget.setFont(entry.font)
+            if widget.property(_QT_SAVED_FONT) != entry.qt_saved:
+                widget.setProperty(_QT_SAVED_FONT, entry.qt_saved)
+
+
+_fonts_at_scale_one: Optional[_FontSnapshot] = None
 
 
 def set_theme(theme: str) -> Look:
@@ -487,7 +554,7 @@ def _refont(widget: QWidget, scale: float) -> None:
 # ---------------------------------------------------------------------------------------------- plots
 
 
-def _style_plots(look: Look) -> None:
+def _style_plots(look: Look, previous_scale: float) -> None:
     pg = sys.modules.get("pyqtgraph")
     if pg is None:
         return
@@ -519,14 +586,21 @@ def _style_plots(look: Look) -> None:
         for axis in axes:
             _scale_axis(axis, look.font_scale, app_font)
         for item in items:
-            if isinstance(item, pg.PlotItem):
-                _scale_title(item.titleLabel, look.font_scale)
-            elif isinstance(item, pg.LegendItem):
-                for _sample, label in item.items:
-                    _scale_title(label, look.font_scale)
+            if isinstance(item, pg.LabelItem):  # titles, legends, a layout's own labels
+                _scale_title(item, look.font_scale)
+            elif isinstance(item, pg.TextItem) and not getattr(item, OWNER_SCALES, False):
+                _scale_text_item(item, look.font_scale, previous_scale)
 
 
 _UNSET = object()
+# Set (to True) on a pyqtgraph TextItem whose owner sizes its font from font_scale() itself.
+OWNER_SCALES = "_pg_owner_scales"
+
+
+def font_scale() -> float:
+    """The look's font scale (1.5 in presentation mode): widgets that paint text in fonts of their own
+    multiply their sizes by it, and redraw on :func:`follow_look`."""
+    return _look.font_scale
 
 
 def _scale_axis(axis, scale: float, app_font: QFont) -> None:
@@ -537,38 +611,74 @@ def _scale_axis(axis, scale: float, app_font: QFont) -> None:
         if base_tick is not _UNSET:
             axis.setTickFont(base_tick)
             axis.label.setFont(axis._pg_base_label_font)
+            # The room for the tick texts: pyqtgraph gives back only what is over 10 px too much.
+            axis.textWidth, axis.textHeight = axis._pg_base_text_room
             axis._updateLabel()
-            del axis._pg_base_tick_font, axis._pg_base_label_font
+            del axis._pg_base_tick_font, axis._pg_base_label_font, axis._pg_base_text_room
         return
     if base_tick is _UNSET:
         axis._pg_base_tick_font = base_tick = axis.style.get("tickFont")
         axis._pg_base_label_font = QFont(axis.label.font())
+        axis._pg_base_text_room = (axis.textWidth, axis.textHeight)
     axis.setTickFont(scaled_font(base_tick, scale) if base_tick is not None else QFont(app_font))
     axis.label.setFont(scaled_font(axis._pg_base_label_font, scale))
     axis._updateLabel()
 
 
 def _scale_title(label, scale: float) -> None:
+    """A pyqtgraph LabelItem: its size option scaled (one without a size gets the application's, scaled)."""
     base = getattr(label, "_pg_base_size", _UNSET)
     if base is _UNSET:
         if scale == 1.0:
             return
         label._pg_base_size = base = label.opts.get("size")
     size = base
-    if scale != 1.0 and base:
-        match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*(pt|px)\s*", str(base))
-        if match:
-            size = f"{_scaled_number(match.group(1), scale, match.group(2))}{match.group(2)}"
+    if scale != 1.0:
+        if not base:  # it wrote in the application font as it was when it was made: say it big
+            size = f"{_scaled_number(str(_unscaled_app_font().pointSizeF()), scale, 'pt')}pt"
+        else:
+            match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*(pt|px)\s*", str(base))
+            if match:
+                size = f"{_scaled_number(match.group(1), scale, match.group(2))}{match.group(2)}"
     if size:
-        label.setText(label.text, size=size)
+        if label.opts.get("size") != size:
+            label.setText(label.text, size=size)
+    elif "size" in label.opts:
+        del label.opts["size"]
+        label.setText(label.text)
     if scale == 1.0:
         del label._pg_base_size
+
+
+def _unscaled_app_font() -> QFont:
+    return QFont(_app_font_base) if _app_font_base is not None else QApplication.font()
+
+
+def _scale_text_item(item, scale: float, previous_scale: float) -> None:
+    """A pyqtgraph TextItem keeps the font it was made with (the application's then) unless told."""
+    current = item.textItem.font()
+    base, applied = getattr(item, "_pg_base_font", None), getattr(item, "_pg_applied_font", None)
+    if base is not None and current != applied:
+        base = None  # its code set a font since
+    if base is None:
+        if scale == 1.0:
+            if previous_scale != 1.0 and current == scaled_font(QApplication.font(), previous_scale):
+                item.setFont(QApplication.font())  # made while the type was large, never seen then
+            return
+        # Made while the type was large, in the application font: its size at scale 1 is the application's.
+        base = _unscaled_app_font() if current == QApplication.font() else QFont(current)
+    font = scaled_font(base, scale)
+    item._pg_base_font, item._pg_applied_font = base, font
+    if current != font:
+        item.setFont(font)
+    if scale == 1.0:
+        item._pg_base_font = item._pg_applied_font = None
 
 
 # ---------------------------------------------------------------------------------------------- the walk
 
 
-def refresh(root: Optional[QWidget] = None) -> None:
+def refresh(root: Optional[QWidget] = None, previous_scale: Optional[float] = None) -> None:
     """Apply the current look to every widget (or to `root` and its children): style sheets and texts
     from templates, explicit fonts, plots. Cheap when nothing needs changing; call it after a panel
     builds widgets lazily."""
@@ -584,4 +694,4 @@ def refresh(root: Optional[QWidget] = None) -> None:
         _retext(widget)
         _refont(widget, look.font_scale)
     _configure_pyqtgraph()
-    _style_plots(look)
+    _style_plots(look, look.font_scale if previous_scale is None else previous_scale)

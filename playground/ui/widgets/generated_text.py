@@ -18,7 +18,7 @@ from PySide6.QtCore import QEvent, QPoint, QRect, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QLinearGradient, QPainter, QPen, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import QSizePolicy, QTextEdit, QToolTip, QWidget
 
-from playground.ui.themes import follow_look, qcolour
+from playground.ui.themes import follow_look, font_scale, qcolour
 
 # (probability, colour role): the shade runs on a log scale between these stops.
 PROB_STOPS = [(0.01, "prob_1"), (0.05, "prob_2"), (0.2, "prob_3"), (0.5, "prob_4"), (1.0, "prob_5")]
@@ -95,10 +95,11 @@ class ProbabilityLegend(QWidget):
     """The colour scale of the shading, with a caption."""
 
     CAPTION = "shade = probability the model gave the token"
+    HEIGHT = 30  # at font scale 1: presentation mode's bigger ticks get a taller legend
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        self.setFixedHeight(30)
+        self.setFixedHeight(round(self.HEIGHT * font_scale()))
         self.setMinimumWidth(300)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setToolTip(
@@ -106,7 +107,11 @@ class ProbabilityLegend(QWidget):
             "setting reshaped the distribution: green when it was sure, red when the token was "
             "an unlikely draw. Click a token to see the alternatives."
         )
-        follow_look(self, self.update)  # its ticks and caption are painted in the look's text colours
+        follow_look(self, self._follow_look)  # its ticks and caption are painted in the look's text colours
+
+    def _follow_look(self) -> None:
+        self.setFixedHeight(round(self.HEIGHT * font_scale()))
+        self.update()
 
     def paintEvent(self, event) -> None:  # noqa: N802 - Qt's name
         painter = QPainter(self)
@@ -116,8 +121,9 @@ class ProbabilityLegend(QWidget):
         painter.setFont(font)
         fm = painter.fontMetrics()
         caption_w = fm.horizontalAdvance(self.CAPTION) + 12
-        bar_w = max(150, min(240, self.width() - caption_w - 16))
-        x0, y0, h = 6, 3, 10
+        scale = font_scale()
+        bar_w = round(max(150 * scale, min(240 * scale, self.width() - caption_w - 16)))
+        x0, y0, h = 6, 3, round(10 * scale)
         gradient = QLinearGradient(x0, 0, x0 + bar_w, 0)
         lo, hi = math.log10(PROB_STOPS[0][0]), 0.0
         for p, role in PROB_STOPS:
