@@ -18,8 +18,9 @@ again and tells the followers. It also walks every widget for the font scale:
 (monospace editors) are scaled, pyqtgraph plots that use the default colours
 get the theme's background and foreground, and every axis gets scaled tick and
 label fonts. What the walk changed is remembered on the widget, so going back
-to the default look restores exactly what the code had set. :func:`refresh`
-repeats the walk for widgets made later (plots are built on first show).
+to the default look restores exactly what the code had set (the scaling itself lives in
+:mod:`playground.ui.type_scale`). :func:`refresh` repeats the walk for widgets made later (plots
+are built on first show). Widgets that paint text in fonts of their own read :func:`font_scale`.
 """
 
 from __future__ import annotations
@@ -32,18 +33,24 @@ from typing import Any, Optional
 from PySide6.QtCore import QEvent, QObject, Qt, Signal, Slot
 from PySide6.QtGui import QBrush, QColor, QFont, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication, QStyleFactory, QWidget
-from shiboken6 import isValid
 
 from playground.ui.colours import ROLES
+from playground.ui.type_scale import (
+    OWNER_SCALES,
+    FontSnapshot,
+    refont,
+    scale_axis,
+    scale_text_item,
+    scale_title,
+    scaled_font,
+    scaled_number,
+)
 
 THEMES = {"system": "System", "light": "Light", "dark": "Dark"}
-SIZE_RESOLVED = 0x2  # QFont::SizeResolved: the font names its own size (PySide6 does not export the enum)
 
 BASE_STYLE = "_pg_base_style"  # dynamic properties: what the code set, and what we set instead
 APPLIED_STYLE = "_pg_applied_style"
 STYLE_TEMPLATE = "_pg_style_template"  # a style sheet with {role} placeholders (themed_style)
-BASE_FONT = "_pg_base_font"
-APPLIED_FONT = "_pg_applied_font"
 
 # A notice in a panel (a warning that the person can act on): amber, with its border.
 AMBER_NOTICE = (
@@ -364,13 +371,13 @@ def apply_look(look: Look) -> Look:
     # then ours.
     global _fonts_at_scale_one
     if previous.font_scale == 1.0 and look.font_scale != 1.0:
-        _fonts_at_scale_one = _FontSnapshot()
+        _fonts_at_scale_one = FontSnapshot()
     app.setPalette(palette)
     _dark = palette_is_dark(palette)
     app.setStyleSheet(saved.style_sheet)
     _scale_app_font(app, look.font_scale)
     for widget in QApplication.allWidgets():  # fonts set in code, also before the style sheet: see above
-        _refont(widget, look.font_scale)
+        refont(widget, look.font_scale)
     app.setStyleSheet(sheet)
 
     _configure_pyqtgraph()
@@ -382,64 +389,7 @@ def apply_look(look: Look) -> Look:
     return previous
 
 
-_QT_SAVED_FONT = "_q_styleSheetWidgetFont"  # Qt's own: the font a style sheet puts back when it goes
-
-
-@dataclass
-class _WidgetFont:
-    widget: QWidget
-    depth: int
-    font: QFont
-    explicit: bool  # the code set a font (Qt.WA_SetFont)
-    qt_saved: Any  # Qt's _QT_SAVED_FONT property (None when it has none)
-
-
-class _FontSnapshot:
-    """Every widget's font before the type grew, to put back exactly when it shrinks again.
-
-    Scaling the application font alone does not come back exactly: a widget styled by a style
-    sheet (its own or an ancestor's, and a scroll area's viewport with it) copies the font it
-    inherits into its own when it is polished. One polished while the type was large keeps the
-    large font after the application font shrinks (the token-id box, the token view, the prompt
-    preview), and Qt's remembered font (_QT_SAVED_FONT) would bring it back at the next polish.
-    """
-
-    def __init__(self) -> None:
-        self.entries: list[_WidgetFont] = []
-        for widget in QApplication.allWidgets():
-            depth, parent = 0, widget.parentWidget()
-            while parent is not None:
-                depth, parent = depth + 1, parent.parentWidget()
-            self.entries.append(
-                _WidgetFont(
-                    widget,
-                    depth,
-                    QFont(widget.font()),
-                    widget.testAttribute(Qt.WidgetAttribute.WA_SetFont),
-                    widget.property(_QT_SAVED_FONT),
-                )
-            )
-        self.entries.sort(key=lambda entry: entry.depth)  # parents first: children inherit from them
-
-    def restore(self) -> None:
-        for entry in self.entries:
-            widget = entry.widget
-            if not isValid(widget):
-                continue
-            explicit = widget.testAttribute(Qt.WidgetAttribute.WA_SetFont)
-            if widget.font() != entry.font or explicit != entry.explicit:
-                if not entry.explicit:  # inherit again, then let its style sheet have its say
-                    widget.setFont(QFont())
-                    if widget.testAttribute(Qt.WidgetAttribute.WA_StyleSheet):
-                        widget.style().unpolish(widget)
-                        widget.style().polish(widget)
-                if widget.font() != entry.font:
-                    widget.setFont(entry.font)
-            if widget.property(_QT_SAVED_FONT) != entry.qt_saved:
-                widget.setProperty(_QT_SAVED_FONT, entry.qt_saved)
-
-
-_fonts_at_scale_one: Optional[_FontSnapshot] = None
+_fonts_at_scale_one: Optional[FontSnapshot] = None  # every widget's font before the type grew
 
 
 def set_theme(theme: str) -> Look:
@@ -463,15 +413,6 @@ def _scale_app_font(app: QApplication, scale: float) -> None:
         QApplication.sendEvent(window, QEvent(QEvent.Type.ApplicationFontChange))
 
 
-def scaled_font(font: QFont, scale: float) -> QFont:
-    scaled = QFont(font)
-    if font.pointSizeF() > 0:
-        scaled.setPointSizeF(round(font.pointSizeF() * scale, 1))
-    elif font.pixelSize() > 0:
-        scaled.setPixelSize(max(1, round(font.pixelSize() * scale)))
-    return scaled
-
-
 def _configure_pyqtgraph() -> None:
     pg = sys.modules.get("pyqtgraph")  # never imported here: the window opens before pyqtgraph loads
     if pg is not None:
@@ -489,13 +430,8 @@ def adjust_style_sheet(sheet: str, font_scale: float = 1.0) -> str:
     if not sheet or font_scale == 1.0:
         return sheet
     return _FONT_SIZE.sub(
-        lambda m: f"{m.group(1)}{_scaled_number(m.group(2), font_scale, m.group(4))}{m.group(3)}{m.group(4)}", sheet
+        lambda m: f"{m.group(1)}{scaled_number(m.group(2), font_scale, m.group(4))}{m.group(3)}{m.group(4)}", sheet
     )
-
-
-def _scaled_number(number: str, scale: float, unit: str) -> str:
-    value = float(number) * scale
-    return str(round(value)) if unit.lower() == "px" else f"{value:.1f}".rstrip("0").rstrip(".")
 
 
 def _restyle_sheet(widget: QWidget, look: Look) -> None:
@@ -525,32 +461,6 @@ def _restyle_sheet(widget: QWidget, look: Look) -> None:
         widget.setStyleSheet(wanted)
 
 
-def _refont(widget: QWidget, scale: float) -> None:
-    if not widget.testAttribute(Qt.WidgetAttribute.WA_SetFont):
-        return  # it follows its parent and the application font
-    current = widget.font()
-    base, applied = widget.property(BASE_FONT), widget.property(APPLIED_FONT)
-    if base is not None and applied is not None and current != applied:
-        base = None  # the code set a new font since
-        widget.setProperty(BASE_FONT, None)
-        widget.setProperty(APPLIED_FONT, None)
-    if scale == 1.0:
-        if base is not None:
-            widget.setFont(base)
-            widget.setProperty(BASE_FONT, None)
-            widget.setProperty(APPLIED_FONT, None)
-        return
-    if base is None:
-        if not current.resolveMask() & SIZE_RESOLVED:
-            return  # only the family is set: the size follows the application font
-        base = QFont(current)
-    font = scaled_font(base, scale)
-    widget.setProperty(BASE_FONT, base)
-    widget.setProperty(APPLIED_FONT, font)
-    if current != font:
-        widget.setFont(font)
-
-
 # ---------------------------------------------------------------------------------------------- plots
 
 
@@ -559,7 +469,7 @@ def _style_plots(look: Look, previous_scale: float) -> None:
     if pg is None:
         return
     background, foreground = plot_colours(look)
-    app_font = QApplication.font()
+    app_font = _unscaled_app_font()  # the application's font at scale 1
     for widget in QApplication.allWidgets():
         if not isinstance(widget, pg.GraphicsView):
             continue
@@ -584,17 +494,12 @@ def _style_plots(look: Look, previous_scale: float) -> None:
                     for _sample, label in legend.items:
                         label.setText(label.text)
         for axis in axes:
-            _scale_axis(axis, look.font_scale, app_font)
+            scale_axis(axis, look.font_scale, previous_scale, app_font)
         for item in items:
             if isinstance(item, pg.LabelItem):  # titles, legends, a layout's own labels
-                _scale_title(item, look.font_scale)
+                scale_title(item, look.font_scale, app_font)
             elif isinstance(item, pg.TextItem) and not getattr(item, OWNER_SCALES, False):
-                _scale_text_item(item, look.font_scale, previous_scale)
-
-
-_UNSET = object()
-# Set (to True) on a pyqtgraph TextItem whose owner sizes its font from font_scale() itself.
-OWNER_SCALES = "_pg_owner_scales"
+                scale_text_item(item, look.font_scale, previous_scale, app_font)
 
 
 def font_scale() -> float:
@@ -603,76 +508,8 @@ def font_scale() -> float:
     return _look.font_scale
 
 
-def _scale_axis(axis, scale: float, app_font: QFont) -> None:
-    if axis.label is None:  # closed
-        return
-    base_tick: Any = getattr(axis, "_pg_base_tick_font", _UNSET)
-    if scale == 1.0:
-        if base_tick is not _UNSET:
-            axis.setTickFont(base_tick)
-            axis.label.setFont(axis._pg_base_label_font)
-            # The room for the tick texts: pyqtgraph gives back only what is over 10 px too much.
-            axis.textWidth, axis.textHeight = axis._pg_base_text_room
-            axis._updateLabel()
-            del axis._pg_base_tick_font, axis._pg_base_label_font, axis._pg_base_text_room
-        return
-    if base_tick is _UNSET:
-        axis._pg_base_tick_font = base_tick = axis.style.get("tickFont")
-        axis._pg_base_label_font = QFont(axis.label.font())
-        axis._pg_base_text_room = (axis.textWidth, axis.textHeight)
-    axis.setTickFont(scaled_font(base_tick, scale) if base_tick is not None else QFont(app_font))
-    axis.label.setFont(scaled_font(axis._pg_base_label_font, scale))
-    axis._updateLabel()
-
-
-def _scale_title(label, scale: float) -> None:
-    """A pyqtgraph LabelItem: its size option scaled (one without a size gets the application's, scaled)."""
-    base = getattr(label, "_pg_base_size", _UNSET)
-    if base is _UNSET:
-        if scale == 1.0:
-            return
-        label._pg_base_size = base = label.opts.get("size")
-    size = base
-    if scale != 1.0:
-        if not base:  # it wrote in the application font as it was when it was made: say it big
-            size = f"{_scaled_number(str(_unscaled_app_font().pointSizeF()), scale, 'pt')}pt"
-        else:
-            match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*(pt|px)\s*", str(base))
-            if match:
-                size = f"{_scaled_number(match.group(1), scale, match.group(2))}{match.group(2)}"
-    if size:
-        if label.opts.get("size") != size:
-            label.setText(label.text, size=size)
-    elif "size" in label.opts:
-        del label.opts["size"]
-        label.setText(label.text)
-    if scale == 1.0:
-        del label._pg_base_size
-
-
 def _unscaled_app_font() -> QFont:
     return QFont(_app_font_base) if _app_font_base is not None else QApplication.font()
-
-
-def _scale_text_item(item, scale: float, previous_scale: float) -> None:
-    """A pyqtgraph TextItem keeps the font it was made with (the application's then) unless told."""
-    current = item.textItem.font()
-    base, applied = getattr(item, "_pg_base_font", None), getattr(item, "_pg_applied_font", None)
-    if base is not None and current != applied:
-        base = None  # its code set a font since
-    if base is None:
-        if scale == 1.0:
-            if previous_scale != 1.0 and current == scaled_font(QApplication.font(), previous_scale):
-                item.setFont(QApplication.font())  # made while the type was large, never seen then
-            return
-        # Made while the type was large, in the application font: its size at scale 1 is the application's.
-        base = _unscaled_app_font() if current == QApplication.font() else QFont(current)
-    font = scaled_font(base, scale)
-    item._pg_base_font, item._pg_applied_font = base, font
-    if current != font:
-        item.setFont(font)
-    if scale == 1.0:
-        item._pg_base_font = item._pg_applied_font = None
 
 
 # ---------------------------------------------------------------------------------------------- the walk
@@ -692,6 +529,6 @@ def refresh(root: Optional[QWidget] = None, previous_scale: Optional[float] = No
     for widget in widgets:
         _restyle_sheet(widget, look)
         _retext(widget)
-        _refont(widget, look.font_scale)
+        refont(widget, look.font_scale)
     _configure_pyqtgraph()
     _style_plots(look, look.font_scale if previous_scale is None else previous_scale)

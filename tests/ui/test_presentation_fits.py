@@ -128,6 +128,29 @@ def test_every_plot_of_every_step_is_in_big_type(qtbot, window, session, demo, j
     assert not small, small
 
 
+def test_plots_made_in_presentation_mode_are_big_and_small_again_after_it(qtbot, window, session, demo, jobs):
+    # On before the steps' panels and plots are built: what they make then is big, and small afterwards.
+    window.set_presentation_mode(True)
+    session.set_checkpoint(*demo)
+    seen = []
+    for row in range(len(window.step_titles)):
+        window.steps.setCurrentRow(row)
+        settle(qtbot, 150)
+        if jobs.started:
+            jobs.wait(qtbot)
+        settle(qtbot)
+        seen += plot_text_sizes(window.current_panel())
+    assert len(seen) > 20 and not [(what, size) for what, size in seen if size < MIN_PX]
+    window.set_presentation_mode(False)
+    seen = []
+    for row in range(len(window.step_titles)):
+        window.steps.setCurrentRow(row)
+        settle(qtbot, 120)
+        seen += plot_text_sizes(window.current_panel())
+    normal = 11 * QApplication.primaryScreen().logicalDotsPerInchY() / 72  # the largest plot text (a title)
+    assert not [(what, size) for what, size in seen if size > normal + 0.5]
+
+
 def test_painted_charts_grow_with_the_type_and_shrink_back_exactly(qtbot, default_look):
     from playground.ui.widgets.attention_lines import AttentionLines
     from playground.ui.widgets.candidate_chart import BarRow, BarRows

@@ -27,7 +27,8 @@ from PySide6.QtWidgets import (
 )
 
 from playground.core.embeddings import EmbeddingMap
-from playground.ui.themes import OWNER_SCALES, colour, follow_look, font_scale, qcolour, themed_style, themed_text
+from playground.ui.themes import colour, follow_look, font_scale, qcolour, themed_style, themed_text
+from playground.ui.type_scale import OWNER_SCALES
 from playground.ui.widgets.number_item import NumberItem
 from playground.ui.widgets.table_cells import header_cell
 
