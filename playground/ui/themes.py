@@ -383,7 +383,7 @@ def apply_look(look: Look) -> Look:
     _configure_pyqtgraph()
     refresh(previous_scale=previous.font_scale)
     if look.font_scale == 1.0 and _fonts_at_scale_one is not None:  # after the style sheets' sizes came back
-        _fonts_at_scale_one.restore()
+        _fonts_at_scale_one.restore(previous.font_scale)
         _fonts_at_scale_one = None
     notifier().look_changed.emit()
     return previous

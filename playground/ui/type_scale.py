@@ -47,13 +47,10 @@ class FontSnapshot:
     def __init__(self) -> None:
         self.entries: list[_WidgetFont] = []
         for widget in QApplication.allWidgets():
-            depth, parent = 0, widget.parentWidget()
-            while parent is not None:
-                depth, parent = depth + 1, parent.parentWidget()
             self.entries.append(
                 _WidgetFont(
                     widget,
-                    depth,
+                    _depth(widget),
                     QFont(widget.font()),
                     widget.testAttribute(Qt.WidgetAttribute.WA_SetFont),
                     widget.property(_QT_SAVED_FONT),
@@ -61,7 +58,8 @@ class FontSnapshot:
             )
         self.entries.sort(key=lambda entry: entry.depth)  # parents first: children inherit from them
 
-    def restore(self) -> None:
+    def restore(self, scale: float) -> None:
+        """Put back every font as it was; `scale`: the one the type had (for widgets made meanwhile)."""
         for entry in self.entries:
             widget = entry.widget
             if not isValid(widget):
@@ -80,6 +78,36 @@ class FontSnapshot:
                     widget.setFont(entry.font)
             if widget.property(_QT_SAVED_FONT) != entry.qt_saved:
                 widget.setProperty(_QT_SAVED_FONT, entry.qt_saved)
+        known = {id(entry.widget) for entry in self.entries}
+        made = [w for w in QApplication.allWidgets() if id(w) not in known and w.parentWidget() is not None]
+        for widget in sorted(made, key=_depth):
+            _shrink_if_inherited_large(widget, scale)
+
+
+def _depth(widget: QWidget) -> int:
+    depth, parent = 0, widget.parentWidget()
+    while parent is not None:
+        depth, parent = depth + 1, parent.parentWidget()
+    return depth
+
+
+def _shrink_if_inherited_large(widget: QWidget, scale: float) -> None:
+    """A widget made while the type was large, whose style sheet kept its parent's large size as its own."""
+    parent = widget.parentWidget()
+    if parent is None:
+        return
+    size, parent_size = widget.font().pointSizeF(), parent.font().pointSizeF()
+    if size <= 0 or parent_size <= 0 or abs(size - round(parent_size * scale, 1)) > 0.05:
+        return
+    if not widget.testAttribute(Qt.WidgetAttribute.WA_SetFont):
+        widget.setFont(QFont())  # inherit again, then let its style sheet have its say
+        if widget.testAttribute(Qt.WidgetAttribute.WA_StyleSheet):
+            widget.style().unpolish(widget)
+            widget.style().polish(widget)
+    if abs(widget.font().pointSizeF() - round(parent_size * scale, 1)) <= 0.05:
+        font = QFont(widget.font())
+        font.setPointSizeF(parent_size)
+        widget.setFont(font)
 
 
 def _same_but_size(font: QFont, other: QFont) -> bool:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QApplication, QScrollBar, QWidget
 
 from playground.ui import themes
 
@@ -149,6 +149,14 @@ def test_plots_made_in_presentation_mode_are_big_and_small_again_after_it(qtbot,
         seen += plot_text_sizes(window.current_panel())
     normal = 11 * QApplication.primaryScreen().logicalDotsPerInchY() / 72  # the largest plot text (a title)
     assert not [(what, size) for what, size in seen if size > normal + 0.5]
+    # Nor does a widget made meanwhile keep the big application font (style sheets copy it in).
+    big = themes.scaled_font(QApplication.font(), 1.5).pointSizeF()
+    kept = [
+        (type(w).__name__, type(w.parentWidget()).__name__)
+        for w in QApplication.allWidgets()
+        if w.font().pointSizeF() == big and not isinstance(w, QScrollBar) and not _qt_internal(w, window)
+    ]
+    assert not kept
 
 
 def test_painted_charts_grow_with_the_type_and_shrink_back_exactly(qtbot, default_look):
