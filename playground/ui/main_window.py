@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
-    QLayout,
     QListWidget,
     QListWidgetItem,
     QMainWindow,
@@ -46,6 +45,7 @@ if TYPE_CHECKING:
 
 SETTINGS_VERSION = 1  # QSettings: window/geometry, view/theme
 SIDEBAR_WIDTH = 170
+PRESENTATION_SIDEBAR_SCALE = 1.2  # room for the step names in big type; the rest is the panel's (screenshots)
 # The sidebar's scroll bars: slim, on its navy in every look (the style's own is a light bar beside the text).
 SIDEBAR_SCROLL_STYLE = (
     "QScrollBar:vertical { background: {sidebar_bg}; width: 10px; margin: 0; border: none; }"
@@ -519,16 +519,16 @@ class MainWindow(QMainWindow):
         return self.presentation.active
 
     def set_presentation_mode(self, on: bool) -> None:
-        """Big type, high contrast and fewer controls, for a room; off restores everything."""
+        """Big type, high contrast and fewer controls, for a room; off restores everything.
+
+        The window keeps its size: each step's page scrolls what no longer fits, rather than the
+        window growing past a projector's screen."""
         if on == self.presentation.active:
             return
-        if on:
-            normal = not (self.windowState() & (Qt.WindowState.WindowMaximized | Qt.WindowState.WindowFullScreen))
-            self._size_before_presentation = self.size() if normal else None
         self.presentation.set_active(on)
-        scale = 1.45 if on else 1.0
-        self.sidebar.setFixedWidth(round(SIDEBAR_WIDTH * scale))
-        self.steps.setFixedWidth(round(SIDEBAR_WIDTH * scale))
+        width = round(SIDEBAR_WIDTH * (PRESENTATION_SIDEBAR_SCALE if on else 1.0))
+        self.sidebar.setFixedWidth(width)
+        self.steps.setFixedWidth(width)
         self._refresh_look(self.sidebar)
         themes.refresh(self.sidebar)  # also when leaving: the sidebar's own sizes come back
         self._fit_steps()
@@ -540,18 +540,6 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Presentation mode · Ctrl+Shift+P goes back", 8000)
         else:
             self.statusBar().clearMessage()
-            size = getattr(self, "_size_before_presentation", None)
-            if size is not None:  # big type widened the window: give it its size back
-                QTimer.singleShot(0, self, lambda: self._resize_after_layout(size))
-
-    def _resize_after_layout(self, size: QSize) -> None:
-        # Hidden steps keep the minimum sizes their big type needed until asked again: ask, then resize.
-        for widget in self.findChildren(QWidget):
-            widget.updateGeometry()  # drops the size its layout item remembers
-        for layout in self.findChildren(QLayout):
-            layout.invalidate()
-        QCoreApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
-        self.resize(size)
 
     @staticmethod
     def _look_is_custom() -> bool:

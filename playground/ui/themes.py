@@ -18,8 +18,9 @@ again and tells the followers. It also walks every widget for the font scale:
 (monospace editors) are scaled, pyqtgraph plots that use the default colours
 get the theme's background and foreground, and every axis gets scaled tick and
 label fonts. What the walk changed is remembered on the widget, so going back
-to the default look restores exactly what the code had set. :func:`refresh`
-repeats the walk for widgets made later (plots are built on first show).
+to the default look restores exactly what the code had set (the scaling itself lives in
+:mod:`playground.ui.type_scale`). :func:`refresh` repeats the walk for widgets made later (plots
+are built on first show). Widgets that paint text in fonts of their own read :func:`font_scale`.
 """
 
 from __future__ import annotations
@@ -34,15 +35,22 @@ from PySide6.QtGui import QBrush, QColor, QFont, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication, QStyleFactory, QWidget
 
 from playground.ui.colours import ROLES
+from playground.ui.type_scale import (
+    OWNER_SCALES,
+    FontSnapshot,
+    refont,
+    scale_axis,
+    scale_text_item,
+    scale_title,
+    scaled_font,
+    scaled_number,
+)
 
 THEMES = {"system": "System", "light": "Light", "dark": "Dark"}
-SIZE_RESOLVED = 0x2  # QFont::SizeResolved: the font names its own size (PySide6 does not export the enum)
 
 BASE_STYLE = "_pg_base_style"  # dynamic properties: what the code set, and what we set instead
 APPLIED_STYLE = "_pg_applied_style"
 STYLE_TEMPLATE = "_pg_style_template"  # a style sheet with {role} placeholders (themed_style)
-BASE_FONT = "_pg_base_font"
-APPLIED_FONT = "_pg_applied_font"
 
 # A notice in a panel (a warning that the person can act on): amber, with its border.
 AMBER_NOTICE = (
@@ -361,18 +369,27 @@ def apply_look(look: Look) -> Look:
     # widget, so those with style sheets of their own take up the new palette too. Then the fonts, while no
     # application style sheet is set (with one, Qt does not pass a new font on to a widget's children);
     # then ours.
+    global _fonts_at_scale_one
+    if previous.font_scale == 1.0 and look.font_scale != 1.0:
+        _fonts_at_scale_one = FontSnapshot()
     app.setPalette(palette)
     _dark = palette_is_dark(palette)
     app.setStyleSheet(saved.style_sheet)
     _scale_app_font(app, look.font_scale)
     for widget in QApplication.allWidgets():  # fonts set in code, also before the style sheet: see above
-        _refont(widget, look.font_scale)
+        refont(widget, look.font_scale)
     app.setStyleSheet(sheet)
 
     _configure_pyqtgraph()
-    refresh()
+    refresh(previous_scale=previous.font_scale)
+    if look.font_scale == 1.0 and _fonts_at_scale_one is not None:  # after the style sheets' sizes came back
+        _fonts_at_scale_one.restore(previous.font_scale)
+        _fonts_at_scale_one = None
     notifier().look_changed.emit()
     return previous
+
+
+_fonts_at_scale_one: Optional[FontSnapshot] = None  # every widget's font before the type grew
 
 
 def set_theme(theme: str) -> Look:
@@ -396,15 +413,6 @@ def _scale_app_font(app: QApplication, scale: float) -> None:
         QApplication.sendEvent(window, QEvent(QEvent.Type.ApplicationFontChange))
 
 
-def scaled_font(font: QFont, scale: float) -> QFont:
-    scaled = QFont(font)
-    if font.pointSizeF() > 0:
-        scaled.setPointSizeF(round(font.pointSizeF() * scale, 1))
-    elif font.pixelSize() > 0:
-        scaled.setPixelSize(max(1, round(font.pixelSize() * scale)))
-    return scaled
-
-
 def _configure_pyqtgraph() -> None:
     pg = sys.modules.get("pyqtgraph")  # never imported here: the window opens before pyqtgraph loads
     if pg is not None:
@@ -422,13 +430,8 @@ def adjust_style_sheet(sheet: str, font_scale: float = 1.0) -> str:
     if not sheet or font_scale == 1.0:
         return sheet
     return _FONT_SIZE.sub(
-        lambda m: f"{m.group(1)}{_scaled_number(m.group(2), font_scale, m.group(4))}{m.group(3)}{m.group(4)}", sheet
+        lambda m: f"{m.group(1)}{scaled_number(m.group(2), font_scale, m.group(4))}{m.group(3)}{m.group(4)}", sheet
     )
-
-
-def _scaled_number(number: str, scale: float, unit: str) -> str:
-    value = float(number) * scale
-    return str(round(value)) if unit.lower() == "px" else f"{value:.1f}".rstrip("0").rstrip(".")
 
 
 def _restyle_sheet(widget: QWidget, look: Look) -> None:
@@ -458,41 +461,15 @@ def _restyle_sheet(widget: QWidget, look: Look) -> None:
         widget.setStyleSheet(wanted)
 
 
-def _refont(widget: QWidget, scale: float) -> None:
-    if not widget.testAttribute(Qt.WidgetAttribute.WA_SetFont):
-        return  # it follows its parent and the application font
-    current = widget.font()
-    base, applied = widget.property(BASE_FONT), widget.property(APPLIED_FONT)
-    if base is not None and applied is not None and current != applied:
-        base = None  # the code set a new font since
-        widget.setProperty(BASE_FONT, None)
-        widget.setProperty(APPLIED_FONT, None)
-    if scale == 1.0:
-        if base is not None:
-            widget.setFont(base)
-            widget.setProperty(BASE_FONT, None)
-            widget.setProperty(APPLIED_FONT, None)
-        return
-    if base is None:
-        if not current.resolveMask() & SIZE_RESOLVED:
-            return  # only the family is set: the size follows the application font
-        base = QFont(current)
-    font = scaled_font(base, scale)
-    widget.setProperty(BASE_FONT, base)
-    widget.setProperty(APPLIED_FONT, font)
-    if current != font:
-        widget.setFont(font)
-
-
 # ---------------------------------------------------------------------------------------------- plots
 
 
-def _style_plots(look: Look) -> None:
+def _style_plots(look: Look, previous_scale: float) -> None:
     pg = sys.modules.get("pyqtgraph")
     if pg is None:
         return
     background, foreground = plot_colours(look)
-    app_font = QApplication.font()
+    app_font = _unscaled_app_font()  # the application's font at scale 1
     for widget in QApplication.allWidgets():
         if not isinstance(widget, pg.GraphicsView):
             continue
@@ -517,58 +494,28 @@ def _style_plots(look: Look) -> None:
                     for _sample, label in legend.items:
                         label.setText(label.text)
         for axis in axes:
-            _scale_axis(axis, look.font_scale, app_font)
+            scale_axis(axis, look.font_scale, previous_scale, app_font)
         for item in items:
-            if isinstance(item, pg.PlotItem):
-                _scale_title(item.titleLabel, look.font_scale)
-            elif isinstance(item, pg.LegendItem):
-                for _sample, label in item.items:
-                    _scale_title(label, look.font_scale)
+            if isinstance(item, pg.LabelItem):  # titles, legends, a layout's own labels
+                scale_title(item, look.font_scale, app_font)
+            elif isinstance(item, pg.TextItem) and not getattr(item, OWNER_SCALES, False):
+                scale_text_item(item, look.font_scale, previous_scale, app_font)
 
 
-_UNSET = object()
+def font_scale() -> float:
+    """The look's font scale (1.5 in presentation mode): widgets that paint text in fonts of their own
+    multiply their sizes by it, and redraw on :func:`follow_look`."""
+    return _look.font_scale
 
 
-def _scale_axis(axis, scale: float, app_font: QFont) -> None:
-    if axis.label is None:  # closed
-        return
-    base_tick: Any = getattr(axis, "_pg_base_tick_font", _UNSET)
-    if scale == 1.0:
-        if base_tick is not _UNSET:
-            axis.setTickFont(base_tick)
-            axis.label.setFont(axis._pg_base_label_font)
-            axis._updateLabel()
-            del axis._pg_base_tick_font, axis._pg_base_label_font
-        return
-    if base_tick is _UNSET:
-        axis._pg_base_tick_font = base_tick = axis.style.get("tickFont")
-        axis._pg_base_label_font = QFont(axis.label.font())
-    axis.setTickFont(scaled_font(base_tick, scale) if base_tick is not None else QFont(app_font))
-    axis.label.setFont(scaled_font(axis._pg_base_label_font, scale))
-    axis._updateLabel()
-
-
-def _scale_title(label, scale: float) -> None:
-    base = getattr(label, "_pg_base_size", _UNSET)
-    if base is _UNSET:
-        if scale == 1.0:
-            return
-        label._pg_base_size = base = label.opts.get("size")
-    size = base
-    if scale != 1.0 and base:
-        match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*(pt|px)\s*", str(base))
-        if match:
-            size = f"{_scaled_number(match.group(1), scale, match.group(2))}{match.group(2)}"
-    if size:
-        label.setText(label.text, size=size)
-    if scale == 1.0:
-        del label._pg_base_size
+def _unscaled_app_font() -> QFont:
+    return QFont(_app_font_base) if _app_font_base is not None else QApplication.font()
 
 
 # ---------------------------------------------------------------------------------------------- the walk
 
 
-def refresh(root: Optional[QWidget] = None) -> None:
+def refresh(root: Optional[QWidget] = None, previous_scale: Optional[float] = None) -> None:
     """Apply the current look to every widget (or to `root` and its children): style sheets and texts
     from templates, explicit fonts, plots. Cheap when nothing needs changing; call it after a panel
     builds widgets lazily."""
@@ -582,6 +529,6 @@ def refresh(root: Optional[QWidget] = None) -> None:
     for widget in widgets:
         _restyle_sheet(widget, look)
         _retext(widget)
-        _refont(widget, look.font_scale)
+        refont(widget, look.font_scale)
     _configure_pyqtgraph()
-    _style_plots(look)
+    _style_plots(look, look.font_scale if previous_scale is None else previous_scale)

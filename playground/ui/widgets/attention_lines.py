@@ -17,7 +17,7 @@ from PySide6.QtGui import QFont, QFontMetricsF, QPainter, QPen
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
 from playground.core.token_labels import display_token
-from playground.ui.themes import qcolour
+from playground.ui.themes import follow_look, font_scale, qcolour
 
 # Paper, like the heatmaps: white in every look. Lines in the heatmap's strong red; a key is shaded by the
 # weight it receives, in its orange; keys after the query (it cannot look at them) are faint.
@@ -49,6 +49,7 @@ class AttentionLines(QWidget):
         palette.setColor(self.backgroundRole(), qcolour("paper"))
         self.setPalette(palette)
         self.setToolTip("Click a token on the left to see where it looks; ↑ and ↓ move along.")
+        follow_look(self, self._follow_font_scale)
 
     # ------------------------------------------------------------------ data
 
@@ -61,9 +62,16 @@ class AttentionLines(QWidget):
             self.labels = [display_token(t, 16) for t in tokens]
             if self.selected is None or self.selected >= len(tokens):
                 self.selected = len(tokens) - 1 if tokens else None
-            self.setMinimumHeight(TOP + MIN_ROW * len(tokens) + 8)
-            self.updateGeometry()
+            self._fit_height()
         self.matrix = matrix
+        self.update()
+
+    def _fit_height(self) -> None:
+        self.setMinimumHeight(round((TOP + MIN_ROW * len(self.tokens)) * font_scale()) + 8 if self.tokens else 0)
+        self.updateGeometry()
+
+    def _follow_font_scale(self) -> None:
+        self._fit_height()
         self.update()
 
     def clear(self) -> None:
@@ -81,29 +89,30 @@ class AttentionLines(QWidget):
                 self.token_selected.emit(index)
 
     def sizeHint(self) -> QSize:  # noqa: N802
-        return QSize(520, TOP + MAX_ROW * max(1, len(self.tokens)) + 8)
+        return QSize(520, round((TOP + MAX_ROW * max(1, len(self.tokens))) * font_scale()) + 8)
 
     # ------------------------------------------------------------------ geometry
 
     def _row_height(self) -> float:
         n = max(1, len(self.tokens))
-        return max(MIN_ROW, min(MAX_ROW, (self.height() - TOP - 8) / n))
+        scale = font_scale()  # presentation mode: taller rows for the bigger type
+        return max(MIN_ROW * scale, min(MAX_ROW * scale, (self.height() - TOP * scale - 8) / n))
 
     def _columns(self) -> tuple[float, float, float]:
         """x of the left column's right edge, of the right column's left edge, and the label width."""
         w = self.width()
-        label = min(180.0, w * 0.3)
+        label = min(180.0 * font_scale(), w * 0.3)
         gap = w - 2 * label - 40
         left = 20 + label
         return left, left + max(gap, 60), label
 
     def _y(self, i: int) -> float:
-        return TOP + (i + 0.5) * self._row_height()
+        return TOP * font_scale() + (i + 0.5) * self._row_height()
 
     def token_at(self, pos) -> Optional[tuple[str, int]]:
         if not self.tokens:
             return None
-        i = int((pos.y() - TOP) // self._row_height())
+        i = int((pos.y() - TOP * font_scale()) // self._row_height())
         if not 0 <= i < len(self.tokens):
             return None
         left, right, label = self._columns()
@@ -128,23 +137,25 @@ class AttentionLines(QWidget):
         )
         if self.matrix is None or not self.tokens:
             p.setPen(header)
+            self.font_normal.setPointSizeF(10.0 * font_scale())
             p.setFont(self.font_normal)
             p.drawText(self.rect(), int(Qt.AlignmentFlag.AlignCenter), "No attention to draw yet.")
             return
         left, right, label = self._columns()
         row = self._row_height()
-        size = max(7.5, min(10.0, row * 0.55))
+        scale = font_scale()
+        size = max(7.5 * scale, min(10.0 * scale, row * 0.55))
         self.font_normal.setPointSizeF(size)
         self.font_bold.setPointSizeF(size)
         p.setFont(self.font_bold)
         p.setPen(header)
         p.drawText(
-            QRectF(left - label, 4, label, 22),
+            QRectF(left - label, 4, label, 22 * scale),
             int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter),
             "reading (query)",
         )
         p.drawText(
-            QRectF(right, 4, label, 22),
+            QRectF(right, 4, label, 22 * scale),
             int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
             "being read (keys)",
         )

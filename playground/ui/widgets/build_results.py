@@ -40,7 +40,7 @@ from playground.core.estimates import (
     memory_estimate,
     uses_fused_attention,
 )
-from playground.ui.themes import colour, follow_look, plot_colours, qcolour, themed_style, themed_text
+from playground.ui.themes import colour, follow_look, font_scale, plot_colours, qcolour, themed_style, themed_text
 from playground.ui.widgets.table_cells import cell
 
 GPT2_SMALL = "gpt2-small"
@@ -110,7 +110,30 @@ def _table(rows: list[str], headers: list[str], tips: dict[str, str]) -> QTableW
                 item.setFont(bold)
             table.setItem(r, c, item)
     fit_height(table)
+    if font_scale() != 1.0:  # made in presentation mode: its height at scale 1 is not known yet
+        setattr(table, FITTED_AT, (font_scale(), None))
+    follow_look(table, lambda: _follow_font_scale(table))
     return table
+
+
+FITTED_AT = "_pg_fitted_at"  # on a table: (the font scale it was last fitted at, its height at scale 1)
+
+
+def _follow_font_scale(table: QTableWidget) -> None:
+    """Presentation mode's bigger rows need a taller table (else the rows overlap what follows);
+    leaving it gives the table back the height it had."""
+    scale, height = getattr(table, FITTED_AT, (1.0, table.minimumHeight()))
+    if font_scale() == scale:
+        return
+    if font_scale() == 1.0:
+        delattr(table, FITTED_AT)
+        if height is not None:
+            table.setFixedHeight(height)
+        else:
+            fit_height(table)
+        return
+    setattr(table, FITTED_AT, (font_scale(), height))
+    fit_height(table)
 
 
 def fit_height(table: QTableWidget) -> None:

@@ -16,10 +16,11 @@ from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QFont, QFontMetrics, QPainter, QPen
 from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
-from playground.ui.themes import qcolour, themed_style, themed_text
+from playground.ui.themes import follow_look, font_scale, qcolour, themed_style, themed_text
 from playground.ui.widgets.generated_text import _escape, percent, token_label
 
 MAX_ROWS = 10
+VALUE_POINTS = 8.5  # the numbers beside the bars, at font scale 1
 
 
 @dataclass
@@ -41,17 +42,30 @@ class BarRows(QWidget):
     ) -> None:
         super().__init__(parent)
         self.roles = roles
-        self.bar_height = bar_height
-        self.gap = gap
+        self._sizes = (bar_height, gap, label_points)  # at font scale 1
         self.rows: list[BarRow] = []
         self.scale = 1.0
         self.label_font = QFont("DejaVu Sans Mono")
         self.label_font.setStyleHint(QFont.StyleHint.Monospace)
-        self.label_font.setPointSizeF(label_points)
         self.value_font = QFont(self.font())
-        self.value_font.setPointSizeF(8.5)
+        self._set_sizes()
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setMinimumWidth(100)
+        follow_look(self, self._follow_font_scale)
+
+    def _set_sizes(self) -> None:
+        """Bars, gaps and type grow together in presentation mode (font_scale)."""
+        self.font_scale = font_scale()
+        bar_height, gap, label_points = self._sizes
+        self.bar_height = round(bar_height * self.font_scale)
+        self.gap = round(gap * self.font_scale)
+        self.label_font.setPointSizeF(label_points * self.font_scale)
+        self.value_font.setPointSizeF(VALUE_POINTS * self.font_scale)
+
+    def _follow_font_scale(self) -> None:
+        if font_scale() != self.font_scale:
+            self._set_sizes()
+            self.set_rows(self.rows, self.scale)
 
     def row_height(self) -> int:
         n = len(self.roles)

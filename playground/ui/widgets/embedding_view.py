@@ -27,7 +27,8 @@ from PySide6.QtWidgets import (
 )
 
 from playground.core.embeddings import EmbeddingMap
-from playground.ui.themes import colour, qcolour, themed_style, themed_text
+from playground.ui.themes import colour, follow_look, font_scale, qcolour, themed_style, themed_text
+from playground.ui.type_scale import OWNER_SCALES
 from playground.ui.widgets.number_item import NumberItem
 from playground.ui.widgets.table_cells import header_cell
 
@@ -86,6 +87,8 @@ class EmbeddingView(QWidget):
         ):
             self.plot.addItem(item)
         self._label_items: list[pg.TextItem] = []
+        self._labels_wanted: list[tuple[int, str]] = []
+        follow_look(self, lambda: self._set_labels(self._labels_wanted))  # presentation mode: bigger names
         self.plot.scene().sigMouseMoved.connect(self._mouse_moved)
         self.plot.scene().sigMouseClicked.connect(self._mouse_clicked)
         self.readout = QLabel("Hover over a point to see its token; click one to choose it.")
@@ -288,8 +291,10 @@ class EmbeddingView(QWidget):
 
     def _set_labels(self, wanted: list[tuple[int, str]]) -> None:
         """Name these points on the map (reusing text items)."""
+        self._labels_wanted = wanted
         while len(self._label_items) < len(wanted):
             item = pg.TextItem(anchor=(0, 1))
+            setattr(item, OWNER_SCALES, True)  # sized below, with the font scale
             self.plot.addItem(item, ignoreBounds=True)
             self._label_items.append(item)
         style = {
@@ -304,7 +309,7 @@ class EmbeddingView(QWidget):
             assert data is not None  # only a map has points to name (clear() names none)
             role, bold, size = style[kind]
             font = QFont("DejaVu Sans")
-            font.setPointSizeF(size)
+            font.setPointSizeF(size * font_scale())
             font.setBold(bold)
             item.setFont(font)
             item.setColor(qcolour(role))

@@ -18,7 +18,7 @@ from PySide6.QtCore import QEvent, QPoint, QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QLinearGradient, QPainter, QPen, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
-from playground.ui.themes import follow_look, qcolour
+from playground.ui.themes import follow_look, font_scale, qcolour
 from playground.ui.widgets.wrapped_placeholder import WrappedPlaceholderTextEdit
 
 # (probability, colour role): the shade runs on a log scale between these stops.
@@ -96,18 +96,23 @@ class ProbabilityLegend(QWidget):
     """The colour scale of the shading, with a caption."""
 
     CAPTION = "shade = probability"  # short, so it never cuts; the tooltip says the rest
-    BAR_MIN = 150  # the colour bar's least width
+    BAR_MIN = 150  # the colour bar's least width (at font scale 1)
+    HEIGHT = 30  # at font scale 1: presentation mode's bigger ticks get a taller legend
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        self.setFixedHeight(30)
+        self.setFixedHeight(round(self.HEIGHT * font_scale()))
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setToolTip(
             "Each generated token is shaded by the probability the model gave it before any "
             "setting reshaped the distribution: green when it was sure, red when the token was "
             "an unlikely draw. Click a token to see the alternatives."
         )
-        follow_look(self, self.update)  # its ticks and caption are painted in the look's text colours
+        follow_look(self, self._follow_look)  # its ticks and caption are painted in the look's text colours
+
+    def _follow_look(self) -> None:
+        self.setFixedHeight(round(self.HEIGHT * font_scale()))
+        self.update()
 
     def _caption_font(self) -> QFont:
         font = QFont(self.font())
@@ -117,7 +122,7 @@ class ProbabilityLegend(QWidget):
     def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt's name
         """Room for the shortest bar and the whole caption: the caption is never cut."""
         caption = QFontMetrics(self._caption_font()).horizontalAdvance(self.CAPTION)
-        return QSize(6 + self.BAR_MIN + 12 + caption + 6, 30)
+        return QSize(6 + round(self.BAR_MIN * font_scale()) + 12 + caption + 6, round(self.HEIGHT * font_scale()))
 
     def paintEvent(self, event) -> None:  # noqa: N802 - Qt's name
         painter = QPainter(self)
@@ -125,8 +130,9 @@ class ProbabilityLegend(QWidget):
         painter.setFont(self._caption_font())
         fm = painter.fontMetrics()
         caption_w = fm.horizontalAdvance(self.CAPTION) + 12
-        bar_w = max(self.BAR_MIN, min(240, self.width() - caption_w - 16))
-        x0, y0, h = 6, 3, 10
+        scale = font_scale()
+        bar_w = round(max(self.BAR_MIN * scale, min(240 * scale, self.width() - caption_w - 16)))
+        x0, y0, h = 6, 3, round(10 * scale)
         gradient = QLinearGradient(x0, 0, x0 + bar_w, 0)
         lo, hi = math.log10(PROB_STOPS[0][0]), 0.0
         for p, role in PROB_STOPS:

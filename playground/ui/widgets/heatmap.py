@@ -21,7 +21,7 @@ from PySide6.QtGui import QBrush, QFont, QFontMetricsF, QImage, QPainter, QPaint
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QGraphicsRectItem
 
 from playground.core.token_labels import display_token
-from playground.ui.themes import colour, qcolour
+from playground.ui.themes import colour, follow_look, font_scale, qcolour
 
 LEVELS = (0.0, 1.0)  # attention weights lie in 0..1: the colours never rescale
 
@@ -51,7 +51,10 @@ def hatch_brush() -> QBrush:
     return brush
 
 
-def label_font(size: float = 9.0) -> QFont:
+LABEL_POINTS = 9.0  # token labels on the axes, at font scale 1
+
+
+def label_font(size: float = LABEL_POINTS) -> QFont:
     font = QFont("DejaVu Sans")
     font.setPointSizeF(size)
     return font
@@ -81,9 +84,7 @@ class TokenAxis(pg.AxisItem):
         self.highlight: Optional[int] = None
         self.rotate = rotate and orientation in ("top", "bottom")
         self.max_size = max_size
-        self.font = label_font(9)
-        self.bold = QFont(self.font)
-        self.bold.setBold(True)
+        self._set_fonts()
         self.setPen(pg.mkPen(colour("paper_muted")))
         self.setTextPen(pg.mkPen(colour("paper_text")))
         self.setStyle(tickLength=0, showValues=False, hideOverlappingLabels=False)
@@ -93,6 +94,32 @@ class TokenAxis(pg.AxisItem):
         self._longest = 0.0  # the widest label in the normal font
         self._images: dict[tuple[str, bool, float], QImage] = {}
         self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        self._room_at_one: tuple[list[str], Optional[float]] = ([], None)
+        follow_look(self, self._follow_font_scale)  # presentation mode: bigger labels, more room
+
+    def _set_fonts(self) -> None:
+        self.scale = font_scale()
+        self.font = label_font(LABEL_POINTS * self.scale)
+        self.bold = QFont(self.font)
+        self.bold.setBold(True)
+
+    def _follow_font_scale(self) -> None:
+        if font_scale() == self.scale:
+            return
+        vertical = self.orientation in ("left", "right")
+        if self.scale == 1.0:  # remember the room at scale 1, to give it back exactly
+            self._room_at_one = (list(self.labels), self.fixedWidth if vertical else self.fixedHeight)
+        self._set_fonts()
+        self._widths.clear()
+        self._images.clear()
+        highlight = self.highlight
+        self._measure(exact=True)  # the room its labels need at this scale, not just "no less"
+        if self.scale == 1.0:
+            labels, room = self._room_at_one
+            if labels == self.labels:
+                (self.setWidth if vertical else self.setHeight)(room)
+            self._room_at_one = ([], None)
+        self.highlight = highlight
 
     def _width_of(self, text: str) -> tuple[float, float]:
         width = self._widths.get(text)
@@ -109,28 +136,31 @@ class TokenAxis(pg.AxisItem):
         self.labels = list(labels)
         self.centres = np.arange(len(self.labels)) + 0.5 if centres is None else np.asarray(centres, dtype=float)
         self.highlight = None
+        self._measure()
+
+    def _measure(self, exact: bool = False) -> None:
         known = self._widths.get
         self._label_widths = [known(s) or self._width_of(s) for s in self.labels]
         self._longest = max(map(itemgetter(0), self._label_widths), default=0.0)
         longest = max(map(itemgetter(1), self._label_widths), default=0.0)
         label_room = self.label.boundingRect().height() if self.label.isVisible() else 0.0
-        across = min(self.max_size, longest + 10)
+        across = min(self.max_size * self.scale, longest + 10)
         if self.orientation in ("left", "right"):
-            self._set_room(self.setWidth, self.width(), across + label_room)
+            self._set_room(self.setWidth, self.width(), across + label_room, exact)
         elif self.rotate:
-            self._set_room(self.setHeight, self.height(), across + label_room)
+            self._set_room(self.setHeight, self.height(), across + label_room, exact)
         else:
-            self._set_room(self.setHeight, self.height(), QFontMetricsF(self.bold).height() + 8 + label_room)
+            self._set_room(self.setHeight, self.height(), QFontMetricsF(self.bold).height() + 8 + label_room, exact)
         self.picture = None
         self.update()
 
     @staticmethod
-    def _set_room(setter, now: float, wanted: float) -> None:
+    def _set_room(setter, now: float, wanted: float, exact: bool = False) -> None:
         """Grow to fit the labels at once; shrink only when a third of the room would be left over.
         New tokens of about the same length then leave the layout alone: the plot does not jump as
         the text is typed, and a redraw does not lay the whole plot out again."""
         wanted = int(math.ceil(wanted))
-        if wanted > now or wanted < now * 2 / 3:
+        if exact or wanted > now or wanted < now * 2 / 3:
             setter(wanted)
 
     def set_highlight(self, index: Optional[int]) -> None:
