@@ -53,7 +53,7 @@ def remember_current(tok: Optional[LoadedTokenizer]) -> None:
 
 
 def remembered_current() -> Optional[Path]:
-    value = QSettings().value(CURRENT_KEY, "", str)
+    value = str(QSettings().value(CURRENT_KEY, "", str) or "")
     return Path(value) if value else None
 
 
