@@ -231,6 +231,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.device_label)
         session.device_changed.connect(self._show_device)
         session.checkpoint_changed.connect(self._show_model)
+        self._show_model(session.checkpoint)  # a model chosen before the window opened
 
         self.tour: Optional[Tour] = None  # made on first use
         self.demo: Optional[DemoRunner] = None  # while one runs (or ran last)

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
     QFormLayout,
+    QFrame,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -27,6 +28,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPlainTextEdit,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QSplitter,
     QTabWidget,
@@ -102,7 +104,7 @@ class PromptPanel(QWidget):
 
     def advanced_widgets(self) -> list[QWidget]:
         """Controls presentation mode hides: the Formats tab (the built-in templates' formats serve)."""
-        return [self.formats]
+        return [self.formats_page]
 
     # ================================================================== layout
 
@@ -124,7 +126,13 @@ class PromptPanel(QWidget):
         self.formats.edited.connect(self._edited_somewhere)
         self.format_edits = self.formats.format_edits
         self.tabs.addTab(self.examples_editor, "Examples")
-        self.tabs.addTab(self.formats, "Formats")
+        # The formats scroll in their tab: six rows of big type must not make the whole step taller.
+        self.formats_page = QScrollArea()
+        self.formats_page.setWidget(self.formats)
+        self.formats_page.setWidgetResizable(True)
+        self.formats_page.setFrameShape(QFrame.Shape.NoFrame)
+        self.formats_page.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.tabs.addTab(self.formats_page, "Formats")
         self.tabs.setTabToolTip(
             0, "The worked examples: an input, the output to copy, and the reasoning chain-of-thought shows."
         )

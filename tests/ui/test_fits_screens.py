@@ -345,3 +345,16 @@ def test_build_puts_the_note_and_chart_below_on_a_small_screen_and_beside_on_a_b
     assert below == (size[0] < 2000)
     note_below = note.y() >= headline.total_label.geometry().bottom()
     assert note_below == (size[0] < 2000)
+
+
+def test_every_step_fits_a_projector_in_presentation_mode(qtbot, session, demo):
+    """Big type at 1280x720 still fits every step: nothing scrolls sideways, no control is cut."""
+    checkpoint, model = demo
+    session.set_checkpoint(checkpoint, model)
+    session.add_tokenizer(checkpoint.tokenizer)
+    window = make_window(qtbot, session, (1280, 720))
+    window.set_presentation_mode(True)
+    try:
+        assert check_every_step(window, (1280, 720)) == []
+    finally:
+        window.set_presentation_mode(False)

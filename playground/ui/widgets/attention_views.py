@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from playground.ui.widgets.heatmap import AttentionHeatmap
 
 VIEW_HEAD, VIEW_MEAN, VIEW_LAYER, VIEW_ALL, VIEW_LINES = range(5)
-VIEWS = ["One head", "Layer mean", "Heads of the layer", "Every layer and head", "Lines"]
+VIEWS = ["One head", "Layer mean", "Layer's heads", "All heads", "Lines"]  # short: they fit big type at 1280 px
 VIEW_TIPS = [
     "One head's weights: row = the token reading (query), column = the token being read (key).",
     "The average of the layer's heads: what the layer as a whole looks at.",

@@ -75,7 +75,7 @@ class ExplainedOutput(QSplitter):
         top.setSizes([470, 340])
 
         self.stages = StagesView()
-        stages_box = QGroupBox("Step by step: how the settings reshape the next-token distribution")
+        stages_box = QGroupBox("Step by step: each setting at work")
         stages_box.setToolTip(
             "Each chart is the distribution after one more setting, in the order they are "
             "applied; the title says how many tokens are still possible."

@@ -6,7 +6,7 @@ import re
 
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFormLayout, QLabel, QLineEdit, QPlainTextEdit, QVBoxLayout, QWidget
 
 from playground.core.prompts import PromptTemplate
 from playground.ui.themes import themed_style
@@ -69,13 +69,9 @@ class FormatsEditor(QWidget):
         for separator_edit in (self.instruction_separator_edit, self.example_separator_edit):
             separator_edit.setFont(mono)
             separator_edit.textChanged.connect(self.edited)
-        seps = QHBoxLayout()
-        seps.addWidget(QLabel("After the instruction"))
-        seps.addWidget(self.instruction_separator_edit)
-        seps.addSpacing(12)
-        seps.addWidget(QLabel("Between examples"))
-        seps.addWidget(self.example_separator_edit)
-        form.addRow("Separators", seps)
+        # One row each (not side by side): with presentation mode's big type the pair was wider than the tab.
+        form.addRow("After the instruction", self.instruction_separator_edit)
+        form.addRow("Between examples", self.example_separator_edit)
         note = QLabel(
             "Placeholders: {input}, {output}, {reasoning} (a query only {input}). Write {{ and }} for a literal brace."
         )
