@@ -51,10 +51,10 @@ class HeadSummary(QWidget):
         table.horizontalHeader().setSortIndicator(0, Qt.SortOrder.AscendingOrder)
         table.setSortingEnabled(True)
         header = table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        for column, width in ((0, 56), (1, 50)):  # room for the title and its sort arrow
-            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Fixed)
-            table.setColumnWidth(column, width)
+        # Each column as wide as its title and sort arrow (in any type size: presentation mode's big
+        # type cut fixed widths), the last taking what is left; a narrow view scrolls sideways.
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(True)
         table.itemSelectionChanged.connect(self._on_selection)
         table.setToolTip("One row per head. Click a column's title to sort by it; click a row to see that head.")
         hint = QLabel(
