@@ -155,6 +155,12 @@ def fill_mask(model, tokenizer: LoadedTokenizer, text: str, top_k: int = TOP_K) 
     return FillMaskResult(text, tuple(ids), slots, notice)
 
 
+def fill_mask_job(model, tokenizer: LoadedTokenizer, text: str, top_k: int = TOP_K) -> JobGenerator[FillMaskResult]:
+    """`fill_mask` as a job (one forward pass: quick for the app's models, a moment for a big imported BERT)."""
+    yield Progress(None, "Reading the text…")
+    return fill_mask(model, tokenizer, text, top_k)
+
+
 # -- putting guesses in ----------------------------------------------------------------------
 
 

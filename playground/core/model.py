@@ -32,6 +32,10 @@ class ContextLengthError(UserError, ValueError):
     """More tokens than the model's context length at once."""
 
 
+class EncoderCannotGenerate(UserError, ValueError):
+    """An encoder asked to write text token by token (generation's key/value cache)."""
+
+
 # Targets equal to this are not scored. The decoder's data marks them -1; an
 # encoder's labels use -100, as Hugging Face's masked-LM models do.
 DECODER_IGNORE = -1
@@ -439,7 +443,11 @@ class GPT(nn.Module):
         """
         B, T = idx.shape
         if kv_cache is not None and self.config.is_encoder:
-            raise ValueError("An encoder reads the whole text at once: it keeps no key/value cache.")
+            raise EncoderCannotGenerate(
+                "This model is an encoder (BERT style): it reads the whole text at once and guesses hidden "
+                "tokens, so it keeps no key/value cache and does not write text one token after another. "
+                "Use Fill the mask with it, or a decoder to generate."
+            )
         start = kv_cache.length if kv_cache is not None else 0
         if start + T > self.config.context_length:
             seen = f" ({start} already seen and {T} new)" if start else ""

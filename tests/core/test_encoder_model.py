@@ -19,6 +19,7 @@ from playground.core.config import (
 )
 from playground.core.estimates import matmul_parameters
 from playground.core.model import GPT
+from playground.core.progress import UserError
 
 VOCAB = 97
 
@@ -194,7 +195,7 @@ def test_the_loss_counts_labelled_positions_only():
 
 def test_an_encoder_keeps_no_cache():
     model = build()
-    with pytest.raises(ValueError, match="no key/value cache"):
+    with pytest.raises(UserError, match="keeps no key/value cache.*Use Fill the mask"):
         model.step(random_ids(1, 4))
 
 

@@ -11,7 +11,8 @@ from torch.nn import functional as F
 
 from playground.core.config import ModelConfig
 from playground.core.corpus import corpus_from_text
-from playground.core.fill_mask import Candidate, MaskFilled, fill_all_masks, fill_mask, put_in
+from playground.core.attention import capture_attention
+from playground.core.fill_mask import Candidate, MaskFilled, fill_all_masks, fill_mask, fill_mask_job, put_in
 from playground.core.masked_eval import pseudo_perplexity, pseudo_perplexity_on_ids
 from playground.core.masking import encoder_tokens
 from playground.core.model import GPT
@@ -50,6 +51,19 @@ def test_each_mask_gets_its_top_candidates_from_one_pass(model, tokenizer):
         assert all(c.text for c in slot.candidates)
 
 
+def test_the_one_pass_is_also_a_job(model, tokenizer):
+    result = run_quietly(fill_mask_job(model, tokenizer, "the [MASK] sat", top_k=2))
+    assert result == fill_mask(model, tokenizer, "the [MASK] sat", top_k=2)
+
+
+def test_the_attention_lab_captures_a_full_square_for_an_encoder(model, tokenizer):
+    capture = capture_attention(model, tokenizer, "the cat sat on the mat")
+    weights = torch.as_tensor(capture.weights)  # [n_layer, n_head, T, T]
+    T = len(capture.ids)
+    torch.testing.assert_close(weights.sum(dim=-1), torch.ones(weights.shape[:-1]))
+    assert torch.all(weights[..., torch.ones(T, T, dtype=torch.bool).triu(diagonal=1)] > 0)
+
+
 def test_filling_all_masks_goes_surest_first_and_reads_again(model, tokenizer):
     text = "the [MASK] sat on the [MASK] ."
     items = []
@@ -76,6 +90,13 @@ def test_putting_a_candidate_in_keeps_the_spaces_right():
     assert put_in("the dog [MASK] ran", 0, piece) == "the dogs ran"
     with pytest.raises(UserError, match="no \\[MASK\\] number 2"):
         put_in("the [MASK]", 1, word)
+
+
+def test_perplexity_of_an_encoder_points_to_pseudo_perplexity(model, tokenizer):
+    from playground.core.evaluation import perplexity
+
+    with pytest.raises(UserError, match="Measure its pseudo-perplexity instead"):
+        run_quietly(perplexity(model, tokenizer, "the cat sat on the mat"))
 
 
 def test_bad_input_is_a_sentence(model, tokenizer):
