@@ -9,9 +9,9 @@ import torch
 from sample_text import sentences  # tests/core is on sys.path
 from torch.nn import functional as F
 
+from playground.core.attention import capture_attention
 from playground.core.config import ModelConfig
 from playground.core.corpus import corpus_from_text
-from playground.core.attention import capture_attention
 from playground.core.fill_mask import Candidate, MaskFilled, fill_all_masks, fill_mask, fill_mask_job, put_in
 from playground.core.masked_eval import pseudo_perplexity, pseudo_perplexity_on_ids
 from playground.core.masking import encoder_tokens
