@@ -108,7 +108,11 @@ def candidate(tokenizer: LoadedTokenizer, token_id: int, probability: float) -> 
 def mask_candidates(
     model, tokenizer: LoadedTokenizer, ids: Sequence[int], positions: Sequence[int], top_k: int = TOP_K
 ) -> list[tuple[Candidate, ...]]:
-    """The `top_k` guesses (most likely first) at each of `positions` in `ids`, from one forward pass."""
+    """The `top_k` guesses (most likely first) at each of `positions` in `ids`, from one forward pass.
+
+    Special tokens ([MASK], [SEP], ...) are left out of the guesses: they stand for no text. The
+    probabilities are the model's own (not spread again over the tokens left), so they may sum below 1.
+    """
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
@@ -117,7 +121,9 @@ def mask_candidates(
     finally:
         model.train(was_training)
     probabilities = torch.softmax(logits[list(positions)].float(), dim=-1)
-    k = max(1, min(int(top_k), probabilities.size(-1)))
+    special = [i for i in encoder_tokens(tokenizer).special if i < probabilities.size(-1)]
+    probabilities[:, special] = -1.0  # below every real probability: never among the top
+    k = max(1, min(int(top_k), probabilities.size(-1) - len(special)))
     values, indices = probabilities.topk(k, dim=-1)
     return [
         tuple(candidate(tokenizer, i, p) for i, p in zip(row_ids.tolist(), row_p.tolist()))

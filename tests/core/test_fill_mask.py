@@ -45,6 +45,9 @@ def test_each_mask_gets_its_top_candidates_from_one_pass(model, tokenizer):
     for slot in result.slots:
         assert len(slot.candidates) == 4
         probabilities = torch.softmax(logits[slot.position], dim=-1)
+        special = torch.tensor(tokens.special)
+        assert not set(c.id for c in slot.candidates) & set(tokens.special)  # special tokens stand for no text
+        probabilities[special] = 0.0
         top = probabilities.topk(4)
         assert [c.id for c in slot.candidates] == top.indices.tolist()
         assert [c.probability for c in slot.candidates] == pytest.approx(top.values.tolist())
