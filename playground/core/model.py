@@ -165,7 +165,7 @@ def causal_mask(n_query: int, n_key: int, device: Optional[torch.device] = None)
 
 
 def attention_mask(
-    causal: bool, n_query: int, key_mask: Optional[Tensor], device: Optional[torch.device] = None, n_key: int = 0
+    causal: bool, n_query: int, n_key: int, key_mask: Optional[Tensor] = None, device: Optional[torch.device] = None
 ) -> Optional[Tensor]:
     """Booleans broadcastable to [B, n_head, n_query, n_key], True where a query may look; None: everywhere.
 
@@ -219,7 +219,7 @@ class SelfAttention(nn.Module):
         if capture:
             # Spelled out, to hand the weights to the heatmaps.
             scores = (q @ k.transpose(-2, -1)) / math.sqrt(self.head_dim)
-            mask = attention_mask(self.causal, T, key_mask, x.device, T_total)
+            mask = attention_mask(self.causal, T, T_total, key_mask, x.device)
             if mask is not None:
                 scores = scores.masked_fill(~mask, float("-inf"))
             weights = F.softmax(scores, dim=-1)
@@ -236,7 +236,7 @@ class SelfAttention(nn.Module):
                 # An encoder (no mask, or one hiding padding), padding, or several new
                 # tokens after a cache, where `is_causal` would align the mask to the
                 # top-left corner: the mask is given explicitly.
-                mask = attention_mask(self.causal, T, key_mask, x.device, T_total)
+                mask = attention_mask(self.causal, T, T_total, key_mask, x.device)
                 y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)
 
         y = y.transpose(1, 2).contiguous().view(B, T, C)  # heads side by side again

@@ -135,7 +135,8 @@ class EvalRecord:
 
     @property
     def perplexity(self) -> float:
-        """exp(validation loss): as unsure as a fair choice among this many tokens."""
+        """exp(validation loss): as unsure as a fair choice among this many tokens (for an encoder,
+        over the hidden tokens only, each guessed from both sides: not a decoder's perplexity)."""
         return math.exp(min(self.val_loss, 700.0))
 
 
