@@ -25,7 +25,7 @@ import math
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Optional, Sequence, Union
+from typing import Callable, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -67,9 +67,18 @@ class PseudoPerplexityResult:
         return asdict(self)
 
 
-def _rows(windows: list[list[int]], special: set[int]) -> list[tuple[int, int]]:
-    """(window, position) for every token to hide, one row each."""
-    return [(w, p) for w, ids in enumerate(windows) for p, token in enumerate(ids) if token not in special]
+def _windows(
+    ids: list[int], room: int, wrap: Callable[[Sequence[int]], list[int]], pad: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every window of `room` ids, wrapped, as rows of one tensor padded with `pad`; and which entries are real."""
+    windows = [wrap(ids[start : start + room]) for start in range(0, len(ids), room)]
+    width = max(len(w) for w in windows)
+    tokens = torch.full((len(windows), width), pad, dtype=torch.long)
+    real = torch.zeros((len(windows), width), dtype=torch.long)
+    for row, window in enumerate(windows):
+        tokens[row, : len(window)] = torch.tensor(window, dtype=torch.long)
+        real[row, : len(window)] = 1
+    return tokens, real
 
 
 def pseudo_perplexity_on_ids(
@@ -85,54 +94,51 @@ def pseudo_perplexity_on_ids(
         raise UserError(f"The batch size must be at least 1, not {batch_size}.")
     tokens = encoder_tokens(tokenizer)
     ids = [int(i) for i in np.asarray(ids).reshape(-1)]
+    if not ids:
+        raise UserError("The text has no tokens to score: use a longer text.")
     room = model.config.context_length - tokens.wrapping
-    windows = [tokens.wrap(ids[start : start + room]) for start in range(0, len(ids), room)]
-    rows = _rows(windows, set(tokens.special))
-    if not rows:
-        raise UserError("The text has no tokens to score (only special tokens, or none): use a longer text.")
+    pad = tokens.pad if tokens.pad is not None else 0
+    windows, real = _windows(ids, room, tokens.wrap, pad)
+    # One row for every token to hide: (its window, its position there).
+    scored = real.bool() & ~torch.isin(windows, torch.tensor(tokens.special, dtype=torch.long))
+    row_window, row_position = scored.nonzero(as_tuple=True)
+    n_rows = len(row_window)
+    if not n_rows:
+        raise UserError("The text has no tokens to score (only special tokens): use a longer text.")
     if text is None:
         text = tokenizer.decode(ids)
-    width = max(len(w) for w in windows)
-    pad = tokens.pad if tokens.pad is not None else 0
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
     total, correct = 0.0, 0
     try:
-        for start in range(0, len(rows), batch_size):
-            batch = rows[start : start + batch_size]
-            x = torch.full((len(batch), width), pad, dtype=torch.long)
-            keep = torch.zeros((len(batch), width), dtype=torch.long)
-            targets = torch.empty(len(batch), dtype=torch.long)
-            for row, (w, position) in enumerate(batch):
-                window = windows[w]
-                x[row, : len(window)] = torch.tensor(window)
-                keep[row, : len(window)] = 1
-                targets[row] = window[position]
-                x[row, position] = tokens.mask
-            positions = torch.tensor([position for _, position in batch])
+        for start in range(0, n_rows, batch_size):
+            w, position = row_window[start : start + batch_size], row_position[start : start + batch_size]
+            rows = torch.arange(len(w))
+            x = windows[w]  # a copy: each row is its window
+            targets = x[rows, position].to(device)
+            x[rows, position] = tokens.mask
             with torch.no_grad():
-                logits = model(x.to(device), attention_mask=keep.to(device)).logits
-                hidden = logits[torch.arange(len(batch), device=device), positions.to(device)].float()
-                targets = targets.to(device)
+                logits = model(x.to(device), attention_mask=real[w].to(device)).logits
+                hidden = logits[rows.to(device), position.to(device)].float()
                 total += float(F.cross_entropy(hidden, targets, reduction="sum"))
                 correct += int((hidden.argmax(dim=-1) == targets).sum())
-            done = min(len(rows), start + batch_size)
-            yield Progress(done / len(rows), f"Hiding each token in turn: {done:,} of {len(rows):,}")
+            done = min(n_rows, start + batch_size)
+            yield Progress(done / n_rows, f"Hiding each token in turn: {done:,} of {n_rows:,}")
     finally:
         model.train(was_training)
     n_bytes = len(text.encode("utf-8"))
-    mean = total / len(rows)
+    mean = total / n_rows
     return PseudoPerplexityResult(
-        tokens=len(rows),
+        tokens=n_rows,
         total_nll=total,
         mean_loss=mean,
         pseudo_perplexity=math.exp(min(mean, 700.0)),
-        masked_accuracy=correct / len(rows),
+        masked_accuracy=correct / n_rows,
         bits_per_byte=total / LN2 / max(1, n_bytes),
         characters=len(text),
         bytes=n_bytes,
-        windows=len(windows),
+        windows=int(windows.size(0)),
         context_length=model.config.context_length,
     )
 

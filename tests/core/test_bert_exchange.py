@@ -95,6 +95,16 @@ def test_transformers_gives_the_same_logits(exported, run, tokenizer):
     assert (ours[real] - theirs[real]).abs().max() < 1e-4
 
 
+def test_the_exported_tokenizer_opens_here_as_a_foreign_bert_tokenizer(exported, tokenizer):
+    from playground.core.tokenization import missing_encoder_tokens, open_tokenizer
+
+    foreign = open_tokenizer(exported / "tokenizer.json")
+    assert missing_encoder_tokens(foreign) == []
+    text = "the cat sat on the mat"
+    assert foreign.encode_ids([text]) == tokenizer.encode_ids([text])  # the app adds [CLS] and [SEP] itself
+    assert encoder_tokens(foreign) == encoder_tokens(tokenizer)
+
+
 def test_import_round_trips(exported, run, tmp_path):
     _, model = run
     out = run_quietly(hf.import_hf(exported, tmp_path / "imported"))

@@ -145,3 +145,17 @@ def test_the_mask_share_is_a_checked_setting():
     assert TrainConfig().mask_share == 0.15
     assert TrainConfig.from_dict({"batch_size": 4}).mask_share == 0.15  # older files
     assert any("share of tokens to hide" in p for p in TrainConfig(mask_share=1.5).validate())
+
+
+def test_an_encoder_fine_tunes_from_an_encoder_but_not_from_a_decoder(tokenizer, data, tmp_path):
+    parent = TrainingRun(encoder_config(tokenizer), fast(max_steps=5), tokenizer, data, tmp_path / "parent")
+    list(parent.steps())
+    child = TrainingRun(
+        encoder_config(tokenizer), fast(max_steps=3), tokenizer, data, tmp_path / "child", init_from=tmp_path / "parent"
+    )
+    for a, b in zip(parent.model.parameters(), child.model.parameters()):
+        assert torch.equal(a, b)
+    assert isinstance(list(child.steps())[-1], StoppedRecord)
+    decoder = encoder_config(tokenizer).replace(family="decoder", flavour="gpt2")
+    with pytest.raises(UserError, match="family is 'encoder' there but 'decoder' here"):
+        TrainingRun(decoder, fast(), tokenizer, data, tmp_path / "decoder", init_from=tmp_path / "parent")
