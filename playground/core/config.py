@@ -19,11 +19,17 @@ from .progress import UserError
 # writes tokens with one shared matrix and puts a bias on every layer. LLaMA
 # (2023) rotates queries and keys by position (RoPE), normalises with RMSNorm,
 # gates its MLP (SwiGLU), keeps separate input and output matrices and drops
-# the biases.
+# the biases. BERT (2018) is an encoder: every token sees the whole text (no
+# causal mask), the norm comes after each sub-layer (post-norm), and it learns
+# to recover hidden tokens through its masked-LM head; otherwise GPT-2's parts.
 FLAVOURS: dict[str, dict[str, Any]] = {
-    "gpt2": dict(positions="learned", norm="layernorm", mlp="gelu", tie_weights=True, bias=True),
-    "llama": dict(positions="rope", norm="rmsnorm", mlp="swiglu", tie_weights=False, bias=False),
+    "gpt2": dict(family="decoder", positions="learned", norm="layernorm", mlp="gelu", tie_weights=True, bias=True),
+    "llama": dict(family="decoder", positions="rope", norm="rmsnorm", mlp="swiglu", tie_weights=False, bias=False),
+    "bert": dict(family="encoder", positions="learned", norm="layernorm", mlp="gelu", tie_weights=True, bias=True),
 }
+# A decoder predicts the next token from the ones before it (causal attention);
+# an encoder reads every token at once and predicts the tokens hidden by [MASK].
+FAMILIES = ("decoder", "encoder")
 POSITIONS = ("learned", "rope")
 NORMS = ("layernorm", "rmsnorm")
 MLPS = ("gelu", "swiglu")
@@ -60,12 +66,15 @@ def default_mlp_hidden(n_embd: int, mlp: str) -> int:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Everything needed to build a decoder-only transformer.
+    """Everything needed to build a transformer: a decoder (GPT) or an encoder (BERT).
 
     The defaults are the "tiny" preset in GPT-2 style. `flavour` names the
     family the architecture choices started from; the five fields after it
     (positions, norm, mlp, tie_weights, bias) decide the architecture and may be
-    mixed freely. Frozen: make a changed copy with `config.replace(n_layer=4)`.
+    mixed freely. `family` (last, so that older files read the same) says what
+    the model learns: the next token ("decoder") or hidden tokens ("encoder":
+    bidirectional attention, post-norm blocks, a masked-LM head). Frozen: make
+    a changed copy with `config.replace(n_layer=4)`.
     """
 
     vocab_size: int = 512
@@ -81,6 +90,7 @@ class ModelConfig:
     mlp: str = "gelu"  # "gelu" or "swiglu"
     tie_weights: bool = True  # the output head reuses the token embedding matrix
     bias: bool = True  # biases in linear layers and LayerNorms
+    family: str = "decoder"  # "decoder" (causal, next token) or "encoder" (bidirectional, masked tokens)
 
     # -- construction ---------------------------------------------------------
 
@@ -95,6 +105,16 @@ class ModelConfig:
         return cls._flavoured("llama", sizes)
 
     @classmethod
+    def bert_style(cls, **sizes: Any) -> ModelConfig:
+        """A BERT style encoder: bidirectional, post-norm, learned positions, GELU, a masked-LM head."""
+        return cls._flavoured("bert", sizes)
+
+    @property
+    def is_encoder(self) -> bool:
+        """True for a masked-language encoder (BERT style), False for a causal decoder."""
+        return self.family == "encoder"
+
+    @classmethod
     def _flavoured(cls, flavour: str, overrides: Mapping[str, Any]) -> ModelConfig:
         return cls(**{"flavour": flavour, **FLAVOURS[flavour], **overrides})
 
@@ -102,10 +122,12 @@ class ModelConfig:
     def from_preset(
         cls, name: str, vocab_size: Optional[int] = None, flavour: str = "gpt2", **overrides: Any
     ) -> ModelConfig:
-        """The named preset (see `PRESETS`) in the given flavour."""
-        if name not in PRESETS:
-            raise ConfigError(f"There is no preset called {name!r}. Choose one of: {', '.join(PRESETS)}.")
-        return PRESETS[name].config(vocab_size, flavour, **overrides)
+        """The named preset (any of `PRESETS` and `ENCODER_PRESETS`) in the given flavour."""
+        presets = {**PRESETS, **ENCODER_PRESETS}
+        if name not in presets:
+            offered = presets_for(FLAVOURS.get(flavour, FLAVOURS["gpt2"])["family"])
+            raise ConfigError(f"There is no preset called {name!r}. Choose one of: {', '.join(offered)}.")
+        return presets[name].config(vocab_size, flavour, **overrides)
 
     def replace(self, **changes: Any) -> ModelConfig:
         """A copy with some fields changed."""
@@ -156,7 +178,13 @@ class ModelConfig:
                 f"Dropout is the share of values switched off while training, so it must be "
                 f"at least 0 and below 1 (0.1 is typical), not {self.dropout!r}.",
             )
-        choices = (("flavour", tuple(FLAVOURS)), ("positions", POSITIONS), ("norm", NORMS), ("mlp", MLPS))
+        choices = (
+            ("flavour", tuple(FLAVOURS)),
+            ("family", FAMILIES),
+            ("positions", POSITIONS),
+            ("norm", NORMS),
+            ("mlp", MLPS),
+        )
         for name, allowed in choices:
             value = getattr(self, name)
             if value not in allowed:
@@ -243,6 +271,7 @@ _LABELS = {
     "mlp": "MLP",
     "tie_weights": "Tie weights",
     "bias": "Bias",
+    "family": "Family",
 }
 
 
@@ -263,7 +292,7 @@ class Preset:
     vocab_size: Optional[int] = None  # None: whatever the tokenizer has
 
     def config(self, vocab_size: Optional[int] = None, flavour: str = "gpt2", **overrides: Any) -> ModelConfig:
-        """A `ModelConfig` of these sizes in the given flavour ("gpt2" or "llama")."""
+        """A `ModelConfig` of these sizes in the given flavour ("gpt2", "llama" or "bert")."""
         vocab_size = vocab_size if vocab_size is not None else self.vocab_size
         if vocab_size is None:
             raise ConfigError(f"The {self.name!r} preset needs a vocabulary size: train or load a tokenizer first.")
@@ -307,6 +336,23 @@ PRESETS: dict[str, Preset] = {
     )
 }  # fmt: skip
 
+# An encoder shares the small presets; its big one is BERT-base (Devlin et al. 2018).
+ENCODER_PRESETS: dict[str, Preset] = {
+    **{name: PRESETS[name] for name in ("tiny", "small", "medium")},
+    "bert-base": Preset(
+        "bert-base",
+        "BERT-base: 110M parameters with BERT's 30,522-token vocabulary and 512-token context. "
+        "Needs a GPU and a large corpus.",
+        n_layer=12, n_head=12, n_embd=768, context_length=512, dropout=0.1, vocab_size=30522,
+    ),
+}  # fmt: skip
+
+
+def presets_for(family: str) -> dict[str, Preset]:
+    """The presets to offer for a family: `PRESETS` for decoders, `ENCODER_PRESETS` for encoders
+    (`ModelConfig.from_preset` takes any of them in any flavour)."""
+    return ENCODER_PRESETS if family == "encoder" else PRESETS
+
 
 # -- what a config costs ------------------------------------------------------
 
@@ -316,7 +362,10 @@ class ParameterBreakdown:
     """How many parameters each part of the model holds.
 
     `output_head` is 0 when the weights are tied: the head reuses the token
-    embedding matrix, which is counted once, under `token_embedding`.
+    embedding matrix, which is counted once, under `token_embedding`. An
+    encoder also has a token-type table (BERT's two sentence types: 2 rows),
+    a norm after its embeddings (counted under `norms`) and a masked-LM head
+    (`mlm_head`: a width-by-width layer, its norm and the output's bias).
     """
 
     token_embedding: int
@@ -325,26 +374,30 @@ class ParameterBreakdown:
     mlp: int
     norms: int
     output_head: int
+    token_type_embedding: int = 0  # encoders only
+    mlm_head: int = 0  # encoders only
 
     @property
     def embeddings(self) -> int:
-        return self.token_embedding + self.position_embedding
+        return self.token_embedding + self.position_embedding + self.token_type_embedding
 
     @property
     def total(self) -> int:
-        return self.embeddings + self.attention + self.mlp + self.norms + self.output_head
+        return self.embeddings + self.attention + self.mlp + self.norms + self.mlm_head + self.output_head
 
     def rows(self) -> list[tuple[str, int]]:
-        """(label, count) pairs for a table, the total last."""
-        return [
-            ("Token embedding", self.token_embedding),
-            ("Position embedding", self.position_embedding),
-            ("Attention", self.attention),
-            ("MLP", self.mlp),
-            ("Norms", self.norms),
-            ("Output head", self.output_head),
-            ("Total", self.total),
-        ]
+        """(label, count) pairs for a table, the total last (the encoder's parts only for an encoder)."""
+        rows = [("Token embedding", self.token_embedding), ("Position embedding", self.position_embedding)]
+        if self.token_type_embedding:
+            rows.append(("Token-type embedding", self.token_type_embedding))
+        rows += [("Attention", self.attention), ("MLP", self.mlp), ("Norms", self.norms)]
+        if self.mlm_head:
+            rows.append(("Masked-LM head", self.mlm_head))
+        return rows + [("Output head", self.output_head), ("Total", self.total)]
+
+
+# BERT's token-type table: one row for each of the two sentences of a pair (the app uses row 0).
+TOKEN_TYPES = 2
 
 
 def parameter_breakdown(config: ModelConfig) -> ParameterBreakdown:
@@ -364,8 +417,12 @@ def parameter_breakdown(config: ModelConfig) -> ParameterBreakdown:
         mlp = (d * hidden + hidden * bias) + (hidden * d + d * bias)
     # LayerNorm has a scale and (with bias) a shift; RMSNorm only a scale.
     norm = d * (1 + bias) if config.norm == "layernorm" else d
-    # Two norms per block (before attention, before the MLP) and one at the end.
+    # Two norms per block (around attention and the MLP) and one more: a decoder's
+    # after the last block, an encoder's after the embeddings.
     norms = (2 * n_layer + 1) * norm
+    encoder = config.is_encoder
+    # The masked-LM head: a d -> d layer, GELU, a norm; then the output matrix and its bias.
+    mlm_head = (d * d + d * bias) + norm + config.vocab_size * bias if encoder else 0
 
     return ParameterBreakdown(
         token_embedding=config.vocab_size * d,
@@ -373,7 +430,9 @@ def parameter_breakdown(config: ModelConfig) -> ParameterBreakdown:
         attention=n_layer * attention,
         mlp=n_layer * mlp,
         norms=norms,
-        output_head=0 if config.tie_weights else d * config.vocab_size,  # the head has no bias
+        output_head=0 if config.tie_weights else d * config.vocab_size,  # its bias (encoders) is in mlm_head
+        token_type_embedding=TOKEN_TYPES * d if encoder else 0,
+        mlm_head=mlm_head,
     )
 
 
@@ -388,12 +447,14 @@ def flops_per_token(config: ModelConfig, seq_len: Optional[int] = None) -> int:
     (2 FLOPs) going forward and twice that going backward: 6 FLOPs per token.
     Attention adds two products of each query with T keys (scores, then the
     weighted sum of values): 2 * 2 * n_layer * T * n_embd forward, times 3 for
-    training. T is `seq_len`, by default the context length. This is the
+    training (an encoder's attention reads all T keys, a decoder's on average
+    half, but the estimate counts both alike, as its sources do). T is
+    `seq_len`, by default the context length. This is the
     estimate of the Chinchilla (Hoffmann et al. 2022, as in Kaplan et al. 2020)
     and PaLM papers that nanoGPT uses for its model FLOPs utilisation.
     """
     counts = parameter_breakdown(config)
-    matmul_params = counts.attention + counts.mlp + counts.norms + config.vocab_size * config.n_embd
+    matmul_params = counts.attention + counts.mlp + counts.norms + counts.mlm_head + config.vocab_size * config.n_embd
     T = config.context_length if seq_len is None else seq_len
     return 6 * matmul_params + 12 * config.n_layer * config.n_embd * T
 
@@ -442,6 +503,8 @@ def _part_sizes(config: ModelConfig, part: str) -> str:
     return {
         "Token embedding": f"vocabulary size {config.vocab_size:,} × {width}",
         "Position embedding": f"context length {config.context_length:,} × {width}",
+        "Token-type embedding": f"{TOKEN_TYPES} token types × {width}",
+        "Masked-LM head": f"{width}² + vocabulary size {config.vocab_size:,}",
         "Attention": f"{layers} × {width}²",
         "MLP": f"{layers} × {width} × MLP hidden width {config.mlp_hidden_size:,}",
         "Norms": f"{layers} × {width}",

@@ -87,7 +87,8 @@ class MemoryEstimate:
 
 
 def matmul_parameters(config: ModelConfig) -> int:
-    """Numbers in the weight matrices of matrix multiplies: attention, MLP and the output head.
+    """Numbers in the weight matrices of matrix multiplies: attention, MLP, the output head
+    (and an encoder's masked-LM layer).
 
     These are what autocast copies to 2 bytes in mixed precision (biases,
     norms and embedding lookups stay float32). The output head counts even
@@ -95,7 +96,8 @@ def matmul_parameters(config: ModelConfig) -> int:
     """
     d, h = config.n_embd, config.mlp_hidden_size
     per_layer = 4 * d * d + (3 if config.mlp == "swiglu" else 2) * d * h
-    return config.n_layer * per_layer + config.vocab_size * d
+    mlm_layer = d * d if config.is_encoder else 0
+    return config.n_layer * per_layer + mlm_layer + config.vocab_size * d
 
 
 def uses_fused_attention(config: ModelConfig, device: str = "cuda") -> bool:
@@ -150,8 +152,15 @@ def saved_activation_bytes(config: ModelConfig, batch_size: int, precision: str 
     log-softmax of the logits that the loss keeps (4*V). The small tables of
     RoPE's angles (once per batch, not per token) are left out.
 
+    An encoder (post-norm) keeps the same per layer: each norm keeps the sum
+    it normalises, each sub-layer the norm's output it reads. Outside the
+    layers it has a norm after the embeddings instead of a final norm, and its
+    masked-LM head keeps the inputs of its layer (a*d), of GELU (a*d), of its
+    norm (and 8 bytes; on a GPU autocast runs LayerNorm in float32: 4*d; a
+    CPU's autocast does not: a*d) and of the output head (a*d).
+
     Checked against what autograd really saves (see
-    `measure_saved_activation_bytes`) for both flavours, with and without
+    `measure_saved_activation_bytes`) for the three flavours, with and without
     dropout, in float32 and bfloat16 on a CPU.
     """
     a = _bytes_per_number(precision)
@@ -177,7 +186,10 @@ def saved_activation_bytes(config: ModelConfig, batch_size: int, precision: str 
 
     embedding_mask = d * (4 if cpu else 1) if dropout else 0
     ids = 8 + 8
-    head = norm + a * d + 4 * V
+    head = norm + a * d + 4 * V  # a decoder's final norm, or an encoder's norm after the embeddings
+    if config.is_encoder:
+        head_norm = (a if cpu else 4) * d + 8 if config.norm == "layernorm" else norm
+        head += 2 * a * d + head_norm
     per_token = config.n_layer * per_layer + embedding_mask + ids + head
     return batch_size * T * per_token
 

@@ -177,6 +177,12 @@ def _score_ids(
     """Job: (total NLL, tokens scored, windows, context, stride) over `ids`, progress after each batch."""
     if batch_size < 1:
         raise UserError(f"The batch size must be at least 1, not {batch_size}.")
+    if model.config.is_encoder:
+        raise UserError(
+            "This model is an encoder: it reads the whole text at once, so perplexity (each token predicted "
+            "from the ones before it) is not defined for it. Measure its pseudo-perplexity instead (each token "
+            "hidden in turn and guessed from both sides; not comparable with a decoder's perplexity)."
+        )
     context = model.config.context_length
     stride = context if stride is None else int(stride)
     if not 1 <= stride <= context:

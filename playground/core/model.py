@@ -1,12 +1,15 @@
-"""A small GPT: the decoder-only transformer that the learner builds and trains.
+"""A small transformer that the learner builds and trains: a GPT, or a BERT.
 
 One file, to read top to bottom: norms, rotary positions, the key/value cache,
-attention, MLPs, the block, the model. The same `GPT` class builds a GPT-2
-style model (learned positions, LayerNorm, GELU, tied embeddings) or a LLaMA
-style one (RoPE, RMSNorm, SwiGLU), as its `ModelConfig` says.
+attention, MLPs, the block, the masked-LM head, the model. The same `GPT`
+class builds a GPT-2 style decoder (learned positions, LayerNorm, GELU, tied
+embeddings), a LLaMA style one (RoPE, RMSNorm, SwiGLU) or a BERT style
+encoder (no causal mask, post-norm blocks, a masked-LM head), as its
+`ModelConfig` says.
 
 After nanoGPT's model.py (Karpathy); see also GPT-2 (Radford et al. 2019),
-LLaMA (Touvron et al. 2023) and RoFormer (Su et al. 2021).
+LLaMA (Touvron et al. 2023), RoFormer (Su et al. 2021) and BERT (Devlin et
+al. 2018).
 """
 
 from __future__ import annotations
@@ -21,12 +24,24 @@ import torch.nn as nn
 from torch import Tensor
 from torch.nn import functional as F
 
-from .config import ModelConfig
+from .config import TOKEN_TYPES, ModelConfig
 from .progress import UserError
 
 
 class ContextLengthError(UserError, ValueError):
     """More tokens than the model's context length at once."""
+
+
+class EncoderCannotGenerate(UserError, ValueError):
+    """An encoder asked to write text token by token (generation's key/value cache)."""
+
+
+# Targets equal to this are not scored. The decoder's data marks them -1; an
+# encoder's labels use -100, as Hugging Face's masked-LM models do.
+DECODER_IGNORE = -1
+ENCODER_IGNORE = -100
+# BERT's LayerNorm epsilon; the decoders keep nn.LayerNorm's 1e-5.
+BERT_LAYER_NORM_EPS = 1e-12
 
 
 # -- norms --------------------------------------------------------------------
@@ -50,7 +65,8 @@ class RMSNorm(nn.Module):
 def make_norm(config: ModelConfig) -> nn.Module:
     if config.norm == "rmsnorm":
         return RMSNorm(config.n_embd)
-    return nn.LayerNorm(config.n_embd, bias=config.bias)
+    eps = BERT_LAYER_NORM_EPS if config.is_encoder else 1e-5
+    return nn.LayerNorm(config.n_embd, eps=eps, bias=config.bias)
 
 
 # -- rotary positions (RoPE) --------------------------------------------------
@@ -148,11 +164,26 @@ def causal_mask(n_query: int, n_key: int, device: Optional[torch.device] = None)
     return torch.ones(n_query, n_key, dtype=torch.bool, device=device).tril(diagonal=n_key - n_query)
 
 
-class CausalSelfAttention(nn.Module):
-    """Multi-head self-attention in which each token looks only at itself and the past."""
+def attention_mask(
+    causal: bool, n_query: int, n_key: int, key_mask: Optional[Tensor] = None, device: Optional[torch.device] = None
+) -> Optional[Tensor]:
+    """Booleans broadcastable to [B, n_head, n_query, n_key], True where a query may look; None: everywhere.
+
+    `key_mask` [B, n_key] is False at padding, which no query may look at.
+    """
+    mask = causal_mask(n_query, n_key, device) if causal else None
+    if key_mask is not None:
+        keys = key_mask[:, None, None, :].bool()
+        mask = keys if mask is None else keys & mask
+    return mask
+
+
+class SelfAttention(nn.Module):
+    """Multi-head self-attention: a decoder's tokens look at themselves and the past, an encoder's at every token."""
 
     def __init__(self, config: ModelConfig):
         super().__init__()
+        self.causal = not config.is_encoder
         self.n_head = config.n_head
         self.head_dim = config.head_dim
         self.dropout = config.dropout
@@ -168,8 +199,12 @@ class CausalSelfAttention(nn.Module):
         rope: Optional[tuple[Tensor, Tensor]] = None,
         cache: Optional[LayerKVCache] = None,
         capture: bool = False,
+        key_mask: Optional[Tensor] = None,
     ) -> tuple[Tensor, Optional[Tensor]]:
-        """Return the attention output [B, T, C] and, if `capture`, its weights [B, n_head, T, T_total]."""
+        """Return the attention output [B, T, C] and, if `capture`, its weights [B, n_head, T, T_total].
+
+        `key_mask` [B, T_total]: False at padding, which no token looks at.
+        """
         B, T, C = x.shape
         q, k, v = self.qkv(x).split(C, dim=2)
         # [B, T, C] -> [B, n_head, T, head_dim]: each head works on its own slice.
@@ -184,21 +219,24 @@ class CausalSelfAttention(nn.Module):
         if capture:
             # Spelled out, to hand the weights to the heatmaps.
             scores = (q @ k.transpose(-2, -1)) / math.sqrt(self.head_dim)
-            scores = scores.masked_fill(~causal_mask(T, T_total, x.device), float("-inf"))
+            mask = attention_mask(self.causal, T, T_total, key_mask, x.device)
+            if mask is not None:
+                scores = scores.masked_fill(~mask, float("-inf"))
             weights = F.softmax(scores, dim=-1)
             y = self.attn_dropout(weights) @ v
         else:
             # The same sums in one fused kernel (flash attention where available).
             dropout_p = self.dropout if self.training else 0.0
-            if T == T_total:
+            if self.causal and key_mask is None and T == T_total:
                 y = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, is_causal=True)
-            elif T == 1:
+            elif self.causal and key_mask is None and T == 1:
                 # One new token after a cache sees every key: nothing to mask.
                 y = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p)
             else:
-                # Several new tokens after a cache: `is_causal` would align the
-                # mask to the top-left corner, so give the mask explicitly.
-                mask = causal_mask(T, T_total, x.device)
+                # An encoder (no mask, or one hiding padding), padding, or several new
+                # tokens after a cache, where `is_causal` would align the mask to the
+                # top-left corner: the mask is given explicitly.
+                mask = attention_mask(self.causal, T, T_total, key_mask, x.device)
                 y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)
 
         y = y.transpose(1, 2).contiguous().view(B, T, C)  # heads side by side again
@@ -208,14 +246,19 @@ class CausalSelfAttention(nn.Module):
 # -- MLPs ---------------------------------------------------------------------
 
 
+def make_gelu(config: ModelConfig) -> nn.Module:
+    # GPT-2 uses GELU's tanh approximation, BERT the exact one (Hugging Face's "gelu_new" and "gelu").
+    return nn.GELU(approximate="none" if config.is_encoder else "tanh")
+
+
 class MLP(nn.Module):
-    """GPT-2's feed-forward layer: widen, GELU, narrow."""
+    """GPT-2's (and BERT's) feed-forward layer: widen, GELU, narrow."""
 
     def __init__(self, config: ModelConfig):
         super().__init__()
         hidden = config.mlp_hidden_size
         self.up = nn.Linear(config.n_embd, hidden, bias=config.bias)
-        self.act = nn.GELU(approximate="tanh")  # GPT-2's approximation
+        self.act = make_gelu(config)
         self.down = nn.Linear(hidden, config.n_embd, bias=config.bias)
         self.dropout = nn.Dropout(config.dropout)
 
@@ -246,12 +289,18 @@ def make_mlp(config: ModelConfig) -> nn.Module:
 
 
 class Block(nn.Module):
-    """One transformer layer: attention then MLP, each normed first and added back (pre-norm)."""
+    """One transformer layer: attention then MLP, each added back to the residual stream.
+
+    A decoder norms each sub-layer's input (pre-norm, GPT-2 and later: deep
+    stacks train more easily); an encoder norms each sum (post-norm, as the
+    original transformer and BERT do).
+    """
 
     def __init__(self, config: ModelConfig):
         super().__init__()
+        self.post_norm = config.is_encoder
         self.norm1 = make_norm(config)
-        self.attn = CausalSelfAttention(config)
+        self.attn = SelfAttention(config)
         self.norm2 = make_norm(config)
         self.mlp = make_mlp(config)
 
@@ -261,11 +310,34 @@ class Block(nn.Module):
         rope: Optional[tuple[Tensor, Tensor]] = None,
         cache: Optional[LayerKVCache] = None,
         capture: bool = False,
+        key_mask: Optional[Tensor] = None,
     ) -> tuple[Tensor, Optional[Tensor]]:
-        attended, weights = self.attn(self.norm1(x), rope, cache, capture)
+        if self.post_norm:
+            attended, weights = self.attn(x, rope, cache, capture, key_mask)
+            x = self.norm1(x + attended)
+            x = self.norm2(x + self.mlp(x))
+            return x, weights
+        attended, weights = self.attn(self.norm1(x), rope, cache, capture, key_mask)
         x = x + attended
         x = x + self.mlp(self.norm2(x))
         return x, weights
+
+
+class MaskedLMHead(nn.Module):
+    """BERT's transform before the output matrix: a width-by-width layer, GELU, a norm.
+
+    The output matrix itself (`GPT.lm_head`, tied to the token embedding, with
+    a bias) turns the result into a score for every token of the vocabulary.
+    """
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.dense = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
+        self.act = make_gelu(config)
+        self.norm = make_norm(config)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.norm(self.act(self.dense(x)))
 
 
 @dataclass
@@ -273,7 +345,8 @@ class ModelOutput:
     """What a forward pass returns.
 
     logits: [B, T, vocab_size], scores for the token after each position
-        ([B, 1, vocab_size] with `last_only`).
+        ([B, 1, vocab_size] with `last_only`); an encoder's are scores for the
+        token at each position (what a [MASK] there hides).
     loss: mean cross-entropy against the targets, if targets were given.
     attentions: with `capture_attention`, the weights of every layer and head,
         [n_layer, B, n_head, T, T_total]; T_total counts cached tokens too.
@@ -287,20 +360,29 @@ class ModelOutput:
 
 
 class GPT(nn.Module):
-    """A decoder-only transformer language model."""
+    """A transformer language model: a causal decoder, or (`config.family == "encoder"`) a masked-LM encoder.
+
+    The encoder adds BERT's parts: a token-type table (its row 0 added to every
+    token), a norm after the embeddings instead of one after the last block,
+    and the masked-LM head before the output matrix, which has a bias.
+    """
 
     def __init__(self, config: ModelConfig):
         super().__init__()
         config.raise_if_invalid()
         self.config = config
+        encoder = config.is_encoder
         self.token_embedding = nn.Embedding(config.vocab_size, config.n_embd)
         self.position_embedding = (
             nn.Embedding(config.context_length, config.n_embd) if config.positions == "learned" else None
         )
+        self.token_type_embedding = nn.Embedding(TOKEN_TYPES, config.n_embd) if encoder else None
+        self.embedding_norm = make_norm(config) if encoder else None
         self.drop = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layer))
-        self.final_norm = make_norm(config)
-        self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
+        self.final_norm = None if encoder else make_norm(config)
+        self.mlm_head = MaskedLMHead(config) if encoder else None
+        self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=encoder and config.bias)
         if config.tie_weights:
             # Read and write tokens with one matrix (Press & Wolf 2017), as GPT-2 does.
             self.lm_head.weight = self.token_embedding.weight
@@ -347,15 +429,25 @@ class GPT(nn.Module):
         kv_cache: Optional[KVCache] = None,
         capture_attention: bool = False,
         last_only: bool = False,
+        attention_mask: Optional[Tensor] = None,
     ) -> ModelOutput:
         """Run the model on token ids `idx` [B, T].
 
-        targets: [B, T] ids of the next tokens; -1 marks positions to ignore.
-        kv_cache: tokens seen before `idx`; extended in place with `idx`.
+        targets: [B, T] ids of the next tokens, -1 marking positions to ignore;
+            for an encoder, the ids hidden at each position, -100 where nothing
+            was hidden (`masking.mask_tokens` makes both).
+        kv_cache: tokens seen before `idx`; extended in place with `idx` (decoders only).
         capture_attention: compute attention step by step and return its weights.
         last_only: logits for the last position only (all that sampling needs).
+        attention_mask: [B, T], 1 for real tokens and 0 for padding, which no token looks at.
         """
         B, T = idx.shape
+        if kv_cache is not None and self.config.is_encoder:
+            raise EncoderCannotGenerate(
+                "This model is an encoder (BERT style): it reads the whole text at once and guesses hidden "
+                "tokens, so it keeps no key/value cache and does not write text one token after another. "
+                "Use Fill the mask with it, or a decoder to generate."
+            )
         start = kv_cache.length if kv_cache is not None else 0
         if start + T > self.config.context_length:
             seen = f" ({start} already seen and {T} new)" if start else ""
@@ -368,27 +460,40 @@ class GPT(nn.Module):
         positions = torch.arange(start, start + T, device=idx.device)
 
         x = self.token_embedding(idx)  # [B, T, C]
+        if self.token_type_embedding is not None:
+            x = x + self.token_type_embedding.weight[0]  # every token is of the first sentence (type 0)
         rope = None
         if self.position_embedding is not None:
             x = x + self.position_embedding(positions)
         else:
             rope = rope_angles(self.config.head_dim, positions)
+        if self.embedding_norm is not None:
+            x = self.embedding_norm(x)
         x = self.drop(x)
 
+        key_mask = None
+        if attention_mask is not None:
+            if kv_cache is not None and kv_cache.length:
+                raise ValueError("attention_mask covers the new tokens only: pass no cache with it.")
+            key_mask = attention_mask.to(device=idx.device, dtype=torch.bool)
         attentions = []
         for i, block in enumerate(self.blocks):
             cache = kv_cache.layers[i] if kv_cache is not None else None
-            x, weights = block(x, rope, cache, capture_attention)
+            x, weights = block(x, rope, cache, capture_attention, key_mask)
             if capture_attention:
                 attentions.append(weights)
-        x = self.final_norm(x)
+        if self.final_norm is not None:
+            x = self.final_norm(x)
 
         if last_only:
             x = x[:, -1:, :]
+        if self.mlm_head is not None:
+            x = self.mlm_head(x)
         logits = self.lm_head(x)
         loss = None
         if targets is not None:
-            loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-1)
+            ignore = ENCODER_IGNORE if self.config.is_encoder else DECODER_IGNORE
+            loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=ignore)
         return ModelOutput(
             logits=logits,
             loss=loss,

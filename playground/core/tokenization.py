@@ -529,6 +529,41 @@ class LoadedTokenizer:
         self.path = path
 
 
+# -- the special tokens an encoder needs ---------------------------------------------------
+
+# BERT's: [MASK] hides a token to recover, [CLS] and [SEP] open and close a text,
+# [PAD] fills a batch's short rows, [UNK] stands for text the vocabulary lacks.
+ENCODER_SPECIAL_TOKENS = ("[MASK]", "[CLS]", "[SEP]", "[PAD]", "[UNK]")
+
+
+def missing_encoder_tokens(tokenizer: LoadedTokenizer) -> list[str]:
+    """Which of `ENCODER_SPECIAL_TOKENS` the tokenizer lacks as special tokens, in that order."""
+    return [token for token in ENCODER_SPECIAL_TOKENS if token not in tokenizer.special_tokens]
+
+
+def with_encoder_tokens(tokenizer: LoadedTokenizer) -> LoadedTokenizer:
+    """A copy of `tokenizer` with the encoder's missing special tokens added (new ids after the last).
+
+    Ids the tokenizer already gives stay as they are, so text encodes as before; the
+    tokenizer itself is left unchanged. Returns `tokenizer` when nothing is missing.
+    """
+    from tokenizers import AddedToken
+
+    missing = missing_encoder_tokens(tokenizer)
+    if not missing:
+        return tokenizer
+    tok = Tokenizer.from_str(tokenizer.tokenizer.to_str())
+    # [MASK] takes the space before it, as RoBERTa's <mask> does: in "the [MASK] sat" it stands for
+    # a whole word with its space (byte-level BPE's "Ġcat"), not for a word after a lone space token.
+    tok.add_special_tokens(
+        [AddedToken(token, special=True, normalized=False, lstrip=token == "[MASK]") for token in missing]
+    )
+    spec = tokenizer.spec
+    if spec is not None:
+        spec = replace(spec, special_tokens=tuple(spec.special_tokens) + tuple(missing))
+    return LoadedTokenizer(tok, name=tokenizer.name, spec=spec, turned_off=tokenizer.turned_off)
+
+
 def check_output_path(out: Path, inputs: Iterable[Path] = (), overwrite: bool = False) -> Path:
     """Refuse a place to save a tokenizer that would destroy something: one of the
     ``inputs`` (the corpus), a folder, or (unless ``overwrite``) an existing file.

@@ -48,6 +48,7 @@ class TrainConfig:
     precision: str = "fp32"  # "fp32", "bf16" or "fp16": mixed precision on CUDA only
     compile: bool = False  # torch.compile the model (needs a working compiler)
     val_fraction: float = 0.1  # the corpus's tail held out for validation
+    mask_share: float = 0.15  # encoders: the share of tokens hidden for the model to recover (BERT's 15%)
 
     def replace(self, **changes: Any) -> TrainConfig:
         return dataclasses.replace(self, **changes)
@@ -97,6 +98,10 @@ class TrainConfig:
         if not _is_number(self.val_fraction) or not 0 < self.val_fraction < 1:
             problems.append(
                 f"The validation share must be above 0 and below 1 (0.1 is typical), not {self.val_fraction!r}."
+            )
+        if not _is_number(self.mask_share) or not 0 < self.mask_share < 1:
+            problems.append(
+                f"The share of tokens to hide must be above 0 and below 1 (BERT hides 0.15), not {self.mask_share!r}."
             )
         for name, label in (
             ("weight_decay", "Weight decay"),

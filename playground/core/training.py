@@ -51,6 +51,7 @@ from playground.core.checkpoints import (
 )
 from playground.core.config import BYTES_TO_TRAIN, ModelConfig
 from playground.core.data import TokenData, check_data, get_batch
+from playground.core.encoder_training import FillMaskSample, MaskedLM
 from playground.core.files import is_inside
 from playground.core.model import GPT
 from playground.core.progress import CancelToken, UserError
@@ -130,10 +131,12 @@ class EvalRecord:
     step: int
     train_loss: float
     val_loss: float
+    masked_accuracy: Optional[float] = None  # encoders: the share of hidden validation tokens recovered
 
     @property
     def perplexity(self) -> float:
-        """exp(validation loss): as unsure as a fair choice among this many tokens."""
+        """exp(validation loss): as unsure as a fair choice among this many tokens (for an encoder,
+        over the hidden tokens only, each guessed from both sides: not a decoder's perplexity)."""
         return math.exp(min(self.val_loss, 700.0))
 
 
@@ -160,7 +163,7 @@ class StoppedRecord:
     message: str
 
 
-Record = Union[StepRecord, EvalRecord, SampleRecord, CheckpointRecord, StoppedRecord]
+Record = Union[StepRecord, EvalRecord, SampleRecord, FillMaskSample, CheckpointRecord, StoppedRecord]
 
 
 # -- the run ------------------------------------------------------------------------
@@ -202,6 +205,8 @@ class TrainingRun:
                 f"{model_config.vocab_size:,}: set the vocabulary size to at least {tokenizer.vocab_size:,}."
             )
         check_data(data, model_config.context_length, train_config.batch_size)
+        # An encoder learns to recover hidden tokens (see encoder_training); a decoder the next token.
+        self.mlm = MaskedLM(tokenizer, model_config, train_config) if model_config.is_encoder else None
         self.model_config = model_config
         self.train_config = cfg = train_config
         self.tokenizer = tokenizer
@@ -491,6 +496,9 @@ class TrainingRun:
         # that a resumed run draws this same (not yet used) batch again.
         self._pending_state = self.batch_generator.get_state()
         cfg = self.train_config
+        if self.mlm is not None:
+            self._pending = self.mlm.batch(self.data.train, cfg.batch_size, self.batch_generator, self.device)
+            return
         self._pending = get_batch(
             self.data.train, cfg.batch_size, self.model_config.context_length, self.batch_generator, self.device
         )
@@ -545,6 +553,8 @@ class TrainingRun:
         training batches' generator is left untouched.
         """
         cfg = self.train_config
+        if self.mlm is not None:
+            return self.mlm.evaluate(self.model, self.data, cfg, self.device, self._autocast)
         generator = torch.Generator().manual_seed(cfg.seed + 1)
         was_training = self.model.training
         self.model.eval()
@@ -572,8 +582,10 @@ class TrainingRun:
         if not math.isfinite(val_loss):
             return self._diverged("validation loss", val_loss, self.step)
         self.last_val_loss = val_loss
-        self.history.append({"kind": "eval", "step": self.step, "train_loss": train_loss, "val_loss": val_loss})
-        yield EvalRecord(self.step, train_loss, val_loss)
+        accuracy = self.mlm.last_accuracy if self.mlm is not None else None
+        entry = {"kind": "eval", "step": self.step, "train_loss": train_loss, "val_loss": val_loss}
+        self.history.append(entry if accuracy is None else {**entry, "masked_accuracy": accuracy})
+        yield EvalRecord(self.step, train_loss, val_loss, accuracy)
         if self.step > 0:
             yield from self._save("last")
             if val_loss < self.best_val_loss:
@@ -581,9 +593,15 @@ class TrainingRun:
                 yield from self._save("best")
         return None
 
-    def sample(self) -> SampleRecord:
-        """A short continuation of `sample_prompt` from the model as it is now."""
+    def sample(self) -> Union[SampleRecord, FillMaskSample]:
+        """A short continuation of `sample_prompt` from the model as it is now (an encoder: its guesses
+        for a few hidden words of a fixed validation sentence)."""
         cfg = self.train_config
+        if self.mlm is not None:
+            fill = self.mlm.sample(self.model, self.data.val, self.step, self._autocast)
+            self._sample_step = self.step
+            self.history.append(fill.to_history())
+            return fill
         ids = self.tokenizer.encode_ids([cfg.sample_prompt or "\n"])[0]
         if not ids:  # a tokenizer that drops whitespace: start from the corpus's first token
             ids = [int(self.data.train[0])]

@@ -20,7 +20,7 @@ from playground.core.estimates import (
 )
 from playground.core.progress import run_quietly
 
-FLAVOURS = ["gpt2", "llama"]
+FLAVOURS = ["gpt2", "llama", "bert"]
 
 
 def config(name: str = "small", flavour: str = "gpt2", vocab: int = 2000, **overrides) -> ModelConfig:

@@ -344,11 +344,12 @@ def test_a_run_folder_needs_no_import(runs, tmp_path):
 
 def test_an_unsupported_architecture_names_the_supported_ones(exported, tmp_path):
     folder = hf_copy(exported, "gpt2", tmp_path)
-    edit_json(folder / "config.json", model_type="bert", architectures=["BertForMaskedLM"])
+    # (BERT was the example here until BertForMaskedLM became supported: RoBERTa is not.)
+    edit_json(folder / "config.json", model_type="roberta", architectures=["RobertaForMaskedLM"])
     with pytest.raises(
         UserError,
-        match=r"cannot import: model_type 'bert' \(BertForMaskedLM\). Supported are "
-        r"GPT-2 .*GPT2LMHeadModel.* and LLaMA .*LlamaForCausalLM",
+        match=r"cannot import: model_type 'roberta' \(RobertaForMaskedLM\). Supported are "
+        r"GPT-2 .*GPT2LMHeadModel.*, LLaMA .*LlamaForCausalLM.* and BERT .*BertForMaskedLM",
     ):
         import_hf(folder, tmp_path / "out")
 

@@ -1,15 +1,16 @@
 """Exchange models with Hugging Face `transformers`: the same weights, under its names, give the same logits.
 
-Two formats: GPT-2 (`GPT2LMHeadModel`: learned positions, LayerNorm, GELU,
-biases) and LLaMA (`LlamaForCausalLM`: RoPE, RMSNorm, SwiGLU, no biases).
+Three formats: GPT-2 (`GPT2LMHeadModel`: learned positions, LayerNorm, GELU,
+biases), LLaMA (`LlamaForCausalLM`: RoPE, RMSNorm, SwiGLU, no biases) and,
+for encoders, BERT (`BertForMaskedLM`: bidirectional, post-norm, masked-LM head).
 
 - `formats.py`: what every format shares (the `Format` record, our tensors
-  under its names); `gpt2.py`, `llama.py`: one family each; `families.py`:
+  under its names); `gpt2.py`, `llama.py`, `bert.py`: one family each; `families.py`:
   the list, and which format holds a model.
 - `export.py`: `export_checkpoint` writes one of our checkpoints as a folder
   that `transformers.AutoModelForCausalLM.from_pretrained` and
   `AutoTokenizer` read.
-- `importing.py`: `import_hf` turns such a folder (GPT-2 or LLaMA) into one
+- `importing.py`: `import_hf` turns such a folder (GPT-2, LLaMA or BERT) into one
   of our run folders; `import_as_new_run` does it among the person's runs
   and loads the model (the window's File ▸ Import).
 - `gpt2.to_transformers_gpt2` builds the `transformers` model in memory
@@ -24,6 +25,7 @@ This module names the exchange's public API, so that the command line, the
 window, the benchmarks and the tests import it from one place.
 """
 
+from .bert import BERT, BERT_LAYER_NORM_EPSILON, bert_differences
 from .export import export_checkpoint, hf_config_dict, model_card, special_tokens_map, tokenizer_config
 from .families import FORMATS, SUPPORTED, format_for
 from .formats import ConversionError, ConversionNote, Format, differences, from_hf_tensors, to_hf_tensors
@@ -40,6 +42,8 @@ from .importing import ImportedRun, import_as_new_run, import_hf, read_hf_config
 from .llama import LLAMA, RMS_NORM_EPSILON, ROPE_THETA, llama_differences
 
 __all__ = [
+    "BERT",
+    "BERT_LAYER_NORM_EPSILON",
     "FORMATS",
     "GPT2",
     "LAYER_NORM_EPSILON",
@@ -49,6 +53,7 @@ __all__ = [
     "SUPPORTED",
     "ConversionError",
     "ConversionNote",
+    "bert_differences",
     "Format",
     "ImportedRun",
     "differences",

@@ -1,4 +1,4 @@
-"""Export: one of our checkpoints as a folder that `transformers` reads (GPT-2 or LLaMA, by architecture).
+"""Export: one of our checkpoints as a folder that `transformers` reads (GPT-2, LLaMA or BERT, by architecture).
 
 Reads and writes JSON and safetensors directly: no `transformers`, no network.
 """
@@ -90,23 +90,54 @@ def export_checkpoint(
     bos = special_token_id(tokenizer, BEGIN_TOKENS)
     bos = eos if bos is None else bos
     config = checkpoint.model_config
+    hf_config = hf_config_dict(config, fmt, bos_token_id=bos, eos_token_id=eos)
+    if config.is_encoder:
+        hf_config["pad_token_id"] = special_token_id(tokenizer, ("[PAD]",))
     with written_folder(out, overwrite) as tmp:
-        write_json(tmp / HF_CONFIG, hf_config_dict(config, fmt, bos_token_id=bos, eos_token_id=eos))
+        write_json(tmp / HF_CONFIG, hf_config)
         yield Progress(0.3, f"Writing the weights as {fmt.hf_class}")
         save_file(hf_tensors(model, fmt), str(tmp / HF_WEIGHTS), metadata={"format": "pt"})
         yield Progress(0.9, "Writing the tokenizer and the model card")
-        shutil.copyfile(checkpoint.run_dir / TOKENIZER_FILE, tmp / HF_TOKENIZER)
+        if config.is_encoder:
+            (tmp / HF_TOKENIZER).write_text(encoder_tokenizer_json(tokenizer), encoding="utf-8")
+        else:
+            shutil.copyfile(checkpoint.run_dir / TOKENIZER_FILE, tmp / HF_TOKENIZER)
         special = special_tokens_map(tokenizer, bos, eos)
         write_json(tmp / "tokenizer_config.json", tokenizer_config(tokenizer, special, config.context_length))
         write_json(tmp / "special_tokens_map.json", special)
-        # No max_length: transformers warns when a caller's max_new_tokens meets one.
-        generation = {"bos_token_id": bos, "eos_token_id": eos}
-        if eos is not None and "pad_token" not in special:
-            generation["pad_token_id"] = eos  # so that generate() need not warn about padding
-        write_json(tmp / "generation_config.json", generation)
+        if not config.is_encoder:  # an encoder generates nothing
+            # No max_length: transformers warns when a caller's max_new_tokens meets one.
+            generation = {"bos_token_id": bos, "eos_token_id": eos}
+            if eos is not None and "pad_token" not in special:
+                generation["pad_token_id"] = eos  # so that generate() need not warn about padding
+            write_json(tmp / "generation_config.json", generation)
         (tmp / "README.md").write_text(model_card(checkpoint, model, fmt), encoding="utf-8")
     yield Progress(1.0, f"Exported {checkpoint.name} to {out.name}")
     return out
+
+
+def encoder_tokenizer_json(tokenizer) -> str:
+    """The encoder's tokenizer.json, wrapping each text in [CLS] ... [SEP] as the model was trained to read it
+    (a tokenizer that already has a post-processor, or lacks either token, is written as it is)."""
+    import json
+
+    description = json.loads(tokenizer.tokenizer.to_str())
+    cls, sep = (tokenizer.tokenizer.token_to_id(t) for t in ("[CLS]", "[SEP]"))
+    wrap = description.get("post_processor") is None and cls is not None and sep is not None
+    if wrap:
+        description["post_processor"] = {
+            "type": "TemplateProcessing",
+            "single": [{"SpecialToken": {"id": "[CLS]", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
+                       {"SpecialToken": {"id": "[SEP]", "type_id": 0}}],
+            "pair": [{"SpecialToken": {"id": "[CLS]", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
+                     {"SpecialToken": {"id": "[SEP]", "type_id": 0}}, {"Sequence": {"id": "B", "type_id": 1}},
+                     {"SpecialToken": {"id": "[SEP]", "type_id": 1}}],
+            "special_tokens": {
+                "[CLS]": {"id": "[CLS]", "ids": [cls], "tokens": ["[CLS]"]},
+                "[SEP]": {"id": "[SEP]", "ids": [sep], "tokens": ["[SEP]"]},
+            },
+        }  # fmt: skip
+    return json.dumps(description, indent=2, ensure_ascii=False)
 
 
 # Special tokens by role, in the order a tokenizer's tokens are tried.
@@ -197,21 +228,33 @@ corpus, so it writes text in the manner of that corpus, not sense. Exported from
 
 ## Use
 
-```python
+{_usage(fmt)}
+
+To read it back into LLM Playground: `playground import --hf path/to/this/folder --out RUN`.
+"""
+
+
+def _usage(fmt: Format) -> str:
+    if fmt.family == "encoder":
+        return """```python
+from transformers import pipeline
+
+fill = pipeline("fill-mask", model="path/to/this/folder")
+print(fill("The cat sat on the [MASK]."))
+```"""
+    return """```python
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 tokenizer = AutoTokenizer.from_pretrained("path/to/this/folder")
 model = AutoModelForCausalLM.from_pretrained("path/to/this/folder")
 ids = tokenizer("Once upon a time", return_tensors="pt").input_ids
 print(tokenizer.decode(model.generate(ids, max_new_tokens=40, do_sample=True)[0]))
-```
-
-To read it back into LLM Playground: `playground import --hf path/to/this/folder --out RUN`.
-"""
+```"""
 
 
 def _describe_config(config: ModelConfig) -> str:
-    phrases = [PHRASES[field, getattr(config, field)] for field in ("positions", "norm", "mlp", "bias")]
+    phrases = ["bidirectional attention and a masked-LM head"] if config.is_encoder else []
+    phrases += [PHRASES[field, getattr(config, field)] for field in ("positions", "norm", "mlp", "bias")]
     phrases.append("tied input and output embeddings" if config.tie_weights else "separate output head")
     return ", ".join(phrases)
 

@@ -8,27 +8,41 @@ from __future__ import annotations
 
 from playground.core.config import ModelConfig
 
+from .bert import BERT
 from .formats import PHRASES, ConversionError, Format, describe, differences, join
 from .gpt2 import GPT2
 from .llama import LLAMA
 
-FORMATS = {f.model_type: f for f in (GPT2, LLAMA)}
-SUPPORTED = 'GPT-2 (model_type "gpt2", GPT2LMHeadModel) and LLaMA (model_type "llama", LlamaForCausalLM)'
+FORMATS = {f.model_type: f for f in (GPT2, LLAMA, BERT)}
+SUPPORTED = (
+    'GPT-2 (model_type "gpt2", GPT2LMHeadModel), LLaMA (model_type "llama", LlamaForCausalLM) '
+    'and BERT (model_type "bert", BertForMaskedLM)'
+)
 
 
 def format_for(config: ModelConfig) -> Format:
-    """The format that holds `config`'s architecture: its flavour's if that fits, else the other.
+    """The format that holds `config`'s architecture: its flavour's if that fits, else another of its family.
 
     Raises `ConversionError` naming, for each format, what it cannot hold.
     """
-    ordered = sorted(FORMATS.values(), key=lambda f: f.flavour != config.flavour)
+    if config.is_encoder:
+        if not differences(config, BERT):
+            return BERT
+        found = [PHRASES[f, v] for f, v in BERT.features.items() if getattr(config, f) != v]
+        raise ConversionError(
+            f"This encoder cannot be exported: {BERT.label} has no place for {join(differences(config, BERT))}. "
+            f"Build it with {join(found)} instead of {join(differences(config, BERT))} and train it again to export it."
+        )
+    ordered = sorted(
+        (f for f in FORMATS.values() if f.family == config.family), key=lambda f: f.flavour != config.flavour
+    )
     for fmt in ordered:
         if not differences(config, fmt):
             return fmt
     nearest = min(ordered, key=lambda f: len(differences(config, f)))
     lacks = "; ".join(f"{fmt.label} has no place for {join(differences(config, fmt))}" for fmt in ordered)
     raise ConversionError(
-        f"This model cannot be exported: it mixes the two architectures that Hugging Face's formats hold. "
+        f"This model cannot be exported: it mixes the two decoder architectures that Hugging Face's formats hold. "
         f"{lacks[0].upper()}{lacks[1:]}. "
         f"The {GPT2.name} format fits a model with {describe(GPT2)}; the {LLAMA.name} format one with "
         f"{describe(LLAMA)} (tied weights or not). The nearest here is {nearest.name}: build the model with "

@@ -9,7 +9,7 @@ config.json is written and read; one module per family fills one in
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Union
 
 from playground.core.config import FLAVOURS, ModelConfig
@@ -69,11 +69,19 @@ class Format:
     size_keys: dict[str, str]
     transposed: frozenset[str] = frozenset()
     buffers: str = r"$^"  # a pattern of names that are not weights (left by older versions): skipped
+    # Our full tensor names that are not module + leaf there (BERT's output bias is `cls.predictions.bias`).
+    renamed: dict[str, str] = field(default_factory=dict)
+    head_prefix: str = "lm_head."  # names outside the base model (which has `base_prefix`)
+
+    @property
+    def family(self) -> str:
+        """ "decoder" or "encoder": the family of models this format holds."""
+        return str(FLAVOURS[self.flavour]["family"])
 
     @property
     def features(self) -> dict[str, Any]:
-        """The architecture choices this format fixes (tied weights are free in both)."""
-        return {k: v for k, v in FLAVOURS[self.flavour].items() if k != "tie_weights"}
+        """The architecture choices this format fixes (tied weights are free in all)."""
+        return {k: v for k, v in FLAVOURS[self.flavour].items() if k not in ("tie_weights", "family")}
 
     @property
     def label(self) -> str:
@@ -114,6 +122,9 @@ _BLOCK_NAME = re.compile(r"blocks\.(\d+)\.(.+)\.(weight|bias)")
 def _their_name(fmt: Format, name: str) -> tuple[Any, str, str, str]:
     """For our parameter `name`: the format's module name (a tuple when our fused qkv is split),
     the layer prefix, our module and the leaf ("weight" or "bias")."""
+    if name in fmt.renamed:
+        target, leaf = fmt.renamed[name].rsplit(".", 1)
+        return target, "", name.rsplit(".", 1)[0], leaf
     match = _BLOCK_NAME.fullmatch(name)
     if match:
         index, module, leaf = match.groups()

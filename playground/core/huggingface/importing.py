@@ -403,7 +403,7 @@ def read_hf_tensors(
     paths = sorted({path for path, _, _ in found.values()})
     ignored = re.compile(fmt.buffers)
     if tied:  # transformers ignores a stored head when the embeddings are tied, and so does this
-        ignored = re.compile(f"{fmt.buffers}|lm_head\\.weight")
+        ignored = re.compile(f"{fmt.buffers}|{re.escape(fmt.top['lm_head'])}\\.weight")
     unexpected = [found[name][1] for name in found if name not in expected and not ignored.fullmatch(name)]
     missing = [name for name in expected if name not in found]
     problems = []
@@ -445,7 +445,9 @@ def read_hf_tensors(
 
 
 def _full_name(fmt: Format, name: str) -> str:
-    """A tensor's name as saved from the language model (a base model saves them without the prefix)."""
-    if name.startswith(fmt.base_prefix) or name.startswith("lm_head."):
+    """A tensor's name as saved from the language model (a base model saves them without the prefix;
+    BERT's original checkpoints call a LayerNorm's scale and shift gamma and beta)."""
+    name = re.sub(r"LayerNorm\.gamma$", "LayerNorm.weight", re.sub(r"LayerNorm\.beta$", "LayerNorm.bias", name))
+    if name.startswith(fmt.base_prefix) or name.startswith(fmt.head_prefix):
         return name
     return fmt.base_prefix + name
