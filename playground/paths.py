@@ -46,6 +46,12 @@ def demo_model_dir() -> Optional[Path]:
     return path if (path / "config.json").exists() else None
 
 
+def demo_encoder_dir() -> Optional[Path]:
+    """The demo encoder (BERT style) that ships in models/demo-encoder, if this install has it."""
+    path = models_dir() / "demo-encoder"
+    return path if (path / "config.json").exists() else None
+
+
 def user_data_dir() -> Path:
     """Per-user data (tokenizers, runs): created on first use."""
     path = user_data_path(APP_NAME, appauthor=False)

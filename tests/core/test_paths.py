@@ -32,3 +32,12 @@ def test_demo_names_the_shipped_model_unless_a_folder_of_that_name_exists(tmp_pa
     assert model_dir("runs/mine") == Path("runs/mine")
     (tmp_path / "demo").mkdir()
     assert model_dir("demo") == Path("demo")
+
+
+def test_the_demo_encoder_is_found_in_the_models_folder_and_none_while_absent(tmp_path, monkeypatch):
+    monkeypatch.setattr(paths, "models_dir", lambda: tmp_path)
+    assert paths.demo_encoder_dir() is None
+    (tmp_path / "demo-encoder").mkdir()
+    assert paths.demo_encoder_dir() is None, "a folder without config.json is not a model"
+    (tmp_path / "demo-encoder" / "config.json").write_text("{}")
+    assert paths.demo_encoder_dir() == tmp_path / "demo-encoder"
