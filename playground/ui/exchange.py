@@ -2,6 +2,8 @@
 
 The work is `core.huggingface`'s (`import_as_new_run`, `export_checkpoint`);
 this module asks for the folders, starts the jobs and says what happened.
+Decoders (GPT-2, LLaMA) and encoders (BERT) go both ways; what the messages
+say (where the model is used, how transformers loads it) follows the family.
 """
 
 from __future__ import annotations
@@ -18,6 +20,20 @@ from playground.engine.jobs import Job
 from playground.engine.session import Session
 
 FOLDER_KEY = "exchange/folder"  # QSettings: where the last import or export dialog was used
+IMPORT_TITLE = (
+    "Import a Hugging Face GPT-2, LLaMA or BERT model (a folder with config.json, model.safetensors and tokenizer.json)"
+)
+
+
+def steps_using(config) -> str:
+    """The steps where a model of this family is used: an encoder fills masks, it does not generate."""
+    return "Fill the mask, Attention and Evaluate" if config.is_encoder else "Generate, Attention and Evaluate"
+
+
+def loading_hint(config, path: Path) -> str:
+    """How `transformers` loads an exported model of this family."""
+    auto = "AutoModelForMaskedLM" if config.is_encoder else "AutoModelForCausalLM"
+    return f'{auto}.from_pretrained("{path}")'
 
 
 def start_folder() -> str:
@@ -32,11 +48,7 @@ def remember_folder(folder: Path) -> None:
 
 def import_model(parent: QWidget, session: Session) -> Optional[Job]:
     """Ask for a Hugging Face model folder, then import it."""
-    folder = QFileDialog.getExistingDirectory(
-        parent,
-        "Import a Hugging Face GPT-2 or LLaMA model (a folder with config.json, model.safetensors and tokenizer.json)",
-        start_folder(),
-    )
+    folder = QFileDialog.getExistingDirectory(parent, IMPORT_TITLE, start_folder())
     if not folder:
         return None
     remember_folder(Path(folder).parent)  # next time its neighbours are in view
@@ -51,8 +63,8 @@ def import_model_from(session: Session, folder: Path) -> Job:
         session.set_checkpoint(imported.checkpoint, imported.model)
         note = f" Note: {' '.join(imported.notes)}" if imported.notes else ""
         session.info(
-            f"Imported {folder.name} as {imported.run_dir.name}: it is now the model in Generate, "
-            f"Attention and Evaluate.{note}"
+            f"Imported {folder.name} as {imported.run_dir.name}: it is now the model in "
+            f"{steps_using(imported.checkpoint.model_config)}.{note}"
         )
 
     job = Job(import_as_new_run, folder, doing=f"importing {folder.name}")
@@ -86,7 +98,7 @@ def export_model_to(session: Session, out: Path) -> Job:
     job.result.connect(
         lambda path: session.info(
             f"Exported {checkpoint.name} to {path}. Load it with transformers: "
-            f'AutoModelForCausalLM.from_pretrained("{path}").'
+            f"{loading_hint(checkpoint.model_config, path)}."
         )
     )
     job.error.connect(session.error)

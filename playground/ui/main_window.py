@@ -346,13 +346,14 @@ class MainWindow(QMainWindow):
         import_action = QAction("&Import a Hugging Face model…", self, shortcut=QKeySequence("Ctrl+Shift+I"))
         import_action.triggered.connect(lambda: exchange.import_model(self, self.session))
         import_action.setToolTip(
-            "Explore a GPT-2 or LLaMA model you downloaded (a folder with config.json, "
-            "model.safetensors and tokenizer.json) in Generate, Attention and Evaluate."
+            "Explore a GPT-2, LLaMA or BERT model you downloaded (a folder with config.json, "
+            "model.safetensors and tokenizer.json) in Generate or Fill the mask, Attention and Evaluate."
         )
         export_action = QAction("&Export the model for Hugging Face…", self, shortcut=QKeySequence("Ctrl+Shift+X"))
         export_action.triggered.connect(lambda: exchange.export_model(self, self.session))
         export_action.setToolTip(
-            "Write the current model as a transformers folder (GPT2LMHeadModel or LlamaForCausalLM) with its tokenizer."
+            "Write the current model as a transformers folder (GPT2LMHeadModel, LlamaForCausalLM or "
+            "BertForMaskedLM) with its tokenizer."
         )
         file_menu.addAction(import_action)
         file_menu.addAction(export_action)
