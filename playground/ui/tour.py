@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import partial
-from typing import Callable
+from typing import Callable, Optional
 
 from PySide6.QtCore import QEvent, QObject, QPoint, QRect, Qt, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
@@ -80,11 +80,12 @@ CARDS: dict[str, tuple[str, str]] = {
         "<p><i>Try it:</i> click a generated token to see the candidates it was drawn from.</p>",
     ),
     "attention": (
-        "Self-attention and heads, seen from inside",
+        "Self-attention and heads: causal vs masked",
         "For every token, each head gives a weight to each token so far: how much to take from it. "
         "The weights in a row add up to 1."
         "<p>In the heatmap a row is the token doing the reading, a column the token being read. The top-right "
-        "triangle stays empty: that is the <b>causal mask</b>, no token may look ahead.</p>"
+        "triangle stays empty: that is the <b>causal mask</b>, no token may look ahead. A <b>masked</b> language "
+        "model (BERT) has no such mask: below, the demo GPT and the demo BERT read the same sentence.</p>"
         "<p>Look for habits: a bright line just below the diagonal is a head that reads the <i>previous "
         "token</i>; a bright first column is a head parking its attention on the first token when it has "
         "nothing better to do.</p>"
@@ -105,6 +106,17 @@ CARDS: dict[str, tuple[str, str]] = {
 }
 
 
+def _causal_vs_masked() -> QWidget:
+    from playground.ui.widgets.tour_causal_masked import TourCausalVsMasked
+
+    return TourCausalVsMasked()
+
+
+# Cards that show something live under their text: made when the card is first shown.
+LIVE: dict[str, Callable[[], QWidget]] = {"attention": _causal_vs_masked}
+LIVE_WIDTH_CHARS = 100  # a card with two heatmaps side by side is wider than a text card
+
+
 @dataclass
 class TourStep:
     row: int  # the step's row in the window's workflow
@@ -112,6 +124,7 @@ class TourStep:
     heading: str
     text: str  # rich text
     get_panel: Callable[[], QWidget]  # the panel, built only when its step is shown
+    live: Optional[Callable[[], QWidget]] = None  # what the card shows under its text, if anything
 
     @property
     def panel(self) -> QWidget:
@@ -136,7 +149,7 @@ def _step(row: int, title: str, get_panel: Callable[[], QWidget]) -> TourStep:
     card = CARDS.get(title.lower())
     if card is None:  # a step added later: its panel's own concept text
         card = (title, str(getattr(get_panel(), "concept", "")))
-    return TourStep(row, title, *card, get_panel=get_panel)
+    return TourStep(row, title, *card, get_panel=get_panel, live=LIVE.get(title.lower()))
 
 
 class Tour(QFrame):
@@ -197,7 +210,12 @@ class Tour(QFrame):
         layout.addLayout(top)
         layout.addWidget(self.heading)
         layout.addWidget(self.text)
+        self.live_box = QVBoxLayout()
+        self.live_box.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(self.live_box)
         layout.addLayout(buttons)
+        self.live: Optional[QWidget] = None  # what the current card shows under its text
+        self._lives: dict[int, QWidget] = {}  # by step row: made once, kept while the tour lives
         self.hide()
         self._watcher = _ResizeWatcher(self)
         window.installEventFilter(self._watcher)
@@ -221,12 +239,30 @@ class Tour(QFrame):
         self.counter.setText(f"Guided tour · step {self.index + 1} of {n} · {step.title}")
         self.heading.setText(step.heading)
         self.text.setText(step.text)
+        self._show_live(step)
         self.back_button.setEnabled(self.index > 0)
         self.next_button.setText("&Finish" if self.index == n - 1 else "&Next ▶")
         self.place()
         self.raise_()
         self.next_button.setFocus()
         self.step_changed.emit(self.index)
+
+    def _show_live(self, step: TourStep) -> None:
+        """Put the step's live view under the text (made and first run when first shown); hide the last one."""
+        live = None
+        if step.live is not None:
+            live = self._lives.get(step.row)
+            if live is None:
+                live = self._lives[step.row] = step.live()
+                self.live_box.addWidget(live)
+                start = getattr(live, "read", None)
+                if start is not None:
+                    start()
+        if self.live is not None and self.live is not live:
+            self.live.hide()
+        self.live = live
+        if live is not None:
+            live.show()
 
     def next(self) -> None:
         if self.index >= len(self.steps) - 1:
@@ -255,12 +291,14 @@ class Tour(QFrame):
     # ------------------------------------------------------------------ placing
 
     def place(self) -> None:
-        """Bottom right of the panel area, as wide as about 46 characters of the current font."""
+        """Bottom right of the panel area, as wide as about 46 characters of the current font
+        (a card with a live view: `LIVE_WIDTH_CHARS`)."""
         if not self.isVisible():
             return
         window = self.window_
         area = QRect(window.stack.mapTo(window, QPoint(0, 0)), window.stack.size())
-        width = min(max(360, 46 * self.fontMetrics().averageCharWidth()), max(300, area.width() - 2 * self.MARGIN))
+        chars = LIVE_WIDTH_CHARS if self.live is not None else 46
+        width = min(max(360, chars * self.fontMetrics().averageCharWidth()), max(300, area.width() - 2 * self.MARGIN))
         self.setFixedWidth(width)
         height = (self.heightForWidth(width) if self.hasHeightForWidth() else self.sizeHint().height()) + 6
         height = min(height, max(200, area.height() - 2 * self.MARGIN))
