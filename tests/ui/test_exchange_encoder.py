@@ -86,3 +86,12 @@ def test_the_import_dialog_and_the_menu_name_bert(qtbot, session, monkeypatch):
     qtbot.addWidget(parent)
     assert exchange.import_model(parent, session) is None  # cancelled
     assert "BERT" in titles[0] and "GPT-2" in titles[0]
+
+    from playground.ui.main_window import MainWindow
+
+    window = MainWindow(session)
+    qtbot.addWidget(window)
+    file_menu = window.menuBar().actions()[0].menu()
+    tips = {a.text().replace("&", ""): a.toolTip() for a in file_menu.actions()}
+    assert "BERT" in tips["Import a Hugging Face model…"] and "Fill the mask" in tips["Import a Hugging Face model…"]
+    assert "BertForMaskedLM" in tips["Export the model for Hugging Face…"]
