@@ -358,3 +358,17 @@ def test_every_step_fits_a_projector_in_presentation_mode(qtbot, session, demo):
         assert check_every_step(window, (1280, 720)) == []
     finally:
         window.set_presentation_mode(False)
+
+
+def test_the_embedding_map_fits_once_it_is_computed(qtbot, session, demo):
+    """The map's title names the model and its sizes: it wraps rather than widen the step (it arrives late)."""
+    checkpoint, model = demo
+    session.set_checkpoint(checkpoint, model)
+    window = make_window(qtbot, session, (1024, 640))
+    window.go_to("attention")
+    panel = window.attention_panel
+    panel.tabs.setCurrentWidget(panel.embedding_tab)
+    qtbot.waitUntil(lambda: panel.embedding_tab.view.data is not None, timeout=30_000)
+    QApplication.processEvents()
+    assert "each a vector of" in panel.embedding_tab.view.title.text()
+    assert problems_on_screen(window, (1024, 640)) == []
