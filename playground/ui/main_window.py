@@ -538,7 +538,7 @@ class MainWindow(QMainWindow):
         if self.tour is not None:
             self.tour.place()
         if on:
-            self.statusBar().showMessage("Presentation mode · Ctrl+Shift+P goes back", 8000)
+            self.statusBar().showMessage("Ctrl+Shift+P: leave presentation", 8000)
         else:
             self.statusBar().clearMessage()
 

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPlainTextEdit,
     QScrollArea,
+    QSplitter,
     QStyle,
     QTabBar,
     QTabWidget,
@@ -132,6 +133,23 @@ def problems_on_screen(window, size) -> list[str]:
     return found
 
 
+def overlapping(panel: QWidget) -> list[str]:
+    """Widgets a layout placed over each other (it does when squeezed below what they need)."""
+    found = []
+    for holder in [panel, *panel.findChildren(QWidget)]:
+        layout = holder.layout()
+        if layout is None or not holder.isVisible() or isinstance(holder, QSplitter):
+            continue
+        items = [layout.itemAt(i).widget() for i in range(layout.count())]
+        shown = [w for w in items if w is not None and w.isVisible() and w.width() > 0 and w.height() > 0]
+        for i, a in enumerate(shown):
+            for b in shown[i + 1 :]:
+                common = a.geometry().intersected(b.geometry())
+                if common.width() > 2 and common.height() > 2:
+                    found.append(f"{type(a).__name__} and {type(b).__name__} overlap in {type(holder).__name__}")
+    return found
+
+
 def check_every_step(window, size) -> list[str]:
     found = []
     for row in range(window.steps.count()):
@@ -139,6 +157,7 @@ def check_every_step(window, size) -> list[str]:
         QApplication.processEvents()
         for state in visible_tab_states(window.current_panel()):
             found += [f"{problem} [{state}]" for problem in problems_on_screen(window, size)]
+            found += [f"{problem} [{state}]" for problem in overlapping(window.current_panel())]
     return found
 
 
