@@ -86,8 +86,8 @@ class TrainingPanel(QWidget):
         return self.charts.ready
 
     def advanced_widgets(self) -> list[QWidget]:
-        """Controls presentation mode hides: the defaults serve a first look."""
-        return self.controls.advanced_widgets()
+        """Controls presentation mode hides: the defaults serve a first look; the numbers a room needs not."""
+        return self.controls.advanced_widgets() + self.stat_grid.advanced_widgets()
 
     # ================================================================== layout
 

@@ -391,3 +391,30 @@ def test_the_embedding_map_fits_once_it_is_computed(qtbot, session, demo):
     QApplication.processEvents()
     assert "each a vector of" in panel.embedding_tab.view.title.text()
     assert problems_on_screen(window, (1024, 640)) == []
+
+
+def test_the_training_numbers_wrap_and_the_room_sees_the_main_ones(qtbot, session, demo):
+    """After a run the numbers are long: in big type they wrap onto rows (never widen the step), and
+    presentation mode keeps loss, speed and time left, hiding the expert ones until it ends."""
+    checkpoint, model = demo
+    session.set_checkpoint(checkpoint, model)
+    window = make_window(qtbot, session, (1280, 720))
+    window.go_to("train")
+    grid = window.training_panel.stat_grid
+    values = {"step": "300 / 300", "loss": "5.496", "val": "5.568", "ppl": "261.8", "tps": "8,527"}
+    values |= {"step_time": "127 ms", "eta": "12 s", "lr": "3.00e-04", "gnorm": "0.64", "mem": "1,024 MiB"}
+    for key, text in values.items():
+        grid.stats[key].set(text)
+    assert grid.columns == 5
+    window.set_presentation_mode(True)
+    try:
+        QApplication.processEvents()
+        shown = [key for key, stat in grid.stats.items() if stat.isVisible()]
+        assert shown == ["step", "loss", "val", "ppl", "tps", "eta"]
+        qtbot.waitUntil(lambda: grid.columns == 3)  # 3 + 3
+        assert problems_on_screen(window, (1280, 720)) == []
+    finally:
+        window.set_presentation_mode(False)
+    QApplication.processEvents()
+    assert all(stat.isVisible() for stat in grid.stats.values())
+    qtbot.waitUntil(lambda: grid.columns == 5)
