@@ -51,6 +51,10 @@ class EvaluatePanel(QWidget):
             app.aboutToQuit.connect(self.stop_and_wait)
         self._on_checkpoint(session.checkpoint)
 
+    def advanced_widgets(self) -> list[QWidget]:
+        """Presentation mode hides what each task example's prompt looks like: the scores get its room."""
+        return [self.tasks.prompt_preview.parentWidget()]
+
     def _build(self) -> None:
         self.empty_page = NoModelPage(
             self.session,
