@@ -6,7 +6,8 @@ text streaming in with every token shaded by its probability, the candidates
 of a clicked token and how each setting reshaped its distribution
 (`widgets/explained_output.py`), beam search's beams (`widgets/beams_view.py`),
 and two comparisons (`widgets/side_by_side.py`). What the model reads and
-writes goes out to the Attention Lab (`generation_feed.py`).
+writes goes out to the Attention Lab (`generation_feed.py`). With an encoder as the
+current model the step is Fill the mask instead (`fill_mask_page.py`).
 
 The work is in `core/generation_jobs.py`, run by the engine: one generation
 at a time (`self.slot`), and the selected token's explanation beside it
@@ -514,12 +515,14 @@ class GeneratePanel(QWidget):
 
     def is_busy(self) -> bool:
         """True while any job of this panel runs or is about to start (tests and screenshots wait on it)."""
-        return self.slot.busy or self.output_tab.busy or self.load_job is not None or self.fill_mask_page.is_busy()
+        loading = self.load_job is not None or self.mask_hint.load_job is not None
+        return self.slot.busy or self.output_tab.busy or loading or self.fill_mask_page.is_busy()
 
     def stop_and_wait(self, timeout_ms: int = 10_000) -> bool:
         """Cancel every job of this panel and wait for them (on close, quit and in tests)."""
         self.output_tab.explain_timer.stop()
-        jobs = [j for j in (self.slot.job, self.explain_slot.job, self.load_job) if j is not None]
+        held = (self.slot.job, self.explain_slot.job, self.load_job, self.mask_hint.load_job)
+        jobs = [job for job in held if job is not None]
         for job in jobs:
             job.cancel()
         return all(job.wait(timeout_ms) for job in jobs) and self.fill_mask_page.stop_and_wait(timeout_ms)
