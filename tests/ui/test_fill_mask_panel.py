@@ -32,7 +32,7 @@ def encoder(tmp_path_factory):
     spec = spec_for_kind("wordpiece", vocab_size=120)
     tokenizer = LoadedTokenizer(run_quietly(train_in_process(corpus_from_text(ENCODER_TEXT), spec)), spec=spec)
     torch.manual_seed(0)
-    config = ModelConfig.bert_style(vocab_size=tokenizer.vocab_size, context_length=24, n_layer=1, n_head=2, n_embd=32)
+    config = ModelConfig.bert_style(vocab_size=tokenizer.vocab_size, context_length=64, n_layer=1, n_head=2, n_embd=32)
     model = GPT(config).eval()
     with torch.no_grad():
         for p in model.parameters():
@@ -151,10 +151,10 @@ def test_a_text_without_a_mask_says_how_to_add_one(qtbot, session, panel, encode
 
 def test_a_text_longer_than_the_context_is_cut_with_a_notice(qtbot, session, panel, encoder):
     session.set_checkpoint(*encoder)
-    page = write(qtbot, panel, "the [MASK] sat " + "on the mat " * 30)
+    page = write(qtbot, panel, "the [MASK] sat " + "on the mat " * 40)
     assert page.notice.isVisible() and "the rest was cut" in page.notice.text()
     assert len(page.candidates.cards) == 1
-    page = write(qtbot, panel, "the cat sat " * 30 + "[MASK]")  # the only mask lies past the context
+    page = write(qtbot, panel, "the cat sat " * 40 + "[MASK]")  # the only mask lies past the context
     assert page.candidates.cards == [] and "put one earlier" in page.problem.text()
 
 
