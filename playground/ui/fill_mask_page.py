@@ -364,6 +364,18 @@ class FillMaskPage(QWidget):
 
     # ================================================================== state
 
+    def state(self) -> dict:
+        """The text and how many candidates to show, for a workspace."""
+        return {"text": self.text(), "top_k": self.top_k.value()}
+
+    def restore_state(self, state: dict) -> None:
+        """Set the text and top-k from a `state()` dict; a missing or wrong value leaves its control as it is."""
+        top_k = state.get("top_k")
+        if isinstance(top_k, int) and not isinstance(top_k, bool):
+            self.top_k.setValue(top_k)
+        if isinstance(state.get("text"), str):
+            self.set_text(state["text"])
+
     def _update_buttons(self) -> None:
         ready = self.checkpoint is not None
         filling = self.fill_slot.busy

@@ -602,6 +602,7 @@ class GeneratePanel(QWidget):
             "samples": self.samples_count.value(),
             "tab": self.tabs.currentIndex(),
             "settings": values,
+            "fill_mask": self.fill_mask_page.state(),
         }
 
     def restore_state(self, state: dict) -> None:
@@ -621,6 +622,8 @@ class GeneratePanel(QWidget):
         samples = state.get("samples")
         if isinstance(samples, int) and not isinstance(samples, bool):
             self.samples_count.setValue(samples)
+        if isinstance(state.get("fill_mask"), dict):
+            self.fill_mask_page.restore_state(state["fill_mask"])
         tab = state.get("tab")
         if isinstance(tab, int) and not isinstance(tab, bool) and 0 <= tab < self.tabs.count():
             self.tabs.setCurrentIndex(tab)

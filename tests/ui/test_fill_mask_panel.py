@@ -255,3 +255,22 @@ def test_the_page_fits_a_small_screen_and_presentation_mode(qtbot, session, enco
         window.set_theme("light")
         themes.apply_look(themes.Look())
         window.current_panel().stop_and_wait()
+
+
+def test_a_workspace_keeps_the_text_and_top_k(qtbot, session, panel, encoder):
+    from playground.core.workspace_format import migrate_panel_state, versioned_panel_state
+    from playground.ui.generate_panel import GeneratePanel
+
+    session.set_checkpoint(*encoder)
+    page = write(qtbot, panel, "the [MASK] likes the mat .")
+    page.top_k.setValue(7)
+    saved = versioned_panel_state("generate", panel.state())
+    other = GeneratePanel(session)
+    qtbot.addWidget(other)
+    other.restore_state(migrate_panel_state("generate", saved))
+    assert other.fill_mask_page.text() == "the [MASK] likes the mat ." and other.fill_mask_page.top_k.value() == 7
+    older = {key: value for key, value in saved.items() if key != "fill_mask"} | {"version": 1}
+    assert migrate_panel_state("generate", older)["fill_mask"] == {}  # a version 1 state: the page's defaults
+    other.restore_state(migrate_panel_state("generate", older))
+    assert other.fill_mask_page.text() == "the [MASK] likes the mat ."
+    other.stop_and_wait()
