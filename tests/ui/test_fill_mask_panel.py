@@ -274,3 +274,19 @@ def test_a_workspace_keeps_the_text_and_top_k(qtbot, session, panel, encoder):
     other.restore_state(migrate_panel_state("generate", older))
     assert other.fill_mask_page.text() == "the [MASK] likes the mat ."
     other.stop_and_wait()
+
+
+def test_typing_guesses_once_typing_pauses_and_the_window_keeps_drawing(qtbot, session, panel, encoder, jobs, watchdog):
+    session.set_checkpoint(*encoder)
+    page = write(qtbot, panel, "")
+    started = jobs.started
+    watchdog.reset()
+    qtbot.keyClicks(page.edit, "the cat [MASK] on")
+    assert jobs.started == started  # nothing yet: it waits for a pause in the typing
+    idle(qtbot, panel)
+    assert jobs.started == started + 1 and len(page.candidates.cards) == 1
+    page.fill_all()
+    jobs.wait(qtbot)
+    idle(qtbot, panel)
+    watchdog.assert_smooth("guessing and filling masks")
+    assert "[MASK]" not in page.text()
