@@ -53,7 +53,8 @@ class EvaluatePanel(QWidget):
 
     def advanced_widgets(self) -> list[QWidget]:
         """Presentation mode hides what each task example's prompt looks like: the scores get its room."""
-        return [self.tasks.prompt_preview.parentWidget()]
+        side = self.tasks.prompt_preview.parentWidget()
+        return [side] if side is not None else []
 
     def _build(self) -> None:
         self.empty_page = NoModelPage(
