@@ -59,13 +59,24 @@ class GeneratePanel(QWidget):
     """Prompt box, sampling controls, the streaming output and the views that explain it."""
 
     title = "Generate"
-    concept = (
+    GENERATION_CONCEPT = (
         "<b>Generation</b><br>For every next token the model gives a probability to each token of its "
         "vocabulary. A <i>decoding strategy</i> picks one: greedy takes the most likely, sampling draws at "
         "random, beam search follows several continuations at once.<br><br><i>Temperature</i>, <i>top-k</i> "
         "and <i>top-p</i> reshape the distribution before the draw: sharper for safe text, flatter for "
         "surprises."
     )
+    FILL_MASK_CONCEPT = (
+        "<b>Fill the mask</b><br>An <i>encoder</i> (BERT) reads the whole text at once, every token seeing "
+        "the tokens before <i>and after</i> it. It was trained by hiding some tokens behind [MASK] and "
+        "guessing them back, so it cannot continue a text; it fills the gaps in one.<br><br>For each "
+        "[MASK] it gives a probability to every token of its vocabulary: the bars show the best guesses."
+    )
+
+    @property
+    def concept(self) -> str:
+        """The sidebar's explanation: of generation, or of filling masks when the model is an encoder."""
+        return self.FILL_MASK_CONCEPT if self.fills_masks() else self.GENERATION_CONCEPT
 
     def __init__(self, session: Session, parent=None) -> None:
         super().__init__(parent)

@@ -290,3 +290,18 @@ def test_typing_guesses_once_typing_pauses_and_the_window_keeps_drawing(qtbot, s
     idle(qtbot, panel)
     watchdog.assert_smooth("guessing and filling masks")
     assert "[MASK]" not in page.text()
+
+
+def test_the_sidebar_explains_fill_the_mask_while_an_encoder_is_current(qtbot, session, encoder, demo):
+    from playground.ui.main_window import MainWindow
+
+    window = MainWindow(session)
+    qtbot.addWidget(window)
+    window.show()
+    window.go_to("generate")
+    session.set_checkpoint(*demo)
+    assert "<b>Generation</b>" in window.concept.text()
+    session.set_checkpoint(*encoder)  # the step on show changes its explanation with the model
+    assert "<b>Fill the mask</b>" in window.concept.text() and "[MASK]" in window.concept.text()
+    session.set_checkpoint(*demo)
+    assert "<b>Generation</b>" in window.concept.text()
