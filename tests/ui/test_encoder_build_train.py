@@ -1,0 +1,177 @@
+"""pytest-qt tests of the encoder (BERT style) in the Build and Train steps: the family choice, the
+counts of the encoder's parts, the offer to add its special tokens, and a masked-LM run through Train."""
+
+from __future__ import annotations
+
+import pytest
+
+from playground.core.config import ENCODER_PRESETS, PRESETS, ModelConfig
+from playground.core.model import GPT
+from playground.core.progress import run_quietly
+from playground.core.tokenization import (
+    ENCODER_SPECIAL_TOKENS,
+    LoadedTokenizer,
+    missing_encoder_tokens,
+    spec_for_kind,
+    train_in_process,
+)
+
+
+@pytest.fixture
+def build_panel(qtbot, session, monkeypatch):
+    from playground.ui.build_panel import BuildPanel
+
+    # No device benchmark on the first show: these tests count parameters, not speed (test_build_panel does).
+    monkeypatch.setattr(BuildPanel, "start_measurement", lambda self: None)
+    panel = BuildPanel(session)
+    qtbot.addWidget(panel)
+    panel.resize(1150, 800)
+    return panel
+
+
+def trained(corpus, kind: str, vocab_size: int = 300) -> LoadedTokenizer:
+    spec = spec_for_kind(kind, vocab_size=vocab_size)
+    return LoadedTokenizer(run_quietly(train_in_process(corpus, spec)), name=spec.label, spec=spec)
+
+
+@pytest.fixture
+def bpe(tiny_corpus):
+    return trained(tiny_corpus[0], "bpe")
+
+
+@pytest.fixture
+def wordpiece(tiny_corpus):
+    return trained(tiny_corpus[0], "wordpiece")
+
+
+def table_rows(panel) -> dict[str, str]:
+    table = panel.breakdown_table
+    return {table.item(r, 0).text(): table.item(r, 1).text() for r in range(table.rowCount())}
+
+
+def offered(combo) -> list:
+    return [combo.itemData(i) for i in range(combo.count())]
+
+
+# -- Build ------------------------------------------------------------------------------------
+
+
+def test_the_family_choice_changes_the_flavours_presets_and_the_config(build_panel, session):
+    panel = build_panel
+    assert offered(panel.family) == ["decoder", "encoder"]
+    assert panel.family.itemText(0) == "Decoder: next-token (GPT-2 style, LLaMA style)"
+    assert panel.family.itemText(1) == "Encoder: masked tokens (BERT style)"
+    assert offered(panel.flavour) == ["gpt2", "llama"]
+    assert offered(panel.preset) == [*PRESETS, None]
+
+    panel.family.setCurrentIndex(panel.family.findData("encoder"))
+    assert offered(panel.flavour) == ["bert"]
+    assert offered(panel.preset) == [*ENCODER_PRESETS, None]
+    assert panel.preset.currentData() == "tiny"  # the sizes stay where the family has the same preset
+    config = panel.config()
+    assert config.family == "encoder" and config.is_encoder and config.flavour == "bert"
+    assert session.model_config == config
+    assert "masked-LM head" in panel.flavour_note.text()
+
+    panel.preset.setCurrentIndex(panel.preset.findData("bert-base"))
+    assert (panel.config().n_layer, panel.config().context_length, panel.config().vocab_size) == (12, 512, 30522)
+    assert "BERT's tokenizer" in panel.vocab.text()
+    panel.set_family("decoder")  # the big preset of one family becomes the other's
+    assert panel.preset.currentData() == "gpt2-small" and panel.config().flavour == "gpt2"
+    assert not panel.config().is_encoder
+
+
+@pytest.mark.parametrize("preset", list(ENCODER_PRESETS))
+def test_the_parameter_table_counts_the_encoders_parts_as_the_built_model(qtbot, build_panel, preset):
+    panel = build_panel
+    panel.show()
+    qtbot.waitExposed(panel)
+    panel.set_flavour("bert")
+    panel.set_preset(preset)
+    config = panel.config()
+    assert config.is_encoder
+    rows = table_rows(panel)
+    assert list(rows) == [
+        "Token embedding",
+        "Position embedding",
+        "Token-type embedding",
+        "Attention",
+        "MLP",
+        "Norms",
+        "Masked-LM head",
+        "Output head",
+        "Total",
+    ]
+    model = GPT.from_config(config, "meta")
+    assert int(rows["Total"].replace(",", "")) == sum(p.numel() for p in model.parameters())
+    assert rows["Token-type embedding"] == f"{2 * config.n_embd:,}" and rows["Output head"] == "shared"
+    # The chart has a bar for each part, their shares summing to the whole.
+    widths = panel.param_bars.opts["width"]
+    assert len(widths) == 8 and sum(widths) == pytest.approx(100.0)
+    assert panel.param_plot.height() == panel.breakdown_table.height()
+
+    panel.set_family("decoder")
+    assert "Masked-LM head" not in table_rows(panel) and len(panel.param_bars.opts["width"]) == 6
+
+
+def test_an_encoder_shows_its_own_memory_and_flops(build_panel):
+    from playground.core.config import flops_per_token
+    from playground.core.estimates import human_flops
+
+    panel = build_panel
+    decoder = panel.config()
+    decoder_memory = panel.memory_table.item(0, 1).text()
+    panel.set_flavour("bert")
+    encoder = panel.config()
+    assert f"<b>{human_flops(flops_per_token(encoder))}</b>" in panel.flops_label.text()
+    assert flops_per_token(encoder) != flops_per_token(decoder)
+    assert panel.memory_table.item(0, 1).text() != decoder_memory  # more weights: the encoder's extra parts
+
+
+def test_the_missing_tokens_are_offered_and_added_as_a_new_current_tokenizer(qtbot, build_panel, session, bpe, jobs):
+    panel = build_panel
+    panel.show()
+    session.add_tokenizer(bpe)
+    assert panel.kind_box.tokens_offer.isHidden()  # a decoder needs none of them
+    panel.set_flavour("bert")
+    missing = missing_encoder_tokens(bpe)
+    assert missing and not panel.kind_box.tokens_offer.isHidden()
+    note = panel.kind_box.tokens_note.text()
+    assert " ".join(missing) in note and bpe.name in note
+
+    messages = []
+    session.message.connect(lambda level, text: messages.append((level, text)))
+    assert panel.add_encoder_tokens() is not None
+    jobs.wait(qtbot)
+    current = session.tokenizer
+    assert current is not bpe and session.tokenizers == [bpe, current]
+    assert missing_encoder_tokens(current) == [] and current.vocab_size == bpe.vocab_size + len(missing)
+    assert panel.config().vocab_size == current.vocab_size and session.model_config.vocab_size == current.vocab_size
+    assert panel.kind_box.tokens_offer.isHidden()
+    assert messages and messages[-1][0] == "info" and current.name in messages[-1][1]
+    assert panel.kind_box.add_tokens.isEnabled()
+
+
+def test_a_wordpiece_tokenizer_needs_no_offer(build_panel, session, wordpiece):
+    build_panel.set_flavour("bert")
+    session.add_tokenizer(wordpiece)
+    assert missing_encoder_tokens(wordpiece) == []
+    assert build_panel.kind_box.tokens_offer.isHidden()
+    assert set(ENCODER_SPECIAL_TOKENS) <= set(wordpiece.special_tokens)
+
+
+def test_the_family_is_kept_in_the_workspace_state(qtbot, session):
+    from playground.ui.build_panel import BuildPanel
+
+    first = BuildPanel(session)
+    qtbot.addWidget(first)
+    first.set_flavour("bert")
+    first.set_preset("bert-base")
+    state = first.state()
+    assert state["family"] == "encoder" and state["flavour"] == "bert" and state["preset"] == "bert-base"
+
+    second = BuildPanel(session)
+    qtbot.addWidget(second)
+    second.restore_state(state)
+    assert second.config() == first.config() == ModelConfig.from_preset("bert-base", 30522, flavour="bert")
+    assert second.preset.currentData() == "bert-base"
