@@ -175,3 +175,121 @@ def test_the_family_is_kept_in_the_workspace_state(qtbot, session):
     second.restore_state(state)
     assert second.config() == first.config() == ModelConfig.from_preset("bert-base", 30522, flavour="bert")
     assert second.preset.currentData() == "bert-base"
+
+
+# -- Train ------------------------------------------------------------------------------------
+
+
+def encoder_config(tok: LoadedTokenizer) -> ModelConfig:
+    return ModelConfig.bert_style(vocab_size=tok.vocab_size, context_length=16, n_layer=1, n_head=2, n_embd=16)
+
+
+@pytest.fixture
+def encoder_session(session, tiny_corpus, wordpiece):
+    session.set_corpus(*tiny_corpus)
+    session.add_tokenizer(wordpiece)
+    session.set_model_config(encoder_config(wordpiece), True)
+    return session
+
+
+@pytest.fixture
+def train_panel(qtbot, encoder_session, tmp_path, monkeypatch, jobs):
+    import playground.core.checkpoints as checkpoints
+
+    monkeypatch.setattr(checkpoints, "runs_dir", lambda: tmp_path / "runs")
+    from playground.ui.training_panel import TrainingPanel
+
+    panel = TrainingPanel(encoder_session)
+    qtbot.addWidget(panel)
+    panel.resize(1200, 800)
+    panel.show()
+    qtbot.waitUntil(lambda: panel.plots_ready)
+    panel.batch.setValue(4)
+    panel.eval_interval.setValue(10)
+    panel.sample_interval.setValue(10)
+    panel.warmup.setValue(2)
+    return panel
+
+
+def test_the_masked_share_is_offered_for_an_encoder_only(train_panel, encoder_session, wordpiece):
+    panel = train_panel
+    assert panel.mask_share.isVisibleTo(panel) and panel.mask_share.value() == 15
+    assert "80%" in panel.mask_share.toolTip() and "10%" in panel.mask_share.toolTip()
+    panel.mask_share.setValue(25)
+    assert panel.train_config().mask_share == pytest.approx(0.25)
+    restored = panel.state()
+    encoder_session.set_model_config(encoder_config(wordpiece).replace(family="decoder", flavour="gpt2"), True)
+    assert not panel.mask_share.isVisibleTo(panel)
+    panel.mask_share.setValue(15)
+    panel.restore_state(restored)
+    assert panel.mask_share.value() == 25
+
+
+def test_an_encoder_without_its_special_tokens_cannot_start_and_is_sent_to_build(
+    qtbot, train_panel, encoder_session, bpe
+):
+    panel = train_panel
+    assert panel.start_button.isEnabled()
+    encoder_session.add_tokenizer(bpe)
+    encoder_session.set_model_config(encoder_config(bpe), True)
+    assert not panel.start_button.isEnabled()
+    text = panel.ready_label.text()
+    assert "[MASK]" in text and bpe.name in text and "href='build'" in text
+    with qtbot.waitSignal(encoder_session.show_step) as shown:
+        panel.ready_label.linkActivated.emit("build")
+    assert shown.args == ["build"]
+
+
+def test_a_short_encoder_run_shows_masked_accuracy_and_fill_mask_samples(qtbot, train_panel, encoder_session, jobs):
+    panel = train_panel
+    panel.steps.setValue(30)
+    assert panel.start() is not None
+    jobs.wait(qtbot, 60_000)
+    assert panel.last_error is None
+    assert panel.accuracy_x == [0, 10, 20, 30] and all(0.0 <= a <= 1.0 for a in panel.accuracy_y)
+    xs, ys = panel.charts.accuracy_curve.getData()
+    assert list(xs) == [0, 10, 20, 30] and list(ys) == pytest.approx([100 * a for a in panel.accuracy_y])
+    assert panel.loss_plot.plotItem.getAxis("right").isVisible()
+    legend = [label.text for _, label in panel.loss_plot.plotItem.legend.items]
+    assert legend.count("masked-token accuracy (right axis)") == 1
+    accuracy = panel.stats["ppl"]
+    assert accuracy.caption.text() == "masked accuracy"
+    assert accuracy.value.text() == f"{panel.accuracy_y[-1]:.1%}"
+    samples = panel.samples.toPlainText()
+    assert "── step 10 ──" in samples and "[MASK]" in samples and "(was " in samples and "%" in samples
+    assert "hidden words" in panel.samples.placeholderText()
+    assert encoder_session.checkpoint is not None and encoder_session.checkpoint.model_config.is_encoder
+
+
+def test_stop_ends_an_encoder_run_with_a_checkpoint(qtbot, train_panel, jobs):
+    panel = train_panel
+    panel.steps.setValue(100_000)
+    assert panel.start() is not None
+    qtbot.waitUntil(lambda: len(panel.steps_x) > 3, timeout=30_000)
+    panel.toggle_pause()
+    assert panel.job.paused
+    panel.stop()  # a paused run goes on to save, then stops
+    jobs.wait(qtbot, 30_000)
+    assert panel.job is None and panel.stop_reason == "stopped"
+    assert (panel.last_run_dir / "last" / "model.safetensors").exists()
+
+
+def test_an_encoder_cannot_fine_tune_a_decoder(qtbot, train_panel, encoder_session, wordpiece, jobs):
+    panel = train_panel
+    encoder_session.set_model_config(encoder_config(wordpiece).replace(family="decoder", flavour="gpt2"), True)
+    panel.steps.setValue(5)
+    assert panel.start() is not None
+    jobs.wait(qtbot, 60_000)
+    parent = panel.last_run_dir
+    assert panel.stats["ppl"].caption.text() == "perplexity"  # a decoder's run
+
+    encoder_session.set_model_config(encoder_config(wordpiece), True)
+    assert panel.set_init_from(parent) is not None
+    jobs.wait(qtbot)
+    messages = []
+    encoder_session.message.connect(lambda level, text: messages.append((level, text)))
+    assert panel.start() is not None
+    jobs.wait(qtbot, 60_000)
+    assert messages and messages[-1][0] == "error"
+    assert "family is 'decoder' there but 'encoder' here" in messages[-1][1]
+    assert panel.start_button.isEnabled()
