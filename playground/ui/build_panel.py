@@ -478,7 +478,7 @@ class BuildPanel(QWidget):
 
     def _tokens_added(self, original: LoadedTokenizer, added: LoadedTokenizer) -> None:
         missing = missing_encoder_tokens(original)
-        added.name = f"{original.name} + {' '.join(missing)}"
+        added.name = f"{original.name} + encoder tokens"
         self.session.add_tokenizer(added)  # becomes current: the vocabulary, and every count, follow
         first, last = original.vocab_size, added.vocab_size - 1
         ids = f"id {first:,}" if first == last else f"ids {first:,} to {last:,}"

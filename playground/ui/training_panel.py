@@ -41,7 +41,8 @@ class TrainingPanel(QWidget):
         "to be a little less surprised.<br><br><i>Validation loss</i> is measured on text the "
         "model never trains on: when it stops falling while training loss keeps falling, "
         "the model is memorising.<br><br><i>Perplexity</i> = e<sup>loss</sup>: roughly how many "
-        "tokens the model is torn between."
+        "tokens the model is torn between.<br><br>An <i>encoder</i> (BERT) learns otherwise: it guesses "
+        "tokens hidden behind [MASK], and its curve shows the share it gets right."
     )
 
     def __init__(self, session: Session, parent=None) -> None:

@@ -63,9 +63,10 @@ def test_the_family_choice_changes_the_flavours_presets_and_the_config(build_pan
     assert panel.family.itemText(1) == "Encoder: masked tokens (BERT style)"
     assert offered(panel.flavour) == ["gpt2", "llama"]
     assert offered(panel.preset) == [*PRESETS, None]
+    assert len(panel.family.toolTip()) > 20 and all(panel.family.itemData(i, 3) for i in range(2))  # tooltips
 
     panel.family.setCurrentIndex(panel.family.findData("encoder"))
-    assert offered(panel.flavour) == ["bert"]
+    assert offered(panel.flavour) == ["bert"] and "post-norm" in panel.flavour.itemData(0, 3)
     assert offered(panel.preset) == [*ENCODER_PRESETS, None]
     assert panel.preset.currentData() == "tiny"  # the sizes stay where the family has the same preset
     config = panel.config()
@@ -253,7 +254,7 @@ def test_a_short_encoder_run_shows_masked_accuracy_and_fill_mask_samples(qtbot, 
     legend = [label.text for _, label in panel.loss_plot.plotItem.legend.items]
     assert legend.count("masked-token accuracy (right axis)") == 1
     accuracy = panel.stats["ppl"]
-    assert accuracy.caption.text() == "masked accuracy"
+    assert accuracy.caption.text() == "accuracy" and "Masked-token accuracy" in accuracy.toolTip()
     assert accuracy.value.text() == f"{panel.accuracy_y[-1]:.1%}"
     samples = panel.samples.toPlainText()
     assert "── step 10 ──" in samples and "[MASK]" in samples and "(was " in samples and "%" in samples
@@ -293,3 +294,56 @@ def test_an_encoder_cannot_fine_tune_a_decoder(qtbot, train_panel, encoder_sessi
     assert messages and messages[-1][0] == "error"
     assert "family is 'decoder' there but 'encoder' here" in messages[-1][1]
     assert panel.start_button.isEnabled()
+
+
+# -- fits the screen ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("presenting", [False, True], ids=["1024x640", "presentation at 1280x720"])
+def test_the_encoders_build_and_train_steps_fit_a_small_screen(qtbot, session, tiny_corpus, bpe, presenting):
+    """The family row, the offer to add tokens and the masked share: nothing cut, nothing scrolls sideways."""
+    from tests.ui.test_fits_screens import make_window, problems_on_screen
+
+    size = (1280, 720) if presenting else (1024, 640)
+    session.set_corpus(*tiny_corpus)
+    session.add_tokenizer(bpe)
+    window = make_window(qtbot, session, size)
+    window.set_presentation_mode(presenting)
+    try:
+        window.go_to("build")
+        window.build_panel.set_flavour("bert")
+        assert not window.build_panel.kind_box.tokens_offer.isHidden()
+        assert problems_on_screen(window, size) == []
+        window.go_to("train")
+        train = window.training_panel
+        assert train.mask_share.isVisibleTo(train) and "[MASK]" in train.ready_label.text()
+        assert problems_on_screen(window, size) == []
+    finally:
+        window.set_presentation_mode(False)
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_the_encoders_notes_are_readable(qtbot, session, tiny_corpus, bpe, theme):
+    """The family note, the offer to add tokens and Train's sentence about them meet WCAG AA."""
+    from PySide6.QtCore import QSettings
+
+    from playground.ui import themes
+    from tests.ui.test_contrast_walk import unreadable_labels
+    from tests.ui.test_fits_screens import make_window
+
+    session.set_corpus(*tiny_corpus)
+    session.add_tokenizer(bpe)
+    window = make_window(qtbot, session, (1280, 720))
+    try:
+        window.set_theme(theme)
+        window.go_to("build")
+        window.build_panel.set_flavour("bert")
+        assert window.build_panel.kind_box.tokens_note.isVisible()
+        assert unreadable_labels(window) == []
+        window.go_to("train")
+        assert window.training_panel.ready_label.isVisible()
+        assert unreadable_labels(window) == []
+    finally:
+        window.set_theme("light")
+        themes.apply_look(themes.Look())
+        QSettings().remove("view/theme")

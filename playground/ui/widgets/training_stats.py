@@ -27,7 +27,7 @@ ADVANCED = ("step_time", "lr", "gnorm", "mem")  # hidden in presentation mode
 
 PERPLEXITY_TIP = "e^(val loss): how many tokens the model is, in effect, choosing between."
 ACCURACY_TIP = (
-    "The share of the hidden validation tokens the model guesses right (its top guess is the token "
+    "Masked-token accuracy: the share of the hidden validation tokens the model guesses right (its top guess is the token "
     "that was hidden), at the latest evaluation."
 )
 
@@ -145,7 +145,7 @@ class TrainingStats(QWidget):
     def set_encoder(self, encoder: bool) -> None:
         """An encoder's run shows its masked-token accuracy where a decoder's shows perplexity."""
         stat = self.stats["ppl"]
-        caption, tip = ("masked accuracy", ACCURACY_TIP) if encoder else ("perplexity", PERPLEXITY_TIP)
+        caption, tip = ("accuracy", ACCURACY_TIP) if encoder else ("perplexity", PERPLEXITY_TIP)
         if stat.caption.text() != caption:
             stat.name(caption, tip)
             stat.set("—")  # the other kind's number means nothing here
