@@ -2,7 +2,10 @@
 
 Rows of labelled numbers (two of five, or more rows when the numbers are big), kept by key in `stats` (the panel shares
 that dict under the same name: presentation mode and tests reach a number's
-label there). The panel hands over each record as it arrives.
+label there). The panel hands over each record as it arrives. For an encoder
+the perplexity's place shows the masked-token accuracy: an encoder's
+"perplexity" over hidden tokens, each guessed from both sides, is not the
+decoder's, and the share of hidden tokens recovered says more.
 """
 
 from __future__ import annotations
@@ -22,6 +25,13 @@ MAX_COLUMNS, MIN_COLUMNS = 5, 3
 ADVANCED = ("step_time", "lr", "gnorm", "mem")  # hidden in presentation mode
 
 
+PERPLEXITY_TIP = "e^(val loss): how many tokens the model is, in effect, choosing between."
+ACCURACY_TIP = (
+    "Masked-token accuracy: the share of the hidden validation tokens the model guesses right (its top guess is the token "
+    "that was hidden), at the latest evaluation."
+)
+
+
 class Stat(QWidget):
     """A small labelled number: the caption above, the value large."""
 
@@ -29,7 +39,7 @@ class Stat(QWidget):
         super().__init__()
         self.value = QLabel("—")
         themed_style(self.value, "font-size: 15pt; font-weight: 600; color: {heading};")
-        cap = QLabel(caption)
+        self.caption = cap = QLabel(caption)
         themed_style(cap, "color: {muted}; font-size: 9pt;")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 2, 6, 2)
@@ -41,6 +51,11 @@ class Stat(QWidget):
     def set(self, text: str) -> None:
         self.value.setText(text)
 
+    def name(self, caption: str, tooltip: str) -> None:
+        """Say what the number is (the same place may hold another number for another kind of model)."""
+        self.caption.setText(caption)
+        self.setToolTip(tooltip)
+
 
 class TrainingStats(QWidget):
     """The numbers of the run under way, each with a tooltip saying what it measures."""
@@ -51,7 +66,7 @@ class TrainingStats(QWidget):
             "step": Stat("step", "Optimizer steps done of the total."),
             "loss": Stat("train loss", "Cross-entropy on the latest training batch (lower is better)."),
             "val": Stat("val loss", "Cross-entropy on held-out text, measured every evaluation."),
-            "ppl": Stat("perplexity", "e^(val loss): how many tokens the model is, in effect, choosing between."),
+            "ppl": Stat("perplexity", PERPLEXITY_TIP),
             "tps": Stat("tokens/s", "Training tokens processed per second."),
             "step_time": Stat("step time", "Seconds per optimizer step."),
             "eta": Stat("time left", "Estimated from the recent speed."),
@@ -127,6 +142,17 @@ class TrainingStats(QWidget):
         """No run under way: nothing is left to wait for (the other numbers stay, as the run left them)."""
         self.stats["eta"].set("—")
 
+    def set_encoder(self, encoder: bool) -> None:
+        """An encoder's run shows its masked-token accuracy where a decoder's shows perplexity."""
+        stat = self.stats["ppl"]
+        caption, tip = ("accuracy", ACCURACY_TIP) if encoder else ("perplexity", PERPLEXITY_TIP)
+        if stat.caption.text() != caption:
+            stat.name(caption, tip)
+            stat.set("—")  # the other kind's number means nothing here
+
     def show_eval(self, record: EvalRecord) -> None:
         self.stats["val"].set(f"{record.val_loss:.3f}")
-        self.stats["ppl"].set(f"{record.perplexity:,.1f}")
+        if record.masked_accuracy is not None:
+            self.stats["ppl"].set(f"{record.masked_accuracy:.1%}")
+        else:
+            self.stats["ppl"].set(f"{record.perplexity:,.1f}")
