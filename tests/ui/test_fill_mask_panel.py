@@ -84,7 +84,13 @@ def test_two_masks_show_their_candidates_and_a_click_puts_one_in(qtbot, session,
     assert panel.modes.currentWidget() is panel.fill_mask_page
     page = write(qtbot, panel, TWO_MASKS)
     expected = fill_mask(model, checkpoint.tokenizer, TWO_MASKS, top_k=5)
-    assert page.result == expected
+    # The same guesses as the core gives (probabilities to float precision: the job runs on another thread,
+    # where PyTorch may sum in another order).
+    assert [[c.id for c in slot.candidates] for slot in page.result.slots] == [
+        [c.id for c in slot.candidates] for slot in expected.slots
+    ]
+    for got, want in zip(page.result.slots, expected.slots):
+        assert [c.probability for c in got.candidates] == pytest.approx([c.probability for c in want.candidates])
     assert len(page.candidates.cards) == 2 and page.problem_box.isHidden()
     for index, slot in enumerate(expected.slots):
         assert len(page.candidates.labels(index)) == 5
