@@ -64,11 +64,11 @@ COLUMNS = [
     "Vocab",
     "Steps",
     "Tokens\nscored",
-    "Perplexity\nper token",
+    "(Pseudo-)\nperplexity",
     "Bits per\nbyte",
     "Masked\naccuracy",
 ]
-WIDTHS = [0, 150, 64, 56, 56, 66, 96, 66, 70]  # pixels; the first column stretches
+WIDTHS = [0, 130, 64, 56, 56, 66, 80, 66, 70]  # pixels; the first column stretches
 TIPS = [
     "The run the checkpoint belongs to; ● marks the current model.",
     "The text it was scored on: every token but the first is predicted once, from the tokens before it.",
@@ -78,7 +78,7 @@ TIPS = [
     "How many tokens the model predicted: the same text makes more tokens with a smaller vocabulary.",
     "e^(mean loss): per token, the model is as unsure as a fair choice among this many tokens. Lower is "
     "better, but it only compares models that share a tokenizer: longer tokens are fewer and harder. "
-    "For an encoder, its pseudo-perplexity: each token hidden in turn and guessed from both sides.",
+    "For an encoder, in italics, its pseudo-perplexity: each token hidden in turn and guessed from both sides.",
     "The surprise summed over the text, in bits, divided by the text's bytes (UTF-8). Lower is better, and "
     "it compares any two decoders, whatever their tokenizers: the text's bytes are the same for all. An "
     "encoder's comes from its pseudo-perplexity: compare it with other encoders only.",
@@ -86,11 +86,9 @@ TIPS = [
     "A decoder has none: it predicts the next token instead.",
 ]
 KINDS_NOTE = (
-    "Encoders are scored by pseudo-perplexity: each token is hidden in turn and guessed from the words on both "
-    "sides. That is an easier guess than a decoder's (from the left only), and the guesses are not one "
-    "probability of the text, so pseudo-perplexity and perplexity are not the same kind of number: compare "
-    "encoders with encoders. Bits per byte are defined the same way only within a kind: they compare "
-    "decoders with decoders (any tokenizer) and encoders with encoders, never one with the other."
+    "Encoders get a pseudo-perplexity (in italics): each token hidden in turn and guessed from both sides, an "
+    "easier guess than a decoder's from the left, so it is not the same kind of number as perplexity. Bits per "
+    "byte compare decoders with decoders and encoders with encoders, never one with the other."
 )
 FAIRNESS = (
     "Bits per byte divide the model's surprise by the bytes of the text, not by its tokens, so every "
@@ -106,10 +104,14 @@ def _count(n: int) -> str:
     return f"{n:,}"
 
 
-def _perplexity_text(row: PerplexityRow) -> str:
-    """A row's perplexity as the table shows it; an encoder's says it is a pseudo-perplexity."""
-    value = f"{row.perplexity:,.1f}" if row.perplexity < 1e6 else f"{row.perplexity:.2e}"
-    return f"{value} (pseudo)" if row.is_pseudo else value
+def _perplexity_item(row: PerplexityRow) -> NumberItem:
+    """A row's perplexity as the table shows it; an encoder's pseudo-perplexity in italics."""
+    item = NumberItem(row.perplexity, f"{row.perplexity:,.1f}" if row.perplexity < 1e6 else f"{row.perplexity:.2e}")
+    if row.is_pseudo:
+        font = item.font()
+        font.setItalic(True)
+        item.setFont(font)
+    return item
 
 
 @dataclass
@@ -478,7 +480,7 @@ class PerplexityTab(QWidget):
                 NumberItem(row.vocab_size, f"{row.vocab_size:,}"),
                 NumberItem(row.steps, f"{row.steps:,}"),
                 NumberItem(row.tokens, f"{row.tokens:,}"),
-                NumberItem(row.perplexity, _perplexity_text(row)),
+                _perplexity_item(row),
                 NumberItem(row.bits_per_byte, f"{row.bits_per_byte:.3f}"),
                 NumberItem(
                     -1.0 if row.masked_accuracy is None else row.masked_accuracy,
@@ -538,7 +540,8 @@ class PerplexityTab(QWidget):
             shown = [m for m in self.results if m.source == self.chart_source]
         bars = [
             Bar(
-                label=f"{m.row.name} ({m.row.which})" if m.row.which != "best" else m.row.name,
+                label=(f"{m.row.name} ({m.row.which})" if m.row.which != "best" else m.row.name)
+                + (" · encoder" if m.row.is_pseudo else ""),
                 value=m.row.bits_per_byte,
                 note=f"{'pseudo-perplexity' if m.row.is_pseudo else 'perplexity'} {m.row.perplexity:,.1f}",
                 highlight=self._is_current(m),

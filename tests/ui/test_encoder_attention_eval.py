@@ -228,11 +228,14 @@ def test_pseudo_perplexity_rows_appear_beside_a_decoders_perplexity(qtbot, evalu
         table.item(r, 0).text().lstrip("● "): [table.item(r, c).text() for c in range(table.columnCount())]
         for r in range(table.rowCount())
     }
-    assert cells["tiny-encoder (best)"][6].endswith("(pseudo)")
-    assert cells["tiny-encoder (best)"][8].endswith("%")
-    assert not cells["tiny-decoder (best)"][6].endswith("(pseudo)") and cells["tiny-decoder (best)"][8] == "—"
+    fonts = {table.item(r, 0).text().lstrip("● "): table.item(r, 6).font() for r in range(table.rowCount())}
+    assert fonts["tiny-encoder (best)"].italic() and not fonts["tiny-decoder (best)"].italic()  # pseudo: italic
+    assert cells["tiny-encoder (best)"][6] == f"{rows['tiny-encoder'].perplexity:,.1f}"
+    assert cells["tiny-encoder (best)"][8] == f"{rows['tiny-encoder'].masked_accuracy:.1%}"
+    assert cells["tiny-decoder (best)"][8] == "—"
+    assert set(tab.bpb_chart.labels()) == {"tiny-decoder", "tiny-encoder · encoder"}  # the kind on its bar
     assert tab.kinds_note.isVisible() and "not the same kind" in tab.kinds_note.text()
-    assert "encoders with encoders" in tab.kinds_note.text()
+    assert "encoders with encoders" in tab.kinds_note.text() and "italics" in tab.kinds_note.text()
 
 
 def test_a_masked_word_task_scores_the_encoder(qtbot, evaluate, session, encoder_run, tmp_path):
