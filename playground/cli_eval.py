@@ -256,10 +256,8 @@ def task_command(args: argparse.Namespace) -> int:
             )
         )
         return 0
-    print(
-        f'Task {task.name} ({len(task)} examples), template "{template.name}", model {checkpoint.name}, '
-        f"{settings.strategy}"
-    )
+    how = "an encoder: it fills a [MASK] at the answer" if model.config.is_encoder else settings.strategy
+    print(f'Task {task.name} ({len(task)} examples), template "{template.name}", model {checkpoint.name}, {how}')
     print(f"{'':<14}" + "".join(f"{r.mode:>18}" for r in results))
     lines = [
         ("BLEU", "bleu", "{:.1f}"),

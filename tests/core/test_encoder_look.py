@@ -282,3 +282,21 @@ def test_cli_eval_perplexity_gives_an_encoders_pseudo_perplexity(encoder_run, de
     assert lines[2].startswith("tiny-decoder") and not lines[2].endswith("(pseudo)")
     assert lines[3].startswith("tiny-encoder") and lines[3].endswith("(pseudo)")
     assert any("not the same kind" in line for line in lines)
+
+
+def test_cli_eval_task_lets_an_encoder_fill_the_answers_mask(encoder_run, capsys):
+    code = main(["eval", "task", "--model", str(encoder_run), "--task", "sentiment", "--mode", "zero-shot", "--json"])
+    assert code == 0
+    report = json.loads(capsys.readouterr().out)
+    checkpoint, model = load_checkpoint(encoder_run)
+    from playground.core.task_eval import builtin_task, template_for
+
+    task = builtin_task("sentiment")
+    rows = report["results"][0]["rows"]
+    assert len(rows) == len(task)
+    for row, example in zip(rows, task.examples):
+        prompt = template_for(task).render(mode="zero-shot", input=example.input).text
+        assert row["output"] == fill_answer(model, checkpoint.tokenizer, prompt).raw
+
+    assert main(["eval", "task", "--model", str(encoder_run), "--task", "sentiment", "--mode", "zero-shot"]) == 0
+    assert "it fills a [MASK] at the answer" in capsys.readouterr().out
