@@ -184,6 +184,18 @@ def test_causal_vs_masked_draws_a_triangle_beside_a_square(qtbot, lab, decoder_r
     assert np.allclose(view.heatmaps[1].matrix, view.result.sides[1].snapshot.weights[1].mean(0), atol=1e-6)
 
 
+def test_a_side_showing_the_current_model_follows_it(qtbot, lab, decoder_run, encoder_run):
+    view = compare_tab(qtbot, lab)
+    view.choices[0].setCurrentIndex(view.choices[0].findData(attention_compare.CURRENT))
+    view.set_folder(1, encoder_run)
+    qtbot.waitUntil(lambda: view.result is not None and not view.is_busy(), timeout=30_000)
+    assert view.result.sides[0].name == "tiny-encoder" and view.result.sides[0].encoder
+    lab.session.set_checkpoint(*load_checkpoint(decoder_run))
+    qtbot.waitUntil(lambda: not view.is_busy() and view.result.sides[0].name == "tiny-decoder", timeout=30_000)
+    assert not view.result.sides[0].encoder and "decoder" in view.choices[0].currentText()
+    assert np.all(np.triu(view.heatmaps[0].matrix, 1) == 0)
+
+
 def test_without_the_demo_encoder_a_sentence_offers_to_choose_a_model(qtbot, lab, monkeypatch, encoder_run):
     monkeypatch.setattr(attention_compare, "demo_encoder_dir", lambda: None)
     lab.session.set_checkpoint(None)
@@ -262,3 +274,20 @@ def test_a_masked_word_task_scores_the_encoder(qtbot, evaluate, session, encoder
             prompt = template.render(mode=result.mode, input=example["input"]).text
             assert row.output == fill_answer(model, checkpoint.tokenizer, prompt).raw  # the [MASK]'s top guess
             assert row.exact == (row.output == example["reference"])
+
+
+def test_one_heatmap_turns_from_square_to_triangle_and_back_on_the_same_tokens(qtbot):
+    from playground.ui.widgets.heatmap import AttentionHeatmap
+
+    heatmap = AttentionHeatmap()
+    qtbot.addWidget(heatmap)
+    tokens = ["a", "b", "c"]
+    square = np.full((3, 3), 1 / 3, dtype=np.float32)
+    heatmap.set_matrix(square, tokens, causal=False)
+    assert heatmap.mask_item.path().isEmpty() and not np.isnan(heatmap.image).any()
+    triangle = np.tril(np.ones((3, 3), dtype=np.float32)) / np.arange(1, 4, dtype=np.float32)[:, None]
+    heatmap.set_matrix(triangle, tokens)
+    assert not heatmap.mask_item.path().isEmpty() and np.isnan(heatmap.image[0, 2])
+    assert "not allowed" in heatmap.cell_text(0, 2)
+    heatmap.set_matrix(square, tokens, causal=False)
+    assert heatmap.mask_item.path().isEmpty() and "0.333" in heatmap.cell_text(0, 2)

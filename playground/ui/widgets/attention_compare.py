@@ -141,7 +141,7 @@ class CausalVsMasked(QWidget):
         layout.addLayout(notes)
         layout.addWidget(self.status)
         self.fill_choices()
-        session.checkpoint_changed.connect(lambda _c: self.fill_choices())
+        session.checkpoint_changed.connect(self._on_checkpoint)
 
     # ------------------------------------------------------------------ the two models
 
@@ -173,6 +173,15 @@ class CausalVsMasked(QWidget):
             combo.setCurrentIndex(index if index >= 0 else self._default_index(side, offered))
             combo.blockSignals(False)
         self.missing_row.setVisible(encoder is None and not self._has_encoder_choice())
+
+    def _on_checkpoint(self, _checkpoint) -> None:
+        """A new current model: offer it, and look again where a side shows the current model."""
+        self.fill_choices()
+        if any(combo.currentData() == CURRENT for combo in self.choices):
+            if self.isVisible():
+                self.look()
+            else:
+                self.result = None  # looked at again when shown
 
     def _default_index(self, side: int, offered: list[tuple[str, str]]) -> int:
         """Left: a decoder (the demo decoder, else the current model); right: an encoder, where there is one."""
