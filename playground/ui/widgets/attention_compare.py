@@ -184,7 +184,7 @@ class CausalVsMasked(QWidget):
                 self.result = None  # looked at again when shown
 
     def _default_index(self, side: int, offered: list[tuple[str, str]]) -> int:
-        """Left: a decoder (the demo decoder, else the current model); right: an encoder, where there is one."""
+        """Left: the first decoder offered (the current model, else the demo); right: the first encoder, if any."""
         wanted = "decoder" if side == 0 else "encoder"
         for i, (label, _) in enumerate(offered):
             if wanted in label.lower():
@@ -207,7 +207,7 @@ class CausalVsMasked(QWidget):
         if folder:
             self.set_folder(side, folder)
         else:
-            self.fill_choices()  # back to what was chosen
+            self.fill_choices()  # no folder: the side goes back to its default model
 
     def set_folder(self, side: int, folder) -> None:
         """Put the model in `folder` on `side` and look."""
