@@ -19,7 +19,7 @@ HEAD_TIPS = [
     "its attention is spread over many. A head that spreads evenly over q tokens has log₂ q bits.",
     "The average weight a token puts on the token just before it. Near 1: a previous-token head, which "
     "tells later layers what came before.",
-    "The average weight on the very first token. High: an attention sink — a head with nothing useful to "
+    "The average weight on the very first token ([CLS] for an encoder). High: an attention sink — a head with nothing useful to "
     "look at parks its attention there.",
     "The average weight a token puts on itself.",
 ]
