@@ -4,6 +4,7 @@ playground                                  open the window
 playground --screenshot DIR                 save a PNG of every panel, then quit
 playground tokenizer train --corpus PATH --kind bpe --vocab-size N --out FILE.json
 playground tokenizer encode --tokenizer FILE.json "TEXT"
+playground fill-mask --model DIR --text "The [MASK] function" [--top-k 5] [--json]
 """
 
 from __future__ import annotations
@@ -76,6 +77,9 @@ def build_parser(with_commands: bool = True, only: Optional[str] = None) -> argp
     from playground import cli_exchange
 
     cli_exchange.add_command(commands)
+    from playground import cli_fill_mask
+
+    cli_fill_mask.add_command(commands)
     return parser
 
 
@@ -182,6 +186,8 @@ def main(argv: list[str] | None = None) -> int:
             return run(args)
         if args.command == "attention":
             return args.attention_command(args)
+        if args.command == "fill-mask":
+            return args.fill_mask_command(args)
         if args.command == "eval":
             return args.eval_command(args)
         if args.command in ("export", "import"):

@@ -32,7 +32,8 @@ def add_command(subparsers: argparse._SubParsersAction) -> None:
         "attention",
         help="save one head's attention weights over a text as a matrix",
         description="Run a trained model over a text once and save where one attention head looked: a "
-        "query-by-key matrix whose row q holds how token q spread its attention over tokens 0..q.",
+        "query-by-key matrix whose row q holds how token q spread its attention over tokens 0..q (a decoder), "
+        "or over every token (an encoder, which reads the text between [CLS] and [SEP]).",
     )
     add_model_arguments(attention)
     attention.add_argument("--text", required=True, help="the text the model reads")
@@ -72,6 +73,7 @@ def attention_command(args: argparse.Namespace) -> int:
     save_matrix(matrix, args.out, tokens=capture.tokens)
     head = "the mean of all heads" if args.head == "mean" else f"head {args.head}"
     T = len(capture.tokens)
-    print(f"layer {args.layer}, {head}: a {T} x {T} matrix (query by key) -> {args.out}", file=sys.stderr)
+    shape = "a full square: every token reads every token" if not capture.causal else "each token reads the past"
+    print(f"layer {args.layer}, {head}: a {T} x {T} matrix (query by key; {shape}) -> {args.out}", file=sys.stderr)
     print("tokens: " + " ".join(repr(t) for t in capture.tokens), file=sys.stderr)
     return 0

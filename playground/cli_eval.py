@@ -30,6 +30,8 @@ def add_command(subparsers: argparse._SubParsersAction) -> None:
         help="how well a model predicts a text: perplexity per token and bits per byte",
         description="Score every token of a text (but the first) with the model. Perplexity is per token, so "
         "it only compares models with the same tokenizer; bits per byte compares any two models. "
+        "An encoder gets its pseudo-perplexity instead (each token hidden in turn and guessed from both "
+        "sides): not the same kind of number, so compare it, and its bits per byte, with encoders only. "
         "Give --model more than once to compare models on the same text.",
     )
     _add_model_arguments(ppl, several=True)
@@ -121,17 +123,26 @@ def _read_text(args: argparse.Namespace) -> tuple[str, str]:
 def perplexity_command(args: argparse.Namespace) -> int:
     from playground.cli_progress import run_with_bar
     from playground.core.checkpoints import load_checkpoint
-    from playground.core.evaluation import perplexity
+    from playground.core.evaluation import PSEUDO, perplexity
+    from playground.core.masked_eval import pseudo_perplexity
 
     device = _setup(args)
     text, text_name = _read_text(args)
     reports = []
     for path in args.model:
         checkpoint, model = load_checkpoint(path, device=device, which=args.which)
-        result = run_with_bar(
-            perplexity(model, checkpoint.tokenizer, text, batch_size=args.batch_size, stride=args.stride),
-            desc=checkpoint.name,
-        )
+        if model.config.is_encoder:  # no left-to-right probability: each token hidden in turn
+            pseudo = run_with_bar(
+                pseudo_perplexity(model, checkpoint.tokenizer, text, batch_size=max(32, args.batch_size)),
+                desc=checkpoint.name,
+            )
+            scores = {"measure": PSEUDO, **pseudo.to_dict(), "perplexity": pseudo.pseudo_perplexity}
+        else:
+            result = run_with_bar(
+                perplexity(model, checkpoint.tokenizer, text, batch_size=args.batch_size, stride=args.stride),
+                desc=checkpoint.name,
+            )
+            scores = {"measure": "perplexity", **result.to_dict()}
         reports.append(
             {
                 "model": checkpoint.name,
@@ -142,7 +153,7 @@ def perplexity_command(args: argparse.Namespace) -> int:
                 "tokenizer": checkpoint.tokenizer.kind_label,
                 "vocab_size": checkpoint.model_config.vocab_size,
                 "text": text_name,
-                **result.to_dict(),
+                **scores,
             }
         )
         del model
@@ -157,6 +168,14 @@ def perplexity_command(args: argparse.Namespace) -> int:
             f"Model: {r['model']} ({r['which']}, step {r['step']:,}, {r['parameters']:,} parameters, "
             f"{r['tokenizer']} of {r['vocab_size']:,} tokens)"
         )
+        if r["measure"] == PSEUDO:
+            print(f"  tokens scored    {r['tokens']:,} (each hidden in turn, guessed from both sides)")
+            print(f"  mean loss        {r['mean_loss']:.4f} nats per token")
+            print(f"  pseudo-perplexity {r['pseudo_perplexity']:.2f} per token")
+            print(f"  masked accuracy  {r['masked_accuracy']:.1%}")
+            print(f"  bits per byte    {r['bits_per_byte']:.4f} (compares with encoders only)")
+            print(PSEUDO_NOTE)
+            return 0
         print(f"  tokens scored    {r['tokens']:,} (every token but the first; {r['scored_bytes']:,} bytes)")
         print(f"  mean loss        {r['mean_loss']:.4f} nats per token")
         print(f"  perplexity       {r['perplexity']:.2f} per token")
@@ -166,12 +185,21 @@ def perplexity_command(args: argparse.Namespace) -> int:
     print(header)
     for r in reports:
         tokenizer = f"{r['tokenizer']} {r['vocab_size']:,}"
+        mark = " (pseudo)" if r["measure"] == PSEUDO else ""
         print(
             f"{r['model'][:24]:<24} {r['parameters']:>11,} {tokenizer[:28]:<28} {r['step']:>7,} {r['tokens']:>8,} "
-            f"{r['perplexity']:>11.2f} {r['bits_per_byte']:>10.4f}"
+            f"{r['perplexity']:>11.2f} {r['bits_per_byte']:>10.4f}{mark}"
         )
     print("Perplexity compares models with the same tokenizer only; bits per byte compares any.")
+    if any(r["measure"] == PSEUDO for r in reports):
+        print(PSEUDO_NOTE)
     return 0
+
+
+PSEUDO_NOTE = (
+    "An encoder's number is a pseudo-perplexity (each token hidden in turn, guessed from both sides): not the "
+    "same kind as a decoder's perplexity. Compare it, and its bits per byte, with other encoders only."
+)
 
 
 def _load_task(name: str):
@@ -228,10 +256,8 @@ def task_command(args: argparse.Namespace) -> int:
             )
         )
         return 0
-    print(
-        f'Task {task.name} ({len(task)} examples), template "{template.name}", model {checkpoint.name}, '
-        f"{settings.strategy}"
-    )
+    how = "an encoder: it fills a [MASK] at the answer" if model.config.is_encoder else settings.strategy
+    print(f'Task {task.name} ({len(task)} examples), template "{template.name}", model {checkpoint.name}, {how}')
     print(f"{'':<14}" + "".join(f"{r.mode:>18}" for r in results))
     lines = [
         ("BLEU", "bleu", "{:.1f}"),

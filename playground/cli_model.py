@@ -2,6 +2,7 @@
 
     playground train --corpus PATH|default [--tokenizer FILE.json] [--preset tiny] [--steps N] [--out DIR]
                                             a new or empty DIR, or any with --overwrite
+    playground train --family encoder [--mask-share 0.15] ...   a BERT-style masked language model
     playground train --out DIR --resume [--steps N]          continue a stopped run
     playground train --init-from DIR --corpus PATH           fine-tune a trained model on new text
     playground generate --model DIR --prompt TEXT [--strategy greedy|sample|beam] [--temperature T] [--json]
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
     """Add `train` and `generate` to `subparsers` (each sets `model_command` to its function)."""
-    from playground.core.config import FLAVOURS, PRESETS
+    from playground.core.config import ENCODER_PRESETS, FAMILIES, FLAVOURS, PRESETS
 
     train = subparsers.add_parser("train", help="train a model on a corpus and save it in a run folder")
     train.add_argument(
@@ -49,14 +50,27 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         "--tokenizer",
         type=Path,
         metavar="FILE.json",
-        help="the tokenizer to use; without it a byte-level BPE of --vocab-size is trained "
-        "on the corpus (fine-tuning and resuming use the model's own)",
+        help="the tokenizer to use; without it a byte-level BPE (a WordPiece for an encoder) of "
+        "--vocab-size is trained on the corpus (fine-tuning and resuming use the model's own)",
     )
     train.add_argument(
         "--vocab-size", type=positive_int, default=1000, help="for the tokenizer trained when none is given"
     )
-    train.add_argument("--preset", choices=list(PRESETS), help="the model's size (default tiny)")
-    train.add_argument("--flavour", choices=list(FLAVOURS), help="the architecture family (default gpt2)")
+    train.add_argument("--preset", choices=list({**PRESETS, **ENCODER_PRESETS}), help="the model's size (default tiny)")
+    train.add_argument(
+        "--family",
+        choices=list(FAMILIES),
+        help="what the model learns: the next token (decoder, the default) or hidden tokens "
+        "(encoder: BERT style, a masked language model)",
+    )
+    train.add_argument("--flavour", choices=list(FLAVOURS), help="the architecture (default gpt2; bert for an encoder)")
+    train.add_argument(
+        "--mask-share",
+        type=share,
+        metavar="SHARE",
+        help="an encoder's share of tokens hidden in each text (default 0.15, as BERT: of those, 80%% "
+        "become [MASK], 10%% a random token, 10%% stay)",
+    )
     train.add_argument("--context", type=positive_int, metavar="TOKENS", help="override the preset's context length")
     train.add_argument("--steps", type=positive_int, help="optimizer steps (default 500)")
     train.add_argument("--batch-size", type=positive_int)
@@ -143,7 +157,7 @@ def run(args: argparse.Namespace) -> int:
 def train_command(args: argparse.Namespace) -> int:
     from playground.cli_progress import ctrl_c_cancels, run_with_bar
     from playground.core.checkpoints import check_new_run_dir, load_checkpoint, new_run_dir
-    from playground.core.config import ModelConfig
+    from playground.core.config import FLAVOURS, ModelConfig
     from playground.core.tokenization import open_tokenizer
     from playground.core.training import TrainConfig
     from playground.core.training_job import TrainingRequest, train
@@ -156,6 +170,8 @@ def train_command(args: argparse.Namespace) -> int:
         raise UserError("--resume continues the run in --out and --overwrite replaces it: choose one.")
     if args.out is not None and not args.resume:
         check_new_run_dir(args.out, args.overwrite)  # at once, not after the corpus is encoded
+    flavour = _flavour(args.family, args.flavour)
+    encoder = FLAVOURS[flavour]["family"] == "encoder"
 
     # Where the model's shape and tokenizer come from: the run (resume), the
     # parent model (fine-tune), or the options.
@@ -170,24 +186,31 @@ def train_command(args: argparse.Namespace) -> int:
     elif args.tokenizer:
         tokenizer = open_tokenizer(args.tokenizer)
     else:
-        tokenizer = _train_tokenizer(corpus, args.vocab_size)
+        tokenizer = _train_tokenizer(corpus, args.vocab_size, "wordpiece" if encoder else "bpe")
+    if saved is None and encoder:
+        tokenizer = _with_encoder_tokens(tokenizer)
 
     if saved is not None:
         model_config = saved.model_config
-        ignored = [f"--{name}" for name in ("preset", "flavour", "context") if getattr(args, name) is not None]
+        ignored = [
+            f"--{name}" for name in ("preset", "family", "flavour", "context") if getattr(args, name) is not None
+        ]
         if ignored:
             print(f"note: {', '.join(ignored)} ignored: the model keeps its shape", file=sys.stderr)
     else:
         overrides = {"context_length": args.context} if args.context is not None else {}
         model_config = ModelConfig.from_preset(
-            args.preset or "tiny", tokenizer.vocab_size, flavour=args.flavour or "gpt2", **overrides
+            args.preset or "tiny", tokenizer.vocab_size, flavour=flavour, **overrides
         )
 
     base = saved.train_config if args.resume and saved is not None and saved.train_config is not None else TrainConfig()
     changes = {
         "max_steps": args.steps, "batch_size": args.batch_size, "learning_rate": args.lr,
         "eval_interval": args.eval_interval, "device": args.device, "precision": args.precision, "seed": args.seed,
+        "mask_share": args.mask_share,
     }  # fmt: skip
+    if args.mask_share is not None and not model_config.is_encoder:
+        print("note: --mask-share is ignored: only an encoder learns from hidden tokens", file=sys.stderr)
     train_config = base.replace(**{k: v for k, v in changes.items() if v is not None})
     train_config.raise_if_invalid()
 
@@ -226,6 +249,7 @@ class _TrainingPrinter:
         self.stopped: Optional[StoppedRecord] = None
 
     def show(self, record) -> None:
+        from playground.core.encoder_training import FillMaskSample
         from playground.core.training import EvalRecord, SampleRecord, StoppedRecord
         from playground.core.training_job import RunStarted, StepBatch
 
@@ -235,12 +259,23 @@ class _TrainingPrinter:
             for step in record.records:
                 self._step(step)
         elif isinstance(record, EvalRecord):
+            measure = (
+                f"perplexity {record.perplexity:,.1f}"
+                if record.masked_accuracy is None
+                else f"masked accuracy {record.masked_accuracy:.1%}"
+            )
             print(
                 f"step {record.step:>6,}  train loss {record.train_loss:.4f}  val loss {record.val_loss:.4f}  "
-                f"perplexity {record.perplexity:,.1f}",
+                + measure,
                 file=sys.stderr,
                 flush=True,
             )
+        elif isinstance(record, FillMaskSample):
+            lines = [f"fill-mask sample at step {record.step:,}: {record.text!r}"]
+            for n, mask in enumerate(record.masks, 1):
+                guesses = ", ".join(f"{g.text.strip()!r} {g.probability:.0%}" for g in mask.guesses)
+                lines.append(f"  [MASK] {n} (was {mask.answer.strip()!r}): {guesses}")
+            print("\n".join(lines), file=sys.stderr, flush=True)
         elif isinstance(record, SampleRecord):
             print(f"sample at step {record.step:,}: {record.prompt + record.text!r}", file=sys.stderr, flush=True)
         elif isinstance(record, StoppedRecord):
@@ -252,7 +287,8 @@ class _TrainingPrinter:
         data = run.data
         params = parameter_breakdown(self.model_config).total
         print(
-            f"Training {params:,} parameters on {len(data.train):,} tokens ({len(data.val):,} held out) "
+            f"Training {params:,} parameters{' of an encoder (masked tokens)' if self.model_config.is_encoder else ''} "
+            f"on {len(data.train):,} tokens ({len(data.val):,} held out) "
             f"on {run.device.type}, {self.train_config.max_steps:,} steps"
             + (f", from step {run.step:,}" if run.step else "")
             + (f", fine-tuning {run.parent}" if run.parent else ""),
@@ -285,11 +321,56 @@ def _corpus(paths: Optional[list[str]]):
     return corpus_from_paths([default_corpus_path() if p == "default" else Path(p) for p in paths])
 
 
-def _train_tokenizer(corpus, vocab_size: int):
+def _flavour(family: Optional[str], flavour: Optional[str]) -> str:
+    """The flavour --family and --flavour ask for together (a family alone: its usual one)."""
+    from playground.core.config import FLAVOURS
+
+    if flavour is None:
+        return "bert" if family == "encoder" else "gpt2"
+    made = str(FLAVOURS[flavour]["family"])
+    if family is not None and made != family:
+        usual = "bert" if family == "encoder" else "gpt2 or llama"
+        raise UserError(
+            f"--flavour {flavour} makes {_a(made)}, not {_a(family)}: leave --flavour out, or give --flavour {usual}."
+        )
+    return flavour
+
+
+def _a(noun: str) -> str:
+    return f"an {noun}" if noun[0] in "aeiou" else f"a {noun}"
+
+
+def _with_encoder_tokens(tokenizer):
+    """The tokenizer with the special tokens an encoder needs ([MASK] and the rest), added where missing."""
+    from playground.core.tokenization import missing_encoder_tokens, with_encoder_tokens
+
+    missing = missing_encoder_tokens(tokenizer)
+    if missing:
+        tokenizer = with_encoder_tokens(tokenizer)
+        print(
+            f"note: added {', '.join(missing)} to the tokenizer as special tokens (an encoder needs them); "
+            f"the run folder keeps the tokenizer with them",
+            file=sys.stderr,
+        )
+    return tokenizer
+
+
+def share(text: str) -> float:
+    """An argparse type: a share above 0 and below 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, not {text!r}") from None
+    if not 0 < value < 1:  # NaN too
+        raise argparse.ArgumentTypeError(f"must be above 0 and below 1 (BERT hides 0.15), not {text}")
+    return value
+
+
+def _train_tokenizer(corpus, vocab_size: int, kind: str = "bpe"):
     from playground.core.progress import run_quietly
     from playground.core.tokenization import LoadedTokenizer, spec_for_kind, train_in_process
 
-    spec = spec_for_kind("bpe", vocab_size=vocab_size)
+    spec = spec_for_kind(kind, vocab_size=vocab_size)
     print(f"Training a {spec.label} tokenizer on {corpus.name}…", file=sys.stderr)
     return LoadedTokenizer(run_quietly(train_in_process(corpus, spec)), name=spec.label, spec=spec)
 

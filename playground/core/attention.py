@@ -1,8 +1,11 @@
 """Attention weights for the Attention Lab: capture them for a text, pick a head, measure it, save it.
 
 A captured attention tensor is [n_layer, n_head, T, T]: for each layer and
-head, row q is how query token q spread its attention over the key tokens
-0..q (causal: nothing above the diagonal, and each row sums to 1).
+head, row q is how query token q spread its attention over the key tokens,
+and each row sums to 1. A decoder is causal: query q reads keys 0..q only,
+so nothing lies above the diagonal (a triangle). An encoder reads the whole
+text at once, so every row spreads over every key (a full square); it reads
+its text between [CLS] and [SEP], as it was trained.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ class AttentionCapture:
     weights: float32 on the CPU, [n_layer, n_head, T, T], query by key.
     cut_tokens: tokens cut from the start because the text was too long.
     notice: a sentence saying what was cut, or "".
+    causal: True for a decoder (nothing above the diagonal), False for an encoder (a full square).
     """
 
     tokens: list[str]
@@ -43,6 +47,7 @@ class AttentionCapture:
     weights: Weights
     cut_tokens: int = 0
     notice: str = ""
+    causal: bool = True
 
     @property
     def n_layer(self) -> int:
@@ -81,14 +86,21 @@ def capture_attention(model, tokenizer, text: str, max_tokens: Optional[int] = N
 
     At most the model's context length of tokens is read (fewer if
     `max_tokens` says so): a longer text keeps its last tokens, with a notice.
+    An encoder reads the text between [CLS] and [SEP] (`is_encoder`), which
+    count within that limit.
     """
     if not text:
         raise UserError("There is no text to look at: type a sentence for the model to read.")
     ids, tokens = _encode(tokenizer, text)
     if not ids:
         raise UserError("The text gave no tokens with this tokenizer: try some ordinary words.")
+    encoder = bool(model.config.is_encoder)
     context = model.config.context_length
     limit = context if max_tokens is None else max(1, min(int(max_tokens), context))
+    wrapping = _wrapper(tokenizer) if encoder else None
+    if wrapping is not None:
+        limit = max(1, limit - wrapping.wrapping)
+        context = max(1, context - wrapping.wrapping)
     cut, notice = 0, ""
     if len(ids) > limit:
         cut = len(ids) - limit
@@ -103,8 +115,27 @@ def capture_attention(model, tokenizer, text: str, max_tokens: Optional[int] = N
                 f"The text has {cut + limit:,} tokens; the heatmap shows at most {limit:,}, "
                 f"so it shows the last {limit:,}."
             )
+    if wrapping is not None:
+        ids, tokens = _wrap(wrapping, ids, tokens)
     weights = capture_ids(model, ids)
-    return AttentionCapture(tokens=tokens, ids=ids, weights=weights, cut_tokens=cut, notice=notice)
+    return AttentionCapture(tokens=tokens, ids=ids, weights=weights, cut_tokens=cut, notice=notice, causal=not encoder)
+
+
+def _wrapper(tokenizer):
+    """The tokenizer's [CLS]/[SEP] (`masking.EncoderTokens`), or None when it has no [MASK] (nothing to wrap with)."""
+    from .masking import encoder_tokens
+
+    try:
+        return encoder_tokens(tokenizer)
+    except UserError:
+        return None
+
+
+def _wrap(wrapping, ids: list[int], tokens: list[str]) -> tuple[list[int], list[str]]:
+    """ids and tokens between [CLS] and [SEP], as an encoder read them in training."""
+    before = ["[CLS]"] if wrapping.cls is not None else []
+    after = ["[SEP]"] if wrapping.sep is not None else []
+    return wrapping.wrap(ids), before + list(tokens) + after
 
 
 def _encode(tokenizer, text: str) -> tuple[list[int], list[str]]:
@@ -267,6 +298,7 @@ class ProbeRecord:
     tokens: list[str]
     weights: Tensor
     stats: Optional[list] = None  # HeadStats, layer by layer
+    causal: bool = True  # False for an encoder's full square
 
 
 class LiveProbe:
@@ -310,9 +342,14 @@ class LiveProbe:
         if not self.ids:
             return None
         started = time.perf_counter()
-        context = model.config.context_length
-        weights = capture_ids(model, self.ids[-context:])
+        encoder = bool(model.config.is_encoder)
+        wrapping = _wrapper(self.tokenizer) if encoder else None
+        context = model.config.context_length - (wrapping.wrapping if wrapping is not None else 0)
+        ids, tokens = self.ids[-context:], self.tokens[-context:]
+        if wrapping is not None:  # as the encoder reads a text: between [CLS] and [SEP]
+            ids, tokens = _wrap(wrapping, ids, tokens)
+        weights = capture_ids(model, ids)
         self.last_cost_s = time.perf_counter() - started
         self.spent_s += self.last_cost_s
         self.last_at = now
-        return ProbeRecord(step=step, tokens=self.tokens[-context:], weights=weights, stats=head_stats(weights))
+        return ProbeRecord(step=step, tokens=tokens, weights=weights, stats=head_stats(weights), causal=not encoder)

@@ -105,6 +105,8 @@ class AttentionSnapshot:
     weights: [n_layer, n_head, T, T] float32 (NumPy); stats: HeadStats, layer by layer.
     step: the training step, for a probe record; prompt_tokens: for a generated
     text, how many of the tokens are the prompt.
+    causal: a decoder's attention (each token reads only the tokens up to it: a
+    triangle); False for an encoder's (every token reads every token: a square).
     """
 
     tokens: list[str]
@@ -113,6 +115,7 @@ class AttentionSnapshot:
     notice: str = ""
     step: Optional[int] = None
     prompt_tokens: Optional[int] = None
+    causal: bool = True
 
     def describe(self) -> str:
         """What a title adds: the training step, or the prompt and what the model wrote."""
@@ -185,12 +188,17 @@ class ProbeHistory:
     def add(self, record) -> ProbeEntry:
         """Keep `record` (an `attention.ProbeRecord`), thinning the older ones when full; return its entry."""
         step = int(record.step)
+        causal = bool(getattr(record, "causal", True))
         if record.stats is not None:  # worked out on the training thread already
             snapshot = AttentionSnapshot(
-                tokens=list(record.tokens), weights=as_array(record.weights), stats=record.stats, step=step
+                tokens=list(record.tokens),
+                weights=as_array(record.weights),
+                stats=record.stats,
+                step=step,
+                causal=causal,
             )
         else:  # a record made elsewhere than the trainer's probe
-            snapshot = snapshot_of(record.weights, record.tokens, step=step)
+            snapshot = snapshot_of(record.weights, record.tokens, step=step, causal=causal)
         entry = ProbeEntry(snapshot, self.arrivals)
         self.arrivals += 1
         if self.entries and self.entries[-1].index % self.stride:

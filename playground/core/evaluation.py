@@ -97,7 +97,13 @@ class PerplexityResult:
 
 @dataclass(frozen=True)
 class PerplexityRow:
-    """One checkpoint's line in a comparison table (see `compare_checkpoints`)."""
+    """One checkpoint's line in a comparison table (see `compare_checkpoints`).
+
+    For an encoder (`measure` PSEUDO), `perplexity` is its pseudo-perplexity
+    (core/masked_eval.py: each token hidden in turn), not the same kind of
+    number as a decoder's, and its bits per byte compare with encoders' only;
+    `masked_accuracy` is the share of hidden tokens it guessed (None for a decoder).
+    """
 
     name: str
     path: str
@@ -111,9 +117,18 @@ class PerplexityRow:
     mean_loss: float
     perplexity: float
     bits_per_byte: float
+    measure: str = "perplexity"  # or PSEUDO for an encoder
+    masked_accuracy: Optional[float] = None
+
+    @property
+    def is_pseudo(self) -> bool:
+        return self.measure == PSEUDO
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+PSEUDO = "pseudo-perplexity"
 
 
 # -- reading a person's text file ------------------------------------------------------------
@@ -435,7 +450,9 @@ def compare_checkpoints(
     and the others go on, else its `UserError` stops the job.
 
     Compare models with different tokenizers by bits per byte; per-token
-    perplexity only compares models that share a tokenizer.
+    perplexity only compares models that share a tokenizer. An encoder is
+    scored by pseudo-perplexity instead (`PerplexityRow.measure`), which
+    compares with encoders only.
     """
     if not checkpoints:
         raise UserError("Choose at least one checkpoint to score.")
@@ -493,9 +510,13 @@ def _score_checkpoint(
     splits: Optional[ValidationSplits],
     cancel: Optional[CancelToken],
 ) -> JobGenerator[CheckpointScored]:
+    from playground.core.masked_eval import PseudoPerplexityResult, pseudo_perplexity, pseudo_perplexity_on_ids
+
     lo, hi = span
     tokenizer = checkpoint.tokenizer
     fingerprint = tokenizer_id(tokenizer)
+    encoder = bool(model.config.is_encoder)  # scored by pseudo-perplexity: each token hidden in turn
+    pseudo_batch = max(32, batch_size)  # rows of one window each: small, so more of them a pass
     if isinstance(text, Corpus):
         fraction = getattr(checkpoint.train_config, "val_fraction", None) or 0.1
         ids = splits.get(text, fingerprint, fraction) if splits is not None else None
@@ -505,9 +526,20 @@ def _score_checkpoint(
             if splits is not None:
                 splits.put(text, fingerprint, fraction, ids)
         lo = lo + 0.3 * (hi - lo)
-        result = yield from _within(perplexity_on_ids(model, ids, tokenizer, batch_size, stride), lo, hi, prefix)
+        result: Union[PerplexityResult, PseudoPerplexityResult]
+        if encoder:
+            job = pseudo_perplexity_on_ids(model, ids, tokenizer, pseudo_batch)
+            result = yield from _within(job, lo, hi, prefix)
+        else:
+            result = yield from _within(perplexity_on_ids(model, ids, tokenizer, batch_size, stride), lo, hi, prefix)
+    elif encoder:
+        result = yield from _within(pseudo_perplexity(model, tokenizer, text, pseudo_batch), lo, hi, prefix)
     else:
         result = yield from _within(perplexity(model, tokenizer, text, batch_size, stride), lo, hi, prefix)
+    if isinstance(result, PseudoPerplexityResult):
+        value, accuracy = result.pseudo_perplexity, result.masked_accuracy
+    else:
+        value, accuracy = result.perplexity, None
     row = PerplexityRow(
         name=checkpoint.name,
         path=str(Path(checkpoint.path).resolve()),
@@ -519,7 +551,9 @@ def _score_checkpoint(
         steps=checkpoint.step,
         tokens=result.tokens,
         mean_loss=result.mean_loss,
-        perplexity=result.perplexity,
+        perplexity=value,
         bits_per_byte=result.bits_per_byte,
+        measure=PSEUDO if encoder else "perplexity",
+        masked_accuracy=accuracy,
     )
     return CheckpointScored(row, fingerprint)

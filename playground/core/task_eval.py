@@ -29,6 +29,13 @@ The scores come from the libraries everyone uses, each on its own scale:
 
 Each answer also keeps its own chrF (sacrebleu.sentence_chrf) and ROUGE-L.
 
+An encoder (BERT style) writes nothing, but it answers a task whose answer
+is one word by filling a [MASK] at the answer's place (`fill_answer`): the
+template's own [MASK] where it has one, else one put where a decoder would
+start writing (after "Sentiment:"). Its top guess is the answer, scored like
+any other; an answer the tokenizer splits into several tokens cannot be
+guessed whole (chrF still credits a near miss).
+
 `evaluate_task`, `compare_modes` and `ask_checkpoint` are job generators
 (``playground/engine/jobs.py``): they yield `Progress` and each `TaskRow` as
 it is answered, and return the scored results.
@@ -394,6 +401,28 @@ def generate_answer(
     return Generated(raw=raw, prompt_tokens=prepared.total_tokens, cut_tokens=prepared.cut_tokens)
 
 
+def fill_answer(model, tokenizer, prompt: str) -> Generated:
+    """An encoder's answer to `prompt`: its top guess for the last [MASK] (one is added at the end when the
+    prompt has none). A prompt longer than the context loses tokens at the front, keeping the mask."""
+    from playground.core.fill_mask import mask_candidates
+    from playground.core.masking import MASK_TOKEN, encoder_tokens
+
+    tokens = encoder_tokens(tokenizer)  # UserError naming what is missing without [MASK]
+    if MASK_TOKEN not in prompt:
+        prompt = prompt.rstrip() + " " + MASK_TOKEN
+    body = list(tokenizer.encode_ids([prompt])[0])
+    masks = [i for i, token_id in enumerate(body) if token_id == tokens.mask]
+    if not masks:
+        raise UserError(f"The tokenizer does not read {MASK_TOKEN} as one token: the encoder cannot answer.")
+    last = masks[-1]
+    room = model.config.context_length - tokens.wrapping
+    start = min(max(0, len(body) - room), last)  # cut the front, never the answer's mask
+    ids = tokens.wrap(body[start : start + room])
+    position = last - start + (1 if tokens.cls is not None else 0)
+    guess = mask_candidates(model, tokenizer, ids, [position], top_k=1)[0][0]
+    return Generated(raw=guess.text, prompt_tokens=len(ids), cut_tokens=start)
+
+
 def evaluate_task(
     model,
     tokenizer,
@@ -457,6 +486,8 @@ def _run(model, tokenizer, template, examples, settings, modes, cancel) -> JobGe
     scorer = rouge_scorer()
     import sacrebleu
 
+    encoder = bool(getattr(getattr(model, "config", None), "is_encoder", False))
+
     total = len(examples) * len(modes)
     results = []
     for n_mode, mode in enumerate(modes):
@@ -468,8 +499,11 @@ def _run(model, tokenizer, template, examples, settings, modes, cancel) -> JobGe
             done = n_mode * len(examples) + index
             yield Progress(done / total, f"{mode}: example {index + 1} of {len(examples)}")
             prompt = template.render(mode=mode, input=example.input).text
-            budget = answer_budget(tokenizer, example.reference, settings)
-            generated = generate_answer(model, tokenizer, prompt, settings, budget, cancel)
+            if encoder:  # it fills the answer's [MASK] instead of writing
+                generated = fill_answer(model, tokenizer, prompt)
+            else:
+                budget = answer_budget(tokenizer, example.reference, settings)
+                generated = generate_answer(model, tokenizer, prompt, settings, budget, cancel)
             if cancel is not None:
                 cancel.raise_if_cancelled()  # generation stops quietly when cancelled: a cut answer is no answer
             output = cut_answer(generated.raw, settings.stop_strings)

@@ -52,7 +52,7 @@ PANEL_STATE_VERSIONS: dict[str, int] = {
     "build": 1,
     "train": 1,
     "prompt": 1,
-    "generate": 1,
+    "generate": 2,  # 2: the Fill-the-mask page's text and top-k
     "attention": 1,
     "evaluate": 1,
     "window": 1,  # the window's own: which step is shown
@@ -69,6 +69,14 @@ def _unversioned_to_first(state: dict) -> dict:
 PANEL_MIGRATIONS: dict[str, dict[int, Callable[[dict], dict]]] = {
     key: {UNVERSIONED: _unversioned_to_first} for key in PANEL_STATE_VERSIONS
 }
+
+
+def _generate_gains_fill_mask(state: dict) -> dict:
+    """Generate version 2 adds the Fill-the-mask page's state; a version 1 state had none (the page's defaults)."""
+    return {**state, "fill_mask": {}}
+
+
+PANEL_MIGRATIONS["generate"][1] = _generate_gains_fill_mask
 
 
 # =========================================================================== the file's content

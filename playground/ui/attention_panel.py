@@ -32,6 +32,7 @@ from playground.core.progress import UserError
 from playground.engine.jobs import Job, JobSlot
 from playground.engine.session import DEFAULT_PROBE_TEXT, Session
 from playground.ui.themes import AMBER_NOTICE, themed_style
+from playground.ui.widgets.attention_compare import CausalVsMasked
 from playground.ui.widgets.attention_controls import SOURCE_GENERATE, SOURCE_PROBE, SOURCE_TEXT, AttentionControls
 from playground.ui.widgets.attention_views import VIEW_ALL, VIEW_HEAD, VIEW_LAYER, VIEW_LINES, VIEW_MEAN, AttentionViews
 from playground.ui.widgets.embedding_tab import EmbeddingTab
@@ -62,8 +63,9 @@ class AttentionPanel(QWidget):
     title = "Attention"
     concept = (
         "<b>Attention</b><br>In every layer, each <i>head</i> decides how much each token looks at each "
-        "earlier token (never a later one). A heatmap row is one token reading: its weights over the tokens "
-        "so far sum to 1.<br><br>Look for <i>previous-token heads</i> (a bright line just below the diagonal), "
+        "other token. In a decoder (GPT) a token looks only at earlier tokens, never a later one: the heatmap "
+        "is a triangle. In an encoder (BERT) every token reads every token, before and after it: a full "
+        "square. A heatmap row is one token reading: its weights sum to 1.<br><br>Look for <i>previous-token heads</i> (a bright line just below the diagonal), "
         "<i>first-token sinks</i> (a bright first column) and, in repeated text, heads that look back at what "
         "followed the same token last time."
     )
@@ -168,11 +170,14 @@ class AttentionPanel(QWidget):
         al.addWidget(splitter, 1)
 
         self.embedding_tab = EmbeddingTab(self.session)
+        self.compare_tab = CausalVsMasked(self.session)
         self.tabs = QTabWidget()
         self.tabs.addTab(attention, "Attention")
         self.tabs.addTab(self.embedding_tab, "Token embeddings")
+        self.tabs.addTab(self.compare_tab, "Causal vs masked")
         self.tabs.setTabToolTip(0, "Where each head looks: heatmaps, lines and a summary of every head.")
         self.tabs.setTabToolTip(1, "Each token's vector on a map, and the tokens whose vectors are most alike.")
+        self.tabs.setTabToolTip(2, "A decoder's triangle beside an encoder's square: two models on one sentence.")
         self.tabs.currentChanged.connect(self._on_tab_changed)
 
         self.pages = QStackedWidget()
@@ -419,7 +424,12 @@ class AttentionPanel(QWidget):
 
     def is_busy(self) -> bool:
         """Whether a job of this panel runs (a hidden panel's waiting request is not one)."""
-        return bool(self._threads) or self.embedding_tab.is_busy() or self.empty_page.is_busy()
+        return (
+            bool(self._threads)
+            or self.embedding_tab.is_busy()
+            or self.compare_tab.is_busy()
+            or self.empty_page.is_busy()
+        )
 
     def is_idle(self) -> bool:
         """True when no job of this panel runs and no look waits (tests wait for this)."""
@@ -435,6 +445,7 @@ class AttentionPanel(QWidget):
             job.cancel()
         ok = all(job.wait(timeout_ms) for job in jobs)
         ok = self.embedding_tab.stop_and_wait(timeout_ms) and ok
+        ok = self.compare_tab.stop_and_wait(timeout_ms) and ok
         return self.empty_page.stop_and_wait(timeout_ms) and ok
 
     # ================================================================== the training probe
@@ -467,6 +478,7 @@ class AttentionPanel(QWidget):
         self.notice.setVisible(bool(snapshot.notice))
         same_heads = old is not None and old.weights.shape[:2] == (L, H)
         self.summary.fill(snapshot.stats, same_heads, self.layer.value(), self.head.value())
+        self.controls.set_encoder(not snapshot.causal)
         if self.isVisible():  # a hidden panel draws when it is shown (showEvent)
             self._redraw()
 

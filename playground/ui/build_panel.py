@@ -23,11 +23,12 @@ from PySide6.QtWidgets import (
 )
 
 from playground.core.config import (
+    FAMILIES,
     FLAVOURS,
-    PRESETS,
     ConfigProblem,
     ModelConfig,
     parameter_breakdown,
+    presets_for,
 )
 from playground.core.devices import DeviceInfo
 from playground.core.estimates import (
@@ -39,33 +40,22 @@ from playground.core.estimates import (
     measure_device_speed,
     memory_estimate,
 )
+from playground.core.tokenization import LoadedTokenizer, missing_encoder_tokens, with_encoder_tokens
 from playground.core.units import human_count
 from playground.engine.jobs import Job, JobSlot
 from playground.engine.session import Session
 from playground.ui.themes import themed_style, themed_text
-from playground.ui.widgets.build_results import (
-    MemoryBox,
-    ParameterCount,
-    ParametersBox,
-    SpeedBox,
-    fit_height,
-)
+from playground.ui.widgets.build_results import MemoryBox, ParameterCount, ParametersBox, fit_height
+from playground.ui.widgets.build_speed import SpeedBox
 from playground.ui.widgets.controls_column import QWIDGETSIZE_MAX, ControlsColumn
+from playground.ui.widgets.model_kind import ModelKindBox
 from playground.ui.widgets.model_shape import ShapeBox, size_spin
 
-FLAVOUR_CHOICES = {
-    "gpt2": (
-        "GPT-2 style",
-        "GPT-2 (2019): learns a vector for each position, normalises with LayerNorm, uses a GELU MLP, "
-        "reads and writes tokens with one shared matrix (tied weights) and adds a bias to every layer.",
-    ),
-    "llama": (
-        "LLaMA style",
-        "LLaMA (2023): rotates queries and keys by position (RoPE: nothing to learn, and no fixed "
-        "limit baked into a table), normalises with the simpler RMSNorm, gates its MLP (SwiGLU, three "
-        "matrices a little narrower), keeps separate input and output matrices and drops the biases.",
-    ),
-}
+# The big preset of each family: switching family from one keeps a model of that size.
+BIG_PRESETS = {"decoder": "gpt2-small", "encoder": "bert-base"}
+# Whose tokenizer a preset's own vocabulary is (its cost shown before there is a tokenizer).
+VOCAB_OWNERS = {"gpt2-small": "GPT-2's", "bert-base": "BERT's"}
+
 PRECISION_TIPS = {
     "fp32": "Every number in 4 bytes. Simple and exact; the most memory.",
     "bf16": "Mixed precision: weights, gradients and optimizer stay 4-byte float32, most activations are "
@@ -80,7 +70,8 @@ class BuildPanel(QWidget):
     title = "Build"
     concept = (
         "<b>Model size</b><br>A model is a stack of <i>layers</i>. In each, every token is a vector of "
-        "numbers (its <i>width</i>). <i>Attention</i> mixes in what earlier tokens say, split into "
+        "numbers (its <i>width</i>). <i>Attention</i> mixes in what other tokens say (a decoder's: only the "
+        "earlier ones; an encoder's: all of them), split into "
         "<i>heads</i> that each look for something different; an <i>MLP</i> then reworks each vector."
         "<br><br>The <i>parameters</i> are the numbers training adjusts: about 12 × layers × width², "
         "plus a vector per vocabulary token. The <i>context</i> is how many tokens the model reads at once."
@@ -96,15 +87,19 @@ class BuildPanel(QWidget):
         super().__init__(parent)
         self.session = session
         self.measure_slot = JobSlot(self)
+        self.tokens_slot = JobSlot(self)  # adding an encoder's special tokens to the tokenizer
         self.flops_per_second: Optional[float] = None
         self.measured_device: Optional[DeviceInfo] = None
         self.measure_error: Optional[str] = None
         self._assumed_vocab = self.PROVISIONAL_VOCAB
+        self._shown_preset: Optional[str] = None  # the preset the sizes match, if any
+        self._vocab_owner = ""  # whose tokenizer the assumed vocabulary is ("GPT-2's"), if any
         self._shown_once = False
         self._updating = True  # no recounting while the controls are being made
         self._build()
         self._updating = False
         self.measure_slot.changed.connect(lambda: self.remeasure.setEnabled(not self.measure_slot.busy))
+        self.tokens_slot.changed.connect(lambda: self.kind_box.set_adding(self.tokens_slot.busy))
         session.tokenizer_changed.connect(lambda _: self.refresh())
         session.device_changed.connect(self._device_changed)
         self.set_preset("tiny")
@@ -133,7 +128,7 @@ class BuildPanel(QWidget):
     def _build(self) -> None:
         controls = QWidget()
         cl = QVBoxLayout(controls)
-        cl.addWidget(self._preset_box())
+        cl.addWidget(self._kind_box())
         self.shape_box = shape = ShapeBox()
         shape.changed.connect(self.refresh)
         # The size controls, by the names the tests, the workspace and `config()` read on the panel.
@@ -178,43 +173,15 @@ class BuildPanel(QWidget):
         layout.addWidget(scroll)
         layout.addWidget(right, 1)
 
-    def _preset_box(self) -> QGroupBox:
-        box = QGroupBox("1 · Start from a preset")
-        self.preset = QComboBox()
-        for name, preset in PRESETS.items():
-            self.preset.addItem(name, name)
-            self.preset.setItemData(self.preset.count() - 1, preset.description, Qt.ItemDataRole.ToolTipRole)
-        self.preset.addItem("custom", None)
-        self.preset.setItemData(
-            self.preset.count() - 1, "Your own sizes: change any control below.", Qt.ItemDataRole.ToolTipRole
-        )
-        self.preset.setToolTip(
-            "Ready-made sizes, from a toy that trains in a minute to GPT-2 small. "
-            "Picking one sets the controls below; change any of them afterwards."
-        )
-        self.preset.currentIndexChanged.connect(self._preset_chosen)
-        self.preset_note = QLabel()
-        self.preset_note.setWordWrap(True)
-        themed_style(self.preset_note, "color: {muted};")
-
-        self.flavour = QComboBox()
-        for key, (label, tip) in FLAVOUR_CHOICES.items():
-            self.flavour.addItem(label, key)
-            self.flavour.setItemData(self.flavour.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
-        self.flavour.setToolTip(
-            "The family of design choices the model follows. Hover an entry to see what "
-            "each changes; the sizes stay the same."
-        )
-        self.flavour.currentIndexChanged.connect(lambda _: self._flavour_changed())
-        self.flavour_note = QLabel()
-        self.flavour_note.setWordWrap(True)
-        themed_style(self.flavour_note, "color: {muted};")
-
-        form = QFormLayout(box)
-        form.addRow("Preset", self.preset)
-        form.addRow("", self.preset_note)
-        form.addRow("Flavour", self.flavour)
-        form.addRow("", self.flavour_note)
+    def _kind_box(self) -> ModelKindBox:
+        self.kind_box = box = ModelKindBox()
+        # The choices, by the names the tests, the workspace and `config()` read on the panel.
+        self.family, self.preset, self.flavour = box.family, box.preset, box.flavour
+        self.preset_note, self.flavour_note = box.preset_note, box.flavour_note
+        box.family_changed.connect(self._family_changed)
+        box.preset_chosen.connect(self._preset_chosen)
+        box.flavour_changed.connect(self._flavour_changed)
+        box.add_tokens_clicked.connect(self.add_encoder_tokens)
         return box
 
     def _batch_box(self) -> QGroupBox:
@@ -272,8 +239,9 @@ class BuildPanel(QWidget):
     # ================================================================== the controls
 
     def set_preset(self, name: str) -> None:
-        """Set every size control to the named preset (keeps the flavour, batch and precision)."""
-        preset = PRESETS[name]
+        """Set every size control to the named preset of the current family (keeps the flavour,
+        batch and precision)."""
+        preset = presets_for(self.kind_box.current_family())[name]
         self._updating = True
         try:
             self.n_layer.setValue(preset.n_layer)
@@ -283,17 +251,35 @@ class BuildPanel(QWidget):
             self.context_length.setValue(preset.context_length)
             self.dropout.setValue(preset.dropout)
             self._assumed_vocab = preset.vocab_size or self.PROVISIONAL_VOCAB
+            self._vocab_owner = VOCAB_OWNERS.get(name, f"the {name} preset's") if preset.vocab_size else ""
         finally:
             self._updating = False
         self.refresh()
 
-    def _preset_chosen(self, index: int) -> None:
-        name = self.preset.itemData(index)
-        if name is not None and not self._updating:
+    def _preset_chosen(self, name: str) -> None:
+        if not self._updating:
             self.set_preset(name)
 
+    def set_family(self, family: str) -> None:
+        """Switch to a "decoder" or an "encoder": its flavours and presets, the sizes kept where they
+        are one of its presets (the big ones swap: GPT-2 small for BERT-base and back)."""
+        if family != self.kind_box.current_family():
+            self.kind_box.set_family(family)
+            self._family_changed(family)
+
+    def _family_changed(self, family: str) -> None:
+        name = self._shown_preset  # the preset combo has been refilled already
+        presets = presets_for(family)
+        if name in presets:
+            self.set_preset(name)
+        elif name in BIG_PRESETS.values():
+            self.set_preset(BIG_PRESETS[family])
+        else:
+            self.refresh()
+
     def set_flavour(self, flavour: str) -> None:
-        """Switch to "gpt2" or "llama" style."""
+        """Switch to "gpt2", "llama" or "bert" style (the family follows)."""
+        self.set_family(str(FLAVOURS[flavour]["family"]))
         self.flavour.setCurrentIndex(self.flavour.findData(flavour))
 
     def _flavour_changed(self) -> None:
@@ -362,6 +348,7 @@ class BuildPanel(QWidget):
         self._show_problems(problems)
         self._show_preset(config)
         self._show_shape_notes(config)
+        self._show_missing_tokens(config)
         self._show_precision_note()
         if not config.validate():
             counts = parameter_breakdown(config)
@@ -382,7 +369,7 @@ class BuildPanel(QWidget):
 
     def _show_preset(self, config: ModelConfig) -> None:
         match = None
-        for name, preset in PRESETS.items():
+        for name, preset in presets_for(config.family).items():
             if (
                 (preset.n_layer, preset.n_head, preset.n_embd, preset.context_length)
                 == (config.n_layer, config.n_head, config.n_embd, config.context_length)
@@ -395,6 +382,7 @@ class BuildPanel(QWidget):
         self.preset.blockSignals(True)
         self.preset.setCurrentIndex(index)
         self.preset.blockSignals(False)
+        self._shown_preset = match
         self.preset_note.setText(
             self._preset_note(match, config)
             if match
@@ -404,7 +392,7 @@ class BuildPanel(QWidget):
     @staticmethod
     def _preset_note(name: str, config: ModelConfig) -> str:
         """The preset's description; where it names a count for another vocabulary, the count shown here too."""
-        preset = PRESETS[name]
+        preset = presets_for(config.family)[name]
         if preset.vocab_size is None:
             return preset.description  # its count is approximate for any vocabulary
         reasons = []
@@ -425,6 +413,7 @@ class BuildPanel(QWidget):
             f"{'GELU' if choices['mlp'] == 'gelu' else 'SwiGLU'} MLP · "
             f"{'tied' if choices['tie_weights'] else 'separate'} output head · "
             f"{'biases' if choices['bias'] else 'no biases'}"
+            + (" · post-norm · no causal mask · masked-LM head" if choices["family"] == "encoder" else "")
         )
         self.shape_box.show_notes(config)
 
@@ -439,8 +428,9 @@ class BuildPanel(QWidget):
         elif self._assumed_vocab != self.PROVISIONAL_VOCAB:
             themed_text(
                 self.vocab,
-                "<b>{size}</b> <span style='color:{muted}'>(GPT-2's tokenizer, to show its cost)</span>",
+                "<b>{size}</b> <span style='color:{muted}'>({owner} tokenizer, to show its cost)</span>",
                 size=f"{self._assumed_vocab:,}",
+                owner=self._vocab_owner,
             )
         else:
             themed_text(
@@ -448,6 +438,11 @@ class BuildPanel(QWidget):
                 "<b>{size}</b> <span style='color:{muted}'>(assumed until you have a tokenizer)</span>",
                 size=f"{self._assumed_vocab:,}",
             )
+
+    def _show_missing_tokens(self, config: ModelConfig) -> None:
+        tok = self.session.tokenizer
+        missing = missing_encoder_tokens(tok) if config.is_encoder and tok is not None else []
+        self.kind_box.show_missing_tokens(missing, tok.name if tok is not None else "")
 
     def _show_precision_note(self) -> None:
         chosen, used = self.precision.currentData(), self.effective_precision()
@@ -467,6 +462,30 @@ class BuildPanel(QWidget):
         if device is not None and device.kind == "mps":
             return AvailableMemory(available.bytes, f"system RAM, shared with the Apple GPU ({available.source})")
         return AvailableMemory(available.bytes, f"system RAM: {available.source}")
+
+    # ================================================================== an encoder's special tokens
+
+    def add_encoder_tokens(self) -> Optional[Job]:
+        """Add the special tokens an encoder needs to a copy of the current tokenizer, in a job; the copy
+        joins the session's tokenizers and becomes the current one."""
+        tok = self.session.tokenizer
+        if tok is None or self.tokens_slot.busy or not missing_encoder_tokens(tok):
+            return None
+        job = Job(with_encoder_tokens, tok, doing="adding the encoder's special tokens to the tokenizer")
+        job.result.connect(lambda added, tok=tok: self._tokens_added(tok, added))
+        job.error.connect(self.session.error)
+        return self.tokens_slot.start(job)
+
+    def _tokens_added(self, original: LoadedTokenizer, added: LoadedTokenizer) -> None:
+        missing = missing_encoder_tokens(original)
+        added.name = f"{original.name} + encoder tokens"
+        self.session.add_tokenizer(added)  # becomes current: the vocabulary, and every count, follow
+        first, last = original.vocab_size, added.vocab_size - 1
+        ids = f"id {first:,}" if first == last else f"ids {first:,} to {last:,}"
+        self.session.info(
+            f"Added {', '.join(missing)} to {original.name} as special tokens ({ids}). The copy, "
+            f"{added.name}, is now the current tokenizer; the original is still in the list of tokenizers."
+        )
 
     # ================================================================== measuring the device
 
@@ -503,6 +522,7 @@ class BuildPanel(QWidget):
     def state(self) -> dict:
         """The controls' settings, for a workspace."""
         return {
+            "family": self.kind_box.current_family(),
             "preset": self.preset.currentData(),
             "flavour": self.flavour.currentData(),
             "n_layer": self.n_layer.value(),
@@ -524,7 +544,11 @@ class BuildPanel(QWidget):
             ok = isinstance(value, (int, float) if kind is float else int) and not isinstance(value, bool)
             return value if ok else None
 
-        if state.get("preset") in PRESETS:
+        flavour = state.get("flavour")
+        family = FLAVOURS[flavour]["family"] if flavour in FLAVOURS else state.get("family")
+        if family in FAMILIES:
+            self.set_family(str(family))
+        if state.get("preset") in presets_for(self.kind_box.current_family()):
             self.set_preset(state["preset"])
         self._updating = True
         try:

@@ -161,6 +161,9 @@ ROLES: dict[str, tuple[str, str, str, str]] = {
     "cat_4": _same("#59a14f"),
     "cat_5": _same("#b07aa1"),
     "cat_6": _same("#e15759"),
+    "cat_7": _same("#76b7b2"),
+    "cat_8": _same("#edc948"),
+    "series_green": _same("#3a9d4f"),  # masked-token accuracy
 }
 
 # Text roles and the backgrounds they are drawn on: each pair has a contrast of at least 4.5:1 in every look.

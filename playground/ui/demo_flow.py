@@ -219,6 +219,9 @@ class DemoRunner(QObject):
         self.history.append(stage.name)
         self.stage_started_at = time.monotonic()
         self.working = True
+        bar = getattr(self.window, "message_bar", None)
+        if bar is not None and bar.level == "info":  # the last stage's news: stale now, and it takes room
+            bar.hide()
         self.stage_started.emit(index, len(self.stages), stage.name, stage.label)
         try:
             problem = stage.start()

@@ -34,9 +34,11 @@ class EvaluatePanel(QWidget):
     concept = (
         "<b>Evaluation</b><br><i>Perplexity</i> is how surprised the model is, per token, by text it has not "
         "trained on; <i>bits per byte</i> is the same surprise per byte of text, so models with different "
-        "tokenizers compare fairly.<br><br><i>Task scores</i> (BLEU, chrF, ROUGE, exact match) measure its "
+        "tokenizers compare fairly. An encoder (BERT style) gets a <i>pseudo-perplexity</i> instead: each "
+        "token hidden in turn and guessed from both sides, not the same kind of number, so it compares with "
+        "encoders only.<br><br><i>Task scores</i> (BLEU, chrF, ROUGE, exact match) measure its "
         "answers against reference answers: asked <i>zero-shot</i> (no examples) or <i>few-shot</i> (a few "
-        "worked examples in the prompt)."
+        "worked examples in the prompt). An encoder answers a one-word task by filling a [MASK]."
     )
 
     def __init__(self, session: Session, parent=None) -> None:
@@ -50,6 +52,11 @@ class EvaluatePanel(QWidget):
         if app is not None:
             app.aboutToQuit.connect(self.stop_and_wait)
         self._on_checkpoint(session.checkpoint)
+
+    def advanced_widgets(self) -> list[QWidget]:
+        """Presentation mode hides what each task example's prompt looks like: the scores get its room."""
+        side = self.tasks.prompt_preview.parentWidget()
+        return [side] if side is not None else []
 
     def _build(self) -> None:
         self.empty_page = NoModelPage(
@@ -66,8 +73,8 @@ class EvaluatePanel(QWidget):
         self.tabs.addTab(self.tasks, "Tasks")
         self.tabs.setTabToolTip(
             PERPLEXITY,
-            "How well the model predicts a text: perplexity per token and bits "
-            "per byte, checkpoint against checkpoint.",
+            "How well the model predicts a text: perplexity per token (an encoder's pseudo-perplexity) and "
+            "bits per byte, checkpoint against checkpoint.",
         )
         self.tabs.setTabToolTip(
             TASKS,

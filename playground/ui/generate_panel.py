@@ -6,7 +6,8 @@ text streaming in with every token shaded by its probability, the candidates
 of a clicked token and how each setting reshaped its distribution
 (`widgets/explained_output.py`), beam search's beams (`widgets/beams_view.py`),
 and two comparisons (`widgets/side_by_side.py`). What the model reads and
-writes goes out to the Attention Lab (`generation_feed.py`).
+writes goes out to the Attention Lab (`generation_feed.py`). With an encoder as the
+current model the step is Fill the mask instead (`fill_mask_page.py`).
 
 The work is in `core/generation_jobs.py`, run by the engine: one generation
 at a time (`self.slot`), and the selected token's explanation beside it
@@ -34,12 +35,14 @@ from PySide6.QtWidgets import (
 from playground.core.sampling_settings import SamplingSettings
 from playground.engine.jobs import Job, JobSlot
 from playground.engine.session import Session
+from playground.ui.fill_mask_page import FillMaskPage, is_encoder
 from playground.ui.generation_feed import GenerationFeed
 from playground.ui.widgets.beams_view import BeamsView
 from playground.ui.widgets.controls_column import ControlsColumn
 from playground.ui.widgets.explained_output import ExplainedOutput
 from playground.ui.widgets.generation_status import GenerationStatus
 from playground.ui.widgets.model_header import ModelHeader
+from playground.ui.widgets.model_kind_hint import ModelKindHint
 from playground.ui.widgets.no_model import NoModelPage
 from playground.ui.widgets.prompt_box import PromptBox
 from playground.ui.widgets.sampling_controls import SamplingControls, distribution_key
@@ -56,13 +59,24 @@ class GeneratePanel(QWidget):
     """Prompt box, sampling controls, the streaming output and the views that explain it."""
 
     title = "Generate"
-    concept = (
+    GENERATION_CONCEPT = (
         "<b>Generation</b><br>For every next token the model gives a probability to each token of its "
         "vocabulary. A <i>decoding strategy</i> picks one: greedy takes the most likely, sampling draws at "
         "random, beam search follows several continuations at once.<br><br><i>Temperature</i>, <i>top-k</i> "
         "and <i>top-p</i> reshape the distribution before the draw: sharper for safe text, flatter for "
         "surprises."
     )
+    FILL_MASK_CONCEPT = (
+        "<b>Fill the mask</b><br>An <i>encoder</i> (BERT) reads the whole text at once, every token seeing "
+        "the tokens before <i>and after</i> it. It was trained by hiding some tokens behind [MASK] and "
+        "guessing them back, so it cannot continue a text; it fills the gaps in one.<br><br>For each "
+        "[MASK] it gives a probability to every token of its vocabulary: the bars show the best guesses."
+    )
+
+    @property
+    def concept(self) -> str:
+        """The sidebar's explanation: of generation, or of filling masks when the model is an encoder."""
+        return self.FILL_MASK_CONCEPT if self.fills_masks() else self.GENERATION_CONCEPT
 
     def __init__(self, session: Session, parent=None) -> None:
         super().__init__(parent)
@@ -136,14 +150,24 @@ class GeneratePanel(QWidget):
         rl.addWidget(self.header)
         rl.addWidget(self.pages, 1)
 
+        # An encoder fills masks instead: its page replaces the decoder's (`_show_mode`).
+        self.decoder_page = QWidget()
+        dl = QHBoxLayout(self.decoder_page)
+        dl.setContentsMargins(0, 0, 0, 0)
+        dl.addWidget(scroll)
+        dl.addWidget(right, 1)
+        self.fill_mask_page = FillMaskPage(self.session)
+        self.modes = QStackedWidget()
+        self.modes.addWidget(self.decoder_page)
+        self.modes.addWidget(self.fill_mask_page)
         layout = QHBoxLayout(self)
-        layout.addWidget(scroll)
-        layout.addWidget(right, 1)
+        layout.addWidget(self.modes)
 
-        QShortcut(QKeySequence("Ctrl+Return"), self).activated.connect(self.generate)
-        QShortcut(QKeySequence("Ctrl+Enter"), self).activated.connect(self.generate)
-        QShortcut(QKeySequence("Ctrl+Shift+Return"), self).activated.connect(self.step)
-        QShortcut(QKeySequence(Qt.Key.Key_Escape), self).activated.connect(self.stop)
+        # The decoder page's keys: off while the Fill-the-mask page (with keys of its own) is on show.
+        QShortcut(QKeySequence("Ctrl+Return"), self.decoder_page).activated.connect(self.generate)
+        QShortcut(QKeySequence("Ctrl+Enter"), self.decoder_page).activated.connect(self.generate)
+        QShortcut(QKeySequence("Ctrl+Shift+Return"), self.decoder_page).activated.connect(self.step)
+        QShortcut(QKeySequence(Qt.Key.Key_Escape), self.decoder_page).activated.connect(self.stop)
 
     def _work_area(self) -> QWidget:
         page = QWidget()
@@ -197,8 +221,13 @@ class GeneratePanel(QWidget):
         self.tabs.setTabToolTip(2, "Several samples of the same prompt with different seeds.")
         self.tabs.setTabToolTip(3, "The template from the Prompt step with and without its examples.")
 
+        self.mask_hint = ModelKindHint(self.session)  # a [MASK] in the prompt: that takes an encoder
+        self.mask_hint.hide()
+        self.prompt_edit.textChanged.connect(self._refresh_mask_hint)
+
         layout = QVBoxLayout(page)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.mask_hint)
         layout.addWidget(self.prompt_box)
         layout.addLayout(buttons)
         layout.addWidget(self.tabs, 1)
@@ -260,6 +289,22 @@ class GeneratePanel(QWidget):
         self._specials = specials
         self.prompt_box.set_checkpoint(checkpoint)
         self._update_buttons()
+        self._show_mode()
+
+    def fills_masks(self) -> bool:
+        """True when the current model is an encoder: the step is Fill the mask then."""
+        return is_encoder(self.session.checkpoint)
+
+    def _show_mode(self) -> None:
+        self.modes.setCurrentWidget(self.fill_mask_page if self.fills_masks() else self.decoder_page)
+        self._refresh_mask_hint()
+
+    def _refresh_mask_hint(self) -> None:
+        self.mask_hint.setVisible(
+            self.session.checkpoint is not None
+            and not self.fills_masks()
+            and "[MASK]" in self.prompt_edit.toPlainText()
+        )
 
     def clear_output(self) -> None:
         """Empty the Output tab (and forget the random state), so Step starts from the prompt again."""
@@ -287,7 +332,9 @@ class GeneratePanel(QWidget):
         except Exception as e:  # a template the Prompt step could not render: say so, keep the old prompt
             self.session.error(f"The prompt template could not be rendered: {e}")
             text = None
-        if text is not None:
+        if text is not None and self.fills_masks():
+            self.fill_mask_page.set_text(text)  # a template whose answer is a [MASK]
+        elif text is not None:
             self.prompt_edit.setPlainText(text)
         self._update_buttons()
 
@@ -479,15 +526,17 @@ class GeneratePanel(QWidget):
 
     def is_busy(self) -> bool:
         """True while any job of this panel runs or is about to start (tests and screenshots wait on it)."""
-        return self.slot.busy or self.output_tab.busy or self.load_job is not None
+        loading = self.load_job is not None or self.mask_hint.load_job is not None
+        return self.slot.busy or self.output_tab.busy or loading or self.fill_mask_page.is_busy()
 
     def stop_and_wait(self, timeout_ms: int = 10_000) -> bool:
         """Cancel every job of this panel and wait for them (on close, quit and in tests)."""
         self.output_tab.explain_timer.stop()
-        jobs = [j for j in (self.slot.job, self.explain_slot.job, self.load_job) if j is not None]
+        held = (self.slot.job, self.explain_slot.job, self.load_job, self.mask_hint.load_job)
+        jobs = [job for job in held if job is not None]
         for job in jobs:
             job.cancel()
-        return all(job.wait(timeout_ms) for job in jobs)
+        return all(job.wait(timeout_ms) for job in jobs) and self.fill_mask_page.stop_and_wait(timeout_ms)
 
     def closeEvent(self, event) -> None:  # noqa: N802
         self.stop_and_wait()
@@ -564,6 +613,7 @@ class GeneratePanel(QWidget):
             "samples": self.samples_count.value(),
             "tab": self.tabs.currentIndex(),
             "settings": values,
+            "fill_mask": self.fill_mask_page.state(),
         }
 
     def restore_state(self, state: dict) -> None:
@@ -583,6 +633,8 @@ class GeneratePanel(QWidget):
         samples = state.get("samples")
         if isinstance(samples, int) and not isinstance(samples, bool):
             self.samples_count.setValue(samples)
+        if isinstance(state.get("fill_mask"), dict):
+            self.fill_mask_page.restore_state(state["fill_mask"])
         tab = state.get("tab")
         if isinstance(tab, int) and not isinstance(tab, bool) and 0 <= tab < self.tabs.count():
             self.tabs.setCurrentIndex(tab)

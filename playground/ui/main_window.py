@@ -231,6 +231,8 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.device_label)
         session.device_changed.connect(self._show_device)
         session.checkpoint_changed.connect(self._show_model)
+        # A step may explain itself differently for another kind of model (Generate: Fill the mask).
+        session.checkpoint_changed.connect(lambda _: self._show_concept())
         self._show_model(session.checkpoint)  # a model chosen before the window opened
 
         self.tour: Optional[Tour] = None  # made on first use
@@ -326,13 +328,17 @@ class MainWindow(QMainWindow):
     def _show_step(self, row: int) -> None:
         if row < 0:
             return
-        panel = self.panel(row)
+        self.panel(row)  # built on first show
         self.stack.setCurrentIndex(row)
-        self.concept.setText(getattr(panel, "concept", ""))
+        self._show_concept()
         # Panels build their plots on first show (some a moment later): give those the look too.
         if self._look_is_custom():
             QTimer.singleShot(0, self, self._refresh_look)
             QTimer.singleShot(300, self, self._refresh_look)
+
+    def _show_concept(self) -> None:
+        panel = self._built[self.stack.currentIndex()] if self.stack.currentIndex() >= 0 else None
+        self.concept.setText(getattr(panel, "concept", "") if panel is not None else "")
 
     def go_to(self, step: str) -> None:
         """Show the step whose title is `step` ("train", "generate", ...); an unknown title does nothing."""
@@ -539,7 +545,7 @@ class MainWindow(QMainWindow):
         if self.tour is not None:
             self.tour.place()
         if on:
-            self.statusBar().showMessage("Presentation mode · Ctrl+Shift+P goes back", 8000)
+            self.statusBar().showMessage("Ctrl+Shift+P: leave presentation", 8000)
         else:
             self.statusBar().clearMessage()
 

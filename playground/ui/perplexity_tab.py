@@ -64,10 +64,11 @@ COLUMNS = [
     "Vocab",
     "Steps",
     "Tokens\nscored",
-    "Perplexity\nper token",
+    "(Pseudo-)\nperplexity",
     "Bits per\nbyte",
+    "Masked\naccuracy",
 ]
-WIDTHS = [0, 150, 64, 56, 56, 66, 80, 66]  # pixels; the first column stretches
+WIDTHS = [0, 130, 64, 56, 56, 66, 80, 66, 70]  # pixels; the first column stretches
 TIPS = [
     "The run the checkpoint belongs to; ● marks the current model.",
     "The text it was scored on: every token but the first is predicted once, from the tokens before it.",
@@ -76,10 +77,19 @@ TIPS = [
     "Optimizer steps the checkpoint was trained for.",
     "How many tokens the model predicted: the same text makes more tokens with a smaller vocabulary.",
     "e^(mean loss): per token, the model is as unsure as a fair choice among this many tokens. Lower is "
-    "better, but it only compares models that share a tokenizer: longer tokens are fewer and harder.",
+    "better, but it only compares models that share a tokenizer: longer tokens are fewer and harder. "
+    "For an encoder, in italics, its pseudo-perplexity: each token hidden in turn and guessed from both sides.",
     "The surprise summed over the text, in bits, divided by the text's bytes (UTF-8). Lower is better, and "
-    "it compares any two models, whatever their tokenizers: the text's bytes are the same for all.",
+    "it compares any two decoders, whatever their tokenizers: the text's bytes are the same for all. An "
+    "encoder's comes from its pseudo-perplexity: compare it with other encoders only.",
+    "An encoder's share of hidden tokens whose top guess was right (each token hidden in turn). "
+    "A decoder has none: it predicts the next token instead.",
 ]
+KINDS_NOTE = (
+    "Encoders get a pseudo-perplexity (in italics): each token hidden in turn and guessed from both sides, an "
+    "easier guess than a decoder's from the left, so it is not the same kind of number as perplexity. Bits per "
+    "byte compare decoders with decoders and encoders with encoders, never one with the other."
+)
 FAIRNESS = (
     "Bits per byte divide the model's surprise by the bytes of the text, not by its tokens, so every "
     "model pays for the same text: the fair way to compare checkpoints with different tokenizers. "
@@ -92,6 +102,16 @@ def _count(n: int) -> str:
         if n >= size:
             return f"{n / size:.2f}{unit}" if n < 10 * size else f"{n / size:.1f}{unit}"
     return f"{n:,}"
+
+
+def _perplexity_item(row: PerplexityRow) -> NumberItem:
+    """A row's perplexity as the table shows it; an encoder's pseudo-perplexity in italics."""
+    item = NumberItem(row.perplexity, f"{row.perplexity:,.1f}" if row.perplexity < 1e6 else f"{row.perplexity:.2e}")
+    if row.is_pseudo:
+        font = item.font()
+        font.setItalic(True)
+        item.setFont(font)
+    return item
 
 
 @dataclass
@@ -230,12 +250,15 @@ class PerplexityTab(QWidget):
         top_row.addWidget(self.clear_results_button)
         self.tokenizer_note = note("", AMBER_STYLE)
         self.tokenizer_note.hide()
+        self.kinds_note = note(KINDS_NOTE)
+        self.kinds_note.hide()
         box = QWidget()
         layout = QVBoxLayout(box)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(top_row)
         layout.addWidget(table, 1)
         layout.addWidget(self.tokenizer_note)
+        layout.addWidget(self.kinds_note)
         return box
 
     def _chart_box(self) -> QWidget:
@@ -245,7 +268,7 @@ class PerplexityTab(QWidget):
         self.chart_host = QVBoxLayout()
         self.chart_host.setContentsMargins(0, 0, 0, 0)
         self.fairness = note(FAIRNESS)
-        self.fairness.setToolTip(TIPS[-1])
+        self.fairness.setToolTip(TIPS[7])
         box = QWidget()
         layout = QVBoxLayout(box)
         layout.setContentsMargins(0, 4, 0, 0)
@@ -442,9 +465,10 @@ class PerplexityTab(QWidget):
         table.setSortingEnabled(False)
         table.clearSelection()
         table.setRowCount(len(self.results))
-        best: dict[str, float] = {}
+        best: dict[tuple[str, bool], float] = {}  # bits per byte compare within a kind: decoders, or encoders
         for m in self.results:
-            best[m.source] = min(best.get(m.source, float("inf")), m.row.bits_per_byte)
+            key = (m.source, m.row.is_pseudo)
+            best[key] = min(best.get(key, float("inf")), m.row.bits_per_byte)
         select_row = None
         for r, m in enumerate(self.results):
             row = m.row
@@ -456,26 +480,32 @@ class PerplexityTab(QWidget):
                 NumberItem(row.vocab_size, f"{row.vocab_size:,}"),
                 NumberItem(row.steps, f"{row.steps:,}"),
                 NumberItem(row.tokens, f"{row.tokens:,}"),
-                NumberItem(
-                    row.perplexity, f"{row.perplexity:,.1f}" if row.perplexity < 1e6 else f"{row.perplexity:.2e}"
-                ),
+                _perplexity_item(row),
                 NumberItem(row.bits_per_byte, f"{row.bits_per_byte:.3f}"),
+                NumberItem(
+                    -1.0 if row.masked_accuracy is None else row.masked_accuracy,
+                    "—" if row.masked_accuracy is None else f"{row.masked_accuracy:.1%}",
+                ),
             ]
             tip = (
                 f"{row.name} ({row.which}), step {row.steps:,}\n{row.path}\n{row.tokenizer_kind}, "
                 f"{row.vocab_size:,} tokens; context {row.context_length:,}\n"
                 f"Mean loss {row.mean_loss:.3f} nats per token on the {m.source_label}."
+                + ("\nAn encoder: pseudo-perplexity, each token hidden in turn." if row.is_pseudo else "")
             )
             for c, item in enumerate(cells):
                 item.setToolTip(tip if c != 1 else (m.source_label if m.is_validation else m.source))
                 item.setData(Qt.ItemDataRole.UserRole, r)
                 table.setItem(r, c, item)
-            if row.bits_per_byte == best[m.source] and sum(x.source == m.source for x in self.results) > 1:
-                font = cells[-1].font()
+            key = (m.source, row.is_pseudo)
+            if row.bits_per_byte == best[key] and sum((x.source, x.row.is_pseudo) == key for x in self.results) > 1:
+                bpb = cells[7]
+                font = bpb.font()
                 font.setBold(True)
-                cells[-1].setFont(font)
-                themed_item(cells[-1], GOOD)
-                cells[-1].setToolTip(tip + "\nThe lowest bits per byte on this text.")
+                bpb.setFont(font)
+                themed_item(bpb, GOOD)
+                kind = "encoder" if row.is_pseudo else "decoder"
+                bpb.setToolTip(tip + f"\nThe lowest bits per byte of any {kind} on this text.")
             if select is not None and m.key == select.key:
                 select_row = cells[0]
         table.setSortingEnabled(True)
@@ -510,9 +540,10 @@ class PerplexityTab(QWidget):
             shown = [m for m in self.results if m.source == self.chart_source]
         bars = [
             Bar(
-                label=f"{m.row.name} ({m.row.which})" if m.row.which != "best" else m.row.name,
+                label=(f"{m.row.name} ({m.row.which})" if m.row.which != "best" else m.row.name)
+                + (" · encoder" if m.row.is_pseudo else ""),
                 value=m.row.bits_per_byte,
-                note=f"perplexity {m.row.perplexity:,.1f}",
+                note=f"{'pseudo-perplexity' if m.row.is_pseudo else 'perplexity'} {m.row.perplexity:,.1f}",
                 highlight=self._is_current(m),
             )
             for m in shown
@@ -541,6 +572,7 @@ class PerplexityTab(QWidget):
                 )
             self.tokenizer_note.setText(text)
         self.tokenizer_note.setVisible(len(ids) > 1)
+        self.kinds_note.setVisible(any(m.row.is_pseudo for m in self.results))
 
     # ---------------------------------------------------------------- workspace
 

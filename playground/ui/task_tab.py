@@ -76,6 +76,13 @@ class TaskRun:
     stopped: bool = False
 
 
+ENCODER_NOTE = (
+    "This model is an encoder: it writes nothing, so it answers by filling a [MASK] where the answer goes "
+    "(the template's own, or one after its last words) with its top guess. One word only: these settings "
+    "do not apply."
+)
+
+
 class TaskTab(QWidget):
     """Controls on the left (task, template, modes, decoding, Run); scores, prompt and answers on the right."""
 
@@ -175,6 +182,9 @@ class TaskTab(QWidget):
         )
         form.addRow("Strategy", self.strategy_combo)
         form.addRow("Max new tokens", self.max_tokens)
+        self.encoder_note = note(ENCODER_NOTE)
+        self.encoder_note.hide()
+        form.addRow(self.encoder_note)
         cl.addWidget(box)
 
         box = RunBox(
@@ -208,7 +218,11 @@ class TaskTab(QWidget):
         self._fill_tasks()
         self.refresh_templates()
 
-    def on_checkpoint(self, _checkpoint) -> None:
+    def on_checkpoint(self, checkpoint) -> None:
+        encoder = checkpoint is not None and checkpoint.model_config.is_encoder
+        self.encoder_note.setVisible(encoder)  # it fills a [MASK]: nothing to decode
+        for control in (self.strategy_combo, self.max_tokens):
+            control.setEnabled(not encoder)
         self._update_preview()  # token counts follow the current model's tokenizer
         self.update_buttons()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
@@ -12,7 +13,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMessageBox,
-    QPlainTextEdit,
     QProgressBar,
     QPushButton,
     QSplitter,
@@ -26,6 +26,7 @@ from playground.core.training_job import RunStarted, StepBatch, TrainingRequest,
 from playground.engine.jobs import Job, JobSlot
 from playground.engine.session import Session
 from playground.ui.themes import themed_text
+from playground.ui.training_readiness import missing_tokens, readiness_problem
 
 if TYPE_CHECKING:
     from playground.core.attention import LiveProbe
@@ -40,7 +41,8 @@ class TrainingPanel(QWidget):
         "to be a little less surprised.<br><br><i>Validation loss</i> is measured on text the "
         "model never trains on: when it stops falling while training loss keeps falling, "
         "the model is memorising.<br><br><i>Perplexity</i> = e<sup>loss</sup>: roughly how many "
-        "tokens the model is torn between."
+        "tokens the model is torn between.<br><br>An <i>encoder</i> (BERT) learns otherwise: it guesses "
+        "tokens hidden behind [MASK], and its curve shows the share it gets right."
     )
 
     def __init__(self, session: Session, parent=None) -> None:
@@ -59,6 +61,8 @@ class TrainingPanel(QWidget):
         self.val_x: list[float] = []
         self.val_y: list[float] = []
         self.train_eval_y: list[float] = []
+        self.accuracy_x: list[float] = []  # an encoder's masked-token accuracy, per evaluation
+        self.accuracy_y: list[float] = []
         self.parent_x: list[float] = []
         self.parent_y: list[float] = []
         self.stop_reason = ""
@@ -86,8 +90,8 @@ class TrainingPanel(QWidget):
         return self.charts.ready
 
     def advanced_widgets(self) -> list[QWidget]:
-        """Controls presentation mode hides: the defaults serve a first look."""
-        return self.controls.advanced_widgets()
+        """Controls presentation mode hides: the defaults serve a first look; the numbers a room needs not."""
+        return self.controls.advanced_widgets() + self.stat_grid.advanced_widgets()
 
     # ================================================================== layout
 
@@ -95,6 +99,7 @@ class TrainingPanel(QWidget):
         from playground.ui.widgets.controls_column import ControlsColumn
         from playground.ui.widgets.train_settings import TrainSettings
         from playground.ui.widgets.training_charts import TrainingCharts
+        from playground.ui.widgets.training_samples import TrainingSamples
         from playground.ui.widgets.training_stats import TrainingStats
 
         # The settings' controls, shared under the same names (tests, presentation mode and workspaces reach them here).
@@ -105,6 +110,7 @@ class TrainingPanel(QWidget):
         self.weight_decay, self.grad_clip, self.accum, self.steps = c.weight_decay, c.grad_clip, c.accum, c.steps
         self.eval_interval, self.sample_interval, self.seed = c.eval_interval, c.sample_interval, c.seed
         self.device, self.precision, self.compile = c.device, c.precision, c.compile
+        self.mask_share = c.mask_share
         self.pick_init.clicked.connect(self._choose_init)
         self.clear_init.clicked.connect(lambda: self.set_init_from(None))
         # One batch size in the app: Build's estimates use the one Train trains with.
@@ -138,6 +144,7 @@ class TrainingPanel(QWidget):
         QShortcut(QKeySequence(Qt.Key.Key_Escape), self).activated.connect(self.stop)
         self.ready_label = QLabel()
         self.ready_label.setWordWrap(True)
+        self.ready_label.linkActivated.connect(self.session.show_step.emit)  # "build": add the tokens there
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.progress.setValue(0)
@@ -152,12 +159,7 @@ class TrainingPanel(QWidget):
         self.stats = self.stat_grid.stats  # shared under this name (presentation mode and tests reach it)
 
         self.charts = TrainingCharts()
-        self.samples = QPlainTextEdit()
-        self.samples.setReadOnly(True)
-        self.samples.setPlaceholderText(
-            "Every few steps the model writes a short sample here: watch it go from noise to words."
-        )
-        self.samples.setStyleSheet("font-family: 'DejaVu Sans Mono', monospace;")
+        self.samples = TrainingSamples()
         bottom = QSplitter(Qt.Orientation.Horizontal)
         bottom.addWidget(self.charts.lr_box)
         bottom.addWidget(self.samples)
@@ -208,7 +210,15 @@ class TrainingPanel(QWidget):
         if problem is None:
             self.ready_label.setText("")
         else:
-            themed_text(self.ready_label, "<span style='color:{error}'>{problem}</span>", problem=problem)
+            link = " <a href='build'>Add them in Build</a>" if missing_tokens(self.session) else ""
+            themed_text(
+                self.ready_label,
+                "<span style='color:{error}'>{problem}</span>{link}",
+                problem=escape(problem),
+                link=link,
+            )
+        if self.job is None:  # a run under way keeps showing its own kind of model
+            self._show_family(s.model_config is not None and s.model_config.is_encoder)
         self.ready_label.setVisible(problem is not None)
         if self.job is None:
             self.start_button.setEnabled(problem is None and not self.parent_slot.busy)
@@ -223,43 +233,15 @@ class TrainingPanel(QWidget):
         )
 
     def readiness_problem(self) -> Optional[str]:
-        s = self.session
-        if s.tokenizer is None:
-            return "Train or open a tokenizer in step 1 first."
-        if s.corpus is None:
-            return "Choose a corpus in step 1 first."
-        if s.model_config is None:
-            return "Choose a model size in step 2 (Build) first."
-        if not s.model_config_ok:
-            return "The model in step 2 (Build) cannot be built: fix the problem shown there."
-        too_big = self._memory_problem()
-        if too_big:
-            return too_big
-        if s.model_config.vocab_size != s.tokenizer.vocab_size:
-            return (
-                f"The model's vocabulary ({s.model_config.vocab_size:,}) does not match the tokenizer's "
-                f"({s.tokenizer.vocab_size:,}); revisit step 2."
-            )
-        return None
+        return readiness_problem(
+            self.session, self.batch.value(), self.device.currentData(), self.precision.currentData()
+        )
 
-    def _memory_problem(self) -> Optional[str]:
-        """A sentence when this model and batch would not fit in the device's free
-        memory: the operating system would kill the app, so it is refused before."""
-        from playground.core.estimates import available_system_memory, human_bytes, memory_estimate
-
-        s = self.session
-        assert s.model_config is not None  # readiness_problem() checked it
-        on_gpu = s.device is not None and s.device.kind == "cuda" and self.device.currentData() in ("auto", "cuda")
-        need = memory_estimate(
-            s.model_config, self.batch.value(), self.precision.currentData(), device="cuda" if on_gpu else "cpu"
-        ).total
-        free = s.device.free_memory if on_gpu and s.device else available_system_memory().bytes
-        if free and need > free:
-            return (
-                f"This model needs about {human_bytes(need)} to train at batch size {self.batch.value()}, "
-                f"but only {human_bytes(free)} is free. Choose a smaller batch size or model."
-            )
-        return None
+    def _show_family(self, encoder: bool) -> None:
+        """Samples, numbers and curves for a decoder's run or an encoder's."""
+        self.samples.set_encoder(encoder)
+        self.stat_grid.set_encoder(encoder)
+        self.charts.set_encoder(encoder)
 
     def _set_running(self, running: bool) -> None:
         self.controls.setEnabled(not running)  # settings stay as the run uses them
@@ -345,8 +327,10 @@ class TrainingPanel(QWidget):
             overwrite=overwrite,
             probe_text=s.probe_text,
         )
+        self._show_family(s.model_config.is_encoder)
         if not resume:
             self.steps_x, self.steps_y, self.val_x, self.val_y = [], [], [], []
+            self.accuracy_x, self.accuracy_y = [], []
             self.samples.clear()
             if self.init_from is None:
                 self.parent_x, self.parent_y = [], []
@@ -426,6 +410,7 @@ class TrainingPanel(QWidget):
 
     def _on_record(self, record) -> None:
         from playground.core.attention import ProbeRecord
+        from playground.core.encoder_training import FillMaskSample
         from playground.core.training import CheckpointRecord, EvalRecord, SampleRecord, StoppedRecord
 
         if isinstance(record, StepBatch):
@@ -437,10 +422,15 @@ class TrainingPanel(QWidget):
         elif isinstance(record, EvalRecord):
             self.val_x.append(record.step)
             self.val_y.append(record.val_loss)
+            if record.masked_accuracy is not None:
+                self.accuracy_x.append(record.step)
+                self.accuracy_y.append(record.masked_accuracy)
             self.stat_grid.show_eval(record)
             self._draw_curves()
         elif isinstance(record, SampleRecord):
-            self.samples.appendPlainText(f"── step {record.step:,} ──\n{record.prompt}{record.text}\n")
+            self.samples.show_text(record)
+        elif isinstance(record, FillMaskSample):
+            self.samples.show_fill_mask(record)
         elif isinstance(record, CheckpointRecord):
             self.last_run_dir = self.run_dir
             self.progress.setFormat(f"Saved the {record.which} checkpoint at step {record.step:,}")
@@ -471,7 +461,12 @@ class TrainingPanel(QWidget):
         self.charts.mark_step(r.step)
 
     def _draw_curves(self) -> None:
-        self.charts.draw_losses((self.steps_x, self.steps_y), (self.val_x, self.val_y), (self.parent_x, self.parent_y))
+        self.charts.draw_losses(
+            (self.steps_x, self.steps_y),
+            (self.val_x, self.val_y),
+            (self.parent_x, self.parent_y),
+            (self.accuracy_x, self.accuracy_y),
+        )
 
     def _draw_schedule(self) -> None:
         if self.plots_ready:
@@ -570,30 +565,8 @@ class TrainingPanel(QWidget):
         known = {f.name for f in fields(TrainConfig)}
         try:
             cfg = TrainConfig.from_dict({k: v for k, v in data.items() if k in known})
-            for spin, value in (
-                (self.batch, cfg.batch_size),
-                (self.warmup, cfg.warmup_steps),
-                (self.accum, cfg.grad_accum),
-                (self.steps, cfg.max_steps),
-                (self.eval_interval, cfg.eval_interval),
-                (self.sample_interval, cfg.sample_interval),
-                (self.seed, cfg.seed),
-            ):
-                spin.setValue(int(value))
-            for dspin, number in (
-                (self.lr, cfg.learning_rate),
-                (self.min_lr, cfg.min_lr_ratio),
-                (self.weight_decay, cfg.weight_decay),
-                (self.grad_clip, cfg.grad_clip),
-                (self.val_fraction, cfg.val_fraction),
-            ):
-                dspin.setValue(float(number))
-            self.compile.setChecked(bool(cfg.compile))
+            self.controls.set_config(cfg)
         except (UserError, TypeError, ValueError):
             return  # a damaged setting: the controls keep what they had
-        for combo, key in ((self.device, cfg.device), (self.precision, cfg.precision)):
-            index = combo.findData(key)
-            if index >= 0:
-                combo.setCurrentIndex(index)
         self._update_ready()
         self._draw_schedule()

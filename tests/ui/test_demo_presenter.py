@@ -128,7 +128,11 @@ def test_each_stage_waits_for_next_and_back_shows_without_redoing(qtbot, window,
     qtbot.mouseClick(bar.next_button, Qt.LeftButton)  # on to training
     assert runner.history[-1] == "train"
     _wait_for(qtbot, runner, "train")
-    for name in ("prompt", "generate", "attention"):
+    assert window.message_bar.isVisible() and "Training finished" in window.message_bar.text.text()
+    qtbot.mouseClick(bar.next_button, Qt.LeftButton)
+    assert runner.history[-1] == "prompt" and not window.message_bar.isVisible()  # the news went with its stage
+    _wait_for(qtbot, runner, "prompt")
+    for name in ("generate", "attention"):
         qtbot.mouseClick(bar.next_button, Qt.LeftButton)
         _wait_for(qtbot, runner, name)
     assert bar.next_button.text().startswith("Finish") and runner.running  # the last stage waits too

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPlainTextEdit,
     QScrollArea,
+    QSplitter,
     QStyle,
     QTabBar,
     QTabWidget,
@@ -132,6 +133,23 @@ def problems_on_screen(window, size) -> list[str]:
     return found
 
 
+def overlapping(panel: QWidget) -> list[str]:
+    """Widgets a layout placed over each other (it does when squeezed below what they need)."""
+    found = []
+    for holder in [panel, *panel.findChildren(QWidget)]:
+        layout = holder.layout()
+        if layout is None or not holder.isVisible() or isinstance(holder, QSplitter):
+            continue
+        items = [layout.itemAt(i).widget() for i in range(layout.count())]
+        shown = [w for w in items if w is not None and w.isVisible() and w.width() > 0 and w.height() > 0]
+        for i, a in enumerate(shown):
+            for b in shown[i + 1 :]:
+                common = a.geometry().intersected(b.geometry())
+                if common.width() > 2 and common.height() > 2:
+                    found.append(f"{type(a).__name__} and {type(b).__name__} overlap in {type(holder).__name__}")
+    return found
+
+
 def check_every_step(window, size) -> list[str]:
     found = []
     for row in range(window.steps.count()):
@@ -139,6 +157,7 @@ def check_every_step(window, size) -> list[str]:
         QApplication.processEvents()
         for state in visible_tab_states(window.current_panel()):
             found += [f"{problem} [{state}]" for problem in problems_on_screen(window, size)]
+            found += [f"{problem} [{state}]" for problem in overlapping(window.current_panel())]
     return found
 
 
@@ -358,3 +377,44 @@ def test_every_step_fits_a_projector_in_presentation_mode(qtbot, session, demo):
         assert check_every_step(window, (1280, 720)) == []
     finally:
         window.set_presentation_mode(False)
+
+
+def test_the_embedding_map_fits_once_it_is_computed(qtbot, session, demo):
+    """The map's title names the model and its sizes: it wraps rather than widen the step (it arrives late)."""
+    checkpoint, model = demo
+    session.set_checkpoint(checkpoint, model)
+    window = make_window(qtbot, session, (1024, 640))
+    window.go_to("attention")
+    panel = window.attention_panel
+    panel.tabs.setCurrentWidget(panel.embedding_tab)
+    qtbot.waitUntil(lambda: panel.embedding_tab.view.data is not None, timeout=30_000)
+    QApplication.processEvents()
+    assert "each a vector of" in panel.embedding_tab.view.title.text()
+    assert problems_on_screen(window, (1024, 640)) == []
+
+
+def test_the_training_numbers_wrap_and_the_room_sees_the_main_ones(qtbot, session, demo):
+    """After a run the numbers are long: in big type they wrap onto rows (never widen the step), and
+    presentation mode keeps loss, speed and time left, hiding the expert ones until it ends."""
+    checkpoint, model = demo
+    session.set_checkpoint(checkpoint, model)
+    window = make_window(qtbot, session, (1280, 720))
+    window.go_to("train")
+    grid = window.training_panel.stat_grid
+    values = {"step": "300 / 300", "loss": "5.496", "val": "5.568", "ppl": "261.8", "tps": "8,527"}
+    values |= {"step_time": "127 ms", "eta": "12 s", "lr": "3.00e-04", "gnorm": "0.64", "mem": "1,024 MiB"}
+    for key, text in values.items():
+        grid.stats[key].set(text)
+    assert grid.columns == 5
+    window.set_presentation_mode(True)
+    try:
+        QApplication.processEvents()
+        shown = [key for key, stat in grid.stats.items() if stat.isVisible()]
+        assert shown == ["step", "loss", "val", "ppl", "tps", "eta"]
+        qtbot.waitUntil(lambda: grid.columns == 3)  # 3 + 3
+        assert problems_on_screen(window, (1280, 720)) == []
+    finally:
+        window.set_presentation_mode(False)
+    QApplication.processEvents()
+    assert all(stat.isVisible() for stat in grid.stats.values())
+    qtbot.waitUntil(lambda: grid.columns == 5)

@@ -35,6 +35,10 @@ CAPTION = [
     "The probe sentence: the trainer captures its attention while the model trains. Edit it here; the "
     "running training takes up the new sentence.",
 ]
+ENCODER_CAPTION = (
+    " This model is an encoder: it reads the text between [CLS] and [SEP], and every token reads every "
+    "token, before and after it (a full square, nothing hatched)."
+)
 
 
 class AttentionControls(QWidget):
@@ -42,6 +46,8 @@ class AttentionControls(QWidget):
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
+        self._kind = SOURCE_TEXT
+        self.encoder = False  # the model shown reads the whole text at once
         self.source = QComboBox()
         for i, name in enumerate(SOURCES):
             self.source.addItem(name)
@@ -118,13 +124,20 @@ class AttentionControls(QWidget):
 
     def set_source_look(self, kind: int) -> None:
         """The caption, the Look button and whether the text may be edited, for source `kind`."""
-        self.caption.setText(CAPTION[kind])
+        self._kind = kind
+        self.caption.setText(CAPTION[kind] + (ENCODER_CAPTION if self.encoder else ""))
         self.look_button.setVisible(kind == SOURCE_TEXT)
         self.text_edit.setReadOnly(kind == SOURCE_GENERATE)
         if kind == SOURCE_GENERATE:  # the app fills it
             themed_style(self.text_edit, "background: {readonly_bg};")
         else:
             self.text_edit.setStyleSheet("")
+
+    def set_encoder(self, encoder: bool) -> None:
+        """Say in the caption that the model shown is an encoder (every token reads every token), or not."""
+        if encoder != self.encoder:
+            self.encoder = encoder
+            self.caption.setText(CAPTION[self._kind] + (ENCODER_CAPTION if encoder else ""))
 
     def set_shape(self, n_layer: int, n_head: int) -> None:
         """Bound the layer and head controls by the model: a head that does not exist cannot be chosen."""

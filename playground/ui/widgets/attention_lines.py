@@ -2,8 +2,8 @@
 
 The same tokens stand in two columns: the one reading (the query) on the
 left, the ones being read (the keys) on the right. Lines go from the selected
-query to every key it may look at; a line's opacity and width are the
-weight. Clicking a token on the left selects it; the arrow keys move the
+query to every key it may look at (a decoder's: the keys up to it; an
+encoder's: every key); a line's opacity and width are the weight. Clicking a token on the left selects it; the arrow keys move the
 selection.
 """
 
@@ -35,6 +35,7 @@ class AttentionLines(QWidget):
         self.tokens: list[str] = []
         self.labels: list[str] = []
         self.matrix: Optional[np.ndarray] = None
+        self.causal = True  # a decoder's tokens cannot look at later ones; an encoder's can
         self.selected: Optional[int] = None
         self.hover: Optional[tuple[str, int]] = None  # ("query" | "key", index)
         self.font_normal = QFont("DejaVu Sans")
@@ -53,7 +54,8 @@ class AttentionLines(QWidget):
 
     # ------------------------------------------------------------------ data
 
-    def set_attention(self, matrix: np.ndarray, tokens: Sequence[str]) -> None:
+    def set_attention(self, matrix: np.ndarray, tokens: Sequence[str], causal: bool = True) -> None:
+        self.causal = causal
         matrix = np.asarray(matrix, dtype=np.float32)
         if matrix.ndim != 2 or matrix.shape != (len(tokens), len(tokens)):
             raise ValueError(f"{len(tokens)} tokens do not label a matrix of shape {matrix.shape}")
@@ -164,7 +166,7 @@ class AttentionLines(QWidget):
 
         # Lines first, under the labels: strongest last, so it stays on top.
         if q is not None:
-            for k in np.argsort(weights[: q + 1], kind="stable"):
+            for k in np.argsort(weights[: q + 1] if self.causal else weights, kind="stable"):
                 w = float(weights[k])
                 if w < 0.005:
                     continue
@@ -198,7 +200,7 @@ class AttentionLines(QWidget):
             )
             # Right column: the keys, shaded by the weight each receives.
             rect = QRectF(right, y - box_h / 2, label, box_h)
-            future = q is not None and i > q
+            future = self.causal and q is not None and i > q
             if not future and q is not None and weights[i] >= 0.005:
                 shade = qcolour("heat_4")
                 shade.setAlphaF(min(1.0, float(weights[i])))
@@ -217,7 +219,7 @@ class AttentionLines(QWidget):
         q = self.selected
         if q is None or self.matrix is None:
             return ""
-        if k > q:
+        if self.causal and k > q:
             return f"‘{self.labels[q]}’ cannot look at ‘{self.labels[k]}’: it comes later."
         return f"‘{self.labels[q]}’ (#{q}) → ‘{self.labels[k]}’ (#{k}): {self.matrix[q, k]:.3f}"
 

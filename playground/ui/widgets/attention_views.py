@@ -129,7 +129,10 @@ class AttentionViews(QWidget):
         step = snapshot.describe()
         if view in (VIEW_HEAD, VIEW_MEAN):
             what = f"mean of its {H} heads" if view == VIEW_MEAN else f"head {head}"
-            self._heatmap.set_matrix(matrix, tokens, f"Layer {layer} · {what}{step} — each row sums to 1")
+            reads = "" if snapshot.causal else ", every token reads every token"
+            self._heatmap.set_matrix(
+                matrix, tokens, f"Layer {layer} · {what}{step} — each row sums to 1{reads}", causal=snapshot.causal
+            )
             self.stack.setCurrentWidget(self._heatmap)
             # The hovered cell's text only while a cell is hovered: new tokens forget the old one.
             hovering = self._heatmap.hover_cell is not None and self._heatmap.hover_text
@@ -141,7 +144,7 @@ class AttentionViews(QWidget):
         elif view in (VIEW_LAYER, VIEW_ALL):
             self._draw_grid(snapshot, view, layer, head)
         else:
-            self._lines.set_attention(matrix, tokens)
+            self._lines.set_attention(matrix, tokens, causal=snapshot.causal)
             self._update_lines_title()
             self.stack.setCurrentWidget(self.lines_page)
             self.readout.setText("Click a token on the left to see where it looks; ↑ and ↓ move along.")
@@ -168,6 +171,7 @@ class AttentionViews(QWidget):
                 cols,
                 corner_labels=True,
                 title=f"Layer {layer}: its {H} heads{step} — click one to enlarge",
+                causal=snapshot.causal,
             )
         else:
             tiles = [Tile(i, h, i, h) for i in range(L) for h in range(H)]
@@ -179,6 +183,7 @@ class AttentionViews(QWidget):
                 row_labels=[f"layer {i}" for i in range(L)],
                 col_labels=[f"head {h}" for h in range(H)],
                 title=f"Every layer and head ({L} × {H}){step} — click one to enlarge",
+                causal=snapshot.causal,
             )
         self._grid.set_selected(layer, head)
         self.stack.setCurrentWidget(self._grid)

@@ -7,18 +7,16 @@ the charts are made on the panel's first show (pyqtgraph takes a moment to impor
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QBoxLayout,
-    QGridLayout,
     QGroupBox,
     QHeaderView,
     QLabel,
-    QPushButton,
     QSizePolicy,
     QTableWidget,
     QTableWidgetItem,
@@ -26,24 +24,31 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from playground.core.config import PRESETS, ModelConfig, ParameterBreakdown, flops_per_token, parameter_breakdown
-from playground.core.devices import DeviceInfo
+from playground.core.config import ModelConfig, ParameterBreakdown, parameter_breakdown
 from playground.core.estimates import (
     OPTIMIZER_STATES,
     AvailableMemory,
     MemoryEstimate,
-    estimate_tokens_per_second,
     human_bytes,
     human_count,
-    human_duration,
-    human_flops,
-    memory_estimate,
     uses_fused_attention,
 )
 from playground.ui.themes import colour, follow_look, font_scale, plot_colours, qcolour, themed_style, themed_text
 from playground.ui.widgets.table_cells import cell
 
 GPT2_SMALL = "gpt2-small"
+# The real model each family's counts are set against: GPT-2 small, or BERT-base for an encoder.
+REFERENCES = {
+    "decoder": ("GPT-2 small", GPT2_SMALL, "gpt2", 50257),
+    "encoder": ("BERT-base", "bert-base", "bert", 30522),
+}
+
+
+def reference_model(config: ModelConfig) -> tuple[str, ModelConfig]:
+    """The name and config of the well-known model of `config`'s family."""
+    name, preset, flavour, vocab = REFERENCES[config.family]
+    return name, ModelConfig.from_preset(preset, vocab, flavour=flavour)
+
 
 # Rows of the parameter table: (label, what it holds).
 PART_TIPS = {
@@ -52,12 +57,28 @@ PART_TIPS = {
     "RoPE computes positions instead, so LLaMA style has none.",
     "Attention": "Per layer: queries, keys, values and the output, four width × width matrices (plus biases).",
     "MLP": "Per layer: widen to the MLP width and back, 2 × width × MLP width (SwiGLU has three such matrices).",
-    "Norms": "A scale (and, with biases, a shift) per number: two norms per layer and one at the end.",
+    "Token-type embedding": "2 × width: BERT's two sentence types (A and B), added to every token's "
+    "vector. The app reads single texts, so only type A is used.",
+    "Norms": "A scale (and, with biases, a shift) per number: two norms per layer and one more "
+    "(a decoder's after the last layer, an encoder's after the embeddings).",
+    "Masked-LM head": "An encoder's head: a width × width layer, GELU and a norm rework each hidden "
+    "position's vector, then the output matrix scores every token; this row counts the layer, the "
+    "norm and the output's bias (one per vocabulary token).",
     "Output head": "width × vocabulary: turns the last vector into a score for every token. "
-    "0 when tied: GPT-2 reuses the token embedding matrix.",
+    "0 when tied: GPT-2 and BERT reuse the token embedding matrix.",
     "Total": "Every number that training adjusts.",
 }
-PART_COLOURS = ["cat_1", "cat_2", "cat_3", "cat_4", "cat_5", "cat_6"]  # colour roles, part by part
+# Colour roles, part by part: a part keeps its colour in both families.
+PART_COLOURS = {
+    "Token embedding": "cat_1",
+    "Position embedding": "cat_2",
+    "Token-type embedding": "cat_7",
+    "Attention": "cat_3",
+    "MLP": "cat_4",
+    "Norms": "cat_5",
+    "Masked-LM head": "cat_8",
+    "Output head": "cat_6",
+}
 MEMORY_COLOURS = ["cat_1", "cat_3", "cat_5", "cat_4"]
 MEMORY_TIPS = {
     "Weights": "The parameters, 4 bytes each (float32). In mixed precision, plus a 2-byte copy "
@@ -97,10 +118,20 @@ def _table(rows: list[str], headers: list[str], tips: dict[str, str]) -> QTableW
     for column in range(1, len(headers)):
         header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
     header.setSectionResizeMode(len(headers) - 1, QHeaderView.ResizeMode.Stretch)
+    _fill_rows(table, rows, tips)
+    fit_height(table)
+    if font_scale() != 1.0:  # made in presentation mode: its height at scale 1 is not known yet
+        setattr(table, FITTED_AT, (font_scale(), None))
+    follow_look(table, lambda: _follow_font_scale(table))
+    return table
+
+
+def _fill_rows(table: QTableWidget, rows: list[str], tips: dict[str, str]) -> None:
+    """Items for every row: the label first, then empty right-aligned cells; the total in bold."""
     bold = QFont()
     bold.setBold(True)
     for r, label in enumerate(rows):
-        for c in range(len(headers)):
+        for c in range(table.columnCount()):
             item = QTableWidgetItem(label if c == 0 else "")
             if c > 0:
                 item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -109,11 +140,6 @@ def _table(rows: list[str], headers: list[str], tips: dict[str, str]) -> QTableW
             if label == "Total":
                 item.setFont(bold)
             table.setItem(r, c, item)
-    fit_height(table)
-    if font_scale() != 1.0:  # made in presentation mode: its height at scale 1 is not known yet
-        setattr(table, FITTED_AT, (font_scale(), None))
-    follow_look(table, lambda: _follow_font_scale(table))
-    return table
 
 
 FITTED_AT = "_pg_fitted_at"  # on a table: (the font scale it was last fitted at, its height at scale 1)
@@ -198,13 +224,14 @@ class ParameterCount(QWidget):
 
     def show_count(self, config: ModelConfig, total: int) -> None:
         self.total_label.setText(f"{human_count(total)} parameters")
-        gpt2 = parameter_breakdown(PRESETS[GPT2_SMALL].config(50257)).total  # the real one: GPT-2 style
+        name, reference = reference_model(config)  # the real one, in its own style and vocabulary
+        known = parameter_breakdown(reference).total
         note = f"exactly {total:,}"
-        if total < gpt2:
+        if total < known:
             note += (
-                f"<br>GPT-2 small ({human_count(gpt2)}) is <b>{gpt2 / total:,.0f}×</b> bigger"
-                if gpt2 / total >= 1.5
-                else f"<br>about the size of GPT-2 small ({human_count(gpt2)})"
+                f"<br>{name} ({human_count(known)}) is <b>{known / total:,.0f}×</b> bigger"
+                if known / total >= 1.5
+                else f"<br>about the size of {name} ({human_count(known)})"
             )
         if config.tie_weights:
             note += "<br>The output head reuses the token embedding matrix (tied weights)."
@@ -220,17 +247,22 @@ class ParameterCount(QWidget):
 
 
 class ParametersBox(QGroupBox):
-    """Where the parameters are: a table of the parts and a bar of each part's share."""
+    """Where the parameters are: a table of the parts and a bar of each part's share.
+
+    The parts are `ParameterBreakdown.rows()`: a decoder's six, an encoder's eight (its
+    token-type embedding and masked-LM head too); the table and the chart follow the rows.
+    """
 
     def __init__(self, parent=None) -> None:
         super().__init__("Where the parameters are", parent)
-        rows = [label for label, _ in ParameterBreakdown(0, 0, 0, 0, 0, 0).rows()]
-        self.table = _table(rows, ["Part", "Parameters", "Share"], PART_TIPS)
-        for r, role in enumerate(PART_COLOURS):
-            cell(self.table, r, 0).setIcon(_swatch(role))
+        self.labels = [label for label, _ in ParameterBreakdown(0, 0, 0, 0, 0, 0).rows()]
+        self.table = _table(self.labels, ["Part", "Parameters", "Share"], PART_TIPS)
+        self._colour_rows()
         self.table.setMinimumWidth(330)
         self.table.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
-        self.plot = self.bars = None
+        # pyqtgraph items, made by make_chart (pyqtgraph has no type information)
+        self.plot: Any = None
+        self.bars: Any = None
         self._plot_host = QVBoxLayout()
         self._plot_host.setContentsMargins(0, 0, 0, 0)
         # The chart sits beside the table where there is room for its labels, below it otherwise.
@@ -240,6 +272,15 @@ class ParametersBox(QGroupBox):
 
     CHART_WIDTH = 280  # the least room beside the table for the chart and its labels
 
+    @property
+    def parts(self) -> list[str]:
+        """The rows' labels without the total: the chart's bars."""
+        return self.labels[:-1]
+
+    def _colour_rows(self) -> None:
+        for r, label in enumerate(self.parts):
+            cell(self.table, r, 0).setIcon(_swatch(PART_COLOURS[label]))
+
     def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
         super().resizeEvent(event)
         beside = event.size().width() >= self.table.minimumWidth() + self.CHART_WIDTH + 30
@@ -248,43 +289,66 @@ class ParametersBox(QGroupBox):
     def make_chart(self) -> None:
         import pyqtgraph as pg
 
-        labels = [label for label, _ in ParameterBreakdown(0, 0, 0, 0, 0, 0).rows()[:-1]]
-        n = len(labels)
         plot = _bar_plot(
             self.table.height(), "Each part's share of the parameters. Drag the controls and watch the bars."
         )
         plot.setXRange(0, 110, padding=0)
-        plot.setYRange(-0.6, n - 0.4, padding=0)
         plot.getViewBox().invertY(True)
-        plot.getAxis("left").setTicks([[(i, label) for i, label in enumerate(labels)]])
         # Every part keeps its label, even when the rows are tight.
         plot.getAxis("left").setStyle(hideOverlappingLabels=False)
         plot.getAxis("bottom").setTicks([[(x, f"{x}%") for x in range(0, 101, 25)]])
         plot.setLabel("bottom", "share of the parameters")
-        self.bars = pg.BarGraphItem(
-            x0=[0] * n,
-            y=list(range(n)),
-            height=0.65,
-            width=[0] * n,
-            brushes=[colour(role) for role in PART_COLOURS],
-            pens=[pg.mkPen(None)] * n,
-        )
+        n = len(self.parts)
+        self.bars = pg.BarGraphItem(x0=[0] * n, y=list(range(n)), height=0.65, width=[0] * n)
         plot.addItem(self.bars)
         self.plot = plot
+        self._label_chart()
         self._plot_host.addWidget(plot)
 
+    def _label_chart(self) -> None:
+        """One bar and one label for each part, in the table's order."""
+        import pyqtgraph as pg
+
+        parts = self.parts
+        n = len(parts)
+        self.plot.setFixedHeight(self.table.height())
+        self.plot.setYRange(-0.6, n - 0.4, padding=0)
+        self.plot.getAxis("left").setTicks([[(i, label) for i, label in enumerate(parts)]])
+        self.bars.setOpts(
+            x0=[0] * n,
+            y=list(range(n)),
+            width=[0] * n,
+            brushes=[colour(PART_COLOURS[label]) for label in parts],
+            pens=[pg.mkPen(None)] * n,
+        )
+
+    def _set_rows(self, labels: list[str]) -> None:
+        """Show these parts (a family changed): rows made again, the table as tall as them, the chart too."""
+        self.labels = labels
+        self.table.setRowCount(0)
+        self.table.setRowCount(len(labels))
+        _fill_rows(self.table, labels, PART_TIPS)
+        self._colour_rows()
+        if font_scale() != 1.0:  # its height at scale 1 is not known now: fitted again on leaving
+            setattr(self.table, FITTED_AT, (font_scale(), None))
+        fit_height(self.table)
+        if self.bars is not None:
+            self._label_chart()
+
     def show_counts(self, config: ModelConfig, counts: ParameterBreakdown) -> None:
+        rows = counts.rows()
+        if [label for label, _ in rows] != self.labels:
+            self._set_rows([label for label, _ in rows])
         total = counts.total
         shares = []
-        for r, (label, count) in enumerate(counts.rows()):
+        for r, (label, count) in enumerate(rows):
             share = 100.0 * count / total if total else 0.0
             cell(self.table, r, 1).setText(f"{count:,}")
             cell(self.table, r, 2).setText(f"{share:.1f}%")
             if label != "Total":
                 shares.append(share)
-        if not config.tie_weights:
-            cell(self.table, 5, 0).setToolTip(PART_TIPS["Output head"])
-        cell(self.table, 5, 1).setText("shared" if config.tie_weights else f"{counts.output_head:,}")
+        head = self.labels.index("Output head")
+        cell(self.table, head, 1).setText("shared" if config.tie_weights else f"{counts.output_head:,}")
         if self.bars is not None:
             self.bars.setOpts(width=shares)
 
@@ -293,7 +357,7 @@ class ParametersBox(QGroupBox):
             cell(self.table, r, 1).setText("—")
             cell(self.table, r, 2).setText("")
         if self.bars is not None:
-            self.bars.setOpts(width=[0] * 6)
+            self.bars.setOpts(width=[0] * len(self.parts))
 
 
 class MemoryBox(QGroupBox):
@@ -479,111 +543,3 @@ def _memory_advice(config: ModelConfig, m: MemoryEstimate, batch_size: int, prec
         tips.append("a shorter context")
     tips.append("fewer layers or a smaller width")
     return ", ".join(tips[:-1]) + (" or " if len(tips) > 1 else "") + tips[-1]
-
-
-class SpeedBox(QGroupBox):
-    """Work per token, this device's measured speed, and what it means for training time."""
-
-    def __init__(self, utilization: float, steps: int, parent=None) -> None:
-        super().__init__("Speed", parent)
-        self.utilization, self.steps = utilization, steps
-        self.flops_label = QLabel()
-        self.flops_label.setWordWrap(True)
-        self.flops_label.setToolTip(
-            "Floating-point operations to learn from one token, forward and backward: about 6 per "
-            "parameter used in a matrix multiply, plus attention's comparisons with earlier tokens."
-        )
-        self.device_speed_label = QLabel("measuring…")
-        self.device_speed_label.setWordWrap(True)
-        self.device_speed_label.setToolTip(
-            "Measured here: how fast this device multiplies two large float32 matrices, the heart of "
-            "every training step."
-        )
-        self.remeasure = QPushButton("Measure again")
-        self.remeasure.setToolTip(
-            "Run the short matrix-multiply benchmark again (it takes under a second). "
-            "Close other heavy programs for a fair figure."
-        )
-        self.tokens_label = QLabel("measuring…")
-        self.tokens_label.setWordWrap(True)
-        self.tokens_label.setToolTip(
-            f"Assumes a training step runs at {utilization:.0%} of the measured speed, plus a "
-            "fixed cost per step for launching work. Small layers, attention, norms and the optimizer "
-            "keep real training below the benchmark's best case. A guide, good to within 2–3×."
-        )
-        self.steps_label = QLabel("measuring…")
-        self.steps_label.setWordWrap(True)
-        self.steps_label.setToolTip(f"{steps:,} steps, each on one batch of batch size × context length tokens.")
-        self.compare_label = QLabel()
-        self.compare_label.setWordWrap(True)
-        themed_style(self.compare_label, "color: {muted};")
-        self.compare_label.setToolTip("GPT-2 small at the same batch size, with its own context of 1,024 tokens.")
-        grid = QGridLayout(self)
-        grid.setColumnStretch(1, 1)
-        captions = ["Work per token", "This device", "Training speed", f"{steps:,} steps"]
-        values = [self.flops_label, self.device_speed_label, self.tokens_label, self.steps_label]
-        for r, (caption, value) in enumerate(zip(captions, values)):
-            label = QLabel(caption)
-            label.setToolTip(value.toolTip())
-            grid.addWidget(label, r, 0, Qt.AlignmentFlag.AlignTop)
-            grid.addWidget(value, r, 1)
-        grid.addWidget(self.remeasure, 1, 2, Qt.AlignmentFlag.AlignTop)
-        grid.addWidget(self.compare_label, len(captions), 0, 1, 3)
-
-    def show_speed(
-        self,
-        config: ModelConfig,
-        flops_per_second: Optional[float],
-        measure_error: Optional[str],
-        device: Optional[DeviceInfo],
-        batch: int,
-        precision: str,
-        device_kind: str,
-    ) -> None:
-        fpt = flops_per_token(config)
-        self.flops_label.setText(f"<b>{human_flops(fpt)}</b> per token (forward + backward)")
-        name = "this device" if device is None else ("the CPU" if device.kind == "cpu" else "the GPU")
-        if flops_per_second is None:
-            self.device_speed_label.setText(measure_error or "measuring…")
-            self.tokens_label.setText("waiting for the measurement…" if measure_error is None else "unknown")
-            self.steps_label.setText("")
-            self.compare_label.setText("")
-            return
-        themed_text(
-            self.device_speed_label,
-            "<b>{speed}/s</b> measured on {name} <span style='color:{muted}'>(float32 matrix multiply)</span>",
-            speed=human_flops(flops_per_second),
-            name=name,
-        )
-        if device is not None:
-            self.device_speed_label.setToolTip(device.describe() + "\n\n" + self.tokens_label.toolTip())
-        per_step = batch * config.context_length
-        tps = estimate_tokens_per_second(config, flops_per_second, self.utilization, per_step)
-        themed_text(
-            self.tokens_label,
-            "≈ <b>{tps}</b> tokens/s <span style='color:{muted}'>(if a step reaches {share} of that speed)</span>",
-            tps=f"{tps:,.0f}",
-            share=f"{self.utilization:.0%}",
-        )
-        seconds = self.steps * per_step / tps
-        self.steps_label.setText(
-            f"≈ <b>{human_duration(seconds)}</b> for {self.steps:,} steps of "
-            f"{batch:,} × {config.context_length:,} = {per_step:,} tokens"
-        )
-        gpt2 = PRESETS[GPT2_SMALL].config(50257)
-        if parameter_breakdown(config).total < 0.67 * parameter_breakdown(gpt2).total:
-            g_tps = estimate_tokens_per_second(gpt2, flops_per_second, self.utilization, batch * gpt2.context_length)
-            g_seconds = self.steps * batch * gpt2.context_length / g_tps
-            g_mem = memory_estimate(gpt2, batch, precision, "adamw", device_kind)
-            self.compare_label.setText(
-                f"For comparison, GPT-2 small here: ≈ {g_tps:,.0f} tokens/s, {human_duration(g_seconds)} "
-                f"for {self.steps:,} steps of {batch:,} × 1,024 tokens, and {human_bytes(g_mem.total)} of memory."
-            )
-        else:
-            self.compare_label.setText("")
-
-    def show_invalid(self) -> None:
-        self.flops_label.setText("—")
-        self.tokens_label.setText("—")
-        self.steps_label.setText("")
-        self.compare_label.setText("")

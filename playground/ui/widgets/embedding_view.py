@@ -62,6 +62,7 @@ class EmbeddingView(QWidget):
             axis.setTextPen(pg.mkPen(colour("paper_text")))
         self.plot.getViewBox().setAspectLocked(True)
         self.title = QLabel()
+        self.title.setWordWrap(True)  # a long model name must not widen the step
         themed_style(self.title, "color: {body}; font-weight: 600;")
         self.points = pg.ScatterPlotItem(
             size=5, pen=None, brush=pg.mkBrush(qcolour("paper_point", alpha=70)), pxMode=True
@@ -92,6 +93,7 @@ class EmbeddingView(QWidget):
         self.plot.scene().sigMouseMoved.connect(self._mouse_moved)
         self.plot.scene().sigMouseClicked.connect(self._mouse_clicked)
         self.readout = QLabel("Hover over a point to see its token; click one to choose it.")
+        self.readout.setWordWrap(True)
         themed_style(self.readout, "color: {muted};")
 
         # ---- the right-hand column: search and neighbours

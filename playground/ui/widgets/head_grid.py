@@ -134,20 +134,23 @@ class HeadGrid(pg.GraphicsLayoutWidget):
         col_labels: Sequence[str] = (),
         corner_labels: bool = False,
         title: str = "",
+        causal: bool = True,
     ) -> None:
         """Show `weights[tile.layer, tile.head]` ([L, H, T, T]) for each tile at its row and column.
 
         Row and column labels go on the left and top axes; with
-        `corner_labels` each tile is named in its empty top-right corner
-        instead (where a query cannot look, so nothing is hidden).
+        `corner_labels` each tile is named in its top-right corner instead
+        (a decoder's is empty, where a query cannot look; over an encoder's
+        full square, `causal` False, the label sits on a paper patch).
+        `causal` hatches the cells above each tile's diagonal.
         """
         weights = np.asarray(weights)
         T = weights.shape[-1]
         size = pooled_size(T, MAX_TILE)
         gap = max(1, round(size / 8))
-        key = (tuple(tiles), rows, cols, size, tuple(row_labels), tuple(col_labels), corner_labels)
+        key = (tuple(tiles), rows, cols, size, tuple(row_labels), tuple(col_labels), corner_labels, causal)
         if key != self._layout_key:
-            self._layout(list(tiles), rows, cols, size, gap, row_labels, col_labels, corner_labels)
+            self._layout(list(tiles), rows, cols, size, gap, row_labels, col_labels, corner_labels, causal)
             self._layout_key = key
         assert self.mosaic is not None  # _layout() made it, for this call or an earlier one
         layers = np.fromiter((t.layer for t in self.tiles), dtype=np.intp, count=len(self.tiles))
@@ -162,12 +165,13 @@ class HeadGrid(pg.GraphicsLayoutWidget):
         if title != self.title.text:
             self.title.setText(title)
 
-    def _layout(self, tiles, rows, cols, size, gap, row_labels, col_labels, corner_labels) -> None:
+    def _layout(self, tiles, rows, cols, size, gap, row_labels, col_labels, corner_labels, causal=True) -> None:
         self.tiles, self.rows, self.cols, self.tile_size, self.gap = tiles, rows, cols, size, gap
         step = size + gap
         self.mosaic = np.full((rows * step, cols * step), np.nan, dtype=np.float32)
         mask = np.ones((size, size), dtype=np.float32)
-        mask[np.triu_indices(size, k=1)] = np.nan
+        if causal:
+            mask[np.triu_indices(size, k=1)] = np.nan
         self._tile_mask = mask
         for item in self.backgrounds:
             self.plot.removeItem(item)
@@ -185,7 +189,8 @@ class HeadGrid(pg.GraphicsLayoutWidget):
         self._corner_labels = []
         if corner_labels:
             for t in tiles:
-                label = pg.TextItem(f"head {t.head}", color=colour("paper_text"), anchor=(1, 0))
+                fill = None if causal else pg.mkBrush(colour("paper"))
+                label = pg.TextItem(f"head {t.head}", color=colour("paper_text"), anchor=(1, 0), fill=fill)
                 label.setPos(t.col * step + size, t.row * step)
                 label.setZValue(12)
                 self.plot.addItem(label, ignoreBounds=True)

@@ -4,14 +4,14 @@ on a row to choose that head."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QBrush, QColor
+from PySide6.QtGui import QBrush, QColor, QFontMetrics
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTableWidget, QVBoxLayout, QWidget
 
-from playground.ui.themes import qcolour, themed_style
+from playground.ui.themes import follow_look, qcolour, themed_style
 from playground.ui.widgets.number_item import NumberItem
 from playground.ui.widgets.table_cells import header_cell
 
-HEAD_COLUMNS = ["Layer", "Head", "Entropy\n(bits)", "Previous\ntoken", "First\ntoken", "Itself"]
+HEAD_COLUMNS = ["Layer", "Head", "Entropy\n(bits)", "Token\nbefore", "First\ntoken", "Itself"]  # short: six fit 330 px
 HEAD_TIPS = [
     "The layer, counted from 0 (the first reads the token embeddings).",
     "The head within its layer, counted from 0.",
@@ -19,7 +19,7 @@ HEAD_TIPS = [
     "its attention is spread over many. A head that spreads evenly over q tokens has log₂ q bits.",
     "The average weight a token puts on the token just before it. Near 1: a previous-token head, which "
     "tells later layers what came before.",
-    "The average weight on the very first token. High: an attention sink — a head with nothing useful to "
+    "The average weight on the very first token ([CLS] for an encoder). High: an attention sink — a head with nothing useful to "
     "look at parks its attention there.",
     "The average weight a token puts on itself.",
 ]
@@ -51,10 +51,13 @@ class HeadSummary(QWidget):
         table.horizontalHeader().setSortIndicator(0, Qt.SortOrder.AscendingOrder)
         table.setSortingEnabled(True)
         header = table.horizontalHeader()
-        # Each column as wide as its title and sort arrow (in any type size: presentation mode's big
-        # type cut fixed widths), the last taking what is left; a narrow view scrolls sideways.
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setStretchLastSection(True)
+        # Layer and head as wide as their titles and sort arrow, the four measures sharing what is left;
+        # no column narrower than its title's longest line (big type: the view then scrolls sideways).
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        for column in (0, 1):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Fixed)
+        self._fit_titles()
+        follow_look(self, self._fit_titles)
         table.itemSelectionChanged.connect(self._on_selection)
         table.setToolTip("One row per head. Click a column's title to sort by it; click a row to see that head.")
         hint = QLabel(
@@ -70,6 +73,15 @@ class HeadSummary(QWidget):
         layout.addWidget(hint)
         layout.addWidget(table, 1)
         self.setMinimumWidth(340)
+
+    def _fit_titles(self) -> None:
+        header = self.table.horizontalHeader()
+        metrics = QFontMetrics(header.font())
+        arrow = metrics.height()  # room for the sort arrow beside the title
+        for column in (0, 1):
+            self.table.setColumnWidth(column, metrics.horizontalAdvance(HEAD_COLUMNS[column]) + arrow + 4)
+        widest = max(metrics.horizontalAdvance(line) for title in HEAD_COLUMNS[2:] for line in title.split("\n"))
+        header.setMinimumSectionSize(widest + 6)
 
     def fill(self, stats: list, same_heads: bool, layer: int, head: int) -> None:
         """Show `stats`; with `same_heads` (the same model's heads) rows stay where sorting put them."""

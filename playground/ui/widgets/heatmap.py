@@ -4,7 +4,8 @@ and a read-out of the cell under the mouse.
 Made once and updated in place: a new matrix is one `setImage` on the same
 `ImageItem` (levels fixed at 0..1, never auto); the axes are redrawn only when
 the tokens, the view or the highlighted token change, and the hatched "future"
-triangle only when the number of tokens does. A redraw on new tokens costs about
+triangle only when the number of tokens does (a decoder's; an encoder's matrix
+is a full square, with nothing hatched). A redraw on new tokens costs about
 what a bare `ImageItem.setImage` does (benchmarks/attention.py measures both).
 """
 
@@ -330,7 +331,8 @@ class MaskOverlay(QGraphicsPathItem):
 
 
 class AttentionHeatmap(pg.GraphicsLayoutWidget):
-    """One query-by-key attention matrix: row q is how token q spread its attention over tokens 0..q."""
+    """One query-by-key attention matrix: row q is how token q spread its attention over tokens 0..q
+    (a decoder's, `causal`: the cells above the diagonal hatched) or over every token (an encoder's)."""
 
     hovered = Signal(str)  # what the cell under the mouse holds ("" when none)
     cell_clicked = Signal(int, int)  # query, key
@@ -343,6 +345,8 @@ class AttentionHeatmap(pg.GraphicsLayoutWidget):
         self.matrix: Optional[np.ndarray] = None
         self.hover_text = ""
         self.hover_cell: Optional[tuple[int, int]] = None
+        self.causal = True
+        self._shape: tuple[int, bool] = (0, True)  # (tokens, causal) the mask and grid were made for
         self._mask: Optional[np.ndarray] = None
         self.ci.setContentsMargins(4, 4, 4, 4)
 
@@ -394,13 +398,15 @@ class AttentionHeatmap(pg.GraphicsLayoutWidget):
 
     # ------------------------------------------------------------------ data
 
-    def set_matrix(self, matrix: np.ndarray, tokens: Sequence[str], title: str = "") -> None:
-        """Show a [T, T] matrix (query by key) whose rows and columns are `tokens`."""
+    def set_matrix(self, matrix: np.ndarray, tokens: Sequence[str], title: str = "", causal: bool = True) -> None:
+        """Show a [T, T] matrix (query by key) whose rows and columns are `tokens`; `causal`
+        (a decoder's) hatches the cells above the diagonal, which a query cannot look at."""
         matrix = np.asarray(matrix, dtype=np.float32)
         T = matrix.shape[0]
         if matrix.ndim != 2 or matrix.shape != (T, T) or len(tokens) != T:
             raise ValueError(f"{len(tokens)} tokens do not label a matrix of shape {matrix.shape}")
-        if list(tokens) != self.tokens:
+        self.causal = causal
+        if list(tokens) != self.tokens or self._shape != (T, causal):
             self._set_tokens(list(tokens))
         self.matrix = matrix
         self.image_item.setImage(matrix, autoLevels=False, levels=LEVELS)  # the mask covers what is above
@@ -416,7 +422,7 @@ class AttentionHeatmap(pg.GraphicsLayoutWidget):
         self.title.setText(title)
 
     def _set_tokens(self, tokens: list[str]) -> None:
-        T, before = len(tokens), len(self.tokens)
+        T = len(tokens)
         self.tokens = tokens
         self.labels = [display_token(t) for t in tokens]
         self.left.set_labels(self.labels)
@@ -424,8 +430,9 @@ class AttentionHeatmap(pg.GraphicsLayoutWidget):
         self.hover_cell = None
         self.hover_item.hide()
         vb = self.plot.getViewBox()
-        if T != before:  # the shape, only when it changes
-            self.mask_item.setPath(staircase(T))
+        if (T, self.causal) != self._shape:  # the shape, only when it changes
+            self._shape = (T, self.causal)
+            self.mask_item.setPath(staircase(T) if self.causal else QPainterPath())
             self.grid_item.setPath(cell_grid(T))
             if T:
                 vb.setLimits(xMin=-T, xMax=2 * T, yMin=-T, yMax=2 * T, minXRange=2, minYRange=2)
@@ -434,9 +441,11 @@ class AttentionHeatmap(pg.GraphicsLayoutWidget):
 
     @property
     def image(self) -> Optional[np.ndarray]:
-        """What the heatmap shows now: the matrix, NaN above the diagonal (cells the mask covers)."""
+        """What the heatmap shows now: the matrix, NaN above the diagonal where the mask covers it (causal)."""
         if self.matrix is None:
             return None
+        if not self.causal:
+            return self.matrix.copy()
         T = self.matrix.shape[0]
         if self._mask is None or self._mask.shape[0] != T:
             self._mask = causal_nan_mask(T)
@@ -449,7 +458,7 @@ class AttentionHeatmap(pg.GraphicsLayoutWidget):
         if self.matrix is None:
             return ""
         query, key = self.labels[q], self.labels[k]
-        if k > q:
+        if self.causal and k > q:
             return f"‘{query}’ (#{q}) → ‘{key}’ (#{k}): not allowed — a token cannot look at tokens after it"
         return f"‘{query}’ (#{q}) → ‘{key}’ (#{k}): {self.matrix[q, k]:.3f}"
 

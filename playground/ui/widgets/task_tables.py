@@ -8,9 +8,11 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QFrame,
     QHeaderView,
     QLabel,
     QPlainTextEdit,
+    QScrollArea,
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
@@ -298,8 +300,15 @@ class TaskResultsPane(QWidget):
         rl.setContentsMargins(0, 0, 0, 0)
         rl.addWidget(self.preview_caption)
         rl.addWidget(self.preview, 1)
+        # The scores and their caveat scroll in their column: squeezed (big type, a short splitter pane),
+        # the wrapped caveat needs more lines than its minimum says and would be drawn over the table.
+        left_scroll = QScrollArea()
+        left_scroll.setWidget(left)
+        left_scroll.setWidgetResizable(True)
+        left_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        left_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         top = QSplitter(Qt.Orientation.Horizontal)
-        top.addWidget(left)
+        top.addWidget(left_scroll)
         top.addWidget(right)
         top.setSizes([440, 340])
         top.setChildrenCollapsible(False)

@@ -60,10 +60,22 @@ class TrainSettings(QWidget):
         row = QHBoxLayout()
         row.addWidget(pick)
         row.addWidget(self.clear_init)
+        self.mask_share = self._spin(
+            1,
+            90,
+            round(100 * d.mask_share),
+            "An encoder learns by recovering hidden tokens: the share of tokens chosen in each text. "
+            "BERT chooses 15%, then replaces 80% of the chosen by [MASK], 10% by a random token and "
+            "leaves 10% as they were, so the model cannot tell which tokens to check; the loss counts "
+            "the chosen ones only. Special tokens are never chosen.",
+        )
+        self.mask_share.setSuffix("%")
         dl = QVBoxLayout(data_box)
         dl.addWidget(self.data_label)
-        f = QFormLayout()
+        self.data_form = f = QFormLayout()
         f.addRow("Validation share", self.val_fraction)
+        f.addRow("Masked share", self.mask_share)
+        f.setRowVisible(self.mask_share, False)  # an encoder's setting: shown for one (`show_data`)
         dl.addLayout(f)
         dl.addWidget(QLabel("<b>Start from</b>"))
         dl.addWidget(self.start_from)
@@ -150,12 +162,15 @@ class TrainSettings(QWidget):
     def show_data(
         self, corpus: Optional[Corpus], tokenizer: Optional[LoadedTokenizer], cfg: Optional[ModelConfig]
     ) -> None:
-        """The corpus, tokenizer and model shape the session holds: what a run would train."""
+        """The corpus, tokenizer and model shape the session holds: what a run would train
+        (and, for an encoder, its masked share)."""
         shape = (
+            f"{'an encoder (BERT style), ' if cfg.is_encoder else ''}"
             f"{cfg.n_layer} layers × {cfg.n_head} heads × {cfg.n_embd} wide, context {cfg.context_length}"
             if cfg
             else "not chosen yet"
         )
+        self.data_form.setRowVisible(self.mask_share, cfg is not None and cfg.is_encoder)
         self.data_label.setText(
             f"<b>Corpus</b>: {corpus.name if corpus else 'none'}<br>"
             f"<b>Tokenizer</b>: {tokenizer.name if tokenizer else 'none'}<br><b>Model</b>: {shape}"
@@ -211,4 +226,32 @@ class TrainSettings(QWidget):
             precision=self.precision.currentData(),
             compile=self.compile.isChecked(),
             val_fraction=self.val_fraction.value(),
+            mask_share=self.mask_share.value() / 100,
         )
+
+    def set_config(self, cfg) -> None:
+        """Set the controls from a TrainConfig (a workspace's); a value of the wrong type raises midway."""
+        for spin, value in (
+            (self.batch, cfg.batch_size),
+            (self.warmup, cfg.warmup_steps),
+            (self.accum, cfg.grad_accum),
+            (self.steps, cfg.max_steps),
+            (self.eval_interval, cfg.eval_interval),
+            (self.sample_interval, cfg.sample_interval),
+            (self.seed, cfg.seed),
+            (self.mask_share, round(100 * cfg.mask_share)),
+        ):
+            spin.setValue(int(value))
+        for dspin, number in (
+            (self.lr, cfg.learning_rate),
+            (self.min_lr, cfg.min_lr_ratio),
+            (self.weight_decay, cfg.weight_decay),
+            (self.grad_clip, cfg.grad_clip),
+            (self.val_fraction, cfg.val_fraction),
+        ):
+            dspin.setValue(float(number))
+        self.compile.setChecked(bool(cfg.compile))
+        for combo, key in ((self.device, cfg.device), (self.precision, cfg.precision)):
+            index = combo.findData(key)
+            if index >= 0:
+                combo.setCurrentIndex(index)

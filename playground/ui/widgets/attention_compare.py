@@ -1,0 +1,335 @@
+"""The Attention Lab's "Causal vs masked" tab: a decoder and an encoder side by side on one sentence.
+
+The same layer and head of both models (or the nearest each has, said under
+its heatmap), so the decoder's triangle (each token reads only the tokens
+before it) and the encoder's full square (every token reads every token) are
+seen together. Each side is the current model, a demo model, or any model
+folder the learner picks; the looking runs as a job (`look_side_by_side` in
+core/attention_jobs.py), and models read from folders are kept for the next look.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from playground import paths
+from playground.engine.jobs import Job, JobSlot
+from playground.engine.session import DEFAULT_PROBE_TEXT
+from playground.ui.themes import AMBER_NOTICE, themed_style
+
+CURRENT = ""  # the item data of "the current model": no folder
+CHOOSE = "\0choose"  # the item data of "Choose a model folder…"
+NO_DEMO_ENCODER = (
+    "The demo encoder is not installed here. Choose an encoder's folder (a run built with the Encoder family, "
+    "or an imported BERT) for one side to see the full square."
+)
+INTRO = (
+    "A decoder (GPT) reads left to right: each token sees only the tokens before it, so its attention is a "
+    "triangle. An encoder (BERT) reads the whole text at once: every token sees every token, a full square."
+)
+
+
+def demo_encoder_dir() -> Optional[Path]:
+    """The demo encoder's folder, where this install has one (the function may be missing in older installs)."""
+    finder = getattr(paths, "demo_encoder_dir", None)
+    return finder() if finder is not None else None
+
+
+class CausalVsMasked(QWidget):
+    """Two model choices and a sentence on top; the two heatmaps side by side below."""
+
+    LOOK_DEBOUNCE_MS = 300
+
+    def __init__(self, session, parent=None) -> None:
+        super().__init__(parent)
+        from playground.core.attention_jobs import FolderModels  # no PyTorch until a look runs
+
+        self.session = session
+        self.slot = JobSlot(self)
+        self.folders = FolderModels()
+        self.result = None  # the latest SideBySide
+        self.heatmaps: list = []  # made on first use (pyqtgraph)
+        self._threads: set[Job] = set()
+        self._timer = QTimer(self, singleShot=True, interval=self.LOOK_DEBOUNCE_MS)
+        self._timer.timeout.connect(self.look)
+
+        intro = QLabel(INTRO)
+        intro.setWordWrap(True)
+        themed_style(intro, "color: {muted};")
+        self.text_edit = QLineEdit(DEFAULT_PROBE_TEXT)
+        self.text_edit.setToolTip("The sentence both models read.")
+        self.text_edit.textEdited.connect(lambda _t: self._timer.start())
+        self.look_button = QPushButton("Look")
+        self.look_button.setToolTip("Run both models over the sentence and show where the chosen head looks.")
+        self.look_button.clicked.connect(self.look)
+        self.choices = [QComboBox(), QComboBox()]
+        for side, combo in enumerate(self.choices):
+            combo.setToolTip("The model on this side: the current model, a demo model, or any model folder.")
+            combo.activated.connect(lambda index, side=side: self._on_choice(side, index))
+        self.layer = QSpinBox()
+        self.layer.setToolTip("The layer, counted from 0 (a model with fewer layers shows its last).")
+        self.head = QSpinBox()
+        self.head.setToolTip("The head, counted from 0 (a model with fewer heads shows its last).")
+        self.mean = QCheckBox("Mean of the heads")
+        self.mean.setToolTip("Show the average of the layer's heads instead of one head.")
+        for control in (self.layer, self.head):
+            control.setRange(0, 63)
+            control.valueChanged.connect(self._draw)
+        self.mean.toggled.connect(self._draw)
+        self.mean.toggled.connect(lambda on: self.head.setEnabled(not on))
+        self.missing = QLabel(NO_DEMO_ENCODER)
+        self.missing.setWordWrap(True)
+        themed_style(self.missing, AMBER_NOTICE)
+        self.choose_button = QPushButton("Choose a model…")
+        self.choose_button.setToolTip("Pick a model folder (a run, or its best/last checkpoint) for the right side.")
+        self.choose_button.clicked.connect(lambda: self.choose_folder(1))
+        self.missing_row = QWidget()
+        mr = QHBoxLayout(self.missing_row)
+        mr.setContentsMargins(0, 0, 0, 0)
+        mr.addWidget(self.missing, 1)
+        mr.addWidget(self.choose_button)
+
+        top = QGridLayout()
+        top.addWidget(QLabel("<b>Sentence</b>"), 0, 0)
+        top.addWidget(self.text_edit, 0, 1, 1, 3)
+        top.addWidget(self.look_button, 0, 4)
+        top.addWidget(QLabel("Left"), 1, 0)
+        top.addWidget(self.choices[0], 1, 1)
+        top.addWidget(QLabel("Right"), 1, 2)
+        top.addWidget(self.choices[1], 1, 3)
+        top.setColumnStretch(1, 1)
+        top.setColumnStretch(3, 1)
+        heads = QHBoxLayout()
+        for widget in (QLabel("Layer"), self.layer, QLabel("Head"), self.head, self.mean):
+            heads.addWidget(widget)
+        heads.addStretch(1)
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        themed_style(self.status, "color: {muted};")
+        self.views = QHBoxLayout()
+        self.notes = [QLabel(), QLabel()]
+        for note in self.notes:
+            note.setWordWrap(True)
+            themed_style(note, "color: {muted};")
+        notes = QHBoxLayout()
+        for note in self.notes:
+            notes.addWidget(note, 1)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 6, 4, 4)
+        layout.addWidget(intro)
+        layout.addLayout(top)
+        layout.addWidget(self.missing_row)
+        layout.addLayout(heads)
+        layout.addLayout(self.views, 1)
+        layout.addLayout(notes)
+        layout.addWidget(self.status)
+        self.fill_choices()
+        session.checkpoint_changed.connect(self._on_checkpoint)
+
+    # ------------------------------------------------------------------ the two models
+
+    def fill_choices(self) -> None:
+        """Offer the current model, the demo models and any folder chosen before; keep each side's choice."""
+        current = self.session.checkpoint
+        offered: list[tuple[str, str]] = []
+        if current is not None:
+            kind = "encoder" if current.model_config.is_encoder else "decoder"
+            offered.append((f"Current model: {current.name} ({kind})", CURRENT))
+        decoder, encoder = paths.demo_model_dir(), demo_encoder_dir()
+        if decoder is not None:
+            offered.append(("Demo decoder (GPT style)", str(decoder)))
+        if encoder is not None:
+            offered.append(("Demo encoder (BERT style)", str(encoder)))
+        for combo in self.choices:
+            for i in range(combo.count()):
+                data = combo.itemData(i)
+                if data not in (CURRENT, CHOOSE, None) and all(data != d for _, d in offered):
+                    offered.append((combo.itemText(i), data))  # a folder chosen before
+        for side, combo in enumerate(self.choices):
+            before = combo.currentData()
+            combo.blockSignals(True)
+            combo.clear()
+            for label, data in offered:
+                combo.addItem(label, data)
+            combo.addItem("Choose a model folder…", CHOOSE)
+            index = combo.findData(before) if before not in (None, CHOOSE) else -1
+            combo.setCurrentIndex(index if index >= 0 else self._default_index(side, offered))
+            combo.blockSignals(False)
+        self.missing_row.setVisible(encoder is None and not self._has_encoder_choice())
+
+    def _on_checkpoint(self, _checkpoint) -> None:
+        """A new current model: offer it, and look again where a side shows the current model."""
+        self.fill_choices()
+        if any(combo.currentData() == CURRENT for combo in self.choices):
+            if self.isVisible():
+                self.look()
+            else:
+                self.result = None  # looked at again when shown
+
+    def _default_index(self, side: int, offered: list[tuple[str, str]]) -> int:
+        """Left: the first decoder offered (the current model, else the demo); right: the first encoder, if any."""
+        wanted = "decoder" if side == 0 else "encoder"
+        for i, (label, _) in enumerate(offered):
+            if wanted in label.lower():
+                return i
+        return 0 if offered else len(offered)
+
+    def _has_encoder_choice(self) -> bool:
+        combo = self.choices[1]
+        return any("encoder" in combo.itemText(i).lower() for i in range(combo.count() - 1))
+
+    def _on_choice(self, side: int, index: int) -> None:
+        if self.choices[side].itemData(index) == CHOOSE:
+            self.choose_folder(side)
+        else:
+            self.look()
+
+    def choose_folder(self, side: int) -> None:
+        """Ask for a model folder for `side` (a file dialog)."""
+        folder = QFileDialog.getExistingDirectory(self, "Choose a model folder (a run, or its best/last)")
+        if folder:
+            self.set_folder(side, folder)
+        else:
+            self.fill_choices()  # no folder: the side goes back to its default model
+
+    def set_folder(self, side: int, folder) -> None:
+        """Put the model in `folder` on `side` and look."""
+        folder = str(folder)
+        combo = self.choices[side]
+        index = combo.findData(folder)
+        if index < 0:
+            combo.insertItem(combo.count() - 1, f"Folder: {Path(folder).name}", folder)
+            index = combo.findData(folder)
+        combo.setCurrentIndex(index)
+        self.look()
+
+    def chosen(self) -> list:
+        """The `ModelChoice` of each side (None where nothing is chosen)."""
+        from playground.core.attention_jobs import ModelChoice
+
+        out: list[Optional[ModelChoice]] = []
+        for combo in self.choices:
+            data = combo.currentData()
+            if data is None or data == CHOOSE:
+                out.append(None)
+            else:
+                out.append(ModelChoice(combo.currentText(), None if data == CURRENT else data))
+        return out
+
+    # ------------------------------------------------------------------ looking
+
+    def showEvent(self, event) -> None:  # noqa: N802
+        super().showEvent(event)
+        if self.result is None and not self.slot.busy:
+            self.look()
+
+    def look(self) -> Optional[Job]:
+        """Run both models over the sentence in a job (a newer look replaces a running one)."""
+        self._timer.stop()
+        choices = self.chosen()
+        if any(c is None for c in choices):
+            self.status.setText("Choose a model for each side: the demo models, the current model or a folder.")
+            return None
+        from playground.core.attention_jobs import look_side_by_side
+
+        self.status.setText("Looking…")
+        job = Job(
+            look_side_by_side,
+            self.session.models,
+            self.session.checkpoint,
+            tuple(choices),
+            self.text_edit.text(),
+            self.folders,
+            doing="comparing a decoder's and an encoder's attention",
+        )
+        job.result.connect(self._on_result)
+        job.error.connect(self._on_error)
+        job.finished.connect(lambda job=job: self._threads.discard(job))
+        self._threads.add(job)
+        return self.slot.start(job)
+
+    def _on_result(self, result) -> None:
+        self.result = result
+        kinds = [side.encoder for side in result.sides]
+        if all(kinds) or not any(kinds):
+            both = "encoders" if all(kinds) else "decoders"
+            self.status.setText(f"Both models are {both}: choose one of each kind to see the triangle and the square.")
+        else:
+            self.status.setText("Hover over a cell to read its weight.")
+        if any(kinds):
+            self.missing_row.hide()  # an encoder is on view: nothing missing
+        n_layer = max(side.snapshot.weights.shape[0] for side in result.sides)
+        n_head = max(side.snapshot.weights.shape[1] for side in result.sides)
+        for spin, n in ((self.layer, n_layer), (self.head, n_head)):
+            spin.blockSignals(True)
+            spin.setRange(0, max(0, n - 1))
+            spin.blockSignals(False)
+        self._draw()
+
+    def _on_error(self, message: str) -> None:
+        self.status.setText(message)
+
+    def _ensure_heatmaps(self) -> None:
+        if self.heatmaps:
+            return
+        from playground.ui.widgets.heatmap import AttentionHeatmap
+
+        for _side in range(2):
+            heatmap = AttentionHeatmap()
+            heatmap.setMinimumSize(160, 160)
+            heatmap.hovered.connect(self._on_hover)
+            self.views.addWidget(heatmap, 1)
+            self.heatmaps.append(heatmap)
+
+    def _on_hover(self, text: str) -> None:
+        if text:
+            self.status.setText(text)
+
+    def _draw(self) -> None:
+        if self.result is None:
+            return
+        from playground.core.attention import select
+        from playground.core.attention_jobs import nearest_head
+
+        self._ensure_heatmaps()
+        head = "mean" if self.mean.isChecked() else self.head.value()
+        for side, heatmap, note in zip(self.result.sides, self.heatmaps, self.notes):
+            layer, use_head, nearer = nearest_head(side.snapshot, self.layer.value(), head)
+            matrix = select(side.snapshot.weights, layer, use_head)
+            kind = "encoder: every token reads every token" if side.encoder else "decoder: each token reads the past"
+            what = "mean of the heads" if use_head == "mean" else f"head {use_head}"
+            heatmap.set_matrix(
+                matrix, side.snapshot.tokens, f"{side.name} ({kind}) · layer {layer}, {what}", causal=not side.encoder
+            )
+            note.setText(" ".join(t for t in (nearer, side.snapshot.notice) if t))
+
+    def matrices(self) -> list:
+        """What each heatmap shows now ([T, T], NaN where a decoder's mask covers the cells above the diagonal)."""
+        return [heatmap.image for heatmap in self.heatmaps]
+
+    def is_busy(self) -> bool:
+        return bool(self._threads)
+
+    def stop_and_wait(self, timeout_ms: int = 10_000) -> bool:
+        self._timer.stop()
+        jobs = list(self._threads)
+        for job in jobs:
+            job.cancel()
+        return all(job.wait(timeout_ms) for job in jobs)
