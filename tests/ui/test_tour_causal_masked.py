@@ -35,7 +35,8 @@ def test_the_attention_card_draws_a_triangle_beside_a_square(qtbot, window, jobs
 
     triangle, square = live.decoder_map.matrix, live.encoder_map.matrix
     assert np.triu(triangle, k=1).max() == 0 and square[np.triu_indices(len(square), k=1)].min() > 0
-    assert live.decoder_map.mask_item.isVisible() and not live.encoder_map.mask_item.isVisible()
+    assert live.decoder_map.causal and not live.encoder_map.causal
+    assert np.isnan(live.decoder_map.image[0, -1]) and not np.isnan(live.encoder_map.image).any()
     assert live.encoder_map.tokens[0] == "[CLS]" and live.encoder_map.tokens[-1] == "[SEP]"
     assert "causal" in live.decoder_map.title.text and "masked" in live.encoder_map.title.text
     assert window.rect().contains(tour.geometry())  # fits a 1024x640 window

@@ -122,6 +122,5 @@ class TourCausalVsMasked(QWidget):
             (self.decoder_map, self.result.decoder, "GPT demo: causal, a triangle"),
             (self.encoder_map, self.result.encoder, "BERT demo: masked, a square"),
         ):
-            heatmap.set_matrix(read.matrix(layer, head), read.tokens, title)
-            # The heatmap hatches a decoder's future; an encoder has none to hide.
-            heatmap.mask_item.setVisible(not read.encoder)
+            # A decoder's future is hatched; an encoder has none to hide.
+            heatmap.set_matrix(read.matrix(layer, head), read.tokens, title, causal=not read.encoder)
