@@ -161,7 +161,12 @@ def take_screenshots(window: MainWindow, out_dir: Path) -> list[Path]:
     window.set_presentation_mode(False)
     tour = window.start_tour(0)
     grab("tour")
+    tour.go(window.panels.index(attention))  # the card with the two demo models, causal and masked
+    live = tour.live
+    wait_until(lambda: live is None or getattr(live, "result", None) is not None, 60)
+    grab("tour-causal-masked")
     tour.close_tour()
+    shoot_encoder(window, grab)
     themes.set_theme("dark")
     window.steps.setCurrentRow(window.panels.index(attention))
     grab("dark-attention")
@@ -169,6 +174,33 @@ def take_screenshots(window: MainWindow, out_dir: Path) -> list[Path]:
     for look in LOOKS:
         written.extend(shoot_every_step(window, out_dir / "steps", look))
     return written
+
+
+def shoot_encoder(window: MainWindow, grab) -> None:
+    """The demo encoder (when the app ships one): Fill the mask, and Causal vs masked; then the demo
+    decoder is current again."""
+    from playground.core.checkpoints import load_checkpoint
+    from playground.paths import demo_encoder_dir, demo_model_dir
+
+    folder, decoder = demo_encoder_dir(), demo_model_dir()
+    if folder is None or decoder is None:
+        return
+    session = window.session
+    window.message_bar.hide()  # the last step's news is not these pictures'
+    session.set_checkpoint(*load_checkpoint(folder))
+    generate = window.generate_panel
+    window.steps.setCurrentRow(window.panels.index(generate))
+    generate.fill_mask_page.set_text("Return the [MASK] of the list. If the [MASK] is empty, raise an error.")
+    wait_until(lambda: not generate.fill_mask_page.is_busy() and generate.fill_mask_page.result is not None, 60)
+    grab("fill-mask")
+    attention = window.attention_panel
+    window.steps.setCurrentRow(window.panels.index(attention))
+    attention.tabs.setCurrentWidget(attention.compare_tab)
+    attention.compare_tab.look()
+    wait_until(lambda: not attention.compare_tab.is_busy() and bool(attention.compare_tab.matrices()), 60)
+    grab("causal-vs-masked")
+    attention.tabs.setCurrentIndex(0)
+    session.set_checkpoint(*load_checkpoint(decoder))
 
 
 def shoot_every_step(window: MainWindow, out_dir: Path, look: str) -> list[Path]:

@@ -196,6 +196,19 @@ def test_a_side_showing_the_current_model_follows_it(qtbot, lab, decoder_run, en
     assert np.all(np.triu(view.heatmaps[0].matrix, 1) == 0)
 
 
+def test_the_causal_side_keeps_a_decoder_when_the_current_model_becomes_an_encoder(
+    qtbot, lab, decoder_run, encoder_run
+):
+    lab.session.set_checkpoint(*load_checkpoint(decoder_run))
+    view = compare_tab(qtbot, lab)
+    view.choices[0].setCurrentIndex(view.choices[0].findData(attention_compare.CURRENT))
+    lab.session.set_checkpoint(*load_checkpoint(encoder_run))  # the current model is now an encoder
+    assert view.choices[0].currentData() != attention_compare.CURRENT
+    assert "decoder" in view.choices[0].currentText().lower()  # the triangle stays a triangle
+    qtbot.waitUntil(lambda: not view.is_busy(), timeout=30_000)
+    view.stop_and_wait()
+
+
 def test_without_the_demo_encoder_a_sentence_offers_to_choose_a_model(qtbot, lab, monkeypatch, encoder_run):
     monkeypatch.setattr(attention_compare, "demo_encoder_dir", lambda: None)
     lab.session.set_checkpoint(None)

@@ -145,8 +145,9 @@ class CausalVsMasked(QWidget):
 
     # ------------------------------------------------------------------ the two models
 
-    def fill_choices(self) -> None:
-        """Offer the current model, the demo models and any folder chosen before; keep each side's choice."""
+    def fill_choices(self, model_changed: bool = False) -> None:
+        """Offer the current model, the demo models and any folder chosen before; keep each side's choice
+        (but a side on "the current model" that has just become the other kind takes its own kind again)."""
         current = self.session.checkpoint
         offered: list[tuple[str, str]] = []
         if current is not None:
@@ -170,13 +171,16 @@ class CausalVsMasked(QWidget):
                 combo.addItem(label, data)
             combo.addItem("Choose a model folder…", CHOOSE)
             index = combo.findData(before) if before not in (None, CHOOSE) else -1
+            wanted = "decoder" if side == 0 else "encoder"
+            if model_changed and before == CURRENT and current is not None and kind != wanted:
+                index = -1  # "the current model" is now the other kind: this side takes its own kind again
             combo.setCurrentIndex(index if index >= 0 else self._default_index(side, offered))
             combo.blockSignals(False)
         self.missing_row.setVisible(encoder is None and not self._has_encoder_choice())
 
     def _on_checkpoint(self, _checkpoint) -> None:
         """A new current model: offer it, and look again where a side shows the current model."""
-        self.fill_choices()
+        self.fill_choices(model_changed=True)
         if any(combo.currentData() == CURRENT for combo in self.choices):
             if self.isVisible():
                 self.look()
