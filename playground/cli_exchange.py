@@ -23,9 +23,10 @@ def add_command(subparsers: argparse._SubParsersAction) -> None:
     export = subparsers.add_parser(
         "export",
         help="write a trained model as a Hugging Face transformers folder",
-        description="Write a checkpoint as a folder that transformers' AutoModelForCausalLM and AutoTokenizer "
-        "read: GPT2LMHeadModel for a GPT-2 style model, LlamaForCausalLM for a LLaMA style one, with "
-        "its tokenizer, a generation config and a short model card.",
+        description="Write a checkpoint as a folder that transformers' AutoModelForCausalLM (or, for an "
+        "encoder, AutoModelForMaskedLM) and AutoTokenizer read: GPT2LMHeadModel for a GPT-2 style model, "
+        "LlamaForCausalLM for a LLaMA style one, BertForMaskedLM for a BERT style encoder, with its "
+        "tokenizer and a short model card.",
     )
     add_model_arguments(export, "export", default_note=" (default best)")
     export.add_argument("--out", type=Path, required=True, metavar="DIR", help="the folder to write")
@@ -34,9 +35,9 @@ def add_command(subparsers: argparse._SubParsersAction) -> None:
 
     imp = subparsers.add_parser(
         "import",
-        help="make a run folder from a Hugging Face GPT-2 or LLaMA folder",
+        help="make a run folder from a Hugging Face GPT-2, LLaMA or BERT folder",
         description="Read a local Hugging Face folder (config.json, tokenizer.json and model.safetensors, or "
-        "sharded safetensors with model.safetensors.index.json) of a GPT-2 or LLaMA model into a run "
+        "sharded safetensors with model.safetensors.index.json) of a GPT-2, LLaMA or BERT model into a run "
         "folder this app opens. Pickled weights (pytorch_model.bin) are refused, never opened.",
     )
     imp.add_argument("--hf", type=Path, required=True, metavar="DIR", help="the Hugging Face folder to read")
