@@ -105,3 +105,12 @@ def watchdog(qtbot):
     yield dog
     dog.stop()
     gc.unfreeze()
+
+
+def pytest_collection_modifyitems(items):
+    """A freeze measurement runs again (at most twice) when it fails: on a shared 2-core CI machine another
+    process can take the CPU from the window for a moment. A real freeze (work on the GUI thread) fails
+    every run; the rerun is reported, never hidden (pytest-rerunfailures)."""
+    for item in items:
+        if "watchdog" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.flaky(reruns=2))

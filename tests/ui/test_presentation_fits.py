@@ -227,6 +227,8 @@ def _qt_internal(widget: QWidget, main: QWidget) -> bool:
 def widget_state(window) -> dict:
     state = {}
     for widget in QApplication.allWidgets():
+        if isinstance(widget, QScrollBar):
+            continue  # no text; Qt itself gives a scroll bar the application font when it first lays one out
         key = id(widget)
         state[key] = (widget, QFont(widget.font()), widget.testAttribute(Qt.WidgetAttribute.WA_SetFont))
         if not _qt_internal(widget, window):
