@@ -44,3 +44,13 @@ def test_a_wide_view_keeps_every_stage_on_one_row(qtbot):
     view.set_stages(six_stages()[:2], chosen_id=1, heading="Token 4")
     assert [c.isVisible() for c in view.charts] == [True, True, False, False, False, False]
     assert sum(a.isVisible() for a in view.arrows) == 1
+
+
+def test_even_columns_balance_the_rows():
+    from playground.ui.widgets.even_rows import even_columns
+
+    assert even_columns(6, 5) == 3  # 3 + 3, not 5 + 1
+    assert even_columns(6, 6) == 6 and even_columns(6, 9) == 6
+    assert even_columns(10, 4) == 4  # 4 + 4 + 2
+    assert even_columns(10, 5) == 5 and even_columns(7, 1) == 1
+    assert even_columns(0, 3) == 1

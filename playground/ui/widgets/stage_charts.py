@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QScrollArea, QSizePol
 
 from playground.ui.themes import colour, themed_style
 from playground.ui.widgets.candidate_chart import BarRow, BarRows
+from playground.ui.widgets.even_rows import even_columns
 from playground.ui.widgets.generated_text import token_label
 
 STAGE_HELP = {
@@ -177,12 +178,9 @@ class StagesView(QWidget):
 
     def columns_for(self, width: int) -> int:
         """How many cards go on one row at `width`: as many as fit, then evened out over the rows."""
-        count = max(1, len(self.stages))
         first = self.charts[0] if self.charts else None
         card = (max(first.minimumWidth(), first.minimumSizeHint().width()) if first else 128) + self.ARROW_WIDTH + 4
-        fit = max(1, min(count, (width + self.ARROW_WIDTH + 4) // card))
-        rows = -(-count // fit)
-        return -(-count // rows)
+        return even_columns(len(self.stages), (width + self.ARROW_WIDTH + 4) // card)
 
     def _lay_out(self, force: bool = False) -> None:
         columns = self.columns_for(self.scroll_area.viewport().width())

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
 
 from playground.core.estimates import human_duration
 from playground.ui.themes import themed_style
+from playground.ui.widgets.even_rows import even_columns
 
 if TYPE_CHECKING:
     from playground.core.training import EvalRecord, StepRecord
@@ -94,10 +95,8 @@ class TrainingStats(QWidget):
 
     def columns_for(self, width: int) -> int:
         """As many numbers per row as fit (at most five), evened out over the rows (10 → 5 + 5 or 4 + 4 + 2)."""
-        count = max(1, len(self._shown()))
         fit = max(MIN_COLUMNS, min(MAX_COLUMNS, width // max(1, self._widest() + self.grid.horizontalSpacing())))
-        rows = -(-count // fit)
-        return -(-count // rows)
+        return even_columns(len(self._shown()), fit)
 
     def _lay_out(self, columns: int) -> None:
         shown = self._shown()
