@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors import safe_open
-from sample_text import sentences  # tests/core is on sys.path
+from sample_text import sentences  # tests/ is on sys.path
 
 import playground.core.checkpoints as checkpoints
 from playground.core.checkpoints import (

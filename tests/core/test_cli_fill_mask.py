@@ -4,7 +4,7 @@ import json
 
 import pytest
 import torch
-from sample_text import sentences  # tests/core is on sys.path
+from sample_text import sentences  # tests/ is on sys.path
 
 from playground.cli import main
 from playground.core.checkpoints import save_checkpoint, write_run_files

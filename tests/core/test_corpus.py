@@ -10,7 +10,7 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
-from run_job import run_job  # tests/core is on sys.path
+from run_job import run_job  # tests/ is on sys.path
 
 from playground.core.corpus import (
     CHUNK_BYTES,

@@ -8,7 +8,8 @@ import json
 import numpy as np
 import pytest
 import torch
-from sample_text import sentences  # tests/core is on sys.path
+from sample_text import sentences  # tests/ is on sys.path
+from tiny_runs import save_random_run, wordpiece_tokenizer
 
 from playground.cli import main
 from playground.core.attention import LiveProbe, capture_attention
@@ -21,18 +22,15 @@ from playground.core.attention_jobs import (
     nearest_head,
 )
 from playground.core.attention_records import ProbeHistory
-from playground.core.checkpoints import load_checkpoint, save_checkpoint, write_run_files
+from playground.core.checkpoints import load_checkpoint
 from playground.core.config import ModelConfig
-from playground.core.corpus import corpus_from_text
 from playground.core.evaluation import PSEUDO, CheckpointScored, compare_checkpoints
 from playground.core.masked_eval import pseudo_perplexity
 from playground.core.masking import encoder_tokens
-from playground.core.model import GPT
 from playground.core.progress import Progress, run_quietly
 from playground.core.prompts import PromptTemplate
 from playground.core.task_eval import TaskExample, evaluate_task, fill_answer
-from playground.core.tokenization import LoadedTokenizer, spec_for_kind, train_in_process
-from playground.core.train_config import TrainConfig
+from playground.core.tokenization import LoadedTokenizer
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 TEXT = "the cat sat on the mat"
@@ -40,28 +38,19 @@ TEXT = "the cat sat on the mat"
 
 @pytest.fixture(scope="module")
 def tokenizer() -> LoadedTokenizer:
-    spec = spec_for_kind("wordpiece", vocab_size=120)
-    return LoadedTokenizer(run_quietly(train_in_process(corpus_from_text(sentences(200)), spec)), spec=spec)
-
-
-def save_run(folder, config: ModelConfig, tokenizer: LoadedTokenizer):
-    """A run folder holding a model with random weights (shapes are all these tests need)."""
-    write_run_files(folder, config, TrainConfig(), tokenizer)
-    torch.manual_seed(0)
-    save_checkpoint(folder, "best", GPT(config), state={}, meta={"step": 3})
-    return folder
+    return wordpiece_tokenizer(sentences(200))
 
 
 @pytest.fixture(scope="module")
 def encoder_run(tmp_path_factory, tokenizer):
     config = ModelConfig.bert_style(vocab_size=tokenizer.vocab_size, context_length=16, n_layer=2, n_head=2, n_embd=32)
-    return save_run(tmp_path_factory.mktemp("runs") / "tiny-encoder", config, tokenizer)
+    return save_random_run(tmp_path_factory.mktemp("runs") / "tiny-encoder", config, tokenizer)
 
 
 @pytest.fixture(scope="module")
 def decoder_run(tmp_path_factory, tokenizer):
     config = ModelConfig.gpt2_style(vocab_size=tokenizer.vocab_size, context_length=16, n_layer=1, n_head=4, n_embd=32)
-    return save_run(tmp_path_factory.mktemp("runs") / "tiny-decoder", config, tokenizer)
+    return save_random_run(tmp_path_factory.mktemp("runs") / "tiny-decoder", config, tokenizer)
 
 
 class Store:

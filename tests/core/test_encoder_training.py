@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from sample_text import sentences  # tests/core is on sys.path
+from sample_text import sentences  # tests/ is on sys.path
 
 from playground.core.checkpoints import load_checkpoint
 from playground.core.config import ModelConfig

@@ -6,7 +6,7 @@ import math
 
 import pytest
 import torch
-from sample_text import sentences  # tests/core is on sys.path
+from sample_text import sentences  # tests/ is on sys.path
 from torch.nn import functional as F
 
 from playground.core.attention import capture_attention

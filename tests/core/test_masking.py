@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from sample_text import sentences  # tests/core is on sys.path
+from sample_text import sentences  # tests/ is on sys.path
 from torch.nn import functional as F
 
 from playground.core.config import ModelConfig

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from run_job import run_job  # tests/core is on sys.path
+from run_job import run_job  # tests/ is on sys.path
 from tokenizers import Tokenizer, processors
 from tokenizers.implementations import BertWordPieceTokenizer, ByteLevelBPETokenizer
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from sample_text import sentences  # tests/core is on sys.path
+from sample_text import sentences  # tests/ is on sys.path
 
 from playground.core.checkpoints import load_checkpoint, read_meta
 from playground.core.config import ModelConfig, parameter_breakdown

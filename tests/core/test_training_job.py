@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sample_text import sentences  # tests/core is on sys.path
+from sample_text import sentences  # tests/ is on sys.path
 
 from playground.core.attention import LiveProbe, ProbeRecord
 from playground.core.checkpoints import checkpoint_dir, is_checkpoint

@@ -5,18 +5,15 @@ from __future__ import annotations
 
 import csv
 import json
-import random
 
 import numpy as np
 import pytest
+from sample_text import sentences  # tests/ is on sys.path
+from tiny_runs import save_random_run, wordpiece_tokenizer
 
-from playground.core.checkpoints import load_checkpoint, save_checkpoint, write_run_files
+from playground.core.checkpoints import load_checkpoint
 from playground.core.config import ModelConfig
-from playground.core.corpus import corpus_from_text
-from playground.core.model import GPT
-from playground.core.progress import run_quietly
-from playground.core.tokenization import LoadedTokenizer, spec_for_kind, train_in_process
-from playground.core.train_config import TrainConfig
+from playground.core.tokenization import LoadedTokenizer
 from playground.ui.attention_panel import (
     SOURCE_TEXT,
     VIEW_ALL,
@@ -29,13 +26,7 @@ from playground.ui.attention_panel import (
 from playground.ui.evaluate_panel import EvaluatePanel
 from playground.ui.widgets import attention_compare
 
-WORDS = "the cat sat on a mat and then it ran to the red house where a small dog slept all day".split()
 TEXT = "the cat sat on the mat"
-
-
-def sentences(n: int, seed: int = 0) -> str:
-    rng = random.Random(seed)
-    return "".join(" ".join(rng.choice(WORDS) for _ in range(rng.randint(5, 12))) + ".\n" for _ in range(n))
 
 
 @pytest.fixture(autouse=True)
@@ -50,30 +41,19 @@ def one_thread():
 
 @pytest.fixture(scope="module")
 def tokenizer() -> LoadedTokenizer:
-    spec = spec_for_kind("wordpiece", vocab_size=120)
-    return LoadedTokenizer(run_quietly(train_in_process(corpus_from_text(sentences(200)), spec)), spec=spec)
-
-
-def save_run(folder, config: ModelConfig, tokenizer: LoadedTokenizer):
-    """A run folder with a model of random weights (the shapes are what these tests look at)."""
-    import torch
-
-    write_run_files(folder, config, TrainConfig(), tokenizer)
-    torch.manual_seed(0)
-    save_checkpoint(folder, "best", GPT(config), state={}, meta={"step": 3})
-    return folder
+    return wordpiece_tokenizer(sentences(200))
 
 
 @pytest.fixture(scope="module")
 def encoder_run(tmp_path_factory, tokenizer):
     config = ModelConfig.bert_style(vocab_size=tokenizer.vocab_size, context_length=24, n_layer=2, n_head=2, n_embd=32)
-    return save_run(tmp_path_factory.mktemp("runs") / "tiny-encoder", config, tokenizer)
+    return save_random_run(tmp_path_factory.mktemp("runs") / "tiny-encoder", config, tokenizer)
 
 
 @pytest.fixture(scope="module")
 def decoder_run(tmp_path_factory, tokenizer):
     config = ModelConfig.gpt2_style(vocab_size=tokenizer.vocab_size, context_length=24, n_layer=1, n_head=4, n_embd=32)
-    return save_run(tmp_path_factory.mktemp("runs") / "tiny-decoder", config, tokenizer)
+    return save_random_run(tmp_path_factory.mktemp("runs") / "tiny-decoder", config, tokenizer)
 
 
 @pytest.fixture
