@@ -18,6 +18,7 @@ person's own is read or written:
    ``eval task --model demo --task sentiment``: the demo
    model, the built-in tasks and prompt templates, and the scoring libraries
    (sacrebleu picks its tokenizer module by name at run time).
+   ``fill-mask --model demo``: the demo encoder that ships with the app guesses a [MASK].
 4. ``export``: the demo model written as a Hugging Face folder.
 5. ``--screenshot DIR`` with Qt's offscreen platform (or a real X server from
    ``xvfb-run`` with --xvfb, which also loads the bundled xcb plugin): the whole
@@ -147,6 +148,20 @@ class Smoke:
         if not self.check(
             "eval task (demo model, built-in task, sacrebleu + rouge-score)",
             proc.returncode == 0 and result is not None,
+            f"{secs:.1f} s",
+        ):
+            self.show_output(proc)
+        proc, secs = self.run(
+            ["fill-mask", "--model", demo, "--text", "Return the [MASK] of the list.", "--top-k", "3", "--json"],
+            timeout=300,
+        )
+        try:
+            guesses = json.loads(proc.stdout)
+        except ValueError:
+            guesses = None
+        if not self.check(
+            "fill-mask (the demo encoder that ships with the app)",
+            proc.returncode == 0 and bool(guesses),
             f"{secs:.1f} s",
         ):
             self.show_output(proc)
