@@ -264,7 +264,8 @@ class MainWindow(QMainWindow):
 
     def current_panel(self) -> Optional[QWidget]:
         """The panel on screen (None before its step is built)."""
-        return self._built[self.stack.currentIndex()]
+        index = self.stack.currentIndex()
+        return self._built[index] if index >= 0 else None
 
     def built_panels(self) -> list[QWidget]:
         """The panels built so far, in workflow order."""
@@ -337,7 +338,7 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(300, self, self._refresh_look)
 
     def _show_concept(self) -> None:
-        panel = self._built[self.stack.currentIndex()] if self.stack.currentIndex() >= 0 else None
+        panel = self.current_panel()
         self.concept.setText(getattr(panel, "concept", "") if panel is not None else "")
 
     def go_to(self, step: str) -> None:
