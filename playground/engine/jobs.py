@@ -278,7 +278,12 @@ class JobSlot(QObject):
 
     ``slot.start(job)`` supersedes the job in the slot (cancels it and drops its
     late results), then starts ``job``. ``slot.job`` is the running job or None,
-    so a panel needs no run counters of its own.
+    so a panel needs no run counters of its own. ``stop_and_wait`` also waits
+    for superseded jobs that are still winding down.
+
+    Jobs are forgotten on their ``done`` signal, which is emitted on the GUI
+    thread, never on ``QThread.finished``: a queued ``finished`` to a plain
+    Python callable was seen to go missing once the job had deleted itself.
     """
 
     changed = Signal()  # a job started or ended: update the buttons
@@ -286,15 +291,22 @@ class JobSlot(QObject):
     def __init__(self, parent: Optional[QObject] = None) -> None:
         super().__init__(parent)
         self.job: Optional[Job] = None
+        self._not_done: set[Job] = set()  # the current job and superseded ones not yet done
 
     @property
     def busy(self) -> bool:
         return self.job is not None
 
+    @property
+    def any_not_done(self) -> bool:
+        """The current job, or a superseded one still winding down, has not reported its end."""
+        return bool(self._not_done)
+
     def start(self, job: Job) -> Job:
         if self.job is not None:
             self.job.supersede()
         self.job = job
+        self._not_done.add(job)
         job.done.connect(lambda job=job: self._ended(job))
         job.start()
         self.changed.emit()
@@ -304,7 +316,15 @@ class JobSlot(QObject):
         if self.job is not None:
             self.job.cancel()
 
+    def stop_and_wait(self, timeout_ms: int = 10_000) -> bool:
+        """Cancel every job this slot started that is not done, and wait for their threads."""
+        jobs = list(self._not_done)
+        for job in jobs:
+            job.cancel()
+        return all(job.wait(timeout_ms) for job in jobs)
+
     def _ended(self, job: Job) -> None:
+        self._not_done.discard(job)
         if self.job is job:
             self.job = None
             self.changed.emit()

@@ -84,7 +84,6 @@ class AttentionPanel(QWidget):
         self.capture_slot = JobSlot(self)
         self.capture_slot.changed.connect(self._pump)
         self._pending: Optional[tuple] = None  # (job function, checkpoint, arguments): the latest request
-        self._threads: set[Job] = set()  # looks started, until their threads end
         self._my_text = DEFAULT_TEXT
         self._setting_text = False
         self._build()
@@ -413,8 +412,6 @@ class AttentionPanel(QWidget):
         job = Job(job_fn, self.session.models, checkpoint, *args, doing="looking at the model's attention")
         job.result.connect(self._on_looked)
         job.error.connect(self.session.error)
-        job.finished.connect(lambda job=job: self._threads.discard(job))
-        self._threads.add(job)
         self.capture_slot.start(job)
 
     def _on_looked(self, snapshot: AttentionSnapshot) -> None:
@@ -425,7 +422,7 @@ class AttentionPanel(QWidget):
     def is_busy(self) -> bool:
         """Whether a job of this panel runs (a hidden panel's waiting request is not one)."""
         return (
-            bool(self._threads)
+            self.capture_slot.any_not_done
             or self.embedding_tab.is_busy()
             or self.compare_tab.is_busy()
             or self.empty_page.is_busy()
@@ -440,10 +437,7 @@ class AttentionPanel(QWidget):
         self._pending = None
         self._capture_timer.stop()
         self._probe_timer.stop()
-        jobs = list(self._threads)
-        for job in jobs:
-            job.cancel()
-        ok = all(job.wait(timeout_ms) for job in jobs)
+        ok = self.capture_slot.stop_and_wait(timeout_ms)
         ok = self.embedding_tab.stop_and_wait(timeout_ms) and ok
         ok = self.compare_tab.stop_and_wait(timeout_ms) and ok
         return self.empty_page.stop_and_wait(timeout_ms) and ok

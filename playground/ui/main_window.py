@@ -329,13 +329,14 @@ class MainWindow(QMainWindow):
     def _show_step(self, row: int) -> None:
         if row < 0:
             return
-        self.panel(row)  # built on first show
+        panel = self.panel(row)  # built on first show
         self.stack.setCurrentIndex(row)
         self._show_concept()
-        # Panels build their plots on first show (some a moment later): give those the look too.
+        # Panels build their plots on first show (some a moment later): give those the look too. Only
+        # that panel's widgets: a walk over the whole window would stall it each time a step is shown.
         if self._look_is_custom():
-            QTimer.singleShot(0, self, self._refresh_look)
-            QTimer.singleShot(300, self, self._refresh_look)
+            QTimer.singleShot(0, self, lambda: self._refresh_look(panel))
+            QTimer.singleShot(300, self, lambda: self._refresh_look(panel))
 
     def _show_concept(self) -> None:
         panel = self.current_panel()

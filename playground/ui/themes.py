@@ -464,13 +464,13 @@ def _restyle_sheet(widget: QWidget, look: Look) -> None:
 # ---------------------------------------------------------------------------------------------- plots
 
 
-def _style_plots(look: Look, previous_scale: float) -> None:
+def _style_plots(look: Look, previous_scale: float, widgets: list) -> None:
     pg = sys.modules.get("pyqtgraph")
     if pg is None:
         return
     background, foreground = plot_colours(look)
     app_font = _unscaled_app_font()  # the application's font at scale 1
-    for widget in QApplication.allWidgets():
+    for widget in widgets:
         if not isinstance(widget, pg.GraphicsView):
             continue
         items = widget.scene().items() if widget.scene() is not None else []
@@ -531,4 +531,4 @@ def refresh(root: Optional[QWidget] = None, previous_scale: Optional[float] = No
         _retext(widget)
         refont(widget, look.font_scale)
     _configure_pyqtgraph()
-    _style_plots(look, look.font_scale if previous_scale is None else previous_scale)
+    _style_plots(look, look.font_scale if previous_scale is None else previous_scale, widgets)

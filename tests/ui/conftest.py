@@ -1,5 +1,7 @@
 """Fixtures for pytest-qt tests: a session and the Tokenizer Lab panel on a tiny corpus."""
 
+import sys
+
 import pytest
 
 from playground.core.corpus import corpus_from_text, scan_corpus
@@ -20,6 +22,24 @@ TINY_TEXT = (
 def _stop_workers():
     yield
     shutdown_workers()
+
+
+@pytest.fixture(autouse=True)
+def default_look():
+    """Every test starts in the default look, and no theme choice is kept for its windows.
+
+    A look or a kept ``view/theme`` left behind (settings are shared by the tests) made every later
+    window restyle itself as a chosen look does: slower, and not what those tests meant to check.
+    """
+    yield
+    themes = sys.modules.get("playground.ui.themes")
+    if themes is None:
+        return
+    from PySide6.QtCore import QSettings
+
+    QSettings().remove("view/theme")
+    if themes.current_look() != themes.Look():
+        themes.apply_look(themes.Look())
 
 
 @pytest.fixture

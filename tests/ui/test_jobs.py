@@ -179,5 +179,24 @@ def test_a_new_job_in_a_slot_supersedes_the_old_and_its_late_results_are_dropped
     assert slot.job is None and not slot.busy
 
 
+def test_a_slot_counts_a_superseded_job_until_it_is_done_and_stops_and_waits_for_all(qtbot, jobs):
+    def stuck(cancel):
+        while not cancel.cancelled:  # blocks inside one call until cancelled, as a Rust trainer does
+            time.sleep(0.01)
+        yield Point(0)
+        return "late"
+
+    slot = JobSlot()
+    first, second = Job(stuck, doing="old work"), Job(stuck, doing="new work")
+    slot.start(first)
+    slot.start(second)  # supersedes the first, which is still winding down
+    assert slot.busy and slot.any_not_done
+    assert slot.stop_and_wait(5000)
+    assert not first.isRunning() and not second.isRunning()
+    qtbot.waitUntil(lambda: not slot.any_not_done, timeout=5000)  # both report their end on the GUI thread
+    assert not slot.busy
+    jobs.wait(qtbot)
+
+
 def test_throttle_interval_is_short_enough_to_feel_live():
     assert MIN_INTERVAL_S <= 0.05

@@ -65,7 +65,6 @@ class CausalVsMasked(QWidget):
         self.folders = FolderModels()
         self.result = None  # the latest SideBySide
         self.heatmaps: list = []  # made on first use (pyqtgraph)
-        self._threads: set[Job] = set()
         self._timer = QTimer(self, singleShot=True, interval=self.LOOK_DEBOUNCE_MS)
         self._timer.timeout.connect(self.look)
 
@@ -265,8 +264,6 @@ class CausalVsMasked(QWidget):
         )
         job.result.connect(self._on_result)
         job.error.connect(self._on_error)
-        job.finished.connect(lambda job=job: self._threads.discard(job))
-        self._threads.add(job)
         return self.slot.start(job)
 
     def _on_result(self, result) -> None:
@@ -329,11 +326,8 @@ class CausalVsMasked(QWidget):
         return [heatmap.image for heatmap in self.heatmaps]
 
     def is_busy(self) -> bool:
-        return bool(self._threads)
+        return self.slot.any_not_done
 
     def stop_and_wait(self, timeout_ms: int = 10_000) -> bool:
         self._timer.stop()
-        jobs = list(self._threads)
-        for job in jobs:
-            job.cancel()
-        return all(job.wait(timeout_ms) for job in jobs)
+        return self.slot.stop_and_wait(timeout_ms)

@@ -17,7 +17,6 @@ class EmbeddingTab(QWidget):
         self.slot = JobSlot(self)
         self.slot.changed.connect(self._on_slot_changed)
         self._for = None  # the checkpoint the map shows (or is being computed for)
-        self._threads: set[Job] = set()
         self._view = None
         self._layout = QVBoxLayout(self)
         self._layout.setContentsMargins(4, 6, 4, 4)
@@ -50,8 +49,6 @@ class EmbeddingTab(QWidget):
         job.result.connect(lambda data, checkpoint=checkpoint: self._computed(checkpoint, data))
         job.error.connect(self.session.error)
         job.error.connect(self._failed)
-        job.finished.connect(lambda job=job: self._threads.discard(job))
-        self._threads.add(job)
         return self.slot.start(job)
 
     def _computed(self, checkpoint, data) -> None:
@@ -72,10 +69,7 @@ class EmbeddingTab(QWidget):
             self.compute()
 
     def is_busy(self) -> bool:
-        return bool(self._threads)
+        return self.slot.any_not_done
 
     def stop_and_wait(self, timeout_ms: int = 10_000) -> bool:
-        jobs = list(self._threads)
-        for job in jobs:
-            job.cancel()
-        return all(job.wait(timeout_ms) for job in jobs)
+        return self.slot.stop_and_wait(timeout_ms)
