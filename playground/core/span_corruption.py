@@ -6,7 +6,7 @@
     batch = collate(examples[:32], tokens)                          # padded tensors (text_to_text.py)
 
 Raffel et al. (2020), "Exploring the limits of transfer learning with a unified text-to-text
-transformer", section 3.1.4; the algorithm is that of `random_spans_noise_mask`,
+transformer", sections 3.1.4 and 3.3.4; the algorithm is that of `random_spans_noise_mask`,
 `noise_span_to_unique_sentinel`, `nonnoise_span_to_unique_sentinel` and `random_spans_helper` in
 google-research/text-to-text-transfer-transformer, t5/data/preprocessors.py, written here anew:
 
@@ -28,7 +28,8 @@ google-research/text-to-text-transfer-transformer, t5/data/preprocessors.py, wri
 Departures on purpose, each where the reference would fail or cannot apply:
 
 - A noise share of 0 or 1 and spans shorter than 1 token are refused with a sentence (the
-  reference returns no noise for 0, and breaks for spans shorter than 1 token).
+  reference's clamps would quietly drop one token at 0 and keep one at 1, and spans shorter
+  than a token break it).
 - When the kept tokens are fewer than the spans (a high noise share with short spans), the spans
   are as many as the kept tokens, so the kept runs stay non-empty; the reference fails there.
 - `span_lengths` counts with the mask's own rounding and clamps (the reference's helper rounds in
@@ -163,12 +164,19 @@ def corrupt_spans(
     noise_density: float = NOISE_DENSITY,
     mean_noise_span_length: float = MEAN_NOISE_SPAN_LENGTH,
 ) -> Seq2SeqExample:
-    """One text's (input, target) by span corruption, each ending with </s> (module docstring)."""
+    """One text's (input, target) by span corruption, each ending with </s> (module docstring).
+    `ids`: a list, or a NumPy array or tensor of token ids."""
+    ids = _as_list(ids)
     mask = random_spans_noise_mask(len(ids), generator, noise_density, mean_noise_span_length)
     return Seq2SeqExample(
         input_ids=tuple(_replace_spans(ids, mask, tokens.sentinels) + [tokens.eos]),
         target_ids=tuple(_replace_spans(ids, [not m for m in mask], tokens.sentinels) + [tokens.eos]),
     )
+
+
+def _as_list(ids) -> list[int]:
+    """Plain ints from a list, a NumPy array or a tensor (iterating those would give 0-d arrays)."""
+    return ids.tolist() if hasattr(ids, "tolist") else [int(t) for t in ids]
 
 
 def _segments(ids: Sequence[int], tokens: T5Tokens) -> list[tuple[Optional[int], list[int]]]:
@@ -291,7 +299,7 @@ def span_corruption_examples(
             f"{encoder_context}, but the decoder reads at most {decoder_context}. Give the decoder a context "
             f"of at least {lengths.targets} tokens, or drop fewer tokens."
         )
-    step = lengths.tokens
+    step, ids = lengths.tokens, _as_list(ids)
     return [
         corrupt_spans(ids[start : start + step], tokens, generator, noise_density, mean_noise_span_length)
         for start in range(0, len(ids), step)

@@ -28,6 +28,7 @@ from torch import Tensor
 from playground.core.progress import UserError
 from playground.core.t5_tokens import T5_EOS, T5Tokens
 from playground.core.task_eval import TaskExample, load_task, tasks_dir
+from playground.core.tokenization import LoadedTokenizer
 
 IGNORE_INDEX = -100  # a label the loss skips: torch's cross_entropy default, and Hugging Face's
 HELD_OUT_SHARE = 0.1  # of a task file's examples kept back for evaluation when it has no held-out file
@@ -132,7 +133,7 @@ def _fit(ids: list[int], eos: int, context: Optional[int]) -> list[int]:
 
 def encode_pairs(
     examples: Sequence[TaskExample],
-    tokenizer,
+    tokenizer: LoadedTokenizer,
     tokens: T5Tokens,
     prefix: str = "",
     encoder_context: Optional[int] = None,
@@ -182,14 +183,16 @@ def held_out_split(
         )
     random.Random(seed).shuffle(inputs)
     wanted = max(1, round(share * len(examples)))
-    held: set[str] = set()
     count = {text: 0 for text in inputs}
     for e in examples:
         count[e.input] += 1
+    held: set[str] = set()
+    taken = 0
     for text in inputs[:-1]:  # the last is always trained on
-        if sum(count[t] for t in held) >= wanted:
+        if taken >= wanted:
             break
         held.add(text)
+        taken += count[text]
     return [e for e in examples if e.input not in held], [e for e in examples if e.input in held]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
 import pytest
 import torch
 
@@ -124,6 +125,9 @@ def test_every_mask_is_drawn_and_the_same_generator_state_draws_the_same_ones():
     again = span_corruption_examples(ids, TOKENS, 64, torch.Generator().manual_seed(7))
     other = span_corruption_examples(ids, TOKENS, 64, torch.Generator().manual_seed(8))
     assert first == again and first != other
+    # A corpus's flat id array (NumPy) or a tensor gives the same examples as a list.
+    for array in (np.array(ids, dtype=np.int32), torch.tensor(ids)):
+        assert span_corruption_examples(array, TOKENS, 64, torch.Generator().manual_seed(7)) == first
 
 
 @pytest.mark.parametrize("density", [0.0, 1.0, -0.1, 1.5])
