@@ -3,7 +3,8 @@
 A *task* is a file of pairs: CSV with a header naming the columns ``input`` and
 ``reference`` (other columns are ignored), or JSON Lines, one object
 ``{"input": ..., "reference": ...}`` a line. `builtin_tasks` are the small
-examples in resources/tasks.
+examples in resources/tasks. Examples without their input or reference, or with
+an empty one, are all named in one `IncompleteExamples` once the file is read.
 
 For each pair, the template is rendered with the input as its query (in the
 mode asked for), the model continues it, and the continuation is cut into an
@@ -130,7 +131,8 @@ def _parse_csv(text: str, name: str) -> list[TaskExample]:
                 f"{found}. The first line of a task's CSV file names the columns, input and reference."
             )
         at_input, at_reference = columns.index("input"), columns.index("reference")
-        examples = []
+        examples: list[TaskExample] = []
+        incomplete: list[MissingValue] = []
         for row in reader:
             line = reader.line_num
             if not any(cell.strip() for cell in row):
@@ -144,14 +146,15 @@ def _parse_csv(text: str, name: str) -> list[TaskExample]:
                 "input": row[at_input] if at_input < len(row) else None,
                 "reference": row[at_reference] if at_reference < len(row) else None,
             }
-            examples.append(_example(values, f"Line {line} of {name}"))
+            _add_example(examples, incomplete, values, f"Line {line}", name)
     except csv.Error as e:
         raise UserError(f"{name} is not a readable CSV file (line {reader.line_num}: {e}).") from None
-    return examples
+    return _complete(examples, incomplete, name)
 
 
 def _parse_jsonl(text: str, name: str) -> list[TaskExample]:
-    examples = []
+    examples: list[TaskExample] = []
+    incomplete: list[MissingValue] = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
@@ -160,16 +163,69 @@ def _parse_jsonl(text: str, name: str) -> list[TaskExample]:
             f"Line {number} of {name}",
             hint=' Each line holds one object such as {"input": "...", "reference": "..."}.',
         )
-        examples.append(_example(item, f"Line {number} of {name}"))
-    return examples
+        _add_example(examples, incomplete, item, f"Line {number}", name)
+    return _complete(examples, incomplete, name)
 
 
 def _parse_json_list(text: str, name: str) -> list[TaskExample]:
     items = parse_json(text, name)
-    return [_example(item, f"Item {n} of {name}") for n, item in enumerate(items, start=1)]
+    examples: list[TaskExample] = []
+    incomplete: list[MissingValue] = []
+    for n, item in enumerate(items, start=1):
+        _add_example(examples, incomplete, item, f"Item {n}", name)
+    return _complete(examples, incomplete, name)
 
 
-def _example(item: object, where: str) -> TaskExample:
+class MissingValue(UserError):
+    """An example without its input or reference, or with an empty one."""
+
+    def __init__(self, row: str, name: str, key: str, empty: bool) -> None:
+        self.row, self.key, self.empty = row, key, empty  # "Line 3", "reference", True
+        super().__init__(f"{row} of {name} has {'an empty' if empty else 'no'} {key}.")
+
+    @property
+    def short(self) -> str:
+        """ "line 3: empty reference" """
+        return f"{self.row[:1].lower()}{self.row[1:]}: {'empty' if self.empty else 'no'} {self.key}"
+
+
+class IncompleteExamples(UserError):
+    """Every example of a task file that lacks its input or reference (or has an empty one), named:
+    a file is read to its end first, so one message lists them all."""
+
+    SHOWN = 10
+
+    def __init__(self, name: str, problems: Sequence[MissingValue]) -> None:
+        self.problems = tuple(problems)
+        if len(problems) == 1:
+            message = f"{problems[0]} Every example needs an input and a reference."
+        else:
+            listed = "; ".join(p.short for p in problems[: self.SHOWN])
+            more = f"; and {len(problems) - self.SHOWN} more" if len(problems) > self.SHOWN else ""
+            message = (
+                f"{len(problems)} examples of {name} lack an input or a reference ({listed}{more}). "
+                "Every example needs both: fill them in, or delete those lines."
+            )
+        super().__init__(message)
+
+
+def _add_example(
+    examples: list[TaskExample], incomplete: list[MissingValue], item: object, row: str, name: str
+) -> None:
+    try:
+        examples.append(_example(item, row, name))
+    except MissingValue as missing:
+        incomplete.append(missing)
+
+
+def _complete(examples: list[TaskExample], incomplete: list[MissingValue], name: str) -> list[TaskExample]:
+    if incomplete:
+        raise IncompleteExamples(name, incomplete)
+    return examples
+
+
+def _example(item: object, row: str, name: str) -> TaskExample:
+    where = f"{row} of {name}"
     if not isinstance(item, dict):
         raise UserError(
             f'{where} is not an object with an input and a reference: expected {{"input": "...", "reference": "..."}}.'
@@ -178,13 +234,13 @@ def _example(item: object, where: str) -> TaskExample:
     for key in ("input", "reference"):
         value = item.get(key)
         if value is None:
-            raise UserError(f"{where} has no {key}.")
+            raise MissingValue(row, name, key, empty=False)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             value = str(value)  # {"reference": 5} means the text "5"
         if not isinstance(value, str):
             raise UserError(f"{where} has a {key} that is not text: {value!r}.")
         if not value.strip():
-            raise UserError(f"{where} has an empty {key}.")
+            raise MissingValue(row, name, key, empty=True)
         values[key] = value
     return TaskExample(values["input"], values["reference"])
 

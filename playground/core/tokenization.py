@@ -547,20 +547,26 @@ def with_encoder_tokens(tokenizer: LoadedTokenizer) -> LoadedTokenizer:
     Ids the tokenizer already gives stay as they are, so text encodes as before; the
     tokenizer itself is left unchanged. Returns `tokenizer` when nothing is missing.
     """
-    from tokenizers import AddedToken
-
-    missing = missing_encoder_tokens(tokenizer)
-    if not missing:
-        return tokenizer
-    tok = Tokenizer.from_str(tokenizer.tokenizer.to_str())
     # [MASK] takes the space before it, as RoBERTa's <mask> does: in "the [MASK] sat" it stands for
     # a whole word with its space (byte-level BPE's "Ġcat"), not for a word after a lone space token.
-    tok.add_special_tokens(
-        [AddedToken(token, special=True, normalized=False, lstrip=token == "[MASK]") for token in missing]
-    )
+    return with_special_tokens(tokenizer, missing_encoder_tokens(tokenizer), lstrip=("[MASK]",))
+
+
+def with_special_tokens(
+    tokenizer: LoadedTokenizer, tokens: Iterable[str], lstrip: Iterable[str] = ()
+) -> LoadedTokenizer:
+    """A copy of `tokenizer` with `tokens` added as special tokens, new ids after the last (existing ids
+    stay, so text encodes as before); `tokenizer` itself unchanged, and returned when `tokens` is empty."""
+    from tokenizers import AddedToken
+
+    tokens, lstrip = list(tokens), set(lstrip)
+    if not tokens:
+        return tokenizer
+    tok = Tokenizer.from_str(tokenizer.tokenizer.to_str())
+    tok.add_special_tokens([AddedToken(t, special=True, normalized=False, lstrip=t in lstrip) for t in tokens])
     spec = tokenizer.spec
     if spec is not None:
-        spec = replace(spec, special_tokens=tuple(spec.special_tokens) + tuple(missing))
+        spec = replace(spec, special_tokens=tuple(spec.special_tokens) + tuple(tokens))
     return LoadedTokenizer(tok, name=tokenizer.name, spec=spec, turned_off=tokenizer.turned_off)
 
 
