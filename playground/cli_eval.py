@@ -122,7 +122,7 @@ def _read_text(args: argparse.Namespace) -> tuple[str, str]:
 
 def perplexity_command(args: argparse.Namespace) -> int:
     from playground.cli_progress import run_with_bar
-    from playground.core.checkpoints import load_checkpoint
+    from playground.core.checkpoints import load_checkpoint, one_stack
     from playground.core.evaluation import PSEUDO, perplexity
     from playground.core.masked_eval import pseudo_perplexity
 
@@ -130,7 +130,8 @@ def perplexity_command(args: argparse.Namespace) -> int:
     text, text_name = _read_text(args)
     reports = []
     for path in args.model:
-        checkpoint, model = load_checkpoint(path, device=device, which=args.which)
+        checkpoint, loaded = load_checkpoint(path, device=device, which=args.which)
+        model = one_stack(loaded, "Measuring perplexity")
         if model.config.is_encoder:  # no left-to-right probability: each token hidden in turn
             pseudo = run_with_bar(
                 pseudo_perplexity(model, checkpoint.tokenizer, text, batch_size=max(32, args.batch_size)),

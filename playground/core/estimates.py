@@ -88,7 +88,7 @@ class MemoryEstimate:
 
 def matmul_parameters(config: ModelConfig) -> int:
     """Numbers in the weight matrices of matrix multiplies: attention, MLP, the output head
-    (and an encoder's masked-LM layer).
+    (and an encoder's masked-LM layer; an encoder-decoder's two stacks and cross-attention).
 
     These are what autocast copies to 2 bytes in mixed precision (biases,
     norms and embedding lookups stay float32). The output head counts even
@@ -96,6 +96,9 @@ def matmul_parameters(config: ModelConfig) -> int:
     """
     d, h = config.n_embd, config.mlp_hidden_size
     per_layer = 4 * d * d + (3 if config.mlp == "swiglu" else 2) * d * h
+    if config.is_encoder_decoder:
+        cross = 4 * d * d
+        return config.n_layer * per_layer + config.decoder_layers * (per_layer + cross) + config.vocab_size * d
     mlm_layer = d * d if config.is_encoder else 0
     return config.n_layer * per_layer + mlm_layer + config.vocab_size * d
 
@@ -162,6 +165,14 @@ def saved_activation_bytes(config: ModelConfig, batch_size: int, precision: str 
     Checked against what autograd really saves (see
     `measure_saved_activation_bytes`) for the three flavours, with and without
     dropout, in float32 and bfloat16 on a CPU.
+
+    An encoder-decoder (input and target both T long) is estimated from the
+    same parts, not yet checked against autograd: each encoder layer keeps
+    what a decoder layer keeps (its ReLU MLP like GELU's two hidden copies),
+    each decoder layer that and a cross-attention (a third norm, its input,
+    queries, keys and values and output), and each stack a final norm. Its
+    attention is counted as the other families' is (`uses_fused_attention`),
+    although the position bias T5 adds may keep a kernel from fusing.
     """
     a = _bytes_per_number(precision)
     r = 4
@@ -190,6 +201,12 @@ def saved_activation_bytes(config: ModelConfig, batch_size: int, precision: str 
     if config.is_encoder:
         head_norm = (a if cpu else 4) * d + 8 if config.norm == "layernorm" else norm
         head += 2 * a * d + head_norm
+    if config.is_encoder_decoder:
+        cross = norm + attention_in + attention + (d * (a if cpu else 1) if dropout else 0)
+        per_token = config.n_layer * per_layer + config.decoder_layers * (per_layer + cross)
+        # Two embeddings' dropout masks, the input, decoder input and label ids, and the encoder's final norm.
+        per_token += 2 * embedding_mask + ids + 8 + head + norm
+        return batch_size * T * per_token
     per_token = config.n_layer * per_layer + embedding_mask + ids + head
     return batch_size * T * per_token
 
