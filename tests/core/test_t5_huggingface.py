@@ -79,6 +79,9 @@ def test_the_export_is_a_t5_folder(exported, tokenizer):
     assert "decoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight" in tensors
     assert "decoder.block.1.layer.1.EncDecAttention.k.weight" in tensors
     assert "AutoModelForSeq2SeqLM" in (folder / "README.md").read_text()
+    hf_tokenizer = transformers.AutoTokenizer.from_pretrained(folder, local_files_only=True)
+    assert hf_tokenizer.pad_token_id == pad
+    assert hf_tokenizer("the cat sat", add_special_tokens=False)["input_ids"] == tokenizer.encode_ids(["the cat sat"])[0]
 
 
 def test_transformers_gives_the_same_logits(exported):

@@ -25,6 +25,7 @@ from playground.core.model import GPT, ContextLengthError
 from playground.core.progress import UserError
 from playground.core.t5_model import T5, greedy_decode, relative_position_bucket, shift_right
 from playground.core.train_config import TrainConfig
+from playground.core.training import TrainingRun
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -254,3 +255,16 @@ def test_a_checkpoint_loads_back_into_the_encoder_decoder(tmp_path):
     with pytest.raises(UserError, match="encoder-decoder"):
         one_stack(loaded, "Generating")
     assert isinstance(build_model(ModelConfig.gpt2_style()), GPT)
+
+
+def test_training_and_the_command_line_say_they_do_not_take_one_yet(tmp_path, capsys):
+    from playground.cli import main
+
+    tokenizer = wordpiece_tokenizer(sentences(100), vocab_size=V)
+    config = t5_config(vocab_size=tokenizer.vocab_size)
+    with pytest.raises(UserError, match="Training an encoder-decoder"):
+        TrainingRun(config, TrainConfig(), tokenizer, data=None, run_dir=tmp_path / "new")  # type: ignore[arg-type]
+    write_run_files(tmp_path / "run", config, TrainConfig(), tokenizer)
+    save_checkpoint(tmp_path / "run", "best", random_model(config), {}, {"step": 2})
+    assert main(["generate", "--model", str(tmp_path / "run"), "--prompt", "the", "--threads", "1"]) != 0
+    assert "encoder-decoder (T5 style)" in capsys.readouterr().err

@@ -17,7 +17,7 @@ from .t5 import T5
 FORMATS = {f.model_type: f for f in (GPT2, LLAMA, BERT, T5)}
 SUPPORTED = (
     'GPT-2 (model_type "gpt2", GPT2LMHeadModel), LLaMA (model_type "llama", LlamaForCausalLM), '
-    'BERT (model_type "bert", BertForMaskedLM) and T5 v1.0 (model_type "t5", T5ForConditionalGeneration)'
+    'T5 v1.0 (model_type "t5", T5ForConditionalGeneration) and BERT (model_type "bert", BertForMaskedLM)'
 )
 
 
