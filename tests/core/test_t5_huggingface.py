@@ -81,7 +81,9 @@ def test_the_export_is_a_t5_folder(exported, tokenizer):
     assert "AutoModelForSeq2SeqLM" in (folder / "README.md").read_text()
     hf_tokenizer = transformers.AutoTokenizer.from_pretrained(folder, local_files_only=True)
     assert hf_tokenizer.pad_token_id == pad
-    assert hf_tokenizer("the cat sat", add_special_tokens=False)["input_ids"] == tokenizer.encode_ids(["the cat sat"])[0]
+    assert (
+        hf_tokenizer("the cat sat", add_special_tokens=False)["input_ids"] == tokenizer.encode_ids(["the cat sat"])[0]
+    )
 
 
 def test_transformers_gives_the_same_logits(exported):
