@@ -20,7 +20,12 @@ from playground.core.config import (
     parameter_breakdown,
     presets_for,
 )
-from playground.core.estimates import matmul_parameters, memory_estimate
+from playground.core.estimates import (
+    matmul_parameters,
+    measure_saved_activation_bytes,
+    memory_estimate,
+    saved_activation_bytes,
+)
 from playground.core.model import GPT, ContextLengthError
 from playground.core.progress import UserError
 from playground.core.t5_model import T5, greedy_decode, relative_position_bucket, shift_right
@@ -134,6 +139,17 @@ def test_the_breakdown_counts_every_parameter(changes):
     # Every matrix multiply's weights, the output head's too when it is the token table.
     matrices = sum(m.weight.numel() for m in model.modules() if isinstance(m, torch.nn.Linear))
     assert matmul_parameters(config) == matrices
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+@pytest.mark.parametrize("dropout", [0.0, 0.1])
+@pytest.mark.parametrize("n_decoder_layer", [None, 1])
+def test_the_activation_estimate_matches_what_autograd_saves(precision, dropout, n_decoder_layer):
+    config = t5_config(vocab_size=300, n_embd=64, context_length=24, n_layer=2, dropout=dropout)
+    config = config.replace(n_decoder_layer=n_decoder_layer)
+    measured, copies = measure_saved_activation_bytes(config, batch_size=2, precision=precision, device="cpu")
+    assert abs(saved_activation_bytes(config, 2, precision, "cpu") - measured) <= 0.01 * measured
+    assert copies == (2 * matmul_parameters(config) if precision == "bf16" else 0)
 
 
 def test_flops_and_memory_count_both_stacks():
