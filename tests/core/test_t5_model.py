@@ -212,6 +212,18 @@ def test_cached_decoding_gives_the_full_forwards_logits(tied):
     assert torch.allclose(out.logits[:, 0], full[:, 4], atol=1e-5)
 
 
+def test_a_reordered_cache_follows_its_rows():
+    """Beam search keeps some rows and drops others: the encoder's rows and cross-attention go with them."""
+    model = random_model(t5_config())
+    ids, mask, decoder_ids = batch()
+    cache = model.new_decoder_cache(model.encode(ids, mask))
+    model.step(decoder_ids[:, :4], cache)
+    cache.reorder(torch.tensor([1, 1, 0]))
+    logits, cache = model.step(decoder_ids[[1, 1, 0], 4:5], cache)
+    full = model(ids[[1, 1, 0]], decoder_ids[[1, 1, 0], :5], attention_mask=mask[[1, 1, 0]]).logits[:, -1]
+    assert cache.encoded.hidden.size(0) == 3 and torch.allclose(logits, full, atol=1e-5)
+
+
 def test_greedy_decoding_picks_the_full_forwards_best_token():
     model = random_model(t5_config())
     ids, mask, _ = batch()
