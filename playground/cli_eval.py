@@ -220,7 +220,7 @@ def _load_task(name: str):
 
 def task_command(args: argparse.Namespace) -> int:
     from playground.cli_progress import run_with_bar
-    from playground.core.checkpoints import load_checkpoint
+    from playground.core.checkpoints import load_checkpoint, one_stack
     from playground.core.prompts import load_template
     from playground.core.sampling import SamplingSettings
     from playground.core.task_eval import compare_modes, template_for
@@ -239,7 +239,8 @@ def task_command(args: argparse.Namespace) -> int:
     settings.raise_if_invalid()
     modes = [args.mode or template.mode] + ([args.compare] if args.compare else [])
     device = _setup(args)
-    checkpoint, model = load_checkpoint(args.model, device=device, which=args.which)
+    checkpoint, loaded = load_checkpoint(args.model, device=device, which=args.which)
+    model = one_stack(loaded, "Scoring a task")
     results = run_with_bar(
         compare_modes(model, checkpoint.tokenizer, template, task, modes=modes, settings=settings), desc=task.name
     )

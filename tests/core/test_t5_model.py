@@ -294,5 +294,25 @@ def test_training_and_the_command_line_say_they_do_not_take_one_yet(tmp_path, ca
         TrainingRun(config, TrainConfig(), tokenizer, data=None, run_dir=tmp_path / "new")  # type: ignore[arg-type]
     write_run_files(tmp_path / "run", config, TrainConfig(), tokenizer)
     save_checkpoint(tmp_path / "run", "best", random_model(config), {}, {"step": 2})
-    assert main(["generate", "--model", str(tmp_path / "run"), "--prompt", "the", "--threads", "1"]) != 0
-    assert "encoder-decoder (T5 style)" in capsys.readouterr().err
+    run = str(tmp_path / "run")
+    (tmp_path / "text.txt").write_text("the cat sat on the mat", encoding="utf-8")
+    commands = (
+        ["generate", "--model", run, "--prompt", "the"],
+        [
+            "attention",
+            "--model",
+            run,
+            "--text",
+            "the cat",
+            "--layer",
+            "0",
+            "--head",
+            "0",
+            "--out",
+            str(tmp_path / "a.npy"),
+        ],
+        ["eval", "perplexity", "--model", run, "--text", str(tmp_path / "text.txt")],
+    )
+    for command in commands:
+        assert main([*command, "--threads", "1"]) != 0
+        assert "encoder-decoder (T5 style)" in capsys.readouterr().err, command
