@@ -59,14 +59,14 @@ def add_command(subparsers: argparse._SubParsersAction) -> None:
 def attention_command(args: argparse.Namespace) -> int:
 
     from playground.core.attention import capture_attention, save_matrix, select
-    from playground.core.checkpoints import load_checkpoint
+    from playground.core.checkpoints import load_checkpoint, one_stack
     from playground.core.training import resolve_device
 
     if args.out.suffix.lower() not in (".npy", ".csv"):
         raise UserError(f"Cannot save a matrix as {args.out.name}: choose a name ending in .npy or .csv.")
     apply_threads(args)
-    checkpoint, model = load_checkpoint(args.model, device=resolve_device(args.device), which=args.which)
-    capture = capture_attention(model, checkpoint.tokenizer, args.text)
+    checkpoint, loaded = load_checkpoint(args.model, device=resolve_device(args.device), which=args.which)
+    capture = capture_attention(one_stack(loaded, "playground attention"), checkpoint.tokenizer, args.text)
     if capture.notice:
         print(capture.notice, file=sys.stderr)
     matrix = select(capture.weights, args.layer, args.head)

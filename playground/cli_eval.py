@@ -122,7 +122,7 @@ def _read_text(args: argparse.Namespace) -> tuple[str, str]:
 
 def perplexity_command(args: argparse.Namespace) -> int:
     from playground.cli_progress import run_with_bar
-    from playground.core.checkpoints import load_checkpoint
+    from playground.core.checkpoints import load_checkpoint, one_stack
     from playground.core.evaluation import PSEUDO, perplexity
     from playground.core.masked_eval import pseudo_perplexity
 
@@ -130,7 +130,8 @@ def perplexity_command(args: argparse.Namespace) -> int:
     text, text_name = _read_text(args)
     reports = []
     for path in args.model:
-        checkpoint, model = load_checkpoint(path, device=device, which=args.which)
+        checkpoint, loaded = load_checkpoint(path, device=device, which=args.which)
+        model = one_stack(loaded, "Measuring perplexity")
         if model.config.is_encoder:  # no left-to-right probability: each token hidden in turn
             pseudo = run_with_bar(
                 pseudo_perplexity(model, checkpoint.tokenizer, text, batch_size=max(32, args.batch_size)),
@@ -219,7 +220,7 @@ def _load_task(name: str):
 
 def task_command(args: argparse.Namespace) -> int:
     from playground.cli_progress import run_with_bar
-    from playground.core.checkpoints import load_checkpoint
+    from playground.core.checkpoints import load_checkpoint, one_stack
     from playground.core.prompts import load_template
     from playground.core.sampling import SamplingSettings
     from playground.core.task_eval import compare_modes, template_for
@@ -238,7 +239,8 @@ def task_command(args: argparse.Namespace) -> int:
     settings.raise_if_invalid()
     modes = [args.mode or template.mode] + ([args.compare] if args.compare else [])
     device = _setup(args)
-    checkpoint, model = load_checkpoint(args.model, device=device, which=args.which)
+    checkpoint, loaded = load_checkpoint(args.model, device=device, which=args.which)
+    model = one_stack(loaded, "Scoring a task")
     results = run_with_bar(
         compare_modes(model, checkpoint.tokenizer, template, task, modes=modes, settings=settings), desc=task.name
     )

@@ -383,13 +383,14 @@ def generate_command(args: argparse.Namespace) -> int:
 
     from playground.cli_progress import run_with_bar
     from playground.core.beam_search import beam_search_steps
-    from playground.core.checkpoints import load_checkpoint
+    from playground.core.checkpoints import load_checkpoint, one_stack
     from playground.core.sampling import generate_tokens, prepare_prompt
     from playground.core.training import resolve_device
 
     settings = sampling_settings(args)
     prompt = prompt_text(args)
-    checkpoint, model = load_checkpoint(args.model, device=resolve_device(args.device), which=args.which)
+    checkpoint, loaded = load_checkpoint(args.model, device=resolve_device(args.device), which=args.which)
+    model = one_stack(loaded, "Generating text with playground generate")
     tokenizer = checkpoint.tokenizer
     prepared = prepare_prompt(tokenizer, prompt, checkpoint.model_config.context_length)
     if prepared.notice:

@@ -44,6 +44,7 @@ from playground.core.run_layout import (
     runs_dir,
     writing_dir,
 )
+from playground.core.t5_model import T5
 from playground.core.tokenization import LoadedTokenizer, open_tokenizer
 
 META_FIELDS = {
@@ -61,6 +62,26 @@ TIED_HEAD = "lm_head.weight"
 TIED_TO = "token_embedding.weight"
 
 PathLike = Union[str, os.PathLike]
+# A model of any family: GPT builds decoders and encoders, T5 encoder-decoders.
+Model = Union[GPT, T5]
+
+
+def build_model(config: ModelConfig, device: Union[str, torch.device, None] = None) -> Model:
+    """A freshly initialised model of `config`'s family, on `device` ("meta": nothing allocated)."""
+    if config.is_encoder_decoder:
+        return T5.from_config(config, device=device)
+    return GPT.from_config(config, device=device)
+
+
+def one_stack(model: Model, doing: str, instead: str = "") -> GPT:
+    """`model` if it is a decoder or an encoder (a `GPT`); for an encoder-decoder, a `UserError` saying
+    that `doing` ("Generating with it") does not take one yet, and then `instead` (a sentence) if given."""
+    if isinstance(model, GPT):
+        return model
+    raise UserError(
+        f"This model is an encoder-decoder (T5 style): it reads an input and writes an output through two stacks. "
+        f"{doing} works with decoders and encoders only, for now.{' ' + instead if instead else ''}"
+    )
 
 
 @dataclass
@@ -187,7 +208,7 @@ def save_history(run_dir: PathLike, history: list[dict]) -> None:
         raise UserError(f"Could not save the training history to {path}: {e.strerror or e}.") from e
 
 
-def save_checkpoint(run_dir: PathLike, which: str, model: GPT, state: dict, meta: dict) -> Path:
+def save_checkpoint(run_dir: PathLike, which: str, model: Model, state: dict, meta: dict) -> Path:
     """Write `run_dir/which` (weights, `state` for torch.save, `meta` as JSON) atomically.
 
     The files go into `which.tmp`; then the old folder is renamed `which.old`,
@@ -262,7 +283,7 @@ def intact_sentence(run_dir: PathLike, disk_full: bool = True) -> str:
     )
 
 
-def model_tensors(model: GPT) -> dict[str, torch.Tensor]:
+def model_tensors(model: Model) -> dict[str, torch.Tensor]:
     """The state dict to store: on the CPU, with a tied output head left out (it is the embedding)."""
     tensors = {name: t.detach().to("cpu").contiguous() for name, t in model.state_dict().items()}
     if is_tied(model):
@@ -270,7 +291,7 @@ def model_tensors(model: GPT) -> dict[str, torch.Tensor]:
     return tensors
 
 
-def is_tied(model: GPT) -> bool:
+def is_tied(model: Model) -> bool:
     return model.lm_head.weight is model.token_embedding.weight
 
 
@@ -278,7 +299,7 @@ def is_tied(model: GPT) -> bool:
 # into place: otherwise a power cut soon after the rename can leave it empty.
 
 
-def _write_weights(path: Path, model: GPT) -> None:
+def _write_weights(path: Path, model: Model) -> None:
     save_file(model_tensors(model), str(path), metadata={"format": "pt"})
 
 
@@ -450,7 +471,7 @@ def check_model_fits(
     raise_if_too_big(config, memory, where, bytes_per_parameter, doing)
 
 
-def load_weights(model: GPT, path: PathLike) -> None:
+def load_weights(model: Model, path: PathLike) -> None:
     """Copy the weights in a safetensors file into `model`, checking every name and shape first."""
     path = Path(path)
     shapes = weight_shapes(path)
@@ -479,7 +500,7 @@ def load_weights(model: GPT, path: PathLike) -> None:
 
 def load_checkpoint(
     path: PathLike, device: Union[str, torch.device] = "cpu", which: str = "best"
-) -> tuple[Checkpoint, GPT]:
+) -> tuple[Checkpoint, Model]:
     """Read a checkpoint and build its model on `device`, in eval mode.
 
     `path` is a run folder (then `which` picks "best" or "last", falling back
@@ -504,7 +525,7 @@ def load_checkpoint(
     if problems:
         _raise_mismatch(folder / WEIGHTS_FILE, problems)
     check_model_fits(config, device)
-    model = GPT.from_config(config, device=device)
+    model = build_model(config, device=device)
     load_weights(model, folder / WEIGHTS_FILE)
     model.eval()
     checkpoint = Checkpoint(

@@ -1,8 +1,8 @@
-"""The shape of a model: its sizes, its architecture, and what they cost.
+"""The shape of a model: its sizes and its architecture.
 
 `ModelConfig` is what the Build step edits and what a checkpoint stores as JSON.
-This module also counts parameters and training FLOPs by formula, so the window
-can show them while the learner drags a slider: no torch, nothing built.
+What a config costs (parameters, FLOPs, whether it fits) is counted in
+`model_costs`, and can be imported from here as well.
 """
 
 from __future__ import annotations
@@ -12,6 +12,16 @@ import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Mapping, Optional
 
+from .model_costs import (  # noqa: F401  (re-exported: callers import the costs from here too)
+    BYTES_TO_LOAD,
+    BYTES_TO_TRAIN,
+    TOKEN_TYPES,
+    ParameterBreakdown,
+    flops_per_token,
+    memory_problem,
+    parameter_breakdown,
+    raise_if_too_big,
+)
 from .progress import UserError
 
 # Each flavour is a family of architecture choices. GPT-2 (2019) learns a
@@ -22,17 +32,29 @@ from .progress import UserError
 # the biases. BERT (2018) is an encoder: every token sees the whole text (no
 # causal mask), the norm comes after each sub-layer (post-norm), and it learns
 # to recover hidden tokens through its masked-LM head; otherwise GPT-2's parts.
+# T5 (Raffel et al. 2019) is an encoder-decoder: an encoder reads the input,
+# a decoder writes the output while reading the encoder's vectors through
+# cross-attention. Positions enter as a learned bias on the attention scores
+# by bucketed distance ("relative"), the norm is RMSNorm, the MLP is a plain
+# ReLU one (T5 v1.0; v1.1 gates it with GELU and unties the head), input and
+# output share one matrix, and nothing has a bias.
 FLAVOURS: dict[str, dict[str, Any]] = {
     "gpt2": dict(family="decoder", positions="learned", norm="layernorm", mlp="gelu", tie_weights=True, bias=True),
     "llama": dict(family="decoder", positions="rope", norm="rmsnorm", mlp="swiglu", tie_weights=False, bias=False),
     "bert": dict(family="encoder", positions="learned", norm="layernorm", mlp="gelu", tie_weights=True, bias=True),
+    "t5": dict(
+        family="encoder-decoder", positions="relative", norm="rmsnorm", mlp="relu", tie_weights=True, bias=False
+    ),
 }
 # A decoder predicts the next token from the ones before it (causal attention);
-# an encoder reads every token at once and predicts the tokens hidden by [MASK].
-FAMILIES = ("decoder", "encoder")
-POSITIONS = ("learned", "rope")
+# an encoder reads every token at once and predicts the tokens hidden by [MASK];
+# an encoder-decoder reads a whole input and writes an output text (text to text).
+FAMILIES = ("decoder", "encoder", "encoder-decoder")
+POSITIONS = ("learned", "rope", "relative")
 NORMS = ("layernorm", "rmsnorm")
-MLPS = ("gelu", "swiglu")
+MLPS = ("gelu", "swiglu", "relu")
+# The one architecture this app builds for an encoder-decoder (tied weights are free).
+ENCODER_DECODER_CHOICES = {"positions": "relative", "norm": "rmsnorm", "mlp": "relu", "bias": False}
 
 # SwiGLU's hidden width is rounded up to a multiple of this, as LLaMA does
 # (with 256), so the matrices tile well on a GPU; 64 wastes little at small sizes.
@@ -66,15 +88,22 @@ def default_mlp_hidden(n_embd: int, mlp: str) -> int:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Everything needed to build a transformer: a decoder (GPT) or an encoder (BERT).
+    """Everything needed to build a transformer: a decoder (GPT), an encoder (BERT) or an encoder-decoder (T5).
 
     The defaults are the "tiny" preset in GPT-2 style. `flavour` names the
     family the architecture choices started from; the five fields after it
     (positions, norm, mlp, tie_weights, bias) decide the architecture and may be
     mixed freely. `family` (last, so that older files read the same) says what
     the model learns: the next token ("decoder") or hidden tokens ("encoder":
-    bidirectional attention, post-norm blocks, a masked-LM head). Frozen: make
-    a changed copy with `config.replace(n_layer=4)`.
+    bidirectional attention, post-norm blocks, a masked-LM head) or a text
+    written from an input text ("encoder-decoder", T5 style: see `t5_style`).
+    The fields after `family` (also appended last) matter only for an
+    encoder-decoder. Frozen: make a changed copy with `config.replace(n_layer=4)`.
+
+    For an encoder-decoder, `n_layer` is the encoder's depth and
+    `context_length` bounds both the input the encoder reads and the target
+    the decoder writes (T5's relative positions have no table that fixes a
+    length; the bound keeps memory and the attention maps predictable).
     """
 
     vocab_size: int = 512
@@ -91,6 +120,10 @@ class ModelConfig:
     tie_weights: bool = True  # the output head reuses the token embedding matrix
     bias: bool = True  # biases in linear layers and LayerNorms
     family: str = "decoder"  # "decoder" (causal, next token) or "encoder" (bidirectional, masked tokens)
+    # Encoder-decoders only (T5 style):
+    n_decoder_layer: Optional[int] = None  # the decoder's depth; None: as deep as the encoder (n_layer)
+    relative_buckets: int = 32  # relative position bias: distances are sorted into this many buckets ...
+    relative_max_distance: int = 128  # ... the last of them holding every distance from about this one on
 
     # -- construction ---------------------------------------------------------
 
@@ -109,10 +142,31 @@ class ModelConfig:
         """A BERT style encoder: bidirectional, post-norm, learned positions, GELU, a masked-LM head."""
         return cls._flavoured("bert", sizes)
 
+    @classmethod
+    def t5_style(cls, **sizes: Any) -> ModelConfig:
+        """A T5 v1.0 style encoder-decoder: relative position bias, RMSNorm, a ReLU MLP, tied weights, no biases.
+
+        T5 v1.0 rather than v1.1 (gated-GELU MLP, separate output head): the
+        input and output share one matrix, one vocabulary-sized matrix less,
+        which is most of a small model's parameters. `n_layer` is the encoder's
+        depth; `n_decoder_layer` the decoder's (None: the same).
+        """
+        return cls._flavoured("t5", sizes)
+
     @property
     def is_encoder(self) -> bool:
-        """True for a masked-language encoder (BERT style), False for a causal decoder."""
+        """True for a masked-language encoder (BERT style), False for a causal decoder or an encoder-decoder."""
         return self.family == "encoder"
+
+    @property
+    def is_encoder_decoder(self) -> bool:
+        """True for an encoder-decoder (T5 style): an input text in, an output text out."""
+        return self.family == "encoder-decoder"
+
+    @property
+    def decoder_layers(self) -> int:
+        """An encoder-decoder's decoder depth: `n_decoder_layer`, or `n_layer` when that is None."""
+        return self.n_layer if self.n_decoder_layer is None else self.n_decoder_layer
 
     @classmethod
     def _flavoured(cls, flavour: str, overrides: Mapping[str, Any]) -> ModelConfig:
@@ -122,8 +176,8 @@ class ModelConfig:
     def from_preset(
         cls, name: str, vocab_size: Optional[int] = None, flavour: str = "gpt2", **overrides: Any
     ) -> ModelConfig:
-        """The named preset (any of `PRESETS` and `ENCODER_PRESETS`) in the given flavour."""
-        presets = {**PRESETS, **ENCODER_PRESETS}
+        """The named preset (any of `PRESETS`, `ENCODER_PRESETS` and `ENCODER_DECODER_PRESETS`) in the given flavour."""
+        presets = {**PRESETS, **ENCODER_PRESETS, **ENCODER_DECODER_PRESETS}
         if name not in presets:
             offered = presets_for(FLAVOURS.get(flavour, FLAVOURS["gpt2"])["family"])
             raise ConfigError(f"There is no preset called {name!r}. Choose one of: {', '.join(offered)}.")
@@ -160,9 +214,10 @@ class ModelConfig:
             problems.append(ConfigProblem(field, message))
 
         sizes_ok = True
-        for name in ("vocab_size", "context_length", "n_layer", "n_head", "n_embd", "mlp_hidden"):
+        numbers = ("vocab_size", "context_length", "n_layer", "n_head", "n_embd", "mlp_hidden", "n_decoder_layer")
+        for name in numbers:
             value = getattr(self, name)
-            if name == "mlp_hidden" and value is None:
+            if name in ("mlp_hidden", "n_decoder_layer") and value is None:
                 continue
             label = _LABELS[name]
             if not _is_int(value):
@@ -192,6 +247,7 @@ class ModelConfig:
         for name in ("tie_weights", "bias"):
             if not isinstance(getattr(self, name), bool):
                 problem(name, f"{_LABELS[name]} must be true or false, not {getattr(self, name)!r}.")
+        problems += self._family_problems()
 
         if sizes_ok:
             rope = self.positions == "rope"
@@ -212,6 +268,66 @@ class ModelConfig:
                     f"so that must be even. "
                     f"Try width {_nearby_multiples(self.n_embd, step)}, or learned positions.",
                 )
+        return problems
+
+    def _family_problems(self) -> list[ConfigProblem]:
+        """What an encoder-decoder cannot be built with, and the parts only an encoder-decoder has."""
+        problems = []
+        if self.is_encoder_decoder:
+            for name, wanted in ENCODER_DECODER_CHOICES.items():
+                value = getattr(self, name)
+                offered = {"positions": POSITIONS, "norm": NORMS, "mlp": MLPS}.get(name)
+                if value != wanted and (offered is None or value in offered):  # one not offered at all: said above
+                    problems.append(
+                        ConfigProblem(
+                            name,
+                            f"An encoder-decoder is built T5 style, with {_ENCODER_DECODER_PHRASES[name]}; "
+                            f"{_LABELS[name].lower()} {value!r} is not offered for it.",
+                        )
+                    )
+            buckets, distance = self.relative_buckets, self.relative_max_distance
+            if not _is_int(buckets) or buckets < 4:
+                problems.append(
+                    ConfigProblem(
+                        "relative_buckets",
+                        f"Relative position buckets must be a whole number of at least 4 (T5 uses 32), "
+                        f"not {buckets!r}: half of them are for exact short distances, the rest for longer ones.",
+                    )
+                )
+            elif not _is_int(distance) or distance <= buckets // 2:
+                problems.append(
+                    ConfigProblem(
+                        "relative_max_distance",
+                        f"The relative positions' longest distance must be a whole number above {buckets // 2} "
+                        f"(half the {buckets} buckets, which hold the exact short distances), not {distance!r}; "
+                        f"T5 uses 128.",
+                    )
+                )
+            return problems
+        if self.positions == "relative":
+            problems.append(
+                ConfigProblem(
+                    "positions",
+                    f"Relative positions (T5's bias on the attention scores) are built only into an encoder-decoder; "
+                    f"{_a(self.family)} takes learned positions or RoPE.",
+                )
+            )
+        if self.mlp == "relu":
+            problems.append(
+                ConfigProblem(
+                    "mlp",
+                    f"The ReLU MLP (T5's) is built only into an encoder-decoder; {_a(self.family)} takes "
+                    f"a GELU or a SwiGLU MLP.",
+                )
+            )
+        if self.n_decoder_layer is not None:
+            problems.append(
+                ConfigProblem(
+                    "n_decoder_layer",
+                    f"Only an encoder-decoder has a decoder stack of its own; {_a(self.family)} has one stack "
+                    f"of n_layer layers, so leave the decoder's depth unset.",
+                )
+            )
         return problems
 
     def raise_if_invalid(self) -> None:
@@ -272,6 +388,13 @@ _LABELS = {
     "tie_weights": "Tie weights",
     "bias": "Bias",
     "family": "Family",
+    "n_decoder_layer": "The number of decoder layers",
+}
+_ENCODER_DECODER_PHRASES = {
+    "positions": "relative positions ('relative', a learned bias on the attention scores)",
+    "norm": "RMSNorm ('rmsnorm')",
+    "mlp": "a ReLU MLP ('relu')",
+    "bias": "no biases (bias false)",
 }
 
 
@@ -292,7 +415,7 @@ class Preset:
     vocab_size: Optional[int] = None  # None: whatever the tokenizer has
 
     def config(self, vocab_size: Optional[int] = None, flavour: str = "gpt2", **overrides: Any) -> ModelConfig:
-        """A `ModelConfig` of these sizes in the given flavour ("gpt2", "llama" or "bert")."""
+        """A `ModelConfig` of these sizes in the given flavour ("gpt2", "llama", "bert" or "t5")."""
         vocab_size = vocab_size if vocab_size is not None else self.vocab_size
         if vocab_size is None:
             raise ConfigError(f"The {self.name!r} preset needs a vocabulary size: train or load a tokenizer first.")
@@ -348,181 +471,22 @@ ENCODER_PRESETS: dict[str, Preset] = {
 }  # fmt: skip
 
 
+# An encoder-decoder too; its big one is T5-small (Raffel et al. 2019): 6 + 6 layers, about 60M parameters.
+ENCODER_DECODER_PRESETS: dict[str, Preset] = {
+    **{name: PRESETS[name] for name in ("tiny", "small", "medium")},
+    "t5-small": Preset(
+        "t5-small",
+        "T5-small: 60M parameters, 6 encoder and 6 decoder layers, with T5's 32,128-token vocabulary and "
+        "512-token input. Needs a GPU and a large corpus.",
+        n_layer=6, n_head=8, n_embd=512, context_length=512, dropout=0.1, vocab_size=32128,
+    ),
+}  # fmt: skip
+
+
 def presets_for(family: str) -> dict[str, Preset]:
-    """The presets to offer for a family: `PRESETS` for decoders, `ENCODER_PRESETS` for encoders
-    (`ModelConfig.from_preset` takes any of them in any flavour)."""
-    return ENCODER_PRESETS if family == "encoder" else PRESETS
-
-
-# -- what a config costs ------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ParameterBreakdown:
-    """How many parameters each part of the model holds.
-
-    `output_head` is 0 when the weights are tied: the head reuses the token
-    embedding matrix, which is counted once, under `token_embedding`. An
-    encoder also has a token-type table (BERT's two sentence types: 2 rows),
-    a norm after its embeddings (counted under `norms`) and a masked-LM head
-    (`mlm_head`: a width-by-width layer, its norm and the output's bias).
-    """
-
-    token_embedding: int
-    position_embedding: int  # 0 with RoPE: rotations are computed, not learned
-    attention: int
-    mlp: int
-    norms: int
-    output_head: int
-    token_type_embedding: int = 0  # encoders only
-    mlm_head: int = 0  # encoders only
-
-    @property
-    def embeddings(self) -> int:
-        return self.token_embedding + self.position_embedding + self.token_type_embedding
-
-    @property
-    def total(self) -> int:
-        return self.embeddings + self.attention + self.mlp + self.norms + self.mlm_head + self.output_head
-
-    def rows(self) -> list[tuple[str, int]]:
-        """(label, count) pairs for a table, the total last (the encoder's parts only for an encoder)."""
-        rows = [("Token embedding", self.token_embedding), ("Position embedding", self.position_embedding)]
-        if self.token_type_embedding:
-            rows.append(("Token-type embedding", self.token_type_embedding))
-        rows += [("Attention", self.attention), ("MLP", self.mlp), ("Norms", self.norms)]
-        if self.mlm_head:
-            rows.append(("Masked-LM head", self.mlm_head))
-        return rows + [("Output head", self.output_head), ("Total", self.total)]
-
-
-# BERT's token-type table: one row for each of the two sentences of a pair (the app uses row 0).
-TOKEN_TYPES = 2
-
-
-def parameter_breakdown(config: ModelConfig) -> ParameterBreakdown:
-    """Count the parameters of the model `config` describes, by formula.
-
-    Matches `sum(p.numel() for p in GPT(config).parameters())` exactly.
-    """
-    d, n_layer, hidden, bias = config.n_embd, config.n_layer, config.mlp_hidden_size, int(config.bias)
-
-    # Queries, keys and values come from one d -> 3d matrix; the output is d -> d.
-    attention = (3 * d * d + 3 * d * bias) + (d * d + d * bias)
-    if config.mlp == "swiglu":
-        # gate and up: d -> hidden each; down: hidden -> d.
-        mlp = 2 * (d * hidden + hidden * bias) + (hidden * d + d * bias)
-    else:
-        # up: d -> hidden; down: hidden -> d.
-        mlp = (d * hidden + hidden * bias) + (hidden * d + d * bias)
-    # LayerNorm has a scale and (with bias) a shift; RMSNorm only a scale.
-    norm = d * (1 + bias) if config.norm == "layernorm" else d
-    # Two norms per block (around attention and the MLP) and one more: a decoder's
-    # after the last block, an encoder's after the embeddings.
-    norms = (2 * n_layer + 1) * norm
-    encoder = config.is_encoder
-    # The masked-LM head: a d -> d layer, GELU, a norm; then the output matrix and its bias.
-    mlm_head = (d * d + d * bias) + norm + config.vocab_size * bias if encoder else 0
-
-    return ParameterBreakdown(
-        token_embedding=config.vocab_size * d,
-        position_embedding=config.context_length * d if config.positions == "learned" else 0,
-        attention=n_layer * attention,
-        mlp=n_layer * mlp,
-        norms=norms,
-        output_head=0 if config.tie_weights else d * config.vocab_size,  # its bias (encoders) is in mlm_head
-        token_type_embedding=TOKEN_TYPES * d if encoder else 0,
-        mlm_head=mlm_head,
-    )
-
-
-def flops_per_token(config: ModelConfig, seq_len: Optional[int] = None) -> int:
-    """Floating-point operations to train on one token (forward and backward).
-
-        flops_per_token = 6 * N + 12 * n_layer * n_embd * T
-
-    N counts the parameters used in matrix multiplies: everything except the
-    embedding lookups, but including the output head even when it shares the
-    token embedding's matrix. Each such parameter costs a multiply and an add
-    (2 FLOPs) going forward and twice that going backward: 6 FLOPs per token.
-    Attention adds two products of each query with T keys (scores, then the
-    weighted sum of values): 2 * 2 * n_layer * T * n_embd forward, times 3 for
-    training (an encoder's attention reads all T keys, a decoder's on average
-    half, but the estimate counts both alike, as its sources do). T is
-    `seq_len`, by default the context length. This is the
-    estimate of the Chinchilla (Hoffmann et al. 2022, as in Kaplan et al. 2020)
-    and PaLM papers that nanoGPT uses for its model FLOPs utilisation.
-    """
-    counts = parameter_breakdown(config)
-    matmul_params = counts.attention + counts.mlp + counts.norms + counts.mlm_head + config.vocab_size * config.n_embd
-    T = config.context_length if seq_len is None else seq_len
-    return 6 * matmul_params + 12 * config.n_layer * config.n_embd * T
-
-
-# -- does it fit --------------------------------------------------------------
-
-# Bytes per parameter: float32 weights to load a model; to train one, also a
-# float32 gradient and AdamW's two float32 running averages.
-BYTES_TO_LOAD = 4
-BYTES_TO_TRAIN = 16
-
-
-def memory_problem(
-    config: ModelConfig,
-    memory_bytes: Optional[int],
-    where: str = "this computer",
-    bytes_per_parameter: int = BYTES_TO_LOAD,
-    doing: str = "Loading this model",
-) -> Optional[str]:
-    """A sentence when `config`'s parameters alone outgrow `memory_bytes` (None: unknown, no check).
-
-    Counted by formula, so a damaged size (a width of a billion) is refused
-    before anything is allocated. The parameters are a lower bound of what is
-    needed, so a config refused here could never have been built there.
-    """
-    if memory_bytes is None:
-        return None
-    counts = parameter_breakdown(config)
-    need = counts.total * bytes_per_parameter
-    if need <= memory_bytes:
-        return None
-    from .estimates import human_bytes, human_count  # estimates imports this module
-
-    part, _ = max(counts.rows()[:-1], key=lambda row: row[1])
-    return (
-        f"{doing} needs at least {human_bytes(need)} ({bytes_per_parameter} bytes for each of its "
-        f"{human_count(counts.total)} parameters), but {where} has {human_bytes(memory_bytes)} of memory in all. "
-        f"Most of the parameters are in the {part.lower()} ({_part_sizes(config, part)}): choose smaller sizes."
-    )
-
-
-def _part_sizes(config: ModelConfig, part: str) -> str:
-    """The sizes that make a part of `parameter_breakdown` big, as "context length 1,000 × width 48"."""
-    width = f"width {config.n_embd:,}"
-    layers = f"{config.n_layer:,} layers"
-    return {
-        "Token embedding": f"vocabulary size {config.vocab_size:,} × {width}",
-        "Position embedding": f"context length {config.context_length:,} × {width}",
-        "Token-type embedding": f"{TOKEN_TYPES} token types × {width}",
-        "Masked-LM head": f"{width}² + vocabulary size {config.vocab_size:,}",
-        "Attention": f"{layers} × {width}²",
-        "MLP": f"{layers} × {width} × MLP hidden width {config.mlp_hidden_size:,}",
-        "Norms": f"{layers} × {width}",
-        "Output head": f"vocabulary size {config.vocab_size:,} × {width}",
-    }[part]
-
-
-def raise_if_too_big(
-    config: ModelConfig,
-    memory_bytes: Optional[int],
-    where: str = "this computer",
-    bytes_per_parameter: int = BYTES_TO_LOAD,
-    doing: str = "Loading this model",
-) -> None:
-    """`memory_problem` as a `ConfigError`."""
-    problem = memory_problem(config, memory_bytes, where, bytes_per_parameter, doing)
-    if problem:
-        raise ConfigError(problem)
+    """The presets to offer for a family: `PRESETS` for decoders, `ENCODER_PRESETS` for encoders,
+    `ENCODER_DECODER_PRESETS` for encoder-decoders (`ModelConfig.from_preset` takes any of them in any flavour)."""
+    return {"encoder": ENCODER_PRESETS, "encoder-decoder": ENCODER_DECODER_PRESETS}.get(family, PRESETS)
 
 
 # -- small helpers ------------------------------------------------------------
@@ -542,6 +506,10 @@ def _is_number(value: Any) -> bool:
 
 def _plural(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _a(noun: str) -> str:
+    return f"an {noun}" if noun[0] in "aeiou" else f"a {noun}"
 
 
 def _either(options: tuple[str, ...]) -> str:

@@ -88,7 +88,7 @@ class MemoryEstimate:
 
 def matmul_parameters(config: ModelConfig) -> int:
     """Numbers in the weight matrices of matrix multiplies: attention, MLP, the output head
-    (and an encoder's masked-LM layer).
+    (and an encoder's masked-LM layer; an encoder-decoder's two stacks and cross-attention).
 
     These are what autocast copies to 2 bytes in mixed precision (biases,
     norms and embedding lookups stay float32). The output head counts even
@@ -96,6 +96,9 @@ def matmul_parameters(config: ModelConfig) -> int:
     """
     d, h = config.n_embd, config.mlp_hidden_size
     per_layer = 4 * d * d + (3 if config.mlp == "swiglu" else 2) * d * h
+    if config.is_encoder_decoder:
+        cross = 4 * d * d
+        return config.n_layer * per_layer + config.decoder_layers * (per_layer + cross) + config.vocab_size * d
     mlm_layer = d * d if config.is_encoder else 0
     return config.n_layer * per_layer + mlm_layer + config.vocab_size * d
 
@@ -162,6 +165,8 @@ def saved_activation_bytes(config: ModelConfig, batch_size: int, precision: str 
     Checked against what autograd really saves (see
     `measure_saved_activation_bytes`) for the three flavours, with and without
     dropout, in float32 and bfloat16 on a CPU.
+
+    An encoder-decoder: see `_encoder_decoder_activation_bytes`.
     """
     a = _bytes_per_number(precision)
     r = 4
@@ -190,8 +195,52 @@ def saved_activation_bytes(config: ModelConfig, batch_size: int, precision: str 
     if config.is_encoder:
         head_norm = (a if cpu else 4) * d + 8 if config.norm == "layernorm" else norm
         head += 2 * a * d + head_norm
+    if config.is_encoder_decoder:
+        return _encoder_decoder_activation_bytes(config, batch_size, a, norm, attention, cpu)
     per_token = config.n_layer * per_layer + embedding_mask + ids + head
     return batch_size * T * per_token
+
+
+def _encoder_decoder_activation_bytes(
+    config: ModelConfig, batch_size: int, a: int, norm: int, cross_attention: int, cpu: bool
+) -> int:
+    """`saved_activation_bytes` for an encoder-decoder (T5 style): input and target both T long.
+
+    Its self-attention adds a position bias that is learned, so the bias needs
+    a gradient, which no fused kernel gives: PyTorch runs the math path, which
+    keeps float32 q, k and v (12*d), the T x T weights of each head (4*H*T;
+    with dropout also its mask and the dropped weights), and the output
+    projection's input (a*d). Its q, k and v are three matrices: in mixed
+    precision each casts the float32 input to 2 bytes (3*a*d). Cross-attention
+    adds no learned bias and is counted as the other families' attention is
+    (`cross_attention`); its keys and values read the encoder's output, kept
+    once (in mixed precision, each of them casts its own copy: 2*a*d a layer).
+    The ReLU MLP keeps its input (a*d) and its hidden layer once (a*h: ReLU's
+    output is also the next matrix's input); with dropout, also the dropped
+    hidden layer and its mask. Once per token: both stacks' final norms, the
+    encoder's output (the input of every cross-attention's keys and values),
+    the input of the output head, three rows of ids (input, decoder input,
+    labels) and the log-softmax (4*V). Once per batch: each stack's bucket of
+    every (query, key) pair (8 bytes each) and the causal mask (1 byte each).
+    """
+    d, h, H, T, V = config.n_embd, config.mlp_hidden_size, config.n_head, config.context_length, config.vocab_size
+    # Bytes of a dropout mask's number: on a CPU those of the numbers it masks (float32 in the
+    # attention's math path, after the embeddings and the final norms).
+    mask, mask32 = (a, 4) if cpu else (1, 1)
+    dropout = config.dropout > 0
+    casts = 3 if a < 4 else 1  # copies of the attention's input
+    weights = 4 * H * T + ((mask32 + 4) * H * T if dropout else 0)
+    self_attention = casts * a * d + 12 * d + weights + a * d  # input, q k v, weights, the output projection's input
+    mlp = a * d + a * h + ((a + mask) * h if dropout else 0)
+    masks = 2 * d * mask if dropout else 0  # after attention and after the MLP
+    encoder_layer = 2 * norm + self_attention + mlp + masks
+    decoder_layer = encoder_layer + norm + a * d + cross_attention + (d * mask if dropout else 0)
+    stacks = 2 * norm + 2 * (2 * d * mask32 if dropout else 0)  # final norms; dropout after the embedding and norm
+    per_token = config.n_layer * encoder_layer + config.decoder_layers * decoder_layer + stacks
+    encoder_output = 2 * a * d * config.decoder_layers if a < 4 else a * d
+    per_token += encoder_output + a * d + 3 * 8 + 4 * V  # head input, ids, log-softmax
+    per_batch = 2 * 8 * T * T + T * T
+    return batch_size * T * per_token + per_batch
 
 
 def memory_estimate(
@@ -391,11 +440,11 @@ def measure_saved_activation_bytes(
     """
     import torch
 
-    from .model import GPT
+    from .checkpoints import build_model
 
     a = _bytes_per_number(precision)
     dev = torch.device(device)
-    model = GPT.from_config(config, dev).train()
+    model = build_model(config, dev).train()
     parameter_storages = {p.untyped_storage().data_ptr() for p in model.parameters()}
     seen: dict[int, tuple[int, bool]] = {}
 
@@ -436,7 +485,10 @@ def measure_saved_activation_bytes(
         torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t),
         torch.autocast(dev.type, dtype=dtype, enabled=a < 4),
     ):
-        model(idx.to(dev), targets=targets.to(dev))
+        if config.is_encoder_decoder:  # an input and a target of the context's length each
+            model(idx.to(dev), decoder_input_ids=idx.roll(1, dims=1).to(dev), labels=targets.to(dev))
+        else:
+            model(idx.to(dev), targets=targets.to(dev))
     activations = sum(n for n, copy in seen.values() if not copy)
     copies = sum(n for n, copy in seen.values() if copy)
     return activations, copies

@@ -21,10 +21,11 @@ def load_model(path: PathLike, device: str = "auto", which: str = "best") -> Job
     """(Checkpoint, GPT): the checkpoint at ``path`` and its model, in eval mode, on the device
     named ``device`` ("auto", "cuda", "mps" or "cpu", as ``resolve_device`` reads it)."""
     yield Progress(None, f"Loading the model in {Path(path).name}…")
-    from playground.core.checkpoints import load_checkpoint
+    from playground.core.checkpoints import load_checkpoint, one_stack
     from playground.core.training import resolve_device
 
-    return load_checkpoint(path, device=resolve_device(device), which=which)
+    checkpoint, model = load_checkpoint(path, device=resolve_device(device), which=which)
+    return checkpoint, one_stack(model, "Opening it in the window")
 
 
 def read_checkpoint(path: PathLike) -> JobGenerator[Any]:

@@ -199,6 +199,11 @@ class TrainingRun:
                 raise UserError(f"{init_from} is the model being fine-tuned: train it into another folder.")
         train_config.raise_if_invalid()
         model_config.raise_if_invalid()
+        if model_config.is_encoder_decoder:
+            raise UserError(
+                "Training an encoder-decoder (T5 style) is not offered yet: its objectives (span corruption, "
+                "text to text) are still being built. Choose a decoder or an encoder to train now."
+            )
         if tokenizer.vocab_size > model_config.vocab_size:
             raise UserError(
                 f"The tokenizer has {tokenizer.vocab_size:,} tokens but the model's vocabulary only "

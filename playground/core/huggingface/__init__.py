@@ -1,16 +1,18 @@
 """Exchange models with Hugging Face `transformers`: the same weights, under its names, give the same logits.
 
-Three formats: GPT-2 (`GPT2LMHeadModel`: learned positions, LayerNorm, GELU,
-biases), LLaMA (`LlamaForCausalLM`: RoPE, RMSNorm, SwiGLU, no biases) and,
-for encoders, BERT (`BertForMaskedLM`: bidirectional, post-norm, masked-LM head).
+Four formats: GPT-2 (`GPT2LMHeadModel`: learned positions, LayerNorm, GELU,
+biases), LLaMA (`LlamaForCausalLM`: RoPE, RMSNorm, SwiGLU, no biases), for
+encoders BERT (`BertForMaskedLM`: bidirectional, post-norm, masked-LM head)
+and for encoder-decoders T5 v1.0 (`T5ForConditionalGeneration`: two stacks,
+cross-attention, relative position bias, RMSNorm, ReLU MLP).
 
 - `formats.py`: what every format shares (the `Format` record, our tensors
-  under its names); `gpt2.py`, `llama.py`, `bert.py`: one family each; `families.py`:
+  under its names); `gpt2.py`, `llama.py`, `bert.py`, `t5.py`: one family each; `families.py`:
   the list, and which format holds a model.
 - `export.py`: `export_checkpoint` writes one of our checkpoints as a folder
   that `transformers.AutoModelForCausalLM.from_pretrained` and
   `AutoTokenizer` read.
-- `importing.py`: `import_hf` turns such a folder (GPT-2, LLaMA or BERT) into one
+- `importing.py`: `import_hf` turns such a folder (GPT-2, LLaMA, BERT or T5) into one
   of our run folders; `import_as_new_run` does it among the person's runs
   and loads the model (the window's File ▸ Import).
 - `gpt2.to_transformers_gpt2` builds the `transformers` model in memory
@@ -40,6 +42,7 @@ from .gpt2 import (
 )
 from .importing import ImportedRun, import_as_new_run, import_hf, read_hf_config
 from .llama import LLAMA, RMS_NORM_EPSILON, ROPE_THETA, llama_differences
+from .t5 import T5, T5_LAYER_NORM_EPSILON, t5_differences
 
 __all__ = [
     "BERT",
@@ -51,6 +54,8 @@ __all__ = [
     "RMS_NORM_EPSILON",
     "ROPE_THETA",
     "SUPPORTED",
+    "T5",
+    "T5_LAYER_NORM_EPSILON",
     "ConversionError",
     "ConversionNote",
     "bert_differences",
@@ -72,6 +77,7 @@ __all__ = [
     "read_hf_config",
     "special_tokens_map",
     "to_hf_tensors",
+    "t5_differences",
     "to_transformers_gpt2",
     "tokenizer_config",
 ]

@@ -1,4 +1,4 @@
-"""Export: one of our checkpoints as a folder that `transformers` reads (GPT-2, LLaMA or BERT, by architecture).
+"""Export: one of our checkpoints as a folder that `transformers` reads (GPT-2, LLaMA, BERT or T5, by architecture).
 
 Reads and writes JSON and safetensors directly: no `transformers`, no network.
 """
@@ -23,8 +23,7 @@ from .importing import is_hf_folder
 if TYPE_CHECKING:
     from torch import Tensor
 
-    from playground.core.checkpoints import Checkpoint
-    from playground.core.model import GPT
+    from playground.core.checkpoints import Checkpoint, Model
 
 PathLike = Union[str, os.PathLike]
 
@@ -47,7 +46,7 @@ def hf_config_dict(
     return dict(common, **fmt.write_config(config))
 
 
-def hf_tensors(model: GPT, fmt: Format) -> dict[str, Tensor]:
+def hf_tensors(model: Model, fmt: Format) -> dict[str, Tensor]:
     """`model`'s weights under the format's names, on the CPU, each its own contiguous copy.
 
     A tied output head is left out, as `transformers` saves it: the embedding stands in.
@@ -93,6 +92,16 @@ def export_checkpoint(
     hf_config = hf_config_dict(config, fmt, bos_token_id=bos, eos_token_id=eos)
     if config.is_encoder:
         hf_config["pad_token_id"] = special_token_id(tokenizer, ("[PAD]",))
+    start = None
+    if config.is_encoder_decoder:
+        # T5 starts the decoder from its pad token.
+        start = special_token_id(tokenizer, ("<pad>", "[PAD]"))
+        if start is None:
+            raise ConversionError(
+                f"{checkpoint.name}'s tokenizer has no pad token (<pad>), which an encoder-decoder's decoder starts "
+                f"from: T5 cannot be told where to begin. Add T5's tokens to the tokenizer and train again."
+            )
+        hf_config.update(pad_token_id=start, decoder_start_token_id=start)
     with written_folder(out, overwrite) as tmp:
         write_json(tmp / HF_CONFIG, hf_config)
         yield Progress(0.3, f"Writing the weights as {fmt.hf_class}")
@@ -105,7 +114,10 @@ def export_checkpoint(
         special = special_tokens_map(tokenizer, bos, eos)
         write_json(tmp / "tokenizer_config.json", tokenizer_config(tokenizer, special, config.context_length))
         write_json(tmp / "special_tokens_map.json", special)
-        if not config.is_encoder:  # an encoder generates nothing
+        if config.is_encoder_decoder:
+            generation = {"decoder_start_token_id": start, "pad_token_id": start, "eos_token_id": eos}
+            write_json(tmp / "generation_config.json", generation)
+        elif not config.is_encoder:  # an encoder generates nothing
             # No max_length: transformers warns when a caller's max_new_tokens meets one.
             generation = {"bos_token_id": bos, "eos_token_id": eos}
             if eos is not None and "pad_token" not in special:
@@ -188,7 +200,7 @@ def tokenizer_config(tokenizer, special: dict[str, Any], context_length: int) ->
     )
 
 
-def model_card(checkpoint: Checkpoint, model: GPT, fmt: Format) -> str:
+def model_card(checkpoint: Checkpoint, model: Model, fmt: Format) -> str:
     """README.md: what the model is and where it came from, in a few lines."""
     config = checkpoint.model_config
     meta = checkpoint.meta
@@ -198,7 +210,7 @@ def model_card(checkpoint: Checkpoint, model: GPT, fmt: Format) -> str:
     rows = [
         ("Architecture", f"{fmt.name} style ({fmt.hf_class}): {_describe_config(config)}"),
         ("Parameters", f"{model.num_parameters():,}"),
-        ("Layers, heads, width", f"{config.n_layer}, {config.n_head}, {config.n_embd}"),
+        ("Layers, heads, width", f"{_layers(config)}, {config.n_head}, {config.n_embd}"),
         ("Context", f"{config.context_length} tokens"),
         ("Vocabulary", f"{config.vocab_size:,} tokens ({checkpoint.tokenizer.kind_label} tokenizer)"),
         ("Corpus", str(corpus) if corpus else "not recorded with the run"),
@@ -234,7 +246,22 @@ To read it back into LLM Playground: `playground import --hf path/to/this/folder
 """
 
 
+def _layers(config: ModelConfig) -> str:
+    if config.is_encoder_decoder:
+        return f"{config.n_layer} encoder + {config.decoder_layers} decoder"
+    return str(config.n_layer)
+
+
 def _usage(fmt: Format) -> str:
+    if fmt.family == "encoder-decoder":
+        return """```python
+from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+
+tokenizer = AutoTokenizer.from_pretrained("path/to/this/folder")
+model = AutoModelForSeq2SeqLM.from_pretrained("path/to/this/folder")
+ids = tokenizer("translate English to French: the cat", return_tensors="pt").input_ids
+print(tokenizer.decode(model.generate(ids, max_new_tokens=40)[0], skip_special_tokens=True))
+```"""
     if fmt.family == "encoder":
         return """```python
 from transformers import pipeline
@@ -254,6 +281,8 @@ print(tokenizer.decode(model.generate(ids, max_new_tokens=40, do_sample=True)[0]
 
 def _describe_config(config: ModelConfig) -> str:
     phrases = ["bidirectional attention and a masked-LM head"] if config.is_encoder else []
+    if config.is_encoder_decoder:
+        phrases = ["an encoder and a decoder joined by cross-attention"]
     phrases += [PHRASES[field, getattr(config, field)] for field in ("positions", "norm", "mlp", "bias")]
     phrases.append("tied input and output embeddings" if config.tie_weights else "separate output head")
     return ", ".join(phrases)

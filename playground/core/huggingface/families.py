@@ -12,11 +12,12 @@ from .bert import BERT
 from .formats import PHRASES, ConversionError, Format, describe, differences, join
 from .gpt2 import GPT2
 from .llama import LLAMA
+from .t5 import T5
 
-FORMATS = {f.model_type: f for f in (GPT2, LLAMA, BERT)}
+FORMATS = {f.model_type: f for f in (GPT2, LLAMA, BERT, T5)}
 SUPPORTED = (
-    'GPT-2 (model_type "gpt2", GPT2LMHeadModel), LLaMA (model_type "llama", LlamaForCausalLM) '
-    'and BERT (model_type "bert", BertForMaskedLM)'
+    'GPT-2 (model_type "gpt2", GPT2LMHeadModel), LLaMA (model_type "llama", LlamaForCausalLM), '
+    'T5 v1.0 (model_type "t5", T5ForConditionalGeneration) and BERT (model_type "bert", BertForMaskedLM)'
 )
 
 
@@ -25,13 +26,14 @@ def format_for(config: ModelConfig) -> Format:
 
     Raises `ConversionError` naming, for each format, what it cannot hold.
     """
-    if config.is_encoder:
-        if not differences(config, BERT):
-            return BERT
-        found = [PHRASES[f, v] for f, v in BERT.features.items() if getattr(config, f) != v]
+    if config.is_encoder or config.is_encoder_decoder:
+        fmt, what = (BERT, "encoder") if config.is_encoder else (T5, "encoder-decoder")
+        if not differences(config, fmt):
+            return fmt
+        found = [PHRASES[f, v] for f, v in fmt.features.items() if getattr(config, f) != v]
         raise ConversionError(
-            f"This encoder cannot be exported: {BERT.label} has no place for {join(differences(config, BERT))}. "
-            f"Build it with {join(found)} instead of {join(differences(config, BERT))} and train it again to export it."
+            f"This {what} cannot be exported: {fmt.label} has no place for {join(differences(config, fmt))}. "
+            f"Build it with {join(found)} instead of {join(differences(config, fmt))} and train it again to export it."
         )
     ordered = sorted(
         (f for f in FORMATS.values() if f.family == config.family), key=lambda f: f.flavour != config.flavour

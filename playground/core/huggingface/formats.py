@@ -41,6 +41,9 @@ class ConversionNote:
 
 # -- the record of a format ------------------------------------------------------------
 
+# Our module name within a block -> theirs (a tuple: our fused query/key/value matrix split in three).
+BlockMap = dict[str, Union[str, tuple[str, str, str]]]
+
 
 @dataclass(frozen=True)
 class Format:
@@ -51,6 +54,11 @@ class Format:
     A module in `transposed` is stored [in, out] there (GPT-2's `Conv1D`),
     where our `nn.Linear` stores [out, in]. A tuple of names splits our fused
     query/key/value matrix into three, along its output rows.
+
+    A model of two stacks (T5's encoder and decoder) names its blocks
+    `encoder.blocks.i...` and `decoder.blocks.i...`: `stacks` maps each stack's
+    prefix to its layer prefix and block map there (`layer_prefix` and `block`
+    then describe the first stack).
     """
 
     name: str  # "GPT-2"
@@ -60,7 +68,7 @@ class Format:
     base_prefix: str  # the base model's names start with this ("transformer.")
     layer_prefix: str
     top: dict[str, str]
-    block: dict[str, Union[str, tuple[str, str, str]]]
+    block: BlockMap
     # The family's config.json: what to write (beside the keys every family shares), how to read it
     # back into our sizes (recording what this app cannot reproduce in `problems`, near misses in
     # `notes`; returns the sizes and whether the embeddings are tied), and its name for each size.
@@ -72,10 +80,11 @@ class Format:
     # Our full tensor names that are not module + leaf there (BERT's output bias is `cls.predictions.bias`).
     renamed: dict[str, str] = field(default_factory=dict)
     head_prefix: str = "lm_head."  # names outside the base model (which has `base_prefix`)
+    stacks: dict[str, tuple[str, BlockMap]] = field(default_factory=dict)
 
     @property
     def family(self) -> str:
-        """ "decoder" or "encoder": the family of models this format holds."""
+        """ "decoder", "encoder" or "encoder-decoder": the family of models this format holds."""
         return str(FLAVOURS[self.flavour]["family"])
 
     @property
@@ -96,6 +105,8 @@ PHRASES = {
     ("norm", "rmsnorm"): "RMSNorm",
     ("mlp", "gelu"): "a GELU MLP",
     ("mlp", "swiglu"): "a SwiGLU MLP",
+    ("positions", "relative"): "relative positions (T5's bias on the attention scores)",
+    ("mlp", "relu"): "a ReLU MLP",
     ("bias", True): "biases",
     ("bias", False): "no biases",
 }
@@ -116,7 +127,7 @@ def describe(fmt: Format) -> str:
 
 # -- tensors: ours <-> theirs ---------------------------------------------------------
 
-_BLOCK_NAME = re.compile(r"blocks\.(\d+)\.(.+)\.(weight|bias)")
+_BLOCK_NAME = re.compile(r"((?:encoder|decoder)\.)?blocks\.(\d+)\.(.+)\.(weight|bias)")
 
 
 def _their_name(fmt: Format, name: str) -> tuple[Any, str, str, str]:
@@ -127,8 +138,9 @@ def _their_name(fmt: Format, name: str) -> tuple[Any, str, str, str]:
         return target, "", name.rsplit(".", 1)[0], leaf
     match = _BLOCK_NAME.fullmatch(name)
     if match:
-        index, module, leaf = match.groups()
-        return fmt.block[module], fmt.layer_prefix.format(i=index), module, leaf
+        stack, index, module, leaf = match.groups()
+        layer_prefix, block = fmt.stacks[stack] if stack else (fmt.layer_prefix, fmt.block)
+        return block[module], layer_prefix.format(i=index), module, leaf
     module, leaf = name.rsplit(".", 1)
     return fmt.top[module], "", module, leaf
 

@@ -1,4 +1,4 @@
-"""Import: a Hugging Face GPT-2 or LLaMA folder as one of our run folders, reading only JSON and safetensors.
+"""Import: a Hugging Face GPT-2, LLaMA, BERT or T5 folder as one of our run folders, reading only JSON and safetensors.
 
 A folder is a stranger's: every file is checked before it is trusted. Weights
 are read from safetensors only (a folder that holds only `pytorch_model.bin`,
@@ -49,14 +49,13 @@ from .formats import (
 if TYPE_CHECKING:
     from torch import Tensor
 
-    from playground.core.checkpoints import Checkpoint
-    from playground.core.model import GPT
+    from playground.core.checkpoints import Checkpoint, Model
 
 PathLike = Union[str, os.PathLike]
 
 
 def import_hf(folder: PathLike, out: PathLike, *, overwrite: bool = False) -> JobGenerator[Path]:
-    """Make a run folder `out` from a Hugging Face GPT-2 or LLaMA folder (a job generator; returns `out`).
+    """Make a run folder `out` from a Hugging Face GPT-2, LLaMA, BERT or T5 folder (a job generator; returns `out`).
 
     `out` gets config.json, tokenizer.json, and best/ with model.safetensors
     and meta.json (step 0, a note naming the source). Written in a temporary
@@ -89,10 +88,10 @@ def import_hf(folder: PathLike, out: PathLike, *, overwrite: bool = False) -> Jo
     import torch
     from safetensors.torch import save_file
 
-    from playground.core.model import GPT
+    from playground.core.checkpoints import build_model
 
     # What the file must hold: our model's tensors (built on "meta", so nothing is allocated) under its names.
-    skeleton = {name: t for name, t in GPT.from_config(config, device="meta").state_dict().items()}
+    skeleton = {name: t for name, t in build_model(config, device="meta").state_dict().items()}
     if config.tie_weights:
         del skeleton["lm_head.weight"]
     expected = {name: list(t.shape) for name, t in to_hf_tensors(fmt, skeleton).items()}
@@ -127,7 +126,7 @@ class ImportedRun:
 
     run_dir: Path
     checkpoint: "Checkpoint"
-    model: "GPT"
+    model: "Model"
     notes: tuple[str, ...] = ()
 
 
@@ -137,14 +136,19 @@ def import_as_new_run(folder: PathLike) -> JobGenerator[ImportedRun]:
     Notes are yielded as they come (`ConversionNote`) and kept in the result.
     A failed or stopped import leaves no run folder behind.
     """
-    from playground.core.checkpoints import load_checkpoint, new_run_dir
+    from playground.core.checkpoints import load_checkpoint, new_run_dir, one_stack
 
     folder = Path(folder)
     out = new_run_dir(f"imported-{folder.name}")
     try:
         yield from import_hf(folder, out)
         yield Progress(0.9, f"Loading {out.name}")
-        checkpoint, model = load_checkpoint(out)
+        checkpoint, loaded = load_checkpoint(out)
+        model = one_stack(
+            loaded,
+            "Opening it in the window",
+            f"The command line imports it: playground import --hf {folder} --out RUN",
+        )
     except BaseException:  # failed, or stopped: no empty or half run is left among the person's runs
         shutil.rmtree(out, ignore_errors=True)
         raise
