@@ -360,7 +360,13 @@ class ContextWindow:
     def _forward(self, ids: Tensor, cache: Any, attention: bool) -> tuple[Tensor, Optional[AttentionRows]]:
         """The logits after the last of `ids` [B, T] (read after the tokens in `cache`, which grows by them),
         and with `attention` the first sequence's rows."""
-        output = self.model(ids, kv_cache=cache, last_only=True, capture_attention=attention)
+        capture = {"capture_attention": True} if attention else {}
+        if cache is None:
+            output = self.model(ids, last_only=True, **capture)
+        elif not attention:
+            return self.model.step(ids, cache)[0], None
+        else:
+            output = self.model(ids, kv_cache=cache, last_only=True, **capture)
         rows = AttentionRows.of_output(output.attentions) if attention else None
         return output.logits[:, -1, :], rows
 

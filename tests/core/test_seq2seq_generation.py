@@ -149,7 +149,9 @@ def test_cached_decoding_equals_decoding_without_the_caches(model, tokenizer, st
         assert [b.logprob for b in cached.beams] == pytest.approx([b.logprob for b in bare.beams], abs=1e-4)
         return
     # past the decoder's context (16) too, where both read the last 16 tokens afresh
-    cached, bare = (list(generate_tokens(model, [start], settings, tokenizer, input_ids=ids, use_cache=c)) for c in (1, 0))
+    cached, bare = (
+        list(generate_tokens(model, [start], settings, tokenizer, input_ids=ids, use_cache=c)) for c in (1, 0)
+    )
     assert [t.id for t in cached] == [t.id for t in bare]
     assert [t.prob for t in cached] == pytest.approx([t.prob for t in bare], abs=1e-5)
 
@@ -224,7 +226,11 @@ def test_the_jobs_take_an_input_and_yield_the_records_of_a_decoder(run, tokenize
     text = " ".join(["the cat sat on the mat"] * 5)
     items, tokens = items_and_result(generate_text(models, checkpoint, text, GREEDY, attention=True))
     prompt = items[0]
-    assert isinstance(prompt, InputPrepared) and prompt.prepared.notice and prompt.prepared.ids[-1] == t5_tokens(tokenizer).eos
+    assert (
+        isinstance(prompt, InputPrepared)
+        and prompt.prepared.notice
+        and prompt.prepared.ids[-1] == t5_tokens(tokenizer).eos
+    )
     assert prompt.kept and prompt.cut and prompt.kept + prompt.cut == text
     assert all(isinstance(i, TokenGenerated) for i in items[1:]) and [i.token for i in items[1:]] == tokens
     assert [t.id for t in tokens] == written(model, tokenizer, GREEDY, text)
@@ -267,3 +273,35 @@ def test_transformers_generate_writes_the_same_greedy_tokens(run, model, tokeniz
         theirs = theirs_model.generate(torch.tensor([ids]), max_new_tokens=12, do_sample=False, num_beams=1)
         assert theirs[0, 0] == tokens.decoder_start
         assert written(model, tokenizer, GREEDY, text) == theirs[0, 1:].tolist()
+
+
+# -- the command line -----------------------------------------------------------------------------
+
+
+def test_playground_generate_writes_the_output_for_an_input(run, model, tokenizer, capsys):
+    import json
+
+    from playground.cli import main
+
+    def generate(*args) -> tuple[int, str, str]:
+        code = main(["generate", "--model", str(run), "--threads", "1", *map(str, args)])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    code, out, err = generate("--input", "a dog", "--max-new-tokens", 12, "--json")
+    data = json.loads(out)
+    assert code == 0 and data["input"] == "a dog" and data["strategy"] == "greedy"
+    assert [t["id"] for t in data["tokens"]] == written(model, tokenizer, GREEDY, "a dog")
+    assert data["stop_reason"] == "the end-of-text token"
+    code, out, _ = generate("--input", "a dog", "--max-new-tokens", 12)
+    assert code == 0 and out == tokenizer.decode(written(model, tokenizer, GREEDY, "a dog")) + "\n"
+    code, out, err = generate("--input", "a dog", "--beams", 3, "--max-new-tokens", 12, "--json")
+    assert code == 0 and len(json.loads(out)["beams"]) == 3 and "beam 1" not in err
+    sampled = [
+        generate("--input", "a dog", "--temperature", 1.5, "--top-p", 0.9, "--seed", 4, "--json")[1] for _ in "ab"
+    ]
+    assert json.loads(sampled[0])["strategy"] == "sample" and sampled[0] == sampled[1]
+    code, _, err = generate("--input", " ".join(["the cat sat on the mat"] * 5), "--max-new-tokens", 2)
+    assert code == 0 and "the encoder reads at most 16" in err
+    code, _, err = generate("--prompt", "a dog")
+    assert code == 2 and "Give the text with --input" in err
