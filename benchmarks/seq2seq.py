@@ -41,9 +41,9 @@ CACHE_TARGET = 3.0  # the caches at least this many times the tokens/s of none
 TRANSFORMERS_TARGET = 1.0  # ours at least this many times transformers' tokens/s
 NEW_TOKENS = 128
 QUICK_TOKENS = 16
-INPUT_LENGTH = 32
-# A model a learner trains on a CPU: about 6M parameters with the demo tokenizer's vocabulary.
-SIZES = dict(context_length=256, n_layer=4, n_head=4, n_embd=256, relative_buckets=32, relative_max_distance=128)
+INPUT_LENGTH = 128  # a paragraph: the cross-attention keys and values the caches make once are worth keeping
+# The "medium" preset's sizes (nanoGPT's Shakespeare model) in both stacks: about 26M parameters here.
+SIZES = dict(context_length=256, n_layer=6, n_head=6, n_embd=384, relative_buckets=32, relative_max_distance=128)
 
 
 def ours(model, start: int, input_ids: list[int], use_cache: bool) -> Callable[[int], list[int]]:
@@ -182,9 +182,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         )
 
     other_load = load.report()
-    print("| measure | ours | compared with | ratio | check | target |")
-    print("|---|---:|---:|---:|---|---|")
-    for row in rows:
+    header = ("measure", "ours", "compared with", "ratio", "check", "target")
+    for row in (header, ("---", "---:", "---:", "---:", "---", "---"), *rows):
         print("| " + " | ".join(row) + " |")
     print()
     if not judged:

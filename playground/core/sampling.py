@@ -318,7 +318,7 @@ class ContextWindow:
     sampling and beam search run the same loop for both.
     """
 
-    end_tokens = END_TOKENS  # the first of these the tokenizer has ends the text
+    end_tokens: tuple[str, ...] = END_TOKENS  # the first of these the tokenizer has ends the text
 
     def __init__(self, model: Union[GPT, T5], use_cache: bool = True):
         self.model = model
