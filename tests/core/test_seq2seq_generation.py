@@ -275,7 +275,7 @@ def test_transformers_generate_writes_the_same_greedy_tokens(run, model, tokeniz
 # -- the command line -----------------------------------------------------------------------------
 
 
-def test_playground_generate_writes_the_output_for_an_input(run, model, tokenizer, capsys):
+def test_playground_generate_writes_the_output_for_an_input(run, model, tokenizer, capsys, tmp_path):
     import json
 
     from playground.cli import main
@@ -302,3 +302,9 @@ def test_playground_generate_writes_the_output_for_an_input(run, model, tokenize
     assert code == 0 and "the encoder reads at most 16" in err
     code, _, err = generate("--prompt", "a dog")
     assert code == 2 and "Give the text with --input" in err
+    # A prompt template fills the input.
+    template = tmp_path / "t.json"
+    template.write_text(json.dumps({"name": "t", "mode": "zero-shot", "examples": [], "query_format": "copy: {input}"}))
+    code, out, err = generate("--template", template, "--input", "a dog", "--max-new-tokens", 12, "--json")
+    assert code == 0 and json.loads(out)["input"] == "copy: a dog", err
+    assert [t["id"] for t in json.loads(out)["tokens"]] == written(model, tokenizer, GREEDY, "copy: a dog")
