@@ -7,6 +7,7 @@
     playground train --init-from DIR --corpus PATH           fine-tune a trained model on new text
     playground generate --model DIR --prompt TEXT [--strategy greedy|sample|beam] [--temperature T] [--json]
     playground generate --model DIR --template FILE --input TEXT     a prompt template's query
+    playground generate --model DIR --input TEXT     an encoder-decoder (T5) writes an output for the input
 
 Progress goes to stderr; the run folder (train) or the text (generate) to stdout.
 `add_commands` adds both to the subcommands of `playground.cli`.
@@ -96,17 +97,27 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
     generate = subparsers.add_parser(
         "generate",
-        help="continue a prompt with a trained model",
-        description="Continue a prompt. Without --strategy: greedy, unless a sampling control "
+        help="continue a prompt with a trained model, or write an encoder-decoder's output for an input",
+        description="Continue a prompt (a decoder: --prompt), or write the output for an input (an "
+        "encoder-decoder, T5 style: --input; its encoder reads the input once, the decoder writes from its "
+        "start token and stops at </s>). Without --strategy: greedy, unless a sampling control "
         "(--temperature, --top-k, --top-p, --min-p) asks for sampling or --beams for beam search.",
     )
     add_model_arguments(generate)
-    generate.add_argument("--prompt", default="", help="the text to continue (default: start a new text)")
+    generate.add_argument(
+        "--prompt",
+        default="",
+        help="a decoder's text to continue (default: start a new text); not for an encoder-decoder",
+    )
     generate.add_argument(
         "--template", type=Path, metavar="FILE", help="a prompt template (.toml or .json); its query is --input"
     )
     generate.add_argument("--mode", help="render the template in this mode (zero-shot, one-shot, few-shot, ...)")
-    generate.add_argument("--input", help="the query to put into --template")
+    generate.add_argument(
+        "--input",
+        help="an encoder-decoder's input (cut to its encoder's context with a notice), or the query to put "
+        "into --template (whose text a decoder continues and an encoder-decoder reads as its input)",
+    )
     generate.add_argument("--strategy", choices=["greedy", "sample", "beam"])
     generate.add_argument("--max-new-tokens", type=int, default=100)
     generate.add_argument("--temperature", type=float, help="divide the scores by T before sampling (default 1)")
@@ -383,26 +394,31 @@ def generate_command(args: argparse.Namespace) -> int:
 
     from playground.cli_progress import run_with_bar
     from playground.core.beam_search import beam_search_steps
-    from playground.core.checkpoints import load_checkpoint, one_stack
-    from playground.core.sampling import generate_tokens, prepare_prompt
+    from playground.core.checkpoints import load_checkpoint
+    from playground.core.generation_jobs import prepare, reading
+    from playground.core.sampling import generate_tokens
     from playground.core.training import resolve_device
 
     settings = sampling_settings(args)
-    prompt = prompt_text(args)
-    checkpoint, loaded = load_checkpoint(args.model, device=resolve_device(args.device), which=args.which)
-    model = one_stack(loaded, "Generating text with playground generate")
+    checkpoint, model = load_checkpoint(args.model, device=resolve_device(args.device), which=args.which)
+    encoder_decoder = checkpoint.model_config.is_encoder_decoder
+    prompt = prompt_text(args, encoder_decoder)
     tokenizer = checkpoint.tokenizer
-    prepared = prepare_prompt(tokenizer, prompt, checkpoint.model_config.context_length)
+    prepared = prepare(checkpoint, prompt).prepared
     if prepared.notice:
         print(prepared.notice, file=sys.stderr)
+    decoder_ids, input_ids = reading(checkpoint, prepared.ids)
+    # A decoder's output continues its prompt; an encoder-decoder's stands alone.
+    before, read = ("", {"input": prompt}) if encoder_decoder else (prompt, {"prompt": prompt})
 
     if settings.strategy == "beam":
-        result = run_with_bar(beam_search_steps(model, prepared.ids, settings, tokenizer=tokenizer), "Beam search")
+        search = beam_search_steps(model, decoder_ids, settings, tokenizer=tokenizer, input_ids=input_ids)
+        result = run_with_bar(search, "Beam search")
         if args.json:
             print_text(
                 json.dumps(
                     {
-                        "prompt": prompt,
+                        **read,
                         "strategy": "beam",
                         "notice": prepared.notice,
                         "beams": [
@@ -421,20 +437,20 @@ def generate_command(args: argparse.Namespace) -> int:
                 )
             )
         else:
-            print_text(prompt + result.beams[0].text)
+            print_text(before + result.beams[0].text)
             for rank, beam in enumerate(result.beams, 1):
                 print(
                     f"beam {rank}: score {beam.score:.3f}, log-prob {beam.logprob:.2f}: {beam.text!r}", file=sys.stderr
                 )
         count = len(result.beams[0].ids)
     else:
-        tokens = list(generate_tokens(model, prepared.ids, settings, tokenizer=tokenizer))
+        tokens = list(generate_tokens(model, decoder_ids, settings, tokenizer=tokenizer, input_ids=input_ids))
         text = tokenizer.decode([t.id for t in tokens])
         if args.json:
             print_text(
                 json.dumps(
                     {
-                        "prompt": prompt,
+                        **read,
                         "strategy": settings.strategy,
                         "notice": prepared.notice,
                         "text": text,
@@ -455,7 +471,7 @@ def generate_command(args: argparse.Namespace) -> int:
                 )
             )
         else:
-            print_text(prompt + text)
+            print_text(before + text)
         count = len(tokens)
     print(
         f"{count} tokens from {checkpoint.path} (step {checkpoint.step:,}"
@@ -493,11 +509,24 @@ def sampling_settings(args: argparse.Namespace):
     return settings
 
 
-def prompt_text(args: argparse.Namespace) -> str:
-    """--prompt as is, or --template rendered with --input."""
+def prompt_text(args: argparse.Namespace, encoder_decoder: bool = False) -> str:
+    """What the model reads: a decoder's --prompt, an encoder-decoder's --input, or --template rendered
+    with --input (a decoder continues it, an encoder-decoder reads it as its input)."""
     if args.template is None:
-        if args.input is not None or args.mode is not None:
-            raise UserError("--input and --mode fill a prompt template: give the template with --template FILE.")
+        if args.mode is not None:
+            raise UserError("--mode renders a prompt template: give the template with --template FILE.")
+        if encoder_decoder:
+            if args.prompt:
+                raise UserError(
+                    "This model is an encoder-decoder (T5 style): it writes an output for an input rather than "
+                    "continuing a prompt. Give the text with --input instead of --prompt."
+                )
+            return args.input or ""
+        if args.input is not None:
+            raise UserError(
+                "This model is a decoder: it continues a prompt, so give the text with --prompt. --input is what "
+                "an encoder-decoder reads, or the query of a prompt template (--template FILE)."
+            )
         return args.prompt
     if args.prompt:
         raise UserError("Give either --prompt or --template, not both.")

@@ -13,8 +13,9 @@ import torch
 
 from playground.core.model import GPT
 from playground.core.progress import CancelToken, Progress, UserError, run_quietly
-from playground.core.sampling import ContextWindow, apply_processors, build_processors, end_token_id
+from playground.core.sampling import apply_processors, build_processors, open_window, special_token_id
 from playground.core.sampling_settings import SamplingSettings
+from playground.core.t5_model import T5
 
 
 @dataclass
@@ -73,12 +74,13 @@ class BeamsUpdate:
 
 @torch.no_grad()
 def beam_search_steps(
-    model: GPT,
+    model: Union[GPT, T5],
     prompt_ids: Sequence[int],
     settings: SamplingSettings,
     tokenizer=None,
     cancel: Optional[CancelToken] = None,
     use_cache: bool = True,
+    input_ids: Optional[Sequence[int]] = None,
 ) -> Generator[Union[Progress, BeamsUpdate], None, BeamResult]:
     """Search `settings.beams` beams from `prompt_ids` by the rules above, as a job generator.
 
@@ -86,15 +88,17 @@ def beam_search_steps(
     which is where the search ends at the latest) and a `BeamsUpdate`; it
     returns the hypotheses best first. `cancel` ends the search and returns the
     beams so far; a caller that simply stops asking (the engine's cancel) has
-    them in the last `BeamsUpdate.if_stopped`.
+    them in the last `BeamsUpdate.if_stopped`. An encoder-decoder writes after
+    `input_ids` (as in `sampling.generate_tokens`): its encoder runs once, and
+    reordering the beams moves its cached rows along.
     """
     settings.raise_if_invalid()
     if not prompt_ids:
         raise UserError("Generation needs at least one token to start from.")
     width = settings.beams
     chain = build_processors(replace(settings, strategy="beam"))
-    end_id = end_token_id(tokenizer) if settings.stop_at_end else None
-    window = ContextWindow(model, use_cache)
+    window = open_window(model, use_cache, input_ids)
+    end_id = special_token_id(tokenizer, window.end_tokens) if settings.stop_at_end else None
     was_training = model.training
     model.eval()
 
@@ -146,15 +150,16 @@ def beam_search_steps(
 
 
 def beam_search(
-    model: GPT,
+    model: Union[GPT, T5],
     prompt_ids: Sequence[int],
     settings: SamplingSettings,
     tokenizer=None,
     cancel: Optional[CancelToken] = None,
     use_cache: bool = True,
+    input_ids: Optional[Sequence[int]] = None,
 ) -> BeamResult:
     """`beam_search_steps` run to its end, for callers that do not watch it."""
-    return run_quietly(beam_search_steps(model, prompt_ids, settings, tokenizer, cancel, use_cache))
+    return run_quietly(beam_search_steps(model, prompt_ids, settings, tokenizer, cancel, use_cache, input_ids))
 
 
 def _cut_short(done: list[Beam], live: Sequence[Beam], width: int, steps: int) -> BeamResult:

@@ -11,6 +11,11 @@ job, yields small records as it goes and returns its result:
     generate_columns    per column: ColumnPrompt, then a ColumnToken each   -> None
     explain_next_token  (a plain function: one forward pass)                -> the stages
 
+An encoder-decoder (T5) takes the same jobs: the text is its *input*, prepared as an
+`InputPrepared` (a `PromptPrepared` whose ids end with </s>); its encoder reads it once and the
+decoder writes the output from its start token (`seq2seq_generation`), yielding the same records.
+Its tokens' attention rows are `Seq2SeqRows` (decoder self-attention, cross-attention, encoder).
+
 Stopping is the engine's: it stops asking for items and closes the generator.
 """
 
@@ -33,6 +38,8 @@ from playground.core.sampling import (
     prepare_prompt,
 )
 from playground.core.sampling_settings import SamplingSettings
+from playground.core.seq2seq_generation import prepare_input
+from playground.core.t5_tokens import t5_tokens
 
 
 class OneModel:
@@ -70,6 +77,22 @@ class PromptPrepared:
 
 
 @dataclass(frozen=True)
+class InputPrepared(PromptPrepared):
+    """An encoder-decoder's input as its encoder will read it (``prepared.ids`` end with </s>).
+
+    The output is written apart from it, from the decoder's start token. A long input keeps its
+    beginning (``kept``), so what is cut is its end.
+    """
+
+    @property
+    def cut(self) -> str:
+        """The end the encoder does not read ("" when nothing was cut, or it cannot be told apart)."""
+        if self.prepared.cut_tokens and self.text.startswith(self.kept):
+            return self.text[len(self.kept) :]
+        return ""
+
+
+@dataclass(frozen=True)
 class TokenGenerated:
     token: GeneratedToken
 
@@ -92,9 +115,22 @@ class ColumnToken:
 
 
 def prepare(checkpoint, text: str) -> PromptPrepared:
+    """The prompt a decoder continues, or the input an encoder-decoder reads (an `InputPrepared`)."""
     tokenizer = checkpoint.tokenizer
-    prepared = prepare_prompt(tokenizer, text, checkpoint.model_config.context_length)
+    context = checkpoint.model_config.context_length
+    if checkpoint.model_config.is_encoder_decoder:
+        prepared = prepare_input(tokenizer, text, context)
+        return InputPrepared(text, prepared, tokenizer.decode(prepared.ids))
+    prepared = prepare_prompt(tokenizer, text, context)
     return PromptPrepared(text, prepared, tokenizer.decode(prepared.ids))
+
+
+def reading(checkpoint, prompt_ids: Sequence[int]) -> tuple[list[int], Optional[list[int]]]:
+    """(what the decoder continues, the encoder's input) for a prepared prompt's ids: a decoder continues
+    them; an encoder-decoder reads them as its input and writes from its decoder's start token."""
+    if not checkpoint.model_config.is_encoder_decoder:
+        return list(prompt_ids), None
+    return [t5_tokens(checkpoint.tokenizer).decoder_start], list(prompt_ids)
 
 
 def generate_text(
@@ -113,11 +149,13 @@ def generate_text(
     prompt = prepare(checkpoint, text)
     yield prompt
     tokens = []
+    decoder_ids, input_ids = reading(checkpoint, prompt.prepared.ids)
     with closing(
         generate_tokens(
             model,
-            prompt.prepared.ids,
+            decoder_ids,
             settings,
+            input_ids=input_ids,
             tokenizer=checkpoint.tokenizer,
             generator=generator,
             attention=attention,
@@ -142,7 +180,8 @@ def step_token(
     """One more token after ``prompt_ids + generated``, with the stages that chose it; return it.
 
     With no `prompt_ids` it starts afresh from `text` (yielding its PromptPrepared).
-    The token's index and text count from the start of `generated`.
+    The token's index and text count from the start of `generated`. For an encoder-decoder,
+    `prompt_ids` are its input's (`InputPrepared`) and `generated` what its decoder wrote.
     """
     model = models.model_for(checkpoint)
     tokenizer = checkpoint.tokenizer
@@ -152,11 +191,13 @@ def step_token(
         yield prompt
         ids = list(prompt.prepared.ids)
     generated = list(generated)
+    decoder_ids, input_ids = reading(checkpoint, ids)
     with closing(
         generate_tokens(
             model,
-            ids + generated,
+            decoder_ids + generated,
             replace(settings, max_new_tokens=1),
+            input_ids=input_ids,
             tokenizer=tokenizer,
             generator=generator,
             explain=True,
@@ -185,7 +226,9 @@ def search_beams(
     model = models.model_for(checkpoint)
     prompt = prepare(checkpoint, text)
     yield prompt
-    return (yield from beam_search_steps(model, prompt.prepared.ids, settings, tokenizer=checkpoint.tokenizer))
+    decoder_ids, input_ids = reading(checkpoint, prompt.prepared.ids)
+    search = beam_search_steps(model, decoder_ids, settings, tokenizer=checkpoint.tokenizer, input_ids=input_ids)
+    return (yield from search)
 
 
 def generate_columns(
@@ -199,19 +242,28 @@ def generate_columns(
             prepared[text] = prepare(checkpoint, text)
         prompt = prepared[text]
         yield ColumnPrompt(column, prompt)
-        with closing(generate_tokens(model, prompt.prepared.ids, settings, tokenizer=checkpoint.tokenizer)) as stream:
+        decoder_ids, input_ids = reading(checkpoint, prompt.prepared.ids)
+        stream = generate_tokens(model, decoder_ids, settings, tokenizer=checkpoint.tokenizer, input_ids=input_ids)
+        with closing(stream):
             for token in stream:
                 yield ColumnToken(column, token)
 
 
-def explain_next_token(models, checkpoint, ids: Sequence[int], settings: SamplingSettings) -> list[Stage]:
+def explain_next_token(
+    models, checkpoint, ids: Sequence[int], settings: SamplingSettings, input_ids: Optional[Sequence[int]] = None
+) -> list[Stage]:
     """How each setting reshapes the distribution of the token after `ids` (the step-by-step view).
 
+    An encoder-decoder needs its input's ids (`input_ids`); `ids` are then what its decoder wrote.
     One forward pass, so a plain function rather than a generator: there is nothing to report on the way.
     """
     model = models.model_for(checkpoint)
     settings = replace(settings, max_new_tokens=1, stop_strings=(), stop_at_end=False, seed=0)
-    with closing(generate_tokens(model, ids, settings, tokenizer=checkpoint.tokenizer, explain=True)) as stream:
+    if input_ids is not None:
+        start, input_ids = reading(checkpoint, input_ids)
+        ids = start + list(ids)
+    stream = generate_tokens(model, ids, settings, tokenizer=checkpoint.tokenizer, explain=True, input_ids=input_ids)
+    with closing(stream):
         first = next(stream, None)
     return [] if first is None else first.stages
 

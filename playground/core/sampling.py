@@ -24,20 +24,24 @@ Generation reads the prompt once and then feeds one token a step through the
 key/value cache. The model never reads more than its context: a longer text is
 cut from the left (`prepare_prompt` says so), and once the text outgrows the
 window each step re-reads the last `context_length` tokens afresh.
+
+An encoder-decoder (T5) runs the same loop: its encoder reads the input once and
+its decoder writes from its start token (`seq2seq_generation`, `open_window`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Generator, Optional, Protocol, Sequence, Union
+from typing import Any, Generator, Optional, Protocol, Sequence, Union
 
 import torch
 from torch import Tensor
 
 from playground.core.attention_records import AttentionRows
-from playground.core.model import GPT, KVCache
+from playground.core.model import GPT
 from playground.core.progress import CancelToken, UserError
 from playground.core.sampling_settings import SamplingSettings
+from playground.core.t5_model import T5
 
 END_TOKENS = ("<|endoftext|>", "</s>", "<eos>", "[SEP]")  # the first one a tokenizer has ends the text
 CANDIDATES = 10  # how many of the best tokens each generated token remembers
@@ -307,14 +311,21 @@ def _top(probs: Tensor, texts: _TokenTexts, n: int = CANDIDATES) -> list[Candida
 
 
 class ContextWindow:
-    """Feeds a growing sequence through the model, within its context, with or without the cache."""
+    """Feeds a growing sequence through the model, within its context, with or without the cache.
 
-    def __init__(self, model: GPT, use_cache: bool = True):
+    The two methods at the end are all it asks of the model; an encoder-decoder's
+    decoder overrides them (`seq2seq_generation.DecoderWindow`), so that greedy,
+    sampling and beam search run the same loop for both.
+    """
+
+    end_tokens: tuple[str, ...] = END_TOKENS  # the first of these the tokenizer has ends the text
+
+    def __init__(self, model: Union[GPT, T5], use_cache: bool = True):
         self.model = model
         self.context = model.config.context_length
         self.device = next(model.parameters()).device
         self.use_cache = use_cache
-        self.cache: Optional[KVCache] = None
+        self.cache: Any = None
         self.fed = 0  # how many of the sequence's tokens the cache holds
 
     def logits(self, sequences: list[list[int]]) -> Tensor:
@@ -324,31 +335,60 @@ class ContextWindow:
     def read(self, sequences: list[list[int]], attention: bool = False) -> tuple[Tensor, Optional[AttentionRows]]:
         """Next-token logits [B, V], and with `attention` the first sequence's rows for the tokens just read."""
         length = len(sequences[0])
-        capture = {"capture_attention": True} if attention else {}
         if not self.use_cache:
-            batch = torch.tensor([s[-self.context :] for s in sequences], device=self.device)
-            output = self.model(batch, last_only=True, **capture)
-            logits = output.logits[:, -1, :]
-        else:
-            if self.cache is None or self.cache.length + (length - self.fed) > self.context:
-                # Positions are numbered from the window's start, so a full cache
-                # cannot slide along: read the last `context` tokens afresh.
-                self.cache, self.fed = None, max(0, length - self.context)
-            pending = torch.tensor([s[self.fed :] for s in sequences], device=self.device)
-            if not attention:
-                logits, self.cache = self.model.step(pending, self.cache)
-            else:
-                if self.cache is None:
-                    self.cache = self.model.new_kv_cache()
-                output = self.model(pending, kv_cache=self.cache, last_only=True, **capture)
-                logits = output.logits[:, -1, :]
-            self.fed = length
-        rows = AttentionRows.of_output(output.attentions) if attention else None
+            ids = torch.tensor([s[-self.context :] for s in sequences], device=self.device)
+            logits, rows = self._forward(ids, None, attention)
+            return logits.float(), rows
+        if self.cache is None or self.cache.length + (length - self.fed) > self.context:
+            # Positions are numbered from the window's start, so a full cache
+            # cannot slide along: read the last `context` tokens afresh.
+            self.cache, self.fed = self._new_cache(len(sequences)), max(0, length - self.context)
+        pending = torch.tensor([s[self.fed :] for s in sequences], device=self.device)
+        logits, rows = self._forward(pending, self.cache, attention)
+        self.fed = length
         return logits.float(), rows
 
     def reorder(self, rows: Tensor) -> None:
         if self.cache is not None:
             self.cache.reorder(rows.to(self.device))
+
+    def _new_cache(self, batch: int) -> Any:
+        """An empty cache for `batch` sequences."""
+        assert isinstance(self.model, GPT)
+        return self.model.new_kv_cache()
+
+    def _forward(self, ids: Tensor, cache: Any, attention: bool) -> tuple[Tensor, Optional[AttentionRows]]:
+        """The logits after the last of `ids` [B, T] (read after the tokens in `cache`, which grows by them),
+        and with `attention` the first sequence's rows."""
+        capture = {"capture_attention": True} if attention else {}
+        if cache is None:
+            output = self.model(ids, last_only=True, **capture)
+        elif not attention:
+            return self.model.step(ids, cache)[0], None
+        else:
+            output = self.model(ids, kv_cache=cache, last_only=True, **capture)
+        rows = AttentionRows.of_output(output.attentions) if attention else None
+        return output.logits[:, -1, :], rows
+
+
+def open_window(
+    model: Union[GPT, T5], use_cache: bool = True, input_ids: Optional[Sequence[int]] = None, attention: bool = False
+) -> ContextWindow:
+    """How generation reads `model`: a decoder continues its prompt; an encoder-decoder's decoder writes
+    after `input_ids`, which its encoder reads once (with `attention`, spelling its weights out)."""
+    encoder_decoder = model.config.is_encoder_decoder
+    if input_ids is None and not encoder_decoder:
+        return ContextWindow(model, use_cache)
+    if input_ids is None:
+        raise UserError("An encoder-decoder writes an output for an input: give it the input text.")
+    if not encoder_decoder:
+        raise UserError(
+            "Only an encoder-decoder reads an input apart from what it writes; this model continues a prompt."
+        )
+    from playground.core.seq2seq_generation import DecoderWindow
+
+    assert isinstance(model, T5)
+    return DecoderWindow(model, input_ids, use_cache, attention)
 
 
 class _Detokenizer:
@@ -385,7 +425,7 @@ class _Detokenizer:
 
 @torch.no_grad()
 def generate_tokens(
-    model: GPT,
+    model: Union[GPT, T5],
     prompt_ids: Sequence[int],
     settings: SamplingSettings,
     tokenizer=None,
@@ -395,8 +435,13 @@ def generate_tokens(
     explain: bool = False,
     candidates: bool = True,
     attention: bool = False,
+    input_ids: Optional[Sequence[int]] = None,
 ) -> Generator[GeneratedToken, None, None]:
     """Continue `prompt_ids` one token at a time (greedy or sample), yielding each new token.
+
+    An encoder-decoder (`model` a T5) writes after `input_ids`, the input its
+    encoder reads once: `prompt_ids` are then what its decoder has so far, the
+    decoder's start token first (see `seq2seq_generation`).
 
     The last token yielded carries `stop_reason`. Stops at `max_new_tokens`, at
     the end-of-text token (when `stop_at_end`), at a stop string (needs
@@ -410,6 +455,8 @@ def generate_tokens(
     chosen, spelling its attention out, and that pass also gives the next
     token's logits. So it costs one forward more than without (the last token's
     own), and the weights are those a separate `capture_ids` would find.
+    An encoder-decoder's rows are `Seq2SeqRows`: its decoder's self-attention,
+    with the same rows' cross-attention over the input (and the encoder's own, on the first token).
     """
     settings.raise_if_invalid()
     if settings.strategy == "beam":
@@ -424,10 +471,10 @@ def generate_tokens(
             generator.manual_seed(settings.seed)
     chain = build_processors(settings)
     needs_seen = explain or any(isinstance(p, RepetitionPenalty) for p in chain)
-    end_id = end_token_id(tokenizer) if settings.stop_at_end else None
+    window = open_window(model, use_cache, input_ids, attention)
+    end_id = special_token_id(tokenizer, window.end_tokens) if settings.stop_at_end else None
     longest_stop = max((len(s) for s in settings.stop_strings), default=0)
     sequence = list(prompt_ids)
-    window = ContextWindow(model, use_cache)
     text = _Detokenizer(tokenizer)
     texts = _TokenTexts(tokenizer)
     was_training = model.training
