@@ -169,7 +169,8 @@ class StoppedRecord:
 
 
 Record = Union[StepRecord, EvalRecord, SampleRecord, FillMaskSample, Seq2SeqSample, CheckpointRecord, StoppedRecord]
-Batch = Union[tuple[torch.Tensor, torch.Tensor], Seq2SeqBatch]  # (inputs, labels), or an encoder-decoder's
+# (inputs, labels); an encoder-decoder's batch holds both: (batch, None).
+Batch = Union[tuple[torch.Tensor, torch.Tensor], tuple[Seq2SeqBatch, None]]
 
 
 # -- the run ------------------------------------------------------------------------
@@ -433,8 +434,8 @@ class TrainingRun:
         total = None
         self._step_tokens = 0
         for _ in range(cfg.grad_accum):
-            batch = self._take_batch()
-            loss = self._forward(batch) / cfg.grad_accum
+            x, y = self._take_batch()
+            loss = self._forward(x, y) / cfg.grad_accum
             self._draw_batch()  # the next batch is gathered while the device works
             if self.scaler is not None:
                 self.scaler.scale(loss).backward()
@@ -491,10 +492,10 @@ class TrainingRun:
         })  # fmt: skip
         return record
 
-    def _forward(self, batch: Batch) -> torch.Tensor:
+    def _forward(self, x: Union[torch.Tensor, Seq2SeqBatch], y: Optional[torch.Tensor]) -> torch.Tensor:
         try:
             with self._autocast():
-                return self._loss(self._train_model, batch)
+                return self._loss(self._train_model, x, y)
         except Exception as e:
             if self._train_model is self.model or is_out_of_memory(e):
                 raise
@@ -502,12 +503,14 @@ class TrainingRun:
             self.notes.append(f"torch.compile did not work here ({_first_line(e)}); training without it.")
             self._train_model = self.model
             with self._autocast():
-                return self._loss(self.model, batch)
+                return self._loss(self.model, x, y)
 
-    def _loss(self, model: Callable[..., Any], batch: Batch) -> torch.Tensor:
-        if isinstance(batch, Seq2SeqBatch):
-            return Seq2SeqObjective.loss(model, batch)
-        x, y = batch
+    @staticmethod
+    def _loss(
+        model: Callable[..., Any], x: Union[torch.Tensor, Seq2SeqBatch], y: Optional[torch.Tensor]
+    ) -> torch.Tensor:
+        if isinstance(x, Seq2SeqBatch):
+            return Seq2SeqObjective.loss(model, x)
         return model(x, y).loss
 
     def _autocast(self) -> contextlib.AbstractContextManager:
@@ -521,8 +524,8 @@ class TrainingRun:
             self._draw_batch()
         batch, self._pending = self._pending, None
         assert batch is not None  # drawn just above, or after the previous step
-        if isinstance(batch, Seq2SeqBatch):
-            self._step_tokens += Seq2SeqObjective.tokens_in(batch)
+        if isinstance(batch[0], Seq2SeqBatch):
+            self._step_tokens += Seq2SeqObjective.tokens_in(batch[0])
         return batch
 
     def _draw_batch(self) -> None:
@@ -532,7 +535,7 @@ class TrainingRun:
         cfg = self.train_config
         if self.seq2seq is not None:
             self._pending_stream = self.seq2seq.stream.state()
-            self._pending = self.seq2seq.batch(cfg.batch_size, self.device)
+            self._pending = (self.seq2seq.batch(cfg.batch_size, self.device), None)
             return
         assert self.data is not None  # only text to text trains without a corpus
         if self.mlm is not None:
