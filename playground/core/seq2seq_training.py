@@ -299,7 +299,8 @@ class Seq2SeqObjective:
     def _sample_example(self, seed: int) -> Seq2SeqExample:
         if self._sample is None:
             if self.data is not None:
-                text = self.data.val[: min(SAMPLE_TOKENS, self.piece)]
+                start = self._line_start(self.data.val)
+                text = self.data.val[start : start + min(SAMPLE_TOKENS, self.piece)]
                 self._sample = corrupt_spans(
                     _ids(text), self.tokens, torch.Generator().manual_seed(seed), self.noise, self.mean_span
                 )
@@ -307,6 +308,14 @@ class Seq2SeqObjective:
                 assert self.held_out is not None
                 self._sample = self.held_out.examples[0]
         return self._sample
+
+    def _line_start(self, ids: np.ndarray) -> int:
+        """Where the first line of `ids` that begins within its first tokens begins (0 if none), so the
+        sample starts with a sentence, not in the middle of one; a whole sample's length must follow."""
+        for i in range(min(len(ids) - SAMPLE_TOKENS, 4 * SAMPLE_TOKENS)):
+            if self.tokenizer.tokenizer.decode([int(ids[i])], skip_special_tokens=False).endswith("\n"):
+                return i + 1
+        return 0
 
     @torch.no_grad()
     def sample(self, model: T5, step: int, seed: int, device: torch.device, autocast: Autocast) -> Seq2SeqSample:

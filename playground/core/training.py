@@ -4,6 +4,11 @@
     for record in run.steps(cancel):
         ...  # StepRecord every step, EvalRecord, SampleRecord, CheckpointRecord, StoppedRecord
 
+A decoder learns the next token; an encoder (BERT style) the tokens hidden from it, and an
+encoder-decoder (T5 style) to write spans dropped from the corpus or a task's answers: their
+objectives (batches, evaluation, the sample in place of generated text: `FillMaskSample`,
+`Seq2SeqSample`) live in `encoder_training` and `seq2seq_training`.
+
 The caller decides the pace: the run does nothing between two records, so
 pausing is simply not asking for the next one, and stopping is setting the
 cancel token (the run then saves and says so). Everything a run needs to

@@ -100,11 +100,9 @@ def test_the_sample_fills_the_models_answer_into_the_corrupted_sentence(tokenize
     monkeypatch.setattr(seq2seq_training, "greedy_decode", lambda *a, **k: torch.tensor([example.target_ids]))
     sample = run.sample()
     assert isinstance(sample, Seq2SeqSample) and sample.correct and sample.answer == sample.target
-    kept = (
-        len(example.input_ids) - 1 - sample.input.count("<extra_id_")
-    )  # tokens of the input, neither sentinel nor </s>
-    dropped = len(example.target_ids) - 1 - sample.target.count("<extra_id_")
-    assert sample.filled == tokenizer.tokenizer.decode([int(i) for i in data.val[: kept + dropped]])
+    # A stretch of the validation text that begins a line (a sentence, not the middle of one).
+    assert "\n" + sample.filled in tokenizer.tokenizer.decode([int(i) for i in data.val[:300]])
+    assert "<extra_id_" not in sample.filled and len(sample.filled) > len(sample.input.split("<extra_id_")[0])
     assert run.history[-1] == sample.to_history() and run.history[-1]["kind"] == "seq2seq_sample"
 
 
