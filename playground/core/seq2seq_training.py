@@ -236,14 +236,12 @@ class Seq2SeqObjective:
 
     # -- batches --------------------------------------------------------------------------------------
 
-    def batch(self, batch_size: int, device: torch.device) -> Seq2SeqBatch:
-        """The next `batch_size` examples of the stream, padded, on `device`."""
-        return _to(collate(self.stream.take(batch_size), self.tokens), device)
-
-    @staticmethod
-    def tokens_in(batch: Seq2SeqBatch) -> int:
-        """The tokens the model reads and writes in `batch` (padding not counted)."""
-        return int(batch.attention_mask.sum()) + int((batch.labels != IGNORE_INDEX).sum())
+    def batch(self, batch_size: int, device: torch.device) -> tuple[Seq2SeqBatch, int]:
+        """The next `batch_size` examples of the stream, padded, on `device`, and how many tokens the
+        model reads and writes in them (padding not counted; counted before the copy, so no wait)."""
+        batch = collate(self.stream.take(batch_size), self.tokens)
+        tokens = int(batch.attention_mask.sum()) + int((batch.labels != IGNORE_INDEX).sum())
+        return _to(batch, device), tokens
 
     @staticmethod
     def loss(model: Callable[..., Any], batch: Seq2SeqBatch) -> torch.Tensor:

@@ -271,6 +271,7 @@ class TrainingRun:
         self._pending: Optional[Batch] = None
         self._pending_state: Optional[torch.Tensor] = None
         self._pending_stream: Optional[dict] = None  # an encoder-decoder's example stream before the pending batch
+        self._pending_tokens = 0  # tokens in the batch drawn ahead (an encoder-decoder's vary)
         self._step_tokens = 0  # tokens in this step's batches
         self._step_time: Optional[float] = None  # smoothed seconds per step
         self._eval_time = 0.0
@@ -529,8 +530,7 @@ class TrainingRun:
             self._draw_batch()
         batch, self._pending = self._pending, None
         assert batch is not None  # drawn just above, or after the previous step
-        if isinstance(batch[0], Seq2SeqBatch):
-            self._step_tokens += Seq2SeqObjective.tokens_in(batch[0])
+        self._step_tokens += self._pending_tokens
         return batch
 
     def _draw_batch(self) -> None:
@@ -540,7 +540,8 @@ class TrainingRun:
         cfg = self.train_config
         if self.seq2seq is not None:
             self._pending_stream = self.seq2seq.stream.state()
-            self._pending = (self.seq2seq.batch(cfg.batch_size, self.device), None)
+            batch, self._pending_tokens = self.seq2seq.batch(cfg.batch_size, self.device)
+            self._pending = (batch, None)
             return
         assert self.data is not None  # only text to text trains without a corpus
         if self.mlm is not None:
