@@ -47,6 +47,17 @@ def positive_float(text: str) -> float:
     return value
 
 
+def at_least_one(text: str) -> float:
+    """An argparse type: a number of at least 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, not {text!r}") from None
+    if not value >= 1:  # NaN too
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {text}")
+    return value
+
+
 DEVICES = ["auto", "cuda", "mps", "cpu"]
 
 

@@ -3,6 +3,9 @@
     playground train --corpus PATH|default [--tokenizer FILE.json] [--preset tiny] [--steps N] [--out DIR]
                                             a new or empty DIR, or any with --overwrite
     playground train --family encoder [--mask-share 0.15] ...   a BERT-style masked language model
+    playground train --family encoder-decoder [--objective span-corruption] [--noise-share 0.15 --mean-span 3]
+    playground train --family encoder-decoder --objective text-to-text --task FILE|KEY [--task-prefix TEXT]
+                                            a T5-style model: on the corpus, or on a task's (input, reference) pairs
     playground train --out DIR --resume [--steps N]          continue a stopped run
     playground train --init-from DIR --corpus PATH           fine-tune a trained model on new text
     playground generate --model DIR --prompt TEXT [--strategy greedy|sample|beam] [--temperature T] [--json]
@@ -26,6 +29,7 @@ from playground.cli_args import (
     add_device_arguments,
     add_model_arguments,
     apply_threads,
+    at_least_one,
     positive_float,
     positive_int,
 )
@@ -37,7 +41,8 @@ if TYPE_CHECKING:
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
     """Add `train` and `generate` to `subparsers` (each sets `model_command` to its function)."""
-    from playground.core.config import ENCODER_PRESETS, FAMILIES, FLAVOURS, PRESETS
+    from playground.core.config import ENCODER_DECODER_PRESETS, ENCODER_PRESETS, FAMILIES, FLAVOURS, PRESETS
+    from playground.core.train_config import OBJECTIVES
 
     train = subparsers.add_parser("train", help="train a model on a corpus and save it in a run folder")
     train.add_argument(
@@ -52,19 +57,57 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         type=Path,
         metavar="FILE.json",
         help="the tokenizer to use; without it a byte-level BPE (a WordPiece for an encoder) of "
-        "--vocab-size is trained on the corpus (fine-tuning and resuming use the model's own)",
+        "--vocab-size is trained on the corpus (on the task, text to text); fine-tuning and resuming use the "
+        "model's own",
     )
     train.add_argument(
         "--vocab-size", type=positive_int, default=1000, help="for the tokenizer trained when none is given"
     )
-    train.add_argument("--preset", choices=list({**PRESETS, **ENCODER_PRESETS}), help="the model's size (default tiny)")
+    presets = list({**PRESETS, **ENCODER_PRESETS, **ENCODER_DECODER_PRESETS})
+    train.add_argument("--preset", choices=presets, help="the model's size (default tiny)")
     train.add_argument(
         "--family",
         choices=list(FAMILIES),
-        help="what the model learns: the next token (decoder, the default) or hidden tokens "
-        "(encoder: BERT style, a masked language model)",
+        help="what the model learns: the next token (decoder, the default), hidden tokens "
+        "(encoder: BERT style, a masked language model) or to write an output text from an input text "
+        "(encoder-decoder: T5 style, see --objective)",
     )
-    train.add_argument("--flavour", choices=list(FLAVOURS), help="the architecture (default gpt2; bert for an encoder)")
+    train.add_argument(
+        "--flavour",
+        choices=list(FLAVOURS),
+        help="the architecture (default gpt2; bert for an encoder, t5 for an encoder-decoder)",
+    )
+    train.add_argument(
+        "--objective",
+        choices=list(OBJECTIVES),
+        help="an encoder-decoder's: span-corruption (T5's pre-training: write back the spans dropped from the "
+        "corpus; the default) or text-to-text (answer a task's inputs with their references; the default "
+        "when --task is given)",
+    )
+    train.add_argument(
+        "--task",
+        metavar="FILE|KEY",
+        help="text to text: a CSV or JSON Lines file of inputs with their references (as playground eval task "
+        "reads; a tenth held out for the validation loss), or a shipped task set: "
+        "reverse-words, numbers-to-words, infix-to-postfix",
+    )
+    train.add_argument(
+        "--task-prefix",
+        metavar="TEXT",
+        help="text to text: put before every input (default: the task set's own, e.g. 'reverse: '; none for a file)",
+    )
+    train.add_argument(
+        "--noise-share",
+        type=share,
+        metavar="SHARE",
+        help="span corruption: the share of tokens dropped (default 0.15, as T5)",
+    )
+    train.add_argument(
+        "--mean-span",
+        type=at_least_one,
+        metavar="TOKENS",
+        help="span corruption: the mean length of a dropped span (default 3, as T5)",
+    )
     train.add_argument(
         "--mask-share",
         type=share,
@@ -167,6 +210,7 @@ def run(args: argparse.Namespace) -> int:
 
 def train_command(args: argparse.Namespace) -> int:
     from playground.cli_progress import ctrl_c_cancels, run_with_bar
+    from playground.cli_train_seq2seq import SEQ2SEQ_OPTIONS, seq2seq_changes, task_corpus, with_t5_tokens_noted
     from playground.core.checkpoints import check_new_run_dir, load_checkpoint, new_run_dir
     from playground.core.config import FLAVOURS, ModelConfig
     from playground.core.tokenization import open_tokenizer
@@ -183,13 +227,21 @@ def train_command(args: argparse.Namespace) -> int:
         check_new_run_dir(args.out, args.overwrite)  # at once, not after the corpus is encoded
     flavour = _flavour(args.family, args.flavour)
     encoder = FLAVOURS[flavour]["family"] == "encoder"
+    encoder_decoder = FLAVOURS[flavour]["family"] == "encoder-decoder"
 
     # Where the model's shape and tokenizer come from: the run (resume), the
     # parent model (fine-tune), or the options.
     saved = None
     if args.resume or args.init_from:
         saved, _ = load_checkpoint(args.out if args.resume else args.init_from, which="last" if args.resume else "best")
-    corpus = _corpus(args.corpus)
+    if saved is not None:
+        encoder_decoder = saved.model_config.is_encoder_decoder
+    base = saved.train_config if args.resume and saved is not None and saved.train_config is not None else TrainConfig()
+    seq2seq = seq2seq_changes(args, base) if encoder_decoder else {}
+    text_to_text = seq2seq.get("objective", base.objective) == "text-to-text" and encoder_decoder
+    corpus = None if text_to_text else _corpus(args.corpus)  # text to text reads the task instead
+    if text_to_text and args.corpus:
+        print("note: --corpus is ignored: text to text learns from the --task", file=sys.stderr)
     if saved is not None:
         tokenizer = saved.tokenizer
         if args.tokenizer:
@@ -197,9 +249,12 @@ def train_command(args: argparse.Namespace) -> int:
     elif args.tokenizer:
         tokenizer = open_tokenizer(args.tokenizer)
     else:
-        tokenizer = _train_tokenizer(corpus, args.vocab_size, "wordpiece" if encoder else "bpe")
+        text = task_corpus(seq2seq.get("task", base.task)) if text_to_text else corpus
+        tokenizer = _train_tokenizer(text, args.vocab_size, "wordpiece" if encoder else "bpe")
     if saved is None and encoder:
         tokenizer = _with_encoder_tokens(tokenizer)
+    if saved is None and encoder_decoder:
+        tokenizer = with_t5_tokens_noted(tokenizer, base.replace(**seq2seq), args.preset or "tiny", args.context)
 
     if saved is not None:
         model_config = saved.model_config
@@ -214,18 +269,21 @@ def train_command(args: argparse.Namespace) -> int:
             args.preset or "tiny", tokenizer.vocab_size, flavour=flavour, **overrides
         )
 
-    base = saved.train_config if args.resume and saved is not None and saved.train_config is not None else TrainConfig()
     changes = {
         "max_steps": args.steps, "batch_size": args.batch_size, "learning_rate": args.lr,
         "eval_interval": args.eval_interval, "device": args.device, "precision": args.precision, "seed": args.seed,
-        "mask_share": args.mask_share,
+        "mask_share": args.mask_share, **seq2seq,
     }  # fmt: skip
     if args.mask_share is not None and not model_config.is_encoder:
         print("note: --mask-share is ignored: only an encoder learns from hidden tokens", file=sys.stderr)
+    given = [f"--{n.replace('_', '-')}" for n in SEQ2SEQ_OPTIONS if getattr(args, n) is not None]
+    if given and not model_config.is_encoder_decoder:
+        print(f"note: {', '.join(given)} ignored: only an encoder-decoder has these", file=sys.stderr)
     train_config = base.replace(**{k: v for k, v in changes.items() if v is not None})
     train_config.raise_if_invalid()
 
-    print(f"Encoding {corpus.name} with a tokenizer of {tokenizer.vocab_size:,} tokens…", file=sys.stderr)
+    if corpus is not None:
+        print(f"Encoding {corpus.name} with a tokenizer of {tokenizer.vocab_size:,} tokens…", file=sys.stderr)
     run_dir = args.out if args.out is not None else new_run_dir(args.preset or "run")
     request = TrainingRequest(
         model_config,
@@ -261,6 +319,7 @@ class _TrainingPrinter:
 
     def show(self, record) -> None:
         from playground.core.encoder_training import FillMaskSample
+        from playground.core.seq2seq_training import Seq2SeqSample
         from playground.core.training import EvalRecord, SampleRecord, StoppedRecord
         from playground.core.training_job import RunStarted, StepBatch
 
@@ -287,6 +346,12 @@ class _TrainingPrinter:
                 guesses = ", ".join(f"{g.text.strip()!r} {g.probability:.0%}" for g in mask.guesses)
                 lines.append(f"  [MASK] {n} (was {mask.answer.strip()!r}): {guesses}")
             print("\n".join(lines), file=sys.stderr, flush=True)
+        elif isinstance(record, Seq2SeqSample):
+            lines = [f"{record.objective} sample at step {record.step:,}:", f"  input:  {record.input!r}"]
+            lines += [f"  target: {record.target!r}", f"  answer: {record.answer!r}"]
+            if record.filled:
+                lines.append(f"  filled: {record.filled!r}")
+            print("\n".join(lines), file=sys.stderr, flush=True)
         elif isinstance(record, SampleRecord):
             print(f"sample at step {record.step:,}: {record.prompt + record.text!r}", file=sys.stderr, flush=True)
         elif isinstance(record, StoppedRecord):
@@ -297,9 +362,12 @@ class _TrainingPrinter:
 
         data = run.data
         params = parameter_breakdown(self.model_config).total
+        kind = " of an encoder (masked tokens)" if self.model_config.is_encoder else ""
+        trained_on = f"{len(data.train):,} tokens ({len(data.val):,} held out)" if data is not None else ""
+        if run.seq2seq is not None:
+            kind, trained_on = " of an encoder-decoder", run.seq2seq.describe()
         print(
-            f"Training {params:,} parameters{' of an encoder (masked tokens)' if self.model_config.is_encoder else ''} "
-            f"on {len(data.train):,} tokens ({len(data.val):,} held out) "
+            f"Training {params:,} parameters{kind} on {trained_on} "
             f"on {run.device.type}, {self.train_config.max_steps:,} steps"
             + (f", from step {run.step:,}" if run.step else "")
             + (f", fine-tuning {run.parent}" if run.parent else ""),
@@ -336,13 +404,14 @@ def _flavour(family: Optional[str], flavour: Optional[str]) -> str:
     """The flavour --family and --flavour ask for together (a family alone: its usual one)."""
     from playground.core.config import FLAVOURS
 
+    usual = {"encoder": "bert", "encoder-decoder": "t5"}
     if flavour is None:
-        return "bert" if family == "encoder" else "gpt2"
+        return usual.get(family or "decoder", "gpt2")
     made = str(FLAVOURS[flavour]["family"])
     if family is not None and made != family:
-        usual = "bert" if family == "encoder" else "gpt2 or llama"
         raise UserError(
-            f"--flavour {flavour} makes {_a(made)}, not {_a(family)}: leave --flavour out, or give --flavour {usual}."
+            f"--flavour {flavour} makes {_a(made)}, not {_a(family)}: leave --flavour out, or give "
+            f"--flavour {usual.get(family, 'gpt2 or llama')}."
         )
     return flavour
 
@@ -373,7 +442,7 @@ def share(text: str) -> float:
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, not {text!r}") from None
     if not 0 < value < 1:  # NaN too
-        raise argparse.ArgumentTypeError(f"must be above 0 and below 1 (BERT hides 0.15), not {text}")
+        raise argparse.ArgumentTypeError(f"must be above 0 and below 1 (BERT hides 0.15, T5 drops 0.15), not {text}")
     return value
 
 

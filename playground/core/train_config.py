@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import asdict, dataclass, fields
-from typing import Any, Mapping
+from typing import Any, Mapping, Optional
 
 from playground.core.config import _is_int, _is_number
 from playground.core.progress import UserError
@@ -20,6 +20,9 @@ PRECISIONS = ("fp32", "bf16", "fp16")
 # the few tokens per step of a small run, the gradient scale is noisy and a
 # longer average steadies it (nanoGPT's Shakespeare settings do the same).
 BETAS = (0.9, 0.99)
+# What an encoder-decoder (T5 style) learns: to write back spans dropped from the corpus (T5's
+# pre-training), or to answer the inputs of a task with their references (text to text).
+OBJECTIVES = ("span-corruption", "text-to-text")
 
 
 # -- settings -----------------------------------------------------------------
@@ -49,6 +52,12 @@ class TrainConfig:
     compile: bool = False  # torch.compile the model (needs a working compiler)
     val_fraction: float = 0.1  # the corpus's tail held out for validation
     mask_share: float = 0.15  # encoders: the share of tokens hidden for the model to recover (BERT's 15%)
+    # Encoder-decoders only (appended last, so older files read the same):
+    objective: str = "span-corruption"  # or "text-to-text" (see OBJECTIVES)
+    noise_share: float = 0.15  # span corruption: the share of tokens dropped (T5's 15%) ...
+    mean_span: float = 3.0  # ... in spans of this mean length, in tokens (T5's 3)
+    task: str = ""  # text to text: a task file (CSV/JSONL, as Evaluate reads) or a shipped task set's key
+    task_prefix: Optional[str] = None  # put before every input; None: the task set's own ("" for a file)
 
     def replace(self, **changes: Any) -> TrainConfig:
         return dataclasses.replace(self, **changes)
@@ -103,6 +112,7 @@ class TrainConfig:
             problems.append(
                 f"The share of tokens to hide must be above 0 and below 1 (BERT hides 0.15), not {self.mask_share!r}."
             )
+        problems += self._encoder_decoder_problems()
         for name, label in (
             ("weight_decay", "Weight decay"),
             ("grad_clip", "Gradient clipping"),
@@ -119,6 +129,22 @@ class TrainConfig:
             problems.append(f"Compile must be true or false, not {self.compile!r}.")
         if not isinstance(self.sample_prompt, str):
             problems.append("The sample prompt must be text.")
+        return problems
+
+    def _encoder_decoder_problems(self) -> list[str]:
+        problems: list[str] = []
+        if self.objective not in OBJECTIVES:
+            problems.append(f"The objective must be one of {', '.join(OBJECTIVES)}, not {self.objective!r}.")
+        if not _is_number(self.noise_share) or not 0 < self.noise_share < 1:
+            problems.append(
+                f"The share of tokens to drop must be above 0 and below 1 (T5 drops 0.15), not {self.noise_share!r}."
+            )
+        if not _is_number(self.mean_span) or not 1 <= self.mean_span < math.inf:
+            problems.append(f"The mean span length must be at least 1 token (T5: 3), not {self.mean_span!r}.")
+        if not isinstance(self.task, str):
+            problems.append("The task must be a file's path or a task set's name, as text.")
+        if self.task_prefix is not None and not isinstance(self.task_prefix, str):
+            problems.append("The task prefix must be text.")
         return problems
 
     def raise_if_invalid(self) -> None:

@@ -4,6 +4,11 @@
     for record in run.steps(cancel):
         ...  # StepRecord every step, EvalRecord, SampleRecord, CheckpointRecord, StoppedRecord
 
+A decoder learns the next token; an encoder (BERT style) the tokens hidden from it, and an
+encoder-decoder (T5 style) to write spans dropped from the corpus or a task's answers: their
+objectives (batches, evaluation, the sample in place of generated text: `FillMaskSample`,
+`Seq2SeqSample`) live in `encoder_training` and `seq2seq_training`.
+
 The caller decides the pace: the run does nothing between two records, so
 pausing is simply not asking for the next one, and stopping is setting the
 cancel token (the run then saves and says so). Everything a run needs to
@@ -34,6 +39,8 @@ from playground.core.checkpoints import (
     TOKENIZER_FILE,
     TRAIN_CONFIG_FILE,
     WEIGHTS_FILE,
+    Model,
+    build_model,
     check_model_fits,
     check_new_run_dir,
     checkpoint_dir,
@@ -56,6 +63,9 @@ from playground.core.files import is_inside
 from playground.core.model import GPT
 from playground.core.progress import CancelToken, UserError
 from playground.core.sampling import generate_ids
+from playground.core.seq2seq_training import Seq2SeqObjective, Seq2SeqSample
+from playground.core.t5_model import T5
+from playground.core.text_to_text import Seq2SeqBatch
 from playground.core.tokenization import LoadedTokenizer, open_tokenizer
 
 # The settings live in their own module (no PyTorch there, so the window shows them at once);
@@ -163,7 +173,9 @@ class StoppedRecord:
     message: str
 
 
-Record = Union[StepRecord, EvalRecord, SampleRecord, FillMaskSample, CheckpointRecord, StoppedRecord]
+Record = Union[StepRecord, EvalRecord, SampleRecord, FillMaskSample, Seq2SeqSample, CheckpointRecord, StoppedRecord]
+# (inputs, labels); an encoder-decoder's batch holds both: (batch, None).
+Batch = Union[tuple[torch.Tensor, torch.Tensor], tuple[Seq2SeqBatch, None]]
 
 
 # -- the run ------------------------------------------------------------------------
@@ -177,6 +189,9 @@ class TrainingRun:
     from that checkpoint's weights (same tokenizer and shape needed) with a
     fresh optimizer and step count, recording it as the parent. `resume=True`
     continues `run_dir`'s `last` checkpoint exactly where it stopped.
+
+    An encoder-decoder learns by `train_config.objective` (see `seq2seq_training`); text to text
+    reads its task and needs no `data` (None).
     """
 
     def __init__(
@@ -184,7 +199,7 @@ class TrainingRun:
         model_config: ModelConfig,
         train_config: TrainConfig,
         tokenizer: LoadedTokenizer,
-        data: TokenData,
+        data: Optional[TokenData],
         run_dir: Union[str, Path],
         *,
         init_from: Optional[Union[str, Path]] = None,
@@ -199,19 +214,22 @@ class TrainingRun:
                 raise UserError(f"{init_from} is the model being fine-tuned: train it into another folder.")
         train_config.raise_if_invalid()
         model_config.raise_if_invalid()
-        if model_config.is_encoder_decoder:
-            raise UserError(
-                "Training an encoder-decoder (T5 style) is not offered yet: its objectives (span corruption, "
-                "text to text) are still being built. Choose a decoder or an encoder to train now."
-            )
         if tokenizer.vocab_size > model_config.vocab_size:
             raise UserError(
                 f"The tokenizer has {tokenizer.vocab_size:,} tokens but the model's vocabulary only "
                 f"{model_config.vocab_size:,}: set the vocabulary size to at least {tokenizer.vocab_size:,}."
             )
-        check_data(data, model_config.context_length, train_config.batch_size)
-        # An encoder learns to recover hidden tokens (see encoder_training); a decoder the next token.
+        text_to_text = model_config.is_encoder_decoder and train_config.objective == "text-to-text"
+        if not text_to_text:
+            if data is None:
+                raise ValueError("training on a corpus needs its token data")
+            check_data(data, model_config.context_length, train_config.batch_size)
+        # An encoder learns to recover hidden tokens (see encoder_training); an encoder-decoder to write
+        # dropped spans or a task's answers (seq2seq_training); a decoder the next token.
         self.mlm = MaskedLM(tokenizer, model_config, train_config) if model_config.is_encoder else None
+        self.seq2seq = (
+            Seq2SeqObjective(tokenizer, model_config, train_config, data) if model_config.is_encoder_decoder else None
+        )
         self.model_config = model_config
         self.train_config = cfg = train_config
         self.tokenizer = tokenizer
@@ -220,6 +238,8 @@ class TrainingRun:
         self.device = resolve_device(cfg.device)
         self.precision, note = resolve_precision(cfg.precision, self.device)
         self.notes: list[str] = [note] if note else []  # sentences worth showing the person
+        if self.seq2seq is not None:
+            self.notes += self.seq2seq.notes
 
         self.step = 0
         self.history: list[dict] = []
@@ -240,7 +260,7 @@ class TrainingRun:
         # nothing else (evaluation, sampling) can shift which windows are drawn.
         torch.manual_seed(cfg.seed)
         check_model_fits(model_config, self.device, BYTES_TO_TRAIN, "Training this model")
-        self.model = GPT.from_config(model_config, device=self.device)
+        self.model: Model = build_model(model_config, device=self.device)
         self.batch_generator = torch.Generator().manual_seed(cfg.seed)
         self.optimizer = make_optimizer(self.model, cfg, self.device)
         self.scaler = torch.amp.GradScaler("cuda") if self.precision == "fp16" else None
@@ -248,8 +268,11 @@ class TrainingRun:
         self._train_model: Callable[..., Any] = self.model  # or its torch.compile wrapper
         if cfg.compile:
             self._train_model = torch.compile(self.model)
-        self._pending: Optional[tuple[torch.Tensor, torch.Tensor]] = None
+        self._pending: Optional[Batch] = None
         self._pending_state: Optional[torch.Tensor] = None
+        self._pending_stream: Optional[dict] = None  # an encoder-decoder's example stream before the pending batch
+        self._pending_tokens = 0  # tokens in the batch drawn ahead (an encoder-decoder's vary)
+        self._step_tokens = 0  # tokens in this step's batches
         self._step_time: Optional[float] = None  # smoothed seconds per step
         self._eval_time = 0.0
 
@@ -308,6 +331,8 @@ class TrainingRun:
             rng = state["rng"]
             torch.set_rng_state(rng["torch"])
             self.batch_generator.set_state(rng["batch"])
+            if self.seq2seq is not None:
+                self.seq2seq.stream.load_state(rng["stream"])
             if self.device.type == "cuda" and rng.get("cuda") is not None:
                 torch.cuda.set_rng_state(rng["cuda"])
         except (KeyError, ValueError, TypeError, RuntimeError) as e:
@@ -413,6 +438,7 @@ class TrainingRun:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         total = None
+        self._step_tokens = 0
         for _ in range(cfg.grad_accum):
             x, y = self._take_batch()
             loss = self._forward(x, y) / cfg.grad_accum
@@ -449,7 +475,9 @@ class TrainingRun:
         self._step_time = (
             elapsed if self._step_time is None or self.step <= 2 else 0.9 * self._step_time + 0.1 * elapsed
         )
-        tokens = cfg.tokens_per_step(self.model_config.context_length)
+        tokens = (
+            self._step_tokens if self.seq2seq is not None else cfg.tokens_per_step(self.model_config.context_length)
+        )
         remaining = cfg.max_steps - self.step
         evals_left = remaining // cfg.eval_interval + (1 if remaining % cfg.eval_interval else 0)
         record = StepRecord(
@@ -470,10 +498,10 @@ class TrainingRun:
         })  # fmt: skip
         return record
 
-    def _forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    def _forward(self, x: Union[torch.Tensor, Seq2SeqBatch], y: Optional[torch.Tensor]) -> torch.Tensor:
         try:
             with self._autocast():
-                return self._train_model(x, y).loss
+                return self._loss(self._train_model, x, y)
         except Exception as e:
             if self._train_model is self.model or is_out_of_memory(e):
                 raise
@@ -481,7 +509,15 @@ class TrainingRun:
             self.notes.append(f"torch.compile did not work here ({_first_line(e)}); training without it.")
             self._train_model = self.model
             with self._autocast():
-                return self.model(x, y).loss
+                return self._loss(self.model, x, y)
+
+    @staticmethod
+    def _loss(
+        model: Callable[..., Any], x: Union[torch.Tensor, Seq2SeqBatch], y: Optional[torch.Tensor]
+    ) -> torch.Tensor:
+        if isinstance(x, Seq2SeqBatch):
+            return Seq2SeqObjective.loss(model, x)
+        return model(x, y).loss
 
     def _autocast(self) -> contextlib.AbstractContextManager:
         if self.precision == "fp32":
@@ -489,11 +525,12 @@ class TrainingRun:
         dtype = torch.bfloat16 if self.precision == "bf16" else torch.float16
         return torch.autocast(device_type=self.device.type, dtype=dtype)
 
-    def _take_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+    def _take_batch(self) -> Batch:
         if self._pending is None:
             self._draw_batch()
         batch, self._pending = self._pending, None
         assert batch is not None  # drawn just above, or after the previous step
+        self._step_tokens += self._pending_tokens
         return batch
 
     def _draw_batch(self) -> None:
@@ -501,6 +538,12 @@ class TrainingRun:
         # that a resumed run draws this same (not yet used) batch again.
         self._pending_state = self.batch_generator.get_state()
         cfg = self.train_config
+        if self.seq2seq is not None:
+            self._pending_stream = self.seq2seq.stream.state()
+            batch, self._pending_tokens = self.seq2seq.batch(cfg.batch_size, self.device)
+            self._pending = (batch, None)
+            return
+        assert self.data is not None  # only text to text trains without a corpus
         if self.mlm is not None:
             self._pending = self.mlm.batch(self.data.train, cfg.batch_size, self.batch_generator, self.device)
             return
@@ -558,6 +601,9 @@ class TrainingRun:
         training batches' generator is left untouched.
         """
         cfg = self.train_config
+        if self.seq2seq is not None:
+            return self.seq2seq.evaluate(self._t5, cfg, self.device, self._autocast)
+        assert self.data is not None  # only text to text trains without a corpus
         if self.mlm is not None:
             return self.mlm.evaluate(self.model, self.data, cfg, self.device, self._autocast)
         generator = torch.Generator().manual_seed(cfg.seed + 1)
@@ -570,7 +616,7 @@ class TrainingRun:
                 for _ in range(cfg.eval_batches):
                     x, y = get_batch(tokens, cfg.batch_size, self.model_config.context_length, generator, self.device)
                     with self._autocast():
-                        total += self.model(x, y).loss.float()
+                        total += self._gpt(x, y).loss.float()
                 means.append(total / cfg.eval_batches)
             train_loss, val_loss = torch.stack(means).tolist()
         finally:
@@ -598,12 +644,19 @@ class TrainingRun:
                 yield from self._save("best")
         return None
 
-    def sample(self) -> Union[SampleRecord, FillMaskSample]:
+    def sample(self) -> Union[SampleRecord, FillMaskSample, Seq2SeqSample]:
         """A short continuation of `sample_prompt` from the model as it is now (an encoder: its guesses
-        for a few hidden words of a fixed validation sentence)."""
+        for a few hidden words of a fixed validation sentence; an encoder-decoder: its answer to a
+        fixed input, see `Seq2SeqSample`)."""
         cfg = self.train_config
+        if self.seq2seq is not None:
+            answer = self.seq2seq.sample(self._t5, self.step, cfg.seed, self.device, self._autocast)
+            self._sample_step = self.step
+            self.history.append(answer.to_history())
+            return answer
+        assert self.data is not None  # only text to text trains without a corpus
         if self.mlm is not None:
-            fill = self.mlm.sample(self.model, self.data.val, self.step, self._autocast)
+            fill = self.mlm.sample(self._gpt, self.data.val, self.step, self._autocast)
             self._sample_step = self.step
             self.history.append(fill.to_history())
             return fill
@@ -613,7 +666,7 @@ class TrainingRun:
         generator = torch.Generator().manual_seed(cfg.seed + self.step)
         with self._autocast():
             new = generate_ids(
-                self.model, ids, cfg.sample_tokens, temperature=cfg.sample_temperature, generator=generator
+                self._gpt, ids, cfg.sample_tokens, temperature=cfg.sample_temperature, generator=generator
             )
         text = self.tokenizer.decode(new)
         self._sample_step = self.step
@@ -628,6 +681,7 @@ class TrainingRun:
             "rng": {
                 "torch": torch.get_rng_state(),
                 "batch": self._pending_state if self._pending is not None else self.batch_generator.get_state(),
+                "stream": self._stream_state(),
                 "cuda": torch.cuda.get_rng_state() if self.device.type == "cuda" else None,
             },
         }
@@ -647,6 +701,22 @@ class TrainingRun:
         path = save_checkpoint(self.run_dir, which, self.model, state, meta)
         self._saved_step[which] = self.step
         yield CheckpointRecord(self.step, path, which)
+
+    def _stream_state(self) -> Optional[dict]:
+        """An encoder-decoder's example stream where the next batch starts (before a batch drawn ahead)."""
+        if self.seq2seq is None:
+            return None
+        return self._pending_stream if self._pending is not None else self.seq2seq.stream.state()
+
+    @property
+    def _t5(self) -> T5:
+        assert isinstance(self.model, T5)
+        return self.model
+
+    @property
+    def _gpt(self) -> GPT:
+        assert isinstance(self.model, GPT)
+        return self.model
 
     def _memory_bytes(self) -> Optional[int]:
         if self.device.type == "cuda":
@@ -688,7 +758,7 @@ def replanned_note(history: list[dict], cfg: TrainConfig) -> Optional[str]:
     )
 
 
-def make_optimizer(model: GPT, cfg: TrainConfig, device: torch.device) -> torch.optim.AdamW:
+def make_optimizer(model: torch.nn.Module, cfg: TrainConfig, device: torch.device) -> torch.optim.AdamW:
     """AdamW with weight decay on the matrices only.
 
     Decay pulls weights towards zero; on biases and norm scales that only

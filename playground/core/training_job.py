@@ -44,7 +44,7 @@ class TrainingRequest:
     model_config: Any  # ModelConfig
     train_config: Any  # TrainConfig
     tokenizer: Any  # LoadedTokenizer
-    corpus: Any  # Corpus
+    corpus: Any  # Corpus (not read when an encoder-decoder trains text to text)
     run_dir: Path
     init_from: Optional[Path] = None
     resume: bool = False
@@ -93,10 +93,12 @@ def train(
 
         torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))
     r = request
-    yield Progress(0.0, "Encoding the corpus into tokens…")
-    ids = yield from encode_corpus(r.corpus, r.tokenizer, cancel=stop)
-    data = split_tokens(ids, r.train_config.val_fraction)
-    check_data(data, r.model_config.context_length, r.train_config.batch_size)
+    data = None  # an encoder-decoder trained text to text reads its task, not the corpus
+    if not (r.model_config.is_encoder_decoder and r.train_config.objective == "text-to-text"):
+        yield Progress(0.0, "Encoding the corpus into tokens…")
+        ids = yield from encode_corpus(r.corpus, r.tokenizer, cancel=stop)
+        data = split_tokens(ids, r.train_config.val_fraction)
+        check_data(data, r.model_config.context_length, r.train_config.batch_size)
     yield Progress(None, "Building the model…")
     run = TrainingRun(
         r.model_config,
@@ -109,6 +111,8 @@ def train(
         overwrite=r.overwrite,
     )
     probe = LiveProbe(r.tokenizer, r.probe_text)
+    # The probe reads one stack: an encoder-decoder's attention is not probed while it trains (yet).
+    probing = not r.model_config.is_encoder_decoder
     yield RunStarted(run, probe)
 
     pending: list = []
@@ -125,7 +129,7 @@ def train(
         now = time.monotonic()
         # Training time only (pauses left out: elapsed_s counts the steps), so a long pause
         # does not buy a burst of probes.
-        if probe.due(run.elapsed_s - trained_before, now):
+        if probing and probe.due(run.elapsed_s - trained_before, now):
             probed = probe.probe(run.model, record.step, now)
             if probed is not None:
                 yield probed
