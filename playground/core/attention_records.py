@@ -6,7 +6,9 @@
   statistics: what the views draw.
 - `ProbeHistory`: a training run's probe records, thinned evenly for scrubbing.
 
-A weights tensor is [n_layer, n_head, T, T] (query by key), as in `attention.py`.
+A weights tensor is [n_layer, n_head, T, T] (query by key), as in `attention.py`; an
+encoder-decoder's cross-attention is a rectangle [n_layer, n_head, T, S]: its T output tokens
+(the queries) read its S input tokens (the keys), named apart in `AttentionSnapshot.key_tokens`.
 """
 
 from __future__ import annotations
@@ -102,11 +104,17 @@ class AttentionSoFar:
 class AttentionSnapshot:
     """Where every head looked over one text: what the Attention Lab's views draw.
 
-    weights: [n_layer, n_head, T, T] float32 (NumPy); stats: HeadStats, layer by layer.
+    weights: [n_layer, n_head, T, S] float32 (NumPy), query by key; stats: HeadStats, layer by layer.
+    tokens: the T query tokens (the rows). key_tokens: the S key tokens (the columns) when they
+    are another text's (cross-attention: the output's tokens read the input's); None when the
+    tokens read themselves (T == S, a square or a triangle).
     step: the training step, for a probe record; prompt_tokens: for a generated
     text, how many of the tokens are the prompt.
     causal: a decoder's attention (each token reads only the tokens up to it: a
-    triangle); False for an encoder's (every token reads every token: a square).
+    triangle); False for an encoder's (every token reads every token: a square)
+    and for cross-attention (every output token reads every input token: a rectangle).
+    kind: for an encoder-decoder, which of its three kinds ("encoder", "decoder",
+    "cross"; `seq2seq_look.KINDS`); "" for a decoder's or an encoder's one kind.
     """
 
     tokens: list[str]
@@ -116,14 +124,36 @@ class AttentionSnapshot:
     step: Optional[int] = None
     prompt_tokens: Optional[int] = None
     causal: bool = True
+    key_tokens: Optional[list[str]] = None
+    kind: str = ""
+
+    @property
+    def keys(self) -> list[str]:
+        """The key tokens (the columns): `key_tokens`, or the query tokens themselves."""
+        return self.tokens if self.key_tokens is None else self.key_tokens
+
+    @property
+    def is_rectangle(self) -> bool:
+        """True when the queries read another text's tokens (cross-attention)."""
+        return self.key_tokens is not None
 
     def describe(self) -> str:
-        """What a title adds: the training step, or the prompt and what the model wrote."""
+        """What a title adds: the kind of an encoder-decoder's attention, the training step, or the prompt
+        and what the model wrote."""
+        if self.kind:
+            return f" · {KIND_TITLES.get(self.kind, self.kind)}"
         if self.step is not None:
             return f" · training step {self.step:,}"
         if self.prompt_tokens is not None:
             return f" · {self.prompt_tokens} prompt + {len(self.tokens) - self.prompt_tokens} written tokens"
         return ""
+
+
+KIND_TITLES = {
+    "encoder": "encoder self-attention (input by input)",
+    "decoder": "decoder self-attention (output by output, causal)",
+    "cross": "cross-attention (output tokens by input tokens)",
+}
 
 
 def as_array(weights) -> np.ndarray:
@@ -133,7 +163,7 @@ def as_array(weights) -> np.ndarray:
 
 
 def snapshot_of(weights, tokens: Sequence[str], **details) -> AttentionSnapshot:
-    """A snapshot of `weights` over `tokens`, with each head's statistics worked out."""
+    """A snapshot of `weights` over `tokens` (and `key_tokens=` for a rectangle), with each head's statistics."""
     from .attention import head_stats  # PyTorch: imported by the work, not by the window
 
     array = as_array(weights)
