@@ -121,21 +121,24 @@ def check_kind_name(kind: str) -> None:
         raise UserError(f"There is no kind of attention called {kind!r}: choose encoder, decoder or cross.")
 
 
-def _fit(ids: list[int], eos: int, context: int, what: str, reader: str) -> tuple[list[int], str]:
+def _fit(ids: list[int], eos: int, context: int, what: str, limit: str) -> tuple[list[int], str]:
     """`ids` then </s>, cut at the end to `context` tokens (</s> stays last, as in training); a notice if cut."""
     ids = ids + [eos]
     if len(ids) <= context:
         return ids, ""
     notice = (
-        f"The {what} is {len(ids):,} tokens long with </s>, but the {reader} reads at most {context:,}: "
+        f"The {what} is {len(ids):,} tokens long with </s>, but {limit} at most {context:,}: "
         f"its last {len(ids) - context:,} tokens were cut off."
     )
     return ids[: context - 1] + [eos], notice
 
 
-def capture_pair(model, tokenizer, input_text: str, output_text: Optional[str] = None) -> PairCapture:
+def capture_pair(
+    model, tokenizer, input_text: str, output_text: Optional[str] = None, max_tokens: Optional[int] = None
+) -> PairCapture:
     """Run the encoder-decoder once over `input_text` and `output_text` (None or blank: its own greedy output)
-    and keep its three kinds of attention. An input or output longer than the context is cut, with a notice."""
+    and keep its three kinds of attention. An input or output longer than the context (or than `max_tokens`,
+    for a small heatmap) is cut at the end, keeping </s>, with a notice."""
     from .t5_model import greedy_decode
     from .t5_tokens import t5_tokens
 
@@ -148,8 +151,9 @@ def capture_pair(model, tokenizer, input_text: str, output_text: Optional[str] =
     ids, _ = _encode(tokenizer, input_text)
     if not ids:
         raise UserError("The input gave no tokens with this tokenizer: try some ordinary words.")
-    context = config.context_length
-    input_ids, notice_in = _fit(ids, tokens.eos, context, "input", "encoder")
+    context = config.context_length if max_tokens is None else max(2, min(int(max_tokens), config.context_length))
+    small = "the heatmap shows" if context < config.context_length else None
+    input_ids, notice_in = _fit(ids, tokens.eos, context, "input", small or "the encoder reads")
     device = next(model.parameters()).device
     source = torch.tensor([input_ids], dtype=torch.long, device=device)
     was_training = model.training
@@ -164,7 +168,7 @@ def capture_pair(model, tokenizer, input_text: str, output_text: Optional[str] =
                 output_ids = [int(i) for i in written[0]]
             else:
                 out, _ = _encode(tokenizer, str(output_text))
-                output_ids, notice_out = _fit(out, tokens.eos, context, "output", "decoder")
+                output_ids, notice_out = _fit(out, tokens.eos, context, "output", small or "the decoder reads")
             read_ids = [tokens.decoder_start] + output_ids[:-1]
             target = torch.tensor([read_ids], dtype=torch.long, device=device)
             result = model(source, target, capture_attention=True)

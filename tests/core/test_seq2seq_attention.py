@@ -179,3 +179,56 @@ def test_the_command_line_saves_each_kind_and_says_what_a_model_lacks(t5_run, tm
         main(["attention", "--model", demo, "--kind", "decoder", "--text", "the", "--out", str(tmp_path / "d.csv")])
         == 0
     )
+
+
+# -- three families -----------------------------------------------------------------------------------
+
+
+def test_three_families_read_one_sentence_as_a_triangle_a_square_and_a_rectangle(t5_run):
+    from playground.core.causal_vs_masked import MAX_TOKENS, read_by_all_three
+
+    result = run_quietly(read_by_all_three("Return the length of the list.", encoder_decoder_dir=t5_run))
+    decoder, encoder, both = result.decoder, result.encoder, result.encoder_decoder
+    assert both.keys[-1] == "</s>" and 1 <= len(both.tokens) <= MAX_TOKENS  # its input, then its own greedy output
+    for layer in range(2):
+        triangle, square, rectangle = (
+            decoder.matrix(layer, "mean"),
+            encoder.matrix(layer, "mean"),
+            both.matrix(layer, 0),
+        )
+        T, S = len(triangle), len(square)
+        assert triangle.shape == (T, T) and square.shape == (S, S)
+        assert rectangle.shape == (len(both.tokens), len(both.keys))
+        assert np.triu(triangle, k=1).max() == 0  # causal
+        assert square[np.triu_indices(S, k=1)].min() > 0  # every token reads every token
+        assert np.allclose(rectangle.sum(axis=1), 1, atol=1e-5)  # each output token spreads 1 over the input
+        assert rectangle.min() > 0  # and reads all of it
+    long = run_quietly(read_by_all_three("Return the length of the list. " * 10, encoder_decoder_dir=t5_run))
+    assert len(long.encoder_decoder.keys) == MAX_TOKENS and "first" in long.notice
+
+
+def test_three_families_need_an_encoder_decoder(monkeypatch, t5_run):
+    from playground.core import causal_vs_masked
+    from playground.core.causal_vs_masked import read_by_all_three, read_by_both
+
+    monkeypatch.setattr(causal_vs_masked, "demo_encoder_decoder_dir", lambda: None)
+    with pytest.raises(UserError, match="models/demo-encoder-decoder"):
+        run_quietly(read_by_all_three("the list"))
+    with pytest.raises(UserError, match="one stack"):
+        run_quietly(read_by_all_three("the list", encoder_decoder_dir=paths.demo_model_dir()))
+    with pytest.raises(UserError, match="decoder \\(GPT\\) on one side"):
+        run_quietly(read_by_both("the list", decoder_dir=t5_run))
+
+
+def test_side_by_side_draws_an_encoder_decoder_as_its_cross_attention(t5_run):
+    from playground.core.attention_jobs import FolderModels, ModelChoice, look_side_by_side
+
+    class NoStore:
+        def device(self):
+            return "cpu"
+
+    choices = [ModelChoice("GPT", str(paths.demo_model_dir())), ModelChoice("T5", str(t5_run))]
+    result = run_quietly(look_side_by_side(NoStore(), None, choices, "the list", FolderModels()))
+    gpt, t5_side = (side.snapshot for side in result.sides)
+    assert gpt.causal and not gpt.is_rectangle
+    assert t5_side.kind == "cross" and t5_side.is_rectangle and t5_side.weights.shape[-1] == len(t5_side.keys)
