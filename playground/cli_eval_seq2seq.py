@@ -26,24 +26,16 @@ def _task_set(name: str):
 
 def held_out(key: str):
     """The shipped text-to-text set `key`'s held-out split, as a `Task`."""
-    from playground.core.task_eval import load_task
-    from playground.core.text_to_text import task_set
+    from playground.core.seq2seq_eval import held_out_task
 
-    found = task_set(key)
-    task = load_task(found.held_out_path)
-    task.name = f"{found.title} (held out)"
-    return task
+    return held_out_task(key)[0]
 
 
 def template_for_set(name: str):
     """For a shipped set, the template a decoder is asked it through (its training pairs as examples); else None."""
-    from playground.core.seq2seq_eval import few_shot_template
+    from playground.core.seq2seq_eval import set_template
 
-    found = _task_set(name)
-    if found is None:
-        return None
-    train, _ = found.load()
-    return few_shot_template(train, instruction=found.description)
+    return set_template(name) if _task_set(name) is not None else None
 
 
 def prefix_for(args: argparse.Namespace) -> str:

@@ -298,6 +298,26 @@ def compare_on_task(
     return rows
 
 
+def held_out_task(key: str) -> tuple[Task, str]:
+    """The shipped text-to-text set `key`'s held-out split as a `Task`, and the prefix its inputs take."""
+    from .task_eval import load_task
+    from .text_to_text import task_set
+
+    found = task_set(key)
+    task = load_task(found.held_out_path)
+    task.name = f"{found.title} (held out)"
+    return task, found.prefix
+
+
+def set_template(key: str):
+    """The template a decoder is asked the shipped set `key` through: its first training pairs as examples."""
+    from .text_to_text import task_set
+
+    found = task_set(key)
+    train, _ = found.load()
+    return few_shot_template(train, instruction=found.description)
+
+
 def few_shot_template(train: Sequence[TaskExample], instruction: str = "", k: int = 3):
     """A prompt template for asking a decoder a text-to-text task: "Input: ...\\nOutput: ..." lines, with the
     first `k` training pairs as its few-shot examples (zero-shot shows none), so a GPT-style model is asked

@@ -184,3 +184,22 @@ def test_comparing_perplexity_on_a_text_refuses_an_encoder_decoder_with_a_senten
 
     with pytest.raises(UserError, match="references given their inputs. Score it on a task"):
         run_quietly(compare_checkpoints([t5_run], "the cat sat on the mat"))
+
+
+def test_a_prompt_template_is_not_how_an_encoder_decoder_is_asked(tokenizer):
+    from playground.core.task_eval import compare_modes, continuation_template
+
+    with pytest.raises(UserError, match="scored text to text instead"):
+        run_quietly(compare_modes(t5(tokenizer), tokenizer, continuation_template(), PAIRS, modes=("zero-shot",)))
+
+
+def test_a_shipped_set_gives_its_held_out_split_prefix_and_a_template_for_decoders():
+    from playground.core.seq2seq_eval import held_out_task, set_template
+
+    task, prefix = held_out_task("reverse-words")
+    _, held_out = task_set("reverse-words").load()
+    assert task.examples == held_out and prefix == "reverse: " and "held out" in task.name
+    template = set_template("reverse-words")
+    assert template.mode == "few-shot" and len(template.examples) == 3
+    with pytest.raises(UserError, match="no task set called"):
+        held_out_task("no-such-set")
