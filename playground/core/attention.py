@@ -219,16 +219,16 @@ class HeadStats:
     self_token: float
 
 
-def head_stats(weights: Weights) -> list[HeadStats]:
-    """The HeadStats of every head of [n_layer, n_head, T, T] weights (or a rectangle [.., T, S]: cross-attention),
-    layer by layer."""
+def head_stats(weights: Weights, cross: bool = False) -> list[HeadStats]:
+    """The HeadStats of every head of [n_layer, n_head, T, T] weights, layer by layer; with `cross` (always
+    for a rectangle [.., T, S]) as cross-attention, whose queries and keys are two texts' tokens."""
     w = torch.as_tensor(np.asarray(weights) if not isinstance(weights, Tensor) else weights)
     w = w.detach().to("cpu", torch.float64)
     n_layer, n_head, T, S = w.shape
     # -p log2 p, with 0 log 0 = 0.
     entropy = -torch.special.xlogy(w, w).sum(-1).mean(-1) / math.log(2)
     diagonal = w.diagonal(dim1=-2, dim2=-1)  # [L, H, T]
-    if T != S:  # cross-attention: no "itself", no "the token before"
+    if cross or T != S:  # cross-attention: no "itself", no "the token before"
         previous = self_ = torch.full((n_layer, n_head), math.nan, dtype=w.dtype)
         first = w[..., 0].mean(-1)
     elif T > 1:

@@ -1,7 +1,8 @@
 """What the Attention Lab shows and keeps, in NumPy (no PyTorch, so the window can hold them cheaply).
 
 - `AttentionRows` / `AttentionSoFar`: attention handed over by generation
-  (`sampling.generate_tokens(attention=True)`), row by row, and gathered.
+  (`sampling.generate_tokens(attention=True)`), row by row, and gathered;
+  `CrossSoFar` gathers an encoder-decoder's cross-attention rows the same way.
 - `AttentionSnapshot`: where every head looked over one text, with each head's
   statistics: what the views draw.
 - `ProbeHistory`: a training run's probe records, thinned evenly for scrubbing.
@@ -97,6 +98,36 @@ class AttentionSoFar:
         return out
 
 
+@dataclass(frozen=True)
+class CrossSoFar:
+    """An encoder-decoder's cross-attention gathered while it writes: a row per output token, each over
+    the same S input tokens (`AttentionRows` of [n_layer, n_head, n_rows, S] from each decoding step).
+
+    Like `AttentionSoFar`, each `add` shares the blocks before it; `matrix` builds the rectangle
+    [n_layer, n_head, T, S] that `seq2seq_look.capture_pair` gives for the same output.
+    """
+
+    blocks: tuple[AttentionRows, ...] = ()
+
+    @property
+    def n_rows(self) -> int:
+        return sum(block.n_rows for block in self.blocks)
+
+    @property
+    def n_keys(self) -> int:
+        return self.blocks[0].n_keys if self.blocks else 0
+
+    def add(self, rows: AttentionRows) -> "CrossSoFar":
+        if self.blocks and rows.n_keys != self.n_keys:
+            raise ValueError(f"rows over {rows.n_keys} input tokens cannot join rows over {self.n_keys}")
+        return CrossSoFar(self.blocks + (rows,))
+
+    def matrix(self) -> np.ndarray:
+        if not self.blocks:
+            raise ValueError("no attention yet")
+        return np.concatenate([block.weights for block in self.blocks], axis=2)
+
+
 # -- what the Attention Lab shows, and the probe records it keeps --------------------------
 
 
@@ -167,7 +198,8 @@ def snapshot_of(weights, tokens: Sequence[str], **details) -> AttentionSnapshot:
     from .attention import head_stats  # PyTorch: imported by the work, not by the window
 
     array = as_array(weights)
-    return AttentionSnapshot(tokens=list(tokens), weights=array, stats=head_stats(array), **details)
+    stats = head_stats(array, cross=details.get("key_tokens") is not None)
+    return AttentionSnapshot(tokens=list(tokens), weights=array, stats=stats, **details)
 
 
 MAX_HISTORY = 200  # probe records kept (older ones are thinned evenly)

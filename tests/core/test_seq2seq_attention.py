@@ -232,3 +232,31 @@ def test_side_by_side_draws_an_encoder_decoder_as_its_cross_attention(t5_run):
     gpt, t5_side = (side.snapshot for side in result.sides)
     assert gpt.causal and not gpt.is_rectangle
     assert t5_side.kind == "cross" and t5_side.is_rectangle and t5_side.weights.shape[-1] == len(t5_side.keys)
+
+
+def test_cross_attention_gathered_a_row_per_written_token_equals_the_capture(tokenizer):
+    from playground.core.attention_records import AttentionRows, CrossSoFar
+
+    model = t5(tokenizer, context=10)
+    capture = capture_pair(model, tokenizer, INPUT)  # its own greedy output
+    tokens = t5_tokens(tokenizer)
+    with torch.no_grad():
+        encoded = model.encode(torch.tensor([capture.input_ids]))
+        cache = model.new_decoder_cache(encoded)
+        gathered = CrossSoFar()
+        for token in [tokens.decoder_start, *capture.output_ids[:-1]]:
+            step = model.decode(torch.tensor([[token]]), encoded, cache, capture_attention=True)
+            gathered = gathered.add(AttentionRows.of_output(step.cross_attentions))
+            assert gathered.n_rows == cache.length  # one row more per written token
+    assert gathered.matrix().shape == capture.cross.shape
+    assert np.allclose(gathered.matrix(), capture.cross, atol=1e-5)
+    with pytest.raises(ValueError, match="cannot join"):
+        gathered.add(AttentionRows(np.zeros((3, 2, 1, gathered.n_keys + 1), dtype=np.float32)))
+
+
+def test_cross_attention_as_long_as_its_input_is_still_measured_as_cross_attention(tokenizer):
+    capture = capture_pair(t5(tokenizer), tokenizer, "a b c", "c b a")
+    assert len(capture.written_tokens) == len(capture.input_tokens)  # a square rectangle
+    stats = capture.snapshot("cross").stats
+    assert all(np.isnan(s.self_token) for s in stats)
+    assert not any(np.isnan(s.self_token) for s in capture.snapshot("decoder").stats)
