@@ -161,10 +161,11 @@ def compare_command(args: argparse.Namespace, task, template, modes, settings, d
         print(json.dumps({"task": task.name, "template": template.name, "examples": len(task), "rows": table}))
         return 0
     print(f'Task {task.name} ({len(task)} examples); decoders asked through "{template.name}"')
-    print(f"{'model':<40}" + "".join(f"{label:>12}" for label, _, _ in SCORE_LINES))
+    width = max(len("model"), *(len(r.label) for r in rows))
+    print(f"{'model':<{width}}" + "".join(f"{label:>12}" for label, _, _ in SCORE_LINES))
     for r in rows:
         cells = "".join(f"{fmt.format(getattr(r.scores, key)):>12}" for _, key, fmt in SCORE_LINES)
-        print(f"{r.label[:40]:<40}{cells}")
+        print(f"{r.label:<{width}}{cells}")
     if args.show:
         from playground.cli_eval import print_answers
 

@@ -133,6 +133,14 @@ def _fit(ids: list[int], eos: int, context: int, what: str, limit: str) -> tuple
     return ids[: context - 1] + [eos], notice
 
 
+def _token_label(tokenizer, token_id: int) -> str:
+    """A token's text; for part of a character (byte-level BPE), its vocabulary entry instead of "\ufffd"."""
+    text = tokenizer.token_text(token_id)
+    if "\ufffd" in text:
+        return tokenizer.tokenizer.id_to_token(int(token_id)) or text
+    return text
+
+
 def capture_pair(
     model, tokenizer, input_text: str, output_text: Optional[str] = None, max_tokens: Optional[int] = None
 ) -> PairCapture:
@@ -176,7 +184,7 @@ def capture_pair(
         model.train(was_training)
 
     def shown(row: list[int]) -> tuple[str, ...]:
-        return tuple(tokenizer.token_text(i) for i in row)
+        return tuple(_token_label(tokenizer, i) for i in row)
 
     return PairCapture(
         input_tokens=shown(input_ids),

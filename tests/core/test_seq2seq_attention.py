@@ -260,3 +260,9 @@ def test_cross_attention_as_long_as_its_input_is_still_measured_as_cross_attenti
     stats = capture.snapshot("cross").stats
     assert all(np.isnan(s.self_token) for s in stats)
     assert not any(np.isnan(s.self_token) for s in capture.snapshot("decoder").stats)
+
+
+def test_a_token_that_is_part_of_a_character_is_labelled_by_its_vocabulary_entry(tokenizer):
+    capture = capture_pair(t5(tokenizer), tokenizer, "café ☕", "☕")
+    labels = capture.input_tokens + capture.written_tokens
+    assert not any("\ufffd" in label for label in labels)
