@@ -1,9 +1,12 @@
 """The command line for attention: save where one head (or a layer's heads on average) looked.
 
     playground attention --model DIR --text TEXT --layer L --head H|mean --out FILE.npy|FILE.csv [--which best|last]
+    playground attention --model DIR --kind encoder|decoder|cross --input TEXT [--output TEXT] ...
 
-The matrix [T, T] (query by key) goes to --out; its shape, the tokens and any
-notice go to stderr. `add_command` adds it to the subcommands of `playground.cli`.
+The matrix [T, T] (query by key; cross-attention's [T, S]: output tokens by
+input tokens) goes to --out; its shape, the tokens and any notice go to stderr.
+An encoder-decoder has three kinds of attention, so it needs --kind; without
+--output it reads its own greedy output. `add_command` adds it to the subcommands of `playground.cli`.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from pathlib import Path
 
 from playground.cli_args import add_device_arguments, add_model_arguments, apply_threads
 from playground.core.progress import UserError
+
+KINDS = ("encoder", "decoder", "cross")  # as core/seq2seq_look.py names them (not imported: it pulls in torch)
 
 
 def head_choice(text: str):
@@ -36,7 +41,19 @@ def add_command(subparsers: argparse._SubParsersAction) -> None:
         "or over every token (an encoder, which reads the text between [CLS] and [SEP]).",
     )
     add_model_arguments(attention)
-    attention.add_argument("--text", required=True, help="the text the model reads")
+    attention.add_argument(
+        "--text", "--input", dest="text", required=True, help="the text the model reads (an encoder-decoder's input)"
+    )
+    attention.add_argument(
+        "--kind",
+        choices=KINDS,
+        help="which attention: encoder (self-attention over the input: a square), decoder (causal "
+        "self-attention over the output: a triangle) or cross (output tokens reading input tokens: a "
+        "rectangle); an encoder-decoder has all three and needs this, a one-stack model has one",
+    )
+    attention.add_argument(
+        "--output", help="the output an encoder-decoder reads with teacher forcing (default: its own greedy output)"
+    )
     attention.add_argument("--layer", type=int, default=0, help="the layer, counted from 0 (default 0)")
     attention.add_argument(
         "--head",
@@ -58,22 +75,46 @@ def add_command(subparsers: argparse._SubParsersAction) -> None:
 
 def attention_command(args: argparse.Namespace) -> int:
 
-    from playground.core.attention import capture_attention, save_matrix, select
-    from playground.core.checkpoints import load_checkpoint, one_stack
+    from playground.core.attention import save_matrix, select
+    from playground.core.checkpoints import load_checkpoint
+    from playground.core.seq2seq_look import capture_kind, family_of
     from playground.core.training import resolve_device
 
     if args.out.suffix.lower() not in (".npy", ".csv"):
         raise UserError(f"Cannot save a matrix as {args.out.name}: choose a name ending in .npy or .csv.")
     apply_threads(args)
     checkpoint, loaded = load_checkpoint(args.model, device=resolve_device(args.device), which=args.which)
-    capture = capture_attention(one_stack(loaded, "playground attention"), checkpoint.tokenizer, args.text)
-    if capture.notice:
-        print(capture.notice, file=sys.stderr)
-    matrix = select(capture.weights, args.layer, args.head)
-    save_matrix(matrix, args.out, tokens=capture.tokens)
+    family = family_of(loaded.config)
+    kind = args.kind
+    if kind is None:
+        if family == "encoder-decoder":
+            raise UserError(
+                "This model is an encoder-decoder (T5 style): it has three kinds of attention. Choose one with "
+                "--kind encoder (the input reading itself), decoder (the output reading itself, causally) or "
+                "cross (the output reading the input)."
+            )
+        kind = family
+    snapshot = capture_kind(loaded, checkpoint.tokenizer, kind, args.text, args.output)
+    if snapshot.notice:
+        print(snapshot.notice, file=sys.stderr)
+    matrix = select(snapshot.weights, args.layer, args.head)
+    save_matrix(matrix, args.out, tokens=snapshot.tokens, key_tokens=snapshot.key_tokens)
     head = "the mean of all heads" if args.head == "mean" else f"head {args.head}"
-    T = len(capture.tokens)
-    shape = "a full square: every token reads every token" if not capture.causal else "each token reads the past"
-    print(f"layer {args.layer}, {head}: a {T} x {T} matrix (query by key; {shape}) -> {args.out}", file=sys.stderr)
-    print("tokens: " + " ".join(repr(t) for t in capture.tokens), file=sys.stderr)
+    rows, columns = matrix.shape
+    if snapshot.is_rectangle:
+        shape = "cross-attention: each output token reads every input token"
+    elif not snapshot.causal:
+        shape = "a full square: every token reads every token"
+    else:
+        shape = "each token reads the past"
+    where = f"{kind} attention, " if family == "encoder-decoder" else ""
+    print(
+        f"{where}layer {args.layer}, {head}: a {rows} x {columns} matrix (query by key; {shape}) -> {args.out}",
+        file=sys.stderr,
+    )
+    if snapshot.is_rectangle:
+        print("output tokens (rows): " + " ".join(repr(t) for t in snapshot.tokens), file=sys.stderr)
+        print("input tokens (columns): " + " ".join(repr(t) for t in snapshot.keys), file=sys.stderr)
+    else:
+        print("tokens: " + " ".join(repr(t) for t in snapshot.tokens), file=sys.stderr)
     return 0

@@ -1,7 +1,14 @@
 """The command line for evaluation: a checkpoint's perplexity on a text, and its scores on a task.
 
     playground eval perplexity --model DIR [--model DIR ...] --text FILE|default [--which best|last] [--json]
-    playground eval task --model DIR --task FILE|NAME [--template FILE] [--mode MODE] [--compare MODE] [--json]
+    playground eval perplexity --model T5DIR --task FILE|NAME|SET [--prefix TEXT]   (an encoder-decoder)
+    playground eval task --model DIR [--model DIR ...] --task FILE|NAME|SET [--template FILE] [--mode MODE]
+                         [--compare MODE] [--prefix TEXT] [--json]
+
+An encoder-decoder (T5 style) is measured on (input, reference) pairs: the perplexity of each reference
+given its input, and its own answers scored like any model's. A task SET is one of the shipped text-to-text
+sets (reverse-words, ...): its held-out split, with its prefix. Several --model give one table, an
+encoder-decoder (text to text) beside decoders asked through a template (zero-shot, few-shot).
 
 Results go to stdout, a progress bar to stderr (`run_with_bar`, over the same
 job generators the window runs; a job done within half a second shows none).
@@ -37,10 +44,16 @@ def add_command(subparsers: argparse._SubParsersAction) -> None:
     _add_model_arguments(ppl, several=True)
     ppl.add_argument(
         "--text",
-        required=True,
         metavar="FILE|default",
         help="a text file (UTF-8), or 'default' for the built-in corpus",
     )
+    ppl.add_argument(
+        "--task",
+        metavar="FILE|NAME|SET",
+        help="for an encoder-decoder: pairs whose references it predicts from their inputs (a task file, a "
+        "built-in task, or a shipped text-to-text set's held-out split)",
+    )
+    _add_prefix_argument(ppl)
     ppl.add_argument("--max-chars", type=int, metavar="N", help="score only the first N characters of the text")
     ppl.add_argument(
         "--stride",
@@ -60,14 +73,16 @@ def add_command(subparsers: argparse._SubParsersAction) -> None:
         "otherwise; the answer is its first line) and score the answers against the references: "
         "BLEU and chrF (sacrebleu, 0-100), ROUGE-1/2/L (rouge-score, 0-1) and exact match.",
     )
-    _add_model_arguments(task, several=False)
+    _add_model_arguments(task, several=True)
     task.add_argument(
         "--task",
         required=True,
-        metavar="FILE|NAME",
-        help="a .csv (columns input, reference) or .jsonl task file, or a built-in task's name "
-        "(sentiment, translation, questions, python-phrases)",
+        metavar="FILE|NAME|SET",
+        help="a .csv (columns input, reference) or .jsonl task file, a built-in task's name "
+        "(sentiment, translation, questions, python-phrases), or a shipped text-to-text set "
+        "(reverse-words, numbers-to-words, infix-to-postfix: its held-out split)",
     )
+    _add_prefix_argument(task)
     task.add_argument(
         "--template",
         type=Path,
@@ -91,6 +106,14 @@ def add_command(subparsers: argparse._SubParsersAction) -> None:
     task.add_argument("--show", action="store_true", help="print every example's answer")
     task.add_argument("--json", action="store_true", help="print the scores and every answer as JSON")
     task.set_defaults(eval_command=task_command)
+
+
+def _add_prefix_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--prefix",
+        help="for an encoder-decoder: the task prefix put before each input, as in training "
+        "(default: a shipped set's own, else none)",
+    )
 
 
 def _add_model_arguments(parser: argparse.ArgumentParser, several: bool) -> None:
@@ -122,16 +145,29 @@ def _read_text(args: argparse.Namespace) -> tuple[str, str]:
 
 def perplexity_command(args: argparse.Namespace) -> int:
     from playground.cli_progress import run_with_bar
-    from playground.core.checkpoints import load_checkpoint, one_stack
+    from playground.core.checkpoints import load_checkpoint
     from playground.core.evaluation import PSEUDO, perplexity
     from playground.core.masked_eval import pseudo_perplexity
+    from playground.core.model import GPT
 
+    if (args.text is None) == (args.task is None):
+        raise UserError(
+            "Give --text (a text a decoder or an encoder predicts) or --task (pairs whose references an "
+            "encoder-decoder predicts from their inputs): one of the two."
+        )
+    if args.task is not None:
+        from playground.cli_eval_seq2seq import reference_perplexity_command
+
+        return reference_perplexity_command(args)
     device = _setup(args)
     text, text_name = _read_text(args)
     reports = []
     for path in args.model:
-        checkpoint, loaded = load_checkpoint(path, device=device, which=args.which)
-        model = one_stack(loaded, "Measuring perplexity")
+        checkpoint, model = load_checkpoint(path, device=device, which=args.which)
+        if not isinstance(model, GPT):
+            from playground.core.seq2seq_eval import no_text_perplexity
+
+            raise no_text_perplexity(checkpoint.name, " with --task")
         if model.config.is_encoder:  # no left-to-right probability: each token hidden in turn
             pseudo = run_with_bar(
                 pseudo_perplexity(model, checkpoint.tokenizer, text, batch_size=max(32, args.batch_size)),
@@ -205,28 +241,40 @@ PSEUDO_NOTE = (
 
 def _load_task(name: str):
     from playground.core.task_eval import builtin_task, builtin_tasks, load_task
+    from playground.core.text_to_text import TASK_SETS
 
     path = Path(name)
     if path.exists() or path.suffix:
         return load_task(path)
     found = builtin_task(name)
+    if found is None and any(t.key == name for t in TASK_SETS):
+        from playground.cli_eval_seq2seq import held_out
+
+        return held_out(name)
     if found is None:
         names = ", ".join(re.sub(r"^\d+-", "", t.path.stem) for t in builtin_tasks() if t.path is not None)
+        sets = ", ".join(t.key for t in TASK_SETS)
         raise UserError(
-            f"There is no task file {name} and no built-in task of that name (the built-in tasks are {names})."
+            f"There is no task file {name} and no built-in task of that name (the built-in tasks are {names}; "
+            f"the text-to-text sets {sets})."
         )
     return found
 
 
 def task_command(args: argparse.Namespace) -> int:
     from playground.cli_progress import run_with_bar
-    from playground.core.checkpoints import load_checkpoint, one_stack
+    from playground.core.checkpoints import load_checkpoint
     from playground.core.prompts import load_template
     from playground.core.sampling import SamplingSettings
     from playground.core.task_eval import compare_modes, template_for
 
     task = _load_task(args.task)
-    template = load_template(args.template) if args.template is not None else template_for(task)
+    if args.template is not None:
+        template = load_template(args.template)
+    else:
+        from playground.cli_eval_seq2seq import template_for_set
+
+        template = template_for_set(args.task) or template_for(task)
     settings = SamplingSettings(
         strategy=args.strategy,
         temperature=args.temperature,
@@ -239,8 +287,15 @@ def task_command(args: argparse.Namespace) -> int:
     settings.raise_if_invalid()
     modes = [args.mode or template.mode] + ([args.compare] if args.compare else [])
     device = _setup(args)
-    checkpoint, loaded = load_checkpoint(args.model, device=device, which=args.which)
-    model = one_stack(loaded, "Scoring a task")
+    if len(args.model) > 1:
+        from playground.cli_eval_seq2seq import compare_command
+
+        return compare_command(args, task, template, modes, settings, device)
+    checkpoint, model = load_checkpoint(args.model[0], device=device, which=args.which)
+    if model.config.is_encoder_decoder:
+        from playground.cli_eval_seq2seq import text_to_text_command
+
+        return text_to_text_command(args, task, checkpoint, model)
     results = run_with_bar(
         compare_modes(model, checkpoint.tokenizer, template, task, modes=modes, settings=settings), desc=task.name
     )
@@ -260,24 +315,36 @@ def task_command(args: argparse.Namespace) -> int:
         return 0
     how = "an encoder: it fills a [MASK] at the answer" if model.config.is_encoder else settings.strategy
     print(f'Task {task.name} ({len(task)} examples), template "{template.name}", model {checkpoint.name}, {how}')
+    print_scores(results)
+    if args.show:
+        print_answers(results)
+    return 0
+
+
+SCORE_LINES = (
+    ("BLEU", "bleu", "{:.1f}"),
+    ("chrF", "chrf", "{:.1f}"),
+    ("ROUGE-1", "rouge1", "{:.3f}"),
+    ("ROUGE-2", "rouge2", "{:.3f}"),
+    ("ROUGE-L", "rouge_l", "{:.3f}"),
+    ("exact match", "exact_match", "{:.3f}"),
+)
+
+
+def print_scores(results) -> None:
+    """One column of scores per `TaskResult`, headed by its mode."""
     print(f"{'':<14}" + "".join(f"{r.mode:>18}" for r in results))
-    lines = [
-        ("BLEU", "bleu", "{:.1f}"),
-        ("chrF", "chrf", "{:.1f}"),
-        ("ROUGE-1", "rouge1", "{:.3f}"),
-        ("ROUGE-2", "rouge2", "{:.3f}"),
-        ("ROUGE-L", "rouge_l", "{:.3f}"),
-        ("exact match", "exact_match", "{:.3f}"),
-    ]
-    for label, key, fmt in lines:
+    for label, key, fmt in SCORE_LINES:
         print(f"{label:<14}" + "".join(f"{fmt.format(getattr(r.scores, key)):>18}" for r in results))
     print(f"{'seconds':<14}" + "".join(f"{r.seconds:>18.1f}" for r in results))
-    if args.show:
-        from playground.cli_model import print_text  # answers may hold characters a console cannot show
 
-        for r in results:
-            print(f"\n{r.mode}:")
-            for row in r.rows:
-                mark = "=" if row.exact else " "
-                print_text(f"  {mark} {row.input!r} -> {row.output!r}  (reference {row.reference!r})")
-    return 0
+
+def print_answers(results) -> None:
+    """Every example's answer, marked = when it matches its reference."""
+    from playground.cli_model import print_text  # answers may hold characters a console cannot show
+
+    for r in results:
+        print(f"\n{r.mode}:")
+        for row in r.rows:
+            mark = "=" if row.exact else " "
+            print_text(f"  {mark} {row.input!r} -> {row.output!r}  (reference {row.reference!r})")

@@ -204,6 +204,11 @@ class HeadStats:
         before the query, on key 0, and on the query itself. These average the
         rows 1..T-1, where the query had a choice (row 0 can only look at
         itself, which is also key 0); with one token, they read row 0.
+
+    Cross-attention (a rectangle [T, S]: output tokens read another text, the
+    input) has no "itself" and no "token just before": previous_token and
+    self_token are NaN there, and first_token averages every row (each had
+    every input token to choose from); its entropy is at most log2(S).
     """
 
     layer: int
@@ -214,15 +219,19 @@ class HeadStats:
     self_token: float
 
 
-def head_stats(weights: Weights) -> list[HeadStats]:
-    """The HeadStats of every head of [n_layer, n_head, T, T] weights, layer by layer."""
+def head_stats(weights: Weights, cross: bool = False) -> list[HeadStats]:
+    """The HeadStats of every head of [n_layer, n_head, T, T] weights, layer by layer; with `cross` (always
+    for a rectangle [.., T, S]) as cross-attention, whose queries and keys are two texts' tokens."""
     w = torch.as_tensor(np.asarray(weights) if not isinstance(weights, Tensor) else weights)
     w = w.detach().to("cpu", torch.float64)
-    n_layer, n_head, T, _ = w.shape
+    n_layer, n_head, T, S = w.shape
     # -p log2 p, with 0 log 0 = 0.
     entropy = -torch.special.xlogy(w, w).sum(-1).mean(-1) / math.log(2)
     diagonal = w.diagonal(dim1=-2, dim2=-1)  # [L, H, T]
-    if T > 1:
+    if cross or T != S:  # cross-attention: no "itself", no "the token before"
+        previous = self_ = torch.full((n_layer, n_head), math.nan, dtype=w.dtype)
+        first = w[..., 0].mean(-1)
+    elif T > 1:
         previous = w.diagonal(offset=-1, dim1=-2, dim2=-1).mean(-1)  # w[q, q-1] for q = 1..T-1
         first = w[..., 1:, 0].mean(-1)
         self_ = diagonal[..., 1:].mean(-1)
@@ -247,11 +256,17 @@ def head_stats(weights: Weights) -> list[HeadStats]:
 # -- saving -------------------------------------------------------------------------
 
 
-def save_matrix(matrix: Weights, path: Union[str, os.PathLike], tokens: Optional[Sequence[str]] = None) -> Path:
+def save_matrix(
+    matrix: Weights,
+    path: Union[str, os.PathLike],
+    tokens: Optional[Sequence[str]] = None,
+    key_tokens: Optional[Sequence[str]] = None,
+) -> Path:
     """Write a matrix to `path`: .npy (NumPy's format) or .csv (readable by spreadsheets).
 
     A CSV gets a header row of the key tokens and a first column of the query
-    tokens when `tokens` are given. Written under a temporary name and renamed.
+    tokens when `tokens` are given; `key_tokens` name the columns when they are
+    another text's (cross-attention's rectangle). Written under a temporary name and renamed.
     """
     path = Path(path)
     array = matrix.detach().cpu().numpy() if isinstance(matrix, Tensor) else np.asarray(matrix)
@@ -259,10 +274,12 @@ def save_matrix(matrix: Weights, path: Union[str, os.PathLike], tokens: Optional
     suffix = path.suffix.lower()
     if suffix not in (".npy", ".csv"):
         raise UserError(f"Cannot save a matrix as {path.name}: choose a name ending in .npy or .csv.")
+    keys = None
     if tokens is not None:
         tokens = list(tokens)
-        if array.ndim != 2 or array.shape != (len(tokens), len(tokens)):
-            raise ValueError(f"{len(tokens)} tokens do not label a matrix of shape {tuple(array.shape)}")
+        keys = list(tokens if key_tokens is None else key_tokens)
+        if array.ndim != 2 or array.shape != (len(tokens), len(keys)):
+            raise ValueError(f"{len(tokens)} x {len(keys)} tokens do not label a matrix of shape {tuple(array.shape)}")
     # Made in memory, then written whole or not at all.
     if suffix == ".npy":
         buffer = io.BytesIO()
@@ -274,7 +291,7 @@ def save_matrix(matrix: Weights, path: Union[str, os.PathLike], tokens: Optional
         text = io.StringIO(newline="")
         writer = csv.writer(text)
         if tokens is not None:
-            writer.writerow(["query \\ key", *tokens])
+            writer.writerow(["query \\ key", *(keys or [])])
         for q, row in enumerate(array):
             cells = [str(v) for v in row]  # numpy's shortest text that reads back the same float32
             writer.writerow([tokens[q], *cells] if tokens is not None else cells)

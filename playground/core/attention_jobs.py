@@ -144,7 +144,8 @@ class FolderModels:
 def look_side_by_side(
     models, current, choices: Sequence[ModelChoice], text: str, folders: FolderModels
 ) -> Generator[Progress, None, SideBySide]:
-    """Run each chosen model over `text` once: a decoder's attention is a triangle, an encoder's a square.
+    """Run each chosen model over `text` once: a decoder's attention is a triangle, an encoder's a square,
+    an encoder-decoder's cross-attention (its greedy output reading `text`) a rectangle.
 
     `current` is the session's checkpoint (for a choice without a folder; its
     model comes from `models`); folders are read through `folders`. Each side
@@ -162,8 +163,13 @@ def look_side_by_side(
         else:
             checkpoint, model = folders.get(choice.path, models.device())
         yield Progress((n + 0.5) / len(choices), f"{choice.label} reads the text…")
-        capture = capture_attention(model, checkpoint.tokenizer, text)
-        snapshot = snapshot_of(capture.weights, capture.tokens, notice=capture.notice, causal=capture.causal)
+        if model.config.is_encoder_decoder:  # the text is its input; its cross-attention a rectangle
+            from .seq2seq_look import capture_pair
+
+            snapshot = capture_pair(model, checkpoint.tokenizer, text).snapshot("cross")
+        else:
+            capture = capture_attention(model, checkpoint.tokenizer, text)
+            snapshot = snapshot_of(capture.weights, capture.tokens, notice=capture.notice, causal=capture.causal)
         sides.append(ComparedSide(choice, checkpoint.name, bool(model.config.is_encoder), snapshot))
     return SideBySide(text, tuple(sides))
 

@@ -1,12 +1,15 @@
 """What the Attention Lab shows and keeps, in NumPy (no PyTorch, so the window can hold them cheaply).
 
 - `AttentionRows` / `AttentionSoFar`: attention handed over by generation
-  (`sampling.generate_tokens(attention=True)`), row by row, and gathered.
+  (`sampling.generate_tokens(attention=True)`), row by row, and gathered;
+  `CrossSoFar` gathers an encoder-decoder's cross-attention rows the same way.
 - `AttentionSnapshot`: where every head looked over one text, with each head's
   statistics: what the views draw.
 - `ProbeHistory`: a training run's probe records, thinned evenly for scrubbing.
 
-A weights tensor is [n_layer, n_head, T, T] (query by key), as in `attention.py`.
+A weights tensor is [n_layer, n_head, T, T] (query by key), as in `attention.py`; an
+encoder-decoder's cross-attention is a rectangle [n_layer, n_head, T, S]: its T output tokens
+(the queries) read its S input tokens (the keys), named apart in `AttentionSnapshot.key_tokens`.
 """
 
 from __future__ import annotations
@@ -95,6 +98,36 @@ class AttentionSoFar:
         return out
 
 
+@dataclass(frozen=True)
+class CrossSoFar:
+    """An encoder-decoder's cross-attention gathered while it writes: a row per output token, each over
+    the same S input tokens (`AttentionRows` of [n_layer, n_head, n_rows, S] from each decoding step).
+
+    Like `AttentionSoFar`, each `add` shares the blocks before it; `matrix` builds the rectangle
+    [n_layer, n_head, T, S] that `seq2seq_look.capture_pair` gives for the same output.
+    """
+
+    blocks: tuple[AttentionRows, ...] = ()
+
+    @property
+    def n_rows(self) -> int:
+        return sum(block.n_rows for block in self.blocks)
+
+    @property
+    def n_keys(self) -> int:
+        return self.blocks[0].n_keys if self.blocks else 0
+
+    def add(self, rows: AttentionRows) -> "CrossSoFar":
+        if self.blocks and rows.n_keys != self.n_keys:
+            raise ValueError(f"rows over {rows.n_keys} input tokens cannot join rows over {self.n_keys}")
+        return CrossSoFar(self.blocks + (rows,))
+
+    def matrix(self) -> np.ndarray:
+        if not self.blocks:
+            raise ValueError("no attention yet")
+        return np.concatenate([block.weights for block in self.blocks], axis=2)
+
+
 # -- what the Attention Lab shows, and the probe records it keeps --------------------------
 
 
@@ -102,11 +135,17 @@ class AttentionSoFar:
 class AttentionSnapshot:
     """Where every head looked over one text: what the Attention Lab's views draw.
 
-    weights: [n_layer, n_head, T, T] float32 (NumPy); stats: HeadStats, layer by layer.
+    weights: [n_layer, n_head, T, S] float32 (NumPy), query by key; stats: HeadStats, layer by layer.
+    tokens: the T query tokens (the rows). key_tokens: the S key tokens (the columns) when they
+    are another text's (cross-attention: the output's tokens read the input's); None when the
+    tokens read themselves (T == S, a square or a triangle).
     step: the training step, for a probe record; prompt_tokens: for a generated
     text, how many of the tokens are the prompt.
     causal: a decoder's attention (each token reads only the tokens up to it: a
-    triangle); False for an encoder's (every token reads every token: a square).
+    triangle); False for an encoder's (every token reads every token: a square)
+    and for cross-attention (every output token reads every input token: a rectangle).
+    kind: for an encoder-decoder, which of its three kinds ("encoder", "decoder",
+    "cross"; `seq2seq_look.KINDS`); "" for a decoder's or an encoder's one kind.
     """
 
     tokens: list[str]
@@ -116,14 +155,36 @@ class AttentionSnapshot:
     step: Optional[int] = None
     prompt_tokens: Optional[int] = None
     causal: bool = True
+    key_tokens: Optional[list[str]] = None
+    kind: str = ""
+
+    @property
+    def keys(self) -> list[str]:
+        """The key tokens (the columns): `key_tokens`, or the query tokens themselves."""
+        return self.tokens if self.key_tokens is None else self.key_tokens
+
+    @property
+    def is_rectangle(self) -> bool:
+        """True when the queries read another text's tokens (cross-attention)."""
+        return self.key_tokens is not None
 
     def describe(self) -> str:
-        """What a title adds: the training step, or the prompt and what the model wrote."""
+        """What a title adds: the kind of an encoder-decoder's attention, the training step, or the prompt
+        and what the model wrote."""
+        if self.kind:
+            return f" · {KIND_TITLES.get(self.kind, self.kind)}"
         if self.step is not None:
             return f" · training step {self.step:,}"
         if self.prompt_tokens is not None:
             return f" · {self.prompt_tokens} prompt + {len(self.tokens) - self.prompt_tokens} written tokens"
         return ""
+
+
+KIND_TITLES = {
+    "encoder": "encoder self-attention (input by input)",
+    "decoder": "decoder self-attention (output by output, causal)",
+    "cross": "cross-attention (output tokens by input tokens)",
+}
 
 
 def as_array(weights) -> np.ndarray:
@@ -133,11 +194,12 @@ def as_array(weights) -> np.ndarray:
 
 
 def snapshot_of(weights, tokens: Sequence[str], **details) -> AttentionSnapshot:
-    """A snapshot of `weights` over `tokens`, with each head's statistics worked out."""
+    """A snapshot of `weights` over `tokens` (and `key_tokens=` for a rectangle), with each head's statistics."""
     from .attention import head_stats  # PyTorch: imported by the work, not by the window
 
     array = as_array(weights)
-    return AttentionSnapshot(tokens=list(tokens), weights=array, stats=head_stats(array), **details)
+    stats = head_stats(array, cross=details.get("key_tokens") is not None)
+    return AttentionSnapshot(tokens=list(tokens), weights=array, stats=stats, **details)
 
 
 MAX_HISTORY = 200  # probe records kept (older ones are thinned evenly)

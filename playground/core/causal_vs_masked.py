@@ -1,12 +1,16 @@
-"""The same sentence read by the two demo models: the GPT demo's attention is a triangle, the BERT demo's a square.
+"""The same sentence read by the two demo models: the GPT demo's attention is a triangle, the BERT demo's a square;
+and by all three families, an encoder-decoder's cross-attention a rectangle.
 
     result = run_quietly(read_by_both("Return the length of the list."))
     result.decoder.matrix(layer=1, head="mean")   # [T, T]: nothing above the diagonal
     result.encoder.matrix(layer=1, head="mean")   # [T, T]: every token reads every token
+    three = run_quietly(read_by_all_three("Return the length of the list.", encoder_decoder_dir=run))
+    three.encoder_decoder.matrix(0, "mean")      # [T, S]: its output tokens read the sentence's tokens
 
 The guided tour's "causal vs masked" card runs this as a job. Each model
 reads the sentence as it was trained: the decoder as generation encodes it,
-the encoder between [CLS] and [SEP]. The models are read from their folders
+the encoder between [CLS] and [SEP], the encoder-decoder as its input (then
+</s>) while its decoder writes its own greedy output (`seq2seq_look`). The models are read from their folders
 once and kept, so changing the sentence only runs the two forward passes.
 """
 
@@ -31,12 +35,21 @@ _loaded: dict[str, tuple] = {}  # folder -> (checkpoint, model)
 
 @dataclass(frozen=True)
 class ReadBy:
-    """One model's attention over the sentence: `weights` is [n_layer, n_head, T, T], query by key."""
+    """One model's attention over the sentence: `weights` is [n_layer, n_head, T, T], query by key.
+
+    For an encoder-decoder, its cross-attention [n_layer, n_head, T, S]: `tokens` are the T output
+    tokens it wrote (the rows) and `key_tokens` the S tokens of the sentence it read (the columns).
+    """
 
     name: str
     encoder: bool
     tokens: tuple[str, ...]
     weights: np.ndarray
+    key_tokens: tuple[str, ...] = ()
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return self.key_tokens or self.tokens
 
     @property
     def n_layer(self) -> int:
@@ -97,7 +110,7 @@ def read_by_both(
     yield Progress(0.0, "Loading the demo models…")
     decoder_checkpoint, decoder = _model(Path(decoder_dir))
     encoder_checkpoint, encoder = _model(Path(encoder_dir))
-    if decoder.config.is_encoder or not encoder.config.is_encoder:
+    if decoder.config.is_encoder or decoder.config.is_encoder_decoder or not encoder.config.is_encoder:
         raise UserError("Causal vs masked needs a decoder (GPT) on one side and an encoder (BERT) on the other.")
 
     yield Progress(0.4, "The GPT demo reads the sentence…")
@@ -126,3 +139,55 @@ def _read(checkpoint, model, text: str) -> tuple[ReadBy, int]:
     tokens = tuple(tokenizer.token_text(i) for i in ids)
     weights = capture_ids(model, ids).numpy()
     return ReadBy(checkpoint.name, special is not None, tokens, weights), cut
+
+
+# -- three families: a decoder, an encoder and an encoder-decoder ------------------------------------------
+
+DEMO_ENCODER_DECODER = "demo-encoder-decoder"  # the folder under models/ where its demo is to ship
+
+
+@dataclass(frozen=True)
+class ThreeFamilies:
+    """What `read_by_all_three` returns: a triangle (decoder), a square (encoder), a rectangle (encoder-decoder)."""
+
+    text: str
+    decoder: ReadBy
+    encoder: ReadBy
+    encoder_decoder: ReadBy
+    notice: str = ""
+
+
+def demo_encoder_decoder_dir() -> Optional[Path]:
+    from playground import paths
+
+    path = paths.models_dir() / DEMO_ENCODER_DECODER
+    return path if (path / "config.json").exists() else None
+
+
+def read_by_all_three(
+    text: str,
+    decoder_dir: Optional[Path] = None,
+    encoder_dir: Optional[Path] = None,
+    encoder_decoder_dir: Optional[Path] = None,
+) -> Generator[Progress, None, ThreeFamilies]:
+    """`read_by_both`, and an encoder-decoder (the demo in models/demo-encoder-decoder, or `encoder_decoder_dir`)
+    reading `text` as its input while it writes: its cross-attention, output tokens by input tokens."""
+    from .seq2seq_look import capture_pair
+
+    encoder_decoder_dir = encoder_decoder_dir or demo_encoder_decoder_dir()
+    if encoder_decoder_dir is None:
+        raise UserError(
+            f"The demo encoder-decoder in models/{DEMO_ENCODER_DECODER} is not installed here: choose an "
+            "encoder-decoder's folder for the third family."
+        )
+    both = yield from read_by_both(text, decoder_dir, encoder_dir)
+    yield Progress(0.8, "The encoder-decoder reads the sentence and writes…")
+    checkpoint, model = _model(Path(encoder_decoder_dir))
+    if not model.config.is_encoder_decoder:
+        raise UserError("The third family needs an encoder-decoder (T5 style): this model has one stack.")
+    capture = capture_pair(model, checkpoint.tokenizer, text, max_tokens=MAX_TOKENS)
+    third = ReadBy(checkpoint.name, False, capture.written_tokens, capture.cross, key_tokens=capture.input_tokens)
+    notice = both.notice
+    if capture.notice and not notice:
+        notice = f"The sentence is long: each side shows its first {MAX_TOKENS} tokens at most."
+    return ThreeFamilies(text, both.decoder, both.encoder, third, notice)

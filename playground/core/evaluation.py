@@ -50,7 +50,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from playground.core.checkpoints import CHECKPOINT_NAMES, Checkpoint, load_checkpoint, one_stack
+from playground.core.checkpoints import CHECKPOINT_NAMES, Checkpoint, load_checkpoint
 from playground.core.corpus import Corpus, check_text_file, read_text_chunks
 from playground.core.model import GPT
 from playground.core.progress import CancelToken, JobGenerator, Progress, UserError
@@ -496,7 +496,11 @@ def _load(
 
         device = resolve_device("auto")
     checkpoint, model = load_checkpoint(item, device=device, which=which)
-    return checkpoint, one_stack(model, "Evaluating on a task"), True
+    if not isinstance(model, GPT):  # an encoder-decoder
+        from playground.core.seq2seq_eval import no_text_perplexity
+
+        raise no_text_perplexity(checkpoint.name)
+    return checkpoint, model, True
 
 
 def _score_checkpoint(

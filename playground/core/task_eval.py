@@ -543,6 +543,12 @@ def _run(model, tokenizer, template, examples, settings, modes, cancel) -> JobGe
     import sacrebleu
 
     encoder = bool(getattr(getattr(model, "config", None), "is_encoder", False))
+    if getattr(getattr(model, "config", None), "is_encoder_decoder", False):
+        raise UserError(
+            "This model is an encoder-decoder (T5 style): it answers each input as it is, with the task prefix it "
+            "was trained with, not through a prompt template. It is scored text to text instead "
+            "(core/seq2seq_eval.py; playground eval task does so)."
+        )
 
     total = len(examples) * len(modes)
     results = []
