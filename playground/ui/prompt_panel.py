@@ -3,7 +3,10 @@
 Templates, modes and rendering live in `core.prompts`; this panel edits a
 template, shows the rendered prompt with its parts coloured, counts its tokens
 against the model's context (and shows what a too-long prompt loses), and hands
-the template to the Generate step. The preview box, the examples table and the
+the template to the Generate step. For an encoder-decoder (T5) the whole rendered
+text is the encoder's input: it is counted with </s> against the context, with no
+room kept for the answer (the decoder writes it apart), and a long one loses its end
+(`_count_input`). The preview box, the examples table and the
 Formats tab are widgets of their own (`ui/widgets/prompt_preview.py`,
 `examples_editor.py`, `template_formats.py`).
 """
@@ -57,6 +60,7 @@ from playground.paths import user_data_dir
 from playground.ui.themes import themed_style, themed_text
 from playground.ui.widgets.controls_column import ControlsColumn
 from playground.ui.widgets.examples_editor import ExamplesEditor, examples_used
+from playground.ui.widgets.prompt_box import reads_input
 from playground.ui.widgets.prompt_preview import PreviewBox
 from playground.ui.widgets.template_formats import FormatsEditor
 
@@ -526,6 +530,8 @@ class PromptPanel(QWidget):
             )
             self.token_count_label.setToolTip("")
             self.usage_bar.hide()
+        elif reads_input(checkpoint):
+            self._count_input(rendered, tokenizer, context)
         else:
             reserve = generation_reserve(context) if context is not None else 0
             window = context - reserve if context is not None else None
@@ -564,6 +570,9 @@ class PromptPanel(QWidget):
                 role = "cat_3" if not self.fit.fits else "cat_1"  # orange when it does not fit
                 themed_style(self.usage_bar, f"QProgressBar::chunk {{ background: {{{role}}}; }}")
                 self.usage_bar.show()
+        self._show_reader(reads_input(checkpoint))
+        if reads_input(checkpoint):
+            return  # _count_input said what is cut: an input loses its end, which the preview does not strike
         cut = self.fit.cut_chars if self.fit is not None and not self.fit.fits else 0
         self.preview.show_prompt(rendered, cut)
         if self.fit is not None and not self.fit.fits:
@@ -571,6 +580,47 @@ class PromptPanel(QWidget):
             self.warning_label.show()
         else:
             self.warning_label.hide()
+
+    def _show_reader(self, encoder_input: bool) -> None:
+        """Name what reads the text: a decoder's prompt, or an encoder-decoder's input."""
+        box = self.preview_box
+        box.setTitle("The input the encoder reads" if encoder_input else "The prompt the model reads")
+        box.send_button.setToolTip(
+            "Use this text as the input in the Generate step, where the model writes its output (Ctrl+Enter)."
+            if encoder_input
+            else "Use this prompt in the Generate step, where the model continues it (Ctrl+Enter)."
+        )
+
+    def _count_input(self, rendered: RenderedPrompt, tokenizer, context: int) -> None:
+        """An encoder-decoder's input: the whole text, its tokens and </s> against the context."""
+        from playground.core.seq2seq_generation import prepare_input
+
+        prepared = prepare_input(tokenizer, rendered.text, context)
+        self.prompt_window = context - 1  # </s> takes one
+        self.n_tokens = prepared.total_tokens - 1
+        more = "" if prepared.exact else "More than "
+        themed_text(
+            self.token_count_label,
+            "{more}<b>{n}</b> tokens and &lt;/s&gt; of the <b>{context}</b> the encoder reads "
+            "<span style='color:{muted}'>(the whole text is the encoder's input; the decoder writes "
+            "the answer apart)</span>",
+            more=more,
+            n=f"{self.n_tokens:,}",
+            context=f"{context:,}",
+        )
+        self.token_count_label.setToolTip(
+            f"The model “{self.session.checkpoint.name}” is an encoder-decoder: its encoder reads this whole "
+            f"text at once, at most {context:,} tokens with the end token </s>; its decoder then writes the "
+            "answer from its own start token, so no room is kept for it here. A longer input loses its end."
+        )
+        self.usage_bar.setRange(0, max(1, context))
+        self.usage_bar.setValue(min(prepared.total_tokens, context))
+        role = "cat_3" if prepared.cut_tokens else "cat_1"
+        themed_style(self.usage_bar, f"QProgressBar::chunk {{ background: {{{role}}}; }}")
+        self.usage_bar.show()
+        self.preview.show_prompt(rendered, 0)
+        self.warning_label.setText("⚠ " + prepared.notice)
+        self.warning_label.setVisible(bool(prepared.cut_tokens))
 
     def preview_text(self) -> str:
         """The exact text the model is given (what the preview shows)."""
