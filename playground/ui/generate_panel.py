@@ -320,6 +320,7 @@ class GeneratePanel(QWidget):
             else "Continue the prompt with the settings on the left (Ctrl+Enter)."
         )
         self.output_tab.set_output_only(writes)
+        self.beams_tab.set_output_only(writes)
 
     def _refresh_mask_hint(self) -> None:
         self.mask_hint.setVisible(

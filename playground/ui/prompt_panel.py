@@ -75,13 +75,25 @@ class PromptPanel(QWidget):
     """Template, mode and parts on the left; examples and the live prompt with its token count on the right."""
 
     title = "Prompt"
-    concept = (
+    DECODER_CONCEPT = (
         "<b>Prompting</b><br>A language model only continues text. To pose a task, write the start of "
         "a document whose natural continuation is the answer.<br><br><i>Zero-shot</i> gives only the "
         "request; <i>one-shot</i> and <i>few-shot</i> first show worked examples, so the model can copy "
         "the pattern: the format, the labels, how long an answer is. <i>Chain-of-thought</i> examples "
         "show their steps too.<br><br>Examples cost context: watch the token count."
     )
+    SEQ2SEQ_CONCEPT = (
+        "<b>Prompting an encoder-decoder</b><br>A T5-style model reads an <i>input</i> and writes an "
+        "<i>output</i> apart from it. The whole prompt, examples and query together, is the input: its "
+        "encoder reads it at once, and its decoder writes the answer from its own start token.<br><br>"
+        "<i>Zero-shot</i>, <i>one-shot</i> and <i>few-shot</i> work as for a decoder, though a small "
+        "model trained on one task mostly answers that task: the examples help less than its training."
+    )
+
+    @property
+    def concept(self) -> str:
+        """The sidebar's explanation: of prompting a decoder, or an encoder-decoder."""
+        return self.SEQ2SEQ_CONCEPT if reads_input(self.session.checkpoint) else self.DECODER_CONCEPT
 
     DEBOUNCE_MS = 100
 
@@ -531,7 +543,7 @@ class PromptPanel(QWidget):
             self.token_count_label.setToolTip("")
             self.usage_bar.hide()
         elif reads_input(checkpoint):
-            self._count_input(rendered, tokenizer, context)
+            self._count_input(rendered, checkpoint)
         else:
             reserve = generation_reserve(context) if context is not None else 0
             window = context - reserve if context is not None else None
@@ -570,7 +582,7 @@ class PromptPanel(QWidget):
                 role = "cat_3" if not self.fit.fits else "cat_1"  # orange when it does not fit
                 themed_style(self.usage_bar, f"QProgressBar::chunk {{ background: {{{role}}}; }}")
                 self.usage_bar.show()
-        self._show_reader(reads_input(checkpoint))
+        self.preview_box.name_reader(reads_input(checkpoint))
         if reads_input(checkpoint):
             return  # _count_input said what is cut: an input loses its end, which the preview does not strike
         cut = self.fit.cut_chars if self.fit is not None and not self.fit.fits else 0
@@ -581,46 +593,16 @@ class PromptPanel(QWidget):
         else:
             self.warning_label.hide()
 
-    def _show_reader(self, encoder_input: bool) -> None:
-        """Name what reads the text: a decoder's prompt, or an encoder-decoder's input."""
-        box = self.preview_box
-        box.setTitle("The input the encoder reads" if encoder_input else "The prompt the model reads")
-        box.send_button.setToolTip(
-            "Use this text as the input in the Generate step, where the model writes its output (Ctrl+Enter)."
-            if encoder_input
-            else "Use this prompt in the Generate step, where the model continues it (Ctrl+Enter)."
-        )
-
-    def _count_input(self, rendered: RenderedPrompt, tokenizer, context: int) -> None:
+    def _count_input(self, rendered: RenderedPrompt, checkpoint) -> None:
         """An encoder-decoder's input: the whole text, its tokens and </s> against the context."""
         from playground.core.seq2seq_generation import prepare_input
 
-        prepared = prepare_input(tokenizer, rendered.text, context)
+        context = checkpoint.model_config.context_length
+        prepared = prepare_input(checkpoint.tokenizer, rendered.text, context)
         self.prompt_window = context - 1  # </s> takes one
         self.n_tokens = prepared.total_tokens - 1
-        more = "" if prepared.exact else "More than "
-        themed_text(
-            self.token_count_label,
-            "{more}<b>{n}</b> tokens and &lt;/s&gt; of the <b>{context}</b> the encoder reads "
-            "<span style='color:{muted}'>(the whole text is the encoder's input; the decoder writes "
-            "the answer apart)</span>",
-            more=more,
-            n=f"{self.n_tokens:,}",
-            context=f"{context:,}",
-        )
-        self.token_count_label.setToolTip(
-            f"The model “{self.session.checkpoint.name}” is an encoder-decoder: its encoder reads this whole "
-            f"text at once, at most {context:,} tokens with the end token </s>; its decoder then writes the "
-            "answer from its own start token, so no room is kept for it here. A longer input loses its end."
-        )
-        self.usage_bar.setRange(0, max(1, context))
-        self.usage_bar.setValue(min(prepared.total_tokens, context))
-        role = "cat_3" if prepared.cut_tokens else "cat_1"
-        themed_style(self.usage_bar, f"QProgressBar::chunk {{ background: {{{role}}}; }}")
-        self.usage_bar.show()
+        self.preview_box.show_input_count(prepared, context, checkpoint.name)
         self.preview.show_prompt(rendered, 0)
-        self.warning_label.setText("⚠ " + prepared.notice)
-        self.warning_label.setVisible(bool(prepared.cut_tokens))
 
     def preview_text(self) -> str:
         """The exact text the model is given (what the preview shows)."""

@@ -12,7 +12,6 @@ from tiny_runs import wordpiece_tokenizer
 
 from playground.engine.jobs import Job
 
-
 SIZES = dict(context_length=16, n_layer=2, n_head=4, n_embd=32, relative_buckets=8, relative_max_distance=20)
 TEXT = "the cat sat on the mat"
 
@@ -97,6 +96,7 @@ def test_the_box_is_the_input_and_a_decoder_still_has_a_prompt(qtbot, panel, ses
     assert "continues this text" in panel.prompt_edit.toolTip()
     assert panel.concept == panel.GENERATION_CONCEPT
     assert panel.output.placeholderText() == "The model's text appears here, one token at a time."
+    assert panel.beams_table.horizontalHeaderItem(1).text() == "Continuation"
 
 
 def test_greedy_writes_the_output_below_the_input(qtbot, panel, t5_run):
@@ -134,6 +134,7 @@ def test_beam_search_shows_its_beams(qtbot, panel, t5_run):
     finish(qtbot, panel)
     assert panel.tabs.currentWidget() is panel.beams_tab
     assert panel.beams_table.rowCount() == 3
+    assert panel.beams_table.horizontalHeaderItem(1).text() == "Output"
     from playground.core.generation_jobs import OneModel, search_beams
     from playground.core.progress import run_quietly
 
@@ -217,6 +218,7 @@ def test_a_prompt_template_fills_the_input(qtbot, session, t5_run):
     assert "encoder's input" in prompt.token_count_label.text()
     assert "kept for the answer" not in prompt.token_count_label.text()
     assert prompt.prompt_window == 16 - 1  # </s> takes one
+    assert "encoder-decoder" in prompt.concept
     prompt.send()
     assert generate.prompt_edit.toPlainText() == template.render().text
     assert generate.prompt_box.title.text() == "<b>Input</b>"

@@ -20,7 +20,6 @@ from playground.ui.widgets.generated_text import GeneratedTextView, ProbabilityL
 from playground.ui.widgets.sampling_controls import distribution_key
 from playground.ui.widgets.stage_charts import StagesView
 
-
 DECODER_PLACEHOLDER = "The model's text appears here, one token at a time."
 
 

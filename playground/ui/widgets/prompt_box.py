@@ -117,7 +117,7 @@ class PromptBox(QWidget):
         text = self.edit.toPlainText()
         context = checkpoint.model_config.context_length
         if self.reads_input:
-            self._count_input(text, context)
+            self._count_input(text, checkpoint.tokenizer, context)
             return
         if len(text) > COUNT_LIMIT_CHARS:
             themed_text(
@@ -138,7 +138,7 @@ class PromptBox(QWidget):
         else:
             self.count.setText(f"{n:,} of {context:,} tokens")
 
-    def _count_input(self, text: str, context: int) -> None:
+    def _count_input(self, text: str, tokenizer, context: int) -> None:
         """An encoder-decoder's input: its tokens and </s> against the context; the end is what a cut drops."""
         if len(text) > COUNT_LIMIT_CHARS:
             themed_text(
@@ -149,7 +149,7 @@ class PromptBox(QWidget):
                 context=f"{context:,}",
             )
             return
-        n = (len(self.checkpoint.tokenizer.encode_ids([text])[0]) if text else 0) + 1  # and </s>
+        n = (len(tokenizer.encode_ids([text])[0]) if text else 0) + 1  # and </s>
         if n > context:
             themed_text(
                 self.count,

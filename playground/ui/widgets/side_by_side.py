@@ -18,7 +18,6 @@ from playground.core.sampling_settings import SamplingSettings
 from playground.ui.themes import themed_style, themed_text
 from playground.ui.widgets.generated_text import GeneratedTextView
 
-
 INPUT_TIP = "The input its encoder read; the output its decoder wrote follows the arrow."
 
 
