@@ -7,7 +7,9 @@ of a clicked token and how each setting reshaped its distribution
 (`widgets/explained_output.py`), beam search's beams (`widgets/beams_view.py`),
 and two comparisons (`widgets/side_by_side.py`). What the model reads and
 writes goes out to the Attention Lab (`generation_feed.py`). With an encoder as the
-current model the step is Fill the mask instead (`fill_mask_page.py`).
+current model the step is Fill the mask instead (`fill_mask_page.py`). With an
+encoder-decoder (T5) the box is its *input* and the Output tab holds what its decoder
+writes, apart from it: the same jobs, settings and views serve both.
 
 The work is in `core/generation_jobs.py`, run by the engine: one generation
 at a time (`self.slot`), and the selected token's explanation beside it
@@ -44,7 +46,7 @@ from playground.ui.widgets.generation_status import GenerationStatus
 from playground.ui.widgets.model_header import ModelHeader
 from playground.ui.widgets.model_kind_hint import ModelKindHint
 from playground.ui.widgets.no_model import NoModelPage
-from playground.ui.widgets.prompt_box import PromptBox
+from playground.ui.widgets.prompt_box import PromptBox, reads_input
 from playground.ui.widgets.sampling_controls import SamplingControls, distribution_key
 from playground.ui.widgets.side_by_side import CompareTab, SamplesTab
 
@@ -66,6 +68,13 @@ class GeneratePanel(QWidget):
         "and <i>top-p</i> reshape the distribution before the draw: sharper for safe text, flatter for "
         "surprises."
     )
+    SEQ2SEQ_CONCEPT = (
+        "<b>Generation with an encoder-decoder</b><br>A T5-style model reads an <i>input</i> and writes an "
+        "<i>output</i>: its encoder reads the whole input once, and its decoder writes the output token by "
+        "token, looking back at the input through <i>cross-attention</i>.<br><br>Each output token is "
+        "picked as a decoder's would be: greedy, sampling or beam search, with temperature, top-k and top-p "
+        "reshaping the distribution first."
+    )
     FILL_MASK_CONCEPT = (
         "<b>Fill the mask</b><br>An <i>encoder</i> (BERT) reads the whole text at once, every token seeing "
         "the tokens before <i>and after</i> it. It was trained by hiding some tokens behind [MASK] and "
@@ -75,8 +84,10 @@ class GeneratePanel(QWidget):
 
     @property
     def concept(self) -> str:
-        """The sidebar's explanation: of generation, or of filling masks when the model is an encoder."""
-        return self.FILL_MASK_CONCEPT if self.fills_masks() else self.GENERATION_CONCEPT
+        """The sidebar's explanation: of generation, of an encoder-decoder's, or of filling masks (an encoder)."""
+        if self.fills_masks():
+            return self.FILL_MASK_CONCEPT
+        return self.SEQ2SEQ_CONCEPT if self.reads_input() else self.GENERATION_CONCEPT
 
     def __init__(self, session: Session, parent=None) -> None:
         super().__init__(parent)
@@ -295,14 +306,27 @@ class GeneratePanel(QWidget):
         """True when the current model is an encoder: the step is Fill the mask then."""
         return is_encoder(self.session.checkpoint)
 
+    def reads_input(self) -> bool:
+        """True when the current model is an encoder-decoder: the box is its input, the output apart."""
+        return reads_input(self.session.checkpoint)
+
     def _show_mode(self) -> None:
         self.modes.setCurrentWidget(self.fill_mask_page if self.fills_masks() else self.decoder_page)
         self._refresh_mask_hint()
+        writes = self.reads_input()
+        self.generate_button.setToolTip(
+            "Read the input and write its output with the settings on the left (Ctrl+Enter)."
+            if writes
+            else "Continue the prompt with the settings on the left (Ctrl+Enter)."
+        )
+        self.output_tab.set_output_only(writes)
+        self.beams_tab.set_output_only(writes)
 
     def _refresh_mask_hint(self) -> None:
         self.mask_hint.setVisible(
             self.session.checkpoint is not None
             and not self.fills_masks()
+            and not self.reads_input()  # T5 marks a gap with a sentinel, and fills it itself
             and "[MASK]" in self.prompt_edit.toPlainText()
         )
 
@@ -396,6 +420,11 @@ class GeneratePanel(QWidget):
             return None
         return self.settings()
 
+    def _want_attention(self) -> bool:
+        """Whether the generation hands its attention rows to the Attention Lab. An encoder-decoder's
+        rows (decoder, cross, encoder) are not the square a decoder's text gathers: the Lab reads it itself."""
+        return self.feed.want_attention(possible=not self.reads_input())
+
     def _new_generator(self, seed):
         self._generator, self._generator_seed = _jobs().seeded_generator(seed), seed
         return self._generator
@@ -420,7 +449,7 @@ class GeneratePanel(QWidget):
             text,
             settings,
             generator,
-            self.feed.want_attention(),
+            self._want_attention(),
             doing="generating text",
             partial=self._on_generated,
             result=lambda _: self.status.finished(self.output.tokens(), cancelled=False),
@@ -448,7 +477,7 @@ class GeneratePanel(QWidget):
             generated,
             settings,
             self._generator,
-            self.feed.want_attention(),
+            self._want_attention(),
             doing="generating one token",
             partial=self._on_generated,
             result=lambda token: self._stepped(token, key),
@@ -545,10 +574,11 @@ class GeneratePanel(QWidget):
     # ================================================================== what jobs report
 
     def _on_generated(self, item) -> None:
-        """The prompt as the model reads it (a PromptPrepared), or one more token (a TokenGenerated)."""
+        """The prompt as the model reads it (a PromptPrepared; an encoder-decoder's input is an
+        InputPrepared), or one more token (a TokenGenerated)."""
         if isinstance(item, _jobs().PromptPrepared):
-            self.prompt_box.show_notice(item.prepared)
-            self.output.set_prompt(item.shown, item.cut)
+            self.prompt_box.show_notice(item)
+            self.output_tab.show_read(item)
             self.output_tab.prompt_ids, self._output_prompt = list(item.prepared.ids), item.text
             self.feed.announce(self._prompt_ids)
             return
@@ -569,7 +599,7 @@ class GeneratePanel(QWidget):
     def _on_beam_partial(self, item) -> None:
         """The prompt (a PromptPrepared) or a step of the search (a BeamsUpdate)."""
         if isinstance(item, _jobs().PromptPrepared):
-            self.prompt_box.show_notice(item.prepared)
+            self.prompt_box.show_notice(item)
         else:
             self.beams_tab.show_update(item)
 

@@ -35,9 +35,10 @@ class GenerationFeed:
         self.attention: Optional[AttentionSoFar] = None  # their attention, when generation hands it over
         self.attention_wanted = False  # the running generation hands its attention over
 
-    def want_attention(self) -> bool:
-        """Whether the next generation hands its attention over (the Attention Lab follows it live)."""
-        self.attention_wanted = bool(self.session.live_attention_wanted)
+    def want_attention(self, possible: bool = True) -> bool:
+        """Whether the next generation hands its attention over (the Attention Lab follows it live);
+        never when it is not `possible` (its model's rows are not a decoder's)."""
+        self.attention_wanted = possible and bool(self.session.live_attention_wanted)
         return self.attention_wanted
 
     def announce(self, prompt_ids: list[int], token=None) -> None:

@@ -3,7 +3,10 @@
 Templates, modes and rendering live in `core.prompts`; this panel edits a
 template, shows the rendered prompt with its parts coloured, counts its tokens
 against the model's context (and shows what a too-long prompt loses), and hands
-the template to the Generate step. The preview box, the examples table and the
+the template to the Generate step. For an encoder-decoder (T5) the whole rendered
+text is the encoder's input: it is counted with </s> against the context, with no
+room kept for the answer (the decoder writes it apart), and a long one loses its end
+(`_count_input`). The preview box, the examples table and the
 Formats tab are widgets of their own (`ui/widgets/prompt_preview.py`,
 `examples_editor.py`, `template_formats.py`).
 """
@@ -57,6 +60,7 @@ from playground.paths import user_data_dir
 from playground.ui.themes import themed_style, themed_text
 from playground.ui.widgets.controls_column import ControlsColumn
 from playground.ui.widgets.examples_editor import ExamplesEditor, examples_used
+from playground.ui.widgets.prompt_box import reads_input
 from playground.ui.widgets.prompt_preview import PreviewBox
 from playground.ui.widgets.template_formats import FormatsEditor
 
@@ -71,13 +75,25 @@ class PromptPanel(QWidget):
     """Template, mode and parts on the left; examples and the live prompt with its token count on the right."""
 
     title = "Prompt"
-    concept = (
+    DECODER_CONCEPT = (
         "<b>Prompting</b><br>A language model only continues text. To pose a task, write the start of "
         "a document whose natural continuation is the answer.<br><br><i>Zero-shot</i> gives only the "
         "request; <i>one-shot</i> and <i>few-shot</i> first show worked examples, so the model can copy "
         "the pattern: the format, the labels, how long an answer is. <i>Chain-of-thought</i> examples "
         "show their steps too.<br><br>Examples cost context: watch the token count."
     )
+    SEQ2SEQ_CONCEPT = (
+        "<b>Prompting an encoder-decoder</b><br>A T5-style model reads an <i>input</i> and writes an "
+        "<i>output</i> apart from it. The whole prompt, examples and query together, is the input: its "
+        "encoder reads it at once, and its decoder writes the answer from its own start token.<br><br>"
+        "<i>Zero-shot</i>, <i>one-shot</i> and <i>few-shot</i> work as for a decoder, though a small "
+        "model trained on one task mostly answers that task: the examples help less than its training."
+    )
+
+    @property
+    def concept(self) -> str:
+        """The sidebar's explanation: of prompting a decoder, or an encoder-decoder."""
+        return self.SEQ2SEQ_CONCEPT if reads_input(self.session.checkpoint) else self.DECODER_CONCEPT
 
     DEBOUNCE_MS = 100
 
@@ -526,6 +542,8 @@ class PromptPanel(QWidget):
             )
             self.token_count_label.setToolTip("")
             self.usage_bar.hide()
+        elif reads_input(checkpoint):
+            self._count_input(rendered, checkpoint)
         else:
             reserve = generation_reserve(context) if context is not None else 0
             window = context - reserve if context is not None else None
@@ -564,6 +582,9 @@ class PromptPanel(QWidget):
                 role = "cat_3" if not self.fit.fits else "cat_1"  # orange when it does not fit
                 themed_style(self.usage_bar, f"QProgressBar::chunk {{ background: {{{role}}}; }}")
                 self.usage_bar.show()
+        self.preview_box.name_reader(reads_input(checkpoint))
+        if reads_input(checkpoint):
+            return  # _count_input said what is cut: an input loses its end, which the preview does not strike
         cut = self.fit.cut_chars if self.fit is not None and not self.fit.fits else 0
         self.preview.show_prompt(rendered, cut)
         if self.fit is not None and not self.fit.fits:
@@ -571,6 +592,17 @@ class PromptPanel(QWidget):
             self.warning_label.show()
         else:
             self.warning_label.hide()
+
+    def _count_input(self, rendered: RenderedPrompt, checkpoint) -> None:
+        """An encoder-decoder's input: the whole text, its tokens and </s> against the context."""
+        from playground.core.seq2seq_generation import prepare_input
+
+        context = checkpoint.model_config.context_length
+        prepared = prepare_input(checkpoint.tokenizer, rendered.text, context)
+        self.prompt_window = context - 1  # </s> takes one
+        self.n_tokens = prepared.total_tokens - 1
+        self.preview_box.show_input_count(prepared, context, checkpoint.name)
+        self.preview.show_prompt(rendered, 0)
 
     def preview_text(self) -> str:
         """The exact text the model is given (what the preview shows)."""

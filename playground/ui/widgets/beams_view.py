@@ -82,6 +82,15 @@ class BeamsView(QWidget):
         self._redraw = QTimer(self, singleShot=True, interval=max(1, round(GUI_INTERVAL_S * 1000)))
         self._redraw.timeout.connect(self._draw_latest)
 
+    def set_output_only(self, output_only: bool) -> None:
+        """Name the beams' text for an encoder-decoder (its output) or a decoder (what continues the prompt)."""
+        item = self.table.horizontalHeaderItem(1)
+        assert item is not None  # set in __init__
+        item.setText("Output" if output_only else HEADERS[1][0])
+        item.setToolTip(
+            "What the beam's decoder writes for the input (↵ is a line break)." if output_only else HEADERS[1][1]
+        )
+
     def clear(self) -> None:
         self._redraw.stop()
         self.latest = self._drawn = None

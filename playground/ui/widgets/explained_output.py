@@ -20,6 +20,8 @@ from playground.ui.widgets.generated_text import GeneratedTextView, ProbabilityL
 from playground.ui.widgets.sampling_controls import distribution_key
 from playground.ui.widgets.stage_charts import StagesView
 
+DECODER_PLACEHOLDER = "The model's text appears here, one token at a time."
+
 
 class ExplainedOutput(QSplitter):
     """`output` (the text, a legend above it) beside `candidate_chart`, with `stages` below both.
@@ -29,6 +31,10 @@ class ExplainedOutput(QSplitter):
     `prompt_ids` (what the model read before `output`'s tokens), `run_key` (the
     distribution settings of the Generate run) and `step_keys` (those of each
     token made by Step) up to date.
+
+    With an encoder-decoder (`set_output_only`), `prompt_ids` are the input the
+    encoder read, and `output` holds only what the decoder wrote: the input stays in
+    the box above.
     """
 
     EXPLAIN_DELAY_MS = 150
@@ -39,6 +45,7 @@ class ExplainedOutput(QSplitter):
         self._settings = settings
         self._generating = generating
         self.prompt_ids: list[int] = []
+        self.output_only = False  # an encoder-decoder: the output apart from its input
         self.run_key: Optional[tuple] = None
         self.step_keys: dict[int, tuple] = {}
         self._shown_key: Optional[tuple] = None  # the distribution settings of the stages on show
@@ -89,6 +96,24 @@ class ExplainedOutput(QSplitter):
         self.setStretchFactor(1, 2)
         self.setSizes([330, 250])
         self.setChildrenCollapsible(False)
+
+    def set_output_only(self, output_only: bool) -> None:
+        """Show an encoder-decoder's output alone (True), or a decoder's prompt and what continues it."""
+        self.output_only = output_only
+        self.output.setPlaceholderText(
+            "The output appears here: the decoder writes it, token by token, reading the input above "
+            "through cross-attention."
+            if output_only
+            else DECODER_PLACEHOLDER
+        )
+
+    def show_read(self, prompt) -> None:
+        """Start afresh from a `PromptPrepared`: a decoder's prompt (what it reads, a cut beginning struck
+        through) goes before the tokens; an encoder-decoder's input does not (the box above holds it)."""
+        if self.output_only:
+            self.output.set_prompt("")
+        else:
+            self.output.set_prompt(prompt.shown, prompt.cut)
 
     def set_specials(self, specials: dict[int, str]) -> None:
         """Readable names for special token ids, in every view."""
@@ -175,8 +200,12 @@ class ExplainedOutput(QSplitter):
         from playground.core.generation_jobs import explain_next_token  # imports torch: a model is about
 
         index, key = token.index, distribution_key(settings)
-        prefix = self.prompt_ids + self.output.generated_ids()[:index]
-        job = Job(explain_next_token, self.session.models, checkpoint, prefix, settings, doing="explaining a token")
+        before = self.output.generated_ids()[:index]
+        if self.output_only:  # the decoder's tokens so far, reading the encoder's input
+            args: tuple = (before, settings, self.prompt_ids)
+        else:
+            args = (self.prompt_ids + before, settings)
+        job = Job(explain_next_token, self.session.models, checkpoint, *args, doing="explaining a token")
         job.result.connect(lambda stages: self._explained(index, key, stages))
         job.error.connect(self.session.error)
         self.explain_slot.start(job)

@@ -192,7 +192,7 @@ class GeneratedTextView(WrappedPlaceholderTextEdit):
             self._selected = None
             self.token_selected.emit(None)
 
-    def set_prompt(self, text: str, cut: str = "") -> None:
+    def set_prompt(self, text: str, cut: str = "", tooltip: str = "The prompt: the text the model continues.") -> None:
         """Start afresh with `text` (what the model reads) in grey; `cut`, the part of the
         prompt that did not fit the context, goes before it, struck through."""
         self.clear_all()
@@ -209,7 +209,7 @@ class GeneratedTextView(WrappedPlaceholderTextEdit):
         cut_end = self._cursor.position()
         fmt = QTextCharFormat()
         fmt.setForeground(qcolour("muted"))
-        fmt.setToolTip("The prompt: the text the model continues.")
+        fmt.setToolTip(tooltip)
         self._cursor.insertText(text, fmt)
         self._cursor.endEditBlock()
         self._prompt_span = (start, cut_end, self._cursor.position())

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from playground.core.prompts import RenderedPrompt
-from playground.ui.themes import qcolour, themed_style
+from playground.ui.themes import qcolour, themed_style, themed_text
 from playground.ui.widgets.wrapped_placeholder import WrappedPlaceholderTextEdit
 
 # The parts' colour roles: light shades with dark text on them, the same in every look.
@@ -185,3 +185,37 @@ class PreviewBox(QGroupBox):
         layout.addWidget(self.warning_label)
         layout.addWidget(self.problem_label)
         layout.addLayout(bottom)
+
+    def name_reader(self, encoder_input: bool) -> None:
+        """Name what reads the text: a decoder's prompt, or an encoder-decoder's input."""
+        self.setTitle("The input the encoder reads" if encoder_input else "The prompt the model reads")
+        self.send_button.setToolTip(
+            "Use this text as the input in the Generate step, where the model writes its output (Ctrl+Enter)."
+            if encoder_input
+            else "Use this prompt in the Generate step, where the model continues it (Ctrl+Enter)."
+        )
+
+    def show_input_count(self, prepared, context: int, model_name: str) -> None:
+        """An encoder-decoder's input (a `PreparedPrompt` from `prepare_input`): its tokens and </s> against
+        the context, with no room kept for the answer, and a warning when its end is cut."""
+        themed_text(
+            self.token_count_label,
+            "{more}<b>{n}</b> tokens and &lt;/s&gt; of the <b>{context}</b> the encoder reads "
+            "<span style='color:{muted}'>(the whole text is the encoder's input; the decoder writes "
+            "the answer apart)</span>",
+            more="" if prepared.exact else "More than ",
+            n=f"{prepared.total_tokens - 1:,}",
+            context=f"{context:,}",
+        )
+        self.token_count_label.setToolTip(
+            f"The model “{model_name}” is an encoder-decoder: its encoder reads this whole text at once, at "
+            f"most {context:,} tokens with the end token </s>; its decoder then writes the answer from its own "
+            "start token, so no room is kept for it here. A longer input loses its end."
+        )
+        self.usage_bar.setRange(0, max(1, context))
+        self.usage_bar.setValue(min(prepared.total_tokens, context))
+        role = "cat_3" if prepared.cut_tokens else "cat_1"  # orange when it does not fit
+        themed_style(self.usage_bar, f"QProgressBar::chunk {{ background: {{{role}}}; }}")
+        self.usage_bar.show()
+        self.warning_label.setText("⚠ " + prepared.notice)
+        self.warning_label.setVisible(bool(prepared.cut_tokens))

@@ -18,6 +18,8 @@ from playground.core.sampling_settings import SamplingSettings
 from playground.ui.themes import themed_style, themed_text
 from playground.ui.widgets.generated_text import GeneratedTextView
 
+INPUT_TIP = "The input its encoder read; the output its decoder wrote follows the arrow."
+
 
 class OutputColumn(QFrame):
     """One column of a side-by-side comparison: a title, a notice and a generated-text view."""
@@ -37,6 +39,7 @@ class OutputColumn(QFrame):
         self.view.setMinimumWidth(120)
         self.caption = ""
         self.prompt_tokens: Optional[int] = None
+        self.read_what = "prompt"  # "input" for an encoder-decoder
         layout = QVBoxLayout(self)
         layout.setContentsMargins(5, 5, 5, 5)
         layout.setSpacing(4)
@@ -52,15 +55,23 @@ class OutputColumn(QFrame):
     def update_title(self) -> None:
         parts = [f"<b>{self.caption}</b>"]
         if self.prompt_tokens is not None:
-            parts.append(f"{self.prompt_tokens:,} prompt tokens")
+            parts.append(f"{self.prompt_tokens:,} {self.read_what} tokens")
         n = self.view.token_count()
         if n:
             parts.append(f"{n:,} new tokens")
         self.title.setText(" · ".join(parts))
 
     def show_prompt(self, prompt) -> None:
-        """A `PromptPrepared`: the prompt as the model reads it, and a notice when it was cut."""
-        self.view.set_prompt(prompt.shown, prompt.cut)
+        """A `PromptPrepared`: the prompt as the model reads it, and a notice when it was cut. An
+        encoder-decoder's input (an `InputPrepared`) shows what its encoder reads, and its output below."""
+        from playground.core.generation_jobs import InputPrepared  # a job is running: PyTorch is loaded
+
+        if isinstance(prompt, InputPrepared):
+            self.read_what = "input"
+            self.view.set_prompt(prompt.shown + "\n→ ", tooltip=INPUT_TIP)
+        else:
+            self.read_what = "prompt"
+            self.view.set_prompt(prompt.shown, prompt.cut)
         self.notice.setText(prompt.prepared.notice)
         self.notice.setVisible(bool(prompt.prepared.notice))
         self.set_caption(self.caption, len(prompt.prepared.ids))
