@@ -58,7 +58,7 @@ def test_the_encoder_decoder_is_offered_with_its_presets_flavour_and_decoder_dep
     assert config.is_encoder_decoder and config.flavour == "t5" and config.n_decoder_layer is None
     assert session.model_config == config
     assert "relative position bias" in panel.flavour_note.text() and "cross-attention" in panel.flavour_note.text()
-    assert panel.n_decoder_layer.isVisibleTo(panel) and panel.captions["n_layer"].text() == "Encoder layers"
+    assert panel.n_decoder_layer.isVisibleTo(panel) and panel.captions["n_layer"].text() == "Encoder depth"
 
     panel.n_decoder_layer.setValue(3)  # a decoder deeper than the encoder
     config = panel.config()
@@ -276,3 +276,35 @@ def test_an_encoder_decoder_run_pauses_stops_and_fine_tunes(qtbot, train_panel, 
     assert panel.start() is not None
     jobs.wait(qtbot, 60_000)
     assert panel.last_error is None and panel.steps_x[-1] == 3 and panel.parent_x
+
+
+# -- fits the screen ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("size", "presenting"),
+    [((1024, 640), False), ((1280, 720), False), ((1280, 720), True)],
+    ids=["1024x640", "1280x720", "presentation at 1280x720"],
+)
+def test_the_encoder_decoders_build_and_train_steps_fit(qtbot, session, tiny_corpus, bpe, size, presenting):
+    """The family row, the offer to add T5's tokens, the decoder depth and the objective's controls:
+    nothing cut, nothing scrolls sideways."""
+    from tests.ui.test_fits_screens import make_window, problems_on_screen
+
+    session.set_corpus(*tiny_corpus)
+    session.add_tokenizer(bpe)
+    window = make_window(qtbot, session, size)
+    window.set_presentation_mode(presenting)
+    try:
+        window.go_to("build")
+        window.build_panel.set_flavour("t5")
+        assert not window.build_panel.kind_box.tokens_offer.isHidden()
+        assert problems_on_screen(window, size) == []
+        window.go_to("train")
+        train = window.training_panel
+        assert train.seq2seq.isVisibleTo(train) and "&lt;/s&gt;" in train.ready_label.text()
+        assert problems_on_screen(window, size) == []
+        train.seq2seq.set_objective("text-to-text")
+        assert problems_on_screen(window, size) == []
+    finally:
+        window.set_presentation_mode(False)

@@ -149,7 +149,7 @@ class ShapeBox(QGroupBox):
         self.head_note.setToolTip("Each head works on its own slice of the width.")
         rows = [
             ("Layers", self.n_layer, "n_layer"),
-            ("Decoder layers", self.n_decoder_layer, "n_decoder_layer"),
+            ("Decoder depth", self.n_decoder_layer, "n_decoder_layer"),
             ("Heads", self.n_head, "n_head"),
             ("Width", self.n_embd, "n_embd"),
             ("MLP width", self.mlp_hidden, "mlp_hidden"),
@@ -180,7 +180,7 @@ class ShapeBox(QGroupBox):
     def show_family(self, encoder_decoder: bool) -> None:
         """An encoder-decoder has two depths: "Encoder layers" and "Decoder layers"; the others one."""
         self.form.setRowVisible(self.captions["n_decoder_layer"], encoder_decoder)
-        self.captions["n_layer"].setText("Encoder layers" if encoder_decoder else "Layers")
+        self.captions["n_layer"].setText("Encoder depth" if encoder_decoder else "Layers")
         tip = (
             "An encoder-decoder's encoder stack: how many blocks read the input, each attending to the whole "
             "input, then thinking (MLP)."
