@@ -308,3 +308,31 @@ def test_the_encoder_decoders_build_and_train_steps_fit(qtbot, session, tiny_cor
         assert problems_on_screen(window, size) == []
     finally:
         window.set_presentation_mode(False)
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_the_encoder_decoders_notes_are_readable(qtbot, session, tiny_corpus, bpe, theme):
+    """The family note, the offer to add T5's tokens and Train's sentence about them meet WCAG AA."""
+    from PySide6.QtCore import QSettings
+
+    from playground.ui import themes
+    from tests.ui.test_contrast_walk import unreadable_labels
+    from tests.ui.test_fits_screens import make_window
+
+    session.set_corpus(*tiny_corpus)
+    session.add_tokenizer(bpe)
+    window = make_window(qtbot, session, (1280, 720))
+    try:
+        window.set_theme(theme)
+        window.go_to("build")
+        window.build_panel.set_flavour("t5")
+        assert window.build_panel.kind_box.tokens_note.isVisible()
+        assert unreadable_labels(window) == []
+        window.go_to("train")
+        window.training_panel.seq2seq.set_objective("text-to-text")
+        assert window.training_panel.ready_label.isVisible()
+        assert unreadable_labels(window) == []
+    finally:
+        window.set_theme("light")
+        themes.apply_look(themes.Look())
+        QSettings().remove("view/theme")

@@ -164,10 +164,10 @@ class Seq2SeqControls(QWidget):
     def _show_rows(self) -> None:
         """Span corruption's two controls, or text to text's task and prefix (the file button for a file)."""
         spans = self.objective() == "span-corruption"
-        for widget in (self.noise_share, self.mean_span):
-            self.form.setRowVisible(widget, spans)
-        for widget in (self.task_combo, self.task_note, self.prefix):
-            self.form.setRowVisible(widget, not spans)
+        rows: list[tuple[QWidget, bool]] = [(self.noise_share, spans), (self.mean_span, spans)]
+        rows += [(widget, not spans) for widget in (self.task_combo, self.task_note, self.prefix)]
+        for widget, shown in rows:
+            self.form.setRowVisible(widget, shown)
         self.form.setRowVisible(self.pick_file, not spans and self.task_combo.currentData() == FILE)
 
     def _objective_chosen(self, _index: int = 0) -> None:

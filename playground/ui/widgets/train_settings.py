@@ -174,7 +174,7 @@ class TrainSettings(QWidget):
             shape = "not chosen yet"
         elif cfg.is_encoder_decoder:
             shape = (
-                f"an encoder-decoder (T5 style), {cfg.n_layer} + {cfg.decoder_layers} layers × {cfg.n_head} heads "
+                f"an encoder-decoder (T5 style), {cfg.n_layer} encoder + {cfg.decoder_layers} decoder layers × {cfg.n_head} heads "
                 f"× {cfg.n_embd} wide, context {cfg.context_length}"
             )
         else:
