@@ -43,7 +43,7 @@ def offered(combo) -> list:
 # -- Build ------------------------------------------------------------------------------------
 
 
-def test_the_encoder_decoder_is_offered_with_its_presets_flavour_and_decoder_depth(build_panel, session):
+def test_the_encoder_decoder_is_offered_with_its_presets_flavour_and_decoder_depth(qtbot, build_panel, session):
     panel = build_panel
     assert offered(panel.family) == ["decoder", "encoder", "encoder-decoder"]
     assert panel.family.itemText(2) == "Encoder–decoder: text to text (T5 style)"
@@ -64,6 +64,12 @@ def test_the_encoder_decoder_is_offered_with_its_presets_flavour_and_decoder_dep
     config = panel.config()
     assert (config.n_layer, config.decoder_layers) == (2, 3) and panel.preset.currentData() is None
     assert panel.state()["n_decoder_layer"] == 3
+    from playground.ui.build_panel import BuildPanel
+
+    restored = BuildPanel(session)  # a workspace brings the family and both depths back
+    qtbot.addWidget(restored)
+    restored.restore_state(panel.state())
+    assert restored.config() == config and restored.kind_box.current_family() == "encoder-decoder"
 
     panel.preset.setCurrentIndex(panel.preset.findData("t5-small"))
     assert (panel.config().n_layer, panel.config().vocab_size) == (6, 32128) and "T5's tokenizer" in panel.vocab.text()
@@ -268,6 +274,12 @@ def test_an_encoder_decoder_run_pauses_stops_and_fine_tunes(qtbot, train_panel, 
     jobs.wait(qtbot, 60_000)
     assert panel.stop_reason == "stopped" and (panel.last_run_dir / "last" / "model.safetensors").exists()
     parent = panel.last_run_dir
+    stopped_at = panel.steps_x[-1]
+
+    panel.steps.setValue(stopped_at + 3)  # continue the stopped run where it stopped
+    assert panel.continue_last_run() is not None
+    jobs.wait(qtbot, 60_000)
+    assert panel.last_error is None and panel.steps_x[-1] == stopped_at + 3 and panel.last_run_dir == parent
 
     assert panel.set_init_from(parent) is not None  # fine-tune what was just trained
     jobs.wait(qtbot)
@@ -336,3 +348,24 @@ def test_the_encoder_decoders_notes_are_readable(qtbot, session, tiny_corpus, bp
         window.set_theme("light")
         themes.apply_look(themes.Look())
         QSettings().remove("view/theme")
+
+
+def test_text_to_text_trains_on_a_task_file_with_its_own_prefix(qtbot, train_panel, t5_session, tmp_path, jobs):
+    import json
+
+    pairs = [{"input": f"{a} {b}", "reference": f"{b} {a}"} for a in ("cat", "dog", "bird") for b in ("red", "sun")]
+    task = tmp_path / "swap.jsonl"
+    task.write_text("\n".join(json.dumps(p) for p in pairs * 4), encoding="utf-8")
+    panel = train_panel
+    panel.seq2seq.set_objective("text-to-text")
+    panel.seq2seq.set_task(str(task), "swap: ")
+    cfg = panel.train_config()
+    assert (cfg.task, cfg.task_prefix) == (str(task), "swap: ") and "swap.jsonl" in panel.seq2seq.task_note.text()
+    panel.steps.setValue(5)
+    assert panel.start() is not None
+    jobs.wait(qtbot, 60_000)
+    assert panel.last_error is None and "input:     swap: " in panel.samples.toPlainText()
+
+    task.unlink()  # gone: the step says so before a run can fail on it
+    panel.seq2seq.changed.emit()
+    assert not panel.start_button.isEnabled() and "swap.jsonl" in panel.ready_label.text()
