@@ -70,9 +70,8 @@ def readiness_problem(
         from playground.core.t5_tokens import missing_t5_tokens
 
         return (
-            f"An encoder-decoder needs a pad token (the decoder's start), </s> (the end of every text) and "
-            f"sentinels for the dropped spans; {s.tokenizer.name} lacks {missing_t5_tokens(s.tokenizer)}. "
-            "Step 2 (Build) adds them to a copy of the tokenizer."
+            f"An encoder-decoder needs T5's special tokens; {s.tokenizer.name} lacks "
+            f"{missing_t5_tokens(s.tokenizer)}. Step 2 (Build) adds them to a copy of the tokenizer."
         )
     if missing:
         return (

@@ -26,8 +26,8 @@ ENCODER_PLACEHOLDER = (
     "of each guess: watch the guesses turn from noise into the words."
 )
 SEQ2SEQ_PLACEHOLDER = (
-    "Every few steps the model answers a fixed input here (a sentence with dropped spans, or a task's "
-    "input) beside what it should write: watch its answer turn from noise into the target."
+    "Every few steps the model answers a fixed input here, beside what it should write: watch its "
+    "answer turn from noise into the target."
 )
 PLACEHOLDERS = {"decoder": DECODER_PLACEHOLDER, "encoder": ENCODER_PLACEHOLDER, "encoder-decoder": SEQ2SEQ_PLACEHOLDER}
 
