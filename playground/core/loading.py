@@ -17,26 +17,31 @@ from playground.core.progress import JobGenerator, Progress
 PathLike = Union[str, Path]
 
 
-def load_model(path: PathLike, device: str = "auto", which: str = "best") -> JobGenerator[tuple[Any, Any]]:
+def load_model(
+    path: PathLike, device: str = "auto", which: str = "best", any_family: bool = False
+) -> JobGenerator[tuple[Any, Any]]:
     """(Checkpoint, GPT): the checkpoint at ``path`` and its model, in eval mode, on the device
-    named ``device`` ("auto", "cuda", "mps" or "cpu", as ``resolve_device`` reads it)."""
+    named ``device`` ("auto", "cuda", "mps" or "cpu", as ``resolve_device`` reads it).
+
+    An encoder-decoder (a `T5`) is refused unless ``any_family``: the Train step takes one (its
+    runs' results, a parent to fine-tune), the window's other ways in not all yet."""
     yield Progress(None, f"Loading the model in {Path(path).name}…")
     from playground.core.checkpoints import load_checkpoint, one_stack
     from playground.core.training import resolve_device
 
     checkpoint, model = load_checkpoint(path, device=resolve_device(device), which=which)
-    return checkpoint, one_stack(model, "Opening it in the window")
+    return checkpoint, model if any_family else one_stack(model, "Opening it in the window")
 
 
 def read_checkpoint(path: PathLike) -> JobGenerator[Any]:
     """The Checkpoint at ``path`` (its step, losses and history), checked as fully as a load:
     a folder that is not a checkpoint, or one whose weights are damaged, raises ``UserError``."""
-    checkpoint, _ = yield from load_model(path, device="cpu")
+    checkpoint, _ = yield from load_model(path, device="cpu", any_family=True)
     return checkpoint
 
 
 def load_trained_model(
-    run_dir: PathLike, device: str = "auto", keep_if_empty: bool = False
+    run_dir: PathLike, device: str = "auto", keep_if_empty: bool = False, any_family: bool = False
 ) -> JobGenerator[Optional[tuple[Any, Any]]]:
     """What a run that just ended saved, loaded to be the current model: (Checkpoint, GPT) of its
     best checkpoint (its last when it has no best), or None when it saved nothing.
@@ -50,4 +55,4 @@ def load_trained_model(
         if not keep_if_empty:
             shutil.rmtree(run_dir, ignore_errors=True)
         return None
-    return (yield from load_model(run_dir, device))
+    return (yield from load_model(run_dir, device, any_family=any_family))

@@ -40,6 +40,7 @@ from playground.core.estimates import (
     measure_device_speed,
     memory_estimate,
 )
+from playground.core.t5_tokens import missing_t5_tokens, with_t5_tokens
 from playground.core.tokenization import LoadedTokenizer, missing_encoder_tokens, with_encoder_tokens
 from playground.core.units import human_count
 from playground.engine.jobs import Job, JobSlot
@@ -52,9 +53,9 @@ from playground.ui.widgets.model_kind import ModelKindBox
 from playground.ui.widgets.model_shape import ShapeBox, size_spin
 
 # The big preset of each family: switching family from one keeps a model of that size.
-BIG_PRESETS = {"decoder": "gpt2-small", "encoder": "bert-base"}
+BIG_PRESETS = {"decoder": "gpt2-small", "encoder": "bert-base", "encoder-decoder": "t5-small"}
 # Whose tokenizer a preset's own vocabulary is (its cost shown before there is a tokenizer).
-VOCAB_OWNERS = {"gpt2-small": "GPT-2's", "bert-base": "BERT's"}
+VOCAB_OWNERS = {"gpt2-small": "GPT-2's", "bert-base": "BERT's", "t5-small": "T5's"}
 
 PRECISION_TIPS = {
     "fp32": "Every number in 4 bytes. Simple and exact; the most memory.",
@@ -71,7 +72,8 @@ class BuildPanel(QWidget):
     concept = (
         "<b>Model size</b><br>A model is a stack of <i>layers</i>. In each, every token is a vector of "
         "numbers (its <i>width</i>). <i>Attention</i> mixes in what other tokens say (a decoder's: only the "
-        "earlier ones; an encoder's: all of them), split into "
+        "earlier ones; an encoder's: all of them; an encoder-decoder's decoder also attends to the input, "
+        "<i>cross-attention</i>), split into "
         "<i>heads</i> that each look for something different; an <i>MLP</i> then reworks each vector."
         "<br><br>The <i>parameters</i> are the numbers training adjusts: about 12 × layers × width², "
         "plus a vector per vocabulary token. The <i>context</i> is how many tokens the model reads at once."
@@ -133,6 +135,7 @@ class BuildPanel(QWidget):
         shape.changed.connect(self.refresh)
         # The size controls, by the names the tests, the workspace and `config()` read on the panel.
         self.n_layer, self.n_head, self.n_embd = shape.n_layer, shape.n_head, shape.n_embd
+        self.n_decoder_layer = shape.n_decoder_layer
         self.mlp_hidden, self.context_length = shape.mlp_hidden, shape.context_length
         self.vocab, self.dropout = shape.vocab, shape.dropout
         self.problem_labels, self.captions = shape.problem_labels, shape.captions
@@ -181,7 +184,7 @@ class BuildPanel(QWidget):
         box.family_changed.connect(self._family_changed)
         box.preset_chosen.connect(self._preset_chosen)
         box.flavour_changed.connect(self._flavour_changed)
-        box.add_tokens_clicked.connect(self.add_encoder_tokens)
+        box.add_tokens_clicked.connect(self.add_missing_tokens)
         return box
 
     def _batch_box(self) -> QGroupBox:
@@ -248,6 +251,7 @@ class BuildPanel(QWidget):
             self.n_head.setValue(preset.n_head)
             self.n_embd.setValue(preset.n_embd)
             self.mlp_hidden.setValue(0)
+            self.n_decoder_layer.setValue(0)  # as deep as the encoder, as every preset is
             self.context_length.setValue(preset.context_length)
             self.dropout.setValue(preset.dropout)
             self._assumed_vocab = preset.vocab_size or self.PROVISIONAL_VOCAB
@@ -299,9 +303,12 @@ class BuildPanel(QWidget):
             n_head=self.n_head.value(),
             n_embd=self.n_embd.value(),
             mlp_hidden=self.mlp_hidden.value() or None,
+            n_decoder_layer=self.n_decoder_layer.value() or None,
             dropout=round(self.dropout.value(), 4),
         )
         flavour = self.flavour.currentData()
+        if FLAVOURS[flavour]["family"] != "encoder-decoder":
+            sizes["n_decoder_layer"] = None  # one stack: the control is hidden
         return ModelConfig(**{"flavour": flavour, **FLAVOURS[flavour], **sizes})
 
     def problems(self) -> list[ConfigProblem]:
@@ -375,6 +382,7 @@ class BuildPanel(QWidget):
                 == (config.n_layer, config.n_head, config.n_embd, config.context_length)
                 and math.isclose(preset.dropout, config.dropout)
                 and config.mlp_hidden is None
+                and config.n_decoder_layer is None
             ):
                 match = name
                 break
@@ -407,14 +415,17 @@ class BuildPanel(QWidget):
 
     def _show_shape_notes(self, config: ModelConfig) -> None:
         choices = FLAVOURS[config.flavour]
+        positions = {"learned": "learned positions", "rope": "RoPE positions", "relative": "relative position bias"}
         self.flavour_note.setText(
-            f"{'learned positions' if choices['positions'] == 'learned' else 'RoPE positions'} · "
+            f"{positions[choices['positions']]} · "
             f"{'LayerNorm' if choices['norm'] == 'layernorm' else 'RMSNorm'} · "
-            f"{'GELU' if choices['mlp'] == 'gelu' else 'SwiGLU'} MLP · "
+            f"{ {'gelu': 'GELU', 'swiglu': 'SwiGLU', 'relu': 'ReLU'}[choices['mlp']] } MLP · "
             f"{'tied' if choices['tie_weights'] else 'separate'} output head · "
             f"{'biases' if choices['bias'] else 'no biases'}"
             + (" · post-norm · no causal mask · masked-LM head" if choices["family"] == "encoder" else "")
+            + (" · cross-attention" if choices["family"] == "encoder-decoder" else "")
         )
+        self.shape_box.show_family(config.is_encoder_decoder)
         self.shape_box.show_notes(config)
 
         tok = self.session.tokenizer
@@ -439,10 +450,21 @@ class BuildPanel(QWidget):
                 size=f"{self._assumed_vocab:,}",
             )
 
+    def _missing_tokens(self) -> str:
+        """What the current tokenizer lacks for the chosen family, as a phrase ("" when nothing or a decoder)."""
+        tok, family = self.session.tokenizer, self.kind_box.current_family()
+        if tok is None:
+            return ""
+        if family == "encoder":
+            return " ".join(missing_encoder_tokens(tok))
+        if family == "encoder-decoder":
+            missing = missing_t5_tokens(tok)
+            return str(missing) if missing else ""
+        return ""
+
     def _show_missing_tokens(self, config: ModelConfig) -> None:
         tok = self.session.tokenizer
-        missing = missing_encoder_tokens(tok) if config.is_encoder and tok is not None else []
-        self.kind_box.show_missing_tokens(missing, tok.name if tok is not None else "")
+        self.kind_box.show_missing_tokens(self._missing_tokens(), tok.name if tok is not None else "", config.family)
 
     def _show_precision_note(self) -> None:
         chosen, used = self.precision.currentData(), self.effective_precision()
@@ -463,27 +485,34 @@ class BuildPanel(QWidget):
             return AvailableMemory(available.bytes, f"system RAM, shared with the Apple GPU ({available.source})")
         return AvailableMemory(available.bytes, f"system RAM: {available.source}")
 
-    # ================================================================== an encoder's special tokens
+    # ================================================================== an encoder's (or T5's) special tokens
 
-    def add_encoder_tokens(self) -> Optional[Job]:
-        """Add the special tokens an encoder needs to a copy of the current tokenizer, in a job; the copy
-        joins the session's tokenizers and becomes the current one."""
-        tok = self.session.tokenizer
-        if tok is None or self.tokens_slot.busy or not missing_encoder_tokens(tok):
+    def add_missing_tokens(self) -> Optional[Job]:
+        """Add the special tokens the chosen family needs to a copy of the current tokenizer, in a job; the
+        copy joins the session's tokenizers and becomes the current one."""
+        tok, family = self.session.tokenizer, self.kind_box.current_family()
+        missing = self._missing_tokens()
+        if tok is None or self.tokens_slot.busy or not missing:
             return None
-        job = Job(with_encoder_tokens, tok, doing="adding the encoder's special tokens to the tokenizer")
-        job.result.connect(lambda added, tok=tok: self._tokens_added(tok, added))
+        if family == "encoder-decoder":
+            job = Job(with_t5_tokens, tok, doing="adding T5's special tokens to the tokenizer")
+            suffix = "T5 tokens"
+        else:
+            job = Job(with_encoder_tokens, tok, doing="adding the encoder's special tokens to the tokenizer")
+            suffix, missing = "encoder tokens", ", ".join(missing_encoder_tokens(tok))
+        job.result.connect(lambda added, tok=tok: self._tokens_added(tok, added, missing, suffix))
         job.error.connect(self.session.error)
         return self.tokens_slot.start(job)
 
-    def _tokens_added(self, original: LoadedTokenizer, added: LoadedTokenizer) -> None:
-        missing = missing_encoder_tokens(original)
-        added.name = f"{original.name} + encoder tokens"
+    add_encoder_tokens = add_missing_tokens  # the name issue 15's tests call
+
+    def _tokens_added(self, original: LoadedTokenizer, added: LoadedTokenizer, missing: str, suffix: str) -> None:
+        added.name = f"{original.name} + {suffix}"
         self.session.add_tokenizer(added)  # becomes current: the vocabulary, and every count, follow
         first, last = original.vocab_size, added.vocab_size - 1
         ids = f"id {first:,}" if first == last else f"ids {first:,} to {last:,}"
         self.session.info(
-            f"Added {', '.join(missing)} to {original.name} as special tokens ({ids}). The copy, "
+            f"Added {missing} to {original.name} as special tokens ({ids}). The copy, "
             f"{added.name}, is now the current tokenizer; the original is still in the list of tokenizers."
         )
 
@@ -526,6 +555,7 @@ class BuildPanel(QWidget):
             "preset": self.preset.currentData(),
             "flavour": self.flavour.currentData(),
             "n_layer": self.n_layer.value(),
+            "n_decoder_layer": self.n_decoder_layer.value(),
             "n_head": self.n_head.value(),
             "n_embd": self.n_embd.value(),
             "mlp_hidden": self.mlp_hidden.value(),
@@ -555,7 +585,7 @@ class BuildPanel(QWidget):
             index = self.flavour.findData(state.get("flavour"))
             if index >= 0:
                 self.flavour.setCurrentIndex(index)
-            for key in ("n_layer", "n_head", "n_embd", "mlp_hidden", "context_length", "batch_size"):
+            for key in ("n_layer", "n_decoder_layer", "n_head", "n_embd", "mlp_hidden", "context_length", "batch_size"):
                 if number(key) is not None:
                     getattr(self, key).setValue(number(key))
             if number("dropout", float) is not None:

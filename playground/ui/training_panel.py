@@ -42,7 +42,8 @@ class TrainingPanel(QWidget):
         "model never trains on: when it stops falling while training loss keeps falling, "
         "the model is memorising.<br><br><i>Perplexity</i> = e<sup>loss</sup>: roughly how many "
         "tokens the model is torn between.<br><br>An <i>encoder</i> (BERT) learns otherwise: it guesses "
-        "tokens hidden behind [MASK], and its curve shows the share it gets right."
+        "tokens hidden behind [MASK], and its curve shows the share it gets right. An <i>encoder-decoder</i> "
+        "(T5) reads an input and learns to write its output: spans dropped from the corpus, or a task's answers."
     )
 
     def __init__(self, session: Session, parent=None) -> None:
@@ -111,6 +112,8 @@ class TrainingPanel(QWidget):
         self.eval_interval, self.sample_interval, self.seed = c.eval_interval, c.sample_interval, c.seed
         self.device, self.precision, self.compile = c.device, c.precision, c.compile
         self.mask_share = c.mask_share
+        self.seq2seq = c.seq2seq  # an encoder-decoder's objective, task and span settings
+        self.seq2seq.changed.connect(self._update_ready)
         self.pick_init.clicked.connect(self._choose_init)
         self.clear_init.clicked.connect(lambda: self.set_init_from(None))
         # One batch size in the app: Build's estimates use the one Train trains with.
@@ -218,7 +221,7 @@ class TrainingPanel(QWidget):
                 link=link,
             )
         if self.job is None:  # a run under way keeps showing its own kind of model
-            self._show_family(s.model_config is not None and s.model_config.is_encoder)
+            self._show_family(s.model_config.family if s.model_config is not None else "decoder")
         self.ready_label.setVisible(problem is not None)
         if self.job is None:
             self.start_button.setEnabled(problem is None and not self.parent_slot.busy)
@@ -234,14 +237,18 @@ class TrainingPanel(QWidget):
 
     def readiness_problem(self) -> Optional[str]:
         return readiness_problem(
-            self.session, self.batch.value(), self.device.currentData(), self.precision.currentData()
+            self.session,
+            self.batch.value(),
+            self.device.currentData(),
+            self.precision.currentData(),
+            self.train_config(),
         )
 
-    def _show_family(self, encoder: bool) -> None:
-        """Samples, numbers and curves for a decoder's run or an encoder's."""
-        self.samples.set_encoder(encoder)
-        self.stat_grid.set_encoder(encoder)
-        self.charts.set_encoder(encoder)
+    def _show_family(self, family: str) -> None:
+        """Samples, numbers and curves for a decoder's run, an encoder's or an encoder-decoder's."""
+        self.samples.set_family(family)
+        self.stat_grid.set_encoder(family == "encoder")
+        self.charts.set_encoder(family == "encoder")
 
     def _set_running(self, running: bool) -> None:
         self.controls.setEnabled(not running)  # settings stay as the run uses them
@@ -327,7 +334,7 @@ class TrainingPanel(QWidget):
             overwrite=overwrite,
             probe_text=s.probe_text,
         )
-        self._show_family(s.model_config.is_encoder)
+        self._show_family(s.model_config.family)
         if not resume:
             self.steps_x, self.steps_y, self.val_x, self.val_y = [], [], [], []
             self.accuracy_x, self.accuracy_y = [], []
@@ -411,6 +418,7 @@ class TrainingPanel(QWidget):
     def _on_record(self, record) -> None:
         from playground.core.attention import ProbeRecord
         from playground.core.encoder_training import FillMaskSample
+        from playground.core.seq2seq_training import Seq2SeqSample
         from playground.core.training import CheckpointRecord, EvalRecord, SampleRecord, StoppedRecord
 
         if isinstance(record, StepBatch):
@@ -431,6 +439,8 @@ class TrainingPanel(QWidget):
             self.samples.show_text(record)
         elif isinstance(record, FillMaskSample):
             self.samples.show_fill_mask(record)
+        elif isinstance(record, Seq2SeqSample):
+            self.samples.show_seq2seq(record)
         elif isinstance(record, CheckpointRecord):
             self.last_run_dir = self.run_dir
             self.progress.setFormat(f"Saved the {record.which} checkpoint at step {record.step:,}")
@@ -507,6 +517,7 @@ class TrainingPanel(QWidget):
             run_dir,
             self.session.models.device_name,
             keep_if_empty=run_dir == self.last_run_dir,
+            any_family=True,  # an encoder-decoder's run is the current model too
             doing="loading the trained model",
         )
         job.result.connect(self._adopt)

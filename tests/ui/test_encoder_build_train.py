@@ -58,7 +58,7 @@ def offered(combo) -> list:
 
 def test_the_family_choice_changes_the_flavours_presets_and_the_config(build_panel, session):
     panel = build_panel
-    assert offered(panel.family) == ["decoder", "encoder"]
+    assert offered(panel.family) == ["decoder", "encoder", "encoder-decoder"]
     assert panel.family.itemText(0) == "Decoder: next-token (GPT-2 style, LLaMA style)"
     assert panel.family.itemText(1) == "Encoder: masked tokens (BERT style)"
     assert offered(panel.flavour) == ["gpt2", "llama"]

@@ -37,10 +37,12 @@ from playground.ui.themes import colour, follow_look, font_scale, plot_colours, 
 from playground.ui.widgets.table_cells import cell
 
 GPT2_SMALL = "gpt2-small"
-# The real model each family's counts are set against: GPT-2 small, or BERT-base for an encoder.
+# The real model each family's counts are set against: GPT-2 small, BERT-base for an encoder, T5-small
+# for an encoder-decoder.
 REFERENCES = {
     "decoder": ("GPT-2 small", GPT2_SMALL, "gpt2", 50257),
     "encoder": ("BERT-base", "bert-base", "bert", 30522),
+    "encoder-decoder": ("T5-small", "t5-small", "t5", 32128),
 }
 
 
@@ -55,12 +57,19 @@ PART_TIPS = {
     "Token embedding": "vocabulary × width: one learned vector for each token of the vocabulary.",
     "Position embedding": "context length × width: one learned vector for each position (GPT-2). "
     "RoPE computes positions instead, so LLaMA style has none.",
-    "Attention": "Per layer: queries, keys, values and the output, four width × width matrices (plus biases).",
+    "Relative position bias": "buckets × heads, one table per stack: T5 learns no vector per position but a "
+    "number added to each attention score, by how far apart the two tokens are (distances sorted into buckets).",
+    "Attention": "Per layer: queries, keys, values and the output, four width × width matrices (plus biases). "
+    "An encoder-decoder counts the self-attention of both stacks here.",
+    "Cross-attention": "Per decoder layer: four width × width matrices with which each output token asks the "
+    "encoder's reading of the input for what it needs (queries from the decoder, keys and values from the "
+    "encoder).",
     "MLP": "Per layer: widen to the MLP width and back, 2 × width × MLP width (SwiGLU has three such matrices).",
     "Token-type embedding": "2 × width: BERT's two sentence types (A and B), added to every token's "
     "vector. The app reads single texts, so only type A is used.",
     "Norms": "A scale (and, with biases, a shift) per number: two norms per layer and one more "
-    "(a decoder's after the last layer, an encoder's after the embeddings).",
+    "(a decoder's after the last layer, an encoder's after the embeddings; an encoder-decoder's "
+    "after each stack, with a third in each decoder layer for its cross-attention).",
     "Masked-LM head": "An encoder's head: a width × width layer, GELU and a norm rework each hidden "
     "position's vector, then the output matrix scores every token; this row counts the layer, the "
     "norm and the output's bias (one per vocabulary token).",
@@ -72,11 +81,13 @@ PART_TIPS = {
 PART_COLOURS = {
     "Token embedding": "cat_1",
     "Position embedding": "cat_2",
+    "Relative position bias": "cat_2",  # what T5 has instead of a position embedding
     "Token-type embedding": "cat_7",
     "Attention": "cat_3",
     "MLP": "cat_4",
     "Norms": "cat_5",
     "Masked-LM head": "cat_8",
+    "Cross-attention": "cat_8",  # an encoder's head and an encoder-decoder's cross-attention never meet
     "Output head": "cat_6",
 }
 MEMORY_COLOURS = ["cat_1", "cat_3", "cat_5", "cat_4"]

@@ -58,8 +58,8 @@ class SpeedBox(QGroupBox):
         self.compare_label.setWordWrap(True)
         themed_style(self.compare_label, "color: {muted};")
         self.compare_label.setToolTip(
-            "A well-known model of the same family (GPT-2 small, or BERT-base for an encoder) at the same "
-            "batch size, with its own context (1,024 or 512 tokens)."
+            "A well-known model of the same family (GPT-2 small; BERT-base for an encoder; T5-small for an "
+            "encoder-decoder) at the same batch size, with its own context (1,024 or 512 tokens)."
         )
         grid = QGridLayout(self)
         grid.setColumnStretch(1, 1)

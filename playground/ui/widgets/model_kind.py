@@ -1,13 +1,15 @@
 """The Build step's first box: the model's family, a preset of sizes, and the flavour of its parts.
 
-The family decides what the model learns (the next token, or hidden tokens), so the
-flavours and presets offered follow it. For an encoder, the box also says which of
-the special tokens it needs the current tokenizer lacks, with a button that adds
-them. The Build panel fills the combos' notes and acts on the signals: this box only
+The family decides what the model learns (the next token, hidden tokens, or an output
+text written from an input text), so the flavours and presets offered follow it. For an
+encoder or an encoder-decoder, the box also says which of the special tokens it needs
+the current tokenizer lacks, with a button that adds them. The Build panel fills the combos' notes and acts on the signals: this box only
 lays the choices out.
 """
 
 from __future__ import annotations
+
+from html import escape
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QFormLayout, QGroupBox, QLabel, QPushButton, QVBoxLayout, QWidget
@@ -28,10 +30,18 @@ FAMILY_CHOICES = {
         "recover tokens that were hidden behind [MASK]. It fills in blanks (Fill the mask) but does not "
         "write text on.",
     ),
+    "encoder-decoder": (
+        "Encoder–decoder: text to text (T5 style)",
+        "A text-to-text model, like T5: an encoder reads the whole input, and a decoder writes the output "
+        "token by token, looking back at the input through cross-attention. It learns by filling in "
+        "dropped spans (span corruption) or from input and answer pairs (text to text).",
+    ),
 }
 FAMILY_NOTES = {
     "decoder": "Each token sees only the tokens before it; the model learns to guess the next one.",
     "encoder": "Every token sees the whole text; the model learns to recover hidden tokens ([MASK]).",
+    "encoder-decoder": "An encoder reads the whole input; a decoder writes the output, looking back at the "
+    "input (cross-attention).",
 }
 FLAVOUR_CHOICES = {
     "gpt2": (
@@ -51,6 +61,22 @@ FLAVOUR_CHOICES = {
         "causal mask, the norm after each sub-layer (post-norm), a token-type embedding and a masked-LM "
         "head that scores every vocabulary token at each hidden position.",
     ),
+    "t5": (
+        "T5 style",
+        "T5 (2019): an encoder and a decoder stack; no position vectors but a learned bias on the attention "
+        "scores for each distance between tokens (relative position bias), RMSNorm, a ReLU MLP, tied weights "
+        "and no biases.",
+    ),
+}
+# What each family needs from its tokenizer, for the box's offer to add the missing tokens.
+TOKENS_NEEDED = {
+    "encoder": f"An encoder needs the special tokens {' '.join(ENCODER_SPECIAL_TOKENS)}",
+    "encoder-decoder": "An encoder-decoder needs a pad token (the decoder's start), </s> (the end of every text) "
+    "and sentinels <extra_id_0>, <extra_id_1>, … (the dropped spans of span corruption)",
+}
+TOKENS_WAY_OUT = {
+    "encoder": ", or train a WordPiece tokenizer in step 1, which has them all.",
+    "encoder-decoder": "; ordinary text is split as before.",
 }
 
 
@@ -69,9 +95,9 @@ def _narrow(combo: QComboBox) -> QComboBox:
 
 
 class ModelKindBox(QGroupBox):
-    """Family, preset and flavour, and (for an encoder) the tokenizer's missing special tokens."""
+    """Family, preset and flavour, and (for an encoder or encoder-decoder) the tokenizer's missing special tokens."""
 
-    family_changed = Signal(str)  # "decoder" or "encoder", chosen by the learner
+    family_changed = Signal(str)  # "decoder", "encoder" or "encoder-decoder", chosen by the learner
     preset_chosen = Signal(str)  # a preset's name (not "custom")
     flavour_changed = Signal()
     add_tokens_clicked = Signal()
@@ -83,15 +109,16 @@ class ModelKindBox(QGroupBox):
             self.family.addItem(label, key)
             self.family.setItemData(self.family.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
         self.family.setToolTip(
-            "What the model learns: the next token (a decoder, like GPT) or hidden tokens (an encoder, "
-            "like BERT). Hover an entry to see more; the presets and flavours below follow it."
+            "What the model learns: the next token (a decoder, like GPT), hidden tokens (an encoder, "
+            "like BERT) or an output text from an input text (an encoder-decoder, like T5). Hover an entry "
+            "to see more; the presets and flavours below follow it."
         )
         self.family.currentIndexChanged.connect(self._family_chosen)
         self.family_note = _muted_note()
 
         self.preset = _narrow(QComboBox())
         self.preset.setToolTip(
-            "Ready-made sizes, from a toy that trains in a minute to GPT-2 small or BERT-base. "
+            "Ready-made sizes, from a toy that trains in a minute to GPT-2 small, BERT-base or T5-small. "
             "Picking one sets the controls below; change any of them afterwards."
         )
         self.preset.currentIndexChanged.connect(self._preset_picked)
@@ -105,17 +132,14 @@ class ModelKindBox(QGroupBox):
         self.flavour.currentIndexChanged.connect(lambda _: self.flavour_changed.emit())
         self.flavour_note = _muted_note()
 
-        # For an encoder whose tokenizer lacks [MASK] and the rest: what is missing, and the way out.
+        # For an encoder (or encoder-decoder) whose tokenizer lacks its special tokens: what is missing, and the way out.
         self.tokens_offer = QWidget()
         self.tokens_note = QLabel()
+        self.tokens_note.setTextFormat(Qt.TextFormat.PlainText)  # T5's tokens look like tags: <pad>, </s>
         self.tokens_note.setWordWrap(True)
         themed_style(self.tokens_note, "color: {warning};")
         self.add_tokens = QPushButton("Add the missing tokens")
-        self.add_tokens.setToolTip(
-            f"Make a copy of the tokenizer with the missing ones of {' '.join(ENCODER_SPECIAL_TOKENS)} added "
-            "as special tokens, with new ids after the last: text encodes as before. The copy becomes the "
-            "current tokenizer."
-        )
+        self._tokens_tip("encoder")
         self.add_tokens.clicked.connect(self.add_tokens_clicked.emit)
         offer = QVBoxLayout(self.tokens_offer)
         offer.setContentsMargins(0, 4, 0, 0)
@@ -179,14 +203,22 @@ class ModelKindBox(QGroupBox):
         if name is not None:
             self.preset_chosen.emit(name)
 
-    def show_missing_tokens(self, missing: list[str], tokenizer_name: str) -> None:
-        """Offer to add the tokens an encoder needs and the tokenizer lacks (hidden when none is missing)."""
+    def _tokens_tip(self, family: str) -> None:
+        needed = " ".join(ENCODER_SPECIAL_TOKENS) if family == "encoder" else "<pad>, </s> and the sentinels"
+        tip = (
+            f"Make a copy of the tokenizer with the missing ones of {needed} added as special tokens, with new "
+            "ids after the last: text encodes as before. The copy becomes the current tokenizer."
+        )
+        self.add_tokens.setToolTip(f"<p>{escape(tip)}</p>")  # rich text, so that <pad> shows as written
+
+    def show_missing_tokens(self, missing: str, tokenizer_name: str, family: str = "encoder") -> None:
+        """Offer to add the tokens `family` needs and the tokenizer lacks (`missing`, a phrase; hidden when "")."""
         if missing:
             self.tokens_note.setText(
-                f"An encoder needs the special tokens {' '.join(ENCODER_SPECIAL_TOKENS)}; the tokenizer "
-                f"{tokenizer_name} lacks {' '.join(missing)}. Add them (new ids at the end of the vocabulary), "
-                "or train a WordPiece tokenizer in step 1, which has them all."
+                f"{TOKENS_NEEDED[family]}; the tokenizer {tokenizer_name} lacks {missing}. Add them (new ids "
+                f"at the end of the vocabulary){TOKENS_WAY_OUT[family]}"
             )
+            self._tokens_tip(family)
         self.tokens_offer.setVisible(bool(missing))
 
     def set_adding(self, busy: bool) -> None:

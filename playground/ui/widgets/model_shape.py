@@ -16,7 +16,17 @@ from playground.core.config import ConfigProblem, ModelConfig, default_mlp_hidde
 from playground.ui.themes import themed_style
 
 # The fields a problem can concern; "other" collects the rest under the form.
-PROBLEM_FIELDS = ("n_layer", "n_head", "n_embd", "mlp_hidden", "context_length", "vocab_size", "dropout", "other")
+PROBLEM_FIELDS = (
+    "n_layer",
+    "n_decoder_layer",
+    "n_head",
+    "n_embd",
+    "mlp_hidden",
+    "context_length",
+    "vocab_size",
+    "dropout",
+    "other",
+)
 
 
 def size_spin(low: int, high: int, step: int, tip: str) -> QSpinBox:
@@ -54,6 +64,17 @@ class ShapeBox(QGroupBox):
                 "more layers let the model build more steps of reasoning on top of each other."
             ),
         )
+        self.n_decoder_layer = size_spin(
+            0,
+            96,
+            1,
+            (
+                "An encoder-decoder's decoder stack: how many blocks write the output. Each attends to the "
+                "output so far, then to the input (cross-attention), then thinks (MLP). It may be shallower "
+                "or deeper than the encoder; 0 means as deep as the encoder."
+            ),
+        )
+        self.n_decoder_layer.setSpecialValueText("as the encoder")
         self.n_head = size_spin(
             1,
             128,
@@ -90,7 +111,14 @@ class ShapeBox(QGroupBox):
                 "time for attention, which compares every token with every earlier one."
             ),
         )
-        for spin in (self.n_layer, self.n_head, self.n_embd, self.mlp_hidden, self.context_length):
+        for spin in (
+            self.n_layer,
+            self.n_decoder_layer,
+            self.n_head,
+            self.n_embd,
+            self.mlp_hidden,
+            self.context_length,
+        ):
             spin.valueChanged.connect(lambda _: self.changed.emit())
         self.vocab = QLabel()
         self.vocab.setWordWrap(True)
@@ -121,6 +149,7 @@ class ShapeBox(QGroupBox):
         self.head_note.setToolTip("Each head works on its own slice of the width.")
         rows = [
             ("Layers", self.n_layer, "n_layer"),
+            ("Decoder depth", self.n_decoder_layer, "n_decoder_layer"),
             ("Heads", self.n_head, "n_head"),
             ("Width", self.n_embd, "n_embd"),
             ("MLP width", self.mlp_hidden, "mlp_hidden"),
@@ -145,6 +174,21 @@ class ShapeBox(QGroupBox):
         self.form.addRow(self.problem_labels["other"])
         for problem in self.problem_labels.values():
             problem.hide()
+        self.layers_tip = self.n_layer.toolTip()
+        self.show_family(encoder_decoder=False)
+
+    def show_family(self, encoder_decoder: bool) -> None:
+        """An encoder-decoder has two depths: "Encoder layers" and "Decoder layers"; the others one."""
+        self.form.setRowVisible(self.captions["n_decoder_layer"], encoder_decoder)
+        self.captions["n_layer"].setText("Encoder depth" if encoder_decoder else "Layers")
+        tip = (
+            "An encoder-decoder's encoder stack: how many blocks read the input, each attending to the whole "
+            "input, then thinking (MLP)."
+            if encoder_decoder
+            else self.layers_tip
+        )
+        self.n_layer.setToolTip(tip)
+        self.captions["n_layer"].setToolTip(tip)
 
     def show_problems(self, problems: list[ConfigProblem], tokenizer_missing: bool) -> None:
         """Put each problem under the control it concerns and mark that control's caption.

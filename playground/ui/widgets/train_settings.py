@@ -70,8 +70,14 @@ class TrainSettings(QWidget):
             "the chosen ones only. Special tokens are never chosen.",
         )
         self.mask_share.setSuffix("%")
+        # An encoder-decoder's objective and its data (shown for one: `show_data`).
+        from playground.ui.widgets.seq2seq_controls import Seq2SeqControls
+
+        self.seq2seq = Seq2SeqControls(d.noise_share, d.mean_span)
+        self.seq2seq.hide()
         dl = QVBoxLayout(data_box)
         dl.addWidget(self.data_label)
+        dl.addWidget(self.seq2seq)
         self.data_form = f = QFormLayout()
         f.addRow("Validation share", self.val_fraction)
         f.addRow("Masked share", self.mask_share)
@@ -164,15 +170,27 @@ class TrainSettings(QWidget):
     ) -> None:
         """The corpus, tokenizer and model shape the session holds: what a run would train
         (and, for an encoder, its masked share)."""
-        shape = (
-            f"{'an encoder (BERT style), ' if cfg.is_encoder else ''}"
-            f"{cfg.n_layer} layers × {cfg.n_head} heads × {cfg.n_embd} wide, context {cfg.context_length}"
-            if cfg
-            else "not chosen yet"
-        )
+        if cfg is None:
+            shape = "not chosen yet"
+        elif cfg.is_encoder_decoder:
+            shape = (
+                f"an encoder-decoder (T5 style), {cfg.n_layer} encoder + {cfg.decoder_layers} decoder layers × {cfg.n_head} heads "
+                f"× {cfg.n_embd} wide, context {cfg.context_length}"
+            )
+        else:
+            shape = (
+                f"{'an encoder (BERT style), ' if cfg.is_encoder else ''}"
+                f"{cfg.n_layer} layers × {cfg.n_head} heads × {cfg.n_embd} wide, context {cfg.context_length}"
+            )
         self.data_form.setRowVisible(self.mask_share, cfg is not None and cfg.is_encoder)
+        seq2seq = cfg is not None and cfg.is_encoder_decoder
+        self.seq2seq.setVisible(seq2seq)
+        # Text to text learns from its task's pairs: no corpus, so no validation share of it either.
+        corpus_used = not (seq2seq and self.seq2seq.objective() == "text-to-text")
+        self.data_form.setRowVisible(self.val_fraction, corpus_used)
+        corpus_name = (corpus.name if corpus else "none") if corpus_used else "not used (the task's pairs are the data)"
         self.data_label.setText(
-            f"<b>Corpus</b>: {corpus.name if corpus else 'none'}<br>"
+            f"<b>Corpus</b>: {corpus_name}<br>"
             f"<b>Tokenizer</b>: {tokenizer.name if tokenizer else 'none'}<br><b>Model</b>: {shape}"
         )
 
@@ -227,6 +245,11 @@ class TrainSettings(QWidget):
             compile=self.compile.isChecked(),
             val_fraction=self.val_fraction.value(),
             mask_share=self.mask_share.value() / 100,
+            objective=self.seq2seq.objective(),
+            noise_share=self.seq2seq.noise_share.value() / 100,
+            mean_span=self.seq2seq.mean_span.value(),
+            task=self.seq2seq.task(),
+            task_prefix=self.seq2seq.task_prefix(),
         )
 
     def set_config(self, cfg) -> None:
@@ -251,6 +274,10 @@ class TrainSettings(QWidget):
         ):
             dspin.setValue(float(number))
         self.compile.setChecked(bool(cfg.compile))
+        self.seq2seq.noise_share.setValue(round(100 * float(cfg.noise_share)))
+        self.seq2seq.mean_span.setValue(float(cfg.mean_span))
+        self.seq2seq.set_objective(str(cfg.objective))
+        self.seq2seq.set_task(str(cfg.task), cfg.task_prefix)
         for combo, key in ((self.device, cfg.device), (self.precision, cfg.precision)):
             index = combo.findData(key)
             if index >= 0:
