@@ -19,6 +19,8 @@ person's own is read or written:
    model, the built-in tasks and prompt templates, and the scoring libraries
    (sacrebleu picks its tokenizer module by name at run time).
    ``fill-mask --model demo``: the demo encoder that ships with the app guesses a [MASK].
+   ``generate --model demo-encoder-decoder --input``: the demo encoder-decoder (T5 style)
+   writes its output for an input.
 4. ``export``: the demo model written as a Hugging Face folder.
 5. ``--screenshot DIR`` with Qt's offscreen platform (or a real X server from
    ``xvfb-run`` with --xvfb, which also loads the bundled xcb plugin): the whole
@@ -163,6 +165,16 @@ class Smoke:
             "fill-mask (the demo encoder that ships with the app)",
             proc.returncode == 0 and bool(guesses),
             f"{secs:.1f} s",
+        ):
+            self.show_output(proc)
+        proc, secs = self.run(
+            ["generate", "--model", "demo-encoder-decoder", "--input", "number to words: 421", "--seed", "1"],
+            timeout=300,
+        )
+        if not self.check(
+            "generate --input (the demo encoder-decoder that ships with the app)",
+            proc.returncode == 0 and bool(proc.stdout.strip()),
+            f"{proc.stdout.strip()[:60]!r}, {secs:.1f} s",
         ):
             self.show_output(proc)
         out = self.tmp / "export"

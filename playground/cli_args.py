@@ -6,20 +6,23 @@ import argparse
 from pathlib import Path
 
 DEMO = "demo"
+DEMO_ENCODER_DECODER = "demo-encoder-decoder"
 
 
 def model_dir(text: str) -> Path:
-    """A run folder; ``demo`` names the demo model that ships with the app.
+    """A run folder; ``demo`` names the demo model that ships with the app, ``demo-encoder-decoder``
+    its demo encoder-decoder (T5 style).
 
-    A folder called ``demo`` in the working folder wins, so an existing path is
-    never reinterpreted. An installed wheel keeps the demo model inside the
-    package, where nobody would guess its path.
+    A folder of that name in the working folder wins, so an existing path is
+    never reinterpreted. An installed wheel keeps the demo models inside the
+    package, where nobody would guess their path.
     """
-    path = Path(text)
-    if text == DEMO and not path.exists():
-        from playground.paths import demo_model_dir
+    from playground import paths
 
-        shipped = demo_model_dir()
+    path = Path(text)
+    find = {DEMO: paths.demo_model_dir, DEMO_ENCODER_DECODER: paths.demo_encoder_decoder_dir}.get(text)
+    if find is not None and not path.exists():
+        shipped = find()
         if shipped is not None:
             return shipped
     return path
@@ -71,8 +74,8 @@ def add_model_arguments(
         required=True,
         metavar="DIR",
         action="append" if several else "store",
-        help="a run folder (or its best/ or last/ folder); 'demo' for the demo model"
-        + (" (repeat to compare)" if several else ""),
+        help=f"a run folder (or its best/ or last/ folder); '{DEMO}' for the demo model, "
+        f"'{DEMO_ENCODER_DECODER}' for the demo encoder-decoder (T5 style){' (repeat to compare)' if several else ''}",
     )
     parser.add_argument(
         "--which",

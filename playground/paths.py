@@ -52,6 +52,12 @@ def demo_encoder_dir() -> Optional[Path]:
     return path if (path / "config.json").exists() else None
 
 
+def demo_encoder_decoder_dir() -> Optional[Path]:
+    """The demo encoder-decoder (T5 style) that ships in models/demo-encoder-decoder, if this install has it."""
+    path = models_dir() / "demo-encoder-decoder"
+    return path if (path / "config.json").exists() else None
+
+
 def user_data_dir() -> Path:
     """Per-user data (tokenizers, runs): created on first use."""
     path = user_data_path(APP_NAME, appauthor=False)

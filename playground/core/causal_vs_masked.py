@@ -143,7 +143,7 @@ def _read(checkpoint, model, text: str) -> tuple[ReadBy, int]:
 
 # -- three families: a decoder, an encoder and an encoder-decoder ------------------------------------------
 
-DEMO_ENCODER_DECODER = "demo-encoder-decoder"  # the folder under models/ where its demo is to ship
+DEMO_ENCODER_DECODER = "demo-encoder-decoder"  # its demo's folder under models/ (paths.demo_encoder_decoder_dir)
 
 
 @dataclass(frozen=True)
@@ -157,13 +157,6 @@ class ThreeFamilies:
     notice: str = ""
 
 
-def demo_encoder_decoder_dir() -> Optional[Path]:
-    from playground import paths
-
-    path = paths.models_dir() / DEMO_ENCODER_DECODER
-    return path if (path / "config.json").exists() else None
-
-
 def read_by_all_three(
     text: str,
     decoder_dir: Optional[Path] = None,
@@ -172,9 +165,11 @@ def read_by_all_three(
 ) -> Generator[Progress, None, ThreeFamilies]:
     """`read_by_both`, and an encoder-decoder (the demo in models/demo-encoder-decoder, or `encoder_decoder_dir`)
     reading `text` as its input while it writes: its cross-attention, output tokens by input tokens."""
+    from playground import paths
+
     from .seq2seq_look import capture_pair
 
-    encoder_decoder_dir = encoder_decoder_dir or demo_encoder_decoder_dir()
+    encoder_decoder_dir = encoder_decoder_dir or paths.demo_encoder_decoder_dir()
     if encoder_decoder_dir is None:
         raise UserError(
             f"The demo encoder-decoder in models/{DEMO_ENCODER_DECODER} is not installed here: choose an "

@@ -208,10 +208,9 @@ def test_three_families_read_one_sentence_as_a_triangle_a_square_and_a_rectangle
 
 
 def test_three_families_need_an_encoder_decoder(monkeypatch, t5_run):
-    from playground.core import causal_vs_masked
     from playground.core.causal_vs_masked import read_by_all_three, read_by_both
 
-    monkeypatch.setattr(causal_vs_masked, "demo_encoder_decoder_dir", lambda: None)
+    monkeypatch.setattr(paths, "demo_encoder_decoder_dir", lambda: None)
     with pytest.raises(UserError, match="models/demo-encoder-decoder"):
         run_quietly(read_by_all_three("the list"))
     with pytest.raises(UserError, match="one stack"):
