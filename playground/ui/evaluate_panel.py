@@ -17,11 +17,12 @@ from typing import Optional
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import QApplication, QStackedWidget, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QApplication, QLabel, QStackedWidget, QTabWidget, QVBoxLayout, QWidget
 
 from playground.engine.session import Session
 from playground.ui.perplexity_tab import PerplexityTab
 from playground.ui.task_tab import TaskTab
+from playground.ui.themes import themed_style
 from playground.ui.widgets.no_model import NoModelPage
 
 PERPLEXITY, TASKS = 0, 1  # the tabs' indexes
@@ -81,9 +82,11 @@ class EvaluatePanel(QWidget):
             "How well the model answers a task's examples, scored against reference "
             "answers: zero-shot against few-shot.",
         )
+        self.encoder_decoder_page = self._encoder_decoder_page()
         self.pages = QStackedWidget()
         self.pages.addWidget(self.empty_page)
         self.pages.addWidget(self.tabs)
+        self.pages.addWidget(self.encoder_decoder_page)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.pages)
@@ -93,11 +96,42 @@ class EvaluatePanel(QWidget):
         QShortcut(QKeySequence(Qt.Key.Key_Escape), self).activated.connect(self.cancel)
         QShortcut(QKeySequence.StandardKey.Open, self).activated.connect(self._open_for_tab)
 
+    @staticmethod
+    def _encoder_decoder_page() -> QWidget:
+        """What this step says while an encoder-decoder is the model: it does not score one in the window
+        yet, and the command line does (nothing here pretends otherwise)."""
+        page = QWidget()
+        title = QLabel("Evaluate does not score an encoder–decoder in the window yet")
+        themed_style(title, "font-size: 16pt; font-weight: 600; color: {heading};")
+        text = QLabel(
+            "The current model is an encoder–decoder (T5 style). Its scores are on the command line for now: "
+            "the perplexity of the references given their inputs,<br><br>"
+            "<code>playground eval perplexity --model DIR --task numbers-to-words</code><br><br>"
+            "and its answers to a task's held-out inputs, scored (BLEU, chrF, ROUGE, exact match) in one table "
+            "beside a GPT-style model asked zero- and few-shot:<br><br>"
+            "<code>playground eval task --model DIR --model GPTDIR --task numbers-to-words</code><br><br>"
+            "(<code>demo-encoder-decoder</code> names the demo as DIR). Choose a decoder or an encoder model to "
+            "use this step."
+        )
+        themed_style(text, "font-size: 11pt; color: {body};")
+        text.setWordWrap(True)
+        title.setWordWrap(True)
+        text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout = QVBoxLayout(page)
+        layout.setContentsMargins(24, 24, 24, 24)
+        layout.addWidget(title)
+        layout.addWidget(text)
+        layout.addStretch(1)
+        return page
+
     # ---------------------------------------------------------------- the session
 
     def _on_checkpoint(self, checkpoint) -> None:
         if checkpoint is None:
             self.pages.setCurrentWidget(self.empty_page)
+        elif checkpoint.model_config.is_encoder_decoder:
+            self.pages.setCurrentWidget(self.encoder_decoder_page)
+            return  # the tabs score decoders and encoders only
         else:
             self._ensure_ready()
             self.pages.setCurrentWidget(self.tabs)
