@@ -129,9 +129,16 @@ class AttentionViews(QWidget):
         step = snapshot.describe()
         if view in (VIEW_HEAD, VIEW_MEAN):
             what = f"mean of its {H} heads" if view == VIEW_MEAN else f"head {head}"
-            reads = "" if snapshot.causal else ", every token reads every token"
+            if snapshot.is_rectangle:
+                reads = ": each output token reads every input token"
+            else:
+                reads = "" if snapshot.causal else ", every token reads every token"
             self._heatmap.set_matrix(
-                matrix, tokens, f"Layer {layer} · {what}{step} — each row sums to 1{reads}", causal=snapshot.causal
+                matrix,
+                tokens,
+                f"Layer {layer} · {what}{step} — each row sums to 1{reads}",
+                causal=snapshot.causal,
+                key_tokens=snapshot.key_tokens,
             )
             self.stack.setCurrentWidget(self._heatmap)
             # The hovered cell's text only while a cell is hovered: new tokens forget the old one.
@@ -144,7 +151,7 @@ class AttentionViews(QWidget):
         elif view in (VIEW_LAYER, VIEW_ALL):
             self._draw_grid(snapshot, view, layer, head)
         else:
-            self._lines.set_attention(matrix, tokens, causal=snapshot.causal)
+            self._lines.set_attention(matrix, tokens, causal=snapshot.causal, key_tokens=snapshot.key_tokens)
             self._update_lines_title()
             self.stack.setCurrentWidget(self.lines_page)
             self.readout.setText("Click a token on the left to see where it looks; ↑ and ↓ move along.")
@@ -154,11 +161,7 @@ class AttentionViews(QWidget):
 
         weights, step = snapshot.weights, snapshot.describe()
         L, H = weights.shape[:2]
-        self._grid.notes = {
-            (s.layer, s.head): f"entropy {s.entropy:.2f} bits, previous {s.previous_token:.2f}, "
-            f"first {s.first_token:.2f}"
-            for s in snapshot.stats
-        }
+        self._grid.notes = {(s.layer, s.head): _note(s) for s in snapshot.stats}
         if view == VIEW_LAYER:
             rows, cols = grid_shape(H)
             if H == 4 and self._grid.width() < 1.6 * self._grid.height():
@@ -218,6 +221,14 @@ class AttentionViews(QWidget):
             return _with_title(pixmap, self.lines_title.text()) if self.lines_title.text() else pixmap
         assert current is not None  # the stack always holds the blank page at least
         return current.grab()
+
+
+def _note(s) -> str:
+    """A head's summary for a tile's tooltip (cross-attention has no token before and no first token of its own:
+    its keys are the input's tokens)."""
+    if s.previous_token != s.previous_token:  # NaN: cross-attention
+        return f"entropy {s.entropy:.2f} bits, first input token {s.first_token:.2f}"
+    return f"entropy {s.entropy:.2f} bits, previous {s.previous_token:.2f}, first {s.first_token:.2f}"
 
 
 def _with_title(pixmap: QPixmap, title: str) -> QPixmap:

@@ -1,0 +1,204 @@
+"""The Attention step with an encoder-decoder (issue 16): a choice of three kinds (encoder square, decoder
+triangle, cross-attention rectangle) in every view, cross-attention filling in live while Generate writes,
+and the "Three families" tab. Decoders and encoders keep one kind and one text."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from playground import paths
+from playground.core import seq2seq_look
+from playground.core.attention_records import AttentionSoFar
+from playground.core.checkpoints import load_checkpoint, save_checkpoint, write_run_files
+from playground.core.config import ModelConfig
+from playground.core.sampling import SamplingSettings, generate_tokens
+from playground.core.seq2seq_generation import prepare_input
+from playground.core.t5_model import T5
+from playground.core.t5_tokens import t5_tokens, with_t5_tokens
+from playground.core.tokenization import open_tokenizer
+from playground.core.train_config import TrainConfig
+from playground.engine.session import GeneratedText
+from playground.ui.attention_panel import SOURCE_GENERATE, SOURCE_TEXT, VIEW_ALL, VIEW_LAYER, VIEW_LINES, AttentionPanel
+
+INPUT, OUTPUT = "reverse: red green blue", "blue green red"
+NEW_TOKENS = 6
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def t5_run(tmp_path_factory):
+    """A tiny encoder-decoder with random weights: 2 encoder layers, 3 decoder layers, 2 heads."""
+    tokenizer = with_t5_tokens(open_tokenizer(paths.demo_model_dir() / "tokenizer.json"), n_sentinels=4)
+    config = ModelConfig.t5_style(
+        vocab_size=tokenizer.vocab_size, context_length=24, n_layer=2, n_decoder_layer=3, n_head=2,
+        n_embd=16, relative_buckets=8,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("runs") / "tiny-t5"
+    write_run_files(folder, config, TrainConfig(), tokenizer)
+    save_checkpoint(folder, "best", T5(config).eval(), {}, {"step": 2})
+    return folder
+
+
+@pytest.fixture
+def lab(qtbot, session):
+    panel = AttentionPanel(session)
+    qtbot.addWidget(panel)
+    panel.resize(1150, 780)
+    panel.show()
+    qtbot.waitExposed(panel)
+    yield panel
+    panel.stop_and_wait()
+
+
+def idle(qtbot, lab):
+    qtbot.waitUntil(lambda: lab.is_idle() and not lab._capture_timer.isActive(), timeout=30_000)
+
+
+def test_the_kind_choice_and_the_output_box_show_for_an_encoder_decoder_only(qtbot, lab, t5_run):
+    lab.session.set_checkpoint(*load_checkpoint(paths.demo_model_dir()))
+    idle(qtbot, lab)
+    assert lab.controls.kind.isHidden() and lab.controls.output_edit.isHidden()
+    assert lab.shown is not None and lab.shown.kind == "" and not lab.shown.is_rectangle  # as before
+    lab.session.set_checkpoint(*load_checkpoint(paths.demo_encoder_dir()))
+    idle(qtbot, lab)
+    assert lab.controls.kind.isHidden() and not lab.shown.causal and lab.shown.kind == ""
+
+    lab.session.set_checkpoint(*load_checkpoint(t5_run))
+    idle(qtbot, lab)
+    assert not lab.controls.kind.isHidden() and not lab.controls.output_edit.isHidden()
+    assert lab.shown.kind == "cross" and lab.pair is not None and lab.pair.generated  # its own output
+
+    lab.session.set_checkpoint(*load_checkpoint(paths.demo_model_dir()))
+    idle(qtbot, lab)
+    assert lab.controls.kind.isHidden() and lab.controls.output_edit.isHidden() and lab.pair is None
+
+
+def test_each_kind_draws_its_shape_in_every_view(qtbot, lab, t5_run, tmp_path):
+    lab.session.set_checkpoint(*load_checkpoint(t5_run))
+    lab.source.setCurrentIndex(SOURCE_TEXT)
+    lab.text_edit.setPlainText(INPUT)
+    lab.controls.output_edit.setText(OUTPUT)
+    lab.controls.output_edit.textEdited.emit(OUTPUT)  # as typing it does
+    idle(qtbot, lab)
+    pair = lab.pair
+    assert pair is not None and not pair.generated and pair.written_tokens[-1] == "</s>"
+    S, T = len(pair.input_tokens), len(pair.written_tokens)
+    assert S != T
+
+    # Cross-attention: a rectangle, output tokens down, input tokens across, labelled so.
+    cross = lab.controls.kind.findData("cross")
+    lab.controls.kind.setCurrentIndex(cross)
+    assert lab.shown.kind == "cross" and lab.heatmap.image.shape == (T, S)
+    assert not np.isnan(lab.heatmap.image).any()
+    assert lab.heatmap.left.labelText.startswith("output token") and lab.heatmap.bottom.labelText.startswith("input")
+    assert lab.heatmap.key_tokens == list(pair.input_tokens) and "cross-attention" in lab.heatmap.title.text
+    assert "writing" in lab.heatmap.cell_text(0, S - 1)
+    # The summary: "—" where a statistic has no meaning for cross-attention, never "nan".
+    table = lab.head_table
+    texts = [table.item(r, c).text() for r in range(table.rowCount()) for c in range(table.columnCount())]
+    assert table.rowCount() == 3 * 2 and "—" in texts and not any("nan" in t for t in texts)
+    # Every other view takes the rectangle.
+    lab.view.setCurrentIndex(VIEW_LAYER)
+    assert lab.grid.tile_rows == T and lab.grid.tile_size == S
+    lab.view.setCurrentIndex(VIEW_ALL)
+    assert lab.grid.image.shape[0] > lab.grid.image.shape[1] * 0  # drawn
+    assert len(lab.grid.tiles) == 3 * 2
+    lab.view.setCurrentIndex(VIEW_LINES)
+    assert lab.lines.key_tokens == list(pair.input_tokens) and lab.lines.cross
+    assert lab.lines.matrix.shape == (T, S)
+    saved = lab.export_matrix(tmp_path / "cross.csv")
+    header = saved.read_text(encoding="utf-8").splitlines()[0]
+    assert header.count(",") == S  # a column per input token, after the row labels
+    assert lab.export_picture(tmp_path / "cross.png").stat().st_size > 0
+
+    # Encoder self-attention: a full square over the input; decoder self-attention: a triangle over the output.
+    lab.view.setCurrentIndex(0)
+    lab.controls.kind.setCurrentIndex(lab.controls.kind.findData("encoder"))
+    assert lab.heatmap.image.shape == (S, S) and not np.isnan(lab.heatmap.image).any()
+    assert lab.layer.maximum() == 1  # two encoder layers
+    lab.controls.kind.setCurrentIndex(lab.controls.kind.findData("decoder"))
+    shown = lab.heatmap.image
+    assert shown.shape == (T, T) and np.isnan(shown[np.triu_indices(T, 1)]).all()
+    assert lab.layer.maximum() == 2  # three decoder layers
+    assert "decoder self-attention" in lab.heatmap.title.text
+
+
+def test_cross_attention_grows_a_row_per_generated_token(qtbot, lab, t5_run, monkeypatch):
+    """What the Generate panel does with an encoder-decoder, token by token: the Lab draws the rows the
+    generation hands over, and runs no model of its own."""
+    checkpoint, model = load_checkpoint(t5_run)
+    lab.session.set_checkpoint(checkpoint, model)
+    lab.source.setCurrentIndex(SOURCE_GENERATE)
+    idle(qtbot, lab)
+    tokenizer = checkpoint.tokenizer
+    input_ids = prepare_input(tokenizer, INPUT, model.config.context_length).ids
+    ids, so_far = list(input_ids), None
+
+    def announce() -> None:
+        texts = [tokenizer.decode([i]) for i in ids]
+        lab.session.text_generated.emit(
+            GeneratedText(checkpoint, list(ids), texts, len(input_ids), attention=so_far, attention_follows=True)
+        )
+        idle(qtbot, lab)
+
+    announce()  # the input: nothing written yet
+    assert lab.shown is None and "first token" in lab.views.blank.text()
+
+    def no_model(*_args, **_kwargs):
+        raise AssertionError("the Lab ran the model: it should draw the rows generation handed over")
+
+    monkeypatch.setattr(seq2seq_look, "capture_ids_pair", no_model)
+    start = t5_tokens(tokenizer).decoder_start
+    settings = SamplingSettings(strategy="greedy", max_new_tokens=NEW_TOKENS, stop_at_end=False)
+    S = len(input_ids)
+    for n, token in enumerate(
+        generate_tokens(model, [start], settings, input_ids=input_ids, tokenizer=tokenizer, attention=True), 1
+    ):
+        ids.append(token.id)
+        so_far = (so_far or AttentionSoFar()).add(token.attention)
+        announce()
+        assert lab.shown.kind == "cross" and lab.heatmap.image.shape == (n, S)  # one more row
+        assert lab.controls.output_edit.text() == "".join(tokenizer.decode([i]) for i in ids[S:])
+    assert n == NEW_TOKENS
+    # The same weights as reading the pair afresh (teacher forcing).
+    monkeypatch.undo()
+    fresh = seq2seq_look.capture_ids_pair(model, tokenizer, input_ids, ids[S:])
+    np.testing.assert_allclose(lab.pair.cross, fresh.cross, atol=1e-5, rtol=0)
+    np.testing.assert_allclose(lab.pair.encoder, fresh.encoder, atol=1e-5, rtol=0)
+    lab.controls.kind.setCurrentIndex(lab.controls.kind.findData("decoder"))
+    assert lab.heatmap.image.shape == (NEW_TOKENS, NEW_TOKENS)
+    np.testing.assert_allclose(lab.pair.decoder, fresh.decoder, atol=1e-5, rtol=0)
+
+
+def test_three_families_draw_a_triangle_a_square_and_a_rectangle(qtbot, lab, t5_run):
+    lab.session.set_checkpoint(*load_checkpoint(paths.demo_model_dir()))
+    view = lab.compare_tab
+    assert lab.tabs.tabText(2) == "Causal vs masked" and not view.three
+    assert not view.missing_third_row.isHidden()  # no demo encoder-decoder here: a sentence offers a folder
+    lab.tabs.setCurrentWidget(view)
+    qtbot.waitUntil(lambda: not view.is_busy(), timeout=30_000)
+    view.set_folder(2, t5_run)
+    assert view.three and lab.tabs.tabText(2) == "Three families" and view.missing_third_row.isHidden()
+    qtbot.waitUntil(
+        lambda: not view.is_busy() and view.result is not None and len(view.result.sides) == 3, timeout=30_000
+    )
+    triangle, square, rectangle = view.matrices()
+    T = triangle.shape[0]
+    assert triangle.shape == (T, T) and np.isnan(triangle[np.triu_indices(T, 1)]).all()
+    assert square.shape[0] == square.shape[1] and not np.isnan(square).any()
+    sides = view.result.sides
+    S = len(sides[2].snapshot.keys)
+    assert rectangle.shape == (len(sides[2].snapshot.tokens), S) and not np.isnan(rectangle).any()
+    assert "encoder-decoder" in view.heatmaps[2].title.text and view.heatmaps[2].cross
+    assert [h.isVisible() for h in view.heatmaps] == [True, True, True]
+    view.stop_and_wait()
