@@ -88,6 +88,8 @@ READS = {
     "encoder-decoder": "encoder-decoder: its output reads the sentence",
 }
 
+SHAPES = {"decoder": "decoder, a triangle", "encoder": "encoder, a square", "encoder-decoder": "encoder-decoder, cross"}
+
 
 def family_of_snapshot(side) -> str:
     """A compared side's family: its snapshot is a rectangle for an encoder-decoder (its cross-attention)."""
@@ -127,6 +129,9 @@ class CausalVsMasked(QWidget):
         self.look_button.clicked.connect(self.look)
         self.choices = [QComboBox(), QComboBox(), QComboBox()]
         for side, combo in enumerate(self.choices):
+            # Three long model names side by side must still fit 1024 px: the combos shrink, eliding.
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(10)
             combo.setToolTip("The model on this side: the current model, a demo model, or any model folder.")
             combo.activated.connect(lambda index, side=side: self._on_choice(side, index))
         self.layer = QSpinBox()
@@ -392,6 +397,7 @@ class CausalVsMasked(QWidget):
             self._heatmaps.append(heatmap)
         for i, heatmap in enumerate(self._heatmaps):
             heatmap.setVisible(i < n)
+            heatmap.show_colour_bar(n < 3 or i == n - 1)  # three abreast share the last one's: more room
 
     def _on_hover(self, text: str) -> None:
         if text:
@@ -408,12 +414,16 @@ class CausalVsMasked(QWidget):
         for side, heatmap, note in zip(self.result.sides, self.heatmaps, self.notes):
             layer, use_head, nearer = nearest_head(side.snapshot, self.layer.value(), head)
             matrix = select(side.snapshot.weights, layer, use_head)
-            kind = READS[family_of_snapshot(side)]
+            family = family_of_snapshot(side)
             what = "mean of the heads" if use_head == "mean" else f"head {use_head}"
+            title = f"{side.name} ({READS[family]}) · layer {layer}, {what}"
+            if len(self.result.sides) == 3:  # three abreast: short titles (the layer and head are above)
+                name = side.name if len(side.name) <= 16 else side.name[:15] + "…"
+                title = f"{name}: {SHAPES[family]}"
             heatmap.set_matrix(
                 matrix,
                 side.snapshot.tokens,
-                f"{side.name} ({kind}) · layer {layer}, {what}",
+                title,
                 causal=side.snapshot.causal,
                 key_tokens=side.snapshot.key_tokens,
             )

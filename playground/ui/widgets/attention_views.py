@@ -32,6 +32,9 @@ VIEW_TIPS = [
     "Where one token looks, as lines (like BertViz): click a token on the left.",
 ]
 
+# An encoder-decoder's kinds, short for the titles (the axes say which tokens read which).
+SHORT_KINDS = {"encoder": "encoder self-attention", "decoder": "decoder self-attention", "cross": "cross-attention"}
+
 
 class AttentionViews(QWidget):
     """A stack of views over an `AttentionSnapshot`, and the read-out of what the mouse is over."""
@@ -81,6 +84,7 @@ class AttentionViews(QWidget):
         self.lines_title = QLabel()
         themed_style(self.lines_title, "color: {paper_text}; background: {paper}; padding: 4px;")
         self.lines_title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.lines_title.setWordWrap(True)  # a long title (cross-attention's) must not widen the window
         scroll = QScrollArea()
         scroll.setWidget(self._lines)
         scroll.setWidgetResizable(True)
@@ -126,13 +130,11 @@ class AttentionViews(QWidget):
         self._drawn = (snapshot, layer, head)
         weights, tokens = snapshot.weights, snapshot.tokens
         L, H = weights.shape[:2]
-        step = snapshot.describe()
+        step = f" · {SHORT_KINDS[snapshot.kind]}" if snapshot.kind in SHORT_KINDS else snapshot.describe()
         if view in (VIEW_HEAD, VIEW_MEAN):
             what = f"mean of its {H} heads" if view == VIEW_MEAN else f"head {head}"
-            if snapshot.is_rectangle:
-                reads = ": each output token reads every input token"
-            else:
-                reads = "" if snapshot.causal else ", every token reads every token"
+            # (Cross-attention's kind, in `step`, already says that output tokens read input tokens.)
+            reads = "" if snapshot.causal or snapshot.is_rectangle else ", every token reads every token"
             self._heatmap.set_matrix(
                 matrix,
                 tokens,

@@ -410,6 +410,16 @@ class AttentionHeatmap(pg.GraphicsLayoutWidget):
             "Hover over a cell to read its weight. Scroll to zoom, drag to pan, double-click to see the whole matrix."
         )
 
+    def show_colour_bar(self, show: bool) -> None:
+        """Show or leave out the colour bar (heatmaps side by side share one: the scale is always 0..1)."""
+        placed = self.colour_bar.scene() is not None and self.colour_bar.isVisible()
+        if show and not placed:
+            self.addItem(self.colour_bar, row=1, col=1)
+            self.colour_bar.show()
+        elif not show and placed:
+            self.ci.removeItem(self.colour_bar)
+            self.colour_bar.hide()
+
     # ------------------------------------------------------------------ data
 
     def set_matrix(
