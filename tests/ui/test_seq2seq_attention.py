@@ -202,3 +202,27 @@ def test_three_families_draw_a_triangle_a_square_and_a_rectangle(qtbot, lab, t5_
     assert "encoder-decoder" in view.heatmaps[2].title.text and view.heatmaps[2].cross
     assert [h.isVisible() for h in view.heatmaps] == [True, True, True]
     view.stop_and_wait()
+
+
+@pytest.mark.parametrize("size,presenting", [((1024, 640), False), ((1280, 720), True)], ids=["1024x640", "presenting"])
+def test_the_attention_step_fits_with_an_encoder_decoder(qtbot, session, t5_run, size, presenting):
+    """The kind choice, the output box and three heatmaps abreast still fit a small screen and a projector."""
+    from test_fits_screens import make_window, overlapping, problems_on_screen, visible_tab_states
+
+    session.set_checkpoint(*load_checkpoint(t5_run))
+    window = make_window(qtbot, session, size)
+    window.set_presentation_mode(presenting)
+    try:
+        window.steps.setCurrentRow([t.lower() for t in window.step_titles].index("attention"))
+        lab = window.current_panel()
+        idle(qtbot, lab)
+        assert lab.shown is not None and lab.shown.kind == "cross"
+        lab.compare_tab.set_folder(2, t5_run)
+        qtbot.waitUntil(lambda: not lab.compare_tab.is_busy(), timeout=30_000)
+        found = []
+        for state in visible_tab_states(lab):
+            found += [f"{problem} [{state}]" for problem in problems_on_screen(window, size) + overlapping(lab)]
+        assert found == []
+    finally:
+        window.set_presentation_mode(False)
+        window.attention_panel.stop_and_wait()

@@ -104,7 +104,7 @@ class AttentionControls(QWidget):
         self.kind.setToolTip(
             "Which attention of the encoder-decoder to show. " + " ".join(tip for _, _, tip in KIND_CHOICES)
         )
-        self.kind_label = QLabel("Attention")
+        self.kind_label = QLabel("<b>Attention</b>")
         self.look_button = QPushButton("Look")
         self.look_button.setToolTip("Run the model over the text again and show its attention (Ctrl+Enter).")
         self.caption = QLabel()
@@ -113,6 +113,8 @@ class AttentionControls(QWidget):
         source_box = QVBoxLayout()
         source_box.addWidget(QLabel("<b>Read</b>"))
         source_box.addWidget(self.source)
+        source_box.addWidget(self.kind_label)  # an encoder-decoder's: under the source, so the views keep their row
+        source_box.addWidget(self.kind)
         source_box.addStretch(1)
         text_box = QVBoxLayout()
         text_box.addWidget(self.text_edit)
@@ -153,9 +155,6 @@ class AttentionControls(QWidget):
         top.addLayout(actions)
 
         choose = QHBoxLayout()
-        choose.addWidget(self.kind_label)
-        choose.addWidget(self.kind)
-        choose.addSpacing(10)
         self.kind_label.hide()
         self.kind.hide()
         choose.addWidget(QLabel("Layer"))
