@@ -56,7 +56,7 @@ __all__ = [
 DEFAULT_TEXT = DEFAULT_PROBE_TEXT
 
 
-class AttentionPanel(AttentionSaving, QWidget):
+class AttentionPanel(AttentionSaving):
     """Controls on top, the attention views on the left, the head summary on the right; embeddings in a tab."""
 
     title = "Attention"
@@ -181,9 +181,8 @@ class AttentionPanel(AttentionSaving, QWidget):
         self.tabs.setTabToolTip(0, "Where each head looks: heatmaps, lines and a summary of every head.")
         self.tabs.setTabToolTip(1, "Each token's vector on a map, and the tokens whose vectors are most alike.")
         self.tabs.setTabToolTip(2, TIPS[self.compare_tab.three])
-        self.compare_tab.title_changed.connect(
-            lambda t, tip: (self.tabs.setTabText(2, t), self.tabs.setTabToolTip(2, tip))
-        )
+        self.compare_tab.title_changed.connect(lambda title, _tip: self.tabs.setTabText(2, title))
+        self.compare_tab.title_changed.connect(lambda _title, tip: self.tabs.setTabToolTip(2, tip))
         self.tabs.currentChanged.connect(self._on_tab_changed)
 
         self.pages = QStackedWidget()

@@ -1,23 +1,38 @@
 """Saving what the Attention Lab shows: the view as a picture, the chosen head's weights as a matrix.
 
-A mixin of `AttentionPanel` (it uses the panel's `shown` snapshot, `current_matrix`, `views`, controls and
-`session`), kept apart so that the panel module holds the looking and drawing.
+The base class of `AttentionPanel` (it uses the panel's `shown` snapshot, `current_matrix`, `views`,
+controls and `session`, declared below), kept apart so that the panel module holds the looking and drawing.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Optional
 
-from PySide6.QtWidgets import QFileDialog
+import numpy as np
+from PySide6.QtWidgets import QFileDialog, QSpinBox, QTabBar, QWidget
 
 from playground.core.progress import UserError
-from playground.ui.widgets.attention_views import VIEW_MEAN
+from playground.ui.widgets.attention_views import VIEW_MEAN, AttentionViews
+
+if TYPE_CHECKING:
+    from playground.core.attention_records import AttentionSnapshot
+    from playground.engine.session import Session
 
 NO_ATTENTION_YET = "There is no attention to save yet: look at some text first."
 
 
-class AttentionSaving:
+class AttentionSaving(QWidget):
     """Save picture / Save matrix (a rectangle of cross-attention keeps its input tokens as the columns)."""
+
+    # What the panel provides.
+    session: Session
+    shown: Optional[AttentionSnapshot]
+    current_matrix: Optional[np.ndarray]
+    views: AttentionViews
+    view: QTabBar
+    layer: QSpinBox
+    head: QSpinBox
 
     def export_picture(self, path) -> Path:
         """Save the current view as a PNG picture."""
