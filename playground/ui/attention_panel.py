@@ -64,7 +64,8 @@ class AttentionPanel(AttentionSaving):
         "<b>Attention</b><br>In every layer, each <i>head</i> decides how much each token looks at each "
         "other token. In a decoder (GPT) a token looks only at earlier tokens, never a later one: the heatmap "
         "is a triangle. In an encoder (BERT) every token reads every token, before and after it: a full "
-        "square. A heatmap row is one token reading: its weights sum to 1.<br><br>Look for <i>previous-token heads</i> (a bright line just below the diagonal), "
+        "square. An encoder-decoder (T5) has both, and its decoder's <i>cross-attention</i> reads the input: a rectangle. "
+        "A heatmap row is one token reading: its weights sum to 1.<br><br>Look for <i>previous-token heads</i> (a bright line just below the diagonal), "
         "<i>first-token sinks</i> (a bright first column) and, in repeated text, heads that look back at what "
         "followed the same token last time."
     )
