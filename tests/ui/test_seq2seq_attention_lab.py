@@ -180,28 +180,54 @@ def test_cross_attention_grows_a_row_per_generated_token(qtbot, lab, t5_run, mon
     np.testing.assert_allclose(lab.pair.decoder, fresh.decoder, atol=1e-5, rtol=0)
 
 
-def test_three_families_draw_a_triangle_a_square_and_a_rectangle(qtbot, lab, t5_run):
-    lab.session.set_checkpoint(*load_checkpoint(paths.demo_model_dir()))
-    view = lab.compare_tab
-    assert lab.tabs.tabText(2) == "Causal vs masked" and not view.three
-    assert not view.missing_third_row.isHidden()  # no demo encoder-decoder here: a sentence offers a folder
-    lab.tabs.setCurrentWidget(view)
-    qtbot.waitUntil(lambda: not view.is_busy(), timeout=30_000)
-    view.set_folder(2, t5_run)
-    assert view.three and lab.tabs.tabText(2) == "Three families" and view.missing_third_row.isHidden()
-    qtbot.waitUntil(
-        lambda: not view.is_busy() and view.result is not None and len(view.result.sides) == 3, timeout=30_000
-    )
+def assert_three_shapes(view) -> None:
+    """A triangle (NaN above the diagonal), a square and a rectangle, side by side."""
     triangle, square, rectangle = view.matrices()
     T = triangle.shape[0]
     assert triangle.shape == (T, T) and np.isnan(triangle[np.triu_indices(T, 1)]).all()
     assert square.shape[0] == square.shape[1] and not np.isnan(square).any()
-    sides = view.result.sides
-    S = len(sides[2].snapshot.keys)
-    assert rectangle.shape == (len(sides[2].snapshot.tokens), S) and not np.isnan(rectangle).any()
+    third = view.result.sides[2].snapshot
+    assert rectangle.shape == (len(third.tokens), len(third.keys)) and not np.isnan(rectangle).any()
     assert "encoder-decoder" in view.heatmaps[2].title.text and view.heatmaps[2].cross
     assert [h.isVisible() for h in view.heatmaps] == [True, True, True]
+
+
+def test_three_families_with_the_demo_encoder_decoder(qtbot, lab):
+    assert paths.demo_encoder_decoder_dir() is not None, "models/demo-encoder-decoder ships with the repository"
+    lab.session.set_checkpoint(*load_checkpoint(paths.demo_model_dir()))
+    view = lab.compare_tab
+    assert view.three and lab.tabs.tabText(2) == "Three families" and view.missing_third_row.isHidden()
+    assert "encoder-decoder" in view.choices[2].currentText().lower()
+    lab.tabs.setCurrentWidget(view)
+    qtbot.waitUntil(lambda: not view.is_busy() and view.result is not None, timeout=30_000)
+    assert len(view.result.sides) == 3
+    assert_three_shapes(view)
     view.stop_and_wait()
+
+
+def test_without_the_demo_a_sentence_offers_an_encoder_decoder_s_folder(qtbot, session, t5_run, monkeypatch):
+    from playground.ui.widgets import attention_compare
+
+    monkeypatch.setattr(attention_compare, "demo_encoder_decoder_dir", lambda: None)
+    session.set_checkpoint(*load_checkpoint(paths.demo_model_dir()))
+    lab = AttentionPanel(session)
+    qtbot.addWidget(lab)
+    lab.resize(1150, 780)
+    lab.show()
+    view = lab.compare_tab
+    assert lab.tabs.tabText(2) == "Causal vs masked" and not view.three and view.choices[2].isHidden()
+    assert not view.missing_third_row.isHidden() and "not installed" in view.missing_third.text()
+    lab.tabs.setCurrentWidget(view)
+    qtbot.waitUntil(lambda: not view.is_busy(), timeout=30_000)
+    assert len(view.result.sides) == 2 and len(view.heatmaps) == 2  # as before: the triangle and the square
+    monkeypatch.setattr(attention_compare.QFileDialog, "getExistingDirectory", lambda *a, **k: str(t5_run))
+    view.choose_third_button.click()
+    assert view.three and lab.tabs.tabText(2) == "Three families" and view.missing_third_row.isHidden()
+    qtbot.waitUntil(
+        lambda: not view.is_busy() and view.result is not None and len(view.result.sides) == 3, timeout=30_000
+    )
+    assert_three_shapes(view)
+    lab.stop_and_wait()
 
 
 @pytest.mark.parametrize("size,presenting", [((1024, 640), False), ((1280, 720), True)], ids=["1024x640", "presenting"])
@@ -226,3 +252,37 @@ def test_the_attention_step_fits_with_an_encoder_decoder(qtbot, session, t5_run,
     finally:
         window.set_presentation_mode(False)
         window.attention_panel.stop_and_wait()
+
+
+def test_generating_with_the_demo_encoder_decoder_fills_cross_attention_in_live(qtbot, lab, monkeypatch):
+    """The Generate panel hands its rows over while the Lab follows it: a row per written token, no model run
+    by the Lab."""
+    from dataclasses import replace
+
+    from playground.engine.jobs import Job
+    from playground.ui.generate_panel import GeneratePanel
+
+    assert paths.demo_encoder_decoder_dir() is not None, "models/demo-encoder-decoder ships with the repository"
+    lab.session.set_checkpoint(*load_checkpoint(paths.demo_encoder_decoder_dir()))
+    lab.source.setCurrentIndex(SOURCE_GENERATE)
+    idle(qtbot, lab)
+    monkeypatch.setattr(seq2seq_look, "capture_ids_pair", lambda *a, **k: pytest.fail("the Lab ran the model"))
+    generate = GeneratePanel(lab.session)
+    qtbot.addWidget(generate)
+    generate.show()
+    shapes = []
+    lab.session.text_generated.connect(lambda g: shapes.append(len(g.ids) - g.prompt_tokens))
+    try:
+        generate.set_settings(replace(generate.settings(), strategy="greedy", max_new_tokens=NEW_TOKENS))
+        generate.prompt_edit.setPlainText("342")
+        assert generate.generate() is not None
+        qtbot.waitUntil(lambda: not generate.is_busy() and not Job.running(), timeout=60_000)
+        read = lab.last_generated
+        written = len(read.ids) - read.prompt_tokens
+        qtbot.waitUntil(
+            lambda: lab.is_idle() and lab.pair is not None and len(lab.pair.output_ids) == written, timeout=30_000
+        )
+        assert read.attention is not None and written >= 2 and shapes[-written:] == list(range(1, written + 1))
+        assert lab.shown.kind == "cross" and lab.heatmap.image.shape == (written, read.prompt_tokens)
+    finally:
+        generate.stop_and_wait()

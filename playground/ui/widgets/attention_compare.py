@@ -72,6 +72,9 @@ def demo_encoder_dir() -> Optional[Path]:
 
 def demo_encoder_decoder_dir() -> Optional[Path]:
     """The demo encoder-decoder's folder, where this install has one."""
+    finder = getattr(paths, "demo_encoder_decoder_dir", None)
+    if finder is not None:
+        return finder()
     path = paths.models_dir() / DEMO_ENCODER_DECODER
     return path if (path / "config.json").exists() else None
 
