@@ -188,7 +188,7 @@ def assert_three_shapes(view) -> None:
     assert square.shape[0] == square.shape[1] and not np.isnan(square).any()
     third = view.result.sides[2].snapshot
     assert rectangle.shape == (len(third.tokens), len(third.keys)) and not np.isnan(rectangle).any()
-    assert "encoder-decoder" in view.heatmaps[2].title.text and view.heatmaps[2].cross
+    assert "encoder-decoder" in view.heatmaps[2].title.text.lower() and view.heatmaps[2].cross
     assert [h.isVisible() for h in view.heatmaps] == [True, True, True]
 
 

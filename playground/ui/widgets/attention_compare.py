@@ -91,7 +91,11 @@ READS = {
     "encoder-decoder": "encoder-decoder: its output reads the sentence",
 }
 
-SHAPES = {"decoder": "decoder, a triangle", "encoder": "encoder, a square", "encoder-decoder": "encoder-decoder, cross"}
+SHAPES = {
+    "decoder": "Decoder: a triangle",
+    "encoder": "Encoder: a square",
+    "encoder-decoder": "Encoder-decoder's cross-attention: a rectangle",
+}
 
 
 def family_of_snapshot(side) -> str:
@@ -420,9 +424,8 @@ class CausalVsMasked(QWidget):
             family = family_of_snapshot(side)
             what = "mean of the heads" if use_head == "mean" else f"head {use_head}"
             title = f"{side.name} ({READS[family]}) · layer {layer}, {what}"
-            if len(self.result.sides) == 3:  # three abreast: short titles (the layer and head are above)
-                name = side.name if len(side.name) <= 16 else side.name[:15] + "…"
-                title = f"{name}: {SHAPES[family]}"
+            if len(self.result.sides) == 3:  # three abreast: short titles (the models are named above)
+                title = SHAPES[family]
             heatmap.set_matrix(
                 matrix,
                 side.snapshot.tokens,

@@ -130,7 +130,7 @@ class AttentionViews(QWidget):
         self._drawn = (snapshot, layer, head)
         weights, tokens = snapshot.weights, snapshot.tokens
         L, H = weights.shape[:2]
-        step = f" · {SHORT_KINDS[snapshot.kind]}" if snapshot.kind in SHORT_KINDS else snapshot.describe()
+        step = _kind_title(snapshot)
         if view in (VIEW_HEAD, VIEW_MEAN):
             what = f"mean of its {H} heads" if view == VIEW_MEAN else f"head {head}"
             # (Cross-attention's kind, in `step`, already says that output tokens read input tokens.)
@@ -161,7 +161,7 @@ class AttentionViews(QWidget):
     def _draw_grid(self, snapshot, view: int, layer: int, head: int) -> None:
         from playground.ui.widgets.head_grid import Tile, grid_shape
 
-        weights, step = snapshot.weights, snapshot.describe()
+        weights, step = snapshot.weights, _kind_title(snapshot)
         L, H = weights.shape[:2]
         self._grid.notes = {(s.layer, s.head): _note(s) for s in snapshot.stats}
         if view == VIEW_LAYER:
@@ -201,7 +201,7 @@ class AttentionViews(QWidget):
         q = self._lines.selected
         who = f"where ‘{display_token(self._lines.tokens[q], 16)}’ (#{q}) looks" if q is not None else ""
         self.lines_title.setText(
-            f"Layer {layer} · head {head}{snapshot.describe()}: {who} — thicker, darker lines carry more weight"
+            f"Layer {layer} · head {head}{_kind_title(snapshot)}: {who} — thicker, darker lines carry more weight"
         )
 
     def clear_readout(self) -> None:
@@ -223,6 +223,11 @@ class AttentionViews(QWidget):
             return _with_title(pixmap, self.lines_title.text()) if self.lines_title.text() else pixmap
         assert current is not None  # the stack always holds the blank page at least
         return current.grab()
+
+
+def _kind_title(snapshot) -> str:
+    """What a title adds: an encoder-decoder's kind, short (the axes say which tokens read which), or as before."""
+    return f" · {SHORT_KINDS[snapshot.kind]}" if snapshot.kind in SHORT_KINDS else snapshot.describe()
 
 
 def _note(s) -> str:
