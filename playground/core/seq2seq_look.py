@@ -177,8 +177,27 @@ def capture_pair(
             else:
                 out, _ = _encode(tokenizer, str(output_text))
                 output_ids, notice_out = _fit(out, tokens.eos, context, "output", small or "the decoder reads")
-            read_ids = [tokens.decoder_start] + output_ids[:-1]
-            target = torch.tensor([read_ids], dtype=torch.long, device=device)
+    finally:
+        model.train(was_training)
+    notice = " ".join(n for n in (notice_in, notice_out) if n)
+    return capture_ids_pair(model, tokenizer, input_ids, output_ids, generated=generated, notice=notice)
+
+
+def capture_ids_pair(model, tokenizer, input_ids, output_ids, generated: bool = False, notice: str = "") -> PairCapture:
+    """The three kinds of attention over given ids: the encoder reads `input_ids` (ending with </s>), the
+    decoder reads the start token then `output_ids` but its last, teacher-forced (what `output_ids` wrote)."""
+    from .t5_tokens import t5_tokens
+
+    tokens = t5_tokens(tokenizer)
+    input_ids, output_ids = [int(i) for i in input_ids], [int(i) for i in output_ids]
+    read_ids = [tokens.decoder_start] + output_ids[:-1]
+    device = next(model.parameters()).device
+    source = torch.tensor([input_ids], dtype=torch.long, device=device)
+    target = torch.tensor([read_ids], dtype=torch.long, device=device)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
             result = model(source, target, capture_attention=True)
     finally:
         model.train(was_training)
@@ -196,7 +215,7 @@ def capture_pair(
         decoder=result.decoder_attentions[:, 0].float().cpu().numpy(),
         cross=result.cross_attentions[:, 0].float().cpu().numpy(),
         generated=generated,
-        notice=" ".join(n for n in (notice_in, notice_out) if n),
+        notice=notice,
     )
 
 
@@ -240,3 +259,66 @@ def look_at_kind(
     model = models.model_for(checkpoint)
     yield Progress(None, "Reading the text…")
     return capture_kind(model, checkpoint.tokenizer, kind, text, output_text)
+
+
+def pair_of_rows(tokenizer, input_ids, output_ids, attention) -> Optional[PairCapture]:
+    """The three kinds gathered from what generation handed over (`attention`: an `AttentionSoFar` whose
+    blocks are `Seq2SeqRows`, a row per token the decoder read), without running the model: a row per
+    written token, as `capture_ids_pair` gives them. None when they do not cover `output_ids` (generation
+    handed none over, or the decoder's window moved on)."""
+    from .attention_records import AttentionRows, CrossSoFar
+
+    n = len(output_ids)
+    blocks = getattr(attention, "blocks", ())
+    # Generation reads each token as soon as it is written, so its rows are one ahead: the start token's,
+    # then each written token's (the last one's reading is for the token still to come, and is left out).
+    if not blocks or attention.length not in (n, n + 1) or any(getattr(b, "cross", None) is None for b in blocks):
+        return None
+    encoder = blocks[0].encoder
+    if encoder is None or encoder.shape[-1] != len(input_ids):
+        return None
+    cross = CrossSoFar()
+    for block in blocks:
+        cross = cross.add(AttentionRows(block.cross))
+    from .t5_tokens import t5_tokens
+
+    read_ids = [t5_tokens(tokenizer).decoder_start] + [int(i) for i in output_ids][:-1]
+
+    def shown(row) -> tuple[str, ...]:
+        return tuple(_token_label(tokenizer, int(i)) for i in row)
+
+    return PairCapture(
+        input_tokens=shown(input_ids),
+        input_ids=tuple(int(i) for i in input_ids),
+        read_tokens=shown(read_ids),
+        written_tokens=shown(output_ids),
+        output_ids=tuple(int(i) for i in output_ids),
+        encoder=encoder,
+        decoder=attention.matrix()[:, :, :n, :n],
+        cross=cross.matrix()[:, :, :n],
+        generated=True,
+    )
+
+
+def look_at_written(
+    models, checkpoint, ids, prompt_tokens: int, attention=None
+) -> Generator[Progress, None, PairCapture]:
+    """Job: an encoder-decoder's three kinds over what Generate has so far (`ids`: the input's `prompt_tokens`
+    ids, ending with </s>, then the written ones). The rows generation handed over are drawn as they are;
+    without them the model reads the pair once (teacher forcing gives the same weights)."""
+    input_ids, output_ids = list(ids[:prompt_tokens]), list(ids[prompt_tokens:])
+    if not input_ids or not output_ids:
+        raise UserError("Nothing written yet: the attention comes with the first token the model writes.")
+    handed = pair_of_rows(checkpoint.tokenizer, input_ids, output_ids, attention)
+    if handed is not None:
+        yield Progress(None, "Gathering the attention the generation handed over…")
+        return handed
+    yield Progress(None, "Loading the model…")
+    model = models.model_for(checkpoint)
+    context = checkpoint.model_config.context_length
+    notice = ""
+    if len(output_ids) > context:
+        notice = f"The output is {len(output_ids):,} tokens long; the heatmaps show its first {context:,}."
+        output_ids = output_ids[:context]
+    yield Progress(None, "Reading the input and the output…")
+    return capture_ids_pair(model, checkpoint.tokenizer, input_ids[-context:], output_ids, True, notice)

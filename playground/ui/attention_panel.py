@@ -19,21 +19,21 @@ of their own in `ui/widgets/`.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Optional
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import QFileDialog, QLabel, QSplitter, QStackedWidget, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QSplitter, QStackedWidget, QTabWidget, QVBoxLayout, QWidget
 
 from playground.core.attention_records import MAX_HISTORY, AttentionSnapshot, ProbeEntry, ProbeHistory
 from playground.core.progress import UserError
 from playground.engine.jobs import Job, JobSlot
 from playground.engine.session import DEFAULT_PROBE_TEXT, Session
 from playground.ui.themes import AMBER_NOTICE, themed_style
-from playground.ui.widgets.attention_compare import CausalVsMasked
+from playground.ui.widgets.attention_compare import TIPS, TITLES, CausalVsMasked
 from playground.ui.widgets.attention_controls import SOURCE_GENERATE, SOURCE_PROBE, SOURCE_TEXT, AttentionControls
+from playground.ui.widgets.attention_saving import AttentionSaving
 from playground.ui.widgets.attention_views import VIEW_ALL, VIEW_HEAD, VIEW_LAYER, VIEW_LINES, VIEW_MEAN, AttentionViews
 from playground.ui.widgets.embedding_tab import EmbeddingTab
 from playground.ui.widgets.head_summary import HeadSummary
@@ -54,10 +54,9 @@ __all__ = [
 ]
 
 DEFAULT_TEXT = DEFAULT_PROBE_TEXT
-NO_ATTENTION_YET = "There is no attention to save yet: look at some text first."
 
 
-class AttentionPanel(QWidget):
+class AttentionPanel(AttentionSaving):
     """Controls on top, the attention views on the left, the head summary on the right; embeddings in a tab."""
 
     title = "Attention"
@@ -65,7 +64,8 @@ class AttentionPanel(QWidget):
         "<b>Attention</b><br>In every layer, each <i>head</i> decides how much each token looks at each "
         "other token. In a decoder (GPT) a token looks only at earlier tokens, never a later one: the heatmap "
         "is a triangle. In an encoder (BERT) every token reads every token, before and after it: a full "
-        "square. A heatmap row is one token reading: its weights sum to 1.<br><br>Look for <i>previous-token heads</i> (a bright line just below the diagonal), "
+        "square. An encoder-decoder (T5) has both, and its decoder's <i>cross-attention</i> reads the input: a rectangle. "
+        "A heatmap row is one token reading: its weights sum to 1.<br><br>Look for <i>previous-token heads</i> (a bright line just below the diagonal), "
         "<i>first-token sinks</i> (a bright first column) and, in repeated text, heads that look back at what "
         "followed the same token last time."
     )
@@ -85,6 +85,8 @@ class AttentionPanel(QWidget):
         self.capture_slot.changed.connect(self._pump)
         self._pending: Optional[tuple] = None  # (job function, checkpoint, arguments): the latest request
         self._my_text = DEFAULT_TEXT
+        self._my_output = ""  # an encoder-decoder's output to read (empty: its own)
+        self.pair = None  # an encoder-decoder's PairCapture: its three kinds, so choosing a kind runs nothing
         self._setting_text = False
         self._build()
         self._capture_timer = QTimer(self, singleShot=True, interval=self.CAPTURE_DEBOUNCE_MS)
@@ -100,6 +102,7 @@ class AttentionPanel(QWidget):
         self._update_empty_state()
         if session.checkpoint is not None:
             self.controls.set_shape(session.checkpoint.model_config.n_layer, session.checkpoint.model_config.n_head)
+            self._set_family(session.checkpoint)
 
     def advanced_widgets(self) -> list[QWidget]:
         """Controls presentation mode hides: saving pictures and matrices."""
@@ -125,6 +128,8 @@ class AttentionPanel(QWidget):
         self.save_picture_button, self.save_matrix_button = c.save_picture_button, c.save_matrix_button
         self.source.currentIndexChanged.connect(self._on_source_changed)
         self.text_edit.textChanged.connect(self._on_text_edited)
+        c.output_edit.textEdited.connect(self._on_output_edited)
+        c.kind.currentIndexChanged.connect(self._on_kind_changed)
         self.look_button.clicked.connect(self.capture_text)
         self.layer.valueChanged.connect(self._on_head_changed)
         self.head.valueChanged.connect(self._on_head_changed)
@@ -173,10 +178,12 @@ class AttentionPanel(QWidget):
         self.tabs = QTabWidget()
         self.tabs.addTab(attention, "Attention")
         self.tabs.addTab(self.embedding_tab, "Token embeddings")
-        self.tabs.addTab(self.compare_tab, "Causal vs masked")
+        self.tabs.addTab(self.compare_tab, TITLES[self.compare_tab.three])
         self.tabs.setTabToolTip(0, "Where each head looks: heatmaps, lines and a summary of every head.")
         self.tabs.setTabToolTip(1, "Each token's vector on a map, and the tokens whose vectors are most alike.")
-        self.tabs.setTabToolTip(2, "A decoder's triangle beside an encoder's square: two models on one sentence.")
+        self.tabs.setTabToolTip(2, TIPS[self.compare_tab.three])
+        self.compare_tab.title_changed.connect(lambda title, _tip: self.tabs.setTabText(2, title))
+        self.compare_tab.title_changed.connect(lambda _title, tip: self.tabs.setTabToolTip(2, tip))
         self.tabs.currentChanged.connect(self._on_tab_changed)
 
         self.pages = QStackedWidget()
@@ -237,6 +244,14 @@ class AttentionPanel(QWidget):
     def _has_model(self) -> bool:
         return self.session.checkpoint is not None
 
+    @property
+    def seq2seq(self) -> bool:
+        """Whether the model read is an encoder-decoder: an input and an output, three kinds of attention."""
+        return self.controls.seq2seq
+
+    def _set_family(self, checkpoint) -> None:
+        self.controls.set_seq2seq(bool(getattr(checkpoint.model_config, "is_encoder_decoder", False)))
+
     def _update_empty_state(self) -> None:
         content = self._has_model() or self.session.training or bool(self.history)
         self.pages.setCurrentWidget(self.tabs if content else self.empty_page)
@@ -247,18 +262,30 @@ class AttentionPanel(QWidget):
         self.session.live_attention_wanted = kind == SOURCE_GENERATE
         self.controls.set_source_look(kind)
         self.history_row.setVisible(kind == SOURCE_PROBE)
+        self._fill_text()
+
+    def _fill_text(self) -> None:
+        """The text box (and an encoder-decoder's output box) with what the source reads now."""
+        kind, output = self.source_kind, ""
         if kind == SOURCE_TEXT:
             text, placeholder = self._my_text, "Type some text for the model to read…"
+            output = self._my_output
         elif kind == SOURCE_GENERATE:
             gen = self.last_generated
             text, placeholder = (
                 "".join(gen.tokens) if gen is not None else "",
                 "Nothing generated yet: write something in the Generate step.",
             )
+            if gen is not None and self.seq2seq:  # the input above, what it wrote below
+                text, output = "".join(gen.tokens[: gen.prompt_tokens]), "".join(gen.tokens[gen.prompt_tokens :])
         else:
             text, placeholder = self.session.probe_text, "A sentence to watch during training…"
+        if self.seq2seq and kind != SOURCE_PROBE:
+            placeholder = placeholder.replace("some text", "an input")
         self.text_edit.setPlaceholderText(placeholder)
         self._set_text(text)
+        if self.controls.output_edit.text() != output:
+            self.controls.output_edit.setText(output)
 
     def _set_text(self, text: str) -> None:
         if self.text_edit.toPlainText() == text:
@@ -291,9 +318,7 @@ class AttentionPanel(QWidget):
             index = len(self.history) - 1 if self.follow_latest.isChecked() else self.history_slider.value()
             self._show_entry(self.history[min(index, len(self.history) - 1)])
         elif self._has_model() and self.session.probe_text.strip():
-            from playground.core.attention_jobs import look_at_text
-
-            self._request(look_at_text, self.session.checkpoint, self.session.probe_text)
+            self._look_at(self.session.probe_text)
         else:
             self._show_nothing(
                 "No training captures yet. Start training in the Train step: the probe "
@@ -317,9 +342,29 @@ class AttentionPanel(QWidget):
         if not text.strip():
             self._show_nothing("Type some text above for the model to read.")
             return
-        from playground.core.attention_jobs import look_at_text
+        self._look_at(text, self.controls.output_edit.text() if kind == SOURCE_TEXT else "")
 
-        self._request(look_at_text, self.session.checkpoint, text)
+    def _look_at(self, text: str, output: str = "") -> None:
+        """Read `text` with the current model: an encoder-decoder reads it as its input (and `output`, or
+        writes its own), keeping its three kinds; another model reads it as it always has."""
+        if self.seq2seq:
+            from playground.core.seq2seq_look import read_pair
+
+            self._request(read_pair, self.session.checkpoint, text, output.strip() or None)
+        else:
+            from playground.core.attention_jobs import look_at_text
+
+            self._request(look_at_text, self.session.checkpoint, text)
+
+    def _on_output_edited(self, output: str) -> None:
+        if self.source_kind == SOURCE_TEXT:
+            self._my_output = output
+            self.views.clear_readout()
+            self._capture_timer.start()
+
+    def _on_kind_changed(self, _index: int) -> None:
+        if self.pair is not None:
+            self._show(self.pair.snapshot(self.controls.chosen_kind()))
 
     def _on_text_edited(self) -> None:
         if self._setting_text:
@@ -349,7 +394,7 @@ class AttentionPanel(QWidget):
         self.last_generated = generated
         if self.source_kind != SOURCE_GENERATE:
             return
-        self._set_text("".join(generated.tokens))
+        self._fill_text()  # the text (an encoder-decoder's input and output) so far
         if generated.ids:
             self._look_at_generated(generated)
 
@@ -361,6 +406,14 @@ class AttentionPanel(QWidget):
         elif generated.attention is None and generated.attention_follows:
             self._pending = None  # the first token brings the prompt's attention: no need to run the model
             self._show_nothing("The model is reading the prompt: its attention comes with the first token it writes.")
+        elif getattr(generated.checkpoint.model_config, "is_encoder_decoder", False):
+            from playground.core.seq2seq_look import look_at_written
+
+            if len(generated.ids) <= generated.prompt_tokens:  # the input only, nothing written yet
+                self._show_nothing("The model has read the input: its attention comes with the first token it writes.")
+                return
+            args = (generated.ids, generated.prompt_tokens, generated.attention)
+            self._request(look_at_written, generated.checkpoint, *args)
         else:
             from playground.core.attention_jobs import look_at_generated
 
@@ -378,6 +431,9 @@ class AttentionPanel(QWidget):
         if checkpoint is None:
             return
         cfg = checkpoint.model_config
+        self._set_family(checkpoint)
+        self.pair = None
+        self._set_source_ui()
         if self.shown is None or self.source_kind != SOURCE_PROBE:
             self.controls.set_shape(cfg.n_layer, cfg.n_head)
         if self.source_kind == SOURCE_TEXT or (self.source_kind == SOURCE_PROBE and not self.history):
@@ -414,10 +470,16 @@ class AttentionPanel(QWidget):
         job.error.connect(self.session.error)
         self.capture_slot.start(job)
 
-    def _on_looked(self, snapshot: AttentionSnapshot) -> None:
+    def _on_looked(self, looked) -> None:
+        """A look's result: an `AttentionSnapshot`, or an encoder-decoder's `PairCapture` (shown by kind)."""
         if self.source_kind == SOURCE_PROBE and self.history:
             return  # training captures arrived meanwhile: they take over
-        self._show(snapshot)
+        if isinstance(looked, AttentionSnapshot):
+            self.pair = None
+            self._show(looked)
+        else:
+            self.pair = looked
+            self._show(looked.snapshot(self.controls.chosen_kind() or "cross"))
 
     def is_busy(self) -> bool:
         """Whether a job of this panel runs (a hidden panel's waiting request is not one)."""
@@ -472,12 +534,14 @@ class AttentionPanel(QWidget):
         self.notice.setVisible(bool(snapshot.notice))
         same_heads = old is not None and old.weights.shape[:2] == (L, H)
         self.summary.fill(snapshot.stats, same_heads, self.layer.value(), self.head.value())
-        self.controls.set_encoder(not snapshot.causal)
+        self.controls.set_encoder(not snapshot.causal and not snapshot.kind)
+        self.controls.show_kind(snapshot.kind)
         if self.isVisible():  # a hidden panel draws when it is shown (showEvent)
             self._redraw()
 
     def _show_nothing(self, message: str) -> None:
         self.shown = None
+        self.pair = None
         self.current_matrix = None
         self.views.show_message(message)
         self.notice.hide()
@@ -540,67 +604,6 @@ class AttentionPanel(QWidget):
     def load_demo(self) -> Optional[Job]:
         """Load the demo model (in a job, on the shared no-model page) and make it the session's model."""
         return self.empty_page.load_demo()
-
-    # ================================================================== export
-
-    def export_picture(self, path) -> Path:
-        """Save the current view as a PNG picture."""
-        path = Path(path)
-        if path.suffix.lower() != ".png":
-            path = path.with_name(path.name + ".png")
-        if self.shown is None:
-            raise UserError(NO_ATTENTION_YET)
-        if not self.views.picture().save(str(path), "PNG"):
-            raise UserError(
-                f"Could not save the picture to {path}: check that the folder exists and you may write there."
-            )
-        return path
-
-    def export_matrix(self, path) -> Path:
-        """Save the chosen head's (or the layer mean's) weights: .csv with the tokens, or .npy."""
-        from playground.core.attention import save_matrix
-
-        if self.shown is None or self.current_matrix is None:
-            raise UserError(NO_ATTENTION_YET)
-        return save_matrix(self.current_matrix, path, tokens=self.shown.tokens)
-
-    def _matrix_name(self) -> str:
-        what = "mean" if self.view.currentIndex() == VIEW_MEAN else f"head{self.head.value()}"
-        return f"attention-layer{self.layer.value()}-{what}"
-
-    def _choose_picture_file(self) -> None:
-        if self.shown is None:
-            self.session.warn(NO_ATTENTION_YET)
-            return
-        path, _ = QFileDialog.getSaveFileName(
-            self, "Save the view as a picture", str(Path.home() / f"{self._matrix_name()}.png"), "PNG picture (*.png)"
-        )
-        if path:
-            self._export(lambda: f"Saved the picture to {self.export_picture(path)}.")
-
-    def _choose_matrix_file(self) -> None:
-        if self.shown is None:
-            self.session.warn(NO_ATTENTION_YET)
-            return
-        path, chosen = QFileDialog.getSaveFileName(
-            self,
-            "Save the weights as a matrix",
-            str(Path.home() / f"{self._matrix_name()}.csv"),
-            "CSV table, with the tokens (*.csv);;NumPy array (*.npy)",
-        )
-        if not path:
-            return
-        if Path(path).suffix.lower() not in (".csv", ".npy"):
-            path += ".npy" if "npy" in chosen else ".csv"
-        T = self.shown.weights.shape[-1]
-        self._export(lambda: f"Saved the {T}×{T} matrix to {self.export_matrix(path)}.")
-
-    def _export(self, save) -> None:
-        """Run `save` (which returns what to tell the person) and say how it went."""
-        try:
-            self.session.info(save())
-        except UserError as e:
-            self.session.error(str(e))
 
     # ================================================================== workspace
 

@@ -422,8 +422,9 @@ class GeneratePanel(QWidget):
 
     def _want_attention(self) -> bool:
         """Whether the generation hands its attention rows to the Attention Lab. An encoder-decoder's
-        rows (decoder, cross, encoder) are not the square a decoder's text gathers: the Lab reads it itself."""
-        return self.feed.want_attention(possible=not self.reads_input())
+        rows (`Seq2SeqRows`: decoder, cross, encoder) are gathered as they come; the Lab takes its three
+        kinds apart (`seq2seq_look.pair_of_rows`)."""
+        return self.feed.want_attention()
 
     def _new_generator(self, seed):
         self._generator, self._generator_seed = _jobs().seeded_generator(seed), seed

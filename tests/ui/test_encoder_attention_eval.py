@@ -57,7 +57,10 @@ def decoder_run(tmp_path_factory, tokenizer):
 
 
 @pytest.fixture
-def lab(qtbot, session, encoder_run):
+def lab(qtbot, session, encoder_run, monkeypatch):
+    # Causal vs masked: two models side by side (with the demo encoder-decoder it becomes Three families,
+    # tested in test_seq2seq_attention_lab.py).
+    monkeypatch.setattr(attention_compare, "demo_encoder_decoder_dir", lambda: None)
     panel = AttentionPanel(session)
     qtbot.addWidget(panel)
     panel.resize(1150, 780)

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QPlainTextEdit,
     QPushButton,
     QSpinBox,
@@ -40,6 +41,32 @@ ENCODER_CAPTION = (
     "token, before and after it (a full square, nothing hatched)."
 )
 
+# An encoder-decoder's three kinds of attention (`seq2seq_look.KINDS`): the item data, its name and tip.
+KIND_CHOICES = [
+    ("encoder", "Encoder self", "Encoder self-attention: the input's tokens read each other, all of them (a square)."),
+    (
+        "decoder",
+        "Decoder self",
+        "Decoder self-attention: each output token reads the output tokens before it (a triangle).",
+    ),
+    (
+        "cross",
+        "Cross",
+        "Cross-attention: each output token, while it is written, reads the input's tokens (a rectangle: "
+        "output tokens down, input tokens across).",
+    ),
+]
+KIND_CAPTION = {
+    "encoder": " Encoder self-attention: the input's tokens read each other, before and after (a full square).",
+    "decoder": " Decoder self-attention: each output token reads the ones before it (a triangle).",
+    "cross": " Cross-attention: each output token (a row) reads the input's tokens (the columns).",
+}
+SEQ2SEQ_CAPTION = [
+    "The input above, for the encoder; the output below, for the decoder (empty: the model writes its own).",
+    "The input and what the model writes, from the Generate step: a row per written token.",
+    "The probe sentence, as the input: the model writes its own output.",
+]
+
 
 class AttentionControls(QWidget):
     """Two rows: the source, its text and Look; then layer, head, the view tabs and the save buttons."""
@@ -48,6 +75,8 @@ class AttentionControls(QWidget):
         super().__init__(parent)
         self._kind = SOURCE_TEXT
         self.encoder = False  # the model shown reads the whole text at once
+        self.seq2seq = False  # an encoder-decoder: an input, an output, and a choice of three kinds
+        self.attention_kind = ""  # the kind shown ("" for a decoder's or an encoder's one kind)
         self.source = QComboBox()
         for i, name in enumerate(SOURCES):
             self.source.addItem(name)
@@ -59,6 +88,23 @@ class AttentionControls(QWidget):
         self.text_edit.setFont(mono)
         self.text_edit.setFixedHeight(62)
         self.text_edit.setTabChangesFocus(True)
+        self.output_edit = QLineEdit()
+        self.output_edit.setFont(mono)
+        self.output_edit.setPlaceholderText("Output (optional): empty, and the model writes its own")
+        self.output_edit.setToolTip(
+            "What the decoder writes, read with teacher forcing. Leave it empty to see the model's own "
+            "(greedy) output for the input above."
+        )
+        self.output_edit.hide()
+        self.kind = QComboBox()
+        for i, (data, name, tip) in enumerate(KIND_CHOICES):
+            self.kind.addItem(name, data)
+            self.kind.setItemData(i, tip, Qt.ItemDataRole.ToolTipRole)
+        self.kind.setCurrentIndex(2)
+        self.kind.setToolTip(
+            "Which attention of the encoder-decoder to show. " + " ".join(tip for _, _, tip in KIND_CHOICES)
+        )
+        self.kind_label = QLabel("<b>Attention</b>")
         self.look_button = QPushButton("Look")
         self.look_button.setToolTip("Run the model over the text again and show its attention (Ctrl+Enter).")
         self.caption = QLabel()
@@ -67,9 +113,12 @@ class AttentionControls(QWidget):
         source_box = QVBoxLayout()
         source_box.addWidget(QLabel("<b>Read</b>"))
         source_box.addWidget(self.source)
+        source_box.addWidget(self.kind_label)  # an encoder-decoder's: under the source, so the views keep their row
+        source_box.addWidget(self.kind)
         source_box.addStretch(1)
         text_box = QVBoxLayout()
         text_box.addWidget(self.text_edit)
+        text_box.addWidget(self.output_edit)
         text_box.addWidget(self.caption)
         self.layer = QSpinBox()
         self.layer.setToolTip(
@@ -106,6 +155,8 @@ class AttentionControls(QWidget):
         top.addLayout(actions)
 
         choose = QHBoxLayout()
+        self.kind_label.hide()
+        self.kind.hide()
         choose.addWidget(QLabel("Layer"))
         choose.addWidget(self.layer)
         choose.addWidget(self.layer_range)
@@ -125,19 +176,51 @@ class AttentionControls(QWidget):
     def set_source_look(self, kind: int) -> None:
         """The caption, the Look button and whether the text may be edited, for source `kind`."""
         self._kind = kind
-        self.caption.setText(CAPTION[kind] + (ENCODER_CAPTION if self.encoder else ""))
+        self._caption()
         self.look_button.setVisible(kind == SOURCE_TEXT)
         self.text_edit.setReadOnly(kind == SOURCE_GENERATE)
-        if kind == SOURCE_GENERATE:  # the app fills it
-            themed_style(self.text_edit, "background: {readonly_bg};")
+        self.output_edit.setReadOnly(kind == SOURCE_GENERATE)
+        self.output_edit.setVisible(self.seq2seq and kind != SOURCE_PROBE)
+        for edit in (self.text_edit, self.output_edit):
+            if kind == SOURCE_GENERATE:  # the app fills it
+                themed_style(edit, "background: {readonly_bg};")
+            else:
+                edit.setStyleSheet("")
+
+    def _caption(self) -> None:
+        if self.seq2seq:
+            text = SEQ2SEQ_CAPTION[self._kind] + KIND_CAPTION.get(self.attention_kind, "")
         else:
-            self.text_edit.setStyleSheet("")
+            text = CAPTION[self._kind] + (ENCODER_CAPTION if self.encoder else "")
+        self.caption.setText(text)
 
     def set_encoder(self, encoder: bool) -> None:
         """Say in the caption that the model shown is an encoder (every token reads every token), or not."""
         if encoder != self.encoder:
             self.encoder = encoder
-            self.caption.setText(CAPTION[self._kind] + (ENCODER_CAPTION if encoder else ""))
+            self._caption()
+
+    def set_seq2seq(self, seq2seq: bool) -> None:
+        """Offer the kind choice and the output box for an encoder-decoder only; decoders and encoders keep one
+        text and one kind."""
+        if seq2seq == self.seq2seq:
+            return
+        self.seq2seq = seq2seq
+        self.kind_label.setVisible(seq2seq)
+        self.kind.setVisible(seq2seq)
+        self.text_edit.setFixedHeight(44 if seq2seq else 62)  # room for the output line under it
+        self.attention_kind = self.chosen_kind() if seq2seq else ""
+        self.set_source_look(self._kind)
+
+    def chosen_kind(self) -> str:
+        """The kind chosen ("encoder", "decoder" or "cross"); "" for a model with one kind."""
+        return str(self.kind.currentData()) if self.seq2seq else ""
+
+    def show_kind(self, kind: str) -> None:
+        """Say in the caption which kind is shown."""
+        if kind != self.attention_kind:
+            self.attention_kind = kind
+            self._caption()
 
     def set_shape(self, n_layer: int, n_head: int) -> None:
         """Bound the layer and head controls by the model: a head that does not exist cannot be chosen."""

@@ -35,7 +35,10 @@ class AttentionLines(QWidget):
         self.tokens: list[str] = []
         self.labels: list[str] = []
         self.matrix: Optional[np.ndarray] = None
+        self.key_tokens: list[str] = []  # the right column (the same as `tokens` but for cross-attention)
+        self.key_labels: list[str] = []
         self.causal = True  # a decoder's tokens cannot look at later ones; an encoder's can
+        self.cross = False  # the left column is an output being written, the right one the input it reads
         self.selected: Optional[int] = None
         self.hover: Optional[tuple[str, int]] = None  # ("query" | "key", index)
         self.font_normal = QFont("DejaVu Sans")
@@ -54,22 +57,36 @@ class AttentionLines(QWidget):
 
     # ------------------------------------------------------------------ data
 
-    def set_attention(self, matrix: np.ndarray, tokens: Sequence[str], causal: bool = True) -> None:
-        self.causal = causal
+    def set_attention(
+        self,
+        matrix: np.ndarray,
+        tokens: Sequence[str],
+        causal: bool = True,
+        key_tokens: Optional[Sequence[str]] = None,
+    ) -> None:
+        """Lines of a [T, T] matrix over `tokens`; with `key_tokens` (cross-attention) a [T, S] matrix:
+        the output tokens being written on the left, the input tokens they read on the right."""
+        keys = list(tokens) if key_tokens is None else list(key_tokens)
+        self.cross = key_tokens is not None
+        self.causal = causal and not self.cross
         matrix = np.asarray(matrix, dtype=np.float32)
-        if matrix.ndim != 2 or matrix.shape != (len(tokens), len(tokens)):
-            raise ValueError(f"{len(tokens)} tokens do not label a matrix of shape {matrix.shape}")
-        if list(tokens) != self.tokens:
-            self.tokens = list(tokens)
+        if matrix.ndim != 2 or matrix.shape != (len(tokens), len(keys)):
+            raise ValueError(f"{len(tokens)} × {len(keys)} tokens do not label a matrix of shape {matrix.shape}")
+        if list(tokens) != self.tokens or keys != self.key_tokens:
+            self.tokens, self.key_tokens = list(tokens), keys
             self.labels = [display_token(t, 16) for t in tokens]
+            self.key_labels = [display_token(t, 16) for t in keys]
             if self.selected is None or self.selected >= len(tokens):
                 self.selected = len(tokens) - 1 if tokens else None
             self._fit_height()
         self.matrix = matrix
         self.update()
 
+    def _rows(self) -> int:
+        return max(len(self.tokens), len(self.key_tokens))
+
     def _fit_height(self) -> None:
-        self.setMinimumHeight(round((TOP + MIN_ROW * len(self.tokens)) * font_scale()) + 8 if self.tokens else 0)
+        self.setMinimumHeight(round((TOP + MIN_ROW * self._rows()) * font_scale()) + 8 if self.tokens else 0)
         self.updateGeometry()
 
     def _follow_font_scale(self) -> None:
@@ -78,6 +95,7 @@ class AttentionLines(QWidget):
 
     def clear(self) -> None:
         self.tokens, self.labels, self.matrix, self.selected = [], [], None, None
+        self.key_tokens, self.key_labels = [], []
         self.setMinimumHeight(0)
         self.update()
 
@@ -91,12 +109,12 @@ class AttentionLines(QWidget):
                 self.token_selected.emit(index)
 
     def sizeHint(self) -> QSize:  # noqa: N802
-        return QSize(520, round((TOP + MAX_ROW * max(1, len(self.tokens))) * font_scale()) + 8)
+        return QSize(520, round((TOP + MAX_ROW * max(1, self._rows())) * font_scale()) + 8)
 
     # ------------------------------------------------------------------ geometry
 
     def _row_height(self) -> float:
-        n = max(1, len(self.tokens))
+        n = max(1, self._rows())
         scale = font_scale()  # presentation mode: taller rows for the bigger type
         return max(MIN_ROW * scale, min(MAX_ROW * scale, (self.height() - TOP * scale - 8) / n))
 
@@ -115,12 +133,10 @@ class AttentionLines(QWidget):
         if not self.tokens:
             return None
         i = int((pos.y() - TOP * font_scale()) // self._row_height())
-        if not 0 <= i < len(self.tokens):
-            return None
         left, right, label = self._columns()
-        if left - label - 10 <= pos.x() <= left + 6:
+        if left - label - 10 <= pos.x() <= left + 6 and 0 <= i < len(self.tokens):
             return "query", i
-        if right - 6 <= pos.x() <= right + label + 10:
+        if right - 6 <= pos.x() <= right + label + 10 and 0 <= i < len(self.key_tokens):
             return "key", i
         return None
 
@@ -154,15 +170,15 @@ class AttentionLines(QWidget):
         p.drawText(
             QRectF(left - label, 4, label, 22 * scale),
             int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter),
-            "reading (query)",
+            "writing (output)" if self.cross else "reading (query)",
         )
         p.drawText(
             QRectF(right, 4, label, 22 * scale),
             int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
-            "being read (keys)",
+            "reading (input)" if self.cross else "being read (keys)",
         )
         q = self.selected
-        weights = self.matrix[q] if q is not None else np.zeros(len(self.tokens), dtype=np.float32)
+        weights = self.matrix[q] if q is not None else np.zeros(len(self.key_tokens), dtype=np.float32)
 
         # Lines first, under the labels: strongest last, so it stays on top.
         if q is not None:
@@ -179,9 +195,9 @@ class AttentionLines(QWidget):
                 p.drawLine(QPointF(left + 4, self._y(q)), QPointF(right - 4, self._y(int(k))))
 
         metrics = QFontMetricsF(self.font_normal)
+        box_h = min(row - 2, metrics.height() + 4)
         for i, text in enumerate(self.labels):
             y = self._y(i)
-            box_h = min(row - 2, metrics.height() + 4)
             # Left column: the queries.
             rect = QRectF(left - label, y - box_h / 2, label, box_h)
             if i == q:
@@ -198,6 +214,8 @@ class AttentionLines(QWidget):
             p.drawText(
                 rect.adjusted(0, 0, -6, 0), int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter), text
             )
+        for i, text in enumerate(self.key_labels):
+            y = self._y(i)
             # Right column: the keys, shaded by the weight each receives.
             rect = QRectF(right, y - box_h / 2, label, box_h)
             future = self.causal and q is not None and i > q
@@ -220,8 +238,10 @@ class AttentionLines(QWidget):
         if q is None or self.matrix is None:
             return ""
         if self.causal and k > q:
-            return f"‘{self.labels[q]}’ cannot look at ‘{self.labels[k]}’: it comes later."
-        return f"‘{self.labels[q]}’ (#{q}) → ‘{self.labels[k]}’ (#{k}): {self.matrix[q, k]:.3f}"
+            return f"‘{self.labels[q]}’ cannot look at ‘{self.key_labels[k]}’: it comes later."
+        if self.cross:
+            return f"writing ‘{self.labels[q]}’ (#{q}) → input ‘{self.key_labels[k]}’ (#{k}): {self.matrix[q, k]:.3f}"
+        return f"‘{self.labels[q]}’ (#{q}) → ‘{self.key_labels[k]}’ (#{k}): {self.matrix[q, k]:.3f}"
 
     def mouseMoveEvent(self, event) -> None:  # noqa: N802
         hit = self.token_at(event.position())

@@ -32,6 +32,9 @@ VIEW_TIPS = [
     "Where one token looks, as lines (like BertViz): click a token on the left.",
 ]
 
+# An encoder-decoder's kinds, short for the titles (the axes say which tokens read which).
+SHORT_KINDS = {"encoder": "encoder self-attention", "decoder": "decoder self-attention", "cross": "cross-attention"}
+
 
 class AttentionViews(QWidget):
     """A stack of views over an `AttentionSnapshot`, and the read-out of what the mouse is over."""
@@ -81,6 +84,7 @@ class AttentionViews(QWidget):
         self.lines_title = QLabel()
         themed_style(self.lines_title, "color: {paper_text}; background: {paper}; padding: 4px;")
         self.lines_title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.lines_title.setWordWrap(True)  # a long title (cross-attention's) must not widen the window
         scroll = QScrollArea()
         scroll.setWidget(self._lines)
         scroll.setWidgetResizable(True)
@@ -126,12 +130,17 @@ class AttentionViews(QWidget):
         self._drawn = (snapshot, layer, head)
         weights, tokens = snapshot.weights, snapshot.tokens
         L, H = weights.shape[:2]
-        step = snapshot.describe()
+        step = _kind_title(snapshot)
         if view in (VIEW_HEAD, VIEW_MEAN):
             what = f"mean of its {H} heads" if view == VIEW_MEAN else f"head {head}"
-            reads = "" if snapshot.causal else ", every token reads every token"
+            # (Cross-attention's kind, in `step`, already says that output tokens read input tokens.)
+            reads = "" if snapshot.causal or snapshot.is_rectangle else ", every token reads every token"
             self._heatmap.set_matrix(
-                matrix, tokens, f"Layer {layer} · {what}{step} — each row sums to 1{reads}", causal=snapshot.causal
+                matrix,
+                tokens,
+                f"Layer {layer} · {what}{step} — each row sums to 1{reads}",
+                causal=snapshot.causal,
+                key_tokens=snapshot.key_tokens,
             )
             self.stack.setCurrentWidget(self._heatmap)
             # The hovered cell's text only while a cell is hovered: new tokens forget the old one.
@@ -144,7 +153,7 @@ class AttentionViews(QWidget):
         elif view in (VIEW_LAYER, VIEW_ALL):
             self._draw_grid(snapshot, view, layer, head)
         else:
-            self._lines.set_attention(matrix, tokens, causal=snapshot.causal)
+            self._lines.set_attention(matrix, tokens, causal=snapshot.causal, key_tokens=snapshot.key_tokens)
             self._update_lines_title()
             self.stack.setCurrentWidget(self.lines_page)
             self.readout.setText("Click a token on the left to see where it looks; ↑ and ↓ move along.")
@@ -152,13 +161,9 @@ class AttentionViews(QWidget):
     def _draw_grid(self, snapshot, view: int, layer: int, head: int) -> None:
         from playground.ui.widgets.head_grid import Tile, grid_shape
 
-        weights, step = snapshot.weights, snapshot.describe()
+        weights, step = snapshot.weights, _kind_title(snapshot)
         L, H = weights.shape[:2]
-        self._grid.notes = {
-            (s.layer, s.head): f"entropy {s.entropy:.2f} bits, previous {s.previous_token:.2f}, "
-            f"first {s.first_token:.2f}"
-            for s in snapshot.stats
-        }
+        self._grid.notes = {(s.layer, s.head): _note(s) for s in snapshot.stats}
         if view == VIEW_LAYER:
             rows, cols = grid_shape(H)
             if H == 4 and self._grid.width() < 1.6 * self._grid.height():
@@ -196,7 +201,7 @@ class AttentionViews(QWidget):
         q = self._lines.selected
         who = f"where ‘{display_token(self._lines.tokens[q], 16)}’ (#{q}) looks" if q is not None else ""
         self.lines_title.setText(
-            f"Layer {layer} · head {head}{snapshot.describe()}: {who} — thicker, darker lines carry more weight"
+            f"Layer {layer} · head {head}{_kind_title(snapshot)}: {who} — thicker, darker lines carry more weight"
         )
 
     def clear_readout(self) -> None:
@@ -218,6 +223,19 @@ class AttentionViews(QWidget):
             return _with_title(pixmap, self.lines_title.text()) if self.lines_title.text() else pixmap
         assert current is not None  # the stack always holds the blank page at least
         return current.grab()
+
+
+def _kind_title(snapshot) -> str:
+    """What a title adds: an encoder-decoder's kind, short (the axes say which tokens read which), or as before."""
+    return f" · {SHORT_KINDS[snapshot.kind]}" if snapshot.kind in SHORT_KINDS else snapshot.describe()
+
+
+def _note(s) -> str:
+    """A head's summary for a tile's tooltip (cross-attention has no token before and no first token of its own:
+    its keys are the input's tokens)."""
+    if s.previous_token != s.previous_token:  # NaN: cross-attention
+        return f"entropy {s.entropy:.2f} bits, first input token {s.first_token:.2f}"
+    return f"entropy {s.entropy:.2f} bits, previous {s.previous_token:.2f}, first {s.first_token:.2f}"
 
 
 def _with_title(pixmap: QPixmap, title: str) -> QPixmap:

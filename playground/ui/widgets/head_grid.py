@@ -30,15 +30,15 @@ def pooled_size(T: int, size: int) -> int:
 
 
 def pool(weights: np.ndarray, size: int) -> np.ndarray:
-    """[..., T, T] averaged down in square blocks so that each side has at most `size` cells."""
-    T = weights.shape[-1]
-    if T <= size:
+    """[..., T, S] averaged down in blocks so that each side has at most `size` cells (a square stays square)."""
+    T, S = weights.shape[-2:]
+    if T <= size and S <= size:
         return weights
-    f = math.ceil(T / size)
-    n = pooled_size(T, size)
-    padded = np.zeros(weights.shape[:-2] + (n * f, n * f), dtype=np.float32)
-    padded[..., :T, :T] = weights
-    return padded.reshape(weights.shape[:-2] + (n, f, n, f)).mean(axis=(-3, -1))
+    fq, fk = math.ceil(T / size), math.ceil(S / size)
+    nq, nk = pooled_size(T, size), pooled_size(S, size)
+    padded = np.zeros(weights.shape[:-2] + (nq * fq, nk * fk), dtype=np.float32)
+    padded[..., :T, :S] = weights
+    return padded.reshape(weights.shape[:-2] + (nq, fq, nk, fk)).mean(axis=(-3, -1))
 
 
 def grid_shape(n: int) -> tuple[int, int]:
@@ -72,7 +72,8 @@ class HeadGrid(pg.GraphicsLayoutWidget):
         self.setBackground(colour("paper"))
         self.tiles: list[Tile] = []
         self.rows = self.cols = 0
-        self.tile_size = 0  # cells a side per tile
+        self.tile_size = 0  # cells across a tile (its keys)
+        self.tile_rows = 0  # cells down a tile (its queries): tile_size but for cross-attention's rectangles
         self.gap = 1
         self.mosaic: Optional[np.ndarray] = None
         self.selected: Optional[tuple[int, int]] = None
@@ -136,7 +137,8 @@ class HeadGrid(pg.GraphicsLayoutWidget):
         title: str = "",
         causal: bool = True,
     ) -> None:
-        """Show `weights[tile.layer, tile.head]` ([L, H, T, T]) for each tile at its row and column.
+        """Show `weights[tile.layer, tile.head]` ([L, H, T, T], or [L, H, T, S] rectangles of cross-attention)
+        for each tile at its row and column.
 
         Row and column labels go on the left and top axes; with
         `corner_labels` each tile is named in its top-right corner instead
@@ -145,31 +147,35 @@ class HeadGrid(pg.GraphicsLayoutWidget):
         `causal` hatches the cells above each tile's diagonal.
         """
         weights = np.asarray(weights)
-        T = weights.shape[-1]
-        size = pooled_size(T, MAX_TILE)
-        gap = max(1, round(size / 8))
-        key = (tuple(tiles), rows, cols, size, tuple(row_labels), tuple(col_labels), corner_labels, causal)
+        T, S = weights.shape[-2:]
+        causal = causal and T == S
+        size, down = pooled_size(S, MAX_TILE), pooled_size(T, MAX_TILE)
+        gap = max(1, round(max(size, down) / 8))
+        key = (tuple(tiles), rows, cols, (down, size), tuple(row_labels), tuple(col_labels), corner_labels, causal)
         if key != self._layout_key:
-            self._layout(list(tiles), rows, cols, size, gap, row_labels, col_labels, corner_labels, causal)
+            self._layout(list(tiles), rows, cols, (down, size), gap, row_labels, col_labels, corner_labels, causal)
             self._layout_key = key
         assert self.mosaic is not None  # _layout() made it, for this call or an earlier one
         layers = np.fromiter((t.layer for t in self.tiles), dtype=np.intp, count=len(self.tiles))
         heads = np.fromiter((t.head for t in self.tiles), dtype=np.intp, count=len(self.tiles))
-        chosen = pool(np.asarray(weights[layers, heads], dtype=np.float32), size)  # [n, S, S]
-        step = size + gap
-        blocks = self.mosaic.reshape(rows, step, cols, step)
-        filled = np.full((rows * cols, size, size), np.nan, dtype=np.float32)
+        chosen = pool(np.asarray(weights[layers, heads], dtype=np.float32), MAX_TILE)  # [n, down, size]
+        step_y, step_x = down + gap, size + gap
+        blocks = self.mosaic.reshape(rows, step_y, cols, step_x)
+        filled = np.full((rows * cols, down, size), np.nan, dtype=np.float32)
         filled[[t.row * cols + t.col for t in self.tiles]] = chosen * self._tile_mask
-        blocks[:, :size, :, :size] = filled.reshape(rows, cols, size, size).transpose(0, 2, 1, 3)
-        self.image_item.setImage(self.mosaic[: rows * step - gap, : cols * step - gap], autoLevels=False, levels=LEVELS)
+        blocks[:, :down, :, :size] = filled.reshape(rows, cols, down, size).transpose(0, 2, 1, 3)
+        self.image_item.setImage(
+            self.mosaic[: rows * step_y - gap, : cols * step_x - gap], autoLevels=False, levels=LEVELS
+        )
         if title != self.title.text:
             self.title.setText(title)
 
-    def _layout(self, tiles, rows, cols, size, gap, row_labels, col_labels, corner_labels, causal=True) -> None:
-        self.tiles, self.rows, self.cols, self.tile_size, self.gap = tiles, rows, cols, size, gap
-        step = size + gap
-        self.mosaic = np.full((rows * step, cols * step), np.nan, dtype=np.float32)
-        mask = np.ones((size, size), dtype=np.float32)
+    def _layout(self, tiles, rows, cols, shape, gap, row_labels, col_labels, corner_labels, causal=True) -> None:
+        down, size = shape
+        self.tiles, self.rows, self.cols, self.tile_size, self.tile_rows, self.gap = tiles, rows, cols, size, down, gap
+        step_y, step_x = down + gap, size + gap
+        self.mosaic = np.full((rows * step_y, cols * step_x), np.nan, dtype=np.float32)
+        mask = np.ones((down, size), dtype=np.float32)
         if causal:
             mask[np.triu_indices(size, k=1)] = np.nan
         self._tile_mask = mask
@@ -178,7 +184,7 @@ class HeadGrid(pg.GraphicsLayoutWidget):
         self.backgrounds = []
         no_pen = QPen(Qt.PenStyle.NoPen)
         for t in tiles:
-            rect = QGraphicsRectItem(t.col * step, t.row * step, size, size)
+            rect = QGraphicsRectItem(t.col * step_x, t.row * step_y, size, down)
             rect.setBrush(hatch_brush())
             rect.setPen(no_pen)
             rect.setZValue(-1)
@@ -191,12 +197,12 @@ class HeadGrid(pg.GraphicsLayoutWidget):
             for t in tiles:
                 fill = None if causal else pg.mkBrush(colour("paper"))
                 label = pg.TextItem(f"head {t.head}", color=colour("paper_text"), anchor=(1, 0), fill=fill)
-                label.setPos(t.col * step + size, t.row * step)
+                label.setPos(t.col * step_x + size, t.row * step_y)
                 label.setZValue(12)
                 self.plot.addItem(label, ignoreBounds=True)
                 self._corner_labels.append(label)
-        centres_r = [r * step + size / 2 for r in range(rows)]
-        centres_c = [c * step + size / 2 for c in range(cols)]
+        centres_r = [r * step_y + down / 2 for r in range(rows)]
+        centres_c = [c * step_x + size / 2 for c in range(cols)]
         self.left.set_labels(list(row_labels), centres_r[: len(row_labels)])
         self.top.set_labels(list(col_labels), centres_c[: len(col_labels)])
         self.plot.showAxis("left", bool(row_labels))
@@ -214,8 +220,7 @@ class HeadGrid(pg.GraphicsLayoutWidget):
         if tile is None:
             self.select_item.hide()
             return
-        step = self.tile_size + self.gap
-        self.select_item.setRect(QRectF(tile.col * step, tile.row * step, self.tile_size, self.tile_size))
+        self.select_item.setRect(self._tile_rect(tile))
         self.select_item.show()
 
     @property
@@ -229,22 +234,20 @@ class HeadGrid(pg.GraphicsLayoutWidget):
         if not self.tiles or not vb.sceneBoundingRect().contains(scene_pos):
             return None
         point = vb.mapSceneToView(scene_pos)
-        step = self.tile_size + self.gap
-        col, x = divmod(point.x(), step)
-        row, y = divmod(point.y(), step)
-        if x >= self.tile_size or y >= self.tile_size:
+        col, x = divmod(point.x(), self.tile_size + self.gap)
+        row, y = divmod(point.y(), self.tile_rows + self.gap)
+        if x >= self.tile_size or y >= self.tile_rows:
             return None
         return next((t for t in self.tiles if t.row == int(row) and t.col == int(col)), None)
 
     def scene_pos_of(self, layer: int, head: int):
         """The scene position of a tile's centre (for tests and tours)."""
-        from PySide6.QtCore import QPointF
-
-        step = self.tile_size + self.gap
         tile = next(t for t in self.tiles if (t.layer, t.head) == (layer, head))
-        return self.plot.getViewBox().mapViewToScene(
-            QPointF(tile.col * step + self.tile_size / 2, tile.row * step + self.tile_size / 2)
-        )
+        return self.plot.getViewBox().mapViewToScene(self._tile_rect(tile).center())
+
+    def _tile_rect(self, tile: Tile) -> QRectF:
+        x, y = tile.col * (self.tile_size + self.gap), tile.row * (self.tile_rows + self.gap)
+        return QRectF(x, y, self.tile_size, self.tile_rows)
 
     def tile_text(self, tile: Tile) -> str:
         note = self.notes.get((tile.layer, tile.head), "")
@@ -258,8 +261,7 @@ class HeadGrid(pg.GraphicsLayoutWidget):
                 self.hover_text = ""
                 self.hovered.emit("")
             return
-        step = self.tile_size + self.gap
-        self.hover_item.setRect(QRectF(tile.col * step, tile.row * step, self.tile_size, self.tile_size))
+        self.hover_item.setRect(self._tile_rect(tile))
         self.hover_item.show()
         text = self.tile_text(tile)
         if text != self.hover_text:

@@ -3,6 +3,8 @@ on a row to choose that head."""
 
 from __future__ import annotations
 
+import math
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFontMetrics
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTableWidget, QVBoxLayout, QWidget
@@ -23,6 +25,19 @@ HEAD_TIPS = [
     "look at parks its attention there.",
     "The average weight a token puts on itself.",
 ]
+
+
+NO_MEANING = (
+    "No meaning for cross-attention: the output tokens read another text (the input), so there is no "
+    "token just before a query, nor the query itself, among its keys."
+)
+
+
+def _shown(value: float) -> tuple[float, str]:
+    """A statistic's sort value and text: "—" (sorted first) where it has no meaning (NaN, cross-attention)."""
+    if math.isnan(value):
+        return -1.0, "—"
+    return value, f"{value:.2f}"
 
 
 def weight_shade(value: float) -> QBrush:
@@ -107,10 +122,10 @@ class HeadSummary(QWidget):
                 values = [
                     (s.layer, str(s.layer)),
                     (s.head, str(s.head)),
-                    (s.entropy, f"{s.entropy:.2f}"),
-                    (s.previous_token, f"{s.previous_token:.2f}"),
-                    (s.first_token, f"{s.first_token:.2f}"),
-                    (s.self_token, f"{s.self_token:.2f}"),
+                    _shown(s.entropy),
+                    _shown(s.previous_token),
+                    _shown(s.first_token),
+                    _shown(s.self_token),
                 ]
                 for c, (value, text) in enumerate(values):
                     item = table.item(r, c)
@@ -120,9 +135,14 @@ class HeadSummary(QWidget):
                     else:
                         item.value = value
                         item.setText(text)
-                    if c >= 3:
+                    if c >= 3 and value >= 0:
                         item.setBackground(weight_shade(value))
                         item.setForeground(qcolour("on_pastel"))  # dark on the light shades, whatever the theme
+                        item.setToolTip("")
+                    elif c >= 3:  # no meaning here: no shade, and the tooltip says why
+                        item.setData(Qt.ItemDataRole.BackgroundRole, None)
+                        item.setData(Qt.ItemDataRole.ForegroundRole, None)
+                        item.setToolTip(NO_MEANING)
         finally:
             table.setSortingEnabled(True)
             table.sortItems(sort_column, sort_order)

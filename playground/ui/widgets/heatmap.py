@@ -291,15 +291,18 @@ def staircase(T: int) -> QPainterPath:
     return path
 
 
-def cell_grid(T: int) -> QPainterPath:
-    """Thin lines between the cells of a T×T matrix, while cells are big enough to see them (T ≤ 48)."""
+def cell_grid(T: int, S: Optional[int] = None) -> QPainterPath:
+    """Thin lines between the cells of a T×S matrix (S = T: a square), while cells are big enough to see
+    them (both sides ≤ 48)."""
+    S = T if S is None else S
     grid = QPainterPath()
-    if 0 < T <= 48:
-        for i in range(1, T):
-            grid.moveTo(i, 0)
-            grid.lineTo(i, T)
-            grid.moveTo(0, i)
-            grid.lineTo(T, i)
+    if 0 < T <= 48 and 0 < S <= 48:
+        for k in range(1, S):  # between the columns (keys)
+            grid.moveTo(k, 0)
+            grid.lineTo(k, T)
+        for q in range(1, T):  # between the rows (queries)
+            grid.moveTo(0, q)
+            grid.lineTo(S, q)
     return grid
 
 
@@ -330,9 +333,17 @@ class MaskOverlay(QGraphicsPathItem):
         p.fillPath(path, self.brush())
 
 
+# The axes' titles: (left, bottom) for self-attention (False) and for cross-attention (True).
+AXIS_TITLES = {
+    False: ("query: the token reading ↓", "key: the token being read →"),
+    True: ("output token being written ↓", "input token being read →"),
+}
+
+
 class AttentionHeatmap(pg.GraphicsLayoutWidget):
     """One query-by-key attention matrix: row q is how token q spread its attention over tokens 0..q
-    (a decoder's, `causal`: the cells above the diagonal hatched) or over every token (an encoder's)."""
+    (a decoder's, `causal`: the cells above the diagonal hatched) or over every token (an encoder's);
+    or, for cross-attention, how output token q spread it over the input's tokens (a rectangle)."""
 
     hovered = Signal(str)  # what the cell under the mouse holds ("" when none)
     cell_clicked = Signal(int, int)  # query, key
@@ -345,16 +356,19 @@ class AttentionHeatmap(pg.GraphicsLayoutWidget):
         self.matrix: Optional[np.ndarray] = None
         self.hover_text = ""
         self.hover_cell: Optional[tuple[int, int]] = None
+        self.key_tokens: list[str] = []  # the columns' tokens (the same as `tokens` but for cross-attention)
+        self.key_labels: list[str] = []
         self.causal = True
-        self._shape: tuple[int, bool] = (0, True)  # (tokens, causal) the mask and grid were made for
+        self.cross = False  # the rows are output tokens, the columns input tokens
+        self._shape: tuple = ((0, 0), True)  # (matrix shape, causal) the mask and grid were made for
         self._mask: Optional[np.ndarray] = None
         self.ci.setContentsMargins(4, 4, 4, 4)
 
         self.title = self.addLabel("", row=0, col=0, colspan=2, color=colour("paper_text"), size="10pt")
         self.left = TokenAxis("left")
         self.bottom = TokenAxis("bottom", rotate=True)
-        self.left.setLabel("query: the token reading ↓", color=colour("paper_muted"))
-        self.bottom.setLabel("key: the token being read →", color=colour("paper_muted"))
+        self.left.setLabel(AXIS_TITLES[False][0], color=colour("paper_muted"))
+        self.bottom.setLabel(AXIS_TITLES[False][1], color=colour("paper_muted"))
         self.plot = self.addPlot(row=1, col=0, axisItems={"left": self.left, "bottom": self.bottom})
         self.plot.setMenuEnabled(False)
         self.plot.hideButtons()
@@ -396,18 +410,40 @@ class AttentionHeatmap(pg.GraphicsLayoutWidget):
             "Hover over a cell to read its weight. Scroll to zoom, drag to pan, double-click to see the whole matrix."
         )
 
+    def show_colour_bar(self, show: bool) -> None:
+        """Show or leave out the colour bar (heatmaps side by side share one: the scale is always 0..1)."""
+        placed = self.colour_bar.scene() is not None and self.colour_bar.isVisible()
+        if show and not placed:
+            self.addItem(self.colour_bar, row=1, col=1)
+            self.colour_bar.show()
+        elif not show and placed:
+            self.ci.removeItem(self.colour_bar)
+            self.colour_bar.hide()
+
     # ------------------------------------------------------------------ data
 
-    def set_matrix(self, matrix: np.ndarray, tokens: Sequence[str], title: str = "", causal: bool = True) -> None:
+    def set_matrix(
+        self,
+        matrix: np.ndarray,
+        tokens: Sequence[str],
+        title: str = "",
+        causal: bool = True,
+        key_tokens: Optional[Sequence[str]] = None,
+    ) -> None:
         """Show a [T, T] matrix (query by key) whose rows and columns are `tokens`; `causal`
-        (a decoder's) hatches the cells above the diagonal, which a query cannot look at."""
+        (a decoder's) hatches the cells above the diagonal, which a query cannot look at.
+
+        With `key_tokens` (cross-attention) the matrix is a [T, S] rectangle: its rows are the T
+        output tokens being written (`tokens`), its columns the S input tokens read (`key_tokens`)."""
         matrix = np.asarray(matrix, dtype=np.float32)
-        T = matrix.shape[0]
-        if matrix.ndim != 2 or matrix.shape != (T, T) or len(tokens) != T:
-            raise ValueError(f"{len(tokens)} tokens do not label a matrix of shape {matrix.shape}")
+        keys = list(tokens) if key_tokens is None else list(key_tokens)
+        if matrix.ndim != 2 or matrix.shape != (len(tokens), len(keys)):
+            raise ValueError(f"{len(tokens)} × {len(keys)} tokens do not label a matrix of shape {matrix.shape}")
+        cross = key_tokens is not None
+        causal = causal and not cross
         self.causal = causal
-        if list(tokens) != self.tokens or self._shape != (T, causal):
-            self._set_tokens(list(tokens))
+        if list(tokens) != self.tokens or keys != self.key_tokens or self._shape != (matrix.shape, causal):
+            self._set_tokens(list(tokens), keys, cross)
         self.matrix = matrix
         self.image_item.setImage(matrix, autoLevels=False, levels=LEVELS)  # the mask covers what is above
         if title != self.title.text:
@@ -417,25 +453,31 @@ class AttentionHeatmap(pg.GraphicsLayoutWidget):
 
     def clear(self, title: str = "") -> None:
         self.matrix = None
-        self._set_tokens([])
+        self._set_tokens([], [], False)
         self.image_item.clear()
         self.title.setText(title)
 
-    def _set_tokens(self, tokens: list[str]) -> None:
-        T = len(tokens)
-        self.tokens = tokens
+    def _set_tokens(self, tokens: list[str], keys: list[str], cross: bool) -> None:
+        T, S = len(tokens), len(keys)
+        self.tokens, self.key_tokens = tokens, keys
         self.labels = [display_token(t) for t in tokens]
+        self.key_labels = [display_token(t) for t in keys]
         self.left.set_labels(self.labels)
-        self.bottom.set_labels(self.labels)
+        self.bottom.set_labels(self.key_labels)
+        if cross != self.cross:
+            self.cross = cross
+            left, bottom = AXIS_TITLES[cross]
+            self.left.setLabel(left, color=colour("paper_muted"))
+            self.bottom.setLabel(bottom, color=colour("paper_muted"))
         self.hover_cell = None
         self.hover_item.hide()
         vb = self.plot.getViewBox()
-        if (T, self.causal) != self._shape:  # the shape, only when it changes
-            self._shape = (T, self.causal)
+        if ((T, S), self.causal) != self._shape:  # the shape, only when it changes
+            self._shape = ((T, S), self.causal)
             self.mask_item.setPath(staircase(T) if self.causal else QPainterPath())
-            self.grid_item.setPath(cell_grid(T))
-            if T:
-                vb.setLimits(xMin=-T, xMax=2 * T, yMin=-T, yMax=2 * T, minXRange=2, minYRange=2)
+            self.grid_item.setPath(cell_grid(T, S))
+            if T and S:
+                vb.setLimits(xMin=-S, xMax=2 * S, yMin=-T, yMax=2 * T, minXRange=2, minYRange=2)
         if T and not all(vb.autoRangeEnabled()):
             vb.enableAutoRange()  # fit the whole matrix, and keep fitting it as the widget resizes
 
@@ -457,7 +499,9 @@ class AttentionHeatmap(pg.GraphicsLayoutWidget):
         """'query → key: weight' for cell (q, k), the way the read-out says it."""
         if self.matrix is None:
             return ""
-        query, key = self.labels[q], self.labels[k]
+        query, key = self.labels[q], self.key_labels[k]
+        if self.cross:
+            return f"writing ‘{query}’ (output #{q}) → input ‘{key}’ (#{k}): {self.matrix[q, k]:.3f}"
         if self.causal and k > q:
             return f"‘{query}’ (#{q}) → ‘{key}’ (#{k}): not allowed — a token cannot look at tokens after it"
         return f"‘{query}’ (#{q}) → ‘{key}’ (#{k}): {self.matrix[q, k]:.3f}"
@@ -468,8 +512,8 @@ class AttentionHeatmap(pg.GraphicsLayoutWidget):
             return None
         point = vb.mapSceneToView(scene_pos)
         k, q = math.floor(point.x()), math.floor(point.y())
-        T = self.matrix.shape[0]
-        if 0 <= q < T and 0 <= k < T:
+        T, S = self.matrix.shape
+        if 0 <= q < T and 0 <= k < S:
             return q, k
         return None
 
