@@ -73,17 +73,6 @@ def build_model(config: ModelConfig, device: Union[str, torch.device, None] = No
     return GPT.from_config(config, device=device)
 
 
-def one_stack(model: Model, doing: str, instead: str = "") -> GPT:
-    """`model` if it is a decoder or an encoder (a `GPT`); for an encoder-decoder, a `UserError` saying
-    that `doing` ("Generating with it") does not take one yet, and then `instead` (a sentence) if given."""
-    if isinstance(model, GPT):
-        return model
-    raise UserError(
-        f"This model is an encoder-decoder (T5 style): it reads an input and writes an output through two stacks. "
-        f"{doing} works with decoders and encoders only, for now.{' ' + instead if instead else ''}"
-    )
-
-
 @dataclass
 class Checkpoint:
     """A trained model as read from disk, without its weights (those go into the `GPT`).

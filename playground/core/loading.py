@@ -17,31 +17,26 @@ from playground.core.progress import JobGenerator, Progress
 PathLike = Union[str, Path]
 
 
-def load_model(
-    path: PathLike, device: str = "auto", which: str = "best", any_family: bool = False
-) -> JobGenerator[tuple[Any, Any]]:
-    """(Checkpoint, GPT): the checkpoint at ``path`` and its model, in eval mode, on the device
-    named ``device`` ("auto", "cuda", "mps" or "cpu", as ``resolve_device`` reads it).
-
-    An encoder-decoder (a `T5`) is refused unless ``any_family``: the Train step takes one (its
-    runs' results, a parent to fine-tune), the window's other ways in not all yet."""
+def load_model(path: PathLike, device: str = "auto", which: str = "best") -> JobGenerator[tuple[Any, Any]]:
+    """(Checkpoint, model): the checkpoint at ``path`` and its model (a `GPT`, or a `T5` for an
+    encoder-decoder), in eval mode, on the device named ``device`` ("auto", "cuda", "mps" or "cpu",
+    as ``resolve_device`` reads it)."""
     yield Progress(None, f"Loading the model in {Path(path).name}…")
-    from playground.core.checkpoints import load_checkpoint, one_stack
+    from playground.core.checkpoints import load_checkpoint
     from playground.core.training import resolve_device
 
-    checkpoint, model = load_checkpoint(path, device=resolve_device(device), which=which)
-    return checkpoint, model if any_family else one_stack(model, "Opening it in the window")
+    return load_checkpoint(path, device=resolve_device(device), which=which)
 
 
 def read_checkpoint(path: PathLike) -> JobGenerator[Any]:
     """The Checkpoint at ``path`` (its step, losses and history), checked as fully as a load:
     a folder that is not a checkpoint, or one whose weights are damaged, raises ``UserError``."""
-    checkpoint, _ = yield from load_model(path, device="cpu", any_family=True)
+    checkpoint, _ = yield from load_model(path, device="cpu")
     return checkpoint
 
 
 def load_trained_model(
-    run_dir: PathLike, device: str = "auto", keep_if_empty: bool = False, any_family: bool = False
+    run_dir: PathLike, device: str = "auto", keep_if_empty: bool = False
 ) -> JobGenerator[Optional[tuple[Any, Any]]]:
     """What a run that just ended saved, loaded to be the current model: (Checkpoint, GPT) of its
     best checkpoint (its last when it has no best), or None when it saved nothing.
@@ -55,4 +50,4 @@ def load_trained_model(
         if not keep_if_empty:
             shutil.rmtree(run_dir, ignore_errors=True)
         return None
-    return (yield from load_model(run_dir, device, any_family=any_family))
+    return (yield from load_model(run_dir, device))

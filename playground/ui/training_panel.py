@@ -517,7 +517,6 @@ class TrainingPanel(QWidget):
             run_dir,
             self.session.models.device_name,
             keep_if_empty=run_dir == self.last_run_dir,
-            any_family=True,  # an encoder-decoder's run is the current model too
             doing="loading the trained model",
         )
         job.result.connect(self._adopt)

@@ -160,20 +160,20 @@ def test_a_t5_made_by_transformers_imports_with_the_same_logits(tokenizer, tmp_p
     assert (ours - theirs).abs().max() < 1e-4
 
 
-def test_the_window_says_it_does_not_open_one_yet(exported, tmp_path, monkeypatch):
-    """Import and Open in the window refuse an encoder-decoder with a sentence, and leave no run behind."""
+def test_the_window_imports_and_opens_one(exported, tmp_path, monkeypatch):
+    """Import and Open in the window take an encoder-decoder: every step shows one (Evaluate says where it is
+    scored)."""
     import playground.core.checkpoints as checkpoints
     from playground.core.loading import load_model
-    from playground.core.progress import UserError
+    from playground.core.t5_model import T5
 
-    _, folder = exported
+    model, folder = exported
     monkeypatch.setattr(checkpoints, "runs_dir", lambda: tmp_path / "runs")
-    with pytest.raises(UserError, match=r"encoder-decoder \(T5 style\).*playground import --hf"):
-        run_quietly(hf.import_as_new_run(folder))
-    assert not list((tmp_path / "runs").iterdir())
+    imported = run_quietly(hf.import_as_new_run(folder))
+    assert isinstance(imported.model, T5) and imported.run_dir.parent == tmp_path / "runs"
     run = run_quietly(hf.import_hf(folder, tmp_path / "run"))
-    with pytest.raises(UserError, match="Opening it in the window works with decoders and encoders only"):
-        run_quietly(load_model(run, device="cpu"))
+    _, opened = run_quietly(load_model(run, device="cpu"))
+    assert isinstance(opened, T5) and opened.config == model.config.replace(dropout=0.0)
 
 
 def test_our_export_imports_back_unchanged(exported, tmp_path):

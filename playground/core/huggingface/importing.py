@@ -136,19 +136,14 @@ def import_as_new_run(folder: PathLike) -> JobGenerator[ImportedRun]:
     Notes are yielded as they come (`ConversionNote`) and kept in the result.
     A failed or stopped import leaves no run folder behind.
     """
-    from playground.core.checkpoints import load_checkpoint, new_run_dir, one_stack
+    from playground.core.checkpoints import load_checkpoint, new_run_dir
 
     folder = Path(folder)
     out = new_run_dir(f"imported-{folder.name}")
     try:
         yield from import_hf(folder, out)
         yield Progress(0.9, f"Loading {out.name}")
-        checkpoint, loaded = load_checkpoint(out)
-        model = one_stack(
-            loaded,
-            "Opening it in the window",
-            f"The command line imports it: playground import --hf {folder} --out RUN",
-        )
+        checkpoint, model = load_checkpoint(out)
     except BaseException:  # failed, or stopped: no empty or half run is left among the person's runs
         shutil.rmtree(out, ignore_errors=True)
         raise
