@@ -460,3 +460,26 @@ def test_starting_a_fine_tune_keeps_the_window_smooth(
         finish(qtbot, jobs, 30_000)
     assert slow_loads == []
     assert ready_session.checkpoint.parent is not None
+
+
+
+def test_the_loss_legend_keeps_to_the_top_right_corner_as_the_plot_resizes(qtbot, session):
+    """The charts place the legend themselves (pyqtgraph's anchor read a deleted view box when Qt deleted a
+    closed Train panel during the next test: run test_invalid_build_disables_start, then
+    test_plots_made_in_presentation_mode_are_big_and_small_again_after_it, with the anchor back to see it)."""
+    from playground.ui.training_panel import TrainingPanel
+
+    panel = TrainingPanel(session)
+    qtbot.addWidget(panel)
+    panel.resize(1200, 800)
+    panel.show()
+    qtbot.waitUntil(lambda: panel.plots_ready)
+    charts = panel.charts
+    legend, box = charts.loss_plot.plotItem.legend, charts.loss_plot.getViewBox()
+
+    def gap_right() -> float:
+        return box.boundingRect().width() - legend.pos().x() - legend.boundingRect().width()
+
+    assert gap_right() == pytest.approx(charts.LEGEND_MARGIN, abs=1) and legend.pos().y() == charts.LEGEND_MARGIN
+    panel.resize(1500, 800)
+    qtbot.waitUntil(lambda: abs(gap_right() - charts.LEGEND_MARGIN) <= 1)

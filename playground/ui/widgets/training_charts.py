@@ -42,6 +42,19 @@ class TrainingCharts:
         self.ready = False
         self.encoder = False  # whether the accuracy axis is shown
 
+    LEGEND_MARGIN = 10  # pixels between the legend and the plot's top right corner
+
+    def _place_legend(self, *_) -> None:
+        """The legend at the top right corner of the loss plot's view, if both still exist."""
+        from shiboken6 import isValid
+
+        box = self.loss_plot.getViewBox() if isValid(self.loss_plot) else None
+        legend = self.loss_plot.plotItem.legend if box is not None else None
+        if box is None or legend is None or not isValid(box) or not isValid(legend):
+            return
+        margin = self.LEGEND_MARGIN
+        legend.setPos(box.boundingRect().width() - legend.boundingRect().width() - margin, margin)
+
     def make(self) -> None:
         if self.ready:
             return
@@ -54,7 +67,12 @@ class TrainingCharts:
         self.loss_plot.setLabel("bottom", "step")
         self.loss_plot.setLabel("left", "cross-entropy")
         self.loss_plot.showGrid(x=True, y=True, alpha=0.25)
-        self.loss_plot.addLegend(offset=(-10, 10))
+        # Placed by `_place_legend`, not by pyqtgraph's anchor (offset=None): that one reads the view box's
+        # size on every change of the legend's, also while Qt deletes a closed panel's plot, view box first
+        # ("Internal C++ object (ViewBox) already deleted" in whatever ran next).
+        legend = self.loss_plot.addLegend(offset=None)
+        legend.geometryChanged.connect(self._place_legend)
+        self.loss_plot.getViewBox().sigResized.connect(self._place_legend)
         self.loss_plot.setClipToView(True)
         self.loss_plot.setDownsampling(auto=True, mode="peak")
         self.parent_curve = self.loss_plot.plot([], [], pen=pg.mkPen(colour("bar_before"), width=1.5))
