@@ -462,7 +462,6 @@ def test_starting_a_fine_tune_keeps_the_window_smooth(
     assert ready_session.checkpoint.parent is not None
 
 
-
 def test_the_loss_legend_keeps_to_the_top_right_corner_as_the_plot_resizes(qtbot, session):
     """The charts place the legend themselves (pyqtgraph's anchor read a deleted view box when Qt deleted a
     closed Train panel during the next test: run test_invalid_build_disables_start, then
